@@ -1,0 +1,11 @@
+"""
+The client SDK: L{Locator} and L{Service} (Twisted-native, in
+L{cocaine.client.service}) and a blocking facade for scripts
+(L{cocaine.client.blocking}).
+"""
+
+from cocaine.client.service import DEFAULT_LOCATOR, Locator, Service
+from cocaine.rpc.client import Channel, ChannelClosed
+
+__all__ = ["Locator", "Service", "Channel", "ChannelClosed",
+           "DEFAULT_LOCATOR"]

@@ -1,0 +1,123 @@
+# -*- test-case-name: tests.client.test_blocking -*-
+"""
+A small blocking facade over the client SDK, for scripts and the command
+line tool.
+
+    from cocaine.client.blocking import connect
+    storage = connect("storage")               # locator at 127.0.0.1:10053
+    storage.write("c", "k", b"v", ["tag"])
+    print(storage.read("c", "k"))
+
+The facade runs the global reactor in a daemon thread (started on first use)
+and waits for each call there; it is meant for programs that have no reactor
+of their own. Twisted programs use L{cocaine.client.service} directly.
+"""
+
+import threading
+
+from twisted.internet.threads import blockingCallFromThread
+
+from cocaine.client.service import DEFAULT_LOCATOR, Locator, Service
+from cocaine.rpc.client import Channel, ChannelClosed
+
+_lock = threading.Lock()
+_thread = None
+
+
+def _reactor():
+    global _thread
+    from twisted.internet import reactor
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(
+                target=reactor.run, kwargs={"installSignalHandlers": False},
+                name="cocaine-reactor", daemon=True)
+            _thread.start()
+    return reactor
+
+
+class BlockingChannel:
+    """
+    A L{Channel} used from a plain thread.
+    """
+
+    def __init__(self, reactor, channel):
+        self._reactor = reactor
+        self._channel = channel
+
+    def _call(self, method, *args):
+        return blockingCallFromThread(
+            self._reactor, getattr(self._channel, method), *args)
+
+    def write(self, *args):
+        self._call("write", *args)
+
+    def close(self):
+        self._call("close")
+
+    def send(self, name, *args):
+        self._call("send", name, *args)
+
+    def read(self, timeout=None):
+        """
+        The next chunk or value; raises the service's error, or
+        L{ChannelClosed} at the end of the stream.
+        """
+        def read():
+            d = self._channel.read()
+            if timeout is not None:
+                d.addTimeout(timeout, self._reactor)
+            return d
+        return blockingCallFromThread(self._reactor, read)
+
+    def __iter__(self):
+        while True:
+            try:
+                yield self.read()
+            except ChannelClosed:
+                return
+
+
+class BlockingService:
+    """
+    A L{Service} whose methods block and return values.
+    """
+
+    def __init__(self, name, host=DEFAULT_LOCATOR[0],
+                 port=DEFAULT_LOCATOR[1], timeout=30.0):
+        self._reactor = _reactor()
+        self._timeout = timeout
+        locator = Locator(self._reactor, [(host, port)],
+                          connectTimeout=min(timeout or 5, 5))
+        self._service = locator if name == "locator" else Service(
+            name, locator, connectTimeout=min(timeout or 5, 5))
+
+    @property
+    def name(self):
+        return self._service.name
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args, timeout=None):
+            timeout = self._timeout if timeout is None else timeout
+            result = blockingCallFromThread(
+                self._reactor, lambda: self._service.invoke(
+                    method, args, timeout))
+            if isinstance(result, Channel):
+                return BlockingChannel(self._reactor, result)
+            return result
+        return call
+
+    def close(self):
+        blockingCallFromThread(self._reactor, self._service.disconnect)
+
+
+def connect(name, host=DEFAULT_LOCATOR[0], port=DEFAULT_LOCATOR[1],
+            timeout=30.0):
+    """
+    A blocking client of service C{name} found through the locator at
+    C{host}:C{port}.
+    """
+    return BlockingService(name, host, port, timeout)

@@ -1,0 +1,227 @@
+# -*- test-case-name: tests.client.test_service -*-
+"""
+The Twisted-native client SDK: L{Locator} and L{Service}.
+
+    locator = Locator(reactor, [("127.0.0.1", 10053)])
+    storage = Service("storage", locator)
+    await storage.write("collection", "key", b"value", ["tag"])
+    value = await storage.read("collection", "key")
+
+Methods are built from the dispatch graph the locator returns. A call whose
+reply is primitive returns a Deferred of the value (one value unwrapped,
+none as L{None}, several as a tuple); any other call returns a Deferred of a
+L{cocaine.rpc.client.Channel}. Errors are raised as
+L{cocaine.errors.CocaineError} subclasses carrying category, code and
+message. A dropped connection fails the calls in flight with
+L{cocaine.errors.NotConnected}; the next call resolves and connects again.
+"""
+
+from twisted.internet.defer import CancelledError, Deferred, fail
+
+from cocaine.errors import CallTimeout, NotConnected, SlotNotFound
+from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
+from cocaine.protocol.services import LOCATOR
+from cocaine.rpc.client import connect
+
+#: Where a node's locator listens by default.
+DEFAULT_LOCATOR = ("127.0.0.1", 10053)
+
+
+class _Method:
+    __slots__ = ("_service", "_name")
+
+    def __init__(self, service, name):
+        self._service = service
+        self._name = name
+
+    def __call__(self, *args, timeout=None):
+        return self._service.invoke(self._name, args, timeout)
+
+    def __repr__(self):
+        return "<method {}.{}>".format(self._service.name, self._name)
+
+
+class Service:
+    """
+    A client of one named service.
+
+    @ivar name: the service name resolved at the locator.
+    @ivar version: the protocol version, once connected.
+    @ivar protocol: the service's root L{Protocol}, once connected.
+    @ivar endpoints: the endpoints the last resolve returned.
+    """
+
+    def __init__(self, name, locator=None, reactor=None, timeout=None,
+                 connectTimeout=5):
+        """
+        @param locator: a L{Locator}; by default one for
+            L{DEFAULT_LOCATOR}.
+        @param reactor: the reactor; by default the locator's.
+        @param timeout: default per-call timeout in seconds (L{None}: none).
+        @param connectTimeout: seconds to wait for a TCP connection.
+        """
+        if locator is None:
+            locator = Locator(reactor)
+        self.name = name
+        self.locator = locator
+        self.reactor = reactor or locator.reactor
+        self.timeout = timeout
+        self.connectTimeout = connectTimeout
+        self.version = None
+        self.protocol = None
+        self.endpoints = None
+        self._connection = None
+        self._connecting = None
+
+    async def _resolve(self):
+        endpoints, version, graph = await self.locator.resolve(self.name)
+        return endpoints, version, Protocol.fromGraph(self.name, graph)
+
+    async def _connect(self):
+        endpoints, version, protocol = await self._resolve()
+        error = None
+        for endpoint in endpoints:
+            host, port = endpoint[0], endpoint[1]
+            if isinstance(host, bytes):
+                host = host.decode()
+            try:
+                connection = await connect(
+                    self.reactor, (host, port), self.name, protocol,
+                    timeout=self.connectTimeout)
+            except Exception as e:
+                error = e
+                continue
+            self.endpoints = endpoints
+            self.version = version
+            self.protocol = protocol
+            self._connection = connection
+            return connection
+        raise NotConnected("cannot connect to {} at {}: {}".format(
+            self.name, _endpointsText(endpoints), error))
+
+    def connect(self):
+        """
+        Resolve and connect now (calls do it on demand anyway).
+
+        @return: a Deferred that fires with this service.
+        """
+        return self._ensure().addCallback(lambda _: self)
+
+    def _ensure(self):
+        connection = self._connection
+        if connection is not None and connection.connected:
+            return Deferred.fromCoroutine(_value(connection))
+        if self._connecting is None:
+            self._connecting = Deferred.fromCoroutine(self._connect())
+
+            def done(result):
+                self._connecting = None
+                return result
+            self._connecting.addBoth(done)
+        d = Deferred()
+        self._connecting.addBoth(_chainTo, d)
+        return d
+
+    def invoke(self, name, args, timeout=None):
+        """
+        Call method C{name} with C{args}.
+
+        @return: a Deferred of the value, or of a channel for streaming
+            methods.
+        """
+        connection = self._connection
+        if connection is None or not connection.connected:
+            d = self._ensure()
+            d.addCallback(self._invokeOn, name, args)
+        else:
+            try:
+                d = self._invokeOn(connection, name, args)
+            except Exception as e:
+                return fail(e)
+        timeout = self.timeout if timeout is None else timeout
+        if timeout is not None:
+            d.addTimeout(timeout, self.reactor, _timedOut(self.name, name,
+                                                          timeout))
+        return d
+
+    def _invokeOn(self, connection, name, args):
+        mtype = connection.protocol.idOf(name)
+        if mtype is None:
+            raise SlotNotFound("{} has no method {!r} (it has: {})".format(
+                self.name, name, ", ".join(connection.protocol.byName)))
+        message = connection.protocol[mtype]
+        upstream = message.upstream
+        if (upstream is PRIMITIVE or upstream is TERMINAL
+                or upstream is None) and message.dispatch is TERMINAL:
+            return connection.call(mtype, list(args))
+        return Deferred.fromCoroutine(_value(connection.open(
+            mtype, list(args))))
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Method(self, name)
+
+    def disconnect(self):
+        """
+        Close the connection.
+
+        @return: a Deferred that fires when it is closed.
+        """
+        connection, self._connection = self._connection, None
+        if connection is None or not connection.connected:
+            return Deferred.fromCoroutine(_value(None))
+        d = connection.notifyLost()
+        connection.transport.loseConnection()
+        return d
+
+
+class Locator(Service):
+    """
+    A client of a node's locator, reached at known endpoints without a
+    resolve (its protocol is known in advance).
+    """
+
+    def __init__(self, reactor=None, endpoints=(DEFAULT_LOCATOR,),
+                 timeout=None, connectTimeout=5):
+        if reactor is None:
+            from twisted.internet import reactor
+        Service.__init__(self, "locator", locator=self, reactor=reactor,
+                         timeout=timeout, connectTimeout=connectTimeout)
+        self.locatorEndpoints = [tuple(e) for e in endpoints]
+
+    async def _resolve(self):
+        return ([list(e) for e in self.locatorEndpoints], 3, LOCATOR)
+
+    def resolve(self, name, *seed, timeout=None):
+        """
+        @return: a Deferred of C{(endpoints, version, graph)}.
+        """
+        return self.invoke("resolve", (name,) + seed, timeout)
+
+
+async def _value(value):
+    return value
+
+
+def _chainTo(result, d):
+    if hasattr(result, "check"):
+        d.errback(result)
+        return None
+    d.callback(result)
+    return result
+
+
+def _endpointsText(endpoints):
+    return ", ".join("{}:{}".format(
+        e[0].decode() if isinstance(e[0], bytes) else e[0], e[1])
+        for e in endpoints) or "no endpoints"
+
+
+def _timedOut(service, method, timeout):
+    def onTimeoutCancel(result, seconds):
+        if hasattr(result, "check") and result.check(CancelledError):
+            raise CallTimeout("{}.{} did not answer within {}s".format(
+                service, method, timeout))
+        return result
+    return onTimeoutCancel

@@ -1,0 +1,358 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+The runtime configuration: one JSON file parsed into frozen objects.
+
+Parsing is pure: L{parse} takes the decoded JSON and returns a L{Config} or
+raises L{ConfigError} naming the key path and the reason
+(C{services.storage.args.backend: no storage named "x"}). Every key and its
+default is documented in C{docs/configuration.md}.
+"""
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+#: The locator's port unless configured.
+DEFAULT_LOCATOR_PORT = 10053
+
+#: The largest frame a connection may buffer (a 64 MiB value fits).
+DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
+
+_PRIORITIES = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+
+
+class ConfigError(ValueError):
+    """
+    A configuration that cannot be used.
+
+    @ivar path: the key path (C{"network.locator"}), or C{""} for the file.
+    @ivar reason: what is wrong with it.
+    """
+
+    def __init__(self, path, reason):
+        ValueError.__init__(self, path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self):
+        return "{}: {}".format(self.path, self.reason) if self.path else (
+            self.reason)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """
+    Where the node keeps things. Relative paths are relative to the
+    directory the node was started in.
+    """
+
+    data: str = "var/data"
+    spool: str = "var/spool"
+    runtime: str = "var/run"
+
+
+@dataclass(frozen=True)
+class Network:
+    """
+    Where the node listens.
+
+    @ivar ports: C{(first, last)} for the services other than the locator,
+        or L{None} for ports the OS assigns.
+    """
+
+    bind: str = "127.0.0.1"
+    advertise: str = None
+    locator: int = DEFAULT_LOCATOR_PORT
+    ports: tuple = None
+    maxMessage: int = DEFAULT_MAX_MESSAGE
+
+    @property
+    def advertised(self):
+        """
+        The address published in resolve answers.
+        """
+        if self.advertise:
+            return self.advertise
+        if self.bind in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return self.bind
+
+
+@dataclass(frozen=True)
+class Component:
+    """
+    One storage or service entry: C{{type, args}}.
+    """
+
+    name: str
+    type: str
+    args: MappingProxyType = field(default_factory=lambda: MappingProxyType(
+        {}))
+
+
+@dataclass(frozen=True)
+class Sink:
+    """
+    One logging sink: C{{"type": "twistd"}} or
+    C{{"type": "file", "path": ...}}.
+    """
+
+    type: str
+    path: str = None
+
+
+@dataclass(frozen=True)
+class Logging:
+    """
+    The node's logging: the verbosity of the logging service and its sinks.
+    """
+
+    verbosity: int = 1
+    sinks: tuple = (Sink("twistd"),)
+
+
+@dataclass(frozen=True)
+class Config:
+    """
+    The whole parsed configuration.
+
+    @ivar source: the file it came from, or C{"<defaults>"}.
+    """
+
+    source: str
+    paths: Paths
+    network: Network
+    storages: MappingProxyType
+    services: MappingProxyType
+    logging: Logging
+    uuid: str = None
+
+
+#: The embedded defaults: one node with file storage and logging.
+DEFAULTS = {
+    "paths": {"data": "var/data", "spool": "var/spool",
+              "runtime": "var/run"},
+    "network": {"bind": "127.0.0.1", "locator": DEFAULT_LOCATOR_PORT},
+    "storages": {"core": {"type": "files", "args": {}}},
+    "services": {
+        "logging": {"type": "logging"},
+        "storage": {"type": "storage", "args": {"backend": "core"}},
+    },
+    "logging": {"verbosity": "info", "sinks": [{"type": "twistd"}]},
+}
+
+
+def _describe(value):
+    return json.dumps(value) if not isinstance(value, (dict, list)) else (
+        "a map" if isinstance(value, dict) else "an array")
+
+
+def _map(path, value):
+    if not isinstance(value, dict):
+        raise ConfigError(path, "must be a map, got {}".format(
+            _describe(value)))
+    return value
+
+
+def _keys(path, value, allowed):
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            "{}.{}".format(path, unknown[0]) if path else unknown[0],
+            "unknown key (allowed: {})".format(", ".join(sorted(allowed))))
+
+
+def _string(path, value):
+    if not isinstance(value, str) or not value:
+        raise ConfigError(path, "must be a non-empty string, got {}".format(
+            _describe(value)))
+    return value
+
+
+def _port(path, value):
+    if type(value) is not int or not 0 <= value <= 65535:
+        raise ConfigError(path, "must be a port number 0-65535, got {}"
+                          .format(_describe(value)))
+    return value
+
+
+def _address(path, value):
+    value = _string(path, value)
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(path, "must be an IP address, got {}".format(
+            _describe(value)))
+    return value
+
+
+def parsePriority(path, value):
+    if type(value) is int and 0 <= value <= 3:
+        return value
+    if isinstance(value, str) and value in _PRIORITIES:
+        return _PRIORITIES[value]
+    raise ConfigError(path, "must be one of {} or 0-3, got {}".format(
+        ", ".join(_PRIORITIES), _describe(value)))
+
+
+def _paths(value):
+    value = _map("paths", value)
+    _keys("paths", value, ("data", "spool", "runtime"))
+    defaults = Paths()
+    return Paths(**{key: _string("paths." + key, value.get(
+        key, getattr(defaults, key))) for key in ("data", "spool", "runtime")})
+
+
+def _network(value):
+    value = _map("network", value)
+    _keys("network", value, ("bind", "advertise", "locator", "ports",
+                             "max-message"))
+    ports = value.get("ports")
+    if ports is not None:
+        if (not isinstance(ports, list) or len(ports) != 2
+                or not all(type(p) is int for p in ports)):
+            raise ConfigError("network.ports", "must be [first, last] or "
+                              "null, got {}".format(_describe(ports)))
+        first, last = (_port("network.ports[0]", ports[0]),
+                       _port("network.ports[1]", ports[1]))
+        if first == 0 or last < first:
+            raise ConfigError("network.ports", "must be a range of ports "
+                              "with 0 < first <= last, got {}".format(ports))
+        ports = (first, last)
+    maxMessage = value.get("max-message", DEFAULT_MAX_MESSAGE)
+    if type(maxMessage) is not int or maxMessage < 1024:
+        raise ConfigError("network.max-message", "must be a byte count of "
+                          "at least 1024, got {}".format(_describe(
+                              maxMessage)))
+    advertise = value.get("advertise")
+    return Network(
+        bind=_address("network.bind", value.get("bind", "127.0.0.1")),
+        advertise=None if advertise is None else _address(
+            "network.advertise", advertise),
+        locator=_port("network.locator", value.get(
+            "locator", DEFAULT_LOCATOR_PORT)),
+        ports=ports, maxMessage=maxMessage)
+
+
+def _components(section, value, required=()):
+    value = _map(section, value)
+    result = {}
+    for name, entry in value.items():
+        path = "{}.{}".format(section, name)
+        if not name:
+            raise ConfigError(section, "names must not be empty")
+        entry = _map(path, entry)
+        _keys(path, entry, ("type", "args"))
+        if "type" not in entry:
+            raise ConfigError(path + ".type", "is required")
+        args = _map(path + ".args", entry.get("args", {}))
+        result[name] = Component(name, _string(path + ".type", entry["type"]),
+                                 MappingProxyType(dict(args)))
+    for name in required:
+        if name not in result:
+            raise ConfigError("{}.{}".format(section, name), "is required")
+    return MappingProxyType(result)
+
+
+def _logging(value):
+    value = _map("logging", value)
+    _keys("logging", value, ("verbosity", "sinks"))
+    verbosity = parsePriority("logging.verbosity", value.get("verbosity", 1))
+    rawSinks = value.get("sinks", [{"type": "twistd"}])
+    if not isinstance(rawSinks, list):
+        raise ConfigError("logging.sinks", "must be an array, got {}".format(
+            _describe(rawSinks)))
+    sinks = []
+    for i, sink in enumerate(rawSinks):
+        path = "logging.sinks[{}]".format(i)
+        sink = _map(path, sink)
+        _keys(path, sink, ("type", "path"))
+        kind = sink.get("type")
+        if kind == "twistd":
+            sinks.append(Sink("twistd"))
+        elif kind == "file":
+            sinks.append(Sink("file", _string(path + ".path",
+                                              sink.get("path"))))
+        else:
+            raise ConfigError(path + ".type", "must be \"twistd\" or "
+                              "\"file\", got {}".format(_describe(kind)))
+    return Logging(verbosity=verbosity, sinks=tuple(sinks))
+
+
+def parse(value, source="<defaults>"):
+    """
+    Build a L{Config} from decoded JSON.
+
+    Sections that are missing take the embedded defaults (L{DEFAULTS});
+    a section that is present replaces its default whole.
+
+    @raise ConfigError: naming the key path and the reason.
+    """
+    value = _map("", value)
+    _keys("", value, ("paths", "network", "storages", "services", "logging",
+                      "uuid"))
+    merged = dict(DEFAULTS)
+    merged.update(value)
+    uuid = value.get("uuid")
+    if uuid is not None:
+        uuid = _string("uuid", uuid)
+    return Config(
+        source=source,
+        paths=_paths(merged["paths"]),
+        network=_network(merged["network"]),
+        storages=_components("storages", merged["storages"], ("core",)),
+        services=_components("services", merged["services"]),
+        logging=_logging(merged["logging"]),
+        uuid=uuid)
+
+
+def load(path):
+    """
+    Read and parse the configuration file at C{path}.
+
+    @raise ConfigError: with C{path} named in the reason when the file is
+        missing, not JSON, or not a valid configuration.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError("", "cannot read config {}: {}".format(
+            path, e.strerror or e))
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise ConfigError("", "config {} is not valid JSON: {}".format(
+            path, e))
+    try:
+        return parse(value, source=path)
+    except ConfigError as e:
+        raise ConfigError(e.path, "{} (in {})".format(e.reason, path))
+
+
+def checkPlugins(config, servicePlugins, storagePlugins):
+    """
+    Check every storage and service entry against the plugins that
+    implement its type, and let each plugin check its own args. Pure.
+
+    @param servicePlugins: C{{type name: IServicePlugin}}.
+    @param storagePlugins: C{{type name: IStoragePlugin}}.
+    @raise ConfigError: for an unknown type or bad args.
+    """
+    for section, components, plugins in (
+            ("storages", config.storages, storagePlugins),
+            ("services", config.services, servicePlugins)):
+        for name, component in components.items():
+            path = "{}.{}".format(section, name)
+            plugin = plugins.get(component.type)
+            if plugin is None:
+                raise ConfigError(path + ".type", "no {} plugin named {} "
+                                  "(available: {})".format(
+                                      section[:-1], json.dumps(
+                                          component.type),
+                                      ", ".join(sorted(plugins)) or "none"))
+            plugin.validate(path + ".args", dict(component.args), config)
+    if "locator" in config.services:
+        raise ConfigError("services.locator", "the name \"locator\" is the "
+                          "node's own locator")

@@ -1,0 +1,38 @@
+# -*- test-case-name: tests.test_runtime -*-
+"""
+What a plugin is given to build its service: the node's reactor, config,
+registry and storages.
+"""
+
+import os
+
+
+class Context:
+    """
+    @ivar reactor: the reactor everything runs on.
+    @ivar config: the parsed L{cocaine.config.Config}.
+    @ivar registry: the locator's L{cocaine.locator.registry.Registry}.
+    @ivar storages: C{{name: IStorageBackend}} as configured.
+    """
+
+    def __init__(self, reactor, config, registry):
+        self.reactor = reactor
+        self.config = config
+        self.registry = registry
+        self.storages = {}
+        self.uuid = None
+        self.locator = None
+
+    def storage(self, name):
+        """
+        The storage backend called C{name}.
+
+        @raise KeyError: no such storage.
+        """
+        return self.storages[name]
+
+    def dataPath(self, *parts):
+        """
+        A path under the data directory.
+        """
+        return os.path.join(self.config.paths.data, *parts)

@@ -1,0 +1,248 @@
+# -*- test-case-name: tests.test_errors -*-
+"""
+The exception hierarchy and the one mapping between exceptions and the wire.
+
+An error travels as C{[[category, code], message]} (PROTOCOL.md section 4).
+L{toWire} turns any exception into that shape without ever leaking a
+traceback; L{fromWire} turns the shape back into the most specific exception
+class we know for it.
+"""
+
+import errno as _errno
+
+#: Error categories, as numbered on the wire.
+CATEGORY_SYSTEM = 0x01
+CATEGORY_TRANSPORT = 0x06
+CATEGORY_DISPATCH = 0x07
+CATEGORY_SECURITY = 0x09
+CATEGORY_LOCATOR = 0x0A
+CATEGORY_NODE = 0x51FF
+CATEGORY_FRAMEWORK = 42
+CATEGORY_USER = 43
+
+# dispatch category codes
+DUPLICATE_SLOT = 1
+INVALID_ARGUMENT = 2
+NOT_CONNECTED = 3
+REVOKED_CHANNEL = 4
+SLOT_NOT_FOUND = 5
+UNBOUND_DISPATCH = 6
+UNCAUGHT_ERROR = 7
+
+# locator category codes
+SERVICE_NOT_AVAILABLE = 1
+ROUTING_STORAGE_ERROR = 2
+MISSING_VERSION_ERROR = 3
+
+
+class CocaineError(Exception):
+    """
+    Base of every error that can cross the wire.
+
+    @ivar category: the wire category.
+    @ivar code: the wire code within the category.
+    @ivar message: a human readable text; never a traceback.
+    """
+
+    category = CATEGORY_DISPATCH
+    code = UNCAUGHT_ERROR
+
+    def __init__(self, message="", category=None, code=None):
+        Exception.__init__(self, message)
+        self.message = message
+        if category is not None:
+            self.category = category
+        if code is not None:
+            self.code = code
+
+    def __str__(self):
+        return self.message or "[{}, {}]".format(self.category, self.code)
+
+    def __repr__(self):
+        return "{}({!r}, category={!r}, code={!r})".format(
+            type(self).__name__, self.message, self.category, self.code)
+
+
+class DispatchError(CocaineError):
+    """
+    The peer sent something the protocol does not allow here.
+    """
+
+    category = CATEGORY_DISPATCH
+
+
+class InvalidArgument(DispatchError):
+    """
+    Arguments that do not fit the declared types.
+    """
+
+    code = INVALID_ARGUMENT
+
+
+class SlotNotFound(DispatchError):
+    """
+    A message type that the channel's current protocol does not have.
+    """
+
+    code = SLOT_NOT_FOUND
+
+
+class RevokedChannel(DispatchError):
+    """
+    A channel id that is closed, reused or lower than one already opened.
+    """
+
+    code = REVOKED_CHANNEL
+
+
+class NotConnected(DispatchError):
+    """
+    The connection to the service was lost before the call finished.
+    """
+
+    code = NOT_CONNECTED
+
+
+class UncaughtError(DispatchError):
+    """
+    A handler failed in a way nobody planned for.
+    """
+
+    code = UNCAUGHT_ERROR
+
+
+class TransportError(CocaineError):
+    """
+    The byte stream itself cannot be trusted any more.
+    """
+
+    category = CATEGORY_TRANSPORT
+    code = 1
+
+
+class ServiceNotAvailable(CocaineError):
+    """
+    The locator knows no service by that name.
+    """
+
+    category = CATEGORY_LOCATOR
+    code = SERVICE_NOT_AVAILABLE
+
+
+class RoutingStorageError(CocaineError):
+    """
+    Routing groups could not be read from storage.
+    """
+
+    category = CATEGORY_LOCATOR
+    code = ROUTING_STORAGE_ERROR
+
+
+class SystemError_(CocaineError):
+    """
+    An errno-style failure (category 1, code = errno).
+    """
+
+    category = CATEGORY_SYSTEM
+    code = _errno.EIO
+
+
+class KeyNotFound(SystemError_):
+    """
+    A storage key that does not exist.
+    """
+
+    code = _errno.ENOENT
+
+
+class PermissionDenied(SystemError_):
+    """
+    A storage name that would escape its directory, or similar.
+    """
+
+    code = _errno.EACCES
+
+
+class InvalidName(SystemError_):
+    """
+    A name (collection, key, tag) that storage cannot accept.
+    """
+
+    code = _errno.EINVAL
+
+
+class CallTimeout(CocaineError):
+    """
+    A client call that did not finish within its timeout.
+
+    Local to the client; the category is the errno one with ETIMEDOUT so it
+    maps cleanly if it is ever forwarded.
+    """
+
+    category = CATEGORY_SYSTEM
+    code = _errno.ETIMEDOUT
+
+
+class ProtocolViolation(Exception):
+    """
+    Raised locally when code tries to send a message that the channel's
+    current protocol does not allow. Never sent: sending it would make the
+    real client drop the connection.
+    """
+
+
+class FramingError(Exception):
+    """
+    A value on the stream that is not a message; the connection must close.
+    """
+
+
+_byPair = {}
+
+
+def _register(*classes):
+    for cls in classes:
+        _byPair.setdefault((cls.category, cls.code), cls)
+
+
+_register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
+          UncaughtError, ServiceNotAvailable, RoutingStorageError,
+          KeyNotFound, PermissionDenied, InvalidName, CallTimeout)
+
+
+def toWire(failureOrException):
+    """
+    Map an exception (or a L{twisted.python.failure.Failure}) to the wire
+    arguments of an C{error} message.
+
+    @return: C{[[category, code], message]}; anything that is not a
+        L{CocaineError} becomes an uncaught dispatch error whose message
+        names only the exception type, so no traceback leaves the process.
+    """
+    exc = getattr(failureOrException, "value", failureOrException)
+    if isinstance(exc, CocaineError):
+        return [[exc.category, exc.code], exc.message]
+    return [[CATEGORY_DISPATCH, UNCAUGHT_ERROR],
+            "uncaught error: {}".format(type(exc).__name__)]
+
+
+def fromWire(args):
+    """
+    Build an exception from the arguments of an C{error} message.
+
+    @param args: C{[[category, code], message?]} as decoded (text may still
+        be bytes).
+    @return: a L{CocaineError} of the most specific known class.
+    """
+    try:
+        (category, code) = args[0]
+        category, code = int(category), int(code)
+    except (TypeError, ValueError, IndexError):
+        return TransportError("malformed error message: {!r}".format(args))
+    message = args[1] if len(args) > 1 else ""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    elif not isinstance(message, str):
+        message = str(message)
+    cls = _byPair.get((category, code), CocaineError)
+    return cls(message, category=category, code=code)

@@ -1,0 +1,117 @@
+# -*- test-case-name: tests.test_plugins -*-
+"""
+Every interface that crosses a package or plugin boundary.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IServicePlugin(Interface):
+    """
+    A kind of service the runtime can host, found with
+    C{getPlugins(IServicePlugin, services)}.
+
+    A module in the C{services} plugin package (or in any C{services/}
+    directory on C{sys.path} without an C{__init__.py}) provides one as a
+    module-level object that also provides C{IPlugin}.
+    """
+
+    name = Attribute("The type name used in the config: services.X.type.")
+
+    def validate(path, args, config):
+        """
+        Check this service's C{args} without side effects.
+
+        @param path: the key path of C{args} for messages
+            (C{"services.storage.args"}).
+        @param args: the decoded JSON map.
+        @param config: the whole parsed L{cocaine.config.Config}.
+        @raise cocaine.config.ConfigError: naming the key and the reason.
+        """
+
+    def makeService(context, name, args):
+        """
+        Build the service implementation. Nothing live may be created here:
+        the runtime starts it later.
+
+        @param context: the L{cocaine.context.Context} of the node.
+        @param name: the name the service is published under.
+        @return: an object providing L{IRPCService}; if it also provides
+            C{twisted.application.service.IService}, it is started before
+            it is published and stopped after it is withdrawn.
+        """
+
+
+class IRPCService(Interface):
+    """
+    A service implementation served over the native protocol.
+
+    Besides these attributes it has one method per declared message, named
+    as the message in camelCase (see L{cocaine.rpc.server} for the handler
+    contract).
+    """
+
+    protocol = Attribute("The declared root cocaine.protocol.idl.Protocol.")
+    version = Attribute("The protocol version resolve reports (an int).")
+
+
+class IStoragePlugin(Interface):
+    """
+    A kind of storage backend, found with
+    C{getPlugins(IStoragePlugin, services)}.
+    """
+
+    name = Attribute("The type name used in the config: storages.X.type.")
+
+    def validate(path, args, config):
+        """
+        Check the backend's C{args} without side effects.
+
+        @raise cocaine.config.ConfigError: naming the key and the reason.
+        """
+
+    def makeBackend(context, name, args):
+        """
+        @return: an L{IStorageBackend}; if it also provides C{IService} it
+            is started with the node's storages and stopped last.
+        """
+
+
+class IStorageBackend(Interface):
+    """
+    Where values live. Each method returns its result or a Deferred of it.
+    Names are text; blobs are bytes.
+    """
+
+    def read(collection, key):
+        """
+        @return: the bytes stored at C{key}.
+        @raise cocaine.errors.KeyNotFound: naming the key.
+        """
+
+    def write(collection, key, blob, tags):
+        """
+        Store C{blob} at C{key} with C{tags} (a list of text), replacing any
+        earlier value and tags.
+        """
+
+    def remove(collection, key):
+        """
+        @raise cocaine.errors.KeyNotFound: naming the key.
+        """
+
+    def find(collection, tags):
+        """
+        @return: the list of keys carrying every one of C{tags}.
+        """
+
+
+class ILogSink(Interface):
+    """
+    Where the logging service writes records.
+    """
+
+    def emit(priority, source, message, attributes):
+        """
+        Write one record. C{attributes} is a list of C{(name, value)}.
+        """

@@ -1,0 +1,86 @@
+# -*- test-case-name: tests.locator.test_registry -*-
+"""
+The registry of services this node publishes, with watchers for the
+locator's C{connect} stream.
+"""
+
+from twisted.logger import Logger
+
+from cocaine.errors import DispatchError
+
+
+class DuplicateService(DispatchError):
+    """
+    A name that is already published.
+    """
+
+    code = 1  # duplicate_slot
+
+
+class Registry:
+    """
+    C{{name: (endpoints, version, graph)}} plus change notification.
+    """
+
+    log = Logger()
+
+    def __init__(self):
+        self._services = {}
+        self._watchers = []
+
+    def publish(self, name, endpoints, version, graph):
+        """
+        Make C{name} resolvable.
+
+        @raise DuplicateService: the name is already published.
+        """
+        if name in self._services:
+            raise DuplicateService("service {!r} is already published"
+                                   .format(name))
+        entry = ([list(e) for e in endpoints], version, graph)
+        self._services[name] = entry
+        self._notify(name, entry)
+
+    def withdraw(self, name):
+        """
+        Forget C{name}; a no-op when it is not published.
+        """
+        if self._services.pop(name, None) is not None:
+            self._notify(name, None)
+
+    def lookup(self, name):
+        """
+        @return: C{(endpoints, version, graph)} or L{None}.
+        """
+        return self._services.get(name)
+
+    def names(self):
+        return sorted(self._services)
+
+    def snapshot(self):
+        """
+        @return: a copy of every entry.
+        """
+        return dict(self._services)
+
+    def watch(self, callback):
+        """
+        Call C{callback(name, entry)} on every change; C{entry} is L{None}
+        when C{name} was withdrawn.
+
+        @return: a function that stops the watch.
+        """
+        self._watchers.append(callback)
+
+        def unwatch():
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+        return unwatch
+
+    def _notify(self, name, entry):
+        for callback in list(self._watchers):
+            try:
+                callback(name, entry)
+            except Exception:
+                self.log.failure("registry watcher failed for {name}",
+                                 name=name)

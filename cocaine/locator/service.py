@@ -1,0 +1,181 @@
+# -*- test-case-name: tests.locator.test_service -*-
+"""
+The locator service (PROTOCOL.md section 5, locator version 3).
+"""
+
+import random
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from cocaine.errors import (
+    InvalidArgument, RoutingStorageError, ServiceNotAvailable)
+from cocaine.interfaces import IRPCService
+from cocaine.locator.routing import parseGroup
+from cocaine.protocol.framing import unpackValue
+from cocaine.protocol.services import LOCATOR, LOCATOR_VERSION
+
+#: Where routing groups are kept, and the tags that mark a live one.
+GROUPS_COLLECTION = "groups"
+GROUP_TAGS = ["group", "active"]
+
+_REMOVED = [[], 0, {}]
+
+
+class _Published:
+    """
+    The dispatch target of a C{publish} channel: the name stays published
+    until C{discard} or until the connection drops.
+    """
+
+    def __init__(self, registry, name):
+        self._registry = registry
+        self._name = name
+
+    def discard(self):
+        self._registry.withdraw(self._name)
+
+    connectionLost = discard
+
+
+@implementer(IRPCService)
+class LocatorService(Service):
+    """
+    Resolves names from a L{cocaine.locator.registry.Registry} and routing
+    groups kept in storage.
+    """
+
+    protocol = LOCATOR
+    version = LOCATOR_VERSION
+    log = Logger()
+
+    def __init__(self, registry, uuid, storage=None, rng=None):
+        """
+        @param storage: the backend holding routing groups, or L{None}.
+        """
+        self.registry = registry
+        self.uuid = uuid
+        self.storage = storage
+        self.groups = {}
+        self._rng = rng or random.Random()
+        self._routers = []
+
+    def startService(self):
+        Service.startService(self)
+        if self.storage is None:
+            return None
+        d = self.loadGroups()
+        d.addErrback(lambda f: self.log.warn(
+            "routing groups not loaded: {reason}",
+            reason=f.getErrorMessage()))
+        return d
+
+    async def _readGroup(self, name):
+        raw = await maybeDeferred(self.storage.read, GROUPS_COLLECTION, name)
+        return parseGroup(name, unpackValue(raw))
+
+    async def _loadGroups(self, names=None):
+        if self.storage is None:
+            raise RoutingStorageError("no storage for routing groups")
+        try:
+            active = set(await maybeDeferred(
+                self.storage.find, GROUPS_COLLECTION, GROUP_TAGS))
+        except Exception as e:
+            raise RoutingStorageError("routing groups: {}".format(e))
+        if names is None:
+            names = set(self.groups) | active
+        for name in names:
+            if name not in active:
+                self.groups.pop(name, None)
+                continue
+            try:
+                self.groups[name] = await self._readGroup(name)
+            except Exception as e:
+                self.log.warn("routing group {group} not loaded: {reason}",
+                              group=name, reason=str(e))
+                self.groups.pop(name, None)
+        self._publishRouting()
+
+    def loadGroups(self, names=None):
+        """
+        (Re)load routing groups from storage: all of them, or C{names}.
+
+        @return: a Deferred.
+        """
+        return Deferred.fromCoroutine(self._loadGroups(names))
+
+    def _publishRouting(self):
+        table = self.routingTable()
+        for upstream in list(self._routers):
+            upstream.write(table)
+
+    def routingTable(self):
+        return {name: group.wire() for name, group in self.groups.items()}
+
+    # -- the protocol ------------------------------------------------------
+
+    def resolve(self, name, seed=None):
+        entry = self.registry.lookup(name)
+        if entry is not None:
+            return entry
+        group = self.groups.get(name)
+        if group is not None:
+            member = group.pick(seed, self._rng)
+            entry = self.registry.lookup(member) if member else None
+            if entry is not None:
+                return entry
+            raise ServiceNotAvailable(
+                "service {!r} is not available (routing group {!r} chose "
+                "{!r})".format(name, name, member))
+        raise ServiceNotAvailable("service {!r} is not available".format(
+            name))
+
+    def connect(self, upstream, uuid):
+        upstream.write(self.uuid, {
+            name: list(entry) for name, entry in
+            self.registry.snapshot().items()})
+
+        def changed(name, entry):
+            upstream.write(self.uuid, {
+                name: _REMOVED if entry is None else list(entry)})
+        upstream.notifyClose(self.registry.watch(changed))
+
+    def refresh(self, groups):
+        return self.loadGroups(groups)
+
+    def cluster(self):
+        return ({},)
+
+    def publish(self, upstream, name, endpoints, description=None):
+        checked = []
+        for endpoint in endpoints:
+            if (not isinstance(endpoint, list) or len(endpoint) != 2
+                    or not isinstance(endpoint[0], (bytes, str))
+                    or type(endpoint[1]) is not int):
+                raise InvalidArgument(
+                    "locator.publish: endpoints must be [[host, port], ...], "
+                    "got {!r}".format(endpoints))
+            host = endpoint[0]
+            checked.append([host.decode() if isinstance(host, bytes)
+                            else host, endpoint[1]])
+        version, graph = 1, {}
+        if description is not None:
+            if (not isinstance(description, list) or len(description) != 2
+                    or type(description[0]) is not int
+                    or not isinstance(description[1], dict)):
+                raise InvalidArgument(
+                    "locator.publish: description must be [version, graph]")
+            version, graph = description
+        self.registry.publish(name, checked, version, graph)
+        upstream.value()
+        return _Published(self.registry, name)
+
+    def routing(self, upstream, router):
+        upstream.write(self.routingTable())
+        self._routers.append(upstream)
+        upstream.notifyClose(lambda: self._routers.remove(upstream))
+
+    def getUuid(self):
+        return (self.uuid,)

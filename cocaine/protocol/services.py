@@ -1,0 +1,50 @@
+# -*- test-case-name: tests.protocol.test_services -*-
+"""
+The protocols of the built-in services (PROTOCOL.md section 5).
+
+Ids are positions, names are what clients look up: both must match Cocaine
+0.12 exactly.
+"""
+
+from cocaine.protocol.idl import (
+    Arg, Message, Protocol, STREAMING, MUTE, TERMINAL)
+
+#: The locator's protocol version.
+LOCATOR_VERSION = 3
+#: The storage service's protocol version.
+STORAGE_VERSION = 1
+#: The logging service's protocol version.
+LOGGING_VERSION = 2
+
+DISCARD = Protocol("discard", [Message("discard", args=())])
+
+LOCATOR = Protocol("locator", [
+    Message("resolve", [Arg("name", "str"), Arg("seed", "any", True)]),
+    Message("connect", [Arg("uuid", "str")], upstream=STREAMING),
+    Message("refresh", [Arg("groups", "strings")]),
+    Message("cluster", []),
+    Message("publish", [Arg("name", "str"), Arg("endpoints", "list"),
+                        Arg("description", "any", True)],
+            dispatch=DISCARD),
+    Message("routing", [Arg("router", "str")], upstream=STREAMING),
+    Message("uuid", [], method="getUuid"),
+])
+
+STORAGE = Protocol("storage", [
+    Message("read", [Arg("collection", "str"), Arg("key", "str")]),
+    Message("write", [Arg("collection", "str"), Arg("key", "str"),
+                      Arg("blob", "bytes"), Arg("tags", "strings", True)]),
+    Message("remove", [Arg("collection", "str"), Arg("key", "str")]),
+    Message("find", [Arg("collection", "str"), Arg("tags", "strings")]),
+])
+
+LOGGING = Protocol("logging", [
+    Message("emit", [Arg("priority", "int"), Arg("source", "str"),
+                     Arg("message", "str"), Arg("attributes", "any", True)],
+            upstream=MUTE),
+    Message("verbosity", []),
+    Message("set_verbosity", [Arg("priority", "int")]),
+])
+
+__all__ = ["LOCATOR", "STORAGE", "LOGGING", "DISCARD", "TERMINAL",
+           "LOCATOR_VERSION", "STORAGE_VERSION", "LOGGING_VERSION"]

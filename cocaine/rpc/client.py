@@ -1,0 +1,342 @@
+# -*- test-case-name: tests.rpc.test_client -*-
+"""
+The client side of the native protocol: one L{ClientProtocol} per
+connection to a service, opening channels with increasing ids.
+
+A call whose reply is primitive and whose dispatch is terminal returns a
+Deferred of the unwrapped C{value} (L{ClientProtocol.call}); anything else
+opens a L{Channel} that reads the service's stream and sends the client's.
+"""
+
+from collections import deque
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint, TCP6ClientEndpoint, UNIXClientEndpoint,
+    connectProtocol)
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+
+from cocaine.errors import (
+    FramingError, NotConnected, ProtocolViolation, fromWire)
+from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
+from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+
+
+class ChannelClosed(Exception):
+    """
+    The service closed the stream: there is nothing more to read.
+    """
+
+
+def unwrap(args):
+    """
+    The natural Python value of a message's args: nothing → L{None}, one →
+    that value, more → a tuple.
+    """
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+class Channel:
+    """
+    One open channel on a client connection.
+
+    Reading: L{read} gives the next chunk or value, raises the service's
+    error as an exception and L{ChannelClosed} after C{close}; C{async for}
+    iterates chunks until close. Writing: L{send} (or L{write}, L{close},
+    L{error}) follows the message's dispatch protocol.
+    """
+
+    def __init__(self, connection, channelId, upstream, dispatch):
+        self._connection = connection
+        self.id = channelId
+        self._upstream = upstream
+        self._dispatch = dispatch
+        self._queue = deque()
+        self._waiting = deque()
+        self.done = upstream is TERMINAL
+
+    # -- sending -----------------------------------------------------------
+
+    def send(self, name, *args):
+        """
+        Send message C{name} of the current dispatch protocol.
+
+        @raise ProtocolViolation: the protocol has no such message now.
+        """
+        dispatch = self._dispatch
+        if dispatch is TERMINAL or dispatch is RECURRENT:
+            raise ProtocolViolation(
+                "channel {} accepts nothing more".format(self.id))
+        entry = dispatch.byName.get(name)
+        if entry is None:
+            raise ProtocolViolation("{!r} is not allowed on channel {} now"
+                                    .format(name, self.id))
+        index, message = entry
+        if message.dispatch is not RECURRENT:
+            self._dispatch = message.dispatch
+        self._connection.sendMessage(self.id, index, list(args))
+
+    def write(self, *args):
+        """
+        Send a chunk of the request stream.
+        """
+        self.send("write", *args)
+
+    def close(self):
+        """
+        End the request stream.
+        """
+        self.send("close")
+
+    def error(self, category, code, message=""):
+        """
+        End the request stream with an error.
+        """
+        self.send("error", [category, code], message)
+
+    # -- receiving ---------------------------------------------------------
+
+    def _receive(self, mtype, args):
+        protocol = self._upstream
+        message = protocol.get(mtype) if protocol is not TERMINAL else None
+        if message is None:
+            self._deliver(("error", NotConnected(
+                "service sent message {} not allowed on channel {}".format(
+                    mtype, self.id))))
+            return True
+        transition = message.dispatch
+        if transition is TERMINAL:
+            self._upstream = TERMINAL
+            self.done = True
+        elif transition is not RECURRENT:
+            self._upstream = transition
+        if message.name == "error":
+            self._deliver(("error", fromWire(args)))
+        else:
+            self._deliver((message.name, args))
+        return self.done
+
+    def _deliver(self, event):
+        if self._waiting:
+            self._waiting.popleft().callback(event)
+        else:
+            self._queue.append(event)
+
+    def _lost(self, reason):
+        if not self.done:
+            self.done = True
+            self._deliver(("error", NotConnected(
+                "connection to {} lost: {}".format(
+                    self._connection.name, reason))))
+
+    def recv(self):
+        """
+        The next message from the service as C{(name, args)}; an error
+        arrives as C{("error", exception)}.
+
+        @return: a Deferred.
+        """
+        if self._queue:
+            return succeed(self._queue.popleft())
+        if self.done and not self._waiting:
+            return succeed(("close", []))
+        d = Deferred(lambda d: self._waiting.remove(d))
+        self._waiting.append(d)
+        return d
+
+    def read(self):
+        """
+        The next chunk or value (unwrapped).
+
+        @return: a Deferred that fails with the service's error, or with
+            L{ChannelClosed} once the stream has ended.
+        """
+        return self.recv().addCallback(_readValue)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.read()
+        except ChannelClosed:
+            raise StopAsyncIteration
+
+
+def _readValue(event):
+    name, args = event
+    if name == "error":
+        raise args
+    if name == "close":
+        raise ChannelClosed()
+    return unwrap(args)
+
+
+class _Primitive:
+    """
+    The receiver of a plain call: a Deferred fired with the value.
+    """
+
+    __slots__ = ("deferred", "upstream")
+
+    def __init__(self, deferred, upstream):
+        self.deferred = deferred
+        self.upstream = upstream
+
+    def _receive(self, mtype, args):
+        message = self.upstream.get(mtype)
+        if message is not None and message.name == "value":
+            self.deferred.callback(unwrap(args))
+        elif message is not None and message.name == "error":
+            self.deferred.errback(fromWire(args))
+        else:
+            self.deferred.errback(NotConnected(
+                "service sent message {} not allowed here".format(mtype)))
+        return True
+
+    def _lost(self, reason):
+        self.deferred.errback(NotConnected(
+            "connection lost before the reply: {}".format(reason)))
+
+
+class ClientProtocol(Protocol):
+    """
+    One connection from a client to a service.
+
+    @ivar name: the service's name, for messages.
+    @ivar protocol: the service's root L{Protocol}.
+    @ivar connected: whether calls can still be made.
+    """
+
+    log = Logger()
+
+    def __init__(self, name, protocol, maxBuffer=DEFAULT_MAX_BUFFER):
+        self.name = name
+        self.protocol = protocol
+        self._decoder = Decoder(maxBuffer, raw=False)
+        self._encoder = Encoder()
+        self._next = 1
+        self._receivers = {}
+        self.connected = False
+        self._lostWaiters = []
+
+    def connectionMade(self):
+        self.connected = True
+        if hasattr(self.transport, "setTcpNoDelay"):
+            try:
+                self.transport.setTcpNoDelay(True)
+            except Exception:
+                pass
+
+    def sendMessage(self, channel, mtype, args):
+        """
+        Write one message.
+        """
+        self.transport.write(self._encoder.encode(channel, mtype, args))
+
+    def _newChannel(self):
+        channel = self._next
+        self._next = channel + 1
+        return channel
+
+    def call(self, mtype, args):
+        """
+        Invoke message C{mtype}; for a primitive reply.
+
+        @return: a Deferred of the unwrapped value, failing with the
+            service's error.
+        """
+        if not self.connected:
+            return fail(NotConnected("not connected to " + self.name))
+        message = self.protocol[mtype]
+        channel = self._newChannel()
+        d = Deferred(lambda d: self._receivers.pop(channel, None))
+        upstream = message.upstream
+        if upstream is TERMINAL:
+            self.sendMessage(channel, mtype, args)
+            d.callback(None)
+            return d
+        self._receivers[channel] = _Primitive(d, upstream or PRIMITIVE)
+        self.sendMessage(channel, mtype, args)
+        return d
+
+    def open(self, mtype, args):
+        """
+        Invoke message C{mtype} and return its L{Channel}.
+
+        @raise NotConnected: the connection is gone.
+        """
+        if not self.connected:
+            raise NotConnected("not connected to " + self.name)
+        message = self.protocol[mtype]
+        channel = self._newChannel()
+        ch = Channel(self, channel, message.upstream or PRIMITIVE,
+                     message.dispatch)
+        if not ch.done:
+            self._receivers[channel] = ch
+        self.sendMessage(channel, mtype, args)
+        return ch
+
+    def dataReceived(self, data):
+        try:
+            messages = self._decoder.feed(data)
+        except FramingError as e:
+            self.log.warn("{service}: framing error from the service: "
+                          "{reason}", service=self.name, reason=str(e))
+            self.transport.abortConnection()
+            return
+        receivers = self._receivers
+        for channel, mtype, args, headers in messages:
+            receiver = receivers.get(channel)
+            if receiver is None:
+                continue
+            if receiver._receive(mtype, args):
+                del receivers[channel]
+
+    def notifyLost(self):
+        """
+        @return: a Deferred that fires when the connection is gone.
+        """
+        d = Deferred()
+        if self.connected or self.transport is None:
+            self._lostWaiters.append(d)
+        else:
+            d.callback(None)
+        return d
+
+    def connectionLost(self, reason):
+        self.connected = False
+        receivers, self._receivers = self._receivers, {}
+        text = reason.getErrorMessage() if reason is not None else "closed"
+        for receiver in receivers.values():
+            receiver._lost(text)
+        waiters, self._lostWaiters = self._lostWaiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+def connect(reactor, endpoint, name, protocol, timeout=5,
+            maxBuffer=DEFAULT_MAX_BUFFER):
+    """
+    Connect to a service.
+
+    @param endpoint: C{(host, port)} for TCP or a filesystem path string for
+        a UNIX socket.
+    @return: a Deferred of a connected L{ClientProtocol}.
+    """
+    if isinstance(endpoint, (str, bytes)) and not isinstance(
+            endpoint, (list, tuple)):
+        path = endpoint.decode() if isinstance(endpoint, bytes) else endpoint
+        point = UNIXClientEndpoint(reactor, path, timeout=timeout)
+    else:
+        host, port = endpoint
+        if isinstance(host, bytes):
+            host = host.decode()
+        cls = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
+        point = cls(reactor, host, int(port), timeout=timeout)
+    return connectProtocol(point, ClientProtocol(name, protocol, maxBuffer))

@@ -1,0 +1,440 @@
+# -*- test-case-name: tests.rpc.test_server -*-
+"""
+The server side of the native protocol: one L{ServerProtocol} per
+connection, dispatching messages to a service implementation according to
+its declared L{Protocol}.
+
+Handler contract (the one way every service is served):
+
+  - A root message whose upstream is the primitive protocol and whose
+    dispatch is terminal calls C{impl.<method>(*args)}; the handler returns
+    the tuple of C{value} arguments (L{None} for C{value []}), or a
+    Deferred or coroutine of it. An exception becomes C{error}.
+  - A mute message calls C{impl.<method>(*args)} and sends nothing.
+  - Any other root message calls C{impl.<method>(upstream, *args)} with an
+    L{Upstream} to answer on. If the message's dispatch is not terminal, the
+    handler returns the object that receives the client's next messages:
+    C{target.<method>(*args)} per message, and C{target.connectionLost()}
+    if the connection drops first.
+"""
+
+from inspect import iscoroutine
+
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from cocaine.errors import (
+    CocaineError, FramingError, ProtocolViolation, RevokedChannel,
+    SlotNotFound, toWire)
+from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
+from cocaine.protocol.headers import HeaderError, HeaderTable
+from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+
+_ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
+
+
+class Upstream:
+    """
+    The sending side of one channel on the server.
+
+    Sends only what the channel's current upstream protocol allows and
+    follows its transitions. After the connection is gone every send is a
+    no-op and L{closed} is true.
+
+    @ivar closed: nothing more can be sent.
+    """
+
+    __slots__ = ("_connection", "channel", "_protocol", "closed",
+                 "_onClose")
+
+    def __init__(self, connection, channel, protocol):
+        self._connection = connection
+        self.channel = channel
+        self._protocol = protocol
+        self.closed = protocol is TERMINAL
+        self._onClose = None
+
+    def send(self, name, *args):
+        """
+        Send the message C{name} with C{args}.
+
+        @raise ProtocolViolation: the current protocol has no such message.
+        """
+        if self.closed:
+            return
+        entry = self._protocol.byName.get(name)
+        if entry is None:
+            raise ProtocolViolation("{!r} is not allowed on channel {} now"
+                                    .format(name, self.channel))
+        index, message = entry
+        transition = message.dispatch
+        if transition is TERMINAL:
+            self._finish()
+        elif transition is not RECURRENT:
+            self._protocol = transition
+        self._connection.sendMessage(self.channel, index, list(args))
+
+    def write(self, *args):
+        """
+        Send a stream chunk (C{write}).
+        """
+        self.send("write", *args)
+
+    def close(self):
+        """
+        End the stream (C{close}).
+        """
+        self.send("close")
+
+    def value(self, *args):
+        """
+        Answer a primitive call (C{value}).
+        """
+        self.send("value", *args)
+
+    def error(self, reason):
+        """
+        Answer with C{error}; C{reason} is an exception or a Failure.
+        """
+        self.send("error", *toWire(reason))
+
+    def notifyClose(self, callback):
+        """
+        Call C{callback()} once when this upstream can send no more:
+        after a terminal message, or when the connection drops.
+        """
+        if self.closed:
+            callback()
+        elif self._onClose is None:
+            self._onClose = [callback]
+        else:
+            self._onClose.append(callback)
+
+    def _finish(self):
+        self.closed = True
+        self._connection._upstreams.pop(self.channel, None)
+        callbacks, self._onClose = self._onClose, None
+        for callback in callbacks or ():
+            callback()
+
+    def _lost(self):
+        if not self.closed:
+            self._finish()
+
+
+class ServerProtocol(Protocol):
+    """
+    One client connection to one service.
+    """
+
+    log = Logger()
+
+    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER):
+        """
+        @param service: a L{HostedService}.
+        """
+        self._service = service
+        self._decoder = Decoder(maxBuffer)
+        self._encoder = Encoder()
+        self._headers = None
+        self._lastChannel = 0
+        self._dispatch = {}
+        self._upstreams = {}
+        self._peer = "?"
+        self._broken = False
+
+    def connectionMade(self):
+        transport = self.transport
+        peer = transport.getPeer()
+        self._peer = "{}:{}".format(getattr(peer, "host", peer),
+                                    getattr(peer, "port", ""))
+        if hasattr(transport, "setTcpNoDelay"):
+            try:
+                transport.setTcpNoDelay(True)
+            except Exception:
+                pass
+        self._service.connections.add(self)
+
+    def sendMessage(self, channel, mtype, args):
+        """
+        Write one message; a no-op once the connection is broken.
+        """
+        if not self._broken:
+            self.transport.write(self._encoder.encode(channel, mtype, args))
+
+    def dataReceived(self, data):
+        if self._broken:
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except FramingError as e:
+            self._frameError(str(e))
+            return
+        for channel, mtype, args, headers in messages:
+            if self._broken:
+                return
+            try:
+                self._receive(channel, mtype, args, headers)
+            except Exception:
+                self.log.failure(
+                    "{service}: unexpected failure handling a message from "
+                    "{peer}", service=self._service.name, peer=self._peer)
+
+    def _frameError(self, reason):
+        self.log.warn(
+            "{service}: framing error from {peer}: {reason}; closing the "
+            "connection", service=self._service.name, peer=self._peer,
+            reason=reason)
+        self._broken = True
+        self.transport.abortConnection()
+
+    def _receive(self, channel, mtype, args, headers):
+        if headers:
+            self._readHeaders(headers)
+        state = self._dispatch.get(channel)
+        if state is not None:
+            self._continue(channel, state, mtype, args)
+        elif channel <= self._lastChannel:
+            self._dispatchError(channel, RevokedChannel(
+                "{}: channel {} is not open (last opened: {})".format(
+                    self._service.name, channel, self._lastChannel)),
+                self._service.protocol.get(mtype))
+        else:
+            self._lastChannel = channel
+            self._open(channel, mtype, args)
+
+    def _readHeaders(self, headers):
+        if self._headers is None:
+            self._headers = HeaderTable()
+        try:
+            self._headers.decode(headers)
+        except HeaderError as e:
+            self.log.info("{service}: ignoring headers from {peer}: "
+                          "{reason}", service=self._service.name,
+                          peer=self._peer, reason=str(e))
+
+    def _dispatchError(self, channel, error, message=None):
+        """
+        Answer a dispatch error on C{channel} when its upstream can carry
+        one, and log it once with the peer.
+        """
+        self.log.info("{service}: dispatch error from {peer} on channel "
+                      "{channel}: {reason}", service=self._service.name,
+                      peer=self._peer, channel=channel, reason=str(error))
+        upstream = self._upstreams.get(channel)
+        if upstream is not None:
+            if "error" in upstream._protocol.byName:
+                upstream.error(error)
+            return
+        protocol = PRIMITIVE if message is None else (
+            message.upstream or PRIMITIVE)
+        if protocol is not TERMINAL and "error" in protocol.byName:
+            self.sendMessage(channel, _ERROR, toWire(error))
+
+    def _open(self, channel, mtype, args):
+        service = self._service
+        message = service.protocol.get(mtype)
+        if message is None:
+            self._dispatchError(channel, SlotNotFound(
+                "{}: no message with id {}".format(service.name, mtype)))
+            return
+        try:
+            values = message.convertArgs(
+                args, service.name + "." + message.name)
+        except CocaineError as e:
+            self._dispatchError(channel, e, message)
+            return
+        handler = service.handlers[mtype]
+        upstream = message.upstream
+        if upstream is None and message.dispatch is TERMINAL:
+            self._callPrimitive(channel, handler, values, message)
+        elif upstream is TERMINAL:
+            self._callMute(handler, values, message)
+        else:
+            self._callStreaming(channel, handler, values, message)
+
+    def _callPrimitive(self, channel, handler, values, message):
+        try:
+            result = handler(*values)
+        except Exception:
+            self._replyFailure(Failure(), channel, message)
+            return
+        if isinstance(result, Deferred) or iscoroutine(result):
+            if iscoroutine(result):
+                result = Deferred.fromCoroutine(result)
+            result.addCallbacks(self._replyValue, self._replyFailure,
+                                callbackArgs=(channel,),
+                                errbackArgs=(channel, message))
+        else:
+            self._replyValue(result, channel)
+
+    def _replyValue(self, result, channel):
+        if result is None:
+            result = []
+        elif type(result) is not list:
+            result = list(result)
+        self.sendMessage(channel, 0, result)
+
+    def _replyFailure(self, failure, channel, message):
+        self._logHandlerFailure(failure, message)
+        self.sendMessage(channel, _ERROR, toWire(failure))
+
+    def _logHandlerFailure(self, failure, message):
+        if failure.check(CocaineError):
+            self.log.debug("{service}.{message}: {error}",
+                           service=self._service.name, message=message.name,
+                           error=str(failure.value))
+        else:
+            self.log.failure("{service}.{message} failed",
+                             failure, service=self._service.name,
+                             message=message.name)
+
+    def _callMute(self, handler, values, message):
+        try:
+            result = handler(*values)
+        except Exception:
+            self._logHandlerFailure(Failure(), message)
+            return
+        if iscoroutine(result):
+            result = Deferred.fromCoroutine(result)
+        if isinstance(result, Deferred):
+            result.addErrback(self._logHandlerFailure, message)
+
+    def _callStreaming(self, channel, handler, values, message):
+        upstream = Upstream(self, channel, message.upstream or PRIMITIVE)
+        if not upstream.closed:
+            self._upstreams[channel] = upstream
+        try:
+            target = handler(upstream, *values)
+        except Exception:
+            failure = Failure()
+            self._logHandlerFailure(failure, message)
+            if "error" in upstream._protocol.byName:
+                upstream.error(failure)
+            return
+        if iscoroutine(target) or isinstance(target, Deferred):
+            if message.dispatch is not TERMINAL:
+                raise TypeError("{}.{} must return its dispatch target "
+                                "synchronously".format(self._service.name,
+                                                       message.name))
+            if iscoroutine(target):
+                target = Deferred.fromCoroutine(target)
+            target.addErrback(self._streamFailure, upstream, message)
+            return
+        if message.dispatch is not TERMINAL:
+            self._dispatch[channel] = _Dispatch(message.dispatch, target)
+
+    def _streamFailure(self, failure, upstream, message):
+        self._logHandlerFailure(failure, message)
+        if not upstream.closed and "error" in upstream._protocol.byName:
+            upstream.error(failure)
+
+    def _continue(self, channel, state, mtype, args):
+        message = state.protocol.get(mtype)
+        if message is None:
+            self._dispatchError(channel, SlotNotFound(
+                "{}: no message with id {} on channel {} now".format(
+                    self._service.name, mtype, channel)))
+            return
+        transition = message.dispatch
+        if transition is TERMINAL:
+            del self._dispatch[channel]
+        elif transition is not RECURRENT:
+            state.protocol = transition
+        method = getattr(state.target, message.method, None)
+        if method is None:
+            self.log.debug("{service}: {message} ignored on channel "
+                           "{channel}", service=self._service.name,
+                           message=message.name, channel=channel)
+            return
+        try:
+            values = message.convertArgs(args)
+        except CocaineError as e:
+            self._dispatchError(channel, e)
+            return
+        try:
+            method(*values)
+        except Exception:
+            failure = Failure()
+            self._logHandlerFailure(failure, message)
+            upstream = self._upstreams.get(channel)
+            if upstream is not None and "error" in upstream._protocol.byName:
+                upstream.error(failure)
+
+    def connectionLost(self, reason):
+        self._broken = True
+        self._service.connections.discard(self)
+        dispatch, self._dispatch = self._dispatch, {}
+        upstreams, self._upstreams = self._upstreams, {}
+        for state in dispatch.values():
+            lost = getattr(state.target, "connectionLost", None)
+            if lost is not None:
+                try:
+                    lost()
+                except Exception:
+                    self.log.failure("{service}: connectionLost handler",
+                                     service=self._service.name)
+        for upstream in list(upstreams.values()):
+            upstream._lost()
+
+
+class _Dispatch:
+    __slots__ = ("protocol", "target")
+
+    def __init__(self, protocol, target):
+        self.protocol = protocol
+        self.target = target
+
+
+class HostedService:
+    """
+    A service implementation bound to its declared protocol.
+
+    @ivar name: the service name (for logs and error messages).
+    @ivar protocol: the declared root L{Protocol}.
+    @ivar version: the protocol version C{resolve} reports.
+    @ivar handlers: one bound handler per message id.
+    @ivar connections: the live L{ServerProtocol}s.
+    """
+
+    def __init__(self, name, impl, protocol, version):
+        self.name = name
+        self.impl = impl
+        self.protocol = protocol
+        self.version = version
+        missing = [m.method for m in protocol.messages
+                   if not callable(getattr(impl, m.method, None))]
+        if missing:
+            raise TypeError("{} does not implement {}".format(
+                type(impl).__name__, ", ".join(missing)))
+        self.handlers = [getattr(impl, m.method) for m in protocol.messages]
+        self.connections = set()
+
+    def dropConnections(self):
+        """
+        Close every live connection.
+        """
+        for connection in list(self.connections):
+            connection.transport.loseConnection()
+
+
+class ServerFactory(Factory):
+    """
+    Builds a L{ServerProtocol} per connection for one L{HostedService}.
+    """
+
+    noisy = False
+
+    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER):
+        self.service = service
+        self.maxBuffer = maxBuffer
+
+    def buildProtocol(self, addr):
+        proto = ServerProtocol(self.service, self.maxBuffer)
+        proto.factory = self
+        return proto
+
+
+__all__ = ["Upstream", "ServerProtocol", "ServerFactory", "HostedService"]

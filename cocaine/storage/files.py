@@ -1,0 +1,258 @@
+# -*- test-case-name: tests.storage.test_files -*-
+"""
+The C{files} storage backend: one file per key.
+
+Layout under the backend's directory::
+
+    <collection>/<key>                  the value, raw bytes
+    .tags/<collection>/<tag>/<key>      an empty marker per tag (names
+                                        percent-encoded)
+    .tmp/                               values being written
+
+A write goes to a temporary file that is renamed over the key, so a reader
+(or a node killed mid-write) sees the old value or the new one, never half
+of one; the last rename wins between concurrent writers. Values of at least
+C{threadThreshold} bytes are read and written in the reactor's thread pool
+so a 64 MiB value does not stall other clients; the rename and the tag index
+are always updated in the reactor thread, in completion order.
+"""
+
+import errno
+import os
+import uuid
+from urllib.parse import quote, unquote
+
+from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
+
+from cocaine.errors import InvalidName, KeyNotFound, SystemError_
+from cocaine.interfaces import IStorageBackend
+
+_NAME_MAX = 255
+
+
+def checkName(kind, name, collection=None):
+    """
+    Reject a collection or key that would escape its directory or that the
+    file system cannot hold.
+
+    @raise InvalidName: naming the value and the reason.
+    """
+    where = "" if collection is None else " in collection {!r}".format(
+        collection)
+    reason = None
+    if not name:
+        reason = "it is empty"
+    elif "/" in name or "\\" in name:
+        reason = "it contains a path separator and would escape the " \
+                 "storage directory"
+    elif name in (".", ".."):
+        reason = "it would escape the storage directory"
+    elif "\0" in name:
+        reason = "it contains a NUL byte"
+    elif kind == "collection" and name.startswith("."):
+        reason = "names starting with '.' are reserved"
+    elif len(name.encode("utf-8")) > _NAME_MAX:
+        reason = "it is longer than {} bytes".format(_NAME_MAX)
+    if reason is not None:
+        raise InvalidName("storage: {} {!r}{} is not allowed: {}".format(
+            kind, name, where, reason))
+
+
+def _q(name):
+    return quote(name, safe="")
+
+
+@implementer(IStorageBackend)
+class FileStorage:
+    """
+    Values as files under C{path}.
+    """
+
+    def __init__(self, reactor, path, fsync=False,
+                 threadThreshold=1024 * 1024):
+        """
+        @param path: the backend's directory; created when missing.
+        @param fsync: flush each value to disk before acknowledging it
+            (survives power loss, not just a crash of the node).
+        @param threadThreshold: values of at least this many bytes are read
+            and written off the reactor thread.
+        """
+        self._reactor = reactor
+        self.path = os.path.abspath(path)
+        self.fsync = fsync
+        self.threadThreshold = threadThreshold
+        self._tmp = os.path.join(self.path, ".tmp")
+        self._tags = os.path.join(self.path, ".tags")
+        self._ready = False
+
+    def _prepare(self):
+        if not self._ready:
+            os.makedirs(self._tmp, exist_ok=True)
+            os.makedirs(self._tags, exist_ok=True)
+            self._ready = True
+
+    def _inThread(self, f, *args):
+        return deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                                 f, *args)
+
+    def _file(self, collection, key):
+        checkName("collection", collection)
+        checkName("key", key, collection)
+        return os.path.join(self.path, collection, key)
+
+    def read(self, collection, key):
+        path = self._file(collection, key)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise KeyNotFound("storage: key {!r} not found in collection "
+                              "{!r}".format(key, collection))
+        except IsADirectoryError:
+            raise KeyNotFound("storage: key {!r} not found in collection "
+                              "{!r}".format(key, collection))
+        except OSError as e:
+            raise _systemError(e, collection, key)
+        try:
+            size = os.fstat(fd).st_size
+        except OSError as e:
+            os.close(fd)
+            raise _systemError(e, collection, key)
+        if size < self.threadThreshold:
+            try:
+                return _readAll(fd, size)
+            finally:
+                os.close(fd)
+        return self._inThread(_readAndClose, fd, size)
+
+    def write(self, collection, key, blob, tags=()):
+        path = self._file(collection, key)
+        tags = list(dict.fromkeys(tags or ()))
+        for tag in tags:
+            if not tag or "\0" in tag:
+                raise InvalidName("storage: tag {!r} is not allowed".format(
+                    tag))
+        self._prepare()
+        tmp = os.path.join(self._tmp, uuid.uuid4().hex)
+        if len(blob) < self.threadThreshold:
+            _writeFile(tmp, blob, self.fsync)
+            self._commit(tmp, path, collection, key, tags)
+            return None
+        d = self._inThread(_writeFile, tmp, blob, self.fsync)
+        d.addCallback(lambda _: self._commit(tmp, path, collection, key,
+                                             tags))
+        return d
+
+    def _commit(self, tmp, path, collection, key, tags):
+        try:
+            try:
+                os.rename(tmp, path)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.rename(tmp, path)
+        except OSError as e:
+            _unlinkQuietly(tmp)
+            raise _systemError(e, collection, key)
+        self._retag(collection, key, tags)
+
+    def _retag(self, collection, key, tags):
+        root = os.path.join(self._tags, _q(collection))
+        marker = _q(key)
+        wanted = {_q(tag) for tag in tags}
+        for existing in _listdir(root):
+            if existing not in wanted:
+                _unlinkQuietly(os.path.join(root, existing, marker))
+        for tag in wanted:
+            directory = os.path.join(root, tag)
+            target = os.path.join(directory, marker)
+            try:
+                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o644)
+            except FileNotFoundError:
+                os.makedirs(directory, exist_ok=True)
+                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o644)
+            os.close(fd)
+
+    def remove(self, collection, key):
+        path = self._file(collection, key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise KeyNotFound("storage: key {!r} not found in collection "
+                              "{!r}".format(key, collection))
+        except OSError as e:
+            raise _systemError(e, collection, key)
+        self._retag(collection, key, ())
+        return None
+
+    def find(self, collection, tags):
+        checkName("collection", collection)
+        if not tags:
+            directory = os.path.join(self.path, collection)
+            return sorted(name for name in _listdir(directory)
+                          if os.path.isfile(os.path.join(directory, name)))
+        root = os.path.join(self._tags, _q(collection))
+        keys = None
+        for tag in dict.fromkeys(tags):
+            found = set(_listdir(os.path.join(root, _q(tag))))
+            keys = found if keys is None else keys & found
+            if not keys:
+                return []
+        return sorted(unquote(k) for k in keys)
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _unlinkQuietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _readAll(fd, size):
+    chunks = []
+    remaining = size
+    while True:
+        chunk = os.read(fd, max(remaining, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _readAndClose(fd, size):
+    try:
+        return _readAll(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _writeFile(path, blob, fsync):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(blob)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlinkQuietly(path)
+        raise
+    os.close(fd)
+
+
+def _systemError(e, collection, key):
+    if e.errno == errno.ENAMETOOLONG:
+        return InvalidName("storage: key {!r} in collection {!r} is too "
+                           "long for the file system".format(key, collection))
+    return SystemError_("storage: {} for key {!r} in collection {!r}".format(
+        os.strerror(e.errno or errno.EIO), key, collection),
+        code=e.errno or errno.EIO)

@@ -1,0 +1,42 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+C{twistd cocaine}: options and the service tree.
+
+This is the only module that touches the global reactor. It parses and
+checks the configuration and builds the tree; nothing listens until twistd
+starts the application. A configuration that cannot be used prints one line
+and ends the process with status 2 before anything binds.
+"""
+
+import sys
+
+from twisted.python import usage
+
+
+class Options(usage.Options):
+    synopsis = "[-c FILE]"
+    longdesc = ("Run a Cocaine node: the locator on port 10053 and the "
+                "configured services. Without --config the embedded "
+                "defaults are used (see docs/configuration.md).")
+    optParameters = [
+        ["config", "c", None,
+         "The JSON configuration file (default: the embedded defaults)."],
+    ]
+
+
+def makeService(options):
+    """
+    Build the node from C{options["config"]} or the embedded defaults.
+    """
+    from cocaine.config import DEFAULTS, ConfigError, load, parse
+    from cocaine.runtime import buildRuntime
+    from twisted.internet import reactor
+
+    try:
+        path = options["config"]
+        config = load(path) if path else parse(DEFAULTS)
+        return buildRuntime(reactor, config)
+    except ConfigError as e:
+        sys.stderr.write("cocaine: config error: {}\n".format(e))
+        sys.stderr.flush()
+        raise SystemExit(2)
