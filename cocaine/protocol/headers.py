@@ -4,9 +4,10 @@ Message headers: the HPACK-style table kept per connection.
 
 A header entry on the wire is either an int (an index into the table) or
 C{[store, name, value]} where C{name} is a string or an int index whose name
-is reused. Index 1..61 is the HPACK static table; the dynamic table follows,
-newest first, and is bounded in size like HPACK's (name + value + 32 bytes
-per entry).
+is reused. Cocaine's static table is HPACK's 61 entries, 18 empty slots, then
+C{trace_id}, C{span_id} and C{parent_id} (80-82); the dynamic table follows
+from 83, newest first, bounded in size like HPACK's (name + value + 32 bytes
+per entry; an entry larger than the table empties it).
 """
 
 _STATIC = (
@@ -32,6 +33,8 @@ _STATIC = (
     ("set-cookie", ""), ("strict-transport-security", ""),
     ("transfer-encoding", ""), ("user-agent", ""), ("vary", ""),
     ("via", ""), ("www-authenticate", ""),
+) + (("", ""),) * 18 + (
+    ("trace_id", "\0" * 8), ("span_id", "\0" * 8), ("parent_id", "\0" * 8),
 )
 _STATIC_BYTES = tuple((n.encode(), v.encode()) for n, v in _STATIC)
 
@@ -69,6 +72,10 @@ class HeaderTable:
 
     def _store(self, name, value):
         size = len(name) + len(value) + 32
+        if size > self.maxSize:
+            self._dynamic = []
+            self._size = 0
+            return
         self._dynamic.insert(0, (name, value))
         self._size += size
         while self._size > self.maxSize and self._dynamic:

@@ -1,0 +1,1 @@
+"""Integration tests: real node processes, sockets and files on loopback."""
