@@ -21,6 +21,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from cocaine.locator.registry import Registry
 from cocaine.rpc.server import HostedService, ServerFactory
@@ -32,11 +33,13 @@ class OrderedMultiService(MultiService):
     order they were added, waiting for any Deferred a child's
     C{startService} returns, and stops them in reverse, waiting likewise.
 
-    A child that fails to start stops the ones already started, and the
-    failure is the result of C{startService}.
+    A child that fails to start stops the ones already started (in the
+    background: L{rollback} is the Deferred of that), and the failure is the
+    result of C{startService}.
     """
 
     log = Logger()
+    rollback = None
 
     def startService(self):
         Service.startService(self)
@@ -44,18 +47,25 @@ class OrderedMultiService(MultiService):
 
     async def _startChildren(self):
         started = []
-        try:
-            for child in list(self):
+        for child in list(self):
+            try:
                 await maybeDeferred(child.startService)
-                started.append(child)
-        except BaseException:
-            for child in reversed(started):
-                try:
-                    await maybeDeferred(child.stopService)
-                except Exception:
-                    self.log.failure("stopping {child} after a failed start",
-                                     child=child.name)
-            raise
+            except BaseException:
+                # The failure is the result now, so a synchronous failure
+                # stays synchronous; the started ones stop in the
+                # background, in reverse.
+                self.rollback = Deferred.fromCoroutine(self._rollBack(
+                    started))
+                raise
+            started.append(child)
+
+    async def _rollBack(self, started):
+        for child in reversed(started):
+            try:
+                await maybeDeferred(child.stopService)
+            except Exception:
+                self.log.failure("stopping {child} after a failed start",
+                                 child=child.name)
 
     def stopService(self):
         Service.stopService(self)
@@ -106,11 +116,23 @@ class ServiceHost(Service):
     async def _start(self):
         if IService.providedBy(self.impl):
             await maybeDeferred(self.impl.startService)
-        self._port = self._listen()
-        port = self._port.getHost().port
-        self.endpoint = (self._network.advertised, port)
-        self._registry.publish(self.name, [list(self.endpoint)],
-                               self.impl.version, self.impl.protocol.graph())
+        try:
+            self._port = self._listen()
+            port = self._port.getHost().port
+            self.endpoint = (self._network.advertised, port)
+            self._registry.publish(self.name, [list(self.endpoint)],
+                                   self.impl.version,
+                                   self.impl.protocol.graph())
+        except BaseException:
+            # The parent only stops the children that started: undo what
+            # this one did (never withdraw a name someone else published).
+            self.running = 0
+            if self._port is not None:
+                listening, self._port = self._port, None
+                await maybeDeferred(listening.stopListening)
+            if IService.providedBy(self.impl) and self.impl.running:
+                await maybeDeferred(self.impl.stopService)
+            raise
         self.log.info("{service} listening on {address}:{port}",
                       service=self.name, address=self._network.bind,
                       port=port)
@@ -206,17 +228,32 @@ class CocaineService(OrderedMultiService):
 
     def startService(self):
         d = OrderedMultiService.startService(self)
-        failures = []
-        d.addErrback(failures.append)
-        if failures:
-            self._startFailed(failures[0])
+        outcome = []
+
+        def record(result):
+            outcome.append(result)
+            return result
+        d.addBoth(record)
+        if outcome and isinstance(outcome[0], Failure):
+            # failed before the reactor runs: say why and exit now
+            d.addErrback(lambda _: None)
+            self._startFailed(outcome[0])
             self.running = 0
             raise SystemExit(1)
-        d.addCallback(lambda _: self.log.info(
-            "node {uuid} running; locator on {address}:{port}",
-            uuid=self.context.uuid, address=self.context.config.network.bind,
-            port=self.context.config.network.locator))
+        d.addCallbacks(lambda _: self._started(), self._lateFailure)
         return d
+
+    def _started(self):
+        self.log.info("node {uuid} running; locator on {address}:{port}",
+                      uuid=self.context.uuid,
+                      address=self.context.config.network.bind,
+                      port=self.context.config.network.locator)
+
+    def _lateFailure(self, failure):
+        self._startFailed(failure)
+        self._reactor.addSystemEventTrigger("after", "shutdown",
+                                            _exitNow, 1)
+        self._reactor.stop()
 
     def _startFailed(self, failure):
         if failure.check(StartupError):
@@ -227,8 +264,20 @@ class CocaineService(OrderedMultiService):
             self.log.failure("start-up failed", failure)
         self.log.critical("cocaine: could not start: {reason}",
                           reason=reason)
-        sys.stderr.write("cocaine: could not start: {}\n".format(reason))
-        sys.stderr.flush()
+        # twistd has redirected sys.stderr into the log by now
+        stderr = sys.__stderr__ or sys.stderr
+        stderr.write("cocaine: could not start: {}\n".format(reason))
+        stderr.flush()
+
+
+def _exitNow(status):
+    """
+    End the process with C{status} once the reactor has shut down (twistd
+    has no other way to report a failure that happened while running).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def nodeUuid(config):

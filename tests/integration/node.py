@@ -1,0 +1,124 @@
+"""
+A real node for integration tests: C{twistd -n cocaine} in a subprocess on
+loopback, with its own directory, config and log.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+_LISTENING = re.compile(r"locator listening on [\d.:]+:(\d+)")
+
+
+def freePort():
+    """
+    A TCP port on 127.0.0.1 that was free a moment ago.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def twistdCommand(*args):
+    """
+    The command line that runs twistd with this interpreter.
+    """
+    return [sys.executable, "-c",
+            "import sys; from twisted.scripts.twistd import run; "
+            "sys.argv[0] = 'twistd'; run()"] + list(args)
+
+
+def environment(extraPath=()):
+    """
+    The environment for a node or client subprocess: this checkout first on
+    C{PYTHONPATH}.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        list(extraPath) + [ROOT] + ([env["PYTHONPATH"]]
+                                   if env.get("PYTHONPATH") else []))
+    env.pop("COCAINE_CONFIG", None)
+    return env
+
+
+class Node:
+    """
+    One node process.
+
+    @ivar directory: its working directory (data, spool, log, config).
+    @ivar port: its locator port once started.
+    """
+
+    def __init__(self, directory, config=None, extraPath=()):
+        self.directory = os.path.abspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self.config = dict(config or {})
+        self.config.setdefault("network", {"locator": 0})
+        self.extraPath = list(extraPath)
+        self.configPath = os.path.join(self.directory, "cocaine.json")
+        self.logPath = os.path.join(self.directory, "node.log")
+        self.process = None
+        self.port = None
+
+    def start(self, timeout=15):
+        """
+        Start the node and wait until its locator listens.
+
+        @raise RuntimeError: with the node's log when it did not come up.
+        """
+        with open(self.configPath, "w") as f:
+            json.dump(self.config, f)
+        self._log = open(self.logPath, "ab")
+        self.process = subprocess.Popen(
+            twistdCommand("--pidfile=", "-n", "cocaine", "--config",
+                          self.configPath),
+            cwd=self.directory, env=environment(self.extraPath),
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        offset = os.path.getsize(self.logPath)
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            with open(self.logPath, errors="replace") as f:
+                f.seek(0)
+                match = None
+                for match in _LISTENING.finditer(f.read()):
+                    pass
+            if match and "running; locator" in self.log()[offset:]:
+                self.port = int(match.group(1))
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("node did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.logPath, errors="replace") as f:
+            return f.read()
+
+    def stop(self, timeout=10):
+        """
+        SIGTERM, wait, SIGKILL if it lingers.
+
+        @return: the exit status and the seconds it took to exit.
+        """
+        if self.process is None:
+            return None, 0.0
+        process, self.process = self.process, None
+        started = time.monotonic()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._log.close()
+        return process.returncode, time.monotonic() - started
