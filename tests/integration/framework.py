@@ -1,0 +1,50 @@
+"""
+The real Cocaine 0.12 Python framework in a virtualenv of its own, outside
+the repository, for compatibility tests.
+
+The virtualenv lives in C{$COCAINE_FRAMEWORK_VENV}, by default
+C{~/.cache/cocaine-tests/framework-0.12.14.5}; it is created on first use
+(about 10 s with PyPI reachable) and reused afterwards.
+"""
+
+import os
+import subprocess
+import sys
+
+from twisted.trial.unittest import SkipTest
+
+REQUIREMENTS = ["cocaine==0.12.14.5", "msgpack<1.0"]
+DEFAULT_VENV = os.path.join(os.path.expanduser("~"), ".cache",
+                            "cocaine-tests", "framework-0.12.14.5")
+
+
+def frameworkPython():
+    """
+    The interpreter of a virtualenv holding the real framework, creating it
+    when missing.
+
+    @raise SkipTest: naming the reason when the framework cannot be
+        installed (no network to PyPI, no venv module).
+    """
+    venv = os.environ.get("COCAINE_FRAMEWORK_VENV", DEFAULT_VENV)
+    python = os.path.join(venv, "bin", "python")
+    marker = os.path.join(venv, ".installed")
+    if os.path.exists(marker):
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", venv],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run([python, "-m", "pip", "install", "--quiet"]
+                       + REQUIREMENTS, check=True, capture_output=True,
+                       timeout=300)
+    except subprocess.CalledProcessError as e:
+        raise SkipTest("cannot install {} into {}: {}".format(
+            " ".join(REQUIREMENTS), venv,
+            (e.stderr or b"").decode(errors="replace").strip()
+            .splitlines()[-1:] or e))
+    except subprocess.TimeoutExpired:
+        raise SkipTest("installing {} timed out".format(
+            " ".join(REQUIREMENTS)))
+    with open(marker, "w") as f:
+        f.write("\n".join(REQUIREMENTS) + "\n")
+    return python

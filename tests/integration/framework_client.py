@@ -1,0 +1,97 @@
+"""
+Drive a node with the real Cocaine 0.12 Python framework (cocaine
+0.12.14.5, msgpack<1.0, tornado 4). Run by the framework's own interpreter:
+
+    framework_client.py PORT
+
+Prints one JSON object per line, C{{"step": ..., ...}}; the test decides
+what is right. Never imports anything of ours.
+"""
+
+import collections
+import collections.abc
+import json
+import sys
+
+# Python 3.10 removed the alias the framework (and tornado 4) use.
+collections.MutableMapping = collections.abc.MutableMapping
+
+from tornado import gen  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
+
+from cocaine.exceptions import ServiceError  # noqa: E402
+from cocaine.services import Locator, Service  # noqa: E402
+
+PORT = int(sys.argv[1])
+TIMEOUT = 10
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(plain(k)): plain(v) for k, v in value.items()}
+    return value
+
+
+def report(step, **fields):
+    fields["step"] = step
+    print(json.dumps(plain(fields), sort_keys=True), flush=True)
+
+
+@gen.coroutine
+def call(service, method, *args):
+    channel = yield getattr(service, method)(*args)
+    value = yield channel.rx.get(timeout=TIMEOUT)
+    raise gen.Return(value)
+
+
+@gen.coroutine
+def attempt(step, service, method, *args):
+    try:
+        value = yield call(service, method, *args)
+        report(step, value=value)
+    except ServiceError as e:
+        report(step, error=[e.category, e.code], reason=e.reason)
+
+
+@gen.coroutine
+def main():
+    locator = Locator(endpoints=[["127.0.0.1", PORT]])
+    for name in ("locator", "storage", "logging"):
+        channel = yield locator.resolve(name)
+        endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
+        report("resolve " + name, endpoints=endpoints, version=version,
+               methods=[graph[i][0] for i in sorted(graph)])
+    yield attempt("resolve missing", locator, "resolve", "missing")
+
+    storage = Service("storage", locator=locator)
+    blob = bytes(range(256)) * 2048             # 512 KiB, every byte value
+    yield attempt("write", storage, "write", "fw", "blob", blob, ["x", "y"])
+    yield attempt("write2", storage, "write", "fw", "other", b"2", ["x"])
+    value = yield call(storage, "read", "fw", "blob")
+    report("read", intact=(value == blob), size=len(value))
+    yield attempt("find x", storage, "find", "fw", ["x"])
+    yield attempt("find x y", storage, "find", "fw", ["x", "y"])
+    yield attempt("remove", storage, "remove", "fw", "blob")
+    yield attempt("read removed", storage, "read", "fw", "blob")
+    yield attempt("escape", storage, "write", "fw", "../up", b"x")
+
+    # a second Service with its own locator, as scripts usually do it
+    other = Service("storage", endpoints=[["127.0.0.1", PORT]])
+    yield attempt("own locator read", other, "read", "fw", "other")
+
+    logging = Service("logging", locator=locator)
+    yield attempt("verbosity", logging, "verbosity")
+    yield logging.emit(2, "framework", "hello from the real framework",
+                       [["answer", 42]])
+    report("emit")
+    yield attempt("set_verbosity", logging, "set_verbosity", 0)
+    yield attempt("verbosity after", logging, "verbosity")
+    yield gen.sleep(0.2)
+
+
+if __name__ == "__main__":
+    IOLoop.current().run_sync(main, timeout=60)
