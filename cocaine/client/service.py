@@ -99,9 +99,10 @@ class Service:
         raise NotConnected("cannot connect to {} at {}: {}".format(
             self.name, _endpointsText(endpoints), error))
 
-    def connect(self):
+    def ready(self):
         """
-        Resolve and connect now (calls do it on demand anyway).
+        Resolve and connect now (calls do it on demand anyway). Not called
+        C{connect}: that is a method of the locator's protocol.
 
         @return: a Deferred that fires with this service.
         """
