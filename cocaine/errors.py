@@ -10,6 +10,8 @@ class we know for it.
 
 import errno as _errno
 
+from twisted.python.failure import Failure
+
 #: Error categories, as numbered on the wire.
 CATEGORY_SYSTEM = 0x01
 CATEGORY_TRANSPORT = 0x06
@@ -219,7 +221,10 @@ def toWire(failureOrException):
         L{CocaineError} becomes an uncaught dispatch error whose message
         names only the exception type, so no traceback leaves the process.
     """
-    exc = getattr(failureOrException, "value", failureOrException)
+    if isinstance(failureOrException, Failure):
+        exc = failureOrException.value
+    else:
+        exc = failureOrException
     if isinstance(exc, CocaineError):
         return [[exc.category, exc.code], exc.message]
     return [[CATEGORY_DISPATCH, UNCAUGHT_ERROR],

@@ -237,7 +237,11 @@ class Protocol:
 
         @raise ValueError: when the graph is not shaped like one.
         """
-        return cls(name, _decodeRoot(graph))
+        try:
+            return cls(name, _decodeRoot(graph))
+        except TypeError as e:
+            # A name that is not a string, or message ids of mixed types.
+            raise ValueError("not a dispatch graph: {}".format(e))
 
 
 def _encode(transition):

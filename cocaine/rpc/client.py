@@ -105,9 +105,12 @@ class Channel:
         protocol = self._upstream
         message = protocol.get(mtype) if protocol is not TERMINAL else None
         if message is None:
+            self._upstream = TERMINAL
+            self.done = True
             self._deliver(("error", NotConnected(
                 "service sent message {} not allowed on channel {}".format(
                     mtype, self.id))))
+            self._release(("close", []))
             return True
         transition = message.dispatch
         if transition is TERMINAL:
@@ -119,6 +122,8 @@ class Channel:
             self._deliver(("error", fromWire(args)))
         else:
             self._deliver((message.name, args))
+        if self.done:
+            self._release(("close", []))
         return self.done
 
     def _deliver(self, event):
@@ -127,12 +132,22 @@ class Channel:
         else:
             self._queue.append(event)
 
+    def _release(self, event):
+        """
+        The stream has ended: fire every read still waiting with C{event}.
+        """
+        while self._waiting:
+            self._waiting.popleft().callback(event)
+
     def _lost(self, reason):
         if not self.done:
             self.done = True
-            self._deliver(("error", NotConnected(
-                "connection to {} lost: {}".format(
-                    self._connection.name, reason))))
+            text = "connection to {} lost: {}".format(
+                self._connection.name, reason)
+            self._deliver(("error", NotConnected(text)))
+            while self._waiting:
+                self._waiting.popleft().callback(
+                    ("error", NotConnected(text)))
 
     def recv(self):
         """

@@ -69,12 +69,14 @@ class Upstream:
             raise ProtocolViolation("{!r} is not allowed on channel {} now"
                                     .format(name, self.channel))
         index, message = entry
+        # Send first: when the args cannot be packed this raises and the
+        # upstream stays open, so the handler's error can still be sent.
+        self._connection.sendMessage(self.channel, index, list(args))
         transition = message.dispatch
         if transition is TERMINAL:
             self._finish()
         elif transition is not RECURRENT:
             self._protocol = transition
-        self._connection.sendMessage(self.channel, index, list(args))
 
     def write(self, *args):
         """
@@ -265,17 +267,29 @@ class ServerProtocol(Protocol):
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
             result.addCallbacks(self._replyValue, self._replyFailure,
-                                callbackArgs=(channel,),
+                                callbackArgs=(channel, message),
                                 errbackArgs=(channel, message))
         else:
-            self._replyValue(result, channel)
+            self._replyValue(result, channel, message)
 
-    def _replyValue(self, result, channel):
-        if result is None:
-            result = []
-        elif type(result) is not list:
-            result = list(result)
-        self.sendMessage(channel, 0, result)
+    def _replyValue(self, result, channel, message):
+        try:
+            if result is None:
+                result = []
+            elif type(result) is tuple:
+                result = list(result)
+            elif type(result) is not list:
+                raise TypeError(
+                    "{}.{} must return a tuple of values or None, not {}"
+                    .format(self._service.name, message.name,
+                            type(result).__name__))
+            data = self._encoder.encode(channel, 0, result)
+        except Exception:
+            # Not a tuple, or not packable: the call must still be answered.
+            self._replyFailure(Failure(), channel, message)
+            return
+        if not self._broken:
+            self.transport.write(data)
 
     def _replyFailure(self, failure, channel, message):
         self._logHandlerFailure(failure, message)
@@ -316,9 +330,19 @@ class ServerProtocol(Protocol):
             return
         if iscoroutine(target) or isinstance(target, Deferred):
             if message.dispatch is not TERMINAL:
-                raise TypeError("{}.{} must return its dispatch target "
-                                "synchronously".format(self._service.name,
-                                                       message.name))
+                if iscoroutine(target):
+                    target.close()
+                else:
+                    target.addErrback(lambda _: None)
+                    target.cancel()
+                try:
+                    raise TypeError(
+                        "{}.{} must return its dispatch target "
+                        "synchronously".format(self._service.name,
+                                               message.name))
+                except TypeError:
+                    self._streamFailure(Failure(), upstream, message)
+                return
             if iscoroutine(target):
                 target = Deferred.fromCoroutine(target)
             target.addErrback(self._streamFailure, upstream, message)

@@ -1,0 +1,389 @@
+"""
+Tests for L{cocaine.protocol.framing}: concatenated msgpack arrays on a
+byte stream (PROTOCOL.md section 1).
+"""
+
+import struct
+
+import msgpack
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.errors import FramingError
+from cocaine.protocol.framing import (
+    DEFAULT_MAX_BUFFER, Decoder, Encoder, checkMessage, packValue,
+    unpackValue)
+
+#: The deterministic Hypothesis profile of this project.
+DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
+
+
+def pack(value):
+    """
+    Pack as our encoder does.
+    """
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def asRaw(value):
+    """
+    What a value looks like after decoding with C{raw=True}: every
+    string-like value as bytes, tuples as lists.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return [asRaw(item) for item in value]
+    if isinstance(value, dict):
+        return {asRaw(k): asRaw(v) for k, v in value.items()}
+    return value
+
+
+_scalars = (
+    st.none() | st.booleans() | st.integers(-2 ** 63, 2 ** 64 - 1)
+    | st.floats(allow_nan=False) | st.binary(max_size=40)
+    | st.text(max_size=20))
+_values = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.integers(0, 100) | st.binary(max_size=8),
+                          children, max_size=3)),
+    max_leaves=12)
+_headers = st.lists(
+    st.integers(1, 100)
+    | st.tuples(st.booleans(), st.text(max_size=10) | st.integers(1, 90),
+                st.text(max_size=10)).map(list),
+    max_size=3)
+_messages = st.tuples(
+    st.integers(0, 2 ** 64 - 1), st.integers(0, 2 ** 64 - 1),
+    st.lists(_values, max_size=4),
+    st.none() | _headers)
+
+
+def _encode(message):
+    channel, mtype, args, headers = message
+    if headers is None:
+        return pack([channel, mtype, args])
+    return pack([channel, mtype, args, headers])
+
+
+def _expected(message):
+    channel, mtype, args, headers = message
+    return (channel, mtype, asRaw(args),
+            None if headers is None else asRaw(headers))
+
+
+@st.composite
+def chunkedStreams(draw):
+    """
+    A list of messages, their concatenated encoding, and that encoding cut
+    into arbitrary chunks (empty chunks included).
+    """
+    messages = draw(st.lists(_messages, min_size=1, max_size=6))
+    stream = b"".join(_encode(m) for m in messages)
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    bounds = [0] + cuts + [len(stream)]
+    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return messages, stream, chunks
+
+
+class DecoderTests(SynchronousTestCase):
+    """
+    L{Decoder} turns chunks into validated C{(channel, type, args,
+    headers)} tuples.
+    """
+
+    def test_oneMessage(self):
+        """
+        A three element array is a message without headers.
+        """
+        self.assertEqual(Decoder().feed(pack([1, 0, ["storage"]])),
+                         [(1, 0, [b"storage"], None)])
+
+    def test_headers(self):
+        """
+        A fourth element is returned as the headers.
+        """
+        self.assertEqual(
+            Decoder().feed(pack([3, 0, [], [[True, "authorization", "t"],
+                                            83]])),
+            [(3, 0, [], [[True, b"authorization", b"t"], 83])])
+
+    def test_rawStrings(self):
+        """
+        By default str and bin both decode as bytes and maps may have
+        integer keys.
+        """
+        data = pack([1, 0, ["text", b"\xff\x00", {0: ["x"]}]])
+        self.assertEqual(Decoder().feed(data),
+                         [(1, 0, [b"text", b"\xff\x00", {0: [b"x"]}], None)])
+
+    def test_oldStyleRaw(self):
+        """
+        Old-style raw strings (what Cocaine 0.12 packs) decode as bytes,
+        even when they are not UTF-8.
+        """
+        data = msgpack.packb([1, 0, [b"\xff\xfe"]], use_bin_type=False)
+        self.assertEqual(Decoder().feed(data), [(1, 0, [b"\xff\xfe"], None)])
+
+    def test_textMode(self):
+        """
+        With C{raw=False} str decodes as text and bin stays bytes.
+        """
+        data = pack([1, 0, ["text", b"blob"]])
+        self.assertEqual(Decoder(raw=False).feed(data),
+                         [(1, 0, ["text", b"blob"], None)])
+
+    def test_partial(self):
+        """
+        A message split over feeds is returned once complete.
+        """
+        data = pack([7, 1, [b"x" * 100]])
+        decoder = Decoder()
+        self.assertEqual(decoder.feed(data[:1]), [])
+        self.assertEqual(decoder.feed(data[1:50]), [])
+        self.assertEqual(decoder.feed(data[50:]), [(7, 1, [b"x" * 100], None)])
+
+    def test_several(self):
+        """
+        One chunk may finish several messages and start another.
+        """
+        first, second, third = (pack([1, 0, []]), pack([2, 0, [1]]),
+                                pack([3, 0, [2]]))
+        decoder = Decoder()
+        self.assertEqual(decoder.feed(first + second + third[:2]),
+                         [(1, 0, [], None), (2, 0, [1], None)])
+        self.assertEqual(decoder.feed(third[2:]), [(3, 0, [2], None)])
+
+    def test_largestChannel(self):
+        """
+        Channels are uint64.
+        """
+        self.assertEqual(Decoder().feed(pack([2 ** 64 - 1, 0, []])),
+                         [(2 ** 64 - 1, 0, [], None)])
+
+    def test_emptyFeed(self):
+        """
+        Feeding nothing returns nothing.
+        """
+        self.assertEqual(Decoder().feed(b""), [])
+
+    def assertFramingError(self, data, maxBuffer=DEFAULT_MAX_BUFFER):
+        """
+        Feeding C{data} to a new decoder raises L{FramingError}.
+        """
+        return self.assertRaises(FramingError, Decoder(maxBuffer).feed, data)
+
+    def test_garbage(self):
+        """
+        Bytes that are not msgpack are a framing error.
+        """
+        self.assertFramingError(b"\xc1\xc1")
+
+    def test_garbageAfterMessage(self):
+        """
+        Garbage after a valid message in the same chunk is still an error.
+        """
+        self.assertFramingError(pack([1, 0, []]) + b"\xc1")
+
+    def test_notAnArray(self):
+        """
+        Values that are not arrays are framing errors.
+        """
+        for value in (42, {1: 2}, "x", b"x", None, True, 1.5):
+            self.assertFramingError(pack(value))
+
+    def test_wrongLength(self):
+        """
+        Arrays shorter than 3 or longer than 4 are framing errors.
+        """
+        for value in ([], [1], [1, 0], [1, 0, [], [], []]):
+            self.assertFramingError(pack(value))
+
+    def test_nonIntegerChannel(self):
+        """
+        The channel must be an integer (not a string, float or boolean).
+        """
+        for channel in ("1", b"1", 1.0, True, None, [1]):
+            self.assertFramingError(pack([channel, 0, []]))
+
+    def test_nonIntegerType(self):
+        """
+        The type must be an integer.
+        """
+        for mtype in ("0", 0.0, False, None):
+            self.assertFramingError(pack([1, mtype, []]))
+
+    def test_negative(self):
+        """
+        Channel and type are positive.
+        """
+        self.assertFramingError(pack([-1, 0, []]))
+        self.assertFramingError(pack([1, -1, []]))
+
+    def test_argsNotArray(self):
+        """
+        The args must be an array.
+        """
+        for args in ({}, None, "x", 3):
+            self.assertFramingError(pack([1, 0, args]))
+
+    def test_bufferLimit(self):
+        """
+        More than C{maxBuffer} bytes of one unfinished frame is an error.
+        """
+        decoder = Decoder(1024)
+        header = b"\x93\x01\x00\x91\xc6" + struct.pack(">I", 2 ** 31)
+        self.assertEqual(decoder.feed(header), [])
+        self.assertRaises(FramingError, decoder.feed, b"x" * 1100)
+
+    def test_bufferLimitInSmallChunks(self):
+        """
+        The limit holds when the frame arrives in small chunks.
+        """
+        decoder = Decoder(1024)
+        decoder.feed(b"\x93\x01\x00\x91\xc6" + struct.pack(">I", 2 ** 31))
+        with self.assertRaises(FramingError):
+            for _ in range(20):
+                decoder.feed(b"x" * 100)
+
+    def test_hugeArrayHeader(self):
+        """
+        An array header declaring more elements than the limit allows is
+        an error at once.
+        """
+        self.assertFramingError(
+            b"\xdd" + struct.pack(">I", 2 ** 31), maxBuffer=1024)
+
+    def test_bigFrameUnderLimit(self):
+        """
+        A frame just under the limit is fine.
+        """
+        data = pack([1, 0, [b"x" * 900]])
+        self.assertEqual(Decoder(1024).feed(data),
+                         [(1, 0, [b"x" * 900], None)])
+
+    def test_defaultLimit(self):
+        """
+        The default limit fits a 64 MiB value plus framing.
+        """
+        self.assertEqual(DEFAULT_MAX_BUFFER, 128 * 1024 * 1024)
+        self.assertEqual(Decoder().maxBuffer, DEFAULT_MAX_BUFFER)
+
+    @DETERMINISTIC
+    @given(chunkedStreams())
+    def test_anyChunking(self, case):
+        """
+        Any chunking of concatenated valid messages decodes to the same
+        messages as the whole stream does, and to what was encoded.
+        """
+        messages, stream, chunks = case
+        expected = [_expected(m) for m in messages]
+        self.assertEqual(Decoder().feed(stream), expected)
+        decoder = Decoder()
+        decoded = []
+        for chunk in chunks:
+            decoded.extend(decoder.feed(chunk))
+        self.assertEqual(decoded, expected)
+
+    @DETERMINISTIC
+    @given(st.lists(_messages, min_size=1, max_size=4))
+    def test_byteByByte(self, messages):
+        """
+        Feeding one byte at a time decodes the same messages.
+        """
+        stream = b"".join(_encode(m) for m in messages)
+        decoder = Decoder()
+        decoded = []
+        for i in range(len(stream)):
+            decoded.extend(decoder.feed(stream[i:i + 1]))
+        self.assertEqual(decoded, [_expected(m) for m in messages])
+
+
+class CheckMessageTests(SynchronousTestCase):
+    """
+    L{checkMessage} validates one decoded value.
+    """
+
+    def test_valid(self):
+        """
+        Three and four element messages are returned as 4-tuples.
+        """
+        self.assertEqual(checkMessage([1, 2, [3]]), (1, 2, [3], None))
+        self.assertEqual(checkMessage([1, 2, [3], []]), (1, 2, [3], []))
+
+    def test_longValueBrief(self):
+        """
+        The error text shows a bounded prefix of a long value.
+        """
+        error = self.assertRaises(FramingError, checkMessage, "x" * 1000)
+        self.assertLessEqual(len(str(error)), 100)
+        self.assertTrue(str(error).endswith("..."))
+
+
+class EncoderTests(SynchronousTestCase):
+    """
+    L{Encoder} writes text as msgpack str and payloads as msgpack bin.
+    """
+
+    def test_encode(self):
+        """
+        C{encode} packs C{[channel, type, args]}.
+        """
+        self.assertEqual(Encoder().encode(1, 0, ["a", b"b"]),
+                         b"\x93\x01\x00\x92\xa1a\xc4\x01b")
+
+    def test_encodeWithHeaders(self):
+        """
+        C{encodeWithHeaders} packs four elements.
+        """
+        self.assertEqual(
+            msgpack.unpackb(Encoder().encodeWithHeaders(2, 1, [], [80])),
+            [2, 1, [], [80]])
+
+    def test_reused(self):
+        """
+        One encoder packs many messages independently.
+        """
+        encoder = Encoder()
+        self.assertEqual(encoder.encode(1, 0, []), pack([1, 0, []]))
+        self.assertEqual(encoder.encode(2, 2, [None]), pack([2, 2, [None]]))
+
+    def test_failureDoesNotCorrupt(self):
+        """
+        A value that cannot be packed raises and leaves the encoder usable.
+        """
+        encoder = Encoder()
+        self.assertRaises(TypeError, encoder.encode, 1, 0, [object()])
+        self.assertEqual(encoder.encode(2, 0, []), pack([2, 0, []]))
+
+    def test_roundTrip(self):
+        """
+        What the encoder writes the decoder reads.
+        """
+        encoder = Encoder()
+        data = (encoder.encode(1, 0, ["a", b"\xff"])
+                + encoder.encodeWithHeaders(2, 0, [], [[False, 1, "x"]]))
+        self.assertEqual(Decoder().feed(data),
+                         [(1, 0, [b"a", b"\xff"], None),
+                          (2, 0, [], [[False, 1, b"x"]])])
+
+
+class ValueTests(SynchronousTestCase):
+    """
+    L{packValue} and L{unpackValue}: stored values (PROTOCOL.md section 7).
+    """
+
+    def test_packValue(self):
+        """
+        Text is packed as str and bytes as bin.
+        """
+        self.assertEqual(packValue({"a": b"b"}), b"\x81\xa1a\xc4\x01b")
+
+    def test_unpackValue(self):
+        """
+        Every string-like value comes back as bytes; int keys are allowed.
+        """
+        self.assertEqual(unpackValue(packValue({1: ["a", b"b"]})),
+                         {1: [b"a", b"b"]})

@@ -1,0 +1,671 @@
+"""
+Tests for L{cocaine.rpc.client}: the client side of the native protocol,
+against a real L{ServerProtocol} over L{twisted.test.iosim}, and against
+hand-written replies on a L{StringTransport}.
+"""
+
+import io
+
+import msgpack
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.test.iosim import connectedServerAndClient
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.errors import (
+    CocaineError, InvalidArgument, KeyNotFound, NotConnected,
+    ProtocolViolation, ServiceNotAvailable, UncaughtError)
+from cocaine.protocol.services import LOCATOR
+from cocaine.rpc.client import (
+    ChannelClosed, ClientProtocol, connect, unwrap)
+from cocaine.rpc.server import ServerProtocol
+from tests.rpc._fakes import (
+    ECHO, ECHO_IDS as ID, echoService, storageService)
+
+
+def pack(value):
+    """
+    Pack as our server does.
+    """
+    return msgpack.packb(value, use_bin_type=True)
+
+
+class _IOCase(SynchronousTestCase):
+    """
+    A client connected to a fake service through an L{IOPump}.
+    """
+
+    def setUp(self):
+        self.connectTo(echoService())
+
+    def connectTo(self, service):
+        self.service = service
+        self.client, self.server, self.pump = connectedServerAndClient(
+            lambda: ServerProtocol(service),
+            lambda: ClientProtocol(service.name, service.protocol))
+
+    @property
+    def impl(self):
+        return self.service.impl
+
+    def call(self, name, *args):
+        """
+        Call C{name} and move the bytes.
+        """
+        d = self.client.call(ID[name], list(args))
+        self.pump.flush()
+        return d
+
+    def open(self, name, *args):
+        """
+        Open a channel with C{name} and move the bytes.
+        """
+        channel = self.client.open(ID[name], list(args))
+        self.pump.flush()
+        return channel
+
+    def dropFromServer(self):
+        """
+        The service side closes the connection.
+        """
+        self.server.transport.loseConnection()
+        self.pump.flush()
+
+
+class UnwrapTests(SynchronousTestCase):
+    """
+    L{unwrap} gives a message's args their natural Python shape.
+    """
+
+    def test_unwrap(self):
+        """
+        Nothing is L{None}, one is the value, several a tuple.
+        """
+        self.assertIsNone(unwrap([]))
+        self.assertEqual(unwrap([[1]]), [1])
+        self.assertEqual(unwrap([1, "a"]), (1, "a"))
+
+
+class CallTests(_IOCase):
+    """
+    L{ClientProtocol.call} returns Deferreds of unwrapped values.
+    """
+
+    def test_connected(self):
+        """
+        The client knows it is connected.
+        """
+        self.assertTrue(self.client.connected)
+        self.assertEqual(self.client.name, "echo")
+
+    def test_oneValue(self):
+        """
+        One value is returned as itself; text as str.
+        """
+        self.assertEqual(self.successResultOf(self.call("echo", "hi")), "hi")
+
+    def test_structuredValue(self):
+        """
+        A single array value stays an array.
+        """
+        self.assertEqual(
+            self.successResultOf(self.call("echo", "hi", [1, 2])),
+            ("hi", [1, 2]))
+
+    def test_none(self):
+        """
+        A void call gives L{None}.
+        """
+        self.assertIsNone(self.successResultOf(self.call("void")))
+        self.assertEqual(self.impl.voids, 1)
+
+    def test_several(self):
+        """
+        Several values give a tuple; payloads stay bytes.
+        """
+        self.assertEqual(self.successResultOf(self.call("pair")),
+                         ("a", b"b", 3))
+
+    def test_deferred(self):
+        """
+        The Deferred fires when the service answers.
+        """
+        d = self.call("later", 3)
+        self.assertNoResult(d)
+        self.impl.pending[3].callback((b"\xff",))
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(d), b"\xff")
+
+    def test_concurrent(self):
+        """
+        Replies reach their own calls whatever their order.
+        """
+        slow = self.call("later", 1)
+        fast = self.call("echo", "fast")
+        self.assertEqual(self.successResultOf(fast), "fast")
+        self.impl.pending[1].callback(("slow",))
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(slow), "slow")
+
+    def test_mute(self):
+        """
+        A mute call succeeds with L{None} at once; the service got it.
+        """
+        d = self.client.call(ID["note"], ["hello"])
+        self.assertIsNone(self.successResultOf(d))
+        self.pump.flush()
+        self.assertEqual(self.impl.notes, ["hello"])
+
+    def test_keyNotFound(self):
+        """
+        A (1, ENOENT) error arrives as L{KeyNotFound}.
+        """
+        self.connectTo(storageService())
+        d = self.client.call(0, ["c", "k"])
+        self.pump.flush()
+        error = self.failureResultOf(d, KeyNotFound).value
+        self.assertEqual((error.category, error.code, error.message),
+                         (1, 2, "key 'k' not found in 'c'"))
+
+    def test_storageRoundTrip(self):
+        """
+        Bytes written come back as bytes.
+        """
+        self.connectTo(storageService())
+        write = self.client.call(1, ["c", "k", b"\x00\xff"])
+        read = self.client.call(0, ["c", "k"])
+        self.pump.flush()
+        self.assertIsNone(self.successResultOf(write))
+        self.assertEqual(self.successResultOf(read), b"\x00\xff")
+
+    def test_invalidArgument(self):
+        """
+        Arguments the service refuses arrive as L{InvalidArgument}.
+        """
+        self.connectTo(storageService())
+        d = self.client.call(0, ["c", 5])
+        self.pump.flush()
+        error = self.failureResultOf(d, InvalidArgument).value
+        self.assertEqual((error.category, error.code), (7, 2))
+        self.assertIn("'key'", error.message)
+
+    def test_uncaught(self):
+        """
+        A handler crash arrives as L{UncaughtError} naming the type only.
+        """
+        d = self.call("fail", "zero")
+        error = self.failureResultOf(d, UncaughtError).value
+        self.assertEqual(error.message, "uncaught error: ZeroDivisionError")
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_serviceNotAvailable(self):
+        """
+        A locator-category error arrives as L{ServiceNotAvailable}.
+        """
+        error = self.failureResultOf(self.call("fail", "deferred"),
+                                     ServiceNotAvailable).value
+        self.assertEqual((error.category, error.code, error.message),
+                         (10, 1, "gone"))
+
+    def test_cancel(self):
+        """
+        A cancelled call fails with L{CancelledError}; its late reply is
+        ignored.
+        """
+        d = self.call("later", 1)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.impl.pending[1].callback(("late",))
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(self.call("echo", "x")), "x")
+
+
+class ChannelTests(_IOCase):
+    """
+    L{ClientProtocol.open} gives a L{Channel} to read and write.
+    """
+
+    def test_read(self):
+        """
+        Chunks are read in order; after close reading raises
+        L{ChannelClosed}, every time.
+        """
+        channel = self.open("count", 3)
+        self.assertEqual(
+            [self.successResultOf(channel.read()) for _ in range(3)],
+            [0, 1, 2])
+        self.failureResultOf(channel.read(), ChannelClosed)
+        self.failureResultOf(channel.read(), ChannelClosed)
+        self.assertTrue(channel.done)
+
+    def test_readBeforeData(self):
+        """
+        Reads made before the data arrive fire in order.
+        """
+        channel = self.client.open(ID["count"], [2])
+        reads = [channel.read() for _ in range(3)]
+        for d in reads:
+            self.assertNoResult(d)
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(reads[0]), 0)
+        self.assertEqual(self.successResultOf(reads[1]), 1)
+        self.failureResultOf(reads[2], ChannelClosed)
+
+    def test_concurrentReadsAtClose(self):
+        """
+        Every read pending when the stream closes fails with
+        L{ChannelClosed}; none is left waiting.
+        """
+        channel = self.open("watch")
+        reads = [channel.read() for _ in range(3)]
+        self.impl.upstreams[0].write(b"x")
+        self.impl.upstreams[0].close()
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(reads[0]), b"x")
+        self.failureResultOf(reads[1], ChannelClosed)
+        self.failureResultOf(reads[2], ChannelClosed)
+
+    def test_asyncFor(self):
+        """
+        C{async for} iterates the chunks until close.
+        """
+        channel = self.client.open(ID["count"], [4])
+
+        async def collect():
+            return [chunk async for chunk in channel]
+        d = Deferred.fromCoroutine(collect())
+        self.assertNoResult(d)
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(d), [0, 1, 2, 3])
+
+    def test_asyncForError(self):
+        """
+        C{async for} raises the service's error.
+        """
+        channel = self.open("watch")
+
+        async def collect(seen):
+            async for chunk in channel:
+                seen.append(chunk)
+        seen = []
+        d = Deferred.fromCoroutine(collect(seen))
+        self.impl.upstreams[0].write("one")
+        self.impl.upstreams[0].error(KeyNotFound("k"))
+        self.pump.flush()
+        self.assertEqual(seen, ["one"])
+        self.assertEqual(self.failureResultOf(d, KeyNotFound).value.message,
+                         "k")
+
+    def test_recv(self):
+        """
+        C{recv} gives C{(name, args)}.
+        """
+        channel = self.open("count", 1)
+        self.assertEqual(self.successResultOf(channel.recv()), ("write", [0]))
+        self.assertEqual(self.successResultOf(channel.recv()), ("close", []))
+        self.assertEqual(self.successResultOf(channel.recv()), ("close", []))
+
+    def test_errorEndsStream(self):
+        """
+        An error is raised by the read that reaches it; then the channel is
+        closed.
+        """
+        channel = self.open("watch")
+        upstream = self.impl.upstreams[0]
+        upstream.write(1)
+        upstream.error(KeyNotFound("gone"))
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(channel.read()), 1)
+        self.failureResultOf(channel.read(), KeyNotFound)
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_primitiveChannel(self):
+        """
+        A channel opened on a primitive message reads its value once.
+        """
+        channel = self.open("echo", "v")
+        self.assertEqual(self.successResultOf(channel.read()), "v")
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_muteChannel(self):
+        """
+        A channel on a mute message is done at once.
+        """
+        channel = self.open("note", "n")
+        self.assertTrue(channel.done)
+        self.failureResultOf(channel.read(), ChannelClosed)
+        self.assertEqual(self.impl.notes, ["n"])
+
+    def test_dispatch(self):
+        """
+        Messages of the dispatch protocol are sent with C{send}; the
+        terminal one ends what may be sent.
+        """
+        channel = self.open("chat")
+        channel.send("say", "hi")
+        channel.send("say", "again")
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(channel.read()), "HI")
+        self.assertEqual(self.successResultOf(channel.read()), "AGAIN")
+        channel.send("bye")
+        self.pump.flush()
+        self.failureResultOf(channel.read(), ChannelClosed)
+        self.assertRaises(ProtocolViolation, channel.send, "say", "late")
+
+    def test_requestStream(self):
+        """
+        C{write} and C{close} stream a request (like app C{enqueue}).
+        """
+        channel = self.open("upload")
+        channel.write(b"ab")
+        channel.write(b"cd")
+        channel.close()
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(channel.read()), b"abcd")
+        self.assertRaises(ProtocolViolation, channel.write, b"late")
+
+    def test_requestError(self):
+        """
+        C{error} ends a request stream with an error message.
+        """
+        channel = self.open("upload")
+        channel.error(43, 1, "client gave up")
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(channel.read()), b"error")
+
+    def test_publishDiscard(self):
+        """
+        A locator-style publish reads its value, then C{discard} reaches
+        the service's target.
+        """
+        channel = self.open("publish", "svc")
+        self.assertIsNone(self.successResultOf(channel.read()))
+        channel.send("discard")
+        self.pump.flush()
+        self.assertEqual(self.impl.targets[0].events, ["discard"])
+
+    def test_protocolViolation(self):
+        """
+        Names outside the dispatch protocol, or anything on a terminal
+        dispatch, are refused locally and nothing is sent.
+        """
+        chat = self.open("chat")
+        self.assertRaises(ProtocolViolation, chat.send, "write", b"x")
+        count = self.open("count", 1)
+        self.assertRaises(ProtocolViolation, count.send, "write", b"x")
+        self.assertEqual(self.client.transport.stream, [])
+
+
+class ConnectionLostTests(_IOCase):
+    """
+    Losing the connection fails what is pending with L{NotConnected}.
+    """
+
+    def test_pendingCall(self):
+        """
+        A pending call fails.
+        """
+        d = self.call("later", 1)
+        self.dropFromServer()
+        self.failureResultOf(d, NotConnected)
+        self.assertFalse(self.client.connected)
+
+    def test_pendingRead(self):
+        """
+        A pending read fails; then the channel is closed.
+        """
+        channel = self.open("watch")
+        d = channel.read()
+        self.dropFromServer()
+        self.failureResultOf(d, NotConnected)
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_allPendingReads(self):
+        """
+        Every read pending on a channel fails, not only the first.
+        """
+        channel = self.open("watch")
+        reads = [channel.read() for _ in range(3)]
+        self.dropFromServer()
+        for d in reads:
+            self.failureResultOf(d, NotConnected)
+
+    def test_queuedChunksFirst(self):
+        """
+        Chunks that arrived before the loss are still read first.
+        """
+        channel = self.open("watch")
+        self.impl.upstreams[0].write(1)
+        self.pump.flush()
+        self.dropFromServer()
+        self.assertEqual(self.successResultOf(channel.read()), 1)
+        self.failureResultOf(channel.read(), NotConnected)
+
+    def test_finishedChannel(self):
+        """
+        A channel that ended before the loss is not failed by it.
+        """
+        channel = self.open("count", 0)
+        self.dropFromServer()
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_clientSide(self):
+        """
+        Closing from the client side fails pending calls too, and the
+        service's late answer is harmless.
+        """
+        d = self.call("later", 1)
+        self.client.transport.loseConnection()
+        self.pump.flush()
+        self.failureResultOf(d, NotConnected)
+        self.impl.pending[1].callback(("late",))
+        self.pump.flush()
+
+    def test_afterLoss(self):
+        """
+        Calls and opens after the loss fail at once.
+        """
+        self.dropFromServer()
+        self.failureResultOf(self.client.call(ID["echo"], ["x"]),
+                             NotConnected)
+        self.assertRaises(NotConnected, self.client.open, ID["count"], [1])
+
+    def test_notifyLost(self):
+        """
+        C{notifyLost} fires when the connection goes, or at once after.
+        """
+        d = self.client.notifyLost()
+        self.assertNoResult(d)
+        self.dropFromServer()
+        self.successResultOf(d)
+        self.successResultOf(self.client.notifyLost())
+
+
+class ChannelIdTests(_IOCase):
+    """
+    Channel ids opened by the client strictly increase.
+    """
+
+    def test_increase(self):
+        """
+        Calls, opens, mute and cancelled calls each take the next id, and
+        the server accepts them all.
+        """
+        calls = [self.client.call(ID["echo"], ["a"])]
+        channels = [self.client.open(ID["count"], [0])]
+        calls.append(self.client.call(ID["note"], ["n"]))
+        cancelled = self.client.call(ID["later"], [1])
+        cancelled.cancel()
+        self.failureResultOf(cancelled, CancelledError)
+        channels.append(self.client.open(ID["note"], ["m"]))
+        calls.append(self.client.call(ID["void"], []))
+        sent = [m[0] for m in _unpackAll(
+            b"".join(self.client.transport.stream))]
+        self.assertEqual(sent, [1, 2, 3, 4, 5, 6])
+        self.assertEqual([c.id for c in channels], [2, 5])
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(calls[0]), "a")
+        self.assertIsNone(self.successResultOf(calls[2]))
+        self.failureResultOf(channels[0].read(), ChannelClosed)
+        self.assertEqual(self.impl.notes, ["n", "m"])
+        self.assertEqual(self.server._lastChannel, 6)
+
+
+def _unpackAll(data):
+    return list(msgpack.Unpacker(
+        io.BytesIO(data), raw=True, strict_map_key=False))
+
+
+class RawReplyTests(SynchronousTestCase):
+    """
+    The client against hand-written replies, for what our server never
+    sends.
+    """
+
+    def setUp(self):
+        self.transport = StringTransport()
+        self.client = ClientProtocol("echo", ECHO)
+        self.client.makeConnection(self.transport)
+
+    def test_unknownPair(self):
+        """
+        An unknown error pair arrives as L{CocaineError} with that pair.
+        """
+        d = self.client.call(ID["echo"], ["x"])
+        self.client.dataReceived(pack([1, 1, [[43, 9], "app error"]]))
+        error = self.failureResultOf(d, CocaineError).value
+        self.assertIs(type(error), CocaineError)
+        self.assertEqual((error.category, error.code, error.message),
+                         (43, 9, "app error"))
+
+    def test_unexpectedTypeOnCall(self):
+        """
+        A reply type outside the primitive protocol fails the call.
+        """
+        d = self.client.call(ID["echo"], ["x"])
+        self.client.dataReceived(pack([1, 5, []]))
+        self.failureResultOf(d, NotConnected)
+
+    def test_unexpectedTypeOnChannel(self):
+        """
+        A message outside the channel's upstream protocol fails the read
+        and ends the channel; later reads do not hang.
+        """
+        channel = self.client.open(ID["count"], [1])
+        self.client.dataReceived(pack([1, 7, []]))
+        self.failureResultOf(channel.read(), NotConnected)
+        self.assertTrue(channel.done)
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_unknownChannelIgnored(self):
+        """
+        Messages for channels the client does not have are ignored.
+        """
+        d = self.client.call(ID["echo"], ["x"])
+        self.client.dataReceived(pack([9, 0, ["stray"]])
+                                 + pack([1, 0, ["x"]]))
+        self.assertEqual(self.successResultOf(d), "x")
+
+    def test_lateMessageAfterEnd(self):
+        """
+        A message after a call's reply is ignored.
+        """
+        d = self.client.call(ID["echo"], ["x"])
+        self.client.dataReceived(pack([1, 0, ["x"]]) + pack([1, 0, ["y"]]))
+        self.assertEqual(self.successResultOf(d), "x")
+
+    def test_headersIgnored(self):
+        """
+        Replies with headers are read.
+        """
+        d = self.client.call(ID["echo"], ["x"])
+        self.client.dataReceived(pack([1, 0, ["x"], [80]]))
+        self.assertEqual(self.successResultOf(d), "x")
+
+    def test_framingError(self):
+        """
+        Garbage from the service aborts the connection.
+        """
+        self.client.dataReceived(b"\xc1")
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_sent(self):
+        """
+        Calls are written as C{[channel, type, args]} with text as str.
+        """
+        self.client.call(ID["echo"], ["x", b"y"])
+        self.assertEqual(self.transport.value(),
+                         pack([1, ID["echo"], ["x", b"y"]]))
+
+    def test_notConnectedYet(self):
+        """
+        Before C{connectionMade} nothing can be called.
+        """
+        client = ClientProtocol("echo", ECHO)
+        self.assertFalse(client.connected)
+        self.failureResultOf(client.call(0, ["x"]), NotConnected)
+        self.assertRaises(NotConnected, client.open, 0, ["x"])
+
+
+class ConnectTests(SynchronousTestCase):
+    """
+    L{connect} picks the endpoint from the address's shape.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+
+    def finish(self, factory):
+        """
+        Complete a connection attempt recorded by the memory reactor.
+        """
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+
+    def test_tcp(self):
+        """
+        C{(host, port)} connects over TCP and fires with a connected
+        L{ClientProtocol}.
+        """
+        d = connect(self.reactor, ("127.0.0.1", 10053), "locator", LOCATOR,
+                    timeout=3)
+        [(host, port, factory, timeout, _)] = self.reactor.tcpClients
+        self.assertEqual((host, port, timeout), ("127.0.0.1", 10053, 3))
+        self.assertNoResult(d)
+        self.finish(factory)
+        client = self.successResultOf(d)
+        self.assertIsInstance(client, ClientProtocol)
+        self.assertEqual(client.name, "locator")
+        self.assertIs(client.protocol, LOCATOR)
+        self.assertTrue(client.connected)
+
+    def test_bytesHost(self):
+        """
+        A bytes host and a text port (as old peers send them) work.
+        """
+        connect(self.reactor, (b"10.1.2.3", "10054"), "x", LOCATOR)
+        self.assertEqual(self.reactor.tcpClients[0][:2], ("10.1.2.3", 10054))
+
+    def test_ipv6(self):
+        """
+        An IPv6 literal connects over TCP too.
+        """
+        connect(self.reactor, ["::1", 10053], "x", LOCATOR)
+        self.assertEqual(self.reactor.tcpClients[0][:2], ("::1", 10053))
+
+    def test_unix(self):
+        """
+        A path connects over a UNIX socket.
+        """
+        d = connect(self.reactor, "/run/app.sock", "app", ECHO)
+        [(path, factory, timeout, _)] = self.reactor.unixClients
+        self.assertEqual((path, timeout), ("/run/app.sock", 5))
+        self.finish(factory)
+        self.assertEqual(self.successResultOf(d).name, "app")
+
+    def test_unixBytes(self):
+        """
+        A bytes path is decoded.
+        """
+        connect(self.reactor, b"/run/app.sock", "app", ECHO)
+        self.assertEqual(self.reactor.unixClients[0][0], "/run/app.sock")
