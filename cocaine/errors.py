@@ -196,7 +196,14 @@ class ProtocolViolation(Exception):
 class FramingError(Exception):
     """
     A value on the stream that is not a message; the connection must close.
+
+    @ivar messages: the well-formed messages that came before it in the
+        same chunk, still to be handled before closing.
     """
+
+    def __init__(self, reason, messages=()):
+        Exception.__init__(self, reason)
+        self.messages = list(messages)
 
 
 _byPair = {}

@@ -46,7 +46,8 @@ class Decoder:
         @return: a list of C{(channel, type, args, headers)} tuples;
             C{headers} is L{None} when the message had none.
         @raise FramingError: the stream holds something that is not a
-            message, or more than C{maxBuffer} bytes of one frame.
+            message, or more than C{maxBuffer} bytes of one frame; its
+            C{messages} are the good ones that came before.
         """
         unpacker = self._unpacker
         try:
@@ -59,11 +60,11 @@ class Decoder:
         try:
             for value in unpacker:
                 append(checkMessage(value))
-        except FramingError:
-            raise
+        except FramingError as e:
+            raise FramingError(str(e), messages)
         except Exception as e:
             raise FramingError("undecodable bytes ({})".format(
-                type(e).__name__))
+                type(e).__name__), messages)
         return messages
 
 

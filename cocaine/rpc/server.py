@@ -172,8 +172,13 @@ class ServerProtocol(Protocol):
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:
-            self._frameError(str(e))
+            # serve what came before the garbage, then close
+            self._handleAll(e.messages)
+            self._frameError(str(e), flush=bool(e.messages))
             return
+        self._handleAll(messages)
+
+    def _handleAll(self, messages):
         for channel, mtype, args, headers in messages:
             if self._broken:
                 return
@@ -184,13 +189,17 @@ class ServerProtocol(Protocol):
                     "{service}: unexpected failure handling a message from "
                     "{peer}", service=self._service.name, peer=self._peer)
 
-    def _frameError(self, reason):
+    def _frameError(self, reason, flush=False):
         self.log.warn(
             "{service}: framing error from {peer}: {reason}; closing the "
             "connection", service=self._service.name, peer=self._peer,
             reason=reason)
         self._broken = True
-        self.transport.abortConnection()
+        if flush:
+            # replies to the good messages before the garbage still go out
+            self.transport.loseConnection()
+        else:
+            self.transport.abortConnection()
 
     def _receive(self, channel, mtype, args, headers):
         if headers:

@@ -127,6 +127,20 @@ class FramingErrorTests(_Case):
         self.assertEqual(self.connection.replies(), [])
         self.assertClosed(self.connection)
 
+    def test_goodMessagesBeforeGarbageAnswered(self):
+        """
+        Messages that arrived in the same chunk before the garbage are
+        answered, and their replies flushed, before the connection closes.
+        """
+        self.connection.feed(pack([1, ID["echo"], ["first"]])
+                             + pack([2, ID["echo"], ["second"]]) + b"\xc1")
+        self.assertEqual(self.connection.replies(), [
+            [1, 0, ["first"]], [2, 0, ["second"]]])
+        self.assertFalse(self.connection.transport.connected)
+        self.connection.transport.clear()
+        self.connection.send(3, ID["echo"], ["x"])
+        self.assertEqual(self.connection.transport.value(), b"")
+
     def test_integer(self):
         """
         A msgpack value that is not an array.
