@@ -37,7 +37,7 @@ class Group:
         self.members = {m: w for m, w in members.items() if w > 0}
         ring = []
         for member, weight in sorted(self.members.items()):
-            for i in range(int(weight * POINTS_PER_WEIGHT)):
+            for i in range(max(1, int(weight * POINTS_PER_WEIGHT))):
                 ring.append((_hash("{}-{}".format(member, i).encode()),
                              member))
         ring.sort()

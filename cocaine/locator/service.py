@@ -153,13 +153,23 @@ class LocatorService(Service):
         for endpoint in endpoints:
             if (not isinstance(endpoint, list) or len(endpoint) != 2
                     or not isinstance(endpoint[0], (bytes, str))
-                    or type(endpoint[1]) is not int):
+                    or type(endpoint[1]) is not int
+                    or not 0 < endpoint[1] <= 65535):
                 raise InvalidArgument(
                     "locator.publish: endpoints must be [[host, port], ...], "
                     "got {!r}".format(endpoints))
             host = endpoint[0]
-            checked.append([host.decode() if isinstance(host, bytes)
-                            else host, endpoint[1]])
+            try:
+                host = host.decode() if isinstance(host, bytes) else host
+            except UnicodeDecodeError:
+                raise InvalidArgument(
+                    "locator.publish: endpoint host {!r} is not UTF-8 text"
+                    .format(host))
+            checked.append([host, endpoint[1]])
+        if not checked:
+            # An empty endpoint list means "removed" on the connect stream.
+            raise InvalidArgument(
+                "locator.publish: endpoints must not be empty")
         version, graph = 1, {}
         if description is not None:
             if (not isinstance(description, list) or len(description) != 2

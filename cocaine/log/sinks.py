@@ -108,7 +108,7 @@ class FileSink:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
         line = "{}.{:03d}Z {} {}: {}".format(
             stamp, int(now * 1000) % 1000, priorityName(priority).upper(),
-            source, message.replace("\n", "\\n"))
+            source.replace("\n", "\\n"), message.replace("\n", "\\n"))
         attrs = attributesDict(attributes)
         if attrs:
             line += " " + json.dumps(attrs, default=repr, sort_keys=True)

@@ -60,7 +60,12 @@ def checkName(kind, name, collection=None):
 
 
 def _q(name):
-    return quote(name, safe="")
+    quoted = quote(name, safe="")
+    if quoted in (".", ".."):
+        # quote() leaves dots alone; a tag "." or ".." must not name the
+        # tag directory itself or its parent.
+        quoted = quoted.replace(".", "%2E")
+    return quoted
 
 
 @implementer(IStorageBackend)
@@ -132,6 +137,15 @@ class FileStorage:
             if not tag or "\0" in tag:
                 raise InvalidName("storage: tag {!r} is not allowed".format(
                     tag))
+            if len(_q(tag)) > _NAME_MAX:
+                raise InvalidName("storage: tag {!r} is too long for the "
+                                  "file system".format(tag))
+        if tags and len(_q(collection)) > _NAME_MAX:
+            raise InvalidName("storage: collection {!r} is too long to "
+                              "carry tags".format(collection))
+        if tags and len(_q(key)) > _NAME_MAX:
+            raise InvalidName("storage: key {!r} in collection {!r} is too "
+                              "long to carry tags".format(key, collection))
         self._prepare()
         tmp = os.path.join(self._tmp, uuid.uuid4().hex)
         if len(blob) < self.threadThreshold:
@@ -158,6 +172,8 @@ class FileStorage:
     def _retag(self, collection, key, tags):
         root = os.path.join(self._tags, _q(collection))
         marker = _q(key)
+        if max(len(marker), len(_q(collection))) > _NAME_MAX:
+            return  # write() refuses tags for such names: no marker exists
         wanted = {_q(tag) for tag in tags}
         for existing in _listdir(root):
             if existing not in wanted:
@@ -193,6 +209,8 @@ class FileStorage:
         root = os.path.join(self._tags, _q(collection))
         keys = None
         for tag in dict.fromkeys(tags):
+            if max(len(_q(tag)), len(_q(collection))) > _NAME_MAX:
+                return []  # write() refuses such tags: none is stored
             found = set(_listdir(os.path.join(root, _q(tag))))
             keys = found if keys is None else keys & found
             if not keys:

@@ -1,0 +1,207 @@
+"""
+Tests for the plugin packages: L{cocaine.runtime.loadPlugins} and the
+built-in plugins in C{services/}.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import IPlugin
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from cocaine.config import parse
+from cocaine.context import Context
+from cocaine.interfaces import (
+    IRPCService, IServicePlugin, IStorageBackend, IStoragePlugin)
+from cocaine.locator.registry import Registry
+from cocaine.log.service import LoggingService
+from cocaine.log.sinks import FileSink, TwistdSink
+from cocaine.runtime import loadPlugins
+from cocaine.storage.files import FileStorage
+from cocaine.storage.memory import MemoryStorage
+from cocaine.storage.service import StorageService
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_THIRD_PARTY = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IServicePlugin, IStoragePlugin
+
+
+@implementer(IPlugin, IServicePlugin)
+class _Echo:
+    name = "echo"
+
+    def validate(self, path, args, config):
+        pass
+
+    def makeService(self, context, name, args):
+        raise NotImplementedError()
+
+
+@implementer(IPlugin, IStoragePlugin)
+class _Null:
+    name = "null"
+
+    def validate(self, path, args, config):
+        pass
+
+    def makeBackend(self, context, name, args):
+        raise NotImplementedError()
+
+
+echo = _Echo()
+null = _Null()
+'''
+
+_LIST_PLUGINS = textwrap.dedent("""
+    from cocaine.runtime import loadPlugins
+    services, storages = loadPlugins()
+    print(" ".join(sorted(services)))
+    print(" ".join(sorted(storages)))
+""")
+
+
+class LoadPluginsTests(SynchronousTestCase):
+    """
+    L{loadPlugins} finds the plugins in every C{services} directory.
+    """
+
+    def test_builtIn(self):
+        """
+        The built-in service plugins C{storage} and C{logging} and storage
+        plugins C{files} and C{memory} are found, keyed by name, each
+        providing C{IPlugin} and its interface.
+        """
+        services, storages = loadPlugins()
+        self.assertTrue({"storage", "logging"} <= set(services), services)
+        self.assertTrue({"files", "memory"} <= set(storages), storages)
+        for name, plugin in services.items():
+            self.assertEqual(plugin.name, name)
+            self.assertTrue(verifyObject(IServicePlugin, plugin))
+            self.assertTrue(IPlugin.providedBy(plugin))
+        for name, plugin in storages.items():
+            self.assertEqual(plugin.name, name)
+            self.assertTrue(verifyObject(IStoragePlugin, plugin))
+            self.assertTrue(IPlugin.providedBy(plugin))
+
+    def listPlugins(self, pythonPath):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(pythonPath)
+        process = subprocess.run(
+            [sys.executable, "-c", _LIST_PLUGINS], env=env,
+            cwd=os.path.dirname(pythonPath[0]), capture_output=True,
+            text=True, timeout=60)
+        self.assertEqual(process.returncode, 0, process.stderr)
+        services, storages = process.stdout.splitlines()
+        return set(services.split()), set(storages.split())
+
+    def test_thirdParty(self):
+        """
+        A module dropped into a C{services/} directory without an
+        C{__init__.py} anywhere on C{sys.path} is found next to the
+        built-in plugins.
+        """
+        base = os.path.abspath(self.mktemp())
+        directory = os.path.join(base, "site", "services")
+        os.makedirs(directory)
+        with open(os.path.join(directory, "thirdparty.py"), "w") as f:
+            f.write(_THIRD_PARTY)
+        services, storages = self.listPlugins([os.path.join(base, "site"),
+                                               _ROOT])
+        self.assertTrue({"echo", "logging", "storage"} <= services, services)
+        self.assertTrue({"null", "files", "memory"} <= storages, storages)
+
+    def test_withoutThirdParty(self):
+        """
+        The same program without the extra directory finds only the
+        built-in plugins (so the test above shows the drop-in, not
+        something installed).
+        """
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(base, "site"))
+        services, storages = self.listPlugins([os.path.join(base, "site"),
+                                               _ROOT])
+        self.assertNotIn("echo", services)
+        self.assertNotIn("null", storages)
+
+
+class BuiltInPluginTests(SynchronousTestCase):
+    """
+    What the built-in plugins build.
+    """
+
+    def setUp(self):
+        self.services, self.storages = loadPlugins()
+        self.data = os.path.abspath(self.mktemp())
+        self.reactor = MemoryReactorClock()
+
+    def context(self, **sections):
+        value = {"paths": {"data": self.data}}
+        value.update(sections)
+        return Context(self.reactor, parse(value), Registry())
+
+    def test_files(self):
+        """
+        The C{files} plugin builds a L{FileStorage} under the data
+        directory unless given a path.
+        """
+        plugin = self.storages["files"]
+        backend = plugin.makeBackend(self.context(), "core", {})
+        self.assertIsInstance(backend, FileStorage)
+        self.assertTrue(verifyObject(IStorageBackend, backend))
+        self.assertEqual(backend.path, os.path.join(self.data, "storage"))
+        self.assertFalse(backend.fsync)
+        other = plugin.makeBackend(self.context(), "x",
+                                   {"path": self.data + "/x", "fsync": True})
+        self.assertEqual((other.path, other.fsync), (self.data + "/x", True))
+
+    def test_memory(self):
+        """
+        The C{memory} plugin builds a L{MemoryStorage}.
+        """
+        backend = self.storages["memory"].makeBackend(self.context(), "core",
+                                                      {})
+        self.assertIsInstance(backend, MemoryStorage)
+
+    def test_storage(self):
+        """
+        The C{storage} plugin serves the configured backend, C{core} by
+        default.
+        """
+        context = self.context()
+        context.storages["core"] = core = MemoryStorage()
+        context.storages["other"] = other = MemoryStorage()
+        plugin = self.services["storage"]
+        service = plugin.makeService(context, "storage", {})
+        self.assertIsInstance(service, StorageService)
+        self.assertTrue(verifyObject(IRPCService, service))
+        self.assertIs(service.backend, core)
+        self.assertIs(plugin.makeService(context, "s2",
+                                         {"backend": "other"}).backend, other)
+
+    def test_logging(self):
+        """
+        The C{logging} plugin takes its sinks and verbosity from the
+        config's C{logging} section; args may override the verbosity.
+        """
+        path = os.path.join(self.data, "log", "cocaine.log")
+        context = self.context(logging={"verbosity": "warning", "sinks": [
+            {"type": "twistd"}, {"type": "file", "path": path}]})
+        plugin = self.services["logging"]
+        service = plugin.makeService(context, "logging", {})
+        self.assertIsInstance(service, LoggingService)
+        self.assertEqual(service.verbosity(), (2,))
+        [twistd, file] = service.sinks
+        self.assertIsInstance(twistd, TwistdSink)
+        self.assertIsInstance(file, FileSink)
+        self.assertEqual(file.path, path)
+        self.assertFalse(os.path.exists(path))
+        louder = plugin.makeService(context, "logging", {"verbosity": 0})
+        self.assertEqual(louder.verbosity(), (0,))
