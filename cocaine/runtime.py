@@ -196,18 +196,20 @@ class StoragesService(Service):
         self.setName("storages")
         self.storages = storages
 
-    async def _each(self, method):
-        for backend in self.storages.values():
+    async def _each(self, method, backends):
+        for backend in backends:
             if IService.providedBy(backend):
                 await maybeDeferred(getattr(backend, method))
 
     def startService(self):
         Service.startService(self)
-        return Deferred.fromCoroutine(self._each("startService"))
+        return Deferred.fromCoroutine(self._each(
+            "startService", list(self.storages.values())))
 
     def stopService(self):
         Service.stopService(self)
-        return Deferred.fromCoroutine(self._each("stopService"))
+        return Deferred.fromCoroutine(self._each(
+            "stopService", list(reversed(self.storages.values()))))
 
 
 class CocaineService(OrderedMultiService):

@@ -44,17 +44,27 @@ class Group:
         self.ring = ring
         self._points = [p for p, _ in ring]
 
-    def pick(self, seed=None, rng=random):
+    def pick(self, seed=None, rng=random, available=None):
         """
-        @return: a member name, or L{None} for an empty group.
+        @param available: C{available(member)} tells whether a member can
+            be chosen (is published); by default every member can.
+        @return: a member name, or L{None} when none can be chosen. With a
+            seed, the first available member clockwise on the ring from the
+            seed's point, so only the seeds of a missing member move.
         """
-        if not self.members:
+        names = [n for n in self.members if available is None or
+                 available(n)]
+        if not names:
             return None
         if seed is None:
-            names = list(self.members)
             return rng.choices(names, [self.members[n] for n in names])[0]
         index = bisect.bisect_left(self._points, _hash(_seedBytes(seed)))
-        return self.ring[index % len(self.ring)][1]
+        ring = self.ring
+        for step in range(len(ring)):
+            member = ring[(index + step) % len(ring)][1]
+            if available is None or available(member):
+                return member
+        return None
 
     def wire(self):
         """

@@ -122,13 +122,15 @@ class LocatorService(Service):
             return entry
         group = self.groups.get(name)
         if group is not None:
-            member = group.pick(seed, self._rng)
-            entry = self.registry.lookup(member) if member else None
-            if entry is not None:
-                return entry
+            lookup = self.registry.lookup
+            member = group.pick(seed, self._rng,
+                                lambda m: lookup(m) is not None)
+            if member is not None:
+                return lookup(member)
             raise ServiceNotAvailable(
-                "service {!r} is not available (routing group {!r} chose "
-                "{!r})".format(name, name, member))
+                "service {!r} is not available (no member of routing group "
+                "{!r} is published: {})".format(
+                    name, name, ", ".join(sorted(group.members)) or "empty"))
         raise ServiceNotAvailable("service {!r} is not available".format(
             name))
 

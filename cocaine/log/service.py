@@ -40,8 +40,10 @@ class LoggingService(Service):
                 sink.open()
         if self._handleSignals and any(isinstance(s, FileSink)
                                        for s in self.sinks):
-            self._previousHandler = signal.signal(signal.SIGHUP,
-                                                  self._onHangup)
+            previous = signal.signal(signal.SIGHUP, self._onHangup)
+            # None: a handler not installed from Python; put the default back
+            self._previousHandler = (signal.SIG_DFL if previous is None
+                                     else previous)
 
     def stopService(self):
         Service.stopService(self)

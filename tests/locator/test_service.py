@@ -182,15 +182,28 @@ class ResolveTests(LocatorTestsMixin, SynchronousTestCase):
 
     def test_groupMemberNotPublished(self):
         """
-        When the chosen member is not published, resolve fails with
-        L{ServiceNotAvailable} naming the group and the member.
+        When no member is published, resolve fails with
+        L{ServiceNotAvailable} naming the group and its members.
         """
         storeGroup(self.storage, "g", {"ghost": 1})
         self.start()
         error = self.assertRaises(ServiceNotAvailable, self.locator.resolve,
                                   "g", "seed")
         self.assertIn("'g'", str(error))
-        self.assertIn("'ghost'", str(error))
+        self.assertIn("ghost", str(error))
+
+    def test_groupSkipsUnpublishedMembers(self):
+        """
+        Members that are not published are never chosen while another one
+        is, with or without a seed.
+        """
+        storeGroup(self.storage, "g", {"ghost": 100, "storage": 1})
+        self.start()
+        for seed in range(50):
+            self.assertEqual(self.locator.resolve("g", seed)[0],
+                             [["127.0.0.1", 1000]])
+            self.assertEqual(self.locator.resolve("g")[0],
+                             [["127.0.0.1", 1000]])
 
     def test_badGroupSkipped(self):
         """
