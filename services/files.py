@@ -1,6 +1,7 @@
 """
-The C{files} storage backend plugin: args C{{"path": DIR, "fsync": false}};
-the path defaults to C{<paths.data>/storage}.
+The C{files} storage backend plugin: args C{{"path": DIR, "fsync": false,
+"cache": BYTES}}; the path defaults to C{<paths.data>/storage}, the read
+cache to 32 MiB (0 turns it off).
 """
 
 from twisted.plugin import IPlugin
@@ -15,10 +16,14 @@ class _FilesPlugin:
 
     def validate(self, path, args, config):
         from cocaine.config import ConfigError
-        unknown = sorted(set(args) - {"path", "fsync"})
+        unknown = sorted(set(args) - {"path", "fsync", "cache"})
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: fsync, path)")
+                              "unknown key (allowed: cache, fsync, path)")
+        cache = args.get("cache", 0)
+        if type(cache) is not int or cache < 0:
+            raise ConfigError(path + ".cache", "must be a byte count >= 0, "
+                              "got {!r}".format(cache))
         if "path" in args and (not isinstance(args["path"], str)
                                or not args["path"]):
             raise ConfigError(path + ".path", "must be a non-empty string")
@@ -29,7 +34,8 @@ class _FilesPlugin:
         from cocaine.storage.files import FileStorage
         return FileStorage(context.reactor,
                            args.get("path") or context.dataPath("storage"),
-                           fsync=args.get("fsync", False))
+                           fsync=args.get("fsync", False),
+                           cacheBytes=args.get("cache", 32 * 1024 * 1024))
 
 
 files = _FilesPlugin()

@@ -504,7 +504,7 @@ class CheckPluginsTests(SynchronousTestCase):
             "storages.core.args.fsync: must be true or false")
         self.assertError(withSection(storages={"core": {
             "type": "files", "args": {"dir": "/x"}}}),
-            "storages.core.args.dir: unknown key (allowed: fsync, path)")
+            "storages.core.args.dir: unknown key (allowed: cache, fsync, path)")
         self.assertError(withSection(storages={"core": {
             "type": "memory", "args": {"size": 1}}}),
             "storages.core.args.size: unknown key (the memory storage "

@@ -15,11 +15,18 @@ of one; the last rename wins between concurrent writers. Values of at least
 C{threadThreshold} bytes are read and written in the reactor's thread pool
 so a 64 MiB value does not stall other clients; the rename and the tag index
 are always updated in the reactor thread, in completion order.
+
+Small values are kept in a read cache bounded in bytes. A read still costs
+one C{stat}: a cached value is served only while the file's inode, size and
+modification time are unchanged, so a value replaced from outside the node
+(by an atomic rename or an edit) is read afresh.
 """
 
 import errno
 import os
+import stat
 import uuid
+from collections import OrderedDict
 from urllib.parse import quote, unquote
 
 from twisted.internet.threads import deferToThreadPool
@@ -68,6 +75,51 @@ def _q(name):
     return quoted
 
 
+class ReadCache:
+    """
+    Small values by path, each valid while its file's stamp (inode, size,
+    modification time in ns) is unchanged; least recently used go first.
+    """
+
+    def __init__(self, maxBytes=32 * 1024 * 1024, maxValue=64 * 1024):
+        self.maxBytes = maxBytes
+        self.maxValue = maxValue
+        self._entries = OrderedDict()
+        self._bytes = 0
+
+    def get(self, path, stamp):
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        if entry[0] != stamp:
+            self.drop(path)
+            return None
+        self._entries.move_to_end(path)
+        return entry[1]
+
+    def put(self, path, stamp, blob):
+        if len(blob) > self.maxValue or len(blob) > self.maxBytes:
+            return
+        self.drop(path)
+        self._entries[path] = (stamp, blob)
+        self._bytes += len(blob)
+        while self._bytes > self.maxBytes:
+            _, (_, old) = self._entries.popitem(last=False)
+            self._bytes -= len(old)
+
+    def drop(self, path):
+        entry = self._entries.pop(path, None)
+        if entry is not None:
+            self._bytes -= len(entry[1])
+
+    def __len__(self):
+        return len(self._entries)
+
+
+def _stamp(result):
+    return (result.st_ino, result.st_size, result.st_mtime_ns)
+
+
 @implementer(IStorageBackend)
 class FileStorage:
     """
@@ -75,15 +127,17 @@ class FileStorage:
     """
 
     def __init__(self, reactor, path, fsync=False,
-                 threadThreshold=1024 * 1024):
+                 threadThreshold=1024 * 1024, cacheBytes=32 * 1024 * 1024):
         """
         @param path: the backend's directory; created when missing.
         @param fsync: flush each value to disk before acknowledging it
             (survives power loss, not just a crash of the node).
         @param threadThreshold: values of at least this many bytes are read
             and written off the reactor thread.
+        @param cacheBytes: the read cache's budget (0 turns it off).
         """
         self._reactor = reactor
+        self.cache = ReadCache(cacheBytes)
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.threadThreshold = threadThreshold
@@ -108,26 +162,42 @@ class FileStorage:
 
     def read(self, collection, key):
         path = self._file(collection, key)
+        cache = self.cache
+        if len(cache):
+            try:
+                stamp = _stamp(os.stat(path))
+            except FileNotFoundError:
+                cache.drop(path)
+                raise _notFound(collection, key)
+            except OSError as e:
+                raise _systemError(e, collection, key)
+            blob = cache.get(path, stamp)
+            if blob is not None:
+                return blob
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            raise KeyNotFound("storage: key {!r} not found in collection "
-                              "{!r}".format(key, collection))
-        except IsADirectoryError:
-            raise KeyNotFound("storage: key {!r} not found in collection "
-                              "{!r}".format(key, collection))
+            raise _notFound(collection, key)
         except OSError as e:
             raise _systemError(e, collection, key)
         try:
-            size = os.fstat(fd).st_size
+            result = os.fstat(fd)
         except OSError as e:
             os.close(fd)
             raise _systemError(e, collection, key)
+        if stat.S_ISDIR(result.st_mode):
+            os.close(fd)
+            raise _notFound(collection, key)
+        size = result.st_size
         if size < self.threadThreshold:
             try:
-                return _readAll(fd, size)
+                blob = _readAll(fd, size)
+            except OSError as e:
+                raise _systemError(e, collection, key)
             finally:
                 os.close(fd)
+            cache.put(path, _stamp(result), blob)
+            return blob
         return self._inThread(_readAndClose, fd, size)
 
     def write(self, collection, key, blob, tags=()):
@@ -167,6 +237,7 @@ class FileStorage:
         except OSError as e:
             _unlinkQuietly(tmp)
             raise _systemError(e, collection, key)
+        self.cache.drop(path)
         self._retag(collection, key, tags)
 
     def _retag(self, collection, key, tags):
@@ -193,10 +264,10 @@ class FileStorage:
         try:
             os.unlink(path)
         except FileNotFoundError:
-            raise KeyNotFound("storage: key {!r} not found in collection "
-                              "{!r}".format(key, collection))
+            raise _notFound(collection, key)
         except OSError as e:
             raise _systemError(e, collection, key)
+        self.cache.drop(path)
         self._retag(collection, key, ())
         return None
 
@@ -216,6 +287,11 @@ class FileStorage:
             if not keys:
                 return []
         return sorted(unquote(k) for k in keys)
+
+
+def _notFound(collection, key):
+    return KeyNotFound("storage: key {!r} not found in collection {!r}"
+                       .format(key, collection))
 
 
 def _listdir(path):

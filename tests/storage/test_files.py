@@ -358,3 +358,91 @@ class ConcurrentWriterTests(SynchronousTestCase):
                 process.wait()
         self.assertEqual([p.returncode for p in processes], [0, 0, 0])
         self.checkFinalState(values)
+
+
+class ReadCacheTests(SynchronousTestCase):
+    """
+    The read cache serves small values without reopening the file, and
+    never serves a value that was replaced, from inside or outside the
+    node.
+    """
+
+    def setUp(self):
+        self.path = os.path.abspath(self.mktemp())
+        self.storage = FileStorage(_NoThreadsReactor(), self.path,
+                                   cacheBytes=1024)
+        self.storage.write("c", "k", b"first")
+
+    def file(self, key="k"):
+        return os.path.join(self.path, "c", key)
+
+    def test_hitDoesNotOpen(self):
+        """
+        A second read of an unchanged value comes from the cache.
+        """
+        self.assertEqual(self.storage.read("c", "k"), b"first")
+        self.assertEqual(len(self.storage.cache), 1)
+        opened = []
+        original = os.open
+        self.patch(os, "open", lambda *a, **kw: opened.append(a) or original(
+            *a, **kw))
+        self.assertEqual(self.storage.read("c", "k"), b"first")
+        self.assertEqual(opened, [])
+
+    def test_ownWriteInvalidates(self):
+        self.storage.read("c", "k")
+        self.storage.write("c", "k", b"second")
+        self.assertEqual(self.storage.read("c", "k"), b"second")
+
+    def test_outsideRenameSeen(self):
+        """
+        A value replaced from outside the node by an atomic rename (a new
+        inode) is read afresh.
+        """
+        self.storage.read("c", "k")
+        with open(self.file() + ".new", "wb") as f:
+            f.write(b"other")
+        os.rename(self.file() + ".new", self.file())
+        self.assertEqual(self.storage.read("c", "k"), b"other")
+
+    def test_outsideEditSeen(self):
+        """
+        A value edited in place from outside (same inode, new size or
+        modification time) is read afresh.
+        """
+        self.storage.read("c", "k")
+        with open(self.file(), "wb") as f:
+            f.write(b"edited in place")
+        self.assertEqual(self.storage.read("c", "k"), b"edited in place")
+
+    def test_outsideRemoveSeen(self):
+        self.storage.read("c", "k")
+        os.unlink(self.file())
+        self.assertRaises(KeyNotFound, self.storage.read, "c", "k")
+        self.assertEqual(len(self.storage.cache), 0)
+
+    def test_ownRemoveInvalidates(self):
+        self.storage.read("c", "k")
+        self.storage.remove("c", "k")
+        self.assertRaises(KeyNotFound, self.storage.read, "c", "k")
+
+    def test_bounded(self):
+        """
+        The cache holds at most its budget in bytes, least recently used
+        going first.
+        """
+        for i in range(20):
+            self.storage.write("c", str(i), bytes([i]) * 100)
+            self.storage.read("c", str(i))
+        cache = self.storage.cache
+        self.assertLessEqual(cache._bytes, 1024)
+        self.assertEqual(len(cache), 10)
+        self.assertIsNone(cache.get(self.file("0"), None))
+        for i in range(20):
+            self.assertEqual(self.storage.read("c", str(i)),
+                             bytes([i]) * 100)
+
+    def test_disabled(self):
+        storage = FileStorage(_NoThreadsReactor(), self.path, cacheBytes=0)
+        self.assertEqual(storage.read("c", "k"), b"first")
+        self.assertEqual(len(storage.cache), 0)
