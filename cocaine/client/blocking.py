@@ -13,7 +13,9 @@ and waits for each call there; it is meant for programs that have no reactor
 of their own. Twisted programs use L{cocaine.client.service} directly.
 """
 
+import atexit
 import threading
+import weakref
 
 from twisted.internet.threads import blockingCallFromThread
 
@@ -22,6 +24,7 @@ from cocaine.rpc.client import Channel, ChannelClosed
 
 _lock = threading.Lock()
 _thread = None
+_open = weakref.WeakSet()
 
 
 def _reactor():
@@ -33,7 +36,21 @@ def _reactor():
                 target=reactor.run, kwargs={"installSignalHandlers": False},
                 name="cocaine-reactor", daemon=True)
             _thread.start()
+            atexit.register(_closeAll)
     return reactor
+
+
+def _closeAll():
+    """
+    At interpreter exit, close every connection gracefully so what was
+    sent last (a mute C{emit}, say) leaves the process before the reactor
+    thread dies with it.
+    """
+    for service in list(_open):
+        try:
+            service.close(timeout=5)
+        except Exception:
+            pass
 
 
 class BlockingChannel:
@@ -91,6 +108,8 @@ class BlockingService:
                           connectTimeout=min(timeout or 5, 5))
         self._service = locator if name == "locator" else Service(
             name, locator, connectTimeout=min(timeout or 5, 5))
+        self._locator = locator
+        _open.add(self)
 
     @property
     def name(self):
@@ -110,8 +129,19 @@ class BlockingService:
             return result
         return call
 
-    def close(self):
-        blockingCallFromThread(self._reactor, self._service.disconnect)
+    def close(self, timeout=None):
+        """
+        Close the connections after what was sent has been written.
+        """
+        def disconnect():
+            from twisted.internet.defer import gatherResults
+            d = gatherResults([self._service.disconnect(),
+                               self._locator.disconnect()])
+            if timeout is not None:
+                d.addTimeout(timeout, self._reactor)
+            return d
+        blockingCallFromThread(self._reactor, disconnect)
+        _open.discard(self)
 
 
 def connect(name, host=DEFAULT_LOCATOR[0], port=DEFAULT_LOCATOR[1],

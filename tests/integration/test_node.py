@@ -148,6 +148,35 @@ class LocatorAndLoggingTests(_NodeTestCase):
         self.assertIn("debug now shows", log)
 
 
+class BlockingScriptTests(_NodeTestCase):
+    """
+    The blocking facade from a plain script.
+    """
+
+    def test_lastEmitOfAScriptArrives(self):
+        """
+        A mute C{emit} as a script's last act still reaches the node: the
+        facade flushes its connections at exit.
+        """
+        script = textwrap.dedent("""
+            import sys
+            from cocaine.client.blocking import connect
+            log = connect("logging", port=int(sys.argv[1]))
+            for i in range(3):
+                log.emit(1, "script", "line %d of the script" % i)
+        """)
+        subprocess.run([sys.executable, "-c", script, str(self.node.port)],
+                       env=environment(), check=True, timeout=30)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if "line 2 of the script" in self.node.log():
+                break
+            time.sleep(0.05)
+        for i in range(3):
+            self.assertIn("script: line {} of the script".format(i),
+                          self.node.log())
+
+
 def _frames(sock, count, timeout=5.0):
     """
     Read C{count} messages from a blocking socket.
@@ -369,6 +398,13 @@ class LifecycleTests(TestCase):
             subprocess.run([sys.executable, "-c", script, str(node.port),
                             text], env=environment(), check=True, timeout=30)
         emit("before rotation")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if os.path.exists(logFile):
+                with open(logFile) as f:
+                    if "before rotation" in f.read():
+                        break
+            time.sleep(0.05)
         os.rename(logFile, logFile + ".1")
         node.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 5
