@@ -12,12 +12,18 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# editable_mode=compat puts this checkout on sys.path, which is what lets
+# twistd find twisted/plugins/cocaine_plugin.py; setuptools warns that the
+# mode is transitional, which PYTHONWARNINGS keeps out of the output.
+PIP_INSTALL := PYTHONWARNINGS=ignore $(PY) -m pip install --quiet \
+	--config-settings editable_mode=compat
+
 install: $(PY)
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e .
+	$(PIP_INSTALL) -e .
 	$(PY) -c "from twisted.plugin import IPlugin, getPlugins; import twisted.plugins, services, drivers; [list(getPlugins(IPlugin, p)) for p in (twisted.plugins, services, drivers)]"
 
 install-test: install
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]'
 
 run: install
 	$(VENV)/bin/twistd --pidfile= -n cocaine --config $(CONFIG)

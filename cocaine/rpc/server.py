@@ -305,11 +305,9 @@ class ServerProtocol(Protocol):
         self.sendMessage(channel, _ERROR, toWire(failure))
 
     def _logHandlerFailure(self, failure, message):
-        if failure.check(CocaineError):
-            self.log.debug("{service}.{message}: {error}",
-                           service=self._service.name, message=message.name,
-                           error=str(failure.value))
-        else:
+        # A CocaineError is an answer (key not found, bad name): the client
+        # gets it, and the log is no place for one line per such call.
+        if not failure.check(CocaineError):
             self.log.failure("{service}.{message} failed",
                              failure, service=self._service.name,
                              message=message.name)
