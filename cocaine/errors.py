@@ -173,6 +173,79 @@ class InvalidName(SystemError_):
     code = _errno.EINVAL
 
 
+class NodeError(CocaineError):
+    """
+    The app engine could not serve a request (category 0x51FF, ours).
+    """
+
+    category = CATEGORY_NODE
+
+
+class DeadlineExpired(NodeError):
+    """
+    The request's deadline (the C{request_timeout} header) passed.
+    """
+
+    code = 1
+
+
+class QueueFull(NodeError):
+    """
+    The app's queue holds C{queue-limit} requests already.
+    """
+
+    code = 2
+
+
+class WorkerLost(NodeError):
+    """
+    The worker serving the request died or lost its connection.
+    """
+
+    code = 3
+
+
+class AppNotRunning(NodeError):
+    """
+    No such app is running, or it is stopping.
+    """
+
+    code = 4
+
+
+class AppAlreadyRunning(NodeError):
+    """
+    C{start_app} of an app that runs.
+    """
+
+    code = 5
+
+
+class PoolFull(NodeError):
+    """
+    No worker can be added.
+    """
+
+    code = 6
+
+
+class EngineBroken(NodeError):
+    """
+    The app is C{broken} (a worker terminated abnormally) until restarted.
+    """
+
+    code = 7
+
+
+class SpawnFailed(NodeError):
+    """
+    A worker could not be started (slave missing, not executable, no
+    handshake).
+    """
+
+    code = 8
+
+
 class CallTimeout(CocaineError):
     """
     A client call that did not finish within its timeout.
@@ -216,7 +289,9 @@ def _register(*classes):
 
 _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           UncaughtError, ServiceNotAvailable, RoutingStorageError,
-          KeyNotFound, PermissionDenied, InvalidName, CallTimeout)
+          KeyNotFound, PermissionDenied, InvalidName, CallTimeout,
+          DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
+          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
 
 
 def toWire(failureOrException):

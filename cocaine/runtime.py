@@ -342,13 +342,16 @@ def buildRuntime(reactor, config, plugins=None):
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
 
-    first, rest = [], []
+    first, rest, last = [], [], []
     for name, component in config.services.items():
         impl = servicePlugins[component.type].makeService(
             context, name, dict(component.args))
         host = ServiceHost(reactor, name, impl, context.registry,
                            config.network)
-        (first if component.type == "logging" else rest).append(host)
+        # logging first; the node (apps) after every other service
+        (first if component.type == "logging" else
+         last if component.type == "node" else rest).append(host)
+    rest.extend(last)
     for host in first:
         host.setServiceParent(root)
     locator = LocatorService(context.registry, context.uuid,

@@ -121,14 +121,17 @@ class Message:
     @ivar upstream: for root messages, the protocol the receiver answers
         with: a L{Protocol}, or L{TERMINAL} for a mute message.
     @ivar method: the handler's method name on a service implementation.
+    @ivar headers: the handler receives the message's decoded headers as a
+        C{headers} keyword argument (a list of C{(name, value)} bytes pairs).
     """
 
     __slots__ = ("name", "args", "dispatch", "upstream", "method",
-                 "_required")
+                 "headers", "_required")
 
     def __init__(self, name, args=None, dispatch=TERMINAL, upstream=None,
-                 method=None):
+                 method=None, headers=False):
         self.name = name
+        self.headers = headers
         self.args = None if args is None else tuple(args)
         self.dispatch = dispatch
         self.upstream = upstream

@@ -15,6 +15,10 @@ LOCATOR_VERSION = 3
 STORAGE_VERSION = 1
 #: The logging service's protocol version.
 LOGGING_VERSION = 2
+#: The node service's protocol version.
+NODE_VERSION = 1
+#: Every app's protocol version.
+APP_VERSION = 1
 
 DISCARD = Protocol("discard", [Message("discard", args=())])
 
@@ -46,5 +50,28 @@ LOGGING = Protocol("logging", [
     Message("set_verbosity", [Arg("priority", "int")]),
 ])
 
-__all__ = ["LOCATOR", "STORAGE", "LOGGING", "DISCARD", "TERMINAL",
+#: What a client streams to control a pool: ints, the desired pool size.
+CONTROL = Protocol("control", [
+    Message("write", [Arg("size", "int")], dispatch=None),
+    Message("error", None),
+    Message("close", ()),
+])
+
+NODE = Protocol("node", [
+    Message("start_app", [Arg("name", "str"), Arg("profile", "any")]),
+    Message("pause_app", [Arg("name", "str")]),
+    Message("list", []),
+    Message("info", [Arg("name", "str"), Arg("flags", "any", True)]),
+    Message("control", [Arg("name", "str")], dispatch=CONTROL),
+])
+
+APP = Protocol("app", [
+    Message("enqueue", [Arg("event", "str"), Arg("tag", "any", True)],
+            dispatch=STREAMING, upstream=STREAMING, headers=True),
+    Message("info", []),
+    Message("control", [], dispatch=CONTROL),
+])
+
+__all__ = ["NODE", "APP", "CONTROL", "NODE_VERSION", "APP_VERSION",
+           "LOCATOR", "STORAGE", "LOGGING", "DISCARD", "TERMINAL",
            "LOCATOR_VERSION", "STORAGE_VERSION", "LOGGING_VERSION"]

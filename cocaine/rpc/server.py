@@ -12,7 +12,8 @@ Handler contract (the one way every service is served):
     Deferred or coroutine of it. An exception becomes C{error}.
   - A mute message calls C{impl.<method>(*args)} and sends nothing.
   - Any other root message calls C{impl.<method>(upstream, *args)} with an
-    L{Upstream} to answer on. If the message's dispatch is not terminal, the
+    L{Upstream} to answer on (plus C{headers=[(name, value), ...]} when the
+    message is declared with C{headers=True}). If the message's dispatch is not terminal, the
     handler returns the object that receives the client's next messages:
     C{target.<method>(*args)} per message, and C{target.connectionLost()}
     if the connection drops first.
@@ -203,7 +204,7 @@ class ServerProtocol(Protocol):
 
     def _receive(self, channel, mtype, args, headers):
         if headers:
-            self._readHeaders(headers)
+            headers = self._readHeaders(headers)
         state = self._dispatch.get(channel)
         if state is not None:
             self._continue(channel, state, mtype, args)
@@ -214,17 +215,18 @@ class ServerProtocol(Protocol):
                 self._service.protocol.get(mtype))
         else:
             self._lastChannel = channel
-            self._open(channel, mtype, args)
+            self._open(channel, mtype, args, headers)
 
     def _readHeaders(self, headers):
         if self._headers is None:
             self._headers = HeaderTable()
         try:
-            self._headers.decode(headers)
+            return self._headers.decode(headers)
         except HeaderError as e:
             self.log.info("{service}: ignoring headers from {peer}: "
                           "{reason}", service=self._service.name,
                           peer=self._peer, reason=str(e))
+            return None
 
     def _dispatchError(self, channel, error, message=None):
         """
@@ -244,7 +246,7 @@ class ServerProtocol(Protocol):
         if protocol is not TERMINAL and "error" in protocol.byName:
             self.sendMessage(channel, _ERROR, toWire(error))
 
-    def _open(self, channel, mtype, args):
+    def _open(self, channel, mtype, args, headers=None):
         service = self._service
         message = service.protocol.get(mtype)
         if message is None:
@@ -264,7 +266,7 @@ class ServerProtocol(Protocol):
         elif upstream is TERMINAL:
             self._callMute(handler, values, message)
         else:
-            self._callStreaming(channel, handler, values, message)
+            self._callStreaming(channel, handler, values, message, headers)
 
     def _callPrimitive(self, channel, handler, values, message):
         try:
@@ -323,12 +325,16 @@ class ServerProtocol(Protocol):
         if isinstance(result, Deferred):
             result.addErrback(self._logHandlerFailure, message)
 
-    def _callStreaming(self, channel, handler, values, message):
+    def _callStreaming(self, channel, handler, values, message,
+                       headers=None):
         upstream = Upstream(self, channel, message.upstream or PRIMITIVE)
         if not upstream.closed:
             self._upstreams[channel] = upstream
         try:
-            target = handler(upstream, *values)
+            if message.headers:
+                target = handler(upstream, *values, headers=headers or [])
+            else:
+                target = handler(upstream, *values)
         except Exception:
             failure = Failure()
             self._logHandlerFailure(failure, message)

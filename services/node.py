@@ -1,0 +1,59 @@
+"""
+The C{node} service plugin: app management. Args:
+C{{"runlist": "default", "drain-timeout": 10, "local": {name: {"path": DIR,
+"profile": NAME or MAP}}}}.
+"""
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IServicePlugin
+
+
+@implementer(IPlugin, IServicePlugin)
+class _NodePlugin:
+    name = "node"
+
+    def validate(self, path, args, config):
+        from cocaine.config import ConfigError
+        allowed = {"runlist", "local", "drain-timeout"}
+        unknown = sorted(set(args) - allowed)
+        if unknown:
+            raise ConfigError("{}.{}".format(path, unknown[0]),
+                              "unknown key (allowed: {})".format(
+                                  ", ".join(sorted(allowed))))
+        runlist = args.get("runlist", "default")
+        if not isinstance(runlist, str) or not runlist:
+            raise ConfigError(path + ".runlist", "must be a non-empty string")
+        timeout = args.get("drain-timeout", 10)
+        if isinstance(timeout, bool) or not isinstance(
+                timeout, (int, float)) or timeout < 0:
+            raise ConfigError(path + ".drain-timeout",
+                              "must be a number of seconds >= 0")
+        local = args.get("local", {})
+        if not isinstance(local, dict):
+            raise ConfigError(path + ".local", "must be a map of app name "
+                              "to {path, profile}")
+        for name, spec in local.items():
+            where = "{}.local.{}".format(path, name)
+            if not isinstance(spec, dict) or not isinstance(
+                    spec.get("path"), str) or not spec["path"]:
+                raise ConfigError(where + ".path", "must be the app's "
+                                  "directory")
+            unknown = sorted(set(spec) - {"path", "profile"})
+            if unknown:
+                raise ConfigError("{}.{}".format(where, unknown[0]),
+                                  "unknown key (allowed: path, profile)")
+            profile = spec.get("profile")
+            if profile is not None and not isinstance(profile, (str, dict)):
+                raise ConfigError(where + ".profile", "must be a profile "
+                                  "name or map")
+
+    def makeService(self, context, name, args):
+        from cocaine.engine.node import NodeService
+        return NodeService(context, runlist=args.get("runlist", "default"),
+                           local=args.get("local"),
+                           drainTimeout=args.get("drain-timeout", 10))
+
+
+node = _NodePlugin()
