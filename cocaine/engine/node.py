@@ -8,6 +8,7 @@ the runlist when the node starts (PROTOCOL.md sections 5 and 7).
 import hashlib
 import json
 import os
+import sys
 import tempfile
 
 from twisted.application.service import Service
@@ -240,7 +241,8 @@ class NodeService(Service):
             self._reactor, name, manifest, profile, directory,
             self._isolateFactory(self._reactor, profile, name),
             self._socketPath(name), self._locatorEndpoint,
-            storage=self.storage, maxMessage=config.network.maxMessage)
+            storage=self.storage, environ=workerEnvironment(),
+            maxMessage=config.network.maxMessage)
         host = ServiceHost(self._reactor, name, AppService(engine),
                            self.context.registry, config.network)
         engine.start()
@@ -299,6 +301,20 @@ class NodeService(Service):
     async def _writeRunlist(self, runlist):
         await maybeDeferred(self.storage.write, RUNLISTS, self.runlist,
                             packValue(runlist), ["runlist"])
+
+
+def workerEnvironment(environ=None):
+    """
+    The base environment of workers: the node's, with the directory of the
+    node's own interpreter first on C{PATH}, so a worker starting with
+    C{#!/usr/bin/env python3} runs on the installation that has our worker
+    SDK.
+    """
+    env = dict(os.environ if environ is None else environ)
+    here = os.path.dirname(sys.executable)
+    parts = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join([here] + [p for p in parts if p != here])
+    return env
 
 
 def _processIsolate(reactor, profile, name):

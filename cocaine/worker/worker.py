@@ -1,0 +1,493 @@
+# -*- test-case-name: tests.worker.test_worker -*-
+"""
+The worker process: connects to the runtime, keeps the control channel
+alive and runs one handler task per invoked session (PROTOCOL.md section 6).
+
+Built on L{asyncio}, not Twisted, to keep an idle worker small.
+"""
+
+import asyncio
+import inspect
+import os
+import sys
+import time
+import traceback
+
+from cocaine.worker.protocol import (
+    CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HEARTBEAT, INVOKE, NO_HANDLER,
+    TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, Decoder, Encoder,
+    FramingError, parseArguments, parseError, parseLocators, text)
+from cocaine.worker.stream import Request, RequestError, Response
+
+#: Defaults, in seconds.
+DEFAULT_HEARTBEAT_INTERVAL = 10.0
+DEFAULT_DISOWN_TIMEOUT = 30.0
+DEFAULT_TERMINATE_GRACE = 1.0
+
+#: Environment variables that override the defaults (a manifest's
+#: C{environment} map can set them); arguments to L{Worker} win over them.
+ENV_HEARTBEAT_INTERVAL = "COCAINE_HEARTBEAT_INTERVAL"
+ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
+ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
+
+#: Exit statuses.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+USAGE = ("usage: {} --app NAME --endpoint /path/to/app.sock "
+         "--locator HOST:PORT --protocol 1 --uuid UUID")
+
+
+def _seconds(value, variable, default):
+    """
+    @return: C{value} if given, else the float in the environment variable
+        C{variable} if it holds a positive number, else C{default}.
+    """
+    if value is not None:
+        return float(value)
+    try:
+        number = float(os.environ.get(variable, ""))
+    except ValueError:
+        return default
+    return number if number > 0 else default
+
+
+class Worker:
+    """
+    A worker: serves named events with handlers.
+
+        >>> async def echo(request, response):
+        ...     async for chunk in request:
+        ...         response.write(chunk)
+        >>> Worker().run({"echo": echo})
+
+    A handler is called as C{handler(request, response)} with a
+    L{cocaine.worker.Request} and a L{cocaine.worker.Response}. It may be a
+    coroutine function (each session runs as its own task, so a worker
+    serves many sessions at once) or a plain function, which runs on the
+    event loop and so must not block for long: heartbeats wait for it.
+    A plain function may return an awaitable, which is awaited.
+
+    When a handler returns, its response is closed if it is still open;
+    when it raises, the response is failed with C{[[42, 100],
+    "<ExceptionType>: <message>"]} and the traceback goes to stderr only.
+    An event without a handler is answered C{[[42, 200], "no handler for
+    event '<name>'"]}.
+
+    @ivar app: the app name (C{--app}).
+    @ivar endpoint: the runtime's UNIX socket (C{--endpoint}).
+    @ivar uuid: this worker's id (C{--uuid}).
+    @ivar locator: the C{--locator} value, or L{None}.
+    @ivar locators: C{locator} parsed into C{(host, port)} pairs.
+    @ivar protocol: the C{--protocol} value, or L{None}.
+    @ivar heartbeatInterval: seconds between heartbeats.
+    @ivar disownTimeout: seconds the runtime may leave a heartbeat
+        unanswered before the worker considers itself disowned and exits
+        with status 1.
+    @ivar terminateGrace: seconds running handlers get to finish after the
+        runtime asked the worker to terminate.
+    """
+
+    def __init__(self, heartbeatInterval=None, disownTimeout=None,
+                 terminateGrace=None, app=None, endpoint=None, uuid=None,
+                 locator=None, argv=None, heartbeat_timeout=None,
+                 disown_timeout=None):
+        """
+        Every argument left to L{None} comes from the command line (C{argv},
+        by default C{sys.argv[1:]}), or for the timings from the
+        environment (C{COCAINE_HEARTBEAT_INTERVAL}, C{COCAINE_DISOWN_TIMEOUT},
+        C{COCAINE_TERMINATE_GRACE}), or from the defaults (10, 30 and 1 s).
+
+        @param heartbeat_timeout: the real framework's name for
+            C{heartbeatInterval}.
+        @param disown_timeout: the real framework's name for
+            C{disownTimeout}.
+        """
+        if heartbeatInterval is None:
+            heartbeatInterval = heartbeat_timeout
+        if disownTimeout is None:
+            disownTimeout = disown_timeout
+        arguments = parseArguments(sys.argv[1:] if argv is None else argv)
+        self.app = app if app is not None else arguments.get("app", "app")
+        self.endpoint = (endpoint if endpoint is not None
+                         else arguments.get("endpoint"))
+        self.uuid = uuid if uuid is not None else arguments.get("uuid")
+        self.locator = (locator if locator is not None
+                        else arguments.get("locator"))
+        self.locators = parseLocators(self.locator)
+        self.protocol = arguments.get("protocol")
+        self.heartbeatInterval = _seconds(
+            heartbeatInterval, ENV_HEARTBEAT_INTERVAL,
+            DEFAULT_HEARTBEAT_INTERVAL)
+        self.disownTimeout = _seconds(
+            disownTimeout, ENV_DISOWN_TIMEOUT, DEFAULT_DISOWN_TIMEOUT)
+        self.terminateGrace = _seconds(
+            terminateGrace, ENV_TERMINATE_GRACE, DEFAULT_TERMINATE_GRACE)
+        self._handlers = {}
+        self._sessions = {}
+        self._maxChannel = CONTROL_CHANNEL
+        self._encoder = Encoder()
+        self._decoder = None
+        self._connection = None
+        self._done = None
+        self._heartbeatTimer = None
+        self._disownTimer = None
+        self._terminating = False
+
+    # -- registration and running -----------------------------------------
+
+    def on(self, event, handler):
+        """
+        Serve C{event} with C{handler}, replacing any previous handler.
+
+        @param event: the event name (L{str}, or UTF-8 L{bytes}).
+        """
+        self._handlers[text(event)] = handler
+
+    def run(self, handlers=None):
+        """
+        Register C{handlers}, serve until terminated, disowned or
+        disconnected, and exit the process. Never returns.
+
+        Exit status: 0 after a terminate from the runtime, 1 when disowned
+        or disconnected, 2 when the command line lacks C{--endpoint} or
+        C{--uuid}.
+
+        @param handlers: a mapping of event names to handlers.
+        @raise SystemExit: always.
+        """
+        for event, handler in (handlers or {}).items():
+            self.on(event, handler)
+        # The runtime keeps the last lines of a worker's output as its
+        # crashlog: do not lose printed lines in a buffer when it dies.
+        reconfigure = getattr(sys.stdout, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(line_buffering=True)
+            except (OSError, ValueError):
+                pass
+        raise SystemExit(asyncio.run(self.serve()))
+
+    async def serve(self):
+        """
+        Serve on the running event loop until the worker stops.
+
+        @return: the exit status (see L{run}).
+        """
+        if not self.endpoint or not self.uuid:
+            sys.stderr.write(USAGE.format(os.path.basename(sys.argv[0]))
+                             + "\n")
+            return EXIT_USAGE
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self._decoder = Decoder()
+        try:
+            _, connection = await loop.create_unix_connection(
+                lambda: _Connection(self), self.endpoint)
+        except OSError as error:
+            self.log("cannot connect to the runtime at {}: {}".format(
+                self.endpoint, error))
+            return EXIT_FAILURE
+        self._connection = connection
+        self.send(CONTROL_CHANNEL, HEARTBEAT, [self.uuid])
+        self._heartbeat()
+        self.log("connected to {}, handshake sent as {}".format(
+            self.endpoint, self.uuid))
+        try:
+            status = await self._done
+        finally:
+            self._stopTimers()
+            for request, response, task in list(self._sessions.values()):
+                task.cancel()
+            await connection.shutdown()
+        return status
+
+    def stop(self, status):
+        """
+        Stop serving: L{serve} returns C{status}. Only the first call
+        counts.
+        """
+        if self._done is not None and not self._done.done():
+            self._done.set_result(status)
+
+    def log(self, message):
+        """
+        Write one line to stderr, which the runtime captures.
+        """
+        now = time.time()
+        try:
+            sys.stderr.write("{}.{:03d} worker {} {}: {}\n".format(
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
+                int(now % 1 * 1000), self.app, os.getpid(),
+                message.replace("\n", " | ")))
+        except (OSError, ValueError):
+            pass  # stderr is gone: nobody is listening anyway
+
+    # -- the connection ---------------------------------------------------
+
+    def send(self, channel, kind, args):
+        """
+        Send C{[channel, kind, args]} to the runtime; dropped silently once
+        the connection is gone.
+        """
+        connection = self._connection
+        if connection is not None:
+            connection.write(self._encoder.pack(channel, kind, args))
+
+    async def drain(self):
+        """
+        Wait until the send buffer is below its high-water mark.
+        """
+        if self._connection is not None:
+            await self._connection.drain()
+
+    def _lost(self, reason):
+        """
+        The connection to the runtime is gone.
+        """
+        self._connection = None
+        if self._done is not None and not self._done.done():
+            if self._terminating:
+                self.log("connection to the runtime lost while terminating")
+            else:
+                self.log("connection to the runtime lost ({}); exiting"
+                         .format(reason or "closed by the runtime"))
+            self.stop(EXIT_FAILURE)
+
+    def _received(self, data):
+        """
+        Bytes arrived from the runtime.
+        """
+        try:
+            messages = self._decoder.feed(data)
+        except FramingError as error:
+            self.log("broken stream from the runtime: {}; exiting".format(
+                error))
+            self.stop(EXIT_FAILURE)
+            return
+        for channel, kind, args in messages:
+            if channel is None:
+                self.log("ignoring a malformed message: {!r}".format(
+                    args)[:300])
+                continue
+            try:
+                self._dispatch(channel, kind, args)
+            except Exception as error:
+                self.log("failed to dispatch [{}, {}, ...]: {}: {}".format(
+                    channel, kind, type(error).__name__, error))
+
+    # -- dispatch ---------------------------------------------------------
+
+    def _dispatch(self, channel, kind, args):
+        if channel == CONTROL_CHANNEL:
+            if kind == HEARTBEAT:
+                if self._disownTimer is not None:
+                    self._disownTimer.cancel()
+                    self._disownTimer = None
+            elif kind == TERMINATE:
+                self._terminate(args)
+            else:
+                self.log("ignoring message type {} on the control channel"
+                         .format(kind))
+            return
+        session = self._sessions.get(channel)
+        if session is not None:
+            request = session[0]
+            if kind == CHUNK:
+                request._push(args[0] if args else b"")
+            elif kind == CLOSE:
+                request._close()
+            elif kind == ERROR:
+                request._fail(RequestError(*parseError(args)))
+            else:
+                self.log("ignoring message type {} on channel {}".format(
+                    kind, channel))
+            return
+        if channel > self._maxChannel:
+            if kind != INVOKE:
+                self.log("ignoring message type {} on new channel {}: a "
+                         "session starts with an invoke".format(
+                             kind, channel))
+                return
+            self._maxChannel = channel
+            self._invoke(channel, text(args[0]) if args else "")
+        # else: a session that already finished, or a stale channel id
+
+    def _invoke(self, channel, event):
+        request = Request(channel, event)
+        response = Response(channel, self)
+        if self._terminating:
+            self.log("refusing event {!r} on channel {}: terminating".format(
+                event, channel))
+            response._fail(TERMINATING, "worker is terminating")
+            return
+        handler = self._handlers.get(event)
+        if handler is None:
+            self.log("no handler for event {!r} (channel {})".format(
+                event, channel))
+            response._fail(NO_HANDLER, "no handler for event {!r}".format(
+                event))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._runHandler(handler, request, response))
+        self._sessions[channel] = (request, response, task)
+
+    async def _runHandler(self, handler, request, response):
+        """
+        Run one session's handler and make sure its response ends.
+        """
+        try:
+            result = handler(request, response)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            if response._fail(
+                    TERMINATING,
+                    "worker is terminating: the handler did not finish"):
+                self.log("cancelled the handler of event {!r} on channel {}"
+                         .format(request.event, request.channel))
+        except Exception as error:
+            message = type(error).__name__
+            if str(error):
+                message += ": " + str(error)
+            sent = response._fail(UNCAUGHT_EXCEPTION, message)
+            self.log("handler of event {!r} on channel {} raised {}{}"
+                     .format(request.event, request.channel, message,
+                             "" if sent else
+                             " after closing its response"))
+            try:
+                traceback.print_exc(file=sys.stderr)
+            except (OSError, ValueError):
+                pass
+        else:
+            response.close()
+        finally:
+            self._sessions.pop(request.channel, None)
+
+    # -- heartbeats and termination ---------------------------------------
+
+    def _heartbeat(self):
+        self.send(CONTROL_CHANNEL, HEARTBEAT, [])
+        loop = asyncio.get_running_loop()
+        if self._disownTimer is None:
+            self._disownTimer = loop.call_later(
+                self.disownTimeout, self._disowned)
+        self._heartbeatTimer = loop.call_later(
+            self.heartbeatInterval, self._heartbeat)
+
+    def _disowned(self):
+        self._disownTimer = None
+        self.log("disowned: no heartbeat answer from the runtime in {:g} s; "
+                 "exiting".format(self.disownTimeout))
+        self.stop(EXIT_FAILURE)
+
+    def _stopTimers(self):
+        for timer in (self._heartbeatTimer, self._disownTimer):
+            if timer is not None:
+                timer.cancel()
+        self._heartbeatTimer = self._disownTimer = None
+
+    def _terminate(self, args):
+        if self._terminating:
+            return
+        self._terminating = True
+        self._stopTimers()
+        code = args[0] if args else 1
+        reason = args[1] if len(args) > 1 else b""
+        self.log("terminate requested by the runtime: {!r} {}; {} session(s)"
+                 " running".format(code, text(reason), len(self._sessions)))
+        asyncio.get_running_loop().create_task(
+            self._shutdown(args))
+
+    async def _shutdown(self, args):
+        """
+        Let running handlers finish within the grace period, fail the rest,
+        answer the terminate and stop.
+        """
+        tasks = [task for _, _, task in self._sessions.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks,
+                                            timeout=self.terminateGrace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=0.1)
+        for request, response, task in list(self._sessions.values()):
+            response._fail(TERMINATING,
+                           "worker is terminating: the handler did not "
+                           "finish")
+        # Echo what the runtime sent; text goes back as msgpack str, as the
+        # real framework (which packs every string as raw) does.
+        answer = [text(value) if isinstance(value, bytes) else value
+                  for value in args]
+        self.send(CONTROL_CHANNEL, TERMINATE, answer)
+        await self.drain()
+        self.log("terminated")
+        self.stop(EXIT_OK)
+
+
+class _Connection(asyncio.Protocol):
+    """
+    The UNIX stream to the runtime, feeding a L{Worker}.
+    """
+
+    def __init__(self, worker):
+        self._worker = worker
+        self._transport = None
+        self._paused = False
+        self._drainers = []
+        self._closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        self._transport = transport
+
+    def data_received(self, data):
+        self._worker._received(data)
+
+    def eof_received(self):
+        return False
+
+    def connection_lost(self, exc):
+        self._transport = None
+        self._wakeDrainers()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._worker._lost(exc)
+
+    def pause_writing(self):
+        self._paused = True
+
+    def resume_writing(self):
+        self._paused = False
+        self._wakeDrainers()
+
+    def _wakeDrainers(self):
+        drainers, self._drainers = self._drainers, []
+        for waiter in drainers:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def write(self, data):
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    async def drain(self):
+        if self._paused and self._transport is not None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._drainers.append(waiter)
+            await waiter
+
+    async def shutdown(self, timeout=1.0):
+        """
+        Close the stream once what was written is flushed (at most
+        C{timeout} seconds).
+        """
+        transport = self._transport
+        if transport is not None:
+            transport.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._closed), timeout)
+            except asyncio.TimeoutError:
+                transport.abort()

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+# -*- test-case-name: tests.worker.test_worker -*-
+"""
+The echo app: a Cocaine worker written with the Python worker SDK.
+
+Events:
+  - C{echo}: streams every request chunk back, then closes;
+  - C{ping}: answers C{b"pong"} (a plain, non-async handler);
+  - C{http}: an HTTP handler answering 200 "hello from cocaine" with the
+    request's method and path;
+  - C{fail}: raises C{ValueError("boom")};
+  - C{slow}: reads one chunk, sleeps that many milliseconds (ASCII digits),
+    then answers C{b"done"}.
+"""
+
+import asyncio
+import os
+import sys
+
+try:
+    import cocaine.worker  # noqa: F401 (the installed package or PYTHONPATH)
+except ImportError:
+    # Run from a checkout: the repository root is three levels up.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))))
+
+from cocaine.worker import Worker, http  # noqa: E402
+
+
+async def echo(request, response):
+    async for chunk in request:
+        response.write(chunk)
+    response.close()
+
+
+def ping(request, response):
+    response.write(b"pong")
+    response.close()
+
+
+@http
+async def hello(request, response):
+    response.write_head(200, [("Content-Type", "text/plain; charset=utf-8")])
+    response.write("hello from cocaine\n{} {}\n".format(
+        request.method, request.path))
+
+
+async def fail(request, response):
+    raise ValueError("boom")
+
+
+async def slow(request, response):
+    chunk = await request.read()
+    milliseconds = int(chunk or b"0")
+    await asyncio.sleep(milliseconds / 1000.0)
+    response.write(b"done")
+
+
+if __name__ == "__main__":
+    Worker().run({
+        "echo": echo,
+        "ping": ping,
+        "http": hello,
+        "fail": fail,
+        "slow": slow,
+    })

@@ -1,0 +1,383 @@
+"""
+Tests for L{cocaine.engine.engine}, L{cocaine.engine.worker} and
+L{cocaine.engine.session} with fakes: a L{Clock}, a fake isolate whose
+"processes" are records, and worker connections over L{StringTransport}.
+"""
+
+import signal
+
+import msgpack
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.engine.engine import AppEngine
+from cocaine.engine.manifest import parseManifest, parseProfile
+from cocaine.engine.worker import WorkerConnection
+from cocaine.protocol.framing import unpackValue
+from cocaine.storage.memory import MemoryStorage
+
+
+class FakeProcess:
+    def __init__(self, pid, protocol, args):
+        self.pid = pid
+        self.protocol = protocol
+        self.args = args
+        self.signals = []
+
+
+class FakeIsolate:
+    """
+    Records spawns and signals; the test ends "processes" itself.
+    """
+
+    def __init__(self):
+        self.processes = []
+        self.fail = None
+
+    def spawn(self, protocol, executable, args, env, cwd, name):
+        if self.fail:
+            raise self.fail
+        process = FakeProcess(1000 + len(self.processes), protocol, args)
+        process.executable, process.env, process.cwd = executable, env, cwd
+        self.processes.append(process)
+        return process
+
+    def signalGroup(self, pid, signum):
+        for process in self.processes:
+            if process.pid == pid:
+                process.signals.append(signum)
+        return True
+
+
+class FakeUpstream:
+    """
+    Records what a session sends to its client.
+    """
+
+    def __init__(self):
+        self.sent = []
+        self.closed = False
+
+    def send(self, name, *args):
+        assert not self.closed, "sent after the end: {} {}".format(name, args)
+        self.sent.append((name,) + args)
+        if name in ("close", "error"):
+            self.closed = True
+
+    def error(self, exception):
+        self.send("error", [exception.category, exception.code],
+                  exception.message)
+
+
+class _EngineCase(SynchronousTestCase):
+
+    profile = {}
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.listenUNIX = self._listen
+        self.isolate = FakeIsolate()
+        self.storage = MemoryStorage()
+        self.engine = AppEngine(
+            self.clock, "app", parseManifest({"slave": "worker",
+                                              "environment": {"A": "1"}},
+                                             "app"),
+            parseProfile(self.profile, "test"), "/apps/app", self.isolate,
+            "/run/app.sock", lambda: "127.0.0.1:10053", self.storage,
+            environ={"PATH": "/bin"})
+        self.engine.start()
+
+    def _listen(self, path, factory):
+        self.listened = (path, factory)
+
+        class Port:
+            def stopListening(self):
+                return None
+        return Port()
+
+    def enqueue(self, event="echo", headers=()):
+        upstream = FakeUpstream()
+        session = self.engine.enqueue(upstream, event, None, headers)
+        return upstream, session
+
+    def handshake(self, process):
+        """
+        Connect C{process}'s worker and handshake; return the connection
+        and its transport.
+        """
+        uuid = process.args[process.args.index("--uuid") + 1]
+        connection = WorkerConnection(self.engine)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        connection.dataReceived(msgpack.packb([1, 0, [uuid]]))
+        return connection, transport
+
+    def sent(self, transport):
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(transport.value())
+        transport.clear()
+        return list(unpacker)
+
+    def end(self, process, code=0, signum=None):
+        if signum:
+            reason = ProcessTerminated(signal=signum)
+        elif code:
+            reason = ProcessTerminated(exitCode=code)
+        else:
+            reason = ProcessDone(0)
+        process.protocol.processEnded(Failure(reason))
+
+
+class SpawnTests(_EngineCase):
+
+    def test_argvEnvironmentAndDirectory(self):
+        """
+        The worker runs as PROTOCOL.md section 6 says.
+        """
+        self.enqueue()
+        (process,) = self.isolate.processes
+        self.assertEqual(process.executable, "/apps/app/worker")
+        uuid = process.args[-1]
+        self.assertEqual(process.args, [
+            "--app", "app", "--endpoint", "/run/app.sock", "--locator",
+            "127.0.0.1:10053", "--protocol", "1", "--uuid", uuid])
+        self.assertEqual(process.env, {"PATH": "/bin", "A": "1"})
+        self.assertEqual(process.cwd, "/apps/app")
+
+    def test_noWorkerUntilNeeded(self):
+        self.assertEqual(self.isolate.processes, [])
+
+    def test_unknownUuidRefused(self):
+        connection = WorkerConnection(self.engine)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        connection.dataReceived(msgpack.packb([1, 0, ["nobody"]]))
+        self.assertTrue(transport.disconnecting or transport.disconnected)
+
+    def test_spawnFailureFailsQueue(self):
+        self.isolate.fail = OSError("no such file")
+        upstream, _ = self.enqueue()
+        self.assertEqual(upstream.sent[0][0], "error")
+        self.assertEqual(upstream.sent[0][1], [0x51FF, 8])
+        self.assertIn("no such file", upstream.sent[0][2])
+
+
+class SessionFlowTests(_EngineCase):
+
+    def test_queuedChunksFlushedAfterHandshake(self):
+        upstream, session = self.enqueue("echo")
+        session.write(b"a")
+        session.write(b"b")
+        session.close()
+        _, transport = self.handshake(self.isolate.processes[0])
+        self.assertEqual(self.sent(transport), [
+            [2, 0, ["echo"]], [2, 0, [b"a"]], [2, 0, [b"b"]], [2, 2, []]])
+
+    def test_responseStreamed(self):
+        upstream, session = self.enqueue()
+        connection, transport = self.handshake(self.isolate.processes[0])
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]], use_bin_type=True)
+                                + msgpack.packb([2, 2, []]))
+        self.assertEqual(upstream.sent, [("write", b"x"), ("close",)])
+        self.assertEqual(self.engine.running, set())
+
+    def test_workerErrorPassedThrough(self):
+        upstream, _ = self.enqueue()
+        connection, _ = self.handshake(self.isolate.processes[0])
+        connection.dataReceived(msgpack.packb([2, 1, [[42, 100], "boom"]]))
+        self.assertEqual(upstream.sent, [("error", [42, 100], b"boom")])
+
+    def test_leastLoadedBelowConcurrency(self):
+        """
+        New sessions go to the active worker with the fewest sessions.
+        """
+        self.engine.pin(2)
+        first, second = self.isolate.processes
+        self.handshake(first)
+        self.handshake(second)
+        for _ in range(4):
+            self.enqueue()
+        loads = sorted(w.load for w in self.engine.workers.values())
+        self.assertEqual(loads, [2, 2])
+
+    def test_handshakeTwiceRefused(self):
+        process = self.enqueue() and self.isolate.processes[0]
+        self.handshake(process)
+        connection = WorkerConnection(self.engine)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        uuid = process.args[-1]
+        connection.dataReceived(msgpack.packb([1, 0, [uuid]]))
+        self.assertTrue(transport.disconnecting or transport.disconnected)
+
+    def test_clientGoneWhileQueued(self):
+        upstream, session = self.enqueue()
+        session.connectionLost()
+        self.assertEqual(len(self.engine.queue), 0)
+
+    def test_clientGoneWhileRunning(self):
+        """
+        The worker is told, with an error on the request stream.
+        """
+        upstream, session = self.enqueue()
+        _, transport = self.handshake(self.isolate.processes[0])
+        self.sent(transport)
+        session.connectionLost()
+        self.assertEqual(self.sent(transport),
+                         [[2, 1, [[0x51FF, 3], "client disconnected"]]])
+
+
+class LimitsTests(_EngineCase):
+
+    profile = {"queue-limit": 3, "pool-limit": 2, "concurrency": 1,
+               "grow-threshold": 1}
+
+    def test_queueFull(self):
+        results = [self.enqueue()[0] for _ in range(5)]
+        rejected = [u for u in results if u.sent]
+        self.assertEqual(len(rejected), 2)
+        for upstream in rejected:
+            self.assertEqual(upstream.sent[0][1], [0x51FF, 2])
+        info = self.engine.info()
+        self.assertEqual(info["requests"], {"accepted": 3, "rejected": 2})
+        self.assertEqual(info["queue"], {"capacity": 3, "depth": 3})
+
+    def test_growsTowardDepthOverThreshold(self):
+        for _ in range(3):
+            self.enqueue()
+        # depth 3 / grow-threshold 1, at most pool-limit 2
+        self.assertEqual(len(self.isolate.processes), 2)
+
+    def test_deadlineFromHeader(self):
+        upstream, _ = self.enqueue(headers=[(b"request_timeout", b"1.5")])
+        self.clock.advance(1.4)
+        self.assertEqual(upstream.sent, [])
+        self.clock.advance(0.2)
+        self.assertEqual(upstream.sent[0][1], [0x51FF, 1])
+        self.assertEqual(len([s for s in self.engine.queue if not s.done]),
+                         0)
+
+
+class TimeoutTests(_EngineCase):
+
+    profile = {"startup-timeout": 2, "heartbeat-timeout": 3,
+               "idle-timeout": 10, "termination-timeout": 1}
+
+    def test_startupTimeout(self):
+        upstream, _ = self.enqueue()
+        process = self.isolate.processes[0]
+        self.clock.advance(2.1)
+        self.assertIn(signal.SIGKILL, process.signals)
+        self.end(process, signum=signal.SIGKILL)
+        # it never served: the waiting client is told rather than left
+        self.assertEqual(upstream.sent[0][1], [0x51FF, 8])
+        self.assertIn("no handshake within 2s", upstream.sent[0][2])
+        (key,) = self.storage.find("crashlogs", ["app"])
+        lines = unpackValue(self.storage.read("crashlogs", key))
+        self.assertIn(b"no handshake", lines[-1])
+
+    def test_heartbeatKeepsAlive(self):
+        self.enqueue()
+        process = self.isolate.processes[0]
+        connection, transport = self.handshake(process)
+        for _ in range(5):
+            self.clock.advance(2)
+            connection.dataReceived(msgpack.packb([1, 0, []]))
+        self.assertEqual(process.signals, [])
+        self.assertIn([1, 0, []], self.sent(transport))
+
+    def test_heartbeatTimeout(self):
+        upstream, _ = self.enqueue()
+        process = self.isolate.processes[0]
+        self.handshake(process)
+        self.clock.advance(3.1)
+        self.assertIn(signal.SIGKILL, process.signals)
+        self.assertEqual(upstream.sent[0][1], [0x51FF, 3])
+
+    def test_idleTerminateThenKill(self):
+        upstream, session = self.enqueue()
+        process = self.isolate.processes[0]
+        connection, transport = self.handshake(process)
+        connection.dataReceived(msgpack.packb([2, 2, []]))
+        self.sent(transport)
+        for _ in range(4):
+            self.clock.advance(2.5)
+            connection.dataReceived(msgpack.packb([1, 0, []]))
+        self.assertIn([1, 1, [1, "idle"]], self.sent(transport))
+        self.clock.advance(1.1)
+        self.assertEqual(process.signals, [signal.SIGKILL])
+        self.end(process, signum=signal.SIGKILL)
+        self.assertEqual(self.engine.workers, {})
+        self.assertEqual(self.engine.crashlogs, 0)
+
+    def test_crashWritesCrashlog(self):
+        self.enqueue()
+        process = self.isolate.processes[0]
+        self.handshake(process)
+        process.protocol.errReceived(b"Traceback (most recent call last)\n"
+                                     b"ValueError: bad")
+        self.end(process, code=1)
+        (key,) = self.storage.find("crashlogs", ["app"])
+        timestamp, uuid = key.split(":")
+        self.assertEqual(uuid, process.args[-1])
+        self.assertGreater(int(timestamp), 10 ** 15)
+        lines = unpackValue(self.storage.read("crashlogs", key))
+        self.assertEqual(lines[:2], [b"Traceback (most recent call last)",
+                                     b"ValueError: bad"])
+
+    def test_terminateCodeTwoBreaksApp(self):
+        upstream, _ = self.enqueue()
+        process = self.isolate.processes[0]
+        connection, _ = self.handshake(process)
+        connection.dataReceived(msgpack.packb([1, 1, [2, "corrupt"]]))
+        self.assertEqual(self.engine.state, "broken")
+        later, _ = self.enqueue()
+        self.assertEqual(later.sent[0][1], [0x51FF, 7])
+        self.assertIn("corrupt", later.sent[0][2])
+
+
+class PinAndStopTests(_EngineCase):
+
+    profile = {"termination-timeout": 1}
+
+    def test_pinSpawnsAndShrinks(self):
+        self.engine.pin(3)
+        self.assertEqual(len(self.isolate.processes), 3)
+        for process in self.isolate.processes:
+            self.handshake(process)
+        self.engine.pin(1)
+        stopping = [w for w in self.engine.workers.values()
+                    if w.state == "stopping"]
+        self.assertEqual(len(stopping), 2)
+        self.assertEqual(self.engine.info()["pool"]["pinned"], 1)
+
+    def test_stopDrainsThenTerminates(self):
+        upstream, session = self.enqueue()
+        process = self.isolate.processes[0]
+        connection, transport = self.handshake(process)
+        self.sent(transport)
+        stopped = self.engine.stop(5)
+        refused, _ = self.enqueue()
+        self.assertEqual(refused.sent[0][1], [0x51FF, 4])
+        self.assertNoResult(stopped)
+        connection.dataReceived(msgpack.packb([2, 2, []]))
+        self.assertEqual(upstream.sent, [("close",)])
+        self.assertIn([1, 1, [1, "app stopped"]], self.sent(transport))
+        self.end(process)
+        self.successResultOf(stopped)
+        self.assertEqual(self.engine.state, "stopped")
+
+    def test_stopTimeoutLosesSessions(self):
+        upstream, _ = self.enqueue()
+        process = self.isolate.processes[0]
+        self.handshake(process)
+        stopped = self.engine.stop(2)
+        self.clock.advance(2.1)
+        self.clock.advance(1.1)
+        self.assertIn(signal.SIGKILL, process.signals)
+        self.end(process, signum=signal.SIGKILL)
+        self.successResultOf(stopped)
+        self.assertEqual(upstream.sent[0][1], [0x51FF, 3])

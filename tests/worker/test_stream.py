@@ -1,0 +1,194 @@
+# -*- test-case-name: tests.worker.test_stream -*-
+"""
+Tests for L{cocaine.worker.stream}: the request and response of a session,
+run on an asyncio loop in the test process.
+"""
+
+import asyncio
+
+from twisted.trial.unittest import TestCase
+
+from cocaine.worker.stream import (
+    Request, RequestError, Response, ResponseClosed)
+
+
+def run(coroutine):
+    """
+    Run C{coroutine} on a fresh asyncio loop and return its result.
+    """
+    return asyncio.run(coroutine)
+
+
+class FakeConnection:
+    """
+    Records what a L{Response} sends.
+    """
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, channel, kind, args):
+        self.sent.append([channel, kind, args])
+
+    async def drain(self):
+        self.sent.append("drained")
+
+
+class RequestTests(TestCase):
+    """
+    L{Request} is the request stream a handler reads.
+    """
+
+    def test_readThenEnd(self):
+        """
+        C{read} returns the chunks in order, then L{None} at the end of the
+        stream, and L{None} again; chunks after the end are dropped.
+        """
+        async def scenario():
+            request = Request(2, "echo")
+            request._push(b"a")
+            loop = asyncio.get_running_loop()
+            loop.call_soon(request._push, b"b")
+            loop.call_soon(request._close)
+            loop.call_soon(request._push, b"late")
+            return [await request.read() for _ in range(4)]
+        self.assertEqual(run(scenario()), [b"a", b"b", None, None])
+
+    def test_asyncFor(self):
+        async def scenario():
+            request = Request(2, "echo")
+            loop = asyncio.get_running_loop()
+            for chunk in [b"1", b"2", b"3"]:
+                loop.call_soon(request._push, chunk)
+            loop.call_soon(request._close)
+            return [chunk async for chunk in request]
+        self.assertEqual(run(scenario()), [b"1", b"2", b"3"])
+
+    def test_error(self):
+        """
+        An error raises L{RequestError} after the chunks before it, on this
+        read and every later one.
+        """
+        async def scenario():
+            request = Request(2, "echo")
+            request._push(b"a")
+            request._fail(RequestError(43, 1, "bad"))
+            request._close()
+            first = await request.read()
+            errors = []
+            for _ in range(2):
+                try:
+                    await request.read()
+                except RequestError as error:
+                    errors.append(error)
+            return first, errors
+        first, errors = run(scenario())
+        self.assertEqual(first, b"a")
+        self.assertEqual(len(errors), 2)
+        self.assertIs(errors[0], errors[1])
+        self.assertEqual((errors[0].category, errors[0].code,
+                          errors[0].reason, errors[0].message),
+                         (43, 1, "bad", "bad"))
+        self.assertEqual(str(errors[0]), "[43, 1] bad")
+
+    def test_errorInAsyncFor(self):
+        async def scenario():
+            request = Request(2, "echo")
+            asyncio.get_running_loop().call_soon(
+                request._fail, RequestError(1, 2, "x"))
+            async for _ in request:
+                pass
+        self.assertRaises(RequestError, run, scenario())
+
+    def test_timeout(self):
+        """
+        C{read(timeout)} raises L{TimeoutError}; the stream still works.
+        """
+        async def scenario():
+            request = Request(2, "echo")
+            try:
+                await request.read(timeout=0.01)
+            except asyncio.TimeoutError:
+                timedOut = True
+            request._push(b"x")
+            return timedOut, await request.read(timeout=1)
+        self.assertEqual(run(scenario()), (True, b"x"))
+
+    def test_oneReader(self):
+        """
+        Only one task may wait in C{read} at a time.
+        """
+        async def scenario():
+            request = Request(2, "echo")
+            first = asyncio.ensure_future(request.read())
+            await asyncio.sleep(0)
+            try:
+                await request.read()
+            except RuntimeError:
+                refused = True
+            request._push(b"x")
+            return refused, await first, request.finished
+        self.assertEqual(run(scenario()), (True, b"x", False))
+
+
+class ResponseTests(TestCase):
+    """
+    L{Response} is the response stream a handler writes.
+    """
+
+    def setUp(self):
+        self.connection = FakeConnection()
+        self.response = Response(5, self.connection)
+
+    def test_write(self):
+        """
+        Bytes-like chunks go out as bytes, text as UTF-8.
+        """
+        self.response.write(b"a")
+        self.response.write("\u00e9")
+        self.response.write(bytearray(b"c"))
+        self.response.write(memoryview(b"d"))
+        self.assertEqual(self.connection.sent, [
+            [5, 0, [b"a"]], [5, 0, [b"\xc3\xa9"]], [5, 0, [b"c"]],
+            [5, 0, [b"d"]]])
+
+    def test_writeOther(self):
+        self.assertRaises(TypeError, self.response.write, 1)
+        self.assertRaises(TypeError, self.response.write, None)
+        self.assertEqual(self.connection.sent, [])
+
+    def test_close(self):
+        """
+        C{close} sends one close; later writes raise L{ResponseClosed},
+        later closes and errors do nothing.
+        """
+        self.response.close()
+        self.response.close()
+        self.response.error(1, "x")
+        self.assertTrue(self.response.closed)
+        self.assertRaises(ResponseClosed, self.response.write, b"x")
+        self.assertEqual(self.connection.sent, [[5, 2, []]])
+
+    def test_error(self):
+        """
+        C{error} sends C{[[43, code], message]} once.
+        """
+        self.response.error(7, "nope")
+        self.response.close()
+        self.assertEqual(self.connection.sent, [[5, 1, [[43, 7], "nope"]]])
+
+    def test_errorCategory(self):
+        self.response.error(7, "nope", category=50)
+        self.assertEqual(self.connection.sent, [[5, 1, [[50, 7], "nope"]]])
+
+    def test_fail(self):
+        """
+        C{_fail} sends a framework error unless the response is closed.
+        """
+        self.assertTrue(self.response._fail(100, "E: x"))
+        self.assertFalse(self.response._fail(100, "E: y"))
+        self.assertEqual(self.connection.sent, [[5, 1, [[42, 100], "E: x"]]])
+
+    def test_drain(self):
+        run(self.response.drain())
+        self.assertEqual(self.connection.sent, ["drained"])
