@@ -263,6 +263,7 @@ class BadInputTests(_NodeTestCase):
         self.node = Node(self.mktemp(), {"network": {
             "locator": 0, "max-message": 4096}})
         self.node.start()
+        self.addCleanup(self.node.stop)
         self.locator.locatorEndpoints = [("127.0.0.1", self.node.port)]
         await self.setUpStorage()
         sock = self.connectStorage()

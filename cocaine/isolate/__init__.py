@@ -1,0 +1,19 @@
+# -*- test-case-name: tests.isolate -*-
+"""
+How a worker is started and constrained: L{ProcessIsolate} spawns each
+worker in its own process group under the profile's rlimits and control
+groups (L{cocaine.isolate.limits}).
+"""
+
+from cocaine.isolate.limits import (
+    CgroupError, Cgroups, detectCgroupVersion, sharesToWeight,
+    validateCgroups, validateRlimits)
+from cocaine.isolate.process import (
+    EXIT_EXEC_FAILED, EXIT_EXEC_NOT_FOUND, ProcessIsolate, SpawnError,
+    checkExecutable)
+
+__all__ = [
+    "CgroupError", "Cgroups", "EXIT_EXEC_FAILED", "EXIT_EXEC_NOT_FOUND",
+    "ProcessIsolate", "SpawnError", "checkExecutable", "detectCgroupVersion",
+    "sharesToWeight", "validateCgroups", "validateRlimits",
+]
