@@ -163,11 +163,23 @@ class ServiceHost(Service):
         raise StartupError("{}: no free port in {}-{} on {}".format(
             self.name, self._network.ports[0], self._network.ports[1], bind))
 
-    async def _stop(self):
+    async def _stopAccepting(self):
         self._registry.withdraw(self.name)
         if self._port is not None:
             port, self._port = self._port, None
             await maybeDeferred(port.stopListening)
+
+    def stopAccepting(self):
+        """
+        Withdraw the name and close the listening port; connected clients
+        stay connected (so their sessions can finish) until C{stopService}.
+
+        @return: a Deferred.
+        """
+        return Deferred.fromCoroutine(self._stopAccepting())
+
+    async def _stop(self):
+        await self._stopAccepting()
         self.hosted.dropConnections()
         if IService.providedBy(self.impl) and self.impl.running:
             await maybeDeferred(self.impl.stopService)

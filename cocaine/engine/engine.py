@@ -192,6 +192,9 @@ class AppEngine:
         if self._port is not None:
             port, self._port = self._port, None
             await maybeDeferred(port.stopListening)
+        cleanup = getattr(self._isolate, "cleanup", None)
+        if cleanup is not None:
+            cleanup()
         self.state = "stopped"
         self.log.info("app {app} stopped", app=self.name)
 

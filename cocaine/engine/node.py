@@ -256,9 +256,11 @@ class NodeService(Service):
                       profile=profile.name)
 
     async def _stop(self, name, timeout):
+        # no new clients; the connected ones finish what the engine drains
         app = self.apps.pop(name)
-        await app.host.stopService()
+        await app.host.stopAccepting()
         await app.engine.stop(timeout)
+        await app.host.stopService()
 
     def _socketPath(self, name):
         directory = os.path.abspath(self.context.config.paths.runtime)

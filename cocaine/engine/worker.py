@@ -415,8 +415,12 @@ class Worker:
                 # it left on its own: a crash unless it exited with 0
                 self.abnormal = bool(signalNumber) or exitCode not in (0,
                                                                        None)
-            self.reason = self.reason or "process ended ({})".format(
-                self.exitStatus)
+            reason = "process ended ({})".format(self.exitStatus)
+            if self.state == "starting":
+                last = self.output.lines[-1] if self.output.lines else ""
+                reason += " before its handshake" + (
+                    ": " + last if last else "")
+            self.reason = self.reason or reason
         self.state = "dead"
         self._disarmAll()
         self._dropSessions()
