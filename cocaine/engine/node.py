@@ -233,7 +233,8 @@ class NodeService(Service):
         if not os.path.isfile(slave):
             raise SpawnFailed("app {!r}: slave {!r} not found in {}".format(
                 name, manifest.slave, directory))
-        if not os.access(slave, os.X_OK):
+        if profile.isolate.get("type") != "thread" and not os.access(
+                slave, os.X_OK):
             raise SpawnFailed("app {!r}: slave {!r} is not executable"
                               .format(name, manifest.slave))
         config = self.context.config
@@ -320,6 +321,9 @@ def workerEnvironment(environ=None):
 
 
 def _processIsolate(reactor, profile, name):
+    if profile.isolate.get("type") == "thread":
+        from cocaine.isolate.thread import ThreadIsolate
+        return ThreadIsolate(reactor)
     from cocaine.isolate.process import ProcessIsolate
     return ProcessIsolate(reactor, rlimits=dict(profile.rlimits) or None,
                           cgroups=dict(profile.cgroups) or None)

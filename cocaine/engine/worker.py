@@ -322,6 +322,8 @@ class Worker:
     @_machine.output()
     def _attach(self, connection):
         self.connection = connection
+        if getattr(self.transport, "inProcess", False):
+            self.transport.connection = connection
         self.state = "active"
         self._disarm("startup")
         self._armHeartbeat()
@@ -444,7 +446,10 @@ class Worker:
             session.workerLost(self)
 
     def _signal(self, signum):
-        if self.pid is not None:
+        inThread = getattr(self.transport, "signalGroup", None)
+        if inThread is not None:
+            inThread(signum)
+        elif self.pid is not None:
             self._isolate.signalGroup(self.pid, signum)
 
     def received(self, channel, mtype, args):

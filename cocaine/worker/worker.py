@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -52,6 +53,11 @@ def _seconds(value, variable, default):
         return default
     return number if number > 0 else default
 
+
+
+#: The command line of a worker started in a thread of the node (the thread
+#: isolate), which cannot use the process's C{sys.argv}.
+launched = threading.local()
 
 class Worker:
     """
@@ -108,6 +114,9 @@ class Worker:
             heartbeatInterval = heartbeat_timeout
         if disownTimeout is None:
             disownTimeout = disown_timeout
+        if argv is None:
+            # a worker run by the thread isolate gets its own command line
+            argv = getattr(launched, "argv", None)
         arguments = parseArguments(sys.argv[1:] if argv is None else argv)
         self.app = app if app is not None else arguments.get("app", "app")
         self.endpoint = (endpoint if endpoint is not None

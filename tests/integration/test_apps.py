@@ -248,6 +248,27 @@ class LocalAppTests(_AppTestCase):
         self.assertEqual(await self.call(echo, "ping"), [b"pong"])
 
 
+class ThreadIsolateTests(_AppTestCase):
+    """
+    A small Python app run in a thread of the node.
+    """
+
+    local = {"echo": localApp(ECHO, isolate={"type": "thread"})}
+
+    async def test_servesFromAThread(self):
+        echo = self.service("echo")
+        self.assertEqual(await self.call(echo, "echo", b"a", b"b"),
+                         [b"a", b"b"])
+        self.assertEqual(await self.call(echo, "ping"), [b"pong"])
+        info = await echo.info()
+        (worker,) = info["workers"]
+        self.assertIsNone(worker["pid"])
+        self.assertEqual(info["profile"]["isolate"], {"type": "thread"})
+        node = self.service("node")
+        await node.pause_app("echo")
+        self.assertEqual(await node.list(), [])
+
+
 class WorkerLossTests(_AppTestCase):
     """
     A worker killed with SIGKILL mid-stream.
