@@ -129,7 +129,8 @@ class Config:
     uuid: str = None
 
 
-#: The embedded defaults: one node with file storage and logging.
+#: The embedded defaults: one node with file storage, logging and the node
+#: service (apps of the runlist "default").
 DEFAULTS = {
     "paths": {"data": "var/data", "spool": "var/spool",
               "runtime": "var/run"},
@@ -138,6 +139,7 @@ DEFAULTS = {
     "services": {
         "logging": {"type": "logging"},
         "storage": {"type": "storage", "args": {"backend": "core"}},
+        "node": {"type": "node", "args": {"runlist": "default"}},
     },
     "logging": {"verbosity": "info", "sinks": [{"type": "twistd"}]},
 }

@@ -49,7 +49,7 @@ class DefaultsTests(SynchronousTestCase):
         self.assertEqual(config.storages["core"].type, "files")
         self.assertEqual(
             {name: c.type for name, c in config.services.items()},
-            {"logging": "logging", "storage": "storage"})
+            {"logging": "logging", "storage": "storage", "node": "node"})
         self.assertEqual(dict(config.services["storage"].args),
                          {"backend": "core"})
         self.assertEqual(config.logging.verbosity, 1)

@@ -429,9 +429,23 @@ class RuntimeTests(SynchronousTestCase):
                       "spool": os.path.join(self.root, "spool"),
                       "runtime": os.path.join(self.root, "run")},
             "storages": {"core": {"type": "memory"}},
+            "services": {"logging": {"type": "logging"},
+                         "storage": {"type": "storage"}},
         }
         value.update(sections)
         return parse(value)
+
+    def test_nodeAfterOtherServices(self):
+        """
+        The node service (apps) starts after every other service, wherever
+        it is in the config.
+        """
+        root = buildRuntime(self.reactor, self.config(services={
+            "node": {"type": "node"},
+            "store": {"type": "storage"},
+            "log": {"type": "logging"}}))
+        self.assertEqual([child.name for child in root],
+                         ["storages", "log", "locator", "store", "node"])
 
     def test_order(self):
         """
