@@ -381,3 +381,27 @@ class PinAndStopTests(_EngineCase):
         self.end(process, signum=signal.SIGKILL)
         self.successResultOf(stopped)
         self.assertEqual(upstream.sent[0][1], [0x51FF, 3])
+
+
+class LogOutputTests(_EngineCase):
+    """
+    With C{log-output}, each line a worker prints is logged under the
+    app's name; it is kept for the crashlog either way.
+    """
+
+    profile = {"log-output": True, "crashlog-limit": 2}
+
+    def test_linesLogged(self):
+        from twisted.logger import Logger
+        events = []
+        self.engine.log = Logger(namespace="cocaine.app.app",
+                                 observer=events.append)
+        self.enqueue()
+        process = self.isolate.processes[0]
+        process.protocol.outReceived(b"one\ntw")
+        process.protocol.outReceived(b"o\nthree\n")
+        self.assertEqual([e["line"] for e in events], ["one", "two", "three"])
+        self.assertEqual({e["log_namespace"] for e in events},
+                         {"cocaine.app.app"})
+        worker = next(iter(self.engine.workers.values()))
+        self.assertEqual(list(worker.output.lines), ["two", "three"])
