@@ -400,8 +400,9 @@ class LogOutputTests(_EngineCase):
         process = self.isolate.processes[0]
         process.protocol.outReceived(b"one\ntw")
         process.protocol.outReceived(b"o\nthree\n")
-        self.assertEqual([e["line"] for e in events], ["one", "two", "three"])
-        self.assertEqual({e["log_namespace"] for e in events},
+        lines = [e for e in events if "line" in e]
+        self.assertEqual([e["line"] for e in lines], ["one", "two", "three"])
+        self.assertEqual({e["log_namespace"] for e in lines},
                          {"cocaine.app.app"})
         worker = next(iter(self.engine.workers.values()))
         self.assertEqual(list(worker.output.lines), ["two", "three"])
