@@ -1,14 +1,33 @@
 """
 Run every benchmark: C{python -m bench [--quick]}.
+
+Each benchmark runs in a process of its own (a Twisted reactor runs once
+per process): first L{bench.rpc}, then L{bench.apps}, with the same
+arguments.
 """
 
+import os
+import subprocess
 import sys
 
-from bench import rpc
+BENCHMARKS = ["bench.rpc", "bench.apps"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv):
-    rpc.main(argv)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    failed = []
+    for index, module in enumerate(BENCHMARKS):
+        if index:
+            print(flush=True)
+        result = subprocess.run([sys.executable, "-m", module] + list(argv),
+                                cwd=ROOT, env=env)
+        if result.returncode:
+            failed.append("{} (exit {})".format(module, result.returncode))
+    if failed:
+        sys.exit("failed: " + ", ".join(failed))
 
 
 if __name__ == "__main__":

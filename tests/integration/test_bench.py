@@ -29,3 +29,25 @@ class BenchmarkRunsTests(TestCase):
                       result.stdout)
         self.assertIn("| 64 in flight (calls/s) |", result.stdout)
         self.assertIn("in-flight errors: 0", result.stdout)
+
+    def test_appsQuickRun(self):
+        """
+        C{python -m bench.apps --quick} prints the machine and the app table,
+        and no errors.
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.apps", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=240)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("machine: ", result.stdout)
+        self.assertIn("| workload | ours: echo app via node | floor: bare "
+                      "Twisted msgpack echo | ours/floor | target |",
+                      result.stdout)
+        for row in ("| sequential (req/s) |", "| 64 in flight (req/s) |",
+                    "| cold start: start_app to first reply (ms) |",
+                    "| burst: pool 1 -> 4 with 50 in flight (ms) |",
+                    "| Python worker RSS idle (MB) |"):
+            self.assertIn(row, result.stdout)
+        self.assertIn("in-flight errors: 0", result.stdout)
+        self.assertNotIn("| never |", result.stdout)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)

@@ -1,0 +1,89 @@
+"""
+Call an app through a node with the real Cocaine 0.12 Python framework's
+client (cocaine 0.12.14.5, msgpack<1.0, tornado 4). Run by the framework's
+own interpreter:
+
+    framework_app_client.py PORT APP
+
+Resolves APP through the node's locator on 127.0.0.1:PORT, then calls its
+C{ping}, C{echo} (three chunks) and C{boom} events the way framework users
+do (C{Service(app).enqueue(event)}, C{channel.tx.write/close},
+C{channel.rx.get}). Prints one JSON object per line, C{{"step": ..., ...}};
+the test decides what is right. Never imports anything of ours.
+"""
+
+import collections
+import collections.abc
+import json
+import sys
+
+# Python 3.10 removed the alias the framework (and tornado 4) use.
+collections.MutableMapping = collections.abc.MutableMapping
+
+from tornado import gen  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
+
+from cocaine.exceptions import ChokeEvent, ServiceError  # noqa: E402
+from cocaine.services import Service  # noqa: E402
+
+PORT = int(sys.argv[1])
+APP = sys.argv[2]
+TIMEOUT = 10
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(plain(k)): plain(v) for k, v in value.items()}
+    return value
+
+
+def report(step, **fields):
+    fields["step"] = step
+    print(json.dumps(plain(fields), sort_keys=True), flush=True)
+
+
+@gen.coroutine
+def readAll(channel):
+    """
+    Every chunk until close (the framework returns an EmptyResponse for
+    close; a further get raises ChokeEvent).
+    """
+    chunks = []
+    while True:
+        try:
+            chunk = yield channel.rx.get(timeout=TIMEOUT)
+        except ChokeEvent:
+            break
+        if not isinstance(chunk, bytes):
+            break
+        chunks.append(chunk)
+    raise gen.Return(chunks)
+
+
+@gen.coroutine
+def attempt(step, app, event, chunks):
+    try:
+        channel = yield app.enqueue(event)
+        for chunk in chunks:
+            yield channel.tx.write(chunk)
+        yield channel.tx.close()
+        report(step, chunks=(yield readAll(channel)))
+    except ServiceError as e:
+        report(step, error=[e.category, e.code], reason=e.reason)
+
+
+@gen.coroutine
+def main():
+    app = Service(APP, endpoints=[["127.0.0.1", PORT]])
+    yield attempt("ping", app, "ping", [])
+    yield attempt("echo", app, "echo", [b"one", b"two", b"three"])
+    yield attempt("boom", app, "boom", [])
+    yield attempt("ping again", app, "ping", [])
+
+
+if __name__ == "__main__":
+    IOLoop.current().run_sync(main, timeout=60)
