@@ -43,6 +43,10 @@ class Session:
     @ivar done: the client has been answered with close or error.
     """
 
+    #: Once the client has its answer, nothing it still sends matters
+    #: (see L{cocaine.rpc.server}).
+    finishedWithUpstream = True
+
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "requestOpen", "responseOpen", "done",
                  "_deadline", "queuedAt")

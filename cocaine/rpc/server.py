@@ -16,10 +16,14 @@ Handler contract (the one way every service is served):
     message is declared with C{headers=True}). If the message's dispatch is not terminal, the
     handler returns the object that receives the client's next messages:
     C{target.<method>(*args)} per message, and C{target.connectionLost()}
-    if the connection drops first.
+    if the connection drops first. A target whose class sets
+    C{finishedWithUpstream = True} is dropped once the answer is complete;
+    the rest of the client's stream on that channel is ignored.
 """
 
 from inspect import iscoroutine
+
+from collections import OrderedDict
 
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Factory, Protocol
@@ -34,6 +38,11 @@ from cocaine.protocol.headers import HeaderError, HeaderTable
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 
 _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
+
+#: Channels whose answer is complete but whose client may still send the end
+#: of its stream, remembered per connection so those late messages are
+#: dropped quietly; the oldest are forgotten past this many.
+MAX_LINGERING = 1024
 
 
 class Upstream:
@@ -118,6 +127,7 @@ class Upstream:
     def _finish(self):
         self.closed = True
         self._connection._upstreams.pop(self.channel, None)
+        self._connection._upstreamFinished(self.channel)
         callbacks, self._onClose = self._onClose, None
         for callback in callbacks or ():
             callback()
@@ -145,6 +155,7 @@ class ServerProtocol(Protocol):
         self._lastChannel = 0
         self._dispatch = {}
         self._upstreams = {}
+        self._lingering = OrderedDict()
         self._peer = "?"
         self._broken = False
 
@@ -208,6 +219,11 @@ class ServerProtocol(Protocol):
         state = self._dispatch.get(channel)
         if state is not None:
             self._continue(channel, state, mtype, args)
+        elif channel in self._lingering:
+            # the answer is complete; the rest of the client's stream has
+            # nowhere to go
+            if mtype in (1, 2):
+                del self._lingering[channel]
         elif channel <= self._lastChannel:
             self._dispatchError(channel, RevokedChannel(
                 "{}: channel {} is not open (last opened: {})".format(
@@ -361,7 +377,29 @@ class ServerProtocol(Protocol):
             target.addErrback(self._streamFailure, upstream, message)
             return
         if message.dispatch is not TERMINAL:
-            self._dispatch[channel] = _Dispatch(message.dispatch, target)
+            if upstream.closed and getattr(target, "finishedWithUpstream",
+                                           False):
+                self._linger(channel)
+            else:
+                self._dispatch[channel] = _Dispatch(message.dispatch, target)
+
+    def _upstreamFinished(self, channel):
+        """
+        The answer on C{channel} is complete. A dispatch target that has
+        nothing to do after that (it declares C{finishedWithUpstream}) is
+        forgotten, so a client that never closes its side costs nothing.
+        """
+        state = self._dispatch.get(channel)
+        if state is not None and getattr(state.target,
+                                         "finishedWithUpstream", False):
+            del self._dispatch[channel]
+            self._linger(channel)
+
+    def _linger(self, channel):
+        lingering = self._lingering
+        lingering[channel] = None
+        if len(lingering) > MAX_LINGERING:
+            lingering.popitem(last=False)
 
     def _streamFailure(self, failure, upstream, message):
         self._logHandlerFailure(failure, message)

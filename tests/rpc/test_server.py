@@ -966,3 +966,67 @@ class ServiceTests(_Case):
         """
         connection = Connection(echoService())
         self.assertEqual(connection.protocol._peer, "192.168.1.1:54321")
+
+
+class LingeringTests(_Case):
+    """
+    A dispatch target that declares C{finishedWithUpstream} is forgotten
+    once its answer is complete: a client that never closes its side of
+    the stream costs no memory, and its late messages get no error.
+    """
+
+    def setUp(self):
+        from cocaine.protocol.idl import Arg, Message, Protocol, STREAMING
+
+        class Target:
+            finishedWithUpstream = True
+
+            def __init__(self, upstream):
+                self.upstream = upstream
+                self.chunks = []
+
+            def write(self, chunk):
+                self.chunks.append(chunk)
+
+            def close(self):
+                pass
+
+        class Impl:
+            protocol = Protocol("once", [Message(
+                "ask", [Arg("x", "str")], dispatch=STREAMING,
+                upstream=STREAMING)])
+            version = 1
+
+            def ask(self, upstream, x):
+                if x == "answer now":
+                    upstream.close()
+                return Target(upstream)
+
+        self.connection = Connection(HostedService("once", Impl(),
+                                                   Impl.protocol, 1))
+        self.protocol = self.connection.protocol
+
+    def test_lateMessagesDropped(self):
+        self.connection.send(1, 0, ["answer now"])
+        self.assertEqual(self.connection.replies(), [[1, 2, []]])
+        self.connection.send(1, 0, [b"late chunk"])
+        self.connection.send(1, 2, [])
+        self.assertEqual(self.connection.replies(), [])
+        self.assertEqual(self.protocol._dispatch, {})
+        self.assertEqual(len(self.protocol._lingering), 0)
+        self.assertTrue(self.connection.open)
+
+    def test_answeredLaterDropped(self):
+        self.connection.send(1, 0, ["later"])
+        target = self.protocol._dispatch[1].target
+        target.upstream.close()
+        self.assertEqual(self.protocol._dispatch, {})
+        self.connection.send(1, 2, [])
+        self.assertEqual(self.connection.replies(), [[1, 2, []]])
+
+    def test_bounded(self):
+        from cocaine.rpc.server import MAX_LINGERING
+        for channel in range(1, MAX_LINGERING + 100):
+            self.connection.send(channel, 0, ["answer now"])
+        self.assertEqual(len(self.protocol._lingering), MAX_LINGERING)
+        self.assertEqual(self.protocol._dispatch, {})
