@@ -258,10 +258,12 @@ class CocaineService(OrderedMultiService):
         return d
 
     def _started(self):
+        entry = self.registry.lookup("locator")
+        port = entry[0][0][1] if entry else (
+            self.context.config.network.locator)
         self.log.info("node {uuid} running; locator on {address}:{port}",
                       uuid=self.context.uuid,
-                      address=self.context.config.network.bind,
-                      port=self.context.config.network.locator)
+                      address=self.context.config.network.bind, port=port)
 
     def _lateFailure(self, failure):
         self._startFailed(failure)

@@ -16,7 +16,7 @@ message. A dropped connection fails the calls in flight with
 L{cocaine.errors.NotConnected}; the next call resolves and connects again.
 """
 
-from twisted.internet.defer import CancelledError, Deferred, fail
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 
 from cocaine.errors import CallTimeout, NotConnected, SlotNotFound
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
@@ -155,8 +155,7 @@ class Service:
         if (upstream is PRIMITIVE or upstream is TERMINAL
                 or upstream is None) and message.dispatch is TERMINAL:
             return connection.call(mtype, list(args))
-        return Deferred.fromCoroutine(_value(connection.open(
-            mtype, list(args))))
+        return succeed(connection.open(mtype, list(args)))
 
     def __getattr__(self, name):
         if name.startswith("_"):

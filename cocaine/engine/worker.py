@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
+from cocaine.rpc import writes
 
 #: The control channel and its messages (PROTOCOL.md section 6).
 CONTROL_CHANNEL = 1
@@ -101,9 +102,17 @@ class WorkerConnection(Protocol):
         self._encoder = Encoder()
 
     def send(self, channel, mtype, args):
-        self.transport.write(self._encoder.encode(channel, mtype, args))
+        writes.write(self.transport,
+                     self._encoder.encode(channel, mtype, args))
 
     def dataReceived(self, data):
+        writes.begin()
+        try:
+            self._dataReceived(data)
+        finally:
+            writes.end()
+
+    def _dataReceived(self, data):
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:

@@ -21,6 +21,7 @@ from cocaine.errors import (
     FramingError, NotConnected, ProtocolViolation, fromWire)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+from cocaine.rpc import writes
 
 
 class ChannelClosed(Exception):
@@ -252,7 +253,8 @@ class ClientProtocol(Protocol):
         """
         Write one message.
         """
-        self.transport.write(self._encoder.encode(channel, mtype, args))
+        writes.write(self.transport,
+                     self._encoder.encode(channel, mtype, args))
 
     def _newChannel(self):
         channel = self._next
@@ -298,6 +300,13 @@ class ClientProtocol(Protocol):
         return ch
 
     def dataReceived(self, data):
+        writes.begin()
+        try:
+            self._dataReceived(data)
+        finally:
+            writes.end()
+
+    def _dataReceived(self, data):
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:

@@ -36,6 +36,7 @@ from cocaine.errors import (
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.headers import HeaderError, HeaderTable
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+from cocaine.rpc import writes
 
 _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
 
@@ -176,19 +177,24 @@ class ServerProtocol(Protocol):
         Write one message; a no-op once the connection is broken.
         """
         if not self._broken:
-            self.transport.write(self._encoder.encode(channel, mtype, args))
+            writes.write(self.transport,
+                         self._encoder.encode(channel, mtype, args))
 
     def dataReceived(self, data):
         if self._broken:
             return
+        writes.begin()
         try:
-            messages = self._decoder.feed(data)
-        except FramingError as e:
-            # serve what came before the garbage, then close
-            self._handleAll(e.messages)
-            self._frameError(str(e), flush=bool(e.messages))
-            return
-        self._handleAll(messages)
+            try:
+                messages = self._decoder.feed(data)
+            except FramingError as e:
+                # serve what came before the garbage, then close
+                self._handleAll(e.messages)
+                self._frameError(str(e), flush=bool(e.messages))
+                return
+            self._handleAll(messages)
+        finally:
+            writes.end()
 
     def _handleAll(self, messages):
         for channel, mtype, args, headers in messages:
@@ -316,7 +322,7 @@ class ServerProtocol(Protocol):
             self._replyFailure(Failure(), channel, message)
             return
         if not self._broken:
-            self.transport.write(data)
+            writes.write(self.transport, data)
 
     def _replyFailure(self, failure, channel, message):
         self._logHandlerFailure(failure, message)

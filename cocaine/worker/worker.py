@@ -446,7 +446,9 @@ class _Connection(asyncio.Protocol):
         self._transport = None
         self._paused = False
         self._drainers = []
-        self._closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._closed = self._loop.create_future()
+        self._pending = None
 
     def connection_made(self, transport):
         self._transport = transport
@@ -478,9 +480,19 @@ class _Connection(asyncio.Protocol):
                 waiter.set_result(None)
 
     def write(self, data):
+        # Everything written in one turn of the loop (a reply's chunks and
+        # its close, say) leaves in one send: one wake-up for the runtime.
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self):
+        pending, self._pending = self._pending, None
         transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
+        if pending and transport is not None and not transport.is_closing():
+            transport.write(b"".join(pending))
 
     async def drain(self):
         if self._paused and self._transport is not None:
@@ -493,6 +505,7 @@ class _Connection(asyncio.Protocol):
         Close the stream once what was written is flushed (at most
         C{timeout} seconds).
         """
+        self.flush()
         transport = self._transport
         if transport is not None:
             transport.close()

@@ -1,0 +1,97 @@
+"""
+Tests for L{cocaine.rpc.writes}.
+"""
+
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.rpc import writes
+
+
+class FakeDescriptor:
+    """
+    The parts of Twisted's C{FileDescriptor} that L{writes} looks at; the
+    socket takes at most C{accept} bytes per send.
+    """
+
+    def __init__(self, accept=None):
+        self.connected = True
+        self.disconnecting = False
+        self._writeDisconnected = False
+        self.producer = None
+        self._tempDataBuffer = []
+        self.dataBuffer = b""
+        self.offset = 0
+        self.accept = accept
+        self.sent = []
+        self.written = []
+
+    def writeSomeData(self, data):
+        if isinstance(self.accept, Exception):
+            return self.accept
+        taken = data if self.accept is None else data[:self.accept]
+        self.sent.append(bytes(taken))
+        return len(taken)
+
+    def write(self, data):
+        self.written.append(data)
+        self._tempDataBuffer.append(data)
+
+
+class WritesTests(SynchronousTestCase):
+
+    def test_idleSentAtOnce(self):
+        transport = FakeDescriptor()
+        writes.write(transport, b"abc")
+        self.assertEqual((transport.sent, transport.written), ([b"abc"], []))
+
+    def test_partialSendBuffersTheRest(self):
+        transport = FakeDescriptor(accept=2)
+        writes.write(transport, b"abcde")
+        self.assertEqual(transport.sent, [b"ab"])
+        self.assertEqual(transport.written, [b"cde"])
+
+    def test_bufferedGoesBehind(self):
+        """
+        With data already waiting, a write queues behind it, so order is
+        kept.
+        """
+        transport = FakeDescriptor()
+        transport._tempDataBuffer = [b"waiting"]
+        writes.write(transport, b"next")
+        self.assertEqual((transport.sent, transport.written), ([], [b"next"]))
+
+    def test_errorLeftToTwisted(self):
+        transport = FakeDescriptor(accept=ConnectionLost())
+        writes.write(transport, b"x")
+        self.assertEqual(transport.written, [b"x"])
+
+    def test_disconnectingLeftToTwisted(self):
+        transport = FakeDescriptor()
+        transport.disconnecting = True
+        writes.write(transport, b"x")
+        self.assertEqual((transport.sent, transport.written), ([], [b"x"]))
+
+    def test_batchJoinsPerTransport(self):
+        first, second = FakeDescriptor(), FakeDescriptor()
+        writes.begin()
+        writes.write(first, b"a")
+        writes.write(second, b"1")
+        writes.write(first, b"b")
+        writes.begin()
+        writes.write(first, b"c")
+        writes.end()
+        self.assertEqual(first.sent, [])
+        writes.end()
+        self.assertEqual(first.sent, [b"abc"])
+        self.assertEqual(second.sent, [b"1"])
+
+    def test_otherTransportsJustWrite(self):
+        transport = StringTransport()
+        writes.write(transport, b"x")
+        writes.begin()
+        writes.write(transport, b"y")
+        writes.write(transport, b"z")
+        writes.end()
+        self.assertEqual(transport.value(), b"xyz")
