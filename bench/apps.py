@@ -24,20 +24,17 @@ median of the runs, with the spread.
 """
 
 import argparse
-import io
-import json
 import os
 import shutil
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 
-import msgpack
 import psutil
 from twisted.internet import defer, task
 
+from cocaine.client.deploy import upload
 from bench.rpc import inflight, machine, median, pin, sequential, startFloor
 from tests.integration.node import ROOT, Node
 
@@ -71,36 +68,6 @@ def nodeConfig():
             }}},
         },
     }
-
-
-def appArchive(directory):
-    """
-    The app directory as tar.gz bytes (no caches).
-    """
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name in sorted(os.listdir(directory)):
-            if name == "__pycache__" or name.endswith(".pyc"):
-                continue
-            tar.add(os.path.join(directory, name), arcname=name)
-    return buffer.getvalue()
-
-
-async def deploy(storage, name, directory, profileName, profile):
-    """
-    Upload an app as the Cocaine tools do: manifest, profile, archive, each
-    value msgpack-packed (PROTOCOL.md section 7).
-    """
-    with open(os.path.join(directory, "manifest.json"), "rb") as f:
-        manifest = json.load(f)
-    await storage.write("manifests", name, _pack(manifest), ["app"])
-    await storage.write("profiles", profileName, _pack(profile),
-                        ["profile"])
-    await storage.write("apps", name, _pack(appArchive(directory)), ["app"])
-
-
-def _pack(value):
-    return msgpack.packb(value, use_bin_type=True)
 
 
 class BadReply(Exception):
@@ -223,8 +190,8 @@ async def measureColdStart(reactor, port, repetitions):
     locator = Locator(reactor, [("127.0.0.1", port)])
     node = Service("node", locator)
     storage = Service("storage", locator)
-    await deploy(storage, COLD, ECHO, "bench-cold",
-                 {"pool-limit": 1, "idle-timeout": 0})
+    await upload(storage, COLD, path=ECHO, profileName="bench-cold",
+                 profile={"pool-limit": 1, "idle-timeout": 0})
     times = []
     for _ in range(repetitions):
         app = Service(COLD, locator)

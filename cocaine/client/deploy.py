@@ -16,15 +16,21 @@ from cocaine.protocol.framing import packValue
 def packDirectory(path):
     """
     A gzipped tar of the directory C{path}, built in memory, entries
-    relative to it (C{node_modules} and C{__pycache__} included only if
-    present; nothing is filtered).
+    relative to it; Python caches (C{__pycache__}, C{*.pyc}) are left out.
 
     @return: the archive's bytes.
     """
+    def skipCaches(info):
+        base = os.path.basename(info.name)
+        if base == "__pycache__" or base.endswith(".pyc"):
+            return None
+        return info
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for name in sorted(os.listdir(path)):
-            archive.add(os.path.join(path, name), arcname=name)
+            archive.add(os.path.join(path, name), arcname=name,
+                        filter=skipCaches)
     return buffer.getvalue()
 
 
