@@ -206,6 +206,7 @@ class Worker:
         self.accepted = 0
         self.onGone = None
         self._lastSeen = 0.0
+        self._idleSince = 0.0
 
     @property
     def load(self):
@@ -249,7 +250,6 @@ class Worker:
         self._nextChannel = channel + 1
         self.sessions[channel] = session
         self.accepted += 1
-        self._disarm("idle")
         self.connection.send(channel, 0, [session.event])
         return channel
 
@@ -266,8 +266,26 @@ class Worker:
             self._armIdle()
 
     def _armIdle(self):
-        if self.engine.idleAllowed(self):
-            self._arm("idle", self.profile.idleTimeout, self.idleTimedOut)
+        # Called each time the worker runs out of sessions: only note the
+        # time; one timer per idle period checks it, so busy workers cost
+        # no timer churn per request.
+        self._idleSince = self._clock.seconds()
+        timeout = self.profile.idleTimeout
+        if timeout > 0 and "idle" not in self._timers:
+            self._arm("idle", timeout, self._checkIdle)
+
+    def _checkIdle(self):
+        self._timers.pop("idle", None)
+        timeout = self.profile.idleTimeout
+        if self.sessions or not self.engine.idleAllowed(self):
+            # busy (or pinned) now: look again one timeout from now
+            self._arm("idle", timeout, self._checkIdle)
+            return
+        idle = self._clock.seconds() - self._idleSince
+        if idle >= timeout:
+            self.idleTimedOut()
+        else:
+            self._arm("idle", timeout - idle, self._checkIdle)
 
     # -- inputs ------------------------------------------------------------
 

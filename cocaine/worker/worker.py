@@ -436,7 +436,7 @@ class Worker:
         self.stop(EXIT_OK)
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """
     The UNIX stream to the runtime, feeding a L{Worker}.
     """
@@ -449,12 +449,22 @@ class _Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
         self._pending = None
+        self._buffer = None
 
     def connection_made(self, transport):
         self._transport = transport
 
-    def data_received(self, data):
-        self._worker._received(data)
+    #: One receive buffer, reused: asyncio's default allocates 256 KiB for
+    #: every read.
+    RECEIVE_BUFFER = 65536
+
+    def get_buffer(self, sizehint):
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(self.RECEIVE_BUFFER))
+        return self._buffer
+
+    def buffer_updated(self, nbytes):
+        self._worker._received(bytes(self._buffer[:nbytes]))
 
     def eof_received(self):
         return False
