@@ -207,6 +207,7 @@ class Worker:
         self.onGone = None
         self._lastSeen = 0.0
         self._idleSince = 0.0
+        self._termSent = False
 
     @property
     def load(self):
@@ -419,6 +420,7 @@ class Worker:
     def _termProcess(self):
         self.state = "stopping"
         self._disarm("startup")
+        self._termSent = True
         self._signal(signal.SIGTERM)
         self._arm("kill", self.profile.terminationTimeout, self.killTimedOut)
 
@@ -443,7 +445,15 @@ class Worker:
 
     @_machine.output()
     def _kill(self):
-        self._signal(signal.SIGKILL)
+        # terminate was not enough: SIGTERM to the process group, then,
+        # after half the grace again (at least a second), SIGKILL
+        if not self._termSent:
+            self._termSent = True
+            self._signal(signal.SIGTERM)
+            self._arm("kill", max(1.0, self.profile.terminationTimeout / 2),
+                      self.killTimedOut)
+        else:
+            self._signal(signal.SIGKILL)
 
     @_machine.output()
     def _ended(self, reason):
