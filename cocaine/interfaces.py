@@ -115,3 +115,53 @@ class ILogSink(Interface):
         """
         Write one record. C{attributes} is a list of C{(name, value)}.
         """
+
+
+class IDriverPlugin(Interface):
+    """
+    A kind of event driver, found with C{getPlugins(IDriverPlugin, drivers)}
+    and named in an app manifest's C{drivers} map by its C{type}.
+    """
+
+    name = Attribute("The type name used in manifests (recurring-timer).")
+
+    def validate(path, args):
+        """
+        Check the driver's arguments without side effects.
+
+        @param path: where they are, for messages (C{drivers.tick}).
+        @raise cocaine.driver.base.DriverError: naming the argument.
+        """
+
+    def makeDriver(context, name, args):
+        """
+        @param context: a L{cocaine.driver.base.DriverContext}.
+        @return: an L{IDriver}; nothing live is created before C{start}.
+        """
+
+
+class IDriver(Interface):
+    """
+    One source of jobs for one app.
+    """
+
+    def start():
+        """
+        Begin producing jobs.
+
+        @return: L{None} or a Deferred.
+        @raise cocaine.driver.base.DriverError: the driver cannot start
+            (port taken, missing path); the message says why.
+        """
+
+    def stop():
+        """
+        Stop producing jobs and release what C{start} took.
+
+        @return: L{None} or a Deferred.
+        """
+
+    def info():
+        """
+        @return: C{{type, jobs, errors, last, ...}} for the app's info.
+        """

@@ -80,6 +80,7 @@ class AppEngine:
         self._port = None
         self._drained = None
         self._psutil = {}
+        self.drivers = {}
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -235,6 +236,14 @@ class AppEngine:
         self.queue.append(session)
         self._scale()
         return session
+
+    def queueFull(self):
+        """
+        Whether a new session would be refused now (timers skip then).
+        """
+        return (self.state != "running"
+                or (len(self.queue) >= self.profile.queueLimit
+                    and self._pickWorker() is None))
 
     def _pickWorker(self):
         best = None
@@ -428,6 +437,8 @@ class AppEngine:
                          "rejected": self.rejected},
             "crashlogs": self.crashlogs,
             "workers": workers,
+            "drivers": {name: driver.info()
+                        for name, driver in self.drivers.items()},
         }
 
     def _workerInfo(self, worker):

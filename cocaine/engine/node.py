@@ -237,6 +237,10 @@ class NodeService(Service):
                 slave, os.X_OK):
             raise SpawnFailed("app {!r}: slave {!r} is not executable"
                               .format(name, manifest.slave))
+        from cocaine.driver.registry import (
+            checkDrivers, driverPlugins, startDrivers)
+        plugins = driverPlugins() if manifest.drivers else {}
+        checkDrivers(name, manifest.drivers, plugins)
         config = self.context.config
         engine = AppEngine(
             self._reactor, name, manifest, profile, directory,
@@ -252,6 +256,13 @@ class NodeService(Service):
         except Exception:
             await engine.stop(0)
             raise
+        try:
+            engine.drivers = await startDrivers(
+                self._reactor, name, engine, manifest.drivers, plugins)
+        except Exception:
+            await host.stopService()
+            await engine.stop(0)
+            raise
         self.apps[name] = _RunningApp(engine, host, profile, local)
         self.log.info("app {app} running (profile {profile})", app=name,
                       profile=profile.name)
@@ -259,6 +270,8 @@ class NodeService(Service):
     async def _stop(self, name, timeout):
         # no new clients; the connected ones finish what the engine drains
         app = self.apps.pop(name)
+        from cocaine.driver.registry import stopDrivers
+        await stopDrivers(app.engine.drivers)
         await app.host.stopAccepting()
         await app.engine.stop(timeout)
         await app.host.stopService()

@@ -17,7 +17,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
-from cocaine.client.deploy import upload
+from cocaine.client.deploy import readManifest, upload
 from cocaine.errors import (
     AppAlreadyRunning, CocaineError, EngineBroken, QueueFull,
     ServiceNotAvailable, SpawnFailed, WorkerLost)
@@ -438,3 +438,49 @@ class NoOrphansTests(_AppTestCase):
         alive = [pid for pid in pids if psutil.pid_exists(pid) and
                  psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
         self.assertEqual(alive, [])
+
+
+class DriverTests(_AppTestCase):
+    """
+    Event drivers declared in a manifest start and stop with their app.
+    """
+
+    async def deployWithDrivers(self, name, drivers):
+        manifest = dict(readManifest(ECHO), drivers=drivers)
+        await upload(self.service("storage"), name, path=ECHO,
+                     manifest=manifest)
+        await self.service("node").start_app(name, {"pool-limit": 1})
+
+    async def test_timersFeedTheApp(self):
+        await self.deployWithDrivers("timed", {
+            "tick": {"type": "recurring-timer", "interval": 100,
+                     "emit": "ping"},
+            "drift": {"type": "drifting-timer", "interval": 100,
+                      "emit": "ping"},
+            "nightly": {"type": "cron", "schedule": "0 3 * * *",
+                        "emit": "ping"}})
+        node = self.service("node")
+
+        async def ticked():
+            info = await node.info("timed")
+            drivers = info["drivers"]
+            return drivers if (drivers["tick"]["jobs"] >= 3 and
+                               drivers["drift"]["jobs"] >= 2) else None
+        drivers = await self.waitFor(ticked)
+        self.assertEqual(drivers["tick"]["type"], "recurring-timer")
+        self.assertEqual(drivers["tick"]["errors"], 0)
+        self.assertEqual(drivers["nightly"]["jobs"], 0)
+        self.assertEqual(drivers["nightly"]["schedule"], "0 3 * * *")
+        info = await node.info("timed")
+        self.assertGreaterEqual(info["requests"]["accepted"], 5)
+        await node.pause_app("timed")
+        self.assertEqual(await node.list(), [])
+
+    async def test_badDriverFailsTheStart(self):
+        with self.assertRaises(CocaineError) as caught:
+            await self.deployWithDrivers("badcron", {
+                "nightly": {"type": "cron", "schedule": "0 25 * * *"}})
+        self.assertIn("driver 'nightly' (cron)", str(caught.exception))
+        self.assertIn("hour value 25 out of range 0-23",
+                      str(caught.exception))
+        self.assertEqual(await self.service("node").list(), [])
