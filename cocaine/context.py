@@ -13,6 +13,7 @@ class Context:
     @ivar config: the parsed L{cocaine.config.Config}.
     @ivar registry: the locator's L{cocaine.locator.registry.Registry}.
     @ivar storages: C{{name: IStorageBackend}} as configured.
+    @ivar node: the node service (apps), when one is configured.
     """
 
     def __init__(self, reactor, config, registry):
@@ -22,6 +23,7 @@ class Context:
         self.storages = {}
         self.uuid = None
         self.locator = None
+        self.node = None
 
     def storage(self, name):
         """

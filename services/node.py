@@ -51,9 +51,12 @@ class _NodePlugin:
 
     def makeService(self, context, name, args):
         from cocaine.engine.node import NodeService
-        return NodeService(context, runlist=args.get("runlist", "default"),
+        node = NodeService(context, runlist=args.get("runlist", "default"),
                            local=args.get("local"),
                            drainTimeout=args.get("drain-timeout", 10))
+        # other services (the management plane) drive apps through it
+        context.node = node
+        return node
 
 
 node = _NodePlugin()
