@@ -14,6 +14,7 @@ import psutil
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
@@ -484,3 +485,84 @@ class DriverTests(_AppTestCase):
         self.assertIn("hour value 25 out of range 0-23",
                       str(caught.exception))
         self.assertEqual(await self.service("node").list(), [])
+
+
+class ServerDriverTests(_AppTestCase):
+    """
+    Filesystem and socket drivers feeding the echo app on a real node.
+    """
+
+    async def test_filesystemAndSockets(self):
+        watched = os.path.abspath(self.mktemp())
+        os.makedirs(watched)
+        manifest = dict(readManifest(ECHO), drivers={
+            "files": {"type": "filesystem-monitor", "path": watched,
+                      "emit": "echo"},
+            "raw": {"type": "raw-socket-server", "framing": "line",
+                    "endpoint": "tcp://127.0.0.1:0", "emit": "echo"},
+            "native": {"type": "native-server",
+                       "endpoint": "tcp://127.0.0.1:0", "emit": "echo"}})
+        await upload(self.service("storage"), "served", path=ECHO,
+                     manifest=manifest)
+        node = self.service("node")
+        await node.start_app("served", {"pool-limit": 2})
+        drivers = (await node.info("served"))["drivers"]
+
+        with open(os.path.join(watched, "new.txt"), "wb") as f:
+            f.write(b"content")
+
+        async def fileJob():
+            info = await node.info("served")
+            return info["drivers"]["files"]["jobs"] >= 1
+        await self.waitFor(fileJob)
+
+        rawPort = int(drivers["raw"]["endpoint"].rsplit(":", 1)[1])
+        reply = await deferToThread(_lineExchange, rawPort,
+                                    b"hello over raw\n")
+        self.assertEqual(reply, b"hello over raw\n")
+
+        from cocaine.driver.sockets import NATIVE
+        from cocaine.rpc.client import connect
+        nativePort = int(drivers["native"]["endpoint"].rsplit(":", 1)[1])
+        connection = await connect(reactor, ("127.0.0.1", nativePort),
+                                   "native", NATIVE)
+        self.addCleanup(connection.transport.loseConnection)
+        channel = connection.open(0, [b"native hello"])
+        self.assertEqual([c async for c in channel], [b"native hello"])
+        info = (await node.info("served"))["drivers"]
+        self.assertEqual((info["raw"]["jobs"], info["native"]["jobs"]),
+                         (1, 1))
+        self.assertEqual(info["files"]["errors"], 0)
+
+    async def test_takenPortFailsTheStart(self):
+        import socket
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        manifest = dict(readManifest(ECHO), drivers={"raw": {
+            "type": "raw-socket-server",
+            "endpoint": "tcp://127.0.0.1:%d" % port}})
+        await upload(self.service("storage"), "clash", path=ECHO,
+                     manifest=manifest)
+        with self.assertRaises(CocaineError) as caught:
+            await self.service("node").start_app("clash", {})
+        self.assertIn("driver 'raw' (raw-socket-server) cannot start",
+                      str(caught.exception))
+        self.assertEqual(await self.service("node").list(), [])
+        with self.assertRaises(ServiceNotAvailable):
+            await self.locator.resolve("clash")
+
+
+def _lineExchange(port, data):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), 5) as sock:
+        sock.sendall(data)
+        received = b""
+        while not received.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        return received
