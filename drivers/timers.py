@@ -1,6 +1,7 @@
 """
 Timer driver plugins: C{recurring-timer} and C{drifting-timer}, args
-C{{"interval": milliseconds, "emit": event?}}.
+C{{"interval": milliseconds, "emit": event?}}; C{manual} (jobs only when
+triggered through the node).
 """
 
 from twisted.plugin import IPlugin
@@ -25,5 +26,18 @@ class _TimerPlugin:
         return getattr(timers, self._className)(context, name, args)
 
 
+@implementer(IPlugin, IDriverPlugin)
+class _ManualPlugin:
+    name = "manual"
+
+    def validate(self, path, args):
+        pass
+
+    def makeDriver(self, context, name, args):
+        from cocaine.driver.timers import ManualDriver
+        return ManualDriver(context, name, args)
+
+
 recurring = _TimerPlugin("recurring-timer", "RecurringTimer")
 drifting = _TimerPlugin("drifting-timer", "DriftingTimer")
+manual = _ManualPlugin()

@@ -8,6 +8,9 @@ Timer drivers (PROTOCOL.md section 9).
     interval after the previous one finished, so one runs at a time.
 
 When the app's queue is full a timer skips that job and counts the skip.
+
+  - C{manual} (no args): jobs only when triggered, with C{node.trigger(app,
+    driver, request?)} (or C{cocaine-tool call node.trigger APP DRIVER}).
 """
 
 from twisted.internet.task import LoopingCall
@@ -96,3 +99,15 @@ class DriftingTimer(Driver):
 
     def info(self):
         return dict(Driver.info(self), interval=self.interval * 1000)
+
+
+class ManualDriver(Driver):
+    type = "manual"
+
+    def trigger(self, chunks=()):
+        """
+        Run one job now.
+
+        @return: a Deferred of the worker's answer chunks.
+        """
+        return self.submit(chunks)

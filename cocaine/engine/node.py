@@ -147,6 +147,24 @@ class NodeService(Service):
             raise AppNotRunning("app {!r} is not running".format(name))
         return (app.engine.info(),)
 
+    async def trigger(self, name, driver, request=None):
+        """
+        Run one job of a C{manual} driver now.
+
+        @return: the worker's answer, its chunks joined.
+        """
+        app = self.apps.get(name)
+        if app is None:
+            raise AppNotRunning("app {!r} is not running".format(name))
+        target = app.engine.drivers.get(driver)
+        trigger = getattr(target, "trigger", None)
+        if trigger is None:
+            raise SpawnFailed("app {!r} has no manual driver {!r} (it has: "
+                              "{})".format(name, driver, ", ".join(
+                                  sorted(app.engine.drivers)) or "none"))
+        chunks = await trigger([] if request is None else [request])
+        return (b"".join(chunks),)
+
     def control(self, upstream, name):
         app = self.apps.get(name)
         if app is None:

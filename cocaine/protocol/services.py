@@ -63,6 +63,9 @@ NODE = Protocol("node", [
     Message("list", []),
     Message("info", [Arg("name", "str"), Arg("flags", "any", True)]),
     Message("control", [Arg("name", "str")], dispatch=CONTROL),
+    # ours, appended so the ids of Cocaine's messages stay as they were
+    Message("trigger", [Arg("name", "str"), Arg("driver", "str"),
+                        Arg("request", "bytes", True)]),
 ])
 
 APP = Protocol("app", [

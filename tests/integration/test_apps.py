@@ -566,3 +566,26 @@ def _lineExchange(port, data):
                 break
             received += chunk
         return received
+
+
+class ManualDriverTests(_AppTestCase):
+    """
+    A manual driver runs jobs only when triggered through the node.
+    """
+
+    async def test_trigger(self):
+        manifest = dict(readManifest(ECHO), drivers={
+            "poke": {"type": "manual", "emit": "echo"}})
+        await upload(self.service("storage"), "manual", path=ECHO,
+                     manifest=manifest)
+        node = self.service("node")
+        await node.start_app("manual", {})
+        self.assertEqual((await node.info("manual"))["drivers"]["poke"][
+            "jobs"], 0)
+        self.assertEqual(await node.trigger("manual", "poke", b"now"), b"now")
+        self.assertEqual((await node.info("manual"))["drivers"]["poke"][
+            "jobs"], 1)
+        with self.assertRaises(CocaineError) as caught:
+            await node.trigger("manual", "nothing")
+        self.assertIn("has no manual driver 'nothing' (it has: poke)",
+                      str(caught.exception))
