@@ -7,6 +7,7 @@ its app's engine, and its counters.
 import time
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from cocaine.errors import CocaineError, CATEGORY_NODE, fromWire
 
@@ -71,6 +72,14 @@ class DriverContext:
         self.engine = engine
         self.wallClock = wallClock
 
+    @property
+    def monitor(self):
+        """
+        The app's monitor, C{monitor(driver, field, value)}: the engine's
+        C{monitor} attribute, L{None} by default.
+        """
+        return getattr(self.engine, "monitor", None)
+
 
 class Driver:
     """
@@ -110,7 +119,17 @@ class Driver:
                 session.write(chunk)
             session.close()
         upstream.result.addErrback(self._failed)
+        upstream.result.addBoth(self._report)
         return upstream.result
+
+    def _report(self, result):
+        monitor = self.context.monitor
+        if monitor is not None:
+            if isinstance(result, Failure):
+                monitor(self.name, "error", result.getErrorMessage())
+            else:
+                monitor(self.name, "result", result)
+        return result
 
     def _failed(self, failure):
         self.errors += 1

@@ -81,6 +81,9 @@ class AppEngine:
         self._drained = None
         self._psutil = {}
         self.drivers = {}
+        #: C{monitor(source, field, value)} told of engine events and
+        #: driver jobs (app monitoring), or L{None}.
+        self.monitor = None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -198,6 +201,7 @@ class AppEngine:
             cleanup()
         self.state = "stopped"
         self.log.info("app {app} stopped", app=self.name)
+        self._report("stopped")
 
     # -- sessions ------------------------------------------------------------
 
@@ -227,6 +231,7 @@ class AppEngine:
             return session
         if len(self.queue) >= self.profile.queueLimit:
             self.rejected += 1
+            self._report("queue-full", depth=len(self.queue))
             session.fail(QueueFull("app {}: queue full ({} requests "
                                    "waiting)".format(self.name,
                                                      len(self.queue))))
@@ -336,9 +341,14 @@ class AppEngine:
                                         .format(self.name, e)))
             return False
         worker.started(transport)
+        self._report("worker-spawned", uuid=uuid, pid=worker.pid)
         self.log.debug("app {app}: spawned worker {uuid} (pid {pid})",
                        app=self.name, uuid=uuid, pid=worker.pid)
         return True
+
+    def _report(self, event, **fields):
+        if self.monitor is not None:
+            self.monitor("engine", event, fields)
 
     def pin(self, size):
         """
@@ -374,6 +384,8 @@ class AppEngine:
     def workerGone(self, worker):
         self.workers.pop(worker.uuid, None)
         self._psutil.pop(worker.uuid, None)
+        self._report("worker-died" if worker.abnormal else "worker-stopped",
+                     uuid=worker.uuid, pid=worker.pid, reason=worker.reason)
         if worker.abnormal:
             self.log.warn("app {app}: worker {uuid} (pid {pid}) died: "
                           "{reason}", app=self.name, uuid=worker.uuid,

@@ -46,6 +46,7 @@ class Manifest:
     @ivar slave: the worker executable, relative to the app directory.
     @ivar environment: added to the worker's environment.
     @ivar drivers: C{{name: {type, ...}}} event drivers (or C{tasks}).
+    @ivar pubsub: the endpoint app monitoring is published on, or L{None}.
     """
 
     slave: str
@@ -53,6 +54,7 @@ class Manifest:
         default_factory=lambda: MappingProxyType({}))
     drivers: MappingProxyType = field(
         default_factory=lambda: MappingProxyType({}))
+    pubsub: str = None
 
 
 def parseManifest(value, app):
@@ -76,8 +78,15 @@ def parseManifest(value, app):
     drivers = value.get("drivers", value.get("tasks", {})) or {}
     if not isinstance(drivers, dict):
         raise ManifestError("{}: drivers: must be a map".format(where))
+    pubsub = value.get("pubsub")
+    if pubsub is not None:
+        if not isinstance(pubsub, dict) or not isinstance(
+                pubsub.get("endpoint"), str):
+            raise ManifestError("{}: pubsub: must be {{\"endpoint\": ...}}"
+                                .format(where))
+        pubsub = pubsub["endpoint"]
     return Manifest(slave, MappingProxyType(dict(environment)),
-                    MappingProxyType(dict(drivers)))
+                    MappingProxyType(dict(drivers)), pubsub)
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,8 @@ class NodeService(Service):
             self._socketPath(name), self._locatorEndpoint,
             storage=self.storage, environ=workerEnvironment(),
             maxMessage=config.network.maxMessage)
+        from cocaine.management.monitor import startMonitor
+        engine.monitor = startMonitor(name, manifest.pubsub)
         host = ServiceHost(self._reactor, name, AppService(engine),
                            self.context.registry, config.network)
         engine.start()

@@ -1,0 +1,277 @@
+"""
+Tests for the management plane's logic (L{cocaine.management.plane} and
+L{cocaine.management.protocol}) with a fake node and memory storage.
+"""
+
+import json
+from types import SimpleNamespace
+
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from cocaine.errors import AppNotRunning, KeyNotFound, SpawnFailed
+from cocaine.management.plane import ManagementPlane
+from cocaine.management.protocol import (
+    ManagementError, checkAction, encodeReply, parseRequest)
+from cocaine.protocol.framing import packValue, unpackValue
+from cocaine.storage.memory import MemoryStorage
+from tests.management._keys import sign, testKey
+
+
+class FakeEngine:
+    def __init__(self, name, how):
+        self.name = name
+        self.how = how
+
+    def info(self):
+        return {"state": "running", "how": self.how}
+
+
+class FakeNode:
+    """
+    The part of L{cocaine.engine.node.NodeService} the plane uses.
+    """
+
+    running = True
+
+    def __init__(self):
+        self.apps = {}
+        self.local = {}
+        self.runlist = {}
+        self.calls = []
+        self.failure = None
+
+    def _add(self, name, how, local, profile=None):
+        self.apps[name] = SimpleNamespace(
+            engine=FakeEngine(name, how), local=local,
+            profile=SimpleNamespace(raw=profile or {}))
+
+    async def startApp(self, name, profile):
+        self.calls.append(("startApp", name, profile))
+        if self.failure:
+            raise SpawnFailed(self.failure)
+        self.runlist[name] = profile
+        self._add(name, "storage", False)
+
+    async def _startLocal(self, name, spec):
+        self.calls.append(("startLocal", name, spec))
+        if self.failure:
+            raise SpawnFailed(self.failure)
+        self._add(name, spec["path"], True)
+
+    async def pauseApp(self, name):
+        self.calls.append(("pauseApp", name))
+        if name not in self.apps:
+            raise AppNotRunning("app {!r} is not running".format(name))
+        del self.apps[name]
+        self.runlist.pop(name, None)
+
+    async def _readRunlist(self):
+        return dict(self.runlist)
+
+
+def request(**fields):
+    return json.dumps(fields).encode()
+
+
+class ProtocolTests(SynchronousTestCase):
+
+    def error(self, frames):
+        with self.assertRaises(ManagementError) as caught:
+            checkAction(parseRequest(frames))
+        return caught.exception.message
+
+    def test_errors(self):
+        self.assertTrue(self.error([b"{nope"]).startswith("invalid json: "))
+        self.assertTrue(self.error([b"\xff"]).startswith("invalid json: "))
+        self.assertEqual(self.error([b"[1]"]),
+                         "invalid request: must be a JSON object")
+        self.assertEqual(self.error([request(action="info")]),
+                         "unsupported version: null (2 and 3 are supported)")
+        self.assertEqual(self.error([request(version=1, action="info")]),
+                         "unsupported version: 1 (2 and 3 are supported)")
+        self.assertEqual(self.error([request(version=True, action="info")]),
+                         "unsupported version: true (2 and 3 are supported)")
+        self.assertEqual(self.error([request(version=2, action="boot")]),
+                         'unsupported action: "boot" (create, delete, '
+                         'reload, info)')
+        self.assertEqual(self.error([request(version=2, action="create",
+                                             apps=["x"])]),
+                         'invalid request: create takes "apps": {name: '
+                         'manifest, ...}')
+        self.assertEqual(self.error([request(version=2, action="delete",
+                                             apps={"x": 1})]),
+                         'invalid request: delete takes "apps": [name, ...]')
+        self.assertEqual(self.error([]), "invalid request: empty message")
+
+    def test_parsed(self):
+        parsed = parseRequest([b'{"version": 3, "action": "info", '
+                               b'"username": "u"}', b"sig"])
+        self.assertEqual((parsed.version, parsed.username, parsed.signature),
+                         (3, "u", b"sig"))
+        self.assertIsNone(checkAction(parsed))
+
+    def test_encodeReply(self):
+        self.assertEqual(json.loads(encodeReply({"a": b"text", "b": (1,),
+                                                 "c": {1, 2} - {1}})),
+                         {"a": "text", "b": [1], "c": [2]})
+
+
+class _PlaneCase(TestCase):
+
+    def setUp(self):
+        self.node = FakeNode()
+        self.storage = MemoryStorage()
+        self.plane = ManagementPlane(self.node, self.storage, "node-uuid",
+                                     hostname="here")
+
+    def call(self, *frames):
+        return self.plane.handle(list(frames))
+
+    def stored(self, name):
+        return unpackValue(self.storage.read("manifests", name))
+
+
+class ActionTests(_PlaneCase):
+
+    async def test_createFromPath(self):
+        manifest = {"slave": "worker.py", "path": "/apps/echo",
+                    "profile": {"pool-limit": 2}}
+        reply = await self.call(request(version=2, action="create",
+                                        apps={"echo": manifest}))
+        self.assertEqual(reply, {"apps": {"echo": {"state": "running",
+                                                   "how": "/apps/echo"}}})
+        self.assertEqual(self.node.calls, [("startLocal", "echo", {
+            "path": "/apps/echo", "profile": {"pool-limit": 2}})])
+        self.assertEqual(self.stored("echo")[b"path"], b"/apps/echo")
+        self.assertEqual(self.storage.find("manifests", ["app"]), ["echo"])
+
+    async def test_createFromStorage(self):
+        reply = await self.call(request(version=2, action="create", apps={
+            "a": {"slave": "w", "engine": {"pool-limit": 1}}}))
+        self.assertEqual(reply["apps"]["a"]["how"], "storage")
+        self.assertEqual(self.node.calls,
+                         [("startApp", "a", {"pool-limit": 1})])
+
+    async def test_createFailureRestoresTheManifest(self):
+        self.storage.write("manifests", "old", packValue({"slave": "v1"}),
+                           ["app"])
+        self.node.failure = "slave 'w' not found"
+        reply = await self.call(request(version=2, action="create", apps={
+            "old": {"slave": "v2"}, "new": {"slave": "w"}}))
+        self.assertEqual(reply, {"apps": {
+            "old": {"error": "slave 'w' not found"},
+            "new": {"error": "slave 'w' not found"}}})
+        self.assertEqual(self.stored("old"), {b"slave": b"v1"})
+        self.assertRaises(KeyNotFound, self.storage.read, "manifests", "new")
+
+    async def test_createRunning(self):
+        self.node._add("busy", "x", True)
+        reply = await self.call(request(version=2, action="create", apps={
+            "busy": {"slave": "w"}}))
+        self.assertEqual(reply, {"apps": {"busy": {
+            "error": "app 'busy' is already running"}}})
+        self.assertEqual(self.node.calls, [])
+
+    async def test_badPath(self):
+        reply = await self.call(request(version=2, action="create", apps={
+            "p": {"slave": "w", "path": 5}}))
+        self.assertEqual(reply, {"apps": {"p": {
+            "error": "path: must be the app's directory, got 5"}}})
+
+    async def test_delete(self):
+        await self.call(request(version=2, action="create", apps={
+            "a": {"slave": "w", "path": "/a"}}))
+        reply = await self.call(request(version=2, action="delete",
+                                        apps=["a", "ghost"]))
+        self.assertEqual(reply, {"apps": {
+            "a": {"state": "deleted"},
+            "ghost": {"error": "app 'ghost' is not running"}}})
+        self.assertEqual(self.node.apps, {})
+        self.assertEqual(self.storage.find("manifests", ["app"]), [])
+
+    async def test_reloadTheWayItRan(self):
+        await self.call(request(version=2, action="create", apps={
+            "fromPath": {"slave": "w", "path": "/p", "profile": "small"},
+            "fromStorage": {"slave": "w", "profile": "big"}}))
+        self.node._add("configured", "/c", True)
+        self.node.local["configured"] = {"path": "/c", "profile": "tiny"}
+        self.node.calls = []
+        reply = await self.call(request(version=2, action="reload", apps=[
+            "fromPath", "fromStorage", "configured", "ghost"]))
+        self.assertEqual(set(reply["apps"]), {"fromPath", "fromStorage",
+                                              "configured", "ghost"})
+        self.assertEqual(reply["apps"]["ghost"],
+                         {"error": "app 'ghost' is not running"})
+        self.assertEqual(self.node.calls, [
+            ("pauseApp", "fromPath"),
+            ("startLocal", "fromPath", {"path": "/p", "profile": "small"}),
+            ("pauseApp", "fromStorage"),
+            ("startApp", "fromStorage", "big"),
+            ("pauseApp", "configured"),
+            ("startLocal", "configured", {"path": "/c", "profile": "tiny"})])
+
+    async def test_info(self):
+        self.node._add("a", "/a", True)
+        reply = await self.call(request(version=2, action="info"))
+        self.assertEqual(reply, {"uuid": "node-uuid", "hostname": "here",
+                                 "apps": {"a": {"state": "running",
+                                                "how": "/a"}}})
+
+    async def test_nodeNotRunning(self):
+        self.node.running = False
+        reply = await self.call(request(version=2, action="delete",
+                                        apps=["a"]))
+        self.assertEqual(reply, {"error": "the node is not running"})
+        self.assertEqual((self.plane.requests, self.plane.errors), (1, 1))
+
+
+class SignatureTests(_PlaneCase):
+
+    def setUp(self):
+        _PlaneCase.setUp(self)
+        self.key, pem = testKey("alice")
+        self.storage.write("keys", "alice", packValue(pem), ["key"])
+
+    def signed(self, body, digest="sha256", key=None):
+        return self.call(body, sign(key or self.key, body, digest))
+
+    async def test_v3(self):
+        body = request(version=3, action="info", username="alice")
+        self.assertEqual((await self.signed(body))["uuid"], "node-uuid")
+        self.assertEqual((await self.signed(body, "sha1"))["uuid"],
+                         "node-uuid")
+
+    async def test_unknownUser(self):
+        for username in ("bob", None, 5, ""):
+            body = request(version=3, action="info", username=username)
+            self.assertEqual(await self.signed(body),
+                             {"error": "unauthorized user"})
+
+    async def test_badSignature(self):
+        body = request(version=3, action="info", username="alice")
+        other, _ = testKey("mallory")
+        self.assertEqual(await self.signed(body, key=other),
+                         {"error": "invalid signature"})
+        self.assertEqual(await self.call(body),
+                         {"error": "invalid signature"})
+        self.assertEqual(await self.call(body + b" ", sign(self.key, body)),
+                         {"error": "invalid signature"})
+
+    async def test_unusableKey(self):
+        self.storage.write("keys", "eve", packValue("not a key"), ["key"])
+        body = request(version=3, action="info", username="eve")
+        self.assertEqual(await self.signed(body),
+                         {"error": "unauthorized user"})
+
+    async def test_authenticationBeforeTheAction(self):
+        body = request(version=3, action="boot", username="bob")
+        self.assertEqual(await self.signed(body),
+                         {"error": "unauthorized user"})
+
+    async def test_requireSignature(self):
+        self.plane.requireSignature = True
+        self.assertEqual(await self.call(request(version=2, action="info")),
+                         {"error": "signed requests (version 3) are "
+                                   "required"})
+        body = request(version=3, action="info", username="alice")
+        self.assertEqual((await self.signed(body))["uuid"], "node-uuid")
