@@ -64,13 +64,17 @@ class DriverContext:
     @ivar app: the app's name.
     @ivar engine: the app's engine: C{enqueue(upstream, event)},
         C{queueFull()}.
+    @ivar directory: the app's directory (relative paths in driver
+        arguments are read from it), or L{None}.
     """
 
-    def __init__(self, reactor, app, engine, wallClock=time.time):
+    def __init__(self, reactor, app, engine, wallClock=time.time,
+                 directory=None):
         self.reactor = reactor
         self.app = app
         self.engine = engine
         self.wallClock = wallClock
+        self.directory = directory
 
     @property
     def monitor(self):

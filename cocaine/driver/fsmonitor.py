@@ -2,7 +2,8 @@
 """
 The C{filesystem-monitor} driver: a job per change under a directory.
 
-Args: C{path} (required, must exist), C{recursive} (default false),
+Args: C{path} (required, must exist; relative to the app's directory),
+C{recursive} (default false),
 C{pattern} (a glob on the file's name, default every file), C{emit}.
 
 Watched with inotify for close-after-write, moves in and out, creation and
@@ -29,11 +30,22 @@ from cocaine.protocol.framing import packValue
 DEBOUNCE = 0.05
 
 
-def checkArgs(path, args):
+def checkArgs(path, args, base=None):
+    """
+    @param base: the app's directory, which a relative C{path} is read
+        from; without it (checking a manifest before the app has a
+        directory) a relative path is not looked up.
+    @return: the directory to watch.
+    """
     directory = args.get("path")
     if not isinstance(directory, str) or not directory:
         raise DriverError(path + ".path: must be a directory")
-    if not os.path.isdir(directory):
+    if not os.path.isabs(directory):
+        if base is None:
+            directory = None
+        else:
+            directory = os.path.join(base, directory)
+    if directory is not None and not os.path.isdir(directory):
         raise DriverError("{}.path: {} does not exist or is not a directory"
                           .format(path, directory))
     for key in ("recursive",):
@@ -50,7 +62,8 @@ class FilesystemMonitor(Driver):
 
     def __init__(self, context, name, args):
         Driver.__init__(self, context, name, args)
-        self.path = os.path.abspath(checkArgs("drivers." + name, args))
+        self.path = os.path.abspath(checkArgs("drivers." + name, args,
+                                              context.directory or "."))
         self.recursive = args.get("recursive", False)
         self.pattern = args.get("pattern", "*")
         self._notifier = None

@@ -50,7 +50,8 @@ async def startDrivers(reactor, app, engine, specs, plugins):
     @raise DriverError: naming the app, the driver and the reason.
     """
     started = {}
-    context = DriverContext(reactor, app, engine)
+    context = DriverContext(reactor, app, engine,
+                            directory=getattr(engine, "directory", None))
     for name, spec in specs.items():
         kind = spec.get("type")
         try:
