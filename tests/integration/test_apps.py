@@ -501,7 +501,9 @@ class ServerDriverTests(_AppTestCase):
             "raw": {"type": "raw-socket-server", "framing": "line",
                     "endpoint": "tcp://127.0.0.1:0", "emit": "echo"},
             "native": {"type": "native-server",
-                       "endpoint": "tcp://127.0.0.1:0", "emit": "echo"}})
+                       "endpoint": "tcp://127.0.0.1:0", "emit": "echo"},
+            "sink": {"type": "native-sink",
+                     "endpoint": "tcp://127.0.0.1:0", "emit": "echo"}})
         await upload(self.service("storage"), "served", path=ECHO,
                      manifest=manifest)
         node = self.service("node")
@@ -529,10 +531,21 @@ class ServerDriverTests(_AppTestCase):
         self.addCleanup(connection.transport.loseConnection)
         channel = connection.open(0, [b"native hello"])
         self.assertEqual([c async for c in channel], [b"native hello"])
+        sinkPort = int(drivers["sink"]["endpoint"].rsplit(":", 1)[1])
+        sink = await connect(reactor, ("127.0.0.1", sinkPort), "native",
+                             NATIVE)
+        self.addCleanup(sink.transport.loseConnection)
+        await sink.call(1, [b"pushed"])
+
+        async def sunk():
+            info = await node.info("served")
+            return info["drivers"]["sink"]["jobs"] == 1
+        await self.waitFor(sunk)
         info = (await node.info("served"))["drivers"]
         self.assertEqual((info["raw"]["jobs"], info["native"]["jobs"]),
                          (1, 1))
         self.assertEqual(info["files"]["errors"], 0)
+        self.assertEqual(info["sink"]["errors"], 0)
 
     async def test_takenPortFailsTheStart(self):
         import socket
