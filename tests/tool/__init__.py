@@ -1,0 +1,3 @@
+"""
+Tests of C{cocaine-tool}, run as a subprocess against real nodes.
+"""

@@ -1,0 +1,157 @@
+"""
+The command line itself: global options, the config file, usage errors and
+a node that is not running.
+"""
+
+import io
+import os
+import sys
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.tool import cli
+from tests.tool.support import ToolTestCase, freePort
+
+
+class NoNodeTests(ToolTestCase):
+    """
+    Nothing listens on the port: every command says so in one line.
+    """
+
+    startNode = False
+
+    def test_noNode(self):
+        port = freePort()
+        expected = "cocaine-tool: no node at 127.0.0.1:{} (connection " \
+            "refused)".format(port)
+        for args in (["uuid"], ["--json", "app", "list"],
+                     ["call", "storage.read", "c", "k"], ["profile", "list"]):
+            result = self.tool(*args, port=port)
+            self.assertEqual(result.status, 1, result)
+            self.assertEqual(result.stderr, expected + "\n", result)
+            self.assertEqual(result.stdout, b"", result)
+
+    def test_noNodeFromConfig(self):
+        """
+        The address comes from the config file when no option gives it.
+        """
+        port = freePort()
+        os.makedirs(os.path.join(self.home, ".cocaine"))
+        self.writeFile(os.path.join(".cocaine", "tools.yml"),
+                       "host: 127.0.0.1\nport: {}\ntimeout: 3\n".format(port))
+        self.fails("uuid", port=False, message="no node at 127.0.0.1:{} "
+                   "(connection refused)".format(port))
+
+    def test_usageErrors(self):
+        for args in ([], ["app"], ["nosuch"], ["--port", "x", "uuid"],
+                     ["crashlog", "view", "echo"]):
+            result = self.tool(*args, port=False)
+            self.assertEqual(result.status, 2, result)
+            self.assertIn("usage: cocaine-tool", result.stderr, result)
+            self.assertEqual(result.stdout, b"")
+
+    def test_badConfig(self):
+        path = self.writeFile("tools.yml", "port: [\n")
+        line = self.fails("--config", path, "uuid", port=False, status=2,
+                          message="config {}: not valid YAML".format(path))
+        self.assertTrue(line.startswith("cocaine-tool: config "))
+        path = self.writeFile("tools2.yml", "port: abc\n")
+        self.fails("--config", path, "uuid", port=False, status=2,
+                   message="port: must be a port number 0-65535, got 'abc'")
+        path = self.writeFile("tools3.yml", "- a list\n")
+        self.fails("--config", path, "uuid", port=False, status=2,
+                   message="must be a map")
+        self.fails("--config", os.path.join(self.home, "missing.yml"),
+                   "uuid", port=False, status=2, message="no such file")
+
+    def test_help(self):
+        result = self.tool("--help", port=False)
+        self.assertEqual(result.status, 0, result)
+        for command in ("locate", "cluster", "uuid", "call", "app", "info",
+                        "profile", "runlist", "group", "crashlog", "keys"):
+            self.assertIn(command, result.out)
+        result = self.tool("app", "upload", "--help", port=False)
+        self.assertEqual(result.status, 0, result)
+        self.assertIn("--manifest", result.out)
+
+
+class GlobalOptionTests(ToolTestCase):
+    """
+    Options before or after the command; the config file; the console
+    script entry point.
+    """
+
+    def test_optionsAfterTheCommand(self):
+        result = self.tool("uuid", "--json", "--port", self.node.port,
+                           port=False)
+        self.assertEqual(result.status, 0, result)
+        self.assertIn("uuid", result.out)
+
+    def test_configFile(self):
+        os.makedirs(os.path.join(self.home, ".cocaine"))
+        self.writeFile(os.path.join(".cocaine", "tools.yml"),
+                       "port: {}\n".format(self.node.port))
+        uuid = self.tool("uuid", port=False)
+        self.assertEqual(uuid.status, 0, uuid)
+        # --port wins over the file
+        self.fails("uuid", port=freePort(), message="no node at")
+        path = self.writeFile("other.yml", "host: 127.0.0.1\nport: {}\n"
+                              .format(self.node.port))
+        self.assertEqual(self.tool("--config", path, "uuid",
+                                   port=False).stdout, uuid.stdout)
+
+
+class ParserTests(SynchronousTestCase):
+    """
+    The parser, in process (nothing here touches the network).
+    """
+
+    def test_commandModules(self):
+        """
+        The top command's module is registered with the others; a module
+        that does not exist is skipped silently.
+        """
+        self.assertIn("cocaine.tool.top", cli.COMMAND_MODULES)
+        self.assertIsNone(cli._loadModule("cocaine.tool.does_not_exist"))
+
+    def test_commandPath(self):
+        parser = cli.buildParser()
+        args = parser.parse_args(["app", "start", "echo", "--port", "7"])
+        self.assertEqual((args._command, args.name, args.port, args.host,
+                          args.json), ("app start", "echo", 7, None, False))
+        args = parser.parse_args(["--json", "--host", "h", "profile", "list"])
+        self.assertEqual((args._command, args.json, args.host),
+                         ("profile list", True, "h"))
+
+    def test_mainReturnsUsageStatus(self):
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        self.assertEqual(cli.main(["app", "start"]), 2)
+        self.assertIn("the following arguments are required: NAME",
+                      stderr.getvalue())
+
+    def test_loadConfig(self):
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("host: example.org\nport: 1234\ntimeout: 2.5\n")
+        self.assertEqual(cli.loadConfig(path), {
+            "host": "example.org", "port": 1234, "timeout": 2.5})
+        self.assertEqual(cli.loadConfig(self.mktemp()), {})
+        with open(path, "w") as f:
+            f.write("")
+        self.assertEqual(cli.loadConfig(path), {})
+
+    def test_consoleScript(self):
+        """
+        setup.cfg installs the C{cocaine-tool} script and the package.
+        """
+        import configparser
+        from tests.integration.node import ROOT
+        config = configparser.ConfigParser()
+        config.read(os.path.join(ROOT, "setup.cfg"))
+        self.assertIn("cocaine-tool = cocaine.tool.cli:main",
+                      config["options.entry_points"]["console_scripts"])
+        self.assertIn("cocaine.tool", config["options"]["packages"].split())
+        requires = config["options"]["install_requires"].split()
+        self.assertIn("rich>=13", requires)
+        self.assertIn("pyyaml>=6", requires)
