@@ -27,16 +27,16 @@ def _text(value):
     return value
 
 
-def _plain(value):
+def plain(value):
     """
     Decoded msgpack with bytes text turned into str, recursively.
     """
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
+        return {plain(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -62,7 +62,7 @@ def parseManifest(value, app):
     @raise ManifestError: naming the field.
     """
     where = "manifest of app {!r}".format(app)
-    value = _plain(value)
+    value = plain(value)
     if not isinstance(value, dict):
         raise ManifestError("{}: must be a map".format(where))
     slave = value.get("slave")
@@ -132,7 +132,7 @@ def parseProfile(value, name="default"):
     @raise ManifestError: naming the field.
     """
     where = "profile {!r}".format(name)
-    value = _plain(value if value is not None else {})
+    value = plain(value if value is not None else {})
     if not isinstance(value, dict):
         raise ManifestError("{}: must be a map".format(where))
     fields = {"name": name, "raw": MappingProxyType(dict(value))}

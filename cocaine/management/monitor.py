@@ -25,7 +25,7 @@ from twisted.logger import Logger
 
 from cocaine.engine.manifest import ManifestError
 from cocaine.errors import SpawnFailed
-from cocaine.management.protocol import plain
+from cocaine.engine.manifest import plain
 from cocaine.zeromq import (
     EndpointError, ZeroMQError, bindPublisher, checkEndpoint)
 

@@ -28,9 +28,10 @@ from twisted.internet.defer import DeferredLock, maybeDeferred
 from twisted.logger import Logger
 
 from cocaine.errors import AppAlreadyRunning, AppNotRunning, KeyNotFound
+from cocaine.engine.manifest import plain
 from cocaine.management.protocol import (
     BAD_SIGNATURE, NODE_NOT_RUNNING, SIGNATURE_REQUIRED, UNAUTHORIZED,
-    ManagementError, checkAction, parseRequest, plain)
+    ManagementError, checkAction, parseRequest)
 from cocaine.management.signing import userKey, verify
 from cocaine.protocol.framing import packValue, unpackValue
 

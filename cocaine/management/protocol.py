@@ -11,6 +11,7 @@ answered C{{"error": message}} with one of the messages below.
 import json
 from dataclasses import dataclass
 
+
 #: The protocol versions served: 2 unsigned, 3 signed.
 VERSIONS = (2, 3)
 #: The actions, in the order the errors list them.
@@ -100,17 +101,6 @@ def checkAction(request):
     return None
 
 
-def plain(value):
-    """
-    Decoded msgpack with bytes text turned into str, recursively.
-    """
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def _jsonable(value):

@@ -17,26 +17,9 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from cocaine.client import Locator, Service
 from tests.integration.node import ROOT, Node
+from tests.worker.languages import once
 
 APPS = os.path.join(ROOT, "examples", "apps")
-
-_prepared = {}
-
-
-def _once(name, prepare):
-    """
-    Run C{prepare} once per test run and remember its result, or the
-    L{SkipTest} it raised.
-    """
-    if name not in _prepared:
-        try:
-            _prepared[name] = (True, prepare())
-        except SkipTest as skip:
-            _prepared[name] = (False, skip)
-    ok, value = _prepared[name]
-    if not ok:
-        raise value
-    return value
 
 
 def _copy(example):
@@ -122,7 +105,7 @@ class _LanguageWorkerTests:
     processName = None
 
     def setUp(self):
-        directory = _once(self.language, type(self).prepare)
+        directory = once(self.language, type(self).prepare)
         self.node = Node(self.mktemp(), {
             "network": {"locator": 0},
             "services": {"logging": {"type": "logging"},

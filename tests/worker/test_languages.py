@@ -16,27 +16,10 @@ import msgpack
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.worker.runtime import APPS, FakeRuntime
+from tests.worker.languages import once
 
 JS_APP = os.path.join(APPS, "echo-js")
 C_APP = os.path.join(APPS, "echo-c")
-
-_prepared = {}
-
-
-def _once(name, prepare):
-    """
-    Run C{prepare} once per test run and remember its result, or the
-    L{SkipTest} it raised.
-    """
-    if name not in _prepared:
-        try:
-            _prepared[name] = (True, prepare())
-        except SkipTest as skip:
-            _prepared[name] = (False, skip)
-    ok, value = _prepared[name]
-    if not ok:
-        raise value
-    return value
 
 
 def _tail(output, lines=5):
@@ -109,7 +92,7 @@ class LanguageMixin:
     """
 
     def startWorker(self, handshake=True, **environment):
-        command = _once(type(self).__name__, type(self).prepare)
+        command = once(type(self).__name__, type(self).prepare)
         runtime = FakeRuntime(self, list(command),
                               environment=environment).start()
         if handshake:
