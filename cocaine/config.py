@@ -19,6 +19,9 @@ DEFAULT_LOCATOR_PORT = 10053
 #: The largest frame a connection may buffer (a 64 MiB value fits).
 DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
+#: The multicast group of cluster announces unless configured.
+DEFAULT_CLUSTER_GROUP = "239.0.100.53"
+
 _PRIORITIES = {"debug": 0, "info": 1, "warning": 2, "error": 3}
 
 
@@ -113,6 +116,28 @@ class Logging:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """
+    Cluster discovery and peering (C{docs/cluster.md}).
+
+    @ivar discovery: C{"multicast"}, C{"static"} or L{None} (off).
+    @ivar peers: C{((host, port), ...)}: the locators of the other nodes,
+        for static discovery.
+    @ivar secret: the HMAC key of multicast announces, or L{None}.
+    """
+
+    discovery: str = None
+    group: str = DEFAULT_CLUSTER_GROUP
+    port: int = DEFAULT_LOCATOR_PORT
+    interval: float = 5.0
+    interface: str = "127.0.0.1"
+    ttl: int = 1
+    loopback: bool = True
+    peers: tuple = ()
+    secret: str = None
+
+
+@dataclass(frozen=True)
 class Config:
     """
     The whole parsed configuration.
@@ -127,6 +152,7 @@ class Config:
     services: MappingProxyType
     logging: Logging
     uuid: str = None
+    cluster: Cluster = Cluster()
 
 
 #: The embedded defaults: one node with file storage, logging and the node
@@ -282,6 +308,78 @@ def _logging(value):
     return Logging(verbosity=verbosity, sinks=tuple(sinks))
 
 
+_CLUSTER_KEYS = ("discovery", "group", "port", "interval", "interface",
+                 "ttl", "loopback", "peers", "secret")
+
+
+def _cluster(value):
+    """
+    The C{cluster} section; L{Cluster} defaults for what it leaves out.
+    """
+    value = _map("cluster", value)
+    _keys("cluster", value, _CLUSTER_KEYS)
+    defaults = Cluster()
+    discovery = value.get("discovery")
+    if discovery not in (None, "multicast", "static"):
+        raise ConfigError("cluster.discovery", "must be \"multicast\", "
+                          "\"static\" or null, got {}".format(
+                              _describe(discovery)))
+    group = _address("cluster.group", value.get("group", defaults.group))
+    if not ipaddress.ip_address(group).is_multicast or ":" in group:
+        raise ConfigError("cluster.group", "must be an IPv4 multicast "
+                          "address (224.0.0.0/4), got {}".format(
+                              _describe(group)))
+    port = _port("cluster.port", value.get("port", defaults.port))
+    if port == 0:
+        raise ConfigError("cluster.port", "must be a port number 1-65535, "
+                          "got 0")
+    interval = value.get("interval", defaults.interval)
+    if (type(interval) not in (int, float) or not interval > 0
+            or interval != interval or interval > 3600):
+        raise ConfigError("cluster.interval", "must be a number of seconds "
+                          "above 0 and at most 3600, got {}".format(
+                              _describe(interval)))
+    interface = value.get("interface")
+    interface = defaults.interface if interface is None else _address(
+        "cluster.interface", interface)
+    if ":" in interface:
+        raise ConfigError("cluster.interface", "must be an IPv4 address, "
+                          "got {}".format(_describe(interface)))
+    ttl = value.get("ttl", defaults.ttl)
+    if type(ttl) is not int or not 0 <= ttl <= 255:
+        raise ConfigError("cluster.ttl", "must be an integer 0-255, got {}"
+                          .format(_describe(ttl)))
+    loopback = value.get("loopback", defaults.loopback)
+    if type(loopback) is not bool:
+        raise ConfigError("cluster.loopback", "must be true or false, got "
+                          "{}".format(_describe(loopback)))
+    rawPeers = value.get("peers", [])
+    if not isinstance(rawPeers, list):
+        raise ConfigError("cluster.peers", "must be an array of [host, "
+                          "port], got {}".format(_describe(rawPeers)))
+    peers = []
+    for i, peer in enumerate(rawPeers):
+        path = "cluster.peers[{}]".format(i)
+        if not isinstance(peer, list) or len(peer) != 2:
+            raise ConfigError(path, "must be [host, port], got {}".format(
+                _describe(peer)))
+        host = _string(path + "[0]", peer[0])
+        peerPort = _port(path + "[1]", peer[1])
+        if peerPort == 0:
+            raise ConfigError(path + "[1]", "must be a port number 1-65535, "
+                              "got 0")
+        peers.append((host, peerPort))
+    if discovery == "static" and not peers:
+        raise ConfigError("cluster.peers", "static discovery needs at least "
+                          "one peer [host, port]")
+    secret = value.get("secret")
+    if secret is not None:
+        secret = _string("cluster.secret", secret)
+    return Cluster(discovery=discovery, group=group, port=port,
+                   interval=float(interval), interface=interface, ttl=ttl,
+                   loopback=loopback, peers=tuple(peers), secret=secret)
+
+
 def parse(value, source="<defaults>"):
     """
     Build a L{Config} from decoded JSON.
@@ -293,7 +391,7 @@ def parse(value, source="<defaults>"):
     """
     value = _map("", value)
     _keys("", value, ("paths", "network", "storages", "services", "logging",
-                      "uuid"))
+                      "uuid", "cluster"))
     merged = dict(DEFAULTS)
     merged.update(value)
     uuid = value.get("uuid")
@@ -306,7 +404,8 @@ def parse(value, source="<defaults>"):
         storages=_components("storages", merged["storages"], ("core",)),
         services=_components("services", merged["services"]),
         logging=_logging(merged["logging"]),
-        uuid=uuid)
+        uuid=uuid,
+        cluster=_cluster(value.get("cluster", {})))
 
 
 def load(path):

@@ -6,6 +6,7 @@ The service tree of a node.
     +-- StoragesService      every configured storage backend
     +-- ServiceHost          logging
     +-- ServiceHost          locator (fixed port)
+    +-- ClusterService       discovery and peering, when configured
     +-- ServiceHost ...      every other configured service
 
 Start runs in that order and waits for each step; stop runs in reverse and
@@ -374,6 +375,11 @@ def buildRuntime(reactor, config, plugins=None):
     ServiceHost(reactor, "locator", locator, context.registry,
                 config.network, port=config.network.locator
                 ).setServiceParent(root)
+    if config.cluster.discovery is not None:
+        # cluster: after the locator listens (announces carry its port)
+        from cocaine.cluster.service import ClusterService
+        ClusterService(reactor, config.cluster, context.uuid,
+                       context.registry, locator).setServiceParent(root)
     for host in rest:
         host.setServiceParent(root)
     return root

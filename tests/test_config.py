@@ -166,11 +166,11 @@ class ValidationTests(SynchronousTestCase):
         An unknown top-level key is named, with the allowed ones.
         """
         error = self.assertError(
-            {"netwrok": {}}, "netwrok: unknown key (allowed: logging, "
-            "network, paths, services, storages, uuid)")
+            {"netwrok": {}}, "netwrok: unknown key (allowed: cluster, "
+            "logging, network, paths, services, storages, uuid)")
         self.assertEqual((error.path, error.reason), (
-            "netwrok", "unknown key (allowed: logging, network, paths, "
-            "services, storages, uuid)"))
+            "netwrok", "unknown key (allowed: cluster, logging, network, "
+            "paths, services, storages, uuid)"))
 
     def test_unknownNestedKeys(self):
         """

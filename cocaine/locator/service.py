@@ -10,6 +10,8 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from cocaine.cluster.gateway import AdhocGateway
+from cocaine.cluster.remote import RemoteTable
 from cocaine.errors import (
     InvalidArgument, RoutingStorageError, ServiceNotAvailable)
 from cocaine.interfaces import IRPCService
@@ -43,19 +45,36 @@ class _Published:
 @implementer(IRPCService)
 class LocatorService(Service):
     """
-    Resolves names from a L{cocaine.locator.registry.Registry} and routing
-    groups kept in storage.
+    Resolves names from a L{cocaine.locator.registry.Registry}, routing
+    groups kept in storage and, for names only remote nodes publish, the
+    cluster's remote table through a gateway.
+
+    @ivar remote: the L{cocaine.cluster.remote.RemoteTable} of the linked
+        remote nodes (empty without a cluster).
+    @ivar gateway: an L{cocaine.cluster.gateway.IGateway} choosing the
+        remote node that answers for a name.
+    @ivar onConnect: callables called with the uuid of every node that
+        opens C{connect}.
+    @ivar peering: the cluster's L{cocaine.cluster.peering.Peering}, or
+        L{None} without a cluster.
     """
 
     protocol = LOCATOR
     version = LOCATOR_VERSION
     log = Logger()
 
-    def __init__(self, registry, uuid, storage=None, rng=None):
+    def __init__(self, registry, uuid, storage=None, rng=None, remote=None,
+                 gateway=None):
         """
         @param storage: the backend holding routing groups, or L{None}.
+        @param remote: the remote table; a new empty one by default.
+        @param gateway: the remote gateway; L{AdhocGateway} by default.
         """
         self.registry = registry
+        self.remote = RemoteTable() if remote is None else remote
+        self.gateway = AdhocGateway(rng) if gateway is None else gateway
+        self.onConnect = []
+        self.peering = None
         self.uuid = uuid
         self.storage = storage
         self.groups = {}
@@ -116,13 +135,26 @@ class LocatorService(Service):
 
     # -- the protocol ------------------------------------------------------
 
-    def resolve(self, name, seed=None):
+    def lookup(self, name):
+        """
+        The entry of C{name}: ours, else a remote node's chosen by the
+        gateway, else L{None}.
+        """
         entry = self.registry.lookup(name)
+        if entry is not None:
+            return entry
+        providers = self.remote.providers(name)
+        if providers:
+            return self.gateway.choose(name, providers)
+        return None
+
+    def resolve(self, name, seed=None):
+        entry = self.lookup(name)
         if entry is not None:
             return entry
         group = self.groups.get(name)
         if group is not None:
-            lookup = self.registry.lookup
+            lookup = self.lookup
             member = group.pick(seed, self._rng,
                                 lambda m: lookup(m) is not None)
             if member is not None:
@@ -135,6 +167,13 @@ class LocatorService(Service):
             name))
 
     def connect(self, upstream, uuid):
+        peer = uuid.decode("utf-8", "replace") if isinstance(
+            uuid, bytes) else uuid
+        for hook in list(self.onConnect):
+            try:
+                hook(peer)
+            except Exception:
+                self.log.failure("locator connect hook failed")
         upstream.write(self.uuid, {
             name: list(entry) for name, entry in
             self.registry.snapshot().items()})
@@ -148,7 +187,7 @@ class LocatorService(Service):
         return self.loadGroups(groups)
 
     def cluster(self):
-        return ({},)
+        return (self.remote.nodes(),)
 
     def publish(self, upstream, name, endpoints, description=None):
         checked = []

@@ -1,0 +1,299 @@
+"""
+Tests for L{cocaine.cluster.announce}: the announce codec, the datagram
+protocol over a fake multicast transport and a L{Clock}.
+"""
+
+import msgpack
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.cluster.announce import (
+    AnnounceProtocol, MalformedAnnounce, MulticastDiscovery, Unauthenticated,
+    decodeAnnounce, encodeAnnounce)
+from cocaine.config import Cluster
+
+US, THEM, OTHER = "uuid-us", "uuid-them", "uuid-other"
+GROUP, PORT = "239.0.100.53", 10053
+ENDPOINTS = [("127.0.0.1", 10053)]
+
+
+class FakeMulticastTransport:
+    """
+    Records the multicast set-up calls and every datagram written.
+    """
+
+    def __init__(self):
+        self.calls = []
+        self.written = []
+
+    def setTTL(self, ttl):
+        self.calls.append(("setTTL", ttl))
+
+    def setLoopbackMode(self, mode):
+        self.calls.append(("setLoopbackMode", mode))
+
+    def setOutgoingInterface(self, address):
+        self.calls.append(("setOutgoingInterface", address))
+        return succeed(1)
+
+    def joinGroup(self, group, interface):
+        self.calls.append(("joinGroup", group, interface))
+        return succeed(1)
+
+    def write(self, data, address):
+        self.written.append((data, address))
+
+
+class CodecTests(SynchronousTestCase):
+    """
+    L{encodeAnnounce} and L{decodeAnnounce}.
+    """
+
+    def test_wireFormat(self):
+        """
+        Without a secret the datagram is msgpack C{[uuid, [[address,
+        port], ...]]}, as PROTOCOL.md section 10 says.
+        """
+        data = encodeAnnounce(US, [("127.0.0.1", 10053), ("10.0.0.1", 5)])
+        self.assertEqual(msgpack.unpackb(data, raw=False),
+                         [US, [["127.0.0.1", 10053], ["10.0.0.1", 5]]])
+        self.assertEqual(decodeAnnounce(data), (
+            US, [("127.0.0.1", 10053), ("10.0.0.1", 5)]))
+
+    def test_rawStrings(self):
+        """
+        An announce from a packer without the bin type (text as raw) is
+        accepted.
+        """
+        data = msgpack.packb([US.encode(), [[b"127.0.0.1", 1]]],
+                             use_bin_type=False)
+        self.assertEqual(decodeAnnounce(data), (US, [("127.0.0.1", 1)]))
+
+    def test_hmac(self):
+        """
+        With a secret a third element carries HMAC-SHA256 over the first
+        two; it verifies with the same secret only.
+        """
+        data = encodeAnnounce(US, ENDPOINTS, "s3cret")
+        self.assertEqual(len(msgpack.unpackb(data, raw=False)), 3)
+        self.assertEqual(decodeAnnounce(data, "s3cret"), (US, ENDPOINTS))
+        self.assertRaises(Unauthenticated, decodeAnnounce, data, "other")
+        self.assertRaises(Unauthenticated, decodeAnnounce,
+                          encodeAnnounce(US, ENDPOINTS), "s3cret")
+        tampered = encodeAnnounce(US, [("127.0.0.1", 1)], "s3cret")
+        value = msgpack.unpackb(tampered, raw=False)
+        value[1] = [["127.0.0.1", 2]]
+        self.assertRaises(Unauthenticated, decodeAnnounce,
+                          msgpack.packb(value, use_bin_type=True), "s3cret")
+
+    def test_malformed(self):
+        """
+        Anything else is L{MalformedAnnounce}.
+        """
+        for data in [b"", b"\xc1", b"\x93\x01", msgpack.packb({"a": 1}),
+                     msgpack.packb([US]), msgpack.packb([US, []]),
+                     msgpack.packb(["", [["h", 1]]]),
+                     msgpack.packb([5, [["h", 1]]]),
+                     msgpack.packb([US, [["h", 0]]]),
+                     msgpack.packb([US, [["h", 70000]]]),
+                     msgpack.packb([US, [["h", "1"]]]),
+                     msgpack.packb([US, [["h"]]]),
+                     msgpack.packb([US, [["", 1]]]),
+                     msgpack.packb([US, "x"]),
+                     msgpack.packb([US, [[b"\xff", 1]]], use_bin_type=True),
+                     b"\x92" + b"\xa1x" * 5000]:
+            self.assertRaises(MalformedAnnounce, decodeAnnounce, data)
+
+
+class AnnounceProtocolTests(SynchronousTestCase):
+    """
+    L{AnnounceProtocol} over a fake transport.
+    """
+
+    secret = None
+
+    def setUp(self):
+        self.clock = Clock()
+        self.heard = []
+        self.endpoints = list(ENDPOINTS)
+        self.protocol = AnnounceProtocol(
+            self.clock, US, lambda: self.endpoints,
+            lambda *a: self.heard.append(a), GROUP, PORT, 5.0,
+            "127.0.0.1", 1, True, self.secret)
+        self.transport = FakeMulticastTransport()
+        self.protocol.makeConnection(self.transport)
+        self.addCleanup(self.protocol.stopProtocol)
+
+    def sent(self):
+        return [(decodeAnnounce(data, self.secret), address)
+                for data, address in self.transport.written]
+
+    def receive(self, uuid, endpoints=(("127.0.0.1", 2000),), secret=None):
+        self.protocol.datagramReceived(
+            encodeAnnounce(uuid, list(endpoints), secret or self.secret),
+            ("127.0.0.1", PORT))
+
+    def test_setUp(self):
+        """
+        Starting sets TTL, loopback mode and the outgoing interface, joins
+        the group on the explicit interface, and announces at once.
+        """
+        self.assertEqual(self.transport.calls, [
+            ("setTTL", 1), ("setLoopbackMode", True),
+            ("setOutgoingInterface", "127.0.0.1"),
+            ("joinGroup", GROUP, "127.0.0.1")])
+        self.assertEqual(self.sent(), [((US, ENDPOINTS), (GROUP, PORT))])
+
+    def test_everyInterval(self):
+        """
+        One announce per interval, with the endpoints of the moment.
+        """
+        self.clock.pump([5.0] * 3)
+        self.assertEqual(len(self.transport.written), 4)
+        self.endpoints = [("127.0.0.1", 4242)]
+        self.clock.advance(5.0)
+        self.assertEqual(self.sent()[-1][0], (US, [("127.0.0.1", 4242)]))
+        self.assertEqual(self.protocol.stats["sent"], 5)
+
+    def test_nothingWithoutEndpoints(self):
+        """
+        Before the locator listens there is nothing to announce.
+        """
+        self.endpoints = []
+        self.clock.advance(5.0)
+        self.assertEqual(len(self.transport.written), 1)
+
+    def test_stopStopsTheLoop(self):
+        """
+        Stopping the protocol leaves no timer behind.
+        """
+        self.receive("node-1")
+        self.receive("node-2")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        self.protocol.stopProtocol()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_heard(self):
+        """
+        A valid announce of another node is reported with its endpoints;
+        our own (looped back) is not.
+        """
+        self.receive(THEM, [("127.0.0.1", 2000)])
+        self.receive(US)
+        self.assertEqual(self.heard, [(THEM, [("127.0.0.1", 2000)])])
+        self.assertEqual(self.protocol.stats["heard"], 1)
+
+    def test_newNodeAnsweredAtOnce(self):
+        """
+        A newly heard uuid is answered at once when our last announce is
+        older than the reply gap; a known one is not answered again.
+        """
+        self.clock.advance(2.0)
+        self.receive(THEM)
+        self.assertEqual(len(self.transport.written), 2)
+        self.receive(THEM)
+        self.assertEqual(len(self.transport.written), 2)
+        self.assertEqual(self.protocol.stats["replies"], 1)
+
+    def test_repliesRateLimited(self):
+        """
+        Many new nodes at once cost at most one announce per reply gap.
+        """
+        gap = self.protocol.replyGap
+        self.assertEqual(gap, 1.0)
+        for i in range(50):
+            self.receive("node-{}".format(i))
+        # we announced at 0: the answer waits until the gap has passed
+        self.assertEqual(len(self.transport.written), 1)
+        self.clock.advance(gap)
+        self.assertEqual(len(self.transport.written), 2)
+        self.clock.advance(0.5)
+        for i in range(50, 100):
+            self.receive("node-{}".format(i))
+        self.clock.advance(0.5)
+        self.assertEqual(len(self.transport.written), 3)
+        self.assertEqual(len(self.heard), 100)
+        self.assertEqual(self.protocol.stats["replies"], 2)
+
+    def test_forgottenAnsweredAgain(self):
+        """
+        A node that was dropped and comes back is answered at once again.
+        """
+        self.clock.advance(2.0)
+        self.receive(THEM)
+        self.clock.advance(2.0)
+        self.protocol.forget(THEM)
+        self.receive(THEM)
+        self.assertEqual(len(self.transport.written), 3)
+
+    def test_malformedCounted(self):
+        """
+        Garbage is ignored and counted, and does not stop the protocol.
+        """
+        for data in [b"", b"\xff" * 100, msgpack.packb([1, 2, 3, 4])]:
+            self.protocol.datagramReceived(data, ("127.0.0.1", 1))
+        self.assertEqual(self.protocol.stats["malformed"], 3)
+        self.assertEqual(self.heard, [])
+        self.receive(THEM)
+        self.assertEqual(len(self.heard), 1)
+
+    def test_signedAnnounceWithoutSecret(self):
+        """
+        Without a secret of ours a signed announce is still heard.
+        """
+        if self.secret is not None:
+            return
+        self.receive(THEM, secret="theirs")
+        self.assertEqual(len(self.heard), 1)
+
+
+class SecretTests(AnnounceProtocolTests):
+    """
+    The same with a cluster secret: our announces carry the HMAC, and
+    announces without a valid one are ignored and counted.
+    """
+
+    secret = "cluster-secret"
+
+    def test_unauthenticatedCounted(self):
+        self.protocol.datagramReceived(
+            encodeAnnounce(THEM, [("127.0.0.1", 1)]), ("127.0.0.1", 1))
+        self.protocol.datagramReceived(
+            encodeAnnounce(OTHER, [("127.0.0.1", 1)], "wrong"),
+            ("127.0.0.1", 1))
+        self.assertEqual(self.heard, [])
+        self.assertEqual(self.protocol.stats["unauthenticated"], 2)
+        self.assertEqual(self.protocol.stats["replies"], 0)
+        self.assertEqual(len(self.transport.written), 1)
+
+
+class MulticastDiscoveryTests(SynchronousTestCase):
+    """
+    L{MulticastDiscovery} listens with C{listenMulticast}.
+    """
+
+    def test_listens(self):
+        """
+        It listens on the group's port, bound to the group address, with
+        C{listenMultiple}, and stops listening when stopped.
+        """
+        reactor = MemoryReactorClock()
+        calls = []
+        reactor.listenMulticast = lambda port, proto, interface="", \
+            maxPacketSize=8192, listenMultiple=False: calls.append(
+                (port, proto, interface, listenMultiple)) or _Port()
+        service = MulticastDiscovery(
+            reactor, Cluster(discovery="multicast", port=4444), US,
+            lambda: ENDPOINTS, lambda *a: None)
+        service.startService()
+        self.assertEqual(calls, [(4444, service.protocol, GROUP, True)])
+        self.assertEqual(service.protocol.interface, "127.0.0.1")
+        service.stopService()
+        self.assertTrue(service._port is None)
+
+
+class _Port:
+    def stopListening(self):
+        return None

@@ -1,0 +1,86 @@
+"""
+Tests for the C{cluster} section of L{cocaine.config}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.config import DEFAULTS, Cluster, ConfigError, parse
+
+
+def cluster(**section):
+    value = dict(DEFAULTS)
+    value["cluster"] = section
+    return parse(value).cluster
+
+
+class ClusterConfigTests(SynchronousTestCase):
+    def assertError(self, section, path, reason):
+        error = self.assertRaises(ConfigError, cluster, **section)
+        self.assertEqual((error.path, error.reason), (path, reason))
+
+    def test_defaults(self):
+        """
+        Without the section discovery is off; the defaults are loopback
+        safe: interface 127.0.0.1, TTL 1.
+        """
+        self.assertEqual(parse(DEFAULTS).cluster, Cluster())
+        self.assertEqual(Cluster(), Cluster(
+            discovery=None, group="239.0.100.53", port=10053, interval=5.0,
+            interface="127.0.0.1", ttl=1, loopback=True, peers=(),
+            secret=None))
+        self.assertEqual(cluster(discovery="multicast").interface,
+                         "127.0.0.1")
+        self.assertEqual(cluster(discovery="multicast",
+                                 interface=None).interface, "127.0.0.1")
+
+    def test_full(self):
+        self.assertEqual(cluster(
+            discovery="static", group="239.1.2.3", port=5000, interval=1,
+            interface="10.0.0.1", ttl=3, loopback=False,
+            peers=[["127.0.0.1", 1], ["host.example", 2]], secret="s"),
+            Cluster("static", "239.1.2.3", 5000, 1.0, "10.0.0.1", 3, False,
+                    (("127.0.0.1", 1), ("host.example", 2)), "s"))
+
+    def test_errors(self):
+        """
+        Every bad value is refused naming its key path.
+        """
+        self.assertError({"discovery": "udp"}, "cluster.discovery",
+                         'must be "multicast", "static" or null, got "udp"')
+        self.assertError({"group": "10.0.0.1"}, "cluster.group",
+                         'must be an IPv4 multicast address (224.0.0.0/4), '
+                         'got "10.0.0.1"')
+        self.assertError({"group": "x"}, "cluster.group",
+                         'must be an IP address, got "x"')
+        self.assertError({"port": 0}, "cluster.port",
+                         "must be a port number 1-65535, got 0")
+        self.assertError({"port": "1"}, "cluster.port",
+                         'must be a port number 0-65535, got "1"')
+        for bad in (0, -1, "5", True, 3601):
+            error = self.assertRaises(ConfigError, cluster, interval=bad)
+            self.assertEqual(error.path, "cluster.interval")
+        self.assertError({"interface": "::1"}, "cluster.interface",
+                         'must be an IPv4 address, got "::1"')
+        self.assertError({"ttl": 256}, "cluster.ttl",
+                         "must be an integer 0-255, got 256")
+        self.assertError({"loopback": 1}, "cluster.loopback",
+                         "must be true or false, got 1")
+        self.assertError({"peers": {}}, "cluster.peers",
+                         "must be an array of [host, port], got a map")
+        self.assertError({"peers": [["h"]]}, "cluster.peers[0]",
+                         "must be [host, port], got an array")
+        self.assertError({"peers": [["h", 1], ["", 1]]},
+                         "cluster.peers[1][0]",
+                         'must be a non-empty string, got ""')
+        self.assertError({"peers": [["h", 0]]}, "cluster.peers[0][1]",
+                         "must be a port number 1-65535, got 0")
+        self.assertError({"discovery": "static"}, "cluster.peers",
+                         "static discovery needs at least one peer "
+                         "[host, port]")
+        self.assertError({"secret": ""}, "cluster.secret",
+                         'must be a non-empty string, got ""')
+        self.assertError({"gateway": "adhoc"}, "cluster.gateway",
+                         "unknown key (allowed: discovery, group, interface, "
+                         "interval, loopback, peers, port, secret, ttl)")
+        error = self.assertRaises(ConfigError, parse, {"cluster": []})
+        self.assertEqual(error.path, "cluster")
