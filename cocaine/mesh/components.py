@@ -1,0 +1,766 @@
+# -*- test-case-name: tests.mesh.test_components -*-
+"""
+The cote components: L{Requester}, L{Responder}, L{Publisher} and
+L{Subscriber}, wire-compatible with cote 1.2.0.
+
+Each component is a L{twisted.application.service.Service} with its own
+discovery (its own C{iid}, as in cote). Servers (Responder, Publisher)
+listen on TCP and advertise their port; clients (Requester, Subscriber)
+open one connection to every matching server and reconnect with backoff
+while the server keeps saying hello. Two components match when their
+C{axon_type}s pair up (C{req}/C{rep}, C{sub-emitter}/C{pub-emitter}),
+their key strings are equal (C{"<environment>:$$<key>"}) and their
+namespaces are equal.
+"""
+
+import collections
+import inspect
+import itertools
+import os
+import re
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from cocaine.errors import CocaineError
+from cocaine.mesh.amp import AMPProtocol
+from cocaine.mesh.discovery import DiscoveryOptions, DiscoveryProtocol, listenDiscovery
+
+__all__ = [
+    "MeshError",
+    "RequestTimeout",
+    "QueueFull",
+    "ResponderLost",
+    "RemoteError",
+    "formatKey",
+    "errorObject",
+    "Requester",
+    "Responder",
+    "Publisher",
+    "Subscriber",
+    "run",
+]
+
+log = Logger()
+
+#: Seconds a request waits for its reply unless told otherwise (ours).
+DEFAULT_TIMEOUT = 10.0
+#: How many requests may wait for a responder (ours).
+DEFAULT_QUEUE_LIMIT = 1000
+SUBSET_IDENTIFIER = "__subset"
+#: Weight of the newest reply time in a responder's moving average.
+LATENCY_WEIGHT = 0.3
+
+
+class MeshError(CocaineError):
+    """
+    A mesh failure. Raise it (or a subclass) in a handler to choose the
+    C{code} the requester sees.
+    """
+
+    code = "EMESH"
+
+    def __init__(self, message, code=None):
+        CocaineError.__init__(self, message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class RequestTimeout(MeshError):
+    """
+    No reply within the request's timeout.
+    """
+
+    code = "ETIMEDOUT"
+
+
+class QueueFull(MeshError):
+    """
+    No responder is connected and the queue of waiting requests is full.
+    """
+
+    code = "EQUEUEFULL"
+
+
+class ResponderLost(MeshError):
+    """
+    The connection to the responder handling the request was lost.
+    """
+
+    code = "ECONNRESET"
+
+
+class RemoteError(MeshError):
+    """
+    The responder answered with an error object.
+
+    @ivar error: the error exactly as received (any JSON value).
+    @ivar name: its C{name}, when it had one.
+    """
+
+    def __init__(self, error):
+        if isinstance(error, dict):
+            message = error.get("message")
+            code = error.get("code")
+            name = error.get("name")
+        else:
+            message, code, name = None, None, None
+        if message is None:
+            message = "remote error: %r" % (error,)
+        MeshError.__init__(self, message, code if code is not None else "EREMOTE")
+        self.error = error
+        self.name = name
+
+
+def formatKey(key=None, environment=None):
+    """
+    The key string as cote builds it: C{"<environment>:$$<key>"}, C{"$$<key>"}
+    without environment, C{"$$"} with neither. The environment defaults to
+    C{$COTE_ENV}.
+    """
+    if environment is None:
+        environment = os.environ.get("COTE_ENV", "")
+    prefix = environment + ":" if environment else ""
+    return prefix + "$$" + (key or "")
+
+
+def errorObject(error):
+    """
+    The JSON object a responder sends for an exception (ours: never C{{}}).
+
+    @type error: an exception or a L{Failure}
+    """
+    if isinstance(error, Failure):
+        error = error.value
+    message = getattr(error, "message", None)
+    if not isinstance(message, str):
+        message = str(error) or error.__class__.__name__
+    code = getattr(error, "code", None)
+    if code is not None and not isinstance(code, (str, int)):
+        code = str(code)
+    return {"message": message, "code": code if code is not None else "EHANDLER",
+            "name": error.__class__.__name__}
+
+
+def _maybeDeferred(f, *args):
+    try:
+        result = f(*args)
+    except BaseException:
+        return defer.fail()
+    if inspect.isawaitable(result) and not isinstance(result, defer.Deferred):
+        async def wait():
+            return await result
+        return defer.Deferred.fromCoroutine(wait())
+    return defer.maybeDeferred(lambda: result)
+
+
+class _Component(Service):
+    """
+    What all components share: the advertisement and discovery.
+
+    @param name: the component's name, sent in every hello.
+    @param key: the segmentation key (see L{formatKey}).
+    @param namespace: the namespace; only equal namespaces pair.
+    @param environment: the environment (default C{$COTE_ENV}).
+    @param advertisement: more advertisement fields.
+    @param discovery: a L{DiscoveryOptions}; or pass its keywords instead.
+    @param reactor: the reactor (TCP, UDP); default the global one.
+    @param clock: the clock of timers; default C{reactor}.
+    """
+
+    axonType = None
+    oppo = None
+    #: How discovery sockets are opened (tests replace it).
+    _listenDiscovery = staticmethod(listenDiscovery)
+
+    def __init__(self, name, key=None, namespace=None, environment=None,
+                 advertisement=None, discovery=None, reactor=None, clock=None, **options):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.name = name
+        self.reactor = reactor
+        self.clock = clock if clock is not None else reactor
+        self.namespace = namespace
+        ad = {"type": "service"}
+        ad.update(advertisement or {})
+        ad["name"] = name
+        ad["key"] = formatKey(key, environment)
+        ad["axon_type"] = self.axonType
+        if namespace is not None:
+            ad["namespace"] = namespace
+        self.advertisement = ad
+        if discovery is None:
+            discovery = DiscoveryOptions(**options)
+        elif options:
+            raise TypeError("pass discovery options either as discovery= or as keywords")
+        self.discoveryOptions = discovery
+        self.discovery = None
+        self._discoveryPorts = []
+
+    def matches(self, peer):
+        """
+        Whether a discovered peer pairs with this component (as cote decides).
+        """
+        ad = peer.advertisement
+        return (ad.get("axon_type") == self.oppo
+                and ad.get("key") == self.advertisement["key"]
+                and ad.get("namespace") == self.advertisement.get("namespace"))
+
+    def _startDiscovery(self):
+        self.discovery = DiscoveryProtocol(self.advertisement, self.discoveryOptions,
+                                           clock=self.clock)
+        self.discovery.addObserver(self._peerAdded, self._peerRemoved)
+        self._discoveryPorts = self._listenDiscovery(self.reactor, self.discovery)
+
+    def _stopDiscovery(self):
+        ports, self._discoveryPorts = self._discoveryPorts, []
+        return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
+
+    def _peerAdded(self, peer):
+        if self.matches(peer):
+            self.peerAdded(peer)
+
+    def _peerRemoved(self, peer):
+        if self.matches(peer):
+            self.peerRemoved(peer)
+
+    def peerAdded(self, peer):
+        pass
+
+    def peerRemoved(self, peer):
+        pass
+
+
+# ---------------------------------------------------------------- servers
+
+
+class _ServerConnection(AMPProtocol):
+    def connectionMade(self):
+        AMPProtocol.connectionMade(self)
+        self._lost = []
+        self.factory.component._connections.add(self)
+
+    def connectionLost(self, reason):
+        self.factory.component._connections.discard(self)
+        lost, self._lost = self._lost, []
+        for d in lost:
+            d.callback(None)
+
+    def close(self):
+        """
+        Close the connection; the Deferred fires once it is gone.
+        """
+        d = defer.Deferred()
+        self._lost.append(d)
+        self.transport.loseConnection()
+        return d
+
+    def messageReceived(self, args, parts):
+        self.factory.component.messageReceived(self, args, parts)
+
+
+class _Server(_Component):
+    """
+    A component that listens on TCP and advertises the port.
+
+    @ivar host: the interface to listen on: C{127.0.0.1} when discovery
+        stays on this host, else C{0.0.0.0}.
+    """
+
+    def __init__(self, name, port=0, host=None, **kwargs):
+        _Component.__init__(self, name, **kwargs)
+        self.port = port
+        if host is None:
+            host = "127.0.0.1" if self.discoveryOptions.loopbackOnly else "0.0.0.0"
+        self.host = host
+        self._listening = None
+        self._connections = set()
+
+    def startService(self):
+        Service.startService(self)
+        factory = Factory.forProtocol(_ServerConnection)
+        factory.component = self
+        self._listening = self.reactor.listenTCP(self.port, factory, interface=self.host)
+        self.advertisement["port"] = self._listening.getHost().port
+        self._startDiscovery()
+
+    def stopService(self):
+        Service.stopService(self)
+        d = self._stopDiscovery()
+        listening, self._listening = self._listening, None
+        stops = [d]
+        if listening is not None:
+            stops.append(defer.maybeDeferred(listening.stopListening))
+        stops.extend(connection.close() for connection in list(self._connections))
+        return defer.gatherResults(stops).addCallback(lambda _: None)
+
+    def messageReceived(self, connection, args, parts):
+        pass
+
+
+class Responder(_Server):
+    """
+    Answers requests by their C{type}.
+
+    Handlers are plain functions, coroutine functions or functions returning
+    Deferreds; they get the request object. A raised exception reaches the
+    requester as C{{"message", "code", "name"}} (see L{errorObject}); a
+    request for a type without handler gets an C{ENOHANDLER} error.
+    """
+
+    axonType = "rep"
+    oppo = "req"
+
+    def __init__(self, name, respondsTo=None, subset=None, **kwargs):
+        _Server.__init__(self, name, **kwargs)
+        self.handlers = {}
+        self._respondsTo = respondsTo
+        if subset is not None:
+            self.advertisement["subset"] = subset
+
+    def on(self, requestType, handler):
+        """
+        Handle requests of C{requestType} with C{handler(request)}.
+        """
+        self.handlers[requestType] = handler
+        return handler
+
+    def startService(self):
+        self.advertisement["respondsTo"] = list(
+            self._respondsTo if self._respondsTo is not None else self.handlers)
+        _Server.startService(self)
+
+    def messageReceived(self, connection, args, parts):
+        if len(args) < 2:
+            return
+        request, idPart = args[0], parts[-1]
+        if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+            self._reply(connection, [errorObject(MeshError(
+                "a request is an object with a type", "EBADREQUEST")), idPart])
+            return
+        handler = self.handlers.get(request["type"])
+        if handler is None:
+            self._reply(connection, [errorObject(MeshError(
+                "no handler for request type %r" % (request["type"],), "ENOHANDLER")), idPart])
+            return
+        d = _maybeDeferred(handler, request)
+
+        def ok(result):
+            self._reply(connection, [None, result, idPart])
+
+        def failed(f):
+            if f.check(MeshError):
+                log.info("handler for {type} answered an error: {error}",
+                         type=request["type"], error=f.getErrorMessage())
+            else:
+                log.failure("handler for {type} failed", f, type=request["type"])
+            self._reply(connection, [errorObject(f), idPart])
+
+        d.addCallbacks(ok, failed)
+        d.addErrback(lambda f: log.failure("cannot reply", f))
+
+    def _reply(self, connection, args):
+        if connection in self._connections:
+            connection.sendMessage(args)
+
+
+class Publisher(_Server):
+    """
+    Publishes to every connected subscriber; fire-and-forget.
+    """
+
+    axonType = "pub-emitter"
+    oppo = "sub-emitter"
+
+    def __init__(self, name, broadcasts=None, **kwargs):
+        _Server.__init__(self, name, **kwargs)
+        if broadcasts is not None:
+            self.advertisement["broadcasts"] = list(broadcasts)
+
+    def publish(self, topic, data):
+        """
+        Send C{data} under C{topic} to every connected subscriber.
+        """
+        prefix = "message::"
+        if self.namespace:
+            prefix += self.namespace + "::"
+        for connection in list(self._connections):
+            connection.sendMessage([prefix + topic, data])
+
+
+# ---------------------------------------------------------------- clients
+
+
+class _ClientConnection(AMPProtocol):
+    def connectionMade(self):
+        AMPProtocol.connectionMade(self)
+        self.factory.link.connected(self)
+
+    def connectionLost(self, reason):
+        self.factory.link.lost(self, reason)
+
+    def messageReceived(self, args, parts):
+        self.factory.link.component.messageReceived(self.factory.link, args, parts)
+
+
+class _Link:
+    """
+    The connection to one server peer, reconnected with backoff while the
+    peer is known.
+    """
+
+    initialDelay = 0.1
+    maxDelay = 5.0
+    factor = 2.0
+
+    def __init__(self, component, peer):
+        self.component = component
+        self.peer = peer
+        self.protocol = None
+        self.pending = 0
+        self.latency = None
+        self.delay = self.initialDelay
+        self.closed = False
+        self.attempts = 0
+        self._retry = None
+        self._connector = None
+        self._connecting = False
+        self._gone = []
+
+    def connect(self):
+        self._retry = None
+        if self.closed:
+            return
+        self.attempts += 1
+        self._connecting = True
+        factory = _LinkFactory(self)
+        self._connector = self.component.reactor.connectTCP(
+            self.peer.address, self.peer.port, factory)
+
+    def connected(self, protocol):
+        self._connecting = False
+        self.protocol = protocol
+        self.delay = self.initialDelay
+        if self.closed:
+            protocol.transport.loseConnection()
+            return
+        self.component.linkUp(self)
+
+    def lost(self, protocol, reason):
+        if self.protocol is protocol:
+            self.protocol = None
+            self.component.linkDown(self)
+        gone, self._gone = self._gone, []
+        for d in gone:
+            d.callback(None)
+        self.retryLater()
+
+    def failed(self, reason):
+        self._connecting = False
+        self.retryLater()
+
+    def retryLater(self):
+        if self.closed or self._retry is not None:
+            return
+        delay = self.delay
+        self.delay = min(self.delay * self.factor, self.maxDelay)
+        self._retry = self.component.clock.callLater(delay, self.connect)
+
+    def close(self):
+        """
+        Stop reconnecting and close the connection.
+
+        @return: a Deferred that fires once the connection is gone.
+        """
+        self.closed = True
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
+        if self.protocol is not None:
+            d = defer.Deferred()
+            self._gone.append(d)
+            self.protocol.transport.loseConnection()
+            return d
+        if self._connecting:
+            self._connecting = False
+            self._connector.stopConnecting()
+        return defer.succeed(None)
+
+
+class _LinkFactory(Factory):
+    protocol = _ClientConnection
+
+    def __init__(self, link):
+        self.link = link
+
+    # ClientFactory interface, without its noise
+    def startedConnecting(self, connector):
+        pass
+
+    def clientConnectionFailed(self, connector, reason):
+        self.link.failed(reason)
+
+    def clientConnectionLost(self, connector, reason):
+        pass
+
+
+class _Client(_Component):
+    """
+    A component that connects to every matching server.
+    """
+
+    def __init__(self, name, **kwargs):
+        _Component.__init__(self, name, **kwargs)
+        self.links = {}
+
+    def startService(self):
+        Service.startService(self)
+        self._startDiscovery()
+
+    def stopService(self):
+        Service.stopService(self)
+        stops = [link.close() for link in list(self.links.values())]
+        self.links.clear()
+        stops.append(self._stopDiscovery())
+        return defer.gatherResults(stops).addCallback(lambda _: None)
+
+    def peerAdded(self, peer):
+        if peer.port is None or peer.iid in self.links:
+            return
+        link = self.links[peer.iid] = _Link(self, peer)
+        link.connect()
+
+    def peerRemoved(self, peer):
+        link = self.links.pop(peer.iid, None)
+        if link is not None:
+            link.close()
+
+    def connectedLinks(self):
+        return [l for l in self.links.values() if l.protocol is not None]
+
+    def linkUp(self, link):
+        pass
+
+    def linkDown(self, link):
+        pass
+
+    def messageReceived(self, link, args, parts):
+        pass
+
+
+class _Pending:
+    def __init__(self, message, deferred, subset):
+        self.message = message
+        self.deferred = deferred
+        self.subset = subset
+        self.timeoutCall = None
+        self.link = None
+        self.id = None
+        self.sentAt = None
+
+
+class Requester(_Client):
+    """
+    Sends requests to matching responders.
+
+    @ivar timeout: the default timeout in seconds (L{None}: wait forever).
+    @ivar queueLimit: how many requests may wait for a responder.
+    @ivar balance: C{"round-robin"} (cote's), C{"pending"} (the responder
+        with the fewest requests in flight) or C{"latency"} (the responder
+        with the lowest moving average of reply times; unmeasured ones
+        first). Ties go in round-robin order.
+    """
+
+    axonType = "req"
+    oppo = "rep"
+
+    def __init__(self, name, requests=None, timeout=DEFAULT_TIMEOUT,
+                 queueLimit=DEFAULT_QUEUE_LIMIT, balance="round-robin", **kwargs):
+        _Client.__init__(self, name, **kwargs)
+        if balance not in ("round-robin", "pending", "latency"):
+            raise ValueError("balance is round-robin, pending or latency, not %r"
+                             % (balance,))
+        if requests is not None:
+            self.advertisement["requests"] = list(requests)
+        self.timeout = timeout
+        self.queueLimit = queueLimit
+        self.balance = balance
+        self.queue = collections.deque()
+        self.inFlight = {}
+        self._ids = itertools.count()
+        self._n = 0
+        self._identity = "%d-%s" % (os.getpid(), id(self))
+
+    def send(self, message, timeout=None):
+        """
+        Send a request object (with a C{type}); C{__subset} directs it to
+        responders advertising that subset.
+
+        @param timeout: seconds, or the default L{timeout}.
+        @return: a L{Deferred} firing with the result, or failing with
+            L{RemoteError}, L{RequestTimeout}, L{QueueFull} or
+            L{ResponderLost}. It can be awaited.
+        """
+        if not isinstance(message, dict) or "type" not in message:
+            return defer.fail(MeshError("a request is an object with a type", "EBADREQUEST"))
+        message = dict(message)
+        subset = message.pop(SUBSET_IDENTIFIER, None)
+        d = defer.Deferred(lambda _: self._forget(pending))
+        pending = _Pending(message, d, subset)
+        if timeout is None:
+            timeout = self.timeout
+        link = self._choose(subset)
+        if link is None:
+            if len(self.queue) >= self.queueLimit:
+                return defer.fail(QueueFull(
+                    "no responder connected and %d requests queued" % (len(self.queue),)))
+            self.queue.append(pending)
+        if timeout is not None:
+            pending.timeoutCall = self.clock.callLater(timeout, self._timedOut, pending, timeout)
+        if link is not None:
+            self._write(link, pending)
+        return d
+
+    def _choose(self, subset):
+        links = self.connectedLinks()
+        if subset is not None:
+            links = [l for l in links if l.peer.advertisement.get("subset") == subset]
+        if not links:
+            return None
+        index = self._n % len(links)
+        self._n += 1
+        ordered = links[index:] + links[:index]
+        if self.balance == "pending":
+            return min(ordered, key=lambda l: l.pending)
+        if self.balance == "latency":
+            return min(ordered, key=lambda l: -1.0 if l.latency is None else l.latency)
+        return links[index]
+
+    def _write(self, link, pending):
+        pending.id = "%s:%d" % (self._identity, next(self._ids))
+        pending.link = link
+        pending.sentAt = self.clock.seconds()
+        link.pending += 1
+        self.inFlight[pending.id] = pending
+        link.protocol.sendMessage([pending.message, pending.id])
+
+    def _forget(self, pending):
+        if pending.timeoutCall is not None and pending.timeoutCall.active():
+            pending.timeoutCall.cancel()
+        pending.timeoutCall = None
+        if pending.id is not None and self.inFlight.pop(pending.id, None) is not None:
+            pending.link.pending -= 1
+        try:
+            self.queue.remove(pending)
+        except ValueError:
+            pass
+
+    def _timedOut(self, pending, timeout):
+        pending.timeoutCall = None
+        self._forget(pending)
+        pending.deferred.errback(RequestTimeout(
+            "no reply to %r within %g s" % (pending.message.get("type"), timeout)))
+
+    def linkUp(self, link):
+        for pending in list(self.queue):
+            chosen = self._choose(pending.subset)
+            if chosen is None:
+                continue
+            self.queue.remove(pending)
+            self._write(chosen, pending)
+
+    def linkDown(self, link):
+        for pending in [p for p in self.inFlight.values() if p.link is link]:
+            self._forget(pending)
+            pending.deferred.errback(ResponderLost(
+                "lost the connection to responder %s while it handled %r"
+                % (link.peer.advertisement.get("name"), pending.message.get("type"))))
+
+    def messageReceived(self, link, args, parts):
+        if not args or not isinstance(args[-1], str):
+            return
+        pending = self.inFlight.get(args[-1])
+        if pending is None:
+            return
+        self._forget(pending)
+        elapsed = self.clock.seconds() - pending.sentAt
+        link.latency = elapsed if link.latency is None else (
+            LATENCY_WEIGHT * elapsed + (1 - LATENCY_WEIGHT) * link.latency)
+        error = args[0] if len(args) > 1 else None
+        if error is not None:
+            pending.deferred.errback(RemoteError(error))
+        else:
+            pending.deferred.callback(args[1] if len(args) > 2 else None)
+
+    def stopService(self):
+        d = _Client.stopService(self)
+        for pending in list(self.queue) + list(self.inFlight.values()):
+            self._forget(pending)
+            pending.deferred.errback(MeshError("requester stopped", "ESTOPPED"))
+        return d
+
+
+def _topicPattern(topic):
+    return re.compile("^" + ".+".join(re.escape(p) for p in topic.split("*")) + "$")
+
+
+class Subscriber(_Client):
+    """
+    Receives publications of matching publishers.
+
+    C{on(topic, callback)} calls C{callback(data, topic)}; a C{*} in a topic
+    matches any run of characters, so C{"*"} matches every topic.
+    """
+
+    axonType = "sub-emitter"
+    oppo = "pub-emitter"
+
+    def __init__(self, name, subscribesTo=None, **kwargs):
+        _Client.__init__(self, name, **kwargs)
+        self.advertisement["subscribesTo"] = list(subscribesTo or ["*"])
+        self._listeners = []
+
+    def on(self, topic, callback):
+        """
+        Call C{callback(data, topic)} for each publication matching C{topic}.
+        """
+        self._listeners.append((_topicPattern(topic), callback))
+        return callback
+
+    def messageReceived(self, link, args, parts):
+        if len(args) < 1 or not isinstance(args[0], str):
+            return
+        topic = args[0]
+        if not topic.startswith("message::"):
+            return
+        topic = topic[len("message::"):]
+        if self.namespace:
+            prefix = self.namespace + "::"
+            if not topic.startswith(prefix):
+                return
+            topic = topic[len(prefix):]
+        data = args[1] if len(args) > 1 else None
+        for pattern, callback in list(self._listeners):
+            if pattern.match(topic):
+                try:
+                    callback(data, topic)
+                except Exception:
+                    log.failure("subscriber callback for {topic} failed", topic=topic)
+
+
+def run(main, *args):
+    """
+    Run C{main(reactor, *args)} (a coroutine function or a function returning
+    a Deferred) under the global reactor and exit with its outcome: the
+    plain-script entry point, a thin wrapper of L{twisted.internet.task.react}.
+    """
+    from twisted.internet import task
+
+    def start(reactor, *a):
+        return _maybeDeferred(main, reactor, *a)
+
+    task.react(start, args)

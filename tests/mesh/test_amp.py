@@ -1,0 +1,153 @@
+# -*- test-case-name: tests.mesh.test_amp -*-
+"""
+Tests for L{cocaine.mesh.amp}.
+"""
+
+from hypothesis import given, settings, strategies as st
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.mesh.amp import (
+    AMPDecoder,
+    AMPProtocol,
+    FramingError,
+    MessageTooLarge,
+    encode,
+    pack,
+    packArgument,
+    unpackArgument,
+)
+
+DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
+
+parts = st.lists(st.binary(max_size=64), min_size=1, max_size=15)
+messages = st.lists(parts, min_size=1, max_size=8)
+
+
+def chunked(data, cuts):
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    chunks, last = [], 0
+    for p in points + [len(data)]:
+        chunks.append(data[last:p])
+        last = p
+    return chunks
+
+
+class EncodeTests(SynchronousTestCase):
+    def test_layout(self):
+        """
+        One header byte C{(1 << 4) | argc}, then 4-byte big-endian lengths.
+        """
+        self.assertEqual(encode([b"ab", b""]),
+                         b"\x12\x00\x00\x00\x02ab\x00\x00\x00\x00")
+
+    def test_argc(self):
+        self.assertRaises(FramingError, encode, [])
+        self.assertRaises(FramingError, encode, [b""] * 16)
+
+    def test_arguments(self):
+        """
+        Text is C{s:}, bytes raw, anything else C{j:} JSON.
+        """
+        self.assertEqual(packArgument("héllo"), "s:héllo".encode("utf-8"))
+        self.assertEqual(packArgument(b"\x00\xff"), b"\x00\xff")
+        self.assertEqual(packArgument({"type": "x"}), b'j:{"type":"x"}')
+        self.assertEqual(packArgument(None), b"j:null")
+        self.assertEqual(unpackArgument(b"s:abc"), "abc")
+        self.assertEqual(unpackArgument(b"j:[1,2]"), [1, 2])
+        self.assertEqual(unpackArgument(b"j:undefined"), None)
+        self.assertEqual(unpackArgument(b"raw"), b"raw")
+        self.assertRaises(FramingError, unpackArgument, b"j:{")
+
+    def test_cote_request(self):
+        """
+        A cote request is exactly C{[j:request, s:id]}.
+        """
+        self.assertEqual(
+            pack([{"type": "t"}, "1:0"]),
+            b"\x12\x00\x00\x00\x0ej:{\"type\":\"t\"}\x00\x00\x00\x05s:1:0")
+
+
+class DecoderTests(SynchronousTestCase):
+    @DETERMINISTIC
+    @given(messages, st.lists(st.integers(min_value=0), max_size=20))
+    def test_anyChunking(self, msgs, cuts):
+        """
+        Any chunking of a stream decodes to the same messages.
+        """
+        data = b"".join(encode(m) for m in msgs)
+        decoder = AMPDecoder()
+        out = []
+        for chunk in chunked(data, cuts):
+            out.extend(decoder.feed(chunk))
+        self.assertEqual(out, msgs)
+
+    @DETERMINISTIC
+    @given(st.lists(st.one_of(
+        st.text(max_size=20), st.binary(max_size=20).filter(lambda b: b[:2] not in (b"s:", b"j:")),
+        st.none(), st.integers(), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+        st.lists(st.booleans(), max_size=3)), min_size=1, max_size=15))
+    def test_roundTrip(self, values):
+        """
+        Values survive L{pack} and decoding.
+        """
+        (decoded,) = AMPDecoder().feed(pack(values))
+        self.assertEqual([unpackArgument(p) for p in decoded], values)
+
+    def test_badHeader(self):
+        """
+        A bad header byte fails the decoder for good, keeping the messages
+        before it.
+        """
+        decoder = AMPDecoder()
+        good = encode([b"x"])
+        with self.assertRaises(FramingError) as c:
+            decoder.feed(good + b"\x20")
+        self.assertEqual(c.exception.messages, [[b"x"]])
+        self.assertRaises(FramingError, decoder.feed, good)
+
+    def test_bounded(self):
+        """
+        A message larger than the bound fails with L{MessageTooLarge} as
+        soon as its length is known.
+        """
+        decoder = AMPDecoder(maxMessage=100)
+        self.assertEqual(decoder.feed(encode([b"a" * 50])), [[b"a" * 50]])
+        with self.assertRaises(MessageTooLarge) as c:
+            decoder.feed(b"\x11\x00\x10\x00\x00")
+        self.assertIn("100 bytes", str(c.exception))
+
+
+class Recorder(AMPProtocol):
+    def connectionMade(self):
+        AMPProtocol.connectionMade(self)
+        self.received = []
+
+    def messageReceived(self, args, parts):
+        self.received.append(args)
+
+
+class ProtocolTests(SynchronousTestCase):
+    def test_messages(self):
+        p = Recorder()
+        t = StringTransport()
+        p.makeConnection(t)
+        data = pack(["message::t", {"a": 1}])
+        p.dataReceived(data[:3])
+        p.dataReceived(data[3:])
+        self.assertEqual(p.received, [["message::t", {"a": 1}]])
+        p.sendMessage([None, 1, "id"])
+        self.assertEqual(t.value(), pack([None, 1, "id"]))
+
+    def test_framingErrorDrops(self):
+        """
+        Messages before a framing error are handled, then the connection is
+        aborted.
+        """
+        p = Recorder()
+        t = StringTransport()
+        p.makeConnection(t)
+        p.dataReceived(pack(["ok"]) + b"\xff")
+        self.assertEqual(p.received, [["ok"]])
+        self.assertTrue(t.disconnecting)
+        self.flushLoggedErrors()
