@@ -124,6 +124,11 @@ class Cluster:
     @ivar peers: C{((host, port), ...)}: the locators of the other nodes,
         for static discovery.
     @ivar secret: the HMAC key of multicast announces, or L{None}.
+    @ivar gateway: C{"load-aware"} (ours) or C{"adhoc"} (Cocaine's): who
+        answers C{resolve} of a name remote nodes publish.
+    @ivar bias: how much busier (in load score) the local node may be
+        than the least-loaded peer before the load-aware gateway sends a
+        resolve to that peer.
     """
 
     discovery: str = None
@@ -135,6 +140,8 @@ class Cluster:
     loopback: bool = True
     peers: tuple = ()
     secret: str = None
+    gateway: str = "load-aware"
+    bias: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,7 @@ def _logging(value):
 
 
 _CLUSTER_KEYS = ("discovery", "group", "port", "interval", "interface",
-                 "ttl", "loopback", "peers", "secret")
+                 "ttl", "loopback", "peers", "secret", "gateway", "bias")
 
 
 def _cluster(value):
@@ -375,9 +382,19 @@ def _cluster(value):
     secret = value.get("secret")
     if secret is not None:
         secret = _string("cluster.secret", secret)
+    gateway = value.get("gateway", defaults.gateway)
+    if gateway not in ("load-aware", "adhoc"):
+        raise ConfigError("cluster.gateway", "must be \"load-aware\" or "
+                          "\"adhoc\", got {}".format(_describe(gateway)))
+    bias = value.get("bias", defaults.bias)
+    if (type(bias) not in (int, float) or not 0 <= bias <= 100
+            or bias != bias):
+        raise ConfigError("cluster.bias", "must be a number 0-100, got {}"
+                          .format(_describe(bias)))
     return Cluster(discovery=discovery, group=group, port=port,
                    interval=float(interval), interface=interface, ttl=ttl,
-                   loopback=loopback, peers=tuple(peers), secret=secret)
+                   loopback=loopback, peers=tuple(peers), secret=secret,
+                   gateway=gateway, bias=float(bias))
 
 
 def parse(value, source="<defaults>"):

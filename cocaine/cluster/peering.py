@@ -36,7 +36,9 @@ class LocatorStream:
         locator = Locator(reactor, [tuple(e) for e in endpoints],
                           connectTimeout=timeout)
         try:
-            channel = await locator.connect(ownUuid, timeout=timeout)
+            # ours: {"load": true} asks for load reports on the stream
+            channel = await locator.connect(ownUuid, {"load": True},
+                                            timeout=timeout)
         except BaseException:
             locator.disconnect()
             raise
@@ -44,7 +46,8 @@ class LocatorStream:
 
     def read(self):
         """
-        @return: a Deferred of the next C{(uuid, {name: entry})}, failing
+        @return: a Deferred of the next C{(uuid, {name: entry})} (or
+            C{(uuid, {}, {"load": report})}, ours), failing
             with L{ChannelClosed} or the error that ended the stream.
         """
         return self._channel.read()
@@ -114,7 +117,8 @@ class _Link:
         self.stream = stream
         reason = "closed"
         try:
-            uuid, snapshot = await stream.read()
+            chunk = await stream.read()
+            uuid, snapshot = chunk[0], chunk[1]
             if isinstance(uuid, bytes):
                 uuid = uuid.decode("utf-8", "replace")
             if uuid != self.uuid:
@@ -128,9 +132,16 @@ class _Link:
                           port=endpoints[0][1])
             peering.changed()
             while True:
-                uuid, changes = await stream.read()
-                peering.remote.update(self.uuid, changes)
-                peering.changed()
+                chunk = await stream.read()
+                if len(chunk) > 2:
+                    extra = chunk[2]
+                    if isinstance(extra, dict):
+                        report = extra.get("load", extra.get(b"load"))
+                        if report is not None:
+                            peering.remote.setLoad(self.uuid, report)
+                if chunk[1]:
+                    peering.remote.update(self.uuid, chunk[1])
+                    peering.changed()
         except ChannelClosed:
             pass
         except Exception as e:

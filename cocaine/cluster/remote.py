@@ -42,6 +42,7 @@ class RemoteTable:
     def __init__(self):
         self._services = {}
         self._nodes = {}
+        self._loads = {}
 
     def link(self, uuid, endpoint, snapshot):
         """
@@ -57,6 +58,7 @@ class RemoteTable:
             if entry is not None:
                 services[_text(name)] = entry
         self._services[uuid] = services
+        self._loads.pop(uuid, None)
         self._nodes[uuid] = [_text(endpoint[0]), endpoint[1]]
 
     def update(self, uuid, changes):
@@ -82,6 +84,38 @@ class RemoteTable:
         """
         self._services.pop(uuid, None)
         self._nodes.pop(uuid, None)
+        self._loads.pop(uuid, None)
+
+    def setLoad(self, uuid, report):
+        """
+        Node C{uuid}'s latest load report (L{cocaine.cluster.load});
+        ignored unless the node is linked.
+
+        @raise ValueError: C{report} is not a map.
+        """
+        if not isinstance(report, dict):
+            raise ValueError("load report must be a map: {!r}".format(
+                report))
+        if uuid in self._nodes:
+            report = {_text(k): v for k, v in report.items()}
+            apps = report.get("apps")
+            if isinstance(apps, dict):
+                report["apps"] = {_text(k): (
+                    {_text(f): n for f, n in v.items()}
+                    if isinstance(v, dict) else v) for k, v in apps.items()}
+            self._loads[uuid] = report
+
+    def load(self, uuid):
+        """
+        @return: node C{uuid}'s latest load report, or L{None}.
+        """
+        return self._loads.get(uuid)
+
+    def loads(self):
+        """
+        @return: C{{uuid: report}} of the linked nodes that sent one.
+        """
+        return dict(self._loads)
 
     def nodes(self):
         """

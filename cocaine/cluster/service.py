@@ -9,6 +9,8 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from cocaine.cluster.announce import MulticastDiscovery
+from cocaine.cluster.gateway import AdhocGateway, LoadAwareGateway
+from cocaine.cluster.load import CpuSampler, LoadPublisher, nodeLoad
 from cocaine.cluster.peering import Peering, locatorStreams
 from cocaine.cluster.static import StaticDiscovery, locatorProbe
 from cocaine.runtime import StartupError
@@ -22,16 +24,33 @@ class ClusterService(Service):
 
     log = Logger()
 
-    def __init__(self, reactor, cluster, uuid, registry, locator):
+    def __init__(self, reactor, cluster, uuid, registry, locator,
+                 context=None, loadSource=None):
         """
         @param cluster: the config's L{cocaine.config.Cluster}; its
             C{discovery} is not L{None}.
         @param locator: the L{cocaine.locator.service.LocatorService}; its
-            C{remote} table is filled and its C{onConnect} hooks used.
+            C{remote} table is filled, its C{onConnect} hooks used, its
+            C{gateway} and C{loads} set.
+        @param context: the node's L{cocaine.context.Context} whose node
+            service's apps are measured; by default the parent service's
+            C{context} once started.
+        @param loadSource: C{() -> load report}, instead of measuring the
+            context (tests).
         """
         self.setName("cluster")
         self.config = cluster
         self._registry = registry
+        self._context = context
+        self.loadSource = loadSource or self._measure
+        self._cpu = CpuSampler(reactor, min(0.5, cluster.interval / 4.0))
+        if cluster.gateway == "adhoc":
+            locator.gateway = AdhocGateway()
+        else:
+            locator.gateway = LoadAwareGateway(
+                locator.remote, self._localLoad, bias=cluster.bias)
+        self.loads = locator.loads = LoadPublisher(
+            reactor, uuid, self._localLoad, cluster.interval / 2.0)
         timeout = max(1.0, cluster.interval)
         self.peering = Peering(reactor, uuid, locator.remote,
                                cluster.interval,
@@ -56,6 +75,15 @@ class ClusterService(Service):
         if entry is None:
             return []
         return [(e[0], e[1]) for e in entry[0]]
+
+    def _measure(self):
+        context = self._context
+        if context is None:
+            context = getattr(self.parent, "context", None)
+        return nodeLoad(context, self._cpu)
+
+    def _localLoad(self):
+        return self.loadSource()
 
     def _knocked(self, uuid):
         if not self.peering.isLinked(uuid):
@@ -88,6 +116,7 @@ class ClusterService(Service):
         return Deferred.fromCoroutine(self._start())
 
     async def _stop(self):
+        self.loads.stop()
         await maybeDeferred(self.discovery.stopService)
         await maybeDeferred(self.peering.stopService)
 

@@ -86,6 +86,8 @@ class NodeService(Service):
         self._isolateFactory = isolateFactory or _processIsolate
         self.apps = {}
         self._starting = set()
+        from cocaine.cluster.deploy import ClusterApps
+        self.cluster = ClusterApps(self)
 
     @property
     def storage(self):
@@ -114,9 +116,15 @@ class NodeService(Service):
                 self.log.error("app {app} of runlist {runlist} not started: "
                                "{reason}", app=name, runlist=self.runlist,
                                reason=str(e))
+        # cluster-wide apps: a node linked later gets the ones it lacks
+        peering = getattr(self.context.locator, "peering", None)
+        if peering is not None:
+            peering.watch(self.cluster.changed)
+            self.cluster.changed()
 
     def stopService(self):
         Service.stopService(self)
+        self.cluster.stop()
         return Deferred.fromCoroutine(self._stopAll())
 
     async def _stopAll(self):
@@ -137,6 +145,22 @@ class NodeService(Service):
             runlist = await self._readRunlist()
             if runlist.pop(name, None) is not None:
                 await self._writeRunlist(runlist)
+
+    async def startAppCluster(self, name, profile):
+        """
+        Ours: C{start_app} here and on every linked node (docs/cluster.md).
+
+        @return: C{{uuid: "ok" or "error: ..."}}.
+        """
+        return (await self.cluster.start(name, profile),)
+
+    async def pauseAppCluster(self, name):
+        """
+        Ours: C{pause_app} here and on every linked node.
+
+        @return: C{{uuid: "ok" or "error: ..."}}.
+        """
+        return (await self.cluster.pause(name),)
 
     def list(self):
         return (sorted(self.apps),)

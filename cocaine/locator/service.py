@@ -57,6 +57,9 @@ class LocatorService(Service):
         opens C{connect}.
     @ivar peering: the cluster's L{cocaine.cluster.peering.Peering}, or
         L{None} without a cluster.
+    @ivar loads: the cluster's L{cocaine.cluster.load.LoadPublisher}
+        sending our load to the C{connect} streams that ask for it, or
+        L{None} (then they get none).
     """
 
     protocol = LOCATOR
@@ -75,6 +78,7 @@ class LocatorService(Service):
         self.gateway = AdhocGateway(rng) if gateway is None else gateway
         self.onConnect = []
         self.peering = None
+        self.loads = None
         self.uuid = uuid
         self.storage = storage
         self.groups = {}
@@ -137,16 +141,16 @@ class LocatorService(Service):
 
     def lookup(self, name):
         """
-        The entry of C{name}: ours, else a remote node's chosen by the
-        gateway, else L{None}.
+        The entry of C{name}: when remote nodes publish it too, the one the
+        gateway chooses among them and ours; else ours, else L{None}.
         """
         entry = self.registry.lookup(name)
-        if entry is not None:
-            return entry
         providers = self.remote.providers(name)
-        if providers:
+        if not providers:
+            return entry
+        if entry is None:
             return self.gateway.choose(name, providers)
-        return None
+        return self.gateway.choose(name, providers, local=entry)
 
     def resolve(self, name, seed=None):
         entry = self.lookup(name)
@@ -166,7 +170,12 @@ class LocatorService(Service):
         raise ServiceNotAvailable("service {!r} is not available".format(
             name))
 
-    def connect(self, upstream, uuid):
+    def connect(self, upstream, uuid, options=None):
+        """
+        The C{connect} stream: our table, then its changes. With
+        C{options} C{{"load": true}} (ours; Cocaine sends one argument)
+        our load reports are interleaved as C{[uuid, {}, {"load": ...}]}.
+        """
         peer = uuid.decode("utf-8", "replace") if isinstance(
             uuid, bytes) else uuid
         for hook in list(self.onConnect):
@@ -182,6 +191,9 @@ class LocatorService(Service):
             upstream.write(self.uuid, {
                 name: _REMOVED if entry is None else list(entry)})
         upstream.notifyClose(self.registry.watch(changed))
+        if (isinstance(options, dict) and self.loads is not None
+                and (options.get("load") or options.get(b"load"))):
+            self.loads.subscribe(upstream)
 
     def refresh(self, groups):
         return self.loadGroups(groups)

@@ -24,7 +24,10 @@ DISCARD = Protocol("discard", [Message("discard", args=())])
 
 LOCATOR = Protocol("locator", [
     Message("resolve", [Arg("name", "str"), Arg("seed", "any", True)]),
-    Message("connect", [Arg("uuid", "str")], upstream=STREAMING),
+    # ours: the optional second argument ({"load": true}) asks for load
+    # reports too; Cocaine's connect(uuid) gets exactly its old stream
+    Message("connect", [Arg("uuid", "str"), Arg("options", "any", True)],
+            upstream=STREAMING),
     Message("refresh", [Arg("groups", "strings")]),
     Message("cluster", []),
     Message("publish", [Arg("name", "str"), Arg("endpoints", "list"),
@@ -66,6 +69,9 @@ NODE = Protocol("node", [
     # ours, appended so the ids of Cocaine's messages stay as they were
     Message("trigger", [Arg("name", "str"), Arg("driver", "str"),
                         Arg("request", "bytes", True)]),
+    # ours: cluster-wide apps (docs/cluster.md), appended likewise
+    Message("start_app_cluster", [Arg("name", "str"), Arg("profile", "any")]),
+    Message("pause_app_cluster", [Arg("name", "str")]),
 ])
 
 APP = Protocol("app", [

@@ -72,6 +72,9 @@ def register(subparsers):
     p.add_argument("name", metavar="NAME")
     p.add_argument("--profile", "-r", default="default",
                    help="a profile in storage (default: default)")
+    p.add_argument("--cluster", action="store_true",
+                   help="on every node of the cluster too: "
+                   "node.start_app_cluster copies the app to each peer")
     p.set_defaults(func=start)
 
     p = commands.add_parser(
@@ -79,6 +82,9 @@ def register(subparsers):
         description="node.pause_app(NAME): accepted requests finish first; "
         "the app leaves the runlist.")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--cluster", action="store_true",
+                   help="on every node of the cluster too "
+                   "(node.pause_app_cluster)")
     p.set_defaults(func=stop)
 
     p = commands.add_parser(
@@ -97,6 +103,9 @@ def register(subparsers):
         "its entries from the runlists. A running app keeps running until "
         "`app stop`.")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--cluster", action="store_true",
+                   help="from the storage of every node the locator's "
+                   "cluster() lists too")
     p.set_defaults(func=remove)
 
     p = commands.add_parser(
@@ -396,7 +405,29 @@ def _profileText(profile):
     return json.dumps(plain(profile), separators=(",", ":"))
 
 
+def _clusterResult(ctx, name, state, nodes):
+    nodes = plain(nodes)
+    if ctx.json:
+        ctx.emit({"app": name, "state": state, "nodes": nodes})
+        return
+    failed = {u: r for u, r in nodes.items() if r != "ok"}
+    ctx.say("app {} {} on {} node{}".format(
+        name, state, len(nodes) - len(failed), "" if len(nodes) - len(
+            failed) == 1 else "s"))
+    for uuid, reason in sorted(failed.items()):
+        ctx.warn("{}: {}".format(uuid, reason))
+    if failed:
+        raise ToolError("app {} not {} on {} node{}".format(
+            name, state, len(failed), "" if len(failed) == 1 else "s"))
+
+
 def start(ctx, args):
+    if getattr(args, "cluster", False):
+        profile = _profileFor(ctx, args.profile)
+        nodes = ctx.node.start_app_cluster(args.name, profile,
+                                           timeout=ctx.longTimeout())
+        _clusterResult(ctx, args.name, "running", nodes)
+        return
     _start(ctx, args.name, args.profile)
     ctx.emit({"app": args.name, "profile": args.profile, "state": "running"}
              if ctx.json else "app {} started with profile {}".format(
@@ -404,6 +435,11 @@ def start(ctx, args):
 
 
 def stop(ctx, args):
+    if getattr(args, "cluster", False):
+        nodes = ctx.node.pause_app_cluster(args.name,
+                                           timeout=ctx.longTimeout())
+        _clusterResult(ctx, args.name, "stopped", nodes)
+        return
     ctx.node.pause_app(args.name, timeout=ctx.longTimeout())
     ctx.emit({"app": args.name, "state": "stopped"} if ctx.json
              else "app {} stopped".format(args.name))
@@ -464,8 +500,13 @@ def restart(ctx, args):
                  _profileText(profile)))
 
 
-def remove(ctx, args):
-    name = args.name
+def _removeFrom(ctx, name):
+    """
+    Remove app C{name} from the storage of C{ctx}'s node.
+
+    @return: the collections it was removed from, the runlists it left,
+        whether it still runs there.
+    """
     removed = []
     for collection in ("apps", "manifests"):
         try:
@@ -485,9 +526,47 @@ def remove(ctx, args):
         if len(kept) != len(value):
             ctx.writeValue("runlists", runlist, kept, ["runlist"])
             runlists.append(runlist)
+    return removed, runlists, name in _running(ctx)
+
+
+def _removeCluster(ctx, name):
+    from cocaine.tool.context import ToolContext
+    nodes = {plain(ctx.locator.uuid()): (ctx.host, ctx.port)}
+    for uuid, endpoint in plain(ctx.locator.cluster() or {}).items():
+        nodes[uuid] = tuple(endpoint)
+    results = {}
+    for uuid, (host, port) in sorted(nodes.items()):
+        peer = ToolContext(host, port, ctx.timeout, console=ctx.console)
+        try:
+            removed, runlists, running = _removeFrom(peer, name)
+        finally:
+            for service in peer._services.values():
+                service.close()
+        results[uuid] = {"removed": removed, "runlists": runlists,
+                         "running": running}
+    if not any(r["removed"] or r["runlists"] for r in results.values()):
+        raise ToolError("no app {!r} in the storage of any node".format(
+            name))
+    if ctx.json:
+        ctx.emit({"app": name, "nodes": results})
+        return
+    ctx.say("app {} removed from {} of {} node{}".format(
+        name, sum(1 for r in results.values() if r["removed"]),
+        len(results), "" if len(results) == 1 else "s"))
+    still = sorted(u for u, r in results.items() if r["running"])
+    if still:
+        ctx.warn("app {} is still running on {}; `cocaine-tool app stop {} "
+                 "--cluster` stops it".format(name, ", ".join(still), name))
+
+
+def remove(ctx, args):
+    name = args.name
+    if getattr(args, "cluster", False):
+        _removeCluster(ctx, name)
+        return
+    removed, runlists, running = _removeFrom(ctx, name)
     if not removed and not runlists:
         raise ToolError("no app {!r} in storage".format(name))
-    running = name in _running(ctx)
     if ctx.json:
         ctx.emit({"app": name, "removed": removed, "runlists": runlists,
                   "running": running})

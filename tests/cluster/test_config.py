@@ -27,7 +27,7 @@ class ClusterConfigTests(SynchronousTestCase):
         self.assertEqual(Cluster(), Cluster(
             discovery=None, group="239.0.100.53", port=10053, interval=5.0,
             interface="127.0.0.1", ttl=1, loopback=True, peers=(),
-            secret=None))
+            secret=None, gateway="load-aware", bias=0.1))
         self.assertEqual(cluster(discovery="multicast").interface,
                          "127.0.0.1")
         self.assertEqual(cluster(discovery="multicast",
@@ -37,9 +37,11 @@ class ClusterConfigTests(SynchronousTestCase):
         self.assertEqual(cluster(
             discovery="static", group="239.1.2.3", port=5000, interval=1,
             interface="10.0.0.1", ttl=3, loopback=False,
-            peers=[["127.0.0.1", 1], ["host.example", 2]], secret="s"),
+            peers=[["127.0.0.1", 1], ["host.example", 2]], secret="s",
+            gateway="adhoc", bias=0),
             Cluster("static", "239.1.2.3", 5000, 1.0, "10.0.0.1", 3, False,
-                    (("127.0.0.1", 1), ("host.example", 2)), "s"))
+                    (("127.0.0.1", 1), ("host.example", 2)), "s", "adhoc",
+                    0.0))
 
     def test_errors(self):
         """
@@ -79,8 +81,14 @@ class ClusterConfigTests(SynchronousTestCase):
                          "[host, port]")
         self.assertError({"secret": ""}, "cluster.secret",
                          'must be a non-empty string, got ""')
-        self.assertError({"gateway": "adhoc"}, "cluster.gateway",
-                         "unknown key (allowed: discovery, group, interface, "
-                         "interval, loopback, peers, port, secret, ttl)")
+        self.assertError({"gateway": "ipvs"}, "cluster.gateway",
+                         'must be "load-aware" or "adhoc", got "ipvs"')
+        for bad in (-0.1, "1", True, 101):
+            error = self.assertRaises(ConfigError, cluster, bias=bad)
+            self.assertEqual(error.path, "cluster.bias")
+        self.assertError({"gateways": "adhoc"}, "cluster.gateways",
+                         "unknown key (allowed: bias, discovery, gateway, "
+                         "group, interface, interval, loopback, peers, port, "
+                         "secret, ttl)")
         error = self.assertRaises(ConfigError, parse, {"cluster": []})
         self.assertEqual(error.path, "cluster")

@@ -138,3 +138,51 @@ class RuntimeClusterTests(SynchronousTestCase):
         self.assertEqual([child.name for child in root],
                          ["storages", "logging", "locator", "cluster",
                           "storage"])
+
+
+class GatewayConfigTests(SynchronousTestCase):
+    """
+    C{cluster.gateway} and C{cluster.bias} pick the locator's gateway; the
+    load publisher is the locator's and stops with the service.
+    """
+
+    def service(self, **config):
+        locator = LocatorService(Registry(), "us")
+        service = ClusterService(
+            MemoryReactorClock(), Cluster(discovery="static",
+                                          peers=(("127.0.0.1", 1),),
+                                          interval=2.0, **config),
+            "us", Registry(), locator, loadSource=lambda: {
+                "cpu": 0.0, "apps": {"app": {"sessions": 3}}})
+        return service, locator
+
+    def test_loadAwareDefault(self):
+        from cocaine.cluster.gateway import LoadAwareGateway
+        service, locator = self.service(bias=0.5)
+        self.assertIsInstance(locator.gateway, LoadAwareGateway)
+        self.assertEqual(locator.gateway.bias, 0.5)
+        self.assertIs(locator.loads, service.loads)
+        self.assertEqual(service.loads.interval, 1.0)
+        upstream = FakeUpstream()
+        locator.connect(upstream, "peer", {"load": True})
+        self.assertEqual(upstream.sent[-1], ("write", "us", {}, {"load": {
+            "cpu": 0.0, "apps": {"app": {"sessions": 3}}}}))
+
+    def test_adhoc(self):
+        from cocaine.cluster.gateway import AdhocGateway
+        service, locator = self.service(gateway="adhoc")
+        self.assertIsInstance(locator.gateway, AdhocGateway)
+
+    def test_measuresParentContext(self):
+        """
+        Without a load source, the parent service's context is measured.
+        """
+        from types import SimpleNamespace
+        locator = LocatorService(Registry(), "us")
+        service = ClusterService(
+            MemoryReactorClock(), Cluster(discovery="static",
+                                          peers=(("127.0.0.1", 1),)),
+            "us", Registry(), locator)
+        service.parent = SimpleNamespace(context=SimpleNamespace(
+            node=SimpleNamespace(apps={})))
+        self.assertEqual(service.loadSource()["apps"], {})

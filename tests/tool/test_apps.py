@@ -220,6 +220,33 @@ class LifecycleTests(ToolTestCase):
         self.fails("app", "start", "echo", "--profile", "missing",
                    message="no profile 'missing' in storage")
 
+    def test_clusterFlag(self):
+        """
+        C{app start/stop --cluster} call C{start_app_cluster} and
+        C{pause_app_cluster}: on a node without peers, that node alone;
+        the app is kept in the runlist C{cluster}.
+        """
+        self.ok("app", "upload", ECHO)
+        self.assertEqual(self.ok("app", "start", "echo", "--cluster").out,
+                         "app echo running on 1 node\n")
+        self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
+                         b"pong")
+        self.assertEqual(self.json("runlist", "view", "cluster"),
+                         {"echo": {}})
+        result = self.json("app", "stop", "echo", "--cluster")
+        self.assertEqual((result["app"], result["state"],
+                          list(result["nodes"].values())),
+                         ("echo", "stopped", ["ok"]))
+        self.assertEqual(self.json("runlist", "view", "cluster"), {})
+        result = self.tool("app", "check", "echo")
+        self.assertEqual(result.out, "echo: stopped\n")
+        self.fails("app", "start", "nope", "--cluster",
+                   message="no manifest in storage (manifests/nope)")
+        self.assertEqual(self.ok("app", "remove", "echo", "--cluster").out,
+                         "app echo removed from 1 of 1 node\n")
+        self.fails("app", "remove", "echo", "--cluster",
+                   message="no app 'echo' in the storage of any node")
+
     async def test_uploadedTheOriginalWay(self):
         """
         An app written as the Cocaine 0.12 tools write it (old msgpack raw

@@ -1,0 +1,296 @@
+# -*- test-case-name: tests.cluster.test_deploy -*-
+"""
+Cluster-wide apps (ours): C{node.start_app_cluster(name, profile)} starts
+an app here and on every linked peer, copying its manifest, archive and
+(named) profile into each peer's storage through the peer's own storage
+service (resolved at the peer's locator) and calling the peer's
+C{node.start_app}; C{node.pause_app_cluster(name)} stops it everywhere.
+
+Every node keeps the names of its cluster-wide apps in the runlist
+C{cluster} (C{runlists/cluster}, C{{name: profile}}): a node linked later
+is sent the apps of that list it does not publish, by the node with the
+smallest uuid among those running the app, so it is sent once.
+"""
+
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.logger import Logger
+
+from cocaine.errors import (
+    AppAlreadyRunning, AppNotRunning, KeyNotFound, SpawnFailed)
+from cocaine.protocol.framing import packValue, unpackValue
+
+#: The runlist holding the cluster-wide apps.
+CLUSTER_RUNLIST = "cluster"
+
+#: Storage collections and the tags the tool gives them.
+MANIFESTS, APPS, PROFILES, RUNLISTS = ("manifests", "apps", "profiles",
+                                       "runlists")
+APP_TAGS, PROFILE_TAGS, RUNLIST_TAGS = ["app"], ["profile"], ["runlist"]
+
+#: Seconds one peer may take for one step (an archive write, a start).
+PEER_TIMEOUT = 60.0
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(
+        value, bytes) else value
+
+
+def _runlist(raw):
+    try:
+        value = unpackValue(raw)
+    except Exception:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {_text(k): _text(v) for k, v in value.items()}
+
+
+class RemoteNode:
+    """
+    A peer reached through its locator: its storage and node services.
+    """
+
+    def __init__(self, reactor, endpoint, timeout=PEER_TIMEOUT):
+        from cocaine.client import Locator, Service
+        self._locator = Locator(reactor, [tuple(endpoint)],
+                                timeout=timeout, connectTimeout=5)
+        self.storage = Service("storage", self._locator, timeout=timeout)
+        self.node = Service("node", self._locator, timeout=timeout)
+
+    async def _editRunlist(self, edit):
+        try:
+            runlist = _runlist(await self.storage.read(
+                RUNLISTS, CLUSTER_RUNLIST))
+        except KeyNotFound:
+            runlist = {}
+        edit(runlist)
+        await self.storage.write(RUNLISTS, CLUSTER_RUNLIST,
+                                 packValue(runlist), RUNLIST_TAGS)
+
+    async def deploy(self, name, blobs, profile):
+        """
+        Write C{blobs} (C{[(collection, key, raw, tags)]}) into the peer's
+        storage, add C{name} to its cluster runlist, start it there (one
+        already running counts as started).
+        """
+        for collection, key, raw, tags in blobs:
+            await self.storage.write(collection, key, raw, tags)
+        await self._editRunlist(lambda r: r.__setitem__(name, profile))
+        try:
+            await self.node.start_app(name, profile)
+        except AppAlreadyRunning:
+            pass
+
+    async def pause(self, name):
+        """
+        Drop C{name} from the peer's cluster runlist and stop it there (one
+        not running counts as stopped).
+        """
+        await self._editRunlist(lambda r: r.pop(name, None))
+        try:
+            await self.node.pause_app(name)
+        except AppNotRunning:
+            pass
+
+    def close(self):
+        self.storage.disconnect()
+        self.node.disconnect()
+        self._locator.disconnect()
+
+
+class ClusterApps:
+    """
+    The cluster-wide apps of one node service.
+    """
+
+    log = Logger()
+
+    def __init__(self, node, remoteNode=None, clock=None):
+        """
+        @param node: the L{cocaine.engine.node.NodeService}.
+        @param remoteNode: C{(endpoint) -> peer} with C{deploy}, C{pause}
+            and C{close} (L{RemoteNode} by default).
+        """
+        self.node = node
+        self.clock = clock or node.context.reactor
+        self._remoteNode = remoteNode or (
+            lambda endpoint: RemoteNode(self.clock, endpoint))
+        self._synced = set()
+        self._pending = {}
+
+    @property
+    def locator(self):
+        return self.node.context.locator
+
+    @property
+    def uuid(self):
+        return self.node.context.uuid
+
+    def peers(self):
+        """
+        @return: C{{uuid: [host, port]}} of the linked nodes.
+        """
+        locator = self.locator
+        if locator is None:
+            return {}
+        return locator.remote.nodes()
+
+    # -- the cluster runlist -------------------------------------------------
+
+    async def runlist(self):
+        try:
+            raw = await maybeDeferred(self.node.storage.read, RUNLISTS,
+                                      CLUSTER_RUNLIST)
+        except KeyNotFound:
+            return {}
+        return _runlist(raw)
+
+    async def _writeRunlist(self, runlist):
+        await maybeDeferred(self.node.storage.write, RUNLISTS,
+                            CLUSTER_RUNLIST, packValue(runlist),
+                            RUNLIST_TAGS)
+
+    async def _blobs(self, name, profile):
+        """
+        The raw stored manifest, archive and (named) profile of C{name}.
+
+        @raise SpawnFailed: one of them is not in storage.
+        """
+        wanted = [(MANIFESTS, name, APP_TAGS, "manifest"),
+                  (APPS, name, APP_TAGS, "archive")]
+        if isinstance(profile, str):
+            wanted.append((PROFILES, profile, PROFILE_TAGS, "profile"))
+        blobs = []
+        for collection, key, tags, what in wanted:
+            try:
+                raw = await maybeDeferred(self.node.storage.read,
+                                          collection, key)
+            except KeyNotFound:
+                raise SpawnFailed("app {!r}: no {} in storage ({}/{})"
+                                  .format(name, what, collection, key))
+            blobs.append((collection, key, raw, tags))
+        return blobs
+
+    # -- everywhere ----------------------------------------------------------
+
+    async def _onPeers(self, uuids, action):
+        peers = self.peers()
+        results = {}
+
+        async def one(uuid):
+            remote = self._remoteNode(peers[uuid])
+            try:
+                await action(remote)
+                results[uuid] = "ok"
+            except Exception as e:
+                results[uuid] = "error: {}".format(
+                    str(e) or type(e).__name__)
+                self.log.warn("cluster-wide app on {uuid}: {reason}",
+                              uuid=uuid, reason=results[uuid])
+            finally:
+                remote.close()
+        await DeferredList([Deferred.fromCoroutine(one(uuid))
+                            for uuid in uuids if uuid in peers])
+        return results
+
+    async def start(self, name, profile):
+        """
+        Start C{name} here (unless it runs) and on every linked peer.
+
+        @return: C{{uuid: "ok" or "error: ..."}}, ours included.
+        """
+        if isinstance(profile, bytes):
+            profile = profile.decode("utf-8")
+        blobs = await self._blobs(name, profile)
+        if name not in self.node.apps:
+            await self.node.startApp(name, profile)
+        runlist = await self.runlist()
+        runlist[name] = profile
+        await self._writeRunlist(runlist)
+        results = {self.uuid: "ok"}
+        results.update(await self._onPeers(
+            sorted(self.peers()), lambda remote: remote.deploy(
+                name, blobs, profile)))
+        return results
+
+    async def pause(self, name):
+        """
+        Stop C{name} here (if it runs) and on every linked peer; it leaves
+        every cluster runlist reached.
+
+        @return: C{{uuid: "ok" or "error: ..."}}, ours included.
+        """
+        runlist = await self.runlist()
+        if runlist.pop(name, None) is not None:
+            await self._writeRunlist(runlist)
+        if name in self.node.apps:
+            await self.node.pauseApp(name)
+        results = {self.uuid: "ok"}
+        results.update(await self._onPeers(
+            sorted(self.peers()), lambda remote: remote.pause(name)))
+        return results
+
+    # -- late joiners --------------------------------------------------------
+
+    def changed(self):
+        """
+        The remote table changed (peering's watcher): check each newly
+        linked node after C{delay}, letting it start its own runlist first.
+        """
+        peers = self.peers()
+        self._synced &= set(peers)
+        for uuid in list(self._pending):
+            if uuid not in peers:
+                call = self._pending.pop(uuid)
+                if call.active():
+                    call.cancel()
+        for uuid in peers:
+            if uuid not in self._synced and uuid not in self._pending:
+                self._pending[uuid] = self.clock.callLater(
+                    self.delay(), self._sync, uuid)
+
+    def delay(self):
+        peering = getattr(self.locator, "peering", None)
+        interval = getattr(peering, "interval", 1.0)
+        return min(1.0, interval / 2.0)
+
+    def _sync(self, uuid):
+        self._pending.pop(uuid, None)
+        if uuid not in self.peers():
+            return
+        self._synced.add(uuid)
+        d = Deferred.fromCoroutine(self.sync(uuid))
+        d.addErrback(lambda f: self.log.failure(
+            "cluster-wide apps not sent to {uuid}", f, uuid=uuid))
+
+    async def sync(self, uuid):
+        """
+        Send node C{uuid} the cluster-wide apps it does not publish, those
+        this node is the smallest uuid of the nodes running them.
+
+        @return: the names sent.
+        """
+        remote = self.locator.remote
+        published = remote.services(uuid)
+        sent = []
+        for name, profile in sorted((await self.runlist()).items()):
+            if name in published or name not in self.node.apps:
+                continue
+            runners = set(remote.providers(name)) | {self.uuid}
+            if min(runners) != self.uuid:
+                continue
+            blobs = await self._blobs(name, profile)
+            results = await self._onPeers([uuid], lambda peer: peer.deploy(
+                name, blobs, profile))
+            if results.get(uuid) == "ok":
+                self.log.info("cluster-wide app {app} sent to {uuid}",
+                              app=name, uuid=uuid)
+                sent.append(name)
+        return sent
+
+    def stop(self):
+        for call in self._pending.values():
+            if call.active():
+                call.cancel()
+        self._pending = {}

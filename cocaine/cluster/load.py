@@ -1,0 +1,198 @@
+# -*- test-case-name: tests.cluster.test_load -*-
+"""
+Per-app load, measured on a node and streamed to its peers (ours).
+
+A load report is C{{"cpu": percent, "apps": {name: {"queue": depth,
+"busy": busy workers, "sessions": sessions in progress, "capacity": pool
+limit, "concurrency": sessions per worker}}}}. It travels on the locator
+C{connect} stream only to a peer that asked for it with the optional
+second argument of C{connect} (C{{"load": true}}), as a chunk of its own:
+C{write [uuid, {}, {"load": report}]} (an empty service map, so whoever
+reads only the first two elements changes nothing). A C{connect(uuid)}
+with one argument, as Cocaine 0.12 sends it, never sees such a chunk.
+"""
+
+from twisted.logger import Logger
+
+#: A change of an app's score by this much is sent at once.
+BIG_CHANGE = 0.25
+
+#: How much node CPU (0..1) weighs against an app's utilisation.
+CPU_WEIGHT = 0.1
+
+
+def appLoad(engine):
+    """
+    The load of one running app, from its L{cocaine.engine.engine.Engine}.
+    """
+    live = [w for w in engine.workers.values() if w.state == "active"]
+    return {"queue": len(engine.queue),
+            "busy": sum(1 for w in live if w.load),
+            "sessions": len(engine.running),
+            "capacity": engine.profile.poolLimit,
+            "concurrency": engine.profile.concurrency}
+
+
+def nodeLoad(context, cpu=None):
+    """
+    The load report of this node: every app its node service runs.
+
+    @param cpu: C{() -> percent}; psutil's system-wide CPU by default.
+    """
+    apps = {}
+    node = getattr(context, "node", None)
+    for name, app in list(getattr(node, "apps", {}).items()):
+        try:
+            apps[name] = appLoad(app.engine)
+        except Exception:
+            continue
+    if cpu is None:
+        import psutil
+        cpu = lambda: psutil.cpu_percent(None)  # noqa: E731
+    return {"cpu": float(cpu()), "apps": apps}
+
+
+class CpuSampler:
+    """
+    The node's CPU percent (psutil, system-wide), measured at most every
+    C{period} seconds: a resolve asks for the local load each time, and
+    psutil's figure over a few milliseconds is noise.
+    """
+
+    def __init__(self, clock, period=0.5, cpu=None):
+        self.clock = clock
+        self.period = period
+        if cpu is None:
+            import psutil
+            cpu = lambda: psutil.cpu_percent(None)  # noqa: E731
+        self._cpu = cpu
+        self._value = 0.0
+        self._at = None
+
+    def __call__(self):
+        now = self.clock.seconds()
+        if self._at is None or now - self._at >= self.period:
+            self._value, self._at = float(self._cpu()), now
+        return self._value
+
+
+def _number(value, default=0.0):
+    if type(value) in (int, float) and value == value and value >= 0:
+        return float(value)
+    return default
+
+
+def score(report, name):
+    """
+    How busy node C{report} is for app C{name}: the sessions in progress
+    plus the queue, over what its pool can run at once (0 idle, 1 every
+    slot taken, above 1 queueing), plus L{CPU_WEIGHT} x the node's CPU
+    share; L{None} when the report has no such app.
+    """
+    if not isinstance(report, dict):
+        return None
+    apps = report.get("apps")
+    if not isinstance(apps, dict):
+        return None
+    load = apps.get(name)
+    if not isinstance(load, dict):
+        return None
+    slots = max(1.0, _number(load.get("capacity"), 1.0)
+                * max(1.0, _number(load.get("concurrency"), 1.0)))
+    waiting = _number(load.get("sessions")) + _number(load.get("queue"))
+    cpu = min(100.0, _number(report.get("cpu"))) / 100.0
+    return waiting / slots + CPU_WEIGHT * cpu
+
+
+def bigChange(old, new):
+    """
+    Whether report C{new} differs from C{old} enough to be sent at once:
+    an app came or went, or its score moved by L{BIG_CHANGE} or more.
+    """
+    if old is None:
+        return True
+    oldApps, newApps = old.get("apps", {}), new.get("apps", {})
+    if set(oldApps) != set(newApps):
+        return True
+    for name in newApps:
+        if abs(score(old, name) - score(new, name)) >= BIG_CHANGE:
+            return True
+    return False
+
+
+class LoadPublisher:
+    """
+    Sends this node's load report to the C{connect} streams that asked
+    for it: at once on subscribing, every C{interval} (the announce
+    interval / 2), and as soon as a check (every C{interval} / 5) sees a
+    L{bigChange}.
+    """
+
+    log = Logger()
+
+    def __init__(self, clock, uuid, source, interval):
+        """
+        @param source: C{() -> report}.
+        """
+        self.clock = clock
+        self.uuid = uuid
+        self.source = source
+        self.interval = interval
+        self.check = interval / 5.0
+        self._upstreams = []
+        self._last = None
+        self._sentAt = None
+        self._call = None
+
+    def _measure(self):
+        try:
+            return self.source()
+        except Exception:
+            self.log.failure("cluster: load not measured")
+            return {"cpu": 0.0, "apps": {}}
+
+    def subscribe(self, upstream):
+        """
+        Send the report to C{upstream} now and from now on, until it
+        closes.
+        """
+        if self._call is None:
+            # not ticking: what we have may be old
+            self._last = self._measure()
+            self._sentAt = self.clock.seconds()
+        self._upstreams.append(upstream)
+        upstream.write(self.uuid, {}, {"load": self._last})
+
+        def closed():
+            if upstream in self._upstreams:
+                self._upstreams.remove(upstream)
+            if not self._upstreams:
+                self._stopTimer()
+        upstream.notifyClose(closed)
+        if self._call is None:
+            self._call = self.clock.callLater(self.check, self._tick)
+
+    def _stopTimer(self):
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def _tick(self):
+        self._call = None
+        if not self._upstreams:
+            return
+        report = self._measure()
+        now = self.clock.seconds()
+        if (bigChange(self._last, report)
+                or now - self._sentAt >= self.interval - 1e-9):
+            self._last, self._sentAt = report, now
+            for upstream in list(self._upstreams):
+                try:
+                    upstream.write(self.uuid, {}, {"load": report})
+                except Exception:
+                    self.log.failure("cluster: load not sent")
+        self._call = self.clock.callLater(self.check, self._tick)
+
+    def stop(self):
+        self._stopTimer()
+        self._upstreams = []

@@ -1,0 +1,188 @@
+"""
+Tests for L{cocaine.cluster.deploy}: cluster-wide start and pause, and the
+apps sent to a node linked later, with a fake node service and fake peers.
+"""
+
+from types import SimpleNamespace
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.cluster.deploy import CLUSTER_RUNLIST, ClusterApps
+from cocaine.cluster.remote import RemoteTable
+from cocaine.errors import SpawnFailed
+from cocaine.protocol.framing import packValue
+from cocaine.storage.memory import MemoryStorage
+
+US, A, B = "node-b0", "node-a0", "node-c0"
+
+
+class FakeNode:
+    def __init__(self, clock):
+        self.storage = MemoryStorage()
+        self.apps = {}
+        self.calls = []
+        self.context = SimpleNamespace(
+            reactor=clock, uuid=US, locator=SimpleNamespace(
+                remote=RemoteTable(), peering=SimpleNamespace(
+                    interval=1.0)))
+
+    async def startApp(self, name, profile):
+        self.calls.append(("start", name, profile))
+        self.apps[name] = profile
+
+    async def pauseApp(self, name):
+        self.calls.append(("pause", name))
+        del self.apps[name]
+
+
+class FakePeer:
+    def __init__(self, log, endpoint, fail=None):
+        self.log = log
+        self.endpoint = tuple(endpoint)
+        self.fail = fail
+
+    async def deploy(self, name, blobs, profile):
+        if self.fail:
+            raise self.fail
+        self.log.append(("deploy", self.endpoint, name, [
+            (c, k) for c, k, _, _ in blobs], profile))
+
+    async def pause(self, name):
+        self.log.append(("pause", self.endpoint, name))
+
+    def close(self):
+        self.log.append(("close", self.endpoint))
+
+
+class ClusterAppsTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.node = FakeNode(self.clock)
+        self.log = []
+        self.failing = {}
+        self.apps = ClusterApps(self.node, remoteNode=lambda e: FakePeer(
+            self.log, e, self.failing.get(tuple(e))), clock=self.clock)
+        self.remote = self.node.context.locator.remote
+        storage = self.node.storage
+        storage.write("manifests", "echo", packValue({"slave": "w"}),
+                      ["app"])
+        storage.write("apps", "echo", packValue(b"tar"), ["app"])
+        storage.write("profiles", "small", packValue({"pool-limit": 1}),
+                      ["profile"])
+
+    def settle(self, coroutine):
+        return self.successResultOf(Deferred.fromCoroutine(coroutine))
+
+    def runlist(self):
+        return self.settle(self.apps.runlist())
+
+    def test_startEverywhere(self):
+        """
+        Started here, recorded in the cluster runlist, the manifest,
+        archive and named profile sent to every linked peer.
+        """
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.failing[("127.0.0.1", 2)] = RuntimeError("disk full")
+        results = self.settle(self.apps.start("echo", b"small"))
+        self.assertEqual(results, {US: "ok", A: "ok",
+                                   B: "error: disk full"})
+        self.assertEqual(self.node.calls, [("start", "echo", "small")])
+        self.assertEqual(self.runlist(), {"echo": "small"})
+        self.assertIn(("deploy", ("127.0.0.1", 1), "echo", [
+            ("manifests", "echo"), ("apps", "echo"),
+            ("profiles", "small")], "small"), self.log)
+        self.assertEqual(sorted(e for e in self.log if e[0] == "close"),
+                         [("close", ("127.0.0.1", 1)),
+                          ("close", ("127.0.0.1", 2))])
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
+
+    def test_startInlineProfileAlreadyRunning(self):
+        """
+        An inline profile sends no profile blob; an app already running
+        here is not started again.
+        """
+        self.node.apps["echo"] = {}
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.assertEqual(self.settle(self.apps.start("echo", {})),
+                         {US: "ok", A: "ok"})
+        self.assertEqual(self.node.calls, [])
+        self.assertEqual(self.log[0][3], [("manifests", "echo"),
+                                          ("apps", "echo")])
+
+    def test_startMissing(self):
+        d = Deferred.fromCoroutine(self.apps.start("nope", {}))
+        self.assertEqual(str(self.failureResultOf(d, SpawnFailed).value),
+                         "app 'nope': no manifest in storage "
+                         "(manifests/nope)")
+        d = Deferred.fromCoroutine(self.apps.start("echo", "missing"))
+        self.failureResultOf(d, SpawnFailed)
+        self.assertEqual(self.node.calls, [])
+
+    def test_pauseEverywhere(self):
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.settle(self.apps.start("echo", {}))
+        del self.log[:]
+        self.assertEqual(self.settle(self.apps.pause("echo")),
+                         {US: "ok", A: "ok"})
+        self.assertEqual(self.node.calls[-1], ("pause", "echo"))
+        self.assertEqual(self.runlist(), {})
+        self.assertEqual(self.log[0], ("pause", ("127.0.0.1", 1), "echo"))
+        # not running here: the peers are still told
+        self.assertEqual(self.settle(self.apps.pause("echo")),
+                         {US: "ok", A: "ok"})
+
+    def test_lateJoiner(self):
+        """
+        A node linked later is sent, after a delay, the cluster-wide apps
+        it does not publish, by the smallest uuid running them; once.
+        """
+        self.settle(self.apps.start("echo", {}))
+        self.node.storage.write("runlists", CLUSTER_RUNLIST, packValue(
+            {"echo": {}, "stopped": {}}), ["runlist"])
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.apps.changed()
+        self.assertEqual(self.log, [])
+        self.clock.advance(0.5)
+        self.assertEqual(self.log, [
+            ("deploy", ("127.0.0.1", 2), "echo", [
+                ("manifests", "echo"), ("apps", "echo")], {}),
+            ("close", ("127.0.0.1", 2))])
+        self.apps.changed()
+        self.clock.advance(1)
+        self.assertEqual(len(self.log), 2)
+
+        # dropped and linked again: checked again, but it runs echo now
+        self.remote.drop(B)
+        self.apps.changed()
+        self.remote.link(B, ("127.0.0.1", 2), {"echo": (
+            [["127.0.0.1", 9]], 1, {})})
+        self.apps.changed()
+        self.clock.advance(1)
+        self.assertEqual(len(self.log), 2)
+
+    def test_lateJoinerSmallerUuidSends(self):
+        """
+        When a node with a smaller uuid runs the app too, it sends it, not
+        us.
+        """
+        self.settle(self.apps.start("echo", {}))
+        self.remote.link(A, ("127.0.0.1", 1), {"echo": (
+            [["127.0.0.1", 9]], 1, {})})
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.assertEqual(self.settle(self.apps.sync(B)), [])
+        self.remote.drop(A)
+        self.assertEqual(self.settle(self.apps.sync(B)), ["echo"])
+
+    def test_goneBeforeDelay(self):
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.apps.changed()
+        self.remote.drop(B)
+        self.apps.changed()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.apps.changed()
+        self.apps.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -1,0 +1,394 @@
+"""
+Tests for L{cocaine.cluster.load} and L{cocaine.cluster.gateway}'s
+load-aware gateway: the score, the load reports on the locator C{connect}
+stream (only for a peer that asks), the peering side reading them, and the
+choice of a node.
+"""
+
+import random
+from collections import Counter
+from types import SimpleNamespace
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from cocaine.cluster.gateway import (
+    GATEWAYS, AdhocGateway, IGateway, LoadAwareGateway)
+from cocaine.cluster.load import (
+    BIG_CHANGE, CPU_WEIGHT, CpuSampler, LoadPublisher, appLoad, bigChange, nodeLoad,
+    score)
+from cocaine.cluster.remote import RemoteTable
+from cocaine.locator.registry import Registry
+from cocaine.locator.service import LocatorService
+from tests.cluster import test_peering
+from tests.locator.test_service import FakeUpstream
+
+A, B, US = "node-a", "node-b", "us"
+
+
+def entry(port):
+    return [[["127.0.0.1", port]], 1, {}]
+
+
+def report(cpu=0.0, **apps):
+    """
+    A load report: C{app=(sessions, queue)} with a pool of 2 x 1.
+    """
+    return {"cpu": cpu, "apps": {
+        name: {"queue": queue, "busy": min(sessions, 2),
+               "sessions": sessions, "capacity": 2, "concurrency": 1}
+        for name, (sessions, queue) in apps.items()}}
+
+
+class ScoreTests(SynchronousTestCase):
+    def test_score(self):
+        """
+        Sessions plus queue over pool capacity x concurrency, plus the CPU
+        share weighted by L{CPU_WEIGHT}; L{None} without that app.
+        """
+        self.assertEqual(score(report(app=(0, 0)), "app"), 0.0)
+        self.assertEqual(score(report(app=(1, 0)), "app"), 0.5)
+        self.assertEqual(score(report(app=(2, 2)), "app"), 2.0)
+        self.assertAlmostEqual(score(report(50.0, app=(1, 0)), "app"),
+                               0.5 + CPU_WEIGHT * 0.5)
+        self.assertIsNone(score(report(app=(1, 0)), "other"))
+        self.assertIsNone(score(None, "app"))
+        self.assertIsNone(score({"apps": []}, "app"))
+        self.assertIsNone(score({"apps": {"app": 3}}, "app"))
+
+    def test_scoreGarbage(self):
+        """
+        Nonsense numbers count as nothing, a capacity below 1 as 1.
+        """
+        self.assertEqual(score({"cpu": "x", "apps": {"app": {
+            "sessions": -3, "queue": "q", "capacity": 0}}}, "app"), 0.0)
+        self.assertEqual(score({"apps": {"app": {"sessions": 3}}}, "app"),
+                         3.0)
+
+    def test_bigChange(self):
+        old = report(app=(0, 0))
+        self.assertTrue(bigChange(None, old))
+        self.assertFalse(bigChange(old, report(app=(0, 0))))
+        # one of two slots: +0.5
+        self.assertTrue(bigChange(old, report(app=(1, 0))))
+        self.assertTrue(bigChange(old, report(app=(0, 0), other=(0, 0))))
+        self.assertTrue(bigChange(old, report()))
+        self.assertFalse(bigChange(old, report(
+            100 * (BIG_CHANGE - 0.01) / CPU_WEIGHT / 100, app=(0, 0))))
+
+    def test_appLoad(self):
+        """
+        Measured from an engine's queue, workers, sessions and profile.
+        """
+        workers = {1: SimpleNamespace(state="active", load=2),
+                   2: SimpleNamespace(state="active", load=0),
+                   3: SimpleNamespace(state="starting", load=0)}
+        engine = SimpleNamespace(
+            queue=[1, 2, 3], workers=workers, running={1, 2},
+            profile=SimpleNamespace(poolLimit=4, concurrency=2))
+        self.assertEqual(appLoad(engine), {
+            "queue": 3, "busy": 1, "sessions": 2, "capacity": 4,
+            "concurrency": 2})
+
+    def test_nodeLoad(self):
+        """
+        Every app of the context's node service, and the CPU.
+        """
+        engine = SimpleNamespace(
+            queue=[], workers={}, running=set(),
+            profile=SimpleNamespace(poolLimit=1, concurrency=1))
+        context = SimpleNamespace(node=SimpleNamespace(apps={
+            "echo": SimpleNamespace(engine=engine),
+            "broken": SimpleNamespace(engine=None)}))
+        self.assertEqual(nodeLoad(context, cpu=lambda: 12), {
+            "cpu": 12.0, "apps": {"echo": {
+                "queue": 0, "busy": 0, "sessions": 0, "capacity": 1,
+                "concurrency": 1}}})
+        self.assertEqual(nodeLoad(None, cpu=lambda: 0),
+                         {"cpu": 0.0, "apps": {}})
+        self.assertIsInstance(nodeLoad(None)["cpu"], float)
+
+
+class CpuSamplerTests(SynchronousTestCase):
+    def test_cached(self):
+        """
+        Measured at most once a period.
+        """
+        clock, values = Clock(), iter([10, 20, 30])
+        sampler = CpuSampler(clock, 0.5, cpu=lambda: next(values))
+        self.assertEqual((sampler(), sampler()), (10.0, 10.0))
+        clock.advance(0.4)
+        self.assertEqual(sampler(), 10.0)
+        clock.advance(0.1)
+        self.assertEqual(sampler(), 20.0)
+        self.assertIsInstance(CpuSampler(clock)(), float)
+
+
+class GatewayTests(SynchronousTestCase):
+    def setUp(self):
+        self.remote = RemoteTable()
+        self.local = report(app=(0, 0))
+        self.gateway = LoadAwareGateway(self.remote, lambda: self.local,
+                                        bias=0.25, rng=random.Random(3))
+        for uuid, port in ((A, 1), (B, 2)):
+            self.remote.link(uuid, ("127.0.0.1", port * 100),
+                             {"app": entry(port), "storage": entry(port)})
+        self.providers = {A: "a-entry", B: "b-entry"}
+
+    def test_interface(self):
+        self.assertTrue(verifyObject(IGateway, self.gateway))
+        self.assertIs(GATEWAYS["load-aware"], LoadAwareGateway)
+
+    def test_localWhileNotBusier(self):
+        """
+        The local node answers while its score is at most the best peer's
+        plus the bias.
+        """
+        self.remote.setLoad(A, report(app=(0, 0)))
+        self.remote.setLoad(B, report(app=(1, 0)))
+        self.assertEqual(self.gateway.choose("app", self.providers, "mine"),
+                         "mine")
+        self.local = report(app=(0, 0), cpu=100.0)
+        self.assertEqual(self.gateway.choose("app", self.providers, "mine"),
+                         "mine")
+
+    def test_peerWhenBusier(self):
+        """
+        Busier than a peer by more than the bias: the least-loaded peer.
+        """
+        self.remote.setLoad(A, report(app=(1, 0)))
+        self.remote.setLoad(B, report(app=(0, 0)))
+        self.local = report(app=(1, 0))
+        self.assertEqual(self.gateway.choose("app", self.providers, "mine"),
+                         "b-entry")
+        self.remote.setLoad(B, report(app=(2, 3)))
+        self.assertEqual(self.gateway.choose("app", self.providers, "mine"),
+                         "mine")
+        self.local = report(app=(2, 0))
+        self.assertEqual(self.gateway.choose("app", self.providers, "mine"),
+                         "a-entry")
+
+    def test_bias(self):
+        """
+        A bias of 0 leaves the local node as soon as a peer is less busy.
+        """
+        self.gateway.bias = 0
+        self.remote.setLoad(A, report(app=(0, 0)))
+        self.local = report(app=(0, 0), cpu=10.0)
+        self.assertEqual(self.gateway.choose("app", {A: "a"}, "mine"), "a")
+
+    def test_onlyRemote(self):
+        """
+        Without a local entry, the least-loaded peer; ties and peers
+        without reports are spread at random.
+        """
+        self.remote.setLoad(A, report(app=(2, 0)))
+        self.remote.setLoad(B, report(app=(0, 0)))
+        self.assertEqual(self.gateway.choose("app", self.providers),
+                         "b-entry")
+        self.remote.setLoad(A, report(app=(0, 0)))
+        counts = Counter(self.gateway.choose("app", self.providers)
+                         for _ in range(100))
+        self.assertEqual(set(counts), {"a-entry", "b-entry"})
+        counts = Counter(self.gateway.choose("storage", self.providers)
+                         for _ in range(100))
+        self.assertEqual(set(counts), {"a-entry", "b-entry"})
+
+    def test_unreportedPeerSkipped(self):
+        """
+        A peer without a report for the name is not chosen while another
+        has one.
+        """
+        self.remote.setLoad(A, report(app=(1, 1)))
+        self.local = report(app=(2, 2))
+        self.assertEqual(set(self.gateway.choose(
+            "app", self.providers, "mine") for _ in range(20)), {"a-entry"})
+
+    def test_notAnApp(self):
+        """
+        A name without a local report (not an app) or without any peer
+        report stays local.
+        """
+        self.remote.setLoad(A, report(storage=(0, 0)))
+        self.assertEqual(self.gateway.choose("storage", {A: "a"}, "mine"),
+                         "mine")
+        self.assertEqual(self.gateway.choose("app", {B: "b"}, "mine"),
+                         "mine")
+
+    def test_localLoadFails(self):
+        def broken():
+            raise RuntimeError("no")
+        gateway = LoadAwareGateway(self.remote, broken)
+        self.remote.setLoad(A, report(app=(0, 0)))
+        self.assertEqual(gateway.choose("app", {A: "a"}, "mine"), "mine")
+
+    def test_adhocKeepsLocal(self):
+        self.assertEqual(AdhocGateway().choose("app", {A: "a"}, "mine"),
+                         "mine")
+
+    def test_locatorResolve(self):
+        """
+        The locator asks the gateway with its own entry when peers publish
+        the name too.
+        """
+        registry = Registry()
+        registry.publish("app", [["127.0.0.1", 9]], 1, {})
+        locator = LocatorService(registry, US, remote=self.remote,
+                                 gateway=self.gateway)
+        self.remote.setLoad(A, report(app=(0, 0)))
+        self.remote.setLoad(B, report(app=(2, 0)))
+        self.assertEqual(locator.resolve("app")[0], [["127.0.0.1", 9]])
+        self.local = report(app=(2, 0))
+        self.assertEqual(locator.resolve("app")[0], [["127.0.0.1", 1]])
+
+
+class RemoteLoadTests(SynchronousTestCase):
+    def test_setLoad(self):
+        """
+        Reports are kept for linked nodes only, with text keys, and
+        dropped with the node or a new link.
+        """
+        table = RemoteTable()
+        table.setLoad(A, report())
+        self.assertIsNone(table.load(A))
+        table.link(A, ("127.0.0.1", 1), {})
+        table.setLoad(A, {b"cpu": 1.0, b"apps": {b"app": {b"queue": 2}}})
+        self.assertEqual(table.load(A), {"cpu": 1.0,
+                                         "apps": {"app": {"queue": 2}}})
+        self.assertEqual(table.loads(), {A: table.load(A)})
+        self.assertRaises(ValueError, table.setLoad, A, [1])
+        table.link(A, ("127.0.0.1", 1), {})
+        self.assertIsNone(table.load(A))
+        table.setLoad(A, report())
+        table.drop(A)
+        self.assertIsNone(table.load(A))
+
+
+class PublisherTests(SynchronousTestCase):
+    """
+    L{LoadPublisher} and the locator's C{connect} with and without the
+    load option.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.load = report(app=(0, 0))
+        self.measured = 0
+        self.publisher = LoadPublisher(self.clock, US, self.source, 1.0)
+        self.registry = Registry()
+        self.registry.publish("app", [["127.0.0.1", 9]], 1, {})
+        self.locator = LocatorService(self.registry, US)
+        self.locator.loads = self.publisher
+
+    def source(self):
+        self.measured += 1
+        return self.load
+
+    def loads(self, upstream):
+        return [sent[3]["load"] for sent in upstream.sent
+                if len(sent) == 4]
+
+    def test_cocaineConnectUnchanged(self):
+        """
+        C{connect(uuid)} with one argument (Cocaine 0.12) gets the table
+        and its changes only, always two-element chunks.
+        """
+        upstream = FakeUpstream()
+        self.locator.connect(upstream, b"peer")
+        self.clock.advance(5)
+        self.registry.withdraw("app")
+        self.assertEqual(upstream.sent, [
+            ("write", US, {"app": [[["127.0.0.1", 9]], 1, {}]}),
+            ("write", US, {"app": [[], 0, {}]})])
+        self.assertEqual(self.measured, 0)
+        upstream = FakeUpstream()
+        self.locator.connect(upstream, b"peer", {"load": False})
+        self.locator.connect(upstream, b"peer", "load")
+        self.assertEqual(self.measured, 0)
+
+    def test_connectWithLoad(self):
+        """
+        C{connect(uuid, {"load": true})}: the table, then a load chunk
+        C{[uuid, {}, {"load": report}]}, then one every interval.
+        """
+        upstream = FakeUpstream()
+        self.locator.connect(upstream, b"peer", {b"load": True})
+        self.assertEqual(upstream.sent[0], ("write", US, {
+            "app": [[["127.0.0.1", 9]], 1, {}]}))
+        self.assertEqual(upstream.sent[1], ("write", US, {}, {
+            "load": self.load}))
+        self.clock.advance(0.2)
+        self.assertEqual(len(upstream.sent), 2)
+        self.load = report(app=(0, 0), cpu=1.0)
+        for _ in range(4):
+            self.clock.advance(0.2)
+        self.assertEqual(self.loads(upstream), [report(app=(0, 0)),
+                                                self.load])
+
+    def test_bigChangeAtOnce(self):
+        """
+        A big change goes out at the next check (interval / 5), not
+        waiting for the interval.
+        """
+        upstream = FakeUpstream()
+        self.publisher.subscribe(upstream)
+        self.load = report(app=(2, 0))
+        self.clock.advance(0.2)
+        self.assertEqual(self.loads(upstream)[-1], self.load)
+
+    def test_closedStopsTimer(self):
+        """
+        A closed stream gets nothing more; with no stream left the timer
+        stops; a new subscriber gets a fresh measure.
+        """
+        upstream = FakeUpstream()
+        self.publisher.subscribe(upstream)
+        upstream.closed = True
+        for callback in upstream._onClose:
+            callback()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.load = report(app=(1, 1))
+        other = FakeUpstream()
+        self.publisher.subscribe(other)
+        self.assertEqual(self.loads(other), [self.load])
+        self.assertEqual(len(upstream.sent), 1)
+        self.publisher.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_sourceFails(self):
+        def broken():
+            raise RuntimeError("no")
+        publisher = LoadPublisher(self.clock, US, broken, 1.0)
+        upstream = FakeUpstream()
+        publisher.subscribe(upstream)
+        self.assertEqual(upstream.sent, [("write", US, {}, {
+            "load": {"cpu": 0.0, "apps": {}}})])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class PeeringLoadTests(SynchronousTestCase):
+    """
+    The peering side: load chunks fill the remote table's reports and
+    change no service.
+    """
+
+    setUp = test_peering.PeeringTests.setUp
+    openStream = test_peering.PeeringTests.openStream
+    link = test_peering.PeeringTests.link
+
+    def test_loadChunk(self):
+        stream = self.link()
+        changes = len(self.changes)
+        stream.chunks.append((A, {}, {b"load": report(app=(1, 0))}))
+        d, stream.pending = stream.pending, None
+        d.callback(stream.chunks.pop(0))
+        self.assertEqual(self.remote.load(A), report(app=(1, 0)))
+        self.assertEqual(list(self.remote.services(A)), ["app"])
+        self.assertEqual(len(self.changes), changes)
+        # odd extras are ignored, later chunks still read
+        d, stream.pending = stream.pending, None
+        d.callback((A, {"other": entry(2)}, "junk"))
+        self.assertEqual(sorted(self.remote.services(A)), ["app", "other"])
+        self.assertEqual(self.peering.isLinked(A), True)
+        self.assertEqual(self.opens[0][0], test_peering.EP_A)
