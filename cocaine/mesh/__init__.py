@@ -18,6 +18,7 @@ from cocaine.mesh.components import (
     run,
 )
 from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
+from cocaine.mesh.monitor import Monitor
 
 __all__ = [
     "AMPDecoder",
@@ -26,6 +27,7 @@ __all__ = [
     "MalformedHello",
     "MeshError",
     "MessageTooLarge",
+    "Monitor",
     "Publisher",
     "QueueFull",
     "RemoteError",

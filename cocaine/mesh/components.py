@@ -246,6 +246,7 @@ class _ServerConnection(AMPProtocol):
 
     def connectionLost(self, reason):
         self.factory.component._connections.discard(self)
+        self.factory.component.connectionGone(self)
         lost, self._lost = self._lost, []
         for d in lost:
             d.callback(None)
@@ -299,6 +300,9 @@ class _Server(_Component):
         return defer.gatherResults(stops).addCallback(lambda _: None)
 
     def messageReceived(self, connection, args, parts):
+        pass
+
+    def connectionGone(self, connection):
         pass
 
 
@@ -508,14 +512,100 @@ class _LinkFactory(Factory):
         pass
 
 
-class _Client(_Component):
+class _StatusReporter:
     """
-    A component that connects to every matching server.
+    The connections of a client to the monitors it discovered, and the
+    C{status} messages it sends them every C{statusInterval} seconds, as
+    cote's requesters and subscribers do:
+    C{[s:status, j:{"id": <iid>, "nodes": [<iids of connected servers>]}]}.
     """
 
-    def __init__(self, name, **kwargs):
+    def __init__(self, client, interval):
+        self.client = client
+        self.reactor = client.reactor
+        self.clock = client.clock
+        self.interval = interval
+        self.links = {}
+        self._loop = None
+
+    def add(self, peer):
+        if peer.port is None or peer.iid in self.links:
+            return
+        link = self.links[peer.iid] = _Link(self, peer)
+        link.connect()
+        if self._loop is None:
+            from twisted.internet.task import LoopingCall
+            self._loop = LoopingCall(self.report)
+            self._loop.clock = self.clock
+            self._loop.start(self.interval, now=False)
+
+    def remove(self, peer):
+        link = self.links.pop(peer.iid, None)
+        if link is not None:
+            link.close()
+
+    def status(self):
+        return {"id": self.client.discovery.iid if self.client.discovery else None,
+                "nodes": [l.peer.iid for l in self.client.connectedLinks()]}
+
+    def report(self):
+        """
+        Send one status message to every connected monitor.
+        """
+        links = [l for l in self.links.values() if l.protocol is not None]
+        if not links:
+            return
+        status = self.status()
+        for link in links:
+            link.protocol.sendMessage(["status", status])
+
+    def linkUp(self, link):
+        # a newly connected monitor learns our connections at once
+        link.protocol.sendMessage(["status", self.status()])
+
+    def linkDown(self, link):
+        pass
+
+    def messageReceived(self, link, args, parts):
+        pass
+
+    def close(self):
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+        stops = [link.close() for link in list(self.links.values())]
+        self.links.clear()
+        return stops
+
+
+class _Client(_Component):
+    """
+    A component that connects to every matching server, and reports its
+    connections to every monitor whose key prefixes its own (as cote).
+
+    @param statusInterval: seconds between status messages to monitors
+        (cote: 5000 ms).
+    """
+
+    def __init__(self, name, statusInterval=5.0, **kwargs):
         _Component.__init__(self, name, **kwargs)
         self.links = {}
+        self.monitors = _StatusReporter(self, statusInterval)
+
+    def _isMonitor(self, peer):
+        ad = peer.advertisement
+        key = ad.get("key")
+        return (ad.get("type") == "monitor" and isinstance(key, str)
+                and self.advertisement["key"].startswith(key))
+
+    def _peerAdded(self, peer):
+        if self._isMonitor(peer):
+            self.monitors.add(peer)
+        _Component._peerAdded(self, peer)
+
+    def _peerRemoved(self, peer):
+        self.monitors.remove(peer)
+        _Component._peerRemoved(self, peer)
 
     def startService(self):
         Service.startService(self)
@@ -525,6 +615,7 @@ class _Client(_Component):
         Service.stopService(self)
         stops = [link.close() for link in list(self.links.values())]
         self.links.clear()
+        stops.extend(self.monitors.close())
         stops.append(self._stopDiscovery())
         return defer.gatherResults(stops).addCallback(lambda _: None)
 
@@ -553,10 +644,11 @@ class _Client(_Component):
 
 
 class _Pending:
-    def __init__(self, message, deferred, subset):
+    def __init__(self, message, deferred, subset, where=None):
         self.message = message
         self.deferred = deferred
         self.subset = subset
+        self.where = where
         self.timeoutCall = None
         self.link = None
         self.id = None
@@ -595,12 +687,14 @@ class Requester(_Client):
         self._n = 0
         self._identity = "%d-%s" % (os.getpid(), id(self))
 
-    def send(self, message, timeout=None):
+    def send(self, message, timeout=None, where=None):
         """
         Send a request object (with a C{type}); C{__subset} directs it to
         responders advertising that subset.
 
         @param timeout: seconds, or the default L{timeout}.
+        @param where: ours: only responders whose discovered peer passes
+            C{where(peer)} (a L{cocaine.mesh.discovery.Peer}) may take it.
         @return: a L{Deferred} firing with the result, or failing with
             L{RemoteError}, L{RequestTimeout}, L{QueueFull} or
             L{ResponderLost}. It can be awaited.
@@ -610,10 +704,10 @@ class Requester(_Client):
         message = dict(message)
         subset = message.pop(SUBSET_IDENTIFIER, None)
         d = defer.Deferred(lambda _: self._forget(pending))
-        pending = _Pending(message, d, subset)
+        pending = _Pending(message, d, subset, where)
         if timeout is None:
             timeout = self.timeout
-        link = self._choose(subset)
+        link = self._choose(subset, where)
         if link is None:
             if len(self.queue) >= self.queueLimit:
                 return defer.fail(QueueFull(
@@ -625,10 +719,12 @@ class Requester(_Client):
             self._write(link, pending)
         return d
 
-    def _choose(self, subset):
+    def _choose(self, subset, where=None):
         links = self.connectedLinks()
         if subset is not None:
             links = [l for l in links if l.peer.advertisement.get("subset") == subset]
+        if where is not None:
+            links = [l for l in links if where(l.peer)]
         if not links:
             return None
         index = self._n % len(links)
@@ -667,7 +763,7 @@ class Requester(_Client):
 
     def linkUp(self, link):
         for pending in list(self.queue):
-            chosen = self._choose(pending.subset)
+            chosen = self._choose(pending.subset, pending.where)
             if chosen is None:
                 continue
             self.queue.remove(pending)

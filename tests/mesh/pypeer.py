@@ -8,9 +8,14 @@ Roles: C{requester} (asks C{add} and C{fail}, exits), C{survivor} (asks
 C{hang}, reports how it fails, then asks C{add} until a responder answers,
 exits), C{responder} (serves
 C{add} and C{fail} until killed), C{publisher} (publishes C{news} every
-100 ms until killed), C{subscriber} (prints the first C{news}, exits).
+100 ms until killed), C{subscriber} (prints the first C{news}, exits),
+C{reporter} (asks C{add} once, prints its iid and connections, then stays,
+reporting to monitors every C{COTE_STATUS_INTERVAL} ms), C{monitor}
+(prints C{ready}, then the table once a reported connection names a
+known component, exits).
 Environment: C{COTE_KEY}, C{COTE_NAMESPACE}, C{COTE_SECRET},
-C{COTE_MULTICAST}, C{COTE_DISCOVERY_PORT}, C{COTE_GIVE_UP}.
+C{COTE_MULTICAST}, C{COTE_DISCOVERY_PORT}, C{COTE_GIVE_UP},
+C{COTE_STATUS_INTERVAL}.
 """
 
 import json
@@ -22,6 +27,7 @@ from twisted.internet import defer, task
 from cocaine.mesh import (
     DiscoveryOptions,
     MeshError,
+    Monitor,
     Publisher,
     RemoteError,
     Requester,
@@ -119,7 +125,38 @@ async def subscriber(reactor):
     await sub.stopService()
 
 
+async def reporter(reactor):
+    req = Requester("py-reporter", timeout=20,
+                    statusInterval=float(os.environ.get("COTE_STATUS_INTERVAL", "5000")) / 1000,
+                    **options())
+    req.startService()
+    result = await req.send({"type": "add", "a": 2, "b": 3})
+    out(event="result", type="add", result=result, iid=req.discovery.iid,
+        nodes=[link.peer.iid for link in req.connectedLinks()])
+    await defer.Deferred()
+
+
+async def monitor(reactor):
+    mon = Monitor("py-monitor", **options())
+    done = defer.Deferred()
+
+    def status(iid, status):
+        names = {r["iid"]: r["name"] for r in mon.snapshot()}
+        if not done.called and iid in names and status["nodes"] and all(
+                n in names for n in status["nodes"]):
+            done.callback(None)
+
+    mon.observe(status)
+    mon.startService()
+    out(event="ready", port=mon.advertisement["port"])
+    await done
+    out(event="table", rows=[{k: r[k] for k in ("name", "axon_type", "connectedTo")}
+                             for r in mon.snapshot()])
+    await mon.stopService()
+
+
 if __name__ == "__main__":
     role = sys.argv[1]
     run({"requester": requester, "survivor": survivor, "responder": responder,
-         "publisher": publisher, "subscriber": subscriber}[role])
+         "publisher": publisher, "subscriber": subscriber, "reporter": reporter,
+         "monitor": monitor}[role])

@@ -263,3 +263,66 @@ class CoteInteropTests(SynchronousTestCase):
         fromCote = self.spawn("cote", "requester", COTE_KEY="p", **group)
         self.assertEqual(fromPython.events()[0], {"event": "result", "type": "add", "result": 5})
         self.assertEqual(fromCote.events()[0], {"event": "result", "type": "add", "result": 5})
+
+    def test_pythonMonitorSeesCote(self):
+        """
+        A Python Monitor sees cote components of any key and the
+        connections a cote Requester reports in its status messages.
+        """
+        monitor = self.server("python", "monitor")
+        self.server("cote", "responder")
+        self.server("cote", "responder", COTE_KEY="other")
+        self.spawn("cote", "requester", COTE_STAY=1, COTE_STATUS_INTERVAL=300)
+        event = monitor.nextEvent(timeout=20)
+        self.assertEqual((event or {}).get("event"), "table", monitor.lines)
+        rows = sorted((r["name"], r["axon_type"], r["connectedTo"]) for r in event["rows"])
+        self.assertEqual(rows, [("cote-requester", "req", ["cote-responder"]),
+                                ("cote-responder", "rep", None),
+                                ("cote-responder", "rep", None)])
+
+    def test_coteMonitorHearsPython(self):
+        """
+        Our Requester connects to a cote Monitor and sends it cote's
+        C{status} messages.
+        """
+        monitor = self.server("cote", "monitor")
+        self.server("python", "responder")
+        reporter = self.spawn("python", "reporter", COTE_STATUS_INTERVAL=300)
+        result = reporter.nextEvent()
+        self.assertEqual((result or {}).get("result"), 5, reporter.lines)
+        for _ in range(20):
+            event = monitor.nextEvent(timeout=10)
+            self.assertIsNotNone(event, monitor.lines)
+            if event["status"]["id"] == result["iid"] and event["status"]["nodes"]:
+                break
+        self.assertEqual(event["status"], {"id": result["iid"], "nodes": result["nodes"]})
+        self.assertEqual(len(result["nodes"]), 1)
+
+    def test_coteRequesterCocaineApp(self):
+        """
+        A cote Requester calls the echo example app of a real node (run in
+        the namespace) through the mesh bridge.
+        """
+        from tests.integration import node as nodeModule
+
+        command = nodeModule.twistdCommand
+        self.patch(nodeModule, "twistdCommand",
+                   lambda *a: ["ip", "netns", "exec", self.namespace] + command(*a))
+        node = nodeModule.Node(self.mktemp(), {
+            "network": {"locator": 0},
+            "services": {"logging": {"type": "logging"},
+                         "storage": {"type": "storage"},
+                         "node": {"type": "node", "args": {"local": {"echo": {
+                             "path": os.path.join(ROOT, "examples", "apps", "echo")}}}},
+                         "mesh_bridge": {"type": "mesh_bridge", "args": {
+                             "apps": {"echo": ["ping", "echo", "fail"]},
+                             "mesh": {"helloInterval": 0.2, "checkInterval": 1.0,
+                                      "nodeTimeout": 2.0}}}}})
+        node.start()
+        self.addCleanup(node.stop)
+        events = self.spawn("cote", "app-requester").events(timeout=40)
+        self.assertEqual(events[:2], [
+            {"event": "result", "type": "ping", "result": "pong"},
+            {"event": "result", "type": "echo", "result": {"a": [1, "two"], "b": {"c": None}}}])
+        self.assertEqual((events[2]["event"], events[2]["code"]), ("error", "EAPP"))
+        self.assertIn("boom", events[2]["message"])

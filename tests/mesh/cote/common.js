@@ -11,6 +11,7 @@ const options = {
   masterTimeout: 3000,
   log: false,
   statusLogsEnabled: false,
+  statusInterval: +(process.env.COTE_STATUS_INTERVAL || 5000),
 }
 if (process.env.COTE_SECRET) options.key = process.env.COTE_SECRET
 if (process.env.COTE_MULTICAST) {

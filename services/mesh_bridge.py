@@ -1,0 +1,72 @@
+"""
+The C{mesh_bridge} service plugin: running Cocaine apps advertised as cote
+Responders, discovered cote Responders published at the locator (see
+L{cocaine.mesh.bridge} and C{docs/mesh.md}). Args:
+C{{"apps": {name: [event, ...] or {"events": [...], "encoding": "json" or
+"msgpack", "name": responder name}}, "encoding": "json", "prefix": "mesh.",
+"publish": true, "timeout": 30, "mesh": {"key": ..., "namespace": ...,
+"environment": ..., discovery options ...}}}}.
+"""
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IServicePlugin
+
+
+@implementer(IPlugin, IServicePlugin)
+class _MeshBridgePlugin:
+    name = "mesh_bridge"
+
+    def validate(self, path, args, config):
+        from cocaine.config import ConfigError
+        allowed = {"apps", "encoding", "prefix", "publish", "timeout", "mesh"}
+        unknown = sorted(set(args) - allowed)
+        if unknown:
+            raise ConfigError("{}.{}".format(path, unknown[0]),
+                              "unknown key (allowed: {})".format(", ".join(sorted(allowed))))
+        encodings = ("json", "msgpack")
+        if args.get("encoding", "json") not in encodings:
+            raise ConfigError(path + ".encoding", "must be json or msgpack")
+        apps = args.get("apps", {})
+        if not isinstance(apps, dict):
+            raise ConfigError(path + ".apps", "must be a map of app name to events")
+        for app, spec in apps.items():
+            where = "{}.apps.{}".format(path, app)
+            events = spec.get("events") if isinstance(spec, dict) else spec
+            if not isinstance(events, list) or not events or not all(
+                    isinstance(e, str) and e for e in events):
+                raise ConfigError(where, "must be a non-empty list of event names "
+                                  "(or a map with one as events)")
+            if isinstance(spec, dict):
+                bad = sorted(set(spec) - {"events", "encoding", "name"})
+                if bad:
+                    raise ConfigError("{}.{}".format(where, bad[0]),
+                                      "unknown key (allowed: encoding, events, name)")
+                if spec.get("encoding", "json") not in encodings:
+                    raise ConfigError(where + ".encoding", "must be json or msgpack")
+        if not isinstance(args.get("prefix", "mesh."), str):
+            raise ConfigError(path + ".prefix", "must be a string")
+        if not isinstance(args.get("publish", True), bool):
+            raise ConfigError(path + ".publish", "must be true or false")
+        timeout = args.get("timeout", 30)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigError(path + ".timeout", "must be a number of seconds > 0")
+        mesh = args.get("mesh", {})
+        if not isinstance(mesh, dict):
+            raise ConfigError(path + ".mesh", "must be a map")
+        try:
+            from cocaine.mesh.discovery import DiscoveryOptions
+            DiscoveryOptions(**{k: v for k, v in mesh.items()
+                                if k not in ("key", "namespace", "environment")})
+        except (TypeError, ValueError) as e:
+            raise ConfigError(path + ".mesh", str(e))
+
+    def makeService(self, context, name, args):
+        from cocaine.mesh.bridge import MeshBridge
+        return MeshBridge(context, apps=args.get("apps"), encoding=args.get("encoding", "json"),
+                          prefix=args.get("prefix", "mesh."), publish=args.get("publish", True),
+                          timeout=args.get("timeout", 30), mesh=args.get("mesh"))
+
+
+mesh_bridge = _MeshBridgePlugin()
