@@ -397,9 +397,11 @@ class AppEngine:
         if worker.onGone is not None:
             worker.onGone.callback(None)
         elif self.state in ("running", "stopping"):
-            if worker.accepted == 0 and worker.abnormal and not self._count(
-                    "active"):
-                # it never served: do not spin; tell the waiting clients
+            if not worker.handshaken and worker.abnormal and not (
+                    self._count("active")):
+                # it never came up (no handshake): do not spin; tell the
+                # waiting clients. One that was killed after its handshake
+                # is simply replaced.
                 self._failQueue(SpawnFailed(
                     "app {}: worker failed to start: {}".format(
                         self.name, worker.reason)))

@@ -152,8 +152,13 @@ class WorkerConnection(Protocol):
                                  app=self.engine.name, uuid=worker.uuid)
 
     def connectionLost(self, reason):
-        if self.worker is not None:
-            self.worker.connectionLost()
+        # Forget the worker: it and this connection referred to each other,
+        # a cycle only a full garbage collection freed, and it kept this
+        # connection's msgpack buffers (over half a MiB) alive per recycled
+        # worker until then.
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.connectionLost()
 
 
 class WorkerListener(Factory):
@@ -204,6 +209,7 @@ class Worker:
                                  engine.workerOutputLine if profile.logOutput
                                  else None)
         self.accepted = 0
+        self.handshaken = False
         self.onGone = None
         self._lastSeen = 0.0
         self._idleSince = 0.0
@@ -351,6 +357,7 @@ class Worker:
     @_machine.output()
     def _attach(self, connection):
         self.connection = connection
+        self.handshaken = True
         if getattr(self.transport, "inProcess", False):
             self.transport.connection = connection
         self.state = "active"

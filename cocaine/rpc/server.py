@@ -415,6 +415,7 @@ class ServerProtocol(Protocol):
     def _continue(self, channel, state, mtype, args):
         message = state.protocol.get(mtype)
         if message is None:
+            self._abandon(channel, state)
             self._dispatchError(channel, SlotNotFound(
                 "{}: no message with id {} on channel {} now".format(
                     self._service.name, mtype, channel)))
@@ -433,6 +434,7 @@ class ServerProtocol(Protocol):
         try:
             values = message.convertArgs(args)
         except CocaineError as e:
+            self._abandon(channel, state)
             self._dispatchError(channel, e)
             return
         try:
@@ -440,9 +442,29 @@ class ServerProtocol(Protocol):
         except Exception:
             failure = Failure()
             self._logHandlerFailure(failure, message)
+            self._abandon(channel, state)
             upstream = self._upstreams.get(channel)
             if upstream is not None and "error" in upstream._protocol.byName:
                 upstream.error(failure)
+
+    def _abandon(self, channel, state):
+        """
+        A dispatch error ends the client's side of C{channel} (its answer is
+        the error): the target hears it as it would hear the client go
+        away (C{connectionLost}), so what it holds (an app session and its
+        worker slot, say) is released; the client's later messages on the
+        channel are ignored.
+        """
+        if self._dispatch.get(channel) is state:
+            del self._dispatch[channel]
+        self._linger(channel)
+        lost = getattr(state.target, "connectionLost", None)
+        if lost is not None:
+            try:
+                lost()
+            except Exception:
+                self.log.failure("{service}: connectionLost handler",
+                                 service=self._service.name)
 
     def connectionLost(self, reason):
         self._broken = True
