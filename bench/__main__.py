@@ -2,15 +2,15 @@
 Run every benchmark: C{python -m bench [--quick]}.
 
 Each benchmark runs in a process of its own (a Twisted reactor runs once
-per process): first L{bench.rpc}, then L{bench.apps}, with the same
-arguments.
+per process): first L{bench.rpc}, then L{bench.apps}, then
+L{bench.cluster}, then L{bench.mesh}, with the same arguments.
 """
 
 import os
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.rpc", "bench.apps"]
+BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -35,7 +35,13 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "cluster", help="the remote nodes this node is linked with",
         description="The remote nodes linked with this node (locator "
-        "cluster): uuid and locator endpoint of each.")
+        "cluster): uuid and locator endpoint of each. With --load, also "
+        "this node and each linked one with its CPU, its apps and their "
+        "load, read from that node's locator (a connect stream asking for "
+        "load reports, closed after the first report).")
+    parser.add_argument(
+        "--load", action="store_true",
+        help="also every node's CPU, apps and their load")
     parser.set_defaults(func=cluster)
 
     parser = subparsers.add_parser(
@@ -153,9 +159,98 @@ def _addMessages(node, protocol, root):
                            else {})
 
 
+def _score(app):
+    capacity = (app.get("capacity") or 0) * (app.get("concurrency") or 1)
+    if not capacity:
+        return None
+    return (app.get("sessions", 0) + app.get("queue", 0)) / float(capacity)
+
+
+def _nodeLoad(ctx, host, port):
+    """
+    Node C{host:port}'s services and load report, first-hand: its locator's
+    C{connect} stream with C{{"load": true}} (docs/cluster.md), read up to
+    the first load report and closed.
+
+    @return: C{(uuid, services, load)}; C{load} is L{None} for a node that
+        sends no report (no cluster section, or not ours).
+    """
+    from cocaine.tool.context import ToolContext
+    peer = ToolContext(host, port, ctx.timeout, console=ctx.console)
+    try:
+        channel = peer.locator.connect("cocaine-tool", {"load": True})
+        try:
+            first = plain(channel.read(timeout=ctx.callTimeout))
+            uuid, services = first[0], dict(first[1])
+            load = None
+            deadline = time.monotonic() + min(ctx.callTimeout, 3.0)
+            while load is None and time.monotonic() < deadline:
+                try:
+                    chunk = plain(channel.read(
+                        timeout=max(0.1, deadline - time.monotonic())))
+                except Exception:
+                    break
+                if len(chunk) > 2 and isinstance(chunk[2], dict):
+                    load = chunk[2].get("load")
+                else:
+                    for name, entry in chunk[1].items():
+                        if entry and entry[0]:
+                            services[name] = entry
+                        else:
+                            services.pop(name, None)
+            return uuid, sorted(services), load
+        finally:
+            try:
+                channel.close()
+            except Exception:
+                pass
+    finally:
+        for service in peer._services.values():
+            service.close()
+
+
+def _clusterLoad(ctx, nodes):
+    own = plain(ctx.locator.uuid())
+    everyone = [(own, [ctx.host, ctx.port])] + sorted(nodes.items())
+    result = {}
+    table = Table("uuid", "endpoint", "cpu %", "apps (sessions+queue / "
+                  "capacity)", "services", title="cluster nodes")
+    for uuid, (host, port) in everyone:
+        try:
+            _, services, load = _nodeLoad(ctx, host, port)
+        except Exception as e:
+            result[uuid] = {"endpoint": [host, port],
+                            "error": "{}: {}".format(type(e).__name__, e)}
+            table.add_row(text(uuid), text(_address(host, port)), "-",
+                          text("unreachable: {}".format(e)), "")
+            continue
+        apps = (load or {}).get("apps") or {}
+        result[uuid] = {"endpoint": [host, port], "self": uuid == own,
+                        "cpu": (load or {}).get("cpu"),
+                        "apps": {name: dict(app, score=_score(app))
+                                 for name, app in apps.items()},
+                        "services": services}
+        cells = []
+        for name, app in sorted(apps.items()):
+            score = _score(app)
+            cells.append("{} {}+{}/{}{}".format(
+                name, app.get("sessions", 0), app.get("queue", 0),
+                (app.get("capacity") or 0) * (app.get("concurrency") or 1),
+                "" if score is None else " ({:.2f})".format(score)))
+        cpu = (load or {}).get("cpu")
+        table.add_row(text(uuid + (" (this node)" if uuid == own else "")),
+                      text(_address(host, port)),
+                      "-" if cpu is None else "{:.0f}".format(cpu),
+                      text(", ".join(cells) or "-"),
+                      text(", ".join(services)))
+    ctx.emit(result, table)
+
+
 def cluster(ctx, args):
     nodes = ctx.locator.cluster() or {}
     nodes = {plain(k): [plain(v[0]), v[1]] for k, v in nodes.items()}
+    if getattr(args, "load", False):
+        return _clusterLoad(ctx, nodes)
     table = Table("uuid", "endpoint", title="linked nodes")
     for uuid, (host, port) in sorted(nodes.items()):
         table.add_row(text(uuid), text(_address(host, port)))

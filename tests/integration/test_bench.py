@@ -51,3 +51,44 @@ class BenchmarkRunsTests(TestCase):
         self.assertIn("in-flight errors: 0", result.stdout)
         self.assertNotIn("| never |", result.stdout)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+    def test_clusterQuickRun(self):
+        """
+        C{python -m bench.cluster --quick} prints the machine and the
+        cluster table, and no errors.
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.cluster", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=240)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("machine: ", result.stdout)
+        self.assertIn("| workload | ours | target |", result.stdout)
+        for row in ("| join: B's locator listening -> echo resolvable on A "
+                    "(ms) |", "| two nodes / one node |",
+                    "| announce datagram with secret (bytes, with IP+UDP) |",
+                    "| announces measured per node per minute"):
+            self.assertIn(row, result.stdout)
+        self.assertIn("in-flight errors: 0", result.stdout)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+    def test_meshQuickRun(self):
+        """
+        C{python -m bench.mesh --quick} prints the machine and the table of
+        ours beside cote, or says why it skipped.
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.mesh", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=240)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+        if "bench.mesh skipped:" in result.stdout:
+            from twisted.trial.unittest import SkipTest
+            raise SkipTest(result.stdout.strip())
+        self.assertIn("machine: ", result.stdout)
+        self.assertIn("| workload | ours (cocaine.mesh) | cote 1.2.0 | ours/cote | target |",
+                      result.stdout)
+        for row in ("| sequential (req/s) |", "| 8 in flight (req/s) |",
+                    "| 64 in flight (req/s) |", "| 256 in flight (req/s) |",
+                    "| pub->sub 16 B (msg/s) |", "| pub->sub 1 KiB (msg/s) |",
+                    "| discovery: start -> first reply (ms) |"):
+            self.assertIn(row, result.stdout)
