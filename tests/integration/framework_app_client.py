@@ -14,7 +14,6 @@ the test decides what is right. Never imports anything of ours.
 
 import collections
 import collections.abc
-import json
 import sys
 
 # Python 3.10 removed the alias the framework (and tornado 4) use.
@@ -24,26 +23,12 @@ from tornado import gen  # noqa: E402
 from tornado.ioloop import IOLoop  # noqa: E402
 
 from cocaine.exceptions import ChokeEvent, ServiceError  # noqa: E402
+from framework_report import report  # noqa: E402
 from cocaine.services import Service  # noqa: E402
 
 PORT = int(sys.argv[1])
 APP = sys.argv[2]
 TIMEOUT = 10
-
-
-def plain(value):
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(plain(k)): plain(v) for k, v in value.items()}
-    return value
-
-
-def report(step, **fields):
-    fields["step"] = step
-    print(json.dumps(plain(fields), sort_keys=True), flush=True)
 
 
 @gen.coroutine

@@ -21,6 +21,7 @@ from cocaine.errors import ServiceNotAvailable
 from tests.integration import node as _node
 from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node, freePort
+from tests.integration.framework_report import readSteps
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
 FRAMEWORK_CLIENT = os.path.join(ROOT, "tests", "integration",
@@ -45,6 +46,21 @@ def nodeConfig(cluster, port=0, echo=False):
         "storage": {"type": "storage"},
         "node": {"type": "node", "args": {"local": local,
                                           "drain-timeout": 2}}}}
+
+
+async def echoThrough(locator, data):
+    """
+    Resolve echo at C{locator} with our client, call the endpoint it
+    answered with, and return the reply's chunks and that endpoint.
+    """
+    service = Service("echo", locator, timeout=20)
+    try:
+        channel = await service.enqueue("echo")
+        channel.write(data)
+        channel.close()
+        return [chunk async for chunk in channel], service.endpoints
+    finally:
+        await service.disconnect()
 
 
 class StaticClusterTests(TestCase):
@@ -104,19 +120,8 @@ class StaticClusterTests(TestCase):
                 return False
         return True
 
-    async def echoThrough(self, i):
-        """
-        Resolve echo at node C{i} with our client and call the endpoint it
-        answered with.
-        """
-        service = Service("echo", self.locators[i], timeout=20)
-        try:
-            channel = await service.enqueue("echo")
-            channel.write(b"through the cluster")
-            channel.close()
-            return [chunk async for chunk in channel], service.endpoints
-        finally:
-            await service.disconnect()
+    def echoThrough(self, i):
+        return echoThrough(self.locators[i], b"through the cluster")
 
     async def test_joinResolveLoseRejoin(self):
         """
@@ -180,10 +185,7 @@ class StaticClusterTests(TestCase):
             python, "-E", FRAMEWORK_CLIENT, str(self.ports[2]), "echo"],
             cwd=ROOT, capture_output=True, text=True, timeout=90)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        steps = {}
-        for line in result.stdout.splitlines():
-            entry = json.loads(line)
-            steps[entry.pop("step")] = entry
+        steps = readSteps(result.stdout)
         self.assertEqual(steps["ping"], {"chunks": ["pong"]})
         self.assertEqual(steps["echo"], {"chunks": ["one", "two", "three"]})
         # echo has no "boom": the worker framework's "no handler" error

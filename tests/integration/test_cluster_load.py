@@ -97,15 +97,8 @@ class LoadAwareClusterTests(TestCase):
             return [chunk async for chunk in channel]
         return Deferred.fromCoroutine(run()), service
 
-    async def echoThrough(self, i):
-        service = Service("echo", self.locators[i], timeout=20)
-        try:
-            channel = await service.enqueue("echo")
-            channel.write(b"spread")
-            channel.close()
-            return [chunk async for chunk in channel], service.endpoints
-        finally:
-            await service.disconnect()
+    def echoThrough(self, i):
+        return test_cluster.echoThrough(self.locators[i], b"spread")
 
     async def test_busyNodeSendsToIdlePeer(self):
         """
@@ -119,10 +112,10 @@ class LoadAwareClusterTests(TestCase):
         self.assertEqual([a for a in await self.resolved(0, 10)
                           if a != self.echo[0]], [])
 
-        pinned = []
+        pinned, service = [], None
         for _ in range(PINNED):
             # one connection: every pinned request lands on A itself
-            d, service = self.slow(0, PINNED_MS, service if pinned else None)
+            d, service = self.slow(0, PINNED_MS, service)
             pinned.append(d)
         pinnedAt = time.monotonic()
 

@@ -29,6 +29,7 @@ from tests.integration import node as _node
 from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node, environment
 from tests.integration.test_cluster import ECHO, INTERVAL, SLACK, nodeConfig
+from tests.integration.framework_report import readSteps
 
 #: One client per namespace: one JSON request a line on standard input,
 #: one JSON answer a line on standard output.
@@ -372,10 +373,7 @@ class NamespaceClusterTests(TestCase):
             c.address, str(c.port), "echo"]),
             cwd=ROOT, capture_output=True, text=True, timeout=90)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        steps = {}
-        for line in result.stdout.splitlines():
-            entry = json.loads(line)
-            steps[entry.pop("step")] = entry
+        steps = readSteps(result.stdout)
         self.assertEqual(steps["ping"], {"chunks": ["pong"]})
         self.assertEqual(steps["echo"], {"chunks": ["one", "two", "three"]})
         self.assertEqual(steps["boom"]["error"], [42, 200])

@@ -9,7 +9,6 @@ the framework's interpreter on the unchanged worker script: what answers is
 the framework, not our worker SDK.
 """
 
-import json
 import os
 import shutil
 import stat
@@ -25,6 +24,7 @@ from cocaine.client import Locator, Service
 from cocaine.errors import CocaineError
 from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node
+from tests.integration.framework_report import readSteps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "apps", "fwecho")
@@ -242,10 +242,7 @@ class FrameworkClientTests(_FrameworkAppTestCase):
             [self.python, "-E", CLIENT, str(self.node.port), "fwecho"],
             cwd=ROOT, capture_output=True, text=True, timeout=90)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        steps = {}
-        for line in result.stdout.splitlines():
-            entry = json.loads(line)
-            steps[entry.pop("step")] = entry
+        steps = readSteps(result.stdout)
         self.assertEqual(steps["ping"], {"chunks": ["pong"]})
         self.assertEqual(steps["echo"], {"chunks": ["one", "two", "three"]})
         self.assertEqual(steps["boom"]["error"], [42, 100])

@@ -1,0 +1,33 @@
+"""
+Printing results from scripts run by the real Cocaine framework's
+interpreter: one JSON object per step, bytes as Latin-1 text. Imports
+nothing of ours (the framework is also called C{cocaine}).
+"""
+
+import json
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(plain(k)): plain(v) for k, v in value.items()}
+    return value
+
+
+def report(step, **fields):
+    fields["step"] = step
+    print(json.dumps(plain(fields), sort_keys=True), flush=True)
+
+
+def readSteps(output):
+    """
+    The test side: C{{step: fields}} from what such a script printed.
+    """
+    steps = {}
+    for line in output.splitlines():
+        entry = json.loads(line)
+        steps[entry.pop("step")] = entry
+    return steps
