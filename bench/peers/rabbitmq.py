@@ -1,0 +1,540 @@
+"""
+A private RabbitMQ broker for the Nameko peer, on 127.0.0.1 only.
+
+    python -m bench.peers.rabbitmq [--install-only]
+
+L{ensureInstalled} installs Debian's C{rabbitmq-server} if it is missing,
+with a C{policy-rc.d} that keeps apt from starting the system service.
+L{Broker} starts our own C{epmd} and C{rabbitmq-server}, both in the
+foreground as children of this process, with every directory under the
+scratch home and every listener on 127.0.0.1:
+
+    with Broker(home) as broker:
+        broker.amqpUri    # amqp://guest:guest@127.0.0.1:PORT/
+        broker.pids()     # epmd, the shell wrapper, beam.smp and its helpers
+
+L{Broker.stop} ends them by PID (TERM, then KILL after a timeout) and leaves
+nothing running. Nothing here looks processes up or ends them by name.
+"""
+
+import argparse
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+
+from bench.peers import benchHome
+
+SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+EPMD = "/usr/bin/epmd"
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+DENY_ALL = "#!/bin/sh\n# cocaine-bench: keep apt from starting services\nexit 101\n"
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+
+
+class BrokerError(Exception):
+    """
+    The broker could not be installed, started or stopped.
+    """
+
+
+def installed():
+    """
+    @return: whether Debian's RabbitMQ server and epmd are on this machine.
+    @rtype: L{bool}
+    """
+    return os.access(SERVER, os.X_OK) and os.access(EPMD, os.X_OK)
+
+
+def _policyDenies(path):
+    """
+    @param path: a C{policy-rc.d} script.
+    @return: whether it forbids starting C{rabbitmq-server} (exit 101).
+    @rtype: L{bool}
+    """
+    try:
+        code = subprocess.call(
+            [path, "rabbitmq-server", "start"], timeout=10,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return code == 101
+
+
+class _DenyServiceStarts:
+    """
+    While open, C{/usr/sbin/policy-rc.d} forbids starting any service; an
+    existing script that already does so is left alone, any other is set
+    aside and put back on exit.
+    """
+
+    def __enter__(self):
+        self.wrote = False
+        self.saved = None
+        if os.path.exists(POLICY_RC_D) and _policyDenies(POLICY_RC_D):
+            return self
+        if os.path.exists(POLICY_RC_D):
+            self.saved = POLICY_RC_D + ".cocaine-bench"
+            os.rename(POLICY_RC_D, self.saved)
+        with open(POLICY_RC_D, "w") as f:
+            f.write(DENY_ALL)
+        os.chmod(POLICY_RC_D, 0o755)
+        self.wrote = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.wrote:
+            os.unlink(POLICY_RC_D)
+        if self.saved:
+            os.rename(self.saved, POLICY_RC_D)
+        return False
+
+
+def _systemBrokers():
+    """
+    @return: the PIDs of RabbitMQ nodes running as the Debian service (the
+        C{rabbitmq} user's C{beam.smp}); used only to tell whether the
+        install started one, never to end one.
+    @rtype: L{set} of L{int}
+    """
+    found = set()
+    for proc in psutil.process_iter(["pid", "name", "username"]):
+        if proc.info["name"] == "beam.smp" and proc.info["username"] == "rabbitmq":
+            found.add(proc.info["pid"])
+    return found
+
+
+def _aptInstall(timeout):
+    """
+    Run C{apt-get install -y rabbitmq-server}, with C{apt-get update} first
+    when the package is not known yet.
+
+    @param timeout: seconds for each apt-get command.
+    @raise BrokerError: apt-get failed; the message has its output's tail.
+    """
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    command = ["apt-get", "install", "-y", "--no-install-recommends",
+               "rabbitmq-server"]
+    for attempt in ("install", "update", "install"):
+        if attempt == "update":
+            print("rabbitmq: apt-get update", flush=True)
+            subprocess.run(["apt-get", "update"], env=env, timeout=timeout,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            continue
+        print("rabbitmq: apt-get install -y rabbitmq-server", flush=True)
+        done = subprocess.run(command, env=env, timeout=timeout,
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+    raise BrokerError("apt-get install rabbitmq-server exited {}:\n{}".format(
+        done.returncode, (done.stdout + done.stderr)[-2000:]))
+
+
+def _stopSystemService(before):
+    """
+    Stop the Debian service if the install started one that was not
+    running before it.
+
+    @param before: L{_systemBrokers} before the install.
+    """
+    started = _systemBrokers() - before
+    if not started:
+        return
+    print("rabbitmq: the install started the system service; stopping it",
+          flush=True)
+    for command in (["systemctl", "stop", "rabbitmq-server"],
+                    ["service", "rabbitmq-server", "stop"]):
+        try:
+            subprocess.run(command, timeout=120, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if not (_systemBrokers() & started):
+            return
+    raise BrokerError("the install started the system RabbitMQ (PIDs {}) "
+                      "and it would not stop".format(sorted(started)))
+
+
+def ensureInstalled(timeout=900):
+    """
+    Install Debian's C{rabbitmq-server} unless it is there, without leaving
+    the system service running.
+
+    @param timeout: seconds for each apt-get command.
+    @raise BrokerError: the install failed.
+    """
+    if installed():
+        return
+    if os.geteuid() != 0:
+        raise BrokerError("rabbitmq-server is not installed and uid {} cannot "
+                          "apt-get install it".format(os.geteuid()))
+    before = _systemBrokers()
+    with _DenyServiceStarts():
+        _aptInstall(timeout)
+    _stopSystemService(before)
+    if not installed():
+        raise BrokerError("apt-get installed rabbitmq-server but {} or {} is "
+                          "missing".format(SERVER, EPMD))
+
+
+def freePorts(count):
+    """
+    @param count: how many ports.
+    @return: distinct TCP ports free on 127.0.0.1 a moment ago.
+    @rtype: L{list} of L{int}
+    """
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def amqpAnswers(port, timeout=1.0):
+    """
+    @param port: a TCP port on 127.0.0.1.
+    @param timeout: seconds for the connect and the answer.
+    @return: whether an AMQP 0-9-1 broker there answers the protocol
+        header with a method frame (C{connection.start}).
+    @rtype: L{bool}
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout) as s:
+            s.sendall(AMQP_HEADER)
+            first = s.recv(1)
+    except OSError:
+        return False
+    return first == b"\x01"
+
+
+def _tcpAnswers(port, timeout=0.5):
+    """
+    @return: whether something accepts TCP on 127.0.0.1:C{port}.
+    @rtype: L{bool}
+    """
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _tail(path, size=3000):
+    """
+    @return: the last C{size} characters of a file, or a note that it is
+        missing.
+    @rtype: L{str}
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return "({}: {})".format(path, e.strerror)
+
+
+def _endTree(procs, timeout):
+    """
+    TERM, then after C{timeout} seconds KILL, each process given.
+
+    @param procs: L{psutil.Process} objects, already resolved, so that a
+        reused PID is never signalled.
+    @return: the processes that were still there to be killed.
+    @rtype: L{list}
+    """
+    alive = [p for p in procs if p.is_running()]
+    for p in alive:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, stubborn = psutil.wait_procs(alive, timeout=timeout)
+    for p in stubborn:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(stubborn, timeout=5)
+    return stubborn
+
+
+class Broker:
+    """
+    A RabbitMQ node of our own: C{epmd} and C{rabbitmq-server} as children
+    of this process, listening on 127.0.0.1 only, its data and logs under
+    C{home/rabbitmq/NODE}, emptied at each start.
+
+    @ivar amqpUri: C{amqp://guest:guest@127.0.0.1:PORT/}, once started.
+    @ivar logDir: where the node's logs are.
+    """
+
+    def __init__(self, home=None, startTimeout=90.0, stopTimeout=30.0):
+        """
+        @param home: the scratch home; L{benchHome} by default.
+        @param startTimeout: seconds to wait for AMQP to answer.
+        @param stopTimeout: seconds after TERM before KILL.
+        """
+        self.home = os.path.abspath(home or benchHome())
+        self.startTimeout = startTimeout
+        self.stopTimeout = stopTimeout
+        self.amqpUri = None
+        self.logDir = None
+        self._epmd = None
+        self._server = None
+        self._tree = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        """
+        Start epmd, then the node, and wait until AMQP answers.
+
+        @raise BrokerError: it did not answer within C{startTimeout} or
+            exited; the message has the log's tail. Whatever was started
+            is stopped first.
+        """
+        if self._server is not None:
+            raise BrokerError("broker already started at " + self.amqpUri)
+        ensureInstalled()
+        amqp, dist, epmd = freePorts(3)
+        base = self._prepare("bench{}".format(amqp))
+        atexit.register(self.stop)
+        try:
+            self._startEpmd(epmd, base)
+            self._startServer(base, self._environment(base, amqp, dist, epmd))
+            self._awaitAmqp(amqp)
+        except BaseException:
+            self.stop()
+            raise
+        self.amqpUri = "amqp://guest:guest@127.0.0.1:{}/".format(amqp)
+        self._tree = self._resolveTree()
+
+    def _prepare(self, node):
+        """
+        Make an empty directory for the node, with its config files.
+
+        @return: the directory.
+        """
+        base = os.path.join(self.home, "rabbitmq", node)
+        shutil.rmtree(base, ignore_errors=True)
+        self.logDir = os.path.join(base, "log")
+        for sub in ("log", "mnesia", "home", "plugins-expand"):
+            os.makedirs(os.path.join(base, sub))
+        files = {
+            "rabbitmq-env.conf": "",
+            "enabled_plugins": "[].\n",
+            "rabbitmq.conf": "log.console = false\n"
+                             "log.file.level = info\n"
+                             "loopback_users.guest = true\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(base, name), "w") as f:
+                f.write(text)
+        return base
+
+    def _environment(self, base, amqp, dist, epmd):
+        """
+        @return: the node's environment: private files, loopback listeners.
+        @rtype: L{dict}
+        """
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update({
+            "HOME": os.path.join(base, "home"),
+            "RABBITMQ_NODENAME": os.path.basename(base) + "@localhost",
+            "RABBITMQ_CONF_ENV_FILE": os.path.join(base, "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": os.path.join(base, "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE":
+                os.path.join(base, "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE":
+                os.path.join(base, "enabled_plugins"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": os.path.join(base, "plugins-expand"),
+            "RABBITMQ_MNESIA_BASE": os.path.join(base, "mnesia"),
+            "RABBITMQ_LOG_BASE": self.logDir,
+            "RABBITMQ_PID_FILE": os.path.join(base, "rabbit.pid"),
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(amqp),
+            "RABBITMQ_DIST_PORT": str(dist),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(epmd),
+        })
+        return env
+
+    def _startEpmd(self, port, base):
+        """
+        Start epmd in the foreground on 127.0.0.1:C{port}, and wait until it
+        accepts.
+        """
+        log = open(os.path.join(self.logDir, "epmd.log"), "wb")
+        with log:
+            self._epmd = subprocess.Popen(
+                [EPMD, "-address", "127.0.0.1", "-port", str(port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=base, env={"PATH": os.environ.get("PATH", "")})
+        deadline = time.monotonic() + 10
+        while not _tcpAnswers(port):
+            if self._epmd.poll() is not None or time.monotonic() > deadline:
+                raise BrokerError("epmd on 127.0.0.1:{} did not start (exit "
+                                  "{}):\n{}".format(port, self._epmd.poll(),
+                                                    _tail(log.name)))
+            time.sleep(0.05)
+
+    def _startServer(self, base, env):
+        """
+        Start C{rabbitmq-server} in the foreground, its output to
+        C{log/console.log}.
+        """
+        log = open(os.path.join(self.logDir, "console.log"), "wb")
+        with log:
+            self._server = subprocess.Popen(
+                [SERVER], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=base, env=env)
+
+    def _awaitAmqp(self, port):
+        """
+        Wait until AMQP answers on C{port}.
+
+        @raise BrokerError: the server exited, or C{startTimeout} passed.
+        """
+        deadline = time.monotonic() + self.startTimeout
+        while not amqpAnswers(port):
+            code = self._server.poll()
+            if code is not None or time.monotonic() > deadline:
+                why = ("exited {}".format(code) if code is not None else
+                       "no AMQP answer in {:.0f} s".format(self.startTimeout))
+                raise BrokerError(
+                    "RabbitMQ on 127.0.0.1:{}: {}; logs in {}\n{}\n{}".format(
+                        port, why, self.logDir,
+                        _tail(os.path.join(self.logDir, "console.log")),
+                        self._nodeLogTail()))
+            time.sleep(0.2)
+
+    def _nodeLogTail(self):
+        """
+        @return: the tail of the node's own log file, if it has one.
+        @rtype: L{str}
+        """
+        for name in sorted(os.listdir(self.logDir)):
+            if name.endswith(".log") and name not in ("console.log",
+                                                      "epmd.log"):
+                return _tail(os.path.join(self.logDir, name))
+        return "(no node log yet)"
+
+    def _resolveTree(self):
+        """
+        @return: epmd, the server wrapper and all of its descendants, as
+            L{psutil.Process} objects.
+        @rtype: L{list}
+        """
+        procs = []
+        for popen in (self._epmd, self._server):
+            if popen is None or popen.poll() is not None:
+                continue
+            try:
+                root = psutil.Process(popen.pid)
+                procs.append(root)
+                procs.extend(root.children(recursive=True))
+            except psutil.NoSuchProcess:
+                pass
+        return procs
+
+    def pids(self):
+        """
+        @return: the OS PIDs of the broker: epmd, the C{rabbitmq-server}
+            shell, C{beam.smp} and its helper processes, for CPU and RSS
+            accounting.
+        @rtype: L{list} of L{int}
+        """
+        return [p.pid for p in self._resolveTree()]
+
+    def stop(self):
+        """
+        End the node, then epmd, by PID: TERM, then KILL after
+        C{stopTimeout} seconds. Safe to call more than once.
+
+        @raise BrokerError: a process survived KILL.
+        """
+        server, epmd = self._server, self._epmd
+        if server is None and epmd is None:
+            return
+        serverTree = [p for p in self._tree + self._resolveTree()
+                      if epmd is None or p.pid != epmd.pid]
+        _endTree(_unique(serverTree), self.stopTimeout)
+        if epmd is not None:
+            _endTree(_unique([p for p in self._resolveTree()
+                              if p.pid == epmd.pid]), 5)
+        for popen in (server, epmd):
+            if popen is not None:
+                try:
+                    popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        left = [p.pid for p in serverTree if _alive(p)]
+        self._server = self._epmd = None
+        self._tree = []
+        if left:
+            raise BrokerError("broker processes {} survived KILL".format(left))
+
+
+def _alive(proc):
+    """
+    @return: whether C{proc} still runs (a zombie does not).
+    @rtype: L{bool}
+    """
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _unique(procs):
+    """
+    @return: C{procs} without repeats, in order.
+    """
+    seen, out = set(), []
+    for p in procs:
+        if p.pid not in seen:
+            seen.add(p.pid)
+            out.append(p)
+    return out
+
+
+def main(argv=None):
+    """
+    Install if needed; unless C{--install-only}, start a broker, print its
+    URI and PIDs, and stop it.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--install-only", action="store_true")
+    options = parser.parse_args(argv)
+    ensureInstalled()
+    if options.install_only:
+        return 0
+    started = time.monotonic()
+    with Broker() as broker:
+        print("{} up in {:.1f} s, PIDs {}".format(
+            broker.amqpUri, time.monotonic() - started, broker.pids()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
