@@ -110,6 +110,10 @@ class DeployTests(_AppTestCase):
         self.assertEqual(await self.call(echo, "echo", b"a", b"\x00b", b"c"),
                          [b"a", b"\x00b", b"c"])
         self.assertEqual(await self.call(echo, "ping"), [b"pong"])
+        # a long reply (the comparison benchmark's stream) arrives whole
+        chunks = await self.call(echo, "stream", b"3000 1024")
+        self.assertEqual(len(chunks), 3000)
+        self.assertEqual(set(chunks), {b"x" * 1024})
         runlist = unpackValue(await self.service("storage").read(
             "runlists", "default"))
         self.assertEqual(runlist, {b"echo": b"small"})

@@ -10,7 +10,10 @@ Events:
     request's method and path;
   - C{fail}: raises C{ValueError("boom")};
   - C{slow}: reads one chunk, sleeps that many milliseconds (ASCII digits),
-    then answers C{b"done"}.
+    then answers C{b"done"};
+  - C{stream}: reads one chunk C{b"COUNT SIZE"} (ASCII digits) and answers
+    COUNT chunks of SIZE bytes, waiting for the node to take them whenever
+    the socket's buffer fills.
 """
 
 import asyncio
@@ -56,6 +59,16 @@ async def slow(request, response):
     response.write(b"done")
 
 
+async def stream(request, response):
+    count, size = (int(field) for field in (await request.read()).split())
+    chunk = b"x" * size
+    for index in range(count):
+        response.write(chunk)
+        if index % 256 == 255:
+            await response.drain()
+    response.close()
+
+
 if __name__ == "__main__":
     Worker().run({
         "echo": echo,
@@ -63,4 +76,5 @@ if __name__ == "__main__":
         "http": hello,
         "fail": fail,
         "slow": slow,
+        "stream": stream,
     })

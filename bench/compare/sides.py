@@ -1,0 +1,272 @@
+"""
+The systems compared, each as a side: how its server starts (and which
+processes to pin and to account), and the command of its load generator.
+
+Every load generator speaks the contract of L{bench.compare.stats}; every
+server but ours prints C{ready [ENDPOINT]} when it serves.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from bench.compare.processes import Unavailable, family, readReady, stop
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PEERS = os.path.join(ROOT, "bench", "peers")
+
+
+def _environment(**extra):
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+class Side:
+    """
+    One system under test.
+
+    @ivar key: a short name (the JSON key).
+    @ivar label: its name in tables and charts.
+    @ivar streams: whether it has streaming replies.
+    """
+    key = label = ""
+    streams = False
+
+    def start(self):
+        """
+        Start the server side; L{Unavailable} when it cannot run here.
+        """
+
+    def stop(self):
+        """
+        Stop everything L{start} started.
+        """
+
+    def serverPids(self):
+        """
+        @return: the processes that serve, as C{{group: [pid, ...]}}
+            (descendants are added by the caller).
+        """
+        return {}
+
+    def client(self, workload, size, requests, inflight, count):
+        """
+        @return: the argv of one load generator run.
+        """
+        raise NotImplementedError()
+
+    def wrap(self, argv):
+        """
+        @return: C{argv} as it must be run (in a namespace, say).
+        """
+        return argv
+
+    def env(self):
+        return _environment()
+
+
+class _Spawned(Side):
+    """
+    A side whose server is one process we spawn and which says ready.
+    """
+    process = None
+    endpoint = None
+
+    def spawn(self, argv, env=None):
+        self.process = subprocess.Popen(
+            self.wrap(argv), stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env=env or self.env())
+        self.endpoint = readReady(self.process, self.label)
+
+    def serverPids(self):
+        return {"server": [self.process.pid]} if self.process else {}
+
+    def stop(self):
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+class Ours(Side):
+    """
+    A node (C{twistd cocaine}) serving the Python echo example with a pool
+    of two workers; our client SDK as the load generator.
+    """
+    key, label, streams = "ours", "ours (node + 2 workers)", True
+
+    def __init__(self):
+        self.node = None
+        self.directory = None
+
+    def start(self):
+        from bench.compare.ourside import nodeConfig
+        from tests.integration.node import Node
+        self.directory = tempfile.mkdtemp(prefix="cocaine-bench-compare-")
+        self.node = Node(os.path.join(self.directory, "node"),
+                         nodeConfig()).start()
+        self.endpoint = "127.0.0.1:{}".format(self.node.port)
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.compare.ourside", "prepare",
+             "--connect", self.endpoint], cwd=ROOT, env=self.env(),
+            capture_output=True, text=True, timeout=120)
+        if result.returncode:
+            raise Unavailable("the echo pool did not start: " +
+                              result.stderr.strip()[-400:])
+
+    def serverPids(self):
+        return {"server": [self.node.process.pid]} if self.node else {}
+
+    def client(self, workload, size, requests, inflight, count):
+        return [sys.executable, "-m", "bench.compare.loadgen", "ours",
+                "--connect", self.endpoint, "--app", "echo",
+                "--workload", workload, "--size", str(size),
+                "--requests", str(requests), "--inflight", str(inflight),
+                "--count", str(count)]
+
+    def stop(self):
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Floor(_Spawned):
+    """
+    A bare Twisted msgpack echo and a bare client: Python on Twisted at
+    its best (L{bench.compare.loadgen}).
+    """
+    key, label, streams = "floor", "floor (bare Twisted)", True
+
+    def start(self):
+        self.spawn([sys.executable, "-m", "bench.compare.loadgen",
+                    "floor-server"])
+
+    def client(self, workload, size, requests, inflight, count):
+        return [sys.executable, "-m", "bench.compare.loadgen", "floor",
+                "--connect", self.endpoint, "--workload", workload,
+                "--size", str(size), "--requests", str(requests),
+                "--inflight", str(inflight), "--count", str(count)]
+
+
+class ZeroRPC(_Spawned):
+    """
+    zerorpc (PyPI) in its own virtualenv: L{bench.peers.zerorpc_peer}.
+    """
+    key, label, streams = "zerorpc", "zerorpc", True
+
+    def __init__(self, python):
+        self.python = python
+
+    def start(self):
+        self.spawn([self.python, os.path.join(PEERS, "zerorpc_peer.py"),
+                    "server"])
+
+    def client(self, workload, size, requests, inflight, count):
+        return [self.python, os.path.join(PEERS, "zerorpc_peer.py"),
+                "client", "--connect", self.endpoint,
+                "--workload", workload, "--size", str(size),
+                "--requests", str(requests), "--inflight", str(inflight),
+                "--count", str(count)]
+
+
+class Nameko(_Spawned):
+    """
+    Nameko (PyPI) in its own virtualenv, with a private RabbitMQ broker on
+    127.0.0.1 (L{bench.peers.rabbitmq}): L{bench.peers.nameko_peer}.
+    """
+    key, label = "nameko", "Nameko + RabbitMQ"
+
+    def __init__(self, python):
+        self.python = python
+        self.broker = None
+
+    def start(self):
+        from bench.peers.rabbitmq import Broker, BrokerError
+        try:
+            self.broker = Broker()
+            self.broker.start()
+        except BrokerError as e:
+            self.broker = None
+            raise Unavailable("RabbitMQ: {}".format(e))
+        self.spawn([self.python, os.path.join(PEERS, "nameko_peer.py"),
+                    "server", "--amqp", self.broker.amqpUri])
+
+    def serverPids(self):
+        pids = super().serverPids()
+        if self.broker is not None:
+            pids["broker"] = list(self.broker.pids())
+        return pids
+
+    def client(self, workload, size, requests, inflight, count):
+        return [self.python, os.path.join(PEERS, "nameko_peer.py"),
+                "client", "--connect", self.broker.amqpUri,
+                "--workload", workload, "--size", str(size),
+                "--requests", str(requests), "--inflight", str(inflight)]
+
+    def stop(self):
+        super().stop()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+class Cote(_Spawned):
+    """
+    cote 1.2.0 (npm, Node.js) in a network namespace we create with only
+    C{lo} up, discovery broadcast to C{127.255.255.255}.
+    """
+    key, label = "cote", "cote 1.2.0"
+
+    def __init__(self, modules):
+        self.modules = modules
+        self.namespace = None
+
+    def env(self):
+        return _environment(NODE_PATH=self.modules)
+
+    def wrap(self, argv):
+        return self.namespace.command(argv) if self.namespace else argv
+
+    def start(self):
+        from bench.mesh import Namespace
+        from bench.mesh import Unavailable as NoNamespace
+        namespace = Namespace()
+        namespace.name = "cocaine-bench-compare-{}".format(os.getpid())
+        try:
+            self.namespace = namespace.__enter__()
+        except NoNamespace as e:
+            raise Unavailable(str(e))
+        self.spawn(["node", os.path.join(HERE, "cote_peer.js"), "server"])
+
+    def client(self, workload, size, requests, inflight, count):
+        return self.wrap(["node", os.path.join(HERE, "cote_peer.js"),
+                          "client", "--size", str(size),
+                          "--requests", str(requests),
+                          "--inflight", str(inflight)])
+
+    def stop(self):
+        super().stop()
+        if self.namespace is not None:
+            self.namespace.__exit__(None, None, None)
+            self.namespace = None
+
+
+def parseResult(out):
+    """
+    @return: the JSON map of a load generator's last line.
+    """
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("no output")
+    return json.loads(lines[-1])
+
+
+__all__ = ["Side", "Ours", "Floor", "ZeroRPC", "Nameko", "Cote",
+           "parseResult", "family"]
