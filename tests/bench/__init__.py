@@ -1,0 +1,3 @@
+"""
+Tests of the benchmark harness's own logic (not of any figures).
+"""

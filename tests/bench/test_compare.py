@@ -1,0 +1,173 @@
+"""
+The comparison harness: its load loop, its table, its verdicts and the
+section of the docs it rewrites.
+"""
+
+import itertools
+import os
+
+from twisted.internet import defer
+from twisted.trial.unittest import SynchronousTestCase
+
+from bench.compare import report
+from bench.compare.stats import keepInFlight, percentile, streamSummary
+
+
+class KeepInFlightTests(SynchronousTestCase):
+    """
+    L{keepInFlight} keeps a window of calls going and counts their ends.
+    """
+
+    def test_windowAndCount(self):
+        """
+        At most C{window} calls are pending at once, exactly C{requests}
+        are made, and failures are counted with the first one named.
+        """
+        pending, made = [], itertools.count(1)
+        ticks = itertools.count()
+
+        def call():
+            d = defer.Deferred()
+            pending.append((next(made), d))
+            return d
+        result = keepInFlight(call, 10, 3, clock=lambda: next(ticks))
+        self.assertEqual(len(pending), 3)
+        while pending:
+            number, d = pending.pop(0)
+            self.assertLessEqual(len(pending), 3)
+            if number in (4, 7):
+                d.errback(ValueError("bad {}".format(number)))
+            else:
+                d.callback(None)
+        summary = self.successResultOf(result)
+        self.assertEqual(next(made), 11)
+        self.assertEqual(summary["requests"], 10)
+        self.assertEqual(summary["errors"], 2)
+        self.assertEqual(summary["first_error"], "ValueError: bad 4")
+        self.assertGreater(summary["rate"], 0)
+
+    def test_sequential(self):
+        """
+        A window of one never has two calls pending.
+        """
+        pending = []
+
+        def call():
+            self.assertEqual(pending, [])
+            d = defer.Deferred()
+            pending.append(d)
+            return d
+        result = keepInFlight(call, 4, 1)
+        while pending:
+            pending.pop().callback(None)
+        self.assertEqual(self.successResultOf(result)["errors"], 0)
+
+    def test_percentile(self):
+        ordered = list(range(100))
+        self.assertEqual(percentile(ordered, 0.5), 50)
+        self.assertEqual(percentile(ordered, 0.99), 99)
+        self.assertEqual(percentile([7], 0.99), 7)
+
+    def test_streamSummary(self):
+        summary = streamSummary(1000, 1000, 0.5, 0.002)
+        self.assertEqual(summary["bytes"], 10 ** 6)
+        self.assertAlmostEqual(summary["mb_per_s"], 2.0)
+        self.assertAlmostEqual(summary["ttfb_ms"], 2.0)
+
+
+def echo(rate, p99=100.0, errors=0):
+    return {"requests": 100, "errors": errors, "elapsed": 100 / rate,
+            "rate": rate, "p50_us": p99 / 2, "p99_us": p99,
+            "first_error": None, "cpu_s_per_10k": 1e4 / rate}
+
+
+def side(rates, stream=None, label="x"):
+    found = {"label": label, "rss_mb": {"server": 30.0}}
+    for key, rate in rates.items():
+        found[key] = [echo(rate * 0.9), echo(rate), echo(rate * 1.2)]
+    if stream:
+        found["stream"] = [{"chunks": 10, "bytes": 10240, "elapsed": 1,
+                            "mb_per_s": stream, "ttfb_ms": 1.0}]
+    found["unpinned"] = {"seq16": [echo(rates["seq16"])]}
+    return found
+
+
+KEYS = ["seq16", "seq1k", "c8", "c64", "c256"]
+
+
+def document():
+    ours = side(dict(zip(KEYS, [6000, 5000, 20000, 40000, 40000])), 200.0)
+    ours["elastic"] = {"cold_ms": [50, 60, 70], "idle_timeout_ms": 1000.0,
+                       "bursts": [{"first_ms": 100, "grown_ms": 150,
+                                   "answered_ms": 300, "errors": 0,
+                                   "shrunk_ms": 1010}]}
+    return {
+        "machine": "test", "command": "python -m bench.compare",
+        "date": "2026-11-23 00:00 UTC", "minutes": 1.0,
+        "versions": {"cote": "1.2.0"},
+        "settings": {"runs": 3, "sequential": 100, "requests": 100,
+                     "count": 10, "scale": {"nameko": 0.25}},
+        "skipped": {"nameko": "no broker"},
+        "results": {
+            "ours": ours,
+            "zerorpc": side(dict(zip(KEYS, [3000, 3000, 5000, 50000,
+                                            5000])), 100.0),
+            "cote": side(dict(zip(KEYS, [10000, 9000, 30000, 70000,
+                                         60000]))),
+            "floor": side(dict(zip(KEYS, [12000, 11000, 30000, 200000,
+                                          150000])), 500.0),
+        }}
+
+
+class ReportTests(SynchronousTestCase):
+    """
+    L{report.markdown} shows the medians with their spread, the ratios
+    and a verdict per target computed from them.
+    """
+
+    def test_medianSpreadAndRatio(self):
+        text = report.markdown(document())
+        self.assertIn("| sequential 16 B (req/s) | 6,000 (5,400-7,200) | "
+                      "3,000 (2,700-3,600) | 10,000 (9,000-12,000) | "
+                      "12,000 (10,800-14,400) | 2.00 | 0.60 | 0.50 |", text)
+        self.assertIn("| stream 10,000 x 1 KiB (MB/s) | 200.0 | 100.0 | - "
+                      "| 500.0 | 2.00 | - | 0.40 |", text)
+        self.assertIn("Skipped: nameko: no broker", text)
+        self.assertIn("| shrink: late against the idle timeout | 10 "
+                      "(10-10) |", text)
+
+    def test_targets(self):
+        lines = report.targets(document()["results"])
+        self.assertEqual(lines, [
+            "- ours >= zerorpc on every workload: MISSED on c64 0.80 "
+            "(lowest ratio 0.80)",
+            "- ours >= Nameko on every workload: not measured (nameko did "
+            "not run)",
+            "- ours >= 0.5x cote on sequential and concurrent echo: met "
+            "(lowest ratio 0.56)",
+            "- ours within 2x of the Twisted floor: MISSED on seq1k 0.45, "
+            "c64 0.20, c256 0.27, stream 0.40 (lowest ratio 0.20)",
+        ])
+
+    def test_failedRunsShown(self):
+        found = document()
+        found["results"]["zerorpc"]["c8"] = [{"failed": "exit 1: boom"}]
+        text = report.markdown(found)
+        self.assertIn("| 8 in flight (req/s) | 20,000 (18,000-24,000) | "
+                      "failed |", text)
+
+    def test_updateDocs(self):
+        """
+        The tables replace what lies between the markers; the first time
+        the block is appended.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("# Performance\n\nbefore\n")
+        report.updateDocs(path, "table one")
+        report.updateDocs(path, "table two")
+        with open(path) as f:
+            text = f.read()
+        self.assertEqual(text, "# Performance\n\nbefore\n\n{}\ntable two\n"
+                         "{}\n".format(report.BEGIN, report.END))
+        self.assertTrue(os.path.exists(path))
