@@ -73,16 +73,70 @@ def encode(parts):
     return b"".join(chunks)
 
 
+def _makeEncoder():
+    # json.dumps builds a JSONEncoder and a C encoder on every call, which
+    # cost more than encoding a small request; build the C encoder once,
+    # with the settings of json.dumps(value, separators=(",", ":")).
+    try:
+        from json.encoder import c_make_encoder, encode_basestring_ascii
+    except ImportError:  # pragma: no cover (CPython always has it)
+        c_make_encoder = None
+    if c_make_encoder is None:  # pragma: no cover
+        return None
+    default = json.JSONEncoder().default
+    return c_make_encoder(None, default, encode_basestring_ascii, None, ":", ",",
+                          False, False, True)
+
+
+_cEncoder = _makeEncoder()
+_scanJSON = json.JSONDecoder().scan_once
+_PLAIN_JSON = {dict, list, int, float, bool}
+
+
+def _dumps(value):
+    """
+    C{json.dumps(value, separators=(",", ":"))} as bytes, without building
+    an encoder per call.
+    """
+    if _cEncoder is not None and type(value) in _PLAIN_JSON:
+        try:
+            return "".join(_cEncoder(value, 0)).encode("ascii")
+        except Exception:
+            pass  # e.g. a circular structure: json.dumps says what is wrong
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def _loads(text):
+    """
+    C{json.loads(text)}, skipping its whitespace handling when there is
+    none (the usual case: cote writes C{JSON.stringify} output).
+    """
+    try:
+        value, end = _scanJSON(text, 0)
+    except (StopIteration, ValueError):
+        end = -1
+    if end == len(text):
+        return value
+    return json.loads(text)
+
+
 def packArgument(value):
     """
     Encode one value as amp-message does: L{bytes} raw, L{str} as C{s:},
     anything else as C{j:} JSON.
     """
+    if value is None:
+        return b"j:null"
+    kind = type(value)
+    if kind is str:
+        return b"s:" + value.encode("utf-8")
+    if kind is bytes:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
         return b"s:" + value.encode("utf-8")
-    return b"j:" + json.dumps(value, separators=(",", ":")).encode("utf-8")
+    return b"j:" + _dumps(value)
 
 
 def unpackArgument(part):
@@ -91,14 +145,16 @@ def unpackArgument(part):
     C{j:undefined}, which Node writes for an undefined value, decodes to
     L{None}.
     """
-    if part[:2] == b"s:":
+    tag = part[:2]
+    if tag == b"s:":
         return part[2:].decode("utf-8")
-    if part[:2] == b"j:":
+    if tag == b"j:":
         body = part[2:]
         if body == b"undefined":
             return None
+        text = body.decode("utf-8")
         try:
-            return json.loads(body.decode("utf-8"))
+            return _loads(text)
         except ValueError as e:
             raise FramingError("bad JSON part: %s" % (e,))
     return bytes(part)
@@ -122,6 +178,9 @@ class AMPDecoder:
     def __init__(self, maxMessage=DEFAULT_MAX_MESSAGE):
         self.maxMessage = maxMessage
         self._buffer = bytearray()
+        # how many buffered bytes the message at the buffer's start needs
+        # before parsing it again can make progress
+        self._need = 0
         self._failed = None
 
     def feed(self, data):
@@ -133,44 +192,61 @@ class AMPDecoder:
         """
         if self._failed is not None:
             raise self._failed
-        self._buffer += data
+        if self._buffer:
+            self._buffer += data
+            if len(self._buffer) < self._need:
+                return []
+            data = bytes(self._buffer)
+        elif type(data) is not bytes:
+            data = bytes(data)
         messages = []
         try:
-            while True:
-                message = self._next()
-                if message is None:
-                    return messages
-                messages.append(message)
+            offset = self._parse(data, messages)
         except FramingError as e:
             e.messages = messages
             self._failed = type(e)(str(e))
             raise
+        if offset == len(data):
+            if self._buffer:
+                self._buffer = bytearray()
+        else:
+            self._buffer = bytearray(data[offset:])
+        return messages
 
-    def _next(self):
-        buf = self._buffer
-        if not buf:
-            return None
-        head = buf[0]
-        version, argc = head >> 4, head & 0x0F
-        if version != VERSION or argc == 0:
-            raise FramingError("bad AMP header byte 0x%02x" % (head,))
-        offset = 1
-        parts = []
-        for _ in range(argc):
-            if len(buf) < offset + 4:
-                return None
-            (length,) = _LENGTH.unpack_from(buf, offset)
-            offset += 4
-            if offset + length > self.maxMessage:
-                raise MessageTooLarge(
-                    "AMP message larger than the bound of %d bytes" % (self.maxMessage,)
-                )
-            if len(buf) < offset + length:
-                return None
-            parts.append(bytes(buf[offset : offset + length]))
-            offset += length
-        del buf[:offset]
-        return parts
+    def _parse(self, data, messages):
+        """
+        Append the whole messages of C{data} to C{messages}; return where
+        the first incomplete one starts (and note what it needs).
+        """
+        size = len(data)
+        maxMessage = self.maxMessage
+        unpack = _LENGTH.unpack_from
+        start = 0
+        while start < size:
+            head = data[start]
+            if head >> 4 != VERSION or not head & 0x0F:
+                raise FramingError("bad AMP header byte 0x%02x" % (head,))
+            offset = start + 1
+            parts = []
+            for _ in range(head & 0x0F):
+                if size < offset + 4:
+                    self._need = offset + 4 - start
+                    return start
+                (length,) = unpack(data, offset)
+                offset += 4
+                if offset + length - start > maxMessage:
+                    raise MessageTooLarge(
+                        "AMP message larger than the bound of %d bytes" % (maxMessage,)
+                    )
+                if size < offset + length:
+                    self._need = offset + length - start
+                    return start
+                parts.append(data[offset : offset + length])
+                offset += length
+            messages.append(parts)
+            start = offset
+        self._need = 0
+        return start
 
 
 class AMPProtocol(Protocol):

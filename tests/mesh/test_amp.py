@@ -3,6 +3,8 @@
 Tests for L{cocaine.mesh.amp}.
 """
 
+import json
+
 from hypothesis import given, settings, strategies as st
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -59,6 +61,39 @@ class EncodeTests(SynchronousTestCase):
         self.assertEqual(unpackArgument(b"raw"), b"raw")
         self.assertRaises(FramingError, unpackArgument, b"j:{")
 
+    @DETERMINISTIC
+    @given(st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        max_leaves=12))
+    def test_jsonLikeDumps(self, value):
+        """
+        JSON parts are byte for byte what C{json.dumps(value,
+        separators=(",", ":"))} writes, and decode back to equal values.
+        """
+        if isinstance(value, str):
+            expected = b"s:" + value.encode("utf-8")
+        else:
+            expected = b"j:" + json.dumps(value, separators=(",", ":")).encode("utf-8")
+        self.assertEqual(packArgument(value), expected)
+        self.assertEqual(unpackArgument(expected), value)
+
+    def test_jsonErrors(self):
+        """
+        What JSON cannot encode fails as C{json.dumps} fails; JSON with
+        surrounding whitespace decodes; trailing data is a framing error.
+        """
+        circular = []
+        circular.append(circular)
+        self.assertRaises(ValueError, packArgument, circular)
+        self.assertRaises(TypeError, packArgument, {"a": object()})
+        self.assertEqual(unpackArgument(b'j: {"a": [1, 2]} '), {"a": [1, 2]})
+        self.assertRaises(FramingError, unpackArgument, b"j:{} x")
+        self.assertRaises(FramingError, unpackArgument, b"j:")
+        self.assertRaises(UnicodeDecodeError, unpackArgument, b"j:\xff")
+
     def test_cote_request(self):
         """
         A cote request is exactly C{[j:request, s:id]}.
@@ -93,6 +128,22 @@ class DecoderTests(SynchronousTestCase):
         """
         (decoded,) = AMPDecoder().feed(pack(values))
         self.assertEqual([unpackArgument(p) for p in decoded], values)
+
+    def test_largeMessageInChunks(self):
+        """
+        A message arriving in many chunks is parsed once it is whole, with
+        the parts as L{bytes} and the messages around it intact.
+        """
+        big = encode([b"a" * 100000, b"b"])
+        small = encode([b"s"])
+        data = small + big + small
+        decoder = AMPDecoder()
+        out = []
+        for i in range(0, len(data), 1000):
+            out.extend(decoder.feed(data[i : i + 1000]))
+        self.assertEqual(out, [[b"s"], [b"a" * 100000, b"b"], [b"s"]])
+        self.assertEqual({type(p) for m in out for p in m}, {bytes})
+        self.assertEqual(decoder.feed(bytearray(small)), [[b"s"]])
 
     def test_badHeader(self):
         """
