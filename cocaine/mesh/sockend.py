@@ -104,7 +104,8 @@ def sockendErrorObject(error):
         received = value.error
         if isinstance(received, dict) and isinstance(received.get("message"), str):
             return received
-        return {"message": value.message, "code": value.code,
+        return {"message": "the responder answered an error without a message: %s"
+                % (json.dumps(received),), "code": value.code,
                 "name": value.name or "RemoteError", "error": received}
     return errorObject(value)
 
