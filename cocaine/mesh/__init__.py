@@ -19,6 +19,7 @@ from cocaine.mesh.components import (
 )
 from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
 from cocaine.mesh.monitor import Monitor
+from cocaine.mesh.sockend import Sockend
 
 __all__ = [
     "AMPDecoder",
@@ -35,6 +36,7 @@ __all__ = [
     "RequestTimeout",
     "Responder",
     "ResponderLost",
+    "Sockend",
     "Subscriber",
     "run",
 ]

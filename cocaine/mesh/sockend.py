@@ -67,6 +67,8 @@ __all__ = [
     "SocketIOServer",
     "socketNamespace",
     "sockendErrorObject",
+    "installReactor",
+    "parseArguments",
     "main",
 ]
 
@@ -825,7 +827,7 @@ def main(argv=None, out=None):
 
     # our own messages at info, the reactor's chatter only from warn
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
-    predicate.setLogLevelForNamespace("cocaine", LogLevel.info)
+    predicate.setLogLevelForNamespace("cocaine.mesh.sockend", LogLevel.info)
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(
         textFileLogObserver(sys.stderr),
         [predicate])], redirectStandardIO=False)
