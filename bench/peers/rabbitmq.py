@@ -15,6 +15,9 @@ scratch home and every listener on 127.0.0.1:
 
 L{Broker.stop} ends them by PID (TERM, then KILL after a timeout) and leaves
 nothing running. Nothing here looks processes up or ends them by name.
+Should this process die without stopping it, Linux sends both children
+SIGTERM (C{PR_SET_PDEATHSIG}), and the server's wrapper stops beam.smp:
+start the broker from a thread that lives as long as it should.
 """
 
 import argparse
@@ -29,6 +32,7 @@ import time
 import psutil
 
 from bench.peers import benchHome
+from bench.peers.processes import termWithParent
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
@@ -389,7 +393,8 @@ class Broker:
             self._epmd = subprocess.Popen(
                 [EPMD, "-address", "127.0.0.1", "-port", str(port)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=base, env={"PATH": os.environ.get("PATH", "")})
+                cwd=base, env={"PATH": os.environ.get("PATH", "")},
+                preexec_fn=termWithParent)
         deadline = time.monotonic() + 10
         while not _tcpAnswers(port):
             if self._epmd.poll() is not None or time.monotonic() > deadline:
@@ -407,7 +412,7 @@ class Broker:
         with log:
             self._server = subprocess.Popen(
                 [SERVER], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=base, env=env)
+                cwd=base, env=env, preexec_fn=termWithParent)
 
     def _awaitAmqp(self, port):
         """
