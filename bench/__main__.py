@@ -3,14 +3,17 @@ Run every benchmark: C{python -m bench [--quick]}.
 
 Each benchmark runs in a process of its own (a Twisted reactor runs once
 per process): first L{bench.rpc}, then L{bench.apps}, then
-L{bench.cluster}, then L{bench.mesh}, with the same arguments.
+L{bench.cluster}, then L{bench.mesh}, then L{bench.compare} (ours beside
+zerorpc, Nameko, cote, the Twisted floor and Redis), with the same
+arguments.
 """
 
 import os
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh"]
+BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh",
+              "bench.compare"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -202,9 +202,10 @@ def targets(results):
     lines = []
 
     def judge(text, peer, keys, floor):
-        if peer not in results:
+        missing = [side for side in ("ours", peer) if side not in results]
+        if missing:
             lines.append("- {}: not measured ({} did not run)".format(
-                text, peer))
+                text, " and ".join(missing)))
             return
         misses, worst = [], None
         for key in keys:

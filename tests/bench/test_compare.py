@@ -149,6 +149,16 @@ class ReportTests(SynchronousTestCase):
             "c64 0.20, c256 0.27, stream 0.40 (lowest ratio 0.20)",
         ])
 
+    def test_targetsWithoutOurs(self):
+        """
+        Without our side no target is judged.
+        """
+        results = document()["results"]
+        del results["ours"]
+        self.assertEqual(report.targets(results)[0],
+                         "- ours >= zerorpc on every workload: not measured "
+                         "(ours did not run)")
+
     def test_failedRunsShown(self):
         found = document()
         found["results"]["zerorpc"]["c8"] = [{"failed": "exit 1: boom"}]

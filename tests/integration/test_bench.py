@@ -2,6 +2,8 @@
 The benchmarks run (on a tiny size); their figures are not judged here.
 """
 
+import os
+import re
 import subprocess
 import sys
 
@@ -16,12 +18,13 @@ class BenchmarkRunsTests(TestCase):
     table.
     """
 
-    timeout = 300
+    #: bench.compare installs its peers the first time (pip, npm, apt)
+    timeout = 1500
 
     def test_quickRun(self):
         result = subprocess.run(
             [sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=240)
+            env=environment(), capture_output=True, text=True, timeout=1400)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("machine: ", result.stdout)
         self.assertIn("| workload | ours: storage.read via node | floor: "
@@ -70,6 +73,45 @@ class BenchmarkRunsTests(TestCase):
             self.assertIn(row, result.stdout)
         self.assertIn("in-flight errors: 0", result.stdout)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+    def test_compareQuickRun(self):
+        """
+        C{python -m bench.compare --quick} installs its peers, runs every
+        system on a tiny size, prints the side-by-side table with every
+        column, the elasticity table and the targets, and draws the
+        charts; it does not touch docs/.
+        """
+        with open(os.path.join(ROOT, "docs", "performance.md")) as f:
+            before = f.read()
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.compare", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=1400)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        out = result.stdout
+        self.assertNotIn("Traceback", out + result.stderr)
+        self.assertNotIn("skipped:", out)
+        self.assertNotIn("FAILED", out)
+        self.assertIn("| workload | ours: node + 2 workers | zerorpc | "
+                      "Nameko + RabbitMQ | cote 1.2.0 | floor: bare Twisted "
+                      "| Redis PING | ours/zerorpc | ours/nameko | ours/cote "
+                      "| ours/floor |", out)
+        for row in ("| sequential 16 B (req/s) |", "| 256 in flight (req/s) |",
+                    "| stream 10,000 x 1 KiB (MB/s) |",
+                    "| unpinned: 64 in flight (req/s) |",
+                    "| server CPU s per 10,000 req (64 in flight) |",
+                    "| cold start: start_app to first reply |",
+                    "| shrink: late against the idle timeout |",
+                    "- ours >= 0.5x cote on sequential and concurrent echo:"):
+            self.assertIn(row, out)
+        self.assertIn("| errors, all echo runs | 0 | 0 | 0 | 0 | 0 | 0 |",
+                      out)
+        charts = re.search(r"charts: (\S+), (\S+)", out)
+        self.assertIsNotNone(charts, out[-500:])
+        for path in charts.groups():
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        with open(os.path.join(ROOT, "docs", "performance.md")) as f:
+            self.assertEqual(f.read(), before)
 
     def test_meshQuickRun(self):
         """
