@@ -7,6 +7,15 @@ A message is one byte C{(1 << 4) | argc} (argc 1..15), then for each part a
 C{j:} + JSON, or raw bytes. L{AMPDecoder} is a pure incremental decoder (no
 I/O), L{encode} and L{pack} the matching encoders, L{AMPProtocol} a thin
 Twisted protocol over them.
+
+Writes: what an L{AMPProtocol} sends while any of them handles received
+data (replies, and the requests a reply's callback sends next) is joined
+per connection and sent when that handling ends, straight to the socket
+when the connection has nothing buffered (L{cocaine.rpc.writes.sendNow}),
+which saves Twisted's wait for writability; other writes go through
+C{transport.write}, which joins what one turn of the reactor writes (a
+publisher's burst). Connections set C{TCP_NODELAY}, as axon's do: with
+Nagle, a second small write waits for the peer's ACK.
 """
 
 import json
@@ -16,6 +25,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
 from cocaine import errors
+from cocaine.rpc.writes import sendNow
 
 __all__ = [
     "VERSION",
@@ -261,18 +271,29 @@ class AMPProtocol(Protocol):
 
     def connectionMade(self):
         self._decoder = AMPDecoder(self.maxMessage)
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            try:
+                setNoDelay(True)
+            except OSError:
+                pass
 
     def dataReceived(self, data):
-        failure = None
+        _batch.begin()
         try:
-            messages = self._decoder.feed(data)
-        except FramingError as e:
-            failure, messages = e, e.messages
-        self._handle(messages)
-        if failure is not None:
-            self.log.warn("dropping {peer}: {error}", peer=self.transport.getPeer(),
-                          error=str(failure))
-            self.transport.abortConnection()
+            failure = None
+            try:
+                messages = self._decoder.feed(data)
+            except FramingError as e:
+                failure, messages = e, e.messages
+            self._handle(messages)
+            if failure is not None:
+                self.log.warn("dropping {peer}: {error}", peer=self.transport.getPeer(),
+                              error=str(failure))
+                _batch.flush(self.transport)
+                self.transport.abortConnection()
+        finally:
+            _batch.end()
 
     def _handle(self, messages):
         for parts in messages:
@@ -288,10 +309,60 @@ class AMPProtocol(Protocol):
         """
         Write one message of values (see L{packArgument}).
         """
-        self.transport.write(pack(args))
+        _batch.write(self.transport, pack(args))
+
+    def _sendPacked(self, data):
+        """
+        Write one already framed message (see L{pack}), e.g. the same
+        publication to many connections.
+        """
+        _batch.write(self.transport, data)
 
     def messageReceived(self, args, parts):
         """
         Called with each message's decoded arguments and raw parts.
         """
         raise NotImplementedError()
+
+
+class _WriteBatch:
+    """
+    The writes of AMP connections while received data is handled, joined
+    per transport (see the module's docstring).
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.pending = {}
+
+    def begin(self):
+        self.depth += 1
+
+    def end(self):
+        self.depth -= 1
+        if not self.depth and self.pending:
+            pending = list(self.pending.items())
+            self.pending.clear()
+            for transport, chunks in pending:
+                sendNow(transport, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def write(self, transport, data):
+        if not self.depth:
+            transport.write(data)
+            return
+        chunks = self.pending.get(transport)
+        if chunks is None:
+            self.pending[transport] = [data]
+        else:
+            chunks.append(data)
+
+    def flush(self, transport):
+        """
+        Send what C{transport} has in the batch now.
+        """
+        chunks = self.pending.pop(transport, None)
+        if chunks:
+            sendNow(transport, b"".join(chunks))
+
+
+_batch = _WriteBatch()

@@ -202,3 +202,116 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(p.received, [["ok"]])
         self.assertTrue(t.disconnecting)
         self.flushLoggedErrors()
+
+
+class RecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that records each C{write} call and C{TCP_NODELAY}.
+    """
+
+    def __init__(self):
+        StringTransport.__init__(self)
+        self.writes = []
+        self.events = []
+        self.noDelay = False
+
+    def write(self, data):
+        self.writes.append(data)
+        self.events.append("write")
+        StringTransport.write(self, data)
+
+    def abortConnection(self):
+        self.events.append("abort")
+        StringTransport.abortConnection(self)
+
+    def setTcpNoDelay(self, enabled):
+        self.noDelay = enabled
+
+
+class Echo(AMPProtocol):
+    """
+    Answers each message with its first argument, and copies it to
+    C{other} when there is one.
+    """
+
+    other = None
+
+    def messageReceived(self, args, parts):
+        self.sendMessage([None, args[0]])
+        if self.other is not None:
+            self.other.sendMessage([args[0]])
+
+
+class WriteBatchTests(SynchronousTestCase):
+    def connect(self, protocol=None):
+        p = protocol or Echo()
+        t = RecordingTransport()
+        p.makeConnection(t)
+        return p, t
+
+    def test_noDelay(self):
+        """
+        Connections set C{TCP_NODELAY} (as axon does) when the transport
+        can.
+        """
+        p, t = self.connect()
+        self.assertTrue(t.noDelay)
+        Recorder().makeConnection(StringTransport())  # no setTcpNoDelay: fine
+
+    def test_repliesJoined(self):
+        """
+        What a connection writes while it handles received data goes out in
+        one write when the handling ends, in order.
+        """
+        p, t = self.connect()
+        p.dataReceived(pack([1]) + pack([2]) + pack([3]))
+        self.assertEqual(t.writes, [pack([None, 1]) + pack([None, 2]) + pack([None, 3])])
+
+    def test_otherConnections(self):
+        """
+        Writes to other connections during the handling are joined too, and
+        sent when it ends.
+        """
+        p, t = self.connect()
+        q, u = self.connect()
+        p.other = q
+        p.dataReceived(pack(["a"]) + pack(["b"]))
+        self.assertEqual(u.writes, [pack(["a"]) + pack(["b"])])
+        self.assertEqual(len(t.writes), 1)
+
+    def test_outsideHandling(self):
+        """
+        Outside the handling of received data each message is written at
+        once (the transport joins what one turn of the reactor writes).
+        """
+        p, t = self.connect()
+        p.sendMessage(["x"])
+        p.sendMessage(["y"])
+        self.assertEqual(t.writes, [pack(["x"]), pack(["y"])])
+
+    def test_handlerFails(self):
+        """
+        When handling raises, what was written before is still sent.
+        """
+        class Failing(Echo):
+            def messageReceived(self, args, parts):
+                Echo.messageReceived(self, args, parts)
+                if args[0] == 2:
+                    raise RuntimeError("boom")
+
+        p, t = self.connect(Failing())
+        self.assertRaises(RuntimeError, p.dataReceived, pack([1]) + pack([2]))
+        self.assertEqual(t.writes, [pack([None, 1]) + pack([None, 2])])
+        p.sendMessage(["later"])
+        self.assertEqual(t.writes[-1], pack(["later"]))
+
+    def test_framingErrorFlushesFirst(self):
+        """
+        Replies to the messages before a framing error are written before
+        the connection is aborted.
+        """
+        p, t = self.connect()
+        p.dataReceived(pack([1]) + b"\xff")
+        self.assertEqual(t.events, ["write", "abort"])
+        self.assertEqual(t.writes, [pack([None, 1])])
+        self.flushLoggedErrors()
