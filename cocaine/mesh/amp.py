@@ -8,14 +8,16 @@ C{j:} + JSON, or raw bytes. L{AMPDecoder} is a pure incremental decoder (no
 I/O), L{encode} and L{pack} the matching encoders, L{AMPProtocol} a thin
 Twisted protocol over them.
 
-Writes: what an L{AMPProtocol} sends while any of them handles received
-data (replies, and the requests a reply's callback sends next) is joined
-per connection and sent when that handling ends, straight to the socket
-when the connection has nothing buffered (L{cocaine.rpc.writes.sendNow}),
-which saves Twisted's wait for writability; other writes go through
-C{transport.write}, which joins what one turn of the reactor writes (a
-publisher's burst). Connections set C{TCP_NODELAY}, as axon's do: with
-Nagle, a second small write waits for the peer's ACK.
+Writes: while an L{AMPProtocol} handles received data, the first message
+written to each connection is sent at once, so that the peer starts on it
+while the rest is handled; the following ones are joined per connection
+and sent every L{_WriteBatch.joinAtMost} messages and when the handling
+ends. They go straight to the socket when the connection has nothing
+buffered (L{cocaine.rpc.writes.sendNow}), which saves Twisted's wait for
+writability. Other writes (a publisher's burst) go through
+C{transport.write}, which joins what one turn of the reactor writes.
+Connections set C{TCP_NODELAY}, as axon's do: with Nagle, a second small
+write waits for the peer's ACK.
 """
 
 import json
@@ -327,20 +329,35 @@ class AMPProtocol(Protocol):
 
 class _WriteBatch:
     """
-    The writes of AMP connections while received data is handled, joined
-    per transport (see the module's docstring).
+    The writes of AMP connections while received data is handled (see the
+    module's docstring).
+
+    Joining every reply of a chunk into one write made the two ends of a
+    pipelined exchange take turns: a Requester with 8 requests in flight
+    got its 8 replies at once, handled them while the Responder idled,
+    and sent 8 requests at once while it idled in turn. Sending the first
+    message at once, and then every C{joinAtMost}, keeps both ends busy.
+
+    @ivar joinAtMost: how many messages to one connection are joined into
+        one write, at most.
     """
+
+    joinAtMost = 16
 
     def __init__(self):
         self.depth = 0
         self.pending = {}
+        self.started = set()
 
     def begin(self):
         self.depth += 1
 
     def end(self):
         self.depth -= 1
-        if not self.depth and self.pending:
+        if self.depth:
+            return
+        self.started.clear()
+        if self.pending:
             pending = list(self.pending.items())
             self.pending.clear()
             for transport, chunks in pending:
@@ -351,10 +368,16 @@ class _WriteBatch:
             transport.write(data)
             return
         chunks = self.pending.get(transport)
-        if chunks is None:
+        if chunks is not None:
+            chunks.append(data)
+            if len(chunks) >= self.joinAtMost:
+                del self.pending[transport]
+                sendNow(transport, b"".join(chunks))
+        elif transport in self.started:
             self.pending[transport] = [data]
         else:
-            chunks.append(data)
+            self.started.add(transport)
+            sendNow(transport, data)
 
     def flush(self, transport):
         """

@@ -258,26 +258,46 @@ class WriteBatchTests(SynchronousTestCase):
         self.assertTrue(t.noDelay)
         Recorder().makeConnection(StringTransport())  # no setTcpNoDelay: fine
 
-    def test_repliesJoined(self):
+    def test_firstAtOnceThenJoined(self):
         """
-        What a connection writes while it handles received data goes out in
-        one write when the handling ends, in order.
+        While a connection handles received data, its first reply goes out
+        at once (the peer can start on it); the rest are joined into one
+        write when the handling ends, in order.
         """
         p, t = self.connect()
         p.dataReceived(pack([1]) + pack([2]) + pack([3]))
-        self.assertEqual(t.writes, [pack([None, 1]) + pack([None, 2]) + pack([None, 3])])
+        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
+
+    def test_joinAtMost(self):
+        """
+        At most C{joinAtMost} messages are joined into one write.
+        """
+        p, t = self.connect()
+        p.dataReceived(b"".join(pack([i]) for i in range(40)))
+        replies = [pack([None, i]) for i in range(40)]
+        self.assertEqual(t.writes, [replies[0], b"".join(replies[1:17]),
+                                    b"".join(replies[17:33]), b"".join(replies[33:])])
+
+    def test_eachHandling(self):
+        """
+        Each handling of received data starts again with a write at once.
+        """
+        p, t = self.connect()
+        p.dataReceived(pack([1]))
+        p.dataReceived(pack([2]) + pack([3]))
+        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]), pack([None, 3])])
 
     def test_otherConnections(self):
         """
-        Writes to other connections during the handling are joined too, and
-        sent when it ends.
+        Writes to other connections during the handling follow the same
+        rule.
         """
         p, t = self.connect()
         q, u = self.connect()
         p.other = q
-        p.dataReceived(pack(["a"]) + pack(["b"]))
-        self.assertEqual(u.writes, [pack(["a"]) + pack(["b"])])
-        self.assertEqual(len(t.writes), 1)
+        p.dataReceived(pack(["a"]) + pack(["b"]) + pack(["c"]))
+        self.assertEqual(u.writes, [pack(["a"]), pack(["b"]) + pack(["c"])])
+        self.assertEqual(len(t.writes), 2)
 
     def test_outsideHandling(self):
         """
@@ -300,8 +320,8 @@ class WriteBatchTests(SynchronousTestCase):
                     raise RuntimeError("boom")
 
         p, t = self.connect(Failing())
-        self.assertRaises(RuntimeError, p.dataReceived, pack([1]) + pack([2]))
-        self.assertEqual(t.writes, [pack([None, 1]) + pack([None, 2])])
+        self.assertRaises(RuntimeError, p.dataReceived, pack([1]) + pack([2]) + pack([3]))
+        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2])])
         p.sendMessage(["later"])
         self.assertEqual(t.writes[-1], pack(["later"]))
 
@@ -311,7 +331,7 @@ class WriteBatchTests(SynchronousTestCase):
         the connection is aborted.
         """
         p, t = self.connect()
-        p.dataReceived(pack([1]) + b"\xff")
-        self.assertEqual(t.events, ["write", "abort"])
-        self.assertEqual(t.writes, [pack([None, 1])])
+        p.dataReceived(pack([1]) + pack([2]) + pack([3]) + b"\xff")
+        self.assertEqual(t.events, ["write", "write", "abort"])
+        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
         self.flushLoggedErrors()
