@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from cocaine.errors import CocaineError
-from cocaine.mesh.amp import AMPProtocol
+from cocaine.mesh.amp import AMPProtocol, pack
 from cocaine.mesh.discovery import DiscoveryOptions, DiscoveryProtocol, listenDiscovery
 
 __all__ = [
@@ -389,11 +389,14 @@ class Publisher(_Server):
         """
         Send C{data} under C{topic} to every connected subscriber.
         """
+        if not self._connections:
+            return
         prefix = "message::"
         if self.namespace:
             prefix += self.namespace + "::"
-        for connection in list(self._connections):
-            connection.sendMessage([prefix + topic, data])
+        message = pack([prefix + topic, data])
+        for connection in tuple(self._connections):
+            connection._sendPacked(message)
 
 
 # ---------------------------------------------------------------- clients

@@ -6,7 +6,8 @@ Tests for L{cocaine.mesh.amp}.
 import json
 
 from hypothesis import given, settings, strategies as st
-from twisted.internet.testing import StringTransport
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.amp import (
@@ -14,6 +15,7 @@ from cocaine.mesh.amp import (
     AMPProtocol,
     FramingError,
     MessageTooLarge,
+    _Backlog,
     encode,
     pack,
     packArgument,
@@ -335,3 +337,135 @@ class WriteBatchTests(SynchronousTestCase):
         self.assertEqual(t.events, ["write", "write", "abort"])
         self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
         self.flushLoggedErrors()
+
+
+class PackTests(SynchronousTestCase):
+    @DETERMINISTIC
+    @given(st.lists(st.one_of(
+        st.none(), st.text(max_size=20), st.binary(max_size=20), st.integers(),
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+        st.builds(bytearray, st.binary(max_size=5))), min_size=1, max_size=15))
+    def test_sameAsParts(self, values):
+        """
+        L{pack} writes exactly C{encode([packArgument(v) for v in values])},
+        from a list, a tuple or any iterable.
+        """
+        expected = encode([packArgument(v) for v in values])
+        self.assertEqual(pack(values), expected)
+        self.assertEqual(pack(tuple(values)), expected)
+        self.assertEqual(pack(iter(values)), expected)
+
+    def test_argc(self):
+        self.assertRaises(FramingError, pack, [])
+        self.assertRaises(FramingError, pack, [1] * 16)
+
+
+class SlowSocket(FileDescriptor):
+    """
+    A Twisted file-descriptor transport over a socket that takes C{room}
+    bytes per send; what it took is in C{sent}.
+    """
+
+    def __init__(self, room=0):
+        FileDescriptor.__init__(self, MemoryReactor())
+        self.connected = 1
+        self.room = room
+        self.sent = []
+
+    def writeSomeData(self, data):
+        taken = bytes(data[: self.room])
+        self.sent.append(taken)
+        return len(taken)
+
+    def buffered(self):
+        return len(self.dataBuffer) - self.offset + self._tempDataLen
+
+    def drain(self):
+        self.room = 1 << 30
+        for _ in range(10000):
+            if not self.buffered() and self.producer is None:
+                return
+            self.doWrite()
+        raise AssertionError("the transport does not drain")
+
+
+class BacklogTests(SynchronousTestCase):
+    """
+    A connection whose peer reads slower than it writes keeps its backlog
+    as a queue of messages, not in Twisted's buffer.
+    """
+
+    def connect(self):
+        p = Echo()
+        t = SlowSocket()
+        p.makeConnection(t)
+        return p, t
+
+    def test_bounded(self):
+        """
+        Twisted holds about C{_Backlog.limit} bytes; the rest waits in the
+        queue, and everything is sent in order once the peer reads.
+        """
+        p, t = self.connect()
+        messages = [pack(["message::m", "x" * 1000, i]) for i in range(2000)]
+        for m in messages:
+            p._sendPacked(m)
+        self.assertTrue(_Backlog.limit <= t.buffered() <= _Backlog.limit + 1100)
+        self.assertIs(t.producer, p._backlog)
+        self.assertEqual(len(p._backlog.queue), 2000 - t.buffered() // len(messages[0]))
+        t.drain()
+        self.assertEqual(b"".join(t.sent), b"".join(messages))
+        self.assertIsNone(t.producer)
+        self.assertIsNone(p._backlog.queue)
+
+    def test_orderWithReplies(self):
+        """
+        Replies written while data is handled queue behind the backlog.
+        """
+        p, t = self.connect()
+        burst = [pack(["x" * 1000, i]) for i in range(400)]
+        for m in burst:
+            p.sendMessage(["x" * 1000, burst.index(m)])
+        p.dataReceived(pack(["a"]) + pack(["b"]))
+        t.drain()
+        self.assertEqual(b"".join(t.sent),
+                         b"".join(burst) + pack([None, "a"]) + pack([None, "b"]))
+
+    def test_smallWritesUntouched(self):
+        """
+        Below the limit, nothing is registered and writes go to Twisted as
+        before.
+        """
+        p, t = self.connect()
+        for i in range(10):
+            p.sendMessage([i])
+        self.assertIsNone(t.producer)
+        self.assertIsNone(p._backlog)
+        t.drain()
+        self.assertEqual(b"".join(t.sent), b"".join(pack([i]) for i in range(10)))
+
+    def test_closeFlushesBacklog(self):
+        """
+        Closing gracefully sends the backlog first.
+        """
+        p, t = self.connect()
+        messages = [pack(["y" * 1000]) for _ in range(500)]
+        for m in messages:
+            p._sendPacked(m)
+        t.loseConnection()
+        t.room = 1 << 30
+        for _ in range(100):
+            if t.doWrite() is not None:
+                break
+        self.assertEqual(b"".join(t.sent), b"".join(messages))
+
+    def test_lost(self):
+        """
+        When the connection is lost the backlog is dropped.
+        """
+        p, t = self.connect()
+        for _ in range(500):
+            p._sendPacked(pack(["y" * 1000]))
+        t.connectionLost(None)
+        self.assertIsNone(p._backlog.queue)
+        p._sendPacked(pack(["late"]))
