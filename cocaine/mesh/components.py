@@ -452,6 +452,7 @@ class _Link:
         self._connecting = False
         self.protocol = protocol
         self.delay = self.initialDelay
+        self.component._linksChanged()
         if self.closed:
             protocol.transport.loseConnection()
             return
@@ -460,6 +461,7 @@ class _Link:
     def lost(self, protocol, reason):
         if self.protocol is protocol:
             self.protocol = None
+            self.component._linksChanged()
             self.component.linkDown(self)
         gone, self._gone = self._gone, []
         for d in gone:
@@ -562,6 +564,9 @@ class _StatusReporter:
         for link in links:
             link.protocol.sendMessage(["status", status])
 
+    def _linksChanged(self):
+        pass
+
     def linkUp(self, link):
         # a newly connected monitor learns our connections at once
         link.protocol.sendMessage(["status", self.status()])
@@ -594,6 +599,7 @@ class _Client(_Component):
         _Component.__init__(self, name, **kwargs)
         self.links = {}
         self.monitors = _StatusReporter(self, statusInterval)
+        self._connectedCache = None
 
     def _isMonitor(self, peer):
         ad = peer.advertisement
@@ -618,6 +624,7 @@ class _Client(_Component):
         Service.stopService(self)
         stops = [link.close() for link in list(self.links.values())]
         self.links.clear()
+        self._linksChanged()
         stops.extend(self.monitors.close())
         stops.append(self._stopDiscovery())
         return defer.gatherResults(stops).addCallback(lambda _: None)
@@ -631,10 +638,25 @@ class _Client(_Component):
     def peerRemoved(self, peer):
         link = self.links.pop(peer.iid, None)
         if link is not None:
+            self._linksChanged()
             link.close()
 
     def connectedLinks(self):
-        return [l for l in self.links.values() if l.protocol is not None]
+        return list(self._connected())
+
+    def _connected(self):
+        """
+        The connected links, in the order of L{links}, kept until a link
+        connects, drops or goes (not rebuilt for every request).
+        """
+        links = self._connectedCache
+        if links is None:
+            links = self._connectedCache = [
+                l for l in self.links.values() if l.protocol is not None]
+        return links
+
+    def _linksChanged(self):
+        self._connectedCache = None
 
     def linkUp(self, link):
         pass
@@ -647,15 +669,102 @@ class _Client(_Component):
 
 
 class _Pending:
+    __slots__ = ("message", "deferred", "subset", "where", "timeout", "queued", "link", "id",
+                 "sentAt")
+
     def __init__(self, message, deferred, subset, where=None):
         self.message = message
         self.deferred = deferred
         self.subset = subset
         self.where = where
-        self.timeoutCall = None
+        self.timeout = None
+        self.queued = False
         self.link = None
         self.id = None
         self.sentAt = None
+
+
+class _Deadlines:
+    """
+    The timeouts of a Requester's requests, with one timer for all.
+
+    A DelayedCall per request, scheduled at send and cancelled at reply, was
+    a tenth of a Requester's time with requests in flight. Requests with
+    the same timeout expire in the order they were sent, so each timeout
+    value keeps its requests in an insertion-ordered dict, and the one
+    timer waits for the oldest of them.
+
+    @ivar buckets: L{dict} of a timeout in seconds to a L{dict} of the
+        requests (L{_Pending}) with that timeout to their deadlines.
+    """
+
+    def __init__(self, clock, expired):
+        self.clock = clock
+        self.expired = expired
+        self.buckets = {}
+        self._timer = None
+        self._at = None
+        self._firing = False
+
+    def add(self, pending, timeout, now):
+        """
+        Call C{expired(pending)} C{timeout} seconds after C{now}, unless
+        L{remove}d before.
+        """
+        deadline = now + timeout
+        bucket = self.buckets.get(timeout)
+        if bucket is None:
+            bucket = self.buckets[timeout] = {}
+        bucket[pending] = deadline
+        pending.timeout = timeout
+        if self._firing:
+            return
+        if self._timer is None:
+            self._at = deadline
+            self._timer = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
+                                               self._fire)
+        elif deadline < self._at:
+            self._at = deadline
+            self._timer.reset(max(0.0, deadline - self.clock.seconds()))
+
+    def remove(self, pending):
+        timeout, pending.timeout = pending.timeout, None
+        bucket = self.buckets.get(timeout)
+        if bucket is None or bucket.pop(pending, None) is None:
+            return
+        if not bucket:
+            del self.buckets[timeout]
+            if not self.buckets and self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def clear(self):
+        self.buckets.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self):
+        self._timer = None
+        now = self.clock.seconds()
+        expired = []
+        for bucket in self.buckets.values():
+            for pending, deadline in bucket.items():
+                if deadline > now:
+                    break
+                expired.append((deadline, pending))
+        expired.sort(key=lambda e: e[0])
+        self._firing = True
+        try:
+            for _, pending in expired:
+                if pending.timeout is not None:
+                    self.expired(pending)
+        finally:
+            self._firing = False
+            if self.buckets and self._timer is None:
+                self._at = min(next(iter(b.values())) for b in self.buckets.values())
+                self._timer = self.clock.callLater(max(0.0, self._at - self.clock.seconds()),
+                                                   self._fire)
 
 
 class Requester(_Client):
@@ -689,6 +798,7 @@ class Requester(_Client):
         self._ids = itertools.count()
         self._n = 0
         self._identity = "%d-%s" % (os.getpid(), id(self))
+        self._deadlines = _Deadlines(self.clock, self._timedOut)
 
     def send(self, message, timeout=None, where=None):
         """
@@ -716,14 +826,16 @@ class Requester(_Client):
                 return defer.fail(QueueFull(
                     "no responder connected and %d requests queued" % (len(self.queue),)))
             self.queue.append(pending)
+            pending.queued = True
+        now = self.clock.seconds()
         if timeout is not None:
-            pending.timeoutCall = self.clock.callLater(timeout, self._timedOut, pending, timeout)
+            self._deadlines.add(pending, timeout, now)
         if link is not None:
-            self._write(link, pending)
+            self._write(link, pending, now)
         return d
 
     def _choose(self, subset, where=None):
-        links = self.connectedLinks()
+        links = self._connected()
         if subset is not None:
             links = [l for l in links if l.peer.advertisement.get("subset") == subset]
         if where is not None:
@@ -732,34 +844,38 @@ class Requester(_Client):
             return None
         index = self._n % len(links)
         self._n += 1
+        balance = self.balance
+        if balance == "round-robin":
+            return links[index]
         ordered = links[index:] + links[:index]
-        if self.balance == "pending":
+        if balance == "pending":
             return min(ordered, key=lambda l: l.pending)
-        if self.balance == "latency":
+        if balance == "latency":
             return min(ordered, key=lambda l: -1.0 if l.latency is None else l.latency)
         return links[index]
 
-    def _write(self, link, pending):
+    def _write(self, link, pending, now=None):
         pending.id = "%s:%d" % (self._identity, next(self._ids))
         pending.link = link
-        pending.sentAt = self.clock.seconds()
+        pending.sentAt = self.clock.seconds() if now is None else now
         link.pending += 1
         self.inFlight[pending.id] = pending
         link.protocol.sendMessage([pending.message, pending.id])
 
     def _forget(self, pending):
-        if pending.timeoutCall is not None and pending.timeoutCall.active():
-            pending.timeoutCall.cancel()
-        pending.timeoutCall = None
+        if pending.timeout is not None:
+            self._deadlines.remove(pending)
         if pending.id is not None and self.inFlight.pop(pending.id, None) is not None:
             pending.link.pending -= 1
-        try:
-            self.queue.remove(pending)
-        except ValueError:
-            pass
+        if pending.queued:
+            pending.queued = False
+            try:
+                self.queue.remove(pending)
+            except ValueError:
+                pass
 
-    def _timedOut(self, pending, timeout):
-        pending.timeoutCall = None
+    def _timedOut(self, pending):
+        timeout = pending.timeout
         self._forget(pending)
         pending.deferred.errback(RequestTimeout(
             "no reply to %r within %g s" % (pending.message.get("type"), timeout)))
@@ -770,6 +886,7 @@ class Requester(_Client):
             if chosen is None:
                 continue
             self.queue.remove(pending)
+            pending.queued = False
             self._write(chosen, pending)
 
     def linkDown(self, link):
@@ -800,6 +917,7 @@ class Requester(_Client):
         for pending in list(self.queue) + list(self.inFlight.values()):
             self._forget(pending)
             pending.deferred.errback(MeshError("requester stopped", "ESTOPPED"))
+        self._deadlines.clear()
         return d
 
 

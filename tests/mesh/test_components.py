@@ -152,6 +152,87 @@ class RequesterTests(SynchronousTestCase):
         self.reactor.advance(1.0)
         self.failureResultOf(d, RequestTimeout)
 
+    def deadlineTimers(self):
+        return [c for c in self.reactor.getDelayedCalls()
+                if getattr(c.func, "__name__", None) == "_fire"]
+
+    def test_oneTimerForAll(self):
+        """
+        Requests in flight share one timer; each still times out after its
+        own timeout, and the timer goes when the last request is answered.
+        """
+        announce(self.req, "r1", repAd())
+        proto, transport = self.connect()
+        first = self.req.send({"type": "x"})
+        self.reactor.advance(1.0)
+        second = self.req.send({"type": "x"})
+        self.assertEqual(len(self.deadlineTimers()), 1)
+        self.reactor.advance(3.9)
+        self.assertNoResult(first)
+        self.reactor.advance(0.1)
+        self.failureResultOf(first, RequestTimeout)
+        self.assertNoResult(second)
+        (timer,) = self.deadlineTimers()
+        self.assertAlmostEqual(timer.getTime(), 6.0)
+        msgs = decode(transport.value())
+        proto.dataReceived(pack([None, 2, msgs[1][1]]))
+        self.assertEqual(self.successResultOf(second), 2)
+        self.assertEqual(self.deadlineTimers(), [])
+
+    def test_shorterTimeoutLater(self):
+        """
+        A request sent later with a shorter timeout times out first; each
+        timeout value expires in order.
+        """
+        self.req.queueLimit = 10
+        failed = []
+        ds = [self.req.send({"type": "a"}),
+              self.req.send({"type": "b"}, timeout=1.0),
+              self.req.send({"type": "c"}, timeout=5.0),
+              self.req.send({"type": "d"}, timeout=0.5)]
+        for d in ds:
+            d.addErrback(lambda f: failed.append(
+                (self.reactor.seconds(), f.trap(RequestTimeout) and f.value.message)))
+        self.reactor.pump([0.25] * 24)
+        self.assertEqual([t for t, _ in failed], [0.5, 1.0, 5.0, 5.0])
+        self.assertEqual([m.split("'")[1] for _, m in failed], ["d", "b", "a", "c"])
+        self.assertIn("within 0.5 s", failed[0][1])
+        self.assertEqual(self.deadlineTimers(), [])
+
+    def test_sendWhileTimingOut(self):
+        """
+        A request sent from the errback of one that timed out gets its own
+        timeout.
+        """
+        later = []
+        d = self.req.send({"type": "a"}, timeout=1.0)
+        d.addErrback(lambda f: later.append(self.req.send({"type": "b"}, timeout=2.0)))
+        self.req.send({"type": "c"}, timeout=10.0).addErrback(lambda f: None)
+        self.reactor.advance(1.0)
+        (again,) = later
+        self.reactor.advance(1.9)
+        self.assertNoResult(again)
+        self.reactor.advance(0.1)
+        self.failureResultOf(again, RequestTimeout)
+
+    def test_connectedLinksCopy(self):
+        """
+        L{connectedLinks} follows links connecting and dropping, and returns
+        a list of its own.
+        """
+        announce(self.req, "r1", repAd(4001))
+        announce(self.req, "r2", repAd(4002))
+        self.assertEqual(self.req.connectedLinks(), [])
+        (p1, _), (p2, _) = self.connect(0), self.connect(1)
+        links = self.req.connectedLinks()
+        self.assertEqual([l.peer.iid for l in links], ["r1", "r2"])
+        links.clear()
+        self.assertEqual(len(self.req.connectedLinks()), 2)
+        p1.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([l.peer.iid for l in self.req.connectedLinks()], ["r2"])
+        self.req.discovery._remove(self.req.discovery.peers["r2"])
+        self.assertEqual(self.req.connectedLinks(), [])
+
     def test_remoteError(self):
         announce(self.req, "r1", repAd())
         proto, transport = self.connect()
@@ -337,6 +418,20 @@ class ResponderTests(SynchronousTestCase):
         (reply,) = self.ask({"no": "type"})
         self.assertEqual(reply[0]["code"], "EBADREQUEST")
 
+    def test_plainResults(self):
+        """
+        Plain results are answered at once; a tuple is a JSON list; a result
+        JSON cannot encode is logged and not answered.
+        """
+        self.rep.on("tuple", lambda req: (1, "a"))
+        self.rep.on("none", lambda req: None)
+        self.rep.on("bad", lambda req: {"x": object()})
+        self.assertEqual(self.ask({"type": "tuple"}), [[None, [1, "a"], "7:1"]])
+        self.assertEqual(self.ask({"type": "none"}), [[None, None, "7:1"]])
+        self.assertEqual(self.ask({"type": "bad"}), [])
+        self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
+        self.assertEqual(self.ask({"type": "plain", "n": 2}), [[None, 3, "7:1"]])
+
     def test_errorObject(self):
         self.assertEqual(errorObject(ValueError()),
                          {"message": "ValueError", "code": "EHANDLER", "name": "ValueError"})
@@ -385,6 +480,26 @@ class PubSubTests(SynchronousTestCase):
         pub.publish("t", "hi")
         pump.flush()
         self.assertEqual(got, ["hi"])
+
+
+    def test_publishToEach(self):
+        """
+        A publication is written, the same bytes, to every connected
+        subscriber; with none, nothing is written.
+        """
+        pub = make(Publisher, "p", reactor=self.reactor)
+        pub.publish("t", {"no": "subscriber"})
+        pub.startService()
+        self.addCleanup(pub.stopService)
+        factory = self.reactor.tcpServers[-1][1]
+        transports = []
+        for _ in range(2):
+            proto = factory.buildProtocol(None)
+            transports.append(StringTransport())
+            proto.makeConnection(transports[-1])
+        pub.publish("t", {"n": 1})
+        expected = pack(["message::t", {"n": 1}])
+        self.assertEqual([t.value() for t in transports], [expected, expected])
 
 
 class EndToEndTests(SynchronousTestCase):
