@@ -151,11 +151,24 @@ def _maybeDeferred(f, *args):
         result = f(*args)
     except BaseException:
         return defer.fail()
+    return _asDeferred(result)
+
+
+def _asDeferred(result):
+    """
+    A handler's result as a L{Deferred}: itself, one awaiting a coroutine
+    (or other awaitable), or one already fired with a plain value.
+    """
     if inspect.isawaitable(result) and not isinstance(result, defer.Deferred):
         async def wait():
             return await result
         return defer.Deferred.fromCoroutine(wait())
     return defer.maybeDeferred(lambda: result)
+
+
+#: Result types a handler returns that are neither Deferreds nor awaitable:
+#: the Responder answers them at once, without a Deferred.
+_PLAIN_RESULTS = frozenset([type(None), bool, int, float, str, bytes, dict, list, tuple])
 
 
 class _Component(Service):
@@ -351,21 +364,34 @@ class Responder(_Server):
             self._reply(connection, [errorObject(MeshError(
                 "no handler for request type %r" % (request["type"],), "ENOHANDLER")), idPart])
             return
-        d = _maybeDeferred(handler, request)
-
-        def ok(result):
-            self._reply(connection, [None, result, idPart])
-
-        def failed(f):
-            if f.check(MeshError):
-                log.info("handler for {type} answered an error: {error}",
-                         type=request["type"], error=f.getErrorMessage())
-            else:
-                log.failure("handler for {type} failed", f, type=request["type"])
-            self._reply(connection, [errorObject(f), idPart])
-
-        d.addCallbacks(ok, failed)
+        try:
+            result = handler(request)
+        except BaseException:
+            d = defer.fail()
+        else:
+            if type(result) in _PLAIN_RESULTS:
+                # the usual case, answered without a Deferred and its callbacks
+                try:
+                    self._answered(result, connection, idPart)
+                except Exception:
+                    log.failure("cannot reply")
+                return
+            d = _asDeferred(result)
+        d.addCallbacks(self._answered, self._failed, callbackArgs=(connection, idPart),
+                       errbackArgs=(connection, request["type"], idPart))
         d.addErrback(lambda f: log.failure("cannot reply", f))
+
+    def _answered(self, result, connection, idPart):
+        if connection in self._connections:
+            connection.sendMessage([None, result, idPart])
+
+    def _failed(self, f, connection, requestType, idPart):
+        if f.check(MeshError):
+            log.info("handler for {type} answered an error: {error}",
+                     type=requestType, error=f.getErrorMessage())
+        else:
+            log.failure("handler for {type} failed", f, type=requestType)
+        self._reply(connection, [errorObject(f), idPart])
 
     def _reply(self, connection, args):
         if connection in self._connections:
