@@ -223,7 +223,7 @@ class RequesterTests(SynchronousTestCase):
         announce(self.req, "r1", repAd(4001))
         announce(self.req, "r2", repAd(4002))
         self.assertEqual(self.req.connectedLinks(), [])
-        (p1, _), (p2, _) = self.connect(0), self.connect(1)
+        (p1, _), _ = self.connect(0), self.connect(1)
         links = self.req.connectedLinks()
         self.assertEqual([l.peer.iid for l in links], ["r1", "r2"])
         links.clear()
