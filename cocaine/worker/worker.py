@@ -505,6 +505,12 @@ class _Connection(asyncio.BufferedProtocol):
             transport.write(b"".join(pending))
 
     async def drain(self):
+        # What was written this turn goes to the transport first: otherwise
+        # a handler writing in a loop would pile everything up in
+        # _pending, the transport would never pause, and nothing would
+        # leave before the handler returned.
+        if self._pending:
+            self.flush()
         if self._paused and self._transport is not None:
             waiter = asyncio.get_running_loop().create_future()
             self._drainers.append(waiter)

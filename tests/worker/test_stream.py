@@ -6,7 +6,7 @@ run on an asyncio loop in the test process.
 
 import asyncio
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cocaine.worker.stream import (
     Request, RequestError, Response, ResponseClosed)
@@ -192,3 +192,37 @@ class ResponseTests(TestCase):
     def test_drain(self):
         run(self.response.drain())
         self.assertEqual(self.connection.sent, ["drained"])
+
+
+class ConnectionDrainTests(SynchronousTestCase):
+    """
+    L{_Connection.drain} hands what was written to the transport first, so
+    a handler writing in a loop sends as it goes and can be paused.
+    """
+
+    def test_drainFlushesPending(self):
+        from cocaine.worker.worker import _Connection
+
+        class Transport:
+            def __init__(self):
+                self.written = []
+
+            def write(self, data):
+                self.written.append(data)
+
+            def is_closing(self):
+                return False
+
+        async def scenario():
+            connection = _Connection(worker=None)
+            transport = Transport()
+            connection.connection_made(transport)
+            connection.write(b"a")
+            connection.write(b"b")
+            self.assertEqual(transport.written, [])
+            await connection.drain()
+            self.assertEqual(transport.written, [b"ab"])
+            connection.write(b"c")
+            connection.flush()
+            return transport.written
+        self.assertEqual(asyncio.run(scenario()), [b"ab", b"c"])
