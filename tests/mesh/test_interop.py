@@ -23,6 +23,8 @@ import time
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.mesh.npm import ensurePackage
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 COTE_DIR = os.path.join(HERE, "cote")
@@ -48,24 +50,7 @@ def _installCote():
         for tool in ("node", "npm", "ip"):
             if shutil.which(tool) is None:
                 raise SkipTest("%s is not installed" % (tool,))
-        modules = os.path.join(CACHE, "node_modules")
-        manifest = os.path.join(modules, "cote", "package.json")
-        version = None
-        if os.path.exists(manifest):
-            with open(manifest) as f:
-                version = json.load(f).get("version")
-        if version != COTE_VERSION:
-            os.makedirs(CACHE, exist_ok=True)
-            try:
-                result = subprocess.run(
-                    ["npm", "install", "--prefix", CACHE, "--no-audit", "--no-fund",
-                     "cote@" + COTE_VERSION],
-                    capture_output=True, text=True, timeout=300)
-            except subprocess.TimeoutExpired:
-                raise SkipTest("npm install cote@%s timed out" % (COTE_VERSION,))
-            if result.returncode != 0 or not os.path.exists(manifest):
-                raise SkipTest("npm install cote@%s failed: %s"
-                               % (COTE_VERSION, result.stderr.strip()[-500:]))
+        modules = ensurePackage(CACHE, "cote", COTE_VERSION)
         _prepared.append(modules)
         return modules
     except SkipTest as e:

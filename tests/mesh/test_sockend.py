@@ -48,6 +48,7 @@ from cocaine.mesh.sockend import (
     socketNamespace,
 )
 from tests.mesh import test_interop as interop
+from tests.mesh.npm import ensurePackage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -784,24 +785,8 @@ def _prepareBrowser():
             if not os.path.exists(CHROMIUM):
                 raise SkipTest("apt-get install chromium failed: %s"
                                % (result.stderr.strip()[-500:],))
-        modules = os.path.join(PLAYWRIGHT_DIR, "node_modules")
-        manifest = os.path.join(modules, "playwright-core", "package.json")
-        version = None
-        if os.path.exists(manifest):
-            with open(manifest) as f:
-                version = json.load(f).get("version")
-        if version != PLAYWRIGHT_VERSION:
-            os.makedirs(PLAYWRIGHT_DIR, exist_ok=True)
-            try:
-                result = subprocess.run(
-                    ["npm", "install", "--prefix", PLAYWRIGHT_DIR, "--no-audit", "--no-fund",
-                     "playwright-core@" + PLAYWRIGHT_VERSION],
-                    capture_output=True, text=True, timeout=300)
-            except subprocess.TimeoutExpired:
-                raise SkipTest("npm install playwright-core timed out")
-            if result.returncode != 0 or not os.path.exists(manifest):
-                raise SkipTest("npm install playwright-core@%s failed: %s"
-                               % (PLAYWRIGHT_VERSION, result.stderr.strip()[-500:]))
+        modules = ensurePackage(PLAYWRIGHT_DIR, "playwright-core",
+                                PLAYWRIGHT_VERSION)
         _browserPrepared.append(modules)
         return modules
     except SkipTest as e:
