@@ -89,45 +89,16 @@ async def sequential(call, count):
 
 def inflight(call, count, window):
     """
-    Keep C{window} calls in flight until C{count} have answered.
+    Keep C{window} calls in flight until C{count} have answered
+    (L{bench.compare.stats.keepInFlight}).
+
+    @return: a Deferred firing with C{{"rate", "errors", "p99"}} (p99 in
+        microseconds).
     """
-    done = defer.Deferred()
-    clock = time.perf_counter
-    latencies = []
-    state = {"sent": 0, "answered": 0, "errors": 0}
-
-    def send():
-        state["sent"] += 1
-        start = clock()
-        d = call()
-        d.addCallbacks(answered, failed, callbackArgs=(start,),
-                       errbackArgs=(start,))
-
-    def answered(_, start):
-        latencies.append(clock() - start)
-        finish()
-
-    def failed(f, start):
-        state["errors"] += 1
-        finish()
-
-    def finish():
-        state["answered"] += 1
-        if state["sent"] < count:
-            send()
-        elif state["answered"] == count:
-            done.callback(None)
-
-    began = clock()
-    for _ in range(min(window, count)):
-        send()
-
-    def summary(_):
-        elapsed = clock() - began
-        latencies.sort()
-        return {"rate": count / elapsed, "errors": state["errors"],
-                "p99": latencies[int(len(latencies) * 0.99)] * 1e6}
-    return done.addCallback(summary)
+    from bench.compare.stats import keepInFlight
+    return keepInFlight(call, count, window).addCallback(
+        lambda found: {"rate": found["rate"], "errors": found["errors"],
+                       "p99": found["p99_us"]})
 
 
 async def measure(reactor, target, requests, runs, window):
