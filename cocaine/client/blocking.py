@@ -40,17 +40,30 @@ def _reactor():
     return reactor
 
 
-def _closeAll():
+def _closeAll(budget=3.0):
     """
     At interpreter exit, close every connection gracefully so what was
     sent last (a mute C{emit}, say) leaves the process before the reactor
-    thread dies with it.
+    thread dies with it: all at once, within C{budget} seconds in all, so
+    that Ctrl-C never leaves a program waiting on a node that went away.
     """
-    for service in list(_open):
-        try:
-            service.close(timeout=5)
-        except Exception:
-            pass
+    services = list(_open)
+    if not services:
+        return
+    reactor = services[0]._reactor
+    if not reactor.running:
+        return
+
+    def disconnectAll():
+        from twisted.internet.defer import gatherResults
+        d = gatherResults([service._disconnect() for service in services],
+                          consumeErrors=True)
+        d.addTimeout(budget, reactor)
+        return d
+    try:
+        blockingCallFromThread(reactor, disconnectAll)
+    except Exception:
+        pass
 
 
 class BlockingChannel:
@@ -134,14 +147,22 @@ class BlockingService:
         Close the connections after what was sent has been written.
         """
         def disconnect():
-            from twisted.internet.defer import gatherResults
-            d = gatherResults([self._service.disconnect(),
-                               self._locator.disconnect()])
+            d = self._disconnect()
             if timeout is not None:
                 d.addTimeout(timeout, self._reactor)
             return d
         blockingCallFromThread(self._reactor, disconnect)
         _open.discard(self)
+
+    def _disconnect(self):
+        """
+        In the reactor thread: close both connections.
+
+        @return: a Deferred that fires once both are closed.
+        """
+        from twisted.internet.defer import gatherResults
+        return gatherResults([self._service.disconnect(),
+                              self._locator.disconnect()])
 
 
 def connect(name, host=DEFAULT_LOCATOR[0], port=DEFAULT_LOCATOR[1],
