@@ -157,18 +157,7 @@ class PeerServer:
             procs = [psutil.Process(pid) for pid in self.pids()]
         except psutil.NoSuchProcess:
             procs = []
-        for p in procs:
-            try:
-                p.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=timeout)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        endTree(procs, timeout)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -202,3 +191,28 @@ def runClient(argv, timeout=900.0):
             done.returncode, " ".join(argv),
             (done.stdout + done.stderr)[-2000:]))
     return result
+
+
+def endTree(procs, timeout):
+    """
+    TERM, then after C{timeout} seconds KILL, each process given.
+
+    @param procs: L{psutil.Process} objects, already resolved, so that a
+        reused PID is never signalled.
+    @return: the processes that were still there to be killed.
+    @rtype: L{list}
+    """
+    alive = [p for p in procs if p.is_running()]
+    for p in alive:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, stubborn = psutil.wait_procs(alive, timeout=timeout)
+    for p in stubborn:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(stubborn, timeout=5)
+    return stubborn

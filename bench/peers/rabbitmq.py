@@ -32,7 +32,7 @@ import time
 import psutil
 
 from bench.peers import benchHome
-from bench.peers.processes import termWithParent
+from bench.peers.processes import endTree, termWithParent
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
@@ -248,31 +248,6 @@ def _tail(path, size=3000):
         return "({}: {})".format(path, e.strerror)
 
 
-def _endTree(procs, timeout):
-    """
-    TERM, then after C{timeout} seconds KILL, each process given.
-
-    @param procs: L{psutil.Process} objects, already resolved, so that a
-        reused PID is never signalled.
-    @return: the processes that were still there to be killed.
-    @rtype: L{list}
-    """
-    alive = [p for p in procs if p.is_running()]
-    for p in alive:
-        try:
-            p.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, stubborn = psutil.wait_procs(alive, timeout=timeout)
-    for p in stubborn:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(stubborn, timeout=5)
-    return stubborn
-
-
 class Broker:
     """
     A RabbitMQ node of our own: C{epmd} and C{rabbitmq-server} as children
@@ -483,9 +458,9 @@ class Broker:
             return
         serverTree = [p for p in self._tree + self._resolveTree()
                       if epmd is None or p.pid != epmd.pid]
-        _endTree(_unique(serverTree), self.stopTimeout)
+        endTree(_unique(serverTree), self.stopTimeout)
         if epmd is not None:
-            _endTree(_unique([p for p in self._resolveTree()
+            endTree(_unique([p for p in self._resolveTree()
                               if p.pid == epmd.pid]), 5)
         for popen in (server, epmd):
             if popen is not None:
