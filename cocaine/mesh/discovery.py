@@ -276,6 +276,37 @@ class DiscoveryOptions:
         return LOOPBACK_BROADCAST if self.loopbackOnly else "0.0.0.0"
 
 
+def addDiscoveryArguments(parser, portFlag="--port"):
+    """
+    The discovery flags of the mesh's command-line tools (the monitor, the
+    sockend), read back by L{discoveryOptionsFrom}.
+
+    @param parser: an L{argparse.ArgumentParser}.
+    @param portFlag: the flag of the discovery port.
+    """
+    parser.add_argument(portFlag, dest="discovery_port", type=int,
+                        default=DEFAULT_PORT, help="discovery port")
+    parser.add_argument("--broadcast", default=None)
+    parser.add_argument("--multicast", default=None)
+    parser.add_argument("--unicast", default=None)
+    parser.add_argument("--secret", default=None,
+                        help="the discovery secret")
+    parser.add_argument("--hello-interval", type=float, default=2.0)
+    parser.add_argument("--node-timeout", type=float, default=5.0)
+
+
+def discoveryOptionsFrom(args):
+    """
+    @param args: parsed with L{addDiscoveryArguments}'s flags.
+    @return: the L{DiscoveryOptions} they describe.
+    """
+    return DiscoveryOptions(
+        port=args.discovery_port, helloInterval=args.hello_interval,
+        checkInterval=min(4.0, args.node_timeout),
+        nodeTimeout=args.node_timeout, broadcast=args.broadcast,
+        multicast=args.multicast, unicast=args.unicast, secret=args.secret)
+
+
 class DiscoveryProtocol(DatagramProtocol):
     """
     Sends this component's hellos and keeps the table of peers.

@@ -20,6 +20,7 @@ import sys
 import time
 
 from cocaine.mesh.components import _Server
+from cocaine.mesh.discovery import addDiscoveryArguments
 
 __all__ = ["Monitor", "main"]
 
@@ -178,13 +179,7 @@ def parseArguments(argv):
     parser.add_argument("--key", default=None,
                         help="the monitor's key: clients whose key starts with it report to it")
     parser.add_argument("--environment", default=None)
-    parser.add_argument("--port", type=int, default=12345, help="discovery port")
-    parser.add_argument("--broadcast", default=None)
-    parser.add_argument("--multicast", default=None)
-    parser.add_argument("--unicast", default=None)
-    parser.add_argument("--secret", default=None, help="the discovery secret")
-    parser.add_argument("--hello-interval", type=float, default=2.0)
-    parser.add_argument("--node-timeout", type=float, default=5.0)
+    addDiscoveryArguments(parser, "--port")
     return parser.parse_args(argv)
 
 
@@ -194,15 +189,11 @@ def main(argv=None, out=None):
     """
     from twisted.internet import defer, task
 
-    from cocaine.mesh.discovery import DiscoveryOptions
+    from cocaine.mesh.discovery import discoveryOptionsFrom
 
     args = parseArguments(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
-    options = DiscoveryOptions(
-        port=args.port, helloInterval=args.hello_interval,
-        checkInterval=min(4.0, args.node_timeout), nodeTimeout=args.node_timeout,
-        broadcast=args.broadcast, multicast=args.multicast, unicast=args.unicast,
-        secret=args.secret)
+    options = discoveryOptionsFrom(args)
 
     async def run(reactor):
         monitor = Monitor("monitor", key=args.key, environment=args.environment,

@@ -59,7 +59,9 @@ from cocaine.mesh.components import (
     errorObject,
     formatKey,
 )
-from cocaine.mesh.discovery import DiscoveryOptions, DiscoveryProtocol, listenDiscovery
+from cocaine.mesh.discovery import (
+    DiscoveryOptions, DiscoveryProtocol, addDiscoveryArguments, discoveryOptionsFrom,
+    listenDiscovery)
 
 __all__ = [
     "Sockend",
@@ -775,13 +777,7 @@ def parseArguments(argv):
                         metavar="ORIGIN",
                         help="allow pages of this origin to connect; repeat for more "
                              "(default: same origin only)")
-    parser.add_argument("--discovery-port", type=int, default=12345)
-    parser.add_argument("--broadcast", default=None)
-    parser.add_argument("--multicast", default=None)
-    parser.add_argument("--unicast", default=None)
-    parser.add_argument("--secret", default=None, help="the discovery secret")
-    parser.add_argument("--hello-interval", type=float, default=2.0)
-    parser.add_argument("--node-timeout", type=float, default=5.0)
+    addDiscoveryArguments(parser, "--discovery-port")
     return parser.parse_args(argv)
 
 
@@ -831,11 +827,7 @@ def main(argv=None, out=None):
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(
         textFileLogObserver(sys.stderr),
         [predicate])], redirectStandardIO=False)
-    options = DiscoveryOptions(
-        port=args.discovery_port, helloInterval=args.hello_interval,
-        checkInterval=min(4.0, args.node_timeout), nodeTimeout=args.node_timeout,
-        broadcast=args.broadcast, multicast=args.multicast, unicast=args.unicast,
-        secret=args.secret)
+    options = discoveryOptionsFrom(args)
 
     def write(**obj):
         out.write(json.dumps(obj) + "\n")
