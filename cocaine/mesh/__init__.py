@@ -18,8 +18,23 @@ from cocaine.mesh.components import (
     run,
 )
 from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
-from cocaine.mesh.monitor import Monitor
-from cocaine.mesh.sockend import Sockend
+
+#: imported on first use: both modules are also run as programs
+#: (C{python -m cocaine.mesh.monitor}), which runpy warns about when the
+#: package has imported them already
+_LAZY = {"Monitor": "cocaine.mesh.monitor", "Sockend": "cocaine.mesh.sockend"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'cocaine.mesh' has no attribute {!r}"
+                             .format(name))
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AMPDecoder",
