@@ -299,10 +299,14 @@ class PlainTests(_TopTestCase):
         top keeps trying, and Ctrl-C ends it with status 0 (it did reach the
         node).
         """
+        # A test run started in the background by a shell without job
+        # control inherits SIGINT ignored, and so would top: Ctrl-C is
+        # what this test sends, so give it the default disposition back.
         process = subprocess.Popen(
             toolCommand(self.node.port, "top", "--interval", "0.3"),
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            text=True, preexec_fn=lambda: signal.signal(
+                signal.SIGINT, signal.SIG_DFL))
         self.addCleanup(_reap, process)
         lines = []
         reader = threading.Thread(target=lambda: lines.extend(process.stdout))
