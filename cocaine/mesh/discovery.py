@@ -14,9 +14,17 @@ loopback broadcasts. Reaching a LAN is one explicit option: C{broadcast}
 (e.g. C{"255.255.255.255"}), C{multicast} (a group) or C{unicast} (a list of
 addresses); then the socket binds C{address} (default C{0.0.0.0}) as cote
 does.
+
+B{Signed hellos} (ours): with a C{signingKey}, every hello carries an
+HMAC-SHA256 signature over its canonical JSON and the time, and hellos
+that are unsigned, forged or signed more than C{signatureWindow} seconds
+away from now are ignored and counted. cote peers ignore the extra field,
+so they still find signed components; a component with a key does not
+find them back.
 """
 
 import hashlib
+import hmac
 import json
 import socket
 import sys
@@ -36,6 +44,7 @@ __all__ = [
     "DEFAULT_PORT",
     "LOOPBACK_BROADCAST",
     "MalformedHello",
+    "BadSignature",
     "Peer",
     "DiscoveryOptions",
     "DiscoveryProtocol",
@@ -44,6 +53,10 @@ __all__ = [
     "decryptHello",
     "buildHello",
     "parseHello",
+    "signHello",
+    "checkSignature",
+    "addDiscoveryArguments",
+    "discoveryOptionsFrom",
     "listenDiscovery",
 ]
 
@@ -59,6 +72,13 @@ class MalformedHello(CocaineError):
     """
     A datagram that is not a usable hello (bad JSON, bad secret, missing
     fields).
+    """
+
+
+class BadSignature(MalformedHello):
+    """
+    A hello refused by a mesh with a signing key: unsigned, forged, or
+    signed too long ago.
     """
 
 
@@ -141,6 +161,63 @@ def buildHello(iid, advertisement, pid=PROCESS_UUID, hostName=None, weight=None,
             "processCommand": list(sys.argv) if processCommand is None else processCommand,
         },
     }
+
+
+#: what a signature covers besides the hello: a version tag and the time
+SIGNATURE_CONTEXT = b"cocaine-mesh-hello-v1"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
+
+
+def _mac(hello, signedAt, signingKey):
+    if isinstance(signingKey, str):
+        signingKey = signingKey.encode("utf-8")
+    unsigned = {k: v for k, v in hello.items() if k != "signature"}
+    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True).encode("ascii")
+    message = b"\n".join([SIGNATURE_CONTEXT, str(signedAt).encode("ascii"),
+                          canonical])
+    return hmac.new(signingKey, message, hashlib.sha256).hexdigest()
+
+
+def signHello(hello, signingKey, now):
+    """
+    Add our signature to a hello: C{"signature": {"alg", "time", "mac"}},
+    an HMAC-SHA256 with the mesh's signing key over the hello's canonical
+    JSON (sorted keys, without the signature) and the time in
+    milliseconds. cote ignores the extra field.
+
+    @param now: the time, in seconds.
+    @return: the same hello, signed.
+    """
+    signedAt = int(now * 1000)
+    hello["signature"] = {"alg": SIGNATURE_ALGORITHM, "time": signedAt,
+                          "mac": _mac(hello, signedAt, signingKey)}
+    return hello
+
+
+def checkSignature(hello, signingKey, now, window=30.0):
+    """
+    Check a hello's signature.
+
+    @param now: the time, in seconds.
+    @param window: how far, in seconds, the signing time may be from
+        C{now} (a replayed hello is refused once it is this old).
+    @raise BadSignature: when it is missing, forged or out of the window.
+    """
+    signature = hello.get("signature")
+    if not isinstance(signature, dict):
+        raise BadSignature("hello is not signed")
+    signedAt, mac = signature.get("time"), signature.get("mac")
+    if (signature.get("alg") != SIGNATURE_ALGORITHM
+            or not isinstance(signedAt, int) or isinstance(signedAt, bool)
+            or not isinstance(mac, str)):
+        raise BadSignature("hello has a malformed signature")
+    if not hmac.compare_digest(mac, _mac(hello, signedAt, signingKey)):
+        raise BadSignature("hello has a wrong signature")
+    if abs(signedAt / 1000.0 - now) > window:
+        raise BadSignature("hello was signed {:.0f} s away from now "
+                           "(window {:g} s)".format(signedAt / 1000.0 - now,
+                                                    window))
 
 
 def encodeHello(hello, secret=None):
@@ -226,7 +303,7 @@ class DiscoveryOptions:
     def __init__(self, port=DEFAULT_PORT, helloInterval=2.0, checkInterval=4.0,
                  nodeTimeout=5.0, broadcast=None, multicast=None, multicastTTL=1,
                  unicast=None, address=None, secret=None, useHostNames=False,
-                 helloReplyInterval=0.2):
+                 helloReplyInterval=0.2, signingKey=None, signatureWindow=30.0):
         if sum(x is not None for x in (broadcast, multicast, unicast)) > 1:
             raise ValueError("choose one of broadcast, multicast and unicast")
         if nodeTimeout < checkInterval:
@@ -245,6 +322,8 @@ class DiscoveryOptions:
         self.secret = secret
         self.useHostNames = useHostNames
         self.helloReplyInterval = helloReplyInterval
+        self.signingKey = signingKey or None
+        self.signatureWindow = signatureWindow
 
     @property
     def loopbackOnly(self):
@@ -293,6 +372,19 @@ def addDiscoveryArguments(parser, portFlag="--port"):
                         help="the discovery secret")
     parser.add_argument("--hello-interval", type=float, default=2.0)
     parser.add_argument("--node-timeout", type=float, default=5.0)
+    parser.add_argument("--signing-key-file", default=None,
+                        help="sign hellos with the key in this file and "
+                        "ignore unsigned ones (ours; cote cannot sign)")
+
+
+def _readKey(path):
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        key = f.read().strip()
+    if not key:
+        raise ValueError("{}: the signing key file is empty".format(path))
+    return key
 
 
 def discoveryOptionsFrom(args):
@@ -304,7 +396,8 @@ def discoveryOptionsFrom(args):
         port=args.discovery_port, helloInterval=args.hello_interval,
         checkInterval=min(4.0, args.node_timeout),
         nodeTimeout=args.node_timeout, broadcast=args.broadcast,
-        multicast=args.multicast, unicast=args.unicast, secret=args.secret)
+        multicast=args.multicast, unicast=args.unicast, secret=args.secret,
+        signingKey=_readKey(args.signing_key_file))
 
 
 class DiscoveryProtocol(DatagramProtocol):
@@ -313,6 +406,8 @@ class DiscoveryProtocol(DatagramProtocol):
 
     @ivar peers: L{dict} of iid to L{Peer}.
     @ivar malformed: how many datagrams were ignored as malformed.
+    @ivar unsigned: with a signing key, how many hellos were refused for
+        their signature (missing, forged or out of the window).
     @ivar sendTransport: where hellos are written (defaults to the
         listening transport; in loopback mode a second socket bound to
         C{127.0.0.1}, so hellos carry a connectable source address).
@@ -327,6 +422,7 @@ class DiscoveryProtocol(DatagramProtocol):
         self.iid = iid or str(uuid.uuid4())
         self.peers = {}
         self.malformed = 0
+        self.unsigned = 0
         self.sendTransport = None
         self._observers = []
         self._helloLoop = None
@@ -362,7 +458,10 @@ class DiscoveryProtocol(DatagramProtocol):
             self._remove(peer)
 
     def helloDatagram(self):
-        return encodeHello(buildHello(self.iid, self.advertisement), self.options.secret)
+        hello = buildHello(self.iid, self.advertisement)
+        if self.options.signingKey:
+            signHello(hello, self.options.signingKey, self.clock.seconds())
+        return encodeHello(hello, self.options.secret)
 
     def sayHello(self):
         """
@@ -399,6 +498,16 @@ class DiscoveryProtocol(DatagramProtocol):
     def datagramReceived(self, datagram, addr):
         try:
             hello = parseHello(datagram, self.options.secret)
+            if self.options.signingKey:
+                checkSignature(hello, self.options.signingKey,
+                               self.clock.seconds(),
+                               self.options.signatureWindow)
+        except BadSignature as e:
+            self.unsigned += 1
+            if hello.get("iid") != self.iid:
+                log.debug("ignoring a hello from {addr}: {error}", addr=addr,
+                          error=str(e))
+            return
         except MalformedHello as e:
             self.malformed += 1
             log.debug("ignoring a malformed hello from {addr}: {error}",

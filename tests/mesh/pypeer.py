@@ -14,6 +14,7 @@ reporting to monitors every C{COTE_STATUS_INTERVAL} ms), C{monitor}
 (prints C{ready}, then the table once a reported connection names a
 known component, exits).
 Environment: C{COTE_KEY}, C{COTE_NAMESPACE}, C{COTE_SECRET},
+C{COTE_SIGNING_KEY} (ours: signed hellos),
 C{COTE_MULTICAST}, C{COTE_DISCOVERY_PORT}, C{COTE_GIVE_UP},
 C{COTE_STATUS_INTERVAL}.
 """
@@ -51,6 +52,7 @@ def options():
             port=int(os.environ.get("COTE_DISCOVERY_PORT", "12345")),
             helloInterval=0.2, checkInterval=1.0, nodeTimeout=2.0,
             secret=os.environ.get("COTE_SECRET"),
+            signingKey=os.environ.get("COTE_SIGNING_KEY"),
             multicast=os.environ.get("COTE_MULTICAST")),
     )
 

@@ -13,16 +13,21 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.discovery import (
     LOOPBACK_BROADCAST,
+    BadSignature,
     DiscoveryOptions,
     DiscoveryProtocol,
     MalformedHello,
+    addDiscoveryArguments,
     buildHello,
+    checkSignature,
     decryptHello,
+    discoveryOptionsFrom,
     encodeHello,
     encryptHello,
     evpBytesToKey,
     listenDiscovery,
     parseHello,
+    signHello,
 )
 
 #: C{printf '{"event":"hello"}' | openssl enc -aes-256-cbc -md md5 -nosalt
@@ -287,3 +292,101 @@ class ListenTests(SynchronousTestCase):
         ((addr, listener, reuse, broadcast),) = reactor.adopted
         self.assertEqual((addr[0], listener, reuse, broadcast), ("127.0.0.1", proto, True, True))
         self.assertIsNone(proto.sendTransport)
+
+
+KEY = b"mesh signing key"
+
+
+class SignedHelloTests(SynchronousTestCase):
+    """
+    With a signing key, hellos carry an HMAC and unsigned, forged or stale
+    ones are refused and counted; cote's parser still reads signed ones.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        self.proto = DiscoveryProtocol(
+            AD, DiscoveryOptions(signingKey=KEY, signatureWindow=30.0),
+            clock=self.clock, iid="me")
+        self.transport = FakeDatagramTransport()
+        self.proto.makeConnection(self.transport)
+        self.addCleanup(self.proto.doStop)
+
+    def signed(self, iid="peer-1", key=KEY, at=None):
+        found = buildHello(iid, AD, pid="p", hostName="h")
+        signHello(found, key, self.clock.seconds() if at is None else at)
+        return found
+
+    def test_ourHelloIsSigned(self):
+        """
+        Our hello verifies with the key and is still a hello anyone parses
+        (cote ignores the extra field).
+        """
+        sent = parseHello(self.transport.written[0][0])
+        self.assertEqual(sent["iid"], "me")
+        self.assertEqual(sent["signature"]["alg"], "HMAC-SHA256")
+        checkSignature(sent, KEY, self.clock.seconds())
+        self.assertRaises(BadSignature, checkSignature, sent, b"other",
+                          self.clock.seconds())
+
+    def test_signedAccepted(self):
+        self.proto.datagramReceived(encodeHello(self.signed()),
+                                    ("127.0.0.2", 1))
+        self.assertEqual(list(self.proto.peers), ["peer-1"])
+        self.assertEqual(self.proto.unsigned, 0)
+
+    def test_refusedAndCounted(self):
+        """
+        Unsigned, signed with another key, tampered with after signing and
+        replayed after the window: all refused, none a peer.
+        """
+        tampered = self.signed("t")
+        tampered["data"]["advertisement"] = dict(AD, port=4001)
+        for datagram in (
+                hello("plain"),
+                encodeHello(self.signed("other", key=b"not the key")),
+                encodeHello(tampered),
+                encodeHello(self.signed("old",
+                                        at=self.clock.seconds() - 31))):
+            self.proto.datagramReceived(datagram, ("127.0.0.2", 1))
+        self.assertEqual(self.proto.peers, {})
+        self.assertEqual(self.proto.unsigned, 4)
+        self.assertEqual(self.proto.malformed, 0)
+
+    def test_withSecret(self):
+        """
+        Signing and the discovery secret combine: signed inside, encrypted
+        outside.
+        """
+        proto = DiscoveryProtocol(
+            AD, DiscoveryOptions(signingKey=KEY, secret=SECRET),
+            clock=self.clock, iid="s")
+        transport = FakeDatagramTransport()
+        proto.makeConnection(transport)
+        self.addCleanup(proto.doStop)
+        sent = parseHello(transport.written[0][0], SECRET)
+        checkSignature(sent, KEY, self.clock.seconds())
+        self.proto.options.secret = SECRET
+        self.proto.datagramReceived(transport.written[0][0], ("127.0.0.2", 1))
+        self.assertEqual(list(self.proto.peers), ["s"])
+
+    def test_keyFile(self):
+        """
+        The command lines take the key from a file, refusing an empty one.
+        """
+        import argparse
+        parser = argparse.ArgumentParser()
+        addDiscoveryArguments(parser)
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"  k3y\n")
+        options = discoveryOptionsFrom(parser.parse_args(
+            ["--signing-key-file", path]))
+        self.assertEqual(options.signingKey, b"k3y")
+        self.assertIsNone(discoveryOptionsFrom(parser.parse_args([]))
+                          .signingKey)
+        with open(path, "wb") as f:
+            f.write(b"\n")
+        self.assertRaises(ValueError, discoveryOptionsFrom,
+                          parser.parse_args(["--signing-key-file", path]))

@@ -197,6 +197,25 @@ class CoteInteropTests(SynchronousTestCase):
         self.assertEqual(fromPython.events()[0], {"event": "result", "type": "add", "result": 5})
         self.assertEqual(fromCote.events()[1]["error"]["code"], "ENOPE")
 
+    def test_signedHellos(self):
+        """
+        cote reads our signed hellos (it ignores the signature) and calls a
+        signing Python Responder; a signing Python Requester ignores an
+        unsigned cote Responder and, with a signing Responder beside it,
+        finds only that one.
+        """
+        self.server("python", "responder", COTE_SIGNING_KEY="k", COTE_KEY="p")
+        fromCote = self.spawn("cote", "requester", COTE_KEY="p")
+        self.assertEqual(fromCote.events()[0],
+                         {"event": "result", "type": "add", "result": 5})
+        self.server("cote", "responder", COTE_KEY="c")
+        unsigned = self.spawn("python", "requester", COTE_KEY="c",
+                              COTE_SIGNING_KEY="k", COTE_GIVE_UP=3)
+        self.assertEqual(unsigned.events(), [{"event": "gave-up"}])
+        signed = self.spawn("python", "requester", COTE_KEY="p",
+                            COTE_SIGNING_KEY="k")
+        self.assertEqual(signed.events()[1]["error"]["code"], "ENOPE")
+
     def test_segmentation(self):
         """
         Keys, namespaces, environments and secrets keep unrelated components
