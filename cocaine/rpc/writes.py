@@ -14,7 +14,11 @@ joined per transport and, when that transport has nothing buffered, sent
 at once with the transport's own C{writeSomeData}; whatever the socket
 does not take goes through C{transport.write} as before. Outside a batch a
 write is sent the same way at once. Transports without Twisted's
-file-descriptor buffer (test transports, TLS) just get C{write}.
+file-descriptor buffer (test transports, TLS) just get C{write}: the
+transport's class must have C{writeSomeData}, because TLS's transport is a
+L{twisted.protocols.policies.ProtocolWrapper} whose C{__getattr__} hands
+out the TCP transport's buffer and C{writeSomeData}, which would put
+plaintext on the socket past TLS.
 """
 
 _depth = 0
@@ -64,6 +68,7 @@ def sendNow(transport, data):
     for what the socket does not take) leave it to C{transport.write}.
     """
     try:
+        type(transport).writeSomeData  # not a wrapper's (see the module's docstring)
         idle = (transport.connected and not transport.disconnecting
                 and not transport._writeDisconnected
                 and transport.producer is None

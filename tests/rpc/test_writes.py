@@ -73,6 +73,27 @@ class WritesTests(SynchronousTestCase):
         writes.write(transport, b"x")
         self.assertEqual((transport.sent, transport.written), ([], [b"x"]))
 
+    def test_wrapperGetsWrite(self):
+        """
+        A transport that only delegates the descriptor's attributes (TLS's
+        C{ProtocolWrapper}, through C{__getattr__}) gets C{write}: the
+        wrapped descriptor's C{writeSomeData} would bypass it.
+        """
+        class Wrapper:
+            def __init__(self, transport):
+                self.transport = transport
+                self.written = []
+
+            def __getattr__(self, name):
+                return getattr(self.transport, name)
+
+            def write(self, data):
+                self.written.append(data)
+
+        wrapper = Wrapper(FakeDescriptor())
+        writes.write(wrapper, b"x")
+        self.assertEqual((wrapper.transport.sent, wrapper.written), ([], [b"x"]))
+
     def test_batchJoinsPerTransport(self):
         first, second = FakeDescriptor(), FakeDescriptor()
         writes.begin()
