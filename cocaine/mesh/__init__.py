@@ -18,6 +18,7 @@ from cocaine.mesh.components import (
     run,
 )
 from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
+from cocaine.mesh.tls import MeshTLS
 
 #: imported on first use: both modules are also run as programs
 #: (C{python -m cocaine.mesh.monitor}), which runpy warns about when the
@@ -42,6 +43,7 @@ __all__ = [
     "FramingError",
     "MalformedHello",
     "MeshError",
+    "MeshTLS",
     "MessageTooLarge",
     "Monitor",
     "Publisher",

@@ -21,9 +21,12 @@ import re
 
 from twisted.application.service import Service
 from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from cocaine.errors import CocaineError
 from cocaine.mesh.amp import AMPProtocol, pack
@@ -183,6 +186,9 @@ class _Component(Service):
     @param discovery: a L{DiscoveryOptions}; or pass its keywords instead.
     @param reactor: the reactor (TCP, UDP); default the global one.
     @param clock: the clock of timers; default C{reactor}.
+    @param tls: a L{cocaine.mesh.tls.MeshTLS}: mutual TLS with our own
+        components that have it too, and no connection with any other
+        (ours). L{None}: plain TCP, as cote.
     """
 
     axonType = None
@@ -191,10 +197,12 @@ class _Component(Service):
     _listenDiscovery = staticmethod(listenDiscovery)
 
     def __init__(self, name, key=None, namespace=None, environment=None,
-                 advertisement=None, discovery=None, reactor=None, clock=None, **options):
+                 advertisement=None, discovery=None, reactor=None, clock=None, tls=None,
+                 **options):
         if reactor is None:
             from twisted.internet import reactor
         self.name = name
+        self.tls = tls
         self.reactor = reactor
         self.clock = clock if clock is not None else reactor
         self.namespace = namespace
@@ -251,13 +259,44 @@ class _Component(Service):
 # ---------------------------------------------------------------- servers
 
 
+def _tlsError(reason):
+    """
+    Why a TLS connection failed, in a few words (OpenSSL's reasons).
+    """
+    from OpenSSL.SSL import Error
+
+    if reason.check(Error):
+        reasons = [r[-1] for r in reason.value.args[0] if isinstance(r, tuple) and r] \
+            if reason.value.args and isinstance(reason.value.args[0], list) else []
+        return ", ".join(str(r) for r in reasons) or str(reason.value)
+    if reason.check(ConnectionDone):
+        return "closed by the peer during the TLS handshake"
+    return reason.getErrorMessage()
+
+
+def _isTLSError(reason):
+    from OpenSSL.SSL import Error
+
+    return reason.check(Error) is not None
+
+
+@implementer(IHandshakeListener)
 class _ServerConnection(AMPProtocol):
+    _handshaken = False
+
     def connectionMade(self):
         AMPProtocol.connectionMade(self)
         self._lost = []
         self.factory.component._connections.add(self)
 
+    def handshakeCompleted(self):
+        self._handshaken = True
+
     def connectionLost(self, reason):
+        component = self.factory.component
+        if component.tls is not None and not self._handshaken:
+            log.warn("{name}: TLS with {peer} failed: {error}", name=component.name,
+                     peer=self.transport.getPeer(), error=_tlsError(reason))
         self.factory.component._connections.discard(self)
         self.factory.component.connectionGone(self)
         lost, self._lost = self._lost, []
@@ -293,12 +332,18 @@ class _Server(_Component):
         self.host = host
         self._listening = None
         self._connections = set()
+        if self.tls is not None:
+            self.advertisement["tls"] = True
 
     def startService(self):
         Service.startService(self)
         factory = Factory.forProtocol(_ServerConnection)
         factory.component = self
-        self._listening = self.reactor.listenTCP(self.port, factory, interface=self.host)
+        if self.tls is None:
+            self._listening = self.reactor.listenTCP(self.port, factory, interface=self.host)
+        else:
+            self._listening = self.reactor.listenSSL(
+                self.port, factory, self.tls.serverOptions(), interface=self.host)
         self.advertisement["port"] = self._listening.getHost().port
         self._startDiscovery()
 
@@ -428,9 +473,13 @@ class Publisher(_Server):
 # ---------------------------------------------------------------- clients
 
 
+@implementer(IHandshakeListener)
 class _ClientConnection(AMPProtocol):
     def connectionMade(self):
         AMPProtocol.connectionMade(self)
+        self.factory.link.opened(self)
+
+    def handshakeCompleted(self):
         self.factory.link.connected(self)
 
     def connectionLost(self, reason):
@@ -444,6 +493,13 @@ class _Link:
     """
     The connection to one server peer, reconnected with backoff while the
     peer is known.
+
+    Over TLS (the component's C{tls}) the link is up only once the
+    handshake has verified the peer, so nothing is sent to a peer that
+    fails verification; the failure is logged (once until the link comes
+    up) and kept in L{lastError}.
+
+    @ivar lastError: why the last TLS attempt failed, until one succeeds.
     """
 
     initialDelay = 0.1
@@ -462,7 +518,10 @@ class _Link:
         self._retry = None
         self._connector = None
         self._connecting = False
+        self._open = None
         self._gone = []
+        self.tls = component.tls
+        self.lastError = None
 
     def connect(self):
         self._retry = None
@@ -471,11 +530,24 @@ class _Link:
         self.attempts += 1
         self._connecting = True
         factory = _LinkFactory(self)
-        self._connector = self.component.reactor.connectTCP(
-            self.peer.address, self.peer.port, factory)
+        reactor = self.component.reactor
+        if self.tls is None:
+            self._connector = reactor.connectTCP(self.peer.address, self.peer.port, factory)
+        else:
+            self._connector = reactor.connectSSL(self.peer.address, self.peer.port, factory,
+                                                 self.tls.clientOptions())
+
+    def opened(self, protocol):
+        """
+        The TCP connection is up (over TLS: the handshake begins).
+        """
+        self._connecting = False
+        self._open = protocol
+        if self.tls is None:
+            self.connected(protocol)
 
     def connected(self, protocol):
-        self._connecting = False
+        self.lastError = None
         self.protocol = protocol
         self.delay = self.initialDelay
         self.component._linksChanged()
@@ -485,6 +557,16 @@ class _Link:
         self.component.linkUp(self)
 
     def lost(self, protocol, reason):
+        if self._open is protocol:
+            self._open = None
+        if self.tls is not None and not self.closed and (
+                self.protocol is not protocol or _isTLSError(reason)):
+            # never verified, or TLS itself failed (TLS 1.3 servers reject a
+            # client's certificate after the client's handshake is done)
+            error = _tlsError(reason)
+            if error != self.lastError:
+                log.warn("TLS with {peer} failed: {error}", peer=self.peer, error=error)
+            self.lastError = error
         if self.protocol is protocol:
             self.protocol = None
             self.component._linksChanged()
@@ -515,10 +597,10 @@ class _Link:
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
         self._retry = None
-        if self.protocol is not None:
+        if self._open is not None:
             d = defer.Deferred()
             self._gone.append(d)
-            self.protocol.transport.loseConnection()
+            self._open.transport.loseConnection()
             return d
         if self._connecting:
             self._connecting = False
@@ -554,13 +636,14 @@ class _StatusReporter:
     def __init__(self, client, interval):
         self.client = client
         self.reactor = client.reactor
+        self.tls = client.tls
         self.clock = client.clock
         self.interval = interval
         self.links = {}
         self._loop = None
 
     def add(self, peer):
-        if peer.port is None or peer.iid in self.links:
+        if peer.port is None or peer.iid in self.links or not self.client._tlsAgrees(peer):
             return
         link = self.links[peer.iid] = _Link(self, peer)
         link.connect()
@@ -626,6 +709,22 @@ class _Client(_Component):
         self.links = {}
         self.monitors = _StatusReporter(self, statusInterval)
         self._connectedCache = None
+        self._tlsSkipped = set()
+
+    def _tlsAgrees(self, peer):
+        """
+        Whether we and C{peer} agree on TLS: we connect with TLS exactly to
+        the servers advertising C{"tls": true}. The first skip of a peer is
+        logged.
+        """
+        if (peer.advertisement.get("tls") is True) == (self.tls is not None):
+            return True
+        if peer.iid not in self._tlsSkipped:
+            self._tlsSkipped.add(peer.iid)
+            log.warn("{name}: not connecting to {peer}: {why}", name=self.name, peer=peer,
+                     why="it requires TLS and we have none" if self.tls is None
+                     else "it does not offer TLS")
+        return False
 
     def _isMonitor(self, peer):
         ad = peer.advertisement
@@ -639,6 +738,7 @@ class _Client(_Component):
         _Component._peerAdded(self, peer)
 
     def _peerRemoved(self, peer):
+        self._tlsSkipped.discard(peer.iid)
         self.monitors.remove(peer)
         _Component._peerRemoved(self, peer)
 
@@ -656,7 +756,7 @@ class _Client(_Component):
         return defer.gatherResults(stops).addCallback(lambda _: None)
 
     def peerAdded(self, peer):
-        if peer.port is None or peer.iid in self.links:
+        if peer.port is None or peer.iid in self.links or not self._tlsAgrees(peer):
             return
         link = self.links[peer.iid] = _Link(self, peer)
         link.connect()
@@ -902,9 +1002,14 @@ class Requester(_Client):
 
     def _timedOut(self, pending):
         timeout = pending.timeout
+        queued = pending.queued
         self._forget(pending)
-        pending.deferred.errback(RequestTimeout(
-            "no reply to %r within %g s" % (pending.message.get("type"), timeout)))
+        message = "no reply to %r within %g s" % (pending.message.get("type"), timeout)
+        failed = ["%s: %s" % (l.peer.advertisement.get("name"), l.lastError)
+                  for l in self.links.values() if l.lastError is not None]
+        if queued and failed:
+            message += "; no responder connected (TLS failed with %s)" % ("; ".join(failed),)
+        pending.deferred.errback(RequestTimeout(message))
 
     def linkUp(self, link):
         for pending in list(self.queue):
@@ -919,8 +1024,9 @@ class Requester(_Client):
         for pending in [p for p in self.inFlight.values() if p.link is link]:
             self._forget(pending)
             pending.deferred.errback(ResponderLost(
-                "lost the connection to responder %s while it handled %r"
-                % (link.peer.advertisement.get("name"), pending.message.get("type"))))
+                "lost the connection to responder %s while it handled %r%s"
+                % (link.peer.advertisement.get("name"), pending.message.get("type"),
+                   "" if link.lastError is None else " (TLS: %s)" % (link.lastError,))))
 
     def messageReceived(self, link, args, parts):
         if not args or not isinstance(args[-1], str):
