@@ -23,6 +23,7 @@ from cocaine.mesh import (
     RemoteError,
     Requester,
     RequestTimeout,
+    ResponderLost,
     Responder,
     Subscriber,
 )
@@ -234,3 +235,20 @@ class TLSTests(TestCase):
         self.assertEqual(len(self.logged("plainReq: not connecting to <Peer tlsRep")), 1)
         self.assertEqual(len(self.logged("tlsReq: not connecting to <Peer plainRep")), 1)
         self.assertEqual(len(tlsRep._connections), 1)
+
+    async def test_requesterFromOtherCA(self):
+        """
+        A Requester whose certificate another CA signed is refused by the
+        Responder, which logs it; its requests fail naming TLS (with TLS 1.3
+        the client's handshake ends before the server checks its
+        certificate, so the link may come up for a moment).
+        """
+        rep = Responder("r", discovery=self.options, tls=self.identity("rep"))
+        rep.on("add", lambda r: r["a"] + r["b"])
+        self.start(rep)
+        req = self.start(Requester("q", discovery=self.options,
+                                   tls=self.identity("req", ca=makeCA("another CA"))))
+        with self.assertRaises((RequestTimeout, ResponderLost)) as c:
+            await req.send({"type": "add", "a": 2, "b": 3}, timeout=1.5)
+        self.assertIn("TLS", str(c.exception))
+        self.assertTrue(self.logged("r: TLS with"), self.events)
