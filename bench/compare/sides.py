@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench.compare.processes import Unavailable, family, readReady, stop
+from bench.compare.processes import Unavailable, family
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -73,24 +73,31 @@ class Side:
 
 class _Spawned(Side):
     """
-    A side whose server is one process we spawn and which says ready.
+    A side whose server is one process we spawn and which says ready
+    (L{bench.peers.processes.PeerServer}: its stderr goes to a log in a
+    temporary directory, named in the error when it does not start).
     """
-    process = None
+    server = None
     endpoint = None
 
-    def spawn(self, argv, env=None):
-        self.process = subprocess.Popen(
-            self.wrap(argv), stdout=subprocess.PIPE, text=True, cwd=ROOT,
-            env=env or self.env())
-        self.endpoint = readReady(self.process, self.label)
+    def spawn(self, argv):
+        from bench.peers.processes import PeerError, PeerServer
+        self.logs = tempfile.mkdtemp(prefix="cocaine-bench-compare-")
+        try:
+            self.server = PeerServer(self.wrap(argv), self.key, self.logs,
+                                     env=self.env(), cwd=ROOT)
+        except PeerError as e:
+            raise Unavailable(str(e))   # its log stays, named in the error
+        self.endpoint = self.server.endpoint
 
     def serverPids(self):
-        return {"server": [self.process.pid]} if self.process else {}
+        return {"server": [self.server.pid]} if self.server else {}
 
     def stop(self):
-        if self.process is not None:
-            stop(self.process)
-            self.process = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+            shutil.rmtree(self.logs, ignore_errors=True)
 
 
 class Ours(Side):

@@ -75,12 +75,14 @@ class PeerServer:
     @ivar log: the file its stderr goes to.
     """
 
-    def __init__(self, argv, name, logDir, timeout=60.0):
+    def __init__(self, argv, name, logDir, timeout=60.0, env=None, cwd="/"):
         """
         @param argv: the command, ending in C{server ...}.
         @param name: the peer's name, for messages and the log's name.
         @param logDir: where to put C{NAME-server.log}.
         @param timeout: seconds to wait for the C{ready} line.
+        @param env: its environment (default L{peerEnvironment}).
+        @param cwd: its working directory.
         @raise PeerError: no C{ready} line in time; the server is stopped.
         """
         self.name = name
@@ -89,7 +91,8 @@ class PeerServer:
         with open(self.log, "wb") as err:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=err, env=peerEnvironment(), cwd="/",
+                stderr=err, env=peerEnvironment() if env is None else env,
+                cwd=cwd,
                 preexec_fn=termWithParent)
         try:
             self.endpoint = self._awaitReady(timeout)

@@ -32,12 +32,11 @@ import time
 import psutil
 
 from bench.peers import benchHome
+from bench.peers.debian import AptError, aptInstall
 from bench.peers.processes import endTree, termWithParent
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
-POLICY_RC_D = "/usr/sbin/policy-rc.d"
-DENY_ALL = "#!/bin/sh\n# cocaine-bench: keep apt from starting services\nexit 101\n"
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 
 
@@ -55,50 +54,6 @@ def installed():
     return os.access(SERVER, os.X_OK) and os.access(EPMD, os.X_OK)
 
 
-def _policyDenies(path):
-    """
-    @param path: a C{policy-rc.d} script.
-    @return: whether it forbids starting C{rabbitmq-server} (exit 101).
-    @rtype: L{bool}
-    """
-    try:
-        code = subprocess.call(
-            [path, "rabbitmq-server", "start"], timeout=10,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return code == 101
-
-
-class _DenyServiceStarts:
-    """
-    While open, C{/usr/sbin/policy-rc.d} forbids starting any service; an
-    existing script that already does so is left alone, any other is set
-    aside and put back on exit.
-    """
-
-    def __enter__(self):
-        self.wrote = False
-        self.saved = None
-        if os.path.exists(POLICY_RC_D) and _policyDenies(POLICY_RC_D):
-            return self
-        if os.path.exists(POLICY_RC_D):
-            self.saved = POLICY_RC_D + ".cocaine-bench"
-            os.rename(POLICY_RC_D, self.saved)
-        with open(POLICY_RC_D, "w") as f:
-            f.write(DENY_ALL)
-        os.chmod(POLICY_RC_D, 0o755)
-        self.wrote = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.wrote:
-            os.unlink(POLICY_RC_D)
-        if self.saved:
-            os.rename(self.saved, POLICY_RC_D)
-        return False
-
-
 def _systemBrokers():
     """
     @return: the PIDs of RabbitMQ nodes running as the Debian service (the
@@ -111,32 +66,6 @@ def _systemBrokers():
         if proc.info["name"] == "beam.smp" and proc.info["username"] == "rabbitmq":
             found.add(proc.info["pid"])
     return found
-
-
-def _aptInstall(timeout):
-    """
-    Run C{apt-get install -y rabbitmq-server}, with C{apt-get update} first
-    when the package is not known yet.
-
-    @param timeout: seconds for each apt-get command.
-    @raise BrokerError: apt-get failed; the message has its output's tail.
-    """
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    command = ["apt-get", "install", "-y", "--no-install-recommends",
-               "rabbitmq-server"]
-    for attempt in ("install", "update", "install"):
-        if attempt == "update":
-            print("rabbitmq: apt-get update", flush=True)
-            subprocess.run(["apt-get", "update"], env=env, timeout=timeout,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            continue
-        print("rabbitmq: apt-get install -y rabbitmq-server", flush=True)
-        done = subprocess.run(command, env=env, timeout=timeout,
-                              capture_output=True, text=True)
-        if done.returncode == 0:
-            return
-    raise BrokerError("apt-get install rabbitmq-server exited {}:\n{}".format(
-        done.returncode, (done.stdout + done.stderr)[-2000:]))
 
 
 def _stopSystemService(before):
@@ -174,12 +103,11 @@ def ensureInstalled(timeout=900):
     """
     if installed():
         return
-    if os.geteuid() != 0:
-        raise BrokerError("rabbitmq-server is not installed and uid {} cannot "
-                          "apt-get install it".format(os.geteuid()))
     before = _systemBrokers()
-    with _DenyServiceStarts():
-        _aptInstall(timeout)
+    try:
+        aptInstall(["rabbitmq-server"], timeout)
+    except AptError as e:
+        raise BrokerError(str(e))
     _stopSystemService(before)
     if not installed():
         raise BrokerError("apt-get installed rabbitmq-server but {} or {} is "
