@@ -105,14 +105,8 @@ class WorkerConnection(Protocol):
         writes.write(self.transport,
                      self._encoder.encode(channel, mtype, args))
 
+    @writes.batched
     def dataReceived(self, data):
-        writes.begin()
-        try:
-            self._dataReceived(data)
-        finally:
-            writes.end()
-
-    def _dataReceived(self, data):
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:

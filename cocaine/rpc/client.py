@@ -299,14 +299,8 @@ class ClientProtocol(Protocol):
         self.sendMessage(channel, mtype, args)
         return ch
 
+    @writes.batched
     def dataReceived(self, data):
-        writes.begin()
-        try:
-            self._dataReceived(data)
-        finally:
-            writes.end()
-
-    def _dataReceived(self, data):
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:

@@ -180,21 +180,18 @@ class ServerProtocol(Protocol):
             writes.write(self.transport,
                          self._encoder.encode(channel, mtype, args))
 
+    @writes.batched
     def dataReceived(self, data):
         if self._broken:
             return
-        writes.begin()
         try:
-            try:
-                messages = self._decoder.feed(data)
-            except FramingError as e:
-                # serve what came before the garbage, then close
-                self._handleAll(e.messages)
-                self._frameError(str(e), flush=bool(e.messages))
-                return
-            self._handleAll(messages)
-        finally:
-            writes.end()
+            messages = self._decoder.feed(data)
+        except FramingError as e:
+            # serve what came before the garbage, then close
+            self._handleAll(e.messages)
+            self._frameError(str(e), flush=bool(e.messages))
+            return
+        self._handleAll(messages)
 
     def _handleAll(self, messages):
         for channel, mtype, args, headers in messages:

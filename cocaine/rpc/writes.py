@@ -21,6 +21,8 @@ out the TCP transport's buffer and C{writeSomeData}, which would put
 plaintext on the socket past TLS.
 """
 
+import functools
+
 _depth = 0
 _pending = {}
 
@@ -60,6 +62,20 @@ def end():
         for transport, chunks in pending:
             sendNow(transport, chunks[0] if len(chunks) == 1
                     else b"".join(chunks))
+
+
+def batched(method):
+    """
+    Decorate a C{dataReceived}: what it writes is one batch.
+    """
+    @functools.wraps(method)
+    def inBatch(*args, **kwargs):
+        begin()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            end()
+    return inBatch
 
 
 def sendNow(transport, data):
