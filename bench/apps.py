@@ -36,6 +36,7 @@ from twisted.internet import defer, task
 
 from cocaine.client.deploy import upload
 from bench.rpc import inflight, machine, median, pin, sequential, startFloor
+from bench.rpc import measure as measureRpc
 from tests.integration.node import ROOT, Node
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -159,24 +160,11 @@ async def measureEcho(reactor, port, requests, runs, window, warmup):
 
 
 async def measureFloor(reactor, port, requests, runs, window, warmup):
-    from cocaine.protocol.idl import Protocol
-    from cocaine.protocol.services import STORAGE
-    from cocaine.rpc.client import connect
-    conn = await connect(reactor, ("127.0.0.1", port), "floor",
-                         Protocol("floor", STORAGE.messages))
-    args = ["bench", "key"]
-
-    def call():
-        return conn.call(0, args)
-    for _ in range(warmup):
-        await call()
-    results = {"sequential": [], "inflight": []}
-    for _ in range(runs):
-        results["sequential"].append(await sequential(
-            call, max(requests // 5, 200)))
-        results["inflight"].append(await inflight(call, requests, window))
-    conn.transport.loseConnection()
-    return results
+    """
+    The floor, measured as L{bench.rpc} measures it.
+    """
+    return await measureRpc(reactor, {"kind": "floor", "port": port},
+                            requests, runs, window, warmup)
 
 
 async def measureColdStart(reactor, port, repetitions):

@@ -101,7 +101,7 @@ def inflight(call, count, window):
                        "p99": found["p99_us"]})
 
 
-async def measure(reactor, target, requests, runs, window):
+async def measure(reactor, target, requests, runs, window, warmup=2000):
     from cocaine.client import Locator, Service
     from cocaine.protocol.idl import Protocol
     from cocaine.protocol.services import STORAGE
@@ -122,7 +122,7 @@ async def measure(reactor, target, requests, runs, window):
 
         def call():
             return conn.call(0, args)
-    for _ in range(2000):                       # warm-up
+    for _ in range(warmup):
         await call()
     for _ in range(runs):
         results["sequential"].append(await sequential(
