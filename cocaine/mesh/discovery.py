@@ -380,8 +380,12 @@ def addDiscoveryArguments(parser, portFlag="--port"):
 def _readKey(path):
     if path is None:
         return None
-    with open(path, "rb") as f:
-        key = f.read().strip()
+    try:
+        with open(path, "rb") as f:
+            key = f.read().strip()
+    except OSError as e:
+        raise ValueError("{}: cannot read the signing key file: {}".format(
+            path, e.strerror))
     if not key:
         raise ValueError("{}: the signing key file is empty".format(path))
     return key
@@ -391,6 +395,7 @@ def discoveryOptionsFrom(args):
     """
     @param args: parsed with L{addDiscoveryArguments}'s flags.
     @return: the L{DiscoveryOptions} they describe.
+    @raise ValueError: saying which flag or file is wrong.
     """
     return DiscoveryOptions(
         port=args.discovery_port, helloInterval=args.hello_interval,

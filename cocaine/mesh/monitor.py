@@ -193,7 +193,10 @@ def main(argv=None, out=None):
 
     args = parseArguments(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
-    options = discoveryOptionsFrom(args)
+    try:
+        options = discoveryOptionsFrom(args)
+    except ValueError as e:
+        sys.exit("{}: {}".format('cocaine.mesh.monitor', e))
 
     async def run(reactor):
         monitor = Monitor("monitor", key=args.key, environment=args.environment,

@@ -827,7 +827,10 @@ def main(argv=None, out=None):
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(
         textFileLogObserver(sys.stderr),
         [predicate])], redirectStandardIO=False)
-    options = discoveryOptionsFrom(args)
+    try:
+        options = discoveryOptionsFrom(args)
+    except ValueError as e:
+        sys.exit("{}: {}".format('cocaine.mesh.sockend', e))
 
     def write(**obj):
         out.write(json.dumps(obj) + "\n")

@@ -390,3 +390,31 @@ class SignedHelloTests(SynchronousTestCase):
             f.write(b"\n")
         self.assertRaises(ValueError, discoveryOptionsFrom,
                           parser.parse_args(["--signing-key-file", path]))
+        missing = os.path.abspath(self.mktemp())
+        error = self.assertRaises(ValueError, discoveryOptionsFrom,
+                                  parser.parse_args(["--signing-key-file",
+                                                     missing]))
+        self.assertIn(missing, str(error))
+
+    def test_commandLineErrors(self):
+        """
+        The monitor and the sockend answer a bad discovery flag with one
+        line naming it, and exit 1.
+        """
+        import subprocess
+        import sys
+        missing = os.path.abspath(self.mktemp())
+        for module in ("cocaine.mesh.monitor", "cocaine.mesh.sockend"):
+            for argv, expected in (
+                    (["--signing-key-file", missing],
+                     missing + ": cannot read the signing key file"),
+                    (["--broadcast", "127.255.255.255", "--multicast",
+                      "239.1.1.1"], "choose one of broadcast")):
+                result = subprocess.run(
+                    [sys.executable, "-m", module] + argv,
+                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                lines = result.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, result.stderr)
+                self.assertTrue(lines[0].startswith(
+                    "{}: {}".format(module, expected)), lines)
