@@ -51,6 +51,7 @@ ECHO = [("seq16", "echo", 16, 1), ("seq1k", "echo", 1024, 1),
 STREAM = ("stream", "stream", 1024)
 UNPINNED = ("seq16", "c64")
 SERVER_CPU, CLIENT_CPU = 0, 1
+SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "redis"]
 
 
 def warmups(requests):
@@ -210,6 +211,10 @@ def parse(argv):
                         help="a tiny run that only shows it works; writes "
                         "into a temporary directory, not docs/")
     args = parser.parse_args(argv)
+    unknown = set(filter(None, args.only.split(","))) - set(SYSTEMS)
+    if unknown:
+        parser.error("--only: no system named {} (there are: {})".format(
+            ", ".join(sorted(unknown)), ",".join(SYSTEMS)))
     #: Nameko answers in milliseconds, not microseconds: fewer requests
     #: keep its runs within a minute; rates do not depend on the count.
     args.scale = {"nameko": 0.25}

@@ -31,7 +31,7 @@ import msgpack
 from twisted.internet import defer, task
 from twisted.internet.protocol import Factory, Protocol
 
-from bench.compare.stats import keepInFlight, streamSummary
+from bench.compare.stats import hostPort, keepInFlight, streamSummary
 
 
 class FloorServer(Protocol):
@@ -178,11 +178,11 @@ async def oursTarget(reactor, host, port, appName):
 
 
 async def measure(reactor, args):
-    host, port = args.connect.rsplit(":", 1)
+    host, port = args.connect
     if args.target == "ours":
-        echo, stream = await oursTarget(reactor, host, int(port), args.app)
+        echo, stream = await oursTarget(reactor, host, port, args.app)
     else:
-        echo, stream = await floorTarget(reactor, host, int(port))
+        echo, stream = await floorTarget(reactor, host, port)
     if args.workload == "echo":
         payload = b"x" * args.size
         for _ in range(min(1000, max(args.requests // 10, 10))):
@@ -211,7 +211,8 @@ async def measure(reactor, args):
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("target", choices=["ours", "floor", "floor-server"])
-    parser.add_argument("--connect", default="127.0.0.1:10053")
+    parser.add_argument("--connect", type=hostPort,
+                        default=("127.0.0.1", 10053), metavar="HOST:PORT")
     parser.add_argument("--app", default="echo")
     parser.add_argument("--workload", choices=["echo", "stream"],
                         default="echo")

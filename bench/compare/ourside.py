@@ -30,6 +30,7 @@ from twisted.internet import defer, task
 
 from bench.apps import (ECHO, control, measureColdStart, request,
                         waitWorkers)
+from bench.compare.stats import hostPort
 
 #: the app the echo and stream workloads call, and its pinned pool size
 APP, POOL = "echo", 2
@@ -139,16 +140,17 @@ async def elastic(reactor, host, port, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("action", choices=["prepare", "elastic"])
-    parser.add_argument("--connect", default="127.0.0.1:10053")
+    parser.add_argument("--connect", type=hostPort,
+                        default=("127.0.0.1", 10053), metavar="HOST:PORT")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    host, port = args.connect.rsplit(":", 1)
+    host, port = args.connect
 
     async def run(reactor):
         if args.action == "prepare":
-            result = await prepare(reactor, host, int(port))
+            result = await prepare(reactor, host, port)
         else:
-            result = await elastic(reactor, host, int(port), args.runs)
+            result = await elastic(reactor, host, port, args.runs)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
     task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))

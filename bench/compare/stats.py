@@ -13,9 +13,23 @@ and for C{stream}::
     {"chunks": C, "bytes": B, "elapsed": s, "mb_per_s": .., "ttfb_ms": ..}
 """
 
+import argparse
 import time
 
 from twisted.internet import defer
+
+
+def hostPort(text):
+    """
+    An argparse type: C{HOST:PORT}.
+
+    @return: C{(host, port)}.
+    """
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(
+            "{!r} is not HOST:PORT".format(text))
+    return host, int(port)
 
 
 def percentile(ordered, fraction):

@@ -181,3 +181,21 @@ class ReportTests(SynchronousTestCase):
         self.assertEqual(text, "# Performance\n\nbefore\n\n{}\ntable two\n"
                          "{}\n".format(report.BEGIN, report.END))
         self.assertTrue(os.path.exists(path))
+
+
+class ArgumentTests(SynchronousTestCase):
+    """
+    The comparison's command lines refuse bad values by name.
+    """
+
+    def test_hostPort(self):
+        import argparse
+        from bench.compare.stats import hostPort
+        self.assertEqual(hostPort("127.0.0.1:10053"), ("127.0.0.1", 10053))
+        for bad in ("nonsense", ":80", "h:", "h:0", "h:70000", "h:x"):
+            self.assertRaises(argparse.ArgumentTypeError, hostPort, bad)
+
+    def test_unknownSystem(self):
+        from bench.compare.__main__ import parse
+        self.assertRaises(SystemExit, parse, ["--only", "ours,kote"])
+        self.assertEqual(parse(["--only", "ours,cote"]).only, "ours,cote")
