@@ -143,7 +143,9 @@ class Message:
 
     def convertArgs(self, values, where=""):
         """
-        Check and convert the arguments of a received message.
+        Check and convert the arguments of a received message. Fewer than
+        the required ones is an error; trailing ones beyond the declared
+        ones are ignored, as Cocaine 0.12 does.
 
         @param values: the decoded args array.
         @param where: prefix for error messages (C{"storage.read"}).
@@ -154,9 +156,11 @@ class Message:
         spec = self.args
         if spec is None:
             return values
-        from cocaine.errors import InvalidArgument
         count = len(values)
-        if count < self._required or count > len(spec):
+        if count < self._required:
+            # As Cocaine 0.12 (core's traits/tuple.hpp): too few is an
+            # error, extra trailing arguments are dropped (the zip below).
+            from cocaine.errors import InvalidArgument
             raise InvalidArgument(
                 "{}: expected {} argument{}, got {}".format(
                     where or self.name, _expected(self._required, len(spec)),
@@ -166,6 +170,7 @@ class Message:
             try:
                 result.append(arg.convert(value))
             except (TypeError, UnicodeDecodeError) as e:
+                from cocaine.errors import InvalidArgument
                 raise InvalidArgument(
                     "{}: argument {!r} must be {}, got {}".format(
                         where or self.name, arg.name,
@@ -333,8 +338,8 @@ PRIMITIVE = Protocol("primitive", [
 
 #: A stream of chunks that ends with close or error.
 STREAMING = Protocol("streaming", [
-    Message("write", dispatch=RECURRENT),
-    Message("error"),
+    Message("write", [Arg("chunk")], dispatch=RECURRENT),
+    Message("error", [Arg("error"), Arg("message", optional=True)]),
     Message("close", args=()),
 ])
 

@@ -763,6 +763,20 @@ class DispatchTests(_Case):
         self.connection.send(1, 2, [])
         self.assertEqual(self.connection.replies(), [[1, 0, [b"abcd"]]])
 
+    def test_extraArgumentsDropped(self):
+        """
+        Extra trailing arguments on a root message or on a stream's
+        C{write} and C{close} are dropped, as Cocaine 0.12 drops them: the
+        chunk is delivered and the target is never called with more than
+        it declares.
+        """
+        self.connection.send(1, ID["upload"], ["extra", 5])
+        self.connection.send(1, 0, [b"ab", "extra"])
+        self.connection.send(1, 0, [b"cd", 1, 2])
+        self.connection.send(1, 2, ["extra"])
+        self.assertEqual(self.connection.replies(), [[1, 0, [b"abcd"]]])
+        self.assertServes(self.connection, 2)
+
     def test_unknownTypeOnChannel(self):
         """
         A type the channel's dispatch protocol does not have: slot not
