@@ -42,6 +42,16 @@ class _Published:
     connectionLost = discard
 
 
+class _Routing:
+    """
+    The dispatch target of a C{routing} channel: C{discard} (or the client
+    going away) detaches the router's stream.
+    """
+
+    def __init__(self, detach):
+        self.discard = self.connectionLost = detach
+
+
 @implementer(IRPCService)
 class LocatorService(Service):
     """
@@ -83,7 +93,7 @@ class LocatorService(Service):
         self.storage = storage
         self.groups = {}
         self._rng = rng or random.Random()
-        self._routers = []
+        self._routers = {}
 
     def startService(self):
         Service.startService(self)
@@ -131,7 +141,7 @@ class LocatorService(Service):
 
     def _publishRouting(self):
         table = self.routingTable()
-        for upstream in list(self._routers):
+        for upstream in list(self._routers.values()):
             upstream.write(table)
 
     def routingTable(self):
@@ -236,9 +246,20 @@ class LocatorService(Service):
         return _Published(self.registry, name)
 
     def routing(self, upstream, router):
+        """
+        The C{routing} stream of router C{router}: the table now and on
+        every change. As in Cocaine 0.12 a router id has one stream: a
+        new C{routing} call with the same id replaces the old one, and the
+        client's C{discard} detaches it (nothing more is sent on it).
+        """
         upstream.write(self.routingTable())
-        self._routers.append(upstream)
-        upstream.notifyClose(lambda: self._routers.remove(upstream))
+        self._routers[router] = upstream
+
+        def detach():
+            if self._routers.get(router) is upstream:
+                del self._routers[router]
+        upstream.notifyClose(detach)
+        return _Routing(detach)
 
     def getUuid(self):
         return (self.uuid,)

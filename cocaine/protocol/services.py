@@ -20,6 +20,8 @@ NODE_VERSION = 1
 #: Every app's protocol version.
 APP_VERSION = 1
 
+#: What a client may send on a C{publish} or C{routing} channel: C{discard}
+#: ends it (0.12's C{locator::publish_tag} and C{locator::routing_tag}).
 DISCARD = Protocol("discard", [Message("discard", args=())])
 
 LOCATOR = Protocol("locator", [
@@ -33,7 +35,8 @@ LOCATOR = Protocol("locator", [
     Message("publish", [Arg("name", "str"), Arg("endpoints", "list"),
                         Arg("description", "any", True)],
             dispatch=DISCARD),
-    Message("routing", [Arg("router", "str")], upstream=STREAMING),
+    Message("routing", [Arg("router", "str")], dispatch=DISCARD,
+            upstream=STREAMING),
     Message("uuid", [], method="getUuid"),
 ])
 
@@ -56,7 +59,7 @@ LOGGING = Protocol("logging", [
 #: What a client streams to control a pool: ints, the desired pool size.
 CONTROL = Protocol("control", [
     Message("write", [Arg("size", "int")], dispatch=None),
-    Message("error", None),
+    Message("error", [Arg("error"), Arg("message", optional=True)]),
     Message("close", ()),
 ])
 

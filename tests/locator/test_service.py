@@ -322,7 +322,7 @@ class StreamTests(LocatorTestsMixin, SynchronousTestCase):
         storeGroup(self.storage, "g", {"a": 1})
         self.start()
         upstream = FakeUpstream()
-        self.assertIsNone(self.locator.routing(upstream, "router-1"))
+        self.locator.routing(upstream, "router-1")
         self.assertEqual(upstream.sent, [
             ("write", {"g": Group("g", {"a": 1}).wire()})])
         storeGroup(self.storage, "g", {"a": 1, "b": 2})
@@ -332,7 +332,49 @@ class StreamTests(LocatorTestsMixin, SynchronousTestCase):
         upstream.close()
         self.successResultOf(self.locator.refresh(["g"]))
         self.assertEqual(len(upstream.sent), 2)
-        self.assertEqual(self.locator._routers, [])
+        self.assertEqual(self.locator._routers, {})
+
+    def test_routingDiscard(self):
+        """
+        The client's C{discard} on a C{routing} channel (0.12's
+        C{locator::routing::discard}) detaches the stream: nothing more is
+        sent on it, and nothing is sent in answer.
+        """
+        storeGroup(self.storage, "g", {"a": 1})
+        self.start()
+        upstream = FakeUpstream()
+        target = self.locator.routing(upstream, "router-1")
+        target.discard()
+        storeGroup(self.storage, "g", {"a": 1, "b": 2})
+        self.successResultOf(self.locator.refresh(["g"]))
+        self.assertEqual(len(upstream.sent), 1)
+        self.assertFalse(upstream.closed)
+
+    def test_routingSameRouterReplaces(self):
+        """
+        A router id has one stream, as in 0.12: calling C{routing} again
+        with the same id sends the updates to the new stream only; the old
+        one's C{discard} does not detach the new one.
+        """
+        self.start()
+        old, new = FakeUpstream(), FakeUpstream()
+        oldTarget = self.locator.routing(old, "router-1")
+        self.locator.routing(new, "router-1")
+        oldTarget.discard()
+        storeGroup(self.storage, "g", {"a": 1})
+        self.successResultOf(self.locator.refresh(["g"]))
+        self.assertEqual(len(old.sent), 1)
+        self.assertEqual(new.sent[-1], (
+            "write", {"g": Group("g", {"a": 1}).wire()}))
+
+    def test_routingGraph(self):
+        """
+        The C{routing} entry of the graph is 0.12's exactly: dispatch
+        C{{0: ["discard", {}]}}, upstream the streaming protocol.
+        """
+        self.assertEqual(self.locator.protocol.graph()[5], [
+            "routing", {0: ["discard", {}]},
+            {0: ["write", None], 1: ["error", {}], 2: ["close", {}]}])
 
     def test_routingEmpty(self):
         """

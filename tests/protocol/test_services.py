@@ -68,8 +68,9 @@ class GraphTests(SynchronousTestCase):
 
     def test_locator(self):
         """
-        Locator C{connect} and C{routing} stream; C{publish} continues with
-        C{discard}.
+        Locator C{connect} and C{routing} stream; C{publish} and C{routing}
+        continue with C{discard}: 0.12's C{idl/locator.hpp} and the
+        framework's C{API.Locator} exactly.
         """
         self.assertEqual(LOCATOR.graph(), {
             0: ["resolve", {}, P],
@@ -77,7 +78,7 @@ class GraphTests(SynchronousTestCase):
             2: ["refresh", {}, P],
             3: ["cluster", {}, P],
             4: ["publish", {0: ["discard", {}]}, P],
-            5: ["routing", {}, S],
+            5: ["routing", {0: ["discard", {}]}, S],
             6: ["uuid", {}, P],
         })
 
