@@ -6,11 +6,12 @@ An error travels as C{[[category, code], message]} (PROTOCOL.md section 4).
 L{toWire} turns any exception into that shape without ever leaking a
 traceback; L{fromWire} turns the shape back into the most specific exception
 class we know for it.
+
+This module imports nothing but the standard library: the worker SDK, which
+runs in app processes without Twisted, shares it.
 """
 
 import errno as _errno
-
-from twisted.python.failure import Failure
 
 #: Error categories, as numbered on the wire.
 CATEGORY_SYSTEM = 0x01
@@ -173,6 +174,16 @@ class InvalidName(SystemError_):
     code = _errno.EINVAL
 
 
+class ClientDisconnected(SystemError_):
+    """
+    The client of a session went away before its request stream ended
+    (what a worker is told, as Cocaine 0.12 tells it with the socket's
+    errno).
+    """
+
+    code = _errno.ECONNRESET
+
+
 class NodeError(CocaineError):
     """
     The app engine could not serve a request (category 0x51FF, ours).
@@ -246,6 +257,13 @@ class SpawnFailed(NodeError):
     code = 8
 
 
+class DriverError(SpawnFailed):
+    """
+    An app's event driver that cannot be built or started; the message
+    names it and the reason.
+    """
+
+
 class CallTimeout(CocaineError):
     """
     A client call that did not finish within its timeout.
@@ -256,6 +274,12 @@ class CallTimeout(CocaineError):
 
     category = CATEGORY_SYSTEM
     code = _errno.ETIMEDOUT
+
+
+class StartupError(Exception):
+    """
+    A part of the node could not start; the message says which and why.
+    """
 
 
 class ProtocolViolation(Exception):
@@ -289,7 +313,8 @@ def _register(*classes):
 
 _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           UncaughtError, ServiceNotAvailable, RoutingStorageError,
-          KeyNotFound, PermissionDenied, InvalidName, CallTimeout,
+          KeyNotFound, PermissionDenied, InvalidName, ClientDisconnected,
+          CallTimeout,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
           AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
 
@@ -303,14 +328,20 @@ def toWire(failureOrException):
         L{CocaineError} becomes an uncaught dispatch error whose message
         names only the exception type, so no traceback leaves the process.
     """
-    if isinstance(failureOrException, Failure):
-        exc = failureOrException.value
-    else:
-        exc = failureOrException
+    exc = failureOrException
+    inner = getattr(exc, "value", None)
+    if isinstance(inner, BaseException) and hasattr(exc, "getTraceback"):
+        # a twisted.python.failure.Failure (not imported: see the module)
+        exc = inner
     if isinstance(exc, CocaineError):
         return [[exc.category, exc.code], exc.message]
     return [[CATEGORY_DISPATCH, UNCAUGHT_ERROR],
             "uncaught error: {}".format(type(exc).__name__)]
+
+
+def _brief(value):
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def fromWire(args):
@@ -325,7 +356,9 @@ def fromWire(args):
         (category, code) = args[0]
         category, code = int(category), int(code)
     except (TypeError, ValueError, IndexError):
-        return TransportError("malformed error message: {!r}".format(args))
+        # the error's own arguments do not fit [[category, code], message]
+        return InvalidArgument("malformed error message: {}".format(
+            _brief(args)))
     message = args[1] if len(args) > 1 else ""
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")

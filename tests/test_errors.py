@@ -226,11 +226,11 @@ class FromWireTests(SynchronousTestCase):
     def test_malformed(self):
         """
         Arguments that are not C{[[category, code], ...]} become a
-        L{TransportError}, never an exception raised at the caller.
+        L{InvalidArgument}, never an exception raised at the caller.
         """
         for args in ([], [7], [[7]], [[7, 2, 3]], [["x", 2]], [None],
                      None):
-            self.assertIsInstance(fromWire(args), TransportError, args)
+            self.assertIsInstance(fromWire(args), InvalidArgument, args)
 
 
 class WirePropertyTests(SynchronousTestCase):

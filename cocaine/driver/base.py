@@ -9,17 +9,7 @@ import time
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from cocaine.errors import CocaineError, CATEGORY_NODE, fromWire
-
-
-class DriverError(CocaineError):
-    """
-    A driver that cannot be built or started; the message names it and
-    the reason.
-    """
-
-    category = CATEGORY_NODE
-    code = 8
+from cocaine.errors import DriverError, fromWire  # noqa: F401 (re-exported)
 
 
 class JobUpstream:

@@ -11,7 +11,8 @@ with close or error towards the client, exactly once.
 
 import struct
 
-from cocaine.errors import DeadlineExpired, WorkerLost, toWire
+from cocaine.errors import (
+    ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
 
 _WRITE, _ERROR, _CLOSE = 0, 1, 2
 
@@ -97,8 +98,8 @@ class Session:
             self.engine.sessionAbandoned(self)
         if self.worker is not None and self.requestOpen and self.responseOpen:
             self.requestOpen = False
-            self.worker.send(self.channel, _ERROR, [[0x51FF, 3],
-                                                    "client disconnected"])
+            self.worker.send(self.channel, _ERROR, toWire(
+                ClientDisconnected("client disconnected")))
 
     # -- the engine's side --------------------------------------------------
 
@@ -174,9 +175,7 @@ class Session:
 
 def _errorArgs(args):
     """
-    Pass a worker's error through as it came, made well-formed if needed.
+    A worker's error as the client gets it: through the one mapping, so a
+    malformed one arrives as an invalid-argument error naming what came.
     """
-    if (args and isinstance(args[0], list) and len(args[0]) == 2
-            and all(type(x) is int for x in args[0])):
-        return args[:2]
-    return [[0x51FF, 7], "the worker sent a malformed error"]
+    return toWire(fromWire(args))

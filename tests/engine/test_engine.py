@@ -4,6 +4,7 @@ L{cocaine.engine.session} with fakes: a L{Clock}, a fake isolate whose
 "processes" are records, and worker connections over L{StringTransport}.
 """
 
+import errno
 import signal
 
 import msgpack
@@ -188,7 +189,28 @@ class SessionFlowTests(_EngineCase):
         upstream, _ = self.enqueue()
         connection, _ = self.handshake(self.isolate.processes[0])
         connection.dataReceived(msgpack.packb([2, 1, [[42, 100], "boom"]]))
-        self.assertEqual(upstream.sent, [("error", [42, 100], b"boom")])
+        self.assertEqual(upstream.sent, [("error", [42, 100], "boom")])
+
+    def test_workerMalformedErrorMapped(self):
+        """
+        A worker's error that is not C{[[category, code], message]} goes
+        through the one error mapping: the client gets an invalid-argument
+        error naming what came, never "engine broken"; the session ends
+        and the worker takes the next one.
+        """
+        for bad in ([[42], "x"], ["oops"], [], [[b"a", 1], "m"]):
+            upstream, _ = self.enqueue()
+            if not self.engine.workers or not any(
+                    w.connection for w in self.engine.workers.values()):
+                connection, _ = self.handshake(self.isolate.processes[0])
+            channel = max(w._nextChannel for w in
+                          self.engine.workers.values()) - 1
+            connection.dataReceived(msgpack.packb([channel, 1, bad]))
+            self.assertEqual(len(upstream.sent), 1, bad)
+            name, pair, message = upstream.sent[0]
+            self.assertEqual((name, pair), ("error", [7, 2]), bad)
+            self.assertIn("malformed error message", message)
+        self.assertEqual(self.engine.running, set())
 
     def test_leastLoadedBelowConcurrency(self):
         """
@@ -227,7 +249,7 @@ class SessionFlowTests(_EngineCase):
         self.sent(transport)
         session.connectionLost()
         self.assertEqual(self.sent(transport),
-                         [[2, 1, [[0x51FF, 3], "client disconnected"]]])
+                         [[2, 1, [[1, errno.ECONNRESET], "client disconnected"]]])
 
 
 class LimitsTests(_EngineCase):
