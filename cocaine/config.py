@@ -447,30 +447,3 @@ def load(path):
         return parse(value, source=path)
     except ConfigError as e:
         raise ConfigError(e.path, "{} (in {})".format(e.reason, path))
-
-
-def checkPlugins(config, servicePlugins, storagePlugins):
-    """
-    Check every storage and service entry against the plugins that
-    implement its type, and let each plugin check its own args. Pure.
-
-    @param servicePlugins: C{{type name: IServicePlugin}}.
-    @param storagePlugins: C{{type name: IStoragePlugin}}.
-    @raise ConfigError: for an unknown type or bad args.
-    """
-    for section, components, plugins in (
-            ("storages", config.storages, storagePlugins),
-            ("services", config.services, servicePlugins)):
-        for name, component in components.items():
-            path = "{}.{}".format(section, name)
-            plugin = plugins.get(component.type)
-            if plugin is None:
-                raise ConfigError(path + ".type", "no {} plugin named {} "
-                                  "(available: {})".format(
-                                      section[:-1], json.dumps(
-                                          component.type),
-                                      ", ".join(sorted(plugins)) or "none"))
-            plugin.validate(path + ".args", dict(component.args), config)
-    if "locator" in config.services:
-        raise ConfigError("services.locator", "the name \"locator\" is the "
-                          "node's own locator")

@@ -13,13 +13,16 @@ class Context:
     @ivar config: the parsed L{cocaine.config.Config}.
     @ivar registry: the locator's L{cocaine.locator.registry.Registry}.
     @ivar storages: C{{name: IStorageBackend}} as configured.
-    @ivar node: the node service (apps), when one is configured.
+    @ivar node: the node service (apps), an L{cocaine.interfaces.INode},
+        when one is configured.
+    @ivar plugins: the L{cocaine.plugins.Plugins} found.
     """
 
-    def __init__(self, reactor, config, registry):
+    def __init__(self, reactor, config, registry, plugins=None):
         self.reactor = reactor
         self.config = config
         self.registry = registry
+        self.plugins = plugins
         self.storages = {}
         self.uuid = None
         self.locator = None

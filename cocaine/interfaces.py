@@ -55,6 +55,124 @@ class IRPCService(Interface):
     version = Attribute("The protocol version resolve reports (an int).")
 
 
+class IRegistry(Interface):
+    """
+    The names this node publishes, as the locator resolves them
+    (L{cocaine.locator.registry.Registry}).
+    """
+
+    def publish(name, endpoints, version, graph):
+        """
+        Make C{name} resolvable.
+
+        @return: the entry published, for L{withdraw}.
+        @raise cocaine.errors.DispatchError: the name is already published.
+        """
+
+    def withdraw(name, entry=None):
+        """
+        Forget C{name} (only publication C{entry} when given).
+        """
+
+    def lookup(name):
+        """
+        @return: C{(endpoints, version, graph)} or L{None}.
+        """
+
+
+class INode(Interface):
+    """
+    What the rest of the node may ask of the apps it runs: the management
+    plane, the cluster, the mesh bridge, the HTTP gateway and the tool's
+    services all go through this, never into the node's internals.
+    L{cocaine.node.service.NodeService} provides it; the in-memory
+    L{cocaine.testing.MemoryNode} provides it for tests.
+    """
+
+    running = Attribute("Whether the node service runs (a bool).")
+
+    def apps():
+        """
+        @return: the sorted names of the apps that run now.
+        """
+
+    def info(name):
+        """
+        @return: app C{name}'s info map (PROTOCOL.md section 5, app).
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
+    def load(name):
+        """
+        @return: app C{name}'s load record for the cluster's load report:
+            C{{"queue", "busy", "sessions", "capacity", "concurrency"}}
+            (L{cocaine.protocol.load}).
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
+    def enqueue(name, upstream, event, tag=None, headers=()):
+        """
+        Open a session of app C{name}, as its C{enqueue} does: the app's
+        chunks and then C{close} or C{error} are sent on C{upstream}
+        (C{upstream.send(name, *args)} and C{upstream.error(exception)}).
+
+        @return: the session: C{write(chunk)}, C{close()}, C{error(...)}
+            and C{connectionLost()} carry the request stream. When the app
+            does not run, C{upstream} gets the error at once and the
+            session ignores what follows.
+        """
+
+    def startApp(name, profile):
+        """
+        Start app C{name} deployed in storage (C{node.start_app}): its
+        manifest and archive from storage, C{profile} a profile name in
+        storage or a profile map. An instance of the app that is still
+        stopping is waited for first.
+
+        @return: a Deferred that fires when it serves.
+        """
+
+    def startLocal(name, path, profile=None):
+        """
+        Start a development app from directory C{path} (its
+        C{manifest.json} beside its slave).
+
+        @return: a Deferred that fires when it serves.
+        """
+
+    def pauseApp(name):
+        """
+        Stop app C{name}: drain its sessions, stop its workers, take it off
+        the runlist (C{node.pause_app}).
+
+        @return: a Deferred that fires when it has stopped.
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
+    def origin(name):
+        """
+        Where a running app came from, to start it again the same way.
+
+        @return: C{{"local": True, "path": dir, "profile": p}} for a
+            development app, C{{"local": False, "profile": p}} for one from
+            storage (C{p} as it was given: a name or a map).
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
+    def runlist():
+        """
+        @return: a Deferred of C{{app: profile}}, the node's runlist.
+        """
+
+    def watch(callback):
+        """
+        Call C{callback(name, running)} whenever an app starts serving
+        (C{running} true) or stops.
+
+        @return: a function that stops the watch.
+        """
+
+
 class IStoragePlugin(Interface):
     """
     A kind of storage backend, found with

@@ -13,223 +13,44 @@ Start runs in that order and waits for each step; stop runs in reverse and
 waits too. Nothing here listens until C{startService}.
 """
 
-import errno
 import os
 import sys
 import uuid as _uuid
 
-from twisted.application.service import IService, MultiService, Service
-from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.error import CannotListenError
+from twisted.application.service import IService
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
+from cocaine.cluster.service import ClusterService
+from cocaine.context import Context
+from cocaine.errors import StartupError
 from cocaine.locator.registry import Registry
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.locator.service import LocatorService
+from cocaine.ordered import OrderedMultiService
+from cocaine.plugins import checkConfig, loadPlugins
+from cocaine.rpc.host import ServiceHost
 
 
-class OrderedMultiService(MultiService):
+class StoragesService(OrderedMultiService):
     """
-    A L{MultiService} that starts its children one after another in the
-    order they were added, waiting for any Deferred a child's
-    C{startService} returns, and stops them in reverse, waiting likewise.
-
-    A child that fails to start stops the ones already started (in the
-    background: L{rollback} is the Deferred of that), and the failure is the
-    result of C{startService}.
-    """
-
-    log = Logger()
-    rollback = None
-
-    def startService(self):
-        Service.startService(self)
-        return Deferred.fromCoroutine(self._startChildren())
-
-    async def _startChildren(self):
-        started = []
-        for child in list(self):
-            try:
-                await maybeDeferred(child.startService)
-            except BaseException:
-                # The failure is the result now, so a synchronous failure
-                # stays synchronous; the started ones stop in the
-                # background, in reverse.
-                self.rollback = Deferred.fromCoroutine(self._rollBack(
-                    started))
-                raise
-            started.append(child)
-
-    async def _rollBack(self, started):
-        for child in reversed(started):
-            try:
-                await maybeDeferred(child.stopService)
-            except Exception:
-                self.log.failure("stopping {child} after a failed start",
-                                 child=child.name)
-
-    def stopService(self):
-        Service.stopService(self)
-        return Deferred.fromCoroutine(self._stopChildren())
-
-    async def _stopChildren(self):
-        for child in reversed(list(self)):
-            if not child.running:
-                continue
-            try:
-                await maybeDeferred(child.stopService)
-            except Exception:
-                self.log.failure("{child} did not stop cleanly",
-                                 child=child.name)
-
-
-class StartupError(Exception):
-    """
-    A part of the node could not start; the message says which and why.
-    """
-
-
-class ServiceHost(Service):
-    """
-    Serves one service implementation on its own TCP endpoint and publishes
-    it in the registry while it runs.
-    """
-
-    log = Logger()
-
-    def __init__(self, reactor, name, impl, registry, network, port=None):
-        """
-        @param impl: an L{cocaine.interfaces.IRPCService} provider.
-        @param network: the config's L{cocaine.config.Network}.
-        @param port: a fixed port; by default one from C{network.ports} or
-            the OS.
-        """
-        self.setName(name)
-        self._reactor = reactor
-        self.impl = impl
-        self.hosted = HostedService(name, impl, impl.protocol, impl.version)
-        self._registry = registry
-        self._network = network
-        self._fixedPort = port
-        self._port = None
-        self.endpoint = None
-
-    async def _start(self):
-        if IService.providedBy(self.impl):
-            await maybeDeferred(self.impl.startService)
-        try:
-            self._port = self._listen()
-            port = self._port.getHost().port
-            self.endpoint = (self._network.advertised, port)
-            self._registry.publish(self.name, [list(self.endpoint)],
-                                   self.impl.version,
-                                   self.impl.protocol.graph())
-        except BaseException:
-            # The parent only stops the children that started: undo what
-            # this one did (never withdraw a name someone else published).
-            self.running = 0
-            if self._port is not None:
-                listening, self._port = self._port, None
-                await maybeDeferred(listening.stopListening)
-            if IService.providedBy(self.impl) and self.impl.running:
-                await maybeDeferred(self.impl.stopService)
-            raise
-        self.log.info("{service} listening on {address}:{port}",
-                      service=self.name, address=self._network.bind,
-                      port=port)
-
-    def startService(self):
-        Service.startService(self)
-        return Deferred.fromCoroutine(self._start())
-
-    def _listen(self):
-        factory = ServerFactory(self.hosted, self._network.maxMessage)
-        bind = self._network.bind
-        if self._fixedPort is not None:
-            candidates = [self._fixedPort]
-        elif self._network.ports is not None:
-            first, last = self._network.ports
-            candidates = range(first, last + 1)
-        else:
-            candidates = [0]
-        error = None
-        for port in candidates:
-            try:
-                return self._reactor.listenTCP(port, factory, interface=bind)
-            except CannotListenError as e:
-                error = e
-        if self._fixedPort is not None or self._network.ports is None:
-            raise StartupError("{}: cannot listen on {}:{}: {}".format(
-                self.name, bind, candidates[0], _reason(error)))
-        raise StartupError("{}: no free port in {}-{} on {}".format(
-            self.name, self._network.ports[0], self._network.ports[1], bind))
-
-    async def _stopAccepting(self):
-        self._registry.withdraw(self.name)
-        if self._port is not None:
-            port, self._port = self._port, None
-            await maybeDeferred(port.stopListening)
-
-    def stopAccepting(self):
-        """
-        Withdraw the name and close the listening port; connected clients
-        stay connected (so their sessions can finish) until C{stopService}.
-
-        @return: a Deferred.
-        """
-        return Deferred.fromCoroutine(self._stopAccepting())
-
-    async def _stop(self):
-        await self._stopAccepting()
-        self.hosted.dropConnections()
-        if IService.providedBy(self.impl) and self.impl.running:
-            await maybeDeferred(self.impl.stopService)
-
-    def stopService(self):
-        Service.stopService(self)
-        return Deferred.fromCoroutine(self._stop())
-
-
-def _reason(error):
-    socketError = getattr(error, "socketError", None)
-    if socketError is not None and getattr(socketError, "errno", None) == (
-            errno.EADDRINUSE):
-        return "the address is already in use"
-    if socketError is not None:
-        return str(getattr(socketError, "strerror", None) or socketError)
-    return str(error)
-
-
-class StoragesService(Service):
-    """
-    Starts and stops every storage backend that is also a service.
+    Every storage backend that is also a service, started in config order
+    (first of the node's children: everything else reads storage).
     """
 
     def __init__(self, storages):
+        OrderedMultiService.__init__(self)
         self.setName("storages")
         self.storages = storages
-
-    async def _each(self, method, backends):
-        for backend in backends:
+        for backend in storages.values():
             if IService.providedBy(backend):
-                await maybeDeferred(getattr(backend, method))
-
-    def startService(self):
-        Service.startService(self)
-        return Deferred.fromCoroutine(self._each(
-            "startService", list(self.storages.values())))
-
-    def stopService(self):
-        Service.stopService(self)
-        return Deferred.fromCoroutine(self._each(
-            "stopService", list(reversed(self.storages.values()))))
+                backend.setServiceParent(self)
 
 
 class CocaineService(OrderedMultiService):
     """
-    The root of a node. When start-up fails it says why in one line on
-    standard error and in the log, stops what had started, and ends the
-    process with a non-zero status.
+    The root of a node. When start-up fails, before the reactor runs or
+    later, it says why in one line on standard error and in the log, stops
+    what had started, and ends the process with status 1 once the reactor
+    has shut down.
     """
 
     log = Logger()
@@ -243,19 +64,7 @@ class CocaineService(OrderedMultiService):
 
     def startService(self):
         d = OrderedMultiService.startService(self)
-        outcome = []
-
-        def record(result):
-            outcome.append(result)
-            return result
-        d.addBoth(record)
-        if outcome and isinstance(outcome[0], Failure):
-            # failed before the reactor runs: say why and exit now
-            d.addErrback(lambda _: None)
-            self._startFailed(outcome[0])
-            self.running = 0
-            raise SystemExit(1)
-        d.addCallbacks(lambda _: self._started(), self._lateFailure)
+        d.addCallbacks(lambda _: self._started(), self._startFailed)
         return d
 
     def _started(self):
@@ -265,12 +74,6 @@ class CocaineService(OrderedMultiService):
         self.log.info("node {uuid} running; locator on {address}:{port}",
                       uuid=self.context.uuid,
                       address=self.context.config.network.bind, port=port)
-
-    def _lateFailure(self, failure):
-        self._startFailed(failure)
-        self._reactor.addSystemEventTrigger("after", "shutdown",
-                                            _exitNow, 1)
-        self._reactor.stop()
 
     def _startFailed(self, failure):
         if failure.check(StartupError):
@@ -285,6 +88,14 @@ class CocaineService(OrderedMultiService):
         stderr = sys.__stderr__ or sys.stderr
         stderr.write("cocaine: could not start: {}\n".format(reason))
         stderr.flush()
+        # twistd starts the tree before the reactor runs: stop it (and
+        # exit with 1) as soon as it does, or now if it already runs
+        self._reactor.callWhenRunning(self._exit, 1)
+
+    def _exit(self, status):
+        self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow,
+                                            status)
+        self._reactor.stop()
 
 
 def _exitNow(status):
@@ -320,46 +131,30 @@ def nodeUuid(config):
     return value
 
 
-def loadPlugins():
-    """
-    @return: C{(service plugins, storage plugins)} as C{{name: plugin}}.
-    """
-    from twisted.plugin import getPlugins
-
-    import services
-    from cocaine.interfaces import IServicePlugin, IStoragePlugin
-    servicePlugins = {p.name: p for p in getPlugins(IServicePlugin, services)}
-    storagePlugins = {p.name: p for p in getPlugins(IStoragePlugin, services)}
-    return servicePlugins, storagePlugins
-
-
 def buildRuntime(reactor, config, plugins=None):
     """
     Build (but do not start) a node's service tree.
 
-    @param plugins: C{(service plugins, storage plugins)}; found with
+    @param config: a L{cocaine.config.Config}.
+    @param plugins: a L{cocaine.plugins.Plugins}; found with
         L{loadPlugins} by default.
     @raise cocaine.config.ConfigError: the config names an unknown plugin or
         gives one bad args.
     @return: a L{CocaineService}.
     """
-    from cocaine.config import checkPlugins
-    from cocaine.context import Context
-    from cocaine.locator.service import LocatorService
-
-    servicePlugins, storagePlugins = plugins or loadPlugins()
-    checkPlugins(config, servicePlugins, storagePlugins)
-    context = Context(reactor, config, Registry())
+    plugins = plugins or loadPlugins()
+    checkConfig(config, plugins)
+    context = Context(reactor, config, Registry(), plugins)
     context.uuid = nodeUuid(config)
     root = CocaineService(reactor, context)
     for name, component in config.storages.items():
-        context.storages[name] = storagePlugins[component.type].makeBackend(
+        context.storages[name] = plugins.storages[component.type].makeBackend(
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
 
     first, rest, last = [], [], []
     for name, component in config.services.items():
-        impl = servicePlugins[component.type].makeService(
+        impl = plugins.services[component.type].makeService(
             context, name, dict(component.args))
         host = ServiceHost(reactor, name, impl, context.registry,
                            config.network)
@@ -377,9 +172,10 @@ def buildRuntime(reactor, config, plugins=None):
                 ).setServiceParent(root)
     if config.cluster.discovery is not None:
         # cluster: after the locator listens (announces carry its port)
-        from cocaine.cluster.service import ClusterService
         ClusterService(reactor, config.cluster, context.uuid,
-                       context.registry, locator).setServiceParent(root)
+                       context.registry, locator, context=context
+                       ).setServiceParent(root)
     for host in rest:
         host.setServiceParent(root)
     return root
+

@@ -11,8 +11,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import (
     DEFAULT_LOCATOR_PORT, DEFAULT_MAX_MESSAGE, DEFAULTS, ConfigError,
-    Network, Sink, checkPlugins, load, parse, parsePriority)
-from cocaine.runtime import loadPlugins
+    Network, Sink, load, parse, parsePriority)
+from cocaine.plugins import checkConfig, loadPlugins
 
 
 def withSection(**sections):
@@ -371,7 +371,7 @@ class LoadTests(SynchronousTestCase):
         path = os.path.join(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))), "examples", "cocaine.json")
         config = load(path)
-        checkPlugins(config, *loadPlugins())
+        checkConfig(config, loadPlugins())
 
     def test_missing(self):
         """
@@ -426,14 +426,16 @@ class LoadTests(SynchronousTestCase):
 
 class CheckPluginsTests(SynchronousTestCase):
     """
-    L{checkPlugins} with the real plugins.
+    L{cocaine.plugins.checkConfig} with the real plugins.
     """
 
     def setUp(self):
-        self.services, self.storages = loadPlugins()
+        self.plugins = loadPlugins()
+        self.services, self.storages = (self.plugins.services,
+                                        self.plugins.storages)
 
     def check(self, value):
-        checkPlugins(parse(value), self.services, self.storages)
+        checkConfig(parse(value), self.plugins)
 
     def assertError(self, value, message):
         error = self.assertRaises(ConfigError, self.check, value)

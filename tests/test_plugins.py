@@ -1,5 +1,5 @@
 """
-Tests for the plugin packages: L{cocaine.runtime.loadPlugins} and the
+Tests for the plugin packages: L{cocaine.plugins.loadPlugins} and the
 built-in plugins in C{services/}.
 """
 
@@ -20,7 +20,7 @@ from cocaine.interfaces import (
 from cocaine.locator.registry import Registry
 from cocaine.log.service import LoggingService
 from cocaine.log.sinks import FileSink, TwistdSink
-from cocaine.runtime import loadPlugins
+from cocaine.plugins import loadPlugins
 from cocaine.storage.files import FileStorage
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
@@ -61,8 +61,9 @@ null = _Null()
 '''
 
 _LIST_PLUGINS = textwrap.dedent("""
-    from cocaine.runtime import loadPlugins
-    services, storages = loadPlugins()
+    from cocaine.plugins import loadPlugins
+    plugins = loadPlugins()
+    services, storages = plugins.services, plugins.storages
     print(" ".join(sorted(services)))
     print(" ".join(sorted(storages)))
 """)
@@ -79,7 +80,8 @@ class LoadPluginsTests(SynchronousTestCase):
         plugins C{files} and C{memory} are found, keyed by name, each
         providing C{IPlugin} and its interface.
         """
-        services, storages = loadPlugins()
+        plugins = loadPlugins()
+        services, storages = plugins.services, plugins.storages
         self.assertTrue({"storage", "logging"} <= set(services), services)
         self.assertTrue({"files", "memory"} <= set(storages), storages)
         for name, plugin in services.items():
@@ -138,7 +140,9 @@ class BuiltInPluginTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.services, self.storages = loadPlugins()
+        self.plugins = loadPlugins()
+        self.services, self.storages = (self.plugins.services,
+                                        self.plugins.storages)
         self.data = os.path.abspath(self.mktemp())
         self.reactor = MemoryReactorClock()
 

@@ -2,392 +2,25 @@
 Tests for L{cocaine.runtime} and L{cocaine.context}.
 """
 
-import errno
 import io
 import os
 import sys
 
-from twisted.application.service import Service
-from twisted.internet.defer import Deferred, fail
-from twisted.internet.error import CannotListenError
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.config import ConfigError, Network, parse
+from cocaine.config import ConfigError, parse
 from cocaine.context import Context
+from cocaine.errors import StartupError
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import GROUP_TAGS, GROUPS_COLLECTION
-from cocaine.log.service import LoggingService
+from cocaine.plugins import Plugins, loadPlugins
 from cocaine.protocol.framing import packValue
-from cocaine.protocol.services import LOGGING, STORAGE
-from cocaine.rpc.server import ServerFactory
 from cocaine.runtime import (
-    CocaineService, OrderedMultiService, ServiceHost, StartupError,
-    StoragesService, buildRuntime, loadPlugins, nodeUuid)
+    CocaineService, StoragesService, buildRuntime, nodeUuid)
 from cocaine.storage.memory import MemoryStorage
-from cocaine.storage.service import StorageService
-
-
-class FakeChild(Service):
-    """
-    A child service that records its calls in a shared list and returns
-    whatever the test put in C{startResults} / C{stopResults}.
-    """
-
-    def __init__(self, name, events, startResult=None, stopResult=None):
-        self.setName(name)
-        self.events = events
-        self.startResult = startResult
-        self.stopResult = stopResult
-
-    def startService(self):
-        Service.startService(self)
-        self.events.append(("start", self.name))
-        if isinstance(self.startResult, Exception):
-            raise self.startResult
-        return self.startResult
-
-    def stopService(self):
-        Service.stopService(self)
-        self.events.append(("stop", self.name))
-        if isinstance(self.stopResult, Exception):
-            raise self.stopResult
-        return self.stopResult
-
-
-class OrderedMultiServiceTests(SynchronousTestCase):
-    """
-    L{OrderedMultiService} starts children one after another and stops
-    them in reverse.
-    """
-
-    def setUp(self):
-        self.events = []
-        self.parent = OrderedMultiService()
-
-    def add(self, name, **kwargs):
-        child = FakeChild(name, self.events, **kwargs)
-        child.setServiceParent(self.parent)
-        return child
-
-    def test_startWaitsForEachChild(self):
-        """
-        A child is started only after the Deferred of the one before it
-        fired; the start Deferred fires after the last one.
-        """
-        first, second = Deferred(), Deferred()
-        self.add("a", startResult=first)
-        self.add("b", startResult=second)
-        self.add("c")
-        started = self.parent.startService()
-        self.assertTrue(self.parent.running)
-        self.assertEqual(self.events, [("start", "a")])
-        self.assertNoResult(started)
-        first.callback(None)
-        self.assertEqual(self.events, [("start", "a"), ("start", "b")])
-        self.assertNoResult(started)
-        second.callback(None)
-        self.assertEqual(self.events, [("start", "a"), ("start", "b"),
-                                       ("start", "c")])
-        self.assertIsNone(self.successResultOf(started))
-
-    def test_synchronousChildren(self):
-        """
-        Children that start at once are all started in order at once.
-        """
-        for name in "abc":
-            self.add(name)
-        self.successResultOf(self.parent.startService())
-        self.assertEqual(self.events, [("start", n) for n in "abc"])
-
-    def test_stopReverseWaiting(self):
-        """
-        Children stop in reverse order, each after the one after it has
-        finished stopping.
-        """
-        stopA, stopC = Deferred(), Deferred()
-        self.add("a", stopResult=stopA)
-        self.add("b")
-        self.add("c", stopResult=stopC)
-        self.successResultOf(self.parent.startService())
-        del self.events[:]
-        stopped = self.parent.stopService()
-        self.assertFalse(self.parent.running)
-        self.assertEqual(self.events, [("stop", "c")])
-        stopC.callback(None)
-        self.assertEqual(self.events, [("stop", "c"), ("stop", "b"),
-                                       ("stop", "a")])
-        self.assertNoResult(stopped)
-        stopA.callback(None)
-        self.assertIsNone(self.successResultOf(stopped))
-
-    def test_stopSkipsChildrenNotRunning(self):
-        """
-        A child that is not running is not stopped again.
-        """
-        self.add("a")
-        b = self.add("b")
-        self.successResultOf(self.parent.startService())
-        b.stopService()
-        del self.events[:]
-        self.successResultOf(self.parent.stopService())
-        self.assertEqual(self.events, [("stop", "a")])
-
-    def test_failedStartStopsStartedInReverse(self):
-        """
-        When a child fails to start, the start Deferred fails at once with
-        the child's failure, later children are never started, and the
-        ones already started are stopped in reverse, each waited for;
-        L{OrderedMultiService.rollback} fires when that is done.
-        """
-        failing, stopB = Deferred(), Deferred()
-        self.add("a")
-        self.add("b", stopResult=stopB)
-        self.add("c", startResult=failing)
-        self.add("d")
-        started = self.parent.startService()
-        self.assertNoResult(started)
-        failing.errback(StartupError("c: broken"))
-        failure = self.failureResultOf(started, StartupError)
-        self.assertEqual(str(failure.value), "c: broken")
-        self.assertEqual(self.events, [("start", "a"), ("start", "b"),
-                                       ("start", "c"), ("stop", "b")])
-        self.assertNoResult(self.parent.rollback)
-        stopB.callback(None)
-        self.assertEqual(self.events[-1], ("stop", "a"))
-        self.assertIsNone(self.successResultOf(self.parent.rollback))
-
-    def test_synchronousStartFailure(self):
-        """
-        A child whose C{startService} raises is handled the same way.
-        """
-        self.add("a")
-        self.add("b", startResult=ValueError("no"))
-        self.add("c")
-        started = self.parent.startService()
-        self.failureResultOf(started, ValueError)
-        self.successResultOf(self.parent.rollback)
-        self.assertEqual(self.events, [("start", "a"), ("start", "b"),
-                                       ("stop", "a")])
-
-    def test_rollbackStopFailureLogged(self):
-        """
-        A child that fails to stop during the roll-back is logged; the
-        others are still stopped and the start failure is kept.
-        """
-        self.add("a")
-        self.add("b", stopResult=ZeroDivisionError())
-        self.add("c", startResult=fail(StartupError("c")))
-        self.failureResultOf(self.parent.startService(), StartupError)
-        self.successResultOf(self.parent.rollback)
-        self.assertEqual(self.events[-2:], [("stop", "b"), ("stop", "a")])
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-
-    def test_stopFailureLogged(self):
-        """
-        A child that fails to stop is logged and the others still stop.
-        """
-        self.add("a")
-        self.add("b", stopResult=fail(ZeroDivisionError()))
-        self.add("c")
-        self.successResultOf(self.parent.startService())
-        del self.events[:]
-        self.successResultOf(self.parent.stopService())
-        self.assertEqual(self.events, [("stop", "c"), ("stop", "b"),
-                                       ("stop", "a")])
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-
-
-class _RecordingPort:
-    def __init__(self, port):
-        self.port = port
-        self.stopped = False
-
-    def getHost(self):
-        from twisted.internet.address import IPv4Address
-        return IPv4Address("TCP", "127.0.0.1", self.port)
-
-    def stopListening(self):
-        self.stopped = True
-
-
-class _Reactor(MemoryReactorClock):
-    """
-    A memory reactor where some ports are taken and listening ports
-    record that they were stopped.
-    """
-
-    def __init__(self, taken=(), socketErrno=errno.EADDRINUSE):
-        MemoryReactorClock.__init__(self)
-        self.taken = set(taken)
-        self.socketErrno = socketErrno
-        self.ports = []
-
-    def listenTCP(self, port, factory, backlog=50, interface=""):
-        if port in self.taken:
-            raise CannotListenError(interface, port, OSError(
-                self.socketErrno, os.strerror(self.socketErrno)))
-        MemoryReactorClock.listenTCP(self, port, factory, backlog, interface)
-        listening = _RecordingPort(port)
-        self.ports.append(listening)
-        return listening
-
-
-class ServiceHostTests(SynchronousTestCase):
-    """
-    L{ServiceHost} listens, publishes while running, and withdraws.
-    """
-
-    def setUp(self):
-        self.reactor = _Reactor()
-        self.registry = Registry()
-        self.impl = StorageService(MemoryStorage())
-
-    def host(self, network=Network(), port=None, impl=None, name="storage"):
-        return ServiceHost(self.reactor, name, impl or self.impl,
-                           self.registry, network, port=port)
-
-    def test_osPort(self):
-        """
-        Without a fixed port or range, the OS picks the port (0) on the
-        bind address; the service is published with the advertised address,
-        the impl's version and graph.
-        """
-        host = self.host()
-        self.successResultOf(host.startService())
-        [(port, factory, _, interface)] = self.reactor.tcpServers
-        self.assertEqual((port, interface), (0, "127.0.0.1"))
-        self.assertIsInstance(factory, ServerFactory)
-        self.assertIs(factory.service.impl, self.impl)
-        self.assertEqual(factory.maxBuffer, Network().maxMessage)
-        self.assertEqual(self.registry.lookup("storage"),
-                         ([["127.0.0.1", 0]], 1, STORAGE.graph()))
-        self.assertEqual(host.endpoint, ("127.0.0.1", 0))
-
-    def test_fixedPort(self):
-        """
-        A fixed port is used as given.
-        """
-        self.successResultOf(self.host(port=10053).startService())
-        self.assertEqual(self.reactor.tcpServers[0][0], 10053)
-        self.assertEqual(self.registry.lookup("storage")[0],
-                         [["127.0.0.1", 10053]])
-
-    def test_portRange(self):
-        """
-        With a range, the first free port of it is used.
-        """
-        self.reactor.taken = {7000, 7001}
-        self.successResultOf(self.host(Network(ports=(7000, 7010)))
-                             .startService())
-        self.assertEqual([s[0] for s in self.reactor.tcpServers], [7002])
-        self.assertEqual(self.registry.lookup("storage")[0],
-                         [["127.0.0.1", 7002]])
-
-    def test_portRangeExhausted(self):
-        """
-        When every port of the range is taken, start fails with
-        L{StartupError} naming the service, the range and the address.
-        """
-        self.reactor.taken = {7000, 7001}
-        failure = self.failureResultOf(
-            self.host(Network(ports=(7000, 7001))).startService(),
-            StartupError)
-        self.assertEqual(str(failure.value),
-                         "storage: no free port in 7000-7001 on 127.0.0.1")
-        self.assertEqual(self.registry.names(), [])
-
-    def test_portTaken(self):
-        """
-        A taken fixed port fails with L{StartupError} naming the service,
-        the address, the port and why; nothing is published and the impl
-        is stopped again.
-        """
-        self.reactor.taken = {10053}
-        impl = LoggingService(self.reactor, [], handleSignals=False)
-        failure = self.failureResultOf(
-            self.host(port=10053, impl=impl, name="locator").startService(),
-            StartupError)
-        message = str(failure.value)
-        self.assertEqual(message, "locator: cannot listen on "
-                         "127.0.0.1:10053: the address is already in use")
-        for part in ("locator", "127.0.0.1", "10053", "already in use"):
-            self.assertIn(part, message)
-        self.assertEqual(self.registry.names(), [])
-        self.assertFalse(impl.running)
-
-    def test_osPortFails(self):
-        """
-        When even an OS-assigned port cannot be had, the reason is given.
-        """
-        self.reactor.taken = {0}
-        self.reactor.socketErrno = errno.EADDRNOTAVAIL
-        failure = self.failureResultOf(
-            self.host(Network(bind="10.9.9.9")).startService(), StartupError)
-        self.assertEqual(str(failure.value), "storage: cannot listen on "
-                         "10.9.9.9:0: " + os.strerror(errno.EADDRNOTAVAIL))
-
-    def test_nameTaken(self):
-        """
-        When the name is already published, start fails, the port is
-        closed again and the other entry stays.
-        """
-        self.registry.publish("storage", [["10.0.0.1", 1]], 1, {})
-        self.failureResultOf(self.host().startService(), Exception)
-        self.assertTrue(self.reactor.ports[0].stopped)
-        self.assertEqual(self.registry.lookup("storage")[0],
-                         [["10.0.0.1", 1]])
-
-    def test_advertisedAddress(self):
-        """
-        A wildcard bind is advertised as loopback; an explicit advertise
-        address wins.
-        """
-        self.successResultOf(self.host(Network(bind="0.0.0.0"))
-                             .startService())
-        self.assertEqual(self.reactor.tcpServers[0][3], "0.0.0.0")
-        self.assertEqual(self.registry.lookup("storage")[0],
-                         [["127.0.0.1", 0]])
-        self.successResultOf(self.host(Network(advertise="10.0.0.5"),
-                                       name="other").startService())
-        self.assertEqual(self.registry.lookup("other")[0],
-                         [["10.0.0.5", 0]])
-
-    def test_stop(self):
-        """
-        Stopping withdraws the name, stops listening and drops the
-        connections.
-        """
-        host = self.host()
-        self.successResultOf(host.startService())
-        factory = self.reactor.tcpServers[0][1]
-        connection = factory.buildProtocol(None)
-        transport = StringTransport()
-        connection.makeConnection(transport)
-        self.successResultOf(host.stopService())
-        self.assertEqual(self.registry.names(), [])
-        self.assertTrue(self.reactor.ports[0].stopped)
-        self.assertTrue(transport.disconnecting)
-        self.assertFalse(host.running)
-
-    def test_implServiceLifecycle(self):
-        """
-        An impl that is a service is started before it is published and
-        stopped after it is withdrawn.
-        """
-        impl = LoggingService(self.reactor, [], handleSignals=False)
-        seen = []
-        self.registry.watch(lambda name, entry: seen.append(
-            (entry is not None, impl.running)))
-        host = self.host(impl=impl, name="logging")
-        self.successResultOf(host.startService())
-        self.assertTrue(impl.running)
-        self.assertEqual(self.registry.lookup("logging")[2], LOGGING.graph())
-        self.successResultOf(host.stopService())
-        self.assertFalse(impl.running)
-        self.assertEqual(seen, [(True, 1), (False, 1)])
-
+from cocaine.testing import FakeReactor, RecordingService
 
 class StoragesServiceTests(SynchronousTestCase):
     """
@@ -400,7 +33,7 @@ class StoragesServiceTests(SynchronousTestCase):
         are left alone.
         """
         events = []
-        backend = FakeChild("pg", events)
+        backend = RecordingService("pg", events)
         service = StoragesService({"core": MemoryStorage(), "pg": backend})
         self.successResultOf(service.startService())
         self.assertTrue(backend.running)
@@ -416,7 +49,7 @@ class RuntimeTests(SynchronousTestCase):
 
     def setUp(self):
         self.root = os.path.abspath(self.mktemp())
-        self.reactor = _Reactor()
+        self.reactor = FakeReactor()
         # start-up failures go to the real stderr (twistd redirects
         # sys.stderr into the log)
         self.stderr = io.StringIO()
@@ -540,9 +173,9 @@ class RuntimeTests(SynchronousTestCase):
         """
         The plugins may be given instead of found.
         """
-        services, storages = loadPlugins()
+        storages = loadPlugins().storages
         root = buildRuntime(self.reactor, self.config(services={}),
-                            ({}, {"memory": storages["memory"]}))
+                            Plugins(storages={"memory": storages["memory"]}))
         self.assertEqual([child.name for child in root],
                          ["storages", "locator"])
 
@@ -559,9 +192,9 @@ class RuntimeTests(SynchronousTestCase):
         standard error, stops what had started and exits with status 1.
         """
         self.reactor.taken = {10053}
+        from cocaine.runtime import _exitNow
         root = buildRuntime(self.reactor, self.config())
-        error = self.assertRaises(SystemExit, root.startService)
-        self.assertEqual(error.code, 1)
+        self.successResultOf(root.startService())
         self.assertEqual(self.stderr.getvalue(),
                          "cocaine: could not start: locator: cannot listen "
                          "on 127.0.0.1:10053: the address is already in "
@@ -570,6 +203,12 @@ class RuntimeTests(SynchronousTestCase):
         self.successResultOf(root.rollback)
         self.assertEqual(root.context.registry.names(), [])
         self.assertEqual([child.running for child in root], [0, 0, 0, 0])
+        # twistd starts the tree before the reactor runs: it is stopped as
+        # soon as it does, and the process exits with 1 after shutdown
+        self.assertFalse(self.reactor.hasStopped)
+        self.reactor.run()
+        self.assertEqual(self.reactor.triggers["after"]["shutdown"],
+                         [(_exitNow, (1,), {})])
 
     def test_unexpectedStartFailure(self):
         """
@@ -577,9 +216,9 @@ class RuntimeTests(SynchronousTestCase):
         traceback and reported with its type.
         """
         root = buildRuntime(self.reactor, self.config())
-        FakeChild("broken", [], startResult=ZeroDivisionError("boom")
-                  ).setServiceParent(root)
-        self.assertRaises(SystemExit, root.startService)
+        RecordingService("broken", [], startResult=ZeroDivisionError(
+            "boom")).setServiceParent(root)
+        self.successResultOf(root.startService())
         self.assertEqual(self.stderr.getvalue(), "cocaine: could not start: "
                          "ZeroDivisionError: boom\n")
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
@@ -596,7 +235,9 @@ class RuntimeTests(SynchronousTestCase):
         root = buildRuntime(self.reactor, self.config())
         root.log = Logger(observer=events.append)
         starting = Deferred()
-        FakeChild("slow", [], startResult=starting).setServiceParent(root)
+        RecordingService("slow", [], startResult=starting).setServiceParent(
+            root)
+        self.reactor.running = True
         started = root.startService()
         self.assertNoResult(started)
         self.assertEqual(root.context.registry.names(),

@@ -11,7 +11,7 @@ import random
 
 from zope.interface import Interface, implementer
 
-from cocaine.cluster.load import score
+from cocaine.protocol.load import score
 
 
 class IGateway(Interface):

@@ -14,11 +14,10 @@ with one argument, as Cocaine 0.12 sends it, never sees such a chunk.
 
 from twisted.logger import Logger
 
+from cocaine.protocol.load import score
+
 #: A change of an app's score by this much is sent at once.
 BIG_CHANGE = 0.25
-
-#: How much node CPU (0..1) weighs against an app's utilisation.
-CPU_WEIGHT = 0.1
 
 
 def appLoad(engine):
@@ -74,34 +73,6 @@ class CpuSampler:
         if self._at is None or now - self._at >= self.period:
             self._value, self._at = float(self._cpu()), now
         return self._value
-
-
-def _number(value, default=0.0):
-    if type(value) in (int, float) and value == value and value >= 0:
-        return float(value)
-    return default
-
-
-def score(report, name):
-    """
-    How busy node C{report} is for app C{name}: the sessions in progress
-    plus the queue, over what its pool can run at once (0 idle, 1 every
-    slot taken, above 1 queueing), plus L{CPU_WEIGHT} x the node's CPU
-    share; L{None} when the report has no such app.
-    """
-    if not isinstance(report, dict):
-        return None
-    apps = report.get("apps")
-    if not isinstance(apps, dict):
-        return None
-    load = apps.get(name)
-    if not isinstance(load, dict):
-        return None
-    slots = max(1.0, _number(load.get("capacity"), 1.0)
-                * max(1.0, _number(load.get("concurrency"), 1.0)))
-    waiting = _number(load.get("sessions")) + _number(load.get("queue"))
-    cpu = min(100.0, _number(report.get("cpu"))) / 100.0
-    return waiting / slots + CPU_WEIGHT * cpu
 
 
 def bigChange(old, new):

@@ -13,7 +13,7 @@ from cocaine.cluster.gateway import AdhocGateway, LoadAwareGateway
 from cocaine.cluster.load import CpuSampler, LoadPublisher, nodeLoad
 from cocaine.cluster.peering import Peering, locatorStreams
 from cocaine.cluster.static import StaticDiscovery, locatorProbe
-from cocaine.runtime import StartupError
+from cocaine.errors import StartupError
 
 
 class ClusterService(Service):

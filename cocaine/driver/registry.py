@@ -1,44 +1,12 @@
 # -*- test-case-name: tests.driver.test_registry -*-
 """
 Building an app's drivers from its manifest, and starting and stopping
-them with the app.
+them with the app (the plugins are found by L{cocaine.plugins}).
 """
 
 from twisted.internet.defer import maybeDeferred
 
 from cocaine.driver.base import DriverContext, DriverError
-
-
-def driverPlugins():
-    """
-    @return: C{{type: IDriverPlugin}} found in the C{drivers} package.
-    """
-    from twisted.plugin import getPlugins
-
-    import drivers
-    from cocaine.interfaces import IDriverPlugin
-    return {p.name: p for p in getPlugins(IDriverPlugin, drivers)}
-
-
-def checkDrivers(app, specs, plugins):
-    """
-    Check every driver of a manifest before anything starts.
-
-    @raise DriverError: C{app 'x': driver 'tick': <reason>}.
-    """
-    for name, spec in specs.items():
-        where = "app {!r}: driver {!r}".format(app, name)
-        if not isinstance(spec, dict):
-            raise DriverError("{}: must be a map with a type".format(where))
-        kind = spec.get("type")
-        plugin = plugins.get(kind)
-        if plugin is None:
-            raise DriverError("{}: unknown type {!r} (available: {})".format(
-                where, kind, ", ".join(sorted(plugins)) or "none"))
-        try:
-            plugin.validate("drivers." + name, spec)
-        except DriverError as e:
-            raise DriverError("{} ({}): {}".format(where, kind, e.message))
 
 
 async def startDrivers(reactor, app, engine, specs, plugins):
@@ -55,7 +23,8 @@ async def startDrivers(reactor, app, engine, specs, plugins):
     for name, spec in specs.items():
         kind = spec.get("type")
         try:
-            driver = plugins[kind].makeDriver(context, name, dict(spec))
+            driver = plugins.drivers[kind].makeDriver(context, name,
+                                                      dict(spec))
             await maybeDeferred(driver.start)
         except Exception as e:
             await stopDrivers(started)

@@ -25,7 +25,8 @@ from cocaine.errors import (
 from cocaine.interfaces import IRPCService
 from cocaine.protocol.framing import packValue, unpackValue
 from cocaine.protocol.services import NODE, NODE_VERSION
-from cocaine.runtime import ServiceHost
+from cocaine.plugins import checkDrivers, loadPlugins
+from cocaine.rpc.host import ServiceHost
 
 #: Storage collections of the app layout (PROTOCOL.md section 7).
 MANIFESTS, PROFILES, RUNLISTS, APPS = "manifests", "profiles", "runlists", \
@@ -279,9 +280,8 @@ class NodeService(Service):
                 slave, os.X_OK):
             raise SpawnFailed("app {!r}: slave {!r} is not executable"
                               .format(name, manifest.slave))
-        from cocaine.driver.registry import (
-            checkDrivers, driverPlugins, startDrivers)
-        plugins = driverPlugins() if manifest.drivers else {}
+        from cocaine.driver.registry import startDrivers
+        plugins = self.context.plugins or loadPlugins()
         checkDrivers(name, manifest.drivers, plugins)
         config = self.context.config
         engine = AppEngine(

@@ -5,8 +5,10 @@ locator's C{connect} stream.
 """
 
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from cocaine.errors import DispatchError
+from cocaine.interfaces import IRegistry
 
 
 class DuplicateService(DispatchError):
@@ -17,6 +19,7 @@ class DuplicateService(DispatchError):
     code = 1  # duplicate_slot
 
 
+@implementer(IRegistry)
 class Registry:
     """
     C{{name: (endpoints, version, graph)}} plus change notification.
@@ -32,6 +35,7 @@ class Registry:
         """
         Make C{name} resolvable.
 
+        @return: the entry published, for L{withdraw}.
         @raise DuplicateService: the name is already published.
         """
         if name in self._services:
@@ -40,13 +44,20 @@ class Registry:
         entry = ([list(e) for e in endpoints], version, graph)
         self._services[name] = entry
         self._notify(name, entry)
+        return entry
 
-    def withdraw(self, name):
+    def withdraw(self, name, entry=None):
         """
         Forget C{name}; a no-op when it is not published.
+
+        @param entry: withdraw only this publication (what L{publish}
+            returned): a name published again since by someone else stays.
         """
-        if self._services.pop(name, None) is not None:
-            self._notify(name, None)
+        current = self._services.get(name)
+        if current is None or (entry is not None and current is not entry):
+            return
+        del self._services[name]
+        self._notify(name, None)
 
     def lookup(self, name):
         """

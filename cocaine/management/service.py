@@ -44,7 +44,7 @@ class ManagementService(Service):
         self._socket = None
 
     def startService(self):
-        from cocaine.runtime import StartupError
+        from cocaine.errors import StartupError
         Service.startService(self)
         self.plane = ManagementPlane(
             self.context.node, self.context.storage("core"),

@@ -194,7 +194,7 @@ class MeshBridge(Service):
         self._discovery = DiscoveryOptions(**mesh)
         self.timeout = timeout
         if serviceHost is None:
-            from cocaine.runtime import ServiceHost as serviceHost
+            from cocaine.rpc.host import ServiceHost as serviceHost
         self._serviceHost = serviceHost
         self.responderComponents = {}
         self.requester = None

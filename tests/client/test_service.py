@@ -18,7 +18,7 @@ from cocaine.errors import (
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
 from cocaine.protocol.idl import Arg, Message, Protocol
-from cocaine.runtime import ServiceHost
+from cocaine.rpc.host import ServiceHost
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
 

@@ -16,8 +16,8 @@ from zope.interface.verify import verifyObject
 from cocaine.cluster.gateway import (
     GATEWAYS, AdhocGateway, IGateway, LoadAwareGateway)
 from cocaine.cluster.load import (
-    BIG_CHANGE, CPU_WEIGHT, CpuSampler, LoadPublisher, appLoad, bigChange, nodeLoad,
-    score)
+    BIG_CHANGE, CpuSampler, LoadPublisher, appLoad, bigChange, nodeLoad)
+from cocaine.protocol.load import CPU_WEIGHT, score
 from cocaine.cluster.remote import RemoteTable
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService

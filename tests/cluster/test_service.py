@@ -13,7 +13,7 @@ from cocaine.cluster.static import StaticDiscovery
 from cocaine.config import Cluster
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
-from cocaine.runtime import StartupError
+from cocaine.errors import StartupError
 from tests import test_runtime as _runtime
 from tests.cluster.test_announce import FakeMulticastTransport
 from tests.locator.test_service import FakeUpstream

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.driver.base import DriverContext, DriverError
 from cocaine.driver.cron import CronDriver, Schedule
-from cocaine.driver.registry import checkDrivers, driverPlugins
+from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.timers import DriftingTimer, RecurringTimer
 from cocaine.errors import QueueFull
 
@@ -236,10 +236,10 @@ class RegistryTests(SynchronousTestCase):
 
     def test_pluginsFound(self):
         self.assertTrue({"recurring-timer", "drifting-timer", "cron"}
-                        <= set(driverPlugins()))
+                        <= set(loadPlugins().drivers))
 
     def test_checkNamesAppAndDriver(self):
-        plugins = driverPlugins()
+        plugins = loadPlugins()
         with self.assertRaises(DriverError) as caught:
             checkDrivers("app", {"nightly": {"type": "cron",
                                              "schedule": "bad"}}, plugins)

@@ -11,7 +11,7 @@ from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cocaine.driver.base import DriverContext, DriverError
-from cocaine.driver.registry import checkDrivers, driverPlugins
+from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.zeromq import (
     ZeroMQServer, ZeroMQSink, ZeroMQSubscriber, checkArgs)
 from cocaine.zeromq._factory import shared
@@ -221,12 +221,12 @@ class MonitorHookTests(_ZeroMQCase):
 class ArgumentTests(SynchronousTestCase):
 
     def test_plugins(self):
-        plugins = driverPlugins()
+        plugins = loadPlugins()
         self.assertTrue({"zeromq-server", "zeromq-sink",
-                         "zeromq-subscriber"} <= set(plugins))
+                         "zeromq-subscriber"} <= set(plugins.drivers))
 
     def test_errorsNameTheArgument(self):
-        plugins = driverPlugins()
+        plugins = loadPlugins()
         for spec, fragment in (
                 ({"type": "zeromq-server"}, "drivers.z.endpoint: must be "
                                             "ipc://PATH"),

@@ -10,9 +10,10 @@ import socket
 import zmq
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cocaine.config import DEFAULTS, ConfigError, checkPlugins, parse
+from cocaine.config import DEFAULTS, ConfigError, parse
 from cocaine.management.service import ManagementService
-from cocaine.runtime import StartupError, loadPlugins
+from cocaine.errors import StartupError
+from cocaine.plugins import checkConfig, loadPlugins
 from cocaine.storage.memory import MemoryStorage
 from cocaine.zeromq._factory import shared
 from tests.management._client import Peer, ipcEndpoint
@@ -99,7 +100,7 @@ class PluginTests(SynchronousTestCase):
         else:
             services["node"] = {"type": "node"}
         services["mgmt"] = {"type": "management", "args": args}
-        checkPlugins(parse(value), *loadPlugins())
+        checkConfig(parse(value), loadPlugins())
 
     def error(self, args, node=True):
         with self.assertRaises(ConfigError) as caught:
