@@ -1,0 +1,94 @@
+# -*- test-case-name: tests.test_statemachine -*-
+"""
+What every lifecycle machine of the project shares.
+
+Each lifecycle (worker, engine, app, session, cluster peer link, mesh link,
+mesh requester) is one machine built with Automat's typed
+C{TypeMachineBuilder}: an input protocol, a core object holding the data,
+and the transition table, which is the spec. The machine is the only place
+the lifecycle's state lives.
+
+Two conventions:
+
+  - A machine that must say which state it is in (for an info map or a
+    log line) declares an input C{stateName() -> str}; L{nameStates}
+    implements it in every state at once. It is left out of diagrams.
+  - L{mermaid} renders a built machine as a Mermaid state diagram;
+    C{python -m cocaine.diagrams} writes every machine's into
+    C{docs/machines.md}, and a test keeps that file true to the code.
+"""
+
+#: Inputs that only report on the machine, left out of diagrams.
+REPORTING_INPUTS = frozenset(["stateName"])
+
+
+def nameStates(states, stateName):
+    """
+    Implement the input C{stateName} in each of C{states}: it returns the
+    state's name and changes nothing.
+
+    @param states: the builder's states (C{builder.state(...)} results).
+    @param stateName: the input protocol's C{stateName} method.
+    """
+    for state in states:
+        state.upon(stateName).loop().returns(state.name)
+
+
+def transitions(machine):
+    """
+    The transition table of a built machine.
+
+    @param machine: a C{TypeMachine} (what C{TypeMachineBuilder.build}
+        returned).
+    @return: a sorted list of C{(state, input, new state, [outputs])}
+        names, without L{REPORTING_INPUTS}.
+    """
+    automaton = machine.__automat_automaton__
+    table = []
+    for old, symbol, new, outputs in automaton.allTransitions():
+        if symbol in REPORTING_INPUTS:
+            continue
+        table.append((old.name, symbol, new.name,
+                      [name for name in map(_outputName, outputs)
+                       if not name.startswith("returns(")]))
+    return sorted(table, key=lambda row: (row[0], row[1]))
+
+
+def initialState(machine):
+    """
+    @return: the name of a built machine's initial state.
+    """
+    return machine.__automat_automaton__.initialState.name
+
+
+def _outputName(output):
+    name = getattr(output, "name", None) or repr(output)
+    return name.lstrip("_")
+
+
+def mermaid(machine):
+    """
+    Render a built machine as a Mermaid C{stateDiagram-v2}: one arrow per
+    transition, labelled with the input; a transition that stays in its
+    state is drawn as a loop.
+
+    @return: the diagram's text, without the Markdown fence.
+    """
+    lines = ["stateDiagram-v2",
+             "    [*] --> {}".format(initialState(machine))]
+    for old, symbol, new, outputs in transitions(machine):
+        lines.append("    {} --> {}: {}".format(old, new, symbol))
+    return "\n".join(lines)
+
+
+def table(machine):
+    """
+    Render a built machine's transition table as Markdown: state, input,
+    next state, outputs.
+    """
+    rows = ["| state | input | next state | outputs |",
+            "|---|---|---|---|"]
+    for old, symbol, new, outputs in transitions(machine):
+        rows.append("| {} | {} | {} | {} |".format(
+            old, symbol, new, ", ".join(outputs) or "-"))
+    return "\n".join(rows)
