@@ -64,7 +64,7 @@ class ThreadIsolate:
         return transport
 
     def _run(self, processProtocol, executable, args):
-        from cocaine.worker.worker import launched
+        from cocaine.protocol.worker import launched
         launched.argv = list(args)
         code = 0
         try:

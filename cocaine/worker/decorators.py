@@ -10,7 +10,7 @@ import inspect
 
 import msgpack
 
-from cocaine.worker.protocol import text
+from cocaine.protocol.worker import text
 
 
 class HTTPRequest:

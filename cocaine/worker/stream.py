@@ -10,8 +10,10 @@ closed, and may keep reading after it closed the response.
 import asyncio
 from collections import deque
 
-from cocaine.worker.protocol import (
-    CHUNK, CLOSE, ERROR, FRAMEWORK_CATEGORY, USER_CATEGORY, errorArgs)
+from cocaine.errors import CocaineError, toWire
+from cocaine.errors import fromWire as _fromWire
+from cocaine.protocol.worker import (
+    CHUNK, CLOSE, ERROR, FRAMEWORK_CATEGORY, USER_CATEGORY)
 
 
 class RequestError(Exception):
@@ -28,6 +30,16 @@ class RequestError(Exception):
         self.category = category
         self.code = code
         self.reason = reason
+
+    @classmethod
+    def fromWire(cls, args):
+        """
+        Read the args of an C{error} message through the one error mapping
+        (L{cocaine.errors.fromWire}): a malformed one is an
+        invalid-argument error naming what came.
+        """
+        error = _fromWire(args)
+        return cls(error.category, error.code, error.message)
 
     @property
     def message(self):
@@ -227,8 +239,8 @@ class Response:
         if not self._closed:
             self._closed = True
             self._connection.send(
-                self.channel, ERROR, errorArgs(category, int(code),
-                                               str(message)))
+                self.channel, ERROR, toWire(CocaineError(
+                    str(message), category, int(code))))
 
     def _fail(self, code, message):
         """

@@ -10,14 +10,15 @@ import asyncio
 import inspect
 import os
 import sys
-import threading
 import time
 import traceback
 
-from cocaine.worker.protocol import (
-    CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HEARTBEAT, INVOKE, NO_HANDLER,
-    TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, Decoder, Encoder,
-    FramingError, parseArguments, parseError, parseLocators, text)
+from cocaine.errors import FramingError
+from cocaine.protocol.framing import Decoder, Encoder
+from cocaine.protocol.worker import (
+    CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HANDSHAKE, HEARTBEAT, INVOKE,
+    NO_HANDLER, TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, launched,
+    parseArguments, parseLocators, text)
 from cocaine.worker.stream import Request, RequestError, Response
 
 #: Defaults, in seconds.
@@ -53,11 +54,6 @@ def _seconds(value, variable, default):
         return default
     return number if number > 0 else default
 
-
-
-#: The command line of a worker started in a thread of the node (the thread
-#: isolate), which cannot use the process's C{sys.argv}.
-launched = threading.local()
 
 class Worker:
     """
@@ -199,7 +195,7 @@ class Worker:
                 self.endpoint, error))
             return EXIT_FAILURE
         self._connection = connection
-        self.send(CONTROL_CHANNEL, HEARTBEAT, [self.uuid])
+        self.send(CONTROL_CHANNEL, HANDSHAKE, [self.uuid])
         self._heartbeat()
         self.log("connected to {}, handshake sent as {}".format(
             self.endpoint, self.uuid))
@@ -242,7 +238,7 @@ class Worker:
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._encoder.pack(channel, kind, args))
+            connection.write(self._encoder.encode(channel, kind, args))
 
     async def drain(self):
         """
@@ -268,23 +264,23 @@ class Worker:
         """
         Bytes arrived from the runtime.
         """
+        broken = None
         try:
             messages = self._decoder.feed(data)
         except FramingError as error:
-            self.log("broken stream from the runtime: {}; exiting".format(
-                error))
-            self.stop(EXIT_FAILURE)
-            return
-        for channel, kind, args in messages:
-            if channel is None:
-                self.log("ignoring a malformed message: {!r}".format(
-                    args)[:300])
-                continue
+            # the stream can no longer be trusted (PROTOCOL.md section 1):
+            # serve what came before, then leave
+            messages, broken = error.messages, error
+        for channel, kind, args, _ in messages:
             try:
                 self._dispatch(channel, kind, args)
             except Exception as error:
                 self.log("failed to dispatch [{}, {}, ...]: {}: {}".format(
                     channel, kind, type(error).__name__, error))
+        if broken is not None:
+            self.log("broken stream from the runtime: {}; exiting".format(
+                broken))
+            self.stop(EXIT_FAILURE)
 
     # -- dispatch ---------------------------------------------------------
 
@@ -308,7 +304,7 @@ class Worker:
             elif kind == CLOSE:
                 request._close()
             elif kind == ERROR:
-                request._fail(RequestError(*parseError(args)))
+                request._fail(RequestError.fromWire(args))
             else:
                 self.log("ignoring message type {} on channel {}".format(
                     kind, channel))

@@ -175,17 +175,33 @@ class ControlTests(WorkerMixin, TestCase):
         self.assertEqual(runtime.wait(2), 1)
         self.assertIn("broken stream", runtime.output())
 
+    def test_notAMessage(self):
+        """
+        A msgpack value that is not a message breaks the stream as it does
+        on the node's side (the one codec, L{cocaine.protocol.framing}):
+        what came before it is served, then the worker exits with 1.
+        """
+        runtime = self.startWorker()
+        runtime.sendRaw(msgpack.packb([2, 0, ["ping"]])
+                        + msgpack.packb([2, 2, []])
+                        + msgpack.packb("not a message"))
+        self.assertEqual(runtime.receiveSession(2), ([b"pong"], [2, 2, []]))
+        self.assertEqual(runtime.wait(2), 1)
+        self.assertIn("not a message", runtime.output())
+
     def test_noTwisted(self):
         """
-        Importing the SDK imports neither Twisted nor the Twisted based
-        parts of Cocaine.
+        Importing the SDK imports no Twisted and nothing of Cocaine's but
+        the worker SDK, the protocol (the one codec and declaration) and
+        the errors.
         """
         process = subprocess.run(
             [sys.executable, "-c",
              "import sys, cocaine.worker; print(sorted(m for m in "
              "sys.modules if m.split('.')[0] == 'twisted' or "
              "m.startswith('cocaine.') and not "
-             "m.startswith('cocaine.worker')))"],
+             "m.startswith(('cocaine.worker', 'cocaine.protocol', "
+             "'cocaine.errors'))))"],
             stdout=subprocess.PIPE, timeout=10, cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=ROOT))
         self.assertEqual(process.stdout.strip(), b"[]")
@@ -327,13 +343,11 @@ class EchoTests(WorkerMixin, TestCase):
 
     def test_oddMessages(self):
         """
-        Malformed values, control messages of unknown types, a new channel
-        opened with something else than an invoke, and messages for
-        finished sessions are ignored; the worker goes on.
+        Control messages of unknown types, a new channel opened with
+        something else than an invoke, and messages for finished sessions
+        are ignored; the worker goes on.
         """
         runtime = self.startWorker()
-        runtime.sendRaw(msgpack.packb("not a message"))
-        runtime.sendRaw(msgpack.packb([5]))
         runtime.send(1, 7, [])
         runtime.send(4, 2, [])
         runtime.send(4, 0, ["ping"])
