@@ -14,7 +14,7 @@ class _CronPlugin:
     name = "cron"
 
     def validate(self, path, args):
-        from cocaine.driver.base import DriverError
+        from cocaine.errors import DriverError
         from cocaine.driver.cron import Schedule, zoneOf
         if "schedule" not in args:
             raise DriverError(path + ".schedule: is required")

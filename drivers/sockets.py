@@ -18,7 +18,7 @@ class _SocketPlugin:
         self._className = className
 
     def validate(self, path, args):
-        from cocaine.driver.base import DriverError
+        from cocaine.errors import DriverError
         from cocaine.driver.sockets import FRAMINGS, parseEndpoint
         parseEndpoint(path, args)
         if self.name == "raw-socket-server" and args.get(

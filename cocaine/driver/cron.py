@@ -11,7 +11,8 @@ UTC) says in which zone the schedule is read.
 import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cocaine.driver.base import Driver, DriverError
+from cocaine.driver.base import Driver
+from cocaine.errors import DriverError
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
            "oct", "nov", "dec"]

@@ -23,7 +23,8 @@ import os
 
 from twisted.python import filepath
 
-from cocaine.driver.base import Driver, DriverError
+from cocaine.driver.base import Driver
+from cocaine.errors import DriverError
 from cocaine.protocol.framing import packValue
 
 #: Seconds that events for one path are gathered into one job.

@@ -28,7 +28,8 @@ from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
-from cocaine.driver.base import Driver, DriverError
+from cocaine.driver.base import Driver
+from cocaine.errors import DriverError
 from cocaine.protocol.idl import Arg, MUTE, Message, STREAMING
 from cocaine.protocol.idl import Protocol as Declaration
 from cocaine.rpc.server import HostedService, ServerFactory

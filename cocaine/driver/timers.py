@@ -15,7 +15,8 @@ When the app's queue is full a timer skips that job and counts the skip.
 
 from twisted.internet.task import LoopingCall
 
-from cocaine.driver.base import Driver, DriverError
+from cocaine.driver.base import Driver
+from cocaine.errors import DriverError
 
 
 def checkInterval(path, args):

@@ -23,7 +23,8 @@ that cannot be bound (the address is in use) fails the app's start.
 
 import json
 
-from cocaine.driver.base import Driver, DriverError
+from cocaine.driver.base import Driver
+from cocaine.errors import DriverError
 from cocaine.zeromq import (
     EndpointError, ZeroMQError, bindPull, bindRouter, checkEndpoint,
     connectSubscriber, splitEnvelope)

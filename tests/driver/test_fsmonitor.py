@@ -8,7 +8,8 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from cocaine.driver.base import DriverContext, DriverError
+from cocaine.driver.base import DriverContext
+from cocaine.errors import DriverError
 from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor
 from cocaine.protocol.framing import unpackValue
 from tests.driver.test_timers import FakeEngine

@@ -11,7 +11,8 @@ from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from cocaine.driver.base import DriverContext, DriverError
+from cocaine.driver.base import DriverContext
+from cocaine.errors import DriverError
 from cocaine.driver.sockets import (
     NATIVE, NativeServer, NativeSink, RawSocketServer)
 from cocaine.errors import CocaineError

@@ -10,7 +10,8 @@ import zmq
 from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cocaine.driver.base import DriverContext, DriverError
+from cocaine.driver.base import DriverContext
+from cocaine.errors import DriverError
 from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.zeromq import (
     ZeroMQServer, ZeroMQSink, ZeroMQSubscriber, checkArgs)
