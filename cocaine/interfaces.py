@@ -122,6 +122,21 @@ class INode(Interface):
             session ignores what follows.
         """
 
+    def pin(name, size):
+        """
+        Keep app C{name}'s pool at exactly C{size} workers; a negative size
+        returns to scaling by load (C{control}).
+
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
+    def trigger(name, driver, request=None):
+        """
+        Run one job of app C{name}'s C{manual} driver now.
+
+        @return: a Deferred of the worker's answer, its chunks joined.
+        """
+
     def startApp(name, profile):
         """
         Start app C{name} deployed in storage (C{node.start_app}): its

@@ -8,7 +8,14 @@ Nothing here opens a socket or spawns a process:
   - L{FakeReactor}: a C{MemoryReactorClock} whose listening ports record
     that they were stopped and where chosen ports can be "taken";
   - L{RecordingService}: a service that records its start and stop and
-    returns what the test chooses.
+    returns what the test chooses;
+  - L{FakeUpstream}: stands where a client's upstream would and records
+    what was sent on it;
+  - L{FakeIsolate}: "spawns" workers as L{FakeProcess} records the test
+    ends itself;
+  - L{MemoryNode}: an in-memory L{cocaine.interfaces.INode} whose apps
+    are Python functions, to test a service that calls apps without a
+    node.
 """
 
 import errno
@@ -16,8 +23,16 @@ import os
 
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import CannotListenError
+from twisted.internet.defer import fail, maybeDeferred, succeed
+from twisted.internet.error import (
+    CannotListenError, ProcessDone, ProcessTerminated)
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from cocaine.errors import (
+    AppAlreadyRunning, AppNotRunning, SpawnFailed, toWire)
+from cocaine.interfaces import INode
 
 
 class RecordingService(Service):
@@ -88,3 +103,289 @@ class FakeReactor(MemoryReactorClock):
         listening = RecordingPort(port)
         self.ports.append(listening)
         return listening
+
+
+class FakeUpstream:
+    """
+    Stands where a client's upstream would (L{cocaine.rpc.server.Upstream}
+    and C{send(name, *args)}): records what was sent and lets the test
+    close it.
+
+    @ivar sent: C{(name, *args)} tuples in order; an error is recorded as
+        C{("error", [category, code], message)}.
+    @ivar closed: nothing more can be sent.
+    """
+
+    def __init__(self):
+        self.sent = []
+        self.closed = False
+        self._onClose = []
+
+    def send(self, name, *args):
+        assert not self.closed, "sent after the end: {} {}".format(name,
+                                                                    args)
+        self.sent.append((name,) + args)
+        if name in ("value", "close", "error"):
+            self.close()
+
+    def write(self, *args):
+        self.send("write", *args)
+
+    def value(self, *args):
+        self.send("value", *args)
+
+    def error(self, reason):
+        self.send("error", *toWire(reason))
+
+    def notifyClose(self, callback):
+        if self.closed:
+            callback()
+        else:
+            self._onClose.append(callback)
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        callbacks, self._onClose = self._onClose, []
+        for callback in callbacks:
+            callback()
+
+
+class FakeProcess:
+    """
+    A worker "process" of L{FakeIsolate}: its protocol, command line and
+    the signals it got; the test ends it.
+    """
+
+    def __init__(self, pid, protocol, executable, args, env, cwd):
+        self.pid = pid
+        self.protocol = protocol
+        self.executable = executable
+        self.args = args
+        self.env = env
+        self.cwd = cwd
+        self.signals = []
+
+    @property
+    def uuid(self):
+        """
+        The C{--uuid} it was given.
+        """
+        return self.args[self.args.index("--uuid") + 1]
+
+    def end(self, exitCode=0, signal=None):
+        """
+        End it: its process protocol hears C{processEnded}.
+        """
+        if exitCode == 0 and signal is None:
+            reason = ProcessDone(0)
+        else:
+            reason = ProcessTerminated(exitCode=exitCode, signal=signal)
+        self.protocol.processEnded(Failure(reason))
+
+
+class FakeIsolate:
+    """
+    An isolate that "spawns" L{FakeProcess} records and records signals.
+
+    @ivar processes: every process spawned, in order.
+    @ivar fail: an exception C{spawn} raises, or L{None}.
+    """
+
+    def __init__(self):
+        self.processes = []
+        self.fail = None
+
+    def spawn(self, protocol, executable, args, env, cwd, name):
+        if self.fail:
+            raise self.fail
+        process = FakeProcess(1000 + len(self.processes), protocol,
+                              executable, args, env, cwd)
+        self.processes.append(process)
+        return process
+
+    def signalGroup(self, pid, signum):
+        for process in self.processes:
+            if process.pid == pid:
+                process.signals.append(signum)
+        return True
+
+
+@implementer(INode)
+class MemoryNode:
+    """
+    An in-memory L{INode}: its apps are Python functions, so a service
+    that calls apps (a gateway, a bridge, a driver) is tested without
+    processes or sockets.
+
+        node = MemoryNode()
+        node.add("echo", lambda event, chunks: chunks)
+
+    A handler is called with the event and the request's chunks once the
+    request stream closes; it returns the response's chunks (or a Deferred
+    of them), or raises a L{cocaine.errors.CocaineError} to answer with
+    it. C{startApp} and C{startLocal} add an app with the default handler.
+
+    @ivar calls: C{(method, *args)} of every change asked for.
+    @ivar failure: an exception C{startApp}/C{startLocal} raise, or
+        L{None}.
+    """
+
+    running = True
+
+    def __init__(self, handler=None):
+        """
+        @param handler: the handler of apps started through C{startApp}
+            and C{startLocal}; by default an echo.
+        """
+        self._defaultHandler = handler or (lambda event, chunks: chunks)
+        self._apps = {}
+        self._runlist = {}
+        self._watchers = []
+        self.calls = []
+        self.failure = None
+
+    def add(self, name, handler=None, info=None, local=False, path=None,
+            profile=None):
+        """
+        Make app C{name} run.
+
+        @param info: extra keys of its info map.
+        """
+        self._apps[name] = {
+            "handler": handler or self._defaultHandler,
+            "info": dict(info or {}), "pinned": None,
+            "origin": dict({"local": local, "profile": profile},
+                           **({"path": path} if local else {}))}
+        self._changed(name, True)
+
+    def remove(self, name):
+        """
+        Make app C{name} stop running.
+        """
+        if self._apps.pop(name, None) is not None:
+            self._changed(name, False)
+
+    def _app(self, name):
+        app = self._apps.get(name)
+        if app is None:
+            raise AppNotRunning("app {!r} is not running".format(name))
+        return app
+
+    def apps(self):
+        return sorted(self._apps)
+
+    def info(self, name):
+        app = self._app(name)
+        info = {"state": "running", "pool": {"pinned": app["pinned"]}}
+        info.update(app["info"])
+        return info
+
+    def load(self, name):
+        self._app(name)
+        return {"queue": 0, "busy": 0, "sessions": 0, "capacity": 1,
+                "concurrency": 1}
+
+    def enqueue(self, name, upstream, event, tag=None, headers=()):
+        try:
+            handler = self._app(name)["handler"]
+        except Exception as e:
+            upstream.error(e)
+            return _MemorySession(None, event, upstream)
+        return _MemorySession(handler, event, upstream)
+
+    def pin(self, name, size):
+        self._app(name)["pinned"] = None if size < 0 else size
+
+    def trigger(self, name, driver, request=None):
+        try:
+            self._app(name)
+        except Exception:
+            return fail()
+        return fail(SpawnFailed("app {!r} has no manual driver {!r}".format(
+            name, driver)))
+
+    def startApp(self, name, profile):
+        self.calls.append(("startApp", name, profile))
+        return self._start(name, dict(profile=profile))
+
+    def startLocal(self, name, path, profile=None):
+        self.calls.append(("startLocal", name, path, profile))
+        return self._start(name, dict(local=True, path=path,
+                                      profile=profile))
+
+    def _start(self, name, how):
+        if self.failure is not None:
+            return fail(self.failure)
+        if name in self._apps:
+            return fail(AppAlreadyRunning("app {!r} is already running"
+                                          .format(name)))
+        self.add(name, **how)
+        if not how.get("local"):
+            self._runlist[name] = how["profile"]
+        return succeed(None)
+
+    def pauseApp(self, name):
+        self.calls.append(("pauseApp", name))
+        try:
+            self._app(name)
+        except Exception:
+            return fail()
+        self.remove(name)
+        self._runlist.pop(name, None)
+        return succeed(None)
+
+    def origin(self, name):
+        return dict(self._app(name)["origin"])
+
+    def runlist(self):
+        return succeed(dict(self._runlist))
+
+    def watch(self, callback):
+        self._watchers.append(callback)
+
+        def unwatch():
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+        return unwatch
+
+    def _changed(self, name, running):
+        for callback in list(self._watchers):
+            callback(name, running)
+
+
+class _MemorySession:
+    """
+    A session of a L{MemoryNode} app: gathers the request, then answers
+    with what the handler gives.
+    """
+
+    finishedWithUpstream = True
+
+    def __init__(self, handler, event, upstream):
+        self._handler = handler
+        self._event = event
+        self._upstream = upstream
+        self._chunks = []
+
+    def write(self, chunk):
+        self._chunks.append(chunk)
+
+    def close(self):
+        if self._handler is None:
+            return
+        handler, self._handler = self._handler, None
+        d = maybeDeferred(handler, self._event, self._chunks)
+        d.addCallbacks(self._answer, self._upstream.error)
+
+    def _answer(self, chunks):
+        for chunk in chunks:
+            self._upstream.send("write", chunk)
+        self._upstream.send("close")
+
+    def error(self, *args):
+        self._handler = None
+
+    def connectionLost(self):
+        self._handler = None

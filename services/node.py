@@ -50,13 +50,14 @@ class _NodePlugin:
                                   "name or map")
 
     def makeService(self, context, name, args):
-        from cocaine.engine.node import NodeService
+        from cocaine.node.rpc import NodeRPC
+        from cocaine.node.service import NodeService
         node = NodeService(context, runlist=args.get("runlist", "default"),
                            local=args.get("local"),
                            drainTimeout=args.get("drain-timeout", 10))
-        # other services (the management plane) drive apps through it
+        # other services (management, cluster, mesh) drive apps through it
         context.node = node
-        return node
+        return NodeRPC(node, node.cluster)
 
 
 node = _NodePlugin()

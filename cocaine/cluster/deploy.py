@@ -106,14 +106,20 @@ class ClusterApps:
 
     log = Logger()
 
-    def __init__(self, node, remoteNode=None, clock=None):
+    def __init__(self, node, storage, context, remoteNode=None, clock=None):
         """
-        @param node: the L{cocaine.engine.node.NodeService}.
+        @param node: the node's L{cocaine.interfaces.INode}.
+        @param storage: the node's storage backend (C{core}).
+        @param context: the node's L{cocaine.context.Context} (its
+            C{locator} and C{uuid} are read when needed: the locator is
+            built after the node service).
         @param remoteNode: C{(endpoint) -> peer} with C{deploy}, C{pause}
             and C{close} (L{RemoteNode} by default).
         """
         self.node = node
-        self.clock = clock or node.context.reactor
+        self.storage = storage
+        self.context = context
+        self.clock = clock or context.reactor
         self._remoteNode = remoteNode or (
             lambda endpoint: RemoteNode(self.clock, endpoint))
         self._synced = set()
@@ -121,11 +127,11 @@ class ClusterApps:
 
     @property
     def locator(self):
-        return self.node.context.locator
+        return self.context.locator
 
     @property
     def uuid(self):
-        return self.node.context.uuid
+        return self.context.uuid
 
     def peers(self):
         """
@@ -140,14 +146,14 @@ class ClusterApps:
 
     async def runlist(self):
         try:
-            raw = await maybeDeferred(self.node.storage.read, RUNLISTS,
+            raw = await maybeDeferred(self.storage.read, RUNLISTS,
                                       CLUSTER_RUNLIST)
         except KeyNotFound:
             return {}
         return _runlist(raw)
 
     async def _writeRunlist(self, runlist):
-        await maybeDeferred(self.node.storage.write, RUNLISTS,
+        await maybeDeferred(self.storage.write, RUNLISTS,
                             CLUSTER_RUNLIST, packValue(runlist),
                             RUNLIST_TAGS)
 
@@ -164,7 +170,7 @@ class ClusterApps:
         blobs = []
         for collection, key, tags, what in wanted:
             try:
-                raw = await maybeDeferred(self.node.storage.read,
+                raw = await maybeDeferred(self.storage.read,
                                           collection, key)
             except KeyNotFound:
                 raise SpawnFailed("app {!r}: no {} in storage ({}/{})"
@@ -203,7 +209,7 @@ class ClusterApps:
         if isinstance(profile, bytes):
             profile = profile.decode("utf-8")
         blobs = await self._blobs(name, profile)
-        if name not in self.node.apps:
+        if name not in self.node.apps():
             await self.node.startApp(name, profile)
         runlist = await self.runlist()
         runlist[name] = profile
@@ -224,7 +230,7 @@ class ClusterApps:
         runlist = await self.runlist()
         if runlist.pop(name, None) is not None:
             await self._writeRunlist(runlist)
-        if name in self.node.apps:
+        if name in self.node.apps():
             await self.node.pauseApp(name)
         results = {self.uuid: "ok"}
         results.update(await self._onPeers(
@@ -275,7 +281,7 @@ class ClusterApps:
         published = remote.services(uuid)
         sent = []
         for name, profile in sorted((await self.runlist()).items()):
-            if name in published or name not in self.node.apps:
+            if name in published or name not in self.node.apps():
                 continue
             runners = set(remote.providers(name)) | {self.uuid}
             if min(runners) != self.uuid:

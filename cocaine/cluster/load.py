@@ -14,36 +14,27 @@ with one argument, as Cocaine 0.12 sends it, never sees such a chunk.
 
 from twisted.logger import Logger
 
+from cocaine.errors import AppNotRunning
 from cocaine.protocol.load import score
 
 #: A change of an app's score by this much is sent at once.
 BIG_CHANGE = 0.25
 
 
-def appLoad(engine):
-    """
-    The load of one running app, from its L{cocaine.engine.engine.Engine}.
-    """
-    live = [w for w in engine.workers.values() if w.state == "active"]
-    return {"queue": len(engine.queue),
-            "busy": sum(1 for w in live if w.load),
-            "sessions": len(engine.running),
-            "capacity": engine.profile.poolLimit,
-            "concurrency": engine.profile.concurrency}
-
-
 def nodeLoad(context, cpu=None):
     """
     The load report of this node: every app its node service runs.
 
+    @param context: the node's L{cocaine.context.Context}; its C{node} is
+        an L{cocaine.interfaces.INode} or L{None}.
     @param cpu: C{() -> percent}; psutil's system-wide CPU by default.
     """
     apps = {}
     node = getattr(context, "node", None)
-    for name, app in list(getattr(node, "apps", {}).items()):
+    for name in (node.apps() if node is not None else ()):
         try:
-            apps[name] = appLoad(app.engine)
-        except Exception:
+            apps[name] = node.load(name)
+        except AppNotRunning:
             continue
     if cpu is None:
         import psutil

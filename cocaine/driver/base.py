@@ -9,7 +9,7 @@ import time
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from cocaine.errors import DriverError, fromWire  # noqa: F401 (re-exported)
+from cocaine.errors import fromWire
 
 
 class JobUpstream:

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.engine.test_engine -*-
 """
-The app engine: one per running app. It queues sessions, balances them over
-its workers, grows and shrinks the pool, and listens on the app's UNIX
-socket for its workers (PROTOCOL.md sections 6 and 7).
+The app engine: one per running app. It listens on the app's UNIX socket
+for its workers, queues sessions, balances them over its workers, grows and
+shrinks the pool (PROTOCOL.md sections 6 and 7). Its lifecycle is one
+machine, L{EngineMachine}: it can be started, drained, stopped and started
+again.
 
 Balancing: a new session goes to the active worker with the fewest sessions
 below C{concurrency}; otherwise it waits in the queue (bounded by
@@ -11,37 +13,62 @@ C{queue-limit}, over it: "queue full"). The pool grows toward C{queue depth
 timeouts. C{control} pins the pool at a size.
 """
 
-import math
 import os
-import statistics
-import time
-import uuid as _uuid
 from collections import deque
+from typing import Protocol
 
-from automat import MethodicalMachine
-from twisted.internet.defer import Deferred, maybeDeferred
+from automat import TypeMachineBuilder
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.logger import Logger
 
-from cocaine.engine.manifest import profileWire
+from cocaine.engine.connection import WorkerListener
+from cocaine.engine.pool import Pool
 from cocaine.engine.session import Session, parseDeadline
-from cocaine.engine.worker import Worker, WorkerListener, WorkerProcess
-from cocaine.errors import (
-    AppNotRunning, EngineBroken, QueueFull, SpawnFailed)
-from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, packValue
+from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
+from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
+from cocaine.statemachine import nameStates
 
-#: Where crashlogs go (PROTOCOL.md section 7).
-CRASHLOGS = "crashlogs"
+
+class EngineInputs(Protocol):
+    """
+    What happens to an engine.
+    """
+
+    def start(self) -> None:
+        "Listen for workers and accept sessions."
+
+    def breaks(self, reason: str) -> None:
+        "A worker sent terminate with code 2."
+
+    def drain(self, timeout: object) -> Deferred:
+        "Accept no more sessions; fire once the accepted ones finished."
+
+    def stop(self) -> Deferred:
+        "Fail what waits, stop the workers, close the socket."
+
+    def stopped(self) -> None:
+        "Every worker is gone and the socket is closed."
+
+    def workerGone(self, worker: object) -> None:
+        "A worker's process ended."
+
+    def pin(self, size: object) -> None:
+        "Keep exactly this many workers (None: scale by load)."
+
+    def stateName(self) -> str:
+        "The name of the state it is in."
 
 
 class AppEngine:
     """
     @ivar name: the app's name.
-    @ivar state: C{running}, C{stopping}, C{stopped} or C{broken}.
-    @ivar workers: C{{uuid: Worker}} that are not dead.
+    @ivar pool: its L{Pool} of workers.
     @ivar queue: sessions waiting for a worker.
+    @ivar running: sessions on a worker.
+    @ivar machine: its L{EngineMachine}.
+    @ivar monitor: C{monitor(source, field, value)} told of engine events
+        and driver jobs (app monitoring), or L{None}.
     """
-
-    _machine = MethodicalMachine()
 
     def __init__(self, reactor, name, manifest, profile, directory, isolate,
                  socketPath, locatorEndpoint, storage=None, environ=None,
@@ -61,149 +88,70 @@ class AppEngine:
         self.manifest = manifest
         self.profile = profile
         self.directory = directory
-        self._isolate = isolate
         self.socketPath = socketPath
-        self._locator = locatorEndpoint
-        self._storage = storage
-        self._environ = dict(os.environ if environ is None else environ)
         self.maxMessage = maxMessage
         self.log = Logger(namespace="cocaine.app." + name)
-        self.state = "stopped"
-        self.brokenReason = None
-        self.workers = {}
         self.queue = deque()
         self.running = set()
-        self.pinned = None
         self.accepted = 0
         self.rejected = 0
-        self.crashlogs = 0
-        self._port = None
-        self._drained = None
-        self._psutil = {}
-        self.drivers = {}
-        #: C{monitor(source, field, value)} told of engine events and
-        #: driver jobs (app monitoring), or L{None}.
+        self.brokenReason = None
         self.monitor = None
+        self._port = None
+        self._idleWaiters = []
+        self._stopping = None
+        self.pool = Pool(self, reactor, isolate, locatorEndpoint, storage,
+                         environ)
+        self.machine = EngineMachine(self)
 
-    # -- lifecycle -----------------------------------------------------------
+    # -- the lifecycle, delegated to the machine ------------------------------
 
-    @_machine.state(initial=True)
-    def _stopped(self):
-        "Not serving."
-
-    @_machine.state()
-    def _running(self):
-        "Serving: sessions are accepted and the pool scales."
-
-    @_machine.state()
-    def _broken(self):
-        "A worker terminated abnormally: requests fail until restarted."
-
-    @_machine.state()
-    def _stopping(self):
-        "Draining: no new sessions; the running ones finish."
-
-    @_machine.input()
     def start(self):
-        "Listen for workers and accept sessions."
+        """
+        Listen for workers and accept sessions.
+        """
+        self.machine.start()
 
-    @_machine.input()
-    def breaks(self, reason):
-        "A worker sent terminate with code 2."
+    def drain(self, timeout=None):
+        """
+        Accept no more sessions.
 
-    @_machine.input()
-    def stop(self, timeout=None):
-        "Drain for at most C{timeout} seconds, then stop the workers."
+        @return: a Deferred that fires once the accepted ones (queued or
+            running) finished, or after C{timeout} seconds.
+        """
+        return self.machine.drain(timeout)
 
-    @_machine.output()
-    def _listen(self):
-        directory = os.path.dirname(self.socketPath)
-        os.makedirs(directory, exist_ok=True)
-        if os.path.exists(self.socketPath):
-            os.unlink(self.socketPath)
-        self._port = self._reactor.listenUNIX(self.socketPath,
-                                              WorkerListener(self))
-        self.state = "running"
-        self.log.info("app {app} started from {directory}", app=self.name,
-                      directory=self.directory)
-        if self.pinned:
-            self._scale()
+    def stop(self, timeout=0):
+        """
+        Drain for at most C{timeout} seconds, then fail what still waits,
+        stop the workers and close the socket.
 
-    @_machine.output()
-    def _markBroken(self, reason):
-        self.state = "broken"
-        self.brokenReason = reason
-        self.log.error("app {app} is broken: {reason}", app=self.name,
-                       reason=reason)
-        self._failQueue(EngineBroken("app {} is broken: {}".format(
-            self.name, reason)))
+        @return: a Deferred that fires once all of it is done.
+        """
+        return Deferred.fromCoroutine(self._stop(timeout))
 
-    @_machine.output()
-    def _drain(self, timeout=None):
-        # accepted sessions, queued or running, are still served
-        self.state = "stopping"
-        d = self._drained = Deferred()
-        if timeout is not None:
-            self._drainTimer = self._reactor.callLater(timeout,
-                                                       self._drainDone)
-        else:
-            self._drainTimer = None
-        self._checkDrained()
-        return d
+    async def _stop(self, timeout):
+        if timeout:
+            await self.drain(timeout)
+        await self.machine.stop()
 
-    @_machine.output()
-    def _alreadyStopped(self, timeout=None):
-        d = Deferred()
-        d.callback(None)
-        return d
+    @property
+    def state(self):
+        """
+        The app's state as its info map says it: C{running}, C{broken},
+        C{stopping} or C{stopped}.
+        """
+        name = self.machine.stateName()
+        return "stopping" if name == "draining" else name
 
-    _stopped.upon(start, enter=_running, outputs=[_listen])
-    _running.upon(breaks, enter=_broken, outputs=[_markBroken])
-    _running.upon(stop, enter=_stopping, outputs=[_drain],
-                  collector=lambda outputs: list(outputs)[-1])
-    _broken.upon(breaks, enter=_broken, outputs=[])
-    _broken.upon(stop, enter=_stopping, outputs=[_drain],
-                 collector=lambda outputs: list(outputs)[-1])
-    _stopping.upon(breaks, enter=_stopping, outputs=[])
-    _stopping.upon(stop, enter=_stopping, outputs=[_alreadyStopped],
-                   collector=lambda outputs: list(outputs)[-1])
-    _stopped.upon(stop, enter=_stopped, outputs=[_alreadyStopped],
-                  collector=lambda outputs: list(outputs)[-1])
+    def pin(self, size):
+        """
+        Keep exactly C{size} workers (>= 0) regardless of load; a negative
+        size returns to scaling by load.
+        """
+        self.machine.pin(None if size < 0 else size)
 
-    def _checkDrained(self):
-        if self._drained is not None and not self.running and not self.queue:
-            self._drainDone()
-
-    def _drainDone(self):
-        if self._drained is None:
-            return
-        d, self._drained = self._drained, None
-        if self._drainTimer is not None and self._drainTimer.active():
-            self._drainTimer.cancel()
-        Deferred.fromCoroutine(self._shutdown()).chainDeferred(d)
-
-    async def _shutdown(self):
-        self._failQueue(AppNotRunning("app {} stopped before serving the "
-                                      "request".format(self.name)))
-        waits = []
-        for worker in list(self.workers.values()):
-            gone = Deferred()
-            worker.onGone = gone
-            waits.append(gone)
-            worker.stop("app stopped")
-        for gone in waits:
-            await gone
-        if self._port is not None:
-            port, self._port = self._port, None
-            await maybeDeferred(port.stopListening)
-        cleanup = getattr(self._isolate, "cleanup", None)
-        if cleanup is not None:
-            cleanup()
-        self.state = "stopped"
-        self.log.info("app {app} stopped", app=self.name)
-        self._report("stopped")
-
-    # -- sessions ------------------------------------------------------------
+    # -- sessions ----------------------------------------------------------
 
     def enqueue(self, upstream, event, tag=None, headers=()):
         """
@@ -211,217 +159,146 @@ class AppEngine:
 
         @return: the L{Session}, the target of the client's stream.
         """
-        session = Session(self, event, upstream)
-        if self.state != "running":
-            self.rejected += 1
-            error = EngineBroken("app {} is broken: {}".format(
-                self.name, self.brokenReason)) if self.state == "broken" \
-                else AppNotRunning("app {} is {}".format(self.name,
-                                                         self.state))
-            session.fail(error)
-            return session
-        deadline = parseDeadline(headers)
-        if deadline is not None:
-            session.setDeadline(self._reactor, deadline)
-        worker = self._pickWorker()
+        return self._admit(upstream, event, headers)
+
+    def _accept(self, upstream, event, headers):
+        worker = self.pool.pick()
         if worker is not None:
+            session = Session(self, event, upstream, worker)
             self.accepted += 1
             self.running.add(session)
-            session.assigned(worker)
-            return session
-        if len(self.queue) >= self.profile.queueLimit:
+        elif len(self.queue) >= self.profile.queueLimit:
             self.rejected += 1
             self._report("queue-full", depth=len(self.queue))
+            session = Session(self, event, upstream)
             session.fail(QueueFull("app {}: queue full ({} requests "
                                    "waiting)".format(self.name,
                                                      len(self.queue))))
             return session
-        self.accepted += 1
-        session.queuedAt = self._reactor.seconds()
-        self.queue.append(session)
-        self._scale()
+        else:
+            session = Session(self, event, upstream)
+            self.accepted += 1
+            session.queuedAt = self._reactor.seconds()
+            self.queue.append(session)
+            self.pool.scale()
+        deadline = parseDeadline(headers)
+        if deadline is not None:
+            session.setDeadline(self._reactor, deadline)
         return session
+
+    def _refuseBroken(self, upstream, event, headers):
+        return self._refuse(upstream, event, EngineBroken(
+            "app {} is broken: {}".format(self.name, self.brokenReason)))
+
+    def _refuseStopped(self, upstream, event, headers):
+        return self._refuse(upstream, event, AppNotRunning(
+            "app {} is {}".format(self.name, self.state)))
+
+    def _refuse(self, upstream, event, error):
+        self.rejected += 1
+        session = Session(self, event, upstream)
+        session.fail(error)
+        return session
+
+    #: What enqueue does now: the machine's outputs set it.
+    _admit = _refuseStopped
 
     def queueFull(self):
         """
         Whether a new session would be refused now (timers skip then).
         """
-        return (self.state != "running"
+        return (self._admit != self._accept
                 or (len(self.queue) >= self.profile.queueLimit
-                    and self._pickWorker() is None))
+                    and self.pool.pick() is None))
 
-    def _pickWorker(self):
-        best = None
-        limit = self.profile.concurrency
-        for worker in self.workers.values():
-            if worker.state == "active" and worker.load < limit and (
-                    best is None or worker.load < best.load):
-                best = worker
-        return best
-
-    def _dispatchQueue(self):
-        while self.queue:
-            worker = self._pickWorker()
+    def dispatchQueue(self):
+        """
+        Give waiting sessions to the workers that can take them.
+        """
+        queue = self.queue
+        while queue:
+            worker = self.pool.pick()
             if worker is None:
                 break
-            session = self.queue.popleft()
-            if session.done:
-                continue
+            session = queue.popleft()
             self.running.add(session)
             session.assigned(worker)
 
     def sessionFinished(self, session):
         self.running.discard(session)
-        self._dispatchQueue()
-        self._checkDrained()
+        if self.queue:
+            self.dispatchQueue()
+        if self._idleWaiters and not self.running and not self.queue:
+            self._idle()
 
     def sessionAbandoned(self, session):
-        if session.worker is None:
-            try:
-                self.queue.remove(session)
-            except ValueError:
-                pass
-            self._checkDrained()
+        try:
+            self.queue.remove(session)
+        except ValueError:
+            return
+        if self._idleWaiters and not self.running and not self.queue:
+            self._idle()
 
-    def _failQueue(self, error):
+    def failQueue(self, error):
+        """
+        Fail every waiting session with C{error}.
+        """
         queue, self.queue = self.queue, deque()
         for session in queue:
             session.fail(error)
+        if self._idleWaiters and not self.running:
+            self._idle()
 
-    # -- the pool ------------------------------------------------------------
+    def _idle(self):
+        waiters, self._idleWaiters = self._idleWaiters, []
+        for waiter in waiters:
+            waiter.callback(None)
 
-    def _count(self, *states):
-        return sum(1 for w in self.workers.values() if w.state in states)
+    def _whenIdle(self, timeout):
+        d = Deferred()
+        if not self.running and not self.queue:
+            d.callback(None)
+            return d
+        self._idleWaiters.append(d)
+        if timeout is not None:
+            timer = self._reactor.callLater(timeout, self._giveUp, d)
+            d.addBoth(_cancelling(timer))
+        return d
 
-    def _target(self):
-        if self.pinned is not None:
-            return self.pinned
-        depth = len(self.queue)
-        if not depth:
-            return 0
-        return min(self.profile.poolLimit,
-                   math.ceil(depth / self.profile.growThreshold))
+    def _giveUp(self, waiter):
+        if waiter in self._idleWaiters:
+            self._idleWaiters.remove(waiter)
+            waiter.callback(None)
 
-    def _scale(self):
-        if self.state not in ("running", "stopping"):
-            return
-        live = self._count("starting", "active")
-        target = self._target()
-        while live < target:
-            if not self._spawn():
-                break
-            live += 1
-        if self.pinned is not None and live > self.pinned:
-            extra = sorted((w for w in self.workers.values()
-                            if w.state in ("starting", "active")),
-                           key=lambda w: w.load)[:live - self.pinned]
-            for worker in extra:
-                worker.stop("pool pinned at {}".format(self.pinned))
-
-    def _spawn(self):
-        uuid = str(_uuid.uuid4())
-        worker = Worker(self, uuid, self._reactor, self.profile,
-                        self._isolate)
-        executable = os.path.join(self.directory, self.manifest.slave)
-        args = ["--app", self.name, "--endpoint", self.socketPath,
-                "--locator", self._locator(), "--protocol", "1",
-                "--uuid", uuid]
-        env = dict(self._environ)
-        env.update(self.manifest.environment)
-        self.workers[uuid] = worker
-        try:
-            transport = self._isolate.spawn(
-                WorkerProcess(worker), executable, args, env,
-                self.directory, self.name)
-        except Exception as e:
-            del self.workers[uuid]
-            self.log.error("app {app}: cannot spawn a worker: {reason}",
-                           app=self.name, reason=str(e))
-            self._failQueue(SpawnFailed("app {}: cannot spawn a worker: {}"
-                                        .format(self.name, e)))
-            return False
-        worker.started(transport)
-        self._report("worker-spawned", uuid=uuid, pid=worker.pid)
-        self.log.debug("app {app}: spawned worker {uuid} (pid {pid})",
-                       app=self.name, uuid=uuid, pid=worker.pid)
-        return True
-
-    def _report(self, event, **fields):
-        if self.monitor is not None:
-            self.monitor("engine", event, fields)
-
-    def pin(self, size):
-        """
-        Keep exactly C{size} workers (>= 0) regardless of load; a negative
-        size returns to scaling by load.
-        """
-        self.pinned = None if size < 0 else size
-        self._scale()
-
-    def idleAllowed(self, worker):
-        return self.pinned is None
-
-    # -- what workers report ---------------------------------------------------
+    # -- what workers report, through the pool ------------------------------
 
     def workerByUuid(self, uuid):
-        worker = self.workers.get(uuid)
-        if worker is not None and worker.state == "starting":
-            return worker
-        return None
+        return self.pool.workers.get(uuid)
 
     def workerActive(self, worker):
-        self._dispatchQueue()
+        self.pool.workerActive(worker)
+        self.dispatchQueue()
+
+    def workerLeaving(self, worker):
+        self.pool.workerLeaving(worker)
 
     def workerBroken(self, worker, reason):
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        self.breaks("worker {} terminated abnormally: {}".format(
+        self.machine.breaks("worker {} terminated abnormally: {}".format(
             worker.uuid, reason))
+
+    def workerGone(self, worker):
+        self.pool.workerGone(worker)
+        self.machine.workerGone(worker)
 
     def workerOutputLine(self, line):
         self.log.info("{app}: {line}", app=self.name, line=line)
 
-    def workerGone(self, worker):
-        self.workers.pop(worker.uuid, None)
-        self._psutil.pop(worker.uuid, None)
-        self._report("worker-died" if worker.abnormal else "worker-stopped",
-                     uuid=worker.uuid, pid=worker.pid, reason=worker.reason)
-        if worker.abnormal:
-            self.log.warn("app {app}: worker {uuid} (pid {pid}) died: "
-                          "{reason}", app=self.name, uuid=worker.uuid,
-                          pid=worker.pid, reason=worker.reason)
-            self._writeCrashlog(worker)
-        release = getattr(self._isolate, "release", None)
-        if release is not None and worker.pid is not None:
-            release(worker.pid)
-        if worker.onGone is not None:
-            worker.onGone.callback(None)
-        elif self.state in ("running", "stopping"):
-            if not worker.handshaken and worker.abnormal and not (
-                    self._count("active")):
-                # it never came up (no handshake): do not spin; tell the
-                # waiting clients. One that was killed after its handshake
-                # is simply replaced.
-                self._failQueue(SpawnFailed(
-                    "app {}: worker failed to start: {}".format(
-                        self.name, worker.reason)))
-            self._dispatchQueue()
-            self._scale()
-        self._checkDrained()
+    def idleAllowed(self, worker):
+        return self.pool.pinned is None
 
-    def _writeCrashlog(self, worker):
-        if self._storage is None or not self.profile.crashlogLimit:
-            return
-        key = "{}:{}".format(int(time.time() * 1e6), worker.uuid)
-        lines = list(worker.output.lines) + [
-            "[cocaine] worker {} (pid {}) ended: {}".format(
-                worker.uuid, worker.pid, worker.reason)]
-        self.crashlogs += 1
-        d = maybeDeferred(self._storage.write, CRASHLOGS, key,
-                          packValue(lines), [self.name])
-        d.addErrback(lambda f: self.log.warn(
-            "app {app}: crashlog not written: {reason}", app=self.name,
-            reason=f.getErrorMessage()))
+    def _report(self, event, **fields):
+        if self.monitor is not None:
+            self.monitor("engine", event, fields)
 
     # -- info ------------------------------------------------------------------
 
@@ -429,45 +306,166 @@ class AppEngine:
         """
         The app info map (PROTOCOL.md section 5, app).
         """
-        workers = []
-        for worker in self.workers.values():
-            workers.append(self._workerInfo(worker))
-        loads = [w.load for w in self.workers.values()
-                 if w.state == "active"]
-        live = [w for w in self.workers.values() if w.state == "active"]
-        return {
+        info = self.pool.info()
+        info.update({
             "state": self.state,
             "queue": {"capacity": self.profile.queueLimit,
                       "depth": len(self.queue)},
-            "pool": {"active": sum(1 for w in live if w.load),
-                     "idle": sum(1 for w in live if not w.load),
-                     "starting": self._count("starting"),
-                     "capacity": self.profile.poolLimit,
-                     "pinned": self.pinned},
             "sessions": {"pending": len(self.running)},
-            "load-median": statistics.median(loads) if loads else 0,
-            "profile": profileWire(self.profile),
             "requests": {"accepted": self.accepted,
                          "rejected": self.rejected},
-            "crashlogs": self.crashlogs,
-            "workers": workers,
-            "drivers": {name: driver.info()
-                        for name, driver in self.drivers.items()},
-        }
+        })
+        return info
 
-    def _workerInfo(self, worker):
-        rss = cpu = None
-        if worker.pid is not None:
-            try:
-                import psutil
-                process = self._psutil.get(worker.uuid)
-                if process is None:
-                    process = self._psutil[worker.uuid] = psutil.Process(
-                        worker.pid)
-                rss = process.memory_info().rss
-                cpu = process.cpu_percent(None)
-            except Exception:
-                pass
-        return {"uuid": worker.uuid, "pid": worker.pid,
-                "state": worker.state, "load": worker.load, "rss": rss,
-                "cpu": cpu, "accepted": worker.accepted}
+    def load(self):
+        """
+        The app's load record for the cluster's load report
+        (L{cocaine.protocol.load}).
+        """
+        return {"queue": len(self.queue), "busy": self.pool.busy(),
+                "sessions": len(self.running),
+                "capacity": self.profile.poolLimit,
+                "concurrency": self.profile.concurrency}
+
+    # -- what the outputs do -------------------------------------------------
+
+    def _listen(self):
+        directory = os.path.dirname(self.socketPath)
+        os.makedirs(directory, exist_ok=True)
+        if os.path.exists(self.socketPath):
+            os.unlink(self.socketPath)
+        self._port = self._reactor.listenUNIX(self.socketPath,
+                                              WorkerListener(self))
+
+    async def _shutdown(self):
+        self.failQueue(AppNotRunning("app {} stopped before serving the "
+                                     "request".format(self.name)))
+        await self.pool.stopAll("app stopped")
+        if self._port is not None:
+            port, self._port = self._port, None
+            await maybeDeferred(port.stopListening)
+            # only our own socket: a new instance may have bound the path
+            if os.path.exists(self.socketPath):
+                os.unlink(self.socketPath)
+        self.pool.cleanup()
+        self.log.info("app {app} stopped", app=self.name)
+        self._report("stopped")
+        self.machine.stopped()
+
+
+def _cancelling(timer):
+    def cancel(result):
+        if timer.active():
+            timer.cancel()
+        return result
+    return cancel
+
+
+_builder = TypeMachineBuilder(EngineInputs, AppEngine)
+_stopped = _builder.state("stopped")
+_running = _builder.state("running")
+_broken = _builder.state("broken")
+_draining = _builder.state("draining")
+_stopping = _builder.state("stopping")
+
+nameStates([_stopped, _running, _broken, _draining, _stopping],
+           EngineInputs.stateName)
+
+
+@_stopped.upon(EngineInputs.start).to(_running)
+def _begin(inputs, engine):
+    engine._listen()
+    engine.brokenReason = None
+    engine._admit = engine._accept
+    engine.log.info("app {app} started from {directory}", app=engine.name,
+                    directory=engine.directory)
+    engine.pool.scale()
+
+
+@_running.upon(EngineInputs.breaks).to(_broken)
+def _markBroken(inputs, engine, reason):
+    engine.brokenReason = reason
+    engine._admit = engine._refuseBroken
+    engine.log.error("app {app} is broken: {reason}", app=engine.name,
+                     reason=reason)
+    engine.failQueue(EngineBroken("app {} is broken: {}".format(
+        engine.name, reason)))
+
+
+@_running.upon(EngineInputs.drain).to(_draining)
+@_broken.upon(EngineInputs.drain).to(_draining)
+def _startDraining(inputs, engine, timeout):
+    # accepted sessions, queued or running, are still served
+    engine._admit = engine._refuseStopped
+    return engine._whenIdle(timeout)
+
+
+@_draining.upon(EngineInputs.drain).loop()
+def _drainAgain(inputs, engine, timeout):
+    return engine._whenIdle(timeout)
+
+
+@_running.upon(EngineInputs.stop).to(_stopping)
+@_broken.upon(EngineInputs.stop).to(_stopping)
+@_draining.upon(EngineInputs.stop).to(_stopping)
+def _startStopping(inputs, engine):
+    engine._admit = engine._refuseStopped
+    engine._stopping = d = Deferred()
+    Deferred.fromCoroutine(engine._shutdown()).addErrback(
+        lambda f: engine.log.failure("app {app}: stop failed", f,
+                                     app=engine.name))
+    return _follow(d)
+
+
+@_stopping.upon(EngineInputs.stop).loop()
+def _alreadyStopping(inputs, engine):
+    return _follow(engine._stopping)
+
+
+@_stopping.upon(EngineInputs.stopped).to(_stopped)
+def _ended(inputs, engine):
+    d, engine._stopping = engine._stopping, None
+    d.callback(None)
+
+
+@_stopped.upon(EngineInputs.stop).loop()
+@_stopped.upon(EngineInputs.drain).loop()
+@_stopping.upon(EngineInputs.drain).loop()
+def _nothingToDo(inputs, engine, timeout=None):
+    return succeed(None)
+
+
+@_running.upon(EngineInputs.workerGone).loop()
+@_draining.upon(EngineInputs.workerGone).loop()
+def _replace(inputs, engine, worker):
+    engine.pool.replace(worker)
+
+
+@_running.upon(EngineInputs.pin).loop()
+@_draining.upon(EngineInputs.pin).loop()
+def _pinAndScale(inputs, engine, size):
+    engine.pool.pinned = size
+    engine.pool.scale()
+
+
+@_stopped.upon(EngineInputs.pin).loop()
+@_broken.upon(EngineInputs.pin).loop()
+@_stopping.upon(EngineInputs.pin).loop()
+def _pinLater(inputs, engine, size):
+    # applied when it runs (again)
+    engine.pool.pinned = size
+
+
+def _follow(d):
+    follower = Deferred()
+    d.addBoth(lambda result: follower.callback(None) or result)
+    return follower
+
+
+for _state in (_broken, _draining, _stopping, _stopped):
+    _state.upon(EngineInputs.breaks).loop().returns(None)
+for _state in (_broken, _stopping, _stopped):
+    _state.upon(EngineInputs.workerGone).loop().returns(None)
+
+#: The lifecycle of one app's engine.
+EngineMachine = _builder.build()

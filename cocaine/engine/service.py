@@ -17,18 +17,37 @@ class PoolControl:
     C{value []}.
     """
 
-    def __init__(self, engine, upstream):
-        self._engine = engine
+    def __init__(self, pin, upstream):
+        """
+        @param pin: C{pin(size)}.
+        """
+        self._pin = pin
         self._upstream = upstream
 
     def write(self, size):
-        self._engine.pin(size)
+        self._pin(size)
 
     def close(self):
         self._upstream.value()
 
     def error(self, *args):
         self._upstream.value()
+
+
+class DeadControl:
+    """
+    The target of C{control} for an app that does not run: already
+    answered with an error; further messages are ignored.
+    """
+
+    def write(self, size):
+        pass
+
+    def close(self):
+        pass
+
+    def error(self, *args):
+        pass
 
 
 @implementer(IRPCService)
@@ -40,14 +59,19 @@ class AppService:
     protocol = APP
     version = APP_VERSION
 
-    def __init__(self, engine):
+    def __init__(self, engine, describe=None):
+        """
+        @param describe: C{() -> info map}, the app's whole info (its
+            drivers' included); the engine's by default.
+        """
         self.engine = engine
+        self.describe = describe or engine.info
 
     def enqueue(self, upstream, event, tag=None, headers=()):
         return self.engine.enqueue(upstream, event, tag, headers)
 
     def info(self):
-        return (self.engine.info(),)
+        return (self.describe(),)
 
     def control(self, upstream):
-        return PoolControl(self.engine, upstream)
+        return PoolControl(self.engine.pin, upstream)

@@ -1,20 +1,31 @@
-# -*- test-case-name: tests.engine.test_engine -*-
+# -*- test-case-name: tests.engine.test_session -*-
 """
 One request to an app: the client's stream in, the worker's stream out.
+Its lifecycle is one machine, L{SessionMachine}.
 
 A L{Session} is the dispatch target of an C{enqueue} channel. Until a
 worker takes it, the client's chunks are buffered; then they are forwarded
 on the worker's channel as they come. Both directions are independent: the
 worker may answer before the request stream is closed. Every session ends
 with close or error towards the client, exactly once.
+
+The per-chunk path does not go through the machine (an input costs about
+a microsecond, and a request has several chunks): each transition's
+outputs choose where chunks go next (L{Session._toWorker} buffers, forwards
+or drops a client's message; L{Session._toClient} forwards or drops a
+worker's chunk). Only the ends of the streams and the rare events are
+inputs.
 """
 
 import struct
+from typing import Protocol
+
+from automat import TypeMachineBuilder
 
 from cocaine.errors import (
     ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
-
-_WRITE, _ERROR, _CLOSE = 0, 1, 2
+from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
+from cocaine.statemachine import nameStates
 
 
 def parseDeadline(headers):
@@ -37,11 +48,43 @@ def parseDeadline(headers):
     return None
 
 
+class SessionInputs(Protocol):
+    """
+    What happens to a session, besides its chunks.
+    """
+
+    def assigned(self, worker: object) -> None:
+        "A worker takes it."
+
+    def requestEnded(self, mtype: int, args: list) -> None:
+        "The client ended its request stream (close or error)."
+
+    def responseEnded(self, mtype: int, args: list) -> None:
+        "The worker ended its response stream (close or error)."
+
+    def workerLost(self, worker: object) -> None:
+        "The worker died or lost its connection."
+
+    def clientLost(self) -> None:
+        "The client went away."
+
+    def expired(self, seconds: float) -> None:
+        "Its deadline passed."
+
+    def fail(self, error: Exception) -> None:
+        "The engine cannot serve it (queue full, app stopped, spawn failed)."
+
+    def stateName(self) -> str:
+        "The name of the state it is in."
+
+
 class Session:
     """
     @ivar event: the app event the client asked for.
     @ivar worker: the worker serving it, once assigned.
-    @ivar done: the client has been answered with close or error.
+    @ivar channel: its channel on that worker.
+    @ivar queuedAt: when it was queued (the engine's clock), or L{None}.
+    @ivar machine: its L{SessionMachine}.
     """
 
     #: Once the client has its answer, nothing it still sends matters
@@ -49,42 +92,43 @@ class Session:
     finishedWithUpstream = True
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
-                 "_pending", "requestOpen", "responseOpen", "done",
-                 "_deadline", "queuedAt")
+                 "_pending", "_deadline", "queuedAt", "machine", "_toWorker",
+                 "_toClient")
 
-    def __init__(self, engine, event, upstream):
+    def __init__(self, engine, event, upstream, worker=None):
+        """
+        @param worker: the worker that takes it at once, if one can.
+        """
         self.engine = engine
         self.event = event
         self.upstream = upstream
         self.worker = None
         self.channel = None
         self._pending = []
-        self.requestOpen = True
-        self.responseOpen = True
-        self.done = False
         self._deadline = None
         self.queuedAt = None
+        if worker is None:
+            self._toWorker = self._buffer
+            self._toClient = self._drop
+            self.machine = SessionMachine(self)
+        else:
+            self._take(worker)
+            self.machine = SessionMachine(self, _running)
+
+    def __repr__(self):
+        return "<Session {!r} {}>".format(self.event,
+                                          self.machine.stateName())
 
     # -- the client's side (dispatch target of enqueue) ---------------------
 
     def write(self, chunk):
-        self._forward(_WRITE, [chunk])
+        self._toWorker(CHUNK, [chunk])
 
     def close(self):
-        self.requestOpen = False
-        self._forward(_CLOSE, [])
+        self.machine.requestEnded(CLOSE, [])
 
     def error(self, *args):
-        self.requestOpen = False
-        self._forward(_ERROR, list(args))
-
-    def _forward(self, mtype, args):
-        if self.done and self.worker is None:
-            return
-        if self.worker is None:
-            self._pending.append((mtype, args))
-        elif self.responseOpen:
-            self.worker.send(self.channel, mtype, args)
+        self.machine.requestEnded(ERROR, list(args))
 
     def connectionLost(self):
         """
@@ -92,90 +136,232 @@ class Session:
         one has its request stream ended with an error so the worker can
         stop.
         """
-        if not self.done:
-            self.done = True
-            self._cancelDeadline()
-            self.engine.sessionAbandoned(self)
-        if self.worker is not None and self.requestOpen and self.responseOpen:
-            self.requestOpen = False
-            self.worker.send(self.channel, _ERROR, toWire(
-                ClientDisconnected("client disconnected")))
+        self.machine.clientLost()
 
-    # -- the engine's side --------------------------------------------------
-
-    def setDeadline(self, clock, seconds):
-        self._deadline = clock.callLater(seconds, self._expired, seconds)
-
-    def _cancelDeadline(self):
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
-
-    def _expired(self, seconds):
-        self._deadline = None
-        if self.done:
-            return
-        error = DeadlineExpired("app {}: request {!r} not answered within "
-                                "{:g}s".format(self.engine.name, self.event,
-                                               seconds))
-        if self.worker is not None and self.requestOpen:
-            self.requestOpen = False
-            self.worker.send(self.channel, _ERROR, toWire(error))
-        self.fail(error)
+    # -- the engine's and the worker's side ---------------------------------
 
     def assigned(self, worker):
         """
         C{worker} takes this session: invoke, then what the client sent.
         """
-        self.worker = worker
-        self.channel = worker.assign(self)
-        pending, self._pending = self._pending, None
-        for mtype, args in pending:
-            worker.send(self.channel, mtype, args)
+        self.machine.assigned(worker)
 
     def fromWorker(self, worker, channel, mtype, args):
         """
         A message of the worker's response stream.
         """
-        if mtype == _WRITE:
-            if not self.done:
-                self.upstream.send("write", *args[:1])
-            return
-        if mtype == _CLOSE or mtype == _ERROR:
-            self.responseOpen = False
-            worker.finished(channel)
-            if not self.done:
-                self.done = True
-                self._cancelDeadline()
-                if mtype == _CLOSE:
-                    self.upstream.send("close")
-                else:
-                    self.upstream.send("error", *_errorArgs(args))
-            self.engine.sessionFinished(self)
+        if mtype == CHUNK:
+            self._toClient(args)
+        elif mtype == CLOSE or mtype == ERROR:
+            self.machine.responseEnded(mtype, args)
 
     def workerLost(self, worker):
         """
         The worker died or lost its connection before the response ended.
         """
-        self.responseOpen = False
-        self.fail(WorkerLost("app {}: the worker serving {!r} was lost ({})"
-                             .format(self.engine.name, self.event,
-                                     worker.reason or "unknown")))
-        self.engine.sessionFinished(self)
+        self.machine.workerLost(worker)
 
     def fail(self, error):
         """
-        End the session towards the client with C{error}, once.
+        End the session towards the client with C{error}, if it was not
+        answered yet.
         """
-        if not self.done:
-            self.done = True
-            self._cancelDeadline()
-            self.upstream.error(error)
+        self.machine.fail(error)
+
+    def setDeadline(self, clock, seconds):
+        self._deadline = clock.callLater(seconds, self.machine.expired,
+                                         seconds)
+
+    # -- where chunks go (chosen by the machine's outputs) ------------------
+
+    def _buffer(self, mtype, args):
+        self._pending.append((mtype, args))
+
+    def _forward(self, mtype, args):
+        self.worker.send(self.channel, mtype, args)
+
+    def _drop(self, *args):
+        pass
+
+    def _answer(self, args):
+        self.upstream.send("write", *args[:1])
+
+    # -- what the outputs do -------------------------------------------------
+
+    def _take(self, worker):
+        self.worker = worker
+        self.channel = worker.assign(self)
+        self._toWorker = self._forward
+        self._toClient = self._answer
+
+    def _flush(self):
+        pending, self._pending = self._pending, None
+        for mtype, args in pending:
+            self.worker.send(self.channel, mtype, args)
+
+    def _cancelDeadline(self):
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
+    def _answered(self):
+        # the client has its answer: nothing more goes to it, and what it
+        # still sends goes nowhere
+        self._cancelDeadline()
+        self._toClient = self._toWorker = self._drop
+
+    def _released(self, mtype=None, args=None):
+        # the worker's side is over: its slot is free
+        self.worker.finished(self.channel)
+        self.engine.sessionFinished(self)
+
+    def _reply(self, mtype, args):
+        if mtype == CLOSE:
+            self.upstream.send("close")
+        else:
+            self.upstream.send("error", *toWire(fromWire(args)))
+
+    def _lost(self, worker):
+        self.upstream.error(WorkerLost(
+            "app {}: the worker serving {!r} was lost ({})".format(
+                self.engine.name, self.event, worker.reason or "unknown")))
+
+    def _deadlineError(self, seconds):
+        return DeadlineExpired("app {}: request {!r} not answered within "
+                               "{:g}s".format(self.engine.name, self.event,
+                                              seconds))
 
 
-def _errorArgs(args):
-    """
-    A worker's error as the client gets it: through the one mapping, so a
-    malformed one arrives as an invalid-argument error naming what came.
-    """
-    return toWire(fromWire(args))
+_builder = TypeMachineBuilder(SessionInputs, Session)
+#: waiting for a worker; the client's stream is open
+_queued = _builder.state("queued")
+#: waiting for a worker; the client already ended its stream
+_queuedEnded = _builder.state("queuedEnded")
+#: on a worker; both streams open
+_running = _builder.state("running")
+#: on a worker; the client ended its stream, the worker answers
+_responding = _builder.state("responding")
+#: the client has its answer or is gone; the worker still holds it
+_orphaned = _builder.state("orphaned")
+#: over
+_finished = _builder.state("finished")
+
+nameStates([_queued, _queuedEnded, _running, _responding, _orphaned,
+            _finished], SessionInputs.stateName)
+
+
+# -- waiting for a worker ------------------------------------------------------
+
+@_queued.upon(SessionInputs.requestEnded).to(_queuedEnded)
+def _bufferEnd(inputs, session, mtype, args):
+    session._pending.append((mtype, args))
+
+
+@_queued.upon(SessionInputs.assigned).to(_running)
+@_queuedEnded.upon(SessionInputs.assigned).to(_responding)
+def _start(inputs, session, worker):
+    session._take(worker)
+    session._flush()
+
+
+@_queued.upon(SessionInputs.clientLost).to(_finished)
+@_queuedEnded.upon(SessionInputs.clientLost).to(_finished)
+def _abandoned(inputs, session):
+    session._answered()
+    session.engine.sessionAbandoned(session)
+
+
+@_queued.upon(SessionInputs.fail).to(_finished)
+@_queuedEnded.upon(SessionInputs.fail).to(_finished)
+def _refused(inputs, session, error):
+    session._answered()
+    session.upstream.error(error)
+
+
+@_queued.upon(SessionInputs.expired).to(_finished)
+@_queuedEnded.upon(SessionInputs.expired).to(_finished)
+def _expiredWaiting(inputs, session, seconds):
+    session._answered()
+    session.upstream.error(session._deadlineError(seconds))
+    session.engine.sessionAbandoned(session)
+
+
+# -- on a worker ---------------------------------------------------------------
+
+@_running.upon(SessionInputs.requestEnded).to(_responding)
+def _endRequest(inputs, session, mtype, args):
+    session.worker.send(session.channel, mtype, args)
+
+
+@_running.upon(SessionInputs.responseEnded).to(_finished)
+@_responding.upon(SessionInputs.responseEnded).to(_finished)
+def _done(inputs, session, mtype, args):
+    session._answered()
+    session._reply(mtype, args)
+    session._released()
+
+
+@_running.upon(SessionInputs.workerLost).to(_finished)
+@_responding.upon(SessionInputs.workerLost).to(_finished)
+def _workerGone(inputs, session, worker):
+    session._answered()
+    session._lost(worker)
+    session.engine.sessionFinished(session)
+
+
+@_running.upon(SessionInputs.clientLost).to(_orphaned)
+def _clientGone(inputs, session):
+    # the worker is told, so its handler can stop
+    session.worker.send(session.channel, ERROR, toWire(
+        ClientDisconnected("client disconnected")))
+    session._answered()
+
+
+@_responding.upon(SessionInputs.clientLost).to(_orphaned)
+def _clientGoneAnswering(inputs, session):
+    session._answered()
+
+
+@_running.upon(SessionInputs.expired).to(_orphaned)
+def _expiredRunning(inputs, session, seconds):
+    error = session._deadlineError(seconds)
+    session.worker.send(session.channel, ERROR, toWire(error))
+    session._answered()
+    session.upstream.error(error)
+
+
+@_responding.upon(SessionInputs.expired).to(_orphaned)
+def _expiredAnswering(inputs, session, seconds):
+    session._answered()
+    session.upstream.error(session._deadlineError(seconds))
+
+
+# -- the client is answered or gone; the worker still holds it ------------------
+
+@_orphaned.upon(SessionInputs.responseEnded).to(_finished)
+def _releasedLate(inputs, session, mtype, args):
+    session._released()
+
+
+@_orphaned.upon(SessionInputs.workerLost).to(_finished)
+def _lostLate(inputs, session, worker):
+    session.engine.sessionFinished(session)
+
+
+# -- what no longer matters ------------------------------------------------------
+
+_ignored = {
+    _running: [SessionInputs.fail],
+    _responding: [SessionInputs.requestEnded, SessionInputs.fail],
+    _orphaned: [SessionInputs.requestEnded, SessionInputs.clientLost,
+                SessionInputs.expired, SessionInputs.fail],
+    _finished: [SessionInputs.requestEnded, SessionInputs.responseEnded,
+                SessionInputs.workerLost, SessionInputs.clientLost,
+                SessionInputs.expired, SessionInputs.fail],
+}
+for _state, _inputs in _ignored.items():
+    for _input in _inputs:
+        _state.upon(_input).loop().returns(None)
+
+#: The lifecycle of one request to an app.
+SessionMachine = _builder.build()

@@ -50,7 +50,7 @@ class ManagementPlane:
     def __init__(self, node, storage, uuid, requireSignature=False,
                  hostname=None):
         """
-        @param node: the L{cocaine.engine.node.NodeService}.
+        @param node: the node's L{cocaine.interfaces.INode}.
         @param storage: the node's storage backend (C{core}).
         @param uuid: the node's uuid, for C{info}.
         @param requireSignature: refuse version 2 requests.
@@ -137,17 +137,20 @@ class ManagementPlane:
     # -- the actions ---------------------------------------------------------
 
     def info(self):
-        return {"uuid": self.uuid, "hostname": self.hostname,
-                "apps": {name: app.engine.info()
-                         for name, app in sorted(self.node.apps.items())}}
+        apps = {}
+        for name in self.node.apps():
+            apps[name] = self._appInfo(name)
+        return {"uuid": self.uuid, "hostname": self.hostname, "apps": apps}
 
     def _appInfo(self, name):
-        app = self.node.apps.get(name)
-        return app.engine.info() if app is not None else {"state": "stopped"}
+        try:
+            return self.node.info(name)
+        except AppNotRunning:
+            return {"state": "stopped"}
 
     async def _create(self, name, apps, request):
         manifest = apps[name]
-        if name in self.node.apps:
+        if name in self.node.apps():
             raise AppAlreadyRunning("app {!r} is already running".format(
                 name))
         previous = await self._read(name)
@@ -173,10 +176,10 @@ class ManagementPlane:
         if not isinstance(path, str) or not path:
             raise ManagementError("path: must be the app's directory, got "
                                   "{}".format(json.dumps(path)))
-        await self.node._startLocal(name, {"path": path, "profile": profile})
+        await self.node.startLocal(name, path, profile)
 
     async def _delete(self, name, apps, request):
-        running = name in self.node.apps
+        running = name in self.node.apps()
         if running:
             await self.node.pauseApp(name)
         try:
@@ -187,23 +190,17 @@ class ManagementPlane:
         return {"state": "deleted"}
 
     async def _reload(self, name, apps, request):
-        app = self.node.apps.get(name)
-        if app is None:
-            raise AppNotRunning("app {!r} is not running".format(name))
+        origin = self.node.origin(name)
         stored = await self._read(name)
         manifest = plain(unpackValue(stored)) if stored is not None else {}
         if not isinstance(manifest, dict):
             manifest = {}
-        if manifest.get("path") is None and app.local:
-            spec = self.node.local.get(name)
-            if spec is None:
-                raise ManagementError("app {!r} runs from a directory the "
-                                      "node does not know".format(name))
-            manifest = dict(spec)
+        if manifest.get("path") is None and origin["local"]:
+            manifest = {"path": origin["path"],
+                        "profile": origin["profile"]}
         elif manifest.get("path") is None:
-            runlist = await self.node._readRunlist()
-            manifest = {"profile": runlist.get(name,
-                                               dict(app.profile.raw))}
+            runlist = await self.node.runlist()
+            manifest = {"profile": runlist.get(name, origin["profile"])}
         await self.node.pauseApp(name)
         await self._start(name, manifest)
         return self._appInfo(name)

@@ -14,27 +14,9 @@ from cocaine.cluster.remote import RemoteTable
 from cocaine.errors import SpawnFailed
 from cocaine.protocol.framing import packValue
 from cocaine.storage.memory import MemoryStorage
+from cocaine.testing import MemoryNode
 
 US, A, B = "node-b0", "node-a0", "node-c0"
-
-
-class FakeNode:
-    def __init__(self, clock):
-        self.storage = MemoryStorage()
-        self.apps = {}
-        self.calls = []
-        self.context = SimpleNamespace(
-            reactor=clock, uuid=US, locator=SimpleNamespace(
-                remote=RemoteTable(), peering=SimpleNamespace(
-                    interval=1.0)))
-
-    async def startApp(self, name, profile):
-        self.calls.append(("start", name, profile))
-        self.apps[name] = profile
-
-    async def pauseApp(self, name):
-        self.calls.append(("pause", name))
-        del self.apps[name]
 
 
 class FakePeer:
@@ -59,13 +41,18 @@ class FakePeer:
 class ClusterAppsTests(SynchronousTestCase):
     def setUp(self):
         self.clock = Clock()
-        self.node = FakeNode(self.clock)
+        self.node = MemoryNode()
+        self.storage = storage = MemoryStorage()
+        self.context = SimpleNamespace(
+            reactor=self.clock, uuid=US, locator=SimpleNamespace(
+                remote=RemoteTable(), peering=SimpleNamespace(
+                    interval=1.0)))
         self.log = []
         self.failing = {}
-        self.apps = ClusterApps(self.node, remoteNode=lambda e: FakePeer(
-            self.log, e, self.failing.get(tuple(e))), clock=self.clock)
-        self.remote = self.node.context.locator.remote
-        storage = self.node.storage
+        self.apps = ClusterApps(
+            self.node, storage, self.context, remoteNode=lambda e: FakePeer(
+                self.log, e, self.failing.get(tuple(e))), clock=self.clock)
+        self.remote = self.context.locator.remote
         storage.write("manifests", "echo", packValue({"slave": "w"}),
                       ["app"])
         storage.write("apps", "echo", packValue(b"tar"), ["app"])
@@ -89,7 +76,7 @@ class ClusterAppsTests(SynchronousTestCase):
         results = self.settle(self.apps.start("echo", b"small"))
         self.assertEqual(results, {US: "ok", A: "ok",
                                    B: "error: disk full"})
-        self.assertEqual(self.node.calls, [("start", "echo", "small")])
+        self.assertEqual(self.node.calls, [("startApp", "echo", "small")])
         self.assertEqual(self.runlist(), {"echo": "small"})
         self.assertIn(("deploy", ("127.0.0.1", 1), "echo", [
             ("manifests", "echo"), ("apps", "echo"),
@@ -104,7 +91,7 @@ class ClusterAppsTests(SynchronousTestCase):
         An inline profile sends no profile blob; an app already running
         here is not started again.
         """
-        self.node.apps["echo"] = {}
+        self.node.add("echo")
         self.remote.link(A, ("127.0.0.1", 1), {})
         self.assertEqual(self.settle(self.apps.start("echo", {})),
                          {US: "ok", A: "ok"})
@@ -127,7 +114,7 @@ class ClusterAppsTests(SynchronousTestCase):
         del self.log[:]
         self.assertEqual(self.settle(self.apps.pause("echo")),
                          {US: "ok", A: "ok"})
-        self.assertEqual(self.node.calls[-1], ("pause", "echo"))
+        self.assertEqual(self.node.calls[-1], ("pauseApp", "echo"))
         self.assertEqual(self.runlist(), {})
         self.assertEqual(self.log[0], ("pause", ("127.0.0.1", 1), "echo"))
         # not running here: the peers are still told
@@ -140,7 +127,7 @@ class ClusterAppsTests(SynchronousTestCase):
         it does not publish, by the smallest uuid running them; once.
         """
         self.settle(self.apps.start("echo", {}))
-        self.node.storage.write("runlists", CLUSTER_RUNLIST, packValue(
+        self.storage.write("runlists", CLUSTER_RUNLIST, packValue(
             {"echo": {}, "stopped": {}}), ["runlist"])
         self.remote.link(B, ("127.0.0.1", 2), {})
         self.apps.changed()

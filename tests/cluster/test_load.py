@@ -16,8 +16,9 @@ from zope.interface.verify import verifyObject
 from cocaine.cluster.gateway import (
     GATEWAYS, AdhocGateway, IGateway, LoadAwareGateway)
 from cocaine.cluster.load import (
-    BIG_CHANGE, CpuSampler, LoadPublisher, appLoad, bigChange, nodeLoad)
+    BIG_CHANGE, CpuSampler, LoadPublisher, bigChange, nodeLoad)
 from cocaine.protocol.load import CPU_WEIGHT, score
+from cocaine.testing import MemoryNode
 from cocaine.cluster.remote import RemoteTable
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
@@ -77,34 +78,15 @@ class ScoreTests(SynchronousTestCase):
         self.assertFalse(bigChange(old, report(
             100 * (BIG_CHANGE - 0.01) / CPU_WEIGHT / 100, app=(0, 0))))
 
-    def test_appLoad(self):
-        """
-        Measured from an engine's queue, workers, sessions and profile.
-        """
-        workers = {1: SimpleNamespace(state="active", load=2),
-                   2: SimpleNamespace(state="active", load=0),
-                   3: SimpleNamespace(state="starting", load=0)}
-        engine = SimpleNamespace(
-            queue=[1, 2, 3], workers=workers, running={1, 2},
-            profile=SimpleNamespace(poolLimit=4, concurrency=2))
-        self.assertEqual(appLoad(engine), {
-            "queue": 3, "busy": 1, "sessions": 2, "capacity": 4,
-            "concurrency": 2})
-
     def test_nodeLoad(self):
         """
-        Every app of the context's node service, and the CPU.
+        Every app of the context's node, and the CPU.
         """
-        engine = SimpleNamespace(
-            queue=[], workers={}, running=set(),
-            profile=SimpleNamespace(poolLimit=1, concurrency=1))
-        context = SimpleNamespace(node=SimpleNamespace(apps={
-            "echo": SimpleNamespace(engine=engine),
-            "broken": SimpleNamespace(engine=None)}))
+        node = MemoryNode()
+        node.add("echo")
+        context = SimpleNamespace(node=node)
         self.assertEqual(nodeLoad(context, cpu=lambda: 12), {
-            "cpu": 12.0, "apps": {"echo": {
-                "queue": 0, "busy": 0, "sessions": 0, "capacity": 1,
-                "concurrency": 1}}})
+            "cpu": 12.0, "apps": {"echo": node.load("echo")}})
         self.assertEqual(nodeLoad(None, cpu=lambda: 0),
                          {"cpu": 0.0, "apps": {}})
         self.assertIsInstance(nodeLoad(None)["cpu"], float)

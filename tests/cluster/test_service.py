@@ -16,6 +16,7 @@ from cocaine.locator.service import LocatorService
 from cocaine.errors import StartupError
 from tests import test_runtime as _runtime
 from tests.cluster.test_announce import FakeMulticastTransport
+from cocaine.testing import MemoryNode
 from tests.locator.test_service import FakeUpstream
 
 
@@ -184,5 +185,5 @@ class GatewayConfigTests(SynchronousTestCase):
                                           peers=(("127.0.0.1", 1),)),
             "us", Registry(), locator)
         service.parent = SimpleNamespace(context=SimpleNamespace(
-            node=SimpleNamespace(apps={})))
+            node=MemoryNode()))
         self.assertEqual(service.loadSource()["apps"], {})

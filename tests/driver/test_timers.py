@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.driver.base import DriverContext, DriverError
+from cocaine.driver.base import DriverContext
+from cocaine.errors import DriverError
 from cocaine.driver.cron import CronDriver, Schedule
 from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.timers import DriftingTimer, RecurringTimer

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.engine.engine import AppEngine
 from cocaine.engine.manifest import parseManifest, parseProfile
-from cocaine.engine.worker import WorkerConnection
+from cocaine.engine.connection import WorkerConnection
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
 
@@ -200,11 +200,11 @@ class SessionFlowTests(_EngineCase):
         """
         for bad in ([[42], "x"], ["oops"], [], [[b"a", 1], "m"]):
             upstream, _ = self.enqueue()
-            if not self.engine.workers or not any(
-                    w.connection for w in self.engine.workers.values()):
+            if not self.engine.pool.workers or not any(
+                    w.connection for w in self.engine.pool.workers.values()):
                 connection, _ = self.handshake(self.isolate.processes[0])
             channel = max(w._nextChannel for w in
-                          self.engine.workers.values()) - 1
+                          self.engine.pool.workers.values()) - 1
             connection.dataReceived(msgpack.packb([channel, 1, bad]))
             self.assertEqual(len(upstream.sent), 1, bad)
             name, pair, message = upstream.sent[0]
@@ -222,7 +222,7 @@ class SessionFlowTests(_EngineCase):
         self.handshake(second)
         for _ in range(4):
             self.enqueue()
-        loads = sorted(w.load for w in self.engine.workers.values())
+        loads = sorted(w.load for w in self.engine.pool.workers.values())
         self.assertEqual(loads, [2, 2])
 
     def test_handshakeTwiceRefused(self):
@@ -335,8 +335,8 @@ class TimeoutTests(_EngineCase):
         self.clock.advance(1.1)
         self.assertEqual(process.signals, [signal.SIGTERM, signal.SIGKILL])
         self.end(process, signum=signal.SIGKILL)
-        self.assertEqual(self.engine.workers, {})
-        self.assertEqual(self.engine.crashlogs, 0)
+        self.assertEqual(self.engine.pool.workers, {})
+        self.assertEqual(self.engine.pool.crashlogs, 0)
 
     def test_crashWritesCrashlog(self):
         self.enqueue()
@@ -374,8 +374,8 @@ class PinAndStopTests(_EngineCase):
         for process in self.isolate.processes:
             self.handshake(process)
         self.engine.pin(1)
-        stopping = [w for w in self.engine.workers.values()
-                    if w.state == "stopping"]
+        stopping = [w for w in self.engine.pool.workers.values()
+                    if w.state == "terminating"]
         self.assertEqual(len(stopping), 2)
         self.assertEqual(self.engine.info()["pool"]["pinned"], 1)
 
@@ -431,5 +431,5 @@ class LogOutputTests(_EngineCase):
         self.assertEqual([e["line"] for e in lines], ["one", "two", "three"])
         self.assertEqual({e["log_namespace"] for e in lines},
                          {"cocaine.app.app"})
-        worker = next(iter(self.engine.workers.values()))
+        worker = next(iter(self.engine.pool.workers.values()))
         self.assertEqual(list(worker.output.lines), ["two", "three"])

@@ -314,9 +314,14 @@ class WorkerLossTests(_AppTestCase):
         self.assertEqual([c async for c in survivor], [])
         # the next request goes to a fresh worker
         self.assertEqual(await self.call(echo, "ping"), [b"pong"])
-        crashlogs = await self.service("storage").find("crashlogs",
-                                                       ["echo"])
-        self.assertEqual(len(crashlogs), 1)
+        # written once the node reaped the process, which a loaded machine
+        # may deliver after the connection loss
+        await self.waitFor(self._crashlogs)
+
+    async def _crashlogs(self):
+        found = await self.service("storage").find("crashlogs", ["echo"])
+        self.assertLessEqual(len(found), 1)
+        return len(found) == 1
 
     async def _count(self, n):
         return len(await self.workerPids("echo")) == n

@@ -1,72 +1,20 @@
 """
 Tests for the management plane's logic (L{cocaine.management.plane} and
-L{cocaine.management.protocol}) with a fake node and memory storage.
+L{cocaine.management.protocol}) with an in-memory node and memory storage.
 """
 
 import json
-from types import SimpleNamespace
 
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cocaine.errors import AppNotRunning, KeyNotFound, SpawnFailed
+from cocaine.errors import KeyNotFound, SpawnFailed
 from cocaine.management.plane import ManagementPlane
 from cocaine.management.protocol import (
     ManagementError, checkAction, encodeReply, parseRequest)
 from cocaine.protocol.framing import packValue, unpackValue
 from cocaine.storage.memory import MemoryStorage
+from cocaine.testing import MemoryNode
 from tests.management._keys import sign, testKey
-
-
-class FakeEngine:
-    def __init__(self, name, how):
-        self.name = name
-        self.how = how
-
-    def info(self):
-        return {"state": "running", "how": self.how}
-
-
-class FakeNode:
-    """
-    The part of L{cocaine.engine.node.NodeService} the plane uses.
-    """
-
-    running = True
-
-    def __init__(self):
-        self.apps = {}
-        self.local = {}
-        self.runlist = {}
-        self.calls = []
-        self.failure = None
-
-    def _add(self, name, how, local, profile=None):
-        self.apps[name] = SimpleNamespace(
-            engine=FakeEngine(name, how), local=local,
-            profile=SimpleNamespace(raw=profile or {}))
-
-    async def startApp(self, name, profile):
-        self.calls.append(("startApp", name, profile))
-        if self.failure:
-            raise SpawnFailed(self.failure)
-        self.runlist[name] = profile
-        self._add(name, "storage", False)
-
-    async def _startLocal(self, name, spec):
-        self.calls.append(("startLocal", name, spec))
-        if self.failure:
-            raise SpawnFailed(self.failure)
-        self._add(name, spec["path"], True)
-
-    async def pauseApp(self, name):
-        self.calls.append(("pauseApp", name))
-        if name not in self.apps:
-            raise AppNotRunning("app {!r} is not running".format(name))
-        del self.apps[name]
-        self.runlist.pop(name, None)
-
-    async def _readRunlist(self):
-        return dict(self.runlist)
 
 
 def request(**fields):
@@ -119,7 +67,7 @@ class ProtocolTests(SynchronousTestCase):
 class _PlaneCase(TestCase):
 
     def setUp(self):
-        self.node = FakeNode()
+        self.node = MemoryNode()
         self.storage = MemoryStorage()
         self.plane = ManagementPlane(self.node, self.storage, "node-uuid",
                                      hostname="here")
@@ -138,24 +86,24 @@ class ActionTests(_PlaneCase):
                     "profile": {"pool-limit": 2}}
         reply = await self.call(request(version=2, action="create",
                                         apps={"echo": manifest}))
-        self.assertEqual(reply, {"apps": {"echo": {"state": "running",
-                                                   "how": "/apps/echo"}}})
-        self.assertEqual(self.node.calls, [("startLocal", "echo", {
-            "path": "/apps/echo", "profile": {"pool-limit": 2}})])
+        self.assertEqual(reply, {"apps": {"echo": self.node.info("echo")}})
+        self.assertEqual(self.node.calls, [
+            ("startLocal", "echo", "/apps/echo", {"pool-limit": 2})])
         self.assertEqual(self.stored("echo")[b"path"], b"/apps/echo")
         self.assertEqual(self.storage.find("manifests", ["app"]), ["echo"])
 
     async def test_createFromStorage(self):
         reply = await self.call(request(version=2, action="create", apps={
             "a": {"slave": "w", "engine": {"pool-limit": 1}}}))
-        self.assertEqual(reply["apps"]["a"]["how"], "storage")
+        self.assertEqual(reply["apps"]["a"]["state"], "running")
+        self.assertFalse(self.node.origin("a")["local"])
         self.assertEqual(self.node.calls,
                          [("startApp", "a", {"pool-limit": 1})])
 
     async def test_createFailureRestoresTheManifest(self):
         self.storage.write("manifests", "old", packValue({"slave": "v1"}),
                            ["app"])
-        self.node.failure = "slave 'w' not found"
+        self.node.failure = SpawnFailed("slave 'w' not found")
         reply = await self.call(request(version=2, action="create", apps={
             "old": {"slave": "v2"}, "new": {"slave": "w"}}))
         self.assertEqual(reply, {"apps": {
@@ -165,7 +113,7 @@ class ActionTests(_PlaneCase):
         self.assertRaises(KeyNotFound, self.storage.read, "manifests", "new")
 
     async def test_createRunning(self):
-        self.node._add("busy", "x", True)
+        self.node.add("busy", local=True, path="x")
         reply = await self.call(request(version=2, action="create", apps={
             "busy": {"slave": "w"}}))
         self.assertEqual(reply, {"apps": {"busy": {
@@ -186,15 +134,14 @@ class ActionTests(_PlaneCase):
         self.assertEqual(reply, {"apps": {
             "a": {"state": "deleted"},
             "ghost": {"error": "app 'ghost' is not running"}}})
-        self.assertEqual(self.node.apps, {})
+        self.assertEqual(self.node.apps(), [])
         self.assertEqual(self.storage.find("manifests", ["app"]), [])
 
     async def test_reloadTheWayItRan(self):
         await self.call(request(version=2, action="create", apps={
             "fromPath": {"slave": "w", "path": "/p", "profile": "small"},
             "fromStorage": {"slave": "w", "profile": "big"}}))
-        self.node._add("configured", "/c", True)
-        self.node.local["configured"] = {"path": "/c", "profile": "tiny"}
+        self.node.add("configured", local=True, path="/c", profile="tiny")
         self.node.calls = []
         reply = await self.call(request(version=2, action="reload", apps=[
             "fromPath", "fromStorage", "configured", "ghost"]))
@@ -204,18 +151,18 @@ class ActionTests(_PlaneCase):
                          {"error": "app 'ghost' is not running"})
         self.assertEqual(self.node.calls, [
             ("pauseApp", "fromPath"),
-            ("startLocal", "fromPath", {"path": "/p", "profile": "small"}),
+            ("startLocal", "fromPath", "/p", "small"),
             ("pauseApp", "fromStorage"),
             ("startApp", "fromStorage", "big"),
             ("pauseApp", "configured"),
-            ("startLocal", "configured", {"path": "/c", "profile": "tiny"})])
+            ("startLocal", "configured", "/c", "tiny")])
 
     async def test_info(self):
-        self.node._add("a", "/a", True)
+        self.node.add("a", local=True, path="/a", info={"how": "/a"})
         reply = await self.call(request(version=2, action="info"))
         self.assertEqual(reply, {"uuid": "node-uuid", "hostname": "here",
-                                 "apps": {"a": {"state": "running",
-                                                "how": "/a"}}})
+                                 "apps": {"a": self.node.info("a")}})
+        self.assertEqual(reply["apps"]["a"]["how"], "/a")
 
     async def test_nodeNotRunning(self):
         self.node.running = False

@@ -17,12 +17,12 @@ from cocaine.plugins import checkConfig, loadPlugins
 from cocaine.storage.memory import MemoryStorage
 from cocaine.zeromq._factory import shared
 from tests.management._client import Peer, ipcEndpoint
-from tests.management.test_plane import FakeNode
+from cocaine.testing import MemoryNode
 
 
 class FakeContext:
     def __init__(self):
-        self.node = FakeNode()
+        self.node = MemoryNode()
         self.uuid = "node-uuid"
         self.storages = {"core": MemoryStorage()}
 

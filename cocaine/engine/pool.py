@@ -1,0 +1,252 @@
+# -*- test-case-name: tests.engine.test_engine -*-
+"""
+An app's pool of workers: spawning, picking the worker for a session,
+growing toward the queue's needs, shrinking to a pin, crashlogs.
+
+The pool keeps two views its engine decides with: C{workers}, every worker
+whose process has not ended, and C{ready}, the ones that can take sessions
+now; each worker's machine tells the pool when one enters or leaves
+C{ready} (its C{active} state).
+"""
+
+import math
+import os
+import statistics
+import time
+import uuid as _uuid
+
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+
+from cocaine.engine.connection import WorkerProcess
+from cocaine.engine.manifest import profileWire
+from cocaine.engine.worker import Worker
+from cocaine.errors import SpawnFailed
+from cocaine.protocol.framing import packValue
+from cocaine.protocol.worker import workerArguments
+
+#: Where crashlogs go (PROTOCOL.md section 7).
+CRASHLOGS = "crashlogs"
+
+
+class Pool:
+    """
+    @ivar workers: C{{uuid: Worker}} whose process has not ended.
+    @ivar ready: C{{uuid: Worker}} that can take sessions.
+    @ivar leaving: uuids of workers asked to go or failed, not yet ended.
+    @ivar pinned: the pinned pool size, or L{None} to scale by load.
+    @ivar crashlogs: crashlogs written.
+    """
+
+    def __init__(self, engine, reactor, isolate, locatorEndpoint, storage,
+                 environ):
+        self._engine = engine
+        self._reactor = reactor
+        self._isolate = isolate
+        self._locator = locatorEndpoint
+        self._storage = storage
+        self._environ = dict(environ or {})
+        self.workers = {}
+        self.ready = {}
+        self.leaving = set()
+        self.pinned = None
+        self.crashlogs = 0
+        self._gone = {}
+        self._psutil = {}
+
+    @property
+    def _profile(self):
+        return self._engine.profile
+
+    def pick(self):
+        """
+        @return: the ready worker with the fewest sessions below
+            C{concurrency}, or L{None}.
+        """
+        best = None
+        limit = self._profile.concurrency
+        for worker in self.ready.values():
+            load = len(worker.sessions)
+            if load < limit and (best is None or load < len(best.sessions)):
+                best = worker
+        return best
+
+    def busy(self):
+        return sum(1 for w in self.ready.values() if w.sessions)
+
+    def _live(self):
+        return len(self.workers) - len(self.leaving)
+
+    def _target(self):
+        if self.pinned is not None:
+            return self.pinned
+        depth = len(self._engine.queue)
+        if not depth:
+            return 0
+        return min(self._profile.poolLimit,
+                   math.ceil(depth / self._profile.growThreshold))
+
+    def scale(self):
+        """
+        Grow toward what the queue needs (or the pin), and shrink to the
+        pin, stopping the least loaded.
+        """
+        live = self._live()
+        target = self._target()
+        while live < target:
+            if not self._spawn():
+                break
+            live += 1
+        if self.pinned is not None and live > self.pinned:
+            extra = sorted((w for u, w in self.workers.items()
+                            if u not in self.leaving),
+                           key=lambda w: w.load)[:live - self.pinned]
+            for worker in extra:
+                worker.stop("pool pinned at {}".format(self.pinned))
+
+    def _spawn(self):
+        engine = self._engine
+        uuid = str(_uuid.uuid4())
+        worker = Worker(engine, uuid, self._reactor, self._profile,
+                        self._isolate)
+        executable = os.path.join(engine.directory, engine.manifest.slave)
+        args = workerArguments(engine.name, engine.socketPath,
+                               self._locator(), uuid)
+        env = dict(self._environ)
+        env.update(engine.manifest.environment)
+        self.workers[uuid] = worker
+        try:
+            transport = self._isolate.spawn(
+                WorkerProcess(worker), executable, args, env,
+                engine.directory, engine.name)
+        except Exception as e:
+            del self.workers[uuid]
+            engine.log.error("app {app}: cannot spawn a worker: {reason}",
+                             app=engine.name, reason=str(e))
+            engine.failQueue(SpawnFailed("app {}: cannot spawn a worker: {}"
+                                         .format(engine.name, e)))
+            return False
+        worker.started(transport)
+        engine._report("worker-spawned", uuid=uuid, pid=worker.pid)
+        engine.log.debug("app {app}: spawned worker {uuid} (pid {pid})",
+                         app=engine.name, uuid=uuid, pid=worker.pid)
+        return True
+
+    def workerActive(self, worker):
+        self.ready[worker.uuid] = worker
+
+    def workerLeaving(self, worker):
+        self.ready.pop(worker.uuid, None)
+        if worker.uuid in self.workers:
+            self.leaving.add(worker.uuid)
+
+    def workerGone(self, worker):
+        """
+        A worker's process ended: forget it, write its crashlog if it
+        crashed, release what the isolate holds for it.
+        """
+        engine = self._engine
+        self.workers.pop(worker.uuid, None)
+        self.ready.pop(worker.uuid, None)
+        self.leaving.discard(worker.uuid)
+        self._psutil.pop(worker.uuid, None)
+        ending = worker.ending
+        abnormal = ending is not None and ending.abnormal
+        engine._report("worker-died" if abnormal else "worker-stopped",
+                       uuid=worker.uuid, pid=worker.pid, reason=worker.reason)
+        if abnormal:
+            engine.log.warn("app {app}: worker {uuid} (pid {pid}) died: "
+                            "{reason}", app=engine.name, uuid=worker.uuid,
+                            pid=worker.pid, reason=worker.reason)
+            self._writeCrashlog(worker)
+        release = getattr(self._isolate, "release", None)
+        if release is not None and worker.pid is not None:
+            release(worker.pid)
+        waiter = self._gone.pop(worker.uuid, None)
+        if waiter is not None:
+            waiter.callback(None)
+
+    def replace(self, worker):
+        """
+        While the app serves: a worker that never came up fails what waits
+        (no spinning); any other is simply replaced as the queue needs.
+        """
+        ending = worker.ending
+        if (ending is not None and ending.abnormal and not ending.cameUp
+                and not self.ready):
+            self._engine.failQueue(SpawnFailed(
+                "app {}: worker failed to start: {}".format(
+                    self._engine.name, ending.reason)))
+        self._engine.dispatchQueue()
+        self.scale()
+
+    def stopAll(self, reason):
+        """
+        Stop every worker.
+
+        @return: a Deferred that fires once all their processes ended.
+        """
+        waits = []
+        for worker in list(self.workers.values()):
+            waiter = self._gone[worker.uuid] = Deferred()
+            waits.append(waiter)
+            worker.stop(reason)
+        return gatherResults(waits)
+
+    def cleanup(self):
+        cleanup = getattr(self._isolate, "cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
+    def _writeCrashlog(self, worker):
+        engine = self._engine
+        if self._storage is None or not self._profile.crashlogLimit:
+            return
+        key = "{}:{}".format(int(time.time() * 1e6), worker.uuid)
+        lines = list(worker.output.lines) + [
+            "[cocaine] worker {} (pid {}) ended: {}".format(
+                worker.uuid, worker.pid, worker.reason)]
+        self.crashlogs += 1
+        d = maybeDeferred(self._storage.write, CRASHLOGS, key,
+                          packValue(lines), [engine.name])
+        d.addErrback(lambda f: engine.log.warn(
+            "app {app}: crashlog not written: {reason}", app=engine.name,
+            reason=f.getErrorMessage()))
+
+    # -- info ------------------------------------------------------------------
+
+    def info(self):
+        """
+        The pool's part of the app info map.
+        """
+        ready = list(self.ready.values())
+        loads = [w.load for w in ready]
+        return {
+            "pool": {"active": sum(1 for w in ready if w.load),
+                     "idle": sum(1 for w in ready if not w.load),
+                     "starting": self._live() - len(ready),
+                     "capacity": self._profile.poolLimit,
+                     "pinned": self.pinned},
+            "load-median": statistics.median(loads) if loads else 0,
+            "profile": profileWire(self._profile),
+            "crashlogs": self.crashlogs,
+            "workers": [self._workerInfo(w) for w in self.workers.values()],
+        }
+
+    def _workerInfo(self, worker):
+        rss = cpu = None
+        if worker.pid is not None:
+            try:
+                import psutil
+                process = self._psutil.get(worker.uuid)
+                if process is None:
+                    process = self._psutil[worker.uuid] = psutil.Process(
+                        worker.pid)
+                rss = process.memory_info().rss
+                cpu = process.cpu_percent(None)
+            except Exception:
+                # gone between the check and the read, or not permitted:
+                # the figures are simply unknown
+                rss = cpu = None
+        return {"uuid": worker.uuid, "pid": worker.pid,
+                "state": worker.state, "load": worker.load, "rss": rss,
+                "cpu": cpu, "accepted": worker.accepted}

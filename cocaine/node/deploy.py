@@ -1,0 +1,250 @@
+# -*- test-case-name: tests.node.test_deploy -*-
+"""
+Where an app comes from: its manifest, profile and archive in storage, the
+way the Cocaine tools deploy it (PROTOCOL.md section 7), or a development
+directory; and the runlist of the apps started on boot.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+
+from cocaine.engine.archive import extractArchive
+from cocaine.engine.manifest import ManifestError, parseManifest, parseProfile
+from cocaine.errors import KeyNotFound, SpawnFailed
+from cocaine.protocol.framing import packValue, unpackValue
+
+#: Storage collections of the app layout (PROTOCOL.md section 7).
+MANIFESTS, PROFILES, RUNLISTS, APPS = ("manifests", "profiles", "runlists",
+                                       "apps")
+
+#: UNIX socket paths longer than this do not fit sockaddr_un.
+MAX_SOCKET_PATH = 100
+
+log = Logger()
+
+
+class Source:
+    """
+    One app ready to run: what it is, where its files are, and how it was
+    asked for (to start it again the same way).
+
+    @ivar name: the app's name.
+    @ivar manifest: its parsed L{cocaine.engine.manifest.Manifest}.
+    @ivar profile: its parsed L{cocaine.engine.manifest.Profile}.
+    @ivar directory: where its files are (the slave runs there).
+    @ivar local: a development directory (not from storage).
+    @ivar requested: the profile as it was given: a name or a map.
+    """
+
+    def __init__(self, name, manifest, profile, directory, local,
+                 requested):
+        self.name = name
+        self.manifest = manifest
+        self.profile = profile
+        self.directory = directory
+        self.local = local
+        self.requested = requested
+
+    def origin(self):
+        """
+        @return: the L{cocaine.interfaces.INode.origin} map.
+        """
+        origin = {"local": self.local, "profile": self.requested}
+        if self.local:
+            origin["path"] = self.directory
+        return origin
+
+
+def checkName(name):
+    """
+    @raise SpawnFailed: C{name} cannot be an app's name.
+    """
+    if not name or "/" in name or name in (".", ".."):
+        raise SpawnFailed("app name {!r} is not allowed".format(name))
+
+
+async def readStored(storage, collection, key, what, app):
+    """
+    One stored value of the app layout, unpacked.
+
+    @raise SpawnFailed: it is not in storage, naming where it was looked
+        for.
+    """
+    try:
+        return unpackValue(await maybeDeferred(storage.read, collection,
+                                               key))
+    except KeyNotFound:
+        raise SpawnFailed("app {!r}: no {} in storage ({}/{})".format(
+            app, what, collection, key))
+
+
+async def resolveProfile(storage, name, profile):
+    """
+    @param profile: a profile name in storage, a profile map, or L{None}
+        for the defaults.
+    @return: the parsed profile.
+    """
+    if isinstance(profile, bytes):
+        profile = profile.decode("utf-8")
+    if isinstance(profile, str):
+        raw = await readStored(storage, PROFILES, profile, "profile", name)
+        return parseProfile(raw, profile)
+    if isinstance(profile, dict) or profile is None:
+        return parseProfile(profile or {}, "<{} inline>".format(name))
+    raise ManifestError("app {!r}: profile must be a name or a map, got "
+                        "{!r}".format(name, profile))
+
+
+async def fromStorage(reactor, storage, spool, name, profile):
+    """
+    Read an app deployed in storage and unpack its archive into
+    C{<spool>/<name>} (in a thread).
+
+    @return: its L{Source}.
+    """
+    manifest = parseManifest(await readStored(
+        storage, MANIFESTS, name, "manifest", name), name)
+    parsed = await resolveProfile(storage, name, profile)
+    archive = await readStored(storage, APPS, name, "archive", name)
+    if isinstance(archive, str):
+        archive = archive.encode("utf-8", "surrogateescape")
+    if not isinstance(archive, bytes):
+        raise SpawnFailed("app {!r}: the archive in storage is not binary "
+                          "data".format(name))
+    directory = os.path.abspath(os.path.join(spool, name))
+    await deferToThreadPool(reactor, reactor.getThreadPool(),
+                            extractArchive, archive, directory)
+    return checkSlave(Source(name, manifest, parsed, directory, False,
+                             profile))
+
+
+async def fromDirectory(storage, name, path, profile):
+    """
+    Read a development app from directory C{path}: its C{manifest.json}
+    beside its slave.
+
+    @return: its L{Source}.
+    """
+    directory = os.path.abspath(path)
+    manifestPath = os.path.join(directory, "manifest.json")
+    try:
+        with open(manifestPath, "rb") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SpawnFailed("app {!r}: cannot read {}: {}".format(
+            name, manifestPath, e))
+    manifest = parseManifest(raw, name)
+    parsed = await resolveProfile(storage, name, profile)
+    return checkSlave(Source(name, manifest, parsed, directory, True,
+                             profile))
+
+
+def checkSlave(source):
+    """
+    @return: C{source} when its slave exists and can be run.
+    @raise SpawnFailed: naming the slave and the directory.
+    """
+    slave = os.path.join(source.directory, source.manifest.slave)
+    if not os.path.isfile(slave):
+        raise SpawnFailed("app {!r}: slave {!r} not found in {}".format(
+            source.name, source.manifest.slave, source.directory))
+    if source.profile.isolate.get("type") != "thread" and not os.access(
+            slave, os.X_OK):
+        raise SpawnFailed("app {!r}: slave {!r} is not executable".format(
+            source.name, source.manifest.slave))
+    return source
+
+
+def socketPath(runtimeDirectory, name):
+    """
+    The UNIX socket an app's workers connect to: C{<runtime>/<name>.sock},
+    or a short path under the system's temporary directory when that would
+    not fit C{sockaddr_un}.
+    """
+    directory = os.path.abspath(runtimeDirectory)
+    path = os.path.join(directory, name + ".sock")
+    if len(path.encode()) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha1(directory.encode()).hexdigest()[:12]
+    short = os.path.join(tempfile.gettempdir(), "cocaine-" + digest)
+    path = os.path.join(short, hashlib.sha1(name.encode()).hexdigest()[
+        :16] + ".sock")
+    log.info("app {app}: socket path too long for {directory}; using "
+             "{path}", app=name, directory=directory, path=path)
+    return path
+
+
+class Runlist:
+    """
+    The node's runlist in storage: the apps started on boot, with their
+    profiles (C{runlists/<name>}).
+    """
+
+    def __init__(self, storage, name):
+        self._storage = storage
+        self.name = name
+
+    async def read(self):
+        """
+        @return: C{{app: profile}}; empty when there is none.
+        """
+        try:
+            value = unpackValue(await maybeDeferred(
+                self._storage.read, RUNLISTS, self.name))
+        except KeyNotFound:
+            return {}
+        if not isinstance(value, dict):
+            log.warn("runlist {runlist} is not a map; ignored",
+                     runlist=self.name)
+            return {}
+        return {(k.decode() if isinstance(k, bytes) else k):
+                (v.decode() if isinstance(v, bytes) else v)
+                for k, v in value.items()}
+
+    async def write(self, runlist):
+        await maybeDeferred(self._storage.write, RUNLISTS, self.name,
+                            packValue(runlist), ["runlist"])
+
+    async def add(self, name, profile):
+        runlist = await self.read()
+        runlist[name] = profile
+        await self.write(runlist)
+
+    async def remove(self, name):
+        runlist = await self.read()
+        if runlist.pop(name, None) is not None:
+            await self.write(runlist)
+
+
+def workerEnvironment(environ=None):
+    """
+    The base environment of workers: the node's, with the directory of the
+    node's own interpreter first on C{PATH}, so a worker starting with
+    C{#!/usr/bin/env python3} runs on the installation that has our worker
+    SDK.
+    """
+    env = dict(os.environ if environ is None else environ)
+    here = os.path.dirname(sys.executable)
+    parts = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join([here] + [p for p in parts if p != here])
+    return env
+
+
+def defaultIsolate(reactor, profile, name):
+    """
+    The isolate of an app: the C{thread} one, or the process isolate with
+    the profile's limits.
+    """
+    if profile.isolate.get("type") == "thread":
+        from cocaine.isolate.thread import ThreadIsolate
+        return ThreadIsolate(reactor)
+    from cocaine.isolate.process import ProcessIsolate
+    return ProcessIsolate(reactor, rlimits=dict(profile.rlimits) or None,
+                          cgroups=dict(profile.cgroups) or None)

@@ -1,0 +1,292 @@
+# -*- test-case-name: tests.node.test_service -*-
+"""
+The apps of a node: L{NodeService} provides L{cocaine.interfaces.INode}.
+It deploys apps from storage the way the Cocaine tools do, runs
+development apps from directories, brings back the apps of the runlist
+when the node starts, and keeps each running app as one L{App} child of
+its ordered tree (PROTOCOL.md sections 5 and 7).
+
+An app that is stopping stays in the tree until it has stopped: starting it
+again waits for that, so the old instance's teardown never touches the new
+one's socket or name.
+"""
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from cocaine.cluster.deploy import ClusterApps
+from cocaine.engine.engine import AppEngine
+from cocaine.engine.service import AppService
+from cocaine.errors import AppAlreadyRunning, AppNotRunning, SpawnFailed
+from cocaine.interfaces import INode
+from cocaine.driver.service import buildDrivers
+from cocaine.management.monitor import startMonitor
+from cocaine.node import deploy
+from cocaine.node.app import App
+from cocaine.ordered import OrderedMultiService
+from cocaine.plugins import checkDrivers, loadPlugins
+from cocaine.rpc.host import ServiceHost
+
+#: How long apps get to drain when the whole node stops.
+NODE_STOP_DRAIN = 3.0
+
+
+class _Gone:
+    """
+    The session of an app that does not run: already answered with the
+    error; what the client still sends is ignored.
+    """
+
+    finishedWithUpstream = True
+
+    def write(self, chunk):
+        pass
+
+    def close(self):
+        pass
+
+    def error(self, *args):
+        pass
+
+    def connectionLost(self):
+        pass
+
+
+@implementer(INode)
+class NodeService(OrderedMultiService):
+    """
+    @ivar local: C{{name: {"path": dir, "profile": name or map}}}
+        development apps started from directories on boot.
+    @ivar drainTimeout: seconds a paused app's sessions get to finish.
+    @ivar cluster: the L{ClusterApps} of cluster-wide apps.
+    """
+
+    log = Logger()
+
+    def __init__(self, context, runlist="default", local=None,
+                 drainTimeout=10.0, isolateFactory=None):
+        """
+        @param context: the node's L{cocaine.context.Context}.
+        @param isolateFactory: C{isolateFactory(reactor, profile, name)}
+            returning the isolate for an app; by default
+            L{deploy.defaultIsolate}.
+        """
+        OrderedMultiService.__init__(self)
+        self.setName("apps")
+        self.context = context
+        self._reactor = context.reactor
+        self.local = dict(local or {})
+        self.drainTimeout = drainTimeout
+        self._isolateFactory = isolateFactory or deploy.defaultIsolate
+        self._apps = {}
+        self._claimed = set()
+        self._watchers = []
+        self._runlist = deploy.Runlist(self.storage, runlist)
+        self.cluster = ClusterApps(self, self.storage, context)
+
+    @property
+    def storage(self):
+        return self.context.storage("core")
+
+    # -- the tree ------------------------------------------------------------
+
+    def startService(self):
+        OrderedMultiService.startService(self)
+        return Deferred.fromCoroutine(self._boot())
+
+    async def _boot(self):
+        for name, spec in self.local.items():
+            try:
+                await self.startLocal(name, spec["path"], spec.get(
+                    "profile"))
+            except Exception as e:
+                self.log.error("local app {app} not started: {reason}",
+                               app=name, reason=str(e))
+        for name, profile in (await self._runlist.read()).items():
+            if name in self._apps:
+                continue
+            try:
+                await self._startStored(name, profile, record=False)
+            except Exception as e:
+                self.log.error("app {app} of runlist {runlist} not started: "
+                               "{reason}", app=name, runlist=self._runlist.name,
+                               reason=str(e))
+        # cluster-wide apps: a node linked later gets the ones it lacks
+        peering = getattr(self.context.locator, "peering", None)
+        if peering is not None:
+            peering.watch(self.cluster.changed)
+            self.cluster.changed()
+
+    def stopService(self):
+        self.cluster.stop()
+        for app in self._apps.values():
+            app.drainTimeout = min(self.drainTimeout, NODE_STOP_DRAIN)
+        return OrderedMultiService.stopService(self)
+
+    # -- INode ---------------------------------------------------------------
+
+    def apps(self):
+        return sorted(name for name, app in self._apps.items()
+                      if app.state == "running")
+
+    def _running(self, name):
+        app = self._apps.get(name)
+        if app is None or app.state != "running":
+            raise AppNotRunning("app {!r} is not running".format(name))
+        return app
+
+    def info(self, name):
+        return self._running(name).info()
+
+    def load(self, name):
+        return self._running(name).engine.load()
+
+    def engine(self, name):
+        """
+        The engine of running app C{name} (for its drivers and the tool's
+        services; others go through L{enqueue}).
+        """
+        return self._running(name).engine
+
+    def enqueue(self, name, upstream, event, tag=None, headers=()):
+        try:
+            app = self._running(name)
+        except AppNotRunning as e:
+            upstream.error(e)
+            return _Gone()
+        return app.engine.enqueue(upstream, event, tag, headers)
+
+    def origin(self, name):
+        return self._running(name).source.origin()
+
+    def runlist(self):
+        return Deferred.fromCoroutine(self._runlist.read())
+
+    def watch(self, callback):
+        self._watchers.append(callback)
+
+        def unwatch():
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+        return unwatch
+
+    def _changed(self, name, running):
+        for callback in list(self._watchers):
+            try:
+                callback(name, running)
+            except Exception:
+                self.log.failure("app watcher failed for {app}", app=name)
+
+    def startApp(self, name, profile):
+        return Deferred.fromCoroutine(self._startStored(name, profile,
+                                                        record=True))
+
+    def startLocal(self, name, path, profile=None):
+        return Deferred.fromCoroutine(self._startLocal(name, path, profile))
+
+    def pauseApp(self, name):
+        return Deferred.fromCoroutine(self._pause(name))
+
+    # -- starting and stopping apps -----------------------------------------
+
+    async def _startStored(self, name, profile, record):
+        await self._claim(name)
+        try:
+            config = self.context.config
+            source = await deploy.fromStorage(
+                self._reactor, self.storage, config.paths.spool, name,
+                profile)
+            await self._run(source)
+        finally:
+            self._claimed.discard(name)
+        if record:
+            await self._runlist.add(name, profile)
+
+    async def _startLocal(self, name, path, profile):
+        await self._claim(name)
+        try:
+            source = await deploy.fromDirectory(self.storage, name, path,
+                                                profile)
+            await self._run(source)
+        finally:
+            self._claimed.discard(name)
+
+    async def _claim(self, name):
+        deploy.checkName(name)
+        old = self._apps.get(name)
+        if old is not None and old.state == "stopping":
+            # the old instance's teardown must finish first
+            await old.whenStopped()
+            if self._apps.get(name) is old:
+                del self._apps[name]
+        if name in self._apps or name in self._claimed:
+            raise AppAlreadyRunning("app {!r} is already running".format(
+                name))
+        self._claimed.add(name)
+
+    async def _run(self, source):
+        name = source.name
+        plugins = self.context.plugins or loadPlugins()
+        checkDrivers(name, source.manifest.drivers, plugins)
+        config = self.context.config
+        engine = AppEngine(
+            self._reactor, name, source.manifest, source.profile,
+            source.directory,
+            self._isolateFactory(self._reactor, source.profile, name),
+            deploy.socketPath(config.paths.runtime, name),
+            self._locatorEndpoint, storage=self.storage,
+            environ=deploy.workerEnvironment(),
+            maxMessage=config.network.maxMessage)
+        rpc = AppService(engine)
+        listener = ServiceHost(self._reactor, name, rpc,
+                               self.context.registry, config.network)
+        app = App(source, engine, listener,
+                  buildDrivers(self._reactor, name, engine,
+                               source.manifest.drivers, plugins),
+                  lambda: startMonitor(name, source.manifest.pubsub),
+                  self.drainTimeout)
+        rpc.describe = app.info
+        self._apps[name] = app
+        try:
+            await self.addRunningChild(app)
+        except BaseException:
+            self._apps.pop(name, None)
+            raise
+        self._changed(name, True)
+
+    async def _pause(self, name):
+        app = self._running(name)
+        app.drainTimeout = self.drainTimeout
+        try:
+            await self.removeRunningChild(app)
+        finally:
+            if self._apps.get(name) is app:
+                del self._apps[name]
+        self._changed(name, False)
+        if not app.source.local:
+            await self._runlist.remove(name)
+
+    def _locatorEndpoint(self):
+        entry = self.context.registry.lookup("locator")
+        if entry is None:
+            return "127.0.0.1:{}".format(self.context.config.network.locator)
+        host, port = entry[0][0]
+        return "{}:{}".format(host, port)
+
+    def pin(self, name, size):
+        self._running(name).engine.pin(size)
+
+    def trigger(self, name, driver, request=None):
+        return Deferred.fromCoroutine(self._trigger(name, driver, request))
+
+    async def _trigger(self, name, driver, request):
+        app = self._running(name)
+        target = app.drivers.get(driver)
+        trigger = getattr(target, "trigger", None)
+        if trigger is None:
+            raise SpawnFailed("app {!r} has no manual driver {!r} (it has: "
+                              "{})".format(name, driver, ", ".join(
+                                  sorted(app.drivers)) or "none"))
+        chunks = await trigger([] if request is None else [request])
+        return b"".join(chunks)
