@@ -9,6 +9,9 @@ True)}: one argument more than the locator declares, which 0.12 ignores
 "error occurred while watching for group updates" and never learn a
 group; here it learns one created after it started and routes a sticky
 request through it.
+
+The commands cocaine-tool ran and their exit status are appended to
+C{tool-commands.txt} in the test's working directory.
 """
 
 import json
@@ -54,6 +57,7 @@ class ProxyTests(TestCase):
         self.addCleanup(self.node.stop)
         self.home = os.path.join(directory, "home")
         self.tool = Tool(self.node.port, self.home)
+        self.addCleanup(lambda: self.tool.record(self.id()))
         self.httpPort = freePort()
         self.proxyLog = os.path.join(directory, "proxy.log")
         self.startProxy(proxy + [

@@ -54,13 +54,7 @@ class _ToolTestCase(TestCase):
         self.addCleanup(self.node.stop)
         self.home = os.path.join(directory, "home")
         self.tool = Tool(self.node.port, self.home)
-        self.addCleanup(self._record)
-
-    def _record(self):
-        with open(os.path.abspath("tool-commands.txt"), "a") as f:
-            for args, status in self.tool.runs:
-                f.write("{}\t{}\tcocaine-tool {}\n".format(
-                    self.id(), status, subprocess.list2cmdline(args)))
+        self.addCleanup(lambda: self.tool.record(self.id()))
 
     def ok(self, *args):
         """

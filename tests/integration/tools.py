@@ -174,3 +174,13 @@ class Tool:
             capture_output=True, text=True, timeout=self.timeout)
         self.runs.append((list(args), result.returncode))
         return result
+
+    def record(self, test, path="tool-commands.txt"):
+        """
+        Append each command run and its exit status to C{path}, a line
+        each: C{test, status, command}.
+        """
+        with open(os.path.abspath(path), "a") as f:
+            for args, status in self.runs:
+                f.write("{}\t{}\tcocaine-tool {}\n".format(
+                    test, status, subprocess.list2cmdline(args)))
