@@ -116,6 +116,25 @@ def extra(port, app, archive):
     yield call("cluster", locator, "cluster", EXTRA)
     yield call("uuid", locator, "uuid", EXTRA)
     yield call("refresh", locator, "refresh", ["nosuchgroup"], EXTRA)
+    try:
+        # the framework's own connect() (to the service) hides the
+        # locator's: call the method by name, as __getattr__ would
+        channel = yield locator._invoke(b"connect", "conformance-peer",
+                                        EXTRA)
+        report("connect", value=(yield channel.rx.get(timeout=TIMEOUT)))
+    except ServiceError as e:
+        report("connect", error=[e.category, e.code], reason=e.reason)
+    try:
+        channel = yield locator.publish(
+            "conformance-external", [["127.0.0.1", 1]], [1, {}], EXTRA)
+        report("publish", value=(yield channel.rx.get(timeout=TIMEOUT)))
+        yield call("resolve published", locator, "resolve",
+                   "conformance-external")
+        yield channel.tx.discard(EXTRA)
+        yield call("resolve discarded", locator, "resolve",
+                   "conformance-external")
+    except ServiceError as e:
+        report("publish", error=[e.category, e.code], reason=e.reason)
 
     storage = Service("storage", locator=locator)
     yield call("write", storage, "write", "conformance", "key", b"\x00v",

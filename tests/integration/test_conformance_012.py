@@ -167,6 +167,23 @@ class ExtraArgumentsTests(_StepsTestCase):
         self.assertEqual(len(self.succeeded("uuid")), 36)
         self.assertEqual(self.succeeded("refresh"), [])
 
+    def test_locatorStreams(self):
+        """
+        C{connect(uuid)} and C{publish(name, endpoints, [version,
+        graph])}, each with an argument more: the connect stream's first
+        chunk is the node's table; the published service resolves until
+        the publishing channel is discarded.
+        """
+        uuid, table = self.succeeded("connect")
+        self.assertEqual(uuid, self.succeeded("uuid"))
+        self.assertIn("storage", table)
+        self.assertEqual(self.succeeded("publish"), [])
+        endpoints, version, graph = self.succeeded("resolve published")
+        self.assertEqual((endpoints, version, graph),
+                         ([["127.0.0.1", 1]], 1, {}))
+        # its discard (with an extra argument too) withdraws it
+        self.assertEqual(self.step("resolve discarded")["error"], [10, 1])
+
     def test_storage(self):
         self.assertEqual(self.succeeded("write"), [])
         self.assertEqual(self.succeeded("read"), "\x00v")
