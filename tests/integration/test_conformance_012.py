@@ -18,7 +18,7 @@ the tests check parts of what it printed.
 import os
 import subprocess
 
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from tests.integration.apps012 import MALFORMED, frameworkApp, packTree
 from tests.integration.framework import frameworkPython
@@ -58,34 +58,37 @@ class SharedRun:
         self.config = config
         self.arguments = arguments
         self.done = False
-        self.skipped = None
+        self.failure = None
 
-    def get(self, directory, prepare=None):
+    def get(self, directory, prepare):
         """
-        The finished run, running it the first time.
+        The finished run, running it the first time. A run that could not
+        be made (no framework, a node that did not start, a script that
+        did not end) fails every test that asks for it, the same way.
 
-        @param prepare: C{prepare(python, directory)} returning further
-            arguments for the script, called before the node starts.
+        @param prepare: C{prepare(python, directory)} returning the node's
+            config and further arguments for the script, called before
+            the node starts.
         """
-        if self.skipped is not None:
-            raise self.skipped
-        if self.done:
-            return self
-        self.done = True
-        try:
-            python = frameworkPython()
-        except SkipTest as e:
-            self.skipped = e
-            raise
+        if self.failure is not None:
+            raise self.failure
+        if not self.done:
+            try:
+                self._run(directory, prepare)
+            except BaseException as e:
+                self.failure = e
+                raise
+            self.done = True
+        return self
+
+    def _run(self, directory, prepare):
+        python = frameworkPython()
         os.makedirs(directory)
-        arguments = list(self.arguments)
-        config = self.config
-        if prepare is not None:
-            config, more = prepare(python, directory)
-            arguments += more
+        config, more = prepare(python, directory)
         node = Node(os.path.join(directory, "node"), config).start()
         try:
-            arguments.insert(1, str(node.port))
+            arguments = [self.arguments[0], str(node.port)] + list(
+                self.arguments[1:]) + more
             result = subprocess.run(
                 [python, "-E", SCRIPT] + arguments, cwd=directory,
                 capture_output=True, text=True, timeout=150,
@@ -96,7 +99,6 @@ class SharedRun:
         finally:
             node.stop()
             self.log = node.log()
-        return self
 
 
 class _StepsTestCase(TestCase):
