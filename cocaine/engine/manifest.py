@@ -93,6 +93,10 @@ def parseManifest(value, app):
 class Profile:
     """
     How an app's pool runs. Times are seconds.
+
+    @ivar isolate: the profile's C{isolate} map; its C{type} is what this
+        node runs (C{process} or C{thread}, see L{ISOLATE_TYPES}), the
+        type as written stays in C{raw}.
     """
 
     name: str = "default"
@@ -164,18 +168,40 @@ def parseProfile(value, name="default"):
         fields["growThreshold"] = max(
             1, fields.get("queueLimit", 100) // fields.get("poolLimit", 10)
             // 2)
-    isolate = value.get("isolate", {"type": "process", "args": {}})
-    if not isinstance(isolate, dict) or isolate.get("type", "process") not in (
-            "process", "thread"):
-        raise ManifestError("{}: isolate: type must be \"process\" or "
-                            "\"thread\", got {!r}".format(where, isolate))
-    fields["isolate"] = MappingProxyType(dict(isolate))
+    fields["isolate"] = MappingProxyType(_isolate(where, value.get(
+        "isolate", {"type": "process", "args": {}})))
     for key in ("rlimits", "cgroups"):
         v = value.get(key, {}) or {}
         if not isinstance(v, dict):
             raise ManifestError("{}: {}: must be a map".format(where, key))
         fields[key] = MappingProxyType(dict(v))
     return Profile(**fields)
+
+
+#: The isolate types a profile may name, and what each means here. Cocaine
+#: 0.12 registers its in-node process isolate as C{legacy_process}
+#: (cocaine-plugins v0.12 C{node/src/module.cpp}; C{process} there is the
+#: external isolate daemon), and cocaine-tools starts apps with it: both
+#: are our process isolate.
+ISOLATE_TYPES = {"process": "process", "legacy_process": "process",
+                 "thread": "thread"}
+
+
+def _isolate(where, isolate):
+    """
+    The profile's C{isolate} map with its type as this node runs it
+    (C{process} or C{thread}); the other keys as given.
+    """
+    if not isinstance(isolate, dict):
+        raise ManifestError("{}: isolate: must be a map, got {!r}".format(
+            where, isolate))
+    given = isolate.get("type", "process")
+    if not isinstance(given, str) or given not in ISOLATE_TYPES:
+        raise ManifestError("{}: isolate: type must be one of {}, got {!r}"
+                            .format(where, ", ".join(
+                                '"{}"'.format(t) for t in ISOLATE_TYPES),
+                                given))
+    return dict(isolate, type=ISOLATE_TYPES[given])
 
 
 def _seconds(where, key, v, positive=False):

@@ -1,16 +1,18 @@
 # -*- test-case-name: tests.isolate -*-
 """
 How a worker is started and constrained: L{ProcessIsolate} spawns each
-worker in its own process group under the profile's rlimits and control
-groups (L{cocaine.isolate.limits}).
+worker in its own process group under the profile's rlimits
+(L{cocaine.isolate.rlimits}) and control groups
+(L{cocaine.isolate.cgroups}).
 """
 
-from cocaine.isolate.limits import (
+from cocaine.isolate.cgroups import (
     CgroupError, Cgroups, detectCgroupVersion, sharesToWeight,
-    validateCgroups, validateRlimits)
+    validateCgroups)
 from cocaine.isolate.process import (
     EXIT_EXEC_FAILED, EXIT_EXEC_NOT_FOUND, ProcessIsolate, SpawnError,
     checkExecutable)
+from cocaine.isolate.rlimits import validateRlimits
 
 __all__ = [
     "CgroupError", "Cgroups", "EXIT_EXEC_FAILED", "EXIT_EXEC_NOT_FOUND",

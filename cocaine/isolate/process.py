@@ -32,9 +32,10 @@ import sys
 from twisted.logger import Logger
 
 from cocaine.errors import CATEGORY_NODE, CocaineError
-from cocaine.isolate.limits import (
-    CgroupError, Cgroups, canRaiseHardLimits, clampRlimits,
-    currentHardLimits, prlimitArguments, validateCgroups, validateRlimits)
+from cocaine.isolate.cgroups import CgroupError, Cgroups, validateCgroups
+from cocaine.isolate.rlimits import (
+    canRaiseHardLimits, clampRlimits, currentHardLimits, prlimitArguments,
+    validateRlimits)
 
 #: The node category code for "spawn failed" (PROTOCOL.md section 4).
 SPAWN_FAILED = 8

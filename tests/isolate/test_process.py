@@ -25,8 +25,8 @@ from cocaine.errors import CATEGORY_NODE, toWire
 from cocaine.isolate import (
     EXIT_EXEC_NOT_FOUND, ProcessIsolate, SpawnError, checkExecutable)
 from cocaine.isolate import process as processModule
-from cocaine.isolate.limits import CgroupError, Cgroups, detectCgroupVersion
-from tests.isolate.test_limits import TreeCgroups, makeV1Tree, makeV2Tree
+from cocaine.isolate.cgroups import CgroupError, Cgroups, detectCgroupVersion
+from tests.isolate.test_cgroups import TreeCgroups, makeV1Tree, makeV2Tree
 
 SHELL = "/bin/sh"
 

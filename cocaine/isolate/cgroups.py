@@ -1,15 +1,11 @@
-# -*- test-case-name: tests.isolate.test_limits -*-
+# -*- test-case-name: tests.isolate.test_cgroups -*-
 """
-Resource limits for workers: rlimits (applied by C{prlimit} when the worker
-is executed) and control groups (a directory per app under the cgroup file
-system, the worker's pid written into it right after spawn).
+Control groups for workers, from the app profile's C{cgroups} map::
 
-Both come from the app profile's C{isolate} arguments::
+    "cgroups": {"cpuset": "0-1", "memory": 536870912, "shares": 512}
 
-    {"type": "process",
-     "args": {"rlimits": {"as": 1073741824, "nofile": 1024, "cpu": 3600},
-              "cgroups": {"cpuset": "0-1", "memory": 536870912,
-                          "shares": 512}}}
+A directory per app under the cgroup file system; each worker's pid is
+written into it right after spawn.
 
 Layouts written by L{Cgroups}:
 
@@ -38,9 +34,6 @@ import errno
 import os
 import re
 
-#: The rlimits a profile may set, with the C{prlimit} option of each.
-RLIMITS = {"as": "--as", "nofile": "--nofile", "cpu": "--cpu"}
-
 #: The cgroup limits a profile may set, with the v1 controller of each.
 CGROUP_CONTROLLERS = {"cpuset": "cpuset", "memory": "memory", "shares": "cpu"}
 
@@ -53,112 +46,10 @@ PARENT = "cocaine"
 
 _CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 
-#: The capability that allows raising a hard rlimit.
-_CAP_SYS_RESOURCE = 24
-
 
 def _positiveInt(value):
     return isinstance(value, int) and not isinstance(value, bool) \
         and value > 0
-
-
-def validateRlimits(rlimits):
-    """
-    Check the C{rlimits} of a profile.
-
-    @param rlimits: C{{"as": bytes, "nofile": count, "cpu": seconds}}, any
-        subset, or L{None}.
-    @return: a new L{dict} with the same limits (empty for L{None}).
-    @raise ValueError: naming the key that is unknown or whose value is not
-        a positive integer.
-    """
-    if rlimits is None:
-        return {}
-    if not isinstance(rlimits, dict):
-        raise ValueError("isolate rlimits: expected a map, not {!r}".format(
-            rlimits))
-    result = {}
-    for key, value in rlimits.items():
-        if key not in RLIMITS:
-            raise ValueError(
-                "isolate rlimits: unknown limit {!r} (known: {})".format(
-                    key, ", ".join(sorted(RLIMITS))))
-        if not _positiveInt(value):
-            raise ValueError(
-                "isolate rlimits: {!r} must be a positive integer, not "
-                "{!r}".format(key, value))
-        result[key] = value
-    return result
-
-
-def prlimitArguments(rlimits):
-    """
-    The C{prlimit} options that apply C{rlimits}, soft and hard alike, up to
-    and including the C{--} that ends them.
-
-    @param rlimits: validated limits (see L{validateRlimits}).
-    @return: e.g. C{["--as=1073741824", "--nofile=64:64", "--cpu=10",
-        "--"]}; empty when there is no limit.
-    """
-    if not rlimits:
-        return []
-    return ["{}={}:{}".format(RLIMITS[key], rlimits[key], rlimits[key])
-            for key in sorted(RLIMITS) if key in rlimits] + ["--"]
-
-
-def canRaiseHardLimits(statusPath="/proc/self/status"):
-    """
-    Whether this process may raise a hard rlimit (it holds
-    C{CAP_SYS_RESOURCE}; being root is not enough in a container).
-    """
-    try:
-        with open(statusPath) as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16)
-                                & (1 << _CAP_SYS_RESOURCE))
-    except (OSError, ValueError, IndexError):
-        pass
-    return os.geteuid() == 0
-
-
-def clampRlimits(rlimits, hardLimits, mayRaise):
-    """
-    Lower each limit to the current hard limit when it cannot be raised, so
-    the worker still starts.
-
-    @param rlimits: validated limits.
-    @param hardLimits: limit key to the current hard limit (or a negative
-        number for unlimited).
-    @param mayRaise: whether hard limits can be raised (see
-        L{canRaiseHardLimits}).
-    @return: C{(limits, lowered)}: the limits to apply, and a list of
-        C{(key, asked, applied)} for each one lowered.
-    """
-    result = dict(rlimits)
-    lowered = []
-    if mayRaise:
-        return result, lowered
-    for key, value in rlimits.items():
-        hard = hardLimits.get(key, -1)
-        if hard is not None and hard >= 0 and value > hard:
-            result[key] = hard
-            lowered.append((key, value, hard))
-    return result, lowered
-
-
-def currentHardLimits():
-    """
-    The hard limits of this process for every key of L{RLIMITS}.
-    """
-    import resource
-    names = {"as": "RLIMIT_AS", "nofile": "RLIMIT_NOFILE",
-             "cpu": "RLIMIT_CPU"}
-    result = {}
-    for key, name in names.items():
-        hard = resource.getrlimit(getattr(resource, name))[1]
-        result[key] = -1 if hard == resource.RLIM_INFINITY else hard
-    return result
 
 
 def validateCgroups(cgroups):
@@ -385,7 +276,6 @@ class Cgroups:
                 raise CgroupError(
                     "{} does not exist (no {} controller)".format(
                         base, controller))
-            prepare = None
             if controller == "cpuset":
                 def prepare(parent, fresh, base=base):
                     for knob in ("cpuset.cpus", "cpuset.mems"):
@@ -393,6 +283,8 @@ class Cgroups:
                         if fresh or not self._readOrEmpty(path):
                             self._write(path, self._read(
                                 os.path.join(base, knob)))
+            else:
+                prepare = None
             group = self._group(base, name, created, prepare)
             parent = os.path.dirname(group)
             if controller == "cpuset":
