@@ -12,14 +12,13 @@ one.
     cocaine-tool info echo
 """
 
-import io
 import json
 import os
-import tarfile
 
 from rich.console import Console, Group
 from rich.table import Table
 
+from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
 from cocaine.tool.context import ToolError, plain, text
 
@@ -27,8 +26,10 @@ from cocaine.tool.context import ToolError, plain, text
 #: terminal).
 LARGE_UPLOAD = 1024 * 1024
 
-#: What the app archive never contains.
-_SKIPPED = ("__pycache__",)
+#: The one packer is L{cocaine.client.deploy.packDirectory}; this name
+#: stays for callers of the tool's former copy
+#: (tests/integration/test_cluster_deploy.py).
+packDirectory = deploy.packDirectory
 
 
 def register(subparsers):
@@ -127,112 +128,6 @@ def register(subparsers):
 # -- upload -------------------------------------------------------------------
 
 
-def _appName(path):
-    base = os.path.basename(os.path.normpath(path))
-    for suffix in (".tar.gz", ".tgz", ".tar"):
-        if base.endswith(suffix) and len(base) > len(suffix):
-            return base[:-len(suffix)]
-    return base
-
-
-def _skipped(name):
-    return name in _SKIPPED or name.endswith(".pyc")
-
-
-def _walk(path):
-    """
-    C{[(absolute, relative)]} of what the archive holds, in its order, and
-    the total bytes of its regular files.
-    """
-    entries = []
-    total = 0
-
-    def visit(absolute, relative):
-        nonlocal total
-        entries.append((absolute, relative))
-        if os.path.isdir(absolute) and not os.path.islink(absolute):
-            for name in sorted(os.listdir(absolute)):
-                if not _skipped(name):
-                    visit(os.path.join(absolute, name),
-                          relative + "/" + name)
-        elif os.path.isfile(absolute) and not os.path.islink(absolute):
-            total += os.path.getsize(absolute)
-
-    for name in sorted(os.listdir(path)):
-        if not _skipped(name):
-            visit(os.path.join(path, name), name)
-    return entries, total
-
-
-class _Counting:
-    """
-    A file whose reads are reported to C{advance(bytes)}.
-    """
-
-    def __init__(self, f, advance):
-        self._f = f
-        self._advance = advance
-
-    def read(self, size=-1):
-        data = self._f.read(size)
-        self._advance(len(data))
-        return data
-
-
-def packDirectory(path, advance=None):
-    """
-    A gzipped tar of directory C{path} built in memory, entries relative
-    to it, Python caches left out (as L{cocaine.client.deploy.packDirectory}).
-
-    @param advance: called with the bytes of file content read so far,
-        chunk by chunk, for a progress bar.
-    @return: the archive's bytes.
-    """
-    entries, _ = _walk(path)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for absolute, relative in entries:
-            info = archive.gettarinfo(absolute, arcname=relative)
-            if info.isreg():
-                with open(absolute, "rb") as f:
-                    archive.addfile(info, _Counting(f, advance) if advance
-                                    else f)
-            else:
-                archive.addfile(info)
-    return buffer.getvalue()
-
-
-def _manifestFromArchive(data):
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            for member in archive.getmembers():
-                if os.path.normpath(member.name) == "manifest.json" and (
-                        member.isreg()):
-                    return json.loads(archive.extractfile(member).read())
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise ToolError("not a readable tar archive: {}".format(e))
-    except ValueError as e:
-        raise ToolError("manifest.json of the archive is not JSON: {}".format(
-            e))
-    return None
-
-
-def _archiveMembers(data):
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        return {os.path.normpath(m.name): m for m in archive.getmembers()}
-
-
-def _readJSON(path, what):
-    try:
-        with open(path, "rb") as f:
-            return json.load(f)
-    except OSError as e:
-        raise ToolError("cannot read {} {}: {}".format(
-            what, path, e.strerror or e))
-    except ValueError as e:
-        raise ToolError("{} {} is not JSON: {}".format(what, path, e))
-
-
 def _progress(bar=True):
     """
     A rich progress display on standard error, or L{None} when standard
@@ -255,75 +150,62 @@ def _progress(bar=True):
     return Progress(*columns, console=console)
 
 
+def _pack(path, name, manifest):
+    """
+    L{deploy.pack} with a progress bar while a large directory is packed.
+    """
+    progress = None
+    if os.path.isdir(path):
+        total = deploy.contentSize(path)
+        progress = _progress() if total >= LARGE_UPLOAD else None
+    if progress is None:
+        return deploy.pack(path, name, manifest)
+    with progress:
+        task = progress.add_task("packing " + name, total=total)
+        package = deploy.pack(path, name, manifest,
+                              lambda n: progress.advance(task, n))
+        progress.update(task, completed=total)
+    return package
+
+
 def upload(ctx, args):
     path = args.path
-    name = args.name or _appName(path)
+    name = args.name or deploy.appName(path)
     if not name:
         raise ToolError("cannot tell the app's name from {!r}; give --name"
                         .format(path))
     args.name = name
-    manifest = None
-    if args.manifest:
-        manifest = _readJSON(args.manifest, "manifest")
-    progress = None
-    if os.path.isdir(path):
-        if manifest is None:
-            manifest = _readJSON(os.path.join(path, "manifest.json"),
-                                 "manifest")
-        _, total = _walk(path)
-        progress = _progress() if total >= LARGE_UPLOAD else None
-        if progress is None:
-            archive = packDirectory(path)
-        else:
-            with progress:
-                task = progress.add_task("packing " + name, total=total)
-                archive = packDirectory(path, lambda n: progress.advance(
-                    task, n))
-                progress.update(task, completed=total)
-        members = _archiveMembers(archive)
-    elif os.path.isfile(path):
-        try:
-            with open(path, "rb") as f:
-                archive = f.read()
-        except OSError as e:
-            raise ToolError("cannot read {}: {}".format(path, e.strerror or e))
-        if manifest is None:
-            manifest = _manifestFromArchive(archive)
-            if manifest is None:
-                raise ToolError("{} has no manifest.json; give --manifest"
-                                .format(path))
-        try:
-            members = _archiveMembers(archive)
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise ToolError("{} is not a tar or tar.gz archive: {}".format(
-                path, e))
-    else:
-        raise ToolError("{}: no such directory or archive".format(path))
+    try:
+        manifest = None
+        if args.manifest:
+            manifest = deploy.readJSON(args.manifest)
+        package = _pack(path, name, manifest)
+        from cocaine.engine.manifest import parseManifest
+        parseManifest(package.manifest, name)
+        for warning in deploy.checkSlave(package):
+            ctx.warn("{}: {}".format(name, warning))
+    except deploy.MissingManifest as e:
+        raise ToolError("{}; give --manifest".format(e))
+    except deploy.DeployError as e:
+        raise ToolError(str(e))
 
-    from cocaine.engine.manifest import parseManifest
-    parsed = parseManifest(manifest, name)
-    slave = members.get(os.path.normpath(parsed.slave))
-    if slave is None:
-        raise ToolError("the manifest's slave {!r} is not in the app".format(
-            parsed.slave))
-    if not slave.mode & 0o111:
-        ctx.warn("{}: the slave {!r} is not executable; the process isolate "
-                 "will refuse to start it".format(name, parsed.slave))
-
-    ctx.writeValue("manifests", name, manifest, ["app"])
+    archive = package.archive
+    manifestWrite, archiveWrite = deploy.storageWrites(
+        name, archive, package.manifest)
+    ctx.storage.write(*manifestWrite)
     # One storage write: there is no progress to measure, only time.
     # A large archive over a slow link may take longer than --timeout.
     timeout = ctx.longTimeout(60.0)
     progress = _progress(bar=False) if len(archive) >= LARGE_UPLOAD else None
     if progress is None:
-        ctx.writeValue("apps", name, archive, ["app"], timeout=timeout)
+        ctx.storage.write(*archiveWrite, timeout=timeout)
     else:
         with progress:
             progress.add_task("writing {} ({}) to storage".format(
                 name, _size(len(archive))), total=None)
-            ctx.writeValue("apps", name, archive, ["app"], timeout=timeout)
+            ctx.storage.write(*archiveWrite, timeout=timeout)
     result = {"app": name, "archive-bytes": len(archive),
-              "manifest": manifest}
+              "manifest": package.manifest}
     if ctx.json:
         ctx.emit(result)
     else:
