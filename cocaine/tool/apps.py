@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.tool.test_apps -*-
 """
-C{cocaine-tool app ...} and C{cocaine-tool info}.
+C{cocaine-tool app ...}: list, view, start, stop, restart, remove and
+check apps (C{app upload} is L{cocaine.tool.upload}).
 
 Apps live in storage as the Cocaine tools keep them (PROTOCOL.md section
 7): the archive in C{apps}, the manifest in C{manifests} (both tagged
@@ -9,22 +10,17 @@ one.
 
     cocaine-tool app upload examples/apps/echo
     cocaine-tool app start echo --profile default
-    cocaine-tool info echo
+    cocaine-tool app list
 """
 
 import json
-import os
 
-from rich.console import Console, Group
 from rich.table import Table
 
 from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
+from cocaine.tool import upload
 from cocaine.tool.context import ToolError, plain, text
-
-#: Uploads from this size on show a progress bar (when stderr is a
-#: terminal).
-LARGE_UPLOAD = 1024 * 1024
 
 #: The one packer is L{cocaine.client.deploy.packDirectory}; this name
 #: stays for callers of the tool's former copy
@@ -33,26 +29,16 @@ packDirectory = deploy.packDirectory
 
 
 def register(subparsers):
+    """
+    Add the C{app} commands to the tool's commands.
+    """
     app = subparsers.add_parser(
         "app", help="upload, start, stop and inspect apps",
         description="Apps in storage (apps, manifests) and on the node.")
     commands = app.add_subparsers(title="app commands", dest="_app",
                                   metavar="COMMAND")
 
-    p = commands.add_parser(
-        "upload", help="upload an app directory or archive",
-        description="Write an app to storage as the Cocaine tools do: the "
-        "archive (a directory is packed as tar.gz in memory; a .tar, "
-        ".tar.gz or .tgz file is sent as it is) to apps/NAME and the "
-        "manifest to manifests/NAME. Start it with `app start`.")
-    p.add_argument("path", metavar="PATH",
-                   help="an app directory, or a tar or tar.gz archive")
-    p.add_argument("--name", help="the app's name (default: the directory "
-                   "or archive name)")
-    p.add_argument("--manifest", metavar="FILE",
-                   help="the manifest (JSON) to use instead of the app's "
-                   "manifest.json")
-    p.set_defaults(func=upload)
+    upload.register(commands)
 
     p = commands.add_parser(
         "list", help="apps in storage and on the node",
@@ -116,115 +102,14 @@ def register(subparsers):
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=check)
 
-    p = subparsers.add_parser(
-        "info", help="the node's apps, or one app, as tables",
-        description="Without APP: every running app with state, workers, "
-        "queue and requests. With APP: its pool, queue, requests, profile "
-        "and workers (pid, state, load, RSS, CPU).")
-    p.add_argument("name", metavar="APP", nargs="?")
-    p.set_defaults(func=info)
-
-
-# -- upload -------------------------------------------------------------------
-
-
-def _progress(bar=True):
-    """
-    A rich progress display on standard error, or L{None} when standard
-    error is not a terminal: a bar over bytes (C{bar}), or a spinner with
-    the elapsed time for a phase whose progress cannot be measured.
-    """
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return None
-    from rich.progress import (
-        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
-        TimeElapsedColumn, TransferSpeedColumn)
-    if bar:
-        columns = (TextColumn("{task.description}"), BarColumn(),
-                   DownloadColumn(binary_units=True), TransferSpeedColumn(),
-                   TimeElapsedColumn())
-    else:
-        columns = (SpinnerColumn(), TextColumn("{task.description}"),
-                   TimeElapsedColumn())
-    return Progress(*columns, console=console)
-
-
-def _pack(path, name, manifest):
-    """
-    L{deploy.pack} with a progress bar while a large directory is packed.
-    """
-    progress = None
-    if os.path.isdir(path):
-        total = deploy.contentSize(path)
-        progress = _progress() if total >= LARGE_UPLOAD else None
-    if progress is None:
-        return deploy.pack(path, name, manifest)
-    with progress:
-        task = progress.add_task("packing " + name, total=total)
-        package = deploy.pack(path, name, manifest,
-                              lambda n: progress.advance(task, n))
-        progress.update(task, completed=total)
-    return package
-
-
-def upload(ctx, args):
-    path = args.path
-    name = args.name or deploy.appName(path)
-    if not name:
-        raise ToolError("cannot tell the app's name from {!r}; give --name"
-                        .format(path))
-    args.name = name
-    try:
-        manifest = None
-        if args.manifest:
-            manifest = deploy.readJSON(args.manifest)
-        package = _pack(path, name, manifest)
-        from cocaine.engine.manifest import parseManifest
-        parseManifest(package.manifest, name)
-        for warning in deploy.checkSlave(package):
-            ctx.warn("{}: {}".format(name, warning))
-    except deploy.MissingManifest as e:
-        raise ToolError("{}; give --manifest".format(e))
-    except deploy.DeployError as e:
-        raise ToolError(str(e))
-
-    archive = package.archive
-    manifestWrite, archiveWrite = deploy.storageWrites(
-        name, archive, package.manifest)
-    ctx.storage.write(*manifestWrite)
-    # One storage write: there is no progress to measure, only time.
-    # A large archive over a slow link may take longer than --timeout.
-    timeout = ctx.longTimeout(60.0)
-    progress = _progress(bar=False) if len(archive) >= LARGE_UPLOAD else None
-    if progress is None:
-        ctx.storage.write(*archiveWrite, timeout=timeout)
-    else:
-        with progress:
-            progress.add_task("writing {} ({}) to storage".format(
-                name, _size(len(archive))), total=None)
-            ctx.storage.write(*archiveWrite, timeout=timeout)
-    result = {"app": name, "archive-bytes": len(archive),
-              "manifest": package.manifest}
-    if ctx.json:
-        ctx.emit(result)
-    else:
-        ctx.say("app {} uploaded ({}); start it with `cocaine-tool app start "
-                "{}`".format(name, _size(len(archive)), name))
-
-
-def _size(count):
-    if count >= 1024 * 1024:
-        return "{:.1f} MiB".format(count / 1024 / 1024)
-    if count >= 1024:
-        return "{:.1f} KiB".format(count / 1024)
-    return "{} bytes".format(count)
-
 
 # -- list, view, start, stop, restart, remove, check --------------------------
 
 
-def _running(ctx):
+def runningApps(ctx):
+    """
+    The names of the apps the node runs, sorted.
+    """
     return sorted(plain(ctx.node.list() or []))
 
 
@@ -237,7 +122,7 @@ def _state(ctx, name):
 
 def listApps(ctx, args):
     stored = set(ctx.find("apps", ["app"]))
-    running = set(_running(ctx))
+    running = set(runningApps(ctx))
     apps = []
     for name in sorted(stored | running):
         state = _state(ctx, name) if name in running else "stopped"
@@ -348,7 +233,7 @@ def _runlistProfile(ctx, name):
 def restart(ctx, args):
     name = args.name
     profile = args.profile
-    running = name in _running(ctx)
+    running = name in runningApps(ctx)
     if profile is None:
         profile = _runlistProfile(ctx, name)
         if profile == {}:
@@ -408,7 +293,7 @@ def _removeFrom(ctx, name):
         if len(kept) != len(value):
             ctx.writeValue("runlists", runlist, kept, ["runlist"])
             runlists.append(runlist)
-    return removed, runlists, name in _running(ctx)
+    return removed, runlists, name in runningApps(ctx)
 
 
 def _removeCluster(ctx, name):
@@ -472,96 +357,3 @@ def check(ctx, args):
     ctx.emit({"app": name, "state": state} if ctx.json
              else "{}: {}".format(name, state))
     return 0 if state == "running" else 1
-
-
-# -- info ---------------------------------------------------------------------
-
-
-def _ratio(part, whole):
-    return "{}/{}".format("-" if part is None else part,
-                          "-" if whole is None else whole)
-
-
-def info(ctx, args):
-    if args.name:
-        return _appInfo(ctx, args.name)
-    uuid = plain(ctx.locator.uuid())
-    apps = {}
-    for name in _running(ctx):
-        try:
-            apps[name] = plain(ctx.node.info(name))
-        except AppNotRunning:
-            continue
-    if ctx.json:
-        ctx.emit({"node": {"uuid": uuid, "locator": ctx.address},
-                  "apps": apps})
-        return
-    table = Table("app", "state", "workers", "active", "idle", "queue",
-                  "pending", "accepted", "rejected", "crashlogs",
-                  title="node {} at {}".format(uuid, ctx.address))
-    for name, app in sorted(apps.items()):
-        pool = app.get("pool") or {}
-        queue = app.get("queue") or {}
-        requests = app.get("requests") or {}
-        live = (pool.get("active") or 0) + (pool.get("idle") or 0)
-        table.add_row(
-            text(name), text(app.get("state")),
-            text(_ratio(live, pool.get("capacity"))),
-            text(pool.get("active")), text(pool.get("idle")),
-            text(_ratio(queue.get("depth"), queue.get("capacity"))),
-            text((app.get("sessions") or {}).get("pending")),
-            text(requests.get("accepted")), text(requests.get("rejected")),
-            text(app.get("crashlogs")))
-    if not apps:
-        ctx.console.print(text("node {} at {}: no apps running".format(
-            uuid, ctx.address)))
-        return
-    ctx.emit(None, table)
-
-
-def _appInfo(ctx, name):
-    app = plain(ctx.node.info(name))
-    if ctx.json:
-        ctx.emit(app)
-        return
-    pool = app.get("pool") or {}
-    queue = app.get("queue") or {}
-    requests = app.get("requests") or {}
-    profile = app.get("profile") or {}
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    rows = [
-        ("state", app.get("state")),
-        ("profile", profile.get("name") if isinstance(profile, dict)
-         else profile),
-        ("pool", "{} active, {} idle, {} starting, capacity {}{}".format(
-            pool.get("active", 0), pool.get("idle", 0),
-            pool.get("starting", 0), pool.get("capacity"),
-            ", pinned at {}".format(pool["pinned"])
-            if pool.get("pinned") is not None else "")),
-        ("queue", "{} of {}".format(queue.get("depth", 0),
-                                    queue.get("capacity"))),
-        ("sessions", "{} pending".format(
-            (app.get("sessions") or {}).get("pending", 0))),
-        ("requests", "{} accepted, {} rejected".format(
-            requests.get("accepted", 0), requests.get("rejected", 0))),
-        ("load median", app.get("load-median")),
-        ("crashlogs", app.get("crashlogs")),
-    ]
-    for key, value in rows:
-        summary.add_row(text(key), text(value))
-    workers = Table("uuid", "pid", "state", "load", "RSS MB", "CPU %",
-                    "accepted", title="workers")
-    for worker in app.get("workers") or []:
-        rss = worker.get("rss")
-        workers.add_row(
-            text(worker.get("uuid")), text(worker.get("pid")),
-            text(worker.get("state")), text(worker.get("load")),
-            text(None if rss is None else "{:.1f}".format(rss / 1048576.0)),
-            text(worker.get("cpu")), text(worker.get("accepted")))
-    if not app.get("workers"):
-        workers = text("no workers")
-    title = text("app {}".format(name))
-    title.stylize("bold")
-    ctx.emit(app, Group(title, summary, workers))

@@ -39,6 +39,7 @@ PROG = "cocaine-tool"
 COMMAND_MODULES = [
     "cocaine.tool.services",
     "cocaine.tool.apps",
+    "cocaine.tool.info",
     "cocaine.tool.storage_commands",
     "cocaine.tool.top",
 ]
