@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
-from cocaine.tool import upload
+from cocaine.tool import peers, upload
 from cocaine.tool.context import ToolError, plain, text
 
 #: The one packer is L{cocaine.client.deploy.packDirectory}; this name
@@ -297,18 +297,12 @@ def _removeFrom(ctx, name):
 
 
 def _removeCluster(ctx, name):
-    from cocaine.tool.context import ToolContext
-    nodes = {plain(ctx.locator.uuid()): (ctx.host, ctx.port)}
-    for uuid, endpoint in plain(ctx.locator.cluster() or {}).items():
-        nodes[uuid] = tuple(endpoint)
+    nodes = peers.linkedNodes(ctx)
+    nodes[plain(ctx.locator.uuid())] = (ctx.host, ctx.port)
     results = {}
     for uuid, (host, port) in sorted(nodes.items()):
-        peer = ToolContext(host, port, ctx.timeout, console=ctx.console)
-        try:
+        with peers.peerContext(ctx, host, port) as peer:
             removed, runlists, running = _removeFrom(peer, name)
-        finally:
-            for service in peer._services.values():
-                service.close()
         results[uuid] = {"removed": removed, "runlists": runlists,
                          "running": running}
     if not any(r["removed"] or r["runlists"] for r in results.values()):

@@ -37,7 +37,8 @@ PROG = "cocaine-tool"
 #: The modules that register commands, in the order of the help text.
 #: A module that does not exist (yet) is skipped.
 COMMAND_MODULES = [
-    "cocaine.tool.services",
+    "cocaine.tool.locator",
+    "cocaine.tool.call",
     "cocaine.tool.apps",
     "cocaine.tool.info",
     "cocaine.tool.storage_commands",

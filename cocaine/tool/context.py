@@ -153,6 +153,20 @@ class ToolContext:
                 name, self.host, self.port, self.callTimeout)
         return service
 
+    def close(self, timeout=None):
+        """
+        Close the clients this context opened, each within C{timeout}
+        seconds; one whose node does not let go in time (it went away) is
+        left to the interpreter's exit.
+        """
+        from twisted.internet.defer import TimeoutError as DeferredTimeout
+        services, self._services = list(self._services.values()), {}
+        for service in services:
+            try:
+                service.close(timeout=timeout)
+            except DeferredTimeout:
+                continue
+
     @property
     def storage(self):
         return self.service("storage")
