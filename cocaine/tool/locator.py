@@ -2,6 +2,10 @@
 """
 Commands of the node's locator: C{locate}, C{cluster} and C{uuid}.
 
+C{cluster --load} shows each app's score as
+L{cocaine.protocol.load.score} computes it from the node's load report:
+the very number the cluster's gateway compares to pick a node.
+
     cocaine-tool locate storage
     cocaine-tool cluster --load
     cocaine-tool uuid
@@ -10,6 +14,7 @@ Commands of the node's locator: C{locate}, C{cluster} and C{uuid}.
 from rich.table import Table
 from rich.tree import Tree
 
+from cocaine.protocol.load import score
 from cocaine.tool import peers
 from cocaine.tool.context import plain, text
 from cocaine.tool.peers import address
@@ -125,13 +130,6 @@ def _addMessages(node, protocol, root):
                            else {})
 
 
-def _score(app):
-    capacity = (app.get("capacity") or 0) * (app.get("concurrency") or 1)
-    if not capacity:
-        return None
-    return (app.get("sessions", 0) + app.get("queue", 0)) / float(capacity)
-
-
 def _clusterLoad(ctx, nodes):
     own = plain(ctx.locator.uuid())
     everyone = dict(nodes)
@@ -152,16 +150,16 @@ def _clusterLoad(ctx, nodes):
         apps = (load or {}).get("apps") or {}
         result[uuid] = {"endpoint": [host, port], "self": uuid == own,
                         "cpu": (load or {}).get("cpu"),
-                        "apps": {name: dict(app, score=_score(app))
+                        "apps": {name: dict(app, score=score(load, name))
                                  for name, app in apps.items()},
                         "services": services}
         cells = []
         for name, app in sorted(apps.items()):
-            score = _score(app)
+            value = score(load, name)
             cells.append("{} {}+{}/{}{}".format(
                 name, app.get("sessions", 0), app.get("queue", 0),
                 (app.get("capacity") or 0) * (app.get("concurrency") or 1),
-                "" if score is None else " ({:.2f})".format(score)))
+                "" if value is None else " ({:.2f})".format(value)))
         cpu = (load or {}).get("cpu")
         table.add_row(text(uuid + (" (this node)" if uuid == own else "")),
                       text(address(host, port)),
