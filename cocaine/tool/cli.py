@@ -41,7 +41,11 @@ COMMAND_MODULES = [
     "cocaine.tool.call",
     "cocaine.tool.apps",
     "cocaine.tool.info",
-    "cocaine.tool.storage_commands",
+    "cocaine.tool.profiles",
+    "cocaine.tool.runlists",
+    "cocaine.tool.groups",
+    "cocaine.tool.crashlogs",
+    "cocaine.tool.keys",
     "cocaine.tool.top",
 ]
 
