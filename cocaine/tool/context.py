@@ -15,7 +15,7 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from cocaine.errors import KeyNotFound
+from cocaine.errors import CallTimeout, KeyNotFound
 
 
 class ToolError(Exception):
@@ -79,6 +79,32 @@ def text(value):
         value = str(value) if not isinstance(value, (dict, list)) else dumps(
             value, line=True)
     return Text(value)
+
+
+def unreachableReason(error):
+    """
+    Why a node did not answer, in a few words: C{connection refused},
+    C{no answer within 5s}, or the error's message without the client's
+    C{cannot connect to locator at ...:} prefix.
+    """
+    from twisted.internet.defer import TimeoutError as DeferredTimeout
+    if isinstance(error, DeferredTimeout):
+        waited = error.args[0] if error.args else None
+        if isinstance(waited, (int, float)):
+            return "no answer within {:g}s".format(waited)
+        return "no answer"
+    message = " ".join(str(error).split())
+    if isinstance(error, CallTimeout):
+        return message
+    lowered = message.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "connection timed out"
+    prefix = "cannot connect to locator at "
+    if message.startswith(prefix) and ": " in message[len(prefix):]:
+        message = message[len(prefix):].split(": ", 1)[1]
+    return message.rstrip(".") or type(error).__name__
 
 
 #: The width of tables when standard output is not a terminal (and

@@ -18,8 +18,9 @@ import threading
 import time
 from contextlib import contextmanager
 
-from cocaine.errors import CallTimeout, CocaineError
-from cocaine.tool.context import ToolContext, ToolError, plain
+from cocaine.errors import CocaineError
+from cocaine.tool.context import (
+    ToolContext, ToolError, plain, unreachableReason)
 
 #: Seconds a peer has to answer each call when C{--timeout} is 0.
 PEER_TIMEOUT = 10.0
@@ -80,34 +81,6 @@ def _unreachableErrors():
 UNREACHABLE = _unreachableErrors()
 
 
-def reason(error, timeout=None):
-    """
-    Why a node did not answer, in a few words: C{connection refused},
-    C{no answer within 5s}, or the error's message without the client's
-    C{cannot connect to locator at ...:} prefix.
-
-    @param timeout: the seconds waited, for a timeout that does not say.
-    """
-    from twisted.internet.defer import TimeoutError as DeferredTimeout
-    if isinstance(error, DeferredTimeout):
-        waited = error.args[0] if error.args else timeout
-        if isinstance(waited, (int, float)):
-            return "no answer within {:g}s".format(waited)
-        return "no answer"
-    message = " ".join(str(error).split())
-    if isinstance(error, CallTimeout):
-        return message
-    lowered = message.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "timed out" in lowered or "timeout" in lowered:
-        return "connection timed out"
-    prefix = "cannot connect to locator at "
-    if message.startswith(prefix) and ": " in message[len(prefix):]:
-        message = message[len(prefix):].split(": ", 1)[1]
-    return message.rstrip(".") or type(error).__name__
-
-
 def askEach(ctx, nodes, question):
     """
     Ask every node C{question(peer)} at once, C{peer} being a
@@ -115,7 +88,8 @@ def askEach(ctx, nodes, question):
 
     @param nodes: C{{uuid: (host, port)}}.
     @return: C{{uuid: (answer, None)}} for a node that answered,
-        C{{uuid: (None, reason)}} for one that did not (L{reason}).
+        C{{uuid: (None, reason)}} for one that did not
+        (L{unreachableReason}).
     @raise Exception: what a C{question} raised that is not about its
         node (a bug), once every node was asked.
     """
@@ -128,7 +102,7 @@ def askEach(ctx, nodes, question):
             with peerContext(ctx, host, port) as peer:
                 answers[uuid] = (question(peer), None)
         except UNREACHABLE as e:
-            answers[uuid] = (None, reason(e, timeout))
+            answers[uuid] = (None, unreachableReason(e))
         except BaseException as e:
             bugs.append(e)
 
