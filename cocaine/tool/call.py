@@ -6,9 +6,14 @@ answers.
     cocaine-tool call storage.write c k '"value"' '["tag"]'
     cocaine-tool call storage.read c k
     cocaine-tool call echo.enqueue echo --stdin < file
+
+Text output always ends with a line end, binary output is written exactly
+(L{Output} has the rule), and C{--raw} writes exactly what came.
 """
 
+import codecs
 import json
+import re
 import sys
 import threading
 import time
@@ -28,9 +33,13 @@ def register(subparsers):
         "call", help="call any method of any service",
         description="Call SERVICE.METHOD with ARGS and print what it "
         "answers: a value, or the chunks of a stream as they arrive (bytes "
-        "raw, other values as JSON, one per line). Each ARG is parsed as "
-        "JSON; a word that is not JSON is a string; @FILE is the file's "
-        "bytes (@- reads standard input).",
+        "raw, text as lines, other values as JSON, one per line). Output "
+        "that does not end a line gets a line end at the end when it is "
+        "text (UTF-8 without control characters) or goes to a terminal; "
+        "binary output into a file or a pipe is never changed, and --raw "
+        "writes exactly the bytes that came. Each ARG is parsed as JSON; "
+        "a word that is not JSON is a string; @FILE is the file's bytes "
+        "(@- reads standard input).",
         epilog="Examples: call storage.read apps echo; call locator.resolve "
         "storage; call echo.enqueue echo --stdin < file; call node.control "
         "echo --write 2")
@@ -43,6 +52,10 @@ def register(subparsers):
     parser.add_argument(
         "-w", "--write", action="append", default=[], metavar="CHUNK",
         help="send CHUNK (parsed like ARG) as a request chunk; repeatable")
+    parser.add_argument(
+        "--raw", action="store_true",
+        help="write the answer's bytes and text exactly as they came, "
+        "without the line end added at the end of text output")
     parser.set_defaults(func=call)
 
 
@@ -84,16 +97,25 @@ def call(ctx, args):
         if ctx.json:
             ctx.emit(result)
         else:
-            _show(ctx, result, stream=False)
-            _endLine(ctx)
+            output = Output(ctx.console.file, args.raw)
+            output.show(result)
+            output.finish()
         return None
-    return _stream(ctx, args, result, chunks, what)
+    output = Output(ctx.console.file, args.raw) if not ctx.json else None
+    try:
+        return _stream(ctx, args, result, chunks, what, output)
+    finally:
+        if output is not None:
+            output.finish()
 
 
-def _stream(ctx, args, channel, chunks, what):
+def _stream(ctx, args, channel, chunks, what, output):
     """
     Send the request stream (C{--write} chunks, then standard input with
     C{--stdin}, then close) in a thread while printing what comes back.
+
+    @param output: the L{Output} of what comes back; L{None} with
+        C{--json} (one JSON line per chunk).
     """
     failure = []
     sending = threading.Event()
@@ -152,54 +174,105 @@ def _stream(ctx, args, channel, chunks, what):
                                 what)
             continue
         lastActivity = time.monotonic()
-        if ctx.json:
+        if output is None:
             ctx.emit(value, line=True)
         else:
-            _show(ctx, value, stream=True)
+            output.show(value, stream=True)
     if failure:
         raise failure[0]
-    _endLine(ctx)
     return None
 
 
-def _endLine(ctx):
-    """
-    On a terminal, end raw output that did not end a line, so the prompt
-    starts on its own line.
-    """
-    if ctx.json or not getattr(ctx, "_rawPending", False):
-        return
-    out = ctx.console.file
-    if hasattr(out, "isatty") and out.isatty():
-        out.write("\n")
-        out.flush()
+#: Characters that make output binary rather than text: the C0 controls
+#: but tab, LF and CR, and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 
 
-def _show(ctx, value, stream):
+class Output:
     """
-    Print one value for people: bytes raw, text as a line, anything else
-    as JSON.
+    What C{call} prints for people, and the rule of its last line end.
+
+    Bytes are written as they come; text values as lines; anything else as
+    JSON. When the call ends, a line end is added if the output does not
+    end with one and either it is text (UTF-8 without control characters
+    but tab, LF and CR; a msgpack value or a tarball never is) or standard
+    output is a terminal, so the prompt starts on its own line. Binary
+    output into a file or a pipe is never changed, and with C{raw} nothing
+    is ever added: bytes and text values are written exactly as they came.
+
+    @ivar stream: the text stream written to (its C{buffer}, when it has
+        one, takes the bytes).
+    @ivar raw: write exactly what came.
     """
-    out = ctx.console.file
-    if isinstance(value, bytes):
-        out.flush()
-        buffer = getattr(out, "buffer", None)
+
+    def __init__(self, stream, raw=False):
+        self.stream = stream
+        self.raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._text = True
+        self._open = False
+
+    def _bytes(self, data):
+        if not data:
+            return
+        self.stream.flush()
+        buffer = getattr(self.stream, "buffer", None)
         if buffer is not None:
-            buffer.write(value)
+            buffer.write(data)
             buffer.flush()
         else:
-            out.write(value.decode("utf-8", "replace"))
-            out.flush()
-        if value:
-            ctx._rawPending = not value.endswith(b"\n")
-        return
-    if value is None:
-        return
-    ctx._rawPending = False
-    if isinstance(value, str):
-        out.write(value + "\n")
-    else:
-        out.write(json.dumps(plain(value), ensure_ascii=False,
-                             indent=None if stream else 2, default=str)
-                  + "\n")
-    out.flush()
+            self.stream.write(data.decode("utf-8", "replace"))
+            self.stream.flush()
+        self._open = not data.endswith(b"\n")
+        if self._text and not self.raw:
+            try:
+                decoded = self._decoder.decode(data)
+            except UnicodeDecodeError:
+                self._text = False
+            else:
+                self._text = not _CONTROL.search(decoded)
+
+    def show(self, value, stream=False):
+        """
+        Print one value: bytes raw, text as a line (exactly, with C{raw}),
+        anything else as JSON (on one line for a C{stream}'s chunk).
+        """
+        if isinstance(value, bytes):
+            self._bytes(value)
+            return
+        if value is None:
+            return
+        if isinstance(value, str):
+            if self.raw:
+                self._bytes(value.encode("utf-8", "surrogateescape"))
+                return
+            line = value
+        else:
+            line = json.dumps(plain(value), ensure_ascii=False,
+                              indent=None if stream else 2, default=str)
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self._open = False
+
+    def finish(self):
+        """
+        The call ended: end the last line if the rule says so.
+        """
+        if self.raw or not self._open:
+            return
+        if self._text:
+            try:
+                self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self._text = False
+        if self._text or _isTerminal(self.stream):
+            self.stream.write("\n")
+            self.stream.flush()
+        self._open = False
+
+
+def _isTerminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False

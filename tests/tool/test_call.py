@@ -1,12 +1,15 @@
 """
 C{call} against a real node running the example echo app from its
-directory.
+directory, and its output rule in process.
 """
 
+import io
 import os
 
 import msgpack
+from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine.tool.call import Output
 from tests.tool.support import ECHO, ToolTestCase
 
 
@@ -18,7 +21,9 @@ class CallTests(ToolTestCase):
         self.assertEqual(self.ok("call", "storage.write", "c", "k",
                                  '"a value"', '["t1", "t2"]').stdout, b"")
         self.assertEqual(self.ok("call", "storage.read", "c", "k").stdout,
-                         b"a value")
+                         b"a value\n")
+        self.assertEqual(self.ok("call", "storage.read", "c", "k",
+                                 "--raw").stdout, b"a value")
         self.assertEqual(self.json("call", "storage.read", "c", "k"),
                          "a value")
         self.assertEqual(self.json("call", "storage.find", "c", '["t2"]'),
@@ -28,7 +33,7 @@ class CallTests(ToolTestCase):
         # a plain word that is not JSON is a string
         self.ok("call", "storage.write", "c", "k2", "word")
         self.assertEqual(self.ok("call", "storage.read", "c", "k2").stdout,
-                         b"word")
+                         b"word\n")
         self.assertIsNone(self.json("call", "storage.remove", "c", "k2"))
 
     def test_fileArgument(self):
@@ -60,12 +65,34 @@ class CallTests(ToolTestCase):
 
     def test_streamedWrites(self):
         self.assertEqual(self.ok("call", "echo.enqueue", "echo", "-w", "one",
-                                 "--write", '"two"').stdout, b"onetwo")
+                                 "--write", '"two"').stdout, b"onetwo\n")
         self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         # node.control takes ints and answers once
         self.assertEqual(self.ok("call", "node.control", "echo", "-w",
                                  "1").stdout, b"")
+
+    def test_lineEnd(self):
+        """
+        Text output that does not end a line gets one at the end (the
+        README shows C{pong} on its own line); output that ends a line,
+        binary output and C{--raw} output are written exactly.
+        """
+        self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
+                         b"pong\n")
+        self.assertEqual(self.ok("call", "echo.enqueue", "ping",
+                                 "--raw").stdout, b"pong")
+        self.assertEqual(self.ok("call", "echo.enqueue", "echo", "--stdin",
+                                 stdin=b"hi\n").stdout, b"hi\n")
+        self.assertEqual(self.ok("call", "echo.enqueue", "echo", "-w", "a",
+                                 "-w", "b", "--raw").stdout, b"ab")
+        binary = b"\x93\x01\xc4\x02\x00\xff"
+        self.assertEqual(self.ok("call", "echo.enqueue", "echo", "--stdin",
+                                 stdin=binary).stdout, binary)
+        # a msgpack value in storage is bytes that unpack again
+        self.ok("call", "storage.write", "c", "n", "@-", stdin=b"\x05")
+        self.assertEqual(self.ok("call", "storage.read", "c", "n").stdout,
+                         b"\x05")
 
     def test_streamTimeout(self):
         self.fails("--timeout", "0.5", "call", "echo.enqueue", "slow", "-w",
@@ -98,3 +125,74 @@ class CallTests(ToolTestCase):
                 '["group", "active"]')
         self.ok("call", "locator.refresh", '["g"]')
         self.assertEqual(self.json("call", "locator.resolve", "g"), value)
+
+
+class _Stream(io.TextIOWrapper):
+    """
+    Standard output in memory, a terminal or not.
+    """
+
+    def __init__(self, terminal=False):
+        io.TextIOWrapper.__init__(self, io.BytesIO(), encoding="utf-8")
+        self.terminal = terminal
+
+    def isatty(self):
+        return self.terminal
+
+    def written(self):
+        self.flush()
+        return self.buffer.getvalue()
+
+
+class OutputTests(SynchronousTestCase):
+    """
+    L{Output}: the rule of the last line end, without a node.
+    """
+
+    def shown(self, *values, raw=False, terminal=False):
+        stream = _Stream(terminal)
+        output = Output(stream, raw)
+        for value in values:
+            output.show(value, stream=len(values) > 1)
+        output.finish()
+        return stream.written()
+
+    def test_textGetsALineEnd(self):
+        self.assertEqual(self.shown(b"pong"), b"pong\n")
+        self.assertEqual(self.shown(b"po", b"ng"), b"pong\n")
+        self.assertEqual(self.shown(b"a\tb\r\nc"), b"a\tb\r\nc\n")
+        # a character split between two chunks is still text
+        self.assertEqual(self.shown(b"caf\xc3", b"\xa9"),
+                         b"caf\xc3\xa9\n")
+        self.assertEqual(self.shown("text value"), b"text value\n")
+
+    def test_endedOutputKept(self):
+        self.assertEqual(self.shown(b"pong\n"), b"pong\n")
+        self.assertEqual(self.shown(b"one\n", b"two\n"), b"one\ntwo\n")
+        self.assertEqual(self.shown(b""), b"")
+        self.assertEqual(self.shown(None), b"")
+        self.assertEqual(self.shown({"a": [1]}),
+                         b'{\n  "a": [\n    1\n  ]\n}\n')
+        self.assertEqual(self.shown(b"x", {"a": 1}), b'x{"a": 1}\n')
+
+    def test_binaryKeptExactly(self):
+        """
+        Not UTF-8, control characters, or UTF-8 cut short at the end: the
+        bytes are written as they are.
+        """
+        for chunks in [(b"\x00\xff",), (b"\x05",), (b"ok", b"\x1b[0m"),
+                       (b"\x81\xa5slave",), (b"caf\xc3",),
+                       (b"text", b"\x00", b"more text")]:
+            self.assertEqual(self.shown(*chunks), b"".join(chunks), chunks)
+
+    def test_terminalAlwaysEndsTheLine(self):
+        self.assertEqual(self.shown(b"\x00\xff", terminal=True),
+                         b"\x00\xff\n")
+        self.assertEqual(self.shown(b"pong\n", terminal=True), b"pong\n")
+
+    def test_raw(self):
+        self.assertEqual(self.shown(b"pong", raw=True), b"pong")
+        self.assertEqual(self.shown(b"pong", raw=True, terminal=True),
+                         b"pong")
+        self.assertEqual(self.shown("text", raw=True), b"text")
+        self.assertEqual(self.shown({"a": 1}, raw=True), b'{\n  "a": 1\n}\n')
