@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.tool.test_apps -*-
 """
-C{cocaine-tool app ...}: list, view, start, stop, restart, remove and
-check apps (C{app upload} is L{cocaine.tool.upload}).
+C{cocaine-tool app ...}: view, start, stop, restart, remove and check
+apps (C{app upload} is L{cocaine.tool.upload}, C{app list}
+L{cocaine.tool.applist}).
 
 Apps live in storage as the Cocaine tools keep them (PROTOCOL.md section
 7): the archive in C{apps}, the manifest in C{manifests} (both tagged
@@ -15,12 +16,11 @@ one.
 
 import json
 
-from rich.table import Table
-
 from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
 from cocaine.tool import peers, upload
-from cocaine.tool.context import ToolError, plain, text
+from cocaine.tool.applist import listApps, runningApps
+from cocaine.tool.context import ToolError, plain
 
 #: The one packer is L{cocaine.client.deploy.packDirectory}; this name
 #: stays for callers of the tool's former copy
@@ -41,9 +41,12 @@ def register(subparsers):
     upload.register(commands)
 
     p = commands.add_parser(
-        "list", help="apps in storage and on the node",
+        "list", help="apps in storage and on the node (and its cluster)",
         description="Apps uploaded to storage and apps running on the "
-        "node, with their state.")
+        "node, with their state. When the node is linked with others "
+        "(locator cluster), also the apps they run and the nodes that run "
+        "each; a node that does not answer within --timeout is named on "
+        "standard error.")
     p.set_defaults(func=listApps)
 
     p = commands.add_parser("view", help="an app's manifest",
@@ -104,38 +107,6 @@ def register(subparsers):
 
 
 # -- list, view, start, stop, restart, remove, check --------------------------
-
-
-def runningApps(ctx):
-    """
-    The names of the apps the node runs, sorted.
-    """
-    return sorted(plain(ctx.node.list() or []))
-
-
-def _state(ctx, name):
-    try:
-        return plain(ctx.node.info(name)).get("state", "running")
-    except AppNotRunning:
-        return "stopped"
-
-
-def listApps(ctx, args):
-    stored = set(ctx.find("apps", ["app"]))
-    running = set(runningApps(ctx))
-    apps = []
-    for name in sorted(stored | running):
-        state = _state(ctx, name) if name in running else "stopped"
-        apps.append({"name": name, "uploaded": name in stored,
-                     "running": state != "stopped", "state": state})
-    if not apps and not ctx.json:
-        ctx.say("no apps")
-        return
-    table = Table("app", "state", "uploaded", title="apps")
-    for app in apps:
-        table.add_row(text(app["name"]), text(app["state"]),
-                      text("yes" if app["uploaded"] else "no (local)"))
-    ctx.emit(apps, table)
 
 
 def view(ctx, args):

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 
 from cocaine.errors import AppNotRunning
-from cocaine.tool.apps import runningApps
+from cocaine.tool.applist import runningApps
 from cocaine.tool.context import plain, text
 
 

@@ -28,6 +28,10 @@ PEER_TIMEOUT = 10.0
 #: At most this long to wait for a node's first load report.
 LOAD_WAIT = 3.0
 
+#: Seconds L{askEach} waits beyond three timeouts (connecting, asking,
+#: closing) before it names a node that is still being asked.
+SLACK = 5.0
+
 
 def peerTimeout(ctx):
     """
@@ -114,15 +118,17 @@ def askEach(ctx, nodes, question):
         threads.append(thread)
     # Each call is bounded by the timeout; the deadline bounds the whole,
     # connecting and closing included, should a node stall in between.
-    deadline = time.monotonic() + 3 * timeout + 5
+    deadline = time.monotonic() + 3 * timeout + SLACK
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     if bugs:
         raise bugs[0]
+    # a copy: a node still being asked may answer after all, too late
+    result = dict(answers)
     for uuid in nodes:
-        if uuid not in answers:
-            answers[uuid] = (None, "no answer within {:g}s".format(timeout))
-    return dict(answers)
+        if uuid not in result:
+            result[uuid] = (None, "no answer within {:g}s".format(timeout))
+    return result
 
 
 def nodeLoad(peer):

@@ -64,6 +64,15 @@ class FakeContext(ToolContext):
     def out(self):
         return self._buffer.getvalue()
 
+    @property
+    def cells(self):
+        """
+        L{out} with the lines of tables turned into spaces, to match rows
+        with C{\\s+} between cells.
+        """
+        return "".join(" " if 0x2500 <= ord(c) <= 0x257F else c
+                       for c in self.out)
+
 
 def arguments(**values):
     """
