@@ -56,6 +56,10 @@ def _apps(ctx, stored, running, names):
 
 
 def listApps(ctx, args):
+    """
+    C{app list}: the apps in storage and on the node, and on the nodes
+    linked with it.
+    """
     stored = set(ctx.find("apps", ["app"]))
     running = set(runningApps(ctx))
     nodes = peers.linkedNodes(ctx)

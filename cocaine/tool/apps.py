@@ -110,6 +110,9 @@ def register(subparsers):
 
 
 def view(ctx, args):
+    """
+    C{app view NAME}: the manifest of an uploaded app.
+    """
     manifest = plain(ctx.readValue("manifests", args.name, "app"))
     from rich.json import JSON
     ctx.emit(manifest, JSON.from_data(manifest))
@@ -160,6 +163,10 @@ def _clusterResult(ctx, name, state, nodes):
 
 
 def start(ctx, args):
+    """
+    C{app start NAME}: C{node.start_app} (with C{--cluster},
+    C{node.start_app_cluster}).
+    """
     if getattr(args, "cluster", False):
         profile = _profileFor(ctx, args.profile)
         nodes = ctx.node.start_app_cluster(args.name, profile,
@@ -173,6 +180,10 @@ def start(ctx, args):
 
 
 def stop(ctx, args):
+    """
+    C{app stop NAME}: C{node.pause_app} (with C{--cluster},
+    C{node.pause_app_cluster}).
+    """
     if getattr(args, "cluster", False):
         nodes = ctx.node.pause_app_cluster(args.name,
                                            timeout=ctx.longTimeout())
@@ -202,6 +213,11 @@ def _runlistProfile(ctx, name):
 
 
 def restart(ctx, args):
+    """
+    C{app restart NAME}: stop the app if it runs, then start it with
+    C{--profile}, its runlist's profile, the one it ran with, or
+    C{default}.
+    """
     name = args.name
     profile = args.profile
     running = name in runningApps(ctx)
@@ -292,6 +308,10 @@ def _removeCluster(ctx, name):
 
 
 def remove(ctx, args):
+    """
+    C{app remove NAME}: the app's archive, manifest and runlist entries
+    out of storage (with C{--cluster}, of every linked node's too).
+    """
     name = args.name
     if getattr(args, "cluster", False):
         _removeCluster(ctx, name)
@@ -311,6 +331,11 @@ def remove(ctx, args):
 
 
 def check(ctx, args):
+    """
+    C{app check NAME}: the app's state on the node.
+
+    @return: 0 when it is running, 1 otherwise.
+    """
     name = args.name
     try:
         state = plain(ctx.node.info(name)).get("state", "running")

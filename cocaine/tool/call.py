@@ -81,6 +81,10 @@ def parseArgument(word):
 
 
 def call(ctx, args):
+    """
+    C{call SERVICE.METHOD ARGS...}: call it and print what it answers
+    (L{Output}), or each chunk of its stream as it arrives.
+    """
     service, dot, method = args.target.rpartition(".")
     if not dot or not service or not method:
         raise ToolError("expected SERVICE.METHOD, got {!r}".format(

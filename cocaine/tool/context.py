@@ -195,14 +195,23 @@ class ToolContext:
 
     @property
     def storage(self):
+        """
+        The blocking client of the node's storage.
+        """
         return self.service("storage")
 
     @property
     def node(self):
+        """
+        The blocking client of the node service.
+        """
         return self.service("node")
 
     @property
     def locator(self):
+        """
+        The blocking client of the node's locator.
+        """
         return self.service("locator")
 
     # -- storage helpers -----------------------------------------------------

@@ -93,6 +93,9 @@ def _crashlogKey(ctx, app, given):
 
 
 def crashlogList(ctx, args):
+    """
+    C{crashlog list APP}: the app's crashlogs, oldest first.
+    """
     keys = _crashlogs(ctx, args.name)
     entries = []
     for key in keys:
@@ -111,6 +114,9 @@ def crashlogList(ctx, args):
 
 
 def crashlogView(ctx, args):
+    """
+    C{crashlog view APP KEY}: one crashlog's lines.
+    """
     key = _crashlogKey(ctx, args.name, args.key)
     value = plain(ctx.readValue("crashlogs", key, "crashlog"))
     lines = value if isinstance(value, list) else [value]
@@ -128,6 +134,9 @@ def crashlogView(ctx, args):
 
 
 def crashlogRemove(ctx, args):
+    """
+    C{crashlog remove APP KEY}: remove one crashlog.
+    """
     key = _crashlogKey(ctx, args.name, args.key)
     removeKey(ctx, "crashlogs", key, "crashlog")
     ctx.emit({"app": args.name, "removed": [key]} if ctx.json
@@ -135,6 +144,10 @@ def crashlogRemove(ctx, args):
 
 
 def crashlogClean(ctx, args):
+    """
+    C{crashlog clean APP}: remove the app's crashlogs but the
+    C{--keep} newest.
+    """
     if args.keep < 0:
         raise ToolError("--keep must be >= 0")
     keys = _crashlogs(ctx, args.name)

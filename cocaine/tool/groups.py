@@ -103,10 +103,16 @@ def _refresh(ctx, names):
 
 
 def groupList(ctx, args):
+    """
+    C{group list}: the routing groups in storage.
+    """
     listNames(ctx, "groups", ["group"], "groups")
 
 
 def groupView(ctx, args):
+    """
+    C{group view NAME}: a group's members and weights.
+    """
     value = _group(ctx, args.name)
     table = Table("service", "weight", title="group " + args.name)
     for service, weight in sorted(value.items()):
@@ -124,12 +130,18 @@ def _writeGroup(ctx, args, value, message):
 
 
 def groupCreate(ctx, args):
+    """
+    C{group create NAME [MEMBERS]}: write a group, then refresh it.
+    """
     value = jsonMap(args.members, "group members")
     _writeGroup(ctx, args, value, "group {} written ({} member{})".format(
         args.name, len(value), "" if len(value) == 1 else "s"))
 
 
 def groupPush(ctx, args):
+    """
+    C{group push NAME SERVICE [WEIGHT]}: add a member.
+    """
     value = _group(ctx, args.name)
     value[args.service] = args.weight
     _writeGroup(ctx, args, value, "{} added to group {} with weight {}".format(
@@ -137,6 +149,9 @@ def groupPush(ctx, args):
 
 
 def groupPop(ctx, args):
+    """
+    C{group pop NAME SERVICE}: remove a member.
+    """
     value = _group(ctx, args.name)
     if args.service not in value:
         raise ToolError("{!r} is not a member of group {!r}".format(
@@ -147,6 +162,9 @@ def groupPop(ctx, args):
 
 
 def groupRemove(ctx, args):
+    """
+    C{group remove NAME}: remove a group, then refresh it.
+    """
     removeKey(ctx, "groups", args.name, "group")
     if args.refresh:
         _refresh(ctx, [args.name])
@@ -164,6 +182,10 @@ def _knownGroups(ctx):
 
 
 def groupRefresh(ctx, args):
+    """
+    C{group refresh [NAME...]}: C{locator.refresh} of these groups, or
+    of every group in storage and known to the locator.
+    """
     names = list(args.names)
     if not names:
         names = sorted(set(ctx.find("groups", ["group"]))

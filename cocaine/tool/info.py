@@ -35,6 +35,9 @@ def _ratio(part, whole):
 
 
 def info(ctx, args):
+    """
+    C{info [APP]}: the node's running apps, or one app, as tables.
+    """
     if args.name:
         return _appInfo(ctx, args.name)
     uuid = plain(ctx.locator.uuid())

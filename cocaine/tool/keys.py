@@ -30,10 +30,16 @@ def register(subparsers):
 
 
 def keysList(ctx, args):
+    """
+    C{keys list}: the users with a key.
+    """
     listNames(ctx, "keys", KEY_TAGS, "users")
 
 
 def keysAdd(ctx, args):
+    """
+    C{keys add USER PEMFILE}: add or replace a user's public key.
+    """
     data = readInput(args.pem, "key")
     try:
         pem = data.decode("ascii")
@@ -51,6 +57,9 @@ def keysAdd(ctx, args):
 
 
 def keysRemove(ctx, args):
+    """
+    C{keys remove USER}: remove a user's key.
+    """
     removeKey(ctx, "keys", args.name, "key of user")
     ctx.emit({"user": args.name, "removed": True} if ctx.json
              else "key of {} removed".format(args.name))

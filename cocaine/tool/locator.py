@@ -50,6 +50,9 @@ def register(subparsers):
 
 
 def locate(ctx, args):
+    """
+    C{locate NAME}: where a service is and the protocol it speaks.
+    """
     endpoints, version, graph = ctx.locator.resolve(args.name)
     endpoints = [[plain(e[0]), e[1]] for e in endpoints]
     if ctx.json:
@@ -170,6 +173,10 @@ def _clusterLoad(ctx, nodes):
 
 
 def cluster(ctx, args):
+    """
+    C{cluster}: the linked nodes; with C{--load}, every node's CPU,
+    apps, their load and score, and services.
+    """
     nodes = peers.linkedNodes(ctx)
     if getattr(args, "load", False):
         return _clusterLoad(ctx, nodes)
@@ -183,5 +190,8 @@ def cluster(ctx, args):
 
 
 def uuid(ctx, args):
+    """
+    C{uuid}: the node's uuid.
+    """
     value = plain(ctx.locator.uuid())
     ctx.emit({"uuid": value} if ctx.json else value)

@@ -54,14 +54,24 @@ def _checkProfile(name, value):
 
 
 def profileList(ctx, args):
+    """
+    C{profile list}: the profiles in storage.
+    """
     listNames(ctx, "profiles", PROFILE_TAGS, "profiles")
 
 
 def profileView(ctx, args):
+    """
+    C{profile view NAME}: a profile.
+    """
     showMap(ctx, ctx.readValue("profiles", args.name, "profile"))
 
 
 def profileUpload(ctx, args):
+    """
+    C{profile upload NAME FILE}: write a profile from JSON, checked as
+    the node checks it.
+    """
     data = readInput(args.file, "profile")
     try:
         value = json.loads(data)
@@ -84,6 +94,10 @@ def _editor():
 
 
 def profileEdit(ctx, args):
+    """
+    C{profile edit NAME}: edit a profile in C{$VISUAL} or C{$EDITOR};
+    written back when it changed and is valid.
+    """
     name = args.name
     value = plain(ctx.readValue("profiles", name, "profile"))
     before = json.dumps(value, indent=4, sort_keys=True) + "\n"
@@ -130,6 +144,9 @@ def profileEdit(ctx, args):
 
 
 def profileRemove(ctx, args):
+    """
+    C{profile remove NAME}: remove a profile.
+    """
     removeKey(ctx, "profiles", args.name, "profile")
     ctx.emit({"profile": args.name, "removed": True} if ctx.json
              else "profile {} removed".format(args.name))

@@ -58,10 +58,16 @@ def _runlist(ctx, name, missingOk=False):
 
 
 def runlistList(ctx, args):
+    """
+    C{runlist list}: the runlists in storage.
+    """
     listNames(ctx, "runlists", RUNLIST_TAGS, "runlists")
 
 
 def runlistView(ctx, args):
+    """
+    C{runlist view NAME}: a runlist's apps and profiles.
+    """
     value = plain(_runlist(ctx, args.name))
     table = Table("app", "profile", title="runlist " + args.name)
     for app, profile in sorted(value.items()):
@@ -70,6 +76,9 @@ def runlistView(ctx, args):
 
 
 def runlistCreate(ctx, args):
+    """
+    C{runlist create NAME}: an empty runlist.
+    """
     try:
         ctx.storage.read("runlists", args.name)
     except KeyNotFound:
@@ -82,6 +91,10 @@ def runlistCreate(ctx, args):
 
 
 def runlistAddApp(ctx, args):
+    """
+    C{runlist add-app NAME APP [PROFILE]}: set an app's profile in a
+    runlist.
+    """
     value = _runlist(ctx, args.name, missingOk=True)
     value[args.app] = args.profile
     ctx.writeValue("runlists", args.name, value, RUNLIST_TAGS)
@@ -91,6 +104,9 @@ def runlistAddApp(ctx, args):
 
 
 def runlistRemoveApp(ctx, args):
+    """
+    C{runlist remove-app NAME APP}: remove an app from a runlist.
+    """
     value = _runlist(ctx, args.name)
     if args.app not in value:
         raise ToolError("app {!r} is not in runlist {!r}".format(
@@ -103,6 +119,9 @@ def runlistRemoveApp(ctx, args):
 
 
 def runlistRemove(ctx, args):
+    """
+    C{runlist remove NAME}: remove a runlist.
+    """
     removeKey(ctx, "runlists", args.name, "runlist")
     ctx.emit({"runlist": args.name, "removed": True} if ctx.json
              else "runlist {} removed".format(args.name))

@@ -83,6 +83,12 @@ class Keys:
         return False
 
     def wait(self, timeout):
+        """
+        Wait for a key or a resize, at most C{timeout} seconds.
+
+        @return: C{"quit"}, C{"resize"}, or L{None} when the time
+            passed.
+        """
         deadline = time.monotonic() + timeout
         while True:
             if self.resized:

@@ -89,6 +89,9 @@ class LineOutput:
         self._reachable = None     # not known before the first refresh
 
     def show(self, snapshot, interval):
+        """
+        Write one refresh.
+        """
         if self.asJSON:
             lines = [json.dumps(snapshotJSON(snapshot), default=_jsonDefault)]
         else:

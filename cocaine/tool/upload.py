@@ -80,6 +80,10 @@ def _pack(path, name, manifest):
 
 
 def upload(ctx, args):
+    """
+    C{app upload PATH}: pack the app (L{deploy.pack}) and write it to
+    storage (L{deploy.storageWrites}), with progress on a terminal.
+    """
     path = args.path
     name = args.name or deploy.appName(path)
     if not name:
