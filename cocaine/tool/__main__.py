@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.tool -*-
 """
 C{python -m cocaine.tool ...}: the same as the C{cocaine-tool} script.
 """

@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.tool.test_apps -*-
 """
-C{cocaine-tool app ...} and C{cocaine-tool info}.
+C{cocaine-tool app ...}: view, start, stop, restart, remove and check
+apps (C{app upload} is L{cocaine.tool.upload}, C{app list}
+L{cocaine.tool.applist}).
 
 Apps live in storage as the Cocaine tools keep them (PROTOCOL.md section
 7): the archive in C{apps}, the manifest in C{manifests} (both tagged
@@ -9,54 +11,42 @@ one.
 
     cocaine-tool app upload examples/apps/echo
     cocaine-tool app start echo --profile default
-    cocaine-tool info echo
+    cocaine-tool app list
 """
 
-import io
 import json
-import os
-import tarfile
 
-from rich.console import Console, Group
-from rich.table import Table
-
+from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
-from cocaine.tool.context import ToolError, plain, text
+from cocaine.tool import peers, upload
+from cocaine.tool.applist import listApps, runningApps
+from cocaine.tool.context import ToolError, plain
 
-#: Uploads from this size on show a progress bar (when stderr is a
-#: terminal).
-LARGE_UPLOAD = 1024 * 1024
-
-#: What the app archive never contains.
-_SKIPPED = ("__pycache__",)
+#: The one packer is L{cocaine.client.deploy.packDirectory}; this name
+#: stays for callers of the tool's former copy
+#: (tests/integration/test_cluster_deploy.py).
+packDirectory = deploy.packDirectory
 
 
 def register(subparsers):
+    """
+    Add the C{app} commands to the tool's commands.
+    """
     app = subparsers.add_parser(
         "app", help="upload, start, stop and inspect apps",
         description="Apps in storage (apps, manifests) and on the node.")
     commands = app.add_subparsers(title="app commands", dest="_app",
                                   metavar="COMMAND")
 
-    p = commands.add_parser(
-        "upload", help="upload an app directory or archive",
-        description="Write an app to storage as the Cocaine tools do: the "
-        "archive (a directory is packed as tar.gz in memory; a .tar, "
-        ".tar.gz or .tgz file is sent as it is) to apps/NAME and the "
-        "manifest to manifests/NAME. Start it with `app start`.")
-    p.add_argument("path", metavar="PATH",
-                   help="an app directory, or a tar or tar.gz archive")
-    p.add_argument("--name", help="the app's name (default: the directory "
-                   "or archive name)")
-    p.add_argument("--manifest", metavar="FILE",
-                   help="the manifest (JSON) to use instead of the app's "
-                   "manifest.json")
-    p.set_defaults(func=upload)
+    upload.register(commands)
 
     p = commands.add_parser(
-        "list", help="apps in storage and on the node",
+        "list", help="apps in storage and on the node (and its cluster)",
         description="Apps uploaded to storage and apps running on the "
-        "node, with their state.")
+        "node, with their state. When the node is linked with others "
+        "(locator cluster), also the apps they run and the nodes that run "
+        "each; a node that does not answer within --timeout is named on "
+        "standard error.")
     p.set_defaults(func=listApps)
 
     p = commands.add_parser("view", help="an app's manifest",
@@ -115,263 +105,14 @@ def register(subparsers):
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=check)
 
-    p = subparsers.add_parser(
-        "info", help="the node's apps, or one app, as tables",
-        description="Without APP: every running app with state, workers, "
-        "queue and requests. With APP: its pool, queue, requests, profile "
-        "and workers (pid, state, load, RSS, CPU).")
-    p.add_argument("name", metavar="APP", nargs="?")
-    p.set_defaults(func=info)
-
-
-# -- upload -------------------------------------------------------------------
-
-
-def _appName(path):
-    base = os.path.basename(os.path.normpath(path))
-    for suffix in (".tar.gz", ".tgz", ".tar"):
-        if base.endswith(suffix) and len(base) > len(suffix):
-            return base[:-len(suffix)]
-    return base
-
-
-def _skipped(name):
-    return name in _SKIPPED or name.endswith(".pyc")
-
-
-def _walk(path):
-    """
-    C{[(absolute, relative)]} of what the archive holds, in its order, and
-    the total bytes of its regular files.
-    """
-    entries = []
-    total = 0
-
-    def visit(absolute, relative):
-        nonlocal total
-        entries.append((absolute, relative))
-        if os.path.isdir(absolute) and not os.path.islink(absolute):
-            for name in sorted(os.listdir(absolute)):
-                if not _skipped(name):
-                    visit(os.path.join(absolute, name),
-                          relative + "/" + name)
-        elif os.path.isfile(absolute) and not os.path.islink(absolute):
-            total += os.path.getsize(absolute)
-
-    for name in sorted(os.listdir(path)):
-        if not _skipped(name):
-            visit(os.path.join(path, name), name)
-    return entries, total
-
-
-class _Counting:
-    """
-    A file whose reads are reported to C{advance(bytes)}.
-    """
-
-    def __init__(self, f, advance):
-        self._f = f
-        self._advance = advance
-
-    def read(self, size=-1):
-        data = self._f.read(size)
-        self._advance(len(data))
-        return data
-
-
-def packDirectory(path, advance=None):
-    """
-    A gzipped tar of directory C{path} built in memory, entries relative
-    to it, Python caches left out (as L{cocaine.client.deploy.packDirectory}).
-
-    @param advance: called with the bytes of file content read so far,
-        chunk by chunk, for a progress bar.
-    @return: the archive's bytes.
-    """
-    entries, _ = _walk(path)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for absolute, relative in entries:
-            info = archive.gettarinfo(absolute, arcname=relative)
-            if info.isreg():
-                with open(absolute, "rb") as f:
-                    archive.addfile(info, _Counting(f, advance) if advance
-                                    else f)
-            else:
-                archive.addfile(info)
-    return buffer.getvalue()
-
-
-def _manifestFromArchive(data):
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            for member in archive.getmembers():
-                if os.path.normpath(member.name) == "manifest.json" and (
-                        member.isreg()):
-                    return json.loads(archive.extractfile(member).read())
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise ToolError("not a readable tar archive: {}".format(e))
-    except ValueError as e:
-        raise ToolError("manifest.json of the archive is not JSON: {}".format(
-            e))
-    return None
-
-
-def _archiveMembers(data):
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        return {os.path.normpath(m.name): m for m in archive.getmembers()}
-
-
-def _readJSON(path, what):
-    try:
-        with open(path, "rb") as f:
-            return json.load(f)
-    except OSError as e:
-        raise ToolError("cannot read {} {}: {}".format(
-            what, path, e.strerror or e))
-    except ValueError as e:
-        raise ToolError("{} {} is not JSON: {}".format(what, path, e))
-
-
-def _progress(bar=True):
-    """
-    A rich progress display on standard error, or L{None} when standard
-    error is not a terminal: a bar over bytes (C{bar}), or a spinner with
-    the elapsed time for a phase whose progress cannot be measured.
-    """
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return None
-    from rich.progress import (
-        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
-        TimeElapsedColumn, TransferSpeedColumn)
-    if bar:
-        columns = (TextColumn("{task.description}"), BarColumn(),
-                   DownloadColumn(binary_units=True), TransferSpeedColumn(),
-                   TimeElapsedColumn())
-    else:
-        columns = (SpinnerColumn(), TextColumn("{task.description}"),
-                   TimeElapsedColumn())
-    return Progress(*columns, console=console)
-
-
-def upload(ctx, args):
-    path = args.path
-    name = args.name or _appName(path)
-    if not name:
-        raise ToolError("cannot tell the app's name from {!r}; give --name"
-                        .format(path))
-    args.name = name
-    manifest = None
-    if args.manifest:
-        manifest = _readJSON(args.manifest, "manifest")
-    progress = None
-    if os.path.isdir(path):
-        if manifest is None:
-            manifest = _readJSON(os.path.join(path, "manifest.json"),
-                                 "manifest")
-        _, total = _walk(path)
-        progress = _progress() if total >= LARGE_UPLOAD else None
-        if progress is None:
-            archive = packDirectory(path)
-        else:
-            with progress:
-                task = progress.add_task("packing " + name, total=total)
-                archive = packDirectory(path, lambda n: progress.advance(
-                    task, n))
-                progress.update(task, completed=total)
-        members = _archiveMembers(archive)
-    elif os.path.isfile(path):
-        try:
-            with open(path, "rb") as f:
-                archive = f.read()
-        except OSError as e:
-            raise ToolError("cannot read {}: {}".format(path, e.strerror or e))
-        if manifest is None:
-            manifest = _manifestFromArchive(archive)
-            if manifest is None:
-                raise ToolError("{} has no manifest.json; give --manifest"
-                                .format(path))
-        try:
-            members = _archiveMembers(archive)
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise ToolError("{} is not a tar or tar.gz archive: {}".format(
-                path, e))
-    else:
-        raise ToolError("{}: no such directory or archive".format(path))
-
-    from cocaine.engine.manifest import parseManifest
-    parsed = parseManifest(manifest, name)
-    slave = members.get(os.path.normpath(parsed.slave))
-    if slave is None:
-        raise ToolError("the manifest's slave {!r} is not in the app".format(
-            parsed.slave))
-    if not slave.mode & 0o111:
-        ctx.warn("{}: the slave {!r} is not executable; the process isolate "
-                 "will refuse to start it".format(name, parsed.slave))
-
-    ctx.writeValue("manifests", name, manifest, ["app"])
-    # One storage write: there is no progress to measure, only time.
-    # A large archive over a slow link may take longer than --timeout.
-    timeout = ctx.longTimeout(60.0)
-    progress = _progress(bar=False) if len(archive) >= LARGE_UPLOAD else None
-    if progress is None:
-        ctx.writeValue("apps", name, archive, ["app"], timeout=timeout)
-    else:
-        with progress:
-            progress.add_task("writing {} ({}) to storage".format(
-                name, _size(len(archive))), total=None)
-            ctx.writeValue("apps", name, archive, ["app"], timeout=timeout)
-    result = {"app": name, "archive-bytes": len(archive),
-              "manifest": manifest}
-    if ctx.json:
-        ctx.emit(result)
-    else:
-        ctx.say("app {} uploaded ({}); start it with `cocaine-tool app start "
-                "{}`".format(name, _size(len(archive)), name))
-
-
-def _size(count):
-    if count >= 1024 * 1024:
-        return "{:.1f} MiB".format(count / 1024 / 1024)
-    if count >= 1024:
-        return "{:.1f} KiB".format(count / 1024)
-    return "{} bytes".format(count)
-
 
 # -- list, view, start, stop, restart, remove, check --------------------------
 
 
-def _running(ctx):
-    return sorted(plain(ctx.node.list() or []))
-
-
-def _state(ctx, name):
-    try:
-        return plain(ctx.node.info(name)).get("state", "running")
-    except AppNotRunning:
-        return "stopped"
-
-
-def listApps(ctx, args):
-    stored = set(ctx.find("apps", ["app"]))
-    running = set(_running(ctx))
-    apps = []
-    for name in sorted(stored | running):
-        state = _state(ctx, name) if name in running else "stopped"
-        apps.append({"name": name, "uploaded": name in stored,
-                     "running": state != "stopped", "state": state})
-    if not apps and not ctx.json:
-        ctx.say("no apps")
-        return
-    table = Table("app", "state", "uploaded", title="apps")
-    for app in apps:
-        table.add_row(text(app["name"]), text(app["state"]),
-                      text("yes" if app["uploaded"] else "no (local)"))
-    ctx.emit(apps, table)
-
-
 def view(ctx, args):
+    """
+    C{app view NAME}: the manifest of an uploaded app.
+    """
     manifest = plain(ctx.readValue("manifests", args.name, "app"))
     from rich.json import JSON
     ctx.emit(manifest, JSON.from_data(manifest))
@@ -422,6 +163,10 @@ def _clusterResult(ctx, name, state, nodes):
 
 
 def start(ctx, args):
+    """
+    C{app start NAME}: C{node.start_app} (with C{--cluster},
+    C{node.start_app_cluster}).
+    """
     if getattr(args, "cluster", False):
         profile = _profileFor(ctx, args.profile)
         nodes = ctx.node.start_app_cluster(args.name, profile,
@@ -435,6 +180,10 @@ def start(ctx, args):
 
 
 def stop(ctx, args):
+    """
+    C{app stop NAME}: C{node.pause_app} (with C{--cluster},
+    C{node.pause_app_cluster}).
+    """
     if getattr(args, "cluster", False):
         nodes = ctx.node.pause_app_cluster(args.name,
                                            timeout=ctx.longTimeout())
@@ -464,9 +213,14 @@ def _runlistProfile(ctx, name):
 
 
 def restart(ctx, args):
+    """
+    C{app restart NAME}: stop the app if it runs, then start it with
+    C{--profile}, its runlist's profile, the one it ran with, or
+    C{default}.
+    """
     name = args.name
     profile = args.profile
-    running = name in _running(ctx)
+    running = name in runningApps(ctx)
     if profile is None:
         profile = _runlistProfile(ctx, name)
         if profile == {}:
@@ -526,22 +280,16 @@ def _removeFrom(ctx, name):
         if len(kept) != len(value):
             ctx.writeValue("runlists", runlist, kept, ["runlist"])
             runlists.append(runlist)
-    return removed, runlists, name in _running(ctx)
+    return removed, runlists, name in runningApps(ctx)
 
 
 def _removeCluster(ctx, name):
-    from cocaine.tool.context import ToolContext
-    nodes = {plain(ctx.locator.uuid()): (ctx.host, ctx.port)}
-    for uuid, endpoint in plain(ctx.locator.cluster() or {}).items():
-        nodes[uuid] = tuple(endpoint)
+    nodes = peers.linkedNodes(ctx)
+    nodes[plain(ctx.locator.uuid())] = (ctx.host, ctx.port)
     results = {}
     for uuid, (host, port) in sorted(nodes.items()):
-        peer = ToolContext(host, port, ctx.timeout, console=ctx.console)
-        try:
+        with peers.peerContext(ctx, host, port) as peer:
             removed, runlists, running = _removeFrom(peer, name)
-        finally:
-            for service in peer._services.values():
-                service.close()
         results[uuid] = {"removed": removed, "runlists": runlists,
                          "running": running}
     if not any(r["removed"] or r["runlists"] for r in results.values()):
@@ -560,6 +308,10 @@ def _removeCluster(ctx, name):
 
 
 def remove(ctx, args):
+    """
+    C{app remove NAME}: the app's archive, manifest and runlist entries
+    out of storage (with C{--cluster}, of every linked node's too).
+    """
     name = args.name
     if getattr(args, "cluster", False):
         _removeCluster(ctx, name)
@@ -579,6 +331,11 @@ def remove(ctx, args):
 
 
 def check(ctx, args):
+    """
+    C{app check NAME}: the app's state on the node.
+
+    @return: 0 when it is running, 1 otherwise.
+    """
     name = args.name
     try:
         state = plain(ctx.node.info(name)).get("state", "running")
@@ -590,96 +347,3 @@ def check(ctx, args):
     ctx.emit({"app": name, "state": state} if ctx.json
              else "{}: {}".format(name, state))
     return 0 if state == "running" else 1
-
-
-# -- info ---------------------------------------------------------------------
-
-
-def _ratio(part, whole):
-    return "{}/{}".format("-" if part is None else part,
-                          "-" if whole is None else whole)
-
-
-def info(ctx, args):
-    if args.name:
-        return _appInfo(ctx, args.name)
-    uuid = plain(ctx.locator.uuid())
-    apps = {}
-    for name in _running(ctx):
-        try:
-            apps[name] = plain(ctx.node.info(name))
-        except AppNotRunning:
-            continue
-    if ctx.json:
-        ctx.emit({"node": {"uuid": uuid, "locator": ctx.address},
-                  "apps": apps})
-        return
-    table = Table("app", "state", "workers", "active", "idle", "queue",
-                  "pending", "accepted", "rejected", "crashlogs",
-                  title="node {} at {}".format(uuid, ctx.address))
-    for name, app in sorted(apps.items()):
-        pool = app.get("pool") or {}
-        queue = app.get("queue") or {}
-        requests = app.get("requests") or {}
-        live = (pool.get("active") or 0) + (pool.get("idle") or 0)
-        table.add_row(
-            text(name), text(app.get("state")),
-            text(_ratio(live, pool.get("capacity"))),
-            text(pool.get("active")), text(pool.get("idle")),
-            text(_ratio(queue.get("depth"), queue.get("capacity"))),
-            text((app.get("sessions") or {}).get("pending")),
-            text(requests.get("accepted")), text(requests.get("rejected")),
-            text(app.get("crashlogs")))
-    if not apps:
-        ctx.console.print(text("node {} at {}: no apps running".format(
-            uuid, ctx.address)))
-        return
-    ctx.emit(None, table)
-
-
-def _appInfo(ctx, name):
-    app = plain(ctx.node.info(name))
-    if ctx.json:
-        ctx.emit(app)
-        return
-    pool = app.get("pool") or {}
-    queue = app.get("queue") or {}
-    requests = app.get("requests") or {}
-    profile = app.get("profile") or {}
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    rows = [
-        ("state", app.get("state")),
-        ("profile", profile.get("name") if isinstance(profile, dict)
-         else profile),
-        ("pool", "{} active, {} idle, {} starting, capacity {}{}".format(
-            pool.get("active", 0), pool.get("idle", 0),
-            pool.get("starting", 0), pool.get("capacity"),
-            ", pinned at {}".format(pool["pinned"])
-            if pool.get("pinned") is not None else "")),
-        ("queue", "{} of {}".format(queue.get("depth", 0),
-                                    queue.get("capacity"))),
-        ("sessions", "{} pending".format(
-            (app.get("sessions") or {}).get("pending", 0))),
-        ("requests", "{} accepted, {} rejected".format(
-            requests.get("accepted", 0), requests.get("rejected", 0))),
-        ("load median", app.get("load-median")),
-        ("crashlogs", app.get("crashlogs")),
-    ]
-    for key, value in rows:
-        summary.add_row(text(key), text(value))
-    workers = Table("uuid", "pid", "state", "load", "RSS MB", "CPU %",
-                    "accepted", title="workers")
-    for worker in app.get("workers") or []:
-        rss = worker.get("rss")
-        workers.add_row(
-            text(worker.get("uuid")), text(worker.get("pid")),
-            text(worker.get("state")), text(worker.get("load")),
-            text(None if rss is None else "{:.1f}".format(rss / 1048576.0)),
-            text(worker.get("cpu")), text(worker.get("accepted")))
-    if not app.get("workers"):
-        workers = text("no workers")
-    title = text("app {}".format(name))
-    title.stylize("bold")
-    ctx.emit(app, Group(title, summary, workers))

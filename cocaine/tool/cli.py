@@ -37,9 +37,15 @@ PROG = "cocaine-tool"
 #: The modules that register commands, in the order of the help text.
 #: A module that does not exist (yet) is skipped.
 COMMAND_MODULES = [
-    "cocaine.tool.services",
+    "cocaine.tool.locator",
+    "cocaine.tool.call",
     "cocaine.tool.apps",
-    "cocaine.tool.storage_commands",
+    "cocaine.tool.info",
+    "cocaine.tool.profiles",
+    "cocaine.tool.runlists",
+    "cocaine.tool.groups",
+    "cocaine.tool.crashlogs",
+    "cocaine.tool.keys",
     "cocaine.tool.top",
 ]
 

@@ -15,7 +15,7 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from cocaine.errors import KeyNotFound
+from cocaine.errors import CallTimeout, KeyNotFound
 
 
 class ToolError(Exception):
@@ -79,6 +79,32 @@ def text(value):
         value = str(value) if not isinstance(value, (dict, list)) else dumps(
             value, line=True)
     return Text(value)
+
+
+def unreachableReason(error):
+    """
+    Why a node did not answer, in a few words: C{connection refused},
+    C{no answer within 5s}, or the error's message without the client's
+    C{cannot connect to locator at ...:} prefix.
+    """
+    from twisted.internet.defer import TimeoutError as DeferredTimeout
+    if isinstance(error, DeferredTimeout):
+        waited = error.args[0] if error.args else None
+        if isinstance(waited, (int, float)):
+            return "no answer within {:g}s".format(waited)
+        return "no answer"
+    message = " ".join(str(error).split())
+    if isinstance(error, CallTimeout):
+        return message
+    lowered = message.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "connection timed out"
+    prefix = "cannot connect to locator at "
+    if message.startswith(prefix) and ": " in message[len(prefix):]:
+        message = message[len(prefix):].split(": ", 1)[1]
+    return message.rstrip(".") or type(error).__name__
 
 
 #: The width of tables when standard output is not a terminal (and
@@ -153,16 +179,39 @@ class ToolContext:
                 name, self.host, self.port, self.callTimeout)
         return service
 
+    def close(self, timeout=None):
+        """
+        Close the clients this context opened, each within C{timeout}
+        seconds; one whose node does not let go in time (it went away) is
+        left to the interpreter's exit.
+        """
+        from twisted.internet.defer import TimeoutError as DeferredTimeout
+        services, self._services = list(self._services.values()), {}
+        for service in services:
+            try:
+                service.close(timeout=timeout)
+            except DeferredTimeout:
+                continue
+
     @property
     def storage(self):
+        """
+        The blocking client of the node's storage.
+        """
         return self.service("storage")
 
     @property
     def node(self):
+        """
+        The blocking client of the node service.
+        """
         return self.service("node")
 
     @property
     def locator(self):
+        """
+        The blocking client of the node's locator.
+        """
         return self.service("locator")
 
     # -- storage helpers -----------------------------------------------------

@@ -63,9 +63,9 @@ class UploadTests(ToolTestCase):
 
         self.ok("app", "start", "big")
         self.assertEqual(self.ok("call", "big.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         self.assertEqual(self.ok("call", "big.enqueue", "echo", "-w", "x")
-                         .stdout, b"x")
+                         .stdout, b"x\n")
         spooled = os.path.join(self.node.directory, "var", "spool", "big",
                                "blob.bin")
         self.assertEqual(os.path.getsize(spooled), len(blob))
@@ -105,7 +105,7 @@ class UploadTests(ToolTestCase):
                          {"app": "other", "profile": "default",
                           "state": "running"})
         self.assertEqual(self.ok("call", "other.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         self.assertEqual(self.json("app", "remove", "myapp"),
                          {"app": "myapp", "removed": ["apps", "manifests"],
                           "runlists": [], "running": False})
@@ -146,7 +146,7 @@ class LifecycleTests(ToolTestCase):
         self.assertEqual(self.ok("app", "start", "echo").out,
                          "app echo started with profile default\n")
         self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         self.assertEqual(self.ok("app", "check", "echo").out,
                          "echo: running\n")
         out = self.ok("app", "list").out
@@ -159,7 +159,7 @@ class LifecycleTests(ToolTestCase):
         self.assertEqual(self.ok("app", "restart", "echo").out,
                          "app echo restarted with profile default\n")
         self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         self.assertNotEqual(self.json("info", "echo")["workers"][0]["pid"],
                             pid)
 
@@ -230,7 +230,7 @@ class LifecycleTests(ToolTestCase):
         self.assertEqual(self.ok("app", "start", "echo", "--cluster").out,
                          "app echo running on 1 node\n")
         self.assertEqual(self.ok("call", "echo.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
         self.assertEqual(self.json("runlist", "view", "cluster"),
                          {"echo": {}})
         result = self.json("app", "stop", "echo", "--cluster")
@@ -274,7 +274,7 @@ class LifecycleTests(ToolTestCase):
                          {"pool-limit": 1})
         self.ok("app", "start", "legacy", "--profile", "old")
         self.assertEqual(self.ok("call", "legacy.enqueue", "ping").stdout,
-                         b"pong")
+                         b"pong\n")
 
 
 class InfoTests(ToolTestCase):

@@ -23,6 +23,8 @@ import time
 from twisted.trial.unittest import SkipTest, TestCase
 
 from cocaine.errors import AppNotRunning, CallTimeout, NotConnected
+from cocaine.tool.sampler import Sampler
+from cocaine.tool.topview import LineOutput, appLine, render
 from tests.integration.node import ROOT, Node, environment, freePort
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -90,8 +92,8 @@ _LINE = re.compile(
     r"accepted=(\d+) rejected=0 rejected/s=(\S+) crashlogs=0$")
 
 _ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]"
-    r"|\x1b[=>78]")
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)"
+    r"|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 
 
 def toolCommand(port, *args):
@@ -213,7 +215,8 @@ class _TopTestCase(TestCase):
         self.assertIn("q quits", screen)
         self.assertRegex(screen, r"uuid [0-9a-f-]{36}\n")
         self.assertRegex(screen, r"APP\s+STATE\s+WORKERS\s+QUEUE\s+REQ/S")
-        self.assertRegex(screen, r"echo\s+running\s+\d+/\d+/\d+ of 2\s+\d+/100")
+        self.assertRegex(
+            screen, r"echo\s+running\s+\d+/\d+/\d+ of 2\s+\d+/100")
         self.assertIn("echo workers", screen)
         self.assertRegex(screen, r"PID\s+STATE\s+LOAD\s+CPU %\s+RSS MB")
         self.assertTrue(any(re.search(r"\b{}\b".format(pid), screen)
@@ -525,7 +528,7 @@ def _reap(process, group=False):
             stream.close()
 
 
-# -- sampling and rendering without a node ---------------------------------------
+# -- sampling and rendering without a node ------------------------------------
 
 
 class _FakeService:
@@ -586,8 +589,7 @@ def _info(accepted, rejected=0, workers=()):
 
 class SamplerTests(TestCase):
     """
-    L{top.Sampler}, L{top.appLine} and L{top.render} with a fake context
-    and clock.
+    L{Sampler}, L{appLine} and L{render} with a fake context and clock.
     """
 
     def setUp(self):
@@ -595,7 +597,7 @@ class SamplerTests(TestCase):
         self.top = top
         self.ctx = _FakeContext()
         self.now = [100.0]
-        self.sampler = top.Sampler(
+        self.sampler = Sampler(
             self.ctx, clock=lambda: self.now[0],
             now=lambda: datetime.datetime(2026, 11, 23, 15, 0, 0, 123))
 
@@ -617,7 +619,7 @@ class SamplerTests(TestCase):
         self.assertEqual(second.apps[0][1]["per-second"],
                          {"accepted": 10.0, "rejected": 2.0})
         self.assertEqual(
-            self.top.appLine(second, "echo", second.apps[0][1]),
+            appLine(second, "echo", second.apps[0][1]),
             "2026-11-23T15:00:00 echo running workers=2/4 active=1 idle=1 "
             "starting=0 queue=3/100 req/s=10.0 accepted=35 rejected=6 "
             "rejected/s=2.0 crashlogs=2")
@@ -645,15 +647,15 @@ class SamplerTests(TestCase):
         as not running.
         """
         self.ctx.apps = {"echo": _info(1), "other": _info(2)}
-        sampler = self.top.Sampler(self.ctx, app="ghost")
+        sampler = Sampler(self.ctx, app="ghost")
         snapshot = sampler.sample()
         self.assertEqual(snapshot.total, 2)
         self.assertEqual(snapshot.apps, [("ghost", {"state": "not running"})])
         self.assertTrue(snapshot.time)
-        self.assertRegex(self.top.appLine(snapshot, "ghost",
+        self.assertRegex(appLine(snapshot, "ghost",
                                           snapshot.apps[0][1]),
                          r"^\S+ ghost not running$")
-        sampler = self.top.Sampler(self.ctx, app="other")
+        sampler = Sampler(self.ctx, app="other")
         self.assertEqual([name for name, _ in sampler.sample().apps],
                          ["other"])
 
@@ -665,7 +667,7 @@ class SamplerTests(TestCase):
         """
         import io
         self.ctx.apps["echo"] = _info(1)
-        output = self.top._LineOutput(io.StringIO(), asJSON=False)
+        output = LineOutput(io.StringIO(), asJSON=False)
         output.show(self.sample(), 1.0)
         self.ctx.error = NotConnected(
             "cannot connect to locator at 127.0.0.1:10053: Connection was "
@@ -707,7 +709,7 @@ class SamplerTests(TestCase):
         console = Console(width=120, record=True, file=open(os.devnull, "w"),
                           color_system=None)
         self.addCleanup(console.file.close)
-        console.print(self.top.render(snapshot, 1.0))
+        console.print(render(snapshot, 1.0))
         text = console.export_text()
         self.assertTrue(text.isascii())
         self.assertIn("cocaine top  node 127.0.0.1:10053  2026-11-23 "
@@ -722,7 +724,7 @@ class SamplerTests(TestCase):
         narrow = Console(width=40, record=True, file=open(os.devnull, "w"),
                          color_system=None)
         self.addCleanup(narrow.file.close)
-        narrow.print(self.top.render(snapshot, 1.0))
+        narrow.print(render(snapshot, 1.0))
         text = narrow.export_text()
         self.assertRegex(text, r"\necho\s+running\s")
         self.assertTrue(all(len(line) <= 40 for line in text.splitlines()))
@@ -730,7 +732,7 @@ class SamplerTests(TestCase):
         self.ctx.error = NotConnected("cannot connect to locator at x: "
                                       "Connection refused")
         gone = self.sample(1)
-        console.print(self.top.render(gone, 1.0, last=snapshot))
+        console.print(render(gone, 1.0, last=snapshot))
         text = console.export_text()
         self.assertIn("node unreachable at 127.0.0.1:10053 (connection "
                       "refused); retrying every 1.0s", text)
