@@ -28,6 +28,16 @@ from cocaine.protocol.worker import workerArguments
 CRASHLOGS = "crashlogs"
 
 
+def crashlogTags(app, now):
+    """
+    The tags a crashlog is written with, as 0.12 writes them
+    (cocaine-plugins v0.12 C{node/src/node/slave/machine.cpp}): the app,
+    and the UTC day as C{cocaine-%Y-%m-%d}, which C{cocaine-tool crashlog
+    list --day} and C{cleanrange} search.
+    """
+    return [app, time.strftime("cocaine-%Y-%m-%d", time.gmtime(now))]
+
+
 class Pool:
     """
     @ivar workers: C{{uuid: Worker}} whose process has not ended.
@@ -201,13 +211,14 @@ class Pool:
         engine = self._engine
         if self._storage is None or not self._profile.crashlogLimit:
             return
-        key = "{}:{}".format(int(time.time() * 1e6), worker.uuid)
+        now = time.time()
+        key = "{}:{}".format(int(now * 1e6), worker.uuid)
         lines = list(worker.output.lines) + [
             "[cocaine] worker {} (pid {}) ended: {}".format(
                 worker.uuid, worker.pid, worker.reason)]
         self.crashlogs += 1
         d = maybeDeferred(self._storage.write, CRASHLOGS, key,
-                          packValue(lines), [engine.name])
+                          packValue(lines), crashlogTags(engine.name, now))
         d.addErrback(lambda f: engine.log.warn(
             "app {app}: crashlog not written: {reason}", app=engine.name,
             reason=f.getErrorMessage()))

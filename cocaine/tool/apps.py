@@ -16,17 +16,10 @@ one.
 
 import json
 
-from cocaine.client import deploy
 from cocaine.errors import AppNotRunning, KeyNotFound
 from cocaine.tool import peers, upload
 from cocaine.tool.applist import listApps, runningApps
 from cocaine.tool.context import ToolError, plain
-
-#: The one packer is L{cocaine.client.deploy.packDirectory}; this name
-#: stays for callers of the tool's former copy
-#: (tests/integration/test_cluster_deploy.py).
-packDirectory = deploy.packDirectory
-
 
 def register(subparsers):
     """

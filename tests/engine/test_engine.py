@@ -6,6 +6,7 @@ L{cocaine.engine.session} with fakes: a L{Clock}, a fake isolate whose
 
 import errno
 import signal
+import time
 
 import msgpack
 from twisted.internet.task import Clock
@@ -349,6 +350,10 @@ class TimeoutTests(_EngineCase):
         timestamp, uuid = key.split(":")
         self.assertEqual(uuid, process.args[-1])
         self.assertGreater(int(timestamp), 10 ** 15)
+        # indexed by the UTC day too, as 0.12 does (crashlog list --day)
+        day = time.strftime("cocaine-%Y-%m-%d",
+                            time.gmtime(int(timestamp) / 1e6))
+        self.assertEqual(self.storage.find("crashlogs", ["app", day]), [key])
         lines = unpackValue(self.storage.read("crashlogs", key))
         self.assertEqual(lines[:2], [b"Traceback (most recent call last)",
                                      b"ValueError: bad"])

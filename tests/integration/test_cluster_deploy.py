@@ -15,7 +15,7 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.protocol.framing import packValue, unpackValue
-from cocaine.tool.apps import packDirectory
+from cocaine.client.deploy import packDirectory
 from tests.integration import test_cluster
 from tests.integration.node import ROOT, Node, environment, freePort
 

@@ -372,7 +372,3 @@ class CrashlogTests(_ToolTestCase):
         self.crash()
         self.assertEqual(len(self.listing("--day", "today")), 2)
 
-    test_crashlogsByDay.todo = (
-        "the node indexes a crashlog under the app name only "
-        "(cocaine/engine/engine.py AppEngine._writeCrashlog); 0.12 adds the "
-        "tag cocaine-YYYY-MM-DD (UTC)")
