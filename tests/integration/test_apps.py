@@ -22,6 +22,7 @@ from cocaine.client.deploy import readManifest, upload
 from cocaine.errors import (
     AppAlreadyRunning, CocaineError, EngineBroken, QueueFull,
     ServiceNotAvailable, SpawnFailed, WorkerLost)
+from cocaine.node.deploy import socketPath
 from cocaine.protocol.framing import unpackValue
 from tests.integration.node import ROOT, Node
 
@@ -82,6 +83,14 @@ class _AppTestCase(TestCase):
             await deferLater(reactor, step)
         self.fail("condition not reached within {}s".format(timeout))
 
+    def socketPath(self, name):
+        """
+        Where app C{name}'s workers connect (the node shortens a path
+        that does not fit a UNIX socket address).
+        """
+        return socketPath(os.path.join(self.node.directory, "var", "run"),
+                          name)
+
     async def workerPids(self, name):
         info = await self.service("node").info(name)
         return [w["pid"] for w in info["workers"] if w["state"] == "active"]
@@ -119,6 +128,44 @@ class DeployTests(_AppTestCase):
         self.assertEqual(runlist, {b"echo": b"small"})
         self.assertTrue(os.path.exists(os.path.join(
             self.node.directory, "var", "spool", "echo", "worker.py")))
+
+    async def test_startWhileDraining(self):
+        """
+        C{start_app} of an app that is still draining waits for the old
+        instance to stop, then starts it: the old instance's teardown
+        leaves the new one's socket and name alone (a race found in
+        review: the old teardown unlinked the new socket and withdrew the
+        new registration).
+        """
+        await self.deploy()
+        old = await self.locator.resolve("echo")
+        echo = self.service("echo")
+        slow = await echo.enqueue("slow")
+        slow.write(b"700")
+        node = self.service("node")
+        answered = []
+        paused = node.pause_app("echo")
+        paused.addCallback(lambda result: answered.append("paused"))
+        await deferLater(reactor, 0.2)
+        started = node.start_app("echo", "small")
+        started.addCallback(lambda result: answered.append("started"))
+        await deferLater(reactor, 0.2)
+        # neither answered: the accepted session is still being served
+        self.assertEqual(answered, [])
+        self.assertEqual([chunk async for chunk in slow], [b"done"])
+        await paused
+        await started
+        self.assertEqual(answered, ["paused", "started"])
+        self.assertEqual(await node.list(), ["echo"])
+        new = await self.locator.resolve("echo")
+        self.assertNotEqual(new[0], old[0])
+        self.assertTrue(os.path.exists(self.socketPath("echo")))
+        # the new instance serves, on a fresh worker through that socket
+        fresh = self.service("echo")
+        self.assertEqual(await self.call(fresh, "ping"), [b"pong"])
+        info = await fresh.info()
+        self.assertEqual(info["state"], "running")
+        self.assertEqual(info["requests"]["accepted"], 1)
 
     async def test_infoShowsPoolAndWorkers(self):
         await self.deploy()
