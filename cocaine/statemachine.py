@@ -70,13 +70,16 @@ def mermaid(machine):
     """
     Render a built machine as a Mermaid C{stateDiagram-v2}: one arrow per
     transition, labelled with the input; a transition that stays in its
-    state is drawn as a loop.
+    state is drawn as a loop, unless it does nothing (an input ignored in
+    that state: the table lists those).
 
     @return: the diagram's text, without the Markdown fence.
     """
     lines = ["stateDiagram-v2",
              "    [*] --> {}".format(initialState(machine))]
     for old, symbol, new, outputs in transitions(machine):
+        if old == new and not outputs:
+            continue
         lines.append("    {} --> {}: {}".format(old, new, symbol))
     return "\n".join(lines)
 

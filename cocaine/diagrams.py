@@ -1,0 +1,100 @@
+# -*- test-case-name: tests.test_diagrams -*-
+"""
+C{docs/machines.md}, rendered from the code: every lifecycle machine of the
+node as a Mermaid state diagram and its transition table.
+
+    python -m cocaine.diagrams           # write docs/machines.md
+    python -m cocaine.diagrams --check   # exit 1 if it is out of date
+
+A test runs the check, so the document is always the code's.
+"""
+
+import importlib
+import os
+import sys
+
+from cocaine.statemachine import mermaid, table
+
+#: C{(title, module, machine name, what it is)}, in the order of the tree.
+MACHINES = [
+    ("App", "cocaine.node.app", "AppMachine",
+     "One running app in the node's tree: its ordered start (monitor, "
+     "engine, listener, drain, drivers) and reverse stop. Starting an app "
+     "of the same name waits until a stopping one is `stopped`."),
+    ("Engine", "cocaine.engine.engine", "EngineMachine",
+     "An app's engine: accepts sessions while `running`, refuses them "
+     "when `broken` (a worker terminated abnormally) or draining; stops "
+     "its workers and closes their socket in `stopping`; can start "
+     "again once `stopped`."),
+    ("Worker", "cocaine.engine.worker", "WorkerMachine",
+     "One worker process: the protocol's timers (startup, heartbeat, "
+     "idle) while it comes up and serves, then an escalating exit: "
+     "terminate, SIGTERM after the grace, SIGKILL after half of it."),
+    ("Session", "cocaine.engine.session", "SessionMachine",
+     "One request to an app, from the client's `enqueue` until both "
+     "streams ended. Chunks do not pass through the machine: its "
+     "transitions choose where they go."),
+]
+
+HEADER = """\
+# State machines
+
+Each lifecycle in the node is one typed Automat machine
+(`automat.TypeMachineBuilder`) that holds all of its state; its transition
+table is the spec. This page is generated from the code by
+`python -m cocaine.diagrams`, and a test fails when it is out of date.
+Loops that only report the state's name (`stateName`) are left out.
+"""
+
+
+def machines():
+    """
+    @return: C{(title, dotted name, description, machine)} for every
+        machine of L{MACHINES}.
+    """
+    found = []
+    for title, module, name, description in MACHINES:
+        machine = getattr(importlib.import_module(module), name)
+        found.append((title, "{}.{}".format(module, name), description,
+                      machine))
+    return found
+
+
+def render():
+    """
+    @return: the text of C{docs/machines.md}.
+    """
+    parts = [HEADER]
+    for title, dotted, description, machine in machines():
+        parts.append("## {}\n\n`{}`: {}\n\n```mermaid\n{}\n```\n\n{}\n"
+                     .format(title, dotted, description, mermaid(machine),
+                             table(machine)))
+    return "\n".join(parts)
+
+
+def documentPath():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(os.path.dirname(here), "docs", "machines.md")
+
+
+def main(argv):
+    text = render()
+    path = documentPath()
+    if "--check" in argv:
+        try:
+            with open(path) as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            sys.stderr.write("{} is out of date: run python -m "
+                             "cocaine.diagrams\n".format(path))
+            return 1
+        return 0
+    with open(path, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
