@@ -22,7 +22,7 @@ import errno
 import os
 
 from twisted.application.service import Service
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.defer import fail, maybeDeferred, succeed
 from twisted.internet.error import (
     CannotListenError, ProcessDone, ProcessTerminated)
@@ -69,15 +69,20 @@ class RecordingPort:
     @ivar stopped: whether C{stopListening} was called.
     """
 
-    def __init__(self, port):
+    def __init__(self, port, events=None, address=None):
         self.port = port
         self.stopped = False
+        self._events = events if events is not None else []
+        self._address = address
 
     def getHost(self):
+        if self._address is not None:
+            return self._address
         return IPv4Address("TCP", "127.0.0.1", self.port)
 
     def stopListening(self):
         self.stopped = True
+        self._events.append(("stop", self.port))
 
 
 class FakeReactor(MemoryReactorClock):
@@ -87,6 +92,8 @@ class FakeReactor(MemoryReactorClock):
 
     @ivar taken: ports whose C{listenTCP} fails as in use.
     @ivar ports: the L{RecordingPort}s handed out.
+    @ivar events: C{("listen", port or path)} and C{("stop", port or
+        path)} in order, TCP and UNIX alike.
     """
 
     def __init__(self, taken=(), socketErrno=errno.EADDRINUSE):
@@ -94,14 +101,31 @@ class FakeReactor(MemoryReactorClock):
         self.taken = set(taken)
         self.socketErrno = socketErrno
         self.ports = []
+        self.events = []
+        self._nextPort = 40000
 
     def listenTCP(self, port, factory, backlog=50, interface=""):
         if port in self.taken:
             raise CannotListenError(interface, port, OSError(
                 self.socketErrno, os.strerror(self.socketErrno)))
         MemoryReactorClock.listenTCP(self, port, factory, backlog, interface)
-        listening = RecordingPort(port)
+        if port == 0:
+            # what the OS would do: a port of its choice
+            self._nextPort += 1
+            port = self._nextPort
+        listening = RecordingPort(port, self.events)
         self.ports.append(listening)
+        self.events.append(("listen", port))
+        return listening
+
+    def listenUNIX(self, address, factory, backlog=50, mode=0o666,
+                   wantPID=0):
+        MemoryReactorClock.listenUNIX(self, address, factory, backlog, mode,
+                                      wantPID)
+        listening = RecordingPort(address, self.events,
+                                  UNIXAddress(address))
+        self.ports.append(listening)
+        self.events.append(("listen", address))
         return listening
 
 

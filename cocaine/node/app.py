@@ -216,11 +216,13 @@ class App(OrderedMultiService):
 _builder = TypeMachineBuilder(AppInputs, App)
 _new = _builder.state("new")
 _starting = _builder.state("starting")
+#: starting, and asked to stop once the start is over
+_stopAfterStart = _builder.state("stopAfterStart")
 _running = _builder.state("running")
 _stopping = _builder.state("stopping")
 _stopped = _builder.state("stopped")
 
-nameStates([_new, _starting, _running, _stopping, _stopped],
+nameStates([_new, _starting, _stopAfterStart, _running, _stopping, _stopped],
            AppInputs.stateName)
 
 
@@ -247,32 +249,39 @@ def _failed(inputs, app, failure):
     app._fire(app._stopWaiters)
 
 
-@_starting.upon(AppInputs.stop).loop()
-def _stopWhenStarted(inputs, app):
-    # stop once the start is over, whichever way it ends
-    done = Deferred()
-
-    def settled(_):
-        app.machine.stop().chainDeferred(done)
-    app._waiter(app._startWaiters).addBoth(settled)
-    return done
+@_starting.upon(AppInputs.stop).to(_stopAfterStart)
+@_stopAfterStart.upon(AppInputs.stop).loop()
+@_stopping.upon(AppInputs.stop).loop()
+@_stopping.upon(AppInputs.whenStopped).loop()
+@_starting.upon(AppInputs.whenStopped).loop()
+@_stopAfterStart.upon(AppInputs.whenStopped).loop()
+@_running.upon(AppInputs.whenStopped).loop()
+def _waitStopped(inputs, app):
+    return app._waiter(app._stopWaiters)
 
 
 @_running.upon(AppInputs.stop).to(_stopping)
 def _beginStop(inputs, app):
     waiter = app._waiter(app._stopWaiters)
-    Deferred.fromCoroutine(app._stopTree()).addErrback(
-        lambda f: app.log.failure("app {app} did not stop cleanly", f,
-                                  app=app.name))
+    _stopTree(app)
     return waiter
 
 
-@_stopping.upon(AppInputs.stop).loop()
-@_stopping.upon(AppInputs.whenStopped).loop()
-@_starting.upon(AppInputs.whenStopped).loop()
-@_running.upon(AppInputs.whenStopped).loop()
-def _waitStopped(inputs, app):
-    return app._waiter(app._stopWaiters)
+@_stopAfterStart.upon(AppInputs.started).to(_stopping)
+def _startedThenStop(inputs, app):
+    app._fire(app._startWaiters)
+    _stopTree(app)
+
+
+@_stopAfterStart.upon(AppInputs.startFailed).to(_stopped)
+def _failedThenStopped(inputs, app, failure):
+    _failed(inputs, app, failure)
+
+
+def _stopTree(app):
+    Deferred.fromCoroutine(app._stopTree()).addErrback(
+        lambda f: app.log.failure("app {app} did not stop cleanly", f,
+                                  app=app.name))
 
 
 @_stopping.upon(AppInputs.stopped).to(_stopped)

@@ -47,9 +47,10 @@ class ServiceHostTests(SynchronousTestCase):
         self.assertIsInstance(factory, ServerFactory)
         self.assertIs(factory.service.impl, self.impl)
         self.assertEqual(factory.maxBuffer, Network().maxMessage)
+        chosen = self.reactor.ports[-1].port
         self.assertEqual(self.registry.lookup("storage"),
-                         ([["127.0.0.1", 0]], 1, STORAGE.graph()))
-        self.assertEqual(host.endpoint, ("127.0.0.1", 0))
+                         ([["127.0.0.1", chosen]], 1, STORAGE.graph()))
+        self.assertEqual(host.endpoint, ("127.0.0.1", chosen))
 
     def test_fixedPort(self):
         """
@@ -134,11 +135,11 @@ class ServiceHostTests(SynchronousTestCase):
                              .startService())
         self.assertEqual(self.reactor.tcpServers[0][3], "0.0.0.0")
         self.assertEqual(self.registry.lookup("storage")[0],
-                         [["127.0.0.1", 0]])
+                         [["127.0.0.1", self.reactor.ports[-1].port]])
         self.successResultOf(self.host(Network(advertise="10.0.0.5"),
                                        name="other").startService())
         self.assertEqual(self.registry.lookup("other")[0],
-                         [["10.0.0.5", 0]])
+                         [["10.0.0.5", self.reactor.ports[-1].port]])
 
     def test_stop(self):
         """

@@ -1,0 +1,234 @@
+"""
+Tests for L{cocaine.node.service}: the node's apps as children of its tree,
+with a fake reactor, a fake isolate and memory storage.
+"""
+
+import json
+import os
+import signal
+
+import msgpack
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from cocaine.config import parse
+from cocaine.context import Context
+from cocaine.engine.connection import WorkerConnection
+from cocaine.errors import AppAlreadyRunning, AppNotRunning, SpawnFailed
+from cocaine.interfaces import INode
+from cocaine.locator.registry import Registry
+from cocaine.node.service import NodeService
+from cocaine.plugins import loadPlugins
+from cocaine.storage.memory import MemoryStorage
+from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+
+
+def _localApp(root, name="echo"):
+    directory = os.path.join(root, name)
+    os.makedirs(directory)
+    with open(os.path.join(directory, "manifest.json"), "w") as f:
+        json.dump({"slave": "worker"}, f)
+    slave = os.path.join(directory, "worker")
+    with open(slave, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(slave, 0o755)
+    return directory
+
+
+class _NodeCase(SynchronousTestCase):
+
+    def setUp(self):
+        self.root = os.path.abspath(self.mktemp())
+        os.makedirs(self.root)
+        self.reactor = FakeReactor()
+        config = parse({"paths": {
+            "data": os.path.join(self.root, "data"),
+            "spool": os.path.join(self.root, "spool"),
+            "runtime": os.path.join(self.root, "run")}})
+        self.context = Context(self.reactor, config, Registry(),
+                               loadPlugins())
+        self.context.storages["core"] = MemoryStorage()
+        self.isolates = []
+        self.node = NodeService(self.context, drainTimeout=5,
+                                isolateFactory=self._isolate)
+        self.directory = _localApp(self.root)
+
+    def _isolate(self, reactor, profile, name):
+        isolate = FakeIsolate()
+        self.isolates.append(isolate)
+        return isolate
+
+    def start(self):
+        self.successResultOf(self.node.startService())
+
+    def handshake(self, process, engine):
+        connection = WorkerConnection(engine)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        connection.dataReceived(msgpack.packb([1, 0, [process.uuid]]))
+        return connection
+
+
+class NodeServiceTests(_NodeCase):
+
+    def test_interface(self):
+        self.assertTrue(verifyObject(INode, self.node))
+
+    def test_startLocal(self):
+        """
+        A running app is a child of the node's tree, published, listed,
+        and reached through L{INode}.
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory,
+                                                  {"pool-limit": 2}))
+        self.assertEqual([child.name for child in self.node], ["echo"])
+        self.assertEqual(self.node.apps(), ["echo"])
+        self.assertIsNotNone(self.context.registry.lookup("echo"))
+        self.assertEqual(self.node.info("echo")["state"], "running")
+        self.assertEqual(self.node.info("echo")["drivers"], {})
+        self.assertEqual(self.node.origin("echo"), {
+            "local": True, "path": self.directory,
+            "profile": {"pool-limit": 2}})
+        self.assertEqual(self.node.load("echo")["capacity"], 2)
+
+    def test_enqueue(self):
+        """
+        A session through L{INode.enqueue} spawns a worker and is served
+        by it.
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        upstream = FakeUpstream()
+        session = self.node.enqueue("echo", upstream, "ping")
+        session.close()
+        (process,) = self.isolates[0].processes
+        connection = self.handshake(process, self.node.engine("echo"))
+        connection.dataReceived(msgpack.packb([2, 0, [b"pong"]])
+                                + msgpack.packb([2, 2, []]))
+        self.assertEqual(upstream.sent, [("write", b"pong"), ("close",)])
+
+    def test_enqueueNotRunning(self):
+        upstream = FakeUpstream()
+        session = self.node.enqueue("ghost", upstream, "ping")
+        session.write(b"x")
+        session.close()
+        self.assertEqual(upstream.sent, [
+            ("error", [0x51FF, 4], "app 'ghost' is not running")])
+
+    def test_twice(self):
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.failureResultOf(self.node.startLocal("echo", self.directory),
+                             AppAlreadyRunning)
+
+    def test_badName(self):
+        self.start()
+        self.failureResultOf(self.node.startLocal("../x", self.directory),
+                             SpawnFailed)
+
+    def test_missingSlave(self):
+        self.start()
+        os.unlink(os.path.join(self.directory, "worker"))
+        failure = self.failureResultOf(
+            self.node.startLocal("echo", self.directory), SpawnFailed)
+        self.assertIn("slave 'worker' not found", failure.getErrorMessage())
+        self.assertEqual(self.node.apps(), [])
+        self.assertEqual(list(self.node), [])
+
+    def test_pauseUnknown(self):
+        self.start()
+        self.failureResultOf(self.node.pauseApp("ghost"), AppNotRunning)
+
+    def test_watch(self):
+        self.start()
+        seen = []
+        unwatch = self.node.watch(lambda name, up: seen.append((name, up)))
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.successResultOf(self.node.pauseApp("echo"))
+        unwatch()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.assertEqual(seen, [("echo", True), ("echo", False)])
+
+    def test_pause(self):
+        """
+        Pausing takes the app out of the tree and the registry.
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.successResultOf(self.node.pauseApp("echo"))
+        self.assertEqual(self.node.apps(), [])
+        self.assertEqual(list(self.node), [])
+        self.assertIsNone(self.context.registry.lookup("echo"))
+        self.assertRaises(AppNotRunning, self.node.info, "echo")
+
+    def test_startWhileDraining(self):
+        """
+        Starting an app that is still draining waits until the old
+        instance has stopped: its socket is closed and its name withdrawn
+        before the new instance listens and publishes (the race found in
+        review).
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        old = self.node.engine("echo")
+        upstream = FakeUpstream()
+        session = self.node.enqueue("echo", upstream, "slow")
+        (process,) = self.isolates[0].processes
+        connection = self.handshake(process, old)
+        paused = self.node.pauseApp("echo")
+        started = self.node.startLocal("echo", self.directory)
+        self.assertNoResult(paused)
+        self.assertNoResult(started)
+        self.assertEqual(self.node.apps(), [])
+        del self.reactor.events[:]
+        # the session ends: the old instance stops, then the new starts
+        session.close()
+        connection.dataReceived(msgpack.packb([2, 2, []]))
+        process.end(0)
+        self.successResultOf(paused)
+        self.successResultOf(started)
+        self.assertEqual(upstream.sent, [("close",)])
+        socket = old.socketPath
+        self.assertEqual([event for event in self.reactor.events
+                          if event[1] == socket],
+                         [("stop", socket), ("listen", socket)])
+        new = self.node.engine("echo")
+        self.assertIsNot(new, old)
+        self.assertEqual(self.context.registry.lookup("echo")[0],
+                         [list(self.node._apps["echo"].listener.endpoint)])
+
+    def test_stopAll(self):
+        """
+        Stopping the node stops every app, draining for at most 3 s.
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        upstream = FakeUpstream()
+        self.node.enqueue("echo", upstream, "slow")
+        stopped = self.node.stopService()
+        self.assertNoResult(stopped)
+        self.reactor.advance(3)
+        # the session waited for a worker that never came up: it is told,
+        # and the worker is stopped
+        self.assertEqual(upstream.sent[0][:2], ("error", [0x51FF, 4]))
+        (process,) = self.isolates[0].processes
+        self.assertEqual(process.signals, [signal.SIGTERM])
+        self.assertNoResult(stopped)
+        process.end(signal=signal.SIGTERM)
+        self.successResultOf(stopped)
+        self.assertEqual(self.node.apps(), [])
+
+    def test_bootLocalAndRunlist(self):
+        """
+        On start the configured local apps run; one that cannot start is
+        logged, the others run.
+        """
+        broken = _localApp(self.root, "broken")
+        os.unlink(os.path.join(broken, "worker"))
+        self.node.local = {"echo": {"path": self.directory},
+                           "broken": {"path": broken}}
+        self.start()
+        self.assertEqual(self.node.apps(), ["echo"])
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
