@@ -8,18 +8,59 @@ C{TypeMachineBuilder}: an input protocol, a core object holding the data,
 and the transition table, which is the spec. The machine is the only place
 the lifecycle's state lives.
 
-Two conventions:
+Three conventions:
 
   - A machine that must say which state it is in (for an info map or a
     log line) declares an input C{stateName() -> str}; L{nameStates}
     implements it in every state at once. It is left out of diagrams.
+  - L{build} builds a machine with its transitions indexed (Automat
+    looks a transition up by scanning them all).
   - L{mermaid} renders a built machine as a Mermaid state diagram;
     C{python -m cocaine.diagrams} writes every machine's into
     C{docs/machines.md}, and a test keeps that file true to the code.
 """
 
+from automat._core import Automaton
+
 #: Inputs that only report on the machine, left out of diagrams.
 REPORTING_INPUTS = frozenset(["stateName"])
+
+
+class _IndexedAutomaton(Automaton):
+    """
+    An automaton whose lookup of a transition is one dict access.
+
+    Automat finds the transition for an input by scanning every transition
+    and comparing states field by field: on the session's machine (about
+    forty transitions, two inputs per request) that was 5 us an input, a
+    third of the node's time per request.
+    """
+
+    _index = None
+
+    def outputForInput(self, inState, inputSymbol):
+        found = self._index.get((id(inState), inputSymbol))
+        if found is None:
+            # not a transition: Automat's own error (NoTransition)
+            return Automaton.outputForInput(self, inState, inputSymbol)
+        return found
+
+
+def build(builder):
+    """
+    Build a machine, with its transitions indexed (L{_IndexedAutomaton}):
+    use this instead of C{builder.build()}; the machine behaves the same.
+
+    @param builder: a C{TypeMachineBuilder} with every transition added.
+    @return: the C{TypeMachine}.
+    """
+    machine = builder.build()
+    automaton = machine.__automat_automaton__
+    automaton.__class__ = _IndexedAutomaton
+    automaton._index = {
+        (id(old), symbol): (new, tuple(outputs))
+        for old, symbol, new, outputs in automaton.allTransitions()}
+    return machine
 
 
 def nameStates(states, stateName):

@@ -102,10 +102,11 @@ class DocumentTests(SynchronousTestCase):
                 with open(path) as f:
                     tree = ast.parse(f.read())
                 for node in tree.body:
+                    call = getattr(node, "value", None)
                     if (isinstance(node, ast.Assign)
-                            and isinstance(node.value, ast.Call)
-                            and getattr(node.value.func, "attr", None)
-                            == "build"):
+                            and isinstance(call, ast.Call)
+                            and "build" in (getattr(call.func, "attr", None),
+                                            getattr(call.func, "id", None))):
                         for target in node.targets:
                             found.add("{}.{}".format(module, target.id))
         listed = {"{}.{}".format(module, name)

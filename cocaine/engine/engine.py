@@ -26,7 +26,7 @@ from cocaine.engine.pool import Pool
 from cocaine.engine.session import Session, parseDeadline
 from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 
 class EngineInputs(Protocol):
@@ -468,4 +468,4 @@ for _state in (_broken, _stopping, _stopped):
     _state.upon(EngineInputs.workerGone).loop().returns(None)
 
 #: The lifecycle of one app's engine.
-EngineMachine = _builder.build()
+EngineMachine = build(_builder)

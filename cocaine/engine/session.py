@@ -25,7 +25,7 @@ from automat import TypeMachineBuilder
 from cocaine.errors import (
     ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
 from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 
 def parseDeadline(headers):
@@ -364,4 +364,4 @@ for _state, _inputs in _ignored.items():
         _state.upon(_input).loop().returns(None)
 
 #: The lifecycle of one request to an app.
-SessionMachine = _builder.build()
+SessionMachine = build(_builder)

@@ -25,7 +25,7 @@ from cocaine.engine.output import OutputRing
 from cocaine.protocol.worker import (
     CONTROL_CHANNEL, HEARTBEAT, TERMINATE, TERMINATE_ABNORMAL,
     TERMINATE_NORMAL, text)
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 
 class Ending:
@@ -494,4 +494,4 @@ _dead.upon(WorkerInputs.terminated).loop().returns(None)
 _dead.upon(WorkerInputs.processEnded).loop().returns(None)
 
 #: The lifecycle of one worker.
-WorkerMachine = _builder.build()
+WorkerMachine = build(_builder)

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from cocaine.driver.service import drivers
 from cocaine.ordered import OrderedMultiService
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 
 class EngineService(Service):
@@ -299,4 +299,4 @@ def _alreadyStopped(inputs, app):
 
 
 #: The lifecycle of one running app in the node's tree.
-AppMachine = _builder.build()
+AppMachine = build(_builder)

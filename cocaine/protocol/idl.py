@@ -126,7 +126,7 @@ class Message:
     """
 
     __slots__ = ("name", "args", "dispatch", "upstream", "method",
-                 "headers", "_required")
+                 "headers", "_required", "_plain")
 
     def __init__(self, name, args=None, dispatch=TERMINAL, upstream=None,
                  method=None, headers=False):
@@ -140,6 +140,9 @@ class Message:
             self._required = 0
         else:
             self._required = sum(1 for a in self.args if not a.optional)
+        # nothing to convert (a stream's chunk, say): only count and trim
+        self._plain = self.args is not None and all(
+            a.kind == "any" for a in self.args)
 
     def convertArgs(self, values, where=""):
         """
@@ -157,6 +160,8 @@ class Message:
         if spec is None:
             return values
         count = len(values)
+        if self._plain and count >= self._required:
+            return values if count <= len(spec) else values[:len(spec)]
         if count < self._required:
             # As Cocaine 0.12 (core's traits/tuple.hpp): too few is an
             # error, extra trailing arguments are dropped (the zip below).
