@@ -14,12 +14,13 @@ from cocaine.cluster.load import CpuSampler, LoadPublisher, nodeLoad
 from cocaine.cluster.peering import Peering, locatorStreams
 from cocaine.cluster.static import StaticDiscovery, locatorProbe
 from cocaine.errors import StartupError
+from cocaine.ordered import OrderedMultiService
 
 
-class ClusterService(Service):
+class ClusterService(OrderedMultiService):
     """
     Starts peering then discovery (after the locator listens: the announce
-    carries its real port), stops them in reverse.
+    carries its real port), stops them in reverse: one ordered tree.
     """
 
     log = Logger()
@@ -38,6 +39,7 @@ class ClusterService(Service):
         @param loadSource: C{() -> load report}, instead of measuring the
             context (tests).
         """
+        OrderedMultiService.__init__(self)
         self.setName("cluster")
         self.config = cluster
         self._registry = registry
@@ -66,6 +68,8 @@ class ClusterService(Service):
                 reactor, uuid, cluster.peers, cluster.interval,
                 self.peering.heard, probe, close, own=self.endpoints)
             locator.onConnect.append(self._knocked)
+        self.peering.setServiceParent(self)
+        _DiscoveryStep(self.discovery).setServiceParent(self)
 
     def endpoints(self):
         """
@@ -94,32 +98,45 @@ class ClusterService(Service):
         if forget is not None:
             forget(uuid)
 
+    def startService(self):
+        """
+        Peering, then discovery; a group that cannot be joined or a UDP
+        port that cannot be bound ends start-up with L{StartupError}, and
+        peering stops again.
+        """
+        d = OrderedMultiService.startService(self)
+        d.addCallback(lambda _: self.log.info(
+            "cluster: {discovery} discovery, interval {interval}s",
+            discovery=self.config.discovery, interval=self.config.interval))
+        return d
+
+    def stopService(self):
+        self.loads.stop()
+        return OrderedMultiService.stopService(self)
+
+
+class _DiscoveryStep(Service):
+    """
+    Discovery in the cluster's tree: when it cannot start it releases what
+    it took, and says why as a L{StartupError}.
+    """
+
+    def __init__(self, discovery):
+        self.setName("discovery")
+        self.discovery = discovery
+
+    def startService(self):
+        Service.startService(self)
+        return Deferred.fromCoroutine(self._start())
+
     async def _start(self):
-        self.peering.startService()
         try:
             await maybeDeferred(self.discovery.startService)
         except Exception as e:
             self.running = 0
             await maybeDeferred(self.discovery.stopService)
-            await maybeDeferred(self.peering.stopService)
             raise StartupError("cluster: {}".format(e))
-        self.log.info("cluster: {discovery} discovery, interval {interval}s",
-                      discovery=self.config.discovery,
-                      interval=self.config.interval)
-
-    def startService(self):
-        """
-        A group that cannot be joined or a UDP port that cannot be bound
-        ends start-up with L{StartupError}.
-        """
-        Service.startService(self)
-        return Deferred.fromCoroutine(self._start())
-
-    async def _stop(self):
-        self.loads.stop()
-        await maybeDeferred(self.discovery.stopService)
-        await maybeDeferred(self.peering.stopService)
 
     def stopService(self):
         Service.stopService(self)
-        return Deferred.fromCoroutine(self._stop())
+        return maybeDeferred(self.discovery.stopService)
