@@ -33,6 +33,7 @@ from zope.interface import implementer
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, SpawnFailed, toWire)
 from cocaine.interfaces import INode
+from cocaine.observers import Observers
 
 
 class RecordingService(Service):
@@ -266,7 +267,7 @@ class MemoryNode:
         self._defaultHandler = handler or (lambda event, chunks: chunks)
         self._apps = {}
         self._runlist = {}
-        self._watchers = []
+        self._watchers = Observers("app")
         self.calls = []
         self.failure = None
 
@@ -282,14 +283,14 @@ class MemoryNode:
             "info": dict(info or {}), "pinned": None,
             "origin": dict({"local": local, "profile": profile},
                            **({"path": path} if local else {}))}
-        self._changed(name, True)
+        self._watchers.notify(name, True)
 
     def remove(self, name):
         """
         Make app C{name} stop running.
         """
         if self._apps.pop(name, None) is not None:
-            self._changed(name, False)
+            self._watchers.notify(name, False)
 
     def _app(self, name):
         app = self._apps.get(name)
@@ -367,16 +368,7 @@ class MemoryNode:
         return succeed(dict(self._runlist))
 
     def watch(self, callback):
-        self._watchers.append(callback)
-
-        def unwatch():
-            if callback in self._watchers:
-                self._watchers.remove(callback)
-        return unwatch
-
-    def _changed(self, name, running):
-        for callback in list(self._watchers):
-            callback(name, running)
+        return self._watchers.add(callback)
 
 
 class _MemorySession:

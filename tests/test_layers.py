@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: cocaine/ in each.
 LAYERS = [
     ["cocaine", "errors", "interfaces", "config", "context", "ordered",
-     "statemachine"],
+     "statemachine", "observers"],
     ["protocol"],
     ["rpc", "client"],
     ["plugins"],

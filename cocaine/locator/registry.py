@@ -4,11 +4,11 @@ The registry of services this node publishes, with watchers for the
 locator's C{connect} stream.
 """
 
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from cocaine.errors import DispatchError
 from cocaine.interfaces import IRegistry
+from cocaine.observers import Observers
 
 
 class DuplicateService(DispatchError):
@@ -25,11 +25,9 @@ class Registry:
     C{{name: (endpoints, version, graph)}} plus change notification.
     """
 
-    log = Logger()
-
     def __init__(self):
         self._services = {}
-        self._watchers = []
+        self._watchers = Observers("registry")
 
     def publish(self, name, endpoints, version, graph):
         """
@@ -81,17 +79,7 @@ class Registry:
 
         @return: a function that stops the watch.
         """
-        self._watchers.append(callback)
-
-        def unwatch():
-            if callback in self._watchers:
-                self._watchers.remove(callback)
-        return unwatch
+        return self._watchers.add(callback)
 
     def _notify(self, name, entry):
-        for callback in list(self._watchers):
-            try:
-                callback(name, entry)
-            except Exception:
-                self.log.failure("registry watcher failed for {name}",
-                                 name=name)
+        self._watchers.notify(name, entry)

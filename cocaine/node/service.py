@@ -24,6 +24,7 @@ from cocaine.driver.service import buildDrivers
 from cocaine.management.monitor import startMonitor
 from cocaine.node import deploy
 from cocaine.node.app import App
+from cocaine.observers import Observers
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.rpc.host import ServiceHost
@@ -81,7 +82,7 @@ class NodeService(OrderedMultiService):
         self._isolateFactory = isolateFactory or deploy.defaultIsolate
         self._apps = {}
         self._claimed = set()
-        self._watchers = []
+        self._watchers = Observers("app")
         self._runlist = deploy.Runlist(self.storage, runlist)
         self.cluster = ClusterApps(self, self.storage, context)
 
@@ -164,19 +165,7 @@ class NodeService(OrderedMultiService):
         return Deferred.fromCoroutine(self._runlist.read())
 
     def watch(self, callback):
-        self._watchers.append(callback)
-
-        def unwatch():
-            if callback in self._watchers:
-                self._watchers.remove(callback)
-        return unwatch
-
-    def _changed(self, name, running):
-        for callback in list(self._watchers):
-            try:
-                callback(name, running)
-            except Exception:
-                self.log.failure("app watcher failed for {app}", app=name)
+        return self._watchers.add(callback)
 
     def startApp(self, name, profile):
         return Deferred.fromCoroutine(self._startStored(name, profile,
@@ -253,7 +242,7 @@ class NodeService(OrderedMultiService):
         except BaseException:
             self._apps.pop(name, None)
             raise
-        self._changed(name, True)
+        self._watchers.notify(name, True)
 
     async def _pause(self, name):
         app = self._running(name)
@@ -263,7 +252,7 @@ class NodeService(OrderedMultiService):
         finally:
             if self._apps.get(name) is app:
                 del self._apps[name]
-        self._changed(name, False)
+        self._watchers.notify(name, False)
         if not app.source.local:
             await self._runlist.remove(name)
 

@@ -20,6 +20,7 @@ import time
 
 from cocaine.errors import ProtocolViolation
 from cocaine.tool.context import ToolError, plain
+from cocaine.tool.storage import readInput
 
 #: The most bytes of standard input per request chunk with C{call --stdin}.
 STDIN_CHUNK = 64 * 1024
@@ -65,15 +66,7 @@ def parseArgument(word):
     input), JSON → its value, anything else → the word as a string.
     """
     if word.startswith("@") and len(word) > 1:
-        path = word[1:]
-        try:
-            if path == "-":
-                return sys.stdin.buffer.read()
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError as e:
-            raise ToolError("cannot read {}: {}".format(
-                path, e.strerror or e))
+        return readInput(word[1:], "argument file")
     try:
         return json.loads(word)
     except ValueError:

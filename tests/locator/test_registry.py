@@ -109,7 +109,7 @@ class RegistryTests(SynchronousTestCase):
         unwatch()
         self.registry.publish("b", [["h", 1]], 1, {})
         self.assertEqual([name for name, _ in self.changes], ["a"])
-        self.assertEqual(self.registry._watchers, [])
+        self.assertEqual(len(self.registry._watchers), 0)
 
     def test_unwatchDuringNotification(self):
         """

@@ -411,7 +411,7 @@ class StreamTests(LocatorTestsMixin, SynchronousTestCase):
         upstream = FakeUpstream()
         self.locator.connect(upstream, "peer")
         upstream.close()
-        self.assertEqual(self.registry._watchers, [])
+        self.assertEqual(len(self.registry._watchers), 0)
         self.registry.publish("new", [["h", 1]], 1, {})
         self.assertEqual(len(upstream.sent), 1)
 
@@ -554,7 +554,7 @@ class LocatorWireTests(LocatorTestsMixin, SynchronousTestCase):
         self.assertEqual(self.received(), [[1, WRITE, [UUID,
                                                        {"b": [[], 0, {}]}]]])
         self.protocol.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual(self.registry._watchers, [])
+        self.assertEqual(len(self.registry._watchers), 0)
 
     def test_publishDiscard(self):
         """

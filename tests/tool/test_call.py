@@ -112,7 +112,7 @@ class CallTests(ToolTestCase):
                    "available")
         self.fails("call", "nodot", message="expected SERVICE.METHOD")
         self.fails("call", "storage.read", "@/nonexistent/file",
-                   message="cannot read /nonexistent/file")
+                   message="cannot read argument file /nonexistent/file")
 
     def test_locatorMethods(self):
         value = self.json("call", "locator.resolve", "echo")
