@@ -32,7 +32,9 @@ from zope.interface import implementer
 
 from cocaine.errors import CocaineError, InvalidArgument
 from cocaine.interfaces import IRPCService
-from cocaine.mesh.components import MeshError, RemoteError, Requester, Responder
+from cocaine.mesh.errors import MeshError, RemoteError
+from cocaine.mesh.requester import Requester
+from cocaine.mesh.responder import Responder
 from cocaine.mesh.discovery import DiscoveryOptions
 from cocaine.protocol.idl import Arg, Message, Protocol
 

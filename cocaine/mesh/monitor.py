@@ -19,13 +19,13 @@ import json
 import sys
 import time
 
-from cocaine.mesh.components import _Server
+from cocaine.mesh.server import Server
 from cocaine.mesh.discovery import addDiscoveryArguments
 
 __all__ = ["Monitor", "main"]
 
 
-class Monitor(_Server):
+class Monitor(Server):
     """
     Discovers every component and collects the status messages of those
     connected to it.
@@ -40,7 +40,7 @@ class Monitor(_Server):
 
     def __init__(self, name="monitor", **kwargs):
         advertisement = dict(kwargs.pop("advertisement", None) or {})
-        _Server.__init__(self, name, advertisement=advertisement, **kwargs)
+        Server.__init__(self, name, advertisement=advertisement, **kwargs)
         self.advertisement["type"] = "monitor"
         self.advertisement.pop("axon_type", None)  # cote's Monitor has none
         self.statuses = {}

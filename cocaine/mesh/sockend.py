@@ -50,15 +50,10 @@ from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cocaine.mesh.components import (
-    DEFAULT_TIMEOUT,
-    MeshError,
-    RemoteError,
-    Requester,
-    Subscriber,
-    errorObject,
-    formatKey,
-)
+from cocaine.mesh.component import formatKey
+from cocaine.mesh.errors import MeshError, RemoteError, errorObject
+from cocaine.mesh.requester import DEFAULT_TIMEOUT, Requester
+from cocaine.mesh.subscriber import Subscriber
 from cocaine.mesh.discovery import (
     DiscoveryOptions, DiscoveryProtocol, addDiscoveryArguments, discoveryOptionsFrom,
     listenDiscovery)

@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.config import ConfigError
 from cocaine.errors import CocaineError
 from cocaine.mesh.bridge import MESH_SERVICE, MeshBridge, decodeAnswer, encodeChunk
-from cocaine.mesh.components import MeshError
+from cocaine.mesh.errors import MeshError
 from cocaine.mesh.discovery import Peer
 from services.mesh_bridge import mesh_bridge
 

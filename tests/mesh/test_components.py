@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.mesh.test_components -*-
 """
-Tests for L{cocaine.mesh.components}, on a L{MemoryReactorClock} with
-hellos fed by hand and connections made with L{iosim}.
+Tests for the components (L{cocaine.mesh.requester},
+L{cocaine.mesh.responder}, L{cocaine.mesh.publisher},
+L{cocaine.mesh.subscriber}), on a L{MemoryReactorClock} with hellos fed by
+hand and connections made with L{iosim}.
 """
 
 from twisted.internet import defer
@@ -12,19 +14,19 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.amp import AMPDecoder, pack, unpackArgument
-from cocaine.mesh.components import (
+from cocaine.mesh.component import formatKey
+from cocaine.mesh.errors import (
     MeshError,
-    Publisher,
     QueueFull,
     RemoteError,
-    Requester,
     RequestTimeout,
-    Responder,
     ResponderLost,
-    Subscriber,
     errorObject,
-    formatKey,
 )
+from cocaine.mesh.publisher import Publisher
+from cocaine.mesh.requester import Requester
+from cocaine.mesh.responder import Responder
+from cocaine.mesh.subscriber import Subscriber
 from cocaine.mesh.discovery import buildHello, encodeHello
 
 

@@ -6,14 +6,21 @@ The public names of L{cocaine.mesh} stay importable from the package.
 from twisted.trial.unittest import SynchronousTestCase
 
 import cocaine.mesh
-from cocaine.mesh import amp, components, discovery, monitor, sockend, tls
+from cocaine.mesh import (
+    amp, bridge, client, component, deadlines, discovery, errors, link,
+    monitor, publisher, requester, responder, server, sockend, subscriber,
+    tls)
+
+MODULES = (amp, bridge, client, component, deadlines, discovery, errors,
+           link, monitor, publisher, requester, responder, server, sockend,
+           subscriber, tls)
 
 
 class ExportsTests(SynchronousTestCase):
     def test_all(self):
         for name in cocaine.mesh.__all__:
             self.assertTrue(hasattr(cocaine.mesh, name), name)
-        for module in (amp, components, discovery, monitor, sockend, tls):
+        for module in MODULES:
             for name in module.__all__:
                 self.assertTrue(hasattr(module, name), (module.__name__, name))
 

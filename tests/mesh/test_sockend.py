@@ -38,7 +38,7 @@ from twisted.internet import defer
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from cocaine.mesh.components import MeshError, RemoteError, RequestTimeout
+from cocaine.mesh.errors import MeshError, RemoteError, RequestTimeout
 from cocaine.mesh.discovery import buildHello, encodeHello
 from cocaine.mesh.sockend import (
     Sockend,
