@@ -6,7 +6,7 @@ C{docs/mesh.md}.
 
 from cocaine.mesh.amp import AMPDecoder, FramingError, MessageTooLarge
 from cocaine.mesh.component import run
-from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
+from cocaine.mesh.discovery import DiscoveryOptions
 from cocaine.mesh.errors import (
     MeshError,
     QueueFull,
@@ -14,6 +14,7 @@ from cocaine.mesh.errors import (
     RequestTimeout,
     ResponderLost,
 )
+from cocaine.mesh.hello import MalformedHello
 from cocaine.mesh.publisher import Publisher
 from cocaine.mesh.requester import Requester
 from cocaine.mesh.responder import Responder

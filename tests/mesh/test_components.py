@@ -27,7 +27,7 @@ from cocaine.mesh.publisher import Publisher
 from cocaine.mesh.requester import Requester
 from cocaine.mesh.responder import Responder
 from cocaine.mesh.subscriber import Subscriber
-from cocaine.mesh.discovery import buildHello, encodeHello
+from cocaine.mesh.hello import buildHello, encodeHello
 
 
 class FakeDatagramTransport:

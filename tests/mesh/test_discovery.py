@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.mesh.test_discovery -*-
 """
-Tests for L{cocaine.mesh.discovery}, with a fake datagram transport and a
-L{Clock}.
+Tests for L{cocaine.mesh.discovery} and L{cocaine.mesh.hello}, with a fake
+datagram transport and a L{Clock}.
 """
 
 import json
@@ -13,19 +13,21 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.discovery import (
     LOOPBACK_BROADCAST,
-    BadSignature,
     DiscoveryOptions,
     DiscoveryProtocol,
-    MalformedHello,
     addDiscoveryArguments,
+    discoveryOptionsFrom,
+    listenDiscovery,
+)
+from cocaine.mesh.hello import (
+    BadSignature,
+    MalformedHello,
     buildHello,
     checkSignature,
     decryptHello,
-    discoveryOptionsFrom,
     encodeHello,
     encryptHello,
     evpBytesToKey,
-    listenDiscovery,
     parseHello,
     signHello,
 )

@@ -39,7 +39,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cocaine.mesh.errors import MeshError, RemoteError, RequestTimeout
-from cocaine.mesh.discovery import buildHello, encodeHello
+from cocaine.mesh.hello import buildHello, encodeHello
 from cocaine.mesh.sockend import (
     Sockend,
     SocketIOServer,
@@ -561,7 +561,7 @@ class CommandLineTests(SynchronousTestCase):
                                "--rooms", "--cors-origin", "http://127.0.0.1:8000",
                                "--discovery-port", "23456"])
         self.assertEqual((args.port, args.namespaces, args.rooms, args.corsOrigins,
-                          args.discovery_port),
+                          args.discoveryPort),
                          (0, ["", "py"], True, ["http://127.0.0.1:8000"], 23456))
 
     def test_needsAsyncioReactor(self):
