@@ -7,13 +7,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import cocaine.mesh
 from cocaine.mesh import (
-    amp, bridge, client, component, deadlines, discovery, errors, hello,
-    link, monitor, publisher, requester, responder, server, sockend,
-    subscriber, tls)
+    amp, bridge, browsers, client, component, deadlines, discovery, errors,
+    exposure, hello, link, monitor, publisher, requester, responder, server,
+    sockend, sockendcli, subscriber, tls)
 
-MODULES = (amp, bridge, client, component, deadlines, discovery, errors,
-           hello, link, monitor, publisher, requester, responder, server,
-           sockend, subscriber, tls)
+MODULES = (amp, bridge, browsers, client, component, deadlines, discovery,
+           errors, exposure, hello, link, monitor, publisher, requester,
+           responder, server, sockend, sockendcli, subscriber, tls)
 
 
 class ExportsTests(SynchronousTestCase):

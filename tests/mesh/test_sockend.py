@@ -40,13 +40,10 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cocaine.mesh.errors import MeshError, RemoteError, RequestTimeout
 from cocaine.mesh.hello import buildHello, encodeHello
-from cocaine.mesh.sockend import (
-    Sockend,
-    SocketIOServer,
-    parseArguments,
-    sockendErrorObject,
-    socketNamespace,
-)
+from cocaine.mesh.browsers import SocketIOServer, sockendErrorObject
+from cocaine.mesh.exposure import socketNamespace
+from cocaine.mesh.sockend import Sockend
+from cocaine.mesh.sockendcli import parseArguments
 from tests.mesh import test_interop as interop
 from tests.mesh.npm import ensurePackage
 
