@@ -83,7 +83,8 @@ def encode(parts):
     """
     argc = len(parts)
     if not 1 <= argc <= MAX_ARGS:
-        raise FramingError("an AMP message carries 1 to 15 parts, not %d" % (argc,))
+        raise FramingError(
+            "an AMP message carries 1 to 15 parts, not {}".format(argc))
     chunks = [_HEADERS[argc]]
     for part in parts:
         chunks.append(_LENGTH.pack(len(part)))
@@ -102,8 +103,8 @@ def _makeEncoder():
     if c_make_encoder is None:  # pragma: no cover
         return None
     default = json.JSONEncoder().default
-    return c_make_encoder(None, default, encode_basestring_ascii, None, ":", ",",
-                          False, False, True)
+    return c_make_encoder(None, default, encode_basestring_ascii, None,
+                          ":", ",", False, False, True)
 
 
 _cEncoder = _makeEncoder()
@@ -174,7 +175,7 @@ def unpackArgument(part):
         try:
             return _loads(text)
         except ValueError as e:
-            raise FramingError("bad JSON part: %s" % (e,))
+            raise FramingError("bad JSON part: {}".format(e))
     return bytes(part)
 
 
@@ -188,7 +189,8 @@ def pack(args):
         args = list(args)
     argc = len(args)
     if not 1 <= argc <= MAX_ARGS:
-        raise FramingError("an AMP message carries 1 to 15 parts, not %d" % (argc,))
+        raise FramingError(
+            "an AMP message carries 1 to 15 parts, not {}".format(argc))
     chunks = [_HEADERS[argc]]
     append = chunks.append
     length = _LENGTH.pack
@@ -269,7 +271,8 @@ class AMPDecoder:
         while start < size:
             head = data[start]
             if head >> 4 != VERSION or not head & 0x0F:
-                raise FramingError("bad AMP header byte 0x%02x" % (head,))
+                raise FramingError(
+                    "bad AMP header byte 0x{:02x}".format(head))
             offset = start + 1
             parts = []
             for _ in range(head & 0x0F):
@@ -280,7 +283,8 @@ class AMPDecoder:
                 offset += 4
                 if offset + length - start > maxMessage:
                     raise MessageTooLarge(
-                        "AMP message larger than the bound of %d bytes" % (maxMessage,)
+                        "AMP message larger than the bound of {} bytes"
+                        .format(maxMessage)
                     )
                 if size < offset + length:
                     self._need = offset + length - start
@@ -322,7 +326,8 @@ class AMPProtocol(Protocol):
                 failure, messages = e, e.messages
             self._handle(messages)
             if failure is not None:
-                self.log.warn("dropping {peer}: {error}", peer=self.transport.getPeer(),
+                self.log.warn("dropping {peer}: {error}",
+                              peer=self.transport.getPeer(),
                               error=str(failure))
                 _batch.flush(self.transport)
                 self.transport.abortConnection()
@@ -402,7 +407,8 @@ class _Backlog:
         say; others never need a backlog).
         """
         try:
-            buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+            buffered = (len(transport.dataBuffer) - transport.offset
+                        + transport._tempDataLen)
             return buffered + size > cls.limit and transport.producer is None
         except AttributeError:
             return False
@@ -413,7 +419,8 @@ class _Backlog:
         here until the transport resumes it.
         """
         self.transport.registerProducer(self, True)
-        self.transport.write(data)  # over the transport's bufferSize: pauses us
+        # over the transport's bufferSize: pauses us
+        self.transport.write(data)
         if self.queue is None:
             self.transport.unregisterProducer()
 
@@ -474,7 +481,8 @@ class _WriteBatch:
             pending = list(self.pending.items())
             self.pending.clear()
             for transport, chunks in pending:
-                sendNow(transport, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                sendNow(transport, chunks[0] if len(chunks) == 1
+                        else b"".join(chunks))
 
     def write(self, transport, data):
         if not self.depth:
