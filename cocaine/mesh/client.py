@@ -159,6 +159,14 @@ class Client(Component):
         @return: a Deferred that fires once they are all gone.
         """
         Service.stopService(self)
+        return self._disconnect()
+
+    def _disconnect(self):
+        """
+        Close every link, stop reporting and stop discovery.
+
+        @return: a Deferred that fires once they are all gone.
+        """
         stops = [link.close() for link in list(self.links.values())]
         self.links.clear()
         self.linksChanged()

@@ -6,20 +6,42 @@ a bounded queue, default timeouts, balancing and clear errors (ours).
 A request is C{[j:{"type": ..., ...}, s:<id>]}; the reply carries the
 same id part. While no responder is connected, requests queue and are
 flushed on the first connection.
+
+Its lifecycle is one machine, L{RequesterMachine}:
+
+  - C{stopped}: not started, or stopped. Requests queue (a requester
+    may be given requests before it starts).
+  - C{waiting}: started, no responder link is up: requests queue.
+  - C{serving}: at least one responder link is up: requests go to one
+    (those no up responder may take, for their subset or C{where},
+    queue); each link that comes up takes the queued requests it can.
+
+Stopping fails every request waiting or in flight with C{ESTOPPED} and
+closes the links at once; C{stopService}'s Deferred fires once their
+sockets and discovery's are gone.
+
+Sending and replies do not go through the machine (an input costs about
+a microsecond): the outputs choose how L{Requester.send} picks a link
+(none while no link is up), and replies are matched by their id.
 """
 
 import collections
 import itertools
 import os
+from typing import Protocol
 
+from automat import TypeMachineBuilder
+from twisted.application.service import Service
 from twisted.internet import defer
 
 from cocaine.mesh.client import Client
 from cocaine.mesh.deadlines import Deadlines
 from cocaine.mesh.errors import (
     MeshError, QueueFull, RemoteError, RequestTimeout, ResponderLost)
+from cocaine.statemachine import nameStates
 
-__all__ = ["Requester", "DEFAULT_TIMEOUT", "DEFAULT_QUEUE_LIMIT"]
+__all__ = ["Requester", "RequesterInputs", "RequesterMachine",
+           "DEFAULT_TIMEOUT", "DEFAULT_QUEUE_LIMIT"]
 
 #: Seconds a request waits for its reply unless told otherwise (ours).
 DEFAULT_TIMEOUT = 10.0
@@ -51,6 +73,30 @@ class _Pending:
         self.sentAt = None
 
 
+class RequesterInputs(Protocol):
+    """
+    What happens to a requester, besides its requests and replies.
+    """
+
+    def start(self) -> None:
+        "The service starts: discovery, then links to responders."
+
+    def stop(self, done: object) -> None:
+        "The service stops; C{done} fires once its sockets are gone."
+
+    def linkUp(self, link: object) -> None:
+        "A link to a responder is up."
+
+    def linkDown(self, link: object) -> None:
+        "A link that was up is down: its requests in flight fail."
+
+    def allLinksDown(self) -> None:
+        "No link to a responder is up any more."
+
+    def stateName(self) -> str:
+        "The name of the state it is in."
+
+
 class Requester(Client):
     """
     Sends requests to matching responders.
@@ -64,6 +110,7 @@ class Requester(Client):
     @ivar queue: the requests waiting for a responder.
     @ivar inFlight: L{dict} of a request's id to the request, sent and not
         answered yet.
+    @ivar machine: its L{RequesterMachine}.
     """
 
     axonType = "req"
@@ -87,6 +134,23 @@ class Requester(Client):
         self._n = 0
         self._identity = "{}-{}".format(os.getpid(), id(self))
         self._deadlines = Deadlines(self.clock, self._timedOut)
+        # how send picks a link: set by the machine's outputs
+        self._choose = self._noLink
+        self.machine = RequesterMachine(self)
+
+    def startService(self):
+        self.machine.start()
+
+    def stopService(self):
+        """
+        Fail every request waiting or in flight, close the links and stop
+        discovery.
+
+        @return: a Deferred that fires once their sockets are gone.
+        """
+        done = defer.Deferred()
+        self.machine.stop(done)
+        return done
 
     def send(self, message, timeout=None, where=None):
         """
@@ -124,7 +188,19 @@ class Requester(Client):
             self._write(link, pending, now)
         return d
 
-    def _choose(self, subset, where=None):
+    def _noLink(self, subset, where=None):
+        """
+        How L{send} picks a link while none is up: it does not.
+        """
+        return None
+
+    def _chooseLink(self, subset, where=None):
+        """
+        How L{send} picks a link while some are up: among those that take
+        C{subset} and pass C{where}, by the balance.
+
+        @return: the link, or L{None} when none may take the request.
+        """
         links = self._connected()
         if subset is not None:
             links = [l for l in links
@@ -182,15 +258,31 @@ class Requester(Client):
         pending.deferred.errback(RequestTimeout(message))
 
     def linkUp(self, link):
+        self.machine.linkUp(link)
+
+    def linkDown(self, link):
+        self.machine.linkDown(link)
+        if not self._connected():
+            self.machine.allLinksDown()
+
+    # -- what the machine's outputs do ----------------------------------------
+
+    def _flush(self):
+        """
+        Send each queued request that an up link may take now.
+        """
         for pending in list(self.queue):
-            chosen = self._choose(pending.subset, pending.where)
+            chosen = self._chooseLink(pending.subset, pending.where)
             if chosen is None:
                 continue
             self.queue.remove(pending)
             pending.queued = False
             self._write(chosen, pending)
 
-    def linkDown(self, link):
+    def _failInFlight(self, link):
+        """
+        Fail the requests in flight on C{link} with L{ResponderLost}.
+        """
         for pending in [p for p in self.inFlight.values()
                         if p.link is link]:
             self._forget(pending)
@@ -200,6 +292,16 @@ class Requester(Client):
                 "lost the connection to responder {} while it handled "
                 "{!r}{}".format(link.peer.advertisement.get("name"),
                                 pending.message.get("type"), tls)))
+
+    def _failAll(self):
+        """
+        Fail every request waiting or in flight with C{ESTOPPED}.
+        """
+        for pending in list(self.queue) + list(self.inFlight.values()):
+            self._forget(pending)
+            pending.deferred.errback(MeshError("requester stopped",
+                                               "ESTOPPED"))
+        self._deadlines.clear()
 
     def messageReceived(self, link, args, parts):
         if not args or not isinstance(args[-1], str):
@@ -217,11 +319,57 @@ class Requester(Client):
         else:
             pending.deferred.callback(args[1] if len(args) > 2 else None)
 
-    def stopService(self):
-        d = Client.stopService(self)
-        for pending in list(self.queue) + list(self.inFlight.values()):
-            self._forget(pending)
-            pending.deferred.errback(MeshError("requester stopped",
-                                               "ESTOPPED"))
-        self._deadlines.clear()
-        return d
+
+_builder = TypeMachineBuilder(RequesterInputs, Requester)
+_stopped = _builder.state("stopped")
+_waiting = _builder.state("waiting")
+_serving = _builder.state("serving")
+
+nameStates([_stopped, _waiting, _serving], RequesterInputs.stateName)
+
+
+@_stopped.upon(RequesterInputs.start).to(_waiting)
+def _start(inputs, requester):
+    Client.startService(requester)
+
+
+@_stopped.upon(RequesterInputs.stop).to(_stopped)
+@_waiting.upon(RequesterInputs.stop).to(_stopped)
+@_serving.upon(RequesterInputs.stop).to(_stopped)
+def _stop(inputs, requester, done):
+    requester._choose = requester._noLink
+    Service.stopService(requester)
+    requester._failAll()
+    requester._disconnect().chainDeferred(done)
+
+
+@_waiting.upon(RequesterInputs.linkUp).to(_serving)
+def _serve(inputs, requester, link):
+    requester._choose = requester._chooseLink
+    requester._flush()
+
+
+@_serving.upon(RequesterInputs.linkUp).to(_serving)
+def _anotherLinkUp(inputs, requester, link):
+    requester._flush()
+
+
+@_serving.upon(RequesterInputs.linkDown).to(_serving)
+def _linkDown(inputs, requester, link):
+    requester._failInFlight(link)
+
+
+@_serving.upon(RequesterInputs.allLinksDown).to(_waiting)
+def _wait(inputs, requester):
+    requester._choose = requester._noLink
+
+
+# what does not matter: starting again while started; links going down
+# as a stop closes them (their requests have failed already)
+_waiting.upon(RequesterInputs.start).loop().returns(None)
+_serving.upon(RequesterInputs.start).loop().returns(None)
+_stopped.upon(RequesterInputs.linkDown).loop().returns(None)
+_stopped.upon(RequesterInputs.allLinksDown).loop().returns(None)
+
+#: The lifecycle of a requester.
+RequesterMachine = _builder.build()
