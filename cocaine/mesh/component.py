@@ -85,6 +85,7 @@ class Component(Service):
         self.discoveryOptions = discovery
         self.discovery = None
         self._discoveryPorts = []
+        self._peerObservers = []
 
     def matches(self, peer):
         """
@@ -109,13 +110,40 @@ class Component(Service):
         return defer.gatherResults(
             [defer.maybeDeferred(p.stopListening) for p in ports])
 
+    def addPeerObserver(self, added, removed):
+        """
+        Observe the peers that pair with this component: call
+        C{added(peer)} for each one discovered (at once for those known
+        already), after the component itself took it in, and
+        C{removed(peer)} for each one gone, after the component let it go.
+
+        @param added: called with a L{cocaine.mesh.discovery.Peer}.
+        @param removed: called with a L{cocaine.mesh.discovery.Peer}.
+        @return: a function that stops this observation.
+        """
+        observer = (added, removed)
+        self._peerObservers.append(observer)
+        if self.discovery is not None:
+            for peer in list(self.discovery.peers.values()):
+                if self.matches(peer):
+                    added(peer)
+
+        def stop():
+            if observer in self._peerObservers:
+                self._peerObservers.remove(observer)
+        return stop
+
     def _peerAdded(self, peer):
         if self.matches(peer):
             self.peerAdded(peer)
+            for added, _ in list(self._peerObservers):
+                added(peer)
 
     def _peerRemoved(self, peer):
         if self.matches(peer):
             self.peerRemoved(peer)
+            for _, removed in list(self._peerObservers):
+                removed(peer)
 
     def peerAdded(self, peer):
         """

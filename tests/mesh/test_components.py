@@ -524,3 +524,55 @@ class EndToEndTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d), 3)
         req.stopService()
         rep.stopService()
+
+
+class PeerObserverTests(SynchronousTestCase):
+    """
+    L{Component.addPeerObserver}: who else hears of the peers a component
+    pairs with.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.req = make(Requester, reactor=self.reactor)
+        self.req.startService()
+        self.addCleanup(self.req.stopService)
+        self.seen = []
+
+    def added(self, peer):
+        # the component took the peer in first: its link exists already
+        self.seen.append(("added", peer.iid, peer.iid in self.req.links))
+
+    def removed(self, peer):
+        self.seen.append(("removed", peer.iid, peer.iid in self.req.links))
+
+    def test_addedAndRemoved(self):
+        """
+        Matching peers are reported after the component handled them;
+        others are not.
+        """
+        self.req.addPeerObserver(self.added, self.removed)
+        announce(self.req, "r1", repAd())
+        announce(self.req, "p1", repAd(axon_type="pub-emitter"))
+        self.req.discovery._remove(self.req.discovery.peers["r1"])
+        self.assertEqual(self.seen, [("added", "r1", True),
+                                     ("removed", "r1", False)])
+
+    def test_knownPeers(self):
+        """
+        Peers known when the observation starts are reported at once.
+        """
+        announce(self.req, "r1", repAd())
+        self.req.addPeerObserver(self.added, self.removed)
+        self.assertEqual(self.seen, [("added", "r1", True)])
+
+    def test_stop(self):
+        """
+        The function returned stops the observation, once or more.
+        """
+        stop = self.req.addPeerObserver(self.added, self.removed)
+        stop()
+        stop()
+        announce(self.req, "r1", repAd())
+        self.assertEqual(self.seen, [])
+        self.assertEqual(list(self.req.links), ["r1"])
