@@ -202,6 +202,15 @@ class BridgeTests(SynchronousTestCase):
         self.bridge = MeshBridge(self.context, apps={"echo": ["ping"]},
                                  serviceHost=FakeHost)
 
+    def fakeDiscovery(self):
+        """
+        Components open fake discovery sockets until the test ends.
+        """
+        # not self.patch: it would restore the staticmethod as a function
+        original = Component.__dict__["_listenDiscovery"]
+        Component._listenDiscovery = staticmethod(fakeListen)
+        self.addCleanup(setattr, Component, "_listenDiscovery", original)
+
     def test_fakeNode(self):
         """
         The fake node provides L{INode} as a real one must.
@@ -246,7 +255,7 @@ class BridgeTests(SynchronousTestCase):
         responder is published and withdrawn, and the requester still
         links to it.
         """
-        self.patch(Component, "_listenDiscovery", staticmethod(fakeListen))
+        self.fakeDiscovery()
         self.bridge.startService()
         self.addCleanup(self.bridge.stopService)
         requester = self.bridge.requester
@@ -267,7 +276,7 @@ class BridgeTests(SynchronousTestCase):
         """
         A stopped bridge no longer follows the requester's peers.
         """
-        self.patch(Component, "_listenDiscovery", staticmethod(fakeListen))
+        self.fakeDiscovery()
         self.bridge.startService()
         requester = self.bridge.requester
         self.bridge.stopService()
