@@ -120,8 +120,10 @@ def _dumps(value):
     if _cEncoder is not None and type(value) in _PLAIN_JSON:
         try:
             return "".join(_cEncoder(value, 0)).encode("ascii")
-        except Exception:
-            pass  # e.g. a circular structure: json.dumps says what is wrong
+        except (TypeError, ValueError, RecursionError):
+            # e.g. a circular structure: json.dumps raises saying what is
+            # wrong
+            pass
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 

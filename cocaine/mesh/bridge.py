@@ -87,7 +87,8 @@ def decodeAnswer(chunks, encoding):
             value = _json.loads(data.decode("utf-8"))
         _json.dumps(value)  # must travel as JSON
         return value
-    except Exception:
+    except (ValueError, TypeError, msgpack.UnpackException):
+        # not of this encoding (UnicodeDecodeError is a ValueError): text
         pass
     try:
         return data.decode("utf-8")
@@ -158,6 +159,9 @@ class MeshService:
         return (result,)
 
     def info(self):
+        """
+        @return: the name and the iids of its responders.
+        """
         return ({"name": self.name,
                  "responders": self.bridge.responders(self.name)},)
 
@@ -310,6 +314,10 @@ class MeshBridge(Service):
     # -- the service ----------------------------------------------------------
 
     def startService(self):
+        """
+        Advertise the apps as Responders and start the requester that
+        finds the responders to publish.
+        """
         Service.startService(self)
         for app, spec in self.apps.items():
             rep = Responder(spec["name"], respondsTo=spec["events"],
@@ -350,6 +358,10 @@ class MeshBridge(Service):
             lambda _: None)
 
     def info(self):
+        """
+        @return: the bridged apps and their events, and the published
+            names.
+        """
         return ({"apps": {app: spec["events"]
                           for app, spec in self.apps.items()},
                  "published": sorted(self.hosts)},)

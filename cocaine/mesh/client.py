@@ -40,6 +40,9 @@ class _StatusReporter:
         self._loop = None
 
     def add(self, peer):
+        """
+        Connect to a monitor discovered, and start reporting.
+        """
         if (peer.port is None or peer.iid in self.links
                 or not self.client._tlsAgrees(peer)):
             return
@@ -51,11 +54,18 @@ class _StatusReporter:
             self._loop.start(self.interval, now=False)
 
     def remove(self, peer):
+        """
+        Stop reporting to a monitor that is gone.
+        """
         link = self.links.pop(peer.iid, None)
         if link is not None:
             link.close()
 
     def status(self):
+        """
+        The status message: our iid and those of the servers we are
+        connected to.
+        """
         discovery = self.client.discovery
         return {"id": discovery.iid if discovery is not None else None,
                 "nodes": [l.peer.iid for l in self.client.connectedLinks()]}
@@ -149,6 +159,9 @@ class Client(Component):
         Component._peerRemoved(self, peer)
 
     def startService(self):
+        """
+        Start discovery; links follow the servers it finds.
+        """
         Service.startService(self)
         self._startDiscovery()
 
@@ -175,6 +188,9 @@ class Client(Component):
         return defer.gatherResults(stops).addCallback(lambda _: None)
 
     def peerAdded(self, peer):
+        """
+        Link to a server we pair with, unless we disagree on TLS.
+        """
         if (peer.port is None or peer.iid in self.links
                 or not self._tlsAgrees(peer)):
             return
@@ -182,6 +198,9 @@ class Client(Component):
         link.connect()
 
     def peerRemoved(self, peer):
+        """
+        Close the link to a server that is gone.
+        """
         link = self.links.pop(peer.iid, None)
         if link is not None:
             self.linksChanged()

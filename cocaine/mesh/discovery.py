@@ -67,6 +67,9 @@ class Peer:
 
     @property
     def port(self):
+        """
+        The advertised TCP port, or L{None}.
+        """
         return self.advertisement.get("port")
 
     def __repr__(self):
@@ -206,11 +209,15 @@ class DiscoveryProtocol(DatagramProtocol):
         C{127.0.0.1}, so hellos carry a connectable source address).
     """
 
-    def __init__(self, advertisement, options=None, clock=None, iid=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
+    def __init__(self, advertisement, options, clock, iid=None):
+        """
+        @param advertisement: the component's advertisement.
+        @param options: its L{DiscoveryOptions}.
+        @param clock: the clock of its timers.
+        @param iid: its instance id; default a new uuid.
+        """
         self.advertisement = advertisement
-        self.options = options or DiscoveryOptions()
+        self.options = options
         self.clock = clock
         self.iid = iid or str(uuid.uuid4())
         self.peers = {}
@@ -251,6 +258,10 @@ class DiscoveryProtocol(DatagramProtocol):
             self._remove(peer)
 
     def helloDatagram(self):
+        """
+        Our hello as one datagram (signed and encrypted as the options
+        say).
+        """
         hello = buildHello(self.iid, self.advertisement)
         if self.options.signingKey:
             signHello(hello, self.options.signingKey, self.clock.seconds())

@@ -57,9 +57,15 @@ class _Channel:
         self.subscriber = None
 
     def requestTypes(self):
+        """
+        The request types some responder of the namespace takes.
+        """
         return {t for types in self.responders.values() for t in types}
 
     def topics(self):
+        """
+        The topics some publisher of the namespace broadcasts.
+        """
         return {t for topics in self.publishers.values() for t in topics}
 
 

@@ -50,6 +50,9 @@ class Monitor(Server):
         self._observers = []
 
     def matches(self, peer):
+        """
+        Every component: a monitor sees them all.
+        """
         return True
 
     def observe(self, callback):
@@ -59,6 +62,9 @@ class Monitor(Server):
         self._observers.append(callback)
 
     def messageReceived(self, connection, args, parts):
+        """
+        A status message: C{[status, {"id", "nodes"}]}.
+        """
         if len(args) < 2 or args[0] != "status":
             self.malformedStatus += 1
             return
@@ -77,10 +83,16 @@ class Monitor(Server):
             callback(iid, self.statuses[iid])
 
     def connectionGone(self, connection):
+        """
+        Forget the statuses reported on a connection that is gone.
+        """
         for iid in self._reporters.pop(connection, ()):
             self.statuses.pop(iid, None)
 
     def peerRemoved(self, peer):
+        """
+        Forget the status of a component that is gone.
+        """
         self.statuses.pop(peer.iid, None)
 
     def components(self):

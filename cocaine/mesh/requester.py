@@ -139,6 +139,9 @@ class Requester(Client):
         self.machine = RequesterMachine(self)
 
     def startService(self):
+        """
+        Start discovery; requests go out once a responder is linked.
+        """
         self.machine.start()
 
     def stopService(self):
@@ -258,9 +261,16 @@ class Requester(Client):
         pending.deferred.errback(RequestTimeout(message))
 
     def linkUp(self, link):
+        """
+        A link to a responder is up: it takes the queued requests it
+        may take.
+        """
         self.machine.linkUp(link)
 
     def linkDown(self, link):
+        """
+        A link that was up is down: its requests in flight fail.
+        """
         self.machine.linkDown(link)
         if not self._connected():
             self.machine.allLinksDown()
@@ -304,6 +314,10 @@ class Requester(Client):
         self._deadlines.clear()
 
     def messageReceived(self, link, args, parts):
+        """
+        A reply: C{[error or None, result..., id]}; it answers the
+        request of that id.
+        """
         if not args or not isinstance(args[-1], str):
             return
         pending = self.inFlight.get(args[-1])

@@ -58,12 +58,19 @@ class Responder(Server):
         return handler
 
     def startService(self):
+        """
+        Advertise C{respondsTo} (the handlers so far, unless given),
+        listen and start discovery.
+        """
         self.advertisement["respondsTo"] = list(
             self._respondsTo if self._respondsTo is not None
             else self.handlers)
         Server.startService(self)
 
     def messageReceived(self, connection, args, parts):
+        """
+        A request: C{[request, id]}; answered on the same connection.
+        """
         if len(args) < 2:
             return
         request, idPart = args[0], parts[-1]

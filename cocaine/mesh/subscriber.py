@@ -51,6 +51,10 @@ class Subscriber(Client):
         return callback
 
     def messageReceived(self, link, args, parts):
+        """
+        A publication: C{[message::<topic>, data]}, handed to the
+        callbacks of matching topics.
+        """
         if len(args) < 1 or not isinstance(args[0], str):
             return
         topic = args[0]
