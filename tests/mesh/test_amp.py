@@ -15,12 +15,12 @@ from cocaine.mesh.amp import (
     AMPProtocol,
     FramingError,
     MessageTooLarge,
-    _Backlog,
     encode,
     pack,
     packArgument,
     unpackArgument,
 )
+from cocaine.mesh.writes import Backlog
 
 DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
 
@@ -403,14 +403,15 @@ class BacklogTests(SynchronousTestCase):
 
     def test_bounded(self):
         """
-        Twisted holds about C{_Backlog.limit} bytes; the rest waits in the
+        Twisted holds about C{Backlog.limit} bytes; the rest waits in the
         queue, and everything is sent in order once the peer reads.
         """
         p, t = self.connect()
         messages = [pack(["message::m", "x" * 1000, i]) for i in range(2000)]
         for m in messages:
             p._sendPacked(m)
-        self.assertTrue(_Backlog.limit <= t.buffered() <= _Backlog.limit + 1100)
+        self.assertTrue(
+            Backlog.limit <= t.buffered() <= Backlog.limit + 1100)
         self.assertIs(t.producer, p._backlog)
         self.assertEqual(len(p._backlog.queue), 2000 - t.buffered() // len(messages[0]))
         t.drain()

@@ -9,11 +9,11 @@ import cocaine.mesh
 from cocaine.mesh import (
     amp, bridge, browsers, client, component, deadlines, discovery, errors,
     exposure, hello, link, monitor, publisher, requester, responder, server,
-    sockend, sockendcli, subscriber, tls)
+    sockend, sockendcli, subscriber, tls, writes)
 
 MODULES = (amp, bridge, browsers, client, component, deadlines, discovery,
            errors, exposure, hello, link, monitor, publisher, requester,
-           responder, server, sockend, sockendcli, subscriber, tls)
+           responder, server, sockend, sockendcli, subscriber, tls, writes)
 
 
 class ExportsTests(SynchronousTestCase):
