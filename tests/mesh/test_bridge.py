@@ -296,7 +296,8 @@ class BridgeTests(SynchronousTestCase):
         two = Peer("i2", "p", "127.0.0.1", "h", ad, 0)
         self.bridge._responderAdded(one)
         self.bridge._responderAdded(two)
-        self.assertEqual([(h.name, h.running) for h in hosts], [("mesh.adder", True)])
+        self.assertEqual([(h.name, h.running) for h in hosts],
+                         [("mesh.adder", True)])
         self.assertEqual(self.bridge.responders("adder"), ["i1", "i2"])
         self.bridge._responderRemoved(one)
         self.assertTrue(hosts[0].running)

@@ -29,6 +29,9 @@ class ExportsTests(SynchronousTestCase):
         Mesh errors belong to the one hierarchy of L{cocaine.errors}.
         """
         from cocaine import errors
-        self.assertTrue(issubclass(cocaine.mesh.MeshError, errors.CocaineError))
-        self.assertTrue(issubclass(cocaine.mesh.FramingError, errors.FramingError))
-        self.assertTrue(issubclass(cocaine.mesh.MalformedHello, errors.CocaineError))
+        self.assertTrue(issubclass(cocaine.mesh.MeshError,
+                                   errors.CocaineError))
+        self.assertTrue(issubclass(cocaine.mesh.FramingError,
+                                   errors.FramingError))
+        self.assertTrue(issubclass(cocaine.mesh.MalformedHello,
+                                   errors.CocaineError))
