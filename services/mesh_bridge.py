@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.mesh.test_bridge -*-
 """
 The C{mesh_bridge} service plugin: running Cocaine apps advertised as cote
 Responders, discovered cote Responders published at the locator (see
@@ -13,6 +14,10 @@ from zope.interface import implementer
 
 from cocaine.interfaces import IServicePlugin
 
+ALLOWED = ("apps", "encoding", "prefix", "publish", "timeout", "mesh")
+ENCODINGS = ("json", "msgpack")
+SEGMENTATION = ("key", "namespace", "environment")
+
 
 @implementer(IPlugin, IServicePlugin)
 class _MeshBridgePlugin:
@@ -20,53 +25,63 @@ class _MeshBridgePlugin:
 
     def validate(self, path, args, config):
         from cocaine.config import ConfigError
-        allowed = {"apps", "encoding", "prefix", "publish", "timeout", "mesh"}
-        unknown = sorted(set(args) - allowed)
+        unknown = sorted(set(args) - set(ALLOWED))
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: {})".format(", ".join(sorted(allowed))))
-        encodings = ("json", "msgpack")
-        if args.get("encoding", "json") not in encodings:
+                              "unknown key (allowed: {})".format(
+                                  ", ".join(sorted(ALLOWED))))
+        if args.get("encoding", "json") not in ENCODINGS:
             raise ConfigError(path + ".encoding", "must be json or msgpack")
         apps = args.get("apps", {})
         if not isinstance(apps, dict):
-            raise ConfigError(path + ".apps", "must be a map of app name to events")
+            raise ConfigError(path + ".apps",
+                              "must be a map of app name to events")
         for app, spec in apps.items():
-            where = "{}.apps.{}".format(path, app)
-            events = spec.get("events") if isinstance(spec, dict) else spec
-            if not isinstance(events, list) or not events or not all(
-                    isinstance(e, str) and e for e in events):
-                raise ConfigError(where, "must be a non-empty list of event names "
-                                  "(or a map with one as events)")
-            if isinstance(spec, dict):
-                bad = sorted(set(spec) - {"events", "encoding", "name"})
-                if bad:
-                    raise ConfigError("{}.{}".format(where, bad[0]),
-                                      "unknown key (allowed: encoding, events, name)")
-                if spec.get("encoding", "json") not in encodings:
-                    raise ConfigError(where + ".encoding", "must be json or msgpack")
+            self._validateApp("{}.apps.{}".format(path, app), spec)
         if not isinstance(args.get("prefix", "mesh."), str):
             raise ConfigError(path + ".prefix", "must be a string")
         if not isinstance(args.get("publish", True), bool):
             raise ConfigError(path + ".publish", "must be true or false")
         timeout = args.get("timeout", 30)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(path + ".timeout", "must be a number of seconds > 0")
+        if (isinstance(timeout, bool)
+                or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ConfigError(path + ".timeout",
+                              "must be a number of seconds > 0")
         mesh = args.get("mesh", {})
         if not isinstance(mesh, dict):
             raise ConfigError(path + ".mesh", "must be a map")
         try:
             from cocaine.mesh.discovery import DiscoveryOptions
             DiscoveryOptions(**{k: v for k, v in mesh.items()
-                                if k not in ("key", "namespace", "environment")})
+                                if k not in SEGMENTATION})
         except (TypeError, ValueError) as e:
             raise ConfigError(path + ".mesh", str(e))
 
+    def _validateApp(self, where, spec):
+        from cocaine.config import ConfigError
+        events = spec.get("events") if isinstance(spec, dict) else spec
+        if not isinstance(events, list) or not events or not all(
+                isinstance(e, str) and e for e in events):
+            raise ConfigError(where, "must be a non-empty list of event "
+                              "names (or a map with one as events)")
+        if isinstance(spec, dict):
+            bad = sorted(set(spec) - {"events", "encoding", "name"})
+            if bad:
+                raise ConfigError(
+                    "{}.{}".format(where, bad[0]),
+                    "unknown key (allowed: encoding, events, name)")
+            if spec.get("encoding", "json") not in ENCODINGS:
+                raise ConfigError(where + ".encoding",
+                                  "must be json or msgpack")
+
     def makeService(self, context, name, args):
         from cocaine.mesh.bridge import MeshBridge
-        return MeshBridge(context, apps=args.get("apps"), encoding=args.get("encoding", "json"),
-                          prefix=args.get("prefix", "mesh."), publish=args.get("publish", True),
-                          timeout=args.get("timeout", 30), mesh=args.get("mesh"))
+        return MeshBridge(
+            context, apps=args.get("apps"),
+            encoding=args.get("encoding", "json"),
+            prefix=args.get("prefix", "mesh."),
+            publish=args.get("publish", True),
+            timeout=args.get("timeout", 30), mesh=args.get("mesh"))
 
 
 mesh_bridge = _MeshBridgePlugin()

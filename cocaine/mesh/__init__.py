@@ -5,19 +5,20 @@ C{docs/mesh.md}.
 """
 
 from cocaine.mesh.amp import AMPDecoder, FramingError, MessageTooLarge
-from cocaine.mesh.components import (
+from cocaine.mesh.component import run
+from cocaine.mesh.discovery import DiscoveryOptions
+from cocaine.mesh.errors import (
     MeshError,
-    Publisher,
     QueueFull,
     RemoteError,
-    Requester,
     RequestTimeout,
-    Responder,
     ResponderLost,
-    Subscriber,
-    run,
 )
-from cocaine.mesh.discovery import DiscoveryOptions, MalformedHello
+from cocaine.mesh.hello import MalformedHello
+from cocaine.mesh.publisher import Publisher
+from cocaine.mesh.requester import Requester
+from cocaine.mesh.responder import Responder
+from cocaine.mesh.subscriber import Subscriber
 from cocaine.mesh.tls import MeshTLS
 
 #: imported on first use: both modules are also run as programs

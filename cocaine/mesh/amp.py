@@ -8,29 +8,19 @@ C{j:} + JSON, or raw bytes. L{AMPDecoder} is a pure incremental decoder (no
 I/O), L{encode} and L{pack} the matching encoders, L{AMPProtocol} a thin
 Twisted protocol over them.
 
-Writes: while an L{AMPProtocol} handles received data, the first message
-written to each connection is sent at once, so that the peer starts on it
-while the rest is handled; the following ones are joined per connection
-and sent every L{_WriteBatch.joinAtMost} messages and when the handling
-ends. They go straight to the socket when the connection has nothing
-buffered (L{cocaine.rpc.writes.sendNow}), which saves Twisted's wait for
-writability. Other writes (a publisher's burst) go through
-C{transport.write}, which joins what one turn of the reactor writes.
-Connections set C{TCP_NODELAY}, as axon's do: with Nagle, a second small
-write waits for the peer's ACK.
+How connections write is L{cocaine.mesh.writes}. Connections set
+C{TCP_NODELAY}, as axon's do: with Nagle, a second small write waits for
+the peer's ACK.
 """
 
-import collections
 import json
 import struct
 
-from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from zope.interface import implementer
 
 from cocaine import errors
-from cocaine.rpc.writes import sendNow
+from cocaine.mesh.writes import Backlog, batch
 
 __all__ = [
     "VERSION",
@@ -83,7 +73,8 @@ def encode(parts):
     """
     argc = len(parts)
     if not 1 <= argc <= MAX_ARGS:
-        raise FramingError("an AMP message carries 1 to 15 parts, not %d" % (argc,))
+        raise FramingError(
+            "an AMP message carries 1 to 15 parts, not {}".format(argc))
     chunks = [_HEADERS[argc]]
     for part in parts:
         chunks.append(_LENGTH.pack(len(part)))
@@ -102,8 +93,8 @@ def _makeEncoder():
     if c_make_encoder is None:  # pragma: no cover
         return None
     default = json.JSONEncoder().default
-    return c_make_encoder(None, default, encode_basestring_ascii, None, ":", ",",
-                          False, False, True)
+    return c_make_encoder(None, default, encode_basestring_ascii, None,
+                          ":", ",", False, False, True)
 
 
 _cEncoder = _makeEncoder()
@@ -119,8 +110,10 @@ def _dumps(value):
     if _cEncoder is not None and type(value) in _PLAIN_JSON:
         try:
             return "".join(_cEncoder(value, 0)).encode("ascii")
-        except Exception:
-            pass  # e.g. a circular structure: json.dumps says what is wrong
+        except (TypeError, ValueError, RecursionError):
+            # e.g. a circular structure: json.dumps raises saying what is
+            # wrong
+            pass
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
@@ -174,7 +167,7 @@ def unpackArgument(part):
         try:
             return _loads(text)
         except ValueError as e:
-            raise FramingError("bad JSON part: %s" % (e,))
+            raise FramingError("bad JSON part: {}".format(e))
     return bytes(part)
 
 
@@ -188,7 +181,8 @@ def pack(args):
         args = list(args)
     argc = len(args)
     if not 1 <= argc <= MAX_ARGS:
-        raise FramingError("an AMP message carries 1 to 15 parts, not %d" % (argc,))
+        raise FramingError(
+            "an AMP message carries 1 to 15 parts, not {}".format(argc))
     chunks = [_HEADERS[argc]]
     append = chunks.append
     length = _LENGTH.pack
@@ -269,7 +263,8 @@ class AMPDecoder:
         while start < size:
             head = data[start]
             if head >> 4 != VERSION or not head & 0x0F:
-                raise FramingError("bad AMP header byte 0x%02x" % (head,))
+                raise FramingError(
+                    "bad AMP header byte 0x{:02x}".format(head))
             offset = start + 1
             parts = []
             for _ in range(head & 0x0F):
@@ -280,7 +275,8 @@ class AMPDecoder:
                 offset += 4
                 if offset + length - start > maxMessage:
                     raise MessageTooLarge(
-                        "AMP message larger than the bound of %d bytes" % (maxMessage,)
+                        "AMP message larger than the bound of {} bytes"
+                        .format(maxMessage)
                     )
                 if size < offset + length:
                     self._need = offset + length - start
@@ -313,7 +309,7 @@ class AMPProtocol(Protocol):
                 pass
 
     def dataReceived(self, data):
-        _batch.begin()
+        batch.begin()
         try:
             failure = None
             try:
@@ -322,12 +318,13 @@ class AMPProtocol(Protocol):
                 failure, messages = e, e.messages
             self._handle(messages)
             if failure is not None:
-                self.log.warn("dropping {peer}: {error}", peer=self.transport.getPeer(),
+                self.log.warn("dropping {peer}: {error}",
+                              peer=self.transport.getPeer(),
                               error=str(failure))
-                _batch.flush(self.transport)
+                batch.flush(self.transport)
                 self.transport.abortConnection()
         finally:
-            _batch.end()
+            batch.end()
 
     def _handle(self, messages):
         for parts in messages:
@@ -353,11 +350,11 @@ class AMPProtocol(Protocol):
         backlog = self._backlog
         if backlog is not None and backlog.queue is not None:
             backlog.queue.append(data)
-        elif _batch.depth or not _Backlog.needed(self.transport, len(data)):
-            _batch.write(self.transport, data)
+        elif batch.depth or not Backlog.needed(self.transport, len(data)):
+            batch.write(self.transport, data)
         else:
             if backlog is None:
-                backlog = self._backlog = _Backlog(self.transport)
+                backlog = self._backlog = Backlog(self.transport)
             backlog.write(data)
 
     _backlog = None
@@ -367,138 +364,3 @@ class AMPProtocol(Protocol):
         Called with each message's decoded arguments and raw parts.
         """
         raise NotImplementedError()
-
-
-@implementer(IPushProducer)
-class _Backlog:
-    """
-    What a connection writes while Twisted already holds more than
-    C{limit} bytes for it: a publisher faster than its subscriber.
-
-    Twisted's buffer joins everything written to it into one string each
-    time its send buffer runs low, which made joining a fast publisher's
-    backlog (megabytes of small messages) its largest cost. The backlog
-    waits here instead, as the list of messages, registered as the
-    transport's streaming producer: Twisted pauses it when its own buffer
-    is full and resumes it when that is drained, and each resume hands
-    Twisted the next messages joined in pieces of about C{piece} bytes.
-    Nothing is dropped, and the order of writes is kept.
-
-    @ivar queue: the messages waiting, while paused; else L{None}.
-    """
-
-    limit = 256 * 1024
-    piece = 64 * 1024
-
-    def __init__(self, transport):
-        self.transport = transport
-        self.queue = None
-
-    @classmethod
-    def needed(cls, transport, size):
-        """
-        Whether writing C{size} more bytes would leave more than C{limit}
-        in C{transport}'s buffer (only Twisted's file-descriptor transports
-        say; others never need a backlog).
-        """
-        try:
-            buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-            return buffered + size > cls.limit and transport.producer is None
-        except AttributeError:
-            return False
-
-    def write(self, data):
-        """
-        Write C{data} as the transport's producer; further writes queue
-        here until the transport resumes it.
-        """
-        self.transport.registerProducer(self, True)
-        self.transport.write(data)  # over the transport's bufferSize: pauses us
-        if self.queue is None:
-            self.transport.unregisterProducer()
-
-    def pauseProducing(self):
-        if self.queue is None:
-            self.queue = collections.deque()
-
-    def resumeProducing(self):
-        queue, self.queue = self.queue, None
-        while queue:
-            chunk = [queue.popleft()]
-            size = len(chunk[0])
-            while queue and size < self.piece:
-                data = queue.popleft()
-                chunk.append(data)
-                size += len(data)
-            self.transport.write(b"".join(chunk))
-            if self.queue is not None:  # paused again
-                self.queue = queue
-                return
-        self.transport.unregisterProducer()
-
-    def stopProducing(self):
-        self.queue = None
-
-
-class _WriteBatch:
-    """
-    The writes of AMP connections while received data is handled (see the
-    module's docstring).
-
-    Joining every reply of a chunk into one write made the two ends of a
-    pipelined exchange take turns: a Requester with 8 requests in flight
-    got its 8 replies at once, handled them while the Responder idled,
-    and sent 8 requests at once while it idled in turn. Sending the first
-    message at once, and then every C{joinAtMost}, keeps both ends busy.
-
-    @ivar joinAtMost: how many messages to one connection are joined into
-        one write, at most.
-    """
-
-    joinAtMost = 16
-
-    def __init__(self):
-        self.depth = 0
-        self.pending = {}
-        self.started = set()
-
-    def begin(self):
-        self.depth += 1
-
-    def end(self):
-        self.depth -= 1
-        if self.depth:
-            return
-        self.started.clear()
-        if self.pending:
-            pending = list(self.pending.items())
-            self.pending.clear()
-            for transport, chunks in pending:
-                sendNow(transport, chunks[0] if len(chunks) == 1 else b"".join(chunks))
-
-    def write(self, transport, data):
-        if not self.depth:
-            transport.write(data)
-            return
-        chunks = self.pending.get(transport)
-        if chunks is not None:
-            chunks.append(data)
-            if len(chunks) >= self.joinAtMost:
-                del self.pending[transport]
-                sendNow(transport, b"".join(chunks))
-        elif transport in self.started:
-            self.pending[transport] = [data]
-        else:
-            self.started.add(transport)
-            sendNow(transport, data)
-
-    def flush(self, transport):
-        """
-        Send what C{transport} has in the batch now.
-        """
-        chunks = self.pending.pop(transport, None)
-        if chunks:
-            sendNow(transport, b"".join(chunks))
-
-
-_batch = _WriteBatch()

@@ -19,13 +19,13 @@ import json
 import sys
 import time
 
-from cocaine.mesh.components import _Server
+from cocaine.mesh.server import Server
 from cocaine.mesh.discovery import addDiscoveryArguments
 
 __all__ = ["Monitor", "main"]
 
 
-class Monitor(_Server):
+class Monitor(Server):
     """
     Discovers every component and collects the status messages of those
     connected to it.
@@ -40,7 +40,7 @@ class Monitor(_Server):
 
     def __init__(self, name="monitor", **kwargs):
         advertisement = dict(kwargs.pop("advertisement", None) or {})
-        _Server.__init__(self, name, advertisement=advertisement, **kwargs)
+        Server.__init__(self, name, advertisement=advertisement, **kwargs)
         self.advertisement["type"] = "monitor"
         self.advertisement.pop("axon_type", None)  # cote's Monitor has none
         self.statuses = {}
@@ -50,6 +50,9 @@ class Monitor(_Server):
         self._observers = []
 
     def matches(self, peer):
+        """
+        Every component: a monitor sees them all.
+        """
         return True
 
     def observe(self, callback):
@@ -59,11 +62,15 @@ class Monitor(_Server):
         self._observers.append(callback)
 
     def messageReceived(self, connection, args, parts):
+        """
+        A status message: C{[status, {"id", "nodes"}]}.
+        """
         if len(args) < 2 or args[0] != "status":
             self.malformedStatus += 1
             return
         status = args[1]
-        if (not isinstance(status, dict) or not isinstance(status.get("id"), str)
+        if (not isinstance(status, dict)
+                or not isinstance(status.get("id"), str)
                 or not isinstance(status.get("nodes", []), list)):
             self.malformedStatus += 1
             return
@@ -76,10 +83,16 @@ class Monitor(_Server):
             callback(iid, self.statuses[iid])
 
     def connectionGone(self, connection):
+        """
+        Forget the statuses reported on a connection that is gone.
+        """
         for iid in self._reporters.pop(connection, ()):
             self.statuses.pop(iid, None)
 
     def peerRemoved(self, peer):
+        """
+        Forget the status of a component that is gone.
+        """
         self.statuses.pop(peer.iid, None)
 
     def components(self):
@@ -114,9 +127,11 @@ class Monitor(_Server):
                 "port": peer.port,
                 "connections": nodes,
                 "connectedTo": None if nodes is None else [
-                    peers[n].advertisement.get("name") if n in peers else n for n in nodes],
+                    peers[n].advertisement.get("name") if n in peers else n
+                    for n in nodes],
             }
-            for field in ("respondsTo", "requests", "broadcasts", "subscribesTo"):
+            for field in ("respondsTo", "requests", "broadcasts",
+                          "subscribesTo"):
                 if field in ad:
                     row[field] = ad[field]
             rows.append(row)
@@ -128,9 +143,14 @@ class Monitor(_Server):
 
 
 def _describe(row):
-    what = row.get("respondsTo") or row.get("requests") or row.get("broadcasts") \
-        or row.get("subscribesTo") or []
+    what = (row.get("respondsTo") or row.get("requests")
+            or row.get("broadcasts") or row.get("subscribesTo") or [])
     return ",".join(str(w) for w in what)
+
+
+#: The columns of L{plainLines}: name, iid, type, address, port, key,
+#: what it serves or wants, its connections.
+_PLAIN_LINE = "{:<20} {:<36} {:<11} {:<15} {:<5} {:<8} {:<10} {}"
 
 
 def plainLines(rows, now=None):
@@ -138,46 +158,63 @@ def plainLines(rows, now=None):
     The table as plain text lines (one header, one line per component).
     """
     stamp = time.strftime("%H:%M:%S", time.localtime(now))
-    lines = ["-- %s %d components" % (stamp, len(rows))]
+    lines = ["-- {} {} components".format(stamp, len(rows))]
     for row in rows:
         connected = row["connectedTo"]
-        lines.append("%-20s %-36s %-11s %-15s %-5s %-8s %-10s %s" % (
-            str(row["name"])[:20], row["iid"], row["axon_type"] or row["type"] or "-",
-            row["address"], row["port"] if row["port"] is not None else "-",
-            row["key"], _describe(row) or "-",
-            "-" if connected is None else "->" + ",".join(str(c) for c in connected)))
+        cells = [
+            str(row["name"])[:20], row["iid"],
+            row["axon_type"] or row["type"] or "-", row["address"],
+            row["port"] if row["port"] is not None else "-", row["key"],
+            _describe(row) or "-",
+            "-" if connected is None
+            else "->" + ",".join(str(c) for c in connected)]
+        lines.append(_PLAIN_LINE.format(*[str(c) for c in cells]))
     return lines
 
 
 def richTable(rows):
+    """
+    The table as a C{rich} table, for the terminal view.
+    """
     from rich.table import Table
 
-    table = Table(title="cocaine mesh monitor: %d components" % (len(rows),))
-    for column in ("name", "id", "type", "address", "port", "key", "namespace",
-                   "serves / wants", "connected to"):
+    table = Table(title="cocaine mesh monitor: {} components".format(
+        len(rows)))
+    for column in ("name", "id", "type", "address", "port", "key",
+                   "namespace", "serves / wants", "connected to"):
         table.add_column(column)
     for row in rows:
         connected = row["connectedTo"]
         table.add_row(
-            str(row["name"]), row["iid"], str(row["axon_type"] or row["type"] or "-"),
-            str(row["address"]), str(row["port"] if row["port"] is not None else "-"),
+            str(row["name"]), row["iid"],
+            str(row["axon_type"] or row["type"] or "-"),
+            str(row["address"]),
+            str(row["port"] if row["port"] is not None else "-"),
             str(row["key"]), str(row["namespace"] or ""), _describe(row),
-            "" if connected is None else ", ".join(str(c) for c in connected))
+            "" if connected is None
+            else ", ".join(str(c) for c in connected))
     return table
 
 
 def parseArguments(argv):
+    """
+    @return: the parsed command line (an L{argparse.Namespace}).
+    """
     parser = argparse.ArgumentParser(
         prog="python -m cocaine.mesh.monitor",
-        description="Show every mesh component (cote's and ours) and its connections.")
+        description="Show every mesh component (cote's and ours) and its "
+        "connections.")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per refresh")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="seconds between refreshes (default 1)")
-    parser.add_argument("--count", type=int, default=0,
-                        help="exit after this many refreshes (default: never)")
-    parser.add_argument("--key", default=None,
-                        help="the monitor's key: clients whose key starts with it report to it")
+    parser.add_argument(
+        "--count", type=int, default=0,
+        help="exit after this many refreshes (default: never)")
+    parser.add_argument(
+        "--key", default=None,
+        help="the monitor's key: clients whose key starts with it report "
+        "to it")
     parser.add_argument("--environment", default=None)
     addDiscoveryArguments(parser, "--port")
     return parser.parse_args(argv)
@@ -196,17 +233,19 @@ def main(argv=None, out=None):
     try:
         options = discoveryOptionsFrom(args)
     except ValueError as e:
-        sys.exit("{}: {}".format('cocaine.mesh.monitor', e))
+        sys.exit("{}: {}".format("cocaine.mesh.monitor", e))
 
     async def run(reactor):
-        monitor = Monitor("monitor", key=args.key, environment=args.environment,
-                          discovery=options)
+        monitor = Monitor("monitor", key=args.key,
+                          environment=args.environment, discovery=options,
+                          reactor=reactor)
         monitor.startService()
         live = None
         if not args.json and out.isatty():
             from rich.console import Console
             from rich.live import Live
-            live = Live(richTable([]), console=Console(file=out), auto_refresh=False)
+            live = Live(richTable([]), console=Console(file=out),
+                        auto_refresh=False)
             live.start()
         n = 0
         try:
@@ -215,8 +254,9 @@ def main(argv=None, out=None):
                 rows = monitor.snapshot()
                 now = time.time()
                 if args.json:
-                    out.write(json.dumps({"time": now, "components": rows,
-                                          "statusMessages": monitor.statusCount}) + "\n")
+                    out.write(json.dumps(
+                        {"time": now, "components": rows,
+                         "statusMessages": monitor.statusCount}) + "\n")
                 elif live is not None:
                     live.update(richTable(rows), refresh=True)
                 else:
@@ -228,12 +268,9 @@ def main(argv=None, out=None):
         finally:
             if live is not None:
                 live.stop()
-            await defer.ensureDeferred(_stop(monitor))
+            await monitor.stopService()
 
-    async def _stop(monitor):
-        await monitor.stopService()
-
-    task.react(lambda reactor: defer.ensureDeferred(run(reactor)))
+    task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ are imported when a L{MeshTLS} is made, so plain components never need them.
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_HOSTNAME", "MeshTLS"]
+__all__ = ["DEFAULT_HOSTNAME", "MeshTLS", "describeFailure", "isTLSFailure"]
 
 #: The DNS name in every server certificate's subjectAltName, which clients
 #: verify instead of the IP address they connect to.
@@ -108,7 +108,8 @@ class MeshTLS:
             from twisted.internet import ssl
 
             self._client = ssl.optionsForClientTLS(
-                self.hostname, trustRoot=self.ca, clientCertificate=self.certificate)
+                self.hostname, trustRoot=self.ca,
+                clientCertificate=self.certificate)
         return self._client
 
     def __repr__(self):
@@ -116,5 +117,37 @@ class MeshTLS:
             commonName = certificate.getSubject().commonName
             return commonName.decode("utf-8", "replace") if commonName else "?"
 
-        return "<MeshTLS %s ca=%s hostname=%s>" % (
+        return "<MeshTLS {} ca={} hostname={}>".format(
             name(self.certificate), name(self.ca), self.hostname)
+
+
+def isTLSFailure(reason):
+    """
+    Whether a connection was lost because of TLS itself (OpenSSL's error).
+
+    @type reason: L{twisted.python.failure.Failure}
+    """
+    from OpenSSL.SSL import Error
+
+    return reason.check(Error) is not None
+
+
+def describeFailure(reason):
+    """
+    Why a TLS connection failed, in a few words: OpenSSL's reasons
+    (C{certificate verify failed}), or that the peer closed it during the
+    handshake.
+
+    @type reason: L{twisted.python.failure.Failure}
+    """
+    from twisted.internet.error import ConnectionDone
+
+    if isTLSFailure(reason):
+        args = reason.value.args
+        reasons = []
+        if args and isinstance(args[0], list):
+            reasons = [r[-1] for r in args[0] if isinstance(r, tuple) and r]
+        return ", ".join(str(r) for r in reasons) or str(reason.value)
+    if reason.check(ConnectionDone):
+        return "closed by the peer during the TLS handshake"
+    return reason.getErrorMessage()

@@ -1,8 +1,10 @@
+# -*- test-case-name: tests.integration.test_mesh_bridge -*-
 """
 The mesh bridge (C{services/mesh_bridge.py}) in a REAL node serving the
-echo example app: a Python Requester calls the app through the bridge, and
-our Cocaine client calls a Python Responder through the locator. Discovery
-stays on loopback, on a free UDP port.
+echo example app: a Python Requester calls the app through the bridge
+(which asks the node through L{cocaine.interfaces.INode}), and our Cocaine
+client calls a Python Responder through the locator. Discovery stays on
+loopback, on a free UDP port.
 """
 
 import os
@@ -13,7 +15,8 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import CocaineError, ServiceNotAvailable
-from cocaine.mesh import DiscoveryOptions, MeshError, RemoteError, Requester, Responder
+from cocaine.mesh import (
+    DiscoveryOptions, MeshError, RemoteError, Requester, Responder)
 from tests.integration.node import ROOT, Node
 from tests.mesh.test_loopback import freeUDPPort
 
@@ -33,13 +36,15 @@ class MeshBridgeTests(TestCase):
             "services": {"logging": {"type": "logging"},
                          "storage": {"type": "storage"},
                          "node": {"type": "node", "args": {"local": {
-                             "echo": {"path": ECHO, "profile": {"pool-limit": 2}}}}},
+                             "echo": {"path": ECHO,
+                                      "profile": {"pool-limit": 2}}}}},
                          "mesh_bridge": {"type": "mesh_bridge", "args": {
                              "apps": {"echo": ["ping", "echo", "fail"]},
                              "mesh": mesh}}}})
         self.node.start()
         self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)], timeout=20)
+        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
+                               timeout=20)
         self.addCleanup(self.locator.disconnect)
 
     def start(self, component):
@@ -55,7 +60,8 @@ class MeshBridgeTests(TestCase):
         """
         req = self.start(Requester("py", discovery=self.options, timeout=30))
         self.assertEqual(await req.send({"type": "ping"}), "pong")
-        self.assertEqual(await req.send({"type": "echo", "a": [1, "x"], "b": None}),
+        self.assertEqual(await req.send({"type": "echo", "a": [1, "x"],
+                                         "b": None}),
                          {"a": [1, "x"], "b": None})
         with self.assertRaises(RemoteError) as caught:
             await req.send({"type": "fail"})

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.mesh.test_interop -*-
 """
 npm packages the mesh tests need, installed outside the repository.
 """

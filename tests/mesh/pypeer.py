@@ -58,7 +58,8 @@ def options():
 
 
 async def requester(reactor):
-    req = Requester("py-requester", timeout=float(os.environ.get("COTE_GIVE_UP", "20")),
+    req = Requester("py-requester",
+                    timeout=float(os.environ.get("COTE_GIVE_UP", "20")),
                     **options())
     req.startService()
     try:
@@ -85,7 +86,8 @@ async def survivor(reactor):
             await req.send({"type": "hang"})
         except MeshError as e:
             out(event="error", type="hang", code=e.code)
-        out(event="result", type="add", result=await req.send({"type": "add", "a": 2, "b": 3}))
+        out(event="result", type="add",
+            result=await req.send({"type": "add", "a": 2, "b": 3}))
     finally:
         await req.stopService()
 
@@ -120,7 +122,8 @@ async def publisher(reactor):
 async def subscriber(reactor):
     sub = Subscriber("py-subscriber", subscribesTo=["news"], **options())
     done = defer.Deferred()
-    sub.on("news", lambda data, topic: done.called or done.callback((topic, data)))
+    sub.on("news", lambda data, topic:
+           done.called or done.callback((topic, data)))
     sub.startService()
     topic, data = await done
     out(event="publication", topic=topic, data=data)
@@ -129,7 +132,8 @@ async def subscriber(reactor):
 
 async def reporter(reactor):
     req = Requester("py-reporter", timeout=20,
-                    statusInterval=float(os.environ.get("COTE_STATUS_INTERVAL", "5000")) / 1000,
+                    statusInterval=float(os.environ.get("COTE_STATUS_INTERVAL",
+                                                        "5000")) / 1000,
                     **options())
     req.startService()
     result = await req.send({"type": "add", "a": 2, "b": 3})
@@ -152,13 +156,15 @@ async def monitor(reactor):
     mon.startService()
     out(event="ready", port=mon.advertisement["port"])
     await done
-    out(event="table", rows=[{k: r[k] for k in ("name", "axon_type", "connectedTo")}
+    fields = ("name", "axon_type", "connectedTo")
+    out(event="table", rows=[{k: r[k] for k in fields}
                              for r in mon.snapshot()])
     await mon.stopService()
 
 
 if __name__ == "__main__":
     role = sys.argv[1]
-    run({"requester": requester, "survivor": survivor, "responder": responder,
-         "publisher": publisher, "subscriber": subscriber, "reporter": reporter,
+    run({"requester": requester, "survivor": survivor,
+         "responder": responder, "publisher": publisher,
+         "subscriber": subscriber, "reporter": reporter,
          "monitor": monitor}[role])

@@ -15,12 +15,12 @@ from cocaine.mesh.amp import (
     AMPProtocol,
     FramingError,
     MessageTooLarge,
-    _Backlog,
     encode,
     pack,
     packArgument,
     unpackArgument,
 )
+from cocaine.mesh.writes import Backlog
 
 DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
 
@@ -78,7 +78,8 @@ class EncodeTests(SynchronousTestCase):
         if isinstance(value, str):
             expected = b"s:" + value.encode("utf-8")
         else:
-            expected = b"j:" + json.dumps(value, separators=(",", ":")).encode("utf-8")
+            text = json.dumps(value, separators=(",", ":"))
+            expected = b"j:" + text.encode("utf-8")
         self.assertEqual(packArgument(value), expected)
         self.assertEqual(unpackArgument(expected), value)
 
@@ -121,8 +122,10 @@ class DecoderTests(SynchronousTestCase):
 
     @DETERMINISTIC
     @given(st.lists(st.one_of(
-        st.text(max_size=20), st.binary(max_size=20).filter(lambda b: b[:2] not in (b"s:", b"j:")),
-        st.none(), st.integers(), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+        st.text(max_size=20),
+        st.binary(max_size=20).filter(lambda b: b[:2] not in (b"s:", b"j:")),
+        st.none(), st.integers(),
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
         st.lists(st.booleans(), max_size=3)), min_size=1, max_size=15))
     def test_roundTrip(self, values):
         """
@@ -268,7 +271,8 @@ class WriteBatchTests(SynchronousTestCase):
         """
         p, t = self.connect()
         p.dataReceived(pack([1]) + pack([2]) + pack([3]))
-        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
+        self.assertEqual(t.writes,
+                         [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
 
     def test_joinAtMost(self):
         """
@@ -278,7 +282,8 @@ class WriteBatchTests(SynchronousTestCase):
         p.dataReceived(b"".join(pack([i]) for i in range(40)))
         replies = [pack([None, i]) for i in range(40)]
         self.assertEqual(t.writes, [replies[0], b"".join(replies[1:17]),
-                                    b"".join(replies[17:33]), b"".join(replies[33:])])
+                                    b"".join(replies[17:33]),
+                                    b"".join(replies[33:])])
 
     def test_eachHandling(self):
         """
@@ -287,7 +292,8 @@ class WriteBatchTests(SynchronousTestCase):
         p, t = self.connect()
         p.dataReceived(pack([1]))
         p.dataReceived(pack([2]) + pack([3]))
-        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]), pack([None, 3])])
+        self.assertEqual(t.writes,
+                         [pack([None, 1]), pack([None, 2]), pack([None, 3])])
 
     def test_otherConnections(self):
         """
@@ -322,7 +328,8 @@ class WriteBatchTests(SynchronousTestCase):
                     raise RuntimeError("boom")
 
         p, t = self.connect(Failing())
-        self.assertRaises(RuntimeError, p.dataReceived, pack([1]) + pack([2]) + pack([3]))
+        self.assertRaises(RuntimeError, p.dataReceived,
+                          pack([1]) + pack([2]) + pack([3]))
         self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2])])
         p.sendMessage(["later"])
         self.assertEqual(t.writes[-1], pack(["later"]))
@@ -335,7 +342,8 @@ class WriteBatchTests(SynchronousTestCase):
         p, t = self.connect()
         p.dataReceived(pack([1]) + pack([2]) + pack([3]) + b"\xff")
         self.assertEqual(t.events, ["write", "write", "abort"])
-        self.assertEqual(t.writes, [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
+        self.assertEqual(t.writes,
+                         [pack([None, 1]), pack([None, 2]) + pack([None, 3])])
         self.flushLoggedErrors()
 
 
@@ -403,16 +411,18 @@ class BacklogTests(SynchronousTestCase):
 
     def test_bounded(self):
         """
-        Twisted holds about C{_Backlog.limit} bytes; the rest waits in the
+        Twisted holds about C{Backlog.limit} bytes; the rest waits in the
         queue, and everything is sent in order once the peer reads.
         """
         p, t = self.connect()
         messages = [pack(["message::m", "x" * 1000, i]) for i in range(2000)]
         for m in messages:
             p._sendPacked(m)
-        self.assertTrue(_Backlog.limit <= t.buffered() <= _Backlog.limit + 1100)
+        self.assertTrue(
+            Backlog.limit <= t.buffered() <= Backlog.limit + 1100)
         self.assertIs(t.producer, p._backlog)
-        self.assertEqual(len(p._backlog.queue), 2000 - t.buffered() // len(messages[0]))
+        self.assertEqual(len(p._backlog.queue),
+                         2000 - t.buffered() // len(messages[0]))
         t.drain()
         self.assertEqual(b"".join(t.sent), b"".join(messages))
         self.assertIsNone(t.producer)
@@ -429,7 +439,8 @@ class BacklogTests(SynchronousTestCase):
         p.dataReceived(pack(["a"]) + pack(["b"]))
         t.drain()
         self.assertEqual(b"".join(t.sent),
-                         b"".join(burst) + pack([None, "a"]) + pack([None, "b"]))
+                         b"".join(burst) + pack([None, "a"])
+                         + pack([None, "b"]))
 
     def test_smallWritesUntouched(self):
         """
@@ -442,7 +453,8 @@ class BacklogTests(SynchronousTestCase):
         self.assertIsNone(t.producer)
         self.assertIsNone(p._backlog)
         t.drain()
-        self.assertEqual(b"".join(t.sent), b"".join(pack([i]) for i in range(10)))
+        self.assertEqual(b"".join(t.sent),
+                         b"".join(pack([i]) for i in range(10)))
 
     def test_closeFlushesBacklog(self):
         """

@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.mesh.test_components -*-
 """
-Tests for L{cocaine.mesh.components}, on a L{MemoryReactorClock} with
-hellos fed by hand and connections made with L{iosim}.
+Tests for the components (L{cocaine.mesh.requester},
+L{cocaine.mesh.responder}, L{cocaine.mesh.publisher},
+L{cocaine.mesh.subscriber}), on a L{MemoryReactorClock} with hellos fed by
+hand and connections made with L{iosim}.
 """
 
 from twisted.internet import defer
@@ -12,20 +14,20 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.amp import AMPDecoder, pack, unpackArgument
-from cocaine.mesh.components import (
+from cocaine.mesh.component import formatKey
+from cocaine.mesh.errors import (
     MeshError,
-    Publisher,
     QueueFull,
     RemoteError,
-    Requester,
     RequestTimeout,
-    Responder,
     ResponderLost,
-    Subscriber,
     errorObject,
-    formatKey,
 )
-from cocaine.mesh.discovery import buildHello, encodeHello
+from cocaine.mesh.publisher import Publisher
+from cocaine.mesh.requester import Requester
+from cocaine.mesh.responder import Responder
+from cocaine.mesh.subscriber import Subscriber
+from cocaine.mesh.hello import buildHello, encodeHello
 
 
 class FakeDatagramTransport:
@@ -66,7 +68,8 @@ def decode(data):
 
 
 def repAd(port=4000, **kw):
-    ad = {"type": "service", "name": "r", "key": "$$", "axon_type": "rep", "port": port}
+    ad = {"type": "service", "name": "r", "key": "$$", "axon_type": "rep",
+          "port": port}
     ad.update(kw)
     return ad
 
@@ -91,7 +94,8 @@ class KeyTests(SynchronousTestCase):
         for ad, expected in [(ok, True), (dict(ok, key="$$k"), False),
                              (dict(ok, namespace="m"), False),
                              (dict(ok, axon_type="pub-emitter"), False),
-                             ({k: v for k, v in ok.items() if k != "namespace"}, False)]:
+                             ({k: v for k, v in ok.items()
+                               if k != "namespace"}, False)]:
             p = P()
             p.advertisement = ad
             self.assertEqual(req.matches(p), expected, ad)
@@ -102,7 +106,8 @@ class KeyTests(SynchronousTestCase):
 class RequesterTests(SynchronousTestCase):
     def setUp(self):
         self.reactor = MemoryReactorClock()
-        self.req = make(Requester, reactor=self.reactor, timeout=5.0, queueLimit=2)
+        self.req = make(Requester, reactor=self.reactor, timeout=5.0,
+                        queueLimit=2)
         self.req.startService()
 
     def tearDown(self):
@@ -192,10 +197,12 @@ class RequesterTests(SynchronousTestCase):
               self.req.send({"type": "d"}, timeout=0.5)]
         for d in ds:
             d.addErrback(lambda f: failed.append(
-                (self.reactor.seconds(), f.trap(RequestTimeout) and f.value.message)))
+                (self.reactor.seconds(),
+                 f.trap(RequestTimeout) and f.value.message)))
         self.reactor.pump([0.25] * 24)
         self.assertEqual([t for t, _ in failed], [0.5, 1.0, 5.0, 5.0])
-        self.assertEqual([m.split("'")[1] for _, m in failed], ["d", "b", "a", "c"])
+        self.assertEqual([m.split("'")[1] for _, m in failed],
+                         ["d", "b", "a", "c"])
         self.assertIn("within 0.5 s", failed[0][1])
         self.assertEqual(self.deadlineTimers(), [])
 
@@ -206,7 +213,8 @@ class RequesterTests(SynchronousTestCase):
         """
         later = []
         d = self.req.send({"type": "a"}, timeout=1.0)
-        d.addErrback(lambda f: later.append(self.req.send({"type": "b"}, timeout=2.0)))
+        d.addErrback(lambda f: later.append(
+            self.req.send({"type": "b"}, timeout=2.0)))
         self.req.send({"type": "c"}, timeout=10.0).addErrback(lambda f: None)
         self.reactor.advance(1.0)
         (again,) = later
@@ -229,7 +237,8 @@ class RequesterTests(SynchronousTestCase):
         links.clear()
         self.assertEqual(len(self.req.connectedLinks()), 2)
         p1.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual([l.peer.iid for l in self.req.connectedLinks()], ["r2"])
+        self.assertEqual([l.peer.iid for l in self.req.connectedLinks()],
+                         ["r2"])
         self.req.discovery._remove(self.req.discovery.peers["r2"])
         self.assertEqual(self.req.connectedLinks(), [])
 
@@ -238,9 +247,11 @@ class RequesterTests(SynchronousTestCase):
         proto, transport = self.connect()
         d = self.req.send({"type": "x"})
         (msg,) = decode(transport.value())
-        proto.dataReceived(pack([{"message": "no", "code": "E1", "name": "Err"}, msg[1]]))
+        proto.dataReceived(pack([{"message": "no", "code": "E1",
+                                  "name": "Err"}, msg[1]]))
         f = self.failureResultOf(d, RemoteError)
-        self.assertEqual((f.value.message, f.value.code, f.value.name), ("no", "E1", "Err"))
+        self.assertEqual((f.value.message, f.value.code, f.value.name),
+                         ("no", "E1", "Err"))
         d = self.req.send({"type": "x"})
         (msg,) = decode(transport.value())[1:]
         proto.dataReceived(pack([{}, msg[1]]))
@@ -252,7 +263,8 @@ class RequesterTests(SynchronousTestCase):
         (_, t1), (_, t2) = self.connect(0), self.connect(1)
         for _ in range(4):
             self.req.send({"type": "x"}).addErrback(lambda f: None)
-        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))), (2, 2))
+        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))),
+                         (2, 2))
 
     def test_pendingBalanced(self):
         """
@@ -269,7 +281,8 @@ class RequesterTests(SynchronousTestCase):
         for msg in sent1:
             p1.dataReceived(pack([None, 1, msg[1]]))
         ds += [self.req.send({"type": "x"}) for _ in range(2)]
-        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))), (4, 1))
+        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))),
+                         (4, 1))
         for d in ds:
             d.addErrback(lambda f: None)
 
@@ -288,11 +301,14 @@ class RequesterTests(SynchronousTestCase):
         p1.dataReceived(pack([None, 1, m1[1]]))
         self.reactor.advance(1.5)
         p2.dataReceived(pack([None, 2, m2[1]]))
-        self.assertEqual((self.successResultOf(a), self.successResultOf(b)), (1, 2))
-        self.assertEqual([l.latency for l in self.req.connectedLinks()], [0.5, 2.0])
+        self.assertEqual((self.successResultOf(a), self.successResultOf(b)),
+                         (1, 2))
+        self.assertEqual([l.latency for l in self.req.connectedLinks()],
+                         [0.5, 2.0])
         for _ in range(3):
             self.req.send({"type": "x"}).addErrback(lambda f: None)
-        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))), (4, 1))
+        self.assertEqual((len(decode(t1.value())), len(decode(t2.value()))),
+                         (4, 1))
         self.assertRaises(ValueError, Requester, "q", balance="random")
 
     def test_cancel(self):
@@ -317,7 +333,8 @@ class RequesterTests(SynchronousTestCase):
         announce(self.req, "r2", repAd(4002, subset="blue"))
         (_, t1), (_, t2) = self.connect(0), self.connect(1)
         for _ in range(3):
-            self.req.send({"type": "x", "__subset": "blue"}).addErrback(lambda f: None)
+            d = self.req.send({"type": "x", "__subset": "blue"})
+            d.addErrback(lambda f: None)
         self.assertEqual(t1.value(), b"")
         msgs = decode(t2.value())
         self.assertEqual([m[0] for m in msgs], [{"type": "x"}] * 3)
@@ -340,7 +357,8 @@ class RequesterTests(SynchronousTestCase):
             delays.append(round(call.getTime() - self.reactor.seconds(), 3))
             self.reactor.advance(delays[-1])
             factory = self.reactor.tcpClients[-1][2]
-            factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+            factory.clientConnectionFailed(None,
+                                           Failure(ConnectionRefusedError()))
         self.assertEqual(delays, [0.1, 0.2, 0.4, 0.8])
         self.assertEqual(len(self.reactor.tcpClients), 5)
 
@@ -393,12 +411,15 @@ class ResponderTests(SynchronousTestCase):
 
     def test_advertisement(self):
         ad = self.rep.advertisement
-        self.assertEqual((ad["axon_type"], ad["key"], ad["type"]), ("rep", "$$k", "service"))
-        self.assertEqual(sorted(ad["respondsTo"]), ["boom", "coro", "crash", "deferred", "plain"])
+        self.assertEqual((ad["axon_type"], ad["key"], ad["type"]),
+                         ("rep", "$$k", "service"))
+        self.assertEqual(sorted(ad["respondsTo"]),
+                         ["boom", "coro", "crash", "deferred", "plain"])
         self.assertEqual(self.reactor.tcpServers[0][3], "127.0.0.1")
 
     def test_handlers(self):
-        self.assertEqual(self.ask({"type": "plain", "n": 1}), [[None, 2, "7:1"]])
+        self.assertEqual(self.ask({"type": "plain", "n": 1}),
+                         [[None, 2, "7:1"]])
         self.assertEqual(self.ask({"type": "deferred"}), [[None, "d", "7:1"]])
         self.assertEqual(self.ask({"type": "coro"}), [[None, "c", "7:1"]])
 
@@ -407,7 +428,8 @@ class ResponderTests(SynchronousTestCase):
         Errors reach the requester as message/code/name objects, never {}.
         """
         self.assertEqual(self.ask({"type": "boom"}), [[
-            {"message": "bad n", "code": "EBADN", "name": "MeshError"}, "7:1"]])
+            {"message": "bad n", "code": "EBADN", "name": "MeshError"},
+            "7:1"]])
         (reply,) = self.ask({"type": "crash"})
         self.assertEqual(reply[0]["name"], "ZeroDivisionError")
         self.assertEqual(reply[0]["code"], "EHANDLER")
@@ -426,15 +448,18 @@ class ResponderTests(SynchronousTestCase):
         self.rep.on("tuple", lambda req: (1, "a"))
         self.rep.on("none", lambda req: None)
         self.rep.on("bad", lambda req: {"x": object()})
-        self.assertEqual(self.ask({"type": "tuple"}), [[None, [1, "a"], "7:1"]])
+        self.assertEqual(self.ask({"type": "tuple"}),
+                         [[None, [1, "a"], "7:1"]])
         self.assertEqual(self.ask({"type": "none"}), [[None, None, "7:1"]])
         self.assertEqual(self.ask({"type": "bad"}), [])
         self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
-        self.assertEqual(self.ask({"type": "plain", "n": 2}), [[None, 3, "7:1"]])
+        self.assertEqual(self.ask({"type": "plain", "n": 2}),
+                         [[None, 3, "7:1"]])
 
     def test_errorObject(self):
         self.assertEqual(errorObject(ValueError()),
-                         {"message": "ValueError", "code": "EHANDLER", "name": "ValueError"})
+                         {"message": "ValueError", "code": "EHANDLER",
+                          "name": "ValueError"})
 
 
 class PubSubTests(SynchronousTestCase):
@@ -442,16 +467,18 @@ class PubSubTests(SynchronousTestCase):
         self.reactor = MemoryReactorClock()
 
     def wire(self, namespace=None):
-        pub = make(Publisher, "p", reactor=self.reactor, namespace=namespace, port=4100,
-                   broadcasts=["a"])
+        pub = make(Publisher, "p", reactor=self.reactor, namespace=namespace,
+                   port=4100, broadcasts=["a"])
         sub = make(Subscriber, "s", reactor=self.reactor, namespace=namespace)
         pub.startService()
         sub.startService()
         announce(sub, pub.discovery.iid, pub.advertisement)
         serverFactory = self.reactor.tcpServers[-1][1]
         clientFactory = self.reactor.tcpClients[-1][2]
-        sp, cp = serverFactory.buildProtocol(None), clientFactory.buildProtocol(None)
-        pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp, iosim.FakeTransport(cp, False))
+        sp = serverFactory.buildProtocol(None)
+        cp = clientFactory.buildProtocol(None)
+        pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp,
+                             iosim.FakeTransport(cp, False))
         self.addCleanup(pub.stopService)
         self.addCleanup(sub.stopService)
         return pub, sub, pump
@@ -465,7 +492,8 @@ class PubSubTests(SynchronousTestCase):
         pub.publish("a", {"x": 1})
         pub.publish("user::created", 2)
         pump.flush()
-        self.assertEqual(got, [("a", {"x": 1}), ("*", "a"), ("*", "user::created"),
+        self.assertEqual(got, [("a", {"x": 1}), ("*", "a"),
+                               ("*", "user::created"),
                                ("user", "user::created")])
 
     def test_namespace(self):
@@ -516,9 +544,62 @@ class EndToEndTests(SynchronousTestCase):
         announce(req, rep.discovery.iid, rep.advertisement)
         sp = reactor.tcpServers[-1][1].buildProtocol(None)
         cp = reactor.tcpClients[-1][2].buildProtocol(None)
-        pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp, iosim.FakeTransport(cp, False))
+        pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp,
+                             iosim.FakeTransport(cp, False))
         d = req.send({"type": "add", "a": 1, "b": 2})
         pump.flush()
         self.assertEqual(self.successResultOf(d), 3)
         req.stopService()
         rep.stopService()
+
+
+class PeerObserverTests(SynchronousTestCase):
+    """
+    L{Component.addPeerObserver}: who else hears of the peers a component
+    pairs with.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.req = make(Requester, reactor=self.reactor)
+        self.req.startService()
+        self.addCleanup(self.req.stopService)
+        self.seen = []
+
+    def added(self, peer):
+        # the component took the peer in first: its link exists already
+        self.seen.append(("added", peer.iid, peer.iid in self.req.links))
+
+    def removed(self, peer):
+        self.seen.append(("removed", peer.iid, peer.iid in self.req.links))
+
+    def test_addedAndRemoved(self):
+        """
+        Matching peers are reported after the component handled them;
+        others are not.
+        """
+        self.req.addPeerObserver(self.added, self.removed)
+        announce(self.req, "r1", repAd())
+        announce(self.req, "p1", repAd(axon_type="pub-emitter"))
+        self.req.discovery._remove(self.req.discovery.peers["r1"])
+        self.assertEqual(self.seen, [("added", "r1", True),
+                                     ("removed", "r1", False)])
+
+    def test_knownPeers(self):
+        """
+        Peers known when the observation starts are reported at once.
+        """
+        announce(self.req, "r1", repAd())
+        self.req.addPeerObserver(self.added, self.removed)
+        self.assertEqual(self.seen, [("added", "r1", True)])
+
+    def test_stop(self):
+        """
+        The function returned stops the observation, once or more.
+        """
+        stop = self.req.addPeerObserver(self.added, self.removed)
+        stop()
+        stop()
+        announce(self.req, "r1", repAd())
+        self.assertEqual(self.seen, [])
+        self.assertEqual(list(self.req.links), ["r1"])

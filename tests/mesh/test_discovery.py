@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.mesh.test_discovery -*-
 """
-Tests for L{cocaine.mesh.discovery}, with a fake datagram transport and a
-L{Clock}.
+Tests for L{cocaine.mesh.discovery} and L{cocaine.mesh.hello}, with a fake
+datagram transport and a L{Clock}.
 """
 
 import json
@@ -13,19 +13,21 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.mesh.discovery import (
     LOOPBACK_BROADCAST,
-    BadSignature,
     DiscoveryOptions,
     DiscoveryProtocol,
-    MalformedHello,
     addDiscoveryArguments,
+    discoveryOptionsFrom,
+    listenDiscovery,
+)
+from cocaine.mesh.hello import (
+    BadSignature,
+    MalformedHello,
     buildHello,
     checkSignature,
     decryptHello,
-    discoveryOptionsFrom,
     encodeHello,
     encryptHello,
     evpBytesToKey,
-    listenDiscovery,
     parseHello,
     signHello,
 )
@@ -43,7 +45,8 @@ WIRE = bytes.fromhex(
     "c28d1615c2ab033522c2a6c294030bc2b22c62c3b952c38b7507c3b36dc388c3960e"
     "c387556877c2b109c28ec3a7")
 
-AD = {"type": "service", "name": "a", "key": "$$", "axon_type": "rep", "port": 4000}
+AD = {"type": "service", "name": "a", "key": "$$", "axon_type": "rep",
+      "port": 4000}
 
 
 class FakeDatagramTransport:
@@ -84,10 +87,12 @@ class HelloTests(SynchronousTestCase):
         """
         A hello carries cote's exact field names.
         """
-        h = buildHello("i", AD, pid="p", hostName="h", weight=-0.17, processCommand=["x"])
+        h = buildHello("i", AD, pid="p", hostName="h", weight=-0.17,
+                       processCommand=["x"])
         self.assertEqual(h, {
             "event": "hello", "pid": "p", "iid": "i", "hostName": "h",
-            "data": {"isMaster": False, "isMasterEligible": True, "weight": -0.17,
+            "data": {"isMaster": False, "isMasterEligible": True,
+                     "weight": -0.17,
                      "address": "127.0.0.1", "advertisement": AD, "id": "i",
                      "processId": "p", "processCommand": ["x"]}})
 
@@ -105,8 +110,8 @@ class HelloTests(SynchronousTestCase):
         for bad in [b"", b"{", b"[]", b'{"event":"other"}',
                     b'{"event":"hello","iid":"x"}',
                     b'{"event":"hello","iid":"x","data":{}}',
-                    json.dumps({"event": "hello", "iid": "x",
-                                "data": {"advertisement": {"name": "n"}}}).encode(),
+                    json.dumps({"event": "hello", "iid": "x", "data": {
+                        "advertisement": {"name": "n"}}}).encode(),
                     hello(ad=dict(AD, port="x")), b"\xff"]:
             self.assertRaises(MalformedHello, parseHello, bad)
 
@@ -126,20 +131,24 @@ class OptionsTests(SynchronousTestCase):
         self.assertFalse(o.loopbackOnly)
         self.assertEqual(o.destinations(), [("255.255.255.255", 9)])
         self.assertEqual(o.bindAddress(), "0.0.0.0")
-        self.assertEqual(DiscoveryOptions(unicast="10.0.0.1, 10.0.0.2").destinations(),
+        unicast = DiscoveryOptions(unicast="10.0.0.1, 10.0.0.2")
+        self.assertEqual(unicast.destinations(),
                          [("10.0.0.1", 12345), ("10.0.0.2", 12345)])
-        self.assertEqual(DiscoveryOptions(multicast="239.1.2.3").destinations(),
-                         [("239.1.2.3", 12345)])
+        multicast = DiscoveryOptions(multicast="239.1.2.3")
+        self.assertEqual(multicast.destinations(), [("239.1.2.3", 12345)])
 
     def test_exclusive(self):
-        self.assertRaises(ValueError, DiscoveryOptions, broadcast="x", multicast="y")
-        self.assertRaises(ValueError, DiscoveryOptions, nodeTimeout=1, checkInterval=2)
+        self.assertRaises(ValueError, DiscoveryOptions, broadcast="x",
+                          multicast="y")
+        self.assertRaises(ValueError, DiscoveryOptions, nodeTimeout=1,
+                          checkInterval=2)
 
 
 class ProtocolTests(SynchronousTestCase):
     def setUp(self):
         self.clock = Clock()
-        self.proto = DiscoveryProtocol(AD, DiscoveryOptions(), clock=self.clock, iid="me")
+        self.proto = DiscoveryProtocol(AD, DiscoveryOptions(),
+                                       clock=self.clock, iid="me")
         self.transport = FakeDatagramTransport()
         self.added, self.removed = [], []
         self.proto.addObserver(self.added.append, self.removed.append)
@@ -166,7 +175,8 @@ class ProtocolTests(SynchronousTestCase):
         self.proto.datagramReceived(hello(), ("127.0.0.2", 12345))
         self.assertEqual([p.iid for p in self.added], ["peer-1"])
         peer = self.proto.peers["peer-1"]
-        self.assertEqual((peer.address, peer.port, peer.hostName), ("127.0.0.2", 4000, "h"))
+        self.assertEqual((peer.address, peer.port, peer.hostName),
+                         ("127.0.0.2", 4000, "h"))
         self.clock.pump([1.0] * 3)
         self.proto.datagramReceived(hello(), ("127.0.0.2", 12345))
         self.assertEqual(len(self.added), 1)
@@ -206,14 +216,15 @@ class ProtocolTests(SynchronousTestCase):
         """
         With a secret, hellos are encrypted and clear ones are malformed.
         """
-        proto = DiscoveryProtocol(AD, DiscoveryOptions(secret=SECRET), clock=self.clock,
-                                  iid="s")
+        proto = DiscoveryProtocol(AD, DiscoveryOptions(secret=SECRET),
+                                  clock=self.clock, iid="s")
         t = FakeDatagramTransport()
         proto.makeConnection(t)
         self.assertEqual(parseHello(t.written[0][0], SECRET)["iid"], "s")
         proto.datagramReceived(hello(), ("127.0.0.1", 1))
         self.assertEqual(proto.malformed, 1)
-        proto.datagramReceived(encodeHello(buildHello("x", AD), SECRET), ("127.0.0.1", 1))
+        proto.datagramReceived(encodeHello(buildHello("x", AD), SECRET),
+                               ("127.0.0.1", 1))
         self.assertEqual(list(proto.peers), ["x"])
         proto.doStop()
 
@@ -247,8 +258,10 @@ class FakeReactor:
         sock = socket.socket(fileno=os.dup(fileno))
         try:
             self.adopted.append((sock.getsockname(), protocol,
-                                 sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0,
-                                 sock.getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST) != 0))
+                                 sock.getsockopt(socket.SOL_SOCKET,
+                                                 socket.SO_REUSEADDR) != 0,
+                                 sock.getsockopt(socket.SOL_SOCKET,
+                                                 socket.SO_BROADCAST) != 0))
         finally:
             sock.close()
         return object()
@@ -269,28 +282,33 @@ class ListenTests(SynchronousTestCase):
         proto = DiscoveryProtocol(AD, DiscoveryOptions(port=0), clock=Clock())
         ports = listenDiscovery(reactor, proto)
         self.assertEqual(len(ports), 2)
-        (sendAddr, sender, sendReuse, sendBroadcast), (listenAddr, listener, reuse, bc) = \
-            reactor.adopted
+        sending, listening = reactor.adopted
+        sendAddr, sender, sendReuse, sendBroadcast = sending
+        listenAddr, listener, reuse, bc = listening
         self.assertEqual(sendAddr[0], "127.0.0.1")
         self.assertTrue(sendBroadcast)
-        self.assertEqual((listenAddr[0], listener, reuse), (LOOPBACK_BROADCAST, proto, True))
+        self.assertEqual((listenAddr[0], listener, reuse),
+                         (LOOPBACK_BROADCAST, proto, True))
         self.assertIs(proto.sendTransport, ports[1])
 
     def test_multicast(self):
         reactor = FakeReactor()
-        proto = DiscoveryProtocol(AD, DiscoveryOptions(multicast="239.1.2.3", port=9),
-                                  clock=Clock())
+        options = DiscoveryOptions(multicast="239.1.2.3", port=9)
+        proto = DiscoveryProtocol(AD, options, clock=Clock())
         listenDiscovery(reactor, proto)
         self.assertEqual(reactor.multicast, [(9, proto, "0.0.0.0", True)])
-        self.assertEqual(reactor.port.calls, [("ttl", 1), ("join", "239.1.2.3")])
+        self.assertEqual(reactor.port.calls,
+                         [("ttl", 1), ("join", "239.1.2.3")])
 
     def test_broadcast(self):
         reactor = FakeReactor()
-        proto = DiscoveryProtocol(AD, DiscoveryOptions(broadcast="255.255.255.255", port=0,
-                                                       address="127.0.0.1"), clock=Clock())
+        options = DiscoveryOptions(broadcast="255.255.255.255", port=0,
+                                   address="127.0.0.1")
+        proto = DiscoveryProtocol(AD, options, clock=Clock())
         listenDiscovery(reactor, proto)
         ((addr, listener, reuse, broadcast),) = reactor.adopted
-        self.assertEqual((addr[0], listener, reuse, broadcast), ("127.0.0.1", proto, True, True))
+        self.assertEqual((addr[0], listener, reuse, broadcast),
+                         ("127.0.0.1", proto, True, True))
         self.assertIsNone(proto.sendTransport)
 
 

@@ -28,7 +28,8 @@ from tests.mesh.npm import ensurePackage
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 COTE_DIR = os.path.join(HERE, "cote")
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "cocaine-tests", "cote")
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "cocaine-tests",
+                     "cote")
 COTE_VERSION = "1.2.0"
 
 _counter = itertools.count()
@@ -49,7 +50,7 @@ def _installCote():
     try:
         for tool in ("node", "npm", "ip"):
             if shutil.which(tool) is None:
-                raise SkipTest("%s is not installed" % (tool,))
+                raise SkipTest("{} is not installed".format(tool))
         modules = ensurePackage(CACHE, "cote", COTE_VERSION)
         _prepared.append(modules)
         return modules
@@ -66,7 +67,8 @@ class Peer:
     def __init__(self, argv, env, name):
         self.name = name
         # unbuffered, so select() sees every line readline() has not consumed
-        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, bufsize=0, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, bufsize=0,
+                                        stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)
         self.lines = []
 
@@ -101,7 +103,8 @@ class Peer:
             out, err = self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise AssertionError("%s did not exit within %s s" % (self.name, timeout))
+            raise AssertionError("{} did not exit within {} s".format(
+                self.name, timeout))
         self.stderr = err.decode("utf-8", "replace")
         lines = out.decode("utf-8").splitlines()
         self.lines.extend(lines)
@@ -109,7 +112,8 @@ class Peer:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.kill()  # by its own pid: ip netns exec execs the child
+            # by its own pid: ip netns exec execs the child
+            self.process.kill()
         self.process.communicate()
 
 
@@ -120,14 +124,18 @@ class CoteInteropTests(SynchronousTestCase):
 
     def setUp(self):
         self.nodePath = _installCote()
-        self.namespace = "cocaine-mesh-%d-%d" % (os.getpid(), next(_counter))
+        self.namespace = "cocaine-mesh-{}-{}".format(os.getpid(),
+                                                    next(_counter))
         result = subprocess.run(["ip", "netns", "add", self.namespace],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            raise SkipTest("cannot create a network namespace: %s" % (result.stderr.strip(),))
-        self.addCleanup(subprocess.run, ["ip", "netns", "delete", self.namespace],
+            raise SkipTest("cannot create a network namespace: {}".format(
+                result.stderr.strip()))
+        self.addCleanup(subprocess.run,
+                        ["ip", "netns", "delete", self.namespace],
                         capture_output=True)
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"],
+                       check=True)
 
     def spawn(self, kind, role, **env):
         full = dict(os.environ, NODE_PATH=self.nodePath, PYTHONPATH=ROOT)
@@ -139,7 +147,7 @@ class CoteInteropTests(SynchronousTestCase):
         else:
             command = [sys.executable, "-m", "tests.mesh.pypeer", role]
         peer = Peer(["ip", "netns", "exec", self.namespace] + command, full,
-                    "%s %s" % (kind, role))
+                    "{} {}".format(kind, role))
         self.addCleanup(peer.stop)
         return peer
 
@@ -147,7 +155,8 @@ class CoteInteropTests(SynchronousTestCase):
         peer = self.spawn(kind, role, **env)
         event = peer.nextEvent()
         self.assertEqual((event or {}).get("event"), "ready",
-                         "%s did not start: %r" % (peer.name, peer.lines))
+                         "{} did not start: {!r}".format(peer.name,
+                                                         peer.lines))
         return peer
 
     def test_pythonRequesterCoteResponder(self):
@@ -171,19 +180,22 @@ class CoteInteropTests(SynchronousTestCase):
         self.assertEqual(events, [
             {"event": "result", "type": "add", "result": 5},
             {"event": "error", "type": "fail",
-             "error": {"message": "python says no", "code": "ENOPE", "name": "MeshError"}}])
+             "error": {"message": "python says no", "code": "ENOPE",
+                       "name": "MeshError"}}])
 
     def test_cotePublisherPythonSubscriber(self):
         self.server("cote", "publisher")
         (event,) = self.spawn("python", "subscriber").events()
-        self.assertEqual((event["event"], event["topic"], event["data"]["from"]),
-                         ("publication", "news", "cote"))
+        self.assertEqual(
+            (event["event"], event["topic"], event["data"]["from"]),
+            ("publication", "news", "cote"))
 
     def test_pythonPublisherCoteSubscriber(self):
         self.server("python", "publisher")
         (event,) = self.spawn("cote", "subscriber").events()
-        self.assertEqual((event["event"], event["topic"], event["data"]["from"]),
-                         ("publication", "news", "python"))
+        self.assertEqual(
+            (event["event"], event["topic"], event["data"]["from"]),
+            ("publication", "news", "python"))
 
     def test_secretBothWays(self):
         """
@@ -192,9 +204,12 @@ class CoteInteropTests(SynchronousTestCase):
         """
         self.server("cote", "responder", COTE_SECRET="s3cret", COTE_KEY="c")
         self.server("python", "responder", COTE_SECRET="s3cret", COTE_KEY="p")
-        fromPython = self.spawn("python", "requester", COTE_SECRET="s3cret", COTE_KEY="c")
-        fromCote = self.spawn("cote", "requester", COTE_SECRET="s3cret", COTE_KEY="p")
-        self.assertEqual(fromPython.events()[0], {"event": "result", "type": "add", "result": 5})
+        fromPython = self.spawn("python", "requester", COTE_SECRET="s3cret",
+                                COTE_KEY="c")
+        fromCote = self.spawn("cote", "requester", COTE_SECRET="s3cret",
+                              COTE_KEY="p")
+        self.assertEqual(fromPython.events()[0],
+                         {"event": "result", "type": "add", "result": 5})
         self.assertEqual(fromCote.events()[1]["error"]["code"], "ENOPE")
 
     def test_signedHellos(self):
@@ -224,15 +239,19 @@ class CoteInteropTests(SynchronousTestCase):
         self.server("cote", "responder", COTE_KEY="a", COTE_NAMESPACE="n")
         self.server("cote", "responder", COTE_KEY="s", COTE_SECRET="s3cret")
         strangers = [
-            self.spawn("python", "requester", COTE_KEY="b", COTE_NAMESPACE="n", COTE_GIVE_UP=3),
-            self.spawn("python", "requester", COTE_KEY="a", COTE_NAMESPACE="m", COTE_GIVE_UP=3),
+            self.spawn("python", "requester", COTE_KEY="b", COTE_NAMESPACE="n",
+                       COTE_GIVE_UP=3),
+            self.spawn("python", "requester", COTE_KEY="a", COTE_NAMESPACE="m",
+                       COTE_GIVE_UP=3),
             self.spawn("python", "requester", COTE_KEY="a", COTE_GIVE_UP=3),
             self.spawn("python", "requester", COTE_KEY="a", COTE_NAMESPACE="n",
                        COTE_ENV="prod", COTE_GIVE_UP=3),
-            self.spawn("python", "requester", COTE_KEY="s", COTE_SECRET="other",
+            self.spawn("python", "requester", COTE_KEY="s",
+                       COTE_SECRET="other",
                        COTE_GIVE_UP=3),
         ]
-        friend = self.spawn("python", "requester", COTE_KEY="a", COTE_NAMESPACE="n")
+        friend = self.spawn("python", "requester", COTE_KEY="a",
+                            COTE_NAMESPACE="n")
         for stranger in strangers:
             self.assertEqual(stranger.events(), [{"event": "gave-up"}])
         self.assertEqual(friend.events()[0]["result"], 5)
@@ -248,9 +267,11 @@ class CoteInteropTests(SynchronousTestCase):
         self.assertEqual(first.nextEvent(), {"event": "hanging"})
         first.stop()
         self.assertEqual(survivor.nextEvent(),
-                         {"event": "error", "type": "hang", "code": "ECONNRESET"})
+                         {"event": "error", "type": "hang",
+                          "code": "ECONNRESET"})
         self.server("cote", "responder")
-        self.assertEqual(survivor.events(), [{"event": "result", "type": "add", "result": 5}])
+        self.assertEqual(survivor.events(),
+                         [{"event": "result", "type": "add", "result": 5}])
 
     def test_multicastBothWays(self):
         """
@@ -265,8 +286,10 @@ class CoteInteropTests(SynchronousTestCase):
         self.server("python", "responder", COTE_KEY="p", **group)
         fromPython = self.spawn("python", "requester", COTE_KEY="c", **group)
         fromCote = self.spawn("cote", "requester", COTE_KEY="p", **group)
-        self.assertEqual(fromPython.events()[0], {"event": "result", "type": "add", "result": 5})
-        self.assertEqual(fromCote.events()[0], {"event": "result", "type": "add", "result": 5})
+        self.assertEqual(fromPython.events()[0],
+                         {"event": "result", "type": "add", "result": 5})
+        self.assertEqual(fromCote.events()[0],
+                         {"event": "result", "type": "add", "result": 5})
 
     def test_pythonMonitorSeesCote(self):
         """
@@ -279,7 +302,8 @@ class CoteInteropTests(SynchronousTestCase):
         self.spawn("cote", "requester", COTE_STAY=1, COTE_STATUS_INTERVAL=300)
         event = monitor.nextEvent(timeout=20)
         self.assertEqual((event or {}).get("event"), "table", monitor.lines)
-        rows = sorted((r["name"], r["axon_type"], r["connectedTo"]) for r in event["rows"])
+        rows = sorted((r["name"], r["axon_type"], r["connectedTo"])
+                      for r in event["rows"])
         self.assertEqual(rows, [("cote-requester", "req", ["cote-responder"]),
                                 ("cote-responder", "rep", None),
                                 ("cote-responder", "rep", None)])
@@ -297,9 +321,11 @@ class CoteInteropTests(SynchronousTestCase):
         for _ in range(20):
             event = monitor.nextEvent(timeout=10)
             self.assertIsNotNone(event, monitor.lines)
-            if event["status"]["id"] == result["iid"] and event["status"]["nodes"]:
+            status = event["status"]
+            if status["id"] == result["iid"] and status["nodes"]:
                 break
-        self.assertEqual(event["status"], {"id": result["iid"], "nodes": result["nodes"]})
+        self.assertEqual(event["status"],
+                         {"id": result["iid"], "nodes": result["nodes"]})
         self.assertEqual(len(result["nodes"]), 1)
 
     def test_coteRequesterCocaineApp(self):
@@ -311,22 +337,27 @@ class CoteInteropTests(SynchronousTestCase):
 
         command = nodeModule.twistdCommand
         self.patch(nodeModule, "twistdCommand",
-                   lambda *a: ["ip", "netns", "exec", self.namespace] + command(*a))
+                   lambda *a: ["ip", "netns", "exec", self.namespace]
+                   + command(*a))
         node = nodeModule.Node(self.mktemp(), {
             "network": {"locator": 0},
             "services": {"logging": {"type": "logging"},
                          "storage": {"type": "storage"},
                          "node": {"type": "node", "args": {"local": {"echo": {
-                             "path": os.path.join(ROOT, "examples", "apps", "echo")}}}},
+                             "path": os.path.join(
+                                 ROOT, "examples", "apps", "echo")}}}},
                          "mesh_bridge": {"type": "mesh_bridge", "args": {
                              "apps": {"echo": ["ping", "echo", "fail"]},
-                             "mesh": {"helloInterval": 0.2, "checkInterval": 1.0,
+                             "mesh": {"helloInterval": 0.2,
+                                      "checkInterval": 1.0,
                                       "nodeTimeout": 2.0}}}}})
         node.start()
         self.addCleanup(node.stop)
         events = self.spawn("cote", "app-requester").events(timeout=40)
         self.assertEqual(events[:2], [
             {"event": "result", "type": "ping", "result": "pong"},
-            {"event": "result", "type": "echo", "result": {"a": [1, "two"], "b": {"c": None}}}])
-        self.assertEqual((events[2]["event"], events[2]["code"]), ("error", "EAPP"))
+            {"event": "result", "type": "echo",
+             "result": {"a": [1, "two"], "b": {"c": None}}}])
+        self.assertEqual((events[2]["event"], events[2]["code"]),
+                         ("error", "EAPP"))
         self.assertIn("boom", events[2]["message"])

@@ -66,7 +66,8 @@ class LoopbackTests(TestCase):
         with self.assertRaises(RemoteError) as c:
             await req.send({"type": "boom"})
         self.assertEqual(c.exception.error,
-                         {"message": "nope", "code": "EHANDLER", "name": "ValueError"})
+                         {"message": "nope", "code": "EHANDLER",
+                          "name": "ValueError"})
         self.flushLoggedErrors(ValueError)
 
     async def test_responderGoneMidRequest(self):

@@ -16,19 +16,22 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cocaine.mesh import DiscoveryOptions, Monitor, Requester, Responder, Subscriber
+from cocaine.mesh import (
+    DiscoveryOptions, Monitor, Requester, Responder, Subscriber)
 from cocaine.mesh.amp import pack
 from cocaine.mesh.monitor import plainLines, richTable
 from tests.mesh.test_components import announce, decode, make, repAd
 from tests.mesh.test_loopback import freeUDPPort
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def pumpBetween(reactor, server=-1, client=-1):
     sp = reactor.tcpServers[server][1].buildProtocol(None)
     cp = reactor.tcpClients[client][2].buildProtocol(None)
-    pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp, iosim.FakeTransport(cp, False))
+    pump = iosim.connect(sp, iosim.FakeTransport(sp, True), cp,
+                         iosim.FakeTransport(cp, False))
     return sp, cp, pump
 
 
@@ -46,18 +49,23 @@ class MonitorTests(SynchronousTestCase):
         ad = self.monitor.advertisement
         self.assertEqual(ad["type"], "monitor")
         self.assertNotIn("axon_type", ad)
-        self.assertEqual((ad["name"], ad["key"], ad["port"]), ("mon", "$$", 4200))
+        self.assertEqual((ad["name"], ad["key"], ad["port"]),
+                         ("mon", "$$", 4200))
 
     def test_seesEveryKey(self):
         """
         Components of any key, namespace and axon type are in the table.
         """
-        announce(self.monitor, "a", repAd(name="adder", key="prod:$$x", respondsTo=["add"]))
-        announce(self.monitor, "b", {"type": "service", "name": "js", "key": "$$",
-                                     "axon_type": "req", "namespace": "n"})
+        announce(self.monitor, "a",
+                 repAd(name="adder", key="prod:$$x", respondsTo=["add"]))
+        announce(self.monitor, "b", {"type": "service", "name": "js",
+                                     "key": "$$", "axon_type": "req",
+                                     "namespace": "n"})
         rows = self.monitor.snapshot()
-        self.assertEqual([(r["iid"], r["name"], r["axon_type"], r["key"]) for r in rows],
-                         [("a", "adder", "rep", "prod:$$x"), ("b", "js", "req", "$$")])
+        self.assertEqual([(r["iid"], r["name"], r["axon_type"], r["key"])
+                          for r in rows],
+                         [("a", "adder", "rep", "prod:$$x"),
+                          ("b", "js", "req", "$$")])
         self.assertEqual(rows[0]["respondsTo"], ["add"])
         self.assertIsNone(rows[0]["connections"])
 
@@ -67,18 +75,21 @@ class MonitorTests(SynchronousTestCase):
         when the peers are known; they go when the connection drops.
         """
         announce(self.monitor, "r1", repAd(name="adder"))
-        announce(self.monitor, "q1", {"type": "service", "name": "client", "key": "$$",
-                                      "axon_type": "req"})
+        announce(self.monitor, "q1", {"type": "service", "name": "client",
+                                      "key": "$$", "axon_type": "req"})
         proto = self.reactor.tcpServers[-1][1].buildProtocol(None)
         from twisted.internet.testing import StringTransport
         proto.makeConnection(StringTransport())
         seen = []
-        self.monitor.observe(lambda iid, status: seen.append((iid, status["nodes"])))
-        proto.dataReceived(pack(["status", {"id": "q1", "nodes": ["r1", "zz"]}]))
+        self.monitor.observe(
+            lambda iid, status: seen.append((iid, status["nodes"])))
+        proto.dataReceived(pack(["status",
+                                 {"id": "q1", "nodes": ["r1", "zz"]}]))
         proto.dataReceived(pack(["status", "nonsense"]))
         proto.dataReceived(pack(["other", {}]))
         self.assertEqual(seen, [("q1", ["r1", "zz"])])
-        self.assertEqual((self.monitor.statusCount, self.monitor.malformedStatus), (1, 2))
+        self.assertEqual((self.monitor.statusCount,
+                          self.monitor.malformedStatus), (1, 2))
         byName = {r["name"]: r for r in self.monitor.snapshot()}
         self.assertEqual(byName["client"]["connections"], ["r1", "zz"])
         self.assertEqual(byName["client"]["connectedTo"], ["adder", "zz"])
@@ -108,7 +119,8 @@ class StatusReportTests(SynchronousTestCase):
     def wire(self, cls, monitorKey=None, **kw):
         reactor = MemoryReactorClock()
         client = make(cls, "c", reactor=reactor, **kw)
-        monitor = make(Monitor, "mon", reactor=reactor, port=4300, key=monitorKey)
+        monitor = make(Monitor, "mon", reactor=reactor, port=4300,
+                       key=monitorKey)
         client.startService()
         monitor.startService()
         self.addCleanup(client.stopService)
@@ -126,7 +138,8 @@ class StatusReportTests(SynchronousTestCase):
         from twisted.internet.testing import StringTransport
         proto.makeConnection(StringTransport())
         seen = []
-        monitor.observe(lambda iid, status: seen.append((iid, status["nodes"])))
+        monitor.observe(
+            lambda iid, status: seen.append((iid, status["nodes"])))
         sp, cp, pump = pumpBetween(reactor, client=1)
         pump.flush()
         # at once on connecting, then every 5 s
@@ -148,7 +161,8 @@ class StatusReportTests(SynchronousTestCase):
         proto.makeConnection(transport)
         reactor.advance(1.0)
         messages = decode(transport.value())
-        self.assertEqual(messages, [["status", {"id": sub.discovery.iid, "nodes": []}]] * 2)
+        self.assertEqual(
+            messages, [["status", {"id": sub.discovery.iid, "nodes": []}]] * 2)
 
     def test_keyPrefix(self):
         """
@@ -158,7 +172,8 @@ class StatusReportTests(SynchronousTestCase):
         reactor, req, monitor = self.wire(Requester, monitorKey="a", key="b")
         announce(req, "m1", monitor.advertisement)
         self.assertEqual(reactor.tcpClients, [])
-        reactor2, req2, monitor2 = self.wire(Requester, monitorKey="a", key="ab")
+        reactor2, req2, monitor2 = self.wire(Requester, monitorKey="a",
+                                             key="ab")
         announce(req2, "m1", monitor2.advertisement)
         self.assertEqual(len(reactor2.tcpClients), 1)
 
@@ -207,7 +222,8 @@ class CommandLineTests(SynchronousTestCase):
         refresh (here alone on a free port: no components).
         """
         result = subprocess.run(
-            [sys.executable, "-m", "cocaine.mesh.monitor", "--json", "--interval", "0.2",
+            [sys.executable, "-m", "cocaine.mesh.monitor", "--json",
+             "--interval", "0.2",
              "--count", "2", "--port", str(freeUDPPort())],
             cwd=ROOT, capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 0, result.stderr)

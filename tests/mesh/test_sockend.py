@@ -16,7 +16,8 @@ Tests for L{cocaine.mesh.sockend}.
     (only C{lo} up; deleted afterwards) with the sockend, a real cote
     Responder and Publisher, and ours. The page's DOM is checked and a
     screenshot saved (into the test's temporary directory, or to
-    C{$COCAINE_SCREENSHOT} when set: C{COCAINE_SCREENSHOT=docs/sockend-screenshot.png}
+    C{$COCAINE_SCREENSHOT} when set:
+    C{COCAINE_SCREENSHOT=docs/sockend-screenshot.png}
     regenerates the one in the docs). It installs what it needs (cote and
     playwright-core with npm under C{~/.cache/cocaine-tests/}, Debian's
     C{chromium} with apt-get) and skips, saying why, when it cannot.
@@ -38,15 +39,12 @@ from twisted.internet import defer
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from cocaine.mesh.components import MeshError, RemoteError, RequestTimeout
-from cocaine.mesh.discovery import buildHello, encodeHello
-from cocaine.mesh.sockend import (
-    Sockend,
-    SocketIOServer,
-    parseArguments,
-    sockendErrorObject,
-    socketNamespace,
-)
+from cocaine.mesh.errors import MeshError, RemoteError, RequestTimeout
+from cocaine.mesh.hello import buildHello, encodeHello
+from cocaine.mesh.browsers import SocketIOServer, sockendErrorObject
+from cocaine.mesh.exposure import socketNamespace
+from cocaine.mesh.sockend import Sockend
+from cocaine.mesh.sockendcli import parseArguments
 from tests.mesh import test_interop as interop
 from tests.mesh.npm import ensurePackage
 
@@ -151,8 +149,10 @@ class FakePeer:
         self.advertisement = advertisement
 
 
-def responder(name="rep", respondsTo=("add",), namespace=None, key="$$", port=7000):
-    ad = {"type": "service", "name": name, "key": key, "axon_type": "rep", "port": port}
+def responder(name="rep", respondsTo=("add",), namespace=None, key="$$",
+              port=7000):
+    ad = {"type": "service", "name": name, "key": key, "axon_type": "rep",
+          "port": port}
     if respondsTo is not None:
         ad["respondsTo"] = list(respondsTo)
     if namespace is not None:
@@ -160,8 +160,10 @@ def responder(name="rep", respondsTo=("add",), namespace=None, key="$$", port=70
     return ad
 
 
-def publisher(name="pub", broadcasts=("news",), namespace=None, key="$$", port=7100):
-    ad = {"type": "service", "name": name, "key": key, "axon_type": "pub-emitter",
+def publisher(name="pub", broadcasts=("news",), namespace=None, key="$$",
+              port=7100):
+    ad = {"type": "service", "name": name, "key": key,
+          "axon_type": "pub-emitter",
           "port": port}
     if broadcasts is not None:
         ad["broadcasts"] = list(broadcasts)
@@ -179,15 +181,17 @@ class NamespaceAndErrorTests(SynchronousTestCase):
         cote's namespace C{""} or none is socket.io's C{"/"}; C{"foo"} is
         C{"/foo"}.
         """
-        self.assertEqual([socketNamespace(n) for n in (None, "", "foo", "a-b")],
-                         ["/", "/", "/foo", "/a-b"])
+        self.assertEqual(
+            [socketNamespace(n) for n in (None, "", "foo", "a-b")],
+            ["/", "/", "/foo", "/a-b"])
 
     def test_errorWithMessagePassesThrough(self):
         """
         A responder's error object with a message reaches the browser as
         it is, with every field.
         """
-        error = {"message": "no", "code": "ENOPE", "name": "MeshError", "extra": [1]}
+        error = {"message": "no", "code": "ENOPE", "name": "MeshError",
+                 "extra": [1]}
         self.assertEqual(sockendErrorObject(RemoteError(error)), error)
 
     def test_errorWithoutMessageGetsOne(self):
@@ -207,7 +211,8 @@ class NamespaceAndErrorTests(SynchronousTestCase):
         Our own failures are message/code/name objects.
         """
         self.assertEqual(sockendErrorObject(RequestTimeout("late")),
-                         {"message": "late", "code": "ETIMEDOUT", "name": "RequestTimeout"})
+                         {"message": "late", "code": "ETIMEDOUT",
+                          "name": "RequestTimeout"})
 
 
 class MappingTests(SynchronousTestCase):
@@ -228,9 +233,10 @@ class MappingTests(SynchronousTestCase):
             self.subscribers.append(s)
             return s
 
-        sockend = Sockend("sockend", reactor=self.reactor, socketServer=self.server,
-                          requesterFactory=requester, subscriberFactory=subscriber,
-                          **kwargs)
+        sockend = Sockend("sockend", reactor=self.reactor,
+                          socketServer=self.server,
+                          requesterFactory=requester,
+                          subscriberFactory=subscriber, **kwargs)
         sockend._listenDiscovery = fakeListen
         self.changes = []
         sockend.observe(lambda *change: self.changes.append(change))
@@ -243,7 +249,8 @@ class MappingTests(SynchronousTestCase):
             encodeHello(buildHello(iid, advertisement)), ("127.0.0.1", 12345))
 
     def event(self, sockend, namespace, event, *args, sid="s1"):
-        return self.successResultOf(sockend.socketEvent(namespace, sid, event, list(args)))
+        return self.successResultOf(
+            sockend.socketEvent(namespace, sid, event, list(args)))
 
     def test_advertisement(self):
         """
@@ -252,7 +259,8 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make(key="k", environment="prod")
         self.assertEqual(sockend.advertisement, {
-            "type": "service", "name": "sockend", "key": "prod:$$k", "axon_type": "sockend"})
+            "type": "service", "name": "sockend", "key": "prod:$$k",
+            "axon_type": "sockend"})
         self.assertEqual(sockend.port, 4321)
 
     def test_exposesRespondersAndPublishers(self):
@@ -264,16 +272,21 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make()
         self.announce(sockend, "r1", responder(respondsTo=["add", "fail"]))
-        self.announce(sockend, "r2", responder(respondsTo=["mul"], namespace="math"))
-        self.announce(sockend, "r3", responder(respondsTo=["div"], namespace="math"))
-        self.announce(sockend, "p1", publisher(broadcasts=["news"], namespace="math"))
+        self.announce(sockend, "r2",
+                      responder(respondsTo=["mul"], namespace="math"))
+        self.announce(sockend, "r3",
+                      responder(respondsTo=["div"], namespace="math"))
+        self.announce(sockend, "p1",
+                      publisher(broadcasts=["news"], namespace="math"))
         self.assertEqual(sockend.exposed(), {
             "/": {"requests": ["add", "fail"], "broadcasts": []},
             "/math": {"requests": ["div", "mul"], "broadcasts": ["news"]}})
-        self.assertEqual([(r.name, r.kwargs["namespace"], r.kwargs["key"], r.running)
-                          for r in self.requesters],
-                         [("sockendReq", None, None, True), ("sockendReq", "math", None, True)])
-        self.assertEqual([(s.name, s.kwargs["namespace"], s.running) for s in self.subscribers],
+        self.assertEqual([(r.name, r.kwargs["namespace"], r.kwargs["key"],
+                           r.running) for r in self.requesters],
+                         [("sockendReq", None, None, True),
+                          ("sockendReq", "math", None, True)])
+        self.assertEqual([(s.name, s.kwargs["namespace"], s.running)
+                          for s in self.subscribers],
                          [("sockendSub", "math", True)])
         self.assertEqual(self.changes[-1], ("/math", ["div", "mul"], ["news"]))
 
@@ -288,14 +301,18 @@ class MappingTests(SynchronousTestCase):
         self.announce(sockend, "b", publisher(broadcasts=None, key="prod:$$k"))
         self.announce(sockend, "c", responder(key="prod:$$other"))
         self.announce(sockend, "d", responder(key="$$k"))
-        self.announce(sockend, "e", dict(responder(key="prod:$$k"), axon_type="req"))
-        self.announce(sockend, "f", dict(responder(key="prod:$$k"), respondsTo="add"))
+        self.announce(sockend, "e",
+                      dict(responder(key="prod:$$k"), axon_type="req"))
+        self.announce(sockend, "f",
+                      dict(responder(key="prod:$$k"), respondsTo="add"))
         self.assertEqual(sockend.exposed(), {})
         self.assertEqual(self.requesters, [])
         self.announce(sockend, "g", responder(key="prod:$$k"))
-        self.assertEqual(sockend.exposed(), {"/": {"requests": ["add"], "broadcasts": []}})
-        self.assertEqual((self.requesters[0].kwargs["key"],
-                          self.requesters[0].kwargs["environment"]), ("k", "prod"))
+        self.assertEqual(sockend.exposed(),
+                         {"/": {"requests": ["add"], "broadcasts": []}})
+        kwargs = self.requesters[0].kwargs
+        self.assertEqual((kwargs["key"], kwargs["environment"]),
+                         ("k", "prod"))
 
     def test_noneAndEmptyNamespaceAreBothRoot(self):
         """
@@ -305,12 +322,16 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make()
         self.announce(sockend, "a", responder(respondsTo=["one"]))
-        self.announce(sockend, "b", responder(respondsTo=["two"], namespace=""))
-        self.assertEqual(sockend.exposed(), {"/": {"requests": ["one", "two"], "broadcasts": []}})
+        self.announce(sockend, "b",
+                      responder(respondsTo=["two"], namespace=""))
+        self.assertEqual(sockend.exposed(),
+                         {"/": {"requests": ["one", "two"], "broadcasts": []}})
         sockend.socketEvent("/", "s", "one", [])
         sockend.socketEvent("/", "s", "two", [])
-        self.assertEqual([(r.kwargs["namespace"], [m["type"] for m, _, _, _ in r.sent])
-                          for r in self.requesters], [(None, ["one"]), ("", ["two"])])
+        self.assertEqual([(r.kwargs["namespace"],
+                           [m["type"] for m, _, _, _ in r.sent])
+                          for r in self.requesters],
+                         [(None, ["one"]), ("", ["two"])])
 
     def test_restrictedNamespaces(self):
         """
@@ -319,10 +340,13 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make(namespaces=["math"])
         self.announce(sockend, "a", responder(respondsTo=["add"]))
-        self.announce(sockend, "b", responder(respondsTo=["mul"], namespace="math"))
+        self.announce(sockend, "b",
+                      responder(respondsTo=["mul"], namespace="math"))
         self.assertEqual(list(sockend.exposed()), ["/math"])
-        self.assertFalse(self.successResultOf(sockend.socketConnected("/", "s1")))
-        self.assertTrue(self.successResultOf(sockend.socketConnected("/math", "s2")))
+        self.assertFalse(
+            self.successResultOf(sockend.socketConnected("/", "s1")))
+        self.assertTrue(
+            self.successResultOf(sockend.socketConnected("/math", "s2")))
 
     def test_peerGone(self):
         """
@@ -332,9 +356,11 @@ class MappingTests(SynchronousTestCase):
         sockend = self.make()
         self.announce(sockend, "a", responder(respondsTo=["add"]))
         self.reactor.pump([1.0] * 12)
-        self.assertEqual(sockend.exposed(), {"/": {"requests": [], "broadcasts": []}})
+        self.assertEqual(sockend.exposed(),
+                         {"/": {"requests": [], "broadcasts": []}})
         self.assertEqual(self.changes[-1], ("/", [], []))
-        self.assertEqual(self.event(sockend, "/", "add", {})[0]["code"], "ENOHANDLER")
+        self.assertEqual(self.event(sockend, "/", "add", {})[0]["code"],
+                         "ENOHANDLER")
         self.assertTrue(self.requesters[0].running)
 
     def test_request(self):
@@ -345,7 +371,8 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make(timeout=7.0)
         self.announce(sockend, "a", responder(respondsTo=["add"]))
-        d = sockend.socketEvent("/", "s1", "add", [{"a": 2, "b": 3, "type": "evil"}])
+        d = sockend.socketEvent("/", "s1", "add",
+                                [{"a": 2, "b": 3, "type": "evil"}])
         ((message, timeout, where, sent),) = self.requesters[0].sent
         self.assertEqual(message, {"a": 2, "b": 3, "type": "add"})
         self.assertEqual(timeout, 7.0)
@@ -375,9 +402,11 @@ class MappingTests(SynchronousTestCase):
         exception, or no answer ever).
         """
         sockend = self.make()
-        self.announce(sockend, "a", responder(respondsTo=["add"], namespace="math"))
+        self.announce(sockend, "a",
+                      responder(respondsTo=["add"], namespace="math"))
         err, result = self.event(sockend, "/math", "add", "text")
-        self.assertEqual((err["code"], err["name"], result), ("EBADREQUEST", "MeshError", None))
+        self.assertEqual((err["code"], err["name"], result),
+                         ("EBADREQUEST", "MeshError", None))
         err, _ = self.event(sockend, "/math", "mul", {})
         self.assertEqual(err["code"], "ENOHANDLER")
         self.assertIn("mul", err["message"])
@@ -392,8 +421,10 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make()
         self.announce(sockend, "a", responder(respondsTo=["x"]))
-        outcomes = [RemoteError({}), RemoteError({"message": "no", "code": "ENOPE"}),
-                    RequestTimeout("no reply"), MeshError("stopped", "ESTOPPED")]
+        outcomes = [RemoteError({}),
+                    RemoteError({"message": "no", "code": "ENOPE"}),
+                    RequestTimeout("no reply"),
+                    MeshError("stopped", "ESTOPPED")]
         results = []
         for outcome in outcomes:
             d = sockend.socketEvent("/", "s1", "x", [{}])
@@ -453,7 +484,8 @@ class MappingTests(SynchronousTestCase):
         sockend.requestTransformers.append(addUser)
         sockend.socketEvent("/", "s9", "whoami", [{}])
         self.assertEqual(self.requesters[0].sent[0][0],
-                         {"type": "whoami", "user": "ann", "token": "t", "sid": "s9"})
+                         {"type": "whoami", "user": "ann", "token": "t",
+                          "sid": "s9"})
         sockend.socketDisconnected("/", "s9")
         self.assertEqual(sockend.sockets, {})
 
@@ -464,9 +496,12 @@ class MappingTests(SynchronousTestCase):
         """
         sockend = self.make()
         sockend.onConnect(lambda info: info.auth is not None)
-        sockend.onConnect(lambda info: sockend.enterRoom(info.sid, "all", info.namespace))
-        self.assertFalse(self.successResultOf(sockend.socketConnected("/", "s1", {}, None)))
-        self.assertTrue(self.successResultOf(sockend.socketConnected("/x", "s2", {}, {})))
+        sockend.onConnect(
+            lambda info: sockend.enterRoom(info.sid, "all", info.namespace))
+        self.assertFalse(
+            self.successResultOf(sockend.socketConnected("/", "s1", {}, None)))
+        self.assertTrue(
+            self.successResultOf(sockend.socketConnected("/x", "s2", {}, {})))
         self.assertEqual(self.server.rooms, [("enter", "s2", "all", "/x")])
         self.assertEqual(list(sockend.sockets), [("/x", "s2")])
 
@@ -486,8 +521,10 @@ class MappingTests(SynchronousTestCase):
         the socket in and out of a room of its namespace.
         """
         sockend = self.make(rooms=True)
-        self.assertEqual(self.event(sockend, "/py", "join", "vip", sid="s1"), (None, True))
-        self.assertEqual(self.event(sockend, "/py", "leave", "vip", sid="s1"), (None, True))
+        self.assertEqual(self.event(sockend, "/py", "join", "vip", sid="s1"),
+                         (None, True))
+        self.assertEqual(self.event(sockend, "/py", "leave", "vip", sid="s1"),
+                         (None, True))
         self.assertEqual(self.server.rooms, [("enter", "s1", "vip", "/py"),
                                              ("leave", "s1", "vip", "/py")])
         err, _ = self.event(sockend, "/", "join", {"room": "x"})
@@ -500,13 +537,15 @@ class MappingTests(SynchronousTestCase):
         dropped and counted.
         """
         sockend = self.make()
-        self.announce(sockend, "p", publisher(broadcasts=["news"], namespace="feed"))
+        self.announce(sockend, "p",
+                      publisher(broadcasts=["news"], namespace="feed"))
         (subscriber,) = self.subscribers
         self.assertEqual(subscriber.kwargs["namespace"], "feed")
         self.assertEqual([t for t, _ in subscriber.listeners], ["*"])
         subscriber.deliver("news", {"n": 1})
         subscriber.deliver("secret", {"n": 2})
-        self.assertEqual(self.server.emitted, [("/feed", "news", {"n": 1}, None)])
+        self.assertEqual(self.server.emitted,
+                         [("/feed", "news", {"n": 1}, None)])
         self.assertEqual(sockend.dropped, 1)
 
     def test_rooms(self):
@@ -541,7 +580,8 @@ class MappingTests(SynchronousTestCase):
         self.announce(sockend, "p", publisher())
         self.successResultOf(sockend.stopService())
         self.assertTrue(self.server.stopped)
-        self.assertFalse(self.requesters[0].running or self.subscribers[0].running)
+        self.assertFalse(
+            self.requesters[0].running or self.subscribers[0].running)
         self.assertEqual(sockend.discovery.peers, {})
 
 
@@ -552,30 +592,36 @@ class CommandLineTests(SynchronousTestCase):
         namespace, rooms off, same-origin pages only, loopback discovery.
         """
         args = parseArguments([])
-        self.assertEqual((args.host, args.port, args.namespaces, args.rooms, args.corsOrigins,
-                          args.broadcast, args.multicast, args.unicast),
-                         ("127.0.0.1", 5555, None, False, None, None, None, None))
+        self.assertEqual((args.host, args.port, args.namespaces, args.rooms,
+                          args.corsOrigins, args.broadcast, args.multicast,
+                          args.unicast),
+                         ("127.0.0.1", 5555, None, False, None, None, None,
+                          None))
 
     def test_options(self):
-        args = parseArguments(["--port", "0", "--namespace", "", "--namespace", "py",
-                               "--rooms", "--cors-origin", "http://127.0.0.1:8000",
+        args = parseArguments(["--port", "0", "--namespace", "",
+                               "--namespace", "py", "--rooms",
+                               "--cors-origin", "http://127.0.0.1:8000",
                                "--discovery-port", "23456"])
-        self.assertEqual((args.port, args.namespaces, args.rooms, args.corsOrigins,
-                          args.discovery_port),
-                         (0, ["", "py"], True, ["http://127.0.0.1:8000"], 23456))
+        self.assertEqual((args.port, args.namespaces, args.rooms,
+                          args.corsOrigins, args.discoveryPort),
+                         (0, ["", "py"], True, ["http://127.0.0.1:8000"],
+                          23456))
 
     def test_needsAsyncioReactor(self):
         """
         The socket.io side refuses another reactor, saying how to fix it.
         """
-        e = self.assertRaises(RuntimeError, SocketIOServer, None, MemoryReactorClock())
+        e = self.assertRaises(RuntimeError, SocketIOServer, None,
+                              MemoryReactorClock())
         self.assertIn("asyncioreactor", str(e))
 
     def test_class(self):
         """
         The class serves on loopback unless told otherwise.
         """
-        self.assertEqual(Sockend(reactor=MemoryReactorClock()).host, "127.0.0.1")
+        self.assertEqual(Sockend(reactor=MemoryReactorClock()).host,
+                         "127.0.0.1")
 
 
 # ---------------------------------------------------------------- processes
@@ -594,7 +640,8 @@ def socketioClientScript():
     """
     The socket.io 4 browser client shipped in cote's install, or L{None}.
     """
-    path = os.path.join(interop.CACHE, "node_modules", "socket.io", "client-dist",
+    path = os.path.join(interop.CACHE, "node_modules", "socket.io",
+                        "client-dist",
                         "socket.io.min.js")
     return path if os.path.exists(path) else None
 
@@ -618,7 +665,8 @@ class Processes:
         return peer
 
     def python(self, module, *args, **env):
-        return self.spawn([sys.executable, "-m", module] + list(args), module, **env)
+        return self.spawn([sys.executable, "-m", module] + list(args), module,
+                          **env)
 
 
 def waitFor(peer, predicate, timeout=20.0):
@@ -635,8 +683,9 @@ def waitFor(peer, predicate, timeout=20.0):
         seen.append(event)
         if predicate(event, seen):
             return seen
-    raise AssertionError("%s: no such line within %s s; printed %r (stderr: %r)" % (
-        peer.name, timeout, peer.lines, _stderr(peer)))
+    raise AssertionError(
+        "{}: no such line within {} s; printed {!r} (stderr: {!r})".format(
+            peer.name, timeout, peer.lines, _stderr(peer)))
 
 
 def _stderr(peer):
@@ -671,7 +720,8 @@ def runInThread(coroutineFunction, timeout):
 
     def target():
         try:
-            outcome["result"] = asyncio.run(asyncio.wait_for(coroutineFunction(), timeout))
+            outcome["result"] = asyncio.run(
+                asyncio.wait_for(coroutineFunction(), timeout))
         except BaseException as e:
             outcome["error"] = e
 
@@ -679,7 +729,8 @@ def runInThread(coroutineFunction, timeout):
     thread.start()
     thread.join(timeout + 5)
     if thread.is_alive():
-        raise AssertionError("the client did not finish within %s s" % (timeout,))
+        raise AssertionError(
+            "the client did not finish within {} s".format(timeout))
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -712,15 +763,17 @@ class LoopbackProcessTests(SynchronousTestCase):
         for peer in (rep, pub):
             waitFor(peer, lambda e, _: e.get("event") == "ready")
         sockend = procs.python(
-            "cocaine.mesh.sockend", "--port", "0", "--discovery-port", discovery,
-            "--hello-interval", "0.2", "--node-timeout", "2", "--static", static,
+            "cocaine.mesh.sockend", "--port", "0",
+            "--discovery-port", discovery, "--hello-interval", "0.2",
+            "--node-timeout", "2", "--static", static,
             "--client-script", script)
         seen = waitFor(sockend, exposedAll({"/": (["add", "fail"], ["news"])}))
         (port,) = [e["port"] for e in seen if e.get("event") == "listening"]
-        base = "http://127.0.0.1:%d" % (port,)
+        base = "http://127.0.0.1:{}".format(port)
         with urllib.request.urlopen(base + "/", timeout=10) as page:
             self.assertIn(b"hello from the page", page.read())
-        with urllib.request.urlopen(base + "/socket.io/socket.io.js", timeout=10) as js:
+        with urllib.request.urlopen(base + "/socket.io/socket.io.js",
+                                    timeout=10) as js:
             self.assertEqual(js.read(), b"// a socket.io client\n")
             self.assertIn("javascript", js.headers["Content-Type"])
 
@@ -744,7 +797,8 @@ class LoopbackProcessTests(SynchronousTestCase):
         results = runInThread(client, 30)
         self.assertEqual(results["add"], (None, 5))
         self.assertEqual(results["fail"], (
-            {"message": "python says no", "code": "ENOPE", "name": "MeshError"}, None))
+            {"message": "python says no", "code": "ENOPE",
+             "name": "MeshError"}, None))
         self.assertEqual(results["unknown"][0]["code"], "ENOHANDLER")
         self.assertEqual(results["news"]["from"], "python")
 
@@ -769,22 +823,24 @@ def _prepareBrowser():
     try:
         if not os.path.exists(CHROMIUM):
             if shutil.which("apt-get") is None or os.geteuid() != 0:
-                raise SkipTest("%s is missing and cannot be installed here (needs root and "
-                               "apt-get: apt-get install chromium)" % (CHROMIUM,))
+                raise SkipTest(
+                    "{} is missing and cannot be installed here (needs root "
+                    "and apt-get: apt-get install chromium)".format(CHROMIUM))
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             for command in (["apt-get", "install", "-y", "-q", "chromium"],
                             ["apt-get", "update", "-q"],
                             ["apt-get", "install", "-y", "-q", "chromium"]):
                 try:
-                    result = subprocess.run(command, capture_output=True, text=True,
+                    result = subprocess.run(command, capture_output=True,
+                                            text=True,
                                             timeout=900, env=env)
                 except subprocess.TimeoutExpired:
-                    raise SkipTest("%s timed out" % (" ".join(command),))
+                    raise SkipTest("{} timed out".format(" ".join(command)))
                 if command[1] == "install" and result.returncode == 0:
                     break
             if not os.path.exists(CHROMIUM):
-                raise SkipTest("apt-get install chromium failed: %s"
-                               % (result.stderr.strip()[-500:],))
+                raise SkipTest("apt-get install chromium failed: {}".format(
+                    result.stderr.strip()[-500:]))
         modules = ensurePackage(PLAYWRIGHT_DIR, "playwright-core",
                                 PLAYWRIGHT_VERSION)
         _browserPrepared.append(modules)
@@ -805,16 +861,21 @@ class BrowserTests(SynchronousTestCase):
         self.cotePath = interop._installCote()
         self.client = socketioClientScript()
         if self.client is None:
-            raise SkipTest("cote's install has no socket.io/client-dist/socket.io.min.js")
+            raise SkipTest(
+                "cote's install has no socket.io/client-dist/socket.io.min.js")
         self.playwrightPath = _prepareBrowser()
-        self.namespace = "cocaine-sockend-%d-%d" % (os.getpid(), next(interop._counter))
+        self.namespace = "cocaine-sockend-{}-{}".format(
+            os.getpid(), next(interop._counter))
         result = subprocess.run(["ip", "netns", "add", self.namespace],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            raise SkipTest("cannot create a network namespace: %s" % (result.stderr.strip(),))
-        self.addCleanup(subprocess.run, ["ip", "netns", "delete", self.namespace],
+            raise SkipTest("cannot create a network namespace: {}".format(
+                result.stderr.strip()))
+        self.addCleanup(subprocess.run,
+                        ["ip", "netns", "delete", self.namespace],
                         capture_output=True)
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"],
+                       check=True)
         self.procs = Processes(self, ["ip", "netns", "exec", self.namespace])
 
     def test_browser(self):
@@ -825,8 +886,9 @@ class BrowserTests(SynchronousTestCase):
         receives a cote publication on C{"/"} and, after joining the room,
         a Python publication sent to that room on C{"/py"}.
         """
-        cote = self.procs.spawn(["node", os.path.join(HERE, "cote", "sockend-services.js")],
-                                "cote services", NODE_PATH=self.cotePath)
+        services = os.path.join(HERE, "cote", "sockend-services.js")
+        cote = self.procs.spawn(["node", services], "cote services",
+                                NODE_PATH=self.cotePath)
         ours = self.procs.python("tests.mesh.sockendpeer")
         for peer in (cote, ours):
             waitFor(peer, lambda e, _: e.get("event") == "ready")
@@ -835,14 +897,16 @@ class BrowserTests(SynchronousTestCase):
         shutil.copy(os.path.join(BROWSER_DIR, "index.html"), page)
         shutil.copy(self.client, os.path.join(page, "socket.io.min.js"))
         pagePort, sockendPort = 8000, 5555  # a fresh namespace: both are free
-        origin = "http://127.0.0.1:%d" % (pagePort,)
+        origin = "http://127.0.0.1:{}".format(pagePort)
         sockend = self.procs.python(
             "cocaine.mesh.sockend", "--port", str(sockendPort), "--rooms",
-            "--cors-origin", origin, "--hello-interval", "0.2", "--node-timeout", "2")
+            "--cors-origin", origin, "--hello-interval", "0.2",
+            "--node-timeout", "2")
         waitFor(sockend, exposedAll({"/": (["add", "fail"], ["news"]),
                                      "/py": (["add", "boom"], ["alert"])}))
         server = self.procs.spawn(
-            [sys.executable, "-u", "-c", SERVE_PAGE, page, str(pagePort)], "page server")
+            [sys.executable, "-u", "-c", SERVE_PAGE, page,
+             str(pagePort)], "page server")
         waitFor(server, lambda e, _: e.get("event") == "ready")
 
         screenshot = os.environ.get("COCAINE_SCREENSHOT")
@@ -854,7 +918,8 @@ class BrowserTests(SynchronousTestCase):
         self.addCleanup(shutil.rmtree, profile, True)
         browser = self.procs.spawn(
             ["node", os.path.join(BROWSER_DIR, "drive.js"),
-             "%s/index.html?sockend=http://127.0.0.1:%d" % (origin, sockendPort),
+             "{}/index.html?sockend=http://127.0.0.1:{}".format(
+                 origin, sockendPort),
              screenshot, profile],
             "chromium", NODE_PATH=self.playwrightPath, HOME=profile)
         (result,) = browser.events(timeout=120)
@@ -867,7 +932,8 @@ class BrowserTests(SynchronousTestCase):
         self.assertEqual((fail["code"], fail["error"]), ("EREMOTE", {}))
         self.assertIn("without a message", fail["message"])
         self.assertEqual(cells["boom"]["err"], {
-            "message": "boom from python", "code": "EHANDLER", "name": "ValueError"})
+            "message": "boom from python", "code": "EHANDLER",
+            "name": "ValueError"})
         self.assertEqual(cells["unknown"]["err"]["code"], "ENOHANDLER")
         self.assertEqual(cells["news"]["from"], "cote")
         self.assertEqual(cells["join"], {"err": None, "res": True})
@@ -880,9 +946,11 @@ class BrowserTests(SynchronousTestCase):
 #: printing a JSON line once it listens: C{python -c SERVE_PAGE DIR PORT}.
 SERVE_PAGE = """
 import functools, http.server, json, sys
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                            directory=sys.argv[1])
 handler.func.log_message = lambda *a: None
-server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), handler)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])),
+                                         handler)
 print(json.dumps({"event": "ready"}), flush=True)
 server.serve_forever()
 """

@@ -36,7 +36,8 @@ def _name(commonName):
 
 
 def _pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
 
@@ -48,14 +49,17 @@ def makeCA(commonName):
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder()
             .subject_name(_name(commonName)).issuer_name(_name(commonName))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
             .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                digital_signature=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
     return cert, key
 
@@ -70,11 +74,15 @@ def makeLeaf(ca, commonName, dnsName=DEFAULT_HOSTNAME):
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder()
             .subject_name(_name(commonName)).issuer_name(caCert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dnsName)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(dnsName)]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                           critical=True)
             .sign(caKey, hashes.SHA256()))
     return cert, key
 
@@ -110,9 +118,11 @@ class TLSTests(TestCase):
         """
         cert, key = makeLeaf(ca or self.ca, name)
         return MeshTLS.fromFiles(
-            certificate=self.write(name + ".crt", cert.public_bytes(serialization.Encoding.PEM)),
+            certificate=self.write(
+                name + ".crt", cert.public_bytes(serialization.Encoding.PEM)),
             privateKey=self.write(name + ".key", _pem(key)),
-            ca=self.write("ca.crt", self.ca[0].public_bytes(serialization.Encoding.PEM)))
+            ca=self.write("ca.crt",
+                          self.ca[0].public_bytes(serialization.Encoding.PEM)))
 
     def start(self, component):
         component.startService()
@@ -124,7 +134,7 @@ class TLSTests(TestCase):
             if condition():
                 return
             await task.deferLater(reactor, 0.05)
-        self.fail("not within %g s: %r" % (seconds, condition))
+        self.fail("not within {:g} s: {!r}".format(seconds, condition))
 
     def logged(self, text):
         from twisted.logger import formatEvent
@@ -150,7 +160,8 @@ class TLSTests(TestCase):
         with self.assertRaises(RemoteError) as c:
             await req.send({"type": "boom"})
         self.assertEqual(c.exception.error,
-                         {"message": "nope", "code": "EHANDLER", "name": "ValueError"})
+                         {"message": "nope", "code": "EHANDLER",
+                          "name": "ValueError"})
         self.flushLoggedErrors(ValueError)
         [link] = req.connectedLinks()
         from twisted.protocols.tls import TLSMemoryBIOProtocol
@@ -166,7 +177,8 @@ class TLSTests(TestCase):
         A TLS Publisher reaches a TLS Subscriber, also with a backlog far
         over what the write path keeps in Twisted's buffer.
         """
-        pub = self.start(Publisher("p", discovery=self.options, tls=self.identity("pub")))
+        pub = self.start(Publisher("p", discovery=self.options,
+                                   tls=self.identity("pub")))
         sub = Subscriber("s", discovery=self.options, tls=self.identity("sub"))
         got = []
         done = defer.Deferred()
@@ -196,10 +208,12 @@ class TLSTests(TestCase):
         log.
         """
         other = makeCA("another CA")
-        rep = Responder("r", discovery=self.options, tls=self.identity("rep", ca=other))
+        rep = Responder("r", discovery=self.options,
+                        tls=self.identity("rep", ca=other))
         rep.on("add", lambda r: r["a"] + r["b"])
         self.start(rep)
-        req = self.start(Requester("q", discovery=self.options, tls=self.identity("req")))
+        req = self.start(Requester("q", discovery=self.options,
+                                   tls=self.identity("req")))
         d = req.send({"type": "add", "a": 2, "b": 3}, timeout=1.5)
         with self.assertRaises(RequestTimeout) as c:
             await d
@@ -214,26 +228,33 @@ class TLSTests(TestCase):
         A plain Requester does not connect to a TLS Responder (and logs it
         once), and a TLS Requester not to a plain one; each pair still works.
         """
-        tlsRep = Responder("tlsRep", discovery=self.options, tls=self.identity("rep"))
+        tlsRep = Responder("tlsRep", discovery=self.options,
+                           tls=self.identity("rep"))
         tlsRep.on("who", lambda r: "tls")
         self.start(tlsRep)
         plainRep = Responder("plainRep", discovery=self.options)
         plainRep.on("who", lambda r: "plain")
         self.start(plainRep)
-        plainReq = self.start(Requester("plainReq", discovery=self.options, timeout=5))
-        tlsReq = self.start(Requester("tlsReq", discovery=self.options, timeout=5,
-                                      tls=self.identity("req")))
+        plainReq = self.start(Requester("plainReq", discovery=self.options,
+                                        timeout=5))
+        tlsReq = self.start(Requester("tlsReq", discovery=self.options,
+                                      timeout=5, tls=self.identity("req")))
         for _ in range(4):
             self.assertEqual(await plainReq.send({"type": "who"}), "plain")
             self.assertEqual(await tlsReq.send({"type": "who"}), "tls")
         await self.until(lambda: len(self.logged("not connecting to")) >= 2)
-        await task.deferLater(reactor, 0.5)  # many more hellos: still logged once
-        self.assertEqual([l.peer.advertisement["name"] for l in plainReq.connectedLinks()],
+        # many more hellos: still logged once
+        await task.deferLater(reactor, 0.5)
+        self.assertEqual([l.peer.advertisement["name"]
+                          for l in plainReq.connectedLinks()],
                          ["plainRep"])
-        self.assertEqual([l.peer.advertisement["name"] for l in tlsReq.connectedLinks()],
+        self.assertEqual([l.peer.advertisement["name"]
+                          for l in tlsReq.connectedLinks()],
                          ["tlsRep"])
-        self.assertEqual(len(self.logged("plainReq: not connecting to <Peer tlsRep")), 1)
-        self.assertEqual(len(self.logged("tlsReq: not connecting to <Peer plainRep")), 1)
+        self.assertEqual(
+            len(self.logged("plainReq: not connecting to <Peer tlsRep")), 1)
+        self.assertEqual(
+            len(self.logged("tlsReq: not connecting to <Peer plainRep")), 1)
         self.assertEqual(len(tlsRep._connections), 1)
 
     async def test_requesterFromOtherCA(self):
@@ -246,8 +267,8 @@ class TLSTests(TestCase):
         rep = Responder("r", discovery=self.options, tls=self.identity("rep"))
         rep.on("add", lambda r: r["a"] + r["b"])
         self.start(rep)
-        req = self.start(Requester("q", discovery=self.options,
-                                   tls=self.identity("req", ca=makeCA("another CA"))))
+        tls = self.identity("req", ca=makeCA("another CA"))
+        req = self.start(Requester("q", discovery=self.options, tls=tls))
         with self.assertRaises((RequestTimeout, ResponderLost)) as c:
             await req.send({"type": "add", "a": 2, "b": 3}, timeout=1.5)
         self.assertIn("TLS", str(c.exception))
