@@ -34,6 +34,15 @@ MACHINES = [
      "One request to an app, from the client's `enqueue` until both "
      "streams ended. Chunks do not pass through the machine: its "
      "transitions choose where they go."),
+    ("Mesh link", "cocaine.mesh.link", "LinkMachine",
+     "A connection from one of our mesh clients to one cote-style server: "
+     "connecting (and, with TLS, handshaking), up, or waiting to retry "
+     "with a backoff from 0.1 s doubling to 5 s; closing waits for the "
+     "socket to go."),
+    ("Mesh requester", "cocaine.mesh.requester", "RequesterMachine",
+     "A mesh requester: requests queue while it is stopped or has no "
+     "responder linked, and go to a linked responder while `serving`; "
+     "stopping fails what is queued or in flight."),
 ]
 
 HEADER = """\

@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from cocaine.mesh.amp import AMPProtocol
 from cocaine.mesh.tls import describeFailure, isTLSFailure
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 __all__ = ["Link", "LinkInputs", "LinkMachine"]
 
@@ -277,7 +277,7 @@ _closing.upon(LinkInputs.connected).loop().returns(None)
 _closed.upon(LinkInputs.failed).loop().returns(None)
 
 #: The lifecycle of a client's connection to one server.
-LinkMachine = _builder.build()
+LinkMachine = build(_builder)
 
 
 class _ClientConnection(AMPProtocol):

@@ -38,7 +38,7 @@ from cocaine.mesh.client import Client
 from cocaine.mesh.deadlines import Deadlines
 from cocaine.mesh.errors import (
     MeshError, QueueFull, RemoteError, RequestTimeout, ResponderLost)
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 __all__ = ["Requester", "RequesterInputs", "RequesterMachine",
            "DEFAULT_TIMEOUT", "DEFAULT_QUEUE_LIMIT"]
@@ -386,4 +386,4 @@ _stopped.upon(RequesterInputs.linkDown).loop().returns(None)
 _stopped.upon(RequesterInputs.allLinksDown).loop().returns(None)
 
 #: The lifecycle of a requester.
-RequesterMachine = _builder.build()
+RequesterMachine = build(_builder)

@@ -1,25 +1,23 @@
 # -*- test-case-name: tests.mesh.test_bridge -*-
 """
-Tests for L{cocaine.mesh.bridge} and the C{mesh_bridge} plugin on fakes: a
-node providing L{INode}, a L{MemoryReactorClock}, hellos fed by hand (the
-real node is in C{tests/integration/test_mesh_bridge.py}).
+Tests for L{cocaine.mesh.bridge} and the C{mesh_bridge} plugin on fakes:
+an in-memory node (L{cocaine.testing.MemoryNode}), a
+L{MemoryReactorClock}, hellos fed by hand (the real node is in
+C{tests/integration/test_mesh_bridge.py}).
 """
 
 import msgpack
-from twisted.internet import defer
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
 from cocaine.config import ConfigError
-from cocaine.errors import AppNotRunning, CocaineError
-from cocaine.interfaces import INode
+from cocaine.errors import CocaineError
 from cocaine.mesh.bridge import (
     MESH_SERVICE, MeshBridge, decodeAnswer, encodeChunk)
 from cocaine.mesh.component import Component
 from cocaine.mesh.discovery import Peer
 from cocaine.mesh.errors import MeshError
+from cocaine.testing import MemoryNode
 from services.mesh_bridge import mesh_bridge
 from tests.mesh.test_components import announce, fakeListen
 
@@ -67,111 +65,6 @@ class PluginTests(SynchronousTestCase):
             self.assertIn(where, str(caught.exception))
 
 
-class FakeSession:
-    """
-    A session of L{FakeNode}: once the request stream is closed, it
-    answers C{answer} (chunks, or an exception as an error).
-    """
-
-    def __init__(self, upstream, answer):
-        self.upstream, self.answer, self.chunks = upstream, answer, []
-
-    def write(self, chunk):
-        self.chunks.append(chunk)
-
-    def close(self):
-        if isinstance(self.answer, Exception):
-            self.upstream.error(self.answer)
-        else:
-            self.upstream.send("write", self.answer)
-            self.upstream.send("close")
-
-    def error(self, *args):
-        pass
-
-    def connectionLost(self):
-        pass
-
-
-class _Ignored:
-    """
-    The session of an app that does not run: it ignores what follows.
-    """
-
-    def write(self, chunk):
-        pass
-
-    def close(self):
-        pass
-
-    def error(self, *args):
-        pass
-
-    def connectionLost(self):
-        pass
-
-
-@implementer(INode)
-class FakeNode:
-    """
-    A node that runs the apps of C{answers} (app name to its answer),
-    as L{INode} says; to be replaced by C{cocaine.testing.MemoryNode}.
-
-    @ivar sessions: C{(app, event, session)} of each C{enqueue}.
-    """
-
-    running = True
-
-    def __init__(self, answers):
-        self.answers = answers
-        self.sessions = []
-
-    def apps(self):
-        return sorted(self.answers)
-
-    def _check(self, name):
-        if name not in self.answers:
-            raise AppNotRunning("app {} is not running".format(name))
-
-    def info(self, name):
-        self._check(name)
-        return {"state": "running"}
-
-    def load(self, name):
-        self._check(name)
-        return {"queue": 0, "busy": 0, "sessions": 0, "capacity": 1,
-                "concurrency": 1}
-
-    def enqueue(self, name, upstream, event, tag=None, headers=()):
-        if name not in self.answers:
-            upstream.error(AppNotRunning(
-                "app {} is not running".format(name)))
-            return _Ignored()
-        session = FakeSession(upstream, self.answers[name])
-        self.sessions.append((name, event, session))
-        return session
-
-    def startApp(self, name, profile):
-        return defer.fail(NotImplementedError())
-
-    def startLocal(self, name, path, profile=None):
-        return defer.fail(NotImplementedError())
-
-    def pauseApp(self, name):
-        self._check(name)
-        return defer.fail(NotImplementedError())
-
-    def origin(self, name):
-        self._check(name)
-        return {"local": False, "profile": "default"}
-
-    def runlist(self):
-        return defer.succeed({name: "default" for name in self.answers})
-
-    def watch(self, callback):
-        return lambda: None
-
-
 class FakeHost:
     def __init__(self, reactor, name, impl, registry, network):
         self.name, self.impl, self.running = name, impl, False
@@ -195,12 +88,25 @@ class Obj:
 class BridgeTests(SynchronousTestCase):
     def setUp(self):
         del hosts[:]
-        self.node = FakeNode({"echo": b'{"ok":true}'})
+        self.calls = []
+        self.answer = b'{"ok":true}'
+        self.node = MemoryNode()
+        self.node.add("echo", self.echo)
         self.reactor = MemoryReactorClock()
         self.context = Obj(reactor=self.reactor, node=self.node,
                            registry=None, config=Obj(network=None))
         self.bridge = MeshBridge(self.context, apps={"echo": ["ping"]},
                                  serviceHost=FakeHost)
+
+    def echo(self, event, chunks):
+        """
+        The app of the in-memory node: records the request and answers
+        C{self.answer} (an exception is raised, so sent as an error).
+        """
+        self.calls.append((event, chunks))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return [self.answer]
 
     def fakeDiscovery(self):
         """
@@ -211,12 +117,6 @@ class BridgeTests(SynchronousTestCase):
         Component._listenDiscovery = staticmethod(fakeListen)
         self.addCleanup(setattr, Component, "_listenDiscovery", original)
 
-    def test_fakeNode(self):
-        """
-        The fake node provides L{INode} as a real one must.
-        """
-        verifyObject(INode, self.node)
-
     def test_callApp(self):
         """
         A request runs the app's event through L{INode.enqueue} with the
@@ -225,9 +125,7 @@ class BridgeTests(SynchronousTestCase):
         d = self.bridge.callApp("echo", "ping", {"type": "ping", "x": 1},
                                 "json")
         self.assertEqual(self.successResultOf(d), {"ok": True})
-        app, event, session = self.node.sessions[0]
-        self.assertEqual((app, event, session.chunks),
-                         ("echo", "ping", [b'{"x":1}']))
+        self.assertEqual(self.calls, [("ping", [b'{"x":1}'])])
 
     def test_callAppErrors(self):
         """
@@ -235,7 +133,7 @@ class BridgeTests(SynchronousTestCase):
         tells the upstream at once) is C{ENOAPP}, as is a bridge without
         a node.
         """
-        self.node.answers["echo"] = CocaineError("boom")
+        self.answer = CocaineError("boom")
         f = self.failureResultOf(
             self.bridge.callApp("echo", "ping", {}, "json"), MeshError)
         self.assertEqual((f.value.code, f.value.message), ("EAPP", "boom"))
