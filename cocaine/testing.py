@@ -11,6 +11,7 @@ Nothing here opens a socket or spawns a process:
     returns what the test chooses;
   - L{FakeUpstream}: stands where a client's upstream would and records
     what was sent on it;
+  - L{FakeDatagramTransport}: records datagrams and multicast set-up;
   - L{FakeIsolate}: "spawns" workers as L{FakeProcess} records the test
     ends itself;
   - L{MemoryNode}: an in-memory L{cocaine.interfaces.INode} whose apps
@@ -175,6 +176,42 @@ class FakeUpstream:
         callbacks, self._onClose = self._onClose, []
         for callback in callbacks:
             callback()
+
+
+class FakeDatagramTransport:
+    """
+    A UDP transport (multicast included) that records what it was asked.
+
+    @ivar written: C{(data, address)} of every datagram written.
+    @ivar calls: the multicast set-up calls, C{("joinGroup", group,
+        interface)} and the like, in order.
+    @ivar host: what C{getHost} returns.
+    """
+
+    def __init__(self, host=None):
+        self.written = []
+        self.calls = []
+        self.host = host
+
+    def write(self, data, address):
+        self.written.append((data, address))
+
+    def getHost(self):
+        return self.host
+
+    def setTTL(self, ttl):
+        self.calls.append(("setTTL", ttl))
+
+    def setLoopbackMode(self, mode):
+        self.calls.append(("setLoopbackMode", mode))
+
+    def setOutgoingInterface(self, address):
+        self.calls.append(("setOutgoingInterface", address))
+        return succeed(1)
+
+    def joinGroup(self, group, interface):
+        self.calls.append(("joinGroup", group, interface))
+        return succeed(1)
 
 
 class FakeProcess:

@@ -4,7 +4,6 @@ protocol over a fake multicast transport and a L{Clock}.
 """
 
 import msgpack
-from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
@@ -13,37 +12,11 @@ from cocaine.cluster.announce import (
     AnnounceProtocol, MalformedAnnounce, MulticastDiscovery, Unauthenticated,
     decodeAnnounce, encodeAnnounce)
 from cocaine.config import Cluster
+from cocaine.testing import FakeDatagramTransport
 
 US, THEM, OTHER = "uuid-us", "uuid-them", "uuid-other"
 GROUP, PORT = "239.0.100.53", 10053
 ENDPOINTS = [("127.0.0.1", 10053)]
-
-
-class FakeMulticastTransport:
-    """
-    Records the multicast set-up calls and every datagram written.
-    """
-
-    def __init__(self):
-        self.calls = []
-        self.written = []
-
-    def setTTL(self, ttl):
-        self.calls.append(("setTTL", ttl))
-
-    def setLoopbackMode(self, mode):
-        self.calls.append(("setLoopbackMode", mode))
-
-    def setOutgoingInterface(self, address):
-        self.calls.append(("setOutgoingInterface", address))
-        return succeed(1)
-
-    def joinGroup(self, group, interface):
-        self.calls.append(("joinGroup", group, interface))
-        return succeed(1)
-
-    def write(self, data, address):
-        self.written.append((data, address))
 
 
 class CodecTests(SynchronousTestCase):
@@ -122,7 +95,7 @@ class AnnounceProtocolTests(SynchronousTestCase):
             self.clock, US, lambda: self.endpoints,
             lambda *a: self.heard.append(a), GROUP, PORT, 5.0,
             "127.0.0.1", 1, True, self.secret)
-        self.transport = FakeMulticastTransport()
+        self.transport = FakeDatagramTransport()
         self.protocol.makeConnection(self.transport)
         self.addCleanup(self.protocol.stopProtocol)
 

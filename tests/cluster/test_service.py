@@ -15,18 +15,18 @@ from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
 from cocaine.errors import StartupError
 from tests import test_runtime as _runtime
-from tests.cluster.test_announce import FakeMulticastTransport
+from tests.cluster.test_announce import FakeDatagramTransport
 from cocaine.testing import MemoryNode
 from tests.locator.test_service import FakeUpstream
 
 
-class _FailingJoin(FakeMulticastTransport):
+class _FailingJoin(FakeDatagramTransport):
     def joinGroup(self, group, interface):
         return fail(OSError(19, "No such device"))
 
 
 class _MulticastReactor(MemoryReactorClock):
-    transport = FakeMulticastTransport
+    transport = FakeDatagramTransport
 
     def __init__(self):
         MemoryReactorClock.__init__(self)

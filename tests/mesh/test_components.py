@@ -28,14 +28,7 @@ from cocaine.mesh.requester import Requester
 from cocaine.mesh.responder import Responder
 from cocaine.mesh.subscriber import Subscriber
 from cocaine.mesh.hello import buildHello, encodeHello
-
-
-class FakeDatagramTransport:
-    def __init__(self):
-        self.written = []
-
-    def write(self, data, addr):
-        self.written.append((data, addr))
+from cocaine.testing import FakeDatagramTransport
 
 
 class FakePort:

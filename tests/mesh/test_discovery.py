@@ -31,6 +31,7 @@ from cocaine.mesh.hello import (
     parseHello,
     signHello,
 )
+from cocaine.testing import FakeDatagramTransport
 
 #: C{printf '{"event":"hello"}' | openssl enc -aes-256-cbc -md md5 -nosalt
 #: -k s3cret | xxd -p}, the same bytes Node's C{crypto.createCipher('aes256',
@@ -47,17 +48,6 @@ WIRE = bytes.fromhex(
 
 AD = {"type": "service", "name": "a", "key": "$$", "axon_type": "rep",
       "port": 4000}
-
-
-class FakeDatagramTransport:
-    def __init__(self):
-        self.written = []
-
-    def write(self, data, addr):
-        self.written.append((data, addr))
-
-    def getHost(self):
-        return None
 
 
 def hello(iid="peer-1", ad=None, **kw):

@@ -45,6 +45,7 @@ from cocaine.mesh.browsers import SocketIOServer, sockendErrorObject
 from cocaine.mesh.exposure import socketNamespace
 from cocaine.mesh.sockend import Sockend
 from cocaine.mesh.sockendcli import parseArguments
+from tests.mesh.test_components import fakeListen
 from tests.mesh import test_interop as interop
 from tests.mesh.npm import ensurePackage
 
@@ -58,24 +59,6 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 # ---------------------------------------------------------------- fakes
-
-
-class FakeDatagramTransport:
-    def write(self, data, addr):
-        pass
-
-
-class FakePort:
-    def __init__(self, protocol):
-        self.protocol = protocol
-
-    def stopListening(self):
-        self.protocol.doStop()
-
-
-def fakeListen(reactor, protocol):
-    protocol.makeConnection(FakeDatagramTransport())
-    return [FakePort(protocol)]
 
 
 class FakeSocketServer:
