@@ -5,20 +5,21 @@ connect to its locator and call C{connect(own uuid)}; the stream's first
 chunk is the node's full table, the next ones single-service updates (an
 empty endpoint list removes a name). The node and its services are dropped
 when the stream closes (and the link reconnects with backoff) and
-forgotten after 3 x interval without an announce.
+forgotten after 3 x interval without an announce. Each link's lifecycle
+is one machine, L{cocaine.cluster.link.PeerLinkMachine}.
 """
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from cocaine.rpc.client import ChannelClosed
+from cocaine.cluster.link import FIRST_BACKOFF, PeerLink
+
+__all__ = ["FIRST_BACKOFF", "SILENCE_INTERVALS", "LocatorStream",
+           "locatorStreams", "Peering"]
 
 #: Silence for this many announce intervals forgets a node.
 SILENCE_INTERVALS = 3
-
-#: The first reconnect delay in seconds; it doubles up to the interval.
-FIRST_BACKOFF = 0.1
 
 
 class LocatorStream:
@@ -67,114 +68,6 @@ def locatorStreams(reactor, timeout):
     return openStream
 
 
-class _Link:
-    """
-    Our side of the peering with one remote node.
-    """
-
-    log = Logger()
-
-    def __init__(self, peering, uuid, endpoints):
-        self._peering = peering
-        self.uuid = uuid
-        self.endpoints = [tuple(e) for e in endpoints]
-        self.stream = None
-        self.linked = False
-        self.stopped = False
-        self.attempts = 0
-        self._silence = None
-        self._retry = None
-
-    def heard(self):
-        clock, delay = self._peering.clock, self._peering.silence
-        if self._silence is not None and self._silence.active():
-            self._silence.reset(delay)
-        else:
-            self._silence = clock.callLater(delay, self._peering.forget,
-                                            self.uuid, "silent for {}s"
-                                            .format(delay))
-
-    def connect(self):
-        self._retry = None
-        d = Deferred.fromCoroutine(self._run())
-        d.addErrback(lambda f: self.log.failure(
-            "cluster link to {uuid} failed", f, uuid=self.uuid))
-
-    async def _run(self):
-        peering = self._peering
-        endpoints = list(self.endpoints)
-        try:
-            stream = await peering.openStream(endpoints, peering.uuid)
-        except Exception as e:
-            self.log.info("cluster: cannot link to {uuid} at {endpoints}: "
-                          "{reason}", uuid=self.uuid, endpoints=endpoints,
-                          reason=str(e))
-            self._scheduleRetry()
-            return
-        if self.stopped:
-            stream.close()
-            return
-        self.stream = stream
-        reason = "closed"
-        try:
-            chunk = await stream.read()
-            uuid, snapshot = chunk[0], chunk[1]
-            if isinstance(uuid, bytes):
-                uuid = uuid.decode("utf-8", "replace")
-            if uuid != self.uuid:
-                raise ValueError("the locator at {} is node {}, not {}"
-                                 .format(endpoints, uuid, self.uuid))
-            peering.remote.link(self.uuid, endpoints[0], snapshot)
-            self.linked = True
-            self.attempts = 0
-            self.log.info("cluster: linked to {uuid} at {address}:{port}",
-                          uuid=self.uuid, address=endpoints[0][0],
-                          port=endpoints[0][1])
-            peering.changed()
-            while True:
-                chunk = await stream.read()
-                if len(chunk) > 2:
-                    extra = chunk[2]
-                    if isinstance(extra, dict):
-                        report = extra.get("load", extra.get(b"load"))
-                        if report is not None:
-                            peering.remote.setLoad(self.uuid, report)
-                if chunk[1]:
-                    peering.remote.update(self.uuid, chunk[1])
-                    peering.changed()
-        except ChannelClosed:
-            pass
-        except Exception as e:
-            reason = str(e) or type(e).__name__
-        self.stream = None
-        stream.close()
-        if self.linked:
-            self.linked = False
-            peering.remote.drop(self.uuid)
-            peering.changed()
-            self.log.info("cluster: link to {uuid} lost: {reason}",
-                          uuid=self.uuid, reason=reason)
-        if not self.stopped:
-            self._scheduleRetry()
-
-    def _scheduleRetry(self):
-        if self.stopped:
-            return
-        delay = min(self._peering.interval, FIRST_BACKOFF * 2 ** self.attempts)
-        self.attempts += 1
-        self._retry = self._peering.clock.callLater(delay, self.connect)
-
-    def stop(self):
-        self.stopped = True
-        for call in (self._silence, self._retry):
-            if call is not None and call.active():
-                call.cancel()
-        self._silence = self._retry = None
-        stream, self.stream = self.stream, None
-        if stream is not None:
-            stream.close()
-
-
 class Peering(Service):
     """
     The links to every node discovery reports.
@@ -209,22 +102,18 @@ class Peering(Service):
             return
         link = self._links.get(uuid)
         if link is None:
-            link = self._links[uuid] = _Link(self, uuid, endpoints)
-            link.heard()
-            link.connect()
-            return
-        link.endpoints = [tuple(e) for e in endpoints]
-        link.heard()
+            link = self._links[uuid] = PeerLink(self, uuid, endpoints)
+            link.machine.start()
+        else:
+            link.machine.heard(endpoints)
 
-    def forget(self, uuid, reason):
+    def silenced(self, uuid, reason):
         """
-        Drop node C{uuid}, its link and its services.
+        The link to node C{uuid} closed for silence (its services are
+        dropped): forget the node.
         """
-        link = self._links.pop(uuid, None)
-        if link is None:
+        if self._links.pop(uuid, None) is None:
             return
-        link.stop()
-        self.remote.drop(uuid)
         self.log.info("cluster: node {uuid} dropped: {reason}", uuid=uuid,
                       reason=reason)
         self.changed()
@@ -232,12 +121,26 @@ class Peering(Service):
             self._forgotten(uuid)
 
     def isLinked(self, uuid):
+        """
+        @return: whether node C{uuid}'s table is in the remote table (its
+            link's machine is C{linked}).
+        """
         link = self._links.get(uuid)
-        return link is not None and link.linked
+        return link is not None and link.state == "linked"
+
+    def links(self):
+        """
+        @return: C{{uuid: state name}} of every node heard and not
+            forgotten.
+        """
+        return {uuid: link.state for uuid, link in self._links.items()}
 
     def watch(self, callback):
         """
-        Call C{callback()} whenever the remote table changes.
+        Call C{callback()} whenever the remote table changes. It runs
+        inside a link's transition: it reads the remote table, not
+        L{isLinked} or L{links} (a link asked its state during its own
+        transition raises).
         """
         self._watchers.append(callback)
 
@@ -249,8 +152,10 @@ class Peering(Service):
                 self.log.failure("cluster watcher failed")
 
     def stopService(self):
+        """
+        Close every link; the nodes' services leave the remote table.
+        """
         Service.stopService(self)
         links, self._links = self._links, {}
-        for uuid, link in links.items():
-            link.stop()
-            self.remote.drop(uuid)
+        for link in links.values():
+            link.machine.close()

@@ -183,7 +183,9 @@ class PeeringTests(SynchronousTestCase):
         delays = []
         for _ in range(10):
             self.opens[-1][2].errback(ConnectionRefusedErrorForTest())
-            delays.append(self.peering._links[A]._retry.getTime()
+            # the retry is due before the silence
+            delays.append(min(call.getTime() for call in
+                              self.clock.getDelayedCalls())
                           - self.clock.seconds())
             self.clock.advance(delays[-1])
             self.peering.heard(A, EP_A)
@@ -234,6 +236,28 @@ class PeeringTests(SynchronousTestCase):
         self.opens[0][2].callback(stream)
         self.assertTrue(stream.closed)
         self.assertEqual(self.remote.nodes(), {})
+
+    def test_linkStates(self):
+        """
+        C{links} names each link's state; only a linked one counts for
+        C{isLinked}.
+        """
+        self.peering.heard(A, EP_A)
+        self.assertEqual(self.peering.links(), {A: "connecting"})
+        self.assertFalse(self.peering.isLinked(A))
+        stream = FakeStream()
+        self.opens[-1][2].callback(stream)
+        self.assertEqual(self.peering.links(), {A: "subscribed"})
+        self.assertFalse(self.peering.isLinked(A))
+        stream.send(A, {})
+        self.assertEqual(self.peering.links(), {A: "linked"})
+        self.assertTrue(self.peering.isLinked(A))
+        stream.end()
+        self.assertEqual(self.peering.links(), {A: "waiting"})
+        self.assertFalse(self.peering.isLinked(A))
+        self.assertFalse(self.peering.isLinked(B))
+        self.clock.advance(15.0)
+        self.assertEqual(self.peering.links(), {})
 
     def test_stop(self):
         """
