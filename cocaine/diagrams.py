@@ -34,6 +34,12 @@ MACHINES = [
      "One request to an app, from the client's `enqueue` until both "
      "streams ended. Chunks do not pass through the machine: its "
      "transitions choose where they go."),
+    ("Cluster peer link", "cocaine.cluster.link", "PeerLinkMachine",
+     "Our side of the peering with one remote node: its locator's "
+     "`connect` stream (`subscribed` until the first chunk, the node's "
+     "whole table, then `linked`), reconnecting with a backoff from "
+     "0.1 s doubling to the announce interval, and forgotten after 3 "
+     "intervals without an announce."),
     ("Mesh link", "cocaine.mesh.link", "LinkMachine",
      "A connection from one of our mesh clients to one cote-style server: "
      "connecting (and, with TLS, handshaking), up, or waiting to retry "

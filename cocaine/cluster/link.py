@@ -36,7 +36,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from cocaine.rpc.client import ChannelClosed
-from cocaine.statemachine import nameStates
+from cocaine.statemachine import build, nameStates
 
 #: The first reconnect delay in seconds; it doubles up to the interval.
 FIRST_BACKOFF = 0.1
@@ -397,4 +397,4 @@ _closed.upon(PeerLinkInputs.silent).loop().returns(None)
 _closed.upon(PeerLinkInputs.close).loop().returns(None)
 
 #: The lifecycle of our link with one remote node.
-PeerLinkMachine = _builder.build()
+PeerLinkMachine = build(_builder)
