@@ -14,6 +14,8 @@ Nothing here opens a socket or spawns a process:
   - L{FakeDatagramTransport}: records datagrams and multicast set-up;
   - L{FakeIsolate}: "spawns" workers as L{FakeProcess} records the test
     ends itself;
+  - L{FakeEngine}: what an app's drivers submit jobs to, recording
+    them, for driver authors;
   - L{MemoryNode}: an in-memory L{cocaine.interfaces.INode} whose apps
     are Python functions, to test a service that calls apps without a
     node.
@@ -32,7 +34,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from cocaine.errors import (
-    AppAlreadyRunning, AppNotRunning, SpawnFailed, toWire)
+    AppAlreadyRunning, AppNotRunning, QueueFull, SpawnFailed, toWire)
 from cocaine.interfaces import INode
 from cocaine.observers import Observers
 
@@ -272,6 +274,57 @@ class FakeIsolate:
             if process.pid == pid:
                 process.signals.append(signum)
         return True
+
+
+class FakeSession:
+    """
+    A session of L{FakeEngine}: records the request; the test answers it
+    with L{answer}.
+    """
+
+    def __init__(self, upstream, event):
+        self.upstream = upstream
+        self.event = event
+        self.request = []
+        self.closed = False
+
+    def write(self, chunk):
+        self.request.append(chunk)
+
+    def close(self):
+        self.closed = True
+
+    def answer(self, *chunks):
+        for chunk in chunks:
+            self.upstream.send("write", chunk)
+        self.upstream.send("close")
+
+
+class FakeEngine:
+    """
+    What an app's drivers submit jobs to (C{enqueue}, C{queueFull}),
+    recording the sessions.
+
+    @ivar sessions: the L{FakeSession}s accepted, in order.
+    @ivar full: what C{queueFull} answers.
+    @ivar reject: refuse new sessions with "queue full".
+    """
+
+    def __init__(self):
+        self.sessions = []
+        self.full = False
+        self.reject = False
+
+    def enqueue(self, upstream, event, tag=None, headers=()):
+        session = FakeSession(upstream, event)
+        if self.reject:
+            upstream.error(QueueFull("queue full"))
+            return session
+        self.sessions.append(session)
+        return session
+
+    def queueFull(self):
+        return self.full
 
 
 @implementer(INode)

@@ -12,7 +12,7 @@ from cocaine.driver.base import DriverContext
 from cocaine.errors import DriverError
 from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor
 from cocaine.protocol.framing import unpackValue
-from tests.driver.test_timers import FakeEngine
+from cocaine.testing import FakeEngine
 
 
 class FilesystemMonitorTests(TestCase):

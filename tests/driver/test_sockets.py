@@ -12,12 +12,11 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from cocaine.driver.base import DriverContext
-from cocaine.errors import DriverError
 from cocaine.driver.sockets import (
     NATIVE, NativeServer, NativeSink, RawSocketServer)
-from cocaine.errors import CocaineError
+from cocaine.errors import CocaineError, DriverError
 from cocaine.rpc.client import connect
-from tests.driver.test_timers import FakeEngine
+from cocaine.testing import FakeEngine
 
 
 class AnsweringEngine(FakeEngine):

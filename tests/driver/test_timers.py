@@ -13,44 +13,7 @@ from cocaine.errors import DriverError
 from cocaine.driver.cron import CronDriver, Schedule
 from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.timers import DriftingTimer, RecurringTimer
-from cocaine.errors import QueueFull
-
-
-class FakeSession:
-    def __init__(self, upstream, event):
-        self.upstream = upstream
-        self.event = event
-        self.request = []
-        self.closed = False
-
-    def write(self, chunk):
-        self.request.append(chunk)
-
-    def close(self):
-        self.closed = True
-
-    def answer(self, *chunks):
-        for chunk in chunks:
-            self.upstream.send("write", chunk)
-        self.upstream.send("close")
-
-
-class FakeEngine:
-    def __init__(self):
-        self.sessions = []
-        self.full = False
-        self.reject = False
-
-    def enqueue(self, upstream, event):
-        session = FakeSession(upstream, event)
-        if self.reject:
-            upstream.error(QueueFull("queue full"))
-            return session
-        self.sessions.append(session)
-        return session
-
-    def queueFull(self):
-        return self.full
+from cocaine.testing import FakeEngine
 
 
 class _DriverCase(SynchronousTestCase):

@@ -16,7 +16,7 @@ from cocaine.plugins import checkDrivers, loadPlugins
 from cocaine.driver.zeromq import (
     ZeroMQServer, ZeroMQSink, ZeroMQSubscriber, checkArgs)
 from cocaine.zeromq._factory import shared
-from tests.driver.test_timers import FakeEngine
+from cocaine.testing import FakeEngine
 from tests.management._client import Peer, Timeout, ipcEndpoint, waitFor
 
 
