@@ -668,7 +668,6 @@ class LeavingTests(_WorkerCase):
         self.leave()
         machine = self.worker.machine
         self.worker.stop("again")
-        self.beat()
         self.worker.received(1, 1, [2, b"broken"])
         machine.startupTimedOut()
         machine.heartbeatTimedOut()
@@ -681,6 +680,11 @@ class LeavingTests(_WorkerCase):
         self.assertEqual(self.process.signals, [])
         (grace,) = self.clock.getDelayedCalls()
         self.assertEqual(grace.getTime(), 4)
+        # a heartbeat changes nothing either (whether it is answered is
+        # not decided here)
+        self.beat()
+        self.assertEqual(self.worker.state, "terminating")
+        self.assertEqual(self.events, [])
 
     def test_endedInEachLeavingState(self):
         """
