@@ -706,6 +706,26 @@ class LeavingTests(_WorkerCase):
             self.assertEqual(self.worker.exitStatus, "signal 9")
             self.assertGone()
 
+    def test_stateNames(self):
+        """
+        The names info maps and logs show, along the longest path.
+        """
+        names = [self.worker.state]
+        self.activate()
+        names.append(self.worker.state)
+        self.worker.stop("app stopped")
+        names.append(self.worker.state)
+        self.clock.advance(4)
+        names.append(self.worker.state)
+        self.clock.advance(2)
+        names.append(self.worker.state)
+        self.process.end(exitCode=None, signal=signal.SIGKILL)
+        names.append(self.worker.state)
+        self.assertEqual(names, ["starting", "active", "terminating",
+                                 "signalled", "killed", "dead"])
+        self.assertEqual(self.events, [("workerLeaving", UUID),
+                                       ("workerGone", UUID)])
+
     def test_graceOfOneSecondAtLeast(self):
         """
         After SIGTERM, SIGKILL waits half the grace, but at least a second.
