@@ -1,0 +1,611 @@
+"""
+Tests for L{cocaine.engine.session}: one request's machine, driven with
+recording fakes of its engine and worker and a L{FakeUpstream} (which
+refuses anything sent after the answer ended).
+"""
+
+import errno
+import struct
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.engine.session import Session, SessionMachine, parseDeadline
+from cocaine.errors import EngineBroken, QueueFull
+from cocaine.statemachine import initialState
+from cocaine.testing import FakeUpstream
+
+NODE = 0x51FF
+
+
+class RecordingEngine:
+    name = "app"
+
+    def __init__(self, events):
+        self.events = events
+
+    def sessionFinished(self, session):
+        self.events.append("sessionFinished")
+
+    def sessionAbandoned(self, session):
+        self.events.append("sessionAbandoned")
+
+
+class RecordingWorker:
+    """
+    Stands where a L{cocaine.engine.worker.Worker} would: records the
+    messages of the session's channel.
+    """
+
+    reason = "no heartbeat within 3s"
+
+    def __init__(self, events, channel=2):
+        self.events = events
+        self.channel = channel
+        self.sent = []
+
+    def assign(self, session):
+        self.sent.append([self.channel, 0, [session.event]])
+        return self.channel
+
+    def send(self, channel, mtype, args):
+        self.sent.append([channel, mtype, args])
+
+    def finished(self, channel):
+        self.events.append(("finished", channel))
+
+
+class _SessionCase(SynchronousTestCase):
+
+    def setUp(self):
+        self.events = []
+        self.clock = Clock()
+        self.engine = RecordingEngine(self.events)
+        self.worker = RecordingWorker(self.events)
+        self.upstream = FakeUpstream()
+
+    def queued(self, event="echo"):
+        return Session(self.engine, event, self.upstream)
+
+    def running(self, event="echo"):
+        return Session(self.engine, event, self.upstream, self.worker)
+
+    def responding(self):
+        session = self.running()
+        session.close()
+        del self.worker.sent[:]
+        return session
+
+    def orphaned(self):
+        session = self.running()
+        session.connectionLost()
+        del self.worker.sent[:]
+        return session
+
+    def state(self, session):
+        return session.machine.stateName()
+
+    def assertEnded(self, session):
+        """
+        The session is over, its client answered (or gone) and its deadline
+        cancelled.
+        """
+        self.assertEqual(self.state(session), "finished")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class QueuedTests(_SessionCase):
+    """
+    Until a worker takes it, what the client sends is kept, in order.
+    """
+
+    def test_initialState(self):
+        self.assertEqual(initialState(SessionMachine), "queued")
+        session = self.queued()
+        self.assertEqual(self.state(session), "queued")
+        self.assertIsNone(session.worker)
+        self.assertIsNone(session.channel)
+        self.assertIn("queued", repr(session))
+
+    def test_bufferedThenFlushedInOrder(self):
+        """
+        Chunks and the close wait; a worker then gets the invoke, the
+        chunks and the close, in that order.
+        """
+        session = self.queued("upload")
+        session.write(b"a")
+        session.write(b"b")
+        self.assertEqual(self.state(session), "queued")
+        session.close()
+        self.assertEqual(self.state(session), "queuedEnded")
+        self.assertEqual(self.worker.sent, [])
+        session.assigned(self.worker)
+        self.assertEqual(self.state(session), "responding")
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["upload"]], [2, 0, [b"a"]], [2, 0, [b"b"]], [2, 2, []]])
+        self.assertIs(session.worker, self.worker)
+        self.assertEqual(session.channel, 2)
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.events, [])
+
+    def test_bufferedErrorFlushed(self):
+        session = self.queued()
+        session.write(b"a")
+        session.error([43, 1], "changed my mind")
+        session.assigned(self.worker)
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["echo"]], [2, 0, [b"a"]],
+            [2, 1, [[43, 1], "changed my mind"]]])
+        self.assertEqual(self.state(session), "responding")
+
+    def test_assignedWithStreamOpen(self):
+        """
+        Assigned before the client closed: what it sent so far is flushed,
+        the rest is forwarded as it comes.
+        """
+        session = self.queued()
+        session.write(b"a")
+        session.assigned(self.worker)
+        self.assertEqual(self.state(session), "running")
+        session.write(b"b")
+        session.close()
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["echo"]], [2, 0, [b"a"]], [2, 0, [b"b"]], [2, 2, []]])
+        self.assertEqual(self.state(session), "responding")
+
+    def test_clientLost(self):
+        """
+        A queued session whose client went away is abandoned: it leaves
+        the queue, nothing is sent anywhere.
+        """
+        for end in (None, "close"):
+            self.setUp()
+            session = self.queued()
+            if end:
+                session.close()
+            session.setDeadline(self.clock, 5)
+            session.connectionLost()
+            self.assertEqual(self.events, ["sessionAbandoned"])
+            self.assertEqual(self.upstream.sent, [])
+            self.assertEnded(session)
+
+    def test_deadline(self):
+        for end in (None, "close"):
+            self.setUp()
+            session = self.queued("slow")
+            if end:
+                session.close()
+            session.setDeadline(self.clock, 1.5)
+            self.clock.advance(1.4)
+            self.assertEqual(self.upstream.sent, [])
+            self.clock.advance(0.1)
+            self.assertEqual(self.upstream.sent, [(
+                "error", [NODE, 1],
+                "app app: request 'slow' not answered within 1.5s")])
+            self.assertEqual(self.events, ["sessionAbandoned"])
+            self.assertEnded(session)
+
+    def test_fail(self):
+        """
+        The engine cannot serve it: the client gets the error; the engine,
+        which decided it, is not told again.
+        """
+        for end in (None, "close"):
+            self.setUp()
+            session = self.queued()
+            if end:
+                session.close()
+            session.setDeadline(self.clock, 5)
+            session.fail(QueueFull("app app: queue full"))
+            self.assertEqual(self.upstream.sent,
+                             [("error", [NODE, 2], "app app: queue full")])
+            self.assertEqual(self.events, [])
+            self.assertEnded(session)
+
+    def test_failOnlyOnce(self):
+        session = self.queued()
+        session.fail(QueueFull("first"))
+        session.fail(EngineBroken("second"))
+        self.assertEqual(self.upstream.sent,
+                         [("error", [NODE, 2], "first")])
+
+    def test_failedSessionIgnoresItsClient(self):
+        session = self.queued()
+        session.fail(QueueFull("full"))
+        session.write(b"late")
+        session.close()
+        session.connectionLost()
+        self.assertEqual(self.upstream.sent, [("error", [NODE, 2], "full")])
+        self.assertEqual(self.events, [])
+        self.assertEqual(session._pending, [])
+
+
+class RunningTests(_SessionCase):
+    """
+    On a worker, both streams flow independently.
+    """
+
+    def test_takenAtOnce(self):
+        session = self.running("hello")
+        self.assertEqual(self.state(session), "running")
+        self.assertEqual(self.worker.sent, [[2, 0, ["hello"]]])
+
+    def test_forwarding(self):
+        session = self.running()
+        session.write(b"one")
+        session.write(b"two")
+        self.assertEqual(self.worker.sent[1:],
+                         [[2, 0, [b"one"]], [2, 0, [b"two"]]])
+
+    def test_requestEnd(self):
+        for end, message in (((), [2, 2, []]),
+                             (([43, 5], "bad"),
+                              [2, 1, [[43, 5], "bad"]])):
+            self.setUp()
+            session = self.running()
+            if end:
+                session.error(*end)
+            else:
+                session.close()
+            self.assertEqual(self.worker.sent[1:], [message])
+            self.assertEqual(self.state(session), "responding")
+            self.assertEqual(self.events, [])
+
+    def test_answerBeforeRequestEnds(self):
+        """
+        The worker may answer and close while the client still streams:
+        the session is over, the client's further chunks go nowhere.
+        """
+        session = self.running()
+        session.fromWorker(self.worker, 2, 0, [b"early"])
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.upstream.sent, [("write", b"early"),
+                                              ("close",)])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        session.write(b"ignored")
+        session.close()
+        self.assertEqual(self.worker.sent, [[2, 0, ["echo"]]])
+        self.assertEnded(session)
+
+    def test_workerChunksToClient(self):
+        session = self.responding()
+        for chunk in (b"a", b"", b"c"):
+            session.fromWorker(self.worker, 2, 0, [chunk])
+        self.assertEqual(self.upstream.sent,
+                         [("write", b"a"), ("write", b""), ("write", b"c")])
+
+    def test_workerClose(self):
+        session = self.responding()
+        session.setDeadline(self.clock, 5)
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.upstream.sent, [("close",)])
+        # the worker's slot first, then the engine
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        self.assertEnded(session)
+
+    def test_workerError(self):
+        session = self.responding()
+        session.fromWorker(self.worker, 2, 1, [[42, 100], b"boom"])
+        self.assertEqual(self.upstream.sent, [("error", [42, 100], "boom")])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        self.assertEnded(session)
+
+    def test_workerErrorWithoutMessage(self):
+        session = self.responding()
+        session.fromWorker(self.worker, 2, 1, [[43, 7]])
+        self.assertEqual(self.upstream.sent, [("error", [43, 7], "")])
+
+    def test_malformedWorkerError(self):
+        """
+        A worker's error that is not C{[[category, code], message]} goes
+        through the one error mapping: invalid argument, naming what came.
+        """
+        for bad in ([[42], "x"], ["oops"], [], [[b"a", 1], "m"], [None]):
+            self.setUp()
+            session = self.responding()
+            session.fromWorker(self.worker, 2, 1, bad)
+            (reply,) = self.upstream.sent
+            self.assertEqual(reply[:2], ("error", [7, 2]), bad)
+            self.assertIn("malformed error message", reply[2])
+            self.assertEqual(self.events,
+                             [("finished", 2), "sessionFinished"])
+            self.assertEnded(session)
+
+    def test_unknownMessageTypeIgnored(self):
+        session = self.responding()
+        session.fromWorker(self.worker, 2, 9, [b"?"])
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.state(session), "responding")
+
+    def test_clientLostWhileRunning(self):
+        """
+        The worker is told with an error on the request stream so its
+        handler can stop; the session waits for the worker's end, sending
+        nothing to the gone client.
+        """
+        session = self.running()
+        session.setDeadline(self.clock, 5)
+        session.connectionLost()
+        self.assertEqual(self.worker.sent[1:], [
+            [2, 1, [[1, errno.ECONNRESET], "client disconnected"]]])
+        self.assertEqual(self.state(session), "orphaned")
+        self.assertEqual(self.events, [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        session.fromWorker(self.worker, 2, 0, [b"nobody listens"])
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        self.assertEnded(session)
+
+    def test_clientLostWhileResponding(self):
+        """
+        The client already ended its stream: nothing more goes to the
+        worker.
+        """
+        session = self.responding()
+        session.connectionLost()
+        self.assertEqual(self.worker.sent, [])
+        self.assertEqual(self.state(session), "orphaned")
+        session.fromWorker(self.worker, 2, 1, [[42, 100], b"late"])
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        self.assertEnded(session)
+
+    def test_deadlineWhileRunning(self):
+        """
+        Both sides are told: the worker with an error on the request
+        stream, the client with the same error; the worker's slot stays
+        taken until it ends the response.
+        """
+        session = self.running("slow")
+        session.setDeadline(self.clock, 2)
+        self.clock.advance(2)
+        message = "app app: request 'slow' not answered within 2s"
+        self.assertEqual(self.worker.sent[1:],
+                         [[2, 1, [[NODE, 1], message]]])
+        self.assertEqual(self.upstream.sent, [("error", [NODE, 1], message)])
+        self.assertEqual(self.state(session), "orphaned")
+        self.assertEqual(self.events, [])
+        session.write(b"too late")
+        session.fromWorker(self.worker, 2, 0, [b"too late"])
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.worker.sent[2:], [])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+        self.assertEnded(session)
+
+    def test_deadlineWhileResponding(self):
+        session = self.responding()
+        session.setDeadline(self.clock, 2)
+        self.clock.advance(2)
+        self.assertEqual(self.worker.sent, [])
+        self.assertEqual(self.upstream.sent, [(
+            "error", [NODE, 1],
+            "app app: request 'echo' not answered within 2s")])
+        self.assertEqual(self.state(session), "orphaned")
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.events, [("finished", 2), "sessionFinished"])
+
+    def test_deadlineAfterAnswerCancelled(self):
+        session = self.running()
+        session.setDeadline(self.clock, 2)
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEnded(session)
+
+    def test_workerLost(self):
+        """
+        The worker died: the client gets "worker lost" with the worker's
+        reason; the engine is told; the worker, which dropped its
+        sessions itself, is not.
+        """
+        for make in (self.running, self.responding):
+            self.setUp()
+            session = make()
+            session.setDeadline(self.clock, 5)
+            session.workerLost(self.worker)
+            self.assertEqual(self.upstream.sent, [(
+                "error", [NODE, 3], "app app: the worker serving 'echo' was "
+                "lost (no heartbeat within 3s)")])
+            self.assertEqual(self.events, ["sessionFinished"])
+            self.assertEnded(session)
+
+    def test_workerLostWithoutReason(self):
+        session = self.running()
+        self.worker.reason = None
+        session.workerLost(self.worker)
+        self.assertIn("(unknown)", self.upstream.sent[0][2])
+
+    def test_workerLostWhileOrphaned(self):
+        session = self.orphaned()
+        session.workerLost(self.worker)
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.events, ["sessionFinished"])
+        self.assertEnded(session)
+
+    def test_failIgnoredOnAWorker(self):
+        for make in (self.running, self.responding, self.orphaned):
+            self.setUp()
+            session = make()
+            before = self.state(session)
+            session.fail(EngineBroken("broken"))
+            self.assertEqual(self.upstream.sent, [])
+            self.assertEqual(self.state(session), before)
+
+
+class FinishedTests(_SessionCase):
+    """
+    A finished session ignores whatever still comes.
+    """
+
+    def everything(self, session):
+        session.write(b"late")
+        session.close()
+        session.error([1, 2], "late")
+        session.fromWorker(self.worker, 2, 0, [b"late"])
+        session.fromWorker(self.worker, 2, 2, [])
+        session.fromWorker(self.worker, 2, 1, [[1, 2], "late"])
+        session.workerLost(self.worker)
+        session.connectionLost()
+        session.machine.expired(1.0)
+        session.fail(QueueFull("late"))
+
+    def test_lateMessagesIgnored(self):
+        """
+        Every way to finish, then everything again: the client's answer
+        stays the one it got, the engine is not told twice, the worker
+        gets nothing more.
+        """
+        ways = {
+            "closed": lambda s: s.fromWorker(self.worker, 2, 2, []),
+            "errored": lambda s: s.fromWorker(self.worker, 2, 1,
+                                              [[42, 1], "x"]),
+            "lost": lambda s: s.workerLost(self.worker),
+        }
+        for name, finish in ways.items():
+            self.setUp()
+            session = self.running()
+            finish(session)
+            upstream, events = list(self.upstream.sent), list(self.events)
+            sent = list(self.worker.sent)
+            self.everything(session)
+            self.assertEqual(self.upstream.sent, upstream, name)
+            self.assertEqual(self.events, events, name)
+            self.assertEqual(self.worker.sent, sent, name)
+            self.assertEnded(session)
+
+    def test_queuedWaysIgnoreLateMessages(self):
+        for finish in (lambda s: s.connectionLost(),
+                       lambda s: s.fail(QueueFull("full"))):
+            self.setUp()
+            session = self.queued()
+            finish(session)
+            upstream, events = list(self.upstream.sent), list(self.events)
+            self.everything(session)
+            self.assertEqual(self.upstream.sent, upstream)
+            self.assertEqual(self.events, events)
+            self.assertEnded(session)
+
+
+class ExactlyOnceTests(_SessionCase):
+    """
+    Whatever happens, the client gets one end (close or error), unless it
+    went away; the engine hears of the session once.
+    """
+
+    def test_everyPath(self):
+        w = self.worker
+
+        def end(session):
+            session.fromWorker(w, 2, 2, [])
+
+        paths = [
+            # (name, steps, client end, engine calls)
+            ("queued fail", [lambda s: s.fail(QueueFull("x"))],
+             "error", []),
+            ("queued lost", [lambda s: s.connectionLost()],
+             None, ["sessionAbandoned"]),
+            ("queued expired", [lambda s: self.clock.advance(9)],
+             "error", ["sessionAbandoned"]),
+            ("served", [lambda s: s.assigned(w), lambda s: s.close(), end],
+             "close", ["sessionFinished"]),
+            ("client lost", [lambda s: s.assigned(w),
+                             lambda s: s.connectionLost(), end],
+             None, ["sessionFinished"]),
+            ("expired running", [lambda s: s.assigned(w),
+                                 lambda s: self.clock.advance(9), end],
+             "error", ["sessionFinished"]),
+            ("worker lost", [lambda s: s.assigned(w), lambda s: s.close(),
+                             lambda s: s.workerLost(w)],
+             "error", ["sessionFinished"]),
+            ("orphan lost", [lambda s: s.assigned(w),
+                             lambda s: s.connectionLost(),
+                             lambda s: s.workerLost(w)],
+             None, ["sessionFinished"]),
+        ]
+        for name, steps, clientEnd, engineCalls in paths:
+            self.setUp()
+            w = self.worker
+            session = self.queued()
+            session.setDeadline(self.clock, 9)
+            for step in steps:
+                step(session)
+            # and once more everything that could still come
+            FinishedTests.everything(self, session)
+            ends = [m[0] for m in self.upstream.sent
+                    if m[0] in ("close", "error")]
+            self.assertEqual(ends, [clientEnd] if clientEnd else [], name)
+            self.assertEqual([e for e in self.events
+                              if isinstance(e, str)], engineCalls, name)
+            self.assertEnded(session)
+
+
+class TransitionTableTests(SynchronousTestCase):
+
+    def test_undefinedOnlyWhereImpossible(self):
+        """
+        A queued session is on no worker (no response, no worker loss); a
+        session is assigned only from the queue; the client's stream ends
+        once (the server drops its dispatch after close or error).
+        """
+        from cocaine.statemachine import transitions
+        table = transitions(SessionMachine)
+        defined = {(old, symbol) for old, symbol, _, _ in table}
+        inputs = {symbol for _, symbol, _, _ in table}
+        states = {old for old, _, _, _ in table}
+        missing = sorted((state, symbol) for state in states
+                         for symbol in inputs
+                         if (state, symbol) not in defined)
+        self.assertEqual(missing, [
+            ("finished", "assigned"), ("orphaned", "assigned"),
+            ("queued", "responseEnded"), ("queued", "workerLost"),
+            ("queuedEnded", "requestEnded"),
+            ("queuedEnded", "responseEnded"), ("queuedEnded", "workerLost"),
+            ("responding", "assigned"), ("running", "assigned")])
+
+
+class DeadlineHeaderTests(SynchronousTestCase):
+    """
+    L{parseDeadline} reads the C{request_timeout} header.
+    """
+
+    def test_absent(self):
+        self.assertIsNone(parseDeadline([]))
+        self.assertIsNone(parseDeadline(None))
+        self.assertIsNone(parseDeadline([(b"trace_id", b"12345678")]))
+
+    def test_decimalText(self):
+        self.assertEqual(parseDeadline([(b"request_timeout", b"1.5")]), 1.5)
+        self.assertEqual(parseDeadline([(b"request_timeout", b"30")]), 30.0)
+
+    def test_eightByteMilliseconds(self):
+        """
+        How the framework packs a number: 8 bytes, little-endian
+        milliseconds.
+        """
+        value = struct.pack("<Q", 2500)
+        self.assertEqual(parseDeadline([(b"request_timeout", value)]), 2.5)
+
+    def test_eightDigitsAreText(self):
+        self.assertEqual(
+            parseDeadline([(b"request_timeout", b"12345678")]), 12345678.0)
+
+    def test_invalid(self):
+        for value in (b"soon", b"\xff\xfe", b"", b"-1", b"0"):
+            self.assertIsNone(
+                parseDeadline([(b"request_timeout", value)]), value)
+
+    def test_eightByteZero(self):
+        """
+        Zero milliseconds means no deadline, as zero seconds written as
+        text does; it must not expire the request at once.
+        """
+        self.assertIsNone(
+            parseDeadline([(b"request_timeout", struct.pack("<Q", 0))]))
+
+    test_eightByteZero.todo = (
+        "parseDeadline returns 0.0 for an 8-byte zero (the text form "
+        "returns None for <= 0): the engine then sets a 0 s deadline")
+
+    def test_firstHeaderWins(self):
+        self.assertEqual(parseDeadline([(b"request_timeout", b"2"),
+                                        (b"request_timeout", b"3")]), 2.0)
