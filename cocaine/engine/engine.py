@@ -18,7 +18,7 @@ from collections import deque
 from typing import Protocol
 
 from automat import TypeMachineBuilder
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from cocaine.engine.connection import WorkerListener
@@ -40,11 +40,11 @@ class EngineInputs(Protocol):
     def breaks(self, reason: str) -> None:
         "A worker sent terminate with code 2."
 
-    def drain(self, timeout: object) -> Deferred:
-        "Accept no more sessions; fire once the accepted ones finished."
+    def drain(self, waiter: Deferred, timeout: object) -> None:
+        "Accept no more sessions; fire C{waiter} once the accepted ones end."
 
-    def stop(self) -> Deferred:
-        "Fail what waits, stop the workers, close the socket."
+    def stop(self, waiter: Deferred) -> None:
+        "Fail what waits, stop the workers, close the socket; then fire."
 
     def stopped(self) -> None:
         "Every worker is gone and the socket is closed."
@@ -99,7 +99,7 @@ class AppEngine:
         self.monitor = None
         self._port = None
         self._idleWaiters = []
-        self._stopping = None
+        self._stopWaiters = []
         self.pool = Pool(self, reactor, isolate, locatorEndpoint, storage,
                          environ)
         self.machine = EngineMachine(self)
@@ -119,7 +119,9 @@ class AppEngine:
         @return: a Deferred that fires once the accepted ones (queued or
             running) finished, or after C{timeout} seconds.
         """
-        return self.machine.drain(timeout)
+        waiter = Deferred()
+        self.machine.drain(waiter, timeout)
+        return waiter
 
     def stop(self, timeout=0):
         """
@@ -133,7 +135,11 @@ class AppEngine:
     async def _stop(self, timeout):
         if timeout:
             await self.drain(timeout)
-        await self.machine.stop()
+        waiter = Deferred()
+        # no input returns a value: one that arrives while the machine is
+        # in a transition (a drain fired from inside one) waits its turn
+        self.machine.stop(waiter)
+        await waiter
 
     @property
     def state(self):
@@ -254,16 +260,14 @@ class AppEngine:
         for waiter in waiters:
             waiter.callback(None)
 
-    def _whenIdle(self, timeout):
-        d = Deferred()
+    def _whenIdle(self, waiter, timeout):
         if not self.running and not self.queue:
-            d.callback(None)
-            return d
-        self._idleWaiters.append(d)
+            waiter.callback(None)
+            return
+        self._idleWaiters.append(waiter)
         if timeout is not None:
-            timer = self._reactor.callLater(timeout, self._giveUp, d)
-            d.addBoth(_cancelling(timer))
-        return d
+            timer = self._reactor.callLater(timeout, self._giveUp, waiter)
+            waiter.addBoth(_cancelling(timer))
 
     def _giveUp(self, waiter):
         if waiter in self._idleWaiters:
@@ -338,16 +342,21 @@ class AppEngine:
                                               WorkerListener(self))
 
     async def _shutdown(self):
-        self.failQueue(AppNotRunning("app {} stopped before serving the "
-                                     "request".format(self.name)))
-        await self.pool.stopAll("app stopped")
-        if self._port is not None:
-            port, self._port = self._port, None
-            await maybeDeferred(port.stopListening)
-            # only our own socket: a new instance may have bound the path
-            if os.path.exists(self.socketPath):
-                os.unlink(self.socketPath)
-        self.pool.cleanup()
+        try:
+            self.failQueue(AppNotRunning("app {} stopped before serving the "
+                                         "request".format(self.name)))
+            await self.pool.stopAll("app stopped")
+            if self._port is not None:
+                port, self._port = self._port, None
+                await maybeDeferred(port.stopListening)
+                # only our own socket: a new instance may have bound the
+                # path (the node waits for this one to stop first)
+                if os.path.exists(self.socketPath):
+                    os.unlink(self.socketPath)
+            self.pool.cleanup()
+        except Exception:
+            # stopped all the same: what failed is in the log
+            self.log.failure("app {app}: stopping failed", app=self.name)
         self.log.info("app {app} stopped", app=self.name)
         self._report("stopped")
         self.machine.stopped()
@@ -394,45 +403,43 @@ def _markBroken(inputs, engine, reason):
 
 @_running.upon(EngineInputs.drain).to(_draining)
 @_broken.upon(EngineInputs.drain).to(_draining)
-def _startDraining(inputs, engine, timeout):
+def _startDraining(inputs, engine, waiter, timeout):
     # accepted sessions, queued or running, are still served
     engine._admit = engine._refuseStopped
-    return engine._whenIdle(timeout)
+    engine._whenIdle(waiter, timeout)
 
 
 @_draining.upon(EngineInputs.drain).loop()
-def _drainAgain(inputs, engine, timeout):
-    return engine._whenIdle(timeout)
+def _drainAgain(inputs, engine, waiter, timeout):
+    engine._whenIdle(waiter, timeout)
 
 
 @_running.upon(EngineInputs.stop).to(_stopping)
 @_broken.upon(EngineInputs.stop).to(_stopping)
 @_draining.upon(EngineInputs.stop).to(_stopping)
-def _startStopping(inputs, engine):
+def _startStopping(inputs, engine, waiter):
     engine._admit = engine._refuseStopped
-    engine._stopping = d = Deferred()
-    Deferred.fromCoroutine(engine._shutdown()).addErrback(
-        lambda f: engine.log.failure("app {app}: stop failed", f,
-                                     app=engine.name))
-    return _follow(d)
+    engine._stopWaiters.append(waiter)
+    Deferred.fromCoroutine(engine._shutdown())
 
 
 @_stopping.upon(EngineInputs.stop).loop()
-def _alreadyStopping(inputs, engine):
-    return _follow(engine._stopping)
+def _alreadyStopping(inputs, engine, waiter):
+    engine._stopWaiters.append(waiter)
 
 
 @_stopping.upon(EngineInputs.stopped).to(_stopped)
 def _ended(inputs, engine):
-    d, engine._stopping = engine._stopping, None
-    d.callback(None)
+    waiters, engine._stopWaiters = engine._stopWaiters, []
+    for waiter in waiters:
+        waiter.callback(None)
 
 
 @_stopped.upon(EngineInputs.stop).loop()
 @_stopped.upon(EngineInputs.drain).loop()
 @_stopping.upon(EngineInputs.drain).loop()
-def _nothingToDo(inputs, engine, timeout=None):
-    return succeed(None)
+def _nothingToDo(inputs, engine, waiter, timeout=None):
+    waiter.callback(None)
 
 
 @_running.upon(EngineInputs.workerGone).loop()
@@ -454,12 +461,6 @@ def _pinAndScale(inputs, engine, size):
 def _pinLater(inputs, engine, size):
     # applied when it runs (again)
     engine.pool.pinned = size
-
-
-def _follow(d):
-    follower = Deferred()
-    d.addBoth(lambda result: follower.callback(None) or result)
-    return follower
 
 
 for _state in (_broken, _draining, _stopping, _stopped):

@@ -24,17 +24,27 @@ class OutputRing:
         self.lines = collections.deque(maxlen=max(limit, 0) or None)
         self._keep = limit > 0
         self._partial = {1: b"", 2: b""}
+        #: fds whose current line was cut: its rest, up to the line end,
+        #: is dropped
+        self._cut = set()
         self._onLine = onLine
 
     def feed(self, fd, data):
         """
         Take bytes the worker wrote on C{fd} (1 or 2).
         """
+        if fd in self._cut:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            self._cut.discard(fd)
+            data = data[end + 1:]
         buffered = self._partial[fd] + data
         *complete, rest = buffered.split(b"\n")
         if len(rest) > MAX_LINE:
             complete.append(rest[:MAX_LINE])
             rest = b""
+            self._cut.add(fd)
         self._partial[fd] = rest
         for raw in complete:
             self._add(raw)

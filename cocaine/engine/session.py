@@ -40,8 +40,9 @@ def parseDeadline(headers):
             continue
         try:
             if len(value) == 8 and not value.isdigit():
-                return struct.unpack("<Q", value)[0] / 1000.0
-            seconds = float(value.decode("ascii"))
+                seconds = struct.unpack("<Q", value)[0] / 1000.0
+            else:
+                seconds = float(value.decode("ascii"))
         except (ValueError, UnicodeDecodeError, struct.error):
             return None
         return seconds if seconds > 0 else None
@@ -184,7 +185,8 @@ class Session:
         pass
 
     def _answer(self, args):
-        self.upstream.send("write", *args[:1])
+        # a chunk, even when the worker sent its write without one
+        self.upstream.send("write", args[0] if args else b"")
 
     # -- what the outputs do -------------------------------------------------
 

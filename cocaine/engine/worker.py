@@ -367,12 +367,13 @@ def _stopUnstarted(inputs, worker, reason):
 
 @_starting.upon(WorkerInputs.processEnded).to(_dead)
 def _diedStarting(inputs, worker, reason):
-    exitCode, signalNumber = worker._exitStatus(reason)
+    worker._exitStatus(reason)
     last = worker.output.last()
+    # whatever its status, a worker that leaves before its handshake did
+    # not start: the engine must not spawn it again and again
     worker._end("process ended ({}) before its handshake{}".format(
         worker.exitStatus, ": " + last if last else ""),
-        abnormal=bool(signalNumber) or exitCode not in (0, None),
-        cameUp=False)
+        abnormal=True, cameUp=False)
     worker._leaving()
     _gone(worker)
 
@@ -380,7 +381,10 @@ def _diedStarting(inputs, worker, reason):
 # -- active: handshaken, takes sessions --------------------------------------
 
 @_active.upon(WorkerInputs.heartbeat).loop()
+@_terminating.upon(WorkerInputs.heartbeat).loop()
 def _answerHeartbeat(inputs, worker):
+    # answered while it finishes its sessions too: the real framework
+    # leaves ("disowned") when a heartbeat goes unanswered for 5 s
     worker.connection.send(CONTROL_CHANNEL, HEARTBEAT, [])
 
 
@@ -467,6 +471,11 @@ def _endedWhileLeaving(inputs, worker, reason):
 def _gone(worker):
     worker._disarmAll()
     worker._dropSessions()
+    connection = worker.connection
+    transport = getattr(connection, "transport", None)
+    if transport is not None:
+        # a child that inherited the socket must not keep it open
+        transport.loseConnection()
     worker.engine.workerGone(worker)
 
 
@@ -474,10 +483,12 @@ for _state in (_terminating, _signalled, _killed):
     _state.upon(WorkerInputs.connectionLost).loop()(_droppedWhileLeaving)
     _state.upon(WorkerInputs.processEnded).to(_dead)(_endedWhileLeaving)
     _state.upon(WorkerInputs.handshake).loop()(_refuse)
-    for _input in (WorkerInputs.heartbeat, WorkerInputs.startupTimedOut,
+    for _input in (WorkerInputs.startupTimedOut,
                    WorkerInputs.heartbeatTimedOut,
                    WorkerInputs.idleTimedOut):
         _state.upon(_input).loop().returns(None)
+    if _state is not _terminating:
+        _state.upon(WorkerInputs.heartbeat).loop().returns(None)
     _state.upon(WorkerInputs.stop).loop().returns(None)
     _state.upon(WorkerInputs.terminated).loop().returns(None)
 _killed.upon(WorkerInputs.graceExpired).loop().returns(None)

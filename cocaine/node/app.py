@@ -22,7 +22,7 @@ from typing import Protocol
 
 from automat import TypeMachineBuilder
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -103,8 +103,8 @@ class AppInputs(Protocol):
     What happens to a running app.
     """
 
-    def start(self) -> Deferred:
-        "The node adds it to its tree."
+    def start(self, waiter: Deferred) -> None:
+        "The node adds it to its tree; fire C{waiter} once it serves."
 
     def started(self) -> None:
         "Every step started."
@@ -112,14 +112,14 @@ class AppInputs(Protocol):
     def startFailed(self, failure: Failure) -> None:
         "A step failed and the started ones stopped again."
 
-    def stop(self) -> Deferred:
-        "The node removes it (pause, or the node stops)."
+    def stop(self, waiter: Deferred) -> None:
+        "The node removes it (pause, or the node stops); then fire."
 
     def stopped(self) -> None:
         "Every step stopped."
 
-    def whenStopped(self) -> Deferred:
-        "Fire once it is stopped."
+    def whenStopped(self, waiter: Deferred) -> None:
+        "Fire C{waiter} once it is stopped."
 
     def stateName(self) -> str:
         "The name of the state it is in."
@@ -160,14 +160,23 @@ class App(OrderedMultiService):
         """
         return drivers(self._driversTree)
 
+    # No input returns a value: one that arrives while the machine is in a
+    # transition (a stop from a start waiter's callback) waits its turn.
+
     def startService(self):
-        return self.machine.start()
+        waiter = Deferred()
+        self.machine.start(waiter)
+        return waiter
 
     def stopService(self):
-        return self.machine.stop()
+        waiter = Deferred()
+        self.machine.stop(waiter)
+        return waiter
 
     def whenStopped(self):
-        return self.machine.whenStopped()
+        waiter = Deferred()
+        self.machine.whenStopped(waiter)
+        return waiter
 
     @property
     def state(self):
@@ -199,10 +208,6 @@ class App(OrderedMultiService):
         finally:
             self.machine.stopped()
 
-    def _waiter(self, waiters):
-        d = Deferred()
-        waiters.append(d)
-        return d
 
     def _fire(self, waiters, result=None):
         pending, waiters[:] = list(waiters), []
@@ -227,12 +232,11 @@ nameStates([_new, _starting, _stopAfterStart, _running, _stopping, _stopped],
 
 
 @_new.upon(AppInputs.start).to(_starting)
-def _begin(inputs, app):
-    waiter = app._waiter(app._startWaiters)
+def _begin(inputs, app, waiter):
+    app._startWaiters.append(waiter)
     d = Deferred.fromCoroutine(app._startTree())
     d.addCallbacks(lambda _: app.machine.started(),
                    app.machine.startFailed)
-    return waiter
 
 
 @_starting.upon(AppInputs.started).to(_running)
@@ -256,15 +260,14 @@ def _failed(inputs, app, failure):
 @_starting.upon(AppInputs.whenStopped).loop()
 @_stopAfterStart.upon(AppInputs.whenStopped).loop()
 @_running.upon(AppInputs.whenStopped).loop()
-def _waitStopped(inputs, app):
-    return app._waiter(app._stopWaiters)
+def _waitStopped(inputs, app, waiter):
+    app._stopWaiters.append(waiter)
 
 
 @_running.upon(AppInputs.stop).to(_stopping)
-def _beginStop(inputs, app):
-    waiter = app._waiter(app._stopWaiters)
+def _beginStop(inputs, app, waiter):
+    app._stopWaiters.append(waiter)
     _stopTree(app)
-    return waiter
 
 
 @_stopAfterStart.upon(AppInputs.started).to(_stopping)
@@ -294,8 +297,8 @@ def _gone(inputs, app):
 @_new.upon(AppInputs.whenStopped).loop()
 @_stopped.upon(AppInputs.stop).loop()
 @_stopped.upon(AppInputs.whenStopped).loop()
-def _alreadyStopped(inputs, app):
-    return succeed(None)
+def _alreadyStopped(inputs, app, waiter):
+    waiter.callback(None)
 
 
 #: The lifecycle of one running app in the node's tree.

@@ -118,10 +118,6 @@ class LongLineTests(SynchronousTestCase):
         self.ring.feed(1, b"\nafter\n")
         self.assertEqual(self.seen, ["x" * MAX_LINE, "after"])
 
-    test_longLineAcrossFeedsIsOneLine.todo = (
-        "OutputRing.feed cuts a long unterminated piece, then starts a new "
-        "line with the rest of the same line: one long line read in "
-        "several pieces becomes several lines")
 
 
 class LimitZeroTests(SynchronousTestCase):

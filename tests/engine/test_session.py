@@ -602,9 +602,6 @@ class DeadlineHeaderTests(SynchronousTestCase):
         self.assertIsNone(
             parseDeadline([(b"request_timeout", struct.pack("<Q", 0))]))
 
-    test_eightByteZero.todo = (
-        "parseDeadline returns 0.0 for an 8-byte zero (the text form "
-        "returns None for <= 0): the engine then sets a 0 s deadline")
 
     def test_firstHeaderWins(self):
         self.assertEqual(parseDeadline([(b"request_timeout", b"2"),

@@ -248,11 +248,16 @@ class StartingTests(_WorkerCase):
         self.assertEqual(self.worker.state, "signalled")
 
     def test_exitZeroBeforeHandshake(self):
+        """
+        Even with status 0, leaving before the handshake is a failure to
+        start (the engine then fails what waits instead of spawning it
+        again and again).
+        """
         self.process.end(0)
         ending = self.worker.ending
         self.assertEqual(ending.reason,
                          "process ended (exit 0) before its handshake")
-        self.assertIs(ending.abnormal, False)
+        self.assertIs(ending.abnormal, True)
         self.assertIs(ending.cameUp, False)
         self.assertEqual(self.worker.exitStatus, "exit 0")
         self.assertEqual(self.events, [("workerLeaving", UUID),
@@ -394,7 +399,10 @@ class ActiveTests(_WorkerCase):
             self.clock.advance(2.5)
             self.beat()
         self.assertEqual(self.worker.state, "terminating")
-        self.assertEqual(self.connection.sent[-1], [1, 1, [1, "idle"]])
+        self.assertIn([1, 1, [1, "idle"]], self.connection.sent)
+        # heartbeats are still answered while it finishes: the real
+        # framework leaves when one goes unanswered for 5 s
+        self.assertEqual(self.connection.sent[-1], [1, 0, []])
         self.assertEqual(self.events, [("workerLeaving", UUID)])
         ending = self.worker.ending
         self.assertEqual((ending.reason, ending.abnormal), ("idle", False))
