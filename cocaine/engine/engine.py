@@ -304,7 +304,7 @@ class AppEngine:
         if self.monitor is not None:
             self.monitor("engine", event, fields)
 
-    # -- info ------------------------------------------------------------------
+    # -- info -----------------------------------------------------------------
 
     def info(self):
         """

@@ -223,7 +223,7 @@ class Pool:
             "app {app}: crashlog not written: {reason}", app=engine.name,
             reason=f.getErrorMessage()))
 
-    # -- info ------------------------------------------------------------------
+    # -- info -----------------------------------------------------------------
 
     def info(self):
         """

@@ -252,7 +252,7 @@ nameStates([_queued, _queuedEnded, _running, _responding, _orphaned,
             _finished], SessionInputs.stateName)
 
 
-# -- waiting for a worker ------------------------------------------------------
+# -- waiting for a worker -----------------------------------------------------
 
 @_queued.upon(SessionInputs.requestEnded).to(_queuedEnded)
 def _bufferEnd(inputs, session, mtype, args):
@@ -288,7 +288,7 @@ def _expiredWaiting(inputs, session, seconds):
     session.engine.sessionAbandoned(session)
 
 
-# -- on a worker ---------------------------------------------------------------
+# -- on a worker --------------------------------------------------------------
 
 @_running.upon(SessionInputs.requestEnded).to(_responding)
 def _endRequest(inputs, session, mtype, args):
@@ -338,7 +338,7 @@ def _expiredAnswering(inputs, session, seconds):
     session.upstream.error(session._deadlineError(seconds))
 
 
-# -- the client is answered or gone; the worker still holds it ------------------
+# -- the client is answered or gone; the worker still holds it ----------------
 
 @_orphaned.upon(SessionInputs.responseEnded).to(_finished)
 def _releasedLate(inputs, session, mtype, args):
@@ -350,7 +350,7 @@ def _lostLate(inputs, session, worker):
     session.engine.sessionFinished(session)
 
 
-# -- what no longer matters ------------------------------------------------------
+# -- what no longer matters ---------------------------------------------------
 
 _ignored = {
     _running: [SessionInputs.fail],

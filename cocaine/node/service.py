@@ -111,8 +111,8 @@ class NodeService(OrderedMultiService):
                 await self._startStored(name, profile, record=False)
             except Exception as e:
                 self.log.error("app {app} of runlist {runlist} not started: "
-                               "{reason}", app=name, runlist=self._runlist.name,
-                               reason=str(e))
+                               "{reason}", app=name,
+                               runlist=self._runlist.name, reason=str(e))
         # cluster-wide apps: a node linked later gets the ones it lacks
         peering = getattr(self.context.locator, "peering", None)
         if peering is not None:

@@ -122,7 +122,8 @@ class SessionFlowTests(_EngineCase):
     def test_responseStreamed(self):
         upstream, session = self.enqueue()
         connection, transport = self.handshake(self.isolate.processes[0])
-        connection.dataReceived(msgpack.packb([2, 0, [b"x"]], use_bin_type=True)
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]],
+                                              use_bin_type=True)
                                 + msgpack.packb([2, 2, []]))
         self.assertEqual(upstream.sent, [("write", b"x"), ("close",)])
         self.assertEqual(self.engine.running, set())
@@ -214,7 +215,8 @@ class SessionFlowTests(_EngineCase):
         self.sent(transport)
         session.connectionLost()
         self.assertEqual(self.sent(transport),
-                         [[2, 1, [[1, errno.ECONNRESET], "client disconnected"]]])
+                         [[2, 1, [[1, errno.ECONNRESET],
+                                  "client disconnected"]]])
 
 
 class LimitsTests(_EngineCase):
