@@ -22,31 +22,13 @@ collections.MutableMapping = collections.abc.MutableMapping
 from tornado import gen  # noqa: E402
 from tornado.ioloop import IOLoop  # noqa: E402
 
-from cocaine.exceptions import ChokeEvent, ServiceError  # noqa: E402
-from framework_report import report  # noqa: E402
+from cocaine.exceptions import ServiceError  # noqa: E402
+from framework_report import readAll, report  # noqa: E402
 from cocaine.services import Service  # noqa: E402
 
 PORT = int(sys.argv[1])
 APP = sys.argv[2]
 TIMEOUT = 10
-
-
-@gen.coroutine
-def readAll(channel):
-    """
-    Every chunk until close (the framework returns an EmptyResponse for
-    close; a further get raises ChokeEvent).
-    """
-    chunks = []
-    while True:
-        try:
-            chunk = yield channel.rx.get(timeout=TIMEOUT)
-        except ChokeEvent:
-            break
-        if not isinstance(chunk, bytes):
-            break
-        chunks.append(chunk)
-    raise gen.Return(chunks)
 
 
 @gen.coroutine
@@ -56,7 +38,7 @@ def attempt(step, app, event, chunks):
         for chunk in chunks:
             yield channel.tx.write(chunk)
         yield channel.tx.close()
-        report(step, chunks=(yield readAll(channel)))
+        report(step, chunks=(yield readAll(channel, TIMEOUT)))
     except ServiceError as e:
         report(step, error=[e.category, e.code], reason=e.reason)
 

@@ -25,9 +25,9 @@ from tornado import gen  # noqa: E402
 from tornado.ioloop import IOLoop  # noqa: E402
 
 from cocaine.detail.api import API  # noqa: E402
-from cocaine.exceptions import ChokeEvent, ServiceError  # noqa: E402
+from cocaine.exceptions import ServiceError  # noqa: E402
 from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+from framework_report import readAll, report  # noqa: E402
 
 TIMEOUT = 10
 #: How long "nothing comes" is waited for.
@@ -47,24 +47,6 @@ def call(step, service, method, *args):
         raise gen.Return(result)
     except ServiceError as e:
         report(step, error=[e.category, e.code], reason=e.reason)
-
-
-@gen.coroutine
-def readAll(channel):
-    """
-    Every chunk until close (the framework returns an EmptyResponse for
-    close; a further get raises ChokeEvent).
-    """
-    chunks = []
-    while True:
-        try:
-            chunk = yield channel.rx.get(timeout=TIMEOUT)
-        except ChokeEvent:
-            break
-        if not isinstance(chunk, bytes):
-            break
-        chunks.append(chunk)
-    raise gen.Return(chunks)
 
 
 @gen.coroutine
@@ -176,7 +158,7 @@ def extra(port, app, archive):
         yield channel.tx.write(b"first", EXTRA)
         yield channel.tx.write(b"second")
         yield channel.tx.close(EXTRA)
-        report("enqueue write", chunks=(yield readAll(channel)))
+        report("enqueue write", chunks=(yield readAll(channel, TIMEOUT)))
     except ServiceError as e:
         report("enqueue write", error=[e.category, e.code], reason=e.reason)
 
@@ -233,13 +215,13 @@ def errors(port, app, events):
         try:
             channel = yield service.enqueue(event)
             yield channel.tx.close()
-            report(event, chunks=(yield readAll(channel)))
+            report(event, chunks=(yield readAll(channel, TIMEOUT)))
         except ServiceError as e:
             report(event, error=[e.category, e.code], reason=e.reason)
     try:
         channel = yield service.enqueue("ping")
         yield channel.tx.close()
-        report("ping after", chunks=(yield readAll(channel)))
+        report("ping after", chunks=(yield readAll(channel, TIMEOUT)))
     except ServiceError as e:
         report("ping after", error=[e.category, e.code], reason=e.reason)
     node = Service("node", locator=locator)

@@ -22,6 +22,31 @@ def report(step, **fields):
     print(json.dumps(plain(fields), sort_keys=True), flush=True)
 
 
+def readAll(channel, timeout):
+    """
+    In a framework script: every chunk of C{channel} until close (the
+    framework returns an EmptyResponse for close; a further get raises
+    ChokeEvent). A tornado coroutine.
+    """
+    from tornado import gen
+
+    from cocaine.exceptions import ChokeEvent
+
+    @gen.coroutine
+    def read():
+        chunks = []
+        while True:
+            try:
+                chunk = yield channel.rx.get(timeout=timeout)
+            except ChokeEvent:
+                break
+            if not isinstance(chunk, bytes):
+                break
+            chunks.append(chunk)
+        raise gen.Return(chunks)
+    return read()
+
+
 def readSteps(output):
     """
     The test side: C{{step: fields}} from what such a script printed.
