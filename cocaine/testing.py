@@ -18,7 +18,12 @@ Nothing here opens a socket or spawns a process:
     them, for driver authors;
   - L{MemoryNode}: an in-memory L{cocaine.interfaces.INode} whose apps
     are Python functions, to test a service that calls apps without a
-    node.
+    node;
+  - L{memoryContext}: the context a service plugin is built with, all in
+    memory (a memory storage, a registry, a L{MemoryNode});
+  - L{ServiceHarness}: serves a service over an in-memory connection and
+    decodes its answers, to test a plugin through its declared protocol
+    without sockets.
 """
 
 import errno
@@ -33,10 +38,16 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from cocaine.config import DEFAULTS, parse
+from cocaine.context import Context
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, QueueFull, SpawnFailed, toWire)
 from cocaine.interfaces import INode
+from cocaine.locator.registry import Registry
 from cocaine.observers import Observers
+from cocaine.plugins import loadPlugins
+from cocaine.rpc.memory import ServiceHarness
+from cocaine.storage.memory import MemoryStorage
 
 
 class RecordingService(Service):
@@ -495,3 +506,29 @@ class _MemorySession:
 
     def connectionLost(self):
         self._handler = None
+
+
+
+def memoryContext(node=None, reactor=None, config=None):
+    """
+    The context a service plugin is given (L{cocaine.context.Context}),
+    in memory: a L{FakeReactor}, the embedded default config, a registry,
+    a memory storage as C{core} and a L{MemoryNode}.
+
+        context = memoryContext()
+        service = myPlugin.makeService(context, "mine", {"x": 1})
+
+    @param node: the node's L{INode}; a new L{MemoryNode} by default.
+    """
+    context = Context(reactor or FakeReactor(), config or parse(DEFAULTS),
+                      Registry(), loadPlugins())
+    context.storages["core"] = MemoryStorage()
+    context.node = MemoryNode() if node is None else node
+    context.uuid = "memory-node"
+    return context
+
+
+__all__ = ["FakeDatagramTransport", "FakeEngine", "FakeIsolate", "FakeProcess",
+           "FakeReactor", "FakeSession", "FakeUpstream", "MemoryNode",
+           "RecordingPort", "RecordingService", "ServiceHarness",
+           "memoryContext"]
