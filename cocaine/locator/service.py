@@ -163,22 +163,27 @@ class LocatorService(Service):
         return self.gateway.choose(name, providers, local=entry)
 
     def resolve(self, name, seed=None):
+        """
+        A published name, else the member a routing group of that name
+        maps C{seed} to (at random without one or with an empty one),
+        which resolves whether it is published or not: as in 0.12, an
+        unpublished member fails the resolve rather than handing its
+        seeds to another member.
+        """
         entry = self.lookup(name)
         if entry is not None:
             return entry
         group = self.groups.get(name)
-        if group is not None:
-            lookup = self.lookup
-            member = group.pick(seed, self._rng,
-                                lambda m: lookup(m) is not None)
-            if member is not None:
-                return lookup(member)
+        if group is None:
             raise ServiceNotAvailable(
-                "service {!r} is not available (no member of routing group "
-                "{!r} is published: {})".format(
-                    name, name, ", ".join(sorted(group.members)) or "empty"))
-        raise ServiceNotAvailable("service {!r} is not available".format(
-            name))
+                "service {!r} is not available".format(name))
+        member = group.pick(seed, self._rng)
+        entry = self.lookup(member)
+        if entry is not None:
+            return entry
+        raise ServiceNotAvailable(
+            "service {!r} is not available (member of routing group {!r})"
+            .format(member, name))
 
     def connect(self, upstream, uuid, options=None):
         """
