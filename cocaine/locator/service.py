@@ -164,17 +164,18 @@ class LocatorService(Service):
 
     def resolve(self, name, seed=None):
         """
-        A published name, else the member a routing group of that name
-        maps C{seed} to (at random without one or with an empty one),
-        which resolves whether it is published or not: as in 0.12, an
+        As in 0.12, a routing group named C{name} first maps it to one
+        member (by C{seed}, or at random without one or with an empty
+        one), which then resolves like any name, whether it is published
+        or not: a group hides a service of the same name, and an
         unpublished member fails the resolve rather than handing its
         seeds to another member.
         """
-        entry = self.lookup(name)
-        if entry is not None:
-            return entry
         group = self.groups.get(name)
         if group is None:
+            entry = self.lookup(name)
+            if entry is not None:
+                return entry
             raise ServiceNotAvailable(
                 "service {!r} is not available".format(name))
         member = group.pick(seed, self._rng)

@@ -171,14 +171,17 @@ class ResolveTests(LocatorTestsMixin, SynchronousTestCase):
             picked.add(member)
         self.assertEqual(picked, {"a", "b", "c"})
 
-    def test_publishedNameWinsOverGroup(self):
+    def test_groupWinsOverPublishedName(self):
         """
-        A name both published and a group resolves as published.
+        A name both published and a group resolves through the group, as
+        in 0.12 (its locator maps group names before looking up).
         """
         storeGroup(self.storage, "storage", {"a": 1})
         self.start()
         self.assertEqual(self.locator.resolve("storage")[0],
-                         [["127.0.0.1", 1000]])
+                         [["127.0.0.1", ord("a")]])
+        self.assertEqual(self.locator.resolve("storage", "seed")[0],
+                         [["127.0.0.1", ord("a")]])
 
     def test_groupMemberNotPublished(self):
         """
