@@ -163,22 +163,28 @@ class LocatorService(Service):
         return self.gateway.choose(name, providers, local=entry)
 
     def resolve(self, name, seed=None):
-        entry = self.lookup(name)
+        """
+        As in 0.12, a routing group named C{name} first maps it to one
+        member (by C{seed}, or at random without one or with an empty
+        one), which then resolves like any name, whether it is published
+        or not: a group hides a service of the same name, and an
+        unpublished member fails the resolve rather than handing its
+        seeds to another member.
+        """
+        group = self.groups.get(name)
+        if group is None:
+            entry = self.lookup(name)
+            if entry is not None:
+                return entry
+            raise ServiceNotAvailable(
+                "service {!r} is not available".format(name))
+        member = group.pick(seed, self._rng)
+        entry = self.lookup(member)
         if entry is not None:
             return entry
-        group = self.groups.get(name)
-        if group is not None:
-            lookup = self.lookup
-            member = group.pick(seed, self._rng,
-                                lambda m: lookup(m) is not None)
-            if member is not None:
-                return lookup(member)
-            raise ServiceNotAvailable(
-                "service {!r} is not available (no member of routing group "
-                "{!r} is published: {})".format(
-                    name, name, ", ".join(sorted(group.members)) or "empty"))
-        raise ServiceNotAvailable("service {!r} is not available".format(
-            name))
+        raise ServiceNotAvailable(
+            "service {!r} is not available (member of routing group {!r})"
+            .format(member, name))
 
     def connect(self, upstream, uuid, options=None):
         """

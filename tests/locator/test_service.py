@@ -171,47 +171,74 @@ class ResolveTests(LocatorTestsMixin, SynchronousTestCase):
             picked.add(member)
         self.assertEqual(picked, {"a", "b", "c"})
 
-    def test_publishedNameWinsOverGroup(self):
+    def test_groupWinsOverPublishedName(self):
         """
-        A name both published and a group resolves as published.
+        A name both published and a group resolves through the group, as
+        in 0.12 (its locator maps group names before looking up).
         """
         storeGroup(self.storage, "storage", {"a": 1})
         self.start()
         self.assertEqual(self.locator.resolve("storage")[0],
-                         [["127.0.0.1", 1000]])
+                         [["127.0.0.1", ord("a")]])
+        self.assertEqual(self.locator.resolve("storage", "seed")[0],
+                         [["127.0.0.1", ord("a")]])
 
     def test_groupMemberNotPublished(self):
         """
-        When no member is published, resolve fails with
-        L{ServiceNotAvailable} naming the group and its members.
+        When the member picked is not published, resolve fails with
+        L{ServiceNotAvailable} naming the member and the group.
         """
         storeGroup(self.storage, "g", {"ghost": 1})
         self.start()
         error = self.assertRaises(ServiceNotAvailable, self.locator.resolve,
                                   "g", "seed")
+        self.assertEqual((error.category, error.code),
+                         (CATEGORY_LOCATOR, SERVICE_NOT_AVAILABLE))
         self.assertIn("'g'", str(error))
-        self.assertIn("ghost", str(error))
+        self.assertIn("'ghost'", str(error))
 
-    def test_groupSkipsUnpublishedMembers(self):
+    def test_unpublishedMemberNotSkipped(self):
         """
-        Members that are not published are never chosen while another one
-        is, with or without a seed.
+        As in 0.12, the member a seed maps to answers for it whether it is
+        published or not: seeds of an unpublished member fail, the others
+        resolve to their member, and no seed moves to another member.
         """
-        storeGroup(self.storage, "g", {"ghost": 100, "storage": 1})
+        storeGroup(self.storage, "g", {"ghost": 1, "storage": 1})
         self.start()
-        for seed in range(50):
-            self.assertEqual(self.locator.resolve("g", seed)[0],
-                             [["127.0.0.1", 1000]])
-            self.assertEqual(self.locator.resolve("g")[0],
-                             [["127.0.0.1", 1000]])
+        group = Group("g", {"ghost": 1, "storage": 1})
+        outcomes = Counter()
+        for i in range(60):
+            seed = "user-%d" % i
+            if group.pick(seed) == "ghost":
+                self.assertRaises(ServiceNotAvailable, self.locator.resolve,
+                                  "g", seed)
+            else:
+                self.assertEqual(self.locator.resolve("g", seed)[0],
+                                 [["127.0.0.1", 1000]])
+            outcomes[group.pick(seed)] += 1
+        self.assertEqual(set(outcomes), {"ghost", "storage"})
+
+    def test_emptySeedIsNoSeed(self):
+        """
+        An empty seed picks at random, as no seed does (0.12).
+        """
+        storeGroup(self.storage, "g", {"a": 1, "b": 1})
+        self.start()
+        ports = Counter(self.locator.resolve("g", "")[0][0][1]
+                        for _ in range(200))
+        self.assertEqual(set(ports), {ord("a"), ord("b")})
 
     def test_badGroupSkipped(self):
         """
-        A group whose value is not C{{service: weight}} is not loaded; the
-        others are.
+        A group whose value is not C{{service: weight}}, has a negative
+        weight or no positive one is not loaded (0.12 refuses them too);
+        the others are.
         """
         storeGroup(self.storage, "good", {"a": 1})
         storeGroup(self.storage, "list", [1, 2])
+        storeGroup(self.storage, "negative", {"a": -1, "b": 1})
+        storeGroup(self.storage, "weightless", {"a": 0})
+        storeGroup(self.storage, "empty", {})
         self.storage.write(GROUPS_COLLECTION, "garbage", b"\xc1",
                            GROUP_TAGS)
         self.start()
