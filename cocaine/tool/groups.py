@@ -11,6 +11,7 @@ import uuid
 
 from rich.table import Table
 
+from cocaine.locator.routing import MAX_WEIGHT, parseGroup
 from cocaine.tool.context import ToolError, plain, text
 from cocaine.tool.storage import (
     GROUP_TAGS, commandGroup, jsonMap, listNames, removeKey)
@@ -76,19 +77,23 @@ def _weight(word):
     except ValueError:
         value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            value <= 0):
+            not 0 <= value <= MAX_WEIGHT):
         raise argparse.ArgumentTypeError(
-            "must be a positive number, got {!r}".format(word))
+            "must be a number from 0 to {}, got {!r}".format(MAX_WEIGHT,
+                                                            word))
     return value
 
 
 def _checkGroup(name, value):
-    for member, weight in value.items():
-        if isinstance(weight, bool) or not isinstance(
-                weight, (int, float)) or weight <= 0:
-            raise ToolError("group {!r}: member {!r}: weight must be a "
-                            "positive number, got {!r}".format(
-                                name, member, weight))
+    # the locator's own check: what it would refuse to load, the tool
+    # refuses to write; but a group may be left empty on the way to new
+    # members (pop, then push), and resolves to nothing until then
+    if not value:
+        return
+    try:
+        parseGroup(name, value)
+    except ValueError as e:
+        raise ToolError(str(e))
 
 
 def _group(ctx, name):

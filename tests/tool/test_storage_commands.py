@@ -175,8 +175,19 @@ class GroupTests(ToolTestCase):
                          "refreshed g, h\n")
         self.assertEqual(self.resolved("h"), storage)
 
+        # what the locator would refuse to load (0.12's weights are the
+        # integers 0 to 2^32 - 1, and one must be positive)
         self.fails("group", "create", "bad", '{"storage": 0}',
-                   message="weight must be a positive number")
+                   message="the total weight of a routing group must be "
+                   "positive")
+        self.fails("group", "create", "bad", '{"storage": -1}',
+                   message="member 'storage' has weight -1, not a number "
+                   "from 0 to 4294967295")
+        self.ok("group", "create", "zero", '{"storage": 1, "logging": 0}')
+        result = self.tool("group", "push", "zero", "logging",
+                           "4294967296")
+        self.assertEqual(result.status, 2, result)
+        self.assertIn("must be a number from 0 to 4294967295", result.stderr)
         self.fails("group", "pop", "g", "nope",
                    message="'nope' is not a member of group 'g'")
 
@@ -188,7 +199,9 @@ class GroupTests(ToolTestCase):
                          {"group": "h", "removed": True, "refreshed": False})
         self.assertEqual(self.resolved("h"), storage)
         # refresh without names also drops what the locator still has
-        self.assertEqual(self.json("group", "refresh"), {"refreshed": ["h"]})
+        self.ok("group", "remove", "zero", "--no-refresh")
+        self.assertEqual(self.json("group", "refresh"),
+                         {"refreshed": ["h", "zero"]})
         self.fails("call", "locator.resolve", "h",
                    message="service 'h' is not available")
         self.fails("group", "view", "g", message="no group 'g' in storage")
