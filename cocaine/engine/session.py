@@ -28,6 +28,12 @@ from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
 from cocaine.statemachine import build, nameStates
 
 
+def _drop(*args):
+    """
+    Where chunks go once nothing is to receive them.
+    """
+
+
 def parseDeadline(headers):
     """
     The request timeout in seconds from a C{request_timeout} header, or
@@ -105,12 +111,12 @@ class Session:
         self.upstream = upstream
         self.worker = None
         self.channel = None
-        self._pending = []
         self._deadline = None
         self.queuedAt = None
         if worker is None:
+            self._pending = []
             self._toWorker = self._buffer
-            self._toClient = self._drop
+            self._toClient = _drop
             self.machine = SessionMachine(self)
         else:
             self._take(worker)
@@ -181,9 +187,6 @@ class Session:
     def _forward(self, mtype, args):
         self.worker.send(self.channel, mtype, args)
 
-    def _drop(self, *args):
-        pass
-
     def _answer(self, args):
         # a chunk, even when the worker sent its write without one
         self.upstream.send("write", args[0] if args else b"")
@@ -209,8 +212,9 @@ class Session:
     def _answered(self):
         # the client has its answer: nothing more goes to it, and what it
         # still sends goes nowhere
-        self._cancelDeadline()
-        self._toClient = self._toWorker = self._drop
+        if self._deadline is not None:
+            self._cancelDeadline()
+        self._toClient = self._toWorker = _drop
 
     def _released(self, mtype=None, args=None):
         # the worker's side is over: its slot is free

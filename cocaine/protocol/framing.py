@@ -76,14 +76,19 @@ def checkMessage(value):
     @raise FramingError: when it is not an array of 3 or 4 with integer
         channel and type and an args array.
     """
-    if type(value) is not list or not 3 <= len(value) <= 4:
-        raise FramingError("not a message: {}".format(_brief(value)))
-    channel, mtype, args = value[0], value[1], value[2]
-    if (type(channel) is not int or type(mtype) is not int
-            or type(args) is not list or channel < 0 or mtype < 0):
-        raise FramingError("not a message: {}".format(_brief(value)))
-    headers = value[3] if len(value) == 4 else None
-    return (channel, mtype, args, headers)
+    if type(value) is list:
+        size = len(value)
+        if size == 3:
+            channel, mtype, args = value
+            headers = None
+        elif size == 4:
+            channel, mtype, args, headers = value
+        else:
+            raise FramingError("not a message: {}".format(_brief(value)))
+        if (type(channel) is int and type(mtype) is int
+                and type(args) is list and channel >= 0 and mtype >= 0):
+            return (channel, mtype, args, headers)
+    raise FramingError("not a message: {}".format(_brief(value)))
 
 
 def _brief(value):
