@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.node import ROOT, environment
 
@@ -32,6 +32,21 @@ class BenchmarkRunsTests(TestCase):
                       result.stdout)
         self.assertIn("| 64 in flight (calls/s) |", result.stdout)
         self.assertIn("in-flight errors: 0", result.stdout)
+
+    def test_pathsQuickRun(self):
+        """
+        C{python -m bench.paths --quick} prints instructions per request
+        for each hot path (or says it skipped, without valgrind).
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.paths", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        if "skipped" in result.stdout:
+            raise SkipTest(result.stdout.strip())
+        for path in ("app", "storage", "worker"):
+            self.assertTrue(re.search(r"\| {} \| [\d,]+ \|".format(path),
+                                      result.stdout), result.stdout)
 
     def test_appsQuickRun(self):
         """

@@ -1,0 +1,144 @@
+"""
+One workload of L{bench.paths}, run in a process of its own with the
+tree to measure first on C{sys.path}:
+
+    python bench/pathload.py WORKLOAD REQUESTS
+
+Standalone on purpose: it imports only C{cocaine}, and copes with the
+module layout of older revisions (so a revision from before a refactor is
+measured with the same code).
+
+Workloads, each in one process, no sockets, 16 requests a read:
+  - C{app}: a client's C{enqueue}, chunk and close through the server
+    protocol into an app's engine, and the worker's answer back;
+  - C{storage}: C{storage.read} of a 16-byte value from memory storage
+    through the server protocol;
+  - C{worker}: the worker SDK serving C{ping} (invoke and close in, a
+    chunk and close out).
+"""
+
+import asyncio
+import sys
+
+import msgpack
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+BATCH = 16
+PAYLOAD = b"0123456789abcdef"
+
+
+class _Transport(StringTransport):
+    def write(self, data):
+        pass
+
+    def getPeer(self):
+        return IPv4Address("TCP", "127.0.0.1", 1)
+
+
+class _Port:
+    def stopListening(self):
+        pass
+
+
+class _Isolate:
+    def __init__(self):
+        self.args = None
+
+    def spawn(self, protocol, executable, args, env, cwd, name):
+        self.args = args
+        return type("Process", (), {"pid": 1000})()
+
+    def signalGroup(self, pid, signum):
+        return True
+
+
+def app(requests):
+    from cocaine.engine.engine import AppEngine
+    from cocaine.engine.manifest import parseManifest, parseProfile
+    from cocaine.engine.service import AppService
+    from cocaine.rpc.server import HostedService, ServerProtocol
+    try:
+        from cocaine.engine.connection import WorkerConnection
+    except ImportError:
+        from cocaine.engine.worker import WorkerConnection
+    clock = Clock()
+    clock.listenUNIX = lambda path, factory: _Port()
+    isolate = _Isolate()
+    engine = AppEngine(
+        clock, "app", parseManifest({"slave": "w"}, "app"),
+        parseProfile({"concurrency": 10000, "queue-limit": 100000}, "p"),
+        "/apps/app", isolate, "/nonexistent/app.sock",
+        lambda: "127.0.0.1:1", None, environ={})
+    engine.start()
+    engine.pin(1)
+    uuid = isolate.args[isolate.args.index("--uuid") + 1]
+    worker = WorkerConnection(engine)
+    worker.makeConnection(_Transport())
+    worker.dataReceived(msgpack.packb([1, 0, [uuid]]))
+    server = ServerProtocol(HostedService("app", AppService(engine),
+                                          AppService.protocol, 1))
+    server.makeConnection(_Transport())
+    for first in range(0, requests, BATCH):
+        channels = range(first + 1, first + 1 + BATCH)
+        server.dataReceived(b"".join(
+            msgpack.packb([c, 0, ["echo"], []])
+            + msgpack.packb([c, 0, [PAYLOAD]]) + msgpack.packb([c, 2, []])
+            for c in channels))
+        worker.dataReceived(b"".join(
+            msgpack.packb([c + 1, 0, [PAYLOAD]]) + msgpack.packb(
+                [c + 1, 2, []]) for c in channels))
+
+
+def storage(requests):
+    from cocaine.rpc.server import HostedService, ServerProtocol
+    from cocaine.storage.memory import MemoryStorage
+    from cocaine.storage.service import StorageService
+    backend = MemoryStorage()
+    backend.write("c", "k", PAYLOAD, [])
+    service = StorageService(backend)
+    server = ServerProtocol(HostedService("storage", service,
+                                          service.protocol, service.version))
+    server.makeConnection(_Transport())
+    for first in range(0, requests, BATCH):
+        server.dataReceived(b"".join(
+            msgpack.packb([c, 0, ["c", "k"], []])
+            for c in range(first + 1, first + 1 + BATCH)))
+
+
+def worker(requests):
+    import cocaine.worker.worker as sdk
+
+    def ping(request, response):
+        response.write(b"pong")
+        response.close()
+
+    class Connection:
+        def write(self, data):
+            pass
+
+        async def drain(self):
+            pass
+
+    serving = sdk.Worker(app="app", endpoint="/nonexistent",
+                         uuid="uuid", locator="127.0.0.1:1", argv=[])
+    serving._connection = Connection()
+    serving._decoder = sdk.Decoder()
+    serving.on("ping", ping)
+
+    async def run():
+        for first in range(0, requests, BATCH):
+            serving._received(b"".join(
+                msgpack.packb([c, 0, ["ping"]]) + msgpack.packb([c, 2, []])
+                for c in range(first + 2, first + 2 + BATCH)))
+            # the sessions' tasks run, then their writes are flushed
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+    asyncio.run(run())
+
+
+WORKLOADS = {"app": app, "storage": storage, "worker": worker}
+
+if __name__ == "__main__":
+    WORKLOADS[sys.argv[1]](int(sys.argv[2]))

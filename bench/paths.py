@@ -1,0 +1,123 @@
+"""
+What one request costs on the node's hot paths, in CPU instructions,
+side by side with another revision of this repository.
+
+    python -m bench.paths [--against REV] [--requests N] [--quick]
+
+Each workload of L{bench.pathload} (an app request through the server
+protocol and the engine, a storage read, the worker SDK serving a ping)
+runs in a process of its own under C{valgrind --tool=callgrind}, twice:
+with C{N} and with C{3N} requests; the difference over C{2N} is the
+instructions per request, without start-up and imports. Instruction
+counts do not depend on what else the machine is doing, so two revisions
+compare on a shared, noisy machine where request rates do not (the wall
+clock figures of L{bench.apps} and L{bench.rpc} drift by tens of percent
+between runs here). C{REV} is checked out into a temporary worktree,
+removed afterwards. Needs valgrind (Debian's C{valgrind}).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from bench.rpc import machine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOAD = os.path.join(ROOT, "bench", "pathload.py")
+WORKLOADS = ("app", "storage", "worker")
+
+
+def instructions(tree, workload, requests):
+    """
+    @return: the instructions callgrind counted for C{requests} requests
+        of C{workload} with C{tree} first on the path.
+    """
+    env = dict(os.environ, PYTHONPATH=tree)
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, LOAD, workload, str(requests)],
+        cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or match is None:
+        raise RuntimeError("{} on {} failed: {}".format(
+            workload, tree, result.stderr.strip().splitlines()[-3:]))
+    return int(match.group(1))
+
+
+def perRequest(tree, workload, requests):
+    low = instructions(tree, workload, requests)
+    high = instructions(tree, workload, 3 * requests)
+    return (high - low) / (2.0 * requests)
+
+
+def checkout(revision):
+    """
+    @return: a temporary worktree of C{revision}.
+    """
+    directory = tempfile.mkdtemp(prefix="cocaine-paths-")
+    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach",
+                    directory, revision], check=True, capture_output=True)
+    return directory
+
+
+def remove(directory):
+    subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force",
+                    directory], capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def revisionOf(tree):
+    return subprocess.run(["git", "-C", tree, "rev-parse", "--short",
+                           "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "?"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.paths")
+    parser.add_argument("--against", metavar="REV",
+                        help="a revision to compare with (a commit, tag or "
+                        "branch of this repository)")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true",
+                        help="200 requests (a check that it runs)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests = 200
+    if shutil.which("valgrind") is None:
+        print("bench.paths: skipped, it needs valgrind (apt install "
+              "valgrind)")
+        return 0
+    other = checkout(args.against) if args.against else None
+    try:
+        print("machine: " + machine())
+        print("command: python -m bench.paths" + (
+            " " + " ".join(argv) if argv else ""))
+        print("instructions per request (callgrind; {} and {} requests, "
+              "16 a read)\n".format(args.requests, 3 * args.requests))
+        columns = ["this tree (at {})".format(revisionOf(ROOT))]
+        if other:
+            columns.insert(0, "{} ({})".format(args.against,
+                                               revisionOf(other)))
+        print("| path | " + " | ".join(columns) + (
+            " | this/that |" if other else " |"))
+        print("|---|" + "---|" * (len(columns) + (1 if other else 0)))
+        for workload in WORKLOADS:
+            ours = perRequest(ROOT, workload, args.requests)
+            cells = ["{:,.0f}".format(ours)]
+            if other:
+                theirs = perRequest(other, workload, args.requests)
+                cells = ["{:,.0f}".format(theirs)] + cells + [
+                    "{:.3f}".format(ours / theirs)]
+            print("| {} | {} |".format(workload, " | ".join(cells)))
+    finally:
+        if other:
+            remove(other)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

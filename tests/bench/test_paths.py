@@ -1,0 +1,35 @@
+"""
+Tests for L{bench.paths} and its workloads (run here without valgrind,
+on a few requests, so they keep working as the code changes).
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from bench import pathload, paths
+
+
+class WorkloadTests(SynchronousTestCase):
+
+    def test_eachRuns(self):
+        """
+        Every workload serves its requests without an error (the app's
+        are all answered: the engine's queue and sessions are empty).
+        """
+        for name, workload in pathload.WORKLOADS.items():
+            workload(32)
+        self.assertEqual(sorted(pathload.WORKLOADS), sorted(paths.WORKLOADS))
+
+    def test_appAnswered(self):
+        """
+        The app workload's requests all reach the worker and end.
+        """
+        import cocaine.engine.engine as engine
+        seen = []
+        original = engine.AppEngine.sessionFinished
+
+        def finished(self, session):
+            seen.append(session)
+            return original(self, session)
+        self.patch(engine.AppEngine, "sessionFinished", finished)
+        pathload.app(48)
+        self.assertEqual(len(seen), 48)
