@@ -17,7 +17,7 @@ from twisted.application.service import Service
 from twisted.internet import defer
 
 from cocaine.mesh.discovery import (
-    DiscoveryOptions, DiscoveryProtocol, listenDiscovery)
+    DiscoveryProtocol, discoveryOptions, listenDiscovery)
 
 __all__ = ["Component", "asDeferred", "formatKey", "run"]
 
@@ -77,12 +77,7 @@ class Component(Service):
         if namespace is not None:
             ad["namespace"] = namespace
         self.advertisement = ad
-        if discovery is None:
-            discovery = DiscoveryOptions(**options)
-        elif options:
-            raise TypeError("pass discovery options either as discovery= "
-                            "or as keywords")
-        self.discoveryOptions = discovery
+        self.discoveryOptions = discoveryOptions(discovery, options)
         self.discovery = None
         self._discoveryPorts = []
         self._peerObservers = []

@@ -182,6 +182,21 @@ def _readKey(path):
     return key
 
 
+def discoveryOptions(discovery, options):
+    """
+    A component's discovery options, given either as a
+    L{DiscoveryOptions} or as its keywords.
+
+    @raise TypeError: both were given.
+    """
+    if discovery is None:
+        return DiscoveryOptions(**options)
+    if options:
+        raise TypeError("pass discovery options either as discovery= or "
+                        "as keywords")
+    return discovery
+
+
 def discoveryOptionsFrom(args):
     """
     @param args: parsed with L{addDiscoveryArguments}'s flags.

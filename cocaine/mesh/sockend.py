@@ -41,7 +41,7 @@ from cocaine.mesh.browsers import (
     SocketInfo, SocketIOServer, installReactor, sockendErrorObject)
 from cocaine.mesh.component import asDeferred, formatKey
 from cocaine.mesh.discovery import (
-    DiscoveryOptions, DiscoveryProtocol, listenDiscovery)
+    DiscoveryProtocol, discoveryOptions, listenDiscovery)
 from cocaine.mesh.errors import MeshError
 from cocaine.mesh.exposure import Exposure, socketNamespace
 from cocaine.mesh.requester import DEFAULT_TIMEOUT, Requester
@@ -151,12 +151,7 @@ class Sockend(Service):
         self.corsOrigins = corsOrigins
         self.reactor = reactor
         self.clock = clock if clock is not None else reactor
-        if discovery is None:
-            discovery = DiscoveryOptions(**options)
-        elif options:
-            raise TypeError("pass discovery options either as discovery= "
-                            "or as keywords")
-        self.discoveryOptions = discovery
+        self.discoveryOptions = discoveryOptions(discovery, options)
         self.advertisement = {"type": "service", "name": name,
                               "key": formatKey(key, environment),
                               "axon_type": self.axonType}

@@ -18,12 +18,11 @@ from cocaine.cluster.gateway import (
 from cocaine.cluster.load import (
     BIG_CHANGE, CpuSampler, LoadPublisher, bigChange, nodeLoad)
 from cocaine.protocol.load import CPU_WEIGHT, score
-from cocaine.testing import MemoryNode
 from cocaine.cluster.remote import RemoteTable
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
+from cocaine.testing import FakeUpstream, MemoryNode
 from tests.cluster import test_peering
-from tests.locator.test_service import FakeUpstream
 
 A, B, US = "node-a", "node-b", "us"
 

@@ -197,7 +197,7 @@ class LocatorRemoteTests(SynchronousTestCase):
         ones (no loops between peers), and tells the C{onConnect} hooks
         who connected.
         """
-        from tests.locator.test_service import FakeUpstream
+        from cocaine.testing import FakeUpstream
         knocks = []
         self.locator.onConnect.append(knocks.append)
         self.remote.link(A, ("127.0.0.1", 100), {"app": entry(1)})

@@ -15,9 +15,8 @@ from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
 from cocaine.errors import StartupError
 from tests import test_runtime as _runtime
+from cocaine.testing import FakeUpstream, MemoryNode
 from tests.cluster.test_announce import FakeDatagramTransport
-from cocaine.testing import MemoryNode
-from tests.locator.test_service import FakeUpstream
 
 
 class _FailingJoin(FakeDatagramTransport):

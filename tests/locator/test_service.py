@@ -26,45 +26,12 @@ from cocaine.protocol.framing import packValue
 from cocaine.protocol.services import LOCATOR, LOCATOR_VERSION, STORAGE
 from cocaine.rpc.server import HostedService, ServerFactory
 from cocaine.storage.memory import MemoryStorage
+from cocaine.testing import FakeUpstream
 
 UUID = "0f0e0d0c-0000-4000-8000-000000000001"
 GRAPH = STORAGE.graph()
 RESOLVE, CONNECT, REFRESH, CLUSTER, PUBLISH, ROUTING, GET_UUID = range(7)
 WRITE, ERROR, CLOSE = 0, 1, 2
-
-
-class FakeUpstream:
-    """
-    Records what a handler sends and lets the test close the channel.
-    """
-
-    def __init__(self):
-        self.sent = []
-        self.closed = False
-        self._onClose = []
-
-    def write(self, *args):
-        self.sent.append(("write",) + args)
-
-    def value(self, *args):
-        self.sent.append(("value",) + args)
-        self.close()
-
-    def error(self, reason):
-        self.sent.append(("error", reason))
-        self.close()
-
-    def notifyClose(self, callback):
-        if self.closed:
-            callback()
-        else:
-            self._onClose.append(callback)
-
-    def close(self):
-        self.closed = True
-        callbacks, self._onClose = self._onClose, []
-        for callback in callbacks:
-            callback()
 
 
 class _FailingStorage:
