@@ -57,10 +57,22 @@ def perRequest(tree, workload, requests):
 def checkout(revision):
     """
     @return: a temporary worktree of C{revision}.
+    @raise ValueError: C{revision} is not a commit of this repository.
     """
+    found = subprocess.run(
+        ["git", "-C", ROOT, "rev-parse", "--verify", "--quiet",
+         revision + "^{commit}"], capture_output=True, text=True)
+    if found.returncode != 0:
+        raise ValueError("--against: {!r} is not a commit of this "
+                         "repository".format(revision))
     directory = tempfile.mkdtemp(prefix="cocaine-paths-")
-    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach",
-                    directory, revision], check=True, capture_output=True)
+    added = subprocess.run(["git", "-C", ROOT, "worktree", "add",
+                            "--detach", directory, found.stdout.strip()],
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise ValueError("--against: cannot check out {}: {}".format(
+            revision, added.stderr.strip()))
     return directory
 
 
@@ -87,11 +99,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.requests = 200
+    if args.requests < 16:
+        parser.error("--requests: at least 16 (a read carries 16), got "
+                     "{}".format(args.requests))
     if shutil.which("valgrind") is None:
         print("bench.paths: skipped, it needs valgrind (apt install "
               "valgrind)")
         return 0
-    other = checkout(args.against) if args.against else None
+    try:
+        other = checkout(args.against) if args.against else None
+    except ValueError as e:
+        sys.stderr.write("bench.paths: {}\n".format(e))
+        return 2
     try:
         print("machine: " + machine())
         print("command: python -m bench.paths" + (

@@ -9,6 +9,7 @@ node as a Mermaid state diagram and its transition table.
 A test runs the check, so the document is always the code's.
 """
 
+import argparse
 import importlib
 import os
 import sys
@@ -93,9 +94,15 @@ def documentPath():
 
 
 def main(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m cocaine.diagrams",
+        description="Write docs/machines.md from the code.")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if docs/machines.md is out of date")
+    args = parser.parse_args(argv)
     text = render()
     path = documentPath()
-    if "--check" in argv:
+    if args.check:
         try:
             with open(path) as f:
                 current = f.read()

@@ -118,3 +118,9 @@ class DocumentTests(SynchronousTestCase):
         C{--check} passes on the committed document.
         """
         self.assertEqual(diagrams.main(["--check"]), 0)
+
+    def test_unknownArgument(self):
+        """
+        An unknown argument is refused; the document is not written.
+        """
+        self.assertRaises(SystemExit, diagrams.main, ["--chek"])

@@ -33,3 +33,23 @@ class WorkloadTests(SynchronousTestCase):
         self.patch(engine.AppEngine, "sessionFinished", finished)
         pathload.app(48)
         self.assertEqual(len(seen), 48)
+
+
+class ArgumentTests(SynchronousTestCase):
+    """
+    Bad arguments are one line saying which, before anything runs.
+    """
+
+    def test_unknownRevision(self):
+        import io
+        import sys
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        self.patch(paths.shutil, "which", lambda name: "/usr/bin/" + name)
+        self.assertEqual(paths.main(["--against", "no-such-rev"]), 2)
+        self.assertEqual(stderr.getvalue(), "bench.paths: --against: "
+                         "'no-such-rev' is not a commit of this "
+                         "repository\n")
+
+    def test_tooFewRequests(self):
+        self.assertRaises(SystemExit, paths.main, ["--requests", "-5"])
