@@ -357,7 +357,8 @@ class AppEngine:
         except Exception:
             # stopped all the same: what failed is in the log
             self.log.failure("app {app}: stopping failed", app=self.name)
-        self.log.info("app {app} stopped", app=self.name)
+        self.log.debug("app {app}: workers gone, socket closed",
+                       app=self.name)
         self._report("stopped")
         self.machine.stopped()
 

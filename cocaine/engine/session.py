@@ -357,6 +357,7 @@ def _lostLate(inputs, session, worker):
 # -- what no longer matters ---------------------------------------------------
 
 _ignored = {
+    _queuedEnded: [SessionInputs.requestEnded],
     _running: [SessionInputs.fail],
     _responding: [SessionInputs.requestEnded, SessionInputs.fail],
     _orphaned: [SessionInputs.requestEnded, SessionInputs.clientLost,

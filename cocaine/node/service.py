@@ -143,13 +143,6 @@ class NodeService(OrderedMultiService):
     def load(self, name):
         return self._running(name).engine.load()
 
-    def engine(self, name):
-        """
-        The engine of running app C{name} (for its drivers and the tool's
-        services; others go through L{enqueue}).
-        """
-        return self._running(name).engine
-
     def enqueue(self, name, upstream, event, tag=None, headers=()):
         try:
             app = self._running(name)

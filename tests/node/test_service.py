@@ -62,6 +62,12 @@ class _NodeCase(SynchronousTestCase):
     def start(self):
         self.successResultOf(self.node.startService())
 
+    def app(self, name):
+        """
+        App C{name}: a named child of the node's tree.
+        """
+        return self.node.getServiceNamed(name)
+
     def handshake(self, process, engine):
         connection = WorkerConnection(engine)
         transport = StringTransport()
@@ -104,7 +110,7 @@ class NodeServiceTests(_NodeCase):
         session = self.node.enqueue("echo", upstream, "ping")
         session.close()
         (process,) = self.isolates[0].processes
-        connection = self.handshake(process, self.node.engine("echo"))
+        connection = self.handshake(process, self.app("echo").engine)
         connection.dataReceived(msgpack.packb([2, 0, [b"pong"]])
                                 + msgpack.packb([2, 2, []]))
         self.assertEqual(upstream.sent, [("write", b"pong"), ("close",)])
@@ -172,7 +178,7 @@ class NodeServiceTests(_NodeCase):
         """
         self.start()
         self.successResultOf(self.node.startLocal("echo", self.directory))
-        old = self.node.engine("echo")
+        old = self.app("echo").engine
         upstream = FakeUpstream()
         session = self.node.enqueue("echo", upstream, "slow")
         (process,) = self.isolates[0].processes
@@ -194,10 +200,10 @@ class NodeServiceTests(_NodeCase):
         self.assertEqual([event for event in self.reactor.events
                           if event[1] == socket],
                          [("stop", socket), ("listen", socket)])
-        new = self.node.engine("echo")
+        new = self.app("echo").engine
         self.assertIsNot(new, old)
         self.assertEqual(self.context.registry.lookup("echo")[0],
-                         [list(self.node._apps["echo"].listener.endpoint)])
+                         [list(self.app("echo").listener.endpoint)])
 
     def test_stopAll(self):
         """
