@@ -157,6 +157,23 @@ def transitions(machine):
     return sorted(table, key=lambda row: (row[0], row[1]))
 
 
+def undefined(machine):
+    """
+    The state and input pairs a machine has no transition for: the ones
+    that raise C{automat.NoTransition} if they happen.
+
+    @return: a sorted list of C{(state, input)} names, without
+        L{REPORTING_INPUTS}.
+    """
+    table = transitions(machine)
+    defined = {(old, symbol) for old, symbol, _, _ in table}
+    states = {old for old, _, new, _ in table} | {
+        new for _, _, new, _ in table}
+    inputs = {symbol for _, symbol, _, _ in table}
+    return sorted((state, symbol) for state in states for symbol in inputs
+                  if (state, symbol) not in defined)
+
+
 def initialState(machine):
     """
     @return: the name of a built machine's initial state.

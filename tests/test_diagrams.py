@@ -11,7 +11,8 @@ from automat import TypeMachineBuilder
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine import diagrams
-from cocaine.statemachine import mermaid, nameStates, table, transitions
+from cocaine.statemachine import (
+    mermaid, nameStates, table, transitions, undefined)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,6 +71,14 @@ class StateMachineTests(SynchronousTestCase):
         self.assertEqual(mermaid(_machine()), "stateDiagram-v2\n"
                          "    [*] --> here\n"
                          "    here --> there: go")
+
+    def test_undefined(self):
+        """
+        The pairs without a transition: the state reached only as a
+        target counts too.
+        """
+        self.assertEqual(undefined(_machine()), [
+            ("there", "go"), ("there", "poke")])
 
     def test_table(self):
         self.assertEqual(table(_machine()).splitlines()[2:], [
