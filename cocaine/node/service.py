@@ -80,7 +80,6 @@ class NodeService(OrderedMultiService):
         self.local = dict(local or {})
         self.drainTimeout = drainTimeout
         self._isolateFactory = isolateFactory or deploy.defaultIsolate
-        self._apps = {}
         self._claimed = set()
         self._watchers = Observers("app")
         self._runlist = deploy.Runlist(self.storage, runlist)
@@ -105,7 +104,7 @@ class NodeService(OrderedMultiService):
                 self.log.error("local app {app} not started: {reason}",
                                app=name, reason=str(e))
         for name, profile in (await self._runlist.read()).items():
-            if name in self._apps:
+            if name in self.namedServices:
                 continue
             try:
                 await self._startStored(name, profile, record=False)
@@ -121,18 +120,18 @@ class NodeService(OrderedMultiService):
 
     def stopService(self):
         self.cluster.stop()
-        for app in self._apps.values():
+        for app in self:
             app.drainTimeout = min(self.drainTimeout, NODE_STOP_DRAIN)
         return OrderedMultiService.stopService(self)
 
     # -- INode ---------------------------------------------------------------
 
     def apps(self):
-        return sorted(name for name, app in self._apps.items()
+        return sorted(name for name, app in self.namedServices.items()
                       if app.state == "running")
 
     def _running(self, name):
-        app = self._apps.get(name)
+        app = self.namedServices.get(name)
         if app is None or app.state != "running":
             raise AppNotRunning("app {!r} is not running".format(name))
         return app
@@ -196,13 +195,14 @@ class NodeService(OrderedMultiService):
 
     async def _claim(self, name):
         deploy.checkName(name)
-        old = self._apps.get(name)
+        old = self.namedServices.get(name)
         if old is not None and old.state == "stopping":
-            # the old instance's teardown must finish first
+            # the old instance's teardown must finish first (its removal
+            # from the tree too)
             await old.whenStopped()
-            if self._apps.get(name) is old:
-                del self._apps[name]
-        if name in self._apps or name in self._claimed:
+            if self.namedServices.get(name) is old:
+                await self.removeRunningChild(old)
+        if name in self.namedServices or name in self._claimed:
             raise AppAlreadyRunning("app {!r} is already running".format(
                 name))
         self._claimed.add(name)
@@ -229,22 +229,14 @@ class NodeService(OrderedMultiService):
                   lambda: startMonitor(name, source.manifest.pubsub),
                   self.drainTimeout)
         rpc.describe = app.info
-        self._apps[name] = app
-        try:
-            await self.addRunningChild(app)
-        except BaseException:
-            self._apps.pop(name, None)
-            raise
+        # a child from now on, removed again if it cannot start
+        await self.addRunningChild(app)
         self._watchers.notify(name, True)
 
     async def _pause(self, name):
         app = self._running(name)
         app.drainTimeout = self.drainTimeout
-        try:
-            await self.removeRunningChild(app)
-        finally:
-            if self._apps.get(name) is app:
-                del self._apps[name]
+        await self.removeRunningChild(app)
         self._watchers.notify(name, False)
         if not app.source.local:
             await self._runlist.remove(name)
