@@ -13,7 +13,7 @@ from cocaine import errors
 from cocaine.errors import (
     CallTimeout, CocaineError, InvalidArgument, InvalidName, KeyNotFound,
     NotConnected, PermissionDenied, RevokedChannel, RoutingStorageError,
-    ServiceNotAvailable, SlotNotFound, TransportError, UncaughtError,
+    ServiceNotAvailable, SlotNotFound, UncaughtError,
     fromWire, toWire)
 
 #: The deterministic Hypothesis profile of this project.
