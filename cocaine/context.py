@@ -16,10 +16,14 @@ class Context:
     @ivar node: the node service (apps), an L{cocaine.interfaces.INode},
         when one is configured.
     @ivar plugins: the L{cocaine.plugins.Plugins} found.
+    @ivar metrics: the node's L{cocaine.metrics.registry.Metrics}, where
+        components register their collectors.
     """
 
-    def __init__(self, reactor, config, registry, plugins=None):
+    def __init__(self, reactor, config, registry, plugins=None,
+                 metrics=None):
         self.reactor = reactor
+        self.metrics = metrics
         self.config = config
         self.registry = registry
         self.plugins = plugins

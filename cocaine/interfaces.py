@@ -38,7 +38,10 @@ class IServicePlugin(Interface):
         @param name: the name the service is published under.
         @return: an object providing L{IRPCService}; if it also provides
             C{twisted.application.service.IService}, it is started before
-            it is published and stopped after it is withdrawn.
+            it is published and stopped after it is withdrawn. A front
+            that speaks another protocol on a port of its own (the HTTP
+            gateway, the dashboard) returns an C{IService} only: it joins
+            the tree after the node, unpublished.
         """
 
 

@@ -7,7 +7,9 @@ The service tree of a node.
     +-- ServiceHost          logging
     +-- ServiceHost          locator (fixed port)
     +-- ClusterService       discovery and peering, when configured
-    +-- ServiceHost ...      every other configured service
+    +-- ServiceHost ...      every other configured service (node last)
+    +-- front services       those on a protocol of their own (http,
+                             admin): not published, after the node
 
 Start runs in that order and waits for each step; stop runs in reverse and
 waits too. Nothing here listens until C{startService}.
@@ -23,8 +25,10 @@ from twisted.logger import Logger
 from cocaine.cluster.service import ClusterService
 from cocaine.context import Context
 from cocaine.errors import StartupError
+from cocaine.interfaces import IRPCService
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
+from cocaine.metrics.registry import Metrics
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkConfig, loadPlugins
 from cocaine.rpc.host import ServiceHost
@@ -144,7 +148,7 @@ def buildRuntime(reactor, config, plugins=None):
     """
     plugins = plugins or loadPlugins()
     checkConfig(config, plugins)
-    context = Context(reactor, config, Registry(), plugins)
+    context = Context(reactor, config, Registry(), plugins, Metrics())
     context.uuid = nodeUuid(config)
     root = CocaineService(reactor, context)
     for name, component in config.storages.items():
@@ -152,16 +156,22 @@ def buildRuntime(reactor, config, plugins=None):
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
 
-    first, rest, last = [], [], []
+    first, rest, last, fronts = [], [], [], []
     for name, component in config.services.items():
         impl = plugins.services[component.type].makeService(
             context, name, dict(component.args))
+        if not IRPCService.providedBy(impl):
+            # a front on a protocol of its own: after the node, unpublished
+            impl.setName(name)
+            fronts.append(impl)
+            continue
         host = ServiceHost(reactor, name, impl, context.registry,
                            config.network)
         # logging first; the node (apps) after every other service
         (first if component.type == "logging" else
          last if component.type == "node" else rest).append(host)
     rest.extend(last)
+    rest.extend(fronts)
     for host in first:
         host.setServiceParent(root)
     locator = LocatorService(context.registry, context.uuid,

@@ -21,9 +21,9 @@ LAYERS = [
     ["protocol"],
     ["rpc", "client"],
     ["plugins"],
-    ["locator", "storage", "log", "cluster"],
+    ["locator", "storage", "log", "cluster", "metrics"],
     ["engine", "isolate", "driver", "zeromq"],
-    ["node", "management", "mesh"],
+    ["node", "management", "mesh", "http", "admin"],
     ["runtime", "tap", "testing", "diagrams"],
     ["worker", "tool"],
 ]

@@ -8,12 +8,15 @@ import sys
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import ConfigError, parse
 from cocaine.context import Context
 from cocaine.errors import StartupError
+from cocaine.interfaces import IServicePlugin
 from cocaine.locator.registry import Registry
+from cocaine.metrics.registry import Metrics
 from cocaine.locator.service import GROUP_TAGS, GROUPS_COLLECTION
 from cocaine.plugins import Plugins, loadPlugins
 from cocaine.protocol.framing import packValue
@@ -21,6 +24,7 @@ from cocaine.runtime import (
     CocaineService, StoragesService, buildRuntime, nodeUuid)
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import FakeReactor, RecordingService
+from zope.interface import implementer
 
 class StoragesServiceTests(SynchronousTestCase):
     """
@@ -79,6 +83,40 @@ class RuntimeTests(SynchronousTestCase):
             "log": {"type": "logging"}}))
         self.assertEqual([child.name for child in root],
                          ["storages", "log", "locator", "store", "node"])
+
+    def test_frontsAfterTheNode(self):
+        """
+        A service plugin that returns a plain C{IService} (a front on a
+        protocol of its own) joins the tree after the node under its name,
+        unpublished; the context carries the node's metrics registry.
+        """
+        events = []
+
+        @implementer(IPlugin, IServicePlugin)
+        class Front:
+            name = "front"
+
+            def validate(self, path, args, config):
+                pass
+
+            def makeService(self, context, name, args):
+                self.context = context
+                return RecordingService("unnamed", events)
+
+        front = Front()
+        found = loadPlugins()
+        plugins = Plugins(storages=found.storages, services=dict(
+            found.services, front=front))
+        root = buildRuntime(self.reactor, self.config(services={
+            "web": {"type": "front"}, "node": {"type": "node"},
+            "log": {"type": "logging"}}), plugins)
+        self.assertEqual([child.name for child in root],
+                         ["storages", "log", "locator", "node", "web"])
+        self.assertIsInstance(front.context.metrics, Metrics)
+        self.successResultOf(root.startService())
+        self.assertEqual(events, [("start", "web")])
+        self.assertIsNone(root.context.registry.lookup("web"))
+        self.successResultOf(root.stopService())
 
     def test_order(self):
         """
