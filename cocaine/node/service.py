@@ -139,6 +139,9 @@ class NodeService(OrderedMultiService):
     def info(self, name):
         return self._running(name).info()
 
+    def stats(self, name):
+        return self._running(name).engine.stats.snapshot()
+
     def load(self, name):
         return self._running(name).engine.load()
 
