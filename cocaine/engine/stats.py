@@ -46,31 +46,27 @@ class AppStats:
     @ivar total: the sum of the durations, in seconds.
     """
 
-    __slots__ = ("_seconds", "ok", "error", "timeout", "rejected",
+    __slots__ = ("now", "ok", "error", "timeout", "rejected",
                  "disconnected", "spawned", "crashed", "counts", "total")
 
     def __init__(self, clock):
         """
         @param clock: what gives the time (an C{IReactorTime}: C{seconds}).
         """
-        self._seconds = clock.seconds
+        #: the time now, as sessions are stamped with (the clock's own
+        #: C{seconds}: one call on the hot path)
+        self.now = clock.seconds
         self.ok = self.error = self.timeout = self.rejected = 0
         self.disconnected = self.spawned = self.crashed = 0
         self.counts = [0] * len(BUCKETS)
         self.total = 0.0
-
-    def now(self):
-        """
-        @return: the time now, as sessions are stamped with.
-        """
-        return self._seconds()
 
     def succeeded(self, since):
         """
         A session that started at C{since} ended well.
         """
         self.ok += 1
-        elapsed = self._seconds() - since
+        elapsed = self.now() - since
         self.counts[bisect_left(BUCKETS, elapsed)] += 1
         self.total += elapsed
 
@@ -79,7 +75,7 @@ class AppStats:
         A session that started at C{since} ended with an error.
         """
         self.error += 1
-        elapsed = self._seconds() - since
+        elapsed = self.now() - since
         self.counts[bisect_left(BUCKETS, elapsed)] += 1
         self.total += elapsed
 
