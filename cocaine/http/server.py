@@ -492,8 +492,9 @@ class HTTPFactory(Factory):
         @param handler: has C{handleRequest(request, responder)}, called
             once per complete request.
         @param maxBody: the largest request body, in bytes (413 beyond).
-        @param maxHeaderBytes: the largest request line and headers, in
-            bytes (431 beyond).
+        @param maxHeaderBytes: the largest request head (request line and
+            headers), in bytes (431 beyond); counted from the parsed
+            fields, and from the bytes of a head still arriving.
         @param headerTimeout: seconds for a request's head to arrive.
         @param bodyTimeout: seconds between reads of a request's body.
         @param idleTimeout: seconds a keep-alive connection may wait for
