@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.http import server
+from cocaine.http import channel, server
 from cocaine.http.server import HTTPFactory, HTTPRequest, Responder
 
 #: The deterministic Hypothesis profile of this project.
@@ -448,7 +448,7 @@ class PipeliningTests(SynchronousTestCase):
     def test_pausesReading(self):
         handler = Handler()
         _, _, protocol, transport = connect(handler)
-        protocol.dataReceived(GET * server.PIPELINE_DEPTH)
+        protocol.dataReceived(GET * channel.PIPELINE_DEPTH)
         self.assertEqual(transport.producerState, "producing")
         protocol.dataReceived(GET)
         self.assertEqual(transport.producerState, "paused")
