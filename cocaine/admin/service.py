@@ -59,7 +59,7 @@ class AdminService(Service):
         self.events = Events(self.overview, self.sampler)
         metrics = context.metrics or Metrics()
         self.site = _Site(buildRoot(self.overview, self.actions,
-                                    self.events, metrics.registry),
+                                    self.events, metrics),
                           reactor=self.reactor)
         self.site.displayTracebacks = False
         self.port = None

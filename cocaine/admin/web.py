@@ -36,6 +36,7 @@ from cocaine.admin.crashlogs import readCrashlog
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, CocaineError, InvalidArgument,
     InvalidName, KeyNotFound, PermissionDenied, ServiceNotAvailable)
+from cocaine.metrics.web import MetricsPage
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -173,28 +174,6 @@ def checkAction(request):
             raise HTTPError(403, "actions are allowed only from the "
                             "dashboard's own page, not from {}".format(
                                 origin.decode("latin-1")))
-
-
-class MetricsPage(Resource):
-    """
-    The metrics registry in the exposition format the scraper asks for.
-    Collected here, in the reactor's thread: C{prometheus_client}'s own
-    Twisted resource collects in a thread pool, but our collectors read
-    state only the reactor's thread may touch.
-    """
-
-    isLeaf = True
-
-    def __init__(self, registry):
-        Resource.__init__(self)
-        self.registry = registry
-
-    def render_GET(self, request):
-        from prometheus_client.exposition import choose_encoder
-        accept = (request.getHeader(b"accept") or b"").decode("latin-1")
-        encoder, kind = choose_encoder(accept)
-        request.setHeader(b"content-type", kind.encode("latin-1"))
-        return encoder(self.registry)
 
 
 class Events(Resource):
@@ -352,7 +331,7 @@ def _static(path):
     return StaticFile(path, KINDS[os.path.splitext(path)[1]])
 
 
-def buildRoot(overview, actions, events, registry):
+def buildRoot(overview, actions, events, metrics):
     """
     The dashboard's resource tree.
     """
@@ -365,7 +344,7 @@ def buildRoot(overview, actions, events, registry):
     if plotly is not None:
         static.putChild(b"plotly.min.js", _static(plotly))
     root.putChild(b"static", static)
-    root.putChild(b"metrics", MetricsPage(registry))
+    root.putChild(b"metrics", MetricsPage(metrics))
     api = Api(overview, actions)
     root.putChild(b"api", _ApiRoot(api, events))
     return root

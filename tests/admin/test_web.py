@@ -8,6 +8,7 @@ storage and a L{FakeReactor} clock.
 import json
 
 from prometheus_client.core import CounterMetricFamily
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -19,7 +20,7 @@ from cocaine.cluster.remote import RemoteTable
 from cocaine.engine.pool import crashlogTags
 from cocaine.metrics.registry import Metrics
 from cocaine.protocol.framing import packValue
-from cocaine.testing import memoryContext
+from cocaine.testing import FakeUpstream, MemoryNode, memoryContext
 from tests.admin.fakes import HTTPClient, StatsNode, parseResponse
 
 KEY = "1700000000000000:worker-1"
@@ -151,6 +152,36 @@ class OverviewTests(SynchronousTestCase):
         self.assertEqual([(a["name"], a["state"]) for a in overview["apps"]],
                          [("echo", "running"), ("stored", "stopped")])
         self.assertEqual(overview["profiles"], ["small"])
+
+
+class MemoryNodeTests(SynchronousTestCase):
+    """
+    The figures of L{MemoryNode}'s own counters (the shape of
+    C{INode.stats} as the engine counts).
+    """
+
+    def test_rates(self):
+        context = memoryContext()
+        reactor = context.reactor
+        node = context.node = MemoryNode(clock=reactor)
+
+        def slow(event, chunks):
+            d = Deferred()
+            reactor.callLater(0.03, d.callback, chunks)
+            return d
+        node.add("slow", slow)
+        service = AdminService(context, port=0, overview=Overview(
+            context, None, cpu=lambda: 0.0, processStart=lambda pid: None))
+        service.startService()
+        self.addCleanup(service.stopService)
+        for n in range(6):
+            node.enqueue("slow", FakeUpstream(), "go").close()
+        reactor.advance(0.03)
+        reactor.advance(0.97)
+        _, overview = HTTPClient(service.site).json("GET", "/api/overview")
+        rates = overview["apps"][0]["rates"]
+        self.assertEqual((rates["rps"], rates["eps"]), (6.0, 0.0))
+        self.assertTrue(0.025 < rates["p50"] <= 0.05, rates)
 
 
 class ActionTests(SynchronousTestCase):
