@@ -18,8 +18,19 @@ from cocaine.admin.web import Events, buildRoot
 from cocaine.errors import StartupError
 from cocaine.metrics.registry import Metrics
 
-#: The port of the config's example.
-DEFAULT_PORT = 10080
+#: The default port. Not 10080, which issue 13's example names: browsers
+#: refuse to open it (ERR_UNSAFE_PORT), see L{BROWSER_BLOCKED}.
+DEFAULT_PORT = 10081
+
+#: The ports browsers refuse to fetch from (the Fetch standard's "bad
+#: ports"): a dashboard there answers curl but never a browser.
+BROWSER_BLOCKED = frozenset([
+    1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69,
+    77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119,
+    123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+    526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
+    993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000,
+    6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080])
 
 
 class _Site(Site):
@@ -76,8 +87,13 @@ class AdminService(Service):
         Service.startService(self)
         self.events.start()
         self.sampler.start()
+        port = self.port.getHost().port
         self.log.info("dashboard on http://{address}:{port}/",
-                      address=bind, port=self.port.getHost().port)
+                      address=bind, port=port)
+        if port in BROWSER_BLOCKED:
+            self.log.warn("dashboard: browsers refuse port {port} "
+                          "(ERR_UNSAFE_PORT); choose another, e.g. "
+                          "{default}", port=port, default=DEFAULT_PORT)
 
     def stopService(self):
         Service.stopService(self)

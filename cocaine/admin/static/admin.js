@@ -77,7 +77,7 @@ function chart(div, traces, title) {
   Plotly.newPlot(div, traces.map(name => ({ x: [], y: [], name, mode: 'lines' })), {
     title: { text: title, font: { size: 13 } },
     margin: { l: 45, r: 10, t: 30, b: 30 }, height: 200, width: 460,
-    legend: { orientation: 'h', y: -0.25 }, xaxis: { type: 'date' },
+    legend: { orientation: 'h', y: -0.2 }, xaxis: { type: 'date', tickformat: '%H:%M:%S' },
     yaxis: { rangemode: 'tozero' },
   }, { displayModeBar: false, responsive: false })
   return true
