@@ -7,6 +7,7 @@ import os
 
 from twisted.application.service import IService
 from twisted.internet.defer import maybeDeferred
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.admin.service import AdminService
@@ -54,6 +55,22 @@ class ServiceTests(SynchronousTestCase):
         error = self.assertRaises(StartupError, service.startService)
         self.assertIn("127.0.0.1:10080", str(error))
         self.assertFalse(service.running)
+
+    def test_browserBlockedPort(self):
+        """
+        On a port browsers refuse (10080 among them) it serves, and warns.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        service = AdminService(self.context, port=10080)
+        service.startService()
+        self.addCleanup(service.stopService)
+        warnings = [formatEvent(e) for e in events
+                    if e.get("log_level") == LogLevel.warn]
+        self.assertEqual(warnings, [
+            "dashboard: browsers refuse port 10080 (ERR_UNSAFE_PORT); "
+            "choose another, e.g. 10081"])
 
     def test_noNode(self):
         """
