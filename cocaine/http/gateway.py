@@ -163,7 +163,10 @@ class _Upstream:
 
     def error(self, error):
         if self.exchange.upstream is self:
-            self.exchange.failed(error)
+            # a Failure from a Deferred's errback, or an exception
+            value = getattr(error, "value", None)
+            self.exchange.failed(value if isinstance(
+                value, BaseException) else error)
 
 
 class Exchange:
@@ -230,8 +233,8 @@ class Exchange:
                 data = _asBytes(data)
             responder.write(data)
         elif self.endOnEmpty:
-            self._end()
             self._cancel()
+            self._end()
 
     def closed(self):
         if self.done:
