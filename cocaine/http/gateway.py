@@ -316,6 +316,21 @@ class Exchange:
                            list(headers) + self.extra)
 
 
+def _respond(responder, code, headers, body):
+    """
+    A whole response: in one write when the responder can (the server's
+    C{respond}), else head, body and finish.
+    """
+    respond = getattr(responder, "respond", None)
+    if respond is not None:
+        respond(code, headers, body)
+        return
+    responder.writeHead(code, headers + [
+        (b"Content-Length", b"%d" % (len(body),))])
+    responder.write(body)
+    responder.finish()
+
+
 def _asBytes(data):
     if isinstance(data, str):
         return data.encode("utf-8", "surrogateescape")
@@ -352,25 +367,17 @@ class Gateway:
         """
         Answer with an error of our own.
         """
-        body = text.encode("utf-8") + b"\n"
         self.count(code)
-        responder.writeHead(code, [
+        _respond(responder, code, [
             (b"Content-Type", _REASONS_TEXT),
-            (b"Content-Length", str(len(body)).encode("ascii")),
-            (b"X-Error-Generated-By", b"cocaine")] + list(headers))
-        responder.write(body)
-        responder.finish()
+            (b"X-Error-Generated-By", b"cocaine")] + list(headers),
+            text.encode("utf-8") + b"\n")
 
     def _ping(self, responder):
         if self.backend.healthy():
-            body = b"OK"
             self.count(200)
-            responder.writeHead(200, [
-                (b"Content-Type", _REASONS_TEXT),
-                (b"Content-Length", b"2"),
-                (b"X-Powered-By", b"Cocaine")])
-            responder.write(body)
-            responder.finish()
+            _respond(responder, 200, [(b"Content-Type", _REASONS_TEXT),
+                                      (b"X-Powered-By", b"Cocaine")], b"OK")
         else:
             self.error(responder, 503, "no locator answers",
                        [(b"X-Powered-By", b"Cocaine")])

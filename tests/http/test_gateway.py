@@ -509,3 +509,38 @@ class LocalTargetTests(SynchronousTestCase):
         The node's own apps are tried first.
         """
         self.assertEqual(LOCAL, "local")
+
+
+class _OneWriteResponder(FakeResponder):
+    """
+    A responder with the server's C{respond}.
+    """
+
+    def __init__(self):
+        FakeResponder.__init__(self)
+        self.responded = []
+
+    def respond(self, code, headers, body=b""):
+        self.responded.append((code, headers, body))
+        self.writeHead(code, headers)
+        self.write(body)
+        self.finish()
+
+
+class OneWriteTests(SynchronousTestCase):
+
+    def test_errorInOneWrite(self):
+        """
+        Our own answers use C{respond} when the responder has it (the
+        server adds the Content-Length).
+        """
+        gateway = Gateway(Clock(), ScriptedBackend())
+        responder = _OneWriteResponder()
+        gateway.handleRequest(FakeRequest(target=b"/"), responder)
+        [(code, headers, body)] = responder.responded
+        self.assertEqual(code, 404)
+        self.assertIn((b"X-Error-Generated-By", b"cocaine"), headers)
+        self.assertTrue(body.endswith(b"\n"))
+        responder = _OneWriteResponder()
+        gateway.handleRequest(FakeRequest(target=b"/ping"), responder)
+        self.assertEqual(responder.responded[0][::2], (200, b"OK"))
