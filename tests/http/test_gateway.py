@@ -442,6 +442,29 @@ class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
         self.backend.calls[1].upstream.error(Unreachable("down"))
         self.assertEqual(responder.code, 502)
 
+    def test_queueFullOutranksRetryRefusal(self):
+        """
+        Queue full, then the retry target's app not running (paused
+        meanwhile) or its node unreachable: the app is overloaded, a 503
+        with Retry-After, not a 404 or 502.
+        """
+        for refusal in (AppNotRunning("paused"), Unreachable("down")):
+            self.backend.calls = []
+            responder = self.request()
+            self.backend.calls[0].upstream.error(QueueFull("full"))
+            self.backend.calls[1].upstream.error(refusal)
+            self.assertEqual(responder.code, 503)
+            self.assertEqual(responder.header(b"Retry-After"), b"1")
+
+    def test_queueFullRetryFailing(self):
+        """
+        A retry that fails after delivery answers for itself.
+        """
+        responder = self.request()
+        self.backend.calls[0].upstream.error(QueueFull("full"))
+        self.backend.calls[1].upstream.error(DeadlineExpired("late"))
+        self.assertEqual(responder.code, 504)
+
     def test_noRetryWhenDelivered(self):
         """
         A worker lost (the request may have been delivered) is never
