@@ -53,6 +53,10 @@ class Options(usage.Options):
         ["body-timeout", None, 30.0, "Seconds to receive the body.", float],
         ["idle-timeout", None, 60.0, "Seconds a keep-alive connection may "
          "idle.", float],
+        ["max-buffer", None, 32 * 2 ** 20, "Most bytes of a response "
+         "written to a client that does not read before it is cut.", int],
+        ["send-timeout", None, 60.0, "Seconds a client's write buffer may "
+         "stay full before it is cut.", float],
     ]
 
     def __init__(self):
@@ -73,7 +77,8 @@ class Options(usage.Options):
         from cocaine.http.config import parseSettings
         args = {key: self[key] for key in (
             "port", "max-body", "max-connections", "timeout",
-            "header-timeout", "body-timeout", "idle-timeout")}
+            "header-timeout", "body-timeout", "idle-timeout", "max-buffer",
+            "send-timeout")}
         if self["timeouts"]:
             try:
                 args["timeouts"] = json.loads(self["timeouts"])

@@ -34,19 +34,23 @@ class OptionsTests(SynchronousTestCase):
         """
         options = self.parse("--locator", "10.0.0.1:1", "--locator",
                              "[::1]:2", "--port", "9000", "--timeouts",
-                             '{"a": {"": 5}}', "--max-body", "10")
+                             '{"a": {"": 5}}', "--max-body", "10",
+                             "--max-buffer", "4096", "--send-timeout", "5")
         self.assertEqual(options["locators"], [("10.0.0.1", 1),
                                                ("::1", 2)])
         self.assertEqual(options["settings"].port, 9000)
         self.assertEqual(options["settings"].maxBody, 10)
         self.assertEqual(options["settings"].timeouts, {"a": {"": 5.0}})
+        self.assertEqual((options["settings"].maxBuffer,
+                          options["settings"].sendTimeout), (4096, 5.0))
 
     def test_bad(self):
         """
         Bad values are usage errors naming the option.
         """
         for argv in (["--locator", "nohost"], ["--locator", "h:0"],
-                     ["--timeouts", "{"], ["--max-connections", "0"]):
+                     ["--timeouts", "{"], ["--max-connections", "0"],
+                     ["--max-buffer", "0"], ["--send-timeout", "0"]):
             self.assertRaises(usage.UsageError, self.parse, *argv)
         error = self.assertRaises(usage.UsageError, self.parse,
                                   "--timeout", "0")
