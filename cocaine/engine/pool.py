@@ -21,22 +21,9 @@ from cocaine.engine.connection import WorkerProcess
 from cocaine.engine.manifest import profileWire
 from cocaine.engine.worker import Worker
 from cocaine.errors import SpawnFailed
+from cocaine.protocol.crashlogs import CRASHLOGS, crashlogKey, crashlogTags
 from cocaine.protocol.framing import packValue
 from cocaine.protocol.worker import workerArguments
-
-#: Where crashlogs go (PROTOCOL.md section 7).
-CRASHLOGS = "crashlogs"
-
-
-def crashlogTags(app, now):
-    """
-    The tags a crashlog is written with, as 0.12 writes them
-    (cocaine-plugins v0.12 C{node/src/node/slave/machine.cpp}): the app,
-    and the UTC day as C{cocaine-%Y-%m-%d}, which C{cocaine-tool crashlog
-    list --day} and C{cleanrange} search.
-    """
-    return [app, time.strftime("cocaine-%Y-%m-%d", time.gmtime(now))]
-
 
 class Pool:
     """
@@ -214,7 +201,7 @@ class Pool:
         if self._storage is None or not self._profile.crashlogLimit:
             return
         now = time.time()
-        key = "{}:{}".format(int(now * 1e6), worker.uuid)
+        key = crashlogKey(now, worker.uuid)
         lines = list(worker.output.lines) + [
             "[cocaine] worker {} (pid {}) ended: {}".format(
                 worker.uuid, worker.pid, worker.reason)]

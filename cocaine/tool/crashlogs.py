@@ -5,12 +5,12 @@ in storage collection C{crashlogs} under C{<microseconds>:<worker uuid>},
 tagged with the app's name.
 """
 
-import datetime
 import json
 
 from rich.table import Table
 
 from cocaine.errors import KeyNotFound
+from cocaine.protocol.crashlogs import CRASHLOGS, describe, oldestFirst
 from cocaine.tool.context import ToolError, plain, text
 from cocaine.tool.storage import commandGroup, removeKey
 
@@ -46,34 +46,11 @@ def register(subparsers):
     p.set_defaults(func=crashlogClean)
 
 
-def _parseKey(key):
-    """
-    C{(timestamp in microseconds or None, worker uuid)} of a crashlog key.
-    """
-    stamp, _, uuid = key.partition(":")
-    try:
-        return int(stamp), uuid
-    except ValueError:
-        return None, uuid
-
-
-def _when(stamp):
-    if stamp is None:
-        return None
-    try:
-        moment = datetime.datetime.fromtimestamp(
-            stamp / 1e6, datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _crashlogs(ctx, app):
     """
     The app's crashlog keys, oldest first.
     """
-    keys = ctx.find("crashlogs", [app])
-    return sorted(keys, key=lambda k: (_parseKey(k)[0] or 0, k))
+    return oldestFirst(ctx.find(CRASHLOGS, [app]))
 
 
 def _crashlogKey(ctx, app, given):
@@ -97,11 +74,7 @@ def crashlogList(ctx, args):
     C{crashlog list APP}: the app's crashlogs, oldest first.
     """
     keys = _crashlogs(ctx, args.name)
-    entries = []
-    for key in keys:
-        stamp, uuid = _parseKey(key)
-        entries.append({"key": key, "timestamp": stamp, "time": _when(stamp),
-                        "uuid": uuid})
+    entries = [describe(key) for key in keys]
     if not entries and not ctx.json:
         ctx.say("no crashlogs of {}".format(args.name))
         return
@@ -118,14 +91,14 @@ def crashlogView(ctx, args):
     C{crashlog view APP KEY}: one crashlog's lines.
     """
     key = _crashlogKey(ctx, args.name, args.key)
-    value = plain(ctx.readValue("crashlogs", key, "crashlog"))
+    value = plain(ctx.readValue(CRASHLOGS, key, "crashlog"))
     lines = value if isinstance(value, list) else [value]
     lines = [line if isinstance(line, str) else json.dumps(line)
              for line in lines]
-    stamp, uuid = _parseKey(key)
     if ctx.json:
-        ctx.emit({"app": args.name, "key": key, "timestamp": stamp,
-                  "time": _when(stamp), "uuid": uuid, "lines": lines})
+        entry = describe(key)
+        entry.update({"app": args.name, "lines": lines})
+        ctx.emit(entry)
         return
     out = ctx.console.file
     for line in lines:
@@ -138,7 +111,7 @@ def crashlogRemove(ctx, args):
     C{crashlog remove APP KEY}: remove one crashlog.
     """
     key = _crashlogKey(ctx, args.name, args.key)
-    removeKey(ctx, "crashlogs", key, "crashlog")
+    removeKey(ctx, CRASHLOGS, key, "crashlog")
     ctx.emit({"app": args.name, "removed": [key]} if ctx.json
              else "crashlog {} of {} removed".format(key, args.name))
 
@@ -155,7 +128,7 @@ def crashlogClean(ctx, args):
     removed = []
     for key in doomed:
         try:
-            ctx.storage.remove("crashlogs", key)
+            ctx.storage.remove(CRASHLOGS, key)
         except KeyNotFound:
             continue
         removed.append(key)

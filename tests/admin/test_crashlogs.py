@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.admin.crashlogs import (
-    listCrashlogs, parseKey, readCrashlog, removeCrashlog)
+    listCrashlogs, readCrashlog, removeCrashlog)
 from cocaine.engine.pool import crashlogTags
 from cocaine.errors import KeyNotFound
 from cocaine.protocol.framing import packValue
@@ -60,7 +60,3 @@ class CrashlogTests(SynchronousTestCase):
             self.storage, "echo", "1000000:w1000000")))
         self.assertEqual(self.storage.find("crashlogs", ["echo"]),
                          ["3000000:w3000000"])
-
-    def test_oddKeys(self):
-        self.assertEqual(parseKey("x:y"), (None, "y"))
-        self.assertEqual(parseKey("12"), (12, ""))
