@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from cocaine.client import Locator
 from cocaine.errors import ServiceNotAvailable, Unreachable
-from cocaine.http.gateway import Backend
+from cocaine.http.gateway import Backend, PendingCall
 
 #: Seconds a resolve answer is used.
 CACHE_SECONDS = 5.0
@@ -33,25 +33,6 @@ RESOLVE_TIMEOUT = 3.0
 def _key(endpoints):
     return tuple(sorted(("{}".format(e[0].decode() if isinstance(
         e[0], bytes) else e[0]), int(e[1])) for e in endpoints))
-
-
-class _Pending:
-    """
-    A call waiting for its app to be resolved (a
-    L{cocaine.http.gateway.Call}).
-    """
-
-    __slots__ = ("call", "cancelled")
-
-    def __init__(self):
-        self.call = None
-        self.cancelled = False
-
-    def cancel(self):
-        self.cancelled = True
-        call, self.call = self.call, None
-        if call is not None:
-            call.cancel()
 
 
 class _Forgetting:
@@ -206,11 +187,11 @@ class LocatorBackend(Service):
         if entry is not None and entry[0] > self._reactor.seconds():
             return self._send(entry[1], app, event, headers, chunk,
                               upstream, tried)
-        pending = _Pending()
+        pending = PendingCall()
 
         def resolved(targets):
             if not pending.cancelled:
-                pending.call = self._send(targets, app, event, headers,
+                pending.inner = self._send(targets, app, event, headers,
                                           chunk, upstream, tried)
 
         def failed(failure):
@@ -225,7 +206,7 @@ class LocatorBackend(Service):
         if not candidates:
             upstream.error(Unreachable("no other node serves app {!r}"
                                        .format(app)))
-            return _Pending()
+            return PendingCall()
         turn = self._turn.get(app, 0)
         self._turn[app] = turn + 1
         key, endpoints, graph = candidates[turn % len(candidates)]

@@ -20,7 +20,7 @@ app did not answer within its timeout (the session is cancelled).
 """
 
 from twisted.logger import Logger
-from zope.interface import Interface
+from zope.interface import Interface, implementer
 
 from cocaine.errors import (
     AppNotRunning, CallTimeout, DeadlineExpired, QueueFull,
@@ -84,6 +84,30 @@ class Call(Interface):
         """
         Nothing more of its answer is wanted: cancel the session.
         """
+
+
+@implementer(Call)
+class PendingCall:
+    """
+    A call whose session is opened later (once its app is resolved or its
+    connection made): cancelling it before then is remembered, and
+    cancels the session once there is one.
+
+    @ivar inner: what to cancel: a L{Call} or a Deferred, once known.
+    @ivar cancelled: whether it was cancelled.
+    """
+
+    __slots__ = ("inner", "cancelled")
+
+    def __init__(self):
+        self.inner = None
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+        inner, self.inner = self.inner, None
+        if inner is not None:
+            inner.cancel()
 
 
 def timeoutFor(timeouts, app, event, default=DEFAULT_TIMEOUT):

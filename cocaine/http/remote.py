@@ -9,6 +9,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
 from cocaine.errors import NotConnected, Unreachable
+from cocaine.http.gateway import PendingCall
 from cocaine.protocol.idl import Protocol
 from cocaine.protocol.services import APP
 from cocaine.rpc.client import connect
@@ -26,24 +27,6 @@ def _chunk(args):
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     return data
-
-
-class RemoteCall:
-    """
-    One remote session (a L{cocaine.http.gateway.Call}).
-    """
-
-    __slots__ = ("task", "cancelled")
-
-    def __init__(self):
-        self.task = None
-        self.cancelled = False
-
-    def cancel(self):
-        self.cancelled = True
-        task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
 
 
 class RemoteApps:
@@ -114,13 +97,13 @@ class RemoteApps:
         connects, send C{chunk}, close; the answer comes on C{upstream}.
         When no endpoint connects, C{upstream} gets L{Unreachable}.
 
-        @return: a L{RemoteCall}.
+        @return: a L{cocaine.http.gateway.PendingCall}.
         """
-        call = RemoteCall()
+        call = PendingCall()
         task = Deferred.fromCoroutine(self._run(
             call, endpoints, app, event, headers, chunk, upstream, graph))
         if not call.cancelled and not task.called:
-            call.task = task
+            call.inner = task
         return call
 
     async def _run(self, call, endpoints, app, event, headers, chunk,
@@ -160,7 +143,7 @@ class RemoteApps:
         except CancelledError:
             return
         finally:
-            call.task = None
+            call.inner = None
             if endpoint is not None and endpoint in self._sessions:
                 left = self._sessions[endpoint] - 1
                 if left:

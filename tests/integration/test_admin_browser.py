@@ -23,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
-from tests.integration import node as _node
-from tests.integration.node import ROOT, Node, environment
+from tests.integration.netns import (
+    NamespaceNode, inNamespace, loopbackNamespace)
+from tests.integration.node import ROOT, environment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "browser", "admin.js")
@@ -48,29 +49,6 @@ while time.monotonic() < deadline:
 """
 
 
-def inNamespace(namespace, command):
-    return ["ip", "netns", "exec", namespace] + command
-
-
-class _NamespaceNode(Node):
-    """
-    A L{Node} whose twistd runs inside a network namespace.
-    """
-
-    def __init__(self, namespace, *args, **kwargs):
-        Node.__init__(self, *args, **kwargs)
-        self.namespace = namespace
-
-    def start(self, timeout=30):
-        original = _node.twistdCommand
-        _node.twistdCommand = lambda *args: inNamespace(
-            self.namespace, original(*args))
-        try:
-            return Node.start(self, timeout)
-        finally:
-            _node.twistdCommand = original
-
-
 def _stop(process):
     if process.poll() is None:
         process.terminate()
@@ -86,21 +64,12 @@ class AdminBrowserTests(SynchronousTestCase):
     def setUp(self):
         from tests.mesh.test_sockend import _prepareBrowser
         self.playwright = _prepareBrowser()
-        self.namespace = "cocaine-admin-{}".format(os.getpid())
-        result = subprocess.run(["ip", "netns", "add", self.namespace],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SkipTest("cannot create a network namespace: {}".format(
-                result.stderr.strip()))
-        self.addCleanup(subprocess.run,
-                        ["ip", "netns", "delete", self.namespace],
-                        capture_output=True)
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo",
-                        "up"], check=True)
+        self.namespace = loopbackNamespace(
+            self, "cocaine-admin-{}".format(os.getpid()))
 
     def startNode(self):
         directory = os.path.abspath(self.mktemp())
-        node = _NamespaceNode(self.namespace, directory, {
+        node = NamespaceNode(self.namespace, "127.0.0.1", directory, {
             "network": {"bind": "127.0.0.1", "locator": 0},
             "storages": {"core": {"type": "files", "args": {
                 "path": os.path.join(directory, "storage")}}},

@@ -25,9 +25,9 @@ import time
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.integration import node as _node
 from tests.integration.framework import frameworkPython
-from tests.integration.node import ROOT, Node, environment
+from tests.integration.netns import NamespaceNode, inNamespace
+from tests.integration.node import ROOT, environment
 from tests.integration.test_cluster import ECHO, INTERVAL, SLACK, nodeConfig
 from tests.integration.framework_report import readSteps
 
@@ -212,30 +212,6 @@ class Network:
         # peers; the bridge goes with the hub
         while self.names:
             _ip("netns", "del", self.names.pop(), check=False)
-
-
-def inNamespace(name, command):
-    return ["ip", "netns", "exec", name] + command
-
-
-class NamespaceNode(Node):
-    """
-    A L{Node} whose twistd runs inside a network namespace.
-    """
-
-    def __init__(self, namespace, address, *args, **kwargs):
-        Node.__init__(self, *args, **kwargs)
-        self.namespace = namespace
-        self.address = address
-
-    def start(self, timeout=15):
-        original = _node.twistdCommand
-        _node.twistdCommand = lambda *args: inNamespace(
-            self.namespace, original(*args))
-        try:
-            return Node.start(self, timeout)
-        finally:
-            _node.twistdCommand = original
 
 
 class NamespaceClusterTests(TestCase):

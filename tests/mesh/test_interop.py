@@ -23,6 +23,7 @@ import time
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.integration.netns import loopbackNamespace
 from tests.mesh.npm import ensurePackage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,18 +125,8 @@ class CoteInteropTests(SynchronousTestCase):
 
     def setUp(self):
         self.nodePath = _installCote()
-        self.namespace = "cocaine-mesh-{}-{}".format(os.getpid(),
-                                                    next(_counter))
-        result = subprocess.run(["ip", "netns", "add", self.namespace],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SkipTest("cannot create a network namespace: {}".format(
-                result.stderr.strip()))
-        self.addCleanup(subprocess.run,
-                        ["ip", "netns", "delete", self.namespace],
-                        capture_output=True)
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"],
-                       check=True)
+        self.namespace = loopbackNamespace(
+            self, "cocaine-mesh-{}-{}".format(os.getpid(), next(_counter)))
 
     def spawn(self, kind, role, **env):
         full = dict(os.environ, NODE_PATH=self.nodePath, PYTHONPATH=ROOT)

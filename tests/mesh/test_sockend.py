@@ -45,6 +45,7 @@ from cocaine.mesh.browsers import SocketIOServer, sockendErrorObject
 from cocaine.mesh.exposure import socketNamespace
 from cocaine.mesh.sockend import Sockend
 from cocaine.mesh.sockendcli import parseArguments
+from tests.integration.netns import loopbackNamespace
 from tests.mesh.test_components import fakeListen
 from tests.mesh import test_interop as interop
 from tests.mesh.npm import ensurePackage
@@ -847,18 +848,9 @@ class BrowserTests(SynchronousTestCase):
             raise SkipTest(
                 "cote's install has no socket.io/client-dist/socket.io.min.js")
         self.playwrightPath = _prepareBrowser()
-        self.namespace = "cocaine-sockend-{}-{}".format(
-            os.getpid(), next(interop._counter))
-        result = subprocess.run(["ip", "netns", "add", self.namespace],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SkipTest("cannot create a network namespace: {}".format(
-                result.stderr.strip()))
-        self.addCleanup(subprocess.run,
-                        ["ip", "netns", "delete", self.namespace],
-                        capture_output=True)
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"],
-                       check=True)
+        self.namespace = loopbackNamespace(
+            self, "cocaine-sockend-{}-{}".format(
+                os.getpid(), next(interop._counter)))
         self.procs = Processes(self, ["ip", "netns", "exec", self.namespace])
 
     def test_browser(self):
