@@ -106,6 +106,14 @@ class NotConnected(DispatchError):
     code = NOT_CONNECTED
 
 
+class Unreachable(NotConnected):
+    """
+    A service that could not be reached at all: nothing of the request
+    was sent, so it may be tried elsewhere. On the wire it is a
+    L{NotConnected}.
+    """
+
+
 class UncaughtError(DispatchError):
     """
     A handler failed in a way nobody planned for.

@@ -105,6 +105,24 @@ class INode(Interface):
         @raise cocaine.errors.AppNotRunning: no such app runs.
         """
 
+    def stats(name):
+        """
+        What app C{name} counted since it started
+        (L{cocaine.engine.stats.AppStats}):
+
+            {"requests": {"ok": int, "error": int, "timeout": int,
+                          "rejected": int, "disconnected": int},
+             "duration": {"buckets": [[le_seconds, cumulative_count], ...],
+                          "sum": seconds, "count": int},
+             "workers": {"spawned": int, "crashed": int}}
+
+        Sessions are counted by how they ended; durations (enqueue to the
+        end, of ok and error sessions) in cumulative buckets whose bounds
+        are floats, the last C{float("inf")}.
+
+        @raise cocaine.errors.AppNotRunning: no such app runs.
+        """
+
     def load(name):
         """
         @return: app C{name}'s load record for the cluster's load report:

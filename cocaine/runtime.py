@@ -28,6 +28,7 @@ from cocaine.errors import StartupError
 from cocaine.interfaces import IRPCService
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
+from cocaine.metrics.collector import ProcessCollector
 from cocaine.metrics.registry import Metrics
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkConfig, loadPlugins
@@ -149,6 +150,8 @@ def buildRuntime(reactor, config, plugins=None):
     plugins = plugins or loadPlugins()
     checkConfig(config, plugins)
     context = Context(reactor, config, Registry(), plugins, Metrics())
+    # the node process's own figures (each app's join when the node starts)
+    context.metrics.register(ProcessCollector())
     context.uuid = nodeUuid(config)
     root = CocaineService(reactor, context)
     for name, component in config.storages.items():

@@ -34,12 +34,14 @@ from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.defer import fail, maybeDeferred, succeed
 from twisted.internet.error import (
     CannotListenError, ProcessDone, ProcessTerminated)
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from cocaine.config import DEFAULTS, parse
 from cocaine.context import Context
+from cocaine.engine.stats import AppStats
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, QueueFull, SpawnFailed, toWire)
 from cocaine.interfaces import INode
@@ -352,7 +354,11 @@ class MemoryNode:
     request stream closes; it returns the response's chunks (or a Deferred
     of them), or raises a L{cocaine.errors.CocaineError} to answer with
     it. C{startApp} and C{startLocal} add an app with the default handler.
+    Each app counts its sessions in an L{AppStats} (ok, error,
+    disconnected; timed on C{clock}), which a test may also change
+    directly through L{appStats} to fake any figures C{stats} gives.
 
+    @ivar clock: the clock sessions are timed on.
     @ivar calls: C{(method, *args)} of every change asked for.
     @ivar failure: an exception C{startApp}/C{startLocal} raise, or
         L{None}.
@@ -360,11 +366,13 @@ class MemoryNode:
 
     running = True
 
-    def __init__(self, handler=None):
+    def __init__(self, handler=None, clock=None):
         """
         @param handler: the handler of apps started through C{startApp}
             and C{startLocal}; by default an echo.
+        @param clock: an C{IReactorTime}; a new L{Clock} by default.
         """
+        self.clock = Clock() if clock is None else clock
         self._defaultHandler = handler or (lambda event, chunks: chunks)
         self._apps = {}
         self._runlist = {}
@@ -382,6 +390,7 @@ class MemoryNode:
         self._apps[name] = {
             "handler": handler or self._defaultHandler,
             "info": dict(info or {}), "pinned": None,
+            "stats": AppStats(self.clock),
             "origin": dict({"local": local, "profile": profile},
                            **({"path": path} if local else {}))}
         self._watchers.notify(name, True)
@@ -408,6 +417,16 @@ class MemoryNode:
         info.update(app["info"])
         return info
 
+    def stats(self, name):
+        return self._app(name)["stats"].snapshot()
+
+    def appStats(self, name):
+        """
+        @return: the L{AppStats} of app C{name}, to change in a test.
+        @raise AppNotRunning: no such app runs.
+        """
+        return self._app(name)["stats"]
+
     def load(self, name):
         self._app(name)
         return {"queue": 0, "busy": 0, "sessions": 0, "capacity": 1,
@@ -415,11 +434,11 @@ class MemoryNode:
 
     def enqueue(self, name, upstream, event, tag=None, headers=()):
         try:
-            handler = self._app(name)["handler"]
+            app = self._app(name)
         except Exception as e:
             upstream.error(e)
-            return _MemorySession(None, event, upstream)
-        return _MemorySession(handler, event, upstream)
+            return _MemorySession(None, event, upstream, None)
+        return _MemorySession(app["handler"], event, upstream, app["stats"])
 
     def pin(self, name, size):
         self._app(name)["pinned"] = None if size < 0 else size
@@ -480,11 +499,13 @@ class _MemorySession:
 
     finishedWithUpstream = True
 
-    def __init__(self, handler, event, upstream):
+    def __init__(self, handler, event, upstream, stats):
         self._handler = handler
         self._event = event
         self._upstream = upstream
         self._chunks = []
+        self._stats = stats
+        self._start = None if stats is None else stats.now()
 
     def write(self, chunk):
         self._chunks.append(chunk)
@@ -494,18 +515,30 @@ class _MemorySession:
             return
         handler, self._handler = self._handler, None
         d = maybeDeferred(handler, self._event, self._chunks)
-        d.addCallbacks(self._answer, self._upstream.error)
+        d.addCallbacks(self._answer, self._failed)
 
     def _answer(self, chunks):
+        if self._stats is not None:
+            stats, self._stats = self._stats, None
+            stats.succeeded(self._start)
         for chunk in chunks:
             self._upstream.send("write", chunk)
         self._upstream.send("close")
+
+    def _failed(self, failure):
+        if self._stats is not None:
+            stats, self._stats = self._stats, None
+            stats.failed(self._start)
+        self._upstream.error(failure)
 
     def error(self, *args):
         self._handler = None
 
     def connectionLost(self):
         self._handler = None
+        if self._stats is not None:
+            self._stats.disconnected += 1
+            self._stats = None
 
 
 

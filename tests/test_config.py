@@ -452,9 +452,9 @@ class CheckPluginsTests(SynchronousTestCase):
         An unknown service type names the available ones.
         """
         message = str(self.assertRaises(ConfigError, self.check, withSection(
-            services={"web": {"type": "http"}})))
+            services={"web": {"type": "gopher"}})))
         self.assertTrue(message.startswith(
-            'services.web.type: no service plugin named "http" '
+            'services.web.type: no service plugin named "gopher" '
             '(available: '), message)
         for name in ("logging", "storage"):
             self.assertIn(name, message)

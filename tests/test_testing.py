@@ -45,6 +45,32 @@ class MemoryNodeTests(SynchronousTestCase):
         self.assertEqual(self.call("refuse", "go"),
                          [("error", [43, 2], "no")])
 
+    def test_stats(self):
+        """
+        Each app counts its sessions as an engine does, timed on the
+        node's clock; a test may change the counts directly.
+        """
+        self.node.add("echo")
+        self.node.add("refuse", self._refuse)
+        self.node.clock.advance(5)
+        self.call("echo", "go")
+        self.call("refuse", "go")
+        self.node.enqueue("echo", FakeUpstream(), "go").connectionLost()
+        self.node.appStats("echo").spawned += 2
+        stats = self.node.stats("echo")
+        self.assertEqual(stats["requests"], {
+            "ok": 1, "error": 0, "timeout": 0, "rejected": 0,
+            "disconnected": 1})
+        self.assertEqual(stats["workers"], {"spawned": 2, "crashed": 0})
+        self.assertEqual(stats["duration"]["count"], 1)
+        self.assertEqual(stats["duration"]["buckets"][0], [0.0005, 1])
+        self.assertEqual(self.node.stats("refuse")["requests"]["error"], 1)
+        self.assertRaises(AppNotRunning, self.node.stats, "ghost")
+
+    @staticmethod
+    def _refuse(event, chunks):
+        raise CocaineError("no", category=43, code=2)
+
     def test_notRunning(self):
         self.assertEqual(self.call("ghost", "go", b"x"), [
             ("error", [0x51FF, 4], "app 'ghost' is not running")])

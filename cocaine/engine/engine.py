@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from cocaine.engine.connection import WorkerListener
 from cocaine.engine.pool import Pool
 from cocaine.engine.session import Session, parseDeadline
+from cocaine.engine.stats import AppStats
 from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.statemachine import build, nameStates
@@ -68,6 +69,8 @@ class AppEngine:
     @ivar machine: its L{EngineMachine}.
     @ivar monitor: C{monitor(source, field, value)} told of engine events
         and driver jobs (app monitoring), or L{None}.
+    @ivar stats: its L{AppStats}, since it was made (the node makes an
+        engine each time it starts an app).
     """
 
     def __init__(self, reactor, name, manifest, profile, directory, isolate,
@@ -94,7 +97,7 @@ class AppEngine:
         self.queue = deque()
         self.running = set()
         self.accepted = 0
-        self.rejected = 0
+        self.stats = AppStats(reactor)
         self.brokenReason = None
         self.monitor = None
         self._port = None
@@ -174,17 +177,15 @@ class AppEngine:
             self.accepted += 1
             self.running.add(session)
         elif len(self.queue) >= self.profile.queueLimit:
-            self.rejected += 1
             self._report("queue-full", depth=len(self.queue))
             session = Session(self, event, upstream)
-            session.fail(QueueFull("app {}: queue full ({} requests "
+            session.refuse(QueueFull("app {}: queue full ({} requests "
                                    "waiting)".format(self.name,
                                                      len(self.queue))))
             return session
         else:
             session = Session(self, event, upstream)
             self.accepted += 1
-            session.queuedAt = self._reactor.seconds()
             self.queue.append(session)
             self.pool.scale()
         deadline = parseDeadline(headers)
@@ -201,9 +202,8 @@ class AppEngine:
             "app {} is {}".format(self.name, self.state)))
 
     def _refuse(self, upstream, event, error):
-        self.rejected += 1
         session = Session(self, event, upstream)
-        session.fail(error)
+        session.refuse(error)
         return session
 
     #: What enqueue does now: the machine's outputs set it.
@@ -317,7 +317,7 @@ class AppEngine:
                       "depth": len(self.queue)},
             "sessions": {"pending": len(self.running)},
             "requests": {"accepted": self.accepted,
-                         "rejected": self.rejected},
+                         "rejected": self.stats.rejected},
         })
         return info
 

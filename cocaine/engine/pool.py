@@ -136,6 +136,7 @@ class Pool:
                                          .format(engine.name, e)))
             return False
         worker.started(transport)
+        engine.stats.spawned += 1
         engine._report("worker-spawned", uuid=uuid, pid=worker.pid)
         engine.log.debug("app {app}: spawned worker {uuid} (pid {pid})",
                          app=engine.name, uuid=uuid, pid=worker.pid)
@@ -164,6 +165,7 @@ class Pool:
         engine._report("worker-died" if abnormal else "worker-stopped",
                        uuid=worker.uuid, pid=worker.pid, reason=worker.reason)
         if abnormal:
+            engine.stats.crashed += 1
             engine.log.warn("app {app}: worker {uuid} (pid {pid}) died: "
                             "{reason}", app=engine.name, uuid=worker.uuid,
                             pid=worker.pid, reason=worker.reason)

@@ -14,7 +14,8 @@ a microsecond, and a request has several chunks): each transition's
 outputs choose where chunks go next (L{Session._toWorker} buffers, forwards
 or drops a client's message; L{Session._toClient} forwards or drops a
 worker's chunk). Only the ends of the streams and the rare events are
-inputs.
+inputs. The outputs that end the session towards the client also count
+how it ended in the engine's L{cocaine.engine.stats.AppStats}, once.
 """
 
 import struct
@@ -78,8 +79,11 @@ class SessionInputs(Protocol):
     def expired(self, seconds: float) -> None:
         "Its deadline passed."
 
+    def refuse(self, error: Exception) -> None:
+        "The engine refuses it on arrival (queue full, app broken, stopped)."
+
     def fail(self, error: Exception) -> None:
-        "The engine cannot serve it (queue full, app stopped, spawn failed)."
+        "The engine cannot serve it after all (spawn failed, app stopped)."
 
     def stateName(self) -> str:
         "The name of the state it is in."
@@ -90,7 +94,7 @@ class Session:
     @ivar event: the app event the client asked for.
     @ivar worker: the worker serving it, once assigned.
     @ivar channel: its channel on that worker.
-    @ivar queuedAt: when it was queued (the engine's clock), or L{None}.
+    @ivar enqueuedAt: when the engine took it (its stats' clock).
     @ivar machine: its L{SessionMachine}.
     """
 
@@ -99,7 +103,7 @@ class Session:
     finishedWithUpstream = True
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
-                 "_pending", "_deadline", "queuedAt", "machine", "_toWorker",
+                 "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
                  "_toClient")
 
     def __init__(self, engine, event, upstream, worker=None):
@@ -112,7 +116,7 @@ class Session:
         self.worker = None
         self.channel = None
         self._deadline = None
-        self.queuedAt = None
+        self.enqueuedAt = engine.stats.now()
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -167,6 +171,13 @@ class Session:
         The worker died or lost its connection before the response ended.
         """
         self.machine.workerLost(worker)
+
+    def refuse(self, error):
+        """
+        End the session towards the client with C{error} before it was
+        accepted (counted as rejected).
+        """
+        self.machine.refuse(error)
 
     def fail(self, error):
         """
@@ -273,13 +284,23 @@ def _start(inputs, session, worker):
 @_queued.upon(SessionInputs.clientLost).to(_finished)
 @_queuedEnded.upon(SessionInputs.clientLost).to(_finished)
 def _abandoned(inputs, session):
+    session.engine.stats.disconnected += 1
     session._answered()
     session.engine.sessionAbandoned(session)
 
 
+@_queued.upon(SessionInputs.refuse).to(_finished)
+@_queuedEnded.upon(SessionInputs.refuse).to(_finished)
+def _refused(inputs, session, error):
+    session.engine.stats.rejected += 1
+    session._answered()
+    session.upstream.error(error)
+
+
 @_queued.upon(SessionInputs.fail).to(_finished)
 @_queuedEnded.upon(SessionInputs.fail).to(_finished)
-def _refused(inputs, session, error):
+def _failedWaiting(inputs, session, error):
+    session.engine.stats.failed(session.enqueuedAt)
     session._answered()
     session.upstream.error(error)
 
@@ -287,6 +308,7 @@ def _refused(inputs, session, error):
 @_queued.upon(SessionInputs.expired).to(_finished)
 @_queuedEnded.upon(SessionInputs.expired).to(_finished)
 def _expiredWaiting(inputs, session, seconds):
+    session.engine.stats.timeout += 1
     session._answered()
     session.upstream.error(session._deadlineError(seconds))
     session.engine.sessionAbandoned(session)
@@ -302,6 +324,10 @@ def _endRequest(inputs, session, mtype, args):
 @_running.upon(SessionInputs.responseEnded).to(_finished)
 @_responding.upon(SessionInputs.responseEnded).to(_finished)
 def _done(inputs, session, mtype, args):
+    if mtype == CLOSE:
+        session.engine.stats.succeeded(session.enqueuedAt)
+    else:
+        session.engine.stats.failed(session.enqueuedAt)
     session._answered()
     session._reply(mtype, args)
     session._released()
@@ -310,6 +336,7 @@ def _done(inputs, session, mtype, args):
 @_running.upon(SessionInputs.workerLost).to(_finished)
 @_responding.upon(SessionInputs.workerLost).to(_finished)
 def _workerGone(inputs, session, worker):
+    session.engine.stats.failed(session.enqueuedAt)
     session._answered()
     session._lost(worker)
     session.engine.sessionFinished(session)
@@ -317,6 +344,7 @@ def _workerGone(inputs, session, worker):
 
 @_running.upon(SessionInputs.clientLost).to(_orphaned)
 def _clientGone(inputs, session):
+    session.engine.stats.disconnected += 1
     # the worker is told, so its handler can stop
     session.worker.send(session.channel, ERROR, toWire(
         ClientDisconnected("client disconnected")))
@@ -325,11 +353,13 @@ def _clientGone(inputs, session):
 
 @_responding.upon(SessionInputs.clientLost).to(_orphaned)
 def _clientGoneAnswering(inputs, session):
+    session.engine.stats.disconnected += 1
     session._answered()
 
 
 @_running.upon(SessionInputs.expired).to(_orphaned)
 def _expiredRunning(inputs, session, seconds):
+    session.engine.stats.timeout += 1
     error = session._deadlineError(seconds)
     session.worker.send(session.channel, ERROR, toWire(error))
     session._answered()
@@ -338,6 +368,7 @@ def _expiredRunning(inputs, session, seconds):
 
 @_responding.upon(SessionInputs.expired).to(_orphaned)
 def _expiredAnswering(inputs, session, seconds):
+    session.engine.stats.timeout += 1
     session._answered()
     session.upstream.error(session._deadlineError(seconds))
 
@@ -358,13 +389,16 @@ def _lostLate(inputs, session, worker):
 
 _ignored = {
     _queuedEnded: [SessionInputs.requestEnded],
-    _running: [SessionInputs.fail],
-    _responding: [SessionInputs.requestEnded, SessionInputs.fail],
+    _running: [SessionInputs.fail, SessionInputs.refuse],
+    _responding: [SessionInputs.requestEnded, SessionInputs.fail,
+                  SessionInputs.refuse],
     _orphaned: [SessionInputs.requestEnded, SessionInputs.clientLost,
-                SessionInputs.expired, SessionInputs.fail],
+                SessionInputs.expired, SessionInputs.fail,
+                SessionInputs.refuse],
     _finished: [SessionInputs.requestEnded, SessionInputs.responseEnded,
                 SessionInputs.workerLost, SessionInputs.clientLost,
-                SessionInputs.expired, SessionInputs.fail],
+                SessionInputs.expired, SessionInputs.fail,
+                SessionInputs.refuse],
 }
 for _state, _inputs in _ignored.items():
     for _input in _inputs:

@@ -22,6 +22,7 @@ from cocaine.errors import AppAlreadyRunning, AppNotRunning, SpawnFailed
 from cocaine.interfaces import INode
 from cocaine.driver.service import buildDrivers
 from cocaine.management.monitor import startMonitor
+from cocaine.metrics.collector import AppsCollector
 from cocaine.node import deploy
 from cocaine.node.app import App
 from cocaine.observers import Observers
@@ -84,6 +85,7 @@ class NodeService(OrderedMultiService):
         self._watchers = Observers("app")
         self._runlist = deploy.Runlist(self.storage, runlist)
         self.cluster = ClusterApps(self, self.storage, context)
+        self._unregister = None
 
     @property
     def storage(self):
@@ -93,6 +95,10 @@ class NodeService(OrderedMultiService):
 
     def startService(self):
         OrderedMultiService.startService(self)
+        if self.context.metrics is not None:
+            # the apps' figures on /metrics and the metrics service
+            self._unregister = self.context.metrics.register(
+                AppsCollector(self))
         return Deferred.fromCoroutine(self._boot())
 
     async def _boot(self):
@@ -120,6 +126,9 @@ class NodeService(OrderedMultiService):
 
     def stopService(self):
         self.cluster.stop()
+        if self._unregister is not None:
+            unregister, self._unregister = self._unregister, None
+            unregister()
         for app in self:
             app.drainTimeout = min(self.drainTimeout, NODE_STOP_DRAIN)
         return OrderedMultiService.stopService(self)
@@ -138,6 +147,9 @@ class NodeService(OrderedMultiService):
 
     def info(self, name):
         return self._running(name).info()
+
+    def stats(self, name):
+        return self._running(name).engine.stats.snapshot()
 
     def load(self, name):
         return self._running(name).engine.load()

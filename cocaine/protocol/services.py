@@ -19,6 +19,8 @@ LOGGING_VERSION = 2
 NODE_VERSION = 1
 #: Every app's protocol version.
 APP_VERSION = 1
+#: The metrics service's protocol version.
+METRICS_VERSION = 1
 
 #: What a client may send on a C{publish} or C{routing} channel: C{discard}
 #: ends it (0.12's C{locator::publish_tag} and C{locator::routing_tag}).
@@ -56,6 +58,13 @@ LOGGING = Protocol("logging", [
     Message("set_verbosity", [Arg("priority", "int")]),
 ])
 
+#: Cocaine 0.12's metrics service (cocaine-plugins C{metrics/}): the
+#: output type ("plain" or "json") and a filter AST, both optional; the
+#: answer is one value.
+METRICS = Protocol("metrics", [
+    Message("fetch", [Arg("type", "str", True), Arg("query", "any", True)]),
+])
+
 #: What a client streams to control a pool: ints, the desired pool size.
 CONTROL = Protocol("control", [
     Message("write", [Arg("size", "int")], dispatch=None),
@@ -86,4 +95,5 @@ APP = Protocol("app", [
 
 __all__ = ["NODE", "APP", "CONTROL", "NODE_VERSION", "APP_VERSION",
            "LOCATOR", "STORAGE", "LOGGING", "DISCARD", "TERMINAL",
-           "LOCATOR_VERSION", "STORAGE_VERSION", "LOGGING_VERSION"]
+           "LOCATOR_VERSION", "STORAGE_VERSION", "LOGGING_VERSION",
+           "METRICS", "METRICS_VERSION"]

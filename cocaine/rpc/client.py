@@ -282,10 +282,12 @@ class ClientProtocol(Protocol):
         self.sendMessage(channel, mtype, args)
         return d
 
-    def open(self, mtype, args):
+    def open(self, mtype, args, headers=None):
         """
         Invoke message C{mtype} and return its L{Channel}.
 
+        @param headers: C{[(name, value)]} bytes sent with the invocation
+            as literal header entries (not stored in the peer's table).
         @raise NotConnected: the connection is gone.
         """
         if not self.connected:
@@ -296,7 +298,12 @@ class ClientProtocol(Protocol):
                      message.dispatch)
         if not ch.done:
             self._receivers[channel] = ch
-        self.sendMessage(channel, mtype, args)
+        if headers:
+            writes.write(self.transport, self._encoder.encodeWithHeaders(
+                channel, mtype, args,
+                [[False, name, value] for name, value in headers]))
+        else:
+            self.sendMessage(channel, mtype, args)
         return ch
 
     @writes.batched

@@ -11,6 +11,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.engine.session import Session, SessionMachine, parseDeadline
+from cocaine.engine.stats import AppStats
 from cocaine.errors import EngineBroken, QueueFull
 from cocaine.statemachine import initialState
 from cocaine.testing import FakeUpstream
@@ -21,8 +22,9 @@ NODE = 0x51FF
 class RecordingEngine:
     name = "app"
 
-    def __init__(self, events):
+    def __init__(self, events, clock=None):
         self.events = events
+        self.stats = AppStats(clock or Clock())
 
     def sessionFinished(self, session):
         self.events.append("sessionFinished")

@@ -114,6 +114,10 @@ class NodeServiceTests(_NodeCase):
         connection.dataReceived(msgpack.packb([2, 0, [b"pong"]])
                                 + msgpack.packb([2, 2, []]))
         self.assertEqual(upstream.sent, [("write", b"pong"), ("close",)])
+        stats = self.node.stats("echo")
+        self.assertEqual(stats["requests"]["ok"], 1)
+        self.assertEqual(stats["workers"], {"spawned": 1, "crashed": 0})
+        self.assertRaises(AppNotRunning, self.node.stats, "ghost")
 
     def test_enqueueNotRunning(self):
         upstream = FakeUpstream()

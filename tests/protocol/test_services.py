@@ -10,13 +10,14 @@ from cocaine.errors import InvalidArgument
 from cocaine.protocol import services
 from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL, Protocol
 from cocaine.protocol.services import (
-    LOCATOR, LOCATOR_VERSION, LOGGING, LOGGING_VERSION, STORAGE,
-    STORAGE_VERSION)
+    LOCATOR, LOCATOR_VERSION, LOGGING, LOGGING_VERSION, METRICS,
+    METRICS_VERSION, STORAGE, STORAGE_VERSION)
 
 P = {0: ["value", {}], 1: ["error", {}]}
 S = {0: ["write", None], 1: ["error", {}], 2: ["close", {}]}
 
-DECLARED = {"locator": LOCATOR, "storage": STORAGE, "logging": LOGGING}
+DECLARED = {"locator": LOCATOR, "storage": STORAGE, "logging": LOGGING,
+            "metrics": METRICS}
 
 
 def throughMsgpack(graph):
@@ -65,6 +66,16 @@ class GraphTests(SynchronousTestCase):
             1: ["verbosity", {}, P],
             2: ["set_verbosity", {}, P],
         })
+
+    def test_metrics(self):
+        """
+        Metrics C{fetch} is one primitive message of version 1, as
+        cocaine-plugins' C{idl/metrics.hpp}: both arguments optional.
+        """
+        self.assertEqual(METRICS.graph(), {0: ["fetch", {}, P]})
+        self.assertEqual(METRICS_VERSION, 1)
+        self.assertEqual([(a.name, a.optional) for a in METRICS[0].args],
+                         [("type", True), ("query", True)])
 
     def test_locator(self):
         """

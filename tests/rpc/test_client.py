@@ -546,6 +546,19 @@ class RawReplyTests(SynchronousTestCase):
         self.client.dataReceived(pack([1, 5, []]))
         self.failureResultOf(d, NotConnected)
 
+    def test_openWithHeaders(self):
+        """
+        Headers given to C{open} go with the invocation as literal,
+        unstored entries; the header table decodes them.
+        """
+        from cocaine.protocol.headers import HeaderTable
+        self.client.open(ID["count"], [1], headers=[
+            (b"request_timeout", b"\x01" * 8)])
+        [message] = _unpackAll(self.transport.value())
+        self.assertEqual(message[:3], [1, ID["count"], [1]])
+        self.assertEqual(HeaderTable().decode(message[3]),
+                         [(b"request_timeout", b"\x01" * 8)])
+
     def test_unexpectedTypeOnChannel(self):
         """
         A message outside the channel's upstream protocol fails the read

@@ -11,3 +11,8 @@ cocaine = ServiceMaker(
     "Cocaine", "cocaine.tap",
     "Cocaine: your personal app engine (locator, services, apps).",
     "cocaine")
+
+proxy = ServiceMaker(
+    "Cocaine proxy", "cocaine.http.tap",
+    "An HTTP gateway to the apps of Cocaine nodes found at their locators.",
+    "cocaine-proxy")

@@ -7,6 +7,10 @@
 // Events:
 //   echo   every request chunk is written back, then the response closes
 //   ping   answers "pong" and closes
+//   http   the HTTP convention (docs/http.md): the request chunk
+//          [method, uri, version, headers, body] is answered with a head
+//          [200, [["Content-Type", the request's], ["X-Uri", uri]]] and
+//          the body echoed byte for byte
 // Anything else is answered [[42, 200], "no handler for event '<name>'"].
 //
 // Control channel: handshake [1, 0, [uuid]] then heartbeat [1, 0, []] every
@@ -17,7 +21,7 @@
 "use strict";
 
 const net = require("net");
-const { encode, decodeMultiStream } = require("@msgpack/msgpack");
+const { encode, decode, decodeMultiStream } = require("@msgpack/msgpack");
 
 const CONTROL = 1;
 const FRAMEWORK = 42;
@@ -104,6 +108,40 @@ const handlers = {
       error(reason) {
         send(channel, 1, [[FRAMEWORK, UNCAUGHT], `RequestError: ${reason}`]);
         sessions.delete(channel);
+      },
+    });
+  },
+  http(channel) {
+    let request = null;
+    sessions.set(channel, {
+      chunk(data) {
+        if (request === null) request = data;
+      },
+      close() {
+        sessions.delete(channel);
+        let method, uri, headers, body;
+        try {
+          // old-spec raw strings: keep them as bytes (the body is binary)
+          [method, uri, , headers, body] = decode(request, { rawStrings: true });
+        } catch (err) {
+          send(channel, 1, [[FRAMEWORK, UNCAUGHT], `bad HTTP request: ${err.message}`]);
+          return;
+        }
+        let type = "application/octet-stream";
+        for (const [name, value] of headers || []) {
+          if (text(name).toLowerCase() === "content-type") {
+            type = text(value);
+            break;
+          }
+        }
+        send(channel, 0, [encode([200, [["Content-Type", type], ["X-Method", text(method)],
+                                        ["X-Uri", text(uri)]]])]);
+        if (body && body.length) send(channel, 0, [body]);
+        send(channel, 2, []);
+      },
+      error(reason) {
+        sessions.delete(channel);
+        log(`http request failed: ${reason}`);
       },
     });
   },

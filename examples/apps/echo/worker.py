@@ -6,8 +6,10 @@ The echo app: a Cocaine worker written with the Python worker SDK.
 Events:
   - C{echo}: streams every request chunk back, then closes;
   - C{ping}: answers C{b"pong"} (a plain, non-async handler);
-  - C{http}: an HTTP handler answering 200 "hello from cocaine" with the
-    request's method and path;
+  - C{http}: an HTTP handler (reached through the HTTP gateway as
+    C{/echo/http/...}): a request with a body gets it back byte for byte
+    with the request's C{Content-Type}; one without gets 200 "hello from
+    cocaine" with its method and path;
   - C{fail}: raises C{ValueError("boom")};
   - C{slow}: reads one chunk, sleeps that many milliseconds (ASCII digits),
     then answers C{b"done"};
@@ -43,6 +45,11 @@ def ping(request, response):
 
 @http
 async def hello(request, response):
+    if request.body:
+        response.write_head(200, [("Content-Type", request.header(
+            "Content-Type", "application/octet-stream"))])
+        response.write(request.body)
+        return
     response.write_head(200, [("Content-Type", "text/plain; charset=utf-8")])
     response.write("hello from cocaine\n{} {}\n".format(
         request.method, request.path))

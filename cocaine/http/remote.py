@@ -1,0 +1,153 @@
+# -*- test-case-name: tests.http.test_remote -*-
+"""
+Sessions of apps on other nodes, over the native protocol: one client
+connection per app endpoint, kept and reused, opened again when lost.
+"""
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.logger import Logger
+
+from cocaine.errors import NotConnected, Unreachable
+from cocaine.protocol.idl import Protocol
+from cocaine.protocol.services import APP
+from cocaine.rpc.client import connect
+
+
+def _endpoint(raw):
+    host, port = raw[0], raw[1]
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return host, int(port)
+
+
+def _chunk(args):
+    data = args[0] if args else b""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return data
+
+
+class RemoteCall:
+    """
+    One remote session (a L{cocaine.http.gateway.Call}).
+    """
+
+    __slots__ = ("task", "cancelled")
+
+    def __init__(self):
+        self.task = None
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+
+
+class RemoteApps:
+    """
+    Client connections to app endpoints of other nodes.
+
+    @ivar connections: C{{(host, port): ClientProtocol}} open now.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, connectTimeout=5.0, connect=connect):
+        self._reactor = reactor
+        self._connectTimeout = connectTimeout
+        self._connect = connect
+        self.connections = {}
+
+    async def _connection(self, endpoints, app, graph):
+        error = None
+        for raw in endpoints:
+            endpoint = _endpoint(raw)
+            connection = self.connections.get(endpoint)
+            if connection is not None and connection.connected:
+                return connection
+            try:
+                protocol = Protocol.fromGraph(app, graph) if graph else APP
+            except ValueError:
+                protocol = APP
+            try:
+                connection = await self._connect(
+                    self._reactor, endpoint, app, protocol,
+                    timeout=self._connectTimeout)
+            except CancelledError:
+                raise
+            except Exception as e:
+                error = e
+                continue
+            old = self.connections.get(endpoint)
+            if old is not None and old.connected:
+                # another request connected meanwhile: keep one
+                connection.transport.loseConnection()
+                return old
+            self.connections[endpoint] = connection
+            return connection
+        raise Unreachable("cannot connect to app {} at {}: {}".format(
+            app, ", ".join("{}:{}".format(*_endpoint(e)) for e in endpoints)
+            or "no endpoints", error))
+
+    def call(self, endpoints, app, event, headers, chunk, upstream,
+             graph=None):
+        """
+        Open a session of C{app} at the first of C{endpoints} that
+        connects, send C{chunk}, close; the answer comes on C{upstream}.
+        When no endpoint connects, C{upstream} gets L{Unreachable}.
+
+        @return: a L{RemoteCall}.
+        """
+        call = RemoteCall()
+        task = Deferred.fromCoroutine(self._run(
+            call, endpoints, app, event, headers, chunk, upstream, graph))
+        if not call.cancelled and not task.called:
+            call.task = task
+        return call
+
+    async def _run(self, call, endpoints, app, event, headers, chunk,
+                   upstream, graph):
+        try:
+            try:
+                connection = await self._connection(endpoints, app, graph)
+            except Unreachable as e:
+                if not call.cancelled:
+                    upstream.error(e)
+                return
+            if call.cancelled:
+                return
+            mtype = connection.protocol.idOf("enqueue")
+            try:
+                channel = connection.open(mtype, [event], headers=headers)
+            except NotConnected as e:
+                upstream.error(Unreachable(str(e)))
+                return
+            channel.write(chunk)
+            channel.close()
+            while True:
+                name, args = await channel.recv()
+                if call.cancelled:
+                    return
+                if name == "write":
+                    upstream.send("write", _chunk(args))
+                elif name == "close":
+                    upstream.send("close")
+                    return
+                elif name == "error":
+                    upstream.error(args)
+                    return
+        except CancelledError:
+            return
+        finally:
+            call.task = None
+
+    def disconnect(self):
+        """
+        Close every connection.
+        """
+        connections, self.connections = self.connections, {}
+        for connection in connections.values():
+            if connection.connected:
+                connection.transport.loseConnection()

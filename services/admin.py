@@ -1,0 +1,34 @@
+"""
+The C{admin} service plugin: the operator's web dashboard on
+C{network.bind}. Args: C{{"port": 10081}} (0: any free port; not
+10080, which browsers refuse). It reads
+the node service when there is one.
+"""
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IServicePlugin
+
+
+@implementer(IPlugin, IServicePlugin)
+class _AdminPlugin:
+    name = "admin"
+
+    def validate(self, path, args, config):
+        from cocaine.config import ConfigError
+        unknown = sorted(set(args) - {"port"})
+        if unknown:
+            raise ConfigError("{}.{}".format(path, unknown[0]),
+                              "unknown key (allowed: port)")
+        port = args.get("port", 0)
+        if type(port) is not int or not 0 <= port <= 65535:
+            raise ConfigError(path + ".port",
+                              "must be a TCP port (0-65535, 0: any free)")
+
+    def makeService(self, context, name, args):
+        from cocaine.admin.service import DEFAULT_PORT, AdminService
+        return AdminService(context, port=args.get("port", DEFAULT_PORT))
+
+
+admin = _AdminPlugin()

@@ -1,0 +1,231 @@
+# -*- test-case-name: tests.http.test_remote -*-
+"""
+Tests for L{cocaine.http.remote} and the node backend's use of it, with a
+fake client connection.
+"""
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.cluster.remote import RemoteTable
+from cocaine.errors import NotConnected, QueueFull, Unreachable
+from cocaine.http.backends import LOCAL, NodeBackend
+from cocaine.http.remote import RemoteApps
+from cocaine.protocol.services import APP
+from cocaine.testing import MemoryNode, memoryContext
+
+
+class FakeUpstream:
+    def __init__(self):
+        self.messages = []
+        self.target = None
+
+    def send(self, name, *args):
+        self.messages.append((name,) + args)
+
+    def error(self, error):
+        self.messages.append(("error", error))
+
+
+class FakeChannel:
+    def __init__(self, args, headers):
+        self.args = args
+        self.headers = headers
+        self.sent = []
+        self.reads = []
+
+    def write(self, chunk):
+        self.sent.append(("write", chunk))
+
+    def close(self):
+        self.sent.append(("close",))
+
+    def recv(self):
+        d = Deferred()
+        self.reads.append(d)
+        return d
+
+    def answer(self, name, *args):
+        # as Channel.recv: an error comes as the exception itself
+        self.reads.pop(0).callback(
+            (name, args[0] if name == "error" else list(args)))
+
+
+class FakeTransport:
+    def __init__(self):
+        self.lost = False
+
+    def loseConnection(self):
+        self.lost = True
+
+
+class FakeConnection:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.connected = True
+        self.protocol = APP
+        self.channels = []
+        self.transport = FakeTransport()
+
+    def open(self, mtype, args, headers=None):
+        if not self.connected:
+            raise NotConnected("gone")
+        assert mtype == APP.idOf("enqueue")
+        self.channels.append(FakeChannel(args, headers))
+        return self.channels[-1]
+
+
+class FakeConnector:
+    def __init__(self, refuse=()):
+        self.refuse = set(refuse)
+        self.connections = []
+
+    def __call__(self, reactor, endpoint, name, protocol, timeout):
+        if endpoint in self.refuse:
+            return fail(ConnectionRefusedError("refused"))
+        self.connections.append(FakeConnection(endpoint))
+        return succeed(self.connections[-1])
+
+
+class RemoteAppsTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.connector = FakeConnector()
+        self.remote = RemoteApps(Clock(), connect=self.connector)
+
+    def call(self, endpoints=(("127.0.0.1", 1),)):
+        upstream = FakeUpstream()
+        call = self.remote.call([list(e) for e in endpoints], "echo", "http",
+                                [(b"a", b"b")], b"req", upstream)
+        return call, upstream
+
+    def test_session(self):
+        """
+        enqueue with the headers, the chunk, close; the answer is relayed
+        and the connection kept for the next call.
+        """
+        call, upstream = self.call()
+        connection = self.connector.connections[0]
+        channel = connection.channels[0]
+        self.assertEqual(channel.args, ["http"])
+        self.assertEqual(channel.headers, [(b"a", b"b")])
+        self.assertEqual(channel.sent, [("write", b"req"), ("close",)])
+        channel.answer("write", b"head")
+        channel.answer("write", "text")
+        channel.answer("close")
+        self.assertEqual(upstream.messages, [
+            ("write", b"head"), ("write", b"text"), ("close",)])
+        self.call()
+        self.assertEqual(len(self.connector.connections), 1)
+        self.assertEqual(len(connection.channels), 2)
+
+    def test_error(self):
+        """
+        The remote error is passed on.
+        """
+        call, upstream = self.call()
+        error = QueueFull("full")
+        self.connector.connections[0].channels[0].answer("error", error)
+        self.assertEqual(upstream.messages, [("error", error)])
+
+    def test_unreachable(self):
+        """
+        Endpoints are tried in order; none connecting is L{Unreachable}.
+        """
+        self.connector.refuse = {("127.0.0.1", 1)}
+        call, upstream = self.call([("127.0.0.1", 1), ("127.0.0.1", 2)])
+        self.assertEqual(self.connector.connections[0].endpoint,
+                         ("127.0.0.1", 2))
+        self.connector.refuse.add(("127.0.0.1", 3))
+        call, upstream = self.call([("127.0.0.1", 3)])
+        self.assertIsInstance(upstream.messages[0][1], Unreachable)
+
+    def test_reconnect(self):
+        """
+        A lost connection is replaced on the next call.
+        """
+        self.call()
+        self.connector.connections[0].connected = False
+        self.call()
+        self.assertEqual(len(self.connector.connections), 2)
+
+    def test_cancel(self):
+        """
+        A cancelled call relays nothing more.
+        """
+        call, upstream = self.call()
+        channel = self.connector.connections[0].channels[0]
+        channel.answer("write", b"head")
+        call.cancel()
+        self.assertEqual(upstream.messages, [("write", b"head")])
+
+    def test_disconnect(self):
+        """
+        L{RemoteApps.disconnect} closes every connection.
+        """
+        self.call()
+        self.remote.disconnect()
+        self.assertTrue(self.connector.connections[0].transport.lost)
+
+
+class _Locator:
+    def __init__(self, remote):
+        self.remote = remote
+
+
+class NodeBackendTests(SynchronousTestCase):
+    """
+    L{NodeBackend}: the node first, then one remote provider.
+    """
+
+    def setUp(self):
+        self.node = MemoryNode()
+        self.context = memoryContext(self.node)
+        self.table = RemoteTable()
+        self.context.locator = _Locator(self.table)
+        self.connector = FakeConnector()
+        self.backend = NodeBackend(self.context, RemoteApps(
+            Clock(), connect=self.connector))
+
+    def test_local(self):
+        """
+        The first attempt goes to the node.
+        """
+        self.node.add("echo", lambda event, chunks: [b"x"] + chunks)
+        upstream = FakeUpstream()
+        self.backend.call("echo", "http", [], b"req", upstream, [])
+        self.assertEqual(upstream.target, LOCAL)
+        self.assertEqual(upstream.messages, [("write", b"x"),
+                                             ("write", b"req"), ("close",)])
+
+    def test_remoteRetry(self):
+        """
+        After the node, a remote provider of the app; then nothing.
+        """
+        self.assertTrue(self.backend.hasOther("echo", []))
+        self.assertFalse(self.backend.hasOther("echo", [LOCAL]))
+        self.table.link("n2", ["127.0.0.1", 10053], {
+            "echo": [[["127.0.0.1", 4000]], 1, {}]})
+        self.assertTrue(self.backend.hasOther("echo", [LOCAL]))
+        upstream = FakeUpstream()
+        self.backend.call("echo", "http", [], b"req", upstream, [LOCAL])
+        self.assertEqual(upstream.target, "n2")
+        self.assertEqual(self.connector.connections[0].endpoint,
+                         ("127.0.0.1", 4000))
+        self.assertFalse(self.backend.hasOther("echo", [LOCAL, "n2"]))
+
+    def test_withoutCluster(self):
+        """
+        Without a locator or remote connections there is no other node.
+        """
+        self.context.locator = None
+        self.assertFalse(self.backend.hasOther("echo", [LOCAL]))
+
+    def test_healthy(self):
+        """
+        Healthy while the node runs.
+        """
+        self.assertTrue(self.backend.healthy())
+        self.node.running = False
+        self.assertFalse(self.backend.healthy())
