@@ -130,8 +130,9 @@ def startOurs(directory, workers):
             capture_output=True)
     except subprocess.SubprocessError as e:
         server.stop()
-        raise Unavailable("could not pin the echo pool to {}: {} {}".format(
-            workers, e, getattr(e, "stderr", b"")[-1000:]))
+        raise Unavailable("could not pin the echo pool to {}: {} {!r}"
+                          .format(workers, e, (getattr(e, "stderr", None)
+                                               or b"")[-1000:]))
     return server, base + OUR_PATH
 
 

@@ -85,9 +85,19 @@ def bareHttptools():
     return Factory.forProtocol(BareHello)
 
 
+class Hello:
+    """
+    The handler of L{cocaine.http.server.HTTPFactory}: one response in one
+    write.
+    """
+
+    def handleRequest(self, request, responder):
+        responder.respond(200, [(b"Content-Type", b"text/plain")], HELLO)
+
+
 def ours():
-    from bench.httpours import helloFactory
-    return helloFactory(reactor)
+    from cocaine.http.server import HTTPFactory
+    return HTTPFactory(reactor, Hello())
 
 
 SERVERS = {"twisted": twistedWeb, "httptools": bareHttptools,

@@ -21,7 +21,8 @@ def call(app, method, body=b""):
     @return: C{(status, headers, body)}.
     """
     started = []
-    environ = {"REQUEST_METHOD": method, "wsgi.input": io.BytesIO(body),
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": "/",
+               "wsgi.input": io.BytesIO(body),
                "CONTENT_LENGTH": str(len(body)) if body else ""}
     parts = app(environ, lambda status, headers: started.append(
         (status, headers)))
@@ -41,7 +42,8 @@ class WsgiEchoTests(SynchronousTestCase):
 
     def test_getFixed(self):
         status, headers, answer = call(wsgi_echo.application, "GET")
-        self.assertEqual((status, answer), ("200 OK", wsgi_echo.BODY))
+        self.assertEqual((status, answer),
+                         ("200 OK", b"hello from cocaine\nGET /\n"))
         self.assertEqual(headers["Content-Length"], str(len(answer)))
 
     def test_hello(self):
