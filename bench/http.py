@@ -339,13 +339,14 @@ def main(argv=None):
         return 0
     directory = tempfile.mkdtemp(prefix="cocaine-bench-http-")
     began = time.monotonic()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         found = run(args, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     found.update({
         "machine": machine(), "versions": versions(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": date,
         "seconds_total": round(time.monotonic() - began, 1),
         "settings": {"seconds": args.seconds, "warmup": args.warmup,
                      "connections": args.connections,
