@@ -342,6 +342,10 @@ def main(argv=None):
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         found = run(args, directory)
+    except KeyboardInterrupt:
+        print("interrupted; every server it started was stopped",
+              flush=True)
+        return 130
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     found.update({
