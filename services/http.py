@@ -2,7 +2,8 @@
 The C{http} service plugin: the HTTP gateway to the node's apps
 (docs/http.md). Args: C{{"port": 8080, "max-body": 67108864,
 "max-connections": 1024, "header-timeout": 10, "body-timeout": 30,
-"idle-timeout": 60, "timeout": 30, "timeouts": {app: {event: s, "": s}}}}.
+"idle-timeout": 60, "timeout": 30, "timeouts": {app: {event: s, "": s}},
+"max-buffer": 33554432, "send-timeout": 60}}.
 Listens on C{network.bind}; needs the node service. Not an RPC service: it
 joins the tree after the node, unpublished.
 """

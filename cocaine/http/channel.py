@@ -18,7 +18,15 @@ only when the previous response finished, so pipelined requests are
 answered in order. Reading pauses when L{PIPELINE_DEPTH} requests wait, and
 while the transport's write buffer is full (the connection is the
 transport's producer, and passes pause and resume on to the producer a
-handler registers on its L{Responder}). The server's own error responses
+handler registers on its L{Responder}).
+
+A client that does not read cannot make the server buffer without bound
+(a handler without a producer, as the gateway, cannot be paused: its app
+writes on): while the write buffer is full, the bytes of the response
+written meanwhile are counted, and past the factory's C{maxBuffer}, or
+when the buffer stays full for C{sendTimeout} seconds, the connection is
+aborted (its buffer dropped), which tells the handler the client went
+away. The server's own error responses
 (400, 408, 413, 431, 505, 503) take their turn in the same queue, then the
 connection closes.
 """
@@ -110,6 +118,10 @@ class HTTPChannel(Protocol):
         self._timerAt = 0.0
         self._deadline = None
         self._deadlineKind = IDLE
+        self._backlog = 0
+        self._pausedAt = 0.0
+        self._sendTimer = None
+        self._stalled = False
 
     # -- the connection
 
@@ -178,6 +190,9 @@ class HTTPChannel(Protocol):
         self._closing = True
         self._deadline = None
         timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        timer, self._sendTimer = self._sendTimer, None
         if timer is not None and timer.active():
             timer.cancel()
         self._queue.clear()
@@ -412,7 +427,14 @@ class HTTPChannel(Protocol):
         The transport's write buffer is full: stop reading requests and
         pause the response's producer.
         """
-        self._writeFull = True
+        if not self._writeFull:
+            self._writeFull = True
+            self._backlog = 0
+            self._pausedAt = self._reactor.seconds()
+            timeout = self.factory.sendTimeout
+            if self._sendTimer is None and timeout is not None:
+                self._sendTimer = self._reactor.callLater(
+                    timeout, self._sendExpired)
         self._updateReading()
         if self._producer is not None and self._streaming:
             self._producer.pauseProducing()
@@ -433,6 +455,53 @@ class HTTPChannel(Protocol):
         producer, self._producer = self._producer, None
         if producer is not None and self._streaming:
             producer.stopProducing()
+
+    # -- clients that do not read
+
+    def _backlogged(self, size):
+        """
+        The response writes C{size} more bytes while the write buffer is
+        full.
+
+        @return: whether to write them: false once the connection was cut.
+        """
+        if self._stalled:
+            return False
+        backlog = self._backlog + size
+        self._backlog = backlog
+        if backlog > self.factory.maxBuffer:
+            self._stall("more than {} bytes waiting for it".format(
+                self.factory.maxBuffer))
+            return False
+        return True
+
+    def _sendExpired(self):
+        self._sendTimer = None
+        if not self._writeFull or self._stalled:
+            return
+        timeout = self.factory.sendTimeout
+        left = self._pausedAt + timeout - self._reactor.seconds()
+        if left > 0:
+            self._sendTimer = self._reactor.callLater(left,
+                                                      self._sendExpired)
+            return
+        self._stall("its write buffer full for {:g} s".format(timeout))
+
+    def _stall(self, reason):
+        """
+        Abort the connection of a client that does not read: what it was
+        sent is dropped and the handler learns it went away.
+        """
+        self._stalled = True
+        self._closing = True
+        log.info("HTTP client {peer} does not read ({reason}): connection "
+                 "aborted", peer=self.peer, reason=reason)
+        transport = self.transport
+        abort = getattr(transport, "abortConnection", None)
+        if abort is not None:
+            abort()
+        else:
+            transport.loseConnection()
 
     def _registerProducer(self, producer, streaming):
         if self._producer is not None:

@@ -5,7 +5,8 @@ that name the key, and the same settings for the standalone proxy.
 
     {"port": 8080, "max-body": 67108864, "max-connections": 1024,
      "header-timeout": 10, "body-timeout": 30, "idle-timeout": 60,
-     "timeout": 30, "timeouts": {"app": {"event": 5, "": 10}}}
+     "timeout": 30, "timeouts": {"app": {"event": 5, "": 10}},
+     "max-buffer": 33554432, "send-timeout": 60}
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from cocaine.config import ConfigError
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY = 64 * 2 ** 20
+DEFAULT_MAX_BUFFER = 32 * 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Settings:
     idleTimeout: float = 60.0
     timeout: float = 30.0
     timeouts: dict = field(default_factory=dict)
+    maxBuffer: int = DEFAULT_MAX_BUFFER
+    sendTimeout: float = 60.0
 
     def factoryArguments(self):
         """
@@ -39,7 +43,9 @@ class Settings:
                     maxConnections=self.maxConnections,
                     headerTimeout=self.headerTimeout,
                     bodyTimeout=self.bodyTimeout,
-                    idleTimeout=self.idleTimeout)
+                    idleTimeout=self.idleTimeout,
+                    maxBuffer=self.maxBuffer,
+                    sendTimeout=self.sendTimeout)
 
 
 #: arg name: (attribute, kind, minimum)
@@ -51,6 +57,8 @@ _NUMBERS = {
     "body-timeout": ("bodyTimeout", float, 0),
     "idle-timeout": ("idleTimeout", float, 0),
     "timeout": ("timeout", float, 0),
+    "max-buffer": ("maxBuffer", int, 1),
+    "send-timeout": ("sendTimeout", float, 0),
 }
 
 ALLOWED = frozenset(_NUMBERS) | {"timeouts"}

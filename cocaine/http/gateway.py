@@ -176,7 +176,7 @@ class Exchange:
 
     __slots__ = ("gateway", "request", "responder", "route", "headers",
                  "payload", "extra", "timeout", "timer", "upstream", "call",
-                 "tried", "done", "endOnEmpty")
+                 "tried", "done", "endOnEmpty", "refusal")
 
     def __init__(self, gateway, request, responder, route, headers, payload,
                  extra, timeout):
@@ -194,6 +194,8 @@ class Exchange:
         self.tried = []
         self.done = False
         self.endOnEmpty = False
+        #: the first attempt's queue-full refusal, when it was retried
+        self.refusal = None
 
     def start(self):
         self.timer = self.gateway.clock.callLater(self.timeout,
@@ -253,9 +255,15 @@ class Exchange:
                 and not self.responder.headWritten):
             self.tried.append(self.upstream.target)
             if self.gateway.backend.hasOther(route.app, self.tried):
+                if isQueueFull(error):
+                    self.refusal = error
                 self.call = None
                 self._attempt()
                 return
+        elif self.refusal is not None and retriable(error):
+            # The retry target refused too (its app just paused, its node
+            # gone): the app is overloaded rather than absent.
+            error = self.refusal
         if self.responder.headWritten:
             self.gateway.log.info(
                 "http: app {app} failed {event} mid-response: {error}",

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.http.test_remote -*-
 """
 Sessions of apps on other nodes, over the native protocol: one client
-connection per app endpoint, kept and reused, opened again when lost.
+connection per app endpoint, kept and reused, opened again when lost, and
+closed once it carried no session for C{idleTimeout} seconds.
 """
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -54,11 +55,22 @@ class RemoteApps:
 
     log = Logger()
 
-    def __init__(self, reactor, connectTimeout=5.0, connect=connect):
+    def __init__(self, reactor, connectTimeout=5.0, connect=connect,
+                 idleTimeout=60.0):
+        """
+        @param idleTimeout: seconds a connection without sessions is kept;
+            L{None} for ever.
+        """
         self._reactor = reactor
         self._connectTimeout = connectTimeout
         self._connect = connect
+        self._idleTimeout = idleTimeout
         self.connections = {}
+        #: C{{endpoint: sessions running}}
+        self._sessions = {}
+        #: C{{endpoint: when its last session ended (or it connected)}}
+        self._idleSince = {}
+        self._sweeper = None
 
     async def _connection(self, endpoints, app, graph):
         error = None
@@ -66,7 +78,7 @@ class RemoteApps:
             endpoint = _endpoint(raw)
             connection = self.connections.get(endpoint)
             if connection is not None and connection.connected:
-                return connection
+                return endpoint, connection
             try:
                 protocol = Protocol.fromGraph(app, graph) if graph else APP
             except ValueError:
@@ -84,9 +96,13 @@ class RemoteApps:
             if old is not None and old.connected:
                 # another request connected meanwhile: keep one
                 connection.transport.loseConnection()
-                return old
+                return endpoint, old
             self.connections[endpoint] = connection
-            return connection
+            self._idleSince[endpoint] = self._reactor.seconds()
+            if self._sweeper is None and self._idleTimeout is not None:
+                self._sweeper = self._reactor.callLater(self._idleTimeout,
+                                                        self._sweep)
+            return endpoint, connection
         raise Unreachable("cannot connect to app {} at {}: {}".format(
             app, ", ".join("{}:{}".format(*_endpoint(e)) for e in endpoints)
             or "no endpoints", error))
@@ -109,15 +125,18 @@ class RemoteApps:
 
     async def _run(self, call, endpoints, app, event, headers, chunk,
                    upstream, graph):
+        endpoint = None
         try:
             try:
-                connection = await self._connection(endpoints, app, graph)
+                endpoint, connection = await self._connection(
+                    endpoints, app, graph)
             except Unreachable as e:
                 if not call.cancelled:
                     upstream.error(e)
                 return
             if call.cancelled:
                 return
+            self._sessions[endpoint] = self._sessions.get(endpoint, 0) + 1
             mtype = connection.protocol.idOf("enqueue")
             try:
                 channel = connection.open(mtype, [event], headers=headers)
@@ -142,11 +161,50 @@ class RemoteApps:
             return
         finally:
             call.task = None
+            if endpoint is not None and endpoint in self._sessions:
+                left = self._sessions[endpoint] - 1
+                if left:
+                    self._sessions[endpoint] = left
+                else:
+                    del self._sessions[endpoint]
+                    self._idleSince[endpoint] = self._reactor.seconds()
+
+    def _sweep(self):
+        """
+        Close the connections idle for C{idleTimeout}; come back when the
+        next may be.
+        """
+        self._sweeper = None
+        now = self._reactor.seconds()
+        timeout = self._idleTimeout
+        due = None
+        for endpoint, connection in list(self.connections.items()):
+            if not connection.connected:
+                del self.connections[endpoint]
+                self._idleSince.pop(endpoint, None)
+                continue
+            if endpoint in self._sessions:
+                continue
+            since = self._idleSince.get(endpoint, now)
+            if now - since >= timeout:
+                del self.connections[endpoint]
+                self._idleSince.pop(endpoint, None)
+                self.log.debug("closing the idle connection to {host}:"
+                               "{port}", host=endpoint[0], port=endpoint[1])
+                connection.transport.loseConnection()
+            elif due is None or since + timeout < due:
+                due = since + timeout
+        if self.connections:
+            delay = timeout if due is None else due - now
+            self._sweeper = self._reactor.callLater(delay, self._sweep)
 
     def disconnect(self):
         """
         Close every connection.
         """
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None and sweeper.active():
+            sweeper.cancel()
         connections, self.connections = self.connections, {}
         for connection in connections.values():
             if connection.connected:

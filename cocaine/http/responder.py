@@ -216,7 +216,10 @@ class Responder:
             raise RuntimeError("write() before writeHead()")
         data = self._frame(data)
         if data:
-            self._channel.transport.write(data)
+            channel = self._channel
+            if channel._writeFull and not channel._backlogged(len(data)):
+                return
+            channel.transport.write(data)
 
     def finish(self):
         """

@@ -42,7 +42,7 @@ class HTTPFactory(Factory):
     def __init__(self, reactor, handler, maxBody=64 * 2**20,
                  maxHeaderBytes=64 * 1024, headerTimeout=10.0,
                  bodyTimeout=30.0, idleTimeout=60.0, maxConnections=1024,
-                 serverName=None):
+                 serverName=None, maxBuffer=32 * 2**20, sendTimeout=60.0):
         """
         @param handler: has C{handleRequest(request, responder)}, called
             once per complete request.
@@ -57,6 +57,11 @@ class HTTPFactory(Factory):
         @param maxConnections: connections beyond this get a 503.
         @param serverName: the C{Server} header of every response, or
             L{None} for none.
+        @param maxBuffer: the most bytes of a response written while the
+            transport's write buffer is full (the client does not read)
+            before the connection is aborted.
+        @param sendTimeout: seconds the write buffer may stay full before
+            the connection is aborted; L{None} for no limit.
         """
         self.reactor = reactor
         self.handler = handler
@@ -66,6 +71,8 @@ class HTTPFactory(Factory):
         self.bodyTimeout = bodyTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.maxBuffer = maxBuffer
+        self.sendTimeout = sendTimeout
         if isinstance(serverName, str):
             serverName = serverName.encode("ascii")
         self.serverLine = (b"Server: " + serverName + b"\r\n"

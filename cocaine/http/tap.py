@@ -3,7 +3,9 @@
 C{twistd -n cocaine-proxy --locator HOST:PORT [--locator ...] --port 8080}:
 the HTTP gateway on its own, for an edge tier in front of a cluster. Apps
 are resolved at the locators and requests spread over their nodes
-(L{cocaine.http.edge}). Like C{cocaine.tap}, this is an entry point: it
+(L{cocaine.http.edge}). With C{--metrics-port N}, C{/metrics} of its own
+registry (its responses by code, its process figures) is served on port N
+of the same address. Like C{cocaine.tap}, this is an entry point: it
 alone touches the global reactor.
 """
 
@@ -53,6 +55,12 @@ class Options(usage.Options):
         ["body-timeout", None, 30.0, "Seconds to receive the body.", float],
         ["idle-timeout", None, 60.0, "Seconds a keep-alive connection may "
          "idle.", float],
+        ["max-buffer", None, 32 * 2 ** 20, "Most bytes of a response "
+         "written to a client that does not read before it is cut.", int],
+        ["send-timeout", None, 60.0, "Seconds a client's write buffer may "
+         "stay full before it is cut.", float],
+        ["metrics-port", None, None, "Serve /metrics (Prometheus) on this "
+         "port of the same address (default: not at all).", int],
     ]
 
     def __init__(self):
@@ -67,13 +75,18 @@ class Options(usage.Options):
         self["locators"].append(parseEndpoint(value))
 
     def postOptions(self):
+        port = self["metrics-port"]
+        if port is not None and not 0 <= port <= 65535:
+            raise usage.UsageError("--metrics-port: must be a TCP port "
+                                   "(0-65535)")
         if not self["locators"]:
             self["locators"].append(parseEndpoint(DEFAULT_LOCATOR))
         from cocaine.config import ConfigError
         from cocaine.http.config import parseSettings
         args = {key: self[key] for key in (
             "port", "max-body", "max-connections", "timeout",
-            "header-timeout", "body-timeout", "idle-timeout")}
+            "header-timeout", "body-timeout", "idle-timeout", "max-buffer",
+            "send-timeout")}
         if self["timeouts"]:
             try:
                 args["timeouts"] = json.loads(self["timeouts"])
@@ -85,9 +98,14 @@ class Options(usage.Options):
             raise usage.UsageError(str(e).replace("options.", "--"))
 
 
-def buildProxy(reactor, locators, interface, settings, factoryClass=None):
+def buildProxy(reactor, locators, interface, settings, factoryClass=None,
+               metricsPort=None, process=None):
     """
-    The proxy's service: the locators' backend and the gateway.
+    The proxy's service: the locators' backend and the gateway, and
+    C{/metrics} on C{metricsPort} when it is given.
+
+    @param process: the C{psutil.Process} whose figures C{/metrics} shows
+        (this one by default).
     """
     from cocaine.http.edge import LocatorBackend
     from cocaine.http.gateway import Gateway
@@ -98,8 +116,17 @@ def buildProxy(reactor, locators, interface, settings, factoryClass=None):
     gateway = Gateway(reactor, backend, settings.timeouts, settings.timeout)
     root = MultiService()
     backend.setServiceParent(root)
-    GatewayService(reactor, gateway, interface, settings, remote=remote,
-                   factoryClass=factoryClass,
+    metrics = None
+    if metricsPort is not None:
+        from cocaine.metrics.collector import ProcessCollector
+        from cocaine.metrics.registry import Metrics
+        from cocaine.metrics.web import MetricsListener
+        metrics = Metrics()
+        metrics.register(ProcessCollector(process))
+        MetricsListener(reactor, metrics, metricsPort, interface,
+                        label="cocaine-proxy").setServiceParent(root)
+    GatewayService(reactor, gateway, interface, settings, metrics=metrics,
+                   remote=remote, factoryClass=factoryClass,
                    label="cocaine-proxy").setServiceParent(root)
     return root
 
@@ -107,4 +134,5 @@ def buildProxy(reactor, locators, interface, settings, factoryClass=None):
 def makeService(options):
     from twisted.internet import reactor
     return buildProxy(reactor, options["locators"], options["bind"],
-                      options["settings"])
+                      options["settings"],
+                      metricsPort=options["metrics-port"])

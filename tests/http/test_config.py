@@ -27,6 +27,8 @@ class SettingsTests(SynchronousTestCase):
         self.assertEqual(settings.port, 8080)
         self.assertEqual(settings.maxBody, 64 * 2 ** 20)
         self.assertEqual(settings.timeout, 30.0)
+        self.assertEqual(settings.maxBuffer, 32 * 2 ** 20)
+        self.assertEqual(settings.sendTimeout, 60.0)
 
     def test_all(self):
         """
@@ -35,10 +37,12 @@ class SettingsTests(SynchronousTestCase):
         settings = parseSettings("s.args", {
             "port": 0, "max-body": 10, "max-connections": 3,
             "header-timeout": 1, "body-timeout": 2, "idle-timeout": 3.5,
-            "timeout": 4, "timeouts": {"a": {"e": 1, "": 2}}})
+            "timeout": 4, "timeouts": {"a": {"e": 1, "": 2}},
+            "max-buffer": 4096, "send-timeout": 5})
         self.assertEqual(settings.factoryArguments(), dict(
             maxBody=10, maxConnections=3, headerTimeout=1.0,
-            bodyTimeout=2.0, idleTimeout=3.5))
+            bodyTimeout=2.0, idleTimeout=3.5, maxBuffer=4096,
+            sendTimeout=5.0))
         self.assertEqual(settings.timeouts, {"a": {"e": 1.0, "": 2.0}})
 
     def test_errors(self):
@@ -54,6 +58,10 @@ class SettingsTests(SynchronousTestCase):
                 ({"max-connections": 0}, "s.args.max-connections"),
                 ({"header-timeout": 0}, "s.args.header-timeout"),
                 ({"timeout": "x"}, "s.args.timeout"),
+                ({"max-buffer": 0}, "s.args.max-buffer"),
+                ({"max-buffer": 1.5}, "s.args.max-buffer"),
+                ({"send-timeout": 0}, "s.args.send-timeout"),
+                ({"send-timeout": "60"}, "s.args.send-timeout"),
                 ({"timeouts": []}, "s.args.timeouts"),
                 ({"timeouts": {"a": 1}}, "s.args.timeouts.a"),
                 ({"timeouts": {"a": {"": -1}}}, 's.args.timeouts.a.""'),

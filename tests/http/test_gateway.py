@@ -7,7 +7,10 @@ with a fake responder, a L{MemoryNode} and a scripted backend.
 import struct
 
 import msgpack
+from twisted.internet.error import ConnectionAborted
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -17,6 +20,7 @@ from cocaine.errors import (
     WorkerLost)
 from cocaine.http.backends import LOCAL, NodeBackend
 from cocaine.http.gateway import Backend, Gateway, timeoutFor
+from cocaine.http.server import HTTPFactory
 from cocaine.testing import MemoryNode, memoryContext
 from tests.http.fakes import FakeRequest, FakeResponder
 
@@ -442,6 +446,29 @@ class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
         self.backend.calls[1].upstream.error(Unreachable("down"))
         self.assertEqual(responder.code, 502)
 
+    def test_queueFullOutranksRetryRefusal(self):
+        """
+        Queue full, then the retry target's app not running (paused
+        meanwhile) or its node unreachable: the app is overloaded, a 503
+        with Retry-After, not a 404 or 502.
+        """
+        for refusal in (AppNotRunning("paused"), Unreachable("down")):
+            self.backend.calls = []
+            responder = self.request()
+            self.backend.calls[0].upstream.error(QueueFull("full"))
+            self.backend.calls[1].upstream.error(refusal)
+            self.assertEqual(responder.code, 503)
+            self.assertEqual(responder.header(b"Retry-After"), b"1")
+
+    def test_queueFullRetryFailing(self):
+        """
+        A retry that fails after delivery answers for itself.
+        """
+        responder = self.request()
+        self.backend.calls[0].upstream.error(QueueFull("full"))
+        self.backend.calls[1].upstream.error(DeadlineExpired("late"))
+        self.assertEqual(responder.code, 504)
+
     def test_noRetryWhenDelivered(self):
         """
         A worker lost (the request may have been delivered) is never
@@ -487,6 +514,34 @@ class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
         """
         self.backend.alive = False
         self.assertEqual(self.request(target=b"/ping").code, 503)
+
+
+class StalledClientTests(SynchronousTestCase):
+    """
+    The gateway behind the real server: a client that does not read ends
+    the app's session.
+    """
+
+    def test_maxBufferCancelsSession(self):
+        clock = MemoryReactorClock()
+        backend = ScriptedBackend()
+        factory = HTTPFactory(clock, Gateway(clock, backend),
+                              maxBuffer=1000)
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"GET /app/big HTTP/1.1\r\nHost: x\r\n\r\n")
+        [call] = backend.calls
+        upstream = call.upstream
+        upstream.send("write", head(200))
+        protocol.pauseProducing()
+        for _ in range(3):
+            upstream.send("write", b"x" * 400)
+        self.assertTrue(transport.disconnected)
+        self.assertFalse(call.cancelled)
+        protocol.connectionLost(Failure(ConnectionAborted()))
+        self.assertTrue(call.cancelled)
+        self.assertEqual(clock.getDelayedCalls(), [])
 
 
 class TimeoutForTests(SynchronousTestCase):

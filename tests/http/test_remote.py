@@ -92,7 +92,8 @@ class RemoteAppsTests(SynchronousTestCase):
 
     def setUp(self):
         self.connector = FakeConnector()
-        self.remote = RemoteApps(Clock(), connect=self.connector)
+        self.clock = Clock()
+        self.remote = RemoteApps(self.clock, connect=self.connector)
 
     def call(self, endpoints=(("127.0.0.1", 1),)):
         upstream = FakeUpstream()
@@ -229,3 +230,97 @@ class NodeBackendTests(SynchronousTestCase):
         self.assertTrue(self.backend.healthy())
         self.node.running = False
         self.assertFalse(self.backend.healthy())
+
+
+class IdleConnectionTests(SynchronousTestCase):
+    """
+    A connection that carried no session for C{idleTimeout} is closed.
+    """
+
+    def setUp(self):
+        self.connector = FakeConnector()
+        self.clock = Clock()
+        self.remote = RemoteApps(self.clock, connect=self.connector,
+                                 idleTimeout=60.0)
+
+    def call(self, port=1):
+        upstream = FakeUpstream()
+        self.remote.call([["127.0.0.1", port]], "echo", "http", [], b"req",
+                         upstream)
+        connection = [c for c in self.connector.connections
+                      if c.endpoint == ("127.0.0.1", port)][-1]
+        return connection, connection.channels[-1]
+
+    def test_idleClosed(self):
+        """
+        60 s after its last session ended (not after it opened), the
+        connection is closed; the next call connects again.
+        """
+        connection, channel = self.call()
+        self.clock.advance(50)
+        channel.answer("close")
+        self.clock.advance(59)
+        self.assertFalse(connection.transport.lost)
+        self.clock.advance(1)
+        self.assertTrue(connection.transport.lost)
+        self.assertEqual(self.remote.connections, {})
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        again, _ = self.call()
+        self.assertIsNot(again, connection)
+
+    def test_busyKept(self):
+        """
+        A connection with a session running is never closed for idleness.
+        """
+        connection, channel = self.call()
+        self.clock.advance(600)
+        self.assertFalse(connection.transport.lost)
+        channel.answer("close")
+        self.clock.advance(60)
+        self.assertTrue(connection.transport.lost)
+
+    def test_reusedPostpones(self):
+        """
+        A new session on the connection starts its idleness again; each
+        connection is timed on its own.
+        """
+        first, channel = self.call(1)
+        channel.answer("close")
+        other, otherChannel = self.call(2)
+        otherChannel.answer("close")
+        self.clock.advance(40)
+        again, channel = self.call(1)
+        self.assertIs(again, first)
+        channel.answer("close")
+        self.clock.advance(20)
+        self.assertTrue(other.transport.lost)
+        self.assertFalse(first.transport.lost)
+        self.clock.advance(40)
+        self.assertTrue(first.transport.lost)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_lostForgotten(self):
+        """
+        A connection lost meanwhile is forgotten at the sweep.
+        """
+        connection, channel = self.call()
+        channel.answer("close")
+        connection.connected = False
+        self.clock.advance(60)
+        self.assertFalse(connection.transport.lost)
+        self.assertEqual(self.remote.connections, {})
+
+    def test_disconnectStopsSweeping(self):
+        self.call()
+        self.remote.disconnect()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_never(self):
+        """
+        C{idleTimeout=None} keeps connections for ever.
+        """
+        remote = RemoteApps(self.clock, connect=self.connector,
+                            idleTimeout=None)
+        remote.call([["127.0.0.1", 1]], "echo", "http", [], b"req",
+                    FakeUpstream())
+        self.assertEqual(self.clock.getDelayedCalls(), [])

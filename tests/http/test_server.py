@@ -903,6 +903,138 @@ class BackpressureTests(SynchronousTestCase):
                           Producer(), True)
 
 
+class StalledClientTests(SynchronousTestCase):
+    """
+    A client that does not read cannot make the server buffer without
+    bound: past C{maxBuffer} bytes written while the write buffer is full,
+    or with the buffer full for C{sendTimeout}, the connection is aborted
+    and the handler told the client went away.
+    """
+
+    def streaming(self, **options):
+        handler = Handler()
+        clock, factory, protocol, transport = connect(handler, **options)
+        protocol.dataReceived(GET)
+        responder = handler.responders[0]
+        lost = []
+        responder.notifyLost(lambda: lost.append(True))
+        # a length, so that the bytes written are the body's
+        responder.writeHead(200, [(b"Content-Length", b"100000")])
+        return clock, protocol, transport, responder, lost
+
+    def test_maxBuffer(self):
+        """
+        The bytes written while paused are counted, not those before; the
+        write past the cap is not made and the connection is aborted.
+        """
+        clock, protocol, transport, responder, lost = self.streaming(
+            maxBuffer=100)
+        responder.write(b"x" * 1000)
+        protocol.pauseProducing()
+        responder.write(b"x" * 60)
+        protocol.pauseProducing()       # again, as each write while full
+        responder.write(b"x" * 40)
+        self.assertFalse(transport.disconnecting)
+        written = len(transport.value())
+        responder.write(b"x")
+        self.assertTrue(transport.disconnected)     # aborted, not closed
+        self.assertEqual(len(transport.value()), written)
+        responder.write(b"x" * 10)
+        self.assertEqual(len(transport.value()), written)
+        lose(protocol)
+        self.assertEqual(lost, [True])
+
+    def test_resumeResets(self):
+        """
+        The count starts again at each pause: a client that reads, slowly,
+        is never cut.
+        """
+        clock, protocol, transport, responder, lost = self.streaming(
+            maxBuffer=100)
+        for _ in range(5):
+            protocol.pauseProducing()
+            responder.write(b"x" * 90)
+            protocol.resumeProducing()
+        self.assertFalse(transport.disconnecting)
+
+    def test_sendTimeout(self):
+        """
+        The buffer full for C{sendTimeout} (however many pauses were
+        asked) aborts the connection.
+        """
+        clock, protocol, transport, responder, lost = self.streaming(
+            sendTimeout=10.0)
+        clock.advance(50)
+        protocol.pauseProducing()
+        clock.advance(6)
+        protocol.pauseProducing()
+        clock.advance(3.9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(0.1)
+        self.assertTrue(transport.disconnected)
+        lose(protocol)
+        self.assertEqual(lost, [True])
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_sendTimeoutAfterResume(self):
+        """
+        The timeout counts from the last pause: a resume in between saves
+        the connection until a new pause lasts long enough.
+        """
+        clock, protocol, transport, responder, lost = self.streaming(
+            sendTimeout=10.0)
+        protocol.pauseProducing()
+        clock.advance(8)
+        protocol.resumeProducing()
+        clock.advance(1)
+        protocol.pauseProducing()
+        clock.advance(2)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(7.9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(0.1)
+        self.assertTrue(transport.disconnected)
+
+    def test_timeoutAfterResponse(self):
+        """
+        A response finished but not read, on a connection closing after
+        it, is aborted too: closing alone would wait for the client
+        forever.
+        """
+        handler = Handler()
+        clock, factory, protocol, transport = connect(handler,
+                                                      sendTimeout=5.0)
+        protocol.dataReceived(b"GET / HTTP/1.0\r\n\r\n")
+        protocol.pauseProducing()
+        handler.responders[0].respond(200, [], b"x" * 100)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
+        clock.advance(5)
+        self.assertTrue(transport.disconnected)
+
+    def test_noSendTimeout(self):
+        """
+        C{sendTimeout=None}: no timer.
+        """
+        clock, protocol, transport, responder, lost = self.streaming(
+            sendTimeout=None)
+        calls = clock.getDelayedCalls()
+        protocol.pauseProducing()
+        self.assertEqual(clock.getDelayedCalls(), calls)
+
+    def test_lostCancelsTimer(self):
+        clock, protocol, transport, responder, lost = self.streaming(
+            sendTimeout=10.0)
+        protocol.pauseProducing()
+        lose(protocol)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_defaults(self):
+        factory = HTTPFactory(MemoryReactorClock(), Handler())
+        self.assertEqual((factory.maxBuffer, factory.sendTimeout),
+                         (32 * 2 ** 20, 60.0))
+
+
 class ExportTests(SynchronousTestCase):
     """
     The names of the interface come from L{cocaine.http.server}.

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.apps012 import frameworkApp
@@ -300,6 +301,7 @@ class ProxyTests(_GatewayMixin, TestCase):
     def setUp(self):
         node = sharedNode()
         self.port = freePort()
+        self.metricsPort = freePort()
         directory = os.path.join(_base(), "proxy-{}".format(self.port))
         os.makedirs(directory)
         self.logPath = os.path.join(directory, "proxy.log")
@@ -308,7 +310,8 @@ class ProxyTests(_GatewayMixin, TestCase):
         self.process = subprocess.Popen(
             twistdCommand("--pidfile=", "-n", "cocaine-proxy", "--locator",
                           "127.0.0.1:{}".format(node.port), "--port",
-                          str(self.port)),
+                          str(self.port), "--metrics-port",
+                          str(self.metricsPort)),
             cwd=directory, env=environment(), stdout=log,
             stderr=subprocess.STDOUT)
         self.addCleanup(self.stop)
@@ -351,3 +354,24 @@ class ProxyTests(_GatewayMixin, TestCase):
         self.assertEqual(json.loads(response.body)["uri"], "/x")
         self.assertEqual(response.header("X-Request-Id"), "abc")
         self.assertEqual(self.call("GET", "/nosuch/x").status, 404)
+
+    def test_metrics(self):
+        """
+        C{--metrics-port} serves C{/metrics}: the proxy's responses by
+        code and its process figures.
+        """
+        self.assertEqual(self.call("GET", "/echo/http").status, 200)
+        self.assertEqual(self.call("GET", "/nosuch/x").status, 404)
+        response = request(self.metricsPort, "GET", "/metrics")
+        self.assertEqual(response.status, 200)
+        families = {family.name: family for family in
+                    text_string_to_metric_families(
+                        response.body.decode("utf-8"))}
+        codes = {sample.labels["code"]: sample.value for sample in
+                 families["cocaine_http_requests"].samples
+                 if sample.name == "cocaine_http_requests_total"}
+        # the /ping of setUp counts too
+        self.assertGreaterEqual(codes["200"], 2)
+        self.assertEqual(codes["404"], 1)
+        self.assertGreater(
+            families["cocaine_node_rss_bytes"].samples[0].value, 0)

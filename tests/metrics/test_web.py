@@ -9,8 +9,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
+from cocaine.errors import StartupError
 from cocaine.metrics.registry import Metrics
-from cocaine.metrics.web import MetricsPage
+from cocaine.metrics.web import MetricsListener, MetricsPage
+from cocaine.testing import FakeReactor
 
 
 class _Counting:
@@ -74,3 +76,31 @@ class MetricsPageTests(SynchronousTestCase):
         self.assertTrue(contentType.startswith(
             OPENMETRICS.split(";")[0].encode("ascii")))
         self.assertTrue(body.endswith(b"# EOF\n"))
+
+
+class MetricsListenerTests(SynchronousTestCase):
+    """
+    L{MetricsListener}: C{/metrics} alone on a port.
+    """
+
+    def test_listens(self):
+        reactor = FakeReactor()
+        listener = MetricsListener(reactor, Metrics(), 0, "127.0.0.1")
+        listener.startService()
+        [(port, site, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (0, "127.0.0.1"))
+        request = DummyRequest([b"metrics"])
+        self.assertIsInstance(site.getResourceFor(request), MetricsPage)
+        listener.stopService()
+        self.assertEqual(reactor.events, [("listen", 40001),
+                                          ("stop", 40001)])
+
+    def test_taken(self):
+        """
+        A taken port stops start-up, naming the address.
+        """
+        listener = MetricsListener(FakeReactor(taken=[9100]), Metrics(),
+                                   9100, "127.0.0.1", label="proxy")
+        error = self.assertRaises(StartupError, listener.startService)
+        self.assertIn("proxy: cannot listen on 127.0.0.1:9100", str(error))
+        self.assertFalse(listener.running)

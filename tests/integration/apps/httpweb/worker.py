@@ -7,13 +7,19 @@ The httpweb app for the HTTP gateway's integration tests (our worker SDK):
     without a Content-Length;
   - C{crash}: the worker kills itself before answering;
   - C{show}: answers JSON of what it was given (method, URI, version,
-    headers).
+    headers);
+  - C{whoami}: answers JSON naming the node that runs this worker (its
+    C{--locator} argument) and the worker's pid;
+  - C{hold}: answers as C{whoami} once the file C{?path} exists (at most
+    C{?max} seconds later, 20 by default), holding its worker meanwhile.
 """
 
 import asyncio
 import json
 import os
 import signal
+import sys
+import time
 
 from cocaine.worker import Worker, http
 
@@ -51,5 +57,29 @@ async def show(request, response):
         "body": request.body.decode("latin-1")}))
 
 
+def _identity():
+    argv = sys.argv
+    locator = argv[argv.index("--locator") + 1] if "--locator" in argv \
+        else None
+    return json.dumps({"locator": locator, "pid": os.getpid()})
+
+
+@http
+async def whoami(request, response):
+    response.write_head(200, [("Content-Type", "application/json")])
+    response.write(_identity())
+
+
+@http
+async def hold(request, response):
+    path = request.query["path"][0]
+    deadline = time.monotonic() + float(request.query.get("max", ["20"])[0])
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    response.write_head(200, [("Content-Type", "application/json")])
+    response.write(_identity())
+
+
 if __name__ == "__main__":
-    Worker().run({"slow": slow, "big": big, "crash": crash, "show": show})
+    Worker().run({"slow": slow, "big": big, "crash": crash, "show": show,
+                  "whoami": whoami, "hold": hold})
