@@ -4,8 +4,10 @@ Run every benchmark: C{python -m bench [--quick]}.
 Each benchmark runs in a process of its own (a Twisted reactor runs once
 per process): first L{bench.rpc}, then L{bench.apps}, then
 L{bench.cluster}, then L{bench.mesh}, then L{bench.compare} (ours beside
-zerorpc, Nameko, cote, the Twisted floor and Redis), then L{bench.paths}
-(instructions per request on the hot paths), with the same arguments.
+zerorpc, Nameko, cote, the Twisted floor and Redis), then L{bench.http}
+(the HTTP gateway beside uWSGI) and L{bench.httpservers} (the bare HTTP
+layers), then L{bench.paths} (instructions per request on the hot paths),
+with the same arguments.
 """
 
 import os
@@ -13,7 +15,8 @@ import subprocess
 import sys
 
 BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh",
-              "bench.compare", "bench.paths"]
+              "bench.compare", "bench.http", "bench.httpservers",
+              "bench.paths"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

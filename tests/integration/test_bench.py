@@ -2,11 +2,13 @@
 The benchmarks run (on a tiny size); their figures are not judged here.
 """
 
+import json
 import os
 import re
 import subprocess
 import sys
 
+import psutil
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.node import ROOT, environment
@@ -149,3 +151,81 @@ class BenchmarkRunsTests(TestCase):
                     "| pub->sub 16 B (msg/s) |", "| pub->sub 1 KiB (msg/s) |",
                     "| discovery: start -> first reply (ms) |"):
             self.assertIn(row, result.stdout)
+
+
+class HttpBenchmarkRunsTests(TestCase):
+    """
+    C{python -m bench.http --quick} and C{python -m bench.httpservers
+    --quick} print the machine and their tables with figures, write their
+    JSON, and leave none of the processes they started running.
+    """
+
+    #: the first run installs wrk and uWSGI with apt-get
+    timeout = 1200
+
+    def runQuick(self, module):
+        out = os.path.abspath(self.mktemp())
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--quick", "--json", out],
+            cwd=ROOT, env=environment(), capture_output=True, text=True,
+            timeout=1100)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+        if "{} skipped:".format(module) in result.stdout:
+            raise SkipTest(result.stdout.strip())
+        self.assertIn("machine: ", result.stdout)
+        self.assertNotIn("FAILED", result.stdout)
+        with open(out) as f:
+            found = json.load(f)
+        self.assertTrue(found["pids"])
+        self.assertEqual(found["left"], [])
+        self.assertFalse([pid for pid in found["pids"]
+                          if psutil.pid_exists(pid) and psutil.Process(
+                              pid).status() != psutil.STATUS_ZOMBIE])
+        self.assertIn("left running: none", result.stdout)
+        return result.stdout, found
+
+    def test_gateway(self):
+        """
+        uWSGI always has figures; ours too when this checkout has the
+        gateway (C{services/http.py}).
+        """
+        out, found = self.runQuick("bench.http")
+        self.assertIn("| workload | ours req/s | uWSGI req/s | ours/uWSGI |",
+                      out)
+        for row in ("| GET, 1 conn |", "| GET, 64 conn |",
+                    "| POST 1 KiB, 64 conn |"):
+            self.assertIn(row, out)
+        systems = ["uwsgi"]
+        if os.path.exists(os.path.join(ROOT, "services", "http.py")):
+            systems.append("ours")
+            self.assertNotIn("ours skipped", out)
+            self.assertRegex(out, r"floor: ours >= 0.5x uWSGI req/s at 64 "
+                                  r"connections \(aim 1.0x\): GET [\d.]+, "
+                                  r"POST [\d.]+: ")
+        self.assertEqual(sorted(found["results"]), sorted(systems))
+        for system in systems:
+            for key in ("GET c1", "GET c64", "POST c1", "POST c64"):
+                figures = found["results"][system][key]
+                self.assertGreater(figures["requests"], 0, (system, key))
+                self.assertEqual(figures["errors"], 0, (system, key))
+                self.assertLessEqual(figures["p50_us"], figures["p99_us"])
+                self.assertIsNotNone(figures["cpu_s_per_10k"])
+
+    def test_servers(self):
+        """
+        Every bare server answers, each row has figures.
+        """
+        out, found = self.runQuick("bench.httpservers")
+        self.assertIn("| server | connections | req/s | x twisted.web |",
+                      out)
+        servers = {"twisted", "httptools", "uwsgi"}
+        if os.path.exists(os.path.join(ROOT, "cocaine", "http",
+                                       "server.py")):
+            servers.add("cocaine")
+        self.assertEqual(set(found["results"]), servers)
+        for server in servers:
+            for key in ("c1", "c64"):
+                figures = found["results"][server][key]
+                self.assertGreater(figures["requests"], 0, (server, key))
+                self.assertEqual(figures["errors"], 0, (server, key))
