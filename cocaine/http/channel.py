@@ -42,6 +42,7 @@ from zope.interface import implementer
 
 from cocaine.http.request import HTTPRequest
 from cocaine.http.responder import CONTINUE, Responder, errorResponse
+from cocaine.rpc import writes
 
 log = Logger()
 
@@ -135,7 +136,7 @@ class HTTPChannel(Protocol):
                       "open", peer=self.peer,
                       connections=factory.connections)
             self._closing = True
-            self.transport.write(errorResponse(
+            writes.write(self.transport, errorResponse(
                 503, "too many connections", factory.dateLine(),
                 factory.serverLine))
             self.transport.loseConnection()
@@ -152,6 +153,8 @@ class HTTPChannel(Protocol):
     def dataReceived(self, data):
         if self._broken or self._closing:
             return
+        if self.factory.holdWrites:
+            writes.holdForTurn(self._reactor)
         phase = self._phase
         completed = self._completed
         parser = self._parser
@@ -248,7 +251,7 @@ class HTTPChannel(Protocol):
         self._phase = BODY
         if self._expect and version == b"1.1":
             if self._active is None and not self._queue:
-                self.transport.write(CONTINUE)
+                writes.write(self.transport, CONTINUE)
             else:
                 self._pendingContinue = True
 
@@ -308,7 +311,7 @@ class HTTPChannel(Protocol):
             else:
                 if self._pendingContinue:
                     self._pendingContinue = False
-                    self.transport.write(CONTINUE)
+                    writes.write(self.transport, CONTINUE)
                 self._arm(BODY, factory.bodyTimeout)
         if self._readingStopped or len(queue) >= PIPELINE_DEPTH:
             self._updateReading()
@@ -359,7 +362,7 @@ class HTTPChannel(Protocol):
     def _sendError(self, error):
         factory = self.factory
         self._closing = True
-        self.transport.write(errorResponse(
+        writes.write(self.transport, errorResponse(
             error.code, error.message, factory.dateLine(),
             factory.serverLine, body=error.method != b"HEAD"))
         self.transport.loseConnection()

@@ -45,7 +45,8 @@ class Settings:
                     bodyTimeout=self.bodyTimeout,
                     idleTimeout=self.idleTimeout,
                     maxBuffer=self.maxBuffer,
-                    sendTimeout=self.sendTimeout)
+                    sendTimeout=self.sendTimeout,
+                    holdWrites=True)
 
 
 #: arg name: (attribute, kind, minimum)

@@ -9,6 +9,8 @@ from http import HTTPStatus
 
 from twisted.logger import Logger
 
+from cocaine.rpc import writes
+
 log = Logger()
 
 #: The status line of every code the standard library knows.
@@ -186,7 +188,8 @@ class Responder:
         """
         if self._lost or self.finished:
             return
-        self._channel.transport.write(self._head(code, headers))
+        writes.write(self._channel.transport,
+                     self._head(code, headers))
 
     def _frame(self, data):
         mode = self._mode
@@ -219,7 +222,7 @@ class Responder:
             channel = self._channel
             if channel._writeFull and not channel._backlogged(len(data)):
                 return
-            channel.transport.write(data)
+            writes.write(channel.transport, data)
 
     def finish(self):
         """
@@ -230,7 +233,7 @@ class Responder:
         if not self.headWritten:
             raise RuntimeError("finish() before writeHead()")
         if self._mode == CHUNKS:
-            self._channel.transport.write(LAST_CHUNK)
+            writes.write(self._channel.transport, LAST_CHUNK)
         elif self._mode == LENGTH and self._remaining:
             log.debug("a response ended {missing} bytes short of its "
                       "Content-Length", missing=self._remaining)
@@ -248,7 +251,8 @@ class Responder:
             return
         head = self._head(code, headers, len(body))
         data = self._frame(body) if body else b""
-        self._channel.transport.write(head + data if data else head)
+        writes.write(self._channel.transport,
+                     head + data if data else head)
         self.finished = True
         self._channel._responseFinished(self, self._keepAlive)
 

@@ -42,7 +42,8 @@ class HTTPFactory(Factory):
     def __init__(self, reactor, handler, maxBody=64 * 2**20,
                  maxHeaderBytes=64 * 1024, headerTimeout=10.0,
                  bodyTimeout=30.0, idleTimeout=60.0, maxConnections=1024,
-                 serverName=None, maxBuffer=32 * 2**20, sendTimeout=60.0):
+                 serverName=None, maxBuffer=32 * 2**20, sendTimeout=60.0,
+                 holdWrites=False):
         """
         @param handler: has C{handleRequest(request, responder)}, called
             once per complete request.
@@ -62,6 +63,12 @@ class HTTPFactory(Factory):
             before the connection is aborted.
         @param sendTimeout: seconds the write buffer may stay full before
             the connection is aborted; L{None} for no limit.
+        @param holdWrites: whether what is written while requests are read
+            (to workers, to clients) waits for the end of the reactor's
+            turn and leaves in one send per connection
+            (L{cocaine.rpc.writes.holdForTurn}); the gateway does, for
+            the workers' sake. Off, a test drives the server without
+            turning the clock.
         """
         self.reactor = reactor
         self.handler = handler
@@ -73,6 +80,7 @@ class HTTPFactory(Factory):
         self.maxConnections = maxConnections
         self.maxBuffer = maxBuffer
         self.sendTimeout = sendTimeout
+        self.holdWrites = holdWrites
         if isinstance(serverName, str):
             serverName = serverName.encode("ascii")
         self.serverLine = (b"Server: " + serverName + b"\r\n"

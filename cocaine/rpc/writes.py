@@ -25,6 +25,7 @@ import functools
 
 _depth = 0
 _pending = {}
+_turnHeld = False
 
 
 def write(transport, data):
@@ -64,6 +65,28 @@ def end():
                     else b"".join(chunks))
 
 
+def holdForTurn(reactor):
+    """
+    Open a batch that stays open until this turn of C{reactor} ends (it
+    is closed by a C{callLater(0)}, which runs once the reactor has handled
+    every connection that was ready). What a front writes to the workers
+    of its requests, read from many connections in one turn, then leaves
+    in one send per worker instead of one per message: the workers wake
+    once a turn, not once a message.
+    """
+    global _turnHeld
+    if not _turnHeld:
+        _turnHeld = True
+        begin()
+        reactor.callLater(0, _endTurn)
+
+
+def _endTurn():
+    global _turnHeld
+    _turnHeld = False
+    end()
+
+
 def batched(method):
     """
     Decorate a C{dataReceived}: what it writes is one batch.
@@ -87,7 +110,8 @@ def sendNow(transport, data):
         type(transport).writeSomeData  # not a wrapper's (see the module's docstring)
         idle = (transport.connected and not transport.disconnecting
                 and not transport._writeDisconnected
-                and transport.producer is None
+                and (transport.producer is None
+                     or not transport.producerPaused)
                 and not transport._tempDataBuffer
                 and len(transport.dataBuffer) == transport.offset)
     except AttributeError:

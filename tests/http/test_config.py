@@ -42,7 +42,7 @@ class SettingsTests(SynchronousTestCase):
         self.assertEqual(settings.factoryArguments(), dict(
             maxBody=10, maxConnections=3, headerTimeout=1.0,
             bodyTimeout=2.0, idleTimeout=3.5, maxBuffer=4096,
-            sendTimeout=5.0))
+            sendTimeout=5.0, holdWrites=True))
         self.assertEqual(settings.timeouts, {"a": {"e": 1.0, "": 2.0}})
 
     def test_errors(self):

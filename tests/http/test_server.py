@@ -122,6 +122,25 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(request.header(b"x-MIXED-case"), b"A")
         self.assertIsNone(request.header(b"absent"))
 
+    def test_holdWrites(self):
+        """
+        With C{holdWrites}, what two connections answer while the reactor
+        turns leaves when the turn ends, each connection's bytes in order;
+        without it they leave at once.
+        """
+        handler = Handler(echo)
+        clock, factory, one, first = connect(handler, holdWrites=True)
+        _, _, two, second = connect(handler, factory=factory)
+        one.dataReceived(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+        two.dataReceived(b"GET /c HTTP/1.1\r\n\r\n")
+        self.assertEqual((first.value(), second.value()), (b"", b""))
+        clock.advance(0)
+        self.assertEqual(first.value(), echoed(b"/a") + echoed(b"/b"))
+        self.assertEqual(second.value(), echoed(b"/c"))
+        _, _, protocol, transport = connect(handler)
+        protocol.dataReceived(b"GET /d HTTP/1.1\r\n\r\n")
+        self.assertEqual(transport.value(), echoed(b"/d"))
+
     def test_chunkedBody(self):
         handler = Handler(echo)
         _, _, protocol, transport = connect(handler)

@@ -100,8 +100,13 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(interface, "127.0.0.2")
         gateway, _ = listening[0]
         protocol = gateway.buildProtocol(None)
-        protocol.makeConnection(StringTransport())
+        transport = StringTransport()
+        protocol.makeConnection(transport)
         protocol.dataReceived(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        # the gateway holds what it writes until the reactor's turn ends
+        self.assertEqual(transport.value(), b"")
+        reactor.advance(0)
+        self.assertIn(b" 503 ", transport.value())
 
         request = DummyRequest([b"metrics"])
         body = site.getResourceFor(request).render(request)

@@ -3,6 +3,7 @@ Tests for L{cocaine.rpc.writes}.
 """
 
 from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -20,6 +21,7 @@ class FakeDescriptor:
         self.disconnecting = False
         self._writeDisconnected = False
         self.producer = None
+        self.producerPaused = False
         self._tempDataBuffer = []
         self.dataBuffer = b""
         self.offset = 0
@@ -66,6 +68,44 @@ class WritesTests(SynchronousTestCase):
         transport = FakeDescriptor(accept=ConnectionLost())
         writes.write(transport, b"x")
         self.assertEqual(transport.written, [b"x"])
+
+    def test_producerNotPaused(self):
+        """
+        A connection whose producer is registered and not paused (the
+        HTTP channel watches its buffer that way) is still written at
+        once; a paused one queues behind its buffer.
+        """
+        transport = FakeDescriptor()
+        transport.producer = object()
+        writes.write(transport, b"a")
+        transport.producerPaused = True
+        writes.write(transport, b"b")
+        self.assertEqual((transport.sent, transport.written), ([b"a"], [b"b"]))
+
+    def test_holdForTurn(self):
+        """
+        What is written after L{writes.holdForTurn} leaves, joined per
+        connection, when the reactor's turn ends; holding again in the same
+        turn changes nothing, and the next turn holds anew.
+        """
+        clock = Clock()
+        one, two = FakeDescriptor(), FakeDescriptor()
+        writes.holdForTurn(clock)
+        writes.write(one, b"a")
+        writes.holdForTurn(clock)
+        writes.write(two, b"b")
+        writes.write(one, b"c")
+        self.assertEqual((one.sent, two.sent), ([], []))
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(0)
+        self.assertEqual((one.sent, two.sent), ([b"ac"], [b"b"]))
+        writes.write(one, b"d")
+        self.assertEqual(one.sent, [b"ac", b"d"])
+        writes.holdForTurn(clock)
+        writes.write(one, b"e")
+        self.assertEqual(one.sent, [b"ac", b"d"])
+        clock.advance(0)
+        self.assertEqual(one.sent, [b"ac", b"d", b"e"])
 
     def test_disconnectingLeftToTwisted(self):
         transport = FakeDescriptor()
