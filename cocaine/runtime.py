@@ -136,6 +136,17 @@ def nodeUuid(config):
     return value
 
 
+def _isFront(impl):
+    """
+    Whether a service implementation is a front on a protocol of its own
+    (an C{IService} that declares no native protocol) rather than one
+    served over the native protocol (it provides C{IRPCService} or, as
+    third-party plugins may, just has the C{protocol} it declares).
+    """
+    return (not IRPCService.providedBy(impl) and not hasattr(impl, "protocol")
+            and IService.providedBy(impl))
+
+
 def buildRuntime(reactor, config, plugins=None):
     """
     Build (but do not start) a node's service tree.
@@ -163,7 +174,7 @@ def buildRuntime(reactor, config, plugins=None):
     for name, component in config.services.items():
         impl = plugins.services[component.type].makeService(
             context, name, dict(component.args))
-        if not IRPCService.providedBy(impl):
+        if _isFront(impl):
             # a front on a protocol of its own: after the node, unpublished
             impl.setName(name)
             fronts.append(impl)
