@@ -17,8 +17,16 @@ Workloads, each in one process, no sockets, 16 requests a read:
     chunk and close out).
 """
 
-import asyncio
+import os
 import sys
+
+# Run as a script, this file's directory (bench/) comes first on sys.path,
+# where bench/http.py would stand in for the standard library's http.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(
+        os.path.abspath(__file__)):
+    del sys.path[0]
+
+import asyncio
 
 import msgpack
 from twisted.internet.address import IPv4Address
