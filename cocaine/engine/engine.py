@@ -156,9 +156,20 @@ class AppEngine:
     def pin(self, size):
         """
         Keep exactly C{size} workers (>= 0) regardless of load; a negative
-        size returns to scaling by load.
+        size returns to scaling by load. A size above the profile's
+        C{pool-limit} is clamped to it, as Cocaine 0.12 clamps its pool
+        target, with a log line naming both.
         """
-        self.machine.pin(None if size < 0 else size)
+        if size < 0:
+            self.machine.pin(None)
+            return
+        limit = self.profile.poolLimit
+        if size > limit:
+            self.log.warn("app {app}: control asked for {size} workers; "
+                          "clamped to the pool-limit {limit}",
+                          app=self.name, size=size, limit=limit)
+            size = limit
+        self.machine.pin(size)
 
     # -- sessions ----------------------------------------------------------
 

@@ -75,7 +75,7 @@ class Pool:
 
     def _target(self):
         if self.pinned is not None:
-            return self.pinned
+            return min(self.pinned, self._profile.poolLimit)
         depth = len(self._engine.queue)
         if not depth:
             return 0
@@ -89,7 +89,10 @@ class Pool:
         """
         live = self._live()
         target = self._target()
-        while live < target:
+        # Workers still leaving count against pool-limit: pinning up and
+        # down in a loop must never hold more processes than the limit.
+        ceiling = self._profile.poolLimit
+        while live < target and len(self.workers) < ceiling:
             if not self._spawn():
                 break
             live += 1

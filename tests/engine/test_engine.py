@@ -350,6 +350,45 @@ class PinAndStopTests(_EngineCase):
         self.assertEqual(len(stopping), 2)
         self.assertEqual(self.engine.info()["pool"]["pinned"], 1)
 
+    def test_pinClampedAtPoolLimit(self):
+        """
+        A pin above C{pool-limit} (issue 14, finding 1) is clamped to it,
+        as Cocaine 0.12 clamps its pool target, and the clamp is logged
+        with both numbers.
+        """
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        limit = self.engine.profile.poolLimit
+        self.engine.pin(2 ** 63)
+        self.assertEqual(len(self.isolate.processes), limit)
+        self.assertEqual(self.engine.info()["pool"]["pinned"], limit)
+        clamped = [e for e in events if e.get("size") == 2 ** 63]
+        self.assertEqual(clamped[0]["limit"], limit)
+
+    def test_pinUpAndDownNeverPastLimit(self):
+        """
+        Pinning up and down in a loop never holds more processes than
+        C{pool-limit}: workers still leaving count against it.
+        """
+        limit = self.engine.profile.poolLimit
+        for _ in range(20):
+            self.engine.pin(limit)
+            self.engine.pin(0)
+        self.engine.pin(limit)
+        self.assertLessEqual(len(self.engine.pool.workers), limit)
+        self.assertLessEqual(len(self.isolate.processes), limit)
+
+    def test_negativePinScalesByLoad(self):
+        """
+        A negative pin, however large, returns to scaling by load and
+        spawns nothing by itself.
+        """
+        self.engine.pin(-2 ** 63)
+        self.assertIsNone(self.engine.pool.pinned)
+        self.assertEqual(self.isolate.processes, [])
+
     def test_stopDrainsThenTerminates(self):
         upstream, session = self.enqueue()
         process = self.isolate.processes[0]
