@@ -16,28 +16,58 @@ from cocaine.errors import FramingError
 #: plus framing fits.
 DEFAULT_MAX_BUFFER = 128 * 1024 * 1024
 
+#: The default limit on the elements of one msgpack array or map (its
+#: length header is refused before anything is allocated). L{None} leaves
+#: msgpack's own limits, which follow the buffer limit.
+DEFAULT_MAX_CONTAINER = None
+
 
 class Decoder:
     """
     Turns chunks of a byte stream into validated messages.
 
-    @ivar maxBuffer: bytes that may wait unparsed before the stream is
-        declared broken.
+    The size of one frame is bounded as a whole: msgpack parses a frame
+    as it arrives and drops the bytes it consumed, so its own buffer limit
+    alone would let a frame fed in pieces grow without end (issue 14,
+    finding 5). The decoder counts the bytes fed since the last complete
+    message instead.
+
+    @ivar maxBuffer: the largest frame, in bytes, and the most bytes that
+        may wait unparsed.
+    @ivar fed: bytes fed so far.
+    @ivar frameStart: the offset in the stream where the frame being
+        parsed began (the end of the last complete message).
     """
 
-    __slots__ = ("_unpacker", "maxBuffer")
+    __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart")
 
-    def __init__(self, maxBuffer=DEFAULT_MAX_BUFFER, raw=True):
+    def __init__(self, maxBuffer=DEFAULT_MAX_BUFFER, raw=True,
+                 maxContainer=DEFAULT_MAX_CONTAINER):
         """
         @param raw: keep msgpack str values as bytes (the server side, where
             old clients pack payloads as str); L{False} decodes them as text
             (the client side of our own services, which send payloads as
             bin).
+        @param maxContainer: the most elements of one array or map, or
+            L{None} for msgpack's default.
         """
         self.maxBuffer = maxBuffer
+        self.fed = 0
+        self.frameStart = 0
+        limits = {}
+        if maxContainer is not None:
+            limits = {"max_array_len": maxContainer,
+                      "max_map_len": maxContainer}
         self._unpacker = msgpack.Unpacker(
             raw=raw, strict_map_key=False, use_list=True,
-            max_buffer_size=maxBuffer)
+            max_buffer_size=maxBuffer, **limits)
+
+    @property
+    def partial(self):
+        """
+        Bytes of a frame begun but not complete (0 between frames).
+        """
+        return self.fed - self.frameStart
 
     def feed(self, data):
         """
@@ -46,8 +76,9 @@ class Decoder:
         @return: a list of C{(channel, type, args, headers)} tuples;
             C{headers} is L{None} when the message had none.
         @raise FramingError: the stream holds something that is not a
-            message, or more than C{maxBuffer} bytes of one frame; its
-            C{messages} are the good ones that came before.
+            message, a frame of more than C{maxBuffer} bytes, or a
+            container beyond the element limit; its C{messages} are the
+            good ones that came before.
         """
         unpacker = self._unpacker
         try:
@@ -55,16 +86,30 @@ class Decoder:
         except msgpack.BufferFull:
             raise FramingError(
                 "frame larger than the {} byte limit".format(self.maxBuffer))
+        self.fed += len(data)
         messages = []
         append = messages.append
         try:
             for value in unpacker:
                 append(checkMessage(value))
+                self.frameStart = unpacker.tell()
         except FramingError as e:
             raise FramingError(str(e), messages)
+        except ValueError as e:
+            if isinstance(e, msgpack.UnpackException):
+                raise FramingError("undecodable bytes ({})".format(
+                    type(e).__name__), messages)
+            # msgpack refuses a container or string past its limit by its
+            # length header, before allocating it
+            raise FramingError("frame beyond a size limit ({})".format(e),
+                               messages)
         except Exception as e:
             raise FramingError("undecodable bytes ({})".format(
                 type(e).__name__), messages)
+        if self.fed - self.frameStart > self.maxBuffer:
+            raise FramingError(
+                "frame larger than the {} byte limit".format(self.maxBuffer),
+                messages)
         return messages
 
 

@@ -248,6 +248,52 @@ class DecoderTests(SynchronousTestCase):
             for _ in range(20):
                 decoder.feed(b"x" * 100)
 
+    def test_frameOfManySmallValuesInChunks(self):
+        """
+        A frame parsed as it arrives is bounded as a whole (issue 14,
+        finding 5): msgpack drops the bytes it consumed, so a frame of many
+        small values fed in chunks never fills its buffer, but the decoder
+        counts the frame's bytes and refuses it past C{maxBuffer}.
+        """
+        decoder = Decoder(4096, maxContainer=10 ** 6)
+        decoder.feed(b"\x93\x01\x00\xdd" + struct.pack(">I", 100000))
+        with self.assertRaises(FramingError) as caught:
+            for _ in range(100):
+                decoder.feed(b"\x90" * 100)
+        self.assertIn("4096 byte limit", str(caught.exception))
+        self.assertLessEqual(decoder.partial, 4096 + 100)
+
+    def test_partialCountsFromLastMessage(self):
+        """
+        C{partial} is the size of the unfinished frame only: complete
+        messages before it do not count against the limit.
+        """
+        decoder = Decoder(1024)
+        message = pack([1, 0, [b"x" * 500]])
+        for _ in range(10):
+            self.assertEqual(len(decoder.feed(message[:300])), 0)
+            self.assertEqual(decoder.partial, 300)
+            self.assertEqual(len(decoder.feed(message[300:])), 1)
+            self.assertEqual(decoder.partial, 0)
+
+    def test_containerLimit(self):
+        """
+        With C{maxContainer}, an array or map declaring more elements is
+        refused by its header, before anything is allocated: 4 M empty
+        arrays in 4 MB cannot cost hundreds of MB.
+        """
+        decoder = Decoder(DEFAULT_MAX_BUFFER, maxContainer=1000)
+        with self.assertRaises(FramingError) as caught:
+            decoder.feed(b"\x93\x01\x00\xdd" + struct.pack(">I", 4 << 20)
+                         + b"\x90" * 4096)
+        self.assertIn("max_array_len", str(caught.exception))
+        decoder = Decoder(DEFAULT_MAX_BUFFER, maxContainer=1000)
+        self.assertRaises(FramingError, decoder.feed, pack(
+            [1, 0, [{str(i): 0 for i in range(1001)}]]))
+        self.assertEqual(
+            Decoder(maxContainer=1000).feed(pack([1, 0, [[0] * 1000]])),
+            [(1, 0, [[0] * 1000], None)])
+
     def test_hugeArrayHeader(self):
         """
         An array header declaring more elements than the limit allows is
