@@ -19,6 +19,22 @@ DEFAULT_LOCATOR_PORT = 10053
 #: The largest frame a connection may buffer (a 64 MiB value fits).
 DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
+#: Connection limits (issue 14; docs/security-limits.md): elements of one
+#: msgpack array or map in a request, open channels per connection, bytes
+#: queued for a peer before reading from it pauses, seconds without a
+#: byte and without an open channel, seconds one frame may take to arrive,
+#: connections in total and per peer address, C{locator.connect} streams
+#: on the node, and the largest ZeroMQ message of the management plane.
+DEFAULT_MAX_CONTAINER = 65536
+DEFAULT_MAX_CHANNELS = 1024
+DEFAULT_WRITE_BUFFER_HIGH = 1024 * 1024
+DEFAULT_IDLE_TIMEOUT = 600.0
+DEFAULT_FRAME_TIMEOUT = 60.0
+DEFAULT_MAX_CONNECTIONS = 4096
+DEFAULT_MAX_CONNECTIONS_PER_PEER = 1024
+DEFAULT_MAX_LOCATOR_STREAMS = 4096
+DEFAULT_ZMQ_MAX_MESSAGE = 16 * 1024 * 1024
+
 #: The multicast group of cluster announces unless configured.
 DEFAULT_CLUSTER_GROUP = "239.0.100.53"
 
@@ -69,6 +85,26 @@ class Network:
     locator: int = DEFAULT_LOCATOR_PORT
     ports: tuple = None
     maxMessage: int = DEFAULT_MAX_MESSAGE
+    maxContainer: int = DEFAULT_MAX_CONTAINER
+    maxChannels: int = DEFAULT_MAX_CHANNELS
+    writeBufferHigh: int = DEFAULT_WRITE_BUFFER_HIGH
+    writeBufferMax: int = None
+    idleTimeout: float = DEFAULT_IDLE_TIMEOUT
+    frameTimeout: float = DEFAULT_FRAME_TIMEOUT
+    maxConnections: int = DEFAULT_MAX_CONNECTIONS
+    maxConnectionsPerPeer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER
+    maxLocatorStreams: int = DEFAULT_MAX_LOCATOR_STREAMS
+    zmqMaxMessage: int = DEFAULT_ZMQ_MAX_MESSAGE
+
+    @property
+    def writeLimit(self):
+        """
+        The bytes a connection may queue for a peer that does not read
+        before it is dropped: C{write-buffer-max}, or C{max-message}.
+        """
+        if self.writeBufferMax is None:
+            return self.maxMessage
+        return self.writeBufferMax
 
     @property
     def advertised(self):
@@ -242,7 +278,7 @@ def _paths(value):
 def _network(value):
     value = _map("network", value)
     _keys("network", value, ("bind", "advertise", "locator", "ports",
-                             "max-message"))
+                             "max-message") + _LIMIT_KEYS)
     ports = value.get("ports")
     if ports is not None:
         if (not isinstance(ports, list) or len(ports) != 2
@@ -267,7 +303,69 @@ def _network(value):
             "network.advertise", advertise),
         locator=_port("network.locator", value.get(
             "locator", DEFAULT_LOCATOR_PORT)),
-        ports=ports, maxMessage=maxMessage)
+        ports=ports, maxMessage=maxMessage,
+        **_limits(value, maxMessage))
+
+
+_LIMIT_KEYS = ("max-container", "max-channels", "write-buffer-high",
+               "write-buffer-max", "idle-timeout", "frame-timeout",
+               "max-connections", "max-connections-per-peer",
+               "max-locator-streams", "zmq-max-message")
+
+
+def _count(value, key, default, least=1, most=2 ** 31):
+    path = "network." + key
+    count = value.get(key, default)
+    if type(count) is not int or not least <= count <= most:
+        raise ConfigError(path, "must be an integer {}-{}, got {}".format(
+            least, most, _describe(count)))
+    return count
+
+
+def _seconds(value, key, default):
+    path = "network." + key
+    seconds = value.get(key, default)
+    if seconds is None:
+        return None
+    if (type(seconds) not in (int, float) or seconds != seconds
+            or not 0 < seconds <= 86400):
+        raise ConfigError(path, "must be a number of seconds above 0 and "
+                          "at most 86400, or null (no timeout), got {}"
+                          .format(_describe(seconds)))
+    return float(seconds)
+
+
+def _limits(value, maxMessage):
+    """
+    The connection limits of the C{network} section, validated.
+    """
+    high = _count(value, "write-buffer-high", DEFAULT_WRITE_BUFFER_HIGH,
+                  least=4096)
+    writeMax = value.get("write-buffer-max")
+    if writeMax is not None:
+        writeMax = _count(value, "write-buffer-max", None, least=high,
+                          most=2 ** 40)
+    total = _count(value, "max-connections", DEFAULT_MAX_CONNECTIONS)
+    perPeer = _count(value, "max-connections-per-peer",
+                     min(total, DEFAULT_MAX_CONNECTIONS_PER_PEER))
+    if perPeer > total:
+        raise ConfigError("network.max-connections-per-peer", "must be at "
+                          "most max-connections ({}), got {}".format(
+                              total, perPeer))
+    return dict(
+        maxContainer=_count(value, "max-container", DEFAULT_MAX_CONTAINER,
+                            least=16),
+        maxChannels=_count(value, "max-channels", DEFAULT_MAX_CHANNELS),
+        writeBufferHigh=high, writeBufferMax=writeMax,
+        idleTimeout=_seconds(value, "idle-timeout", DEFAULT_IDLE_TIMEOUT),
+        frameTimeout=_seconds(value, "frame-timeout",
+                              DEFAULT_FRAME_TIMEOUT),
+        maxConnections=total, maxConnectionsPerPeer=perPeer,
+        maxLocatorStreams=_count(value, "max-locator-streams",
+                                 DEFAULT_MAX_LOCATOR_STREAMS),
+        zmqMaxMessage=_count(value, "zmq-max-message",
+                             DEFAULT_ZMQ_MAX_MESSAGE, least=1024,
+                             most=2 ** 62))
 
 
 def _components(section, value, required=()):

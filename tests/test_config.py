@@ -178,7 +178,12 @@ class ValidationTests(SynchronousTestCase):
         """
         self.assertError({"network": {"port": 1}},
                          "network.port: unknown key (allowed: advertise, "
-                         "bind, locator, max-message, ports)")
+                         "bind, frame-timeout, idle-timeout, locator, "
+                         "max-channels, max-connections, "
+                         "max-connections-per-peer, max-container, "
+                         "max-locator-streams, max-message, ports, "
+                         "write-buffer-high, write-buffer-max, "
+                         "zmq-max-message)")
         self.assertError({"paths": {"logs": "x"}},
                          "paths.logs: unknown key (allowed: data, runtime, "
                          "spool)")
@@ -260,6 +265,62 @@ class ValidationTests(SynchronousTestCase):
         self.assertError({"network": {"max-message": "1M"}},
                          'network.max-message: must be a byte count of at '
                          'least 1024, got "1M"')
+
+    def test_connectionLimitDefaults(self):
+        """
+        Every connection limit has a safe default (issue 14).
+        """
+        network = parse({}).network
+        self.assertEqual(
+            (network.maxContainer, network.maxChannels,
+             network.writeBufferHigh, network.writeLimit,
+             network.idleTimeout, network.frameTimeout,
+             network.maxConnections, network.maxConnectionsPerPeer,
+             network.maxLocatorStreams, network.zmqMaxMessage),
+            (65536, 1024, 1024 * 1024, network.maxMessage, 600.0, 60.0,
+             4096, 1024, 4096, 16 * 1024 * 1024))
+
+    def test_connectionLimits(self):
+        """
+        The limits are read from the network section; timeouts may be
+        null (off).
+        """
+        network = parse({"network": {
+            "max-container": 100, "max-channels": 5,
+            "write-buffer-high": 8192, "write-buffer-max": 10000,
+            "idle-timeout": None, "frame-timeout": 2,
+            "max-connections": 10, "max-connections-per-peer": 3,
+            "max-locator-streams": 7, "zmq-max-message": 2048}}).network
+        self.assertEqual(
+            (network.maxContainer, network.maxChannels,
+             network.writeBufferHigh, network.writeLimit,
+             network.idleTimeout, network.frameTimeout,
+             network.maxConnections, network.maxConnectionsPerPeer,
+             network.maxLocatorStreams, network.zmqMaxMessage),
+            (100, 5, 8192, 10000, None, 2.0, 10, 3, 7, 2048))
+
+    def test_connectionLimitErrors(self):
+        """
+        A bad limit is an error naming its key.
+        """
+        self.assertError({"network": {"max-channels": 0}},
+                         "network.max-channels: must be an integer "
+                         "1-2147483648, got 0")
+        self.assertError({"network": {"idle-timeout": -1}},
+                         "network.idle-timeout: must be a number of seconds "
+                         "above 0 and at most 86400, or null (no timeout), "
+                         "got -1")
+        self.assertError({"network": {"write-buffer-high": 8192,
+                                      "write-buffer-max": 4096}},
+                         "network.write-buffer-max: must be an integer "
+                         "8192-1099511627776, got 4096")
+        self.assertError({"network": {"max-connections": 10,
+                                      "max-connections-per-peer": 11}},
+                         "network.max-connections-per-peer: must be at "
+                         "most max-connections (10), got 11")
+        self.assertError({"network": {"max-container": "x"}},
+                         'network.max-container: must be an integer '
+                         '16-2147483648, got "x"')
 
     def test_paths(self):
         """
