@@ -13,6 +13,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from cocaine.errors import StartupError
+from cocaine.rpc.limits import ConnectionLimits, budgetFor
 from cocaine.rpc.server import HostedService, ServerFactory
 
 
@@ -79,7 +80,14 @@ class ServiceHost(Service):
         return Deferred.fromCoroutine(self._start())
 
     def _listen(self):
-        factory = ServerFactory(self.hosted, self._network.maxMessage)
+        # the connection limits of the network section; the budget of
+        # connections is one per node, shared through its registry
+        network = self._network
+        factory = ServerFactory(
+            self.hosted, network.maxMessage,
+            limits=ConnectionLimits.fromNetwork(network),
+            reactor=self._reactor,
+            budget=budgetFor(self._registry, network))
         bind = self._network.bind
         if self._fixedPort is not None:
             candidates = [self._fixedPort]

@@ -21,6 +21,7 @@ Handler contract (the one way every service is served):
     the rest of the client's stream on that channel is ignored.
 """
 
+import errno
 from inspect import iscoroutine
 
 from collections import OrderedDict
@@ -32,11 +33,12 @@ from twisted.python.failure import Failure
 
 from cocaine.errors import (
     CocaineError, FramingError, ProtocolViolation, RevokedChannel,
-    SlotNotFound, toWire)
+    SlotNotFound, SystemError_, toWire)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.headers import HeaderError, HeaderTable
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
+from cocaine.rpc.limits import UNLIMITED
 
 _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
 
@@ -145,12 +147,30 @@ class ServerProtocol(Protocol):
 
     log = Logger()
 
-    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER):
+    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER, limits=None,
+                 reactor=None):
         """
         @param service: a L{HostedService}.
+        @param limits: the connection's
+            L{cocaine.rpc.limits.ConnectionLimits}; none by default.
+        @param reactor: the clock of the idle and partial-frame timer
+            (without one there is no timer).
         """
         self._service = service
-        self._decoder = Decoder(maxBuffer)
+        limits = limits or UNLIMITED
+        self._limits = limits
+        self._reactor = reactor
+        self._decoder = Decoder(maxBuffer, maxContainer=limits.maxContainer)
+        self._maxChannels = limits.maxChannels
+        self._writeLimit = limits.writeLimit
+        self._queued = 0
+        self._inflight = 0
+        self._writeFull = False
+        self._timer = None
+        self._idleFor = 0.0
+        self._lastFed = -1
+        self._lastPartial = None
+        self._release = None
         self._encoder = Encoder()
         self._headers = None
         self._lastChannel = 0
@@ -171,14 +191,148 @@ class ServerProtocol(Protocol):
             except Exception:
                 pass
         self._service.connections.add(self)
+        limits = self._limits
+        if limits.writeHigh is not None:
+            # the transport pauses us (we stop reading) past this many
+            # bytes unsent and resumes us once the peer has read them
+            transport.bufferSize = limits.writeHigh
+            transport.registerProducer(self, True)
+        period = limits.period
+        if period is not None and self._reactor is not None:
+            self._period = period
+            self._timer = self._reactor.callLater(period, self._tick)
 
     def sendMessage(self, channel, mtype, args):
         """
         Write one message; a no-op once the connection is broken.
         """
         if not self._broken:
-            writes.write(self.transport,
-                         self._encoder.encode(channel, mtype, args))
+            data = self._encoder.encode(channel, mtype, args)
+            if self._writeLimit is not None:
+                self._queued += len(data)
+                if self._queued > self._writeLimit and self._overLimit():
+                    return
+            writes.write(self.transport, data)
+
+    # -- peers that do not read, idle peers, slow frames -------------------
+
+    def _overLimit(self):
+        """
+        More than C{writeLimit} bytes were written since the count was
+        last taken: count what really waits for the peer (the transport's
+        buffer and the open batch) and drop the connection if that is over
+        the limit, too.
+
+        @return: whether the connection was dropped.
+        """
+        queued = writes.pendingBytes(self.transport)
+        if queued <= self._writeLimit:
+            self._queued = queued
+            return False
+        self._drop("it does not read its replies: {} bytes wait for it, "
+                   "more than the {} byte limit (write-buffer-max)".format(
+                       queued, self._writeLimit))
+        return True
+
+    def _drop(self, reason):
+        """
+        Abort the connection: what it was sent is dropped, its handlers
+        hear it went away.
+        """
+        if self._broken:
+            return
+        self.log.warn("{service}: dropping the connection of {peer}: "
+                      "{reason}", service=self._service.name,
+                      peer=self._peer, reason=reason)
+        self._broken = True
+        writes.discard(self.transport)
+        self.transport.abortConnection()
+
+    def close(self):
+        """
+        Close the connection once what was written has been sent.
+        """
+        if self._limits.writeHigh is not None:
+            # a registered producer would hold the close open
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def pauseProducing(self):
+        """
+        The transport's write buffer is over C{writeHigh}: stop reading
+        from the peer until it has read its replies.
+        """
+        if not self._writeFull and not self._broken:
+            self._writeFull = True
+            self.transport.pauseProducing()
+
+    def resumeProducing(self):
+        """
+        The transport's write buffer drained: read again.
+        """
+        self._queued = 0
+        if self._writeFull and not self._broken:
+            self._writeFull = False
+            self.transport.resumeProducing()
+
+    def stopProducing(self):
+        """
+        The connection is gone (L{connectionLost} follows).
+        """
+
+    def _tick(self):
+        """
+        The connection's one timer: close it when nothing arrived and no
+        channel was open for C{idleTimeout}, abort it when a frame has been
+        arriving for longer than C{frameTimeout}. It keeps no per-message
+        state of its own: it compares the decoder's counters with the
+        last tick's.
+        """
+        self._timer = None
+        if self._broken:
+            return
+        limits = self._limits
+        decoder = self._decoder
+        period = self._period
+        fed = decoder.fed
+        partial = decoder.frameStart if decoder.partial else None
+        if self._writeFull:
+            # we are not reading: the peer cannot be blamed for waiting
+            partial = None
+            self._idleFor = 0.0
+        elif (limits.frameTimeout is not None and partial is not None
+                and partial == self._lastPartial):
+            self._drop("a frame begun more than {:g} s ago is still "
+                       "incomplete (frame-timeout)".format(
+                           limits.frameTimeout))
+            return
+        elif (fed == self._lastFed and not self._inflight
+                and not self._dispatch and not self._upstreams):
+            self._idleFor += period
+            if (limits.idleTimeout is not None
+                    and self._idleFor >= limits.idleTimeout):
+                self.log.info("{service}: closing the idle connection of "
+                              "{peer} (idle-timeout {timeout:g} s)",
+                              service=self._service.name, peer=self._peer,
+                              timeout=limits.idleTimeout)
+                self._broken = True
+                self.close()
+                return
+        else:
+            self._idleFor = 0.0
+        self._lastFed = fed
+        self._lastPartial = partial
+        self._timer = self._reactor.callLater(period, self._tick)
+
+    def _refuseChannel(self, channel, mtype):
+        """
+        Answer a new channel past C{maxChannels} with an error instead of
+        opening it.
+        """
+        self._dispatchError(channel, SystemError_(
+            "{}: {} channels are open on this connection, the limit "
+            "(max-channels)".format(self._service.name, self._maxChannels),
+            code=errno.EMFILE), self._service.protocol.get(mtype))
 
     @writes.batched
     def dataReceived(self, data):
@@ -212,7 +366,7 @@ class ServerProtocol(Protocol):
         self._broken = True
         if flush:
             # replies to the good messages before the garbage still go out
-            self.transport.loseConnection()
+            self.close()
         else:
             self.transport.abortConnection()
 
@@ -234,6 +388,12 @@ class ServerProtocol(Protocol):
                 self._service.protocol.get(mtype))
         else:
             self._lastChannel = channel
+            maxChannels = self._maxChannels
+            if maxChannels is not None and (
+                    len(self._upstreams) + len(self._dispatch)
+                    + self._inflight >= maxChannels):
+                self._refuseChannel(channel, mtype)
+                return
             self._open(channel, mtype, args, headers)
 
     def _readHeaders(self, headers):
@@ -296,11 +456,17 @@ class ServerProtocol(Protocol):
         if isinstance(result, Deferred) or iscoroutine(result):
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
+            self._inflight += 1
+            result.addBoth(self._answered)
             result.addCallbacks(self._replyValue, self._replyFailure,
                                 callbackArgs=(channel, message),
                                 errbackArgs=(channel, message))
         else:
             self._replyValue(result, channel, message)
+
+    def _answered(self, result):
+        self._inflight -= 1
+        return result
 
     def _replyValue(self, result, channel, message):
         try:
@@ -319,6 +485,10 @@ class ServerProtocol(Protocol):
             self._replyFailure(Failure(), channel, message)
             return
         if not self._broken:
+            if self._writeLimit is not None:
+                self._queued += len(data)
+                if self._queued > self._writeLimit and self._overLimit():
+                    return
             writes.write(self.transport, data)
 
     def _replyFailure(self, failure, channel, message):
@@ -466,6 +636,12 @@ class ServerProtocol(Protocol):
     def connectionLost(self, reason):
         self._broken = True
         self._service.connections.discard(self)
+        if self._timer is not None:
+            timer, self._timer = self._timer, None
+            timer.cancel()
+        release, self._release = self._release, None
+        if release is not None:
+            release()
         dispatch, self._dispatch = self._dispatch, {}
         upstreams, self._upstreams = self._upstreams, {}
         for state in dispatch.values():
@@ -517,7 +693,7 @@ class HostedService:
         Close every live connection.
         """
         for connection in list(self.connections):
-            connection.transport.loseConnection()
+            connection.close()
 
 
 class ServerFactory(Factory):
@@ -527,13 +703,32 @@ class ServerFactory(Factory):
 
     noisy = False
 
-    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER):
+    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER,
+                 limits=None, reactor=None, budget=None):
+        """
+        @param limits: each connection's
+            L{cocaine.rpc.limits.ConnectionLimits}.
+        @param reactor: the clock of the connections' timers.
+        @param budget: a L{cocaine.rpc.limits.ConnectionBudget} shared by
+            the node's ports, or L{None} for no connection limit.
+        """
         self.service = service
         self.maxBuffer = maxBuffer
+        self.limits = limits
+        self.reactor = reactor
+        self.budget = budget
 
     def buildProtocol(self, addr):
-        proto = ServerProtocol(self.service, self.maxBuffer)
+        budget = self.budget
+        host = getattr(addr, "host", None)
+        if budget is not None and not budget.admit(host):
+            # Twisted closes a connection whose protocol is None at once
+            return None
+        proto = ServerProtocol(self.service, self.maxBuffer, self.limits,
+                               self.reactor)
         proto.factory = self
+        if budget is not None:
+            proto._release = lambda: budget.release(host)
         return proto
 
 

@@ -123,3 +123,27 @@ def sendNow(transport, data):
                 return
             data = data[sent:]
     transport.write(data)
+
+
+def pendingBytes(transport):
+    """
+    @return: the bytes written to C{transport} and not yet sent: those of
+        the open batch and those in Twisted's write buffer (when it has
+        one).
+    """
+    queued = sum(len(chunk) for chunk in _pending.get(transport, ()))
+    try:
+        queued += (len(transport.dataBuffer) - transport.offset
+                   + transport._tempDataLen)
+    except (AttributeError, TypeError):
+        # a transport without Twisted's file-descriptor buffer
+        pass
+    return queued
+
+
+def discard(transport):
+    """
+    Forget what the open batch holds for C{transport} (its connection was
+    cut).
+    """
+    _pending.pop(transport, None)
