@@ -45,6 +45,24 @@ class _Transport(StringTransport):
         return IPv4Address("TCP", "127.0.0.1", 1)
 
 
+def _serverProtocol(hosted, clock=None):
+    """
+    A server protocol with the connection limits a node's ports have
+    (issue 14), on revisions that have them.
+    """
+    from cocaine.rpc.server import ServerProtocol
+    try:
+        from cocaine.config import parse
+        from cocaine.rpc.limits import ConnectionLimits
+    except ImportError:
+        return ServerProtocol(hosted)
+    limits = ConnectionLimits.fromNetwork(parse({}).network)
+    if clock is None:
+        from twisted.internet.task import Clock
+        clock = Clock()
+    return ServerProtocol(hosted, limits=limits, reactor=clock)
+
+
 class _Port:
     def stopListening(self):
         pass
@@ -66,7 +84,7 @@ def app(requests):
     from cocaine.engine.engine import AppEngine
     from cocaine.engine.manifest import parseManifest, parseProfile
     from cocaine.engine.service import AppService
-    from cocaine.rpc.server import HostedService, ServerProtocol
+    from cocaine.rpc.server import HostedService
     try:
         from cocaine.engine.connection import WorkerConnection
     except ImportError:
@@ -85,8 +103,8 @@ def app(requests):
     worker = WorkerConnection(engine)
     worker.makeConnection(_Transport())
     worker.dataReceived(msgpack.packb([1, 0, [uuid]]))
-    server = ServerProtocol(HostedService("app", AppService(engine),
-                                          AppService.protocol, 1))
+    server = _serverProtocol(HostedService("app", AppService(engine),
+                                           AppService.protocol, 1), clock)
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
@@ -100,14 +118,15 @@ def app(requests):
 
 
 def storage(requests):
-    from cocaine.rpc.server import HostedService, ServerProtocol
+    from cocaine.rpc.server import HostedService
     from cocaine.storage.memory import MemoryStorage
     from cocaine.storage.service import StorageService
     backend = MemoryStorage()
     backend.write("c", "k", PAYLOAD, [])
     service = StorageService(backend)
-    server = ServerProtocol(HostedService("storage", service,
-                                          service.protocol, service.version))
+    server = _serverProtocol(HostedService("storage", service,
+                                           service.protocol,
+                                           service.version))
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         server.dataReceived(b"".join(
