@@ -190,6 +190,7 @@ def buildRuntime(reactor, config, plugins=None):
         host.setServiceParent(root)
     locator = LocatorService(context.registry, context.uuid,
                              context.storages.get("core"))
+    locator.maxStreams = config.network.maxLocatorStreams
     context.locator = locator
     ServiceHost(reactor, "locator", locator, context.registry,
                 config.network, port=config.network.locator

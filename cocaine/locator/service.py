@@ -3,6 +3,7 @@
 The locator service (PROTOCOL.md section 5, locator version 3).
 """
 
+import errno
 import random
 
 from twisted.application.service import Service
@@ -13,7 +14,7 @@ from zope.interface import implementer
 from cocaine.cluster.gateway import AdhocGateway
 from cocaine.cluster.remote import RemoteTable
 from cocaine.errors import (
-    InvalidArgument, RoutingStorageError, ServiceNotAvailable)
+    InvalidArgument, RoutingStorageError, ServiceNotAvailable, SystemError_)
 from cocaine.interfaces import IRPCService
 from cocaine.locator.routing import parseGroup
 from cocaine.protocol.framing import unpackValue
@@ -70,7 +71,14 @@ class LocatorService(Service):
     @ivar loads: the cluster's L{cocaine.cluster.load.LoadPublisher}
         sending our load to the C{connect} streams that ask for it, or
         L{None} (then they get none).
+    @ivar maxStreams: the most C{connect} streams open on the node
+        (C{network.max-locator-streams}), or L{None}: each registry change
+        is written to every one of them.
+    @ivar streams: the C{connect} streams open.
     """
+
+    maxStreams = None
+    streams = 0
 
     protocol = LOCATOR
     version = LOCATOR_VERSION
@@ -192,6 +200,11 @@ class LocatorService(Service):
         C{options} C{{"load": true}} (ours; Cocaine sends one argument)
         our load reports are interleaved as C{[uuid, {}, {"load": ...}]}.
         """
+        if self.maxStreams is not None and self.streams >= self.maxStreams:
+            raise SystemError_(
+                "locator: {} connect streams are open, the limit "
+                "(max-locator-streams)".format(self.streams),
+                code=errno.EMFILE)
         peer = uuid.decode("utf-8", "replace") if isinstance(
             uuid, bytes) else uuid
         for hook in list(self.onConnect):
@@ -207,9 +220,14 @@ class LocatorService(Service):
             upstream.write(self.uuid, {
                 name: _REMOVED if entry is None else list(entry)})
         upstream.notifyClose(self.registry.watch(changed))
+        self.streams += 1
+        upstream.notifyClose(self._streamClosed)
         if (isinstance(options, dict) and self.loads is not None
                 and (options.get("load") or options.get(b"load"))):
             self.loads.subscribe(upstream)
+
+    def _streamClosed(self):
+        self.streams -= 1
 
     def refresh(self, groups):
         return self.loadGroups(groups)

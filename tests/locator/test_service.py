@@ -409,6 +409,27 @@ class StreamTests(LocatorTestsMixin, SynchronousTestCase):
         self.registry.publish("new", [["h", 1]], 1, {})
         self.assertEqual(len(upstream.sent), 1)
 
+    def test_connectStreamsCapped(self):
+        """
+        At most C{maxStreams} C{connect} streams are open on the node
+        (issue 14, finding 5): every registry change is written to each,
+        so past the cap a new one is refused with an error and watches
+        nothing; a closed stream frees its place.
+        """
+        from cocaine.errors import SystemError_
+        self.locator.maxStreams = 2
+        first, second = FakeUpstream(), FakeUpstream()
+        self.locator.connect(first, "a")
+        self.locator.connect(second, "b")
+        error = self.assertRaises(SystemError_, self.locator.connect,
+                                  FakeUpstream(), "c")
+        self.assertIn("max-locator-streams", str(error))
+        self.assertEqual(len(self.registry._watchers), 2)
+        first.close()
+        self.assertEqual(self.locator.streams, 1)
+        self.locator.connect(FakeUpstream(), "c")
+        self.assertEqual(self.locator.streams, 2)
+
     def test_publish(self):
         """
         C{publish} answers C{value []} and the name resolves until
