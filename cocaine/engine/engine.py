@@ -103,6 +103,7 @@ class AppEngine:
         self._port = None
         self._idleWaiters = []
         self._stopWaiters = []
+        self._stallTimer = None
         self.pool = Pool(self, reactor, isolate, locatorEndpoint, storage,
                          environ)
         self.machine = EngineMachine(self)
@@ -202,7 +203,42 @@ class AppEngine:
         deadline = parseDeadline(headers)
         if deadline is not None:
             session.setDeadline(self._reactor, deadline)
+        if self._stallTimer is None:
+            self._watchStalls()
         return session
+
+    #: Stall sweeps per C{session-idle-timeout}: a session is ended after
+    #: between one and one and a half timeouts without a chunk.
+    STALL_SWEEPS = 2
+
+    def _watchStalls(self):
+        """
+        Arm the one stall-sweep timer of the engine (none per session, none
+        per chunk), while sessions exist.
+        """
+        timeout = self.profile.sessionIdleTimeout
+        if timeout and (self.queue or self.running):
+            self._stallTimer = self._reactor.callLater(
+                timeout / self.STALL_SWEEPS, self._sweepStalled)
+
+    def _sweepStalled(self):
+        """
+        End the sessions whose clients left their request streams open
+        without sending anything for C{session-idle-timeout}: 200 such
+        sessions would otherwise hold every worker slot and queue place of
+        the app forever (issue 14, finding 8).
+        """
+        self._stallTimer = None
+        sweeps = self.STALL_SWEEPS
+        stalled = [s for s in list(self.queue) + list(self.running)
+                   if s.requestOpen and s.sweep(sweeps)]
+        if stalled:
+            self.log.info("app {app}: ended {count} sessions whose clients "
+                          "sent nothing for {timeout:g}s "
+                          "(session-idle-timeout)", app=self.name,
+                          count=len(stalled),
+                          timeout=self.profile.sessionIdleTimeout)
+        self._watchStalls()
 
     def _refuseBroken(self, upstream, event, headers):
         return self._refuse(upstream, event, EngineBroken(
@@ -442,6 +478,9 @@ def _alreadyStopping(inputs, engine, waiter):
 
 @_stopping.upon(EngineInputs.stopped).to(_stopped)
 def _ended(inputs, engine):
+    timer, engine._stallTimer = engine._stallTimer, None
+    if timer is not None and timer.active():
+        timer.cancel()
     waiters, engine._stopWaiters = engine._stopWaiters, []
     for waiter in waiters:
         waiter.callback(None)

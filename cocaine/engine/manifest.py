@@ -108,6 +108,7 @@ class Profile:
     startupTimeout: float = 10.0
     idleTimeout: float = 600.0
     terminationTimeout: float = 5.0
+    sessionIdleTimeout: float = 300.0
     crashlogLimit: int = 50
     logOutput: bool = False
     isolate: MappingProxyType = field(default_factory=lambda: MappingProxyType(
@@ -153,6 +154,12 @@ def parseProfile(value, name="default"):
     if "idle-timeout" in value:
         fields["idleTimeout"] = _seconds(where, "idle-timeout",
                                          value["idle-timeout"])
+    if "session-idle-timeout" in value:
+        # ours (issue 14): a request stream open without a chunk from its
+        # client for this long is ended; null turns it off
+        v = value["session-idle-timeout"]
+        fields["sessionIdleTimeout"] = None if v is None else _seconds(
+            where, "session-idle-timeout", v, positive=True)
     if "crashlog-limit" in value:
         v = value["crashlog-limit"]
         if type(v) is not int or v < 0:
@@ -225,6 +232,7 @@ def profileWire(profile):
             "startup-timeout": profile.startupTimeout,
             "idle-timeout": profile.idleTimeout,
             "termination-timeout": profile.terminationTimeout,
+            "session-idle-timeout": profile.sessionIdleTimeout,
             "crashlog-limit": profile.crashlogLimit,
             "log-output": profile.logOutput,
             "isolate": dict(profile.isolate)}

@@ -104,7 +104,7 @@ class Session:
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient")
+                 "_toClient", "chunks", "_seen", "_idleSweeps", "_stalled")
 
     def __init__(self, engine, event, upstream, worker=None):
         """
@@ -117,6 +117,11 @@ class Session:
         self.channel = None
         self._deadline = None
         self.enqueuedAt = engine.stats.now()
+        # progress of the client's stream, for the engine's stall sweep
+        self.chunks = 0
+        self._seen = -1
+        self._idleSweeps = 0
+        self._stalled = False
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -133,6 +138,7 @@ class Session:
     # -- the client's side (dispatch target of enqueue) ---------------------
 
     def write(self, chunk):
+        self.chunks += 1
         self._toWorker(CHUNK, [chunk])
 
     def close(self):
@@ -185,6 +191,34 @@ class Session:
         answered yet.
         """
         self.machine.fail(error)
+
+    @property
+    def requestOpen(self):
+        """
+        Whether the client has not ended its request stream yet and the
+        session is not over.
+        """
+        return self.machine.stateName() in ("queued", "running")
+
+    def sweep(self, sweeps):
+        """
+        The engine's stall sweep: end the session with an error (to the
+        client and the worker, as a deadline does) when its client's
+        request stream stayed open without a chunk for C{sweeps}
+        consecutive sweeps.
+
+        @return: whether it was ended.
+        """
+        if self.chunks != self._seen:
+            self._seen = self.chunks
+            self._idleSweeps = 0
+            return False
+        self._idleSweeps += 1
+        if self._idleSweeps < sweeps:
+            return False
+        self._stalled = True
+        self.machine.expired(self.engine.profile.sessionIdleTimeout)
+        return True
 
     def setDeadline(self, clock, seconds):
         self._deadline = clock.callLater(seconds, self.machine.expired,
@@ -244,6 +278,11 @@ class Session:
                 self.engine.name, self.event, worker.reason or "unknown")))
 
     def _deadlineError(self, seconds):
+        if self._stalled:
+            return DeadlineExpired(
+                "app {}: request {!r}: the client sent nothing for {:g}s "
+                "and did not close its stream (session-idle-timeout)"
+                .format(self.engine.name, self.event, seconds))
         return DeadlineExpired("app {}: request {!r} not answered within "
                                "{:g}s".format(self.engine.name, self.event,
                                               seconds))

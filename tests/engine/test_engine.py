@@ -443,3 +443,66 @@ class LogOutputTests(_EngineCase):
                          {"cocaine.app.app"})
         worker = next(iter(self.engine.pool.workers.values()))
         self.assertEqual(list(worker.output.lines), ["two", "three"])
+
+
+class StalledSessionTests(_EngineCase):
+    """
+    Sessions whose clients never close their request streams (issue 14,
+    finding 8) are ended after C{session-idle-timeout}.
+    """
+
+    profile = {"session-idle-timeout": 10, "pool-limit": 1,
+               "concurrency": 2, "queue-limit": 2}
+
+    def test_neverClosedSessionsEnded(self):
+        """
+        Sessions that fill every worker slot and queue place without ever
+        sending are ended with an error naming the setting; the app serves
+        others again.
+        """
+        held = [self.enqueue() for _ in range(2)]
+        connection, transport = self.handshake(self.isolate.processes[0])
+        held += [self.enqueue() for _ in range(2)]
+        refused, _ = self.enqueue()
+        self.assertEqual(refused.sent[0][1], [0x51FF, 2])   # queue full
+        for _ in range(3):
+            self.clock.advance(5)
+        for upstream, session in held:
+            self.assertEqual(upstream.sent[-1][0], "error")
+            self.assertIn("session-idle-timeout", upstream.sent[-1][2])
+        # the worker is told, as for a deadline
+        self.assertIn([2, 1], [m[:2] for m in self.sent(transport)])
+        served, _ = self.enqueue()
+        self.assertEqual(served.sent, [])
+        self.assertEqual(len(self.engine.queue), 1)
+
+    def test_progressKeepsSession(self):
+        """
+        A client that keeps sending is not stalled; one that closed its
+        stream is not either (the worker answers in its own time).
+        """
+        sending, session = self.enqueue()
+        closed, other = self.enqueue()
+        other.close()
+        for _ in range(10):
+            session.write(b"x")
+            self.clock.advance(5)
+        self.assertEqual(sending.sent, [])
+        self.assertEqual(closed.sent, [])
+
+    def test_oneTimer(self):
+        """
+        One timer per engine however many sessions, none once idle.
+        """
+        for _ in range(3):
+            self.enqueue()
+        self.assertEqual(len([c for c in self.clock.getDelayedCalls()
+                              if "sweep" in repr(c).lower()]), 1)
+
+    def test_off(self):
+        """
+        C{session-idle-timeout: null} turns it off.
+        """
+        self.assertIsNone(parseProfile({"session-idle-timeout": None},
+                                       "p").sessionIdleTimeout)
+        self.assertEqual(parseProfile({}, "p").sessionIdleTimeout, 300.0)
