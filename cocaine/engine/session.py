@@ -104,7 +104,7 @@ class Session:
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_seen", "_idleSweeps", "_stalled")
+                 "_toClient", "chunks", "_stall")
 
     def __init__(self, engine, event, upstream, worker=None):
         """
@@ -117,11 +117,11 @@ class Session:
         self.channel = None
         self._deadline = None
         self.enqueuedAt = engine.stats.now()
-        # progress of the client's stream, for the engine's stall sweep
+        # progress of the client's stream, for the engine's stall sweep:
+        # _stall is (chunks seen, sweeps without a chunk), then True once
+        # the session was ended for it
         self.chunks = 0
-        self._seen = -1
-        self._idleSweeps = 0
-        self._stalled = False
+        self._stall = None
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -209,14 +209,14 @@ class Session:
 
         @return: whether it was ended.
         """
-        if self.chunks != self._seen:
-            self._seen = self.chunks
-            self._idleSweeps = 0
+        stall = self._stall
+        if stall is None or stall[0] != self.chunks:
+            self._stall = (self.chunks, 0)
             return False
-        self._idleSweeps += 1
-        if self._idleSweeps < sweeps:
+        if stall[1] + 1 < sweeps:
+            self._stall = (stall[0], stall[1] + 1)
             return False
-        self._stalled = True
+        self._stall = True
         self.machine.expired(self.engine.profile.sessionIdleTimeout)
         return True
 
@@ -278,7 +278,7 @@ class Session:
                 self.engine.name, self.event, worker.reason or "unknown")))
 
     def _deadlineError(self, seconds):
-        if self._stalled:
+        if self._stall is True:
             return DeadlineExpired(
                 "app {}: request {!r}: the client sent nothing for {:g}s "
                 "and did not close its stream (session-idle-timeout)"

@@ -29,17 +29,22 @@ class Decoder:
     The size of one frame is bounded as a whole: msgpack parses a frame
     as it arrives and drops the bytes it consumed, so its own buffer limit
     alone would let a frame fed in pieces grow without end (issue 14,
-    finding 5). The decoder counts the bytes fed since the last complete
-    message instead.
+    finding 5). The decoder counts the bytes fed since the start of the
+    chunk that completed the last message instead: per chunk, not per
+    message, so the count may include the tail of that chunk's last
+    complete message and the limit errs on the safe side by at most one
+    chunk (a socket read).
 
     @ivar maxBuffer: the largest frame, in bytes, and the most bytes that
         may wait unparsed.
     @ivar fed: bytes fed so far.
-    @ivar frameStart: the offset in the stream where the frame being
-        parsed began (the end of the last complete message).
+    @ivar frameStart: where the frame being parsed began at the latest:
+        the start of the chunk that completed the last message.
+    @ivar settled: the end of the chunk that completed the last message;
+        bytes fed after it are of a frame not yet complete.
     """
 
-    __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart")
+    __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart", "settled")
 
     def __init__(self, maxBuffer=DEFAULT_MAX_BUFFER, raw=True,
                  maxContainer=DEFAULT_MAX_CONTAINER):
@@ -54,6 +59,7 @@ class Decoder:
         self.maxBuffer = maxBuffer
         self.fed = 0
         self.frameStart = 0
+        self.settled = 0
         limits = {}
         if maxContainer is not None:
             limits = {"max_array_len": maxContainer,
@@ -65,9 +71,10 @@ class Decoder:
     @property
     def partial(self):
         """
-        Bytes of a frame begun but not complete (0 between frames).
+        Bytes certainly of a frame begun and not complete: those fed after
+        the chunk that completed the last message (0 then).
         """
-        return self.fed - self.frameStart
+        return self.fed - self.settled
 
     def feed(self, data):
         """
@@ -86,13 +93,13 @@ class Decoder:
         except msgpack.BufferFull:
             raise FramingError(
                 "frame larger than the {} byte limit".format(self.maxBuffer))
-        self.fed += len(data)
+        start = self.fed
+        self.fed = fed = start + len(data)
         messages = []
         append = messages.append
         try:
             for value in unpacker:
                 append(checkMessage(value))
-                self.frameStart = unpacker.tell()
         except FramingError as e:
             raise FramingError(str(e), messages)
         except ValueError as e:
@@ -106,7 +113,10 @@ class Decoder:
         except Exception as e:
             raise FramingError("undecodable bytes ({})".format(
                 type(e).__name__), messages)
-        if self.fed - self.frameStart > self.maxBuffer:
+        if messages:
+            self.frameStart = start
+            self.settled = fed
+        elif fed - self.frameStart > self.maxBuffer:
             raise FramingError(
                 "frame larger than the {} byte limit".format(self.maxBuffer),
                 messages)

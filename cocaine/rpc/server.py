@@ -295,7 +295,7 @@ class ServerProtocol(Protocol):
         decoder = self._decoder
         period = self._period
         fed = decoder.fed
-        partial = decoder.frameStart if decoder.partial else None
+        partial = decoder.settled if decoder.partial else None
         if self._writeFull:
             # we are not reading: the peer cannot be blamed for waiting
             partial = None
@@ -457,16 +457,20 @@ class ServerProtocol(Protocol):
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
             self._inflight += 1
-            result.addBoth(self._answered)
-            result.addCallbacks(self._replyValue, self._replyFailure,
+            result.addCallbacks(self._replyLater, self._failLater,
                                 callbackArgs=(channel, message),
                                 errbackArgs=(channel, message))
         else:
             self._replyValue(result, channel, message)
 
-    def _answered(self, result):
+    def _replyLater(self, result, channel, message):
+        # an answer that was not ready at once: its channel was counted
         self._inflight -= 1
-        return result
+        self._replyValue(result, channel, message)
+
+    def _failLater(self, failure, channel, message):
+        self._inflight -= 1
+        self._replyFailure(failure, channel, message)
 
     def _replyValue(self, result, channel, message):
         try:
