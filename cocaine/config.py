@@ -26,6 +26,7 @@ DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 #: connections in total and per peer address, C{locator.connect} streams
 #: on the node, and the largest ZeroMQ message of the management plane.
 DEFAULT_MAX_CONTAINER = 65536
+DEFAULT_MAX_FRAME_OBJECTS = 262144
 DEFAULT_MAX_CHANNELS = 1024
 DEFAULT_WRITE_BUFFER_HIGH = 1024 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
@@ -86,6 +87,7 @@ class Network:
     ports: tuple = None
     maxMessage: int = DEFAULT_MAX_MESSAGE
     maxContainer: int = DEFAULT_MAX_CONTAINER
+    maxFrameObjects: int = DEFAULT_MAX_FRAME_OBJECTS
     maxChannels: int = DEFAULT_MAX_CHANNELS
     writeBufferHigh: int = DEFAULT_WRITE_BUFFER_HIGH
     writeBufferMax: int = None
@@ -307,7 +309,7 @@ def _network(value):
         **_limits(value, maxMessage))
 
 
-_LIMIT_KEYS = ("max-container", "max-channels", "write-buffer-high",
+_LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels", "write-buffer-high",
                "write-buffer-max", "idle-timeout", "frame-timeout",
                "max-connections", "max-connections-per-peer",
                "max-locator-streams", "zmq-max-message")
@@ -355,6 +357,8 @@ def _limits(value, maxMessage):
     return dict(
         maxContainer=_count(value, "max-container", DEFAULT_MAX_CONTAINER,
                             least=16),
+        maxFrameObjects=_count(value, "max-frame-objects",
+                               DEFAULT_MAX_FRAME_OBJECTS, least=1024),
         maxChannels=_count(value, "max-channels", DEFAULT_MAX_CHANNELS),
         writeBufferHigh=high, writeBufferMax=writeMax,
         idleTimeout=_seconds(value, "idle-timeout", DEFAULT_IDLE_TIMEOUT),

@@ -181,7 +181,8 @@ class ValidationTests(SynchronousTestCase):
                          "bind, frame-timeout, idle-timeout, locator, "
                          "max-channels, max-connections, "
                          "max-connections-per-peer, max-container, "
-                         "max-locator-streams, max-message, ports, "
+                         "max-frame-objects, max-locator-streams, "
+                         "max-message, ports, "
                          "write-buffer-high, write-buffer-max, "
                          "zmq-max-message)")
         self.assertError({"paths": {"logs": "x"}},

@@ -8,6 +8,8 @@ every string-like value as bytes (C{raw=True}); encoding writes C{str} as
 msgpack str and C{bytes} as msgpack bin.
 """
 
+import sys
+
 import msgpack
 
 from cocaine.errors import FramingError
@@ -20,6 +22,11 @@ DEFAULT_MAX_BUFFER = 128 * 1024 * 1024
 #: length header is refused before anything is allocated). L{None} leaves
 #: msgpack's own limits, which follow the buffer limit.
 DEFAULT_MAX_CONTAINER = None
+
+#: A frame still incomplete past this many bytes has the small objects its
+#: parse allocates counted against C{maxObjects} (below it a frame cannot
+#: hold more values than bytes).
+CAREFUL_BYTES = 64 * 1024
 
 
 class Decoder:
@@ -44,10 +51,11 @@ class Decoder:
         bytes fed after it are of a frame not yet complete.
     """
 
-    __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart", "settled")
+    __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart", "settled",
+                 "maxObjects", "_objects")
 
     def __init__(self, maxBuffer=DEFAULT_MAX_BUFFER, raw=True,
-                 maxContainer=DEFAULT_MAX_CONTAINER):
+                 maxContainer=DEFAULT_MAX_CONTAINER, maxObjects=None):
         """
         @param raw: keep msgpack str values as bytes (the server side, where
             old clients pack payloads as str); L{False} decodes them as text
@@ -55,8 +63,15 @@ class Decoder:
             bin).
         @param maxContainer: the most elements of one array or map, or
             L{None} for msgpack's default.
+        @param maxObjects: the most small values (Python's small-object
+            allocations: empty arrays, short strings, ints) the parse of
+            one frame larger than L{CAREFUL_BYTES} may make, or L{None}.
+            A byte of msgpack can cost 64 bytes of Python objects; this
+            bounds what one frame costs rather than its size.
         """
         self.maxBuffer = maxBuffer
+        self.maxObjects = maxObjects
+        self._objects = None
         self.fed = 0
         self.frameStart = 0
         self.settled = 0
@@ -95,6 +110,9 @@ class Decoder:
                 "frame larger than the {} byte limit".format(self.maxBuffer))
         start = self.fed
         self.fed = fed = start + len(data)
+        objects = self._objects
+        if objects is not None:
+            before = sys.getallocatedblocks()
         messages = []
         append = messages.append
         try:
@@ -116,10 +134,22 @@ class Decoder:
         if messages:
             self.frameStart = start
             self.settled = fed
+            self._objects = None
         elif fed - self.frameStart > self.maxBuffer:
             raise FramingError(
                 "frame larger than the {} byte limit".format(self.maxBuffer),
                 messages)
+        elif objects is not None:
+            objects += sys.getallocatedblocks() - before
+            if objects > self.maxObjects:
+                raise FramingError(
+                    "frame of more than {} small values".format(
+                        self.maxObjects), messages)
+            self._objects = objects
+        elif (self.maxObjects is not None
+                and fed - self.frameStart > CAREFUL_BYTES):
+            # a large frame: count what its parse allocates from now on
+            self._objects = 0
         return messages
 
 

@@ -18,6 +18,8 @@ class ConnectionLimits:
     The limits of one connection; L{None} is no limit.
 
     @ivar maxContainer: elements of one msgpack array or map in a frame.
+    @ivar maxFrameObjects: small values the parse of one large frame may
+        allocate.
     @ivar maxChannels: open channel directions (a channel the client may
         still send on, a channel the server may still answer on, a
         primitive call not answered yet): past it a new channel is answered
@@ -35,6 +37,7 @@ class ConnectionLimits:
     """
 
     maxContainer: int = None
+    maxFrameObjects: int = None
     maxChannels: int = None
     writeHigh: int = None
     writeLimit: int = None
@@ -47,6 +50,7 @@ class ConnectionLimits:
         The limits the config's L{cocaine.config.Network} section sets.
         """
         return cls(maxContainer=network.maxContainer,
+                   maxFrameObjects=network.maxFrameObjects,
                    maxChannels=network.maxChannels,
                    writeHigh=network.writeBufferHigh,
                    writeLimit=network.writeLimit,

@@ -160,7 +160,8 @@ class ServerProtocol(Protocol):
         limits = limits or UNLIMITED
         self._limits = limits
         self._reactor = reactor
-        self._decoder = Decoder(maxBuffer, maxContainer=limits.maxContainer)
+        self._decoder = Decoder(maxBuffer, maxContainer=limits.maxContainer,
+                                maxObjects=limits.maxFrameObjects)
         self._maxChannels = limits.maxChannels
         self._writeLimit = limits.writeLimit
         self._queued = 0

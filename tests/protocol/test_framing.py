@@ -276,6 +276,39 @@ class DecoderTests(SynchronousTestCase):
             self.assertEqual(len(decoder.feed(message[300:])), 1)
             self.assertEqual(decoder.partial, 0)
 
+    def test_smallValuesOfLargeFrameCounted(self):
+        """
+        Within the byte limit and every container limit, a large frame of
+        nested empty arrays (64 x 65535 of them, 4 MB) is refused once its
+        parse allocated more than C{maxObjects} small values, long before
+        it costs hundreds of MB.
+        """
+        decoder = Decoder(DEFAULT_MAX_BUFFER, maxContainer=65535,
+                          maxObjects=100000)
+        decoder.feed(b"\x93\x01\x00\xdc\x00\x40")
+        inner = b"\xdc\xff\xff" + b"\x90" * 65535
+        fed = 0
+        with self.assertRaises(FramingError) as caught:
+            for _ in range(64):
+                for i in range(0, len(inner), 8192):
+                    decoder.feed(inner[i:i + 8192])
+                    fed += 8192
+        self.assertIn("more than 100000 small values",
+                      str(caught.exception))
+        self.assertLess(fed, 300000)
+
+    def test_largeBinaryFrameNotCounted(self):
+        """
+        A large frame of one binary value allocates few small objects and
+        passes.
+        """
+        decoder = Decoder(DEFAULT_MAX_BUFFER, maxObjects=1024)
+        data = pack([1, 0, [b"x" * (4 << 20)]])
+        messages = []
+        for i in range(0, len(data), 65536):
+            messages += decoder.feed(data[i:i + 65536])
+        self.assertEqual(len(messages), 1)
+
     def test_containerLimit(self):
         """
         With C{maxContainer}, an array or map declaring more elements is
