@@ -20,15 +20,14 @@ DEFAULT_LOCATOR_PORT = 10053
 DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
 #: Connection limits (issue 14; docs/security-limits.md): elements of one
-#: msgpack array or map in a request, open channels per connection, bytes
-#: queued for a peer before reading from it pauses, seconds without a
+#: msgpack array or map in a request, open channels per connection,
+#: seconds without a
 #: byte and without an open channel, seconds one frame may take to arrive,
 #: connections in total and per peer address, C{locator.connect} streams
 #: on the node, and the largest ZeroMQ message of the management plane.
 DEFAULT_MAX_CONTAINER = 65536
 DEFAULT_MAX_FRAME_OBJECTS = 262144
 DEFAULT_MAX_CHANNELS = 1024
-DEFAULT_WRITE_BUFFER_HIGH = 1024 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_FRAME_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 4096
@@ -89,7 +88,6 @@ class Network:
     maxContainer: int = DEFAULT_MAX_CONTAINER
     maxFrameObjects: int = DEFAULT_MAX_FRAME_OBJECTS
     maxChannels: int = DEFAULT_MAX_CHANNELS
-    writeBufferHigh: int = DEFAULT_WRITE_BUFFER_HIGH
     writeBufferMax: int = None
     idleTimeout: float = DEFAULT_IDLE_TIMEOUT
     frameTimeout: float = DEFAULT_FRAME_TIMEOUT
@@ -309,7 +307,7 @@ def _network(value):
         **_limits(value, maxMessage))
 
 
-_LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels", "write-buffer-high",
+_LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels",
                "write-buffer-max", "idle-timeout", "frame-timeout",
                "max-connections", "max-connections-per-peer",
                "max-locator-streams", "zmq-max-message")
@@ -341,12 +339,10 @@ def _limits(value, maxMessage):
     """
     The connection limits of the C{network} section, validated.
     """
-    high = _count(value, "write-buffer-high", DEFAULT_WRITE_BUFFER_HIGH,
-                  least=4096)
     writeMax = value.get("write-buffer-max")
     if writeMax is not None:
-        writeMax = _count(value, "write-buffer-max", None, least=high,
-                          most=2 ** 40)
+        writeMax = _count(value, "write-buffer-max", None,
+                          least=256 * 1024, most=2 ** 40)
     total = _count(value, "max-connections", DEFAULT_MAX_CONNECTIONS)
     perPeer = _count(value, "max-connections-per-peer",
                      min(total, DEFAULT_MAX_CONNECTIONS_PER_PEER))
@@ -360,7 +356,7 @@ def _limits(value, maxMessage):
         maxFrameObjects=_count(value, "max-frame-objects",
                                DEFAULT_MAX_FRAME_OBJECTS, least=1024),
         maxChannels=_count(value, "max-channels", DEFAULT_MAX_CHANNELS),
-        writeBufferHigh=high, writeBufferMax=writeMax,
+        writeBufferMax=writeMax,
         idleTimeout=_seconds(value, "idle-timeout", DEFAULT_IDLE_TIMEOUT),
         frameTimeout=_seconds(value, "frame-timeout",
                               DEFAULT_FRAME_TIMEOUT),

@@ -183,7 +183,7 @@ class ValidationTests(SynchronousTestCase):
                          "max-connections-per-peer, max-container, "
                          "max-frame-objects, max-locator-streams, "
                          "max-message, ports, "
-                         "write-buffer-high, write-buffer-max, "
+                         "write-buffer-max, "
                          "zmq-max-message)")
         self.assertError({"paths": {"logs": "x"}},
                          "paths.logs: unknown key (allowed: data, runtime, "
@@ -274,11 +274,11 @@ class ValidationTests(SynchronousTestCase):
         network = parse({}).network
         self.assertEqual(
             (network.maxContainer, network.maxChannels,
-             network.writeBufferHigh, network.writeLimit,
+             network.writeLimit,
              network.idleTimeout, network.frameTimeout,
              network.maxConnections, network.maxConnectionsPerPeer,
              network.maxLocatorStreams, network.zmqMaxMessage),
-            (65536, 1024, 1024 * 1024, network.maxMessage, 600.0, 60.0,
+            (65536, 1024, network.maxMessage, 600.0, 60.0,
              4096, 1024, 4096, 16 * 1024 * 1024))
 
     def test_connectionLimits(self):
@@ -288,17 +288,17 @@ class ValidationTests(SynchronousTestCase):
         """
         network = parse({"network": {
             "max-container": 100, "max-channels": 5,
-            "write-buffer-high": 8192, "write-buffer-max": 10000,
+            "write-buffer-max": 300000,
             "idle-timeout": None, "frame-timeout": 2,
             "max-connections": 10, "max-connections-per-peer": 3,
             "max-locator-streams": 7, "zmq-max-message": 2048}}).network
         self.assertEqual(
             (network.maxContainer, network.maxChannels,
-             network.writeBufferHigh, network.writeLimit,
+             network.writeLimit,
              network.idleTimeout, network.frameTimeout,
              network.maxConnections, network.maxConnectionsPerPeer,
              network.maxLocatorStreams, network.zmqMaxMessage),
-            (100, 5, 8192, 10000, None, 2.0, 10, 3, 7, 2048))
+            (100, 5, 300000, None, 2.0, 10, 3, 7, 2048))
 
     def test_connectionLimitErrors(self):
         """
@@ -311,10 +311,9 @@ class ValidationTests(SynchronousTestCase):
                          "network.idle-timeout: must be a number of seconds "
                          "above 0 and at most 86400, or null (no timeout), "
                          "got -1")
-        self.assertError({"network": {"write-buffer-high": 8192,
-                                      "write-buffer-max": 4096}},
+        self.assertError({"network": {"write-buffer-max": 4096}},
                          "network.write-buffer-max: must be an integer "
-                         "8192-1099511627776, got 4096")
+                         "262144-1099511627776, got 4096")
         self.assertError({"network": {"max-connections": 10,
                                       "max-connections-per-peer": 11}},
                          "network.max-connections-per-peer: must be at "

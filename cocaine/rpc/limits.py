@@ -24,10 +24,11 @@ class ConnectionLimits:
         still send on, a channel the server may still answer on, a
         primitive call not answered yet): past it a new channel is answered
         with an error and its handler is not called.
-    @ivar writeHigh: bytes in the transport's write buffer past which
-        reading from the connection pauses, until the peer has read them.
     @ivar writeLimit: bytes queued for the peer past which the connection
-        is dropped: the peer does not read its replies.
+        is dropped: the peer does not read its replies. With a limit the
+        connection is also its transport's streaming producer: reading
+        from the peer pauses while more than the transport's C{bufferSize}
+        (64 KiB) waits to be sent, as the HTTP gateway's connections do.
     @ivar idleTimeout: seconds without a byte received and without an open
         channel after which the connection is closed.
     @ivar frameTimeout: seconds a frame begun may take to arrive whole
@@ -39,7 +40,6 @@ class ConnectionLimits:
     maxContainer: int = None
     maxFrameObjects: int = None
     maxChannels: int = None
-    writeHigh: int = None
     writeLimit: int = None
     idleTimeout: float = None
     frameTimeout: float = None
@@ -52,7 +52,6 @@ class ConnectionLimits:
         return cls(maxContainer=network.maxContainer,
                    maxFrameObjects=network.maxFrameObjects,
                    maxChannels=network.maxChannels,
-                   writeHigh=network.writeBufferHigh,
                    writeLimit=network.writeLimit,
                    idleTimeout=network.idleTimeout,
                    frameTimeout=network.frameTimeout)

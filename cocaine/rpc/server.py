@@ -193,10 +193,9 @@ class ServerProtocol(Protocol):
                 pass
         self._service.connections.add(self)
         limits = self._limits
-        if limits.writeHigh is not None:
-            # the transport pauses us (we stop reading) past this many
+        if limits.writeLimit is not None:
+            # the transport pauses us (we stop reading) past its bufferSize
             # bytes unsent and resumes us once the peer has read them
-            transport.bufferSize = limits.writeHigh
             transport.registerProducer(self, True)
         period = limits.period
         if period is not None and self._reactor is not None:
@@ -253,14 +252,14 @@ class ServerProtocol(Protocol):
         """
         Close the connection once what was written has been sent.
         """
-        if self._limits.writeHigh is not None:
+        if self._limits.writeLimit is not None:
             # a registered producer would hold the close open
             self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     def pauseProducing(self):
         """
-        The transport's write buffer is over C{writeHigh}: stop reading
+        The transport's write buffer is over its C{bufferSize}: stop reading
         from the peer until it has read its replies.
         """
         if not self._writeFull and not self._broken:
@@ -458,22 +457,16 @@ class ServerProtocol(Protocol):
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
             self._inflight += 1
-            result.addCallbacks(self._replyLater, self._failLater,
-                                callbackArgs=(channel, message),
-                                errbackArgs=(channel, message))
+            result.addCallbacks(self._replyValue, self._replyFailure,
+                                callbackArgs=(channel, message, True),
+                                errbackArgs=(channel, message, True))
         else:
             self._replyValue(result, channel, message)
 
-    def _replyLater(self, result, channel, message):
-        # an answer that was not ready at once: its channel was counted
-        self._inflight -= 1
-        self._replyValue(result, channel, message)
-
-    def _failLater(self, failure, channel, message):
-        self._inflight -= 1
-        self._replyFailure(failure, channel, message)
-
-    def _replyValue(self, result, channel, message):
+    def _replyValue(self, result, channel, message, later=False):
+        if later:
+            # an answer that was not ready at once: its call was counted
+            self._inflight -= 1
         try:
             if result is None:
                 result = []
@@ -496,7 +489,9 @@ class ServerProtocol(Protocol):
                     return
             writes.write(self.transport, data)
 
-    def _replyFailure(self, failure, channel, message):
+    def _replyFailure(self, failure, channel, message, later=False):
+        if later:
+            self._inflight -= 1
         self._logHandlerFailure(failure, message)
         self.sendMessage(channel, _ERROR, toWire(failure))
 

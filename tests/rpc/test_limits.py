@@ -187,10 +187,9 @@ class BackpressureTests(SynchronousTestCase):
         when the transport says its buffer is full, reading pauses until
         it drained.
         """
-        connection = Connection(ConnectionLimits(writeHigh=8192))
+        connection = Connection(ConnectionLimits(writeLimit=1 << 20))
         transport = connection.transport
         self.assertIs(transport.producer, connection.protocol)
-        self.assertEqual(transport.bufferSize, 8192)
         connection.protocol.pauseProducing()
         self.assertEqual(transport.producerState, "paused")
         connection.protocol.resumeProducing()
@@ -200,7 +199,7 @@ class BackpressureTests(SynchronousTestCase):
         """
         Closing unregisters the producer, which would hold the close open.
         """
-        connection = Connection(ConnectionLimits(writeHigh=8192))
+        connection = Connection(ConnectionLimits(writeLimit=1 << 20))
         connection.service.dropConnections()
         self.assertIsNone(connection.transport.producer)
         self.assertFalse(connection.transport.connected)
@@ -212,7 +211,7 @@ class BackpressureTests(SynchronousTestCase):
         replies are dropped (issue 14, finding 5).
         """
         connection = Connection(
-            ConnectionLimits(writeHigh=4096, writeLimit=64 * 1024),
+            ConnectionLimits(writeLimit=64 * 1024),
             transport=UnreadTransport())
         big = "x" * 1024
         for channel in range(1, 200):
@@ -225,7 +224,7 @@ class BackpressureTests(SynchronousTestCase):
         A peer that reads its replies may receive far more than the limit.
         """
         connection = Connection(
-            ConnectionLimits(writeHigh=4096, writeLimit=16 * 1024),
+            ConnectionLimits(writeLimit=16 * 1024),
             transport=UnreadTransport())
         big = "x" * 1024
         for channel in range(1, 200):
