@@ -39,7 +39,8 @@ class _ManagementPlugin:
             DEFAULT_ENDPOINT, ManagementService)
         return ManagementService(
             context, endpoint=args.get("endpoint", DEFAULT_ENDPOINT),
-            requireSignature=args.get("require-signature", False))
+            requireSignature=args.get("require-signature", False),
+            maxMessageSize=context.config.network.zmqMaxMessage)
 
 
 management = _ManagementPlugin()

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from cocaine.config import DEFAULT_ZMQ_MAX_MESSAGE
 from cocaine.interfaces import IRPCService
 from cocaine.management.plane import ManagementPlane
 from cocaine.management.protocol import encodeReply
@@ -36,8 +37,15 @@ class ManagementService(Service):
     log = Logger()
 
     def __init__(self, context, endpoint=DEFAULT_ENDPOINT,
-                 requireSignature=False):
+                 requireSignature=False,
+                 maxMessageSize=DEFAULT_ZMQ_MAX_MESSAGE):
+        """
+        @param maxMessageSize: the largest request ZeroMQ takes
+            (C{network.zmq-max-message}); a peer sending more is
+            disconnected.
+        """
         self.context = context
+        self.maxMessageSize = maxMessageSize
         self.endpoint = endpoint
         self.requireSignature = requireSignature
         self.plane = None
@@ -50,7 +58,9 @@ class ManagementService(Service):
             self.context.node, self.context.storage("core"),
             self.context.uuid, self.requireSignature)
         try:
-            self._socket = bindReply(self.endpoint, self._request)
+            # issue 14: a 400 MB message was accepted whole before
+            self._socket = bindReply(self.endpoint, self._request,
+                                     maxMessageSize=self.maxMessageSize)
         except ZeroMQError as e:
             self.running = 0
             raise StartupError("management: {}".format(e))

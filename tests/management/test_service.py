@@ -59,6 +59,23 @@ class ServiceTests(TestCase):
             "endpoint": endpoint, "require-signature": False,
             "requests": 2, "errors": 1},))
 
+    async def test_maxMessageSize(self):
+        """
+        A request larger than C{maxMessageSize} (ZeroMQ's C{MAXMSGSIZE})
+        is never taken whole (issue 14, finding 7: a 400 MB message was):
+        ZeroMQ drops its sender, and other clients are served.
+        """
+        from tests.management._client import Timeout
+        endpoint = ipcEndpoint(self)
+        service = self.start(endpoint, maxMessageSize=1024)
+        big = Peer(self, zmq.REQ, endpoint)
+        with self.assertRaises(Timeout):
+            await big.request(b"x" * 4096, timeout=1.0)
+        self.assertEqual(service.info()[0]["requests"], 0)
+        client = Peer(self, zmq.REQ, endpoint)
+        reply = await client.request(b'{"version": 2, "action": "info"}')
+        self.assertEqual(json.loads(reply[0])["uuid"], "node-uuid")
+
     async def test_requireSignature(self):
         endpoint = ipcEndpoint(self)
         self.start(endpoint, requireSignature=True)
