@@ -25,17 +25,21 @@ modification time are unchanged, so a value replaced from outside the node
 import errno
 import os
 import stat
+import time
 import uuid
 from collections import OrderedDict
 from urllib.parse import quote, unquote
 
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from cocaine.errors import InvalidName, KeyNotFound, SystemError_
 from cocaine.interfaces import IStorageBackend
 
 _NAME_MAX = 255
+
+log = Logger()
 
 
 def checkName(kind, name, collection=None):
@@ -144,12 +148,36 @@ class FileStorage:
         self._tmp = os.path.join(self.path, ".tmp")
         self._tags = os.path.join(self.path, ".tags")
         self._ready = False
+        self._born = time.time()
 
     def _prepare(self):
         if not self._ready:
             os.makedirs(self._tmp, exist_ok=True)
             os.makedirs(self._tags, exist_ok=True)
             self._ready = True
+            self.removeStale()
+
+    def removeStale(self):
+        """
+        Remove the temporary files of writes that never finished (the
+        node crashed or was killed in the middle): those in C{.tmp} older
+        than this backend. Done once, before the first write.
+
+        @return: how many were removed.
+        """
+        removed = 0
+        for name in _listdir(self._tmp):
+            path = os.path.join(self._tmp, name)
+            try:
+                if os.lstat(path).st_mtime < self._born:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:
+                pass
+        if removed:
+            log.info("storage {path}: removed {count} temporary files of "
+                     "unfinished writes", path=self.path, count=removed)
+        return removed
 
     def _inThread(self, f, *args):
         return deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
@@ -233,7 +261,12 @@ class FileStorage:
                 os.rename(tmp, path)
             except FileNotFoundError:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
+                if self.fsync:
+                    _syncDirectory(self.path)
                 os.rename(tmp, path)
+            if self.fsync:
+                # the rename is durable only once its directory is synced
+                _syncDirectory(os.path.dirname(path))
         except OSError as e:
             _unlinkQuietly(tmp)
             raise _systemError(e, collection, key)
@@ -323,6 +356,14 @@ def _readAll(fd, size):
 def _readAndClose(fd, size):
     try:
         return _readAll(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _syncDirectory(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 

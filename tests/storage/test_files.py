@@ -4,6 +4,7 @@ Tests for L{cocaine.storage.files}.
 
 import errno
 import os
+import time
 import subprocess
 import sys
 import textwrap
@@ -116,6 +117,46 @@ class FileStorageLayoutTests(SynchronousTestCase):
         storage = FileStorage(_NoThreadsReactor(), self.path, fsync=True)
         storage.write("c", "k", ALL_BYTES, ["t"])
         self.assertEqual(storage.read("c", "k"), ALL_BYTES)
+
+    def test_fsyncSyncsDirectory(self):
+        """
+        With C{fsync} on, the directory of the renamed value is synced
+        after the rename (and the backend's directory when a collection's
+        directory is made), or the rename itself may be lost on power
+        failure (issue 14).
+        """
+        from cocaine.storage import files
+        synced = []
+        self.patch(files, "_syncDirectory", synced.append)
+        storage = FileStorage(_NoThreadsReactor(), self.path, fsync=True)
+        storage.write("c", "k", b"v")
+        storage.write("c", "k2", b"v")
+        directory = os.path.dirname(storage._file("c", "k"))
+        self.assertEqual(synced, [storage.path, directory, directory])
+        synced[:] = []
+        FileStorage(_NoThreadsReactor(), self.path).write("c", "k3", b"v")
+        self.assertEqual(synced, [])
+
+    def test_staleTemporaryFilesRemoved(self):
+        """
+        Temporary files of writes that never finished (a crash between the
+        write and the rename) are removed before the first write of a new
+        backend on the directory; newer ones are not.
+        """
+        self.storage.write("c", "k", b"v")
+        tmp = os.path.join(self.path, ".tmp")
+        stale = os.path.join(tmp, "crashed")
+        with open(stale, "wb") as f:
+            f.write(b"half a value")
+        os.utime(stale, (time.time() - 60, time.time() - 60))
+        again = FileStorage(_NoThreadsReactor(), self.path)
+        fresh = os.path.join(tmp, "in-flight")
+        with open(fresh, "wb") as f:
+            f.write(b"x")
+        os.utime(fresh, (time.time() + 60, time.time() + 60))
+        again.write("c", "k2", b"v")
+        self.assertEqual(os.listdir(tmp), ["in-flight"])
+        self.assertEqual(again.read("c", "k"), b"v")
 
     def test_failedRenameCleansUp(self):
         """
