@@ -16,7 +16,8 @@ class _NodePlugin:
 
     def validate(self, path, args, config):
         from cocaine.config import ConfigError
-        allowed = {"runlist", "local", "drain-timeout"}
+        allowed = {"runlist", "local", "drain-timeout", "max-archive",
+                   "max-unpacked"}
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -30,6 +31,12 @@ class _NodePlugin:
                 timeout, (int, float)) or timeout < 0:
             raise ConfigError(path + ".drain-timeout",
                               "must be a number of seconds >= 0")
+        for key in ("max-archive", "max-unpacked"):
+            quota = args.get(key, 1024)
+            if type(quota) is not int or quota < 1024:
+                raise ConfigError("{}.{}".format(path, key), "must be a byte "
+                                  "count of at least 1024, got {!r}".format(
+                                      quota))
         local = args.get("local", {})
         if not isinstance(local, dict):
             raise ConfigError(path + ".local", "must be a map of app name "
@@ -54,10 +61,23 @@ class _NodePlugin:
         from cocaine.node.service import NodeService
         node = NodeService(context, runlist=args.get("runlist", "default"),
                            local=args.get("local"),
-                           drainTimeout=args.get("drain-timeout", 10))
+                           drainTimeout=args.get("drain-timeout", 10),
+                           **_quotas(args))
         # other services (management, cluster, mesh) drive apps through it
         context.node = node
         return NodeRPC(node, node.cluster)
 
 
 node = _NodePlugin()
+
+
+def _quotas(args):
+    """
+    The per-app quotas the node's C{args} set (issue 14).
+    """
+    quotas = {}
+    if "max-archive" in args:
+        quotas["maxArchive"] = args["max-archive"]
+    if "max-unpacked" in args:
+        quotas["maxUnpacked"] = args["max-unpacked"]
+    return quotas

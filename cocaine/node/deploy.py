@@ -8,6 +8,8 @@ directory; and the runlist of the apps started on boot.
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 
@@ -25,6 +27,16 @@ MANIFESTS, PROFILES, RUNLISTS, APPS = ("manifests", "profiles", "runlists",
                                        "apps")
 
 #: UNIX socket paths longer than this do not fit sockaddr_un.
+#: The per-app quotas (issue 14, finding 10: a 498 KB upload unpacked to
+#: 500 MiB): the archive as stored, and the files it unpacks to. The node
+#: service's C{max-archive} and C{max-unpacked} change them.
+DEFAULT_MAX_ARCHIVE = 64 * 1024 * 1024
+DEFAULT_MAX_UNPACKED = 256 * 1024 * 1024
+
+#: What an unpack leaves beside an app's directory in the spool when the
+#: node dies in the middle (L{cocaine.engine.archive.extractArchive}).
+_STAGING = re.compile(r"^\..+\.(new-[A-Za-z0-9_]+|old-[0-9a-f]{32})$")
+
 MAX_SOCKET_PATH = 100
 
 log = Logger()
@@ -102,11 +114,15 @@ async def resolveProfile(storage, name, profile):
                         "{!r}".format(name, profile))
 
 
-async def fromStorage(reactor, storage, spool, name, profile):
+async def fromStorage(reactor, storage, spool, name, profile,
+                      maxArchive=DEFAULT_MAX_ARCHIVE,
+                      maxUnpacked=DEFAULT_MAX_UNPACKED):
     """
     Read an app deployed in storage and unpack its archive into
     C{<spool>/<name>} (in a thread).
 
+    @param maxArchive: the most bytes the stored archive may have.
+    @param maxUnpacked: the most bytes of files it may unpack to.
     @return: its L{Source}.
     """
     manifest = parseManifest(await readStored(
@@ -118,11 +134,53 @@ async def fromStorage(reactor, storage, spool, name, profile):
     if not isinstance(archive, bytes):
         raise SpawnFailed("app {!r}: the archive in storage is not binary "
                           "data".format(name))
+    if len(archive) > maxArchive:
+        raise SpawnFailed("app {!r}: the archive has {} bytes, more than the "
+                          "{} the node takes (max-archive)".format(
+                              name, len(archive), maxArchive))
     directory = os.path.abspath(os.path.join(spool, name))
     await deferToThreadPool(reactor, reactor.getThreadPool(),
-                            extractArchive, archive, directory)
+                            extractArchive, archive, directory, maxUnpacked)
     return checkSlave(Source(name, manifest, parsed, directory, False,
                              profile))
+
+
+def cleanSpool(spool):
+    """
+    Remove what unpacks interrupted by a crash left in the spool: the
+    staging and replaced directories beside the apps' own (nothing else:
+    the spool may be shared with other things).
+
+    @return: the names removed.
+    """
+    removed = []
+    try:
+        names = os.listdir(spool)
+    except OSError:
+        return removed
+    for name in names:
+        if _STAGING.match(name):
+            path = os.path.join(spool, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue
+            removed.append(name)
+    return removed
+
+
+def removeUnpacked(spool, name):
+    """
+    Remove the unpacked copy of the stored app C{name} (its archive in
+    storage is the original; the next start unpacks it again).
+    """
+    checkName(name)
+    path = os.path.join(os.path.abspath(spool), name)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 async def fromDirectory(storage, name, path, profile):

@@ -12,6 +12,7 @@ one's socket or name.
 """
 
 from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -61,13 +62,17 @@ class NodeService(OrderedMultiService):
     @ivar local: C{{name: {"path": dir, "profile": name or map}}}
         development apps started from directories on boot.
     @ivar drainTimeout: seconds a paused app's sessions get to finish.
+    @ivar maxArchive: the most bytes of a stored app's archive.
+    @ivar maxUnpacked: the most bytes of files it may unpack to.
     @ivar cluster: the L{ClusterApps} of cluster-wide apps.
     """
 
     log = Logger()
 
     def __init__(self, context, runlist="default", local=None,
-                 drainTimeout=10.0, isolateFactory=None):
+                 drainTimeout=10.0, isolateFactory=None,
+                 maxArchive=deploy.DEFAULT_MAX_ARCHIVE,
+                 maxUnpacked=deploy.DEFAULT_MAX_UNPACKED):
         """
         @param context: the node's L{cocaine.context.Context}.
         @param isolateFactory: C{isolateFactory(reactor, profile, name)}
@@ -80,6 +85,8 @@ class NodeService(OrderedMultiService):
         self._reactor = context.reactor
         self.local = dict(local or {})
         self.drainTimeout = drainTimeout
+        self.maxArchive = maxArchive
+        self.maxUnpacked = maxUnpacked
         self._isolateFactory = isolateFactory or deploy.defaultIsolate
         self._claimed = set()
         self._watchers = Observers("app")
@@ -102,6 +109,12 @@ class NodeService(OrderedMultiService):
         return Deferred.fromCoroutine(self._boot())
 
     async def _boot(self):
+        spool = self.context.config.paths.spool
+        removed = deploy.cleanSpool(spool)
+        if removed:
+            self.log.info("removed {count} directories of interrupted "
+                          "unpacks from the spool {spool}",
+                          count=len(removed), spool=spool)
         for name, spec in self.local.items():
             try:
                 await self.startLocal(name, spec["path"], spec.get(
@@ -189,7 +202,7 @@ class NodeService(OrderedMultiService):
             config = self.context.config
             source = await deploy.fromStorage(
                 self._reactor, self.storage, config.paths.spool, name,
-                profile)
+                profile, self.maxArchive, self.maxUnpacked)
             await self._run(source)
         finally:
             self._claimed.discard(name)
@@ -252,6 +265,10 @@ class NodeService(OrderedMultiService):
         self._watchers.notify(name, False)
         if not app.source.local:
             await self._runlist.remove(name)
+            # the unpacked copy: the archive in storage is the original
+            await deferToThreadPool(
+                self._reactor, self._reactor.getThreadPool(),
+                deploy.removeUnpacked, self.context.config.paths.spool, name)
 
     def _locatorEndpoint(self):
         entry = self.context.registry.lookup("locator")
