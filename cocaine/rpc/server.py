@@ -42,6 +42,10 @@ from cocaine.rpc.limits import UNLIMITED
 
 _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
 
+#: Messages up to this size are counted against a connection's write
+#: limit only while its peer is not reading (see L{ServerProtocol._account}).
+_SMALL = 4096
+
 #: Channels whose answer is complete but whose client may still send the end
 #: of its stream, remembered per connection so those late messages are
 #: dropped quietly; the oldest are forgotten past this many.
@@ -208,13 +212,25 @@ class ServerProtocol(Protocol):
         """
         if not self._broken:
             data = self._encoder.encode(channel, mtype, args)
-            if self._writeLimit is not None:
-                self._queued += len(data)
-                if self._queued > self._writeLimit and self._overLimit():
+            if len(data) > _SMALL or self._writeFull:
+                if self._account(data):
                     return
             writes.write(self.transport, data)
 
     # -- peers that do not read, idle peers, slow frames -------------------
+
+    def _account(self, data):
+        """
+        Count C{data} against C{writeLimit}: a large message, or any while
+        the peer is not reading. Small ones otherwise go uncounted (the
+        hot path): one read's worth of requests cannot queue much of them.
+
+        @return: whether the connection was dropped.
+        """
+        if self._writeLimit is None:
+            return False
+        self._queued += len(data)
+        return self._queued > self._writeLimit and self._overLimit()
 
     def _overLimit(self):
         """
@@ -483,9 +499,8 @@ class ServerProtocol(Protocol):
             self._replyFailure(Failure(), channel, message)
             return
         if not self._broken:
-            if self._writeLimit is not None:
-                self._queued += len(data)
-                if self._queued > self._writeLimit and self._overLimit():
+            if len(data) > _SMALL or self._writeFull:
+                if self._account(data):
                     return
             writes.write(self.transport, data)
 

@@ -213,11 +213,24 @@ class BackpressureTests(SynchronousTestCase):
         connection = Connection(
             ConnectionLimits(writeLimit=64 * 1024),
             transport=UnreadTransport())
-        big = "x" * 1024
+        big = "x" * 8192
         for channel in range(1, 200):
             connection.send(channel, ID["echo"], [big])
         self.assertTrue(connection.transport.disconnected)
-        self.assertLess(len(connection.transport.value()), 66 * 1024)
+        self.assertLess(len(connection.transport.value()), 74 * 1024)
+
+    def test_smallRepliesCountedWhilePaused(self):
+        """
+        Small replies are counted too once the transport said the peer
+        does not keep up.
+        """
+        connection = Connection(
+            ConnectionLimits(writeLimit=64 * 1024),
+            transport=UnreadTransport())
+        connection.protocol.pauseProducing()
+        for channel in range(1, 200):
+            connection.send(channel, ID["echo"], ["x" * 1024])
+        self.assertTrue(connection.transport.disconnected)
 
     def test_readingPeerNotDropped(self):
         """
@@ -226,7 +239,7 @@ class BackpressureTests(SynchronousTestCase):
         connection = Connection(
             ConnectionLimits(writeLimit=16 * 1024),
             transport=UnreadTransport())
-        big = "x" * 1024
+        big = "x" * 8192
         for channel in range(1, 200):
             connection.send(channel, ID["echo"], [big])
             connection.transport.clear()
