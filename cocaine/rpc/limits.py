@@ -20,10 +20,10 @@ class ConnectionLimits:
     @ivar maxContainer: elements of one msgpack array or map in a frame.
     @ivar maxFrameObjects: small values the parse of one large frame may
         allocate.
-    @ivar maxChannels: open channel directions (a channel the client may
-        still send on, a channel the server may still answer on, a
-        primitive call not answered yet): past it a new channel is answered
-        with an error and its handler is not called.
+    @ivar maxChannels: open channels: the larger of the number the
+        client may still send on and the number the server may still
+        answer on, plus the calls not answered yet. Past it a new channel
+        is answered with an error and its handler is not called.
     @ivar writeLimit: bytes queued for the peer past which the connection
         is dropped: the peer does not read its replies. With a limit the
         connection is also its transport's streaming producer: reading

@@ -405,11 +405,15 @@ class ServerProtocol(Protocol):
         else:
             self._lastChannel = channel
             maxChannels = self._maxChannels
-            if maxChannels is not None and (
-                    len(self._upstreams) + len(self._dispatch)
-                    + self._inflight >= maxChannels):
-                self._refuseChannel(channel, mtype)
-                return
+            if maxChannels is not None:
+                # a channel open both ways is in both maps: count the
+                # larger, so an app session counts once
+                answering = len(self._upstreams)
+                sending = len(self._dispatch)
+                if (answering if answering > sending else sending) + (
+                        self._inflight) >= maxChannels:
+                    self._refuseChannel(channel, mtype)
+                    return
             self._open(channel, mtype, args, headers)
 
     def _readHeaders(self, headers):

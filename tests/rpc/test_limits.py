@@ -168,6 +168,16 @@ class ChannelLimitTests(SynchronousTestCase):
         (refused,) = connection.replies()
         self.assertEqual(refused[0], 3)
 
+    def test_twoWayChannelCountsOnce(self):
+        """
+        A channel open both ways (an app session, a chat) counts once.
+        """
+        connection = Connection(ConnectionLimits(maxChannels=2))
+        connection.send(1, ID["chat"], [])
+        connection.send(2, ID["chat"], [])
+        connection.send(3, ID["chat"], [])
+        self.assertEqual(len(connection.service.impl.targets), 2)
+
     def test_muteNotAnswered(self):
         """
         A mute message past the cap is dropped without an answer.
