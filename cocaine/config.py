@@ -313,7 +313,7 @@ _LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels",
                "max-locator-streams", "zmq-max-message")
 
 
-def _count(value, key, default, least=1, most=2 ** 31):
+def _limitCount(value, key, default, least=1, most=2 ** 31):
     path = "network." + key
     count = value.get(key, default)
     if type(count) is not int or not least <= count <= most:
@@ -322,7 +322,7 @@ def _count(value, key, default, least=1, most=2 ** 31):
     return count
 
 
-def _seconds(value, key, default):
+def _limitSeconds(value, key, default):
     path = "network." + key
     seconds = value.get(key, default)
     if seconds is None:
@@ -339,33 +339,33 @@ def _limits(value, maxMessage):
     """
     The connection limits of the C{network} section, validated.
     """
+    count, seconds = _limitCount, _limitSeconds
     writeMax = value.get("write-buffer-max")
     if writeMax is not None:
-        writeMax = _count(value, "write-buffer-max", None,
-                          least=256 * 1024, most=2 ** 40)
-    total = _count(value, "max-connections", DEFAULT_MAX_CONNECTIONS)
-    perPeer = _count(value, "max-connections-per-peer",
-                     min(total, DEFAULT_MAX_CONNECTIONS_PER_PEER))
+        writeMax = count(value, "write-buffer-max", None, least=256 * 1024,
+                         most=2 ** 40)
+    total = count(value, "max-connections", DEFAULT_MAX_CONNECTIONS)
+    perPeer = count(value, "max-connections-per-peer",
+                    min(total, DEFAULT_MAX_CONNECTIONS_PER_PEER))
     if perPeer > total:
         raise ConfigError("network.max-connections-per-peer", "must be at "
                           "most max-connections ({}), got {}".format(
                               total, perPeer))
     return dict(
-        maxContainer=_count(value, "max-container", DEFAULT_MAX_CONTAINER,
-                            least=16),
-        maxFrameObjects=_count(value, "max-frame-objects",
-                               DEFAULT_MAX_FRAME_OBJECTS, least=1024),
-        maxChannels=_count(value, "max-channels", DEFAULT_MAX_CHANNELS),
+        maxContainer=count(value, "max-container", DEFAULT_MAX_CONTAINER,
+                           least=16),
+        maxFrameObjects=count(value, "max-frame-objects",
+                              DEFAULT_MAX_FRAME_OBJECTS, least=1024),
+        maxChannels=count(value, "max-channels", DEFAULT_MAX_CHANNELS),
         writeBufferMax=writeMax,
-        idleTimeout=_seconds(value, "idle-timeout", DEFAULT_IDLE_TIMEOUT),
-        frameTimeout=_seconds(value, "frame-timeout",
-                              DEFAULT_FRAME_TIMEOUT),
+        idleTimeout=seconds(value, "idle-timeout", DEFAULT_IDLE_TIMEOUT),
+        frameTimeout=seconds(value, "frame-timeout", DEFAULT_FRAME_TIMEOUT),
         maxConnections=total, maxConnectionsPerPeer=perPeer,
-        maxLocatorStreams=_count(value, "max-locator-streams",
-                                 DEFAULT_MAX_LOCATOR_STREAMS),
-        zmqMaxMessage=_count(value, "zmq-max-message",
-                             DEFAULT_ZMQ_MAX_MESSAGE, least=1024,
-                             most=2 ** 62))
+        maxLocatorStreams=count(value, "max-locator-streams",
+                                DEFAULT_MAX_LOCATOR_STREAMS),
+        zmqMaxMessage=count(value, "zmq-max-message",
+                            DEFAULT_ZMQ_MAX_MESSAGE, least=1024,
+                            most=2 ** 62))
 
 
 def _components(section, value, required=()):
