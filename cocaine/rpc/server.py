@@ -170,6 +170,7 @@ class ServerProtocol(Protocol):
         self._writeLimit = limits.writeLimit
         self._queued = 0
         self._inflight = 0
+        self._crowded = False
         self._writeFull = False
         self._timer = None
         self._idleFor = 0.0
@@ -364,6 +365,11 @@ class ServerProtocol(Protocol):
         self._handleAll(messages)
 
     def _handleAll(self, messages):
+        if self._maxChannels is not None:
+            # counted once a read (each message opens at most one
+            # channel): messages are checked one by one only near the cap
+            self._crowded = (self._openChannels() + len(messages)
+                             >= self._maxChannels)
         for channel, mtype, args, headers in messages:
             if self._broken:
                 return
@@ -404,17 +410,22 @@ class ServerProtocol(Protocol):
                 self._service.protocol.get(mtype))
         else:
             self._lastChannel = channel
-            maxChannels = self._maxChannels
-            if maxChannels is not None:
-                # a channel open both ways is in both maps: count the
-                # larger, so an app session counts once
-                answering = len(self._upstreams)
-                sending = len(self._dispatch)
-                if (answering if answering > sending else sending) + (
-                        self._inflight) >= maxChannels:
-                    self._refuseChannel(channel, mtype)
-                    return
+            if self._crowded and (self._openChannels()
+                                  >= self._maxChannels):
+                self._refuseChannel(channel, mtype)
+                return
             self._open(channel, mtype, args, headers)
+
+    def _openChannels(self):
+        """
+        The channels open, for C{maxChannels}: a channel open both ways is
+        in both maps, so the larger counts (an app session counts once),
+        plus the calls not answered yet.
+        """
+        answering = len(self._upstreams)
+        sending = len(self._dispatch)
+        return (answering if answering > sending else sending) + (
+            self._inflight)
 
     def _readHeaders(self, headers):
         if self._headers is None:

@@ -156,6 +156,18 @@ class ChannelLimitTests(SynchronousTestCase):
         self.assertEqual(connection.replies(),
                          [[1, 0, ["one"]], [5, 0, ["x"]]])
 
+    def test_capInOneRead(self):
+        """
+        Calls pipelined in one read are capped as well.
+        """
+        connection = Connection(ConnectionLimits(maxChannels=3))
+        connection.protocol.dataReceived(b"".join(
+            msgpack.packb([channel, ID["later"], [channel]])
+            for channel in range(1, 11)))
+        self.assertEqual(sorted(connection.service.impl.pending), [1, 2, 3])
+        self.assertEqual([m[0] for m in connection.replies()],
+                         list(range(4, 11)))
+
     def test_streamsCapped(self):
         """
         Streams count as open channels.
