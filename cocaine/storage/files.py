@@ -39,6 +39,10 @@ from cocaine.interfaces import IStorageBackend
 
 _NAME_MAX = 255
 
+#: Seconds without a byte written after which a temporary file is taken
+#: for the leftover of a write that never finished.
+STALE_AGE = 600
+
 log = Logger()
 
 
@@ -160,8 +164,11 @@ class FileStorage:
     def removeStale(self):
         """
         Remove the temporary files of writes that never finished (the
-        node crashed or was killed in the middle): those in C{.tmp} older
-        than this backend. Done once, before the first write.
+        node crashed or was killed in the middle): those in C{.tmp} not
+        written to for L{STALE_AGE} seconds before this backend was made
+        (a writer in flight, of another process sharing the directory,
+        keeps its file's modification time fresh). Done once, before the
+        first write.
 
         @return: how many were removed.
         """
@@ -169,7 +176,7 @@ class FileStorage:
         for name in _listdir(self._tmp):
             path = os.path.join(self._tmp, name)
             try:
-                if os.lstat(path).st_mtime < self._born:
+                if os.lstat(path).st_mtime < self._born - STALE_AGE:
                     os.unlink(path)
                     removed += 1
             except OSError:

@@ -141,19 +141,23 @@ class FileStorageLayoutTests(SynchronousTestCase):
         """
         Temporary files of writes that never finished (a crash between the
         write and the rename) are removed before the first write of a new
-        backend on the directory; newer ones are not.
+        backend on the directory; ones written to recently (a writer of
+        another process in flight) are not.
         """
+        from cocaine.storage import files
         self.storage.write("c", "k", b"v")
         tmp = os.path.join(self.path, ".tmp")
         stale = os.path.join(tmp, "crashed")
         with open(stale, "wb") as f:
             f.write(b"half a value")
-        os.utime(stale, (time.time() - 60, time.time() - 60))
-        again = FileStorage(_NoThreadsReactor(), self.path)
+        old = time.time() - files.STALE_AGE - 60
+        os.utime(stale, (old, old))
         fresh = os.path.join(tmp, "in-flight")
         with open(fresh, "wb") as f:
             f.write(b"x")
-        os.utime(fresh, (time.time() + 60, time.time() + 60))
+        recent = time.time() - files.STALE_AGE + 60
+        os.utime(fresh, (recent, recent))
+        again = FileStorage(_NoThreadsReactor(), self.path)
         again.write("c", "k2", b"v")
         self.assertEqual(os.listdir(tmp), ["in-flight"])
         self.assertEqual(again.read("c", "k"), b"v")
