@@ -28,6 +28,7 @@ from cocaine.node.app import App
 from cocaine.observers import Observers
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkDrivers, loadPlugins
+from cocaine.auth.guard import appEnvironment
 from cocaine.rpc.host import ServiceHost
 
 #: How long apps get to drain when the whole node stops.
@@ -219,6 +220,17 @@ class NodeService(OrderedMultiService):
                 name))
         self._claimed.add(name)
 
+    def _workerEnvironment(self, name):
+        environ = dict(deploy.workerEnvironment())
+        # never the node operator's own token, nor another app's
+        for variable in ("COCAINE_TOKEN", "COCAINE_APP_TOKEN_TYPE",
+                         "COCAINE_APP_TOKEN_BODY"):
+            environ.pop(variable, None)
+        # the app's token (docs/security.md), when auth is on
+        environ.update(appEnvironment(getattr(self.context, "guard", None),
+                                      name))
+        return environ
+
     async def _run(self, source):
         name = source.name
         plugins = self.context.plugins or loadPlugins()
@@ -230,11 +242,12 @@ class NodeService(OrderedMultiService):
             self._isolateFactory(self._reactor, source.profile, name),
             deploy.socketPath(config.paths.runtime, name),
             self._locatorEndpoint, storage=self.storage,
-            environ=deploy.workerEnvironment(),
+            environ=self._workerEnvironment(name),
             maxMessage=config.network.maxMessage)
         rpc = AppService(engine)
         listener = ServiceHost(self._reactor, name, rpc,
-                               self.context.registry, config.network)
+                               self.context.registry, config.network,
+                               guard=getattr(self.context, "guard", None))
         app = App(source, engine, listener,
                   buildDrivers(self._reactor, name, engine,
                                source.manifest.drivers, plugins),
