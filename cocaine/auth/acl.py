@@ -3,7 +3,8 @@
 Cocaine 0.12's authorizers, kept in the node's core storage.
 
 Storage ACLs (0.12's C{authorization/storage}): collection
-C{.collection-acls}, key = the collection's name, value msgpack
+C{collection-acls} (0.12's C{.collection-acls}; our backends reserve names
+starting with a dot), key = the collection's name, value msgpack
 C{[{cid: flags}, {uid: flags}]} with R = 1, W = 2. C{read}/C{find} need
 R, C{write}/C{remove} need W. An empty (absent) ACL is public until the
 first authenticated write makes the writer its owner (RW for each of its
@@ -11,12 +12,12 @@ cids and uids). The caller's flags are the AND over its cids, OR the AND
 over its uids. Cached for C{cacheSeconds}.
 
 Event ACLs (0.12's C{authorization/event}, which kept them in unicorn):
-collection C{.event-acls}, key = the service's name, value msgpack
+collection C{event-acls}, key = the service's name, value msgpack
 C{{"uids": {uid: [method, ...]}, "cids": {cid: [method, ...]}}} (a map
 C{{method: {}}} as 0.12 stored it is read too; C{"*"} is every method).
 A call is allowed if all of the caller's cids, or all of its uids, list the
 method. Held in memory: loaded at start, reloaded every C{refresh}
-seconds and soon after a write to C{.event-acls} through storage.
+seconds and soon after a write to C{event-acls} through storage.
 """
 
 import msgpack
@@ -30,11 +31,11 @@ WRITE = 2
 BOTH = READ | WRITE
 
 #: Where storage ACLs live, and the tag 0.12 gave them.
-COLLECTION_ACLS = ".collection-acls"
+COLLECTION_ACLS = "collection-acls"
 COLLECTION_ACLS_TAGS = ["storage-acls"]
 
 #: Where event ACLs live, and their tag (to list them).
-EVENT_ACLS = ".event-acls"
+EVENT_ACLS = "event-acls"
 EVENT_ACLS_TAGS = ["event-acls"]
 
 
@@ -116,34 +117,37 @@ class StorageACLs:
             return self._decide(cached[1], flag, collection, identity, what)
         d = self._pending.get(collection)
         if d is None:
-            d = self._pending[collection] = Deferred.fromCoroutine(
-                self._load(collection))
+            d = Deferred.fromCoroutine(self._load(collection))
+            if not d.called:
+                # readers of the same collection wait for the one read
+                self._pending[collection] = d
+                d.addBoth(self._loaded, collection)
         waiter = Deferred()
         d.addBoth(_fanOut, waiter)
         return waiter.addCallback(lambda acl: self._decide(
             acl, flag, collection, identity, what))
 
+    def _loaded(self, result, collection):
+        self._pending.pop(collection, None)
+        return result
+
     async def _load(self, collection):
         try:
+            blob = await maybeDeferred(self._backend.read, COLLECTION_ACLS,
+                                       collection)
+        except KeyNotFound:
+            acl = ({}, {})
+        else:
             try:
-                blob = await maybeDeferred(self._backend.read,
-                                           COLLECTION_ACLS, collection)
-            except KeyNotFound:
-                acl = ({}, {})
-            else:
-                try:
-                    acl = unpackCollectionACL(blob)
-                except ValueError:
-                    self.log.error("authorization: invalid ACL for "
-                                   "collection {collection}; nobody but "
-                                   "the admin may use it",
-                                   collection=collection)
-                    acl = ({}, {0: 0})
-            self._cache[collection] = (
-                self._clock.seconds() + self.cacheSeconds, acl)
-            return acl
-        finally:
-            self._pending.pop(collection, None)
+                acl = unpackCollectionACL(blob)
+            except ValueError:
+                self.log.error("authorization: invalid ACL for collection "
+                               "{collection}; nobody but the admin may use "
+                               "it", collection=collection)
+                acl = ({}, {0: 0})
+        self._cache[collection] = (
+            self._clock.seconds() + self.cacheSeconds, acl)
+        return acl
 
     def _decide(self, acl, flag, collection, identity, what):
         cids, uids = acl

@@ -10,11 +10,10 @@ of every native service (C{docs/security.md} has the table).
   - Node-service methods, an app's C{control}, the logging service's
     C{set_verbosity}: event ACLs (the service's name; an app's is the
     app's name). No identity: C{[0x09, 2]}; not listed: C{[0x09, 3]}.
-  - Storage: per-collection ACLs; the C{keys} collection and every
-    collection whose name starts with C{.} are written only by the admin
-    (the ACLs themselves among them); C{.} collections other than
-    C{.collection-acls} are read only by the admin; C{.collection-acls}
-    is read under the ACL of the collection its key names.
+  - Storage: per-collection ACLs; the C{keys} collection and the ACL
+    collections (C{collection-acls}, C{event-acls}) are written only by
+    the admin; C{event-acls} is read only by the admin, C{collection-acls}
+    under the ACL of the collection its key names.
   - Everything else (an app's C{enqueue} and C{info}, logging's C{emit},
     metrics, plugins): any authenticated caller.
 
@@ -34,7 +33,7 @@ PUBLIC_LOCATOR = frozenset(("resolve", "connect", "refresh", "cluster",
                             "routing", "uuid"))
 
 #: Collections only the admin writes.
-ADMIN_WRITTEN = frozenset(("keys",))
+ADMIN_WRITTEN = frozenset(("keys", COLLECTION_ACLS, EVENT_ACLS))
 
 _STORAGE_FLAGS = {"read": READ, "find": READ, "write": WRITE,
                   "remove": WRITE}
@@ -93,7 +92,7 @@ class Guard:
                 return _public
             return self._eventRule(name, method, what)
         if kind == "storage" and method in _STORAGE_FLAGS:
-            return self._storageRule(_STORAGE_FLAGS[method], what)
+            return self._storageRule(method, _STORAGE_FLAGS[method], what)
         if kind == "node" or (kind == "app" and method == "control") or (
                 kind == "logging" and method == "set_verbosity"):
             return self._eventRule(name, method, what)
@@ -118,7 +117,7 @@ class Guard:
                     what, identity))
         return event
 
-    def _storageRule(self, flag, what):
+    def _storageRule(self, method, flag, what):
         acls = self.storage
 
         def storage(identity, values):
@@ -129,15 +128,16 @@ class Guard:
                 if flag == WRITE:
                     self._adminWrote(collection, values)
                 return None
-            if flag == WRITE and (collection in ADMIN_WRITTEN
-                                  or collection.startswith(".")):
+            if flag == WRITE and collection in ADMIN_WRITTEN:
                 raise AccessDenied("{}: only the admin writes collection "
                                    "{!r}".format(what, collection))
-            if collection.startswith("."):
-                if collection != COLLECTION_ACLS or len(values) < 2:
-                    raise AccessDenied("{}: only the admin reads "
-                                       "collection {!r}".format(
-                                           what, collection))
+            if collection == EVENT_ACLS:
+                raise AccessDenied("{}: only the admin reads collection "
+                                   "{!r}".format(what, collection))
+            if collection == COLLECTION_ACLS:
+                if method != "read":
+                    raise AccessDenied("{}: only the admin lists collection"
+                                       " {!r}".format(what, collection))
                 # an ACL is read under the ACL it governs
                 collection = values[1]
             if acls is None:
