@@ -196,12 +196,12 @@ class Locator(Service):
                  timeout=None, connectTimeout=5, token=None):
         """
         @param token: the credentials sent with every call; by default
-            C{$COCAINE_TOKEN} (none when unset or empty).
+            L{defaultToken}.
         """
         if reactor is None:
             from twisted.internet import reactor
         if token is None:
-            token = os.environ.get("COCAINE_TOKEN") or None
+            token = defaultToken()
         self.authorization = None if token is None else (
             authorizationHeader(token))
         Service.__init__(self, "locator", locator=self, reactor=reactor,
@@ -217,6 +217,23 @@ class Locator(Service):
         @return: a Deferred of C{(endpoints, version, graph)}.
         """
         return self.invoke("resolve", (name,) + seed, timeout)
+
+
+def defaultToken(environ=None):
+    """
+    The credentials a client sends unless told: C{$COCAINE_TOKEN}, else
+    in an app's worker the app's token (C{$COCAINE_APP_TOKEN_TYPE} and
+    C{$COCAINE_APP_TOKEN_BODY}), else L{None}.
+    """
+    environ = os.environ if environ is None else environ
+    token = environ.get("COCAINE_TOKEN")
+    if token:
+        return token
+    kind = environ.get("COCAINE_APP_TOKEN_TYPE")
+    body = environ.get("COCAINE_APP_TOKEN_BODY")
+    if kind and body:
+        return "{} {}".format(kind, body)
+    return None
 
 
 def authorizationHeader(token):
