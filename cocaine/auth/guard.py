@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from cocaine.auth.acl import (
     COLLECTION_ACLS, EVENT_ACLS, READ, WRITE, EventACLs, StorageACLs)
 from cocaine.auth.identity import ANONYMOUS
-from cocaine.errors import AccessDenied, Unauthorized
+from cocaine.errors import AccessDenied, CocaineError, Unauthorized
 
 #: Locator methods anyone may call: discovery, and routing (proxies).
 PUBLIC_LOCATOR = frozenset(("resolve", "connect", "refresh", "cluster",
@@ -150,6 +150,27 @@ class Guard:
             self.storage.forget(values[1] if len(values) > 1 else None)
         elif collection == EVENT_ACLS and self.events is not None:
             self.events.changed()
+
+    def admit(self, name, kind, method, headers, peer="in process"):
+        """
+        Check a call that reaches a service without its listener (the
+        HTTP gateway's sessions of the node's own apps).
+
+        @param kind: the protocol's name (C{"app"}).
+        @param headers: C{[(name, value)]} bytes, as the server decodes.
+        @raise SecurityError: refused (and logged).
+        """
+        value = None
+        for header, headerValue in headers or ():
+            if header == b"authorization":
+                value = headerValue
+                break
+        identity, _ = self.identify(value)
+        try:
+            self._rule(name, kind, method)(identity, [])
+        except CocaineError as e:
+            self.refused(name, method, peer, identity, e)
+            raise
 
     def refused(self, service, method, peer, identity, error):
         """

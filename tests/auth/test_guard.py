@@ -385,3 +385,32 @@ class EnforcementTests(SynchronousTestCase):
         c = self.storage()
         c.send(1, STORAGE.idOf("read"), ["c", "k"], header(self.token(5)))
         self.assertEqual(c.replies()[0][2][0], [9, 3])
+
+
+class AdmitTests(SynchronousTestCase):
+    """
+    L{Guard.admit}: calls that reach an app in process (the HTTP gateway)
+    are checked as its listener would check them.
+    """
+
+    def test_admit(self):
+        guard, _ = guarded()
+        self.assertRaises(Unauthorized, guard.admit, "echo", "app",
+                          "enqueue", [])
+        self.assertRaises(Unauthorized, guard.admit, "echo", "app",
+                          "enqueue", [(b"authorization", b"x")])
+        guard.admit("echo", "app", "enqueue", [(b"trace_id", b"1"),
+                                               (b"authorization", b"5")])
+
+    def test_httpAnswers(self):
+        """
+        The gateway answers 401 (with a challenge) and 403.
+        """
+        from cocaine.http.gateway import answerOf
+        code, text, headers = answerOf("echo", "http", Unauthorized(
+            "echo.enqueue: authentication required"))
+        self.assertEqual((code, headers), (401, [(b"WWW-Authenticate",
+                                                  b"Bearer")]))
+        self.assertIn("authentication required", text)
+        self.assertEqual(answerOf("echo", "http", AccessDenied("no"))[0],
+                         403)
