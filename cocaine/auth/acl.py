@@ -103,18 +103,21 @@ class StorageACLs:
         else:
             self._cache.pop(collection, None)
 
-    def check(self, flag, collection, identity, what):
+    def check(self, flag, collection, identity, what, grant=False):
         """
         Whether C{identity} may do C{flag} on C{collection}.
 
         @param what: C{"service.method"} for the refusal's message.
+        @param grant: check the right to change the ACL instead (unicat):
+            RW under a non-empty ACL; anyone while it is empty (public).
         @return: L{None} when allowed now, or a Deferred firing when
             allowed (after reading the ACL, or making the writer owner).
         @raise AccessDenied: refused now.
         """
         cached = self._cache.get(collection)
+        decide = self._decideGrant if grant else self._decide
         if cached is not None and cached[0] > self._clock.seconds():
-            return self._decide(cached[1], flag, collection, identity, what)
+            return decide(cached[1], flag, collection, identity, what)
         d = self._pending.get(collection)
         if d is None:
             d = Deferred.fromCoroutine(self._load(collection))
@@ -124,7 +127,7 @@ class StorageACLs:
                 d.addBoth(self._loaded, collection)
         waiter = Deferred()
         d.addBoth(_fanOut, waiter)
-        return waiter.addCallback(lambda acl: self._decide(
+        return waiter.addCallback(lambda acl: decide(
             acl, flag, collection, identity, what))
 
     def _loaded(self, result, collection):
@@ -159,6 +162,14 @@ class StorageACLs:
             raise AccessDenied("{}: {} may not {} collection {!r}".format(
                 what, identity, "write" if flag == WRITE else "read",
                 collection))
+        return None
+
+    def _decideGrant(self, acl, flag, collection, identity, what):
+        cids, uids = acl
+        if (cids or uids) and allowedFlags(acl, identity) != BOTH:
+            raise AccessDenied("{}: {} may not change the ACL of collection "
+                               "{!r} (needs read and write)".format(
+                                   what, identity, collection))
         return None
 
     def _own(self, collection, identity):

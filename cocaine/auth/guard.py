@@ -14,6 +14,8 @@ of every native service (C{docs/security.md} has the table).
     collections (C{collection-acls}, C{event-acls}) are written only by
     the admin; C{event-acls} is read only by the admin, C{collection-acls}
     under the ACL of the collection its key names.
+  - unicat: the admin, or a caller with read and write under each named
+    collection's ACL (anyone authenticated while it is empty).
   - Everything else (an app's C{enqueue} and C{info}, logging's C{emit},
     metrics, plugins): any authenticated caller.
 
@@ -26,6 +28,7 @@ from twisted.logger import Logger
 from cocaine.auth.acl import (
     COLLECTION_ACLS, EVENT_ACLS, READ, WRITE, EventACLs, StorageACLs)
 from cocaine.auth.identity import ANONYMOUS
+from cocaine.auth.unicat import collections
 from cocaine.errors import AccessDenied, CocaineError, Unauthorized
 
 #: Locator methods anyone may call: discovery, and routing (proxies).
@@ -41,6 +44,18 @@ _STORAGE_FLAGS = {"read": READ, "find": READ, "write": WRITE,
 
 def _public(identity, values):
     return None
+
+
+def _allOf(results):
+    """
+    L{None} when every check was decided now, else a Deferred of them all.
+    """
+    pending = [r for r in results if r is not None]
+    if not pending:
+        return None
+    from twisted.internet.defer import gatherResults
+    return gatherResults(pending, consumeErrors=True).addErrback(
+        lambda failure: failure.value.subFailure)
 
 
 class Guard:
@@ -93,6 +108,8 @@ class Guard:
             return self._eventRule(name, method, what)
         if kind == "storage" and method in _STORAGE_FLAGS:
             return self._storageRule(method, _STORAGE_FLAGS[method], what)
+        if kind == "unicat":
+            return self._unicatRule(what)
         if kind == "node" or (kind == "app" and method == "control") or (
                 kind == "logging" and method == "set_verbosity"):
             return self._eventRule(name, method, what)
@@ -144,6 +161,24 @@ class Guard:
                 return None
             return acls.check(flag, collection, identity, what)
         return storage
+
+    def _unicatRule(self, what):
+        acls = self.storage
+
+        def unicat(identity, values):
+            if identity.anonymous:
+                raise Unauthorized(what + ": authentication required")
+            if identity.admin:
+                return None
+            names = collections(values[0], what)
+            for name in names:
+                if name in ADMIN_WRITTEN or acls is None:
+                    raise AccessDenied("{}: only the admin changes the ACL "
+                                       "of collection {!r}".format(
+                                           what, name))
+            return _allOf([acls.check(WRITE, name, identity, what,
+                                      grant=True) for name in names])
+        return unicat
 
     def _adminWrote(self, collection, values):
         if collection == COLLECTION_ACLS and self.storage is not None:
