@@ -52,6 +52,7 @@ COMMAND_MODULES = [
     "cocaine.tool.keys",
     "cocaine.tool.top",
     "cocaine.tool.tokens",
+    "cocaine.tool.access",
 ]
 
 #: Where the config file is looked for by default.

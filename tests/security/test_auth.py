@@ -56,6 +56,7 @@ class AuthNodeTests(TestCase):
             "services": {
                 "logging": {"type": "logging"},
                 "storage": {"type": "storage"},
+                "unicat": {"type": "unicat"},
                 "node": {"type": "node", "args": {
                     "local": {"echo": {"path": ECHO}},
                     "drain-timeout": 2}}}})
@@ -177,6 +178,40 @@ class AuthNodeTests(TestCase):
         channel.write(b"hi")
         channel.close()
         self.assertEqual(await channel.read(), b"hi")
+
+    def tool(self, *args, **extra):
+        env = environment()
+        env["HOME"] = os.path.abspath(self.mktemp())
+        os.makedirs(env["HOME"])
+        env.pop("COCAINE_TOKEN", None)
+        env.update(extra)
+        return subprocess.run(
+            [sys.executable, "-m", "cocaine.tool", "--port",
+             str(self.node.port)] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            timeout=45)
+
+    async def test_accessGrant(self):
+        """
+        The owner of a collection grants another user read access with
+        C{cocaine-tool access} (through unicat); others cannot.
+        """
+        alice = self.service("storage", token(5))
+        bob = self.service("storage", token(6))
+        await alice.write("notes", "a", b"1", [])
+        await self.assertRefused(AccessDenied, bob.read("notes", "a"))
+        refused = self.tool("--token", token(6), "access", "grant", "notes",
+                            "--uid", "6")
+        self.assertEqual(refused.returncode, 1, refused)
+        self.assertIn(b"unicat.grant", refused.stderr)
+        granted = self.tool("--token", token(5), "access", "grant",
+                            "notes", "--uid", "6", "--flags", "r")
+        self.assertEqual(granted.returncode, 0, granted)
+        self.assertEqual(await bob.read("notes", "a"), b"1")
+        await self.assertRefused(AccessDenied,
+                                 bob.write("notes", "a", b"2", []))
+        shown = self.tool("--token", token(5), "access", "show", "notes")
+        self.assertEqual(shown.stdout, b"uid 5 rw\nuid 6 r\n", shown)
 
     def test_toolTokenIssueAndRefusal(self):
         """
