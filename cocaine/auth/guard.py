@@ -286,3 +286,16 @@ def appEnvironment(guard, name):
                   expiry=int(guard.now()) + APP_TOKEN_TTL)
     return {"COCAINE_APP_TOKEN_TYPE": "token",
             "COCAINE_APP_TOKEN_BODY": token}
+
+
+def nodeToken(guard, ttl=300):
+    """
+    An admin token of this node, for its calls to peers that share its
+    secret (cluster-wide deploy): L{None} when auth is off or the type
+    issues no tokens. Nodes that share a secret trust each other fully.
+    """
+    from cocaine.auth.token import issue
+    if guard is None or not getattr(guard.authenticator, "secrets", None):
+        return None
+    return issue(guard.authenticator.secrets[0], uids=(0,),
+                 expiry=int(guard.now()) + ttl)

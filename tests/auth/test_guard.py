@@ -414,3 +414,18 @@ class AdmitTests(SynchronousTestCase):
         self.assertIn("authentication required", text)
         self.assertEqual(answerOf("echo", "http", AccessDenied("no"))[0],
                          403)
+
+
+class NodeTokenTests(SynchronousTestCase):
+
+    def test_nodeToken(self):
+        from cocaine.auth.guard import nodeToken
+        clock = Clock()
+        clock.advance(50)
+        guard = Guard(clock, TokenAuthenticator([SECRET]))
+        identity, expiry = verify({keyId(SECRET): SECRET}, nodeToken(guard),
+                                  50)
+        self.assertTrue(identity.admin)
+        self.assertEqual(expiry, 350)
+        self.assertIsNone(nodeToken(None))
+        self.assertIsNone(nodeToken(Guard(clock, Promiscuous())))
