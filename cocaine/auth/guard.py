@@ -207,14 +207,33 @@ class Guard:
             self.refused(name, method, peer, identity, e)
             raise
 
+    #: At most this many refusals are logged per second; the rest are
+    #: counted and the count is logged with the next one that is.
+    logRate = 20
+
+    _logWindow = 0
+    _logCount = 0
+    suppressed = 0
+
     def refused(self, service, method, peer, identity, error):
         """
-        Log a refusal (once per refused call, at info).
+        Log a refusal at info, at most L{logRate} a second (a client
+        sending refused messages in a loop does not flood the log).
         """
+        second = int(self._clock.seconds())
+        if second != self._logWindow:
+            self._logWindow, self._logCount = second, 0
+        self._logCount += 1
+        if self._logCount > self.logRate:
+            self.suppressed += 1
+            return
+        suppressed, self.suppressed = self.suppressed, 0
         self.log.info("authorization: {service}.{method} refused to "
-                      "{identity} from {peer}: {reason}", service=service,
-                      method=method, identity=str(identity), peer=peer,
-                      reason=str(error))
+                      "{identity} from {peer}: {reason}{more}",
+                      service=service, method=method,
+                      identity=str(identity), peer=peer, reason=str(error),
+                      more=" ({} more refusals not logged)".format(
+                          suppressed) if suppressed else "")
 
     def start(self):
         """

@@ -429,3 +429,22 @@ class NodeTokenTests(SynchronousTestCase):
         self.assertEqual(expiry, 350)
         self.assertIsNone(nodeToken(None))
         self.assertIsNone(nodeToken(Guard(clock, Promiscuous())))
+
+
+class RefusalLogTests(SynchronousTestCase):
+
+    def test_rateLimited(self):
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        clock = Clock()
+        guard = Guard(clock, Promiscuous())
+        for _ in range(50):
+            guard.refused("storage", "read", "p", ALICE, AccessDenied("x"))
+        mine = [e for e in events if "refused to" in e.get("log_format", "")]
+        self.assertEqual(len(mine), guard.logRate)
+        clock.advance(1)
+        guard.refused("storage", "read", "p", ALICE, AccessDenied("x"))
+        self.assertIn("30 more", [e for e in events if "refused to" in e.get(
+            "log_format", "")][-1]["more"])
