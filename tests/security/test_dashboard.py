@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.security.test_dashboard -*-
 """
 The dashboard (issue 13's C{admin} service) on a real node with token
 authentication (loopback only, a few requests each): what used to be
