@@ -20,6 +20,7 @@ too. Without a secret the datagram is Cocaine 0.12's C{[uuid, endpoints]}.
 import hashlib
 import hmac
 import os
+from collections import OrderedDict
 
 import msgpack
 from twisted.application.service import Service
@@ -33,6 +34,10 @@ from cocaine.cluster.replay import (
 
 #: The largest announce we send or accept.
 MAX_DATAGRAM = 8192
+
+#: Nodes remembered as answered at most (the oldest is forgotten: it only
+#: costs one more rate-limited answer).
+MAX_KNOWN = 1024
 
 
 class MalformedAnnounce(ValueError):
@@ -208,7 +213,7 @@ class AnnounceProtocol(DatagramProtocol):
         self.replay = ReplayGuard(clock, replayWindow)
         #: at most one immediate answer per this many seconds
         self.replyGap = min(1.0, interval / 4.0)
-        self._known = set()
+        self._known = OrderedDict()
         self._lastSent = None
         self._pendingReply = None
         self._loop = None
@@ -312,7 +317,9 @@ class AnnounceProtocol(DatagramProtocol):
             return
         self.stats["heard"] += 1
         if uuid not in self._known:
-            self._known.add(uuid)
+            self._known[uuid] = None
+            if len(self._known) > MAX_KNOWN:
+                self._known.popitem(last=False)
             self._reply()
         self._heard(uuid, endpoints)
 
@@ -320,7 +327,7 @@ class AnnounceProtocol(DatagramProtocol):
         """
         C{uuid} was dropped: answer it at once when it is heard again.
         """
-        self._known.discard(uuid)
+        self._known.pop(uuid, None)
 
 
 class MulticastDiscovery(Service):

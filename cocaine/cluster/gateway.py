@@ -55,16 +55,24 @@ class LoadAwareGateway:
     Peers without a report for the name count only when no peer has one
     (then a random one, as L{AdhocGateway}); a name without a local report
     (not an app: storage, logging) stays local.
+
+    With a clock, each resolve handed to a peer counts as one more session
+    in its score until its reports catch up (decaying in the remote
+    table's C{decay}), so a peer that claims to be idle whatever it is
+    sent takes its share of resolves, not all of them.
     """
 
     name = "load-aware"
 
-    def __init__(self, remote, localLoad, bias=0.1, rng=None):
+    def __init__(self, remote, localLoad, bias=0.1, rng=None, clock=None):
         """
         @param remote: the L{cocaine.cluster.remote.RemoteTable}, holding
             each peer's last report.
         @param localLoad: C{() -> report} of this node.
+        @param clock: an C{IReactorTime} to count the resolves handed to
+            each peer with, or L{None} not to count them.
         """
+        self._clock = clock
         self._remote = remote
         self._localLoad = localLoad
         self.bias = bias
@@ -75,10 +83,18 @@ class LoadAwareGateway:
         @return: C{{uuid: score}} of the providers that reported C{name}.
         """
         result = {}
+        now = self._clock.seconds() if self._clock is not None else None
         for uuid in providers:
-            value = score(self._remote.load(uuid), name)
-            if value is not None:
-                result[uuid] = value
+            report = self._remote.load(uuid)
+            value = score(report, name)
+            if value is None:
+                continue
+            if now is not None:
+                load = report["apps"][name]
+                slots = max(1.0, load.get("capacity", 1.0)
+                            * load.get("concurrency", 1.0))
+                value += self._remote.handed(uuid, name, now) / slots
+            result[uuid] = value
         return result
 
     def choose(self, name, providers, local=None):
@@ -98,8 +114,11 @@ class LoadAwareGateway:
         elif not scored:
             return providers[self._rng.choice(sorted(providers))]
         best = min(scored.values())
-        return providers[self._rng.choice(sorted(
-            uuid for uuid, value in scored.items() if value == best))]
+        uuid = self._rng.choice(sorted(
+            uuid for uuid, value in scored.items() if value == best))
+        if self._clock is not None:
+            self._remote.hand(uuid, name, self._clock.seconds())
+        return providers[uuid]
 
 
 #: Gateways by their config name.

@@ -16,7 +16,8 @@ from zope.interface.verify import verifyObject
 from cocaine.cluster.gateway import (
     GATEWAYS, AdhocGateway, IGateway, LoadAwareGateway)
 from cocaine.cluster.load import (
-    BIG_CHANGE, CpuSampler, LoadPublisher, bigChange, nodeLoad)
+    BIG_CHANGE, MAX_CAPACITY, MAX_CONCURRENCY, MAX_COUNT, CpuSampler,
+    LoadPublisher, bigChange, clampReport, nodeLoad)
 from cocaine.protocol.load import CPU_WEIGHT, score
 from cocaine.cluster.remote import RemoteTable
 from cocaine.locator.registry import Registry
@@ -235,8 +236,9 @@ class RemoteLoadTests(SynchronousTestCase):
         self.assertIsNone(table.load(A))
         table.link(A, ("127.0.0.1", 1), {})
         table.setLoad(A, {b"cpu": 1.0, b"apps": {b"app": {b"queue": 2}}})
-        self.assertEqual(table.load(A), {"cpu": 1.0,
-                                         "apps": {"app": {"queue": 2}}})
+        self.assertEqual(table.load(A), {"cpu": 1.0, "apps": {"app": {
+            "queue": 2.0, "busy": 0.0, "sessions": 0.0, "capacity": 1.0,
+            "concurrency": 1.0}}})
         self.assertEqual(table.loads(), {A: table.load(A)})
         self.assertRaises(ValueError, table.setLoad, A, [1])
         table.link(A, ("127.0.0.1", 1), {})
@@ -244,6 +246,105 @@ class RemoteLoadTests(SynchronousTestCase):
         table.setLoad(A, report())
         table.drop(A)
         self.assertIsNone(table.load(A))
+
+
+class ClampTests(SynchronousTestCase):
+    """
+    A peer's report is clamped to sane ranges (issue 14, finding 6).
+    """
+
+    def test_ranges(self):
+        """
+        Counts within 0-MAX_COUNT, capacity and concurrency within 1 and
+        their caps, CPU within 0-100; garbage counts as busy (CPU) or the
+        safe default; other fields are dropped.
+        """
+        inf = float("inf")
+        clamped = clampReport({"cpu": -50, "apps": {
+            "a": {"queue": -1, "busy": 1e30, "sessions": float("nan"),
+                  "capacity": inf, "concurrency": 1e12, "extra": "x"},
+            "b": {"capacity": 0, "concurrency": -3},
+            "c": "not a map", "": {}, 7: {}, "x" * 256: {}}})
+        self.assertEqual(clamped, {"cpu": 0.0, "apps": {
+            "a": {"queue": 0.0, "busy": float(MAX_COUNT), "sessions": 0.0,
+                  "capacity": float(MAX_CAPACITY),
+                  "concurrency": float(MAX_CONCURRENCY)},
+            "b": {"queue": 0.0, "busy": 0.0, "sessions": 0.0,
+                  "capacity": 1.0, "concurrency": 1.0}}})
+        self.assertEqual(clampReport({"cpu": 1e9})["cpu"], 100.0)
+        self.assertEqual(clampReport({"cpu": "0"}), {"cpu": 100.0,
+                                                     "apps": {}})
+        self.assertEqual(clampReport({}), {"cpu": 100.0, "apps": {}})
+        self.assertRaises(ValueError, clampReport, [])
+
+    def test_appsCapped(self):
+        """
+        At most C{maxApps} apps of a report are kept.
+        """
+        apps = {"app{}".format(i): {} for i in range(10000)}
+        self.assertEqual(len(clampReport({"apps": apps}, 5)["apps"]), 5)
+        table = RemoteTable(maxReportApps=3)
+        table.link(A, ("127.0.0.1", 1), {})
+        table.setLoad(A, {"cpu": 0.0, "apps": apps})
+        self.assertEqual(len(table.load(A)["apps"]), 3)
+
+
+class ZeroLoadLiarTests(SynchronousTestCase):
+    """
+    A peer claiming zero load whatever it is sent does not draw every
+    resolve once the resolves it was handed are counted.
+    """
+
+    def choices(self, clock):
+        table = RemoteTable(decay=5.0)
+        for uuid in (A, B):
+            table.link(uuid, ("127.0.0.1", 1), {})
+        busy = {"cpu": 0.0, "apps": {"app": {
+            "sessions": 1, "queue": 0, "capacity": 2, "concurrency": 1}}}
+        idle = {"cpu": 0.0, "apps": {"app": {
+            "sessions": 0, "queue": 0, "capacity": 2, "concurrency": 1}}}
+        table.setLoad(A, busy)
+        gateway = LoadAwareGateway(table, lambda: None, rng=random.Random(4),
+                                   clock=clock)
+        counts = Counter()
+        for i in range(200):
+            # B, the liar, says it is idle before every resolve
+            table.setLoad(B, idle)
+            counts[gateway.choose("app", {A: "a", B: "b"})] += 1
+            if clock is not None:
+                clock.advance(0.01)
+        return counts
+
+    def test_liarTakesItsShare(self):
+        """
+        With a clock the honest, half-busy peer gets a good share.
+        """
+        counts = self.choices(Clock())
+        self.assertGreater(counts["a"], 60)
+        self.assertGreater(counts["b"], 60)
+
+    def test_withoutClock(self):
+        """
+        Without a clock (as before) the liar takes every resolve.
+        """
+        self.assertEqual(self.choices(None), {"b": 200})
+
+    def test_handedDecays(self):
+        """
+        A resolve handed counts 1, decaying by 1/e per C{decay} seconds;
+        nothing for an unlinked node, and dropped with the node.
+        """
+        table = RemoteTable(decay=5.0)
+        table.link(A, ("127.0.0.1", 1), {})
+        table.hand(A, "app", 0.0)
+        table.hand(A, "app", 0.0)
+        self.assertEqual(table.handed(A, "app", 0.0), 2.0)
+        self.assertAlmostEqual(table.handed(A, "app", 5.0),
+                               2.0 / 2.718281828459045)
+        table.hand("unlinked", "app", 0.0)
+        self.assertEqual(table.handed("unlinked", "app", 0.0), 0.0)
+        table.drop(A)
+        self.assertEqual(table.handed(A, "app", 0.0), 0.0)
 
 
 class PublisherTests(SynchronousTestCase):
