@@ -131,21 +131,20 @@ class Peering(Service):
 
         @return: whether there is room.
         """
-        unlinked = [(other, link) for other, link in self._links.items()
-                    if link.state != "linked"]
-        if len(unlinked) < self.maxUnlinked:
+        linked = self.remote.nodes()
+        if len(self._links) - len(linked) < self.maxUnlinked:
             return True
-        for other, link in unlinked:
-            if link.state != "connecting":
-                del self._links[other]
-                link.machine.close()
-                self.stats["evicted"] += 1
-                self.log.debug("cluster: node {uuid} forgotten for {new}: "
-                               "too many unlinked nodes", uuid=other,
-                               new=uuid)
-                if self._forgotten is not None:
-                    self._forgotten(other)
-                return True
+        for other, link in self._links.items():
+            if other in linked or link.state in ("linked", "connecting"):
+                continue
+            del self._links[other]
+            link.machine.close()
+            self.stats["evicted"] += 1
+            self.log.debug("cluster: node {uuid} forgotten for {new}: too "
+                           "many unlinked nodes", uuid=other, new=uuid)
+            if self._forgotten is not None:
+                self._forgotten(other)
+            return True
         self.stats["refused"] += 1
         return False
 
