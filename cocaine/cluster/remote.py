@@ -3,12 +3,8 @@
 What the linked remote nodes publish: one table per node, filled from each
 node's locator C{connect} stream and dropped with the node. Pure.
 
-Peers' load reports are clamped (L{cocaine.cluster.load.clampReport}), and
-the resolves handed to each peer since are counted (decaying), so a peer
-that claims to be idle does not draw every resolve.
+Peers' load reports are clamped (L{cocaine.cluster.load.clampReport}).
 """
-
-import math
 
 from cocaine.cluster.load import MAX_REPORT_APPS, clampReport
 
@@ -47,18 +43,14 @@ class RemoteTable:
     node's locator endpoint.
     """
 
-    def __init__(self, maxReportApps=MAX_REPORT_APPS, decay=5.0):
+    def __init__(self, maxReportApps=MAX_REPORT_APPS):
         """
         @param maxReportApps: apps of one peer's load report kept at most.
-        @param decay: seconds in which a resolve handed to a peer counts
-            for 1/e of a session (L{handed}).
         """
         self.maxReportApps = maxReportApps
-        self.decay = decay
         self._services = {}
         self._nodes = {}
         self._loads = {}
-        self._handed = {}
 
     def link(self, uuid, endpoint, snapshot):
         """
@@ -101,7 +93,6 @@ class RemoteTable:
         self._services.pop(uuid, None)
         self._nodes.pop(uuid, None)
         self._loads.pop(uuid, None)
-        self._handed.pop(uuid, None)
 
     def setLoad(self, uuid, report):
         """
@@ -113,25 +104,6 @@ class RemoteTable:
         report = clampReport(report, self.maxReportApps)
         if uuid in self._nodes:
             self._loads[uuid] = report
-
-    def hand(self, uuid, name, now):
-        """
-        A resolve of C{name} was answered with node C{uuid} at C{now}.
-        """
-        if uuid not in self._nodes:
-            return
-        names = self._handed.setdefault(uuid, {})
-        if name not in names and len(names) >= self.maxReportApps:
-            return
-        names[name] = (self.handed(uuid, name, now) + 1.0, now)
-
-    def handed(self, uuid, name, now):
-        """
-        @return: the resolves of C{name} handed to node C{uuid}, each
-            decaying by 1/e per C{decay} seconds.
-        """
-        value, at = self._handed.get(uuid, {}).get(name, (0.0, now))
-        return value * math.exp(-max(0.0, now - at) / self.decay)
 
     def load(self, uuid):
         """

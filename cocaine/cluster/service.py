@@ -50,12 +50,9 @@ class ClusterService(OrderedMultiService):
             locator.gateway = AdhocGateway()
         else:
             locator.gateway = LoadAwareGateway(
-                locator.remote, self._localLoad, bias=cluster.bias,
-                clock=reactor)
-        # peers' reports: clamped, at most this many apps; a resolve handed
-        # to a peer counts for about an interval
+                locator.remote, self._localLoad, bias=cluster.bias)
+        # peers' reports: clamped, at most this many apps
         locator.remote.maxReportApps = cluster.maxReportApps
-        locator.remote.decay = cluster.interval
         self.loads = locator.loads = LoadPublisher(
             reactor, uuid, self._localLoad, cluster.interval / 2.0)
         timeout = max(1.0, cluster.interval)
