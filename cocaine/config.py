@@ -129,6 +129,12 @@ class Cluster:
     @ivar bias: how much busier (in load score) the local node may be
         than the least-loaded peer before the load-aware gateway sends a
         resolve to that peer.
+    @ivar replayWindow: with a secret, seconds a signed announce is
+        accepted either side of our clock (C{replay-window}).
+    @ivar maxUnlinked: nodes heard but not linked tracked at most; the
+        oldest is forgotten for a new one (C{max-unlinked}).
+    @ivar maxReportApps: apps of one peer's load report kept at most
+        (C{max-report-apps}).
     """
 
     discovery: str = None
@@ -142,6 +148,9 @@ class Cluster:
     secret: str = None
     gateway: str = "load-aware"
     bias: float = 0.1
+    replayWindow: float = 30.0
+    maxUnlinked: int = 64
+    maxReportApps: int = 256
 
 
 @dataclass(frozen=True)
@@ -350,7 +359,8 @@ def _logging(value):
 
 
 _CLUSTER_KEYS = ("discovery", "group", "port", "interval", "interface",
-                 "ttl", "loopback", "peers", "secret", "gateway", "bias")
+                 "ttl", "loopback", "peers", "secret", "gateway", "bias",
+                 "replay-window", "max-unlinked", "max-report-apps")
 
 
 def _cluster(value):
@@ -425,10 +435,28 @@ def _cluster(value):
             or bias != bias):
         raise ConfigError("cluster.bias", "must be a number 0-100, got {}"
                           .format(_describe(bias)))
+    window = value.get("replay-window", defaults.replayWindow)
+    if (type(window) not in (int, float) or window != window
+            or not 1 <= window <= 3600):
+        raise ConfigError("cluster.replay-window", "must be a number of "
+                          "seconds 1-3600, got {}".format(_describe(window)))
+    caps = {}
+    for key, low, high in (("max-unlinked", 1, 100000),
+                           ("max-report-apps", 1, 100000)):
+        cap = value.get(key, getattr(defaults, _CLUSTER_FIELDS[key]))
+        if type(cap) is not int or not low <= cap <= high:
+            raise ConfigError("cluster." + key, "must be an integer {}-{}, "
+                              "got {}".format(low, high, _describe(cap)))
+        caps[_CLUSTER_FIELDS[key]] = cap
     return Cluster(discovery=discovery, group=group, port=port,
                    interval=float(interval), interface=interface, ttl=ttl,
                    loopback=loopback, peers=tuple(peers), secret=secret,
-                   gateway=gateway, bias=float(bias))
+                   gateway=gateway, bias=float(bias),
+                   replayWindow=float(window), **caps)
+
+
+_CLUSTER_FIELDS = {"max-unlinked": "maxUnlinked",
+                   "max-report-apps": "maxReportApps"}
 
 
 def _seconds(path, value, low, high):

@@ -47,13 +47,16 @@ class Socket:
     log = Logger()
 
     def __init__(self, socketType, onMessage=None, highWaterMark=None,
-                 subscriptions=()):
+                 subscriptions=(), maxMessageSize=None):
         """
         @param socketType: a C{zmq} socket type (C{zmq.ROUTER}, ...).
         @param onMessage: called with each received message's frames.
         @param highWaterMark: the send and receive high-water marks (queued
             messages per peer); ZeroMQ's default (1000) when L{None}.
         @param subscriptions: prefixes a SUB socket subscribes to.
+        @param maxMessageSize: C{zmq.MAXMSGSIZE}: a peer sending a larger
+            message is disconnected without it being buffered; unlimited
+            when L{None}. Set before binding, as ZeroMQ needs.
         """
         from cocaine.zeromq._connection import Connection
         self.endpoint = None
@@ -73,6 +76,8 @@ class Socket:
                 socket.set(zmq.RCVHWM, highWaterMark)
             for prefix in subscriptions:
                 socket.set(zmq.SUBSCRIBE, prefix)
+            if maxMessageSize is not None:
+                socket.set(zmq.MAXMSGSIZE, maxMessageSize)
         except Exception:
             self.close()
             raise
@@ -154,9 +159,10 @@ class ReplySocket:
     whenever the answer is ready, so requests are served concurrently.
     """
 
-    def __init__(self, endpoint, onRequest):
+    def __init__(self, endpoint, onRequest, maxMessageSize=None):
         self._onRequest = onRequest
-        self.socket = Socket(zmq.ROUTER, self._received).bind(endpoint)
+        self.socket = Socket(zmq.ROUTER, self._received,
+                             maxMessageSize=maxMessageSize).bind(endpoint)
         self.endpoint = self.socket.endpoint
 
     def _received(self, frames):
@@ -204,8 +210,9 @@ def connectSubscriber(endpoint, onMessage, subscriptions=(b"",)):
                   subscriptions=subscriptions).connect(endpoint)
 
 
-def bindReply(endpoint, onRequest):
+def bindReply(endpoint, onRequest, maxMessageSize=None):
     """
-    A L{ReplySocket} bound at C{endpoint}.
+    A L{ReplySocket} bound at C{endpoint} (messages up to
+    C{maxMessageSize} bytes, when given).
     """
-    return ReplySocket(endpoint, onRequest)
+    return ReplySocket(endpoint, onRequest, maxMessageSize)
