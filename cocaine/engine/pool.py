@@ -51,6 +51,13 @@ class Pool:
         self._psutil = {}
 
     @property
+    def isolate(self):
+        """
+        The isolate that spawns this pool's workers.
+        """
+        return self._isolate
+
+    @property
     def _profile(self):
         return self._engine.profile
 

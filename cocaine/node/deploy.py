@@ -5,11 +5,9 @@ way the Cocaine tools deploy it (PROTOCOL.md section 7), or a development
 directory; and the runlist of the apps started on boot.
 """
 
-import hashlib
 import json
 import os
 import sys
-import tempfile
 
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -23,9 +21,6 @@ from cocaine.protocol.framing import packValue, unpackValue
 #: Storage collections of the app layout (PROTOCOL.md section 7).
 MANIFESTS, PROFILES, RUNLISTS, APPS = ("manifests", "profiles", "runlists",
                                        "apps")
-
-#: UNIX socket paths longer than this do not fit sockaddr_un.
-MAX_SOCKET_PATH = 100
 
 log = Logger()
 
@@ -160,25 +155,6 @@ def checkSlave(source):
         raise SpawnFailed("app {!r}: slave {!r} is not executable".format(
             source.name, source.manifest.slave))
     return source
-
-
-def socketPath(runtimeDirectory, name):
-    """
-    The UNIX socket an app's workers connect to: C{<runtime>/<name>.sock},
-    or a short path under the system's temporary directory when that would
-    not fit C{sockaddr_un}.
-    """
-    directory = os.path.abspath(runtimeDirectory)
-    path = os.path.join(directory, name + ".sock")
-    if len(path.encode()) <= MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha1(directory.encode()).hexdigest()[:12]
-    short = os.path.join(tempfile.gettempdir(), "cocaine-" + digest)
-    path = os.path.join(short, hashlib.sha1(name.encode()).hexdigest()[
-        :16] + ".sock")
-    log.info("app {app}: socket path too long for {directory}; using "
-             "{path}", app=name, directory=directory, path=path)
-    return path
 
 
 class Runlist:

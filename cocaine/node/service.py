@@ -228,7 +228,7 @@ class NodeService(OrderedMultiService):
             self._reactor, name, source.manifest, source.profile,
             source.directory,
             self._isolateFactory(self._reactor, source.profile, name),
-            deploy.socketPath(config.paths.runtime, name),
+            config.paths.runtime,
             self._locatorEndpoint, storage=self.storage,
             environ=deploy.workerEnvironment(),
             maxMessage=config.network.maxMessage)

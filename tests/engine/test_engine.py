@@ -5,7 +5,6 @@ L{cocaine.engine.session} with fakes: a L{Clock}, a fake isolate whose
 """
 
 import errno
-import os
 import signal
 import time
 
@@ -20,7 +19,8 @@ from cocaine.engine.manifest import parseManifest, parseProfile
 from cocaine.engine.connection import WorkerConnection
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
 
 
 class _EngineCase(SynchronousTestCase):
@@ -36,9 +36,9 @@ class _EngineCase(SynchronousTestCase):
                                               "environment": {"A": "1"}},
                                              "app"),
             parseProfile(self.profile, "test"), "/apps/app", self.isolate,
-            os.path.join(self.mktemp(), "app.sock"),
-            lambda: "127.0.0.1:10053", self.storage,
+            self.mktemp(), lambda: "127.0.0.1:10053", self.storage,
             environ={"PATH": "/bin"})
+        admitAnyPeer(self.engine)
         self.engine.start()
 
     def enqueue(self, event="echo", headers=()):

@@ -21,7 +21,8 @@ from cocaine.locator.registry import Registry
 from cocaine.node.service import NodeService
 from cocaine.plugins import loadPlugins
 from cocaine.storage.memory import MemoryStorage
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
 
 
 def _localApp(root, name="echo"):
@@ -69,6 +70,7 @@ class _NodeCase(SynchronousTestCase):
         return self.node.getServiceNamed(name)
 
     def handshake(self, process, engine):
+        admitAnyPeer(engine)
         connection = WorkerConnection(engine)
         transport = StringTransport()
         connection.makeConnection(transport)
@@ -200,12 +202,16 @@ class NodeServiceTests(_NodeCase):
         self.successResultOf(paused)
         self.successResultOf(started)
         self.assertEqual(upstream.sent, [("close",)])
-        socket = old.socketPath
-        self.assertEqual([event for event in self.reactor.events
-                          if event[1] == socket],
-                         [("stop", socket), ("listen", socket)])
         new = self.app("echo").engine
         self.assertIsNot(new, old)
+        # each instance listens in a private directory of its own, the new
+        # one only once the old one stopped
+        self.assertNotEqual(new.socketPath, old.socketPath)
+        events = [event for event in self.reactor.events
+                  if event[0] in ("stop", "listen")
+                  and event[1] in (old.socketPath, new.socketPath)]
+        self.assertEqual(events, [("stop", old.socketPath),
+                                  ("listen", new.socketPath)])
         self.assertEqual(self.context.registry.lookup("echo")[0],
                          [list(self.app("echo").listener.endpoint)])
 
