@@ -192,7 +192,7 @@ class NodeService(OrderedMultiService):
                 profile)
             await self._run(source)
         finally:
-            self._claimed.discard(name)
+            self._unclaim(name)
         if record:
             await self._runlist.add(name, profile)
 
@@ -203,7 +203,7 @@ class NodeService(OrderedMultiService):
                                                 profile)
             await self._run(source)
         finally:
-            self._claimed.discard(name)
+            self._unclaim(name)
 
     async def _claim(self, name):
         deploy.checkName(name)
@@ -218,6 +218,14 @@ class NodeService(OrderedMultiService):
             raise AppAlreadyRunning("app {!r} is already running".format(
                 name))
         self._claimed.add(name)
+        # the name is the app's from now on: locator.publish cannot take it
+        # while it starts or runs
+        self.context.registry.reserve(name)
+
+    def _unclaim(self, name):
+        self._claimed.discard(name)
+        if name not in self.namedServices:
+            self.context.registry.release(name)
 
     async def _run(self, source):
         name = source.name
@@ -249,6 +257,8 @@ class NodeService(OrderedMultiService):
         app = self._running(name)
         app.drainTimeout = self.drainTimeout
         await self.removeRunningChild(app)
+        if name not in self.namedServices and name not in self._claimed:
+            self.context.registry.release(name)
         self._watchers.notify(name, False)
         if not app.source.local:
             await self._runlist.remove(name)

@@ -175,6 +175,24 @@ class NodeServiceTests(_NodeCase):
         self.assertIsNone(self.context.registry.lookup("echo"))
         self.assertRaises(AppNotRunning, self.node.info, "echo")
 
+    def test_appNameReserved(self):
+        """
+        An app's name is the node's from its start until it is paused:
+        a client's C{locator.publish} cannot shadow it meanwhile.
+        """
+        self.start()
+        registry = self.context.registry
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.assertTrue(registry.reserved("echo"))
+        self.successResultOf(self.node.pauseApp("echo"))
+        self.assertFalse(registry.reserved("echo"))
+
+    def test_failedStartReleasesName(self):
+        self.start()
+        os.unlink(os.path.join(self.directory, "worker"))
+        self.failureResultOf(self.node.startLocal("echo", self.directory))
+        self.assertFalse(self.context.registry.reserved("echo"))
+
     def test_startWhileDraining(self):
         """
         Starting an app that is still draining waits until the old
