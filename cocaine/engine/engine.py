@@ -368,9 +368,14 @@ class AppEngine:
     def _listen(self):
         directory, path = sockets.makeSocketDirectory(self.runtimeDirectory,
                                                       self.name)
+        isolate = self.pool.isolate
+        uid = getattr(isolate, "workerUid", None)
+        gid = getattr(isolate, "workerGid", None)
         try:
             self._port = self._reactor.listenUNIX(path, WorkerListener(self),
                                                   mode=0o600)
+            if (uid, gid) != (None, None):
+                sockets.shareWith(directory, path, uid, gid)
         except BaseException:
             sockets.removeSocketDirectory(directory, path)
             raise

@@ -117,6 +117,8 @@ class Pool:
                                self._locator(), uuid)
         env = dict(self._environ)
         env.update(engine.manifest.environment)
+        # the operator's profile over the app's manifest
+        env.update(self._profile.environment)
         self.workers[uuid] = worker
         try:
             transport = self._isolate.spawn(

@@ -106,6 +106,20 @@ def makeSocketDirectory(runtimeDirectory, name):
     return directory, socketPath
 
 
+def shareWith(directory, socketPath, uid, gid):
+    """
+    Let workers running as C{uid} (a profile's user) reach the socket: the
+    directory's group becomes C{gid} with search permission only (0710),
+    the socket becomes C{uid}'s (0600). Other members of the group can
+    enter the directory but not connect.
+    """
+    if gid is not None:
+        os.chown(directory, -1, gid)
+        os.chmod(directory, 0o710)
+    os.chown(socketPath, -1 if uid is None else uid,
+             -1 if gid is None else gid)
+
+
 def removeSocketDirectory(directory, socketPath):
     """
     Remove an app's socket and its private directory; what is already gone

@@ -7,7 +7,6 @@ directory; and the runlist of the apps started on boot.
 
 import json
 import os
-import sys
 
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -201,16 +200,11 @@ class Runlist:
 
 def workerEnvironment(environ=None):
     """
-    The base environment of workers: the node's, with the directory of the
-    node's own interpreter first on C{PATH}, so a worker starting with
-    C{#!/usr/bin/env python3} runs on the installation that has our worker
-    SDK.
+    The base environment of workers: what they need of the node's, never
+    all of it (L{cocaine.engine.environment}).
     """
-    env = dict(os.environ if environ is None else environ)
-    here = os.path.dirname(sys.executable)
-    parts = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    env["PATH"] = os.pathsep.join([here] + [p for p in parts if p != here])
-    return env
+    from cocaine.engine.environment import workerEnvironment
+    return workerEnvironment(environ)
 
 
 def defaultIsolate(reactor, profile, name):
@@ -219,8 +213,13 @@ def defaultIsolate(reactor, profile, name):
     the profile's limits.
     """
     if profile.isolate.get("type") == "thread":
+        if profile.user is not None or profile.group is not None:
+            raise SpawnFailed("app {!r}: the thread isolate runs in the "
+                              "node and cannot take the profile's user or "
+                              "group".format(name))
         from cocaine.isolate.thread import ThreadIsolate
         return ThreadIsolate(reactor)
     from cocaine.isolate.process import ProcessIsolate
     return ProcessIsolate(reactor, rlimits=dict(profile.rlimits) or None,
-                          cgroups=dict(profile.cgroups) or None)
+                          cgroups=dict(profile.cgroups) or None,
+                          user=profile.user, group=profile.group)

@@ -20,6 +20,7 @@ from cocaine.engine.engine import AppEngine
 from cocaine.engine.service import AppService
 from cocaine.errors import AppAlreadyRunning, AppNotRunning, SpawnFailed
 from cocaine.interfaces import INode
+from cocaine.isolate.process import handOver
 from cocaine.driver.service import buildDrivers
 from cocaine.management.monitor import startMonitor
 from cocaine.metrics.collector import AppsCollector
@@ -232,10 +233,14 @@ class NodeService(OrderedMultiService):
         plugins = self.context.plugins or loadPlugins()
         checkDrivers(name, source.manifest.drivers, plugins)
         config = self.context.config
+        isolate = self._isolateFactory(self._reactor, source.profile, name)
+        uid = getattr(isolate, "workerUid", None)
+        if uid is not None and not source.local:
+            # the node's own unpacked copy: the workers' user may read it
+            handOver(source.directory, uid, isolate.workerGid)
         engine = AppEngine(
             self._reactor, name, source.manifest, source.profile,
-            source.directory,
-            self._isolateFactory(self._reactor, source.profile, name),
+            source.directory, isolate,
             config.paths.runtime,
             self._locatorEndpoint, storage=self.storage,
             environ=deploy.workerEnvironment(),

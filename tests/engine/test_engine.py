@@ -90,6 +90,17 @@ class SpawnTests(_EngineCase):
         self.assertEqual(process.env, {"PATH": "/bin", "A": "1"})
         self.assertEqual(process.cwd, "/apps/app")
 
+    def test_profileEnvironmentOverManifest(self):
+        """
+        The profile's C{environment} (the operator's) is added over the
+        manifest's (the app's).
+        """
+        self.engine.profile = parseProfile(
+            {"environment": {"A": "2", "B": "3"}}, "test")
+        self.enqueue()
+        (process,) = self.isolate.processes
+        self.assertEqual(process.env, {"PATH": "/bin", "A": "2", "B": "3"})
+
     def test_noWorkerUntilNeeded(self):
         self.assertEqual(self.isolate.processes, [])
 
