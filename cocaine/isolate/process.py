@@ -176,10 +176,11 @@ def resolveAccount(user=None, group=None, euid=None):
                              "exist") from None
     if euid != 0 and (uid not in (None, euid) or gid not in (
             None, os.getegid())):
+        which = "user" if uid not in (None, euid) else "group"
         raise SpawnError(
-            "user {!r} group {!r}".format(user, group),
-            "(the profile's) needs the node to run as root to switch to; "
-            "it runs as uid {}".format(euid))
+            str(user if which == "user" else group),
+            "(the profile's {}) needs the node to run as root to switch "
+            "to; it runs as uid {}".format(which, euid))
     return uid, gid, account
 
 

@@ -316,8 +316,9 @@ class SpawnTests(SynchronousTestCase):
         """
         error = self.assertRaises(SpawnError, processModule.resolveAccount,
                                   "nobody", None, euid=1000)
-        self.assertIn("needs the node to run as root", str(error))
-        self.assertIn("uid 1000", str(error))
+        self.assertEqual(str(error), "spawn failed: 'nobody' (the profile's "
+                         "user) needs the node to run as root to switch to; "
+                         "it runs as uid 1000")
 
     def test_handOver(self):
         """
