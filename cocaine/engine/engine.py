@@ -366,6 +366,9 @@ class AppEngine:
     # -- what the outputs do -------------------------------------------------
 
     def _listen(self):
+        for stale in sockets.removeStale(self.runtimeDirectory, self.name):
+            self.log.info("app {app}: removed the stale socket directory "
+                          "{directory}", app=self.name, directory=stale)
         directory, path = sockets.makeSocketDirectory(self.runtimeDirectory,
                                                       self.name)
         isolate = self.pool.isolate

@@ -120,6 +120,53 @@ def shareWith(directory, socketPath, uid, gid):
              -1 if gid is None else gid)
 
 
+def removeStale(runtimeDirectory, name):
+    """
+    Remove the socket directories of app C{name} that a node killed before
+    it could clean up left in C{runtimeDirectory}: ours (L{checkPrivate}),
+    holding nothing but C{<name>.sock}, on which nobody listens.
+
+    @return: the directories removed.
+    """
+    base = os.path.abspath(runtimeDirectory)
+    removed = []
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return removed
+    prefix = name + "."
+    for entry in entries:
+        if not entry.startswith(prefix) or len(entry) != len(prefix) + 8:
+            continue
+        directory = os.path.join(base, entry)
+        path = os.path.join(directory, name + ".sock")
+        try:
+            checkPrivate(directory)
+            if os.listdir(directory) not in ([], [name + ".sock"]):
+                continue
+            if os.path.lexists(path) and _listening(path):
+                continue
+            removeSocketDirectory(directory, path)
+        except (UnsafeSocketDirectory, OSError):
+            continue
+        removed.append(directory)
+    return removed
+
+
+def _listening(path):
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        # not a socket, or not ours to test: leave it alone
+        return True
+    finally:
+        probe.close()
+    return True
+
+
 def removeSocketDirectory(directory, socketPath):
     """
     Remove an app's socket and its private directory; what is already gone

@@ -16,7 +16,7 @@ from cocaine.engine.engine import AppEngine
 from cocaine.engine.manifest import parseManifest, parseProfile
 from cocaine.engine.sockets import (
     MAX_SOCKET_PATH, Credentials, UnsafeSocketDirectory, admits,
-    checkPrivate, makeSocketDirectory, peerCredentials,
+    checkPrivate, makeSocketDirectory, peerCredentials, removeStale,
     removeSocketDirectory)
 from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
 
@@ -27,7 +27,7 @@ class DirectoryTests(SynchronousTestCase):
         """
         The directory is new, under the runtime directory, 0700 and ours.
         """
-        runtime = os.path.abspath("run")
+        runtime = os.path.abspath("run-private")
         directory, path = makeSocketDirectory(runtime, "echo")
         self.assertEqual(os.path.dirname(directory), runtime)
         self.assertEqual(path, os.path.join(directory, "echo.sock"))
@@ -50,12 +50,38 @@ class DirectoryTests(SynchronousTestCase):
         self.assertEqual(stat.S_IMODE(os.lstat(directory).st_mode), 0o700)
 
     def test_removed(self):
-        directory, path = makeSocketDirectory("run", "echo")
+        directory, path = makeSocketDirectory("run-removed", "echo")
         with open(path, "w"):
             pass
         removeSocketDirectory(directory, path)
         self.assertFalse(os.path.exists(directory))
         removeSocketDirectory(directory, path)
+
+    def test_staleRemoved(self):
+        """
+        A directory a killed node left (its socket dead) is removed; a
+        live one, someone else's, or one holding more is left alone.
+        """
+        # short (the socket paths must fit) and this test's own
+        run = "run-stale"
+        dead, deadPath = makeSocketDirectory(run, "echo")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(deadPath)
+        live, livePath = makeSocketDirectory(run, "echo")
+        server = socket.socket(socket.AF_UNIX)
+        self.addCleanup(server.close)
+        server.bind(livePath)
+        server.listen(1)
+        full, _ = makeSocketDirectory(run, "echo")
+        with open(os.path.join(full, "other"), "w"):
+            pass
+        open_ = os.path.join(run, "echo.abcdefgh")
+        os.mkdir(open_, 0o755)
+        os.chmod(open_, 0o755)
+        other, _ = makeSocketDirectory(run, "echoes")
+        self.assertEqual(removeStale(run, "echo"), [dead])
+        self.assertEqual(sorted(os.listdir(run)), sorted(
+            os.path.basename(d) for d in (live, full, open_, other)))
 
     def test_checkRefusesOpenMode(self):
         os.mkdir("open")
