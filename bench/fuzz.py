@@ -7,8 +7,8 @@ A protocol fuzzer for a real node, with Hypothesis stateful testing.
 A node (C{twistd cocaine}) serves the echo example. A
 L{ProtocolFuzz} state machine opens raw connections (TCP to the locator,
 storage and the echo app's endpoint; the app's UNIX worker socket
-C{var/run/echo.sock}) fresh or reused, and sends on them: random bytes;
-valid msgpack of wrong shapes; valid-looking messages with random
+C{var/run/echo.XXXXXXXX/echo.sock}) fresh or reused, and sends on them:
+random bytes; valid msgpack of wrong shapes; valid-looking messages with random
 channels, types, args and headers; protocol-aware messages (storage
 read/write/remove/find with odd names, locator calls, app enqueue streams
 left open or closed, worker handshakes with unknown or real uuids,
@@ -38,6 +38,7 @@ fixed seed and a few examples, with auth off and on.
 """
 
 import argparse
+import glob
 import os
 import re
 import socket
@@ -133,14 +134,16 @@ ENV = None
 
 def workerSocket(node):
     """
-    The app's worker socket: C{var/run/echo.sock} under the node's
-    directory, or the shorter path the node logs when that one is too long
-    for a UNIX socket.
+    The app's worker socket, as the node logs it: in a private directory
+    made for each start (C{var/run/echo.XXXXXXXX/echo.sock} under the
+    node's directory, or under C{/tmp} when that is too long).
     """
     found = re.findall(r"WorkerListener starting on '([^']+)'", node.log())
     if found:
         return found[-1]
-    return os.path.join(node.directory, "var", "run", APP + ".sock")
+    found = glob.glob(os.path.join(node.directory, "var", "run",
+                                   APP + ".*", APP + ".sock"))
+    return found[0] if found else None
 
 
 def prepare(reactor, node, log=None, token=None):

@@ -232,6 +232,10 @@ def buildRuntime(reactor, config, plugins=None):
         raise ConfigError("authentications.core.args.secret-file", str(e))
     AuthService(config, context.guard).setServiceParent(root)
 
+    # the node's own names are its own before anything listens: a client
+    # of locator.publish cannot take one while the node starts
+    for name in ("locator", *config.services):
+        context.registry.reserve(name)
     first, rest, last, fronts = [], [], [], []
     for name, component in config.services.items():
         impl = plugins.services[component.type].makeService(

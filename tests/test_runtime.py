@@ -15,7 +15,7 @@ from cocaine.config import ConfigError, parse
 from cocaine.context import Context
 from cocaine.errors import StartupError
 from cocaine.interfaces import IServicePlugin
-from cocaine.locator.registry import Registry
+from cocaine.locator.registry import DuplicateService, Registry
 from cocaine.metrics.registry import Metrics
 from cocaine.locator.service import GROUP_TAGS, GROUPS_COLLECTION
 from cocaine.plugins import Plugins, loadPlugins
@@ -128,6 +128,23 @@ class RuntimeTests(SynchronousTestCase):
         self.assertEqual([child.name for child in root],
                          ["storages", "auth", "logging", "locator",
                           "storage"])
+
+    def test_namesReservedBeforeListening(self):
+        """
+        The node's own names are reserved when the tree is built, before
+        anything listens: C{locator.publish} cannot take one during
+        start-up (which made the node exit with DuplicateService).
+        """
+        root = buildRuntime(self.reactor, self.config(services={
+            "node": {"type": "node"},
+            "store": {"type": "storage"},
+            "log": {"type": "logging"}}))
+        registry = root.context.registry
+        self.assertEqual(registry.names(), [])
+        for name in ("locator", "node", "store", "log"):
+            self.assertTrue(registry.reserved(name), name)
+            self.assertRaises(DuplicateService, registry.publishForeign,
+                              name, [["h", 1]], 1, {})
 
     def test_orderWithMoreServices(self):
         """
