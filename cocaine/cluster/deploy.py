@@ -21,6 +21,7 @@ sent nothing.
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
 
+from cocaine.auth.guard import nodeToken
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, KeyNotFound, SpawnFailed)
 from cocaine.protocol.framing import packValue, unpackValue
@@ -64,12 +65,20 @@ class RemoteNode:
     A peer reached through its locator: its storage and node services.
     """
 
-    def __init__(self, reactor, endpoint, timeout=PEER_TIMEOUT):
+    def __init__(self, reactor, endpoint, timeout=PEER_TIMEOUT, token=None):
+        """
+        @param token: the credentials for the peer (this node's admin
+            token when auth is on: nodes sharing a secret trust each
+            other), or L{None}.
+        """
         from cocaine.client import Locator, Service
         self._locator = Locator(reactor, [tuple(endpoint)],
-                                timeout=timeout, connectTimeout=5)
-        self.storage = Service("storage", self._locator, timeout=timeout)
-        self.node = Service("node", self._locator, timeout=timeout)
+                                timeout=timeout, connectTimeout=5,
+                                token=token)
+        self.storage = Service("storage", self._locator, timeout=timeout,
+                               token=token)
+        self.node = Service("node", self._locator, timeout=timeout,
+                            token=token)
 
     async def _editRunlist(self, edit):
         try:
@@ -139,7 +148,9 @@ class ClusterApps:
         self.context = context
         self.clock = clock or context.reactor
         self._remoteNode = remoteNode or (
-            lambda endpoint: RemoteNode(self.clock, endpoint))
+            lambda endpoint: RemoteNode(
+                self.clock, endpoint,
+                token=nodeToken(getattr(context, "guard", None))))
         self._synced = set()
         self._pending = {}
 

@@ -246,3 +246,34 @@ class NoSecretTests(ClusterAppsTests):
         self.assertIsNone(ClusterApps(self.node, self.storage, SimpleNamespace(
             reactor=self.clock, config=SimpleNamespace(
                 cluster=Cluster()))).secret)
+
+
+class PeerTokenTests(SynchronousTestCase):
+    """
+    With auth on, the node calls its peers with its own admin token.
+    """
+
+    def test_tokenFromGuard(self):
+        """
+        The default peer client carries an admin token of this node's
+        secret; without a guard it carries none.
+        """
+        from cocaine.auth.authenticators import TokenAuthenticator
+        from cocaine.auth.guard import Guard
+        clock = Clock()
+        clock.advance(1000)
+        authenticator = TokenAuthenticator([b"s" * 32])
+        context = SimpleNamespace(reactor=clock, guard=Guard(
+            clock, authenticator), config=None)
+        apps = ClusterApps(MemoryNode(), MemoryStorage(), context,
+                           secret="cluster-secret")
+        peer = apps._remoteNode(("127.0.0.1", 1))
+        self.addCleanup(peer.close)
+        identity, _ = authenticator.identify(
+            peer.storage.authorization, clock.seconds())
+        self.assertTrue(identity.admin)
+        apps = ClusterApps(MemoryNode(), MemoryStorage(), SimpleNamespace(
+            reactor=clock, config=None), secret="cluster-secret")
+        peer = apps._remoteNode(("127.0.0.1", 1))
+        self.addCleanup(peer.close)
+        self.assertIsNone(peer.storage.authorization)
