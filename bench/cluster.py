@@ -339,7 +339,8 @@ def main(argv=None):
     computed = {}
     for secret in (None, "a cluster secret"):
         size = len(encodeAnnounce("6b1d3f0e-8f5a-4c1e-9d2b-3a4c5d6e7f80",
-                                  [("10.0.0.1", 10053)], secret)) + 28
+                                  [("10.0.0.1", 10053)], secret,
+                                  0.0)) + 28
         computed[secret] = (size, size * 60.0 / args.interval)
     try:
         async def joins(reactor):

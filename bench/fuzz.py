@@ -2,12 +2,13 @@
 A protocol fuzzer for a real node, with Hypothesis stateful testing.
 
     python -m bench.fuzz [--examples 2000] [--steps 20] [--seed S] [-v]
+                         [--auth]
 
 A node (C{twistd cocaine}) serves the echo example. A
 L{ProtocolFuzz} state machine opens raw connections (TCP to the locator,
 storage and the echo app's endpoint; the app's UNIX worker socket
-C{var/run/echo.sock}) fresh or reused, and sends on them: random bytes;
-valid msgpack of wrong shapes; valid-looking messages with random
+C{var/run/echo.XXXXXXXX/echo.sock}) fresh or reused, and sends on them:
+random bytes; valid msgpack of wrong shapes; valid-looking messages with random
 channels, types, args and headers; protocol-aware messages (storage
 read/write/remove/find with odd names, locator calls, app enqueue streams
 left open or closed, worker handshakes with unknown or real uuids,
@@ -27,11 +28,17 @@ the pool to 0, which would rightly starve the probe), app C{slow} events
 (a request may rightly sleep for a long time), locator C{publish} under
 the names of real services.
 
+With C{--auth} the node checks tokens (C{authentications}, issue 14):
+the well-behaved client sends the admin's token, the fuzzer's frames
+carry none (or random headers), so the guard must refuse them and the
+node must stay up and keep answering the authenticated client.
+
 The same machine runs in CI from C{tests/integration/test_fuzz.py} with a
-fixed seed and a few examples.
+fixed seed and a few examples, with auth off and on.
 """
 
 import argparse
+import glob
 import os
 import re
 import socket
@@ -55,8 +62,12 @@ ECHO = os.path.join(ROOT, "examples", "apps", "echo")
 APP = "echo"
 
 
-def nodeConfig():
-    return {"network": {"locator": 0}, "services": {
+def nodeConfig(secretFile=None):
+    """
+    @param secretFile: with a path, token authentication under that
+        secret (L{writeSecret}).
+    """
+    config = {"network": {"locator": 0}, "services": {
         "logging": {"type": "logging"},
         "storage": {"type": "storage"},
         "node": {"type": "node", "args": {
@@ -64,6 +75,26 @@ def nodeConfig():
                 "pool-limit": 2, "concurrency": 20, "queue-limit": 200,
                 "idle-timeout": 0}}},
             "drain-timeout": 2}}}}
+    if secretFile is not None:
+        config["authentications"] = {"core": {"type": "token", "args": {
+            "secret-file": secretFile}}}
+    return config
+
+
+def writeSecret(directory):
+    """
+    A new secret in C{directory} (0600).
+
+    @return: C{(path, admin token valid for a day)}.
+    """
+    from cocaine.auth.token import issue
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "secret")
+    secret = os.urandom(32).hex().encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return path, issue(secret, uids=[0], expiry=int(time.time()) + 86400)
 
 
 class Environment:
@@ -103,26 +134,31 @@ ENV = None
 
 def workerSocket(node):
     """
-    The app's worker socket: C{var/run/echo.sock} under the node's
-    directory, or the shorter path the node logs when that one is too long
-    for a UNIX socket.
+    The app's worker socket, as the node logs it: in a private directory
+    made for each start (C{var/run/echo.XXXXXXXX/echo.sock} under the
+    node's directory, or under C{/tmp} when that is too long).
     """
     found = re.findall(r"WorkerListener starting on '([^']+)'", node.log())
     if found:
         return found[-1]
-    return os.path.join(node.directory, "var", "run", APP + ".sock")
+    found = glob.glob(os.path.join(node.directory, "var", "run",
+                                   APP + ".*", APP + ".sock"))
+    return found[0] if found else None
 
 
-def prepare(reactor, node, log=None):
+def prepare(reactor, node, log=None, token=None):
     """
     Resolve the fuzzed endpoints and connect the well-behaved client.
     Call from a thread other than the reactor's.
+
+    @param token: the well-behaved client's token (a node with auth on).
     """
     from cocaine.client import Locator, Service
     global ENV
 
     async def setUp():
-        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=10)
+        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=10,
+                          token=token)
         probes = {"locator": locator}
         for name in ("storage", APP, "node"):
             probes[name] = Service(name, locator, timeout=10)
@@ -494,9 +530,13 @@ def main(argv):
                         help="print every frame sent")
     parser.add_argument("--keep", action="store_true",
                         help="keep the node's directory")
+    parser.add_argument("--auth", action="store_true",
+                        help="token authentication on (the probe sends "
+                        "the admin's token, the fuzzer none)")
     args = parser.parse_args(argv)
     directory = tempfile.mkdtemp(prefix="cocaine-fuzz-")
-    node = Node(os.path.join(directory, "node"), nodeConfig())
+    secret, token = writeSecret(directory) if args.auth else (None, None)
+    node = Node(os.path.join(directory, "node"), nodeConfig(secret))
     print("{} fuzz: {} examples of up to {} steps, seed {}, dir {}".format(
         time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         args.examples, args.steps, args.seed, directory), flush=True)
@@ -508,7 +548,8 @@ def main(argv):
     failed = None
     began = time.monotonic()
     try:
-        env = prepare(reactor, node, log=print if args.verbose else None)
+        env = prepare(reactor, node, log=print if args.verbose else None,
+                      token=token)
         try:
             run(args.examples, args.steps, seed=args.seed)
         except Exception as e:

@@ -19,6 +19,7 @@ Workloads, each in one process, no sockets, 16 requests a read:
 
 import os
 import sys
+import tempfile
 
 # Run as a script, this file's directory (bench/) comes first on sys.path,
 # where bench/http.py would stand in for the standard library's http.
@@ -90,13 +91,15 @@ def app(requests):
     except ImportError:
         from cocaine.engine.worker import WorkerConnection
     clock = Clock()
-    clock.listenUNIX = lambda path, factory: _Port()
+    clock.listenUNIX = lambda path, factory, **kw: _Port()
     isolate = _Isolate()
     engine = AppEngine(
         clock, "app", parseManifest({"slave": "w"}, "app"),
         parseProfile({"concurrency": 10000, "queue-limit": 100000}, "p"),
-        "/apps/app", isolate, "/nonexistent/app.sock",
+        "/apps/app", isolate, tempfile.mkdtemp(),
         lambda: "127.0.0.1:1", None, environ={})
+    # its fake transports have no peer to check
+    engine.admits = lambda worker, transport: True
     engine.start()
     engine.pin(1)
     uuid = isolate.args[isolate.args.index("--uuid") + 1]

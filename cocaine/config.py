@@ -20,11 +20,10 @@ DEFAULT_LOCATOR_PORT = 10053
 DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024
 
 #: Connection limits (issue 14; docs/security-limits.md): elements of one
-#: msgpack array or map in a request, open channels per connection,
-#: seconds without a
-#: byte and without an open channel, seconds one frame may take to arrive,
-#: connections in total and per peer address, C{locator.connect} streams
-#: on the node, and the largest ZeroMQ message of the management plane.
+#: msgpack array or map in a request, small values one large frame may
+#: make, open channels per connection, seconds without a byte and without
+#: an open channel, seconds one frame may take to arrive, connections in
+#: total and per peer address, C{locator.connect} streams on the node.
 DEFAULT_MAX_CONTAINER = 65536
 DEFAULT_MAX_FRAME_OBJECTS = 262144
 DEFAULT_MAX_CHANNELS = 1024
@@ -33,7 +32,6 @@ DEFAULT_FRAME_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 4096
 DEFAULT_MAX_CONNECTIONS_PER_PEER = 1024
 DEFAULT_MAX_LOCATOR_STREAMS = 4096
-DEFAULT_ZMQ_MAX_MESSAGE = 16 * 1024 * 1024
 
 #: The multicast group of cluster announces unless configured.
 DEFAULT_CLUSTER_GROUP = "239.0.100.53"
@@ -94,7 +92,6 @@ class Network:
     maxConnections: int = DEFAULT_MAX_CONNECTIONS
     maxConnectionsPerPeer: int = DEFAULT_MAX_CONNECTIONS_PER_PEER
     maxLocatorStreams: int = DEFAULT_MAX_LOCATOR_STREAMS
-    zmqMaxMessage: int = DEFAULT_ZMQ_MAX_MESSAGE
 
     @property
     def writeLimit(self):
@@ -165,6 +162,12 @@ class Cluster:
     @ivar bias: how much busier (in load score) the local node may be
         than the least-loaded peer before the load-aware gateway sends a
         resolve to that peer.
+    @ivar replayWindow: with a secret, seconds a signed announce is
+        accepted either side of our clock (C{replay-window}).
+    @ivar maxUnlinked: nodes heard but not linked tracked at most; the
+        oldest is forgotten for a new one (C{max-unlinked}).
+    @ivar maxReportApps: apps of one peer's load report kept at most
+        (C{max-report-apps}).
     """
 
     discovery: str = None
@@ -178,6 +181,40 @@ class Cluster:
     secret: str = None
     gateway: str = "load-aware"
     bias: float = 0.1
+    replayWindow: float = 30.0
+    maxUnlinked: int = 64
+    maxReportApps: int = 256
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """
+    The C{authentications.core} entry: how callers prove who they are
+    (C{docs/security.md}).
+
+    @ivar type: C{"token"} or C{"promiscuous"}.
+    @ivar secretFiles: the secret files of C{token} (the first signs the
+        node's own tokens; every one verifies).
+    """
+
+    type: str
+    secretFiles: tuple = ()
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """
+    The C{authorizations} section: which ACLs are checked. Both are on by
+    default once an authentication is configured.
+
+    @ivar refresh: seconds between reloads of the event ACLs.
+    @ivar cacheSeconds: how long a collection's ACL is cached.
+    """
+
+    event: bool = True
+    storage: bool = True
+    refresh: float = 10.0
+    cacheSeconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +233,9 @@ class Config:
     logging: Logging
     uuid: str = None
     cluster: Cluster = Cluster()
+    authentication: Authentication = None
+    authorization: Authorization = Authorization()
+    insecure: bool = False
 
 
 #: The embedded defaults: one node with file storage, logging and the node
@@ -310,7 +350,7 @@ def _network(value):
 _LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels",
                "write-buffer-max", "idle-timeout", "frame-timeout",
                "max-connections", "max-connections-per-peer",
-               "max-locator-streams", "zmq-max-message")
+               "max-locator-streams")
 
 
 def _limitCount(value, key, default, least=1, most=2 ** 31):
@@ -362,10 +402,7 @@ def _limits(value, maxMessage):
         frameTimeout=seconds(value, "frame-timeout", DEFAULT_FRAME_TIMEOUT),
         maxConnections=total, maxConnectionsPerPeer=perPeer,
         maxLocatorStreams=count(value, "max-locator-streams",
-                                DEFAULT_MAX_LOCATOR_STREAMS),
-        zmqMaxMessage=count(value, "zmq-max-message",
-                            DEFAULT_ZMQ_MAX_MESSAGE, least=1024,
-                            most=2 ** 62))
+                                DEFAULT_MAX_LOCATOR_STREAMS))
 
 
 def _components(section, value, required=()):
@@ -414,7 +451,8 @@ def _logging(value):
 
 
 _CLUSTER_KEYS = ("discovery", "group", "port", "interval", "interface",
-                 "ttl", "loopback", "peers", "secret", "gateway", "bias")
+                 "ttl", "loopback", "peers", "secret", "gateway", "bias",
+                 "replay-window", "max-unlinked", "max-report-apps")
 
 
 def _cluster(value):
@@ -489,10 +527,114 @@ def _cluster(value):
             or bias != bias):
         raise ConfigError("cluster.bias", "must be a number 0-100, got {}"
                           .format(_describe(bias)))
+    window = value.get("replay-window", defaults.replayWindow)
+    if (type(window) not in (int, float) or window != window
+            or not 1 <= window <= 3600):
+        raise ConfigError("cluster.replay-window", "must be a number of "
+                          "seconds 1-3600, got {}".format(_describe(window)))
+    caps = {}
+    for key, low, high in (("max-unlinked", 1, 100000),
+                           ("max-report-apps", 1, 100000)):
+        cap = value.get(key, getattr(defaults, _CLUSTER_FIELDS[key]))
+        if type(cap) is not int or not low <= cap <= high:
+            raise ConfigError("cluster." + key, "must be an integer {}-{}, "
+                              "got {}".format(low, high, _describe(cap)))
+        caps[_CLUSTER_FIELDS[key]] = cap
     return Cluster(discovery=discovery, group=group, port=port,
                    interval=float(interval), interface=interface, ttl=ttl,
                    loopback=loopback, peers=tuple(peers), secret=secret,
-                   gateway=gateway, bias=float(bias))
+                   gateway=gateway, bias=float(bias),
+                   replayWindow=float(window), **caps)
+
+
+_CLUSTER_FIELDS = {"max-unlinked": "maxUnlinked",
+                   "max-report-apps": "maxReportApps"}
+
+
+def _seconds(path, value, low, high):
+    if (type(value) not in (int, float) or value != value
+            or not low <= value <= high):
+        raise ConfigError(path, "must be a number of seconds {}-{}, got {}"
+                          .format(low, high, _describe(value)))
+    return float(value)
+
+
+def _authentications(value):
+    """
+    The C{authentications} section: one entry, C{core}, as in 0.12.
+    """
+    value = _map("authentications", value)
+    if not value:
+        return None
+    _keys("authentications", value, ("core",))
+    entry = _map("authentications.core", value["core"])
+    _keys("authentications.core", entry, ("type", "args"))
+    kind = entry.get("type")
+    args = _map("authentications.core.args", entry.get("args", {}))
+    path = "authentications.core"
+    if kind == "promiscuous":
+        _keys(path + ".args", args, ())
+        return Authentication("promiscuous")
+    if kind != "token":
+        raise ConfigError(path + ".type", "must be \"token\" or "
+                          "\"promiscuous\", got {}".format(_describe(kind)))
+    _keys(path + ".args", args, ("secret-file", "secret-files"))
+    files = []
+    if "secret-file" in args:
+        files.append(_string(path + ".args.secret-file",
+                             args["secret-file"]))
+    extra = args.get("secret-files", [])
+    if not isinstance(extra, list):
+        raise ConfigError(path + ".args.secret-files", "must be an array "
+                          "of paths, got {}".format(_describe(extra)))
+    for i, item in enumerate(extra):
+        files.append(_string("{}.args.secret-files[{}]".format(path, i),
+                             item))
+    if not files:
+        raise ConfigError(path + ".args.secret-file", "is required for "
+                          "type \"token\"")
+    return Authentication("token", tuple(files))
+
+
+def _authorizations(value):
+    """
+    The C{authorizations} section, in 0.12's shape:
+    C{{"event": {"type": "event"|"disabled"}, "storage": {"type":
+    "storage"|"disabled"}}}; what it leaves out is on.
+    """
+    value = _map("authorizations", value)
+    _keys("authorizations", value, ("event", "storage"))
+    defaults = Authorization()
+    result = {}
+    for name, args in (("event", ("refresh",)),
+                       ("storage", ("backend", "cache-duration"))):
+        path = "authorizations." + name
+        entry = _map(path, value.get(name, {"type": name}))
+        _keys(path, entry, ("type", "args"))
+        kind = entry.get("type", name)
+        if kind not in (name, "disabled"):
+            raise ConfigError(path + ".type", "must be \"{}\" or "
+                              "\"disabled\", got {}".format(
+                                  name, _describe(kind)))
+        result[name] = kind == name
+        entryArgs = _map(path + ".args", entry.get("args", {}))
+        _keys(path + ".args", entryArgs, args)
+        if name == "event":
+            result["refresh"] = _seconds(
+                path + ".args.refresh",
+                entryArgs.get("refresh", defaults.refresh), 0.1, 3600)
+        else:
+            backend = entryArgs.get("backend", "core")
+            if backend != "core":
+                raise ConfigError(path + ".args.backend", "must be "
+                                  "\"core\" (ACLs live in the core "
+                                  "storage), got {}".format(
+                                      _describe(backend)))
+            result["cacheSeconds"] = _seconds(
+                path + ".args.cache-duration",
+                entryArgs.get("cache-duration", defaults.cacheSeconds),
+                0, 3600)
+    return Authorization(**result)
 
 
 def parse(value, source="<defaults>"):
@@ -506,12 +648,17 @@ def parse(value, source="<defaults>"):
     """
     value = _map("", value)
     _keys("", value, ("paths", "network", "storages", "services", "logging",
-                      "uuid", "cluster"))
+                      "uuid", "cluster", "authentications",
+                      "authorizations", "insecure"))
     merged = dict(DEFAULTS)
     merged.update(value)
     uuid = value.get("uuid")
     if uuid is not None:
         uuid = _string("uuid", uuid)
+    insecure = value.get("insecure", False)
+    if type(insecure) is not bool:
+        raise ConfigError("insecure", "must be true or false, got {}"
+                          .format(_describe(insecure)))
     return Config(
         source=source,
         paths=_paths(merged["paths"]),
@@ -520,7 +667,10 @@ def parse(value, source="<defaults>"):
         services=_components("services", merged["services"]),
         logging=_logging(merged["logging"]),
         uuid=uuid,
-        cluster=_cluster(value.get("cluster", {})))
+        cluster=_cluster(value.get("cluster", {})),
+        authentication=_authentications(value.get("authentications", {})),
+        authorization=_authorizations(value.get("authorizations", {})),
+        insecure=insecure)
 
 
 def load(path):

@@ -16,6 +16,8 @@ class Context:
     @ivar node: the node service (apps), an L{cocaine.interfaces.INode},
         when one is configured.
     @ivar plugins: the L{cocaine.plugins.Plugins} found.
+    @ivar guard: the L{cocaine.auth.guard.Guard} every service host is
+        given, or L{None} when auth is off.
     @ivar metrics: the node's L{cocaine.metrics.registry.Metrics}, where
         components register their collectors.
     """
@@ -31,6 +33,7 @@ class Context:
         self.uuid = None
         self.locator = None
         self.node = None
+        self.guard = None
 
     def storage(self, name):
         """

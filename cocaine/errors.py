@@ -32,6 +32,11 @@ SLOT_NOT_FOUND = 5
 UNBOUND_DISPATCH = 6
 UNCAUGHT_ERROR = 7
 
+# security category codes (0.12's "cocaine security")
+TOKEN_NOT_FOUND = 1
+UNAUTHORIZED = 2
+PERMISSION_DENIED = 3
+
 # locator category codes
 SERVICE_NOT_AVAILABLE = 1
 ROUTING_STORAGE_ERROR = 2
@@ -129,6 +134,35 @@ class TransportError(CocaineError):
 
     category = CATEGORY_TRANSPORT
     code = 1
+
+
+class SecurityError(CocaineError):
+    """
+    A call the node's authentication or authorization refused (category
+    0x09, Cocaine 0.12's "cocaine security").
+    """
+
+    category = CATEGORY_SECURITY
+    code = PERMISSION_DENIED
+
+
+class Unauthorized(SecurityError):
+    """
+    The call carries no identity, or one that does not verify (a token
+    that is expired, forged or signed with an unknown key): C{[0x09, 2]}.
+    """
+
+    code = UNAUTHORIZED
+
+
+class AccessDenied(SecurityError):
+    """
+    The caller is known but not allowed this call: C{[0x09, 3]}, 0.12's
+    C{permission_denied} (named apart from L{PermissionDenied}, the errno
+    one storage raises for a name that would escape its directory).
+    """
+
+    code = PERMISSION_DENIED
 
 
 class ServiceNotAvailable(CocaineError):
@@ -322,7 +356,7 @@ def _register(*classes):
 _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           UncaughtError, ServiceNotAvailable, RoutingStorageError,
           KeyNotFound, PermissionDenied, InvalidName, ClientDisconnected,
-          CallTimeout,
+          CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
           AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
 

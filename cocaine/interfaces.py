@@ -77,6 +77,16 @@ class IRegistry(Interface):
         Forget C{name} (only publication C{entry} when given).
         """
 
+    def reserve(name):
+        """
+        Hold C{name} for a local service or app (see L{release}).
+        """
+
+    def release(name):
+        """
+        Give up a reservation made with L{reserve}.
+        """
+
     def lookup(name):
         """
         @return: C{(endpoints, version, graph)} or L{None}.

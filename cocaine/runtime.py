@@ -19,10 +19,12 @@ import os
 import sys
 import uuid as _uuid
 
-from twisted.application.service import IService
+from twisted.application.service import IService, Service
 from twisted.logger import Logger
 
+from cocaine.auth.guard import buildGuard
 from cocaine.cluster.service import ClusterService
+from cocaine.config import ConfigError
 from cocaine.context import Context
 from cocaine.errors import StartupError
 from cocaine.interfaces import IRPCService
@@ -48,6 +50,59 @@ class StoragesService(OrderedMultiService):
         for backend in storages.values():
             if IService.providedBy(backend):
                 backend.setServiceParent(self)
+
+
+class AuthService(Service):
+    """
+    Protected by default (C{docs/security.md}): refuses to start a node
+    bound beyond loopback with no authentication unless the config says
+    C{"insecure": true} (then warns at each start); loads what the guard
+    keeps in memory. Starts after the storages, before anything listens.
+    """
+
+    log = Logger()
+
+    def __init__(self, config, guard):
+        self.setName("auth")
+        self._config = config
+        self.guard = guard
+
+    def startService(self):
+        Service.startService(self)
+        network = self._config.network
+        if self.guard is None and not _loopback(network.bind):
+            if not self._config.insecure:
+                self.running = 0
+                raise StartupError(
+                    "network.bind is {} (beyond loopback) and no "
+                    "authentication is configured: configure "
+                    "\"authentications\" (docs/security.md) or set "
+                    "\"insecure\": true".format(network.bind))
+            self.log.warn("INSECURE: bound to {bind} without "
+                          "authentication (\"insecure\": true): anyone "
+                          "who reaches the node may do anything",
+                          bind=network.bind)
+        if self.guard is not None:
+            self.log.info("auth on: {type} authentication, event ACLs "
+                          "{event}, storage ACLs {storage}",
+                          type=self.guard.authenticator.name,
+                          event="on" if self.guard.events else "off",
+                          storage="on" if self.guard.storage else "off")
+            return self.guard.start()
+        return None
+
+    def stopService(self):
+        Service.stopService(self)
+        if self.guard is not None:
+            self.guard.stop()
+
+
+def _loopback(address):
+    import ipaddress
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 class CocaineService(OrderedMultiService):
@@ -169,7 +224,18 @@ def buildRuntime(reactor, config, plugins=None):
         context.storages[name] = plugins.storages[component.type].makeBackend(
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
+    try:
+        context.guard = buildGuard(reactor, config.authentication,
+                                   config.authorization,
+                                   context.storages["core"])
+    except ValueError as e:
+        raise ConfigError("authentications.core.args.secret-file", str(e))
+    AuthService(config, context.guard).setServiceParent(root)
 
+    # the node's own names are its own before anything listens: a client
+    # of locator.publish cannot take one while the node starts
+    for name in ("locator", *config.services):
+        context.registry.reserve(name)
     first, rest, last, fronts = [], [], [], []
     for name, component in config.services.items():
         impl = plugins.services[component.type].makeService(
@@ -180,7 +246,7 @@ def buildRuntime(reactor, config, plugins=None):
             fronts.append(impl)
             continue
         host = ServiceHost(reactor, name, impl, context.registry,
-                           config.network)
+                           config.network, guard=context.guard)
         # logging first; the node (apps) after every other service
         (first if component.type == "logging" else
          last if component.type == "node" else rest).append(host)
@@ -193,8 +259,8 @@ def buildRuntime(reactor, config, plugins=None):
     locator.maxStreams = config.network.maxLocatorStreams
     context.locator = locator
     ServiceHost(reactor, "locator", locator, context.registry,
-                config.network, port=config.network.locator
-                ).setServiceParent(root)
+                config.network, port=config.network.locator,
+                guard=context.guard).setServiceParent(root)
     if config.cluster.discovery is not None:
         # cluster: after the locator listens (announces carry its port)
         ClusterService(reactor, config.cluster, context.uuid,

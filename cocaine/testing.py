@@ -262,6 +262,18 @@ class FakeProcess:
         self.protocol.processEnded(Failure(reason))
 
 
+def admitAnyPeer(engine):
+    """
+    Let C{engine} take a handshake from any peer: for tests of everything
+    but the peer credential check (their connections are
+    L{StringTransport}s, with no peer to ask the kernel about).
+
+    @return: C{engine}.
+    """
+    engine.admits = lambda worker, transport: True
+    return engine
+
+
 class FakeIsolate:
     """
     An isolate that "spawns" L{FakeProcess} records and records signals.

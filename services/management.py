@@ -1,7 +1,8 @@
 """
 The C{management} service plugin: the ZeroMQ-era JSON management plane
 (PROTOCOL.md section 9). Args: C{{"endpoint": "tcp://127.0.0.1:5000",
-"require-signature": false}}. Needs the node service.
+"require-signature": false, "max-message": 1048576, "replay-window":
+30}}. Needs the node service.
 """
 
 from twisted.plugin import IPlugin
@@ -17,7 +18,8 @@ class _ManagementPlugin:
     def validate(self, path, args, config):
         from cocaine.config import ConfigError
         from cocaine.zeromq import EndpointError, checkEndpoint
-        allowed = {"endpoint", "require-signature"}
+        allowed = {"endpoint", "require-signature", "max-message",
+                   "replay-window"}
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -30,17 +32,29 @@ class _ManagementPlugin:
         if not isinstance(args.get("require-signature", False), bool):
             raise ConfigError(path + ".require-signature",
                               "must be true or false")
+        size = args.get("max-message", 1024 * 1024)
+        if type(size) is not int or not 1024 <= size <= 1024 ** 3:
+            raise ConfigError(path + ".max-message", "must be a number of "
+                              "bytes from 1024 to 1073741824")
+        window = args.get("replay-window", 30)
+        if (type(window) not in (int, float) or window != window
+                or not 1 <= window <= 3600):
+            raise ConfigError(path + ".replay-window", "must be a number of "
+                              "seconds from 1 to 3600")
         if not any(c.type == "node" for c in config.services.values()):
             raise ConfigError(path, "the management plane needs the node "
                               "service (a service of type \"node\")")
 
     def makeService(self, context, name, args):
         from cocaine.management.service import (
-            DEFAULT_ENDPOINT, ManagementService)
+            DEFAULT_ENDPOINT, DEFAULT_MAX_MESSAGE, DEFAULT_REPLAY_WINDOW,
+            ManagementService)
         return ManagementService(
             context, endpoint=args.get("endpoint", DEFAULT_ENDPOINT),
             requireSignature=args.get("require-signature", False),
-            maxMessageSize=context.config.network.zmqMaxMessage)
+            maxMessage=args.get("max-message", DEFAULT_MAX_MESSAGE),
+            replayWindow=float(args.get("replay-window",
+                                        DEFAULT_REPLAY_WINDOW)))
 
 
 management = _ManagementPlugin()

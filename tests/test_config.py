@@ -10,8 +10,8 @@ import os
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import (
-    DEFAULT_LOCATOR_PORT, DEFAULT_MAX_MESSAGE, DEFAULTS, ConfigError,
-    Network, Sink, load, parse, parsePriority)
+    DEFAULT_LOCATOR_PORT, DEFAULT_MAX_MESSAGE, DEFAULTS, Authentication,
+    Authorization, ConfigError, Network, Sink, load, parse, parsePriority)
 from cocaine.plugins import checkConfig, loadPlugins
 
 
@@ -165,12 +165,13 @@ class ValidationTests(SynchronousTestCase):
         """
         An unknown top-level key is named, with the allowed ones.
         """
+        allowed = ("authentications, authorizations, cluster, insecure, "
+                   "logging, network, paths, services, storages, uuid")
         error = self.assertError(
-            {"netwrok": {}}, "netwrok: unknown key (allowed: cluster, "
-            "logging, network, paths, services, storages, uuid)")
+            {"netwrok": {}}, "netwrok: unknown key (allowed: {})".format(
+                allowed))
         self.assertEqual((error.path, error.reason), (
-            "netwrok", "unknown key (allowed: cluster, logging, network, "
-            "paths, services, storages, uuid)"))
+            "netwrok", "unknown key (allowed: {})".format(allowed)))
 
     def test_unknownNestedKeys(self):
         """
@@ -183,8 +184,7 @@ class ValidationTests(SynchronousTestCase):
                          "max-connections-per-peer, max-container, "
                          "max-frame-objects, max-locator-streams, "
                          "max-message, ports, "
-                         "write-buffer-max, "
-                         "zmq-max-message)")
+                         "write-buffer-max)")
         self.assertError({"paths": {"logs": "x"}},
                          "paths.logs: unknown key (allowed: data, runtime, "
                          "spool)")
@@ -277,9 +277,9 @@ class ValidationTests(SynchronousTestCase):
              network.writeLimit,
              network.idleTimeout, network.frameTimeout,
              network.maxConnections, network.maxConnectionsPerPeer,
-             network.maxLocatorStreams, network.zmqMaxMessage),
+             network.maxLocatorStreams, network.maxFrameObjects),
             (65536, 1024, network.maxMessage, 600.0, 60.0,
-             4096, 1024, 4096, 16 * 1024 * 1024))
+             4096, 1024, 4096, 262144))
 
     def test_connectionLimits(self):
         """
@@ -291,14 +291,14 @@ class ValidationTests(SynchronousTestCase):
             "write-buffer-max": 300000,
             "idle-timeout": None, "frame-timeout": 2,
             "max-connections": 10, "max-connections-per-peer": 3,
-            "max-locator-streams": 7, "zmq-max-message": 2048}}).network
+            "max-locator-streams": 7}}).network
         self.assertEqual(
             (network.maxContainer, network.maxChannels,
              network.writeLimit,
              network.idleTimeout, network.frameTimeout,
              network.maxConnections, network.maxConnectionsPerPeer,
-             network.maxLocatorStreams, network.zmqMaxMessage),
-            (100, 5, 300000, None, 2.0, 10, 3, 7, 2048))
+             network.maxLocatorStreams),
+            (100, 5, 300000, None, 2.0, 10, 3, 7))
 
     def test_connectionLimitErrors(self):
         """
@@ -585,3 +585,62 @@ class CheckPluginsTests(SynchronousTestCase):
             "type": "logging"}}),
             'services.locator: the name "locator" is the node\'s own '
             'locator')
+
+
+class AuthConfigTests(SynchronousTestCase):
+    """
+    The C{authentications}, C{authorizations} and C{insecure} keys
+    (docs/security.md).
+    """
+
+    def assertError(self, value, path, text):
+        error = self.assertRaises(ConfigError, parse, value)
+        self.assertEqual(error.path, path)
+        self.assertIn(text, error.reason)
+
+    def test_offByDefault(self):
+        config = parse({})
+        self.assertIsNone(config.authentication)
+        self.assertFalse(config.insecure)
+        self.assertIsNone(parse({"authentications": {}}).authentication)
+
+    def test_token(self):
+        config = parse({"authentications": {"core": {
+            "type": "token", "args": {"secret-file": "/etc/s",
+                                      "secret-files": ["/etc/old"]}}}})
+        self.assertEqual(config.authentication,
+                         Authentication("token", ("/etc/s", "/etc/old")))
+        self.assertEqual(config.authorization, Authorization())
+        self.assertTrue(config.authorization.event)
+        self.assertTrue(config.authorization.storage)
+
+    def test_promiscuous(self):
+        config = parse({"authentications": {"core": {
+            "type": "promiscuous"}}})
+        self.assertEqual(config.authentication.type, "promiscuous")
+
+    def test_authorizations(self):
+        config = parse({"authorizations": {
+            "event": {"type": "disabled"},
+            "storage": {"type": "storage", "args": {
+                "backend": "core", "cache-duration": 5}}}})
+        self.assertEqual(config.authorization, Authorization(
+            event=False, storage=True, cacheSeconds=5.0))
+
+    def test_errors(self):
+        self.assertError({"authentications": {"core": {"type": "tvm"}}},
+                         "authentications.core.type", "\"token\"")
+        self.assertError({"authentications": {"main": {}}},
+                         "authentications.main", "unknown key")
+        self.assertError({"authentications": {"core": {"type": "token"}}},
+                         "authentications.core.args.secret-file",
+                         "required")
+        self.assertError({"authentications": {"core": {
+            "type": "token", "args": {"secret-file": 5}}}},
+            "authentications.core.args.secret-file", "string")
+        self.assertError({"authorizations": {"event": {"type": "x"}}},
+                         "authorizations.event.type", "disabled")
+        self.assertError({"authorizations": {"storage": {
+            "args": {"backend": "other"}}}},
+            "authorizations.storage.args.backend", "core")
+        self.assertError({"insecure": "yes"}, "insecure", "true or false")

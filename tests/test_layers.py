@@ -20,7 +20,7 @@ LAYERS = [
      "statemachine", "observers"],
     ["protocol"],
     ["rpc", "client"],
-    ["plugins"],
+    ["plugins", "auth"],
     ["locator", "storage", "log", "cluster", "metrics"],
     ["engine", "isolate", "driver", "zeromq"],
     ["node", "management", "mesh", "http", "admin"],

@@ -15,7 +15,7 @@ from cocaine.config import ConfigError, parse
 from cocaine.context import Context
 from cocaine.errors import StartupError
 from cocaine.interfaces import IServicePlugin
-from cocaine.locator.registry import Registry
+from cocaine.locator.registry import DuplicateService, Registry
 from cocaine.metrics.registry import Metrics
 from cocaine.locator.service import GROUP_TAGS, GROUPS_COLLECTION
 from cocaine.plugins import Plugins, loadPlugins
@@ -82,7 +82,7 @@ class RuntimeTests(SynchronousTestCase):
             "store": {"type": "storage"},
             "log": {"type": "logging"}}))
         self.assertEqual([child.name for child in root],
-                         ["storages", "log", "locator", "store", "node"])
+                         ["storages", "auth", "log", "locator", "store", "node"])
 
     def test_frontsAfterTheNode(self):
         """
@@ -111,7 +111,7 @@ class RuntimeTests(SynchronousTestCase):
             "web": {"type": "front"}, "node": {"type": "node"},
             "log": {"type": "logging"}}), plugins)
         self.assertEqual([child.name for child in root],
-                         ["storages", "log", "locator", "node", "web"])
+                         ["storages", "auth", "log", "locator", "node", "web"])
         self.assertIsInstance(front.context.metrics, Metrics)
         self.successResultOf(root.startService())
         self.assertEqual(events, [("start", "web")])
@@ -120,12 +120,31 @@ class RuntimeTests(SynchronousTestCase):
 
     def test_order(self):
         """
-        The tree is storages, logging, locator, then the other services.
+        The tree is storages, auth, logging, locator, then the other
+        services.
         """
         root = buildRuntime(self.reactor, self.config())
         self.assertIsInstance(root, CocaineService)
         self.assertEqual([child.name for child in root],
-                         ["storages", "logging", "locator", "storage"])
+                         ["storages", "auth", "logging", "locator",
+                          "storage"])
+
+    def test_namesReservedBeforeListening(self):
+        """
+        The node's own names are reserved when the tree is built, before
+        anything listens: C{locator.publish} cannot take one during
+        start-up (which made the node exit with DuplicateService).
+        """
+        root = buildRuntime(self.reactor, self.config(services={
+            "node": {"type": "node"},
+            "store": {"type": "storage"},
+            "log": {"type": "logging"}}))
+        registry = root.context.registry
+        self.assertEqual(registry.names(), [])
+        for name in ("locator", "node", "store", "log"):
+            self.assertTrue(registry.reserved(name), name)
+            self.assertRaises(DuplicateService, registry.publishForeign,
+                              name, [["h", 1]], 1, {})
 
     def test_orderWithMoreServices(self):
         """
@@ -137,7 +156,7 @@ class RuntimeTests(SynchronousTestCase):
             "log": {"type": "logging"},
             "store1": {"type": "storage"}}))
         self.assertEqual([child.name for child in root],
-                         ["storages", "log", "locator", "store2", "store1"])
+                         ["storages", "auth", "log", "locator", "store2", "store1"])
 
     def test_nothingListensUntilStart(self):
         """
@@ -193,7 +212,7 @@ class RuntimeTests(SynchronousTestCase):
         self.successResultOf(root.startService())
         self.successResultOf(root.stopService())
         self.assertEqual(root.context.registry.names(), [])
-        self.assertEqual([child.running for child in root], [0, 0, 0, 0])
+        self.assertEqual([child.running for child in root], [0, 0, 0, 0, 0])
         self.assertTrue(all(p.stopped for p in self.reactor.ports))
 
     def test_uuid(self):
@@ -215,7 +234,7 @@ class RuntimeTests(SynchronousTestCase):
         root = buildRuntime(self.reactor, self.config(services={}),
                             Plugins(storages={"memory": storages["memory"]}))
         self.assertEqual([child.name for child in root],
-                         ["storages", "locator"])
+                         ["storages", "auth", "locator"])
 
     def test_unknownPlugin(self):
         """
@@ -240,7 +259,7 @@ class RuntimeTests(SynchronousTestCase):
         self.assertFalse(root.running)
         self.successResultOf(root.rollback)
         self.assertEqual(root.context.registry.names(), [])
-        self.assertEqual([child.running for child in root], [0, 0, 0, 0])
+        self.assertEqual([child.running for child in root], [0, 0, 0, 0, 0])
         # twistd starts the tree before the reactor runs: it is stopped as
         # soon as it does, and the process exits with 1 after shutdown
         self.assertFalse(self.reactor.hasStopped)

@@ -11,6 +11,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.web.server import Site
 
+from cocaine.admin.access import Access
 from cocaine.admin.actions import Actions
 from cocaine.admin.overview import Overview
 from cocaine.admin.sampler import Sampler
@@ -51,7 +52,7 @@ class AdminService(Service):
     log = Logger()
 
     def __init__(self, context, port=DEFAULT_PORT, interval=1.0,
-                 overview=None):
+                 overview=None, hosts=(), metricsPublic=False):
         """
         @param context: the node's L{cocaine.context.Context} (its node is
             read when needed: it may be configured after the dashboard).
@@ -59,6 +60,10 @@ class AdminService(Service):
         @param interval: seconds between samples and live updates.
         @param overview: an L{Overview} to use (tests); built from the
             context by default.
+        @param hosts: names besides its address the C{Host} header may
+            give (L{cocaine.admin.access}).
+        @param metricsPublic: C{/metrics} answers without a token even
+            with auth on.
         """
         self.context = context
         self.portNumber = port
@@ -67,13 +72,18 @@ class AdminService(Service):
         self.overview = overview or Overview(context, self.sampler)
         self.overview.sampler = self.sampler
         self.actions = Actions(self.overview)
-        self.events = Events(self.overview, self.sampler)
+        self.access = Access(context, self._listening, hosts,
+                             metricsPublic)
+        self.events = Events(self.overview, self.sampler, self.access)
         metrics = context.metrics or Metrics()
         self.site = _Site(buildRoot(self.overview, self.actions,
-                                    self.events, metrics),
+                                    self.events, metrics, self.access),
                           reactor=self.reactor)
         self.site.displayTracebacks = False
         self.port = None
+
+    def _listening(self):
+        return None if self.port is None else self.port.getHost().port
 
     def startService(self):
         bind = self.context.config.network.bind

@@ -8,6 +8,7 @@ The dashboard's HTTP side (twisted.web: not a hot path):
     /metrics                 the node's metrics registry, Prometheus text
     /api/overview            GET: everything the page shows, with history
     /api/events              GET: server-sent events, a snapshot a tick
+    /api/login               POST with a token: the events' session cookie
     /api/crashlogs/APP/KEY   GET: one crashlog's text
     /api/crashlogs/APP/KEY/remove   POST
     /api/apps/APP/start      POST {"profile": NAME} (optional)
@@ -15,33 +16,38 @@ The dashboard's HTTP side (twisted.web: not a hot path):
     /api/apps/APP/pool       POST {"size": N} (null or < 0: by load)
 
 Answers are JSON; an error is C{{"error": message, "kind": its class,
-"status": code}}. Actions (every POST) are taken only from loopback
-clients, as JSON (C{Content-Type: application/json}, which a page of
-another origin cannot send without asking first) and, when the browser
-names an C{Origin}, only from a page of this dashboard.
+"status": code}}. Who may call what is L{cocaine.admin.access}'s: the
+C{Host} header must name the dashboard; with auth on, a token. Actions
+(every POST but the login) are taken as JSON only (C{Content-Type:
+application/json}, which a page of another origin cannot send without
+asking first) and, when the browser names an C{Origin}, only from a page
+of this dashboard; with auth off, only from loopback clients.
 """
 
 import importlib.util
-import ipaddress
 import json
 import os
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from cocaine.admin.access import HTTPError, isLoopback
 from cocaine.admin.crashlogs import readCrashlog
 from cocaine.errors import (
-    AppAlreadyRunning, AppNotRunning, CocaineError, InvalidArgument,
-    InvalidName, KeyNotFound, PermissionDenied, ServiceNotAvailable)
+    AccessDenied, AppAlreadyRunning, AppNotRunning, CocaineError,
+    InvalidArgument, InvalidName, KeyNotFound, PermissionDenied,
+    ServiceNotAvailable, Unauthorized)
 from cocaine.metrics.web import MetricsPage
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
 #: HTTP status of each kind of error (the first that matches).
-STATUS = [(PermissionDenied, 403), (InvalidArgument, 400),
+STATUS = [(Unauthorized, 401), (AccessDenied, 403),
+          (PermissionDenied, 403), (InvalidArgument, 400),
           (InvalidName, 400), (AppNotRunning, 404), (KeyNotFound, 404),
           (AppAlreadyRunning, 409), (ServiceNotAvailable, 503)]
 
@@ -61,34 +67,13 @@ def plotlyScript():
     return None
 
 
-class HTTPError(Exception):
-    """
-    An answer other than 200 that is ours, not the node's.
-    """
-
-    def __init__(self, status, message):
-        Exception.__init__(self, message)
-        self.status = status
-
-
-def isLoopback(host):
-    """
-    Whether C{host} (an address as text) is a loopback address (an
-    IPv4-mapped one too).
-    """
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
-
-
 def writeJSON(request, status, value):
     body = json.dumps(value).encode("utf-8")
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
+    if status == 401:
+        request.setHeader(b"www-authenticate", b'Bearer realm="cocaine"')
     request.setHeader(b"content-length", str(len(body)).encode())
     request.write(body)
     request.finish()
@@ -148,15 +133,16 @@ def _body(request):
     return value
 
 
-def checkAction(request):
+def checkAction(request, loopback=True):
     """
-    May C{request} act? Only from loopback, as JSON, from our own page.
+    May C{request} act? Only as JSON, from our own page, and (with
+    C{loopback}: auth is off) only from loopback.
 
     @raise HTTPError: 403 or 415, saying why.
     """
     client = request.getClientAddress()
     host = getattr(client, "host", None)
-    if host is None or not isLoopback(host):
+    if loopback and (host is None or not isLoopback(host)):
         raise HTTPError(403, "actions are allowed only from loopback "
                         "clients (this one is {}); use the dashboard on "
                         "the node itself, e.g. through an SSH tunnel"
@@ -169,8 +155,9 @@ def checkAction(request):
     if origin is not None:
         where = urlsplit(origin.decode("latin-1"))
         own = (request.getHeader(b"host") or b"").decode("latin-1")
-        if where.netloc != own or where.hostname is None or not (
-                isLoopback(where.hostname) or where.hostname == "localhost"):
+        if where.netloc != own or where.hostname is None or (
+                loopback and not (isLoopback(where.hostname)
+                                  or where.hostname == "localhost")):
             raise HTTPError(403, "actions are allowed only from the "
                             "dashboard's own page, not from {}".format(
                                 origin.decode("latin-1")))
@@ -184,10 +171,11 @@ class Events(Resource):
 
     isLeaf = True
 
-    def __init__(self, overview, sampler):
+    def __init__(self, overview, sampler, access=None):
         Resource.__init__(self)
         self.overview = overview
         self.sampler = sampler
+        self.access = access
         self.clients = set()
         self._building = False
         self._stopListening = None
@@ -205,6 +193,14 @@ class Events(Resource):
                 request.finish()
 
     def render_GET(self, request):
+        if self.access is not None:
+            try:
+                self.access.checkHost(request)
+                # EventSource sends no headers: the login's cookie
+                self.access.identify(request, cookie=True)
+            except Exception:
+                writeJSON(request, *errorAnswer(Failure()))
+                return NOT_DONE_YET
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-store")
         request.write(b"retry: 2000\n\n")
@@ -244,10 +240,11 @@ class Api(Resource):
 
     isLeaf = True
 
-    def __init__(self, overview, actions):
+    def __init__(self, overview, actions, access):
         Resource.__init__(self)
         self.overview = overview
         self.actions = actions
+        self.access = access
 
     def render(self, request):
         path = [unquote(p.decode("utf-8", "replace"))
@@ -259,33 +256,50 @@ class Api(Resource):
 
     async def _route(self, request, method, path):
         actions = self.actions
+        access = self.access
+        access.checkHost(request)
         where = "/api/" + "/".join(path)
-        gets = {("overview",): lambda: self.overview.snapshot(history=True)}
+        # each path: what it does, and the native permission it needs
+        gets = {("overview",): (
+            lambda: self.overview.snapshot(history=True), None, ())}
         if len(path) == 3 and path[0] == "crashlogs":
-            gets[tuple(path)] = lambda: self._crashlog(path[1], path[2])
-        posts = {}
+            gets[tuple(path)] = (lambda: self._crashlog(path[1], path[2]),
+                                 "read", (path[2],))
+        posts = {("login",): (lambda body: access.login(request), None, ())}
         if len(path) == 4 and path[0] == "crashlogs" and path[3] == "remove":
-            posts[tuple(path)] = lambda body: actions.removeCrashlog(
-                path[1], path[2])
+            posts[tuple(path)] = (lambda body: actions.removeCrashlog(
+                path[1], path[2]), "remove", (path[2],))
         if len(path) == 3 and path[0] == "apps":
             name = path[1]
             posts.update({
-                ("apps", name, "start"): lambda body: actions.start(
-                    name, body.get("profile")),
-                ("apps", name, "pause"): lambda body: actions.pause(name),
-                ("apps", name, "pool"): lambda body: self._resize(
-                    name, body)})
+                ("apps", name, "start"): (lambda body: actions.start(
+                    name, body.get("profile")), "start_app", (name,)),
+                ("apps", name, "pause"): (
+                    lambda body: actions.pause(name), "pause_app", (name,)),
+                ("apps", name, "pool"): (lambda body: self._resize(
+                    name, body), "control", (name,))})
         key = tuple(path)
         if key not in gets and key not in posts:
             raise HTTPError(404, "no such API path: {}".format(where))
         if method in ("GET", "HEAD") and key in gets:
-            return await gets[key]()
+            call, permission, values = gets[key]
+            identity = access.identify(request)
+            if permission is not None:
+                await access.permit(request, identity, permission, values)
+            return await call()
+        if method == "POST" and key == ("login",):
+            return posts[key][0](None)
         if method == "POST" and key in posts:
-            checkAction(request)
+            call, permission, values = posts[key]
+            identity = access.identify(request)
+            checkAction(request, loopback=access.guard is None)
+            await access.permit(request, identity, permission, values)
             body = _body(request)
-            log.info("dashboard: {action} from {client}", action=where,
-                     client=request.getClientAddress().host)
-            return await posts[key](body)
+            log.info("dashboard: {action} from {client} ({identity})",
+                     action=where, client=request.getClientAddress().host,
+                     identity="auth off" if identity is None
+                     else str(identity))
+            return await call(body)
         raise HTTPError(405, "{} takes {}, not {}".format(
             where, "GET" if key in gets else "POST", method))
 
@@ -299,6 +313,30 @@ class Api(Resource):
         if "size" not in body:
             raise InvalidArgument("give the pool size: {\"size\": N}")
         return self.actions.resize(name, body["size"])
+
+
+class GuardedMetrics(Resource):
+    """
+    C{/metrics}: the C{Host} check, and with auth on a token (C{Bearer},
+    as Prometheus sends one) unless C{metrics-public}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, page, access):
+        Resource.__init__(self)
+        self.page = page
+        self.access = access
+
+    def render(self, request):
+        try:
+            self.access.checkHost(request)
+            if not self.access.metricsPublic:
+                self.access.identify(request)
+        except Exception:
+            writeJSON(request, *errorAnswer(Failure()))
+            return NOT_DONE_YET
+        return self.page.render(request)
 
 
 class StaticFile(Resource):
@@ -331,9 +369,11 @@ def _static(path):
     return StaticFile(path, KINDS[os.path.splitext(path)[1]])
 
 
-def buildRoot(overview, actions, events, metrics):
+def buildRoot(overview, actions, events, metrics, access):
     """
     The dashboard's resource tree.
+
+    @param access: the L{cocaine.admin.access.Access} checking callers.
     """
     root = Resource()
     root.putChild(b"", _static(os.path.join(STATIC, "index.html")))
@@ -344,8 +384,8 @@ def buildRoot(overview, actions, events, metrics):
     if plotly is not None:
         static.putChild(b"plotly.min.js", _static(plotly))
     root.putChild(b"static", static)
-    root.putChild(b"metrics", MetricsPage(metrics))
-    api = Api(overview, actions)
+    root.putChild(b"metrics", GuardedMetrics(MetricsPage(metrics), access))
+    api = Api(overview, actions, access)
     root.putChild(b"api", _ApiRoot(api, events))
     return root
 

@@ -114,11 +114,11 @@ class BlockingService:
     """
 
     def __init__(self, name, host=DEFAULT_LOCATOR[0],
-                 port=DEFAULT_LOCATOR[1], timeout=30.0):
+                 port=DEFAULT_LOCATOR[1], timeout=30.0, token=None):
         self._reactor = _reactor()
         self._timeout = timeout
         locator = Locator(self._reactor, [(host, port)],
-                          connectTimeout=min(timeout or 5, 5))
+                          connectTimeout=min(timeout or 5, 5), token=token)
         self._service = locator if name == "locator" else Service(
             name, locator, connectTimeout=min(timeout or 5, 5))
         self._locator = locator
@@ -166,9 +166,12 @@ class BlockingService:
 
 
 def connect(name, host=DEFAULT_LOCATOR[0], port=DEFAULT_LOCATOR[1],
-            timeout=30.0):
+            timeout=30.0, token=None):
     """
     A blocking client of service C{name} found through the locator at
     C{host}:C{port}.
+
+    @param token: credentials sent with every call (by default
+        C{$COCAINE_TOKEN}).
     """
-    return BlockingService(name, host, port, timeout)
+    return BlockingService(name, host, port, timeout, token)

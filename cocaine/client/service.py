@@ -16,6 +16,8 @@ message. A dropped connection fails the calls in flight with
 L{cocaine.errors.NotConnected}; the next call resolves and connects again.
 """
 
+import os
+
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 
 from cocaine.errors import CallTimeout, NotConnected, SlotNotFound
@@ -52,16 +54,23 @@ class Service:
     """
 
     def __init__(self, name, locator=None, reactor=None, timeout=None,
-                 connectTimeout=5):
+                 connectTimeout=5, token=None):
         """
         @param locator: a L{Locator}; by default one for
             L{DEFAULT_LOCATOR}.
         @param reactor: the reactor; by default the locator's.
         @param timeout: default per-call timeout in seconds (L{None}: none).
         @param connectTimeout: seconds to wait for a TCP connection.
+        @param token: the credentials sent with every call (see
+            L{authorizationHeader}); by default the locator's, else
+            C{$COCAINE_TOKEN}.
         """
         if locator is None:
-            locator = Locator(reactor)
+            locator = Locator(reactor, token=token)
+        if token is None:
+            self.authorization = getattr(locator, "authorization", None)
+        else:
+            self.authorization = authorizationHeader(token)
         self.name = name
         self.locator = locator
         self.reactor = reactor or locator.reactor
@@ -87,7 +96,8 @@ class Service:
             try:
                 connection = await connect(
                     self.reactor, (host, port), self.name, protocol,
-                    timeout=self.connectTimeout)
+                    timeout=self.connectTimeout,
+                    authorization=self.authorization)
             except Exception as e:
                 error = e
                 continue
@@ -183,11 +193,20 @@ class Locator(Service):
     """
 
     def __init__(self, reactor=None, endpoints=(DEFAULT_LOCATOR,),
-                 timeout=None, connectTimeout=5):
+                 timeout=None, connectTimeout=5, token=None):
+        """
+        @param token: the credentials sent with every call; by default
+            L{defaultToken}.
+        """
         if reactor is None:
             from twisted.internet import reactor
+        if token is None:
+            token = defaultToken()
+        self.authorization = None if token is None else (
+            authorizationHeader(token))
         Service.__init__(self, "locator", locator=self, reactor=reactor,
-                         timeout=timeout, connectTimeout=connectTimeout)
+                         timeout=timeout, connectTimeout=connectTimeout,
+                         token=token)
         self.locatorEndpoints = [tuple(e) for e in endpoints]
 
     async def _resolve(self):
@@ -198,6 +217,40 @@ class Locator(Service):
         @return: a Deferred of C{(endpoints, version, graph)}.
         """
         return self.invoke("resolve", (name,) + seed, timeout)
+
+
+def defaultToken(environ=None):
+    """
+    The credentials a client sends unless told: C{$COCAINE_TOKEN}, else
+    in an app's worker the app's token (C{$COCAINE_APP_TOKEN_TYPE} and
+    C{$COCAINE_APP_TOKEN_BODY}), else L{None}.
+    """
+    environ = os.environ if environ is None else environ
+    token = environ.get("COCAINE_TOKEN")
+    if token:
+        return token
+    kind = environ.get("COCAINE_APP_TOKEN_TYPE")
+    body = environ.get("COCAINE_APP_TOKEN_BODY")
+    if kind and body:
+        return "{} {}".format(kind, body)
+    return None
+
+
+def authorizationHeader(token):
+    """
+    The C{authorization} header value for C{token}: a token printed by
+    C{cocaine-tool token issue} (C{payload.mac}) travels as
+    C{"token <token>"}; anything else (C{"TYPE body"}, or uids for a node
+    using C{promiscuous}: C{"5"}) is sent as given.
+
+    @return: bytes.
+    """
+    if isinstance(token, bytes):
+        token = token.decode("utf-8")
+    token = token.strip()
+    if " " not in token and token.count(".") == 1:
+        token = "token " + token
+    return token.encode("utf-8")
 
 
 async def _value(value):

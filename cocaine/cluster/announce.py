@@ -7,14 +7,20 @@ endpoints), to the cluster's multicast group, and listens for the others'.
 A newly heard uuid is answered with an announce at once (rate-limited), so
 a join takes a round trip rather than an interval.
 
-Ours: with a cluster secret, the datagram is C{[uuid, endpoints, mac]}, where
-C{mac} is HMAC-SHA256 keyed by the secret over the msgpack encoding of
-C{[uuid, endpoints]}; announces without a valid one are ignored and counted.
-Malformed datagrams are ignored and counted too.
+Ours: with a cluster secret, the datagram is C{[uuid, endpoints, time,
+nonce, mac]}, where C{time} is the sender's wall clock (seconds, a float),
+C{nonce} 16 random bytes and C{mac} HMAC-SHA256 keyed by the secret over
+the msgpack encoding of C{[uuid, endpoints, time, nonce]}; announces
+without a valid one are ignored and counted, and so are those outside the
+replay window or with a nonce already heard in it
+(L{cocaine.cluster.replay}). Malformed datagrams are ignored and counted
+too. Without a secret the datagram is Cocaine 0.12's C{[uuid, endpoints]}.
 """
 
 import hashlib
 import hmac
+import os
+from collections import OrderedDict
 
 import msgpack
 from twisted.application.service import Service
@@ -23,8 +29,15 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from cocaine.cluster.replay import (
+    DEFAULT_WINDOW, ReplayGuard, Replayed, Stale)
+
 #: The largest announce we send or accept.
 MAX_DATAGRAM = 8192
+
+#: Nodes remembered as answered at most (the oldest is forgotten: it only
+#: costs one more rate-limited answer).
+MAX_KNOWN = 1024
 
 
 class MalformedAnnounce(ValueError):
@@ -47,18 +60,32 @@ def _mac(secret, body):
     return hmac.new(_key(secret), body, hashlib.sha256).digest()
 
 
-def encodeAnnounce(uuid, endpoints, secret=None):
+#: Bytes of random nonce in a signed announce.
+NONCE_BYTES = 16
+
+
+def encodeAnnounce(uuid, endpoints, secret=None, timestamp=None,
+                   nonce=None):
     """
     The datagram announcing C{uuid} at C{endpoints}.
 
     @param endpoints: C{[(address, port), ...]}.
-    @param secret: the cluster secret, or L{None} for no HMAC.
+    @param secret: the cluster secret, or L{None} for no HMAC (then
+        C{timestamp} and C{nonce} are not sent: 0.12's format).
+    @param timestamp: the time it is sent (seconds since the epoch);
+        needed with a secret.
+    @param nonce: L{NONCE_BYTES} random bytes by default.
     @return: L{bytes}.
     """
     value = [uuid, [[address, port] for address, port in endpoints]]
-    body = msgpack.packb(value, use_bin_type=True)
     if secret is None:
-        return body
+        return msgpack.packb(value, use_bin_type=True)
+    if timestamp is None:
+        raise ValueError("a signed announce needs its timestamp")
+    if nonce is None:
+        nonce = os.urandom(NONCE_BYTES)
+    value += [float(timestamp), nonce]
+    body = msgpack.packb(value, use_bin_type=True)
     return msgpack.packb(value + [_mac(secret, body)], use_bin_type=True)
 
 
@@ -75,13 +102,28 @@ def _text(value):
 
 def decodeAnnounce(data, secret=None):
     """
-    Parse an announce datagram.
+    Parse an announce datagram (its time and nonce are not checked: see
+    L{decodeSigned}).
 
     @param secret: when not L{None}, the announce must carry a valid HMAC.
     @raise MalformedAnnounce: not an announce.
     @raise Unauthenticated: a secret is set and the HMAC is missing or
         wrong.
     @return: C{(uuid, [(address, port), ...])}.
+    """
+    uuid, endpoints, _ = decodeSigned(data, secret)
+    return uuid, endpoints
+
+
+def decodeSigned(data, secret=None):
+    """
+    Parse an announce datagram.
+
+    @return: C{(uuid, endpoints, stamp)}, C{stamp} being C{(time, nonce)}
+        when a secret is set (L{None} otherwise).
+    @raise MalformedAnnounce: not an announce.
+    @raise Unauthenticated: a secret is set and the HMAC is missing or
+        wrong, or the announce has no time and nonce under it.
     """
     if len(data) > MAX_DATAGRAM:
         raise MalformedAnnounce("{} bytes is too long".format(len(data)))
@@ -91,8 +133,9 @@ def decodeAnnounce(data, secret=None):
                                 max_str_len=MAX_DATAGRAM)
     except Exception as e:
         raise MalformedAnnounce("not msgpack: {}".format(e))
-    if not isinstance(value, list) or len(value) not in (2, 3):
-        raise MalformedAnnounce("not [uuid, endpoints(, mac)]")
+    if not isinstance(value, list) or len(value) not in (2, 3, 5):
+        raise MalformedAnnounce("not [uuid, endpoints(, time, nonce)"
+                                "(, mac)]")
     uuid = _text(value[0])
     if not uuid:
         raise MalformedAnnounce("empty uuid")
@@ -109,15 +152,18 @@ def decodeAnnounce(data, secret=None):
         if not address:
             raise MalformedAnnounce("empty address")
         endpoints.append((address, endpoint[1]))
-    if secret is not None:
-        if len(value) != 3 or not isinstance(value[2], bytes):
-            raise Unauthenticated("announce from {} has no HMAC".format(
-                uuid))
-        body = msgpack.packb(value[:2], use_bin_type=True)
-        if not hmac.compare_digest(value[2], _mac(secret, body)):
-            raise Unauthenticated("announce from {} has a wrong HMAC".format(
-                uuid))
-    return uuid, endpoints
+    if secret is None:
+        return uuid, endpoints, None
+    if len(value) != 5 or not isinstance(value[4], bytes):
+        # a 3-element announce is the signed format before the replay
+        # window: refused like an unsigned one
+        raise Unauthenticated("announce from {} has no timestamped "
+                              "HMAC".format(uuid))
+    body = msgpack.packb(value[:4], use_bin_type=True)
+    if not hmac.compare_digest(value[4], _mac(secret, body)):
+        raise Unauthenticated("announce from {} has a wrong HMAC".format(
+            uuid))
+    return uuid, endpoints, (value[2], value[3])
 
 
 class JoinFailed(Exception):
@@ -131,8 +177,9 @@ class AnnounceProtocol(DatagramProtocol):
     Sends our announce every C{interval} and reports every node heard.
 
     @ivar stats: counters: C{sent}, C{heard} (valid announces of other
-        nodes), C{malformed}, C{unauthenticated}, C{replies} (immediate
-        answers to new nodes).
+        nodes), C{malformed}, C{unauthenticated}, C{stale} (signed, but
+        outside the replay window), C{replayed} (signed, a nonce already
+        heard in the window), C{replies} (immediate answers to new nodes).
     @ivar joined: a Deferred that fires once the group is joined (and the
         announces have begun), or fails with L{JoinFailed}.
     """
@@ -141,9 +188,12 @@ class AnnounceProtocol(DatagramProtocol):
 
     def __init__(self, clock, uuid, endpoints, heard, group, port,
                  interval, interface="127.0.0.1", ttl=1, loopback=True,
-                 secret=None):
+                 secret=None, replayWindow=DEFAULT_WINDOW):
         """
-        @param clock: an C{IReactorTime}.
+        @param clock: an C{IReactorTime}; its C{seconds()} is the wall
+            time signed announces carry.
+        @param replayWindow: with a secret, seconds a signed announce is
+            accepted either side of our clock.
         @param endpoints: a callable returning our locator's endpoints,
             C{[(address, port), ...]}.
         @param heard: called with C{(uuid, endpoints)} for every valid
@@ -160,15 +210,17 @@ class AnnounceProtocol(DatagramProtocol):
         self.ttl = ttl
         self.loopback = loopback
         self._secret = secret
+        self.replay = ReplayGuard(clock, replayWindow)
         #: at most one immediate answer per this many seconds
         self.replyGap = min(1.0, interval / 4.0)
-        self._known = set()
+        self._known = OrderedDict()
         self._lastSent = None
         self._pendingReply = None
         self._loop = None
         self.joined = Deferred()
         self.stats = {"sent": 0, "heard": 0, "malformed": 0,
-                      "unauthenticated": 0, "replies": 0}
+                      "unauthenticated": 0, "stale": 0, "replayed": 0,
+                      "replies": 0}
 
     def startProtocol(self):
         transport = self.transport
@@ -206,7 +258,8 @@ class AnnounceProtocol(DatagramProtocol):
         endpoints = self._endpoints()
         if not endpoints or self.transport is None:
             return
-        data = encodeAnnounce(self.uuid, endpoints, self._secret)
+        data = encodeAnnounce(self.uuid, endpoints, self._secret,
+                              self._clock.seconds())
         try:
             self.transport.write(data, (self.group, self.port))
         except Exception as e:
@@ -237,7 +290,19 @@ class AnnounceProtocol(DatagramProtocol):
 
     def datagramReceived(self, data, address):
         try:
-            uuid, endpoints = decodeAnnounce(data, self._secret)
+            uuid, endpoints, stamp = decodeSigned(data, self._secret)
+            if stamp is not None:
+                self.replay.check(*stamp)
+        except Stale as e:
+            self.stats["stale"] += 1
+            self.log.debug("cluster: stale announce from {address}: "
+                           "{reason}", address=address, reason=str(e))
+            return
+        except Replayed as e:
+            self.stats["replayed"] += 1
+            self.log.debug("cluster: replayed announce from {address}: "
+                           "{reason}", address=address, reason=str(e))
+            return
         except Unauthenticated as e:
             self.stats["unauthenticated"] += 1
             self.log.debug("cluster: ignored from {address}: {reason}",
@@ -252,7 +317,9 @@ class AnnounceProtocol(DatagramProtocol):
             return
         self.stats["heard"] += 1
         if uuid not in self._known:
-            self._known.add(uuid)
+            self._known[uuid] = None
+            if len(self._known) > MAX_KNOWN:
+                self._known.popitem(last=False)
             self._reply()
         self._heard(uuid, endpoints)
 
@@ -260,7 +327,7 @@ class AnnounceProtocol(DatagramProtocol):
         """
         C{uuid} was dropped: answer it at once when it is heard again.
         """
-        self._known.discard(uuid)
+        self._known.pop(uuid, None)
 
 
 class MulticastDiscovery(Service):
@@ -279,7 +346,7 @@ class MulticastDiscovery(Service):
         self.protocol = AnnounceProtocol(
             reactor, uuid, endpoints, heard, cluster.group, cluster.port,
             cluster.interval, cluster.interface, cluster.ttl,
-            cluster.loopback, cluster.secret)
+            cluster.loopback, cluster.secret, cluster.replayWindow)
         self._port = None
 
     def startService(self):

@@ -10,11 +10,18 @@ Every node keeps the names of its cluster-wide apps in the runlist
 C{cluster} (C{runlists/cluster}, C{{name: profile}}): a node linked later
 is sent the apps of that list it does not publish, by the node with the
 smallest uuid among those running the app, so it is sent once.
+
+Apps are pushed only in a cluster with a secret (C{cluster.secret}):
+without one any host that can send a datagram to the group is linked, and
+would be sent every cluster-wide app's manifest and archive. Without a
+secret C{start_app_cluster} refuses (L{NO_SECRET}) and late joiners are
+sent nothing.
 """
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
 
+from cocaine.auth.guard import nodeToken
 from cocaine.errors import (
     AppAlreadyRunning, AppNotRunning, KeyNotFound, SpawnFailed)
 from cocaine.protocol.framing import packValue, unpackValue
@@ -29,6 +36,13 @@ APP_TAGS, PROFILE_TAGS, RUNLIST_TAGS = ["app"], ["profile"], ["runlist"]
 
 #: Seconds one peer may take for one step (an archive write, a start).
 PEER_TIMEOUT = 60.0
+
+#: Why apps are not pushed to peers without a secret.
+NO_SECRET = ("cluster-wide apps need a cluster secret (cluster.secret in "
+             "the config): without one any host on the network can join "
+             "the cluster and would be sent the apps")
+
+_FROM_CONFIG = object()
 
 
 def _text(value):
@@ -51,12 +65,20 @@ class RemoteNode:
     A peer reached through its locator: its storage and node services.
     """
 
-    def __init__(self, reactor, endpoint, timeout=PEER_TIMEOUT):
+    def __init__(self, reactor, endpoint, timeout=PEER_TIMEOUT, token=None):
+        """
+        @param token: the credentials for the peer (this node's admin
+            token when auth is on: nodes sharing a secret trust each
+            other), or L{None}.
+        """
         from cocaine.client import Locator, Service
         self._locator = Locator(reactor, [tuple(endpoint)],
-                                timeout=timeout, connectTimeout=5)
-        self.storage = Service("storage", self._locator, timeout=timeout)
-        self.node = Service("node", self._locator, timeout=timeout)
+                                timeout=timeout, connectTimeout=5,
+                                token=token)
+        self.storage = Service("storage", self._locator, timeout=timeout,
+                               token=token)
+        self.node = Service("node", self._locator, timeout=timeout,
+                            token=token)
 
     async def _editRunlist(self, edit):
         try:
@@ -106,7 +128,8 @@ class ClusterApps:
 
     log = Logger()
 
-    def __init__(self, node, storage, context, remoteNode=None, clock=None):
+    def __init__(self, node, storage, context, remoteNode=None, clock=None,
+                 secret=_FROM_CONFIG):
         """
         @param node: the node's L{cocaine.interfaces.INode}.
         @param storage: the node's storage backend (C{core}).
@@ -115,13 +138,19 @@ class ClusterApps:
             built after the node service).
         @param remoteNode: C{(endpoint) -> peer} with C{deploy}, C{pause}
             and C{close} (L{RemoteNode} by default).
+        @param secret: the cluster secret; by default the config's
+            C{cluster.secret} (C{context.config}). Without one nothing is
+            pushed to peers.
         """
+        self._secret = secret
         self.node = node
         self.storage = storage
         self.context = context
         self.clock = clock or context.reactor
         self._remoteNode = remoteNode or (
-            lambda endpoint: RemoteNode(self.clock, endpoint))
+            lambda endpoint: RemoteNode(
+                self.clock, endpoint,
+                token=nodeToken(getattr(context, "guard", None))))
         self._synced = set()
         self._pending = {}
 
@@ -132,6 +161,16 @@ class ClusterApps:
     @property
     def uuid(self):
         return self.context.uuid
+
+    @property
+    def secret(self):
+        """
+        The cluster secret, or L{None}.
+        """
+        if self._secret is not _FROM_CONFIG:
+            return self._secret
+        config = getattr(self.context, "config", None)
+        return getattr(getattr(config, "cluster", None), "secret", None)
 
     def peers(self):
         """
@@ -204,8 +243,12 @@ class ClusterApps:
         """
         Start C{name} here (unless it runs) and on every linked peer.
 
+        @raise SpawnFailed: the cluster has no secret (L{NO_SECRET});
+            nothing is started or sent.
         @return: C{{uuid: "ok" or "error: ..."}}, ours included.
         """
+        if self.secret is None:
+            raise SpawnFailed(NO_SECRET)
         if isinstance(profile, bytes):
             profile = profile.decode("utf-8")
         blobs = await self._blobs(name, profile)
@@ -273,10 +316,15 @@ class ClusterApps:
     async def sync(self, uuid):
         """
         Send node C{uuid} the cluster-wide apps it does not publish, those
-        this node is the smallest uuid of the nodes running them.
+        this node is the smallest uuid of the nodes running them; nothing
+        without a secret.
 
         @return: the names sent.
         """
+        if self.secret is None:
+            self.log.warn("cluster-wide apps not sent to {uuid}: {reason}",
+                          uuid=uuid, reason=NO_SECRET)
+            return []
         remote = self.locator.remote
         published = remote.services(uuid)
         sent = []

@@ -4,7 +4,8 @@ Gateways: which remote node answers C{resolve} of a name that is only
 remote. A gateway is any object with C{choose(name, providers)}; the
 C{adhoc} one (Cocaine's) picks a random provider; the C{load-aware} one
 (ours) keeps the local node until it is busier than a peer by C{bias},
-then takes the least-loaded peer.
+then takes a peer at random among the least-loaded ones (those within
+C{bias} of the lowest score).
 """
 
 import random
@@ -51,7 +52,11 @@ class LoadAwareGateway:
     """
     The least-loaded node for the name, by the reports of
     L{cocaine.cluster.load}: the local node while its score is at most the
-    best peer's plus C{bias}, otherwise the peer with the lowest score.
+    best peer's plus C{bias}, otherwise a random peer among those whose
+    score is within C{bias} of the lowest. (Random among near-equals, not
+    strictly the lowest: a peer claiming to be idle whatever it is sent
+    shares the resolves with every honest peer near idle instead of taking
+    them all; issue 14.)
     Peers without a report for the name count only when no peer has one
     (then a random one, as L{AdhocGateway}); a name without a local report
     (not an app: storage, logging) stays local.
@@ -99,7 +104,8 @@ class LoadAwareGateway:
             return providers[self._rng.choice(sorted(providers))]
         best = min(scored.values())
         return providers[self._rng.choice(sorted(
-            uuid for uuid, value in scored.items() if value == best))]
+            uuid for uuid, value in scored.items()
+            if value <= best + self.bias))]
 
 
 #: Gateways by their config name.

@@ -20,6 +20,66 @@ from cocaine.protocol.load import score
 #: A change of an app's score by this much is sent at once.
 BIG_CHANGE = 0.25
 
+#: Apps of one peer's report kept at most, unless configured.
+MAX_REPORT_APPS = 256
+
+#: The ranges a peer's report is clamped to: counts of sessions, queued
+#: requests and busy workers; the pool limit; sessions per worker.
+MAX_COUNT = 1000000
+MAX_CAPACITY = 10000
+MAX_CONCURRENCY = 10000
+
+#: The longest app name kept from a peer's report.
+MAX_NAME = 255
+
+
+def _clamp(value, low, high, otherwise):
+    if type(value) not in (int, float) or value != value:
+        return otherwise
+    return float(min(high, max(low, value)))
+
+
+def _name(value):
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) and value else None
+
+
+def clampReport(report, maxApps=MAX_REPORT_APPS):
+    """
+    A peer's load report made safe to compare (issue 14): C{cpu} within
+    0-100 (a missing or non-number one counts as 100: busy), at most
+    C{maxApps} apps (the first ones; names of text up to L{MAX_NAME}),
+    each with C{queue}, C{busy} and C{sessions} within 0-L{MAX_COUNT}
+    (missing: 0), C{capacity} within 1-L{MAX_CAPACITY} and C{concurrency}
+    within 1-L{MAX_CONCURRENCY} (missing: 1); other fields are dropped.
+
+    @raise ValueError: C{report} is not a map.
+    """
+    if not isinstance(report, dict):
+        raise ValueError("load report must be a map: {!r}".format(
+            type(report).__name__))
+    cpu = report.get("cpu", report.get(b"cpu"))
+    apps = report.get("apps", report.get(b"apps"))
+    clamped = {}
+    for rawName, load in (apps.items() if isinstance(apps, dict) else ()):
+        if len(clamped) >= maxApps:
+            break
+        name = _name(rawName)
+        if name is None or len(name) > MAX_NAME or not isinstance(load,
+                                                                  dict):
+            continue
+        fields = {_name(k): v for k, v in load.items()}
+        clamped[name] = {
+            "queue": _clamp(fields.get("queue"), 0, MAX_COUNT, 0.0),
+            "busy": _clamp(fields.get("busy"), 0, MAX_COUNT, 0.0),
+            "sessions": _clamp(fields.get("sessions"), 0, MAX_COUNT, 0.0),
+            "capacity": _clamp(fields.get("capacity"), 1, MAX_CAPACITY,
+                               1.0),
+            "concurrency": _clamp(fields.get("concurrency"), 1,
+                                  MAX_CONCURRENCY, 1.0)}
+    return {"cpu": _clamp(cpu, 0, 100, 100.0), "apps": clamped}
+
 
 def nodeLoad(context, cpu=None):
     """

@@ -15,11 +15,14 @@ from twisted.logger import Logger
 
 from cocaine.cluster.link import FIRST_BACKOFF, PeerLink
 
-__all__ = ["FIRST_BACKOFF", "SILENCE_INTERVALS", "LocatorStream",
-           "locatorStreams", "Peering"]
+__all__ = ["FIRST_BACKOFF", "MAX_UNLINKED", "SILENCE_INTERVALS",
+           "LocatorStream", "locatorStreams", "Peering"]
 
 #: Silence for this many announce intervals forgets a node.
 SILENCE_INTERVALS = 3
+
+#: Nodes heard but not linked tracked at most, unless configured.
+MAX_UNLINKED = 64
 
 
 class LocatorStream:
@@ -72,18 +75,30 @@ class Peering(Service):
     """
     The links to every node discovery reports.
 
+    Nodes heard but not linked (a flood of spoofed uuids, without a secret)
+    are bounded: at most C{maxUnlinked} are tracked; a new one takes the
+    place of the oldest that is not connecting (an attempt in flight is
+    never abandoned, so attempts stay bounded too), or is ignored when all
+    are. Each is forgotten after the silence period anyway, so nothing of
+    a flood is left once it stops.
+
     @ivar remote: the L{cocaine.cluster.remote.RemoteTable} the links fill.
+    @ivar stats: C{evicted} (unlinked nodes forgotten for newer ones),
+        C{refused} (new nodes ignored: every unlinked one connecting).
     """
 
     log = Logger()
 
     def __init__(self, clock, uuid, remote, interval, openStream,
-                 forgotten=None):
+                 forgotten=None, maxUnlinked=MAX_UNLINKED):
         """
         @param openStream: C{(endpoints, ownUuid) -> Deferred of a stream}
             with C{read()} and C{close()} (L{locatorStreams}).
         @param forgotten: called with a uuid when a node is forgotten.
+        @param maxUnlinked: nodes heard but not linked tracked at most.
         """
+        self.maxUnlinked = maxUnlinked
+        self.stats = {"evicted": 0, "refused": 0}
         self.clock = clock
         self.uuid = uuid
         self.remote = remote
@@ -102,10 +117,36 @@ class Peering(Service):
             return
         link = self._links.get(uuid)
         if link is None:
+            if not self._roomFor(uuid):
+                return
             link = self._links[uuid] = PeerLink(self, uuid, endpoints)
             link.machine.start()
         else:
             link.machine.heard(endpoints)
+
+    def _roomFor(self, uuid):
+        """
+        Make room for one more unlinked node, evicting the oldest unlinked
+        one that is not connecting.
+
+        @return: whether there is room.
+        """
+        linked = self.remote.nodes()
+        if len(self._links) - len(linked) < self.maxUnlinked:
+            return True
+        for other, link in self._links.items():
+            if other in linked or link.state in ("linked", "connecting"):
+                continue
+            del self._links[other]
+            link.machine.close()
+            self.stats["evicted"] += 1
+            self.log.debug("cluster: node {uuid} forgotten for {new}: too "
+                           "many unlinked nodes", uuid=other, new=uuid)
+            if self._forgotten is not None:
+                self._forgotten(other)
+            return True
+        self.stats["refused"] += 1
+        return False
 
     def silenced(self, uuid, reason):
         """

@@ -2,7 +2,11 @@
 """
 What the linked remote nodes publish: one table per node, filled from each
 node's locator C{connect} stream and dropped with the node. Pure.
+
+Peers' load reports are clamped (L{cocaine.cluster.load.clampReport}).
 """
+
+from cocaine.cluster.load import MAX_REPORT_APPS, clampReport
 
 
 def _text(value):
@@ -39,7 +43,11 @@ class RemoteTable:
     node's locator endpoint.
     """
 
-    def __init__(self):
+    def __init__(self, maxReportApps=MAX_REPORT_APPS):
+        """
+        @param maxReportApps: apps of one peer's load report kept at most.
+        """
+        self.maxReportApps = maxReportApps
         self._services = {}
         self._nodes = {}
         self._loads = {}
@@ -88,21 +96,13 @@ class RemoteTable:
 
     def setLoad(self, uuid, report):
         """
-        Node C{uuid}'s latest load report (L{cocaine.cluster.load});
-        ignored unless the node is linked.
+        Node C{uuid}'s latest load report (L{cocaine.cluster.load}),
+        clamped (L{clampReport}); ignored unless the node is linked.
 
         @raise ValueError: C{report} is not a map.
         """
-        if not isinstance(report, dict):
-            raise ValueError("load report must be a map: {!r}".format(
-                report))
+        report = clampReport(report, self.maxReportApps)
         if uuid in self._nodes:
-            report = {_text(k): v for k, v in report.items()}
-            apps = report.get("apps")
-            if isinstance(apps, dict):
-                report["apps"] = {_text(k): (
-                    {_text(f): n for f, n in v.items()}
-                    if isinstance(v, dict) else v) for k, v in apps.items()}
             self._loads[uuid] = report
 
     def load(self, uuid):

@@ -51,13 +51,16 @@ class ClusterService(OrderedMultiService):
         else:
             locator.gateway = LoadAwareGateway(
                 locator.remote, self._localLoad, bias=cluster.bias)
+        # peers' reports: clamped, at most this many apps
+        locator.remote.maxReportApps = cluster.maxReportApps
         self.loads = locator.loads = LoadPublisher(
             reactor, uuid, self._localLoad, cluster.interval / 2.0)
         timeout = max(1.0, cluster.interval)
         self.peering = Peering(reactor, uuid, locator.remote,
                                cluster.interval,
                                locatorStreams(reactor, timeout),
-                               forgotten=self._forgotten)
+                               forgotten=self._forgotten,
+                               maxUnlinked=cluster.maxUnlinked)
         locator.peering = self.peering
         if cluster.discovery == "multicast":
             self.discovery = MulticastDiscovery(

@@ -460,7 +460,8 @@ def extractArchive(data, target, maxBytes=_DEFAULT_MAX_BYTES,
 
     Every entry is checked before anything is written; files keep their
     permission bits masked with C{0o755} (and stay readable and writable by
-    the owner); directories get C{0o755}; ownership is ignored.
+    the owner); directories get C{0o755} inside the app directory, which
+    is C{0o700}; a spool made here is C{0o711}; ownership is ignored.
 
     @param data: the archive: tar, tar.gz, tar.bz2 or tar.xz bytes.
     @type data: L{bytes}
@@ -479,7 +480,9 @@ def extractArchive(data, target, maxBytes=_DEFAULT_MAX_BYTES,
     target = os.path.abspath(target)
     parent, base = os.path.split(target)
     try:
-        os.makedirs(parent, exist_ok=True)
+        # the spool: others may pass through to an app's directory (a
+        # profile user's workers) but not list it
+        os.makedirs(parent, mode=0o711, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".{}.new-".format(base), dir=parent)
     except OSError as e:
         raise ArchiveError("app archive: cannot create the app directory "
@@ -487,7 +490,7 @@ def extractArchive(data, target, maxBytes=_DEFAULT_MAX_BYTES,
             from None
     try:
         try:
-            os.chmod(staging, 0o755)
+            os.chmod(staging, 0o700)
             _write(data, entries, staging)
         except _CORRUPT as e:
             # The scan read the same bytes without trouble: this is the

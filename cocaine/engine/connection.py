@@ -38,7 +38,9 @@ class WorkerConnection(Protocol):
     """
     A worker's connection to its app's UNIX socket. The first message must
     be the handshake C{[1, 0, [uuid]]} of a worker the engine spawned and
-    still waits for; anything else closes the connection.
+    still waits for, sent by that worker's process (the engine checks the
+    peer's credentials, L{cocaine.engine.sockets}); anything else closes
+    the connection.
     """
 
     log = Logger()
@@ -88,6 +90,12 @@ class WorkerConnection(Protocol):
         worker = None
         if channel == CONTROL_CHANNEL and mtype == HANDSHAKE and uuid:
             worker = self.engine.workerByUuid(uuid)
+        # the uuid names a worker; only the process the node spawned for
+        # it (its peer credentials) may take it
+        if worker is not None and not self.engine.admits(worker,
+                                                         self.transport):
+            self.transport.abortConnection()
+            return False
         if worker is None or not worker.handshake(self):
             self.log.warn("app {app}: connection without a valid handshake "
                           "(uuid {uuid!r}); closing", app=self.engine.name,

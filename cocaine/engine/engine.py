@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from cocaine.engine.connection import WorkerListener
+from cocaine.engine import sockets
 from cocaine.engine.pool import Pool
 from cocaine.engine.session import Session, parseDeadline
 from cocaine.engine.stats import AppStats
@@ -73,14 +74,22 @@ class AppEngine:
         engine each time it starts an app).
     """
 
+    #: Reads a worker connection's peer credentials from its transport
+    #: (L{cocaine.engine.sockets.peerCredentials}); tests replace it.
+    credentialsOf = staticmethod(sockets.peerCredentials)
+
     def __init__(self, reactor, name, manifest, profile, directory, isolate,
-                 socketPath, locatorEndpoint, storage=None, environ=None,
-                 maxMessage=DEFAULT_MAX_BUFFER):
+                 runtimeDirectory, locatorEndpoint, storage=None,
+                 environ=None, maxMessage=DEFAULT_MAX_BUFFER):
         """
         @param directory: the app's directory (unpacked archive or a local
             development directory); the worker runs there.
         @param isolate: a L{cocaine.isolate.process.ProcessIsolate}-like
-            object with C{spawn} and C{signalGroup}.
+            object with C{spawn} and C{signalGroup}; its C{workerUid}, when
+            it has one, is the uid its workers run as (this process's
+            otherwise).
+        @param runtimeDirectory: where each start makes the private
+            directory of the app's socket (L{cocaine.engine.sockets}).
         @param locatorEndpoint: a callable returning C{"host:port"} of the
             node's locator, for the worker's C{--locator}.
         @param storage: where crashlogs are written, or L{None}.
@@ -91,7 +100,11 @@ class AppEngine:
         self.manifest = manifest
         self.profile = profile
         self.directory = directory
-        self.socketPath = socketPath
+        self.runtimeDirectory = runtimeDirectory
+        #: the socket workers connect to while it runs (a new private
+        #: directory each start), else L{None}
+        self.socketPath = None
+        self._socketDirectory = None
         self.maxMessage = maxMessage
         self.log = Logger(namespace="cocaine.app." + name)
         self.queue = deque()
@@ -326,6 +339,25 @@ class AppEngine:
     def workerByUuid(self, uuid):
         return self.pool.workers.get(uuid)
 
+    def admits(self, worker, transport):
+        """
+        Whether the process at the other end of C{transport} may handshake
+        as C{worker}: the uuid alone admits nobody (it is on the worker's
+        command line); the peer's credentials must match the process the
+        node spawned (L{sockets.admits}).
+        """
+        credentials = self.credentialsOf(transport)
+        uid = getattr(self.pool.isolate, "workerUid", None)
+        ok = sockets.admits(
+            credentials, worker.pid, os.geteuid() if uid is None else uid,
+            inProcess=getattr(worker.transport, "inProcess", False))
+        if not ok:
+            self.log.warn(
+                "app {app}: refused a handshake as worker {uuid} (pid "
+                "{pid}) from {peer}", app=self.name, uuid=worker.uuid,
+                pid=worker.pid, peer=credentials)
+        return ok
+
     def workerActive(self, worker):
         self.pool.workerActive(worker)
         self.dispatchQueue()
@@ -381,12 +413,23 @@ class AppEngine:
     # -- what the outputs do -------------------------------------------------
 
     def _listen(self):
-        directory = os.path.dirname(self.socketPath)
-        os.makedirs(directory, exist_ok=True)
-        if os.path.exists(self.socketPath):
-            os.unlink(self.socketPath)
-        self._port = self._reactor.listenUNIX(self.socketPath,
-                                              WorkerListener(self))
+        for stale in sockets.removeStale(self.runtimeDirectory, self.name):
+            self.log.info("app {app}: removed the stale socket directory "
+                          "{directory}", app=self.name, directory=stale)
+        directory, path = sockets.makeSocketDirectory(self.runtimeDirectory,
+                                                      self.name)
+        isolate = self.pool.isolate
+        uid = getattr(isolate, "workerUid", None)
+        gid = getattr(isolate, "workerGid", None)
+        try:
+            self._port = self._reactor.listenUNIX(path, WorkerListener(self),
+                                                  mode=0o600)
+            if (uid, gid) != (None, None):
+                sockets.shareWith(directory, path, uid, gid)
+        except BaseException:
+            sockets.removeSocketDirectory(directory, path)
+            raise
+        self._socketDirectory, self.socketPath = directory, path
 
     async def _shutdown(self):
         try:
@@ -396,10 +439,11 @@ class AppEngine:
             if self._port is not None:
                 port, self._port = self._port, None
                 await maybeDeferred(port.stopListening)
-                # only our own socket: a new instance may have bound the
-                # path (the node waits for this one to stop first)
-                if os.path.exists(self.socketPath):
-                    os.unlink(self.socketPath)
+                # this start's own private directory: nobody else's
+                directory, self._socketDirectory = (self._socketDirectory,
+                                                    None)
+                if directory is not None:
+                    sockets.removeSocketDirectory(directory, self.socketPath)
             self.pool.cleanup()
         except Exception:
             # stopped all the same: what failed is in the log

@@ -97,6 +97,12 @@ class Profile:
     @ivar isolate: the profile's C{isolate} map; its C{type} is what this
         node runs (C{process} or C{thread}, see L{ISOLATE_TYPES}), the
         type as written stays in C{raw}.
+    @ivar user: the user (name or uid) workers run as, or L{None} (the
+        node's).
+    @ivar group: the group (name or gid) workers run as, or L{None} (the
+        user's primary group, else the node's).
+    @ivar environment: added to the workers' environment (over the
+        manifest's: the operator's word wins over the app's).
     """
 
     name: str = "default"
@@ -119,6 +125,10 @@ class Profile:
         {}))
     raw: MappingProxyType = field(default_factory=lambda: MappingProxyType(
         {}))
+    user: object = None
+    group: object = None
+    environment: MappingProxyType = field(
+        default_factory=lambda: MappingProxyType({}))
 
 
 _POSITIVE_INTS = {"pool-limit": "poolLimit", "queue-limit": "queueLimit",
@@ -182,7 +192,32 @@ def parseProfile(value, name="default"):
         if not isinstance(v, dict):
             raise ManifestError("{}: {}: must be a map".format(where, key))
         fields[key] = MappingProxyType(dict(v))
+    fields.update(_account(where, value))
     return Profile(**fields)
+
+
+def _account(where, value):
+    """
+    The profile's C{user}, C{group} and C{environment} fields.
+    """
+    fields = {}
+    for key in ("user", "group"):
+        v = value.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not (
+                isinstance(v, str) and v or type(v) is int and v >= 0):
+            raise ManifestError("{}: {}: must be a name or a number >= 0, "
+                                "got {!r}".format(where, key, v))
+        fields[key] = v
+    environment = value.get("environment", {}) or {}
+    if not isinstance(environment, dict) or not all(
+            isinstance(k, str) and isinstance(v, str)
+            for k, v in environment.items()):
+        raise ManifestError("{}: environment: must be a map of strings"
+                            .format(where))
+    fields["environment"] = MappingProxyType(dict(environment))
+    return fields
 
 
 #: The isolate types a profile may name, and what each means here. Cocaine

@@ -51,6 +51,13 @@ class Pool:
         self._psutil = {}
 
     @property
+    def isolate(self):
+        """
+        The isolate that spawns this pool's workers.
+        """
+        return self._isolate
+
+    @property
     def _profile(self):
         return self._engine.profile
 
@@ -113,6 +120,8 @@ class Pool:
                                self._locator(), uuid)
         env = dict(self._environ)
         env.update(engine.manifest.environment)
+        # the operator's profile over the app's manifest
+        env.update(self._profile.environment)
         self.workers[uuid] = worker
         try:
             transport = self._isolate.spawn(

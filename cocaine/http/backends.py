@@ -10,6 +10,7 @@ import random
 
 from zope.interface import implementer
 
+from cocaine.errors import CocaineError
 from cocaine.http.gateway import Backend
 
 #: The target of the node the gateway runs in.
@@ -59,6 +60,15 @@ class NodeBackend:
     def call(self, app, event, headers, chunk, upstream, tried):
         if LOCAL not in tried:
             upstream.target = LOCAL
+            guard = getattr(self.context, "guard", None)
+            if guard is not None:
+                # the node's own apps are reached in process: the guard
+                # the apps' listeners apply is applied here
+                try:
+                    guard.admit(app, "app", "enqueue", headers)
+                except CocaineError as e:
+                    upstream.error(e)
+                    return LocalCall(None)
             session = self.context.node.enqueue(app, upstream, event, None,
                                                 headers)
             session.write(chunk)

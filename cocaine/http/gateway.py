@@ -24,7 +24,7 @@ from zope.interface import Interface, implementer
 
 from cocaine.errors import (
     AppNotRunning, CallTimeout, DeadlineExpired, QueueFull,
-    ServiceNotAvailable, Unreachable, toWire)
+    UNAUTHORIZED, SecurityError, ServiceNotAvailable, Unreachable, toWire)
 from cocaine.http.encoding import (
     BadRequestId, HeadError, packRequest, parseHead, timeoutHeader,
     traceHeaders)
@@ -159,6 +159,11 @@ def answerOf(app, event, error):
     if isinstance(error, Unreachable):
         return 502, "app {!r}: no node could be reached ({})".format(
             app, error), []
+    if isinstance(error, SecurityError):
+        if error.code == UNAUTHORIZED:
+            return 401, "app {!r}: {}".format(app, error), [
+                (b"WWW-Authenticate", b"Bearer")]
+        return 403, "app {!r}: {}".format(app, error), []
     (category, code), message = toWire(error)
     return 500, "app {!r} failed on {!r}: error [{}, {}]: {}".format(
         app, event, category, code, message), []

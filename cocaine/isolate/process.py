@@ -24,7 +24,9 @@ checks the executable first so the common cases fail early with
 L{SpawnError} instead.
 """
 
+import grp
 import os
+import pwd
 import shutil
 import stat
 import sys
@@ -142,6 +144,68 @@ def checkExecutable(executable, cwd):
     return path
 
 
+def resolveAccount(user=None, group=None, euid=None):
+    """
+    The uid and gid a profile's C{user} and C{group} name.
+
+    @param user: a user name or uid, or L{None}.
+    @param group: a group name or gid, or L{None} (the user's primary
+        group).
+    @param euid: the node's effective uid (this process's by default).
+    @return: C{(uid, gid, account)}: L{None} for what is not changed;
+        C{account} the user's L{pwd.struct_passwd} (or L{None}).
+    @raise SpawnError: an unknown user or group, or a node that is not
+        root asked to run workers as another user or group.
+    """
+    euid = os.geteuid() if euid is None else euid
+    uid = gid = account = None
+    if user is not None:
+        try:
+            account = (pwd.getpwuid(user) if isinstance(user, int)
+                       else pwd.getpwnam(user))
+        except KeyError:
+            raise SpawnError(str(user), "(the profile's user) does not "
+                             "exist") from None
+        uid, gid = account.pw_uid, account.pw_gid
+    if group is not None:
+        try:
+            gid = (grp.getgrgid(group) if isinstance(group, int)
+                   else grp.getgrnam(group)).gr_gid
+        except KeyError:
+            raise SpawnError(str(group), "(the profile's group) does not "
+                             "exist") from None
+    if euid != 0 and (uid not in (None, euid) or gid not in (
+            None, os.getegid())):
+        which = "user" if uid not in (None, euid) else "group"
+        raise SpawnError(
+            str(user if which == "user" else group),
+            "(the profile's {}) needs the node to run as root to switch "
+            "to; it runs as uid {}".format(which, euid))
+    return uid, gid, account
+
+
+def userEnvironment(account):
+    """
+    The variables that name the account a worker runs as.
+
+    @param account: a L{pwd.struct_passwd}.
+    """
+    return {"HOME": account.pw_dir, "USER": account.pw_name,
+            "LOGNAME": account.pw_name}
+
+
+def handOver(directory, uid, gid):
+    """
+    Give an unpacked app directory to the user its workers run as (only
+    the node's own spool copy: it is replaced on every deploy).
+    """
+    for top, dirs, files in os.walk(directory):
+        os.chown(top, uid, gid, follow_symlinks=False)
+        for name in dirs + files:
+            os.chown(os.path.join(top, name), uid, gid,
+                     follow_symlinks=False)
+
+
 class ProcessIsolate:
     """
     Start workers as child processes, each leading its own process group,
@@ -168,7 +232,8 @@ class ProcessIsolate:
     cgroupsFactory = Cgroups
 
     def __init__(self, reactor, rlimits=None, cgroups=None,
-                 cgroupRoot="/sys/fs/cgroup", log=None):
+                 cgroupRoot="/sys/fs/cgroup", log=None, user=None,
+                 group=None):
         """
         @param reactor: an L{IReactorProcess}.
         @param rlimits: C{{"as": bytes, "nofile": n, "cpu": seconds}} or
@@ -177,9 +242,19 @@ class ProcessIsolate:
             or L{None}.
         @param cgroupRoot: where the cgroup file systems are mounted.
         @param log: a L{Logger}; the module's by default.
+        @param user: the profile's C{user}: workers run as this user (name
+            or uid), with its supplementary groups and its C{HOME},
+            C{USER} and C{LOGNAME}.
+        @param group: the profile's C{group} (the user's primary group by
+            default).
         @raise ValueError: for a malformed or unknown limit, naming it.
+        @raise SpawnError: for an unknown user or group, or one this node
+            may not switch to (it is not root).
         """
         self._reactor = reactor
+        #: the uid and gid workers run as (L{None}: the node's)
+        self.workerUid, self.workerGid, self._account = resolveAccount(
+            user, group)
         if log is not None:
             self._log = log
         asked = validateRlimits(rlimits)
@@ -259,9 +334,12 @@ class ProcessIsolate:
                 self._cgroups.create(name)
             except CgroupError as e:
                 self._disableCgroups(name, e.reason)
+        if self._account is not None:
+            env = dict(env, **userEnvironment(self._account))
         try:
             transport = self._reactor.spawnProcess(
                 processProtocol, argv[0], argv, env=env, path=cwd,
+                uid=self.workerUid, gid=self.workerGid,
                 childFDs={0: "w", 1: "r", 2: "r"})
         except OSError as e:
             raise SpawnError(path, "could not be started: {}".format(

@@ -2,6 +2,14 @@
 """
 The registry of services this node publishes, with watchers for the
 locator's C{connect} stream.
+
+Names the node holds are I{reserved} before anything listens: its own
+services (the locator, the node, storage, logging and every configured
+one) when the runtime is built, each app from the moment it starts
+until it is gone. A name published from outside through
+C{locator.publish} (L{Registry.publishForeign}) can never take a
+reserved name, and a foreign publication gives way when the node
+reserves its name.
 """
 
 from zope.interface import implementer
@@ -27,7 +35,45 @@ class Registry:
 
     def __init__(self):
         self._services = {}
+        self._reserved = set()
+        self._foreign = set()
         self._watchers = Observers("registry")
+
+    def reserve(self, name):
+        """
+        Hold C{name} for a local service or app: from now on only the node
+        publishes it. A foreign publication of the name is withdrawn.
+        """
+        self._reserved.add(name)
+        if name in self._foreign:
+            self.withdraw(name)
+
+    def release(self, name):
+        """
+        Give up a reservation (an app that stopped or failed to start).
+        """
+        self._reserved.discard(name)
+
+    def reserved(self, name):
+        """
+        @return: whether a local service or app holds C{name}.
+        """
+        return name in self._reserved
+
+    def publishForeign(self, name, endpoints, version, graph):
+        """
+        Publish C{name} for a client of C{locator.publish}.
+
+        @raise DuplicateService: a local service or app holds the name, or
+            it is published already.
+        """
+        if name in self._reserved:
+            raise DuplicateService(
+                "service {!r} is held by this node (a local service or "
+                "app); locator.publish cannot take it".format(name))
+        entry = self.publish(name, endpoints, version, graph)
+        self._foreign.add(name)
+        return entry
 
     def publish(self, name, endpoints, version, graph):
         """
@@ -55,6 +101,7 @@ class Registry:
         if current is None or (entry is not None and current is not entry):
             return
         del self._services[name]
+        self._foreign.discard(name)
         self._notify(name, None)
 
     def lookup(self, name):

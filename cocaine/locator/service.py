@@ -33,12 +33,14 @@ class _Published:
     until C{discard} or until the connection drops.
     """
 
-    def __init__(self, registry, name):
+    def __init__(self, registry, name, entry):
         self._registry = registry
         self._name = name
+        self._entry = entry
 
     def discard(self):
-        self._registry.withdraw(self._name)
+        # only this publication: the name may be the node's again since
+        self._registry.withdraw(self._name, self._entry)
 
     connectionLost = discard
 
@@ -71,12 +73,19 @@ class LocatorService(Service):
     @ivar loads: the cluster's L{cocaine.cluster.load.LoadPublisher}
         sending our load to the C{connect} streams that ask for it, or
         L{None} (then they get none).
+    @ivar publishPermission: L{None}, or C{check(upstream, name)} called
+        before C{publish} takes C{name}: it raises a
+        L{cocaine.errors.CocaineError} (such as a permission error) to
+        refuse. The hook where authorization requires a permission to
+        publish; names the node holds are refused whatever it says.
     @ivar maxStreams: the most C{connect} streams open on the node
         (C{network.max-locator-streams}), or L{None}: each registry change
         is written to every one of them.
     @ivar streams: the C{connect} streams open.
     """
 
+    #: see the class docstring
+    publishPermission = None
     maxStreams = None
     streams = 0
 
@@ -265,9 +274,12 @@ class LocatorService(Service):
                 raise InvalidArgument(
                     "locator.publish: description must be [version, graph]")
             version, graph = description
-        self.registry.publish(name, checked, version, graph)
+        check = self.publishPermission
+        if check is not None:
+            check(upstream, name)
+        entry = self.registry.publishForeign(name, checked, version, graph)
         upstream.value()
-        return _Published(self.registry, name)
+        return _Published(self.registry, name, entry)
 
     def routing(self, upstream, router):
         """

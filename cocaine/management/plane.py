@@ -21,17 +21,22 @@ One app that fails gets C{{"error": message}} in its place; the request
 as a whole fails with C{{"error": message}} (L{cocaine.management.protocol}).
 """
 
+import hashlib
 import json
 import socket
+import time
 
 from twisted.internet.defer import DeferredLock, maybeDeferred
 from twisted.logger import Logger
 
+from cocaine.cluster.replay import (
+    DEFAULT_WINDOW, ReplayGuard, Replayed, Stale)
 from cocaine.errors import AppAlreadyRunning, AppNotRunning, KeyNotFound
 from cocaine.engine.manifest import plain
 from cocaine.management.protocol import (
-    BAD_SIGNATURE, NODE_NOT_RUNNING, SIGNATURE_REQUIRED, UNAUTHORIZED,
-    ManagementError, checkAction, parseRequest)
+    BAD_SIGNATURE, MAX_NONCE, NO_STAMP, NODE_NOT_RUNNING, REPLAYED,
+    SIGNATURE_REQUIRED, STALE, UNAUTHORIZED, ManagementError, checkAction,
+    parseRequest)
 from cocaine.management.signing import userKey, verify
 from cocaine.protocol.framing import packValue, unpackValue
 
@@ -39,22 +44,44 @@ from cocaine.protocol.framing import packValue, unpackValue
 MANIFESTS = "manifests"
 
 
+class _WallClock:
+    """
+    C{seconds()}: the time of day, when no clock is given.
+    """
+
+    @staticmethod
+    def seconds():
+        return time.time()
+
+
 class ManagementPlane:
     """
+    Version 3 requests are signed and carry C{timestamp} and C{nonce}
+    inside the signed frame: one made more than C{replayWindow} seconds
+    from our clock (either way), or whose nonce was used in the window, is
+    refused (L{cocaine.cluster.replay}). Only requests whose signature
+    verified are remembered.
+
     @ivar requests: requests handled.
     @ivar errors: requests answered with an error.
+    @ivar replay: the L{ReplayGuard} of signed requests.
     """
 
     log = Logger()
 
     def __init__(self, node, storage, uuid, requireSignature=False,
-                 hostname=None):
+                 hostname=None, clock=None, replayWindow=DEFAULT_WINDOW):
         """
         @param node: the node's L{cocaine.interfaces.INode}.
         @param storage: the node's storage backend (C{core}).
         @param uuid: the node's uuid, for C{info}.
         @param requireSignature: refuse version 2 requests.
+        @param clock: an C{IReactorTime} (wall time); the time of day by
+            default.
+        @param replayWindow: seconds a signed request is accepted either
+            side of our clock.
         """
+        self.replay = ReplayGuard(clock or _WallClock(), replayWindow)
         self.node = node
         self.storage = storage
         self.uuid = uuid
@@ -119,6 +146,22 @@ class ManagementPlane:
             raise ManagementError(UNAUTHORIZED)
         if digest is None:
             raise ManagementError(BAD_SIGNATURE)
+        nonce = request.nonce
+        if (type(request.timestamp) not in (int, float)
+                or not isinstance(nonce, str)
+                or not 0 < len(nonce) <= MAX_NONCE):
+            raise ManagementError(NO_STAMP)
+        try:
+            self.replay.check(request.timestamp, hashlib.sha256(
+                "{}\0{}".format(username, nonce).encode("utf-8")).digest())
+        except Stale:
+            self.log.warn("management: stale request by {user}",
+                          user=username)
+            raise ManagementError(STALE)
+        except Replayed:
+            self.log.warn("management: replayed request by {user}",
+                          user=username)
+            raise ManagementError(REPLAYED)
         self.log.info("management: {action} by {user} ({digest})",
                       action=request.action, user=username, digest=digest)
 

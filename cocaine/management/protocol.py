@@ -22,6 +22,13 @@ UNAUTHORIZED = "unauthorized user"
 BAD_SIGNATURE = "invalid signature"
 SIGNATURE_REQUIRED = "signed requests (version 3) are required"
 NODE_NOT_RUNNING = "the node is not running"
+STALE = "stale request: its timestamp is outside the replay window"
+REPLAYED = "replayed request: its nonce was already used"
+NO_STAMP = ('signed requests need "timestamp" (seconds since the epoch) '
+            'and "nonce" (a unique string of 1-128 characters)')
+
+#: The longest nonce of a signed request, in characters.
+MAX_NONCE = 128
 
 
 class ManagementError(Exception):
@@ -39,6 +46,9 @@ class Request:
     """
     @ivar body: the first frame's exact bytes (what a signature covers).
     @ivar signature: the second frame, or L{None}.
+    @ivar timestamp: the request's C{timestamp} field (version 3: when it
+        was made, seconds since the epoch), unchecked.
+    @ivar nonce: its C{nonce} field, unchecked.
     """
 
     version: int
@@ -47,6 +57,8 @@ class Request:
     username: object
     body: bytes
     signature: object
+    timestamp: object = None
+    nonce: object = None
 
 
 def parseRequest(frames):
@@ -72,7 +84,8 @@ def parseRequest(frames):
                               "supported)".format(json.dumps(version)))
     return Request(version, value.get("action"), value.get("apps"),
                    value.get("username"), body,
-                   frames[1] if len(frames) > 1 else None)
+                   frames[1] if len(frames) > 1 else None,
+                   value.get("timestamp"), value.get("nonce"))
 
 
 def checkAction(request):
@@ -99,8 +112,6 @@ def checkAction(request):
                                   '[name, ...]'.format(action))
         return apps
     return None
-
-
 
 
 def _jsonable(value):

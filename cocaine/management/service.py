@@ -11,7 +11,6 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from cocaine.config import DEFAULT_ZMQ_MAX_MESSAGE
 from cocaine.interfaces import IRPCService
 from cocaine.management.plane import ManagementPlane
 from cocaine.management.protocol import encodeReply
@@ -25,6 +24,13 @@ MANAGEMENT_VERSION = 1
 #: The default endpoint (loopback only).
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5000"
 
+#: The largest request message accepted (ZeroMQ's MAXMSGSIZE: a larger one
+#: disconnects its sender unread), unless configured.
+DEFAULT_MAX_MESSAGE = 1024 * 1024
+
+#: Seconds a signed request is accepted either side of our clock.
+DEFAULT_REPLAY_WINDOW = 30.0
+
 
 @implementer(IRPCService)
 class ManagementService(Service):
@@ -37,17 +43,18 @@ class ManagementService(Service):
     log = Logger()
 
     def __init__(self, context, endpoint=DEFAULT_ENDPOINT,
-                 requireSignature=False,
-                 maxMessageSize=DEFAULT_ZMQ_MAX_MESSAGE):
+                 requireSignature=False, maxMessage=DEFAULT_MAX_MESSAGE,
+                 replayWindow=DEFAULT_REPLAY_WINDOW):
         """
-        @param maxMessageSize: the largest request ZeroMQ takes
-            (C{network.zmq-max-message}); a peer sending more is
-            disconnected.
+        @param maxMessage: the largest request in bytes (C{max-message}).
+        @param replayWindow: seconds a signed request is accepted either
+            side of our clock (C{replay-window}).
         """
         self.context = context
-        self.maxMessageSize = maxMessageSize
         self.endpoint = endpoint
         self.requireSignature = requireSignature
+        self.maxMessage = maxMessage
+        self.replayWindow = replayWindow
         self.plane = None
         self._socket = None
 
@@ -56,11 +63,12 @@ class ManagementService(Service):
         Service.startService(self)
         self.plane = ManagementPlane(
             self.context.node, self.context.storage("core"),
-            self.context.uuid, self.requireSignature)
+            self.context.uuid, self.requireSignature,
+            clock=getattr(self.context, "reactor", None),
+            replayWindow=self.replayWindow)
         try:
-            # issue 14: a 400 MB message was accepted whole before
             self._socket = bindReply(self.endpoint, self._request,
-                                     maxMessageSize=self.maxMessageSize)
+                                     self.maxMessage)
         except ZeroMQError as e:
             self.running = 0
             raise StartupError("management: {}".format(e))

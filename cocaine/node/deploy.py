@@ -5,13 +5,10 @@ way the Cocaine tools deploy it (PROTOCOL.md section 7), or a development
 directory; and the runlist of the apps started on boot.
 """
 
-import hashlib
 import json
 import os
 import re
 import shutil
-import sys
-import tempfile
 
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -26,7 +23,6 @@ from cocaine.protocol.framing import packValue, unpackValue
 MANIFESTS, PROFILES, RUNLISTS, APPS = ("manifests", "profiles", "runlists",
                                        "apps")
 
-#: UNIX socket paths longer than this do not fit sockaddr_un.
 #: The per-app quotas (issue 14, finding 10: a 498 KB upload unpacked to
 #: 500 MiB): the archive as stored, and the files it unpacks to. The node
 #: service's C{max-archive} and C{max-unpacked} change them.
@@ -36,8 +32,6 @@ DEFAULT_MAX_UNPACKED = 256 * 1024 * 1024
 #: What an unpack leaves beside an app's directory in the spool when the
 #: node dies in the middle (L{cocaine.engine.archive.extractArchive}).
 _STAGING = re.compile(r"^\..+\.(new-[A-Za-z0-9_]+|old-[0-9a-f]{32})$")
-
-MAX_SOCKET_PATH = 100
 
 log = Logger()
 
@@ -220,25 +214,6 @@ def checkSlave(source):
     return source
 
 
-def socketPath(runtimeDirectory, name):
-    """
-    The UNIX socket an app's workers connect to: C{<runtime>/<name>.sock},
-    or a short path under the system's temporary directory when that would
-    not fit C{sockaddr_un}.
-    """
-    directory = os.path.abspath(runtimeDirectory)
-    path = os.path.join(directory, name + ".sock")
-    if len(path.encode()) <= MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha1(directory.encode()).hexdigest()[:12]
-    short = os.path.join(tempfile.gettempdir(), "cocaine-" + digest)
-    path = os.path.join(short, hashlib.sha1(name.encode()).hexdigest()[
-        :16] + ".sock")
-    log.info("app {app}: socket path too long for {directory}; using "
-             "{path}", app=name, directory=directory, path=path)
-    return path
-
-
 class Runlist:
     """
     The node's runlist in storage: the apps started on boot, with their
@@ -283,16 +258,11 @@ class Runlist:
 
 def workerEnvironment(environ=None):
     """
-    The base environment of workers: the node's, with the directory of the
-    node's own interpreter first on C{PATH}, so a worker starting with
-    C{#!/usr/bin/env python3} runs on the installation that has our worker
-    SDK.
+    The base environment of workers: what they need of the node's, never
+    all of it (L{cocaine.engine.environment}).
     """
-    env = dict(os.environ if environ is None else environ)
-    here = os.path.dirname(sys.executable)
-    parts = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    env["PATH"] = os.pathsep.join([here] + [p for p in parts if p != here])
-    return env
+    from cocaine.engine.environment import workerEnvironment
+    return workerEnvironment(environ)
 
 
 def defaultIsolate(reactor, profile, name):
@@ -301,8 +271,13 @@ def defaultIsolate(reactor, profile, name):
     the profile's limits.
     """
     if profile.isolate.get("type") == "thread":
+        if profile.user is not None or profile.group is not None:
+            raise SpawnFailed("app {!r}: the thread isolate runs in the "
+                              "node and cannot take the profile's user or "
+                              "group".format(name))
         from cocaine.isolate.thread import ThreadIsolate
         return ThreadIsolate(reactor)
     from cocaine.isolate.process import ProcessIsolate
     return ProcessIsolate(reactor, rlimits=dict(profile.rlimits) or None,
-                          cgroups=dict(profile.cgroups) or None)
+                          cgroups=dict(profile.cgroups) or None,
+                          user=profile.user, group=profile.group)

@@ -21,6 +21,7 @@ from cocaine.engine.engine import AppEngine
 from cocaine.engine.service import AppService
 from cocaine.errors import AppAlreadyRunning, AppNotRunning, SpawnFailed
 from cocaine.interfaces import INode
+from cocaine.isolate.process import handOver
 from cocaine.driver.service import buildDrivers
 from cocaine.management.monitor import startMonitor
 from cocaine.metrics.collector import AppsCollector
@@ -29,6 +30,7 @@ from cocaine.node.app import App
 from cocaine.observers import Observers
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkDrivers, loadPlugins
+from cocaine.auth.guard import appEnvironment
 from cocaine.rpc.host import ServiceHost
 
 #: How long apps get to drain when the whole node stops.
@@ -205,7 +207,7 @@ class NodeService(OrderedMultiService):
                 profile, self.maxArchive, self.maxUnpacked)
             await self._run(source)
         finally:
-            self._claimed.discard(name)
+            self._unclaim(name)
         if record:
             await self._runlist.add(name, profile)
 
@@ -216,7 +218,7 @@ class NodeService(OrderedMultiService):
                                                 profile)
             await self._run(source)
         finally:
-            self._claimed.discard(name)
+            self._unclaim(name)
 
     async def _claim(self, name):
         deploy.checkName(name)
@@ -231,23 +233,47 @@ class NodeService(OrderedMultiService):
             raise AppAlreadyRunning("app {!r} is already running".format(
                 name))
         self._claimed.add(name)
+        # the name is the app's from now on: locator.publish cannot take it
+        # while it starts or runs
+        self.context.registry.reserve(name)
+
+    def _unclaim(self, name):
+        self._claimed.discard(name)
+        if name not in self.namedServices:
+            self.context.registry.release(name)
+
+    def _workerEnvironment(self, name):
+        environ = dict(deploy.workerEnvironment())
+        # never the node operator's own token, nor another app's
+        for variable in ("COCAINE_TOKEN", "COCAINE_APP_TOKEN_TYPE",
+                         "COCAINE_APP_TOKEN_BODY"):
+            environ.pop(variable, None)
+        # the app's token (docs/security.md), when auth is on
+        environ.update(appEnvironment(getattr(self.context, "guard", None),
+                                      name))
+        return environ
 
     async def _run(self, source):
         name = source.name
         plugins = self.context.plugins or loadPlugins()
         checkDrivers(name, source.manifest.drivers, plugins)
         config = self.context.config
+        isolate = self._isolateFactory(self._reactor, source.profile, name)
+        uid = getattr(isolate, "workerUid", None)
+        if uid is not None and not source.local:
+            # the node's own unpacked copy: the workers' user may read it
+            handOver(source.directory, uid, isolate.workerGid)
         engine = AppEngine(
             self._reactor, name, source.manifest, source.profile,
-            source.directory,
-            self._isolateFactory(self._reactor, source.profile, name),
-            deploy.socketPath(config.paths.runtime, name),
+            source.directory, isolate,
+            config.paths.runtime,
             self._locatorEndpoint, storage=self.storage,
-            environ=deploy.workerEnvironment(),
+            environ=self._workerEnvironment(name),
             maxMessage=config.network.maxMessage)
         rpc = AppService(engine)
         listener = ServiceHost(self._reactor, name, rpc,
-                               self.context.registry, config.network)
+                               self.context.registry, config.network,
+                               guard=getattr(self.context, "guard", None))
         app = App(source, engine, listener,
                   buildDrivers(self._reactor, name, engine,
                                source.manifest.drivers, plugins),
@@ -262,6 +288,8 @@ class NodeService(OrderedMultiService):
         app = self._running(name)
         app.drainTimeout = self.drainTimeout
         await self.removeRunningChild(app)
+        if name not in self.namedServices and name not in self._claimed:
+            self.context.registry.release(name)
         self._watchers.notify(name, False)
         if not app.source.local:
             await self._runlist.remove(name)

@@ -21,6 +21,8 @@ NODE_VERSION = 1
 APP_VERSION = 1
 #: The metrics service's protocol version.
 METRICS_VERSION = 1
+#: The unicat service's protocol version (0.12's unicat plugin).
+UNICAT_VERSION = 1
 
 #: What a client may send on a C{publish} or C{routing} channel: C{discard}
 #: ends it (0.12's C{locator::publish_tag} and C{locator::routing_tag}).
@@ -93,7 +95,17 @@ APP = Protocol("app", [
     Message("control", [], dispatch=CONTROL),
 ])
 
+#: 0.12's C{unicat} (plugins C{unicat/include/cocaine/idl/unicat.hpp}):
+#: C{grant}/C{revoke}(entities, cids, uids, flags), entities
+#: C{[(scheme, service or nil, uri)]}, flags R = 1, W = 2; answers C{[]}.
+UNICAT = Protocol("unicat", [
+    Message("grant", [Arg("entities", "list"), Arg("cids", "list"),
+                      Arg("uids", "list"), Arg("flags", "int")]),
+    Message("revoke", [Arg("entities", "list"), Arg("cids", "list"),
+                       Arg("uids", "list"), Arg("flags", "int")]),
+])
+
 __all__ = ["NODE", "APP", "CONTROL", "NODE_VERSION", "APP_VERSION",
            "LOCATOR", "STORAGE", "LOGGING", "DISCARD", "TERMINAL",
            "LOCATOR_VERSION", "STORAGE_VERSION", "LOGGING_VERSION",
-           "METRICS", "METRICS_VERSION"]
+           "METRICS", "METRICS_VERSION", "UNICAT", "UNICAT_VERSION"]

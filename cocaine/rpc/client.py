@@ -24,6 +24,10 @@ from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
 
 
+#: The header carrying credentials (named, not indexed: any peer reads it).
+_AUTHORIZATION = "authorization"
+
+
 class ChannelClosed(Exception):
     """
     The service closed the stream: there is nothing more to read.
@@ -231,7 +235,14 @@ class ClientProtocol(Protocol):
 
     log = Logger()
 
-    def __init__(self, name, protocol, maxBuffer=DEFAULT_MAX_BUFFER):
+    #: The C{authorization} header value (bytes) sent with every call's
+    #: first message, or L{None}.
+    authorization = None
+
+    def __init__(self, name, protocol, maxBuffer=DEFAULT_MAX_BUFFER,
+                 authorization=None):
+        if authorization is not None:
+            self.authorization = authorization
         self.name = name
         self.protocol = protocol
         self._decoder = Decoder(maxBuffer, raw=False)
@@ -275,12 +286,26 @@ class ClientProtocol(Protocol):
         d = Deferred(lambda d: self._receivers.pop(channel, None))
         upstream = message.upstream
         if upstream is TERMINAL:
-            self.sendMessage(channel, mtype, args)
+            self._sendOpening(channel, mtype, args)
             d.callback(None)
             return d
         self._receivers[channel] = _Primitive(d, upstream or PRIMITIVE)
-        self.sendMessage(channel, mtype, args)
+        self._sendOpening(channel, mtype, args)
         return d
+
+    def _sendOpening(self, channel, mtype, args, headers=None):
+        """
+        Write a channel's first message with C{headers} and, when this
+        connection carries one, the C{authorization} header.
+        """
+        entries = [[False, name, value] for name, value in headers or ()]
+        if self.authorization is not None:
+            entries.append([False, _AUTHORIZATION, self.authorization])
+        if entries:
+            writes.write(self.transport, self._encoder.encodeWithHeaders(
+                channel, mtype, args, entries))
+        else:
+            self.sendMessage(channel, mtype, args)
 
     def open(self, mtype, args, headers=None):
         """
@@ -298,12 +323,7 @@ class ClientProtocol(Protocol):
                      message.dispatch)
         if not ch.done:
             self._receivers[channel] = ch
-        if headers:
-            writes.write(self.transport, self._encoder.encodeWithHeaders(
-                channel, mtype, args,
-                [[False, name, value] for name, value in headers]))
-        else:
-            self.sendMessage(channel, mtype, args)
+        self._sendOpening(channel, mtype, args, headers)
         return ch
 
     @writes.batched
@@ -346,9 +366,12 @@ class ClientProtocol(Protocol):
 
 
 def connect(reactor, endpoint, name, protocol, timeout=5,
-            maxBuffer=DEFAULT_MAX_BUFFER):
+            maxBuffer=DEFAULT_MAX_BUFFER, authorization=None):
     """
     Connect to a service.
+
+    @param authorization: the C{authorization} header value (bytes) to
+        send with every call, or L{None}.
 
     @param endpoint: C{(host, port)} for TCP or a filesystem path string for
         a UNIX socket.
@@ -364,4 +387,5 @@ def connect(reactor, endpoint, name, protocol, timeout=5,
             host = host.decode()
         cls = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
         point = cls(reactor, host, int(port), timeout=timeout)
-    return connectProtocol(point, ClientProtocol(name, protocol, maxBuffer))
+    return connectProtocol(point, ClientProtocol(name, protocol, maxBuffer,
+                                                 authorization))

@@ -30,7 +30,8 @@ class ServiceHost(Service):
 
     log = Logger()
 
-    def __init__(self, reactor, name, impl, registry, network, port=None):
+    def __init__(self, reactor, name, impl, registry, network, port=None,
+                 guard=None):
         """
         @param impl: an L{cocaine.interfaces.IRPCService} provider; when it
             also provides C{IService} it is started before the port opens
@@ -39,11 +40,14 @@ class ServiceHost(Service):
         @param network: the config's L{cocaine.config.Network}.
         @param port: a fixed port; by default one from C{network.ports} or
             the OS.
+        @param guard: the node's L{cocaine.auth.guard.Guard}, or L{None}
+            when auth is off.
         """
         self.setName(name)
         self._reactor = reactor
         self.impl = impl
-        self.hosted = HostedService(name, impl, impl.protocol, impl.version)
+        self.hosted = HostedService(name, impl, impl.protocol, impl.version,
+                                    guard)
         self._registry = registry
         self._network = network
         self._fixedPort = port

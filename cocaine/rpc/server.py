@@ -456,6 +456,12 @@ class ServerProtocol(Protocol):
         if protocol is not TERMINAL and "error" in protocol.byName:
             self.sendMessage(channel, _ERROR, toWire(error))
 
+    # the caller's identity, remembered for the last authorization header
+    # value seen on this connection (set only when a guard is on)
+    _authValue = None
+    _authIdentity = None
+    _authExpiry = None
+
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
         message = service.protocol.get(mtype)
@@ -469,7 +475,65 @@ class ServerProtocol(Protocol):
         except CocaineError as e:
             self._dispatchError(channel, e, message)
             return
-        handler = service.handlers[mtype]
+        if service.guard is not None:
+            identity = self._identify(service.guard, headers)
+            try:
+                pending = service.rules[mtype](identity, values)
+            except CocaineError as e:
+                self._refuse(channel, e, message, identity)
+                return
+            if pending is not None:
+                # an ACL to read first (primitive storage calls only)
+                pending.addCallbacks(
+                    lambda _: self._call(channel, mtype, values, message,
+                                         headers),
+                    self._refuseLater, errbackArgs=(channel, message,
+                                                    identity))
+                return
+        self._call(channel, mtype, values, message, headers)
+
+    def _identify(self, guard, headers):
+        """
+        The caller's identity from the C{authorization} header, verified
+        once per distinct value on this connection (again after it
+        expires).
+        """
+        value = None
+        if headers:
+            for name, headerValue in headers:
+                if name == b"authorization":
+                    value = headerValue
+                    break
+        if value is None:
+            return guard.anonymous
+        if value == self._authValue:
+            expiry = self._authExpiry
+            if expiry is None or expiry >= guard.now():
+                return self._authIdentity
+        identity, expiry = guard.identify(value)
+        self._authValue = value
+        self._authIdentity = identity
+        self._authExpiry = expiry
+        return identity
+
+    def _refuse(self, channel, error, message, identity):
+        self._service.guard.refused(self._service.name, message.name,
+                                    self._peer, identity, error)
+        protocol = message.upstream or PRIMITIVE
+        if protocol is not TERMINAL and "error" in protocol.byName:
+            self.sendMessage(channel, _ERROR, toWire(error))
+        if message.dispatch is not TERMINAL:
+            # the rest of the refused stream has nowhere to go
+            self._linger(channel)
+
+    def _refuseLater(self, failure, channel, message, identity):
+        if failure.check(CocaineError):
+            self._refuse(channel, failure.value, message, identity)
+        else:
+            self._replyFailure(failure, channel, message)
+
+    def _call(self, channel, mtype, values, message, headers):
+        handler = self._service.handlers[mtype]
         upstream = message.upstream
         if upstream is None and message.dispatch is TERMINAL:
             self._callPrimitive(channel, handler, values, message)
@@ -703,9 +767,15 @@ class HostedService:
     @ivar version: the protocol version C{resolve} reports.
     @ivar handlers: one bound handler per message id.
     @ivar connections: the live L{ServerProtocol}s.
+    @ivar guard: the L{cocaine.auth.guard.Guard}, or L{None}.
+    @ivar rules: the guard's check per message id, or L{None}.
     """
 
-    def __init__(self, name, impl, protocol, version):
+    def __init__(self, name, impl, protocol, version, guard=None):
+        """
+        @param guard: a L{cocaine.auth.guard.Guard} deciding every
+            opening message, or L{None} (auth off: no checks at all).
+        """
         self.name = name
         self.impl = impl
         self.protocol = protocol
@@ -717,6 +787,8 @@ class HostedService:
                 type(impl).__name__, ", ".join(missing)))
         self.handlers = [getattr(impl, m.method) for m in protocol.messages]
         self.connections = set()
+        self.guard = guard
+        self.rules = None if guard is None else guard.rules(name, protocol)
 
     def dropConnections(self):
         """

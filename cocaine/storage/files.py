@@ -156,8 +156,10 @@ class FileStorage:
 
     def _prepare(self):
         if not self._ready:
-            os.makedirs(self._tmp, exist_ok=True)
-            os.makedirs(self._tags, exist_ok=True)
+            # the node's alone: values, keys and tags (0700/0600)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            os.makedirs(self._tmp, mode=0o700, exist_ok=True)
+            os.makedirs(self._tags, mode=0o700, exist_ok=True)
             self._ready = True
             self.removeStale()
 
@@ -267,7 +269,8 @@ class FileStorage:
             try:
                 os.rename(tmp, path)
             except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.makedirs(os.path.dirname(path), mode=0o700,
+                            exist_ok=True)
                 if self.fsync:
                     _syncDirectory(self.path)
                 os.rename(tmp, path)
@@ -293,10 +296,10 @@ class FileStorage:
             directory = os.path.join(root, tag)
             target = os.path.join(directory, marker)
             try:
-                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o644)
+                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o600)
             except FileNotFoundError:
-                os.makedirs(directory, exist_ok=True)
-                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o644)
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
 
     def remove(self, collection, key):
@@ -376,7 +379,7 @@ def _syncDirectory(path):
 
 
 def _writeFile(path, blob, fsync):
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
     try:
         view = memoryview(blob)
         while view:

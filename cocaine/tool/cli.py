@@ -7,8 +7,10 @@ C{cocaine-tool}: the operator's command line.
 
 Every command speaks only the native protocol through the client SDK
 (L{cocaine.client.blocking}), so it works against any node. Defaults for
-C{--host}, C{--port} and C{--timeout} come from C{~/.cocaine/tools.yml}
-(YAML: C{host}, C{port}, C{timeout}), like the original Cocaine tools; the
+C{--host}, C{--port}, C{--timeout} and C{--token} come from
+C{~/.cocaine/tools.yml} (YAML: C{host}, C{port}, C{timeout}, C{token};
+the token also from C{COCAINE_TOKEN}, which the file does not override),
+like the original Cocaine tools; the
 global options may also follow the command (C{cocaine-tool app list --json}).
 
 Commands come from the modules of L{COMMAND_MODULES}: each has
@@ -29,7 +31,9 @@ import sys
 
 from twisted.internet.defer import TimeoutError as DeferredTimeout
 
-from cocaine.errors import CocaineError, NotConnected
+from cocaine.errors import (
+    PERMISSION_DENIED, UNAUTHORIZED, CocaineError, NotConnected,
+    SecurityError)
 from cocaine.tool.context import ToolContext, ToolError
 
 PROG = "cocaine-tool"
@@ -47,6 +51,8 @@ COMMAND_MODULES = [
     "cocaine.tool.crashlogs",
     "cocaine.tool.keys",
     "cocaine.tool.top",
+    "cocaine.tool.tokens",
+    "cocaine.tool.access",
 ]
 
 #: Where the config file is looked for by default.
@@ -55,6 +61,14 @@ DEFAULT_CONFIG = os.path.join("~", ".cocaine", "tools.yml")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10053
 DEFAULT_TIMEOUT = 10.0
+
+#: What a refused call's code means, for its one line.
+_REFUSALS = {
+    UNAUTHORIZED: "unauthorized: no token, or one that is expired, forged "
+    "or not signed by this node; see --token",
+    PERMISSION_DENIED: "permission denied: the token's uid/cids are not "
+    "allowed this",
+}
 
 #: Status of a usage error (argparse's).
 EXIT_USAGE = 2
@@ -105,6 +119,11 @@ def _addGlobalOptions(parser, suppress):
         "--timeout", type=_seconds, default=default(None), metavar="SECONDS",
         help="seconds to wait for each answer; 0 waits forever (default: "
         "from the config file, else {:g})".format(DEFAULT_TIMEOUT))
+    group.add_argument(
+        "--token", default=default(None), metavar="TOKEN",
+        help="credentials sent with every call: a token from 'token "
+        "issue', or uids for a promiscuous node (default: $COCAINE_TOKEN, "
+        "else token in the config file)")
     group.add_argument(
         "--json", action="store_true", default=default(False),
         help="print JSON for machines instead of tables")
@@ -184,7 +203,7 @@ def loadConfig(path, explicit=False):
 
     @param explicit: the path was given with C{--config}; a missing file
         is then an error too.
-    @return: a dict with some of C{host}, C{port}, C{timeout}.
+    @return: a dict with some of C{host}, C{port}, C{timeout}, C{token}.
     @raise ConfigError: the file is unreadable, not YAML, not a map or has
         a value of the wrong type; the message says which.
     """
@@ -232,6 +251,12 @@ def loadConfig(path, explicit=False):
             raise ConfigError("config {}: timeout: must be a number of "
                               "seconds >= 0, got {!r}".format(shown, timeout))
         config["timeout"] = float(timeout)
+    if value.get("token") is not None:
+        if not isinstance(value["token"], (str, int)) or isinstance(
+                value["token"], bool) or value["token"] == "":
+            raise ConfigError("config {}: token: must be a token string"
+                              .format(shown))
+        config["token"] = str(value["token"])
     return config
 
 
@@ -310,7 +335,9 @@ def main(argv=None):
             "port", DEFAULT_PORT),
         timeout=args.timeout if args.timeout is not None else config.get(
             "timeout", DEFAULT_TIMEOUT),
-        json=args.json, command=getattr(args, "_command", None))
+        json=args.json, command=getattr(args, "_command", None),
+        token=args.token or os.environ.get("COCAINE_TOKEN") or config.get(
+            "token"))
     try:
         status = func(ctx, args)
     except ToolError as e:
@@ -320,6 +347,9 @@ def main(argv=None):
         if reason is not None:
             return _fail("no node at {} ({})".format(ctx.address, reason))
         return _fail("{}: {}".format(_what(ctx, args), e))
+    except SecurityError as e:
+        return _fail("{}: refused: {} ({})".format(
+            _what(ctx, args), e, _REFUSALS.get(e.code, "security error")))
     except CocaineError as e:
         return _fail("{}: {}".format(_what(ctx, args), e))
     except ConnectionRefusedError:

@@ -130,11 +130,13 @@ class ToolContext:
     @ivar json: print JSON instead of tables.
     @ivar console: a C{rich} console on standard output.
     @ivar command: the subcommand being run (C{"app start"}), for errors.
+    @ivar token: the credentials sent with every call, or L{None}.
     """
 
     def __init__(self, host="127.0.0.1", port=10053, timeout=10.0,
-                 json=False, console=None, command=None):
+                 json=False, console=None, command=None, token=None):
         self.host = host
+        self.token = token
         self.port = port
         self.timeout = timeout
         self.json = json
@@ -176,7 +178,8 @@ class ToolContext:
         if service is None:
             from cocaine.client.blocking import connect
             service = self._services[name] = connect(
-                name, self.host, self.port, self.callTimeout)
+                name, self.host, self.port, self.callTimeout,
+                token=self.token)
         return service
 
     def close(self, timeout=None):

@@ -31,6 +31,8 @@ DEFAULT_TERMINATE_GRACE = 1.0
 ENV_HEARTBEAT_INTERVAL = "COCAINE_HEARTBEAT_INTERVAL"
 ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
+ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
+ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
 
 #: Exit statuses.
 EXIT_OK = 0
@@ -53,6 +55,20 @@ def _seconds(value, variable, default):
     except ValueError:
         return default
     return number if number > 0 else default
+
+
+def appAuthorization(environ=None):
+    """
+    The app's credentials from C{COCAINE_APP_TOKEN_TYPE} and
+    C{COCAINE_APP_TOKEN_BODY} (as Cocaine 0.12 gives them), as an
+    C{authorization} header value C{"TYPE BODY"}; L{None} without them.
+    """
+    environ = os.environ if environ is None else environ
+    kind = environ.get(ENV_TOKEN_TYPE)
+    body = environ.get(ENV_TOKEN_BODY)
+    if not kind or not body:
+        return None
+    return "{} {}".format(kind, body)
 
 
 class Worker:
@@ -82,6 +98,9 @@ class Worker:
     @ivar uuid: this worker's id (C{--uuid}).
     @ivar locator: the C{--locator} value, or L{None}.
     @ivar locators: C{locator} parsed into C{(host, port)} pairs.
+    @ivar authorization: the C{authorization} header value of the app's
+        token (C{"TYPE BODY"}) the node gave it, or L{None}: what a client
+        of the node's services sends (L{cocaine.client} does by itself).
     @ivar protocol: the C{--protocol} value, or L{None}.
     @ivar heartbeatInterval: seconds between heartbeats.
     @ivar disownTimeout: seconds the runtime may leave a heartbeat
@@ -122,6 +141,7 @@ class Worker:
                         else arguments.get("locator"))
         self.locators = parseLocators(self.locator)
         self.protocol = arguments.get("protocol")
+        self.authorization = appAuthorization()
         self.heartbeatInterval = _seconds(
             heartbeatInterval, ENV_HEARTBEAT_INTERVAL,
             DEFAULT_HEARTBEAT_INTERVAL)

@@ -54,9 +54,9 @@ class Socket:
         @param highWaterMark: the send and receive high-water marks (queued
             messages per peer); ZeroMQ's default (1000) when L{None}.
         @param subscriptions: prefixes a SUB socket subscribes to.
-        @param maxMessageSize: ZeroMQ's C{MAXMSGSIZE}: a peer sending a
-            larger message is disconnected by ZeroMQ before the message is
-            held whole; L{None} for no limit.
+        @param maxMessageSize: C{zmq.MAXMSGSIZE}: a peer sending a larger
+            message is disconnected without it being buffered; unlimited
+            when L{None}. Set before binding, as ZeroMQ needs.
         """
         from cocaine.zeromq._connection import Connection
         self.endpoint = None
@@ -212,7 +212,7 @@ def connectSubscriber(endpoint, onMessage, subscriptions=(b"",)):
 
 def bindReply(endpoint, onRequest, maxMessageSize=None):
     """
-    A L{ReplySocket} bound at C{endpoint}; C{maxMessageSize} as for
-    L{Socket}.
+    A L{ReplySocket} bound at C{endpoint} (messages up to
+    C{maxMessageSize} bytes, when given).
     """
     return ReplySocket(endpoint, onRequest, maxMessageSize)

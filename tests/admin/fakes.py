@@ -78,9 +78,17 @@ class HTTPClient:
     HTTP/1.0 (no chunking): the whole of twisted.web's path is taken.
     """
 
-    def __init__(self, site, host="127.0.0.1"):
+    def __init__(self, site, host="127.0.0.1", hostHeader="127.0.0.1:10080",
+                 headers=None):
+        """
+        @param host: the client's address.
+        @param hostHeader: the C{Host} header sent.
+        @param headers: headers sent with every request.
+        """
         self.site = site
         self.host = host
+        self.hostHeader = hostHeader
+        self.headers = dict(headers or {})
 
     def connect(self):
         protocol = self.site.buildProtocol(None)
@@ -95,7 +103,8 @@ class HTTPClient:
         @return: the C{(protocol, transport)} of the request's connection.
         """
         protocol, transport = self.connect()
-        headers = dict({"Host": "127.0.0.1:10080"}, **(headers or {}))
+        headers = dict({"Host": self.hostHeader}, **self.headers,
+                       **(headers or {}))
         if body is not None:
             headers["Content-Length"] = str(len(body))
         head = "{} {} HTTP/1.0\r\n".format(method, path) + "".join(
@@ -121,6 +130,15 @@ class HTTPClient:
                            **(headers or {}))
         status, _, raw = self.request(method, path, body, headers)
         return status, json.loads(raw)
+
+
+def clientOf(service, host="127.0.0.1", headers=None):
+    """
+    An L{HTTPClient} of a started L{AdminService} that names it in its
+    C{Host} header (C{127.0.0.1:PORT}).
+    """
+    return HTTPClient(service.site, host, "127.0.0.1:{}".format(
+        service.port.getHost().port), headers)
 
 
 def parseResponse(raw):

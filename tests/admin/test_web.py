@@ -21,7 +21,7 @@ from cocaine.engine.pool import crashlogTags
 from cocaine.metrics.registry import Metrics
 from cocaine.protocol.framing import packValue
 from cocaine.testing import FakeUpstream, MemoryNode, memoryContext
-from tests.admin.fakes import HTTPClient, StatsNode, parseResponse
+from tests.admin.fakes import StatsNode, clientOf, parseResponse
 
 KEY = "1700000000000000:worker-1"
 
@@ -50,7 +50,7 @@ class Dashboard:
                                     overview=self.overview)
         self.service.startService()
         test.addCleanup(self.service.stopService)
-        self.http = HTTPClient(self.service.site)
+        self.http = clientOf(self.service)
         self.storage = self.context.storage("core")
 
     def crash(self, key=KEY, lines=("Traceback", "ValueError: boom")):
@@ -178,7 +178,7 @@ class MemoryNodeTests(SynchronousTestCase):
             node.enqueue("slow", FakeUpstream(), "go").close()
         reactor.advance(0.03)
         reactor.advance(0.97)
-        _, overview = HTTPClient(service.site).json("GET", "/api/overview")
+        _, overview = clientOf(service).json("GET", "/api/overview")
         rates = overview["apps"][0]["rates"]
         self.assertEqual((rates["rps"], rates["eps"]), (6.0, 0.0))
         self.assertTrue(0.025 < rates["p50"] <= 0.05, rates)
@@ -281,7 +281,7 @@ class ActionTests(SynchronousTestCase):
         Actions from a client that is not on loopback are 403, saying
         why; reading is allowed.
         """
-        http = HTTPClient(self.d.service.site, host="10.1.2.3")
+        http = clientOf(self.d.service, host="10.1.2.3")
         status, error = http.json("POST", "/api/apps/echo/pause", {})
         self.assertEqual(status, 403)
         self.assertIn("only from loopback clients (this one is 10.1.2.3)",
@@ -310,7 +310,7 @@ class ActionTests(SynchronousTestCase):
         self.assertIn("http://evil.example", error["error"])
         status, _ = self.http.json(
             "POST", "/api/apps/echo/pause", {},
-            {"Origin": "http://127.0.0.1:10080"})
+            {"Origin": "http://" + self.http.hostHeader})
         self.assertEqual(status, 200)
 
     def test_badBody(self):

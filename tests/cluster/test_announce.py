@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.cluster.announce import (
     AnnounceProtocol, MalformedAnnounce, MulticastDiscovery, Unauthenticated,
-    decodeAnnounce, encodeAnnounce)
+    _mac, decodeAnnounce, decodeSigned, encodeAnnounce)
 from cocaine.config import Cluster
 from cocaine.testing import FakeDatagramTransport
 
@@ -46,20 +46,44 @@ class CodecTests(SynchronousTestCase):
 
     def test_hmac(self):
         """
-        With a secret a third element carries HMAC-SHA256 over the first
-        two; it verifies with the same secret only.
+        With a secret the time and a nonce follow, then HMAC-SHA256 over
+        the first four; it verifies with the same secret only.
         """
-        data = encodeAnnounce(US, ENDPOINTS, "s3cret")
-        self.assertEqual(len(msgpack.unpackb(data, raw=False)), 3)
+        data = encodeAnnounce(US, ENDPOINTS, "s3cret", 12.5, b"n" * 16)
+        value = msgpack.unpackb(data, raw=False)
+        self.assertEqual(value[:4], [US, [list(ENDPOINTS[0])], 12.5,
+                                     b"n" * 16])
+        self.assertEqual(decodeSigned(data, "s3cret"),
+                         (US, ENDPOINTS, (12.5, b"n" * 16)))
         self.assertEqual(decodeAnnounce(data, "s3cret"), (US, ENDPOINTS))
         self.assertRaises(Unauthenticated, decodeAnnounce, data, "other")
         self.assertRaises(Unauthenticated, decodeAnnounce,
                           encodeAnnounce(US, ENDPOINTS), "s3cret")
-        tampered = encodeAnnounce(US, [("127.0.0.1", 1)], "s3cret")
-        value = msgpack.unpackb(tampered, raw=False)
-        value[1] = [["127.0.0.1", 2]]
-        self.assertRaises(Unauthenticated, decodeAnnounce,
-                          msgpack.packb(value, use_bin_type=True), "s3cret")
+        for index, other in ((1, [["127.0.0.1", 2]]), (2, 13.5),
+                             (3, b"m" * 16)):
+            tampered = msgpack.unpackb(data, raw=False)
+            tampered[index] = other
+            self.assertRaises(Unauthenticated, decodeAnnounce,
+                              msgpack.packb(tampered, use_bin_type=True),
+                              "s3cret")
+
+    def test_oldSignedFormatRefused(self):
+        """
+        The signed format before the replay window, C{[uuid, endpoints,
+        mac]}, is refused with a secret (it has no time) and heard without
+        one.
+        """
+        body = msgpack.packb([US, [list(ENDPOINTS[0])]], use_bin_type=True)
+        old = msgpack.packb([US, [list(ENDPOINTS[0])], _mac("s3cret", body)],
+                            use_bin_type=True)
+        self.assertRaises(Unauthenticated, decodeAnnounce, old, "s3cret")
+        self.assertEqual(decodeAnnounce(old), (US, ENDPOINTS))
+
+    def test_timestampNeeded(self):
+        """
+        A signed announce is not made without its time.
+        """
+        self.assertRaises(ValueError, encodeAnnounce, US, ENDPOINTS, "s")
 
     def test_malformed(self):
         """
@@ -105,7 +129,8 @@ class AnnounceProtocolTests(SynchronousTestCase):
 
     def receive(self, uuid, endpoints=(("127.0.0.1", 2000),), secret=None):
         self.protocol.datagramReceived(
-            encodeAnnounce(uuid, list(endpoints), secret or self.secret),
+            encodeAnnounce(uuid, list(endpoints), secret or self.secret,
+                           self.clock.seconds()),
             ("127.0.0.1", PORT))
 
     def test_setUp(self):
@@ -234,12 +259,54 @@ class SecretTests(AnnounceProtocolTests):
         self.protocol.datagramReceived(
             encodeAnnounce(THEM, [("127.0.0.1", 1)]), ("127.0.0.1", 1))
         self.protocol.datagramReceived(
-            encodeAnnounce(OTHER, [("127.0.0.1", 1)], "wrong"),
+            encodeAnnounce(OTHER, [("127.0.0.1", 1)], "wrong", 0.0),
             ("127.0.0.1", 1))
         self.assertEqual(self.heard, [])
         self.assertEqual(self.protocol.stats["unauthenticated"], 2)
         self.assertEqual(self.protocol.stats["replies"], 0)
         self.assertEqual(len(self.transport.written), 1)
+
+    def test_replayIgnored(self):
+        """
+        An announce heard once is not heard again from a replay of the
+        same datagram within the window, and is counted C{replayed}.
+        """
+        data = encodeAnnounce(THEM, ENDPOINTS, self.secret, 0.0)
+        self.protocol.datagramReceived(data, ("127.0.0.1", 1))
+        self.clock.advance(10)
+        self.protocol.datagramReceived(data, ("127.0.0.1", 1))
+        self.assertEqual(len(self.heard), 1)
+        self.assertEqual(self.protocol.stats["replayed"], 1)
+
+    def test_staleIgnored(self):
+        """
+        A signed announce made more than C{replay-window} seconds before
+        (or after: a clock ahead) ours is ignored and counted C{stale};
+        within the window, either way, it is heard.
+        """
+        self.clock.advance(1000)
+        for when in (1000 - 31, 1000 + 31):
+            self.protocol.datagramReceived(
+                encodeAnnounce(THEM, ENDPOINTS, self.secret, when),
+                ("127.0.0.1", 1))
+        self.assertEqual(self.heard, [])
+        self.assertEqual(self.protocol.stats["stale"], 2)
+        for when in (1000 - 29, 1000 + 29):
+            self.protocol.datagramReceived(
+                encodeAnnounce(THEM, ENDPOINTS, self.secret, when),
+                ("127.0.0.1", 1))
+        self.assertEqual(len(self.heard), 2)
+
+    def test_ownAnnouncesTimestamped(self):
+        """
+        Our announces carry our clock's time and a fresh nonce each.
+        """
+        self.clock.advance(3)
+        self.protocol.announce()
+        stamps = [decodeSigned(data, self.secret)[2]
+                  for data, _ in self.transport.written]
+        self.assertEqual([t for t, _ in stamps], [0.0, 3.0])
+        self.assertNotEqual(stamps[0][1], stamps[1][1])
 
 
 class MulticastDiscoveryTests(SynchronousTestCase):

@@ -27,7 +27,8 @@ class ClusterConfigTests(SynchronousTestCase):
         self.assertEqual(Cluster(), Cluster(
             discovery=None, group="239.0.100.53", port=10053, interval=5.0,
             interface="127.0.0.1", ttl=1, loopback=True, peers=(),
-            secret=None, gateway="load-aware", bias=0.1))
+            secret=None, gateway="load-aware", bias=0.1, replayWindow=30.0,
+            maxUnlinked=64, maxReportApps=256))
         self.assertEqual(cluster(discovery="multicast").interface,
                          "127.0.0.1")
         self.assertEqual(cluster(discovery="multicast",
@@ -88,7 +89,17 @@ class ClusterConfigTests(SynchronousTestCase):
             self.assertEqual(error.path, "cluster.bias")
         self.assertError({"gateways": "adhoc"}, "cluster.gateways",
                          "unknown key (allowed: bias, discovery, gateway, "
-                         "group, interface, interval, loopback, peers, port, "
-                         "secret, ttl)")
+                         "group, interface, interval, loopback, "
+                         "max-report-apps, max-unlinked, peers, port, "
+                         "replay-window, secret, ttl)")
+        for bad in (0, 0.5, "30", True, 3601):
+            error = self.assertRaises(ConfigError, cluster,
+                                      **{"replay-window": bad})
+            self.assertEqual(error.path, "cluster.replay-window")
+        for key in ("max-unlinked", "max-report-apps"):
+            for bad in (0, -1, 1.5, "8", True, 100001):
+                error = self.assertRaises(ConfigError, cluster,
+                                          **{key: bad})
+                self.assertEqual(error.path, "cluster." + key)
         error = self.assertRaises(ConfigError, parse, {"cluster": []})
         self.assertEqual(error.path, "cluster")

@@ -39,6 +39,8 @@ class FakePeer:
 
 
 class ClusterAppsTests(SynchronousTestCase):
+    secret = "cluster-secret"
+
     def setUp(self):
         self.clock = Clock()
         self.node = MemoryNode()
@@ -51,7 +53,8 @@ class ClusterAppsTests(SynchronousTestCase):
         self.failing = {}
         self.apps = ClusterApps(
             self.node, storage, self.context, remoteNode=lambda e: FakePeer(
-                self.log, e, self.failing.get(tuple(e))), clock=self.clock)
+                self.log, e, self.failing.get(tuple(e))), clock=self.clock,
+            secret=self.secret)
         self.remote = self.context.locator.remote
         storage.write("manifests", "echo", packValue({"slave": "w"}),
                       ["app"])
@@ -173,3 +176,104 @@ class ClusterAppsTests(SynchronousTestCase):
         self.apps.changed()
         self.apps.stop()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class NoSecretTests(ClusterAppsTests):
+    """
+    Without a cluster secret nothing is pushed to peers.
+    """
+
+    secret = None
+
+    def test_startEverywhere(self):
+        """
+        C{start} refuses, saying why, before starting or sending anything.
+        """
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        error = self.failureResultOf(Deferred.fromCoroutine(
+            self.apps.start("echo", "small")), SpawnFailed).value
+        self.assertIn("cluster.secret", str(error))
+        self.assertEqual(self.node.calls, [])
+        self.assertEqual(self.log, [])
+        self.assertEqual(self.runlist(), {})
+
+    def test_startInlineProfileAlreadyRunning(self):
+        self.test_startEverywhere()
+
+    def test_startMissing(self):
+        self.test_startEverywhere()
+
+    def test_lateJoiner(self):
+        """
+        A node linked later is sent nothing, even of a cluster runlist
+        left from before.
+        """
+        self.storage.write("runlists", CLUSTER_RUNLIST,
+                           packValue({"echo": "small"}), ["runlist"])
+        self.successResultOf(self.node.startApp("echo", "small"))
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.apps.changed()
+        self.clock.advance(1)
+        self.assertEqual(self.log, [])
+
+    def test_lateJoinerSmallerUuidSends(self):
+        self.test_lateJoiner()
+
+    def test_pauseEverywhere(self):
+        """
+        C{pause} sends no app: it still stops a cluster-wide app started
+        before everywhere.
+        """
+        self.storage.write("runlists", CLUSTER_RUNLIST,
+                           packValue({"echo": "small"}), ["runlist"])
+        self.successResultOf(self.node.startApp("echo", "small"))
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.assertEqual(self.settle(self.apps.pause("echo")),
+                         {US: "ok", A: "ok"})
+        self.assertEqual(self.log, [("pause", ("127.0.0.1", 1), "echo"),
+                                    ("close", ("127.0.0.1", 1))])
+        self.assertEqual(self.runlist(), {})
+
+    def test_secretFromConfig(self):
+        """
+        By default the secret is the config's C{cluster.secret}.
+        """
+        from cocaine.config import Cluster
+        apps = ClusterApps(self.node, self.storage, SimpleNamespace(
+            reactor=self.clock, config=SimpleNamespace(
+                cluster=Cluster(secret="s"))))
+        self.assertEqual(apps.secret, "s")
+        self.assertIsNone(ClusterApps(self.node, self.storage, SimpleNamespace(
+            reactor=self.clock, config=SimpleNamespace(
+                cluster=Cluster()))).secret)
+
+
+class PeerTokenTests(SynchronousTestCase):
+    """
+    With auth on, the node calls its peers with its own admin token.
+    """
+
+    def test_tokenFromGuard(self):
+        """
+        The default peer client carries an admin token of this node's
+        secret; without a guard it carries none.
+        """
+        from cocaine.auth.authenticators import TokenAuthenticator
+        from cocaine.auth.guard import Guard
+        clock = Clock()
+        clock.advance(1000)
+        authenticator = TokenAuthenticator([b"s" * 32])
+        context = SimpleNamespace(reactor=clock, guard=Guard(
+            clock, authenticator), config=None)
+        apps = ClusterApps(MemoryNode(), MemoryStorage(), context,
+                           secret="cluster-secret")
+        peer = apps._remoteNode(("127.0.0.1", 1))
+        self.addCleanup(peer.close)
+        identity, _ = authenticator.identify(
+            peer.storage.authorization, clock.seconds())
+        self.assertTrue(identity.admin)
+        apps = ClusterApps(MemoryNode(), MemoryStorage(), SimpleNamespace(
+            reactor=clock, config=None), secret="cluster-secret")
+        peer = apps._remoteNode(("127.0.0.1", 1))
+        self.addCleanup(peer.close)
+        self.assertIsNone(peer.storage.authorization)

@@ -16,7 +16,8 @@ from zope.interface.verify import verifyObject
 from cocaine.cluster.gateway import (
     GATEWAYS, AdhocGateway, IGateway, LoadAwareGateway)
 from cocaine.cluster.load import (
-    BIG_CHANGE, CpuSampler, LoadPublisher, bigChange, nodeLoad)
+    BIG_CHANGE, MAX_CAPACITY, MAX_CONCURRENCY, MAX_COUNT, CpuSampler,
+    LoadPublisher, bigChange, clampReport, nodeLoad)
 from cocaine.protocol.load import CPU_WEIGHT, score
 from cocaine.cluster.remote import RemoteTable
 from cocaine.locator.registry import Registry
@@ -235,8 +236,9 @@ class RemoteLoadTests(SynchronousTestCase):
         self.assertIsNone(table.load(A))
         table.link(A, ("127.0.0.1", 1), {})
         table.setLoad(A, {b"cpu": 1.0, b"apps": {b"app": {b"queue": 2}}})
-        self.assertEqual(table.load(A), {"cpu": 1.0,
-                                         "apps": {"app": {"queue": 2}}})
+        self.assertEqual(table.load(A), {"cpu": 1.0, "apps": {"app": {
+            "queue": 2.0, "busy": 0.0, "sessions": 0.0, "capacity": 1.0,
+            "concurrency": 1.0}}})
         self.assertEqual(table.loads(), {A: table.load(A)})
         self.assertRaises(ValueError, table.setLoad, A, [1])
         table.link(A, ("127.0.0.1", 1), {})
@@ -244,6 +246,85 @@ class RemoteLoadTests(SynchronousTestCase):
         table.setLoad(A, report())
         table.drop(A)
         self.assertIsNone(table.load(A))
+
+
+class ClampTests(SynchronousTestCase):
+    """
+    A peer's report is clamped to sane ranges (issue 14, finding 6).
+    """
+
+    def test_ranges(self):
+        """
+        Counts within 0-MAX_COUNT, capacity and concurrency within 1 and
+        their caps, CPU within 0-100; garbage counts as busy (CPU) or the
+        safe default; other fields are dropped.
+        """
+        inf = float("inf")
+        clamped = clampReport({"cpu": -50, "apps": {
+            "a": {"queue": -1, "busy": 1e30, "sessions": float("nan"),
+                  "capacity": inf, "concurrency": 1e12, "extra": "x"},
+            "b": {"capacity": 0, "concurrency": -3},
+            "c": "not a map", "": {}, 7: {}, "x" * 256: {}}})
+        self.assertEqual(clamped, {"cpu": 0.0, "apps": {
+            "a": {"queue": 0.0, "busy": float(MAX_COUNT), "sessions": 0.0,
+                  "capacity": float(MAX_CAPACITY),
+                  "concurrency": float(MAX_CONCURRENCY)},
+            "b": {"queue": 0.0, "busy": 0.0, "sessions": 0.0,
+                  "capacity": 1.0, "concurrency": 1.0}}})
+        self.assertEqual(clampReport({"cpu": 1e9})["cpu"], 100.0)
+        self.assertEqual(clampReport({"cpu": "0"}), {"cpu": 100.0,
+                                                     "apps": {}})
+        self.assertEqual(clampReport({}), {"cpu": 100.0, "apps": {}})
+        self.assertRaises(ValueError, clampReport, [])
+
+    def test_appsCapped(self):
+        """
+        At most C{maxApps} apps of a report are kept.
+        """
+        apps = {"app{}".format(i): {} for i in range(10000)}
+        self.assertEqual(len(clampReport({"apps": apps}, 5)["apps"]), 5)
+        table = RemoteTable(maxReportApps=3)
+        table.link(A, ("127.0.0.1", 1), {})
+        table.setLoad(A, {"cpu": 0.0, "apps": apps})
+        self.assertEqual(len(table.load(A)["apps"]), 3)
+
+
+class ZeroLoadLiarTests(SynchronousTestCase):
+    """
+    A peer claiming zero load whatever it is sent does not draw every
+    resolve while an honest peer is within C{bias} of idle.
+    """
+
+    def choices(self, honestSessions):
+        table = RemoteTable()
+        for uuid in (A, B):
+            table.link(uuid, ("127.0.0.1", 1), {})
+        table.setLoad(A, {"cpu": 5.0, "apps": {"app": {
+            "sessions": honestSessions, "queue": 0, "capacity": 20,
+            "concurrency": 1}}})
+        table.setLoad(B, {"cpu": 0.0, "apps": {"app": {
+            "sessions": 0, "queue": 0, "capacity": 10000,
+            "concurrency": 10000}}})
+        gateway = LoadAwareGateway(table, lambda: None, bias=0.1,
+                                   rng=random.Random(4))
+        return Counter(gateway.choose("app", {A: "a", B: "b"})
+                       for _ in range(200))
+
+    def test_liarShares(self):
+        """
+        An honest peer with one session of twenty (score 0.055) shares
+        the resolves with the liar (score 0).
+        """
+        counts = self.choices(1)
+        self.assertGreater(counts["a"], 60)
+        self.assertGreater(counts["b"], 60)
+
+    def test_busyHonestPeer(self):
+        """
+        An honest peer busier than C{bias} is left for the idle one, liar
+        or not: that is what the load-aware gateway is for.
+        """
+        self.assertEqual(self.choices(5), {"b": 200})
 
 
 class PublisherTests(SynchronousTestCase):

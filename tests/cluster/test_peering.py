@@ -276,3 +276,66 @@ class PeeringTests(SynchronousTestCase):
 
 class ConnectionRefusedErrorForTest(Exception):
     pass
+
+
+class UnlinkedBoundTests(SynchronousTestCase):
+    """
+    Nodes heard but not linked are bounded and expire (issue 14, finding
+    6: a flood of spoofed uuids).
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.opens = []
+        self.forgotten = []
+        self.peering = Peering(self.clock, US, RemoteTable(), 5.0,
+                               self.openStream,
+                               forgotten=self.forgotten.append,
+                               maxUnlinked=3)
+        self.peering.startService()
+        self.addCleanup(self.peering.stopService)
+
+    def openStream(self, endpoints, ownUuid):
+        d = Deferred()
+        self.opens.append(d)
+        return d
+
+    def test_oldestNotConnectingEvicted(self):
+        """
+        A fourth unlinked node takes the place of the oldest one whose
+        attempt failed; while every one is connecting, new ones are
+        ignored (attempts in flight stay bounded); a linked node does not
+        count.
+        """
+        self.peering.heard(A, EP_A)
+        stream = FakeStream()
+        self.opens[0].callback(stream)
+        stream.send(A, {})
+        for uuid in ("x1", "x2", "x3"):
+            self.peering.heard(uuid, EP_B)
+        self.assertEqual(len(self.opens), 4)
+        self.peering.heard("x4", EP_B)
+        self.assertEqual(self.peering.stats, {"evicted": 0, "refused": 1})
+        self.assertNotIn("x4", self.peering.links())
+        self.opens[2].errback(NotConnected("refused"))
+        self.peering.heard("x4", EP_B)
+        self.assertEqual(self.peering.links(), {
+            A: "linked", "x1": "connecting", "x3": "connecting",
+            "x4": "connecting"})
+        self.assertEqual(self.forgotten, ["x2"])
+        self.assertEqual(self.peering.stats, {"evicted": 1, "refused": 1})
+
+    def test_floodLeavesNothing(self):
+        """
+        10,000 uuids whose locators refuse: at most C{maxUnlinked} are
+        tracked at any time, and once the flood stops every one is
+        forgotten after the silence period.
+        """
+        for i in range(10000):
+            self.peering.heard("flood-{}".format(i), EP_B)
+            self.opens.pop().errback(NotConnected("refused"))
+            self.assertLessEqual(len(self.peering.links()), 3)
+        self.clock.advance(self.peering.silence + 1)
+        self.assertEqual(self.peering.links(), {})
+        self.assertEqual(self.peering.stats["evicted"], 9997)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -89,7 +89,8 @@ class ExtractTests(SynchronousTestCase):
             self.target, "lib", "link.py")), "util.py")
         self.assertEqual(self.read("lib", "link.py"), b"x = 1\n")
         self.assertEqual(self.read("top", "file.txt"), b"deep")
-        self.assertEqual(stat.S_IMODE(os.stat(self.target).st_mode), 0o755)
+        # the app's directory is the node's alone
+        self.assertEqual(stat.S_IMODE(os.stat(self.target).st_mode), 0o700)
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
             self.target, "deep", "er")).st_mode), 0o755)
 

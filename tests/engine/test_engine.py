@@ -5,7 +5,6 @@ L{cocaine.engine.session} with fakes: a L{Clock}, a fake isolate whose
 """
 
 import errno
-import os
 import signal
 import time
 
@@ -20,7 +19,8 @@ from cocaine.engine.manifest import parseManifest, parseProfile
 from cocaine.engine.connection import WorkerConnection
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
 
 
 class _EngineCase(SynchronousTestCase):
@@ -36,9 +36,9 @@ class _EngineCase(SynchronousTestCase):
                                               "environment": {"A": "1"}},
                                              "app"),
             parseProfile(self.profile, "test"), "/apps/app", self.isolate,
-            os.path.join(self.mktemp(), "app.sock"),
-            lambda: "127.0.0.1:10053", self.storage,
+            self.mktemp(), lambda: "127.0.0.1:10053", self.storage,
             environ={"PATH": "/bin"})
+        admitAnyPeer(self.engine)
         self.engine.start()
 
     def enqueue(self, event="echo", headers=()):
@@ -89,6 +89,17 @@ class SpawnTests(_EngineCase):
             "127.0.0.1:10053", "--protocol", "1", "--uuid", uuid])
         self.assertEqual(process.env, {"PATH": "/bin", "A": "1"})
         self.assertEqual(process.cwd, "/apps/app")
+
+    def test_profileEnvironmentOverManifest(self):
+        """
+        The profile's C{environment} (the operator's) is added over the
+        manifest's (the app's).
+        """
+        self.engine.profile = parseProfile(
+            {"environment": {"A": "2", "B": "3"}}, "test")
+        self.enqueue()
+        (process,) = self.isolate.processes
+        self.assertEqual(process.env, {"PATH": "/bin", "A": "2", "B": "3"})
 
     def test_noWorkerUntilNeeded(self):
         self.assertEqual(self.isolate.processes, [])

@@ -5,6 +5,7 @@ drain, stop and start again, with a memory reactor and a fake isolate.
 
 import os
 import signal
+import stat
 
 import msgpack
 from twisted.internet.testing import StringTransport
@@ -18,7 +19,8 @@ from cocaine.engine.pool import crashlogTags
 from cocaine.errors import CATEGORY_NODE as NODE
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
 
 
 class _MachineCase(SynchronousTestCase):
@@ -34,11 +36,12 @@ class _MachineCase(SynchronousTestCase):
         self.reactor = FakeReactor()
         self.isolate = FakeIsolate()
         self.storage = MemoryStorage()
-        self.socketPath = os.path.join(self.mktemp(), "app.sock")
+        self.runtime = self.mktemp()
         self.engine = AppEngine(
             self.reactor, "app", parseManifest({"slave": "worker"}, "app"),
             parseProfile(self.profile, "test"), "/apps/app", self.isolate,
-            self.socketPath, lambda: "127.0.0.1:10053", self.storage)
+            self.runtime, lambda: "127.0.0.1:10053", self.storage)
+        admitAnyPeer(self.engine)
 
     def enqueue(self, event="echo", headers=()):
         upstream = FakeUpstream()
@@ -98,19 +101,39 @@ class StartTests(_MachineCase):
         """
         self.engine.start()
         self.assertEqual(self.engine.state, "running")
-        ((path, factory, _, _, _),) = self.reactor.unixServers
-        self.assertEqual(path, self.socketPath)
+        ((path, factory, _, mode, _),) = self.reactor.unixServers
+        self.assertEqual(path, self.engine.socketPath)
+        self.assertEqual(mode, 0o600)
+        directory = os.path.dirname(path)
+        info = os.lstat(directory)
+        self.assertEqual((stat.S_IMODE(info.st_mode), info.st_uid),
+                         (0o700, os.geteuid()))
         self.assertIsInstance(factory, WorkerListener)
         self.assertIs(factory.engine, self.engine)
         self.assertEqual(self.isolate.processes, [])
         self.assertFalse(self.engine.queueFull())
 
-    def test_staleSocketRemoved(self):
-        os.makedirs(os.path.dirname(self.socketPath))
-        with open(self.socketPath, "w"):
-            pass
+    def test_freshPrivateDirectory(self):
+        """
+        Each start listens in a new directory made with C{mkdtemp}: what
+        sits at another path (a directory someone made in the runtime
+        directory) is never used.
+        """
+        os.makedirs(os.path.join(self.runtime, "app"))
         self.engine.start()
-        self.assertFalse(os.path.exists(self.socketPath))
+        self.assertNotEqual(os.path.dirname(self.engine.socketPath),
+                            os.path.join(self.runtime, "app"))
+        self.assertTrue(os.path.isdir(os.path.dirname(
+            self.engine.socketPath)))
+
+    def test_stopRemovesDirectory(self):
+        """
+        Stopping removes the start's private directory.
+        """
+        self.engine.start()
+        directory = os.path.dirname(self.engine.socketPath)
+        self.successResultOf(self.engine.stop())
+        self.assertFalse(os.path.exists(directory))
 
     def test_served(self):
         upstream, session, process, connection, transport = self.serving()
@@ -394,8 +417,9 @@ class StopTests(_MachineCase):
         self.successResultOf(stopped)
         self.engine.start()
         self.assertEqual(self.engine.state, "running")
-        self.assertEqual([s[0] for s in self.reactor.unixServers],
-                         [self.socketPath, self.socketPath])
+        first, second = [s[0] for s in self.reactor.unixServers]
+        self.assertEqual(second, self.engine.socketPath)
+        self.assertNotEqual(first, second)
         first, second = self.reactor.ports
         self.assertTrue(first.stopped)
         self.assertFalse(second.stopped)

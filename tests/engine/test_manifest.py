@@ -156,3 +156,29 @@ class ManifestTests(SynchronousTestCase):
         with self.assertRaises(ManifestError) as caught:
             parseManifest({}, "app")
         self.assertIn("manifest of app 'app': slave:", str(caught.exception))
+
+
+class ProfileAccountTests(SynchronousTestCase):
+    """
+    A profile's C{user}, C{group} and C{environment}.
+    """
+
+    def test_default(self):
+        profile = parseProfile({}, "p")
+        self.assertEqual((profile.user, profile.group,
+                          dict(profile.environment)), (None, None, {}))
+
+    def test_given(self):
+        profile = parseProfile({b"user": b"nobody", "group": 65534,
+                                "environment": {"A": b"1"}}, "p")
+        self.assertEqual((profile.user, profile.group,
+                          dict(profile.environment)),
+                         ("nobody", 65534, {"A": "1"}))
+
+    def test_malformed(self):
+        for value in ({"user": ""}, {"user": -1}, {"group": True},
+                      {"user": ["x"]}, {"environment": {"A": 1}},
+                      {"environment": ["A"]}):
+            error = self.assertRaises(ManifestError, parseProfile, value,
+                                      "p")
+            self.assertIn("profile 'p': " + next(iter(value)), str(error))

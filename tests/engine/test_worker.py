@@ -38,6 +38,9 @@ class RecordingEngine:
         self.lines = []
         self.workers = {}
 
+    def admits(self, worker, transport):
+        return True
+
     def workerActive(self, worker):
         self.events.append(("workerActive", worker.uuid))
 

@@ -10,7 +10,10 @@ above zero while the client sends requests, pinning the pool with the
 pool input shows on the page, and pausing echo turns it to stopped (the
 node's log says so too). A screenshot is saved in the test's temporary
 directory, or to C{docs/admin-dashboard.png} when C{COCAINE_SCREENSHOTS=1}
-(that is how the one in the docs was made). Chromium and playwright-core
+(that is how the one in the docs was made). A second run has token
+authentication on: the page asks for a token, is given the admin's
+through its form, then shows echo running, live, and pauses it.
+Chromium and playwright-core
 are installed as for the Sockend's browser test
 (L{tests.mesh.test_sockend}); the test skips, saying why, when they or a
 network namespace cannot be had.
@@ -22,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -67,9 +71,9 @@ class AdminBrowserTests(SynchronousTestCase):
         self.namespace = loopbackNamespace(
             self, "cocaine-admin-{}".format(os.getpid()))
 
-    def startNode(self):
+    def startNode(self, auth=None):
         directory = os.path.abspath(self.mktemp())
-        node = NamespaceNode(self.namespace, "127.0.0.1", directory, {
+        config = {
             "network": {"bind": "127.0.0.1", "locator": 0},
             "storages": {"core": {"type": "files", "args": {
                 "path": os.path.join(directory, "storage")}}},
@@ -80,7 +84,10 @@ class AdminBrowserTests(SynchronousTestCase):
                     "profile": {"pool-limit": 2}}}}},
                 "admin": {"type": "admin", "args": {"port": ADMIN_PORT}}},
             "logging": {"verbosity": "debug", "sinks": [
-                {"type": "twistd"}]}})
+                {"type": "twistd"}]}}
+        if auth is not None:
+            config["authentications"] = auth(directory)
+        node = NamespaceNode(self.namespace, "127.0.0.1", directory, config)
         node.start()
         self.addCleanup(node.stop)
         return node
@@ -130,3 +137,44 @@ class AdminBrowserTests(SynchronousTestCase):
         self.assertIn("dashboard: /api/apps/echo/pause from 127.0.0.1", log)
         self.assertIn("app echo stopped", log)
         self.assertTrue(os.path.getsize(screenshot) > 10000)
+
+    def test_dashboardWithAuth(self):
+        """
+        Auth on: the page shows its login form, takes the admin's token,
+        keeps it in this tab's sessionStorage (not localStorage, and not
+        in a cookie the page can read), shows echo running with live
+        updates (the event stream's cookie) and pauses it.
+        """
+        from cocaine.auth.token import issue
+        from tests.security.test_auth import SECRET, writeSecret
+
+        def auth(directory):
+            return {"core": {"type": "token", "args": {
+                "secret-file": writeSecret(directory)}}}
+
+        node = self.startNode(auth)
+        profile = tempfile.mkdtemp(prefix="cocaine-chromium-")
+        self.addCleanup(shutil.rmtree, profile, True)
+        env = dict(os.environ, NODE_PATH=self.playwright, HOME=profile,
+                   ADMIN_TOKEN=issue(SECRET, uids=[0],
+                                     expiry=int(time.time()) + 600))
+        browser = subprocess.run(
+            inNamespace(self.namespace, [
+                "node", DRIVER, "http://127.0.0.1:{}/".format(ADMIN_PORT),
+                os.path.abspath(self.mktemp() + ".png"), profile, "echo"]),
+            env=env, capture_output=True, text=True, timeout=300)
+        lines = browser.stdout.strip().splitlines()
+        self.assertTrue(lines, "the driver printed nothing: {}".format(
+            browser.stderr[-2000:]))
+        result = json.loads(lines[-1])
+        self.assertEqual(result["status"], "done", result)
+        self.assertEqual(result["steps"],
+                         ["loaded", "login", "running", "paused"])
+        self.assertTrue(result["live"])
+        self.assertEqual(result["stored"], {"session": True, "local": 0,
+                                            "cookie": ""})
+        self.assertEqual(result["state"], "stopped")
+        log = node.log()
+        self.assertIn("dashboard: /api/apps/echo/pause from 127.0.0.1 "
+                      "(uid 0)", log)
+        self.assertIn("app echo stopped", log)

@@ -22,7 +22,6 @@ from cocaine.client.deploy import readManifest, upload
 from cocaine.errors import (
     AppAlreadyRunning, CocaineError, EngineBroken, QueueFull,
     ServiceNotAvailable, SpawnFailed, WorkerLost)
-from cocaine.node.deploy import socketPath
 from cocaine.protocol.framing import unpackValue
 from tests.integration.node import ROOT, Node
 
@@ -83,13 +82,15 @@ class _AppTestCase(TestCase):
             await deferLater(reactor, step)
         self.fail("condition not reached within {}s".format(timeout))
 
-    def socketPath(self, name):
+    async def socketPath(self, name):
         """
-        Where app C{name}'s workers connect (the node shortens a path
-        that does not fit a UNIX socket address).
+        Where app C{name}'s workers connect (a private directory of each
+        start): the C{--endpoint} on an active worker's command line.
         """
-        return socketPath(os.path.join(self.node.directory, "var", "run"),
-                          name)
+        (pid, *_) = await self.workerPids(name)
+        with open("/proc/{}/cmdline".format(pid), "rb") as f:
+            argv = f.read().decode().split("\0")
+        return argv[argv.index("--endpoint") + 1]
 
     async def workerPids(self, name):
         info = await self.service("node").info(name)
@@ -159,10 +160,10 @@ class DeployTests(_AppTestCase):
         self.assertEqual(await node.list(), ["echo"])
         new = await self.locator.resolve("echo")
         self.assertNotEqual(new[0], old[0])
-        self.assertTrue(os.path.exists(self.socketPath("echo")))
-        # the new instance serves, on a fresh worker through that socket
+        # the new instance serves, on a fresh worker through its socket
         fresh = self.service("echo")
         self.assertEqual(await self.call(fresh, "ping"), [b"pong"])
+        self.assertTrue(os.path.exists(await self.socketPath("echo")))
         info = await fresh.info()
         self.assertEqual(info["state"], "running")
         self.assertEqual(info["requests"]["accepted"], 1)

@@ -39,7 +39,7 @@ class ClusterDeployTests(TestCase):
             self.nodes.append(Node(
                 os.path.join(base, "abcd"[i]), test_cluster.nodeConfig(
                     {"discovery": "static", "interval": INTERVAL,
-                     "peers": peers}, port)))
+                     "peers": peers, "secret": "deploy-secret"}, port)))
         self.locators = []
         for port in self.ports:
             locator = Locator(reactor, [("127.0.0.1", port)], timeout=20)

@@ -277,6 +277,8 @@ class NamespaceClusterTests(TestCase):
              "interface": address, "ttl": 1,
              "secret": secret or self.secret}, echo=echo)
         config["network"]["bind"] = address
+        # a private namespace: protected mode needs saying so
+        config["insecure"] = True
         node = NamespaceNode(name, address,
                              os.path.join(self.base, "n{}".format(n)),
                              config)

@@ -1,11 +1,14 @@
 """
 The protocol fuzzer of L{bench.fuzz} against a real node, bounded for CI:
-a fixed seed (derandomized), a few examples of a few steps.
+a fixed seed (derandomized), a few examples of a few steps; once more
+with token authentication on (issue 14's "a run of the existing fuzzer
+with auth on").
 
 The machine runs in a thread (its raw sockets block); the well-behaved
 client it checks with is the SDK on trial's reactor.
 """
 
+import hashlib
 import os
 
 from twisted.internet import reactor
@@ -17,6 +20,25 @@ from tests.integration.node import Node
 
 EXAMPLES = int(os.environ.get("COCAINE_FUZZ_EXAMPLES", "100"))
 STEPS = int(os.environ.get("COCAINE_FUZZ_STEPS", "20"))
+AUTH_EXAMPLES = int(os.environ.get("COCAINE_FUZZ_AUTH_EXAMPLES", "40"))
+
+
+def storageFiles(directory):
+    """
+    C{{path: SHA-256}} of every file under a node's data directory but
+    what the well-behaved client and the node itself write (the probe's
+    collection and its ACL, crashlogs).
+    """
+    files = {}
+    root = os.path.join(directory, "var", "data")
+    for where, _, names in os.walk(root):
+        for name in names:
+            path = os.path.relpath(os.path.join(where, name), root)
+            if "fuzz-probe" in path or "crashlogs" in path:
+                continue
+            with open(os.path.join(where, name), "rb") as f:
+                files[path] = hashlib.sha256(f.read()).hexdigest()
+    return files
 
 
 class ProtocolFuzzTests(TestCase):
@@ -47,6 +69,66 @@ class ProtocolFuzzTests(TestCase):
         self.assertEqual(info["queue"]["depth"], 0)
         self.assertIsNone(self.node.process.poll())
         log = self.node.log()
+        self.assertNotIn("Traceback", log)
+        self.assertNotIn("Unhandled", log)
+
+
+class AuthFuzzTests(TestCase):
+    """
+    The fuzzer against a node with token authentication: the
+    well-behaved client sends the admin's token, the fuzzer's frames none
+    (or random headers). The node stays up, answers the authenticated
+    client after every step, and nothing anonymous got past the guard:
+    no storage file changed, no enqueue reached the app.
+    """
+
+    timeout = 120
+
+    def setUp(self):
+        directory = self.mktemp()
+        secret, self.token = fuzz.writeSecret(os.path.abspath(directory))
+        self.node = Node(os.path.join(directory, "node"),
+                         fuzz.nodeConfig(secret)).start()
+        self.addCleanup(self.node.stop)
+
+    async def test_guardHolds(self):
+        env = await deferToThread(fuzz.prepare, reactor, self.node,
+                                  token=self.token)
+        self.addCleanup(lambda: deferToThread(fuzz.release, env))
+        # what the fuzzer's storage calls aim at (its names), written by
+        # the admin: an anonymous write or remove would change them
+        for name in ("fuzz", "fuzz-2"):
+            await env.probes["storage"].write(name, name, b"admin's",
+                                              ["fuzz"])
+        before = storageFiles(self.node.directory)
+        self.assertIn(os.path.join("storage", "fuzz", "fuzz"), before)
+        accepted = (await env.probes["node"].info(fuzz.APP))[
+            "requests"]["accepted"]
+        await deferToThread(fuzz.run, AUTH_EXAMPLES, STEPS,
+                            derandomize=True)
+        stats = env.stats
+        self.assertGreaterEqual(stats["examples"], AUTH_EXAMPLES)
+        self.assertEqual(stats["invariant checks"],
+                         stats["invariant checks passed"])
+        self.assertGreater(stats["sent storage call to storage"], 0)
+        self.assertGreater(sum(count for key, count in stats.items()
+                               if key.startswith("sent enqueue/")), 0)
+        self.assertIsNone(self.node.process.poll())
+        # an authenticated call still answers
+        storage = env.probes["storage"]
+        await storage.write("fuzz-probe", "after", b"still here")
+        self.assertEqual(await storage.read("fuzz-probe", "after"),
+                         b"still here")
+        # nothing anonymous was written or removed
+        self.assertEqual(storageFiles(self.node.directory), before)
+        info = await env.probes["node"].info(fuzz.APP)
+        # the probe's pings (one per invariant check) are the only
+        # requests the app accepted
+        self.assertEqual(info["requests"]["accepted"] - accepted,
+                         stats["invariant checks passed"])
+        self.assertEqual(info["sessions"]["pending"], 0)
+        log = self.node.log()
+        self.assertIn("refused to anonymous", log)
         self.assertNotIn("Traceback", log)
         self.assertNotIn("Unhandled", log)
 

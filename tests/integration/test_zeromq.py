@@ -8,6 +8,8 @@ ipc endpoints in a short temporary directory.
 import json
 import os
 import socket
+import time
+import uuid
 
 import zmq
 from twisted.trial.unittest import SkipTest
@@ -250,8 +252,11 @@ class ManagementTests(_ManagementCase):
         await self.service("storage").write("keys", "alice", packValue(pem),
                                             ["key"])
         body = json.dumps({"version": 3, "action": "info",
-                           "username": "alice"}).encode()
+                           "username": "alice", "timestamp": time.time(),
+                           "nonce": uuid.uuid4().hex}).encode()
         self.assertIn("uuid", await self.manage(body, sign(key, body)))
+        self.assertEqual(await self.manage(body, sign(key, body)), {
+            "error": "replayed request: its nonce was already used"})
 
 
 class SignedManagementTests(_ManagementCase):
@@ -265,7 +270,8 @@ class SignedManagementTests(_ManagementCase):
     async def manage(self, request, *extra, username="alice", key=None,
                      digest="sha256"):
         if isinstance(request, dict) and request.get("version") == 3:
-            request = dict(request, username=username)
+            request = dict(request, username=username,
+                           timestamp=time.time(), nonce=uuid.uuid4().hex)
             body = json.dumps(request).encode()
             return await _ManagementCase.manage(
                 self, body, sign(key or self.key, body, digest), *extra)
@@ -305,7 +311,8 @@ class SignedManagementTests(_ManagementCase):
         mallory, _ = testKey("mallory")
         self.assertEqual(await self.manage(info, key=mallory),
                          {"error": "invalid signature"})
-        body = json.dumps(dict(info, username="alice")).encode()
+        body = json.dumps(dict(info, username="alice", timestamp=time.time(),
+                               nonce=uuid.uuid4().hex)).encode()
         self.assertEqual(await _ManagementCase.manage(self, body),
                          {"error": "invalid signature"})
         self.assertEqual(await _ManagementCase.manage(

@@ -7,7 +7,9 @@ real control groups).
 """
 
 import errno
+import grp
 import os
+import pwd
 import signal
 import sys
 import uuid
@@ -19,7 +21,7 @@ from twisted.internet.error import ProcessTerminated
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.logger import LogLevel, Logger, formatEvent
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from cocaine.errors import CATEGORY_NODE, toWire
 from cocaine.isolate import (
@@ -62,6 +64,7 @@ class FakeProcessReactor:
         self.calls.append(dict(protocol=processProtocol,
                                executable=executable, args=list(args),
                                env=env, path=path, childFDs=childFDs))
+        self.accounts = getattr(self, "accounts", []) + [(uid, gid)]
         self.nextPid += 1
         return FakeTransport(self.nextPid)
 
@@ -267,6 +270,69 @@ class SpawnTests(SynchronousTestCase):
             args=["/usr/bin/setsid", self.worker, "--app", "a"],
             env={"A": "1"}, path=self.cwd,
             childFDs={0: "w", 1: "r", 2: "r"})])
+
+    def test_user(self):
+        """
+        A profile user: the worker is spawned with its uid and gid (Twisted
+        switches them in the child, with the user's groups) and its own
+        C{HOME}, C{USER} and C{LOGNAME}.
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("switching users needs root")
+        nobody = pwd.getpwnam("nobody")
+        isolate = ProcessIsolate(self.reactor, user="nobody")
+        self.assertEqual((isolate.workerUid, isolate.workerGid),
+                         (nobody.pw_uid, nobody.pw_gid))
+        isolate.spawn(ProcessProtocol(), "worker", [], {"HOME": "/root"},
+                      self.cwd, "a")
+        self.assertEqual(self.reactor.accounts,
+                         [(nobody.pw_uid, nobody.pw_gid)])
+        self.assertEqual(self.reactor.calls[0]["env"], {
+            "HOME": nobody.pw_dir, "USER": "nobody", "LOGNAME": "nobody"})
+
+    def test_noUser(self):
+        isolate = ProcessIsolate(self.reactor)
+        isolate.spawn(ProcessProtocol(), "worker", [], {}, self.cwd, "a")
+        self.assertEqual(self.reactor.accounts, [(None, None)])
+
+    def test_group(self):
+        group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid)
+        uid, gid, _ = processModule.resolveAccount("nobody", group.gr_name,
+                                                   euid=0)
+        self.assertEqual(gid, group.gr_gid)
+
+    def test_unknownUser(self):
+        error = self.assertRaises(SpawnError, ProcessIsolate, self.reactor,
+                                  user="no-such-user-here")
+        self.assertIn("'no-such-user-here' (the profile's user) does not "
+                      "exist", str(error))
+        self.assertRaises(SpawnError, ProcessIsolate, self.reactor,
+                          group="no-such-group-here")
+
+    def test_notRootRefused(self):
+        """
+        A node that is not root cannot switch its workers to another user:
+        it refuses clearly instead of failing in the child.
+        """
+        error = self.assertRaises(SpawnError, processModule.resolveAccount,
+                                  "nobody", None, euid=1000)
+        self.assertEqual(str(error), "spawn failed: 'nobody' (the profile's "
+                         "user) needs the node to run as root to switch to; "
+                         "it runs as uid 1000")
+
+    def test_handOver(self):
+        """
+        The unpacked app directory is given to the workers' user, links
+        themselves (not what they point to).
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("switching users needs root")
+        os.symlink("/etc/passwd", os.path.join(self.cwd, "link"))
+        processModule.handOver(self.cwd, 65534, 65534)
+        for name in ("", "worker", "link"):
+            info = os.lstat(os.path.join(self.cwd, name))
+            self.assertEqual((info.st_uid, info.st_gid), (65534, 65534))
+        self.assertEqual(os.stat("/etc/passwd").st_uid, 0)
 
     def test_missingExecutableNotSpawned(self):
         """

@@ -472,6 +472,50 @@ class StreamTests(LocatorTestsMixin, SynchronousTestCase):
         self.assertEqual(self.locator.resolve("storage")[0],
                          [["127.0.0.1", 1000]])
 
+    def test_publishReservedRefused(self):
+        """
+        A name the node holds (its own services from start-up, an app
+        while it starts or runs) is refused even before it is published,
+        with an error naming it.
+        """
+        self.registry.reserve("node")
+        upstream = FakeUpstream()
+        error = self.assertRaises(DuplicateService, self.locator.publish,
+                                  upstream, "node", [["h", 1]])
+        self.assertIn("'node'", str(error))
+        self.assertEqual(upstream.sent, [])
+        self.assertIsNone(self.registry.lookup("node"))
+
+    def test_reserveTakesForeignName(self):
+        """
+        An app starting under a name a client published takes it back;
+        the client's later discard does not withdraw the app's entry.
+        """
+        target = self.locator.publish(FakeUpstream(), "echo", [["h", 1]])
+        self.registry.reserve("echo")
+        self.assertIsNone(self.registry.lookup("echo"))
+        entry = self.registry.publish("echo", [["127.0.0.1", 2]], 1, {})
+        target.discard()
+        self.assertIs(self.registry.lookup("echo"), entry)
+
+    def test_publishPermission(self):
+        """
+        The C{publishPermission} hook sees every publish and refuses by
+        raising; nothing is published then.
+        """
+        seen = []
+
+        def check(upstream, name):
+            seen.append(name)
+            if name == "forbidden":
+                raise InvalidArgument("no")
+        self.locator.publishPermission = check
+        self.assertRaises(InvalidArgument, self.locator.publish,
+                          FakeUpstream(), "forbidden", [["h", 1]])
+        self.locator.publish(FakeUpstream(), "fine", [["h", 1]])
+        self.assertEqual(seen, ["forbidden", "fine"])
+        self.assertIsNone(self.registry.lookup("forbidden"))
+
     def test_publishBadEndpoints(self):
         """
         Endpoints that are not a non-empty list of C{[host, port]} with a

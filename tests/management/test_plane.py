@@ -3,8 +3,10 @@ Tests for the management plane's logic (L{cocaine.management.plane} and
 L{cocaine.management.protocol}) with an in-memory node and memory storage.
 """
 
+import itertools
 import json
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cocaine.errors import KeyNotFound, SpawnFailed
@@ -19,6 +21,18 @@ from tests.management._keys import sign, testKey
 
 def request(**fields):
     return json.dumps(fields).encode()
+
+
+_nonces = itertools.count()
+
+
+def stamped(clock, **fields):
+    """
+    A version 3 request made now by C{clock}, with a fresh nonce.
+    """
+    fields.setdefault("timestamp", clock.seconds())
+    fields.setdefault("nonce", "n{}".format(next(_nonces)))
+    return request(version=3, **fields)
 
 
 class ProtocolTests(SynchronousTestCase):
@@ -176,6 +190,11 @@ class SignatureTests(_PlaneCase):
 
     def setUp(self):
         _PlaneCase.setUp(self)
+        self.clock = Clock()
+        self.clock.advance(1800000000)
+        self.plane = ManagementPlane(self.node, self.storage, "node-uuid",
+                                     hostname="here", clock=self.clock,
+                                     replayWindow=30)
         self.key, pem = testKey("alice")
         self.storage.write("keys", "alice", packValue(pem), ["key"])
 
@@ -183,19 +202,20 @@ class SignatureTests(_PlaneCase):
         return self.call(body, sign(key or self.key, body, digest))
 
     async def test_v3(self):
-        body = request(version=3, action="info", username="alice")
+        body = stamped(self.clock, action="info", username="alice")
         self.assertEqual((await self.signed(body))["uuid"], "node-uuid")
+        body = stamped(self.clock, action="info", username="alice")
         self.assertEqual((await self.signed(body, "sha1"))["uuid"],
                          "node-uuid")
 
     async def test_unknownUser(self):
         for username in ("bob", None, 5, ""):
-            body = request(version=3, action="info", username=username)
+            body = stamped(self.clock, action="info", username=username)
             self.assertEqual(await self.signed(body),
                              {"error": "unauthorized user"})
 
     async def test_badSignature(self):
-        body = request(version=3, action="info", username="alice")
+        body = stamped(self.clock, action="info", username="alice")
         other, _ = testKey("mallory")
         self.assertEqual(await self.signed(body, key=other),
                          {"error": "invalid signature"})
@@ -206,12 +226,12 @@ class SignatureTests(_PlaneCase):
 
     async def test_unusableKey(self):
         self.storage.write("keys", "eve", packValue("not a key"), ["key"])
-        body = request(version=3, action="info", username="eve")
+        body = stamped(self.clock, action="info", username="eve")
         self.assertEqual(await self.signed(body),
                          {"error": "unauthorized user"})
 
     async def test_authenticationBeforeTheAction(self):
-        body = request(version=3, action="boot", username="bob")
+        body = stamped(self.clock, action="boot", username="bob")
         self.assertEqual(await self.signed(body),
                          {"error": "unauthorized user"})
 
@@ -220,5 +240,60 @@ class SignatureTests(_PlaneCase):
         self.assertEqual(await self.call(request(version=2, action="info")),
                          {"error": "signed requests (version 3) are "
                                    "required"})
-        body = request(version=3, action="info", username="alice")
+        body = stamped(self.clock, action="info", username="alice")
         self.assertEqual((await self.signed(body))["uuid"], "node-uuid")
+
+    async def test_replayRefused(self):
+        """
+        A signed request accepted once is refused when sent again (same
+        nonce) within the window, and after it (stale); a request made
+        too far ahead of our clock is refused too. A fresh nonce and time
+        pass.
+        """
+        body = stamped(self.clock, action="info", username="alice")
+        signature = sign(self.key, body)
+        self.assertIn("uuid", await self.call(body, signature))
+        self.clock.advance(10)
+        self.assertEqual(await self.call(body, signature), {
+            "error": "replayed request: its nonce was already used"})
+        self.clock.advance(25)
+        self.assertEqual(await self.call(body, signature), {
+            "error": "stale request: its timestamp is outside the replay "
+                     "window"})
+        ahead = stamped(self.clock, action="info", username="alice",
+                        timestamp=self.clock.seconds() + 31)
+        self.assertEqual((await self.signed(ahead))["error"],
+                         "stale request: its timestamp is outside the "
+                         "replay window")
+        fresh = stamped(self.clock, action="info", username="alice",
+                        timestamp=self.clock.seconds() - 29)
+        self.assertIn("uuid", await self.signed(fresh))
+
+    async def test_stampNeeded(self):
+        """
+        A signed request without a number C{timestamp} and a string
+        C{nonce} of 1-128 characters is refused, after its signature.
+        """
+        need = ('signed requests need "timestamp" (seconds since the '
+                'epoch) and "nonce" (a unique string of 1-128 characters)')
+        for fields in ({"timestamp": None}, {"nonce": None},
+                       {"timestamp": "now"}, {"timestamp": True},
+                       {"nonce": ""}, {"nonce": "x" * 129}, {"nonce": 5}):
+            body = stamped(self.clock, action="info", username="alice",
+                           **fields)
+            self.assertEqual(await self.signed(body), {"error": need})
+        body = request(version=3, action="info", username="alice")
+        other, _ = testKey("mallory")
+        self.assertEqual(await self.signed(body, key=other),
+                         {"error": "invalid signature"})
+
+    async def test_unverifiedNotRemembered(self):
+        """
+        A request whose signature fails does not use up its nonce.
+        """
+        body = stamped(self.clock, action="info", username="alice")
+        other, _ = testKey("mallory")
+        self.assertEqual(await self.signed(body, key=other),
+                         {"error": "invalid signature"})
+        self.assertEqual(len(self.plane.replay), 0)
+        self.assertIn("uuid", await self.signed(body))

@@ -21,7 +21,8 @@ from cocaine.locator.registry import Registry
 from cocaine.node.service import NodeService
 from cocaine.plugins import loadPlugins
 from cocaine.storage.memory import MemoryStorage
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
 
 
 def _localApp(root, name="echo"):
@@ -69,6 +70,7 @@ class _NodeCase(SynchronousTestCase):
         return self.node.getServiceNamed(name)
 
     def handshake(self, process, engine):
+        admitAnyPeer(engine)
         connection = WorkerConnection(engine)
         transport = StringTransport()
         connection.makeConnection(transport)
@@ -173,6 +175,24 @@ class NodeServiceTests(_NodeCase):
         self.assertIsNone(self.context.registry.lookup("echo"))
         self.assertRaises(AppNotRunning, self.node.info, "echo")
 
+    def test_appNameReserved(self):
+        """
+        An app's name is the node's from its start until it is paused:
+        a client's C{locator.publish} cannot shadow it meanwhile.
+        """
+        self.start()
+        registry = self.context.registry
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        self.assertTrue(registry.reserved("echo"))
+        self.successResultOf(self.node.pauseApp("echo"))
+        self.assertFalse(registry.reserved("echo"))
+
+    def test_failedStartReleasesName(self):
+        self.start()
+        os.unlink(os.path.join(self.directory, "worker"))
+        self.failureResultOf(self.node.startLocal("echo", self.directory))
+        self.assertFalse(self.context.registry.reserved("echo"))
+
     def test_startWhileDraining(self):
         """
         Starting an app that is still draining waits until the old
@@ -200,12 +220,16 @@ class NodeServiceTests(_NodeCase):
         self.successResultOf(paused)
         self.successResultOf(started)
         self.assertEqual(upstream.sent, [("close",)])
-        socket = old.socketPath
-        self.assertEqual([event for event in self.reactor.events
-                          if event[1] == socket],
-                         [("stop", socket), ("listen", socket)])
         new = self.app("echo").engine
         self.assertIsNot(new, old)
+        # each instance listens in a private directory of its own, the new
+        # one only once the old one stopped
+        self.assertNotEqual(new.socketPath, old.socketPath)
+        events = [event for event in self.reactor.events
+                  if event[0] in ("stop", "listen")
+                  and event[1] in (old.socketPath, new.socketPath)]
+        self.assertEqual(events, [("stop", old.socketPath),
+                                  ("listen", new.socketPath)])
         self.assertEqual(self.context.registry.lookup("echo")[0],
                          [list(self.app("echo").listener.endpoint)])
 

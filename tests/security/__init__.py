@@ -1,0 +1,4 @@
+"""
+Issue 14's findings, each written as the attack that now fails
+(bounded, loopback only).
+"""

@@ -4,6 +4,7 @@ Tests for L{cocaine.storage.files}.
 
 import errno
 import os
+import stat
 import time
 import subprocess
 import sys
@@ -82,6 +83,22 @@ class FileStorageLayoutTests(SynchronousTestCase):
         self.assertEqual(sorted(os.listdir(tags)), ["a%2Fb", "app"])
         self.assertEqual(os.listdir(os.path.join(tags, "a%2Fb")),
                          ["my%20app"])
+
+    def test_private(self):
+        """
+        Values and tag markers are 0600, the directories 0700: other local
+        users read no value and list no key.
+        """
+        self.storage.write("keys", "admin", b"secret", ["t"])
+        for path, mode in ((self.path, 0o700),
+                           (os.path.join(self.path, ".tmp"), 0o700),
+                           (os.path.join(self.path, ".tags"), 0o700),
+                           (os.path.join(self.path, "keys"), 0o700),
+                           (os.path.join(self.path, "keys", "admin"), 0o600),
+                           (os.path.join(self.path, ".tags", "keys", "t",
+                                         "admin"), 0o600)):
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), mode,
+                             path)
 
     def test_noLeftoverTemporaryFiles(self):
         """

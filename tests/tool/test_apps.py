@@ -15,7 +15,8 @@ from twisted.internet import reactor
 
 from cocaine.client import Locator, Service
 from cocaine.protocol.framing import unpackValue
-from tests.tool.support import ECHO, ToolTestCase
+from tests.integration.node import Node
+from tests.tool.support import ECHO, ToolTestCase, nodeConfig
 
 
 def echoCopy(directory, extra=()):
@@ -224,8 +225,17 @@ class LifecycleTests(ToolTestCase):
         """
         C{app start/stop --cluster} call C{start_app_cluster} and
         C{pause_app_cluster}: on a node without peers, that node alone;
-        the app is kept in the runlist C{cluster}.
+        the app is kept in the runlist C{cluster}. Without a cluster
+        secret the node refuses to push apps (issue 14).
         """
+        self.ok("app", "upload", ECHO)
+        self.fails("app", "start", "echo", "--cluster",
+                   message="cluster-wide apps need a cluster secret")
+        self.node.stop()
+        config = nodeConfig()
+        config["cluster"] = {"secret": "tool-test"}
+        self.node = Node(self.mktemp(), config).start()
+        self.addCleanup(self.node.stop)
         self.ok("app", "upload", ECHO)
         self.assertEqual(self.ok("app", "start", "echo", "--cluster").out,
                          "app echo running on 1 node\n")

@@ -1,7 +1,39 @@
 // The dashboard page: draws /api/overview once, then every snapshot of
 // /api/events (server-sent events); charts with plotly.js (served from the
 // installed plotly package); actions POST JSON to /api/....
+// With auth on (the API answers 401) it asks for a token once, keeps it in
+// sessionStorage (this tab only), sends it as "Authorization: token ..."
+// with every fetch, and POSTs /api/login for the cookie that opens the
+// event stream (EventSource cannot send headers).
 'use strict'
+
+const TOKEN = 'cocaine-admin-token'
+let token = sessionStorage.getItem(TOKEN)
+
+// fetch() with the token; a 401 shows the login form
+async function call(path, options) {
+  const headers = Object.assign({}, (options || {}).headers)
+  if (token) headers.Authorization = 'token ' + token
+  const r = await fetch(path, Object.assign({}, options, { headers }))
+  if (r.status === 401) askToken()
+  return r
+}
+
+function askToken() {
+  document.getElementById('login').hidden = false
+  document.getElementById('token').focus()
+}
+
+// the event stream's session cookie; false when the token is refused
+async function login() {
+  const r = await call('/api/login', { method: 'POST' })
+  if (!r.ok) {
+    const answer = await r.json().catch(() => ({}))
+    say('login: ' + (answer.error || r.statusText), false)
+    return false
+  }
+  return true
+}
 
 const KEEP = 120 // chart points kept per app
 const cards = new Map() // app name -> {el, running, charts}
@@ -35,7 +67,7 @@ function say(text, ok) {
 
 async function act(path, body) {
   try {
-    const r = await fetch('/api/' + path, {
+    const r = await call('/api/' + path, {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body || {}),
     })
@@ -185,7 +217,7 @@ function drawApp(card, view) {
 }
 
 async function showCrashlog(name, key) {
-  const r = await fetch('/api/crashlogs/' + app(name) + '/' + encodeURIComponent(key))
+  const r = await call('/api/crashlogs/' + app(name) + '/' + encodeURIComponent(key))
   const answer = await r.json()
   if (!r.ok) { say(answer.error, false); return }
   const dialog = document.getElementById('crashlog')
@@ -233,18 +265,48 @@ function draw(snapshot) {
   drawApps(snapshot.apps)
 }
 
-async function main() {
+let events = null
+
+function listen() {
   const status = document.getElementById('status')
+  if (events) events.close()
+  events = new EventSource('/api/events')
+  events.onopen = () => { status.textContent = 'live'; status.className = 'status live' }
+  events.onerror = async () => {
+    status.textContent = 'offline'; status.className = 'status offline'
+    // refused (its session ended): log in again and reopen
+    if (events.readyState === EventSource.CLOSED && token) {
+      await new Promise(done => setTimeout(done, 2000))
+      if (await login()) listen()
+    }
+  }
+  events.onmessage = m => draw(JSON.parse(m.data))
+}
+
+async function main() {
+  let r
   try {
-    const r = await fetch('/api/overview')
+    r = await call('/api/overview')
+    if (r.status === 401) {
+      if (token) say('the token was refused: give another', false)
+      return
+    }
     draw(await r.json())
   } catch (e) {
     say('overview: ' + e, false)
   }
-  const events = new EventSource('/api/events')
-  events.onopen = () => { status.textContent = 'live'; status.className = 'status live' }
-  events.onerror = () => { status.textContent = 'offline'; status.className = 'status offline' }
-  events.onmessage = m => draw(JSON.parse(m.data))
+  if (token && !(await login())) return
+  listen()
 }
+
+document.getElementById('login').addEventListener('submit', async e => {
+  e.preventDefault()
+  token = document.getElementById('token').value.trim()
+  sessionStorage.setItem(TOKEN, token)
+  document.getElementById('token').value = ''
+  document.getElementById('login').hidden = true
+  say('', true)
+  await main()
+})
 
 main()

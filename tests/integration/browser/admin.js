@@ -7,6 +7,9 @@
 // page show it; saves a screenshot; pauses APP and sees it stopped.
 // Prints one JSON line: {status, steps: [names done], rps: [chart values],
 // pool, state, console}. Exits 0 even when a step failed: the test reads it.
+// With $ADMIN_TOKEN (a node with auth on): sees the login form, gives it
+// the token, sees APP running and pauses it (steps loaded, login, running,
+// paused), and checks the token stayed in sessionStorage only.
 const { chromium } = require('playwright-core')
 
 const [url, screenshot, profile, app] = process.argv.slice(2)
@@ -32,6 +35,27 @@ async function main() {
       result.steps.push(name)
     }
     await step('loaded', () => page.goto(url, { timeout: 30000 }))
+    if (process.env.ADMIN_TOKEN) {
+      await step('login', async () => {
+        await page.waitForSelector('#login:not([hidden])', { timeout: 30000 })
+        await page.fill('#token', process.env.ADMIN_TOKEN)
+        await page.click('#login button[type="submit"]')
+      })
+      await step('running', () => page.waitForSelector(card + '[data-state="running"]',
+        { timeout: 60000 }))
+      await page.waitForSelector('#status.live', { timeout: 30000 })
+      result.live = true
+      result.stored = await page.evaluate(() => ({
+        session: sessionStorage.getItem('cocaine-admin-token') !== null,
+        local: localStorage.length, cookie: document.cookie }))
+      await step('paused', async () => {
+        await page.click(card + ' button.pause')
+        await page.waitForSelector(card + '[data-state="stopped"]', { timeout: 60000 })
+      })
+      result.state = await page.getAttribute(card, 'data-state')
+      result.status = 'done'
+      return
+    }
     await step('running', () => page.waitForSelector(card + '[data-state="running"]',
       { timeout: 60000 }))
     await step('chart moves', () => page.waitForFunction(

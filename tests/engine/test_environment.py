@@ -1,0 +1,35 @@
+"""
+Tests for L{cocaine.engine.environment}: what of the node's environment a
+worker gets.
+"""
+
+import os
+import sys
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.engine.environment import workerEnvironment
+
+
+class WorkerEnvironmentTests(SynchronousTestCase):
+
+    def test_onlyWhatWorkersNeed(self):
+        """
+        The locale, C{PYTHONPATH} and the worker SDK's settings pass; a
+        secret in the node's environment (or the tool's token) does not.
+        """
+        env = workerEnvironment({
+            "PATH": "/bin", "LANG": "C.UTF-8", "LC_ALL": "C",
+            "PYTHONPATH": "/opt/sdk", "COCAINE_HEARTBEAT_INTERVAL": "2",
+            "DB_PASSWORD": "hunter2", "COCAINE_TOKEN": "t",
+            "COCAINE_CONFIG": "/etc/cocaine.json", "HOME": "/root"})
+        self.assertEqual(sorted(env), [
+            "COCAINE_HEARTBEAT_INTERVAL", "LANG", "LC_ALL", "PATH",
+            "PYTHONPATH"])
+        self.assertEqual(env["LANG"], "C.UTF-8")
+
+    def test_interpreterFirstOnPath(self):
+        here = os.path.dirname(sys.executable)
+        env = workerEnvironment({"PATH": "/bin" + os.pathsep + here})
+        self.assertEqual(env["PATH"], here + os.pathsep + "/bin")
+        self.assertEqual(workerEnvironment({})["PATH"], here)
