@@ -85,7 +85,8 @@ class ServiceHost(Service):
 
     def _listen(self):
         factory = ServerFactory(self.hosted, self._network.maxMessage)
-        factory = wrapServer(getattr(self._network, "tls", None), factory)
+        factory = wrapServer(getattr(self._network, "tls", None), factory,
+                             self._reactor)
         bind = self._network.bind
         if self._fixedPort is not None:
             candidates = [self._fixedPort]

@@ -70,15 +70,18 @@ def serverOptions(tls):
     return options
 
 
-def wrapServer(tls, factory):
+def wrapServer(tls, factory, clock=None):
     """
     C{factory} behind TLS when C{tls} (the config's L{cocaine.config.TLS})
     is set; C{factory} itself when it is L{None}.
+
+    @param clock: the reactor (TLS batches small writes with it).
     """
     if tls is None:
         return factory
     from twisted.protocols.tls import TLSMemoryBIOFactory
-    return TLSMemoryBIOFactory(serverOptions(tls), False, factory)
+    return TLSMemoryBIOFactory(serverOptions(tls), False, factory,
+                               clock=clock)
 
 
 def peerCertificate(transport):
