@@ -129,6 +129,42 @@ class TLSNodeTests(_TLSNode):
         channel.close()
         self.assertEqual(await channel.read(), b"hi")
 
+    def test_workerSDKContext(self):
+        """
+        The worker SDK's asyncio context (L{cocaine.worker.tls}) resolves
+        at the node's locator over TLS; a plain asyncio connection gets
+        nothing.
+        """
+        script = (
+            "import asyncio, sys, msgpack\n"
+            "from cocaine.worker.tls import clientContext, serverName\n"
+            "async def main(port):\n"
+            "    context = clientContext()\n"
+            "    reader, writer = await asyncio.open_connection(\n"
+            "        '127.0.0.1', port, ssl=context,\n"
+            "        server_hostname=serverName('127.0.0.1')\n"
+            "        if context else None)\n"
+            "    writer.write(msgpack.packb([1, 0, ['storage']]))\n"
+            "    unpacker = msgpack.Unpacker(\n"
+            "        raw=False, strict_map_key=False)\n"
+            "    data = await asyncio.wait_for(reader.read(65536), 10)\n"
+            "    unpacker.feed(data)\n"
+            "    for message in unpacker:\n"
+            "        print(message[0], message[1], message[2][0][0][0])\n"
+            "asyncio.run(main(int(sys.argv[1])))\n")
+        env = environment()
+        env.pop("COCAINE_TLS_CA", None)
+
+        def run(**extra):
+            return subprocess.run(
+                [sys.executable, "-c", script, str(self.node.port)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=dict(env, **extra), timeout=45)
+        tls = run(COCAINE_TLS_CA=self.caPath)
+        self.assertEqual(tls.stdout, b"1 0 127.0.0.1\n", tls)
+        plain = run()
+        self.assertEqual(plain.stdout, b"", plain)
+
     async def test_otherCARefused(self):
         """
         A client that trusts another CA refuses the node's certificate.
