@@ -79,9 +79,31 @@ def wrapServer(tls, factory, clock=None):
     """
     if tls is None:
         return factory
+    return _serverFactory()(serverOptions(tls), False, factory, clock=clock)
+
+
+def _serverFactory():
+    """
+    The factory class, made on first use (C{twisted.protocols.tls} needs
+    pyOpenSSL).
+    """
+    if "factory" in _cache:
+        return _cache["factory"]
     from twisted.protocols.tls import TLSMemoryBIOFactory
-    return TLSMemoryBIOFactory(serverOptions(tls), False, factory,
-                               clock=clock)
+
+    class ServerTLSFactory(TLSMemoryBIOFactory):
+        """
+        Refuses a connection (L{None}) when the wrapped factory does (a
+        connection limit), instead of wrapping nothing.
+        """
+
+        def buildProtocol(self, addr):
+            wrapped = self.wrappedFactory.buildProtocol(addr)
+            if wrapped is None:
+                return None
+            return self.protocol(self, wrapped)
+    _cache["factory"] = ServerTLSFactory
+    return ServerTLSFactory
 
 
 def peerCertificate(transport):

@@ -159,6 +159,16 @@ class HandshakeTests(_Files):
     def test_plain(self):
         self.assertIs(wrapServer(None, self), self)
 
+    def test_refusedByTheWrappedFactory(self):
+        """
+        A connection the wrapped factory refuses (L{None}: a connection
+        limit) is refused, not wrapped.
+        """
+        refusing = Factory()
+        refusing.buildProtocol = lambda addr: None
+        server = wrapServer(TLS(self.cert, self.key), refusing, Clock())
+        self.assertIsNone(server.buildProtocol(None))
+
     def test_verified(self):
         _, reader = self.pump(ClientTLS(self.caPath))
         self.assertEqual(reader.received, b"hello")
