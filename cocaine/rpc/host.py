@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from cocaine.errors import StartupError
 from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.tls import wrapServer
 
 
 class ServiceHost(Service):
@@ -84,6 +85,8 @@ class ServiceHost(Service):
 
     def _listen(self):
         factory = ServerFactory(self.hosted, self._network.maxMessage)
+        factory = wrapServer(getattr(self._network, "tls", None), factory,
+                             self._reactor)
         bind = self._network.bind
         if self._fixedPort is not None:
             candidates = [self._fixedPort]

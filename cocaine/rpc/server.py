@@ -270,6 +270,8 @@ class ServerProtocol(Protocol):
     _authValue = None
     _authIdentity = None
     _authExpiry = None
+    # what the peer's TLS client certificate proves (looked up once)
+    _peerIdentity = None
 
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
@@ -314,7 +316,9 @@ class ServerProtocol(Protocol):
                     value = headerValue
                     break
         if value is None:
-            return guard.anonymous
+            if self._peerIdentity is None:
+                self._peerIdentity = guard.identifyPeer(self.transport)
+            return self._peerIdentity
         if value == self._authValue:
             expiry = self._authExpiry
             if expiry is None or expiry >= guard.now():
