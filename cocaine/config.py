@@ -10,7 +10,7 @@ default is documented in C{docs/configuration.md}.
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 #: The locator's port unless configured.
@@ -80,6 +80,7 @@ class Network:
 
     bind: str = "127.0.0.1"
     advertise: str = None
+    tls: "TLS" = None
     locator: int = DEFAULT_LOCATOR_PORT
     ports: tuple = None
     maxMessage: int = DEFAULT_MAX_MESSAGE
@@ -662,7 +663,7 @@ def parse(value, source="<defaults>"):
     return Config(
         source=source,
         paths=_paths(merged["paths"]),
-        network=_network(merged["network"]),
+        network=_networkWithTLS(merged["network"]),
         storages=_components("storages", merged["storages"], ("core",)),
         services=_components("services", merged["services"]),
         logging=_logging(merged["logging"]),
@@ -695,3 +696,101 @@ def load(path):
         return parse(value, source=path)
     except ConfigError as e:
         raise ConfigError(e.path, "{} (in {})".format(e.reason, path))
+
+
+@dataclass(frozen=True)
+class TLS:
+    """
+    C{network.tls}: every native endpoint of the node listens with TLS.
+
+    @ivar cert: the server certificate (PEM; the chain may follow it).
+    @ivar key: its private key (PEM, unencrypted).
+    @ivar clientCA: CA certificates (PEM) client certificates must chain
+        to, or L{None}; when set, clients must present one.
+    @ivar endpoints: which endpoints: C{"all"}, the only value so far.
+    """
+
+    cert: str
+    key: str
+    clientCA: str = None
+    endpoints: str = "all"
+
+
+def _networkWithTLS(value):
+    value = dict(_map("network", value))
+    tls = value.pop("tls", None)
+    network = _network(value)
+    if tls is None:
+        return network
+    return replace(network, tls=_tls(tls))
+
+
+def _pemFile(path, value, what):
+    """
+    Read the PEM file a key names.
+
+    @return: its bytes.
+    """
+    import os
+    value = _string(path, value)
+    try:
+        with open(value, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(path, "cannot read {} {}: {}".format(
+            what, value, e.strerror or e))
+    if b"-----BEGIN" not in data:
+        raise ConfigError(path, "{} is not a PEM file ({})".format(
+            value, what))
+    if what == "private key":
+        mode = os.stat(value).st_mode & 0o777
+        if mode & 0o007:
+            raise ConfigError(path, "{} is readable or writable by others "
+                              "(mode {:o}); chmod 600 (or 640) it".format(
+                                  value, mode))
+    return data
+
+
+def _tls(value):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    path = "network.tls"
+    value = _map(path, value)
+    _keys(path, value, ("cert", "key", "client-ca", "endpoints"))
+    for key in ("cert", "key"):
+        if key not in value:
+            raise ConfigError("{}.{}".format(path, key), "is required")
+    cert = _pemFile(path + ".cert", value["cert"], "certificate")
+    key = _pemFile(path + ".key", value["key"], "private key")
+    try:
+        certificate = x509.load_pem_x509_certificates(cert)[0]
+    except ValueError as e:
+        raise ConfigError(path + ".cert", "{}: not a PEM certificate ({})"
+                          .format(value["cert"], e))
+    try:
+        privateKey = serialization.load_pem_private_key(key, None)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(path + ".key", "{}: not an unencrypted PEM "
+                          "private key ({})".format(value["key"], e))
+
+    def public(k):
+        return k.public_bytes(serialization.Encoding.DER,
+                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    if public(privateKey.public_key()) != public(certificate.public_key()):
+        raise ConfigError(path + ".key", "{} is not the key of the "
+                          "certificate {}".format(value["key"],
+                                                  value["cert"]))
+    clientCA = value.get("client-ca")
+    if clientCA is not None:
+        data = _pemFile(path + ".client-ca", clientCA, "CA certificate")
+        try:
+            x509.load_pem_x509_certificates(data)
+        except ValueError as e:
+            raise ConfigError(path + ".client-ca", "{}: not a PEM "
+                              "certificate ({})".format(clientCA, e))
+    endpoints = value.get("endpoints", "all")
+    if endpoints != "all":
+        raise ConfigError(path + ".endpoints", 'must be "all", got {}'
+                          .format(_describe(endpoints)))
+    return TLS(cert=value["cert"], key=value["key"], clientCA=clientCA,
+               endpoints=endpoints)

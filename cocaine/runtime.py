@@ -225,9 +225,12 @@ def buildRuntime(reactor, config, plugins=None):
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
     try:
+        tls = config.network.tls
         context.guard = buildGuard(reactor, config.authentication,
                                    config.authorization,
-                                   context.storages["core"])
+                                   context.storages["core"],
+                                   certificates=tls is not None and (
+                                       tls.clientCA is not None))
     except ValueError as e:
         raise ConfigError("authentications.core.args.secret-file", str(e))
     AuthService(config, context.guard).setServiceParent(root)

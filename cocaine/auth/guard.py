@@ -70,8 +70,14 @@ class Guard:
     log = Logger()
     anonymous = ANONYMOUS
 
-    def __init__(self, clock, authenticator, events=None, storage=None):
+    def __init__(self, clock, authenticator, events=None, storage=None,
+                 certificates=False):
+        """
+        @param certificates: whether verified client certificates prove
+            an identity (C{network.tls.client-ca} is set).
+        """
         self._clock = clock
+        self.certificates = certificates
         self.authenticator = authenticator
         self.events = events
         self.storage = storage
@@ -84,6 +90,18 @@ class Guard:
         if value is None:
             return ANONYMOUS, None
         return self.authenticator.identify(value, self._clock.seconds())
+
+    def identifyPeer(self, transport):
+        """
+        The identity a connection's verified client certificate proves
+        (L{cocaine.auth.certificates}), for calls without an
+        C{authorization} header; L{ANONYMOUS} unless certificates count.
+        """
+        if not self.certificates:
+            return ANONYMOUS
+        from cocaine.auth.certificates import certificateIdentity
+        from cocaine.rpc.tls import peerCertificate
+        return certificateIdentity(peerCertificate(transport))
 
     def now(self):
         return self._clock.seconds()
@@ -250,7 +268,8 @@ class Guard:
             self.events.stop()
 
 
-def buildGuard(clock, authentication, authorization, storage):
+def buildGuard(clock, authentication, authorization, storage,
+               certificates=False):
     """
     The guard a config asks for, or L{None} when auth is off.
 
@@ -258,6 +277,8 @@ def buildGuard(clock, authentication, authorization, storage):
         L{cocaine.config.Authentication}, or L{None}.
     @param authorization: the parsed L{cocaine.config.Authorization}.
     @param storage: the core storage backend (ACLs live there).
+    @param certificates: verified client certificates prove identities
+        (see L{Guard.identifyPeer}).
     @raise ValueError: a secret file that cannot be used (the message says
         which and why).
     """
@@ -274,7 +295,7 @@ def buildGuard(clock, authentication, authorization, storage):
         authorization.event) else None
     acls = StorageACLs(clock, storage, authorization.cacheSeconds) if (
         authorization.storage) else None
-    return Guard(clock, authenticator, events, acls)
+    return Guard(clock, authenticator, events, acls, certificates)
 
 
 #: How long the token the node gives each app's workers lasts.

@@ -6,6 +6,7 @@ L{cocaine.client.service}) and a blocking facade for scripts
 
 from cocaine.client.service import DEFAULT_LOCATOR, Locator, Service
 from cocaine.rpc.client import Channel, ChannelClosed
+from cocaine.rpc.tls import ClientTLS
 
-__all__ = ["Locator", "Service", "Channel", "ChannelClosed",
+__all__ = ["Locator", "Service", "Channel", "ChannelClosed", "ClientTLS",
            "DEFAULT_LOCATOR"]

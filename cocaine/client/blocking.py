@@ -114,11 +114,13 @@ class BlockingService:
     """
 
     def __init__(self, name, host=DEFAULT_LOCATOR[0],
-                 port=DEFAULT_LOCATOR[1], timeout=30.0, token=None):
+                 port=DEFAULT_LOCATOR[1], timeout=30.0, token=None,
+                 tls=None):
         self._reactor = _reactor()
         self._timeout = timeout
         locator = Locator(self._reactor, [(host, port)],
-                          connectTimeout=min(timeout or 5, 5), token=token)
+                          connectTimeout=min(timeout or 5, 5), token=token,
+                          tls=tls)
         self._service = locator if name == "locator" else Service(
             name, locator, connectTimeout=min(timeout or 5, 5))
         self._locator = locator
@@ -166,12 +168,14 @@ class BlockingService:
 
 
 def connect(name, host=DEFAULT_LOCATOR[0], port=DEFAULT_LOCATOR[1],
-            timeout=30.0, token=None):
+            timeout=30.0, token=None, tls=None):
     """
     A blocking client of service C{name} found through the locator at
     C{host}:C{port}.
 
     @param token: credentials sent with every call (by default
         C{$COCAINE_TOKEN}).
+    @param tls: a L{cocaine.rpc.tls.ClientTLS} for a node with TLS (by
+        default from C{$COCAINE_TLS_CA} and friends).
     """
-    return BlockingService(name, host, port, timeout, token)
+    return BlockingService(name, host, port, timeout, token, tls)

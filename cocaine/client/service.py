@@ -24,6 +24,7 @@ from cocaine.errors import CallTimeout, NotConnected, SlotNotFound
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.rpc.client import connect
+from cocaine.rpc.tls import ClientTLS
 
 #: Where a node's locator listens by default.
 DEFAULT_LOCATOR = ("127.0.0.1", 10053)
@@ -54,7 +55,7 @@ class Service:
     """
 
     def __init__(self, name, locator=None, reactor=None, timeout=None,
-                 connectTimeout=5, token=None):
+                 connectTimeout=5, token=None, tls=None):
         """
         @param locator: a L{Locator}; by default one for
             L{DEFAULT_LOCATOR}.
@@ -64,9 +65,14 @@ class Service:
         @param token: the credentials sent with every call (see
             L{authorizationHeader}); by default the locator's, else
             C{$COCAINE_TOKEN}.
+        @param tls: a L{ClientTLS} for a node whose endpoints use TLS,
+            C{False} for plain TCP; by default the locator's.
         """
         if locator is None:
-            locator = Locator(reactor, token=token)
+            locator = Locator(reactor, token=token, tls=tls)
+        if tls is None:
+            tls = getattr(locator, "tls", None)
+        self.tls = tls or None
         if token is None:
             self.authorization = getattr(locator, "authorization", None)
         else:
@@ -97,7 +103,7 @@ class Service:
                 connection = await connect(
                     self.reactor, (host, port), self.name, protocol,
                     timeout=self.connectTimeout,
-                    authorization=self.authorization)
+                    authorization=self.authorization, tls=self.tls)
             except Exception as e:
                 error = e
                 continue
@@ -193,10 +199,14 @@ class Locator(Service):
     """
 
     def __init__(self, reactor=None, endpoints=(DEFAULT_LOCATOR,),
-                 timeout=None, connectTimeout=5, token=None):
+                 timeout=None, connectTimeout=5, token=None, tls=None):
         """
         @param token: the credentials sent with every call; by default
             L{defaultToken}.
+        @param tls: a L{ClientTLS} when the node's endpoints use TLS (then
+            every service resolved through this locator is reached with
+            it too), C{False} for plain TCP; by default
+            L{ClientTLS.fromEnvironment} (C{$COCAINE_TLS_CA}, ...).
         """
         if reactor is None:
             from twisted.internet import reactor
@@ -204,9 +214,12 @@ class Locator(Service):
             token = defaultToken()
         self.authorization = None if token is None else (
             authorizationHeader(token))
+        if tls is None:
+            tls = ClientTLS.fromEnvironment()
+        self.tls = tls or None
         Service.__init__(self, "locator", locator=self, reactor=reactor,
                          timeout=timeout, connectTimeout=connectTimeout,
-                         token=token)
+                         token=token, tls=tls or False)
         self.locatorEndpoints = [tuple(e) for e in endpoints]
 
     async def _resolve(self):

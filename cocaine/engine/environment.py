@@ -10,7 +10,8 @@ shell), only what a worker needs to run:
   - the locale (C{LANG}, C{LC_*}), C{TZ};
   - C{PYTHONPATH}, where the node found its own packages (the worker SDK,
     the 0.12 framework), set by whoever started the node;
-  - the worker SDK's own settings (L{WORKER_VARIABLES});
+  - the worker SDK's own settings and the CA clients verify a TLS node
+    against (L{WORKER_VARIABLES});
 
 then the profile's C{environment} (the operator's) and the manifest's
 (the app's), which the pool adds; the app token variables are the
@@ -25,9 +26,14 @@ import sys
 INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH")
 
 #: Passed through when set: the worker SDK's timing settings
-#: (L{cocaine.worker.worker}).
+#: (L{cocaine.worker.worker}) and the CA (and name) clients check a node
+#: with C{network.tls} against (L{cocaine.rpc.tls},
+#: L{cocaine.worker.tls}).
 WORKER_VARIABLES = ("COCAINE_HEARTBEAT_INTERVAL", "COCAINE_DISOWN_TIMEOUT",
-                    "COCAINE_TERMINATE_GRACE")
+                    "COCAINE_TERMINATE_GRACE",
+                    # how clients reach a node with network.tls (not the
+                    # node's own client certificate: see docs/security.md)
+                    "COCAINE_TLS_CA", "COCAINE_TLS_SERVER_NAME")
 
 
 def workerEnvironment(environ=None):

@@ -39,11 +39,18 @@ class RemoteApps:
     log = Logger()
 
     def __init__(self, reactor, connectTimeout=5.0, connect=connect,
-                 idleTimeout=60.0):
+                 idleTimeout=60.0, tls=None):
         """
         @param idleTimeout: seconds a connection without sessions is kept;
             L{None} for ever.
+        @param tls: a L{cocaine.rpc.tls.ClientTLS} for nodes with
+            C{network.tls}, C{False} for plain TCP; by default from
+            C{$COCAINE_TLS_CA} and friends.
         """
+        from cocaine.rpc.tls import ClientTLS
+        if tls is None:
+            tls = ClientTLS.fromEnvironment()
+        self._tls = {"tls": tls} if tls else {}
         self._reactor = reactor
         self._connectTimeout = connectTimeout
         self._connect = connect
@@ -69,7 +76,7 @@ class RemoteApps:
             try:
                 connection = await self._connect(
                     self._reactor, endpoint, app, protocol,
-                    timeout=self._connectTimeout)
+                    timeout=self._connectTimeout, **self._tls)
             except CancelledError:
                 raise
             except Exception as e:

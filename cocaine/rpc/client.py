@@ -366,9 +366,12 @@ class ClientProtocol(Protocol):
 
 
 def connect(reactor, endpoint, name, protocol, timeout=5,
-            maxBuffer=DEFAULT_MAX_BUFFER, authorization=None):
+            maxBuffer=DEFAULT_MAX_BUFFER, authorization=None, tls=None):
     """
     Connect to a service.
+
+    @param tls: a L{cocaine.rpc.tls.ClientTLS} to speak TLS over TCP, or
+        L{None} for plain TCP.
 
     @param authorization: the C{authorization} header value (bytes) to
         send with every call, or L{None}.
@@ -387,5 +390,7 @@ def connect(reactor, endpoint, name, protocol, timeout=5,
             host = host.decode()
         cls = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
         point = cls(reactor, host, int(port), timeout=timeout)
+        if tls is not None:
+            point = tls.wrap(point, host)
     return connectProtocol(point, ClientProtocol(name, protocol, maxBuffer,
                                                  authorization))

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from cocaine.errors import StartupError
 from cocaine.rpc.limits import ConnectionLimits, budgetFor
 from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.tls import wrapServer
 
 
 class ServiceHost(Service):
@@ -92,6 +93,8 @@ class ServiceHost(Service):
             limits=ConnectionLimits.fromNetwork(network),
             reactor=self._reactor,
             budget=budgetFor(self._registry, network))
+        factory = wrapServer(getattr(network, "tls", None), factory,
+                             self._reactor)
         bind = self._network.bind
         if self._fixedPort is not None:
             candidates = [self._fixedPort]

@@ -243,6 +243,10 @@ class ServerProtocol(Protocol):
         @return: whether the connection was dropped.
         """
         queued = writes.pendingBytes(self.transport)
+        if queued is None:
+            # a transport whose buffer we cannot see (TLS): what was
+            # counted since the transport last said it drained
+            queued = self._queued
         if queued <= self._writeLimit:
             self._queued = queued
             return False
@@ -461,6 +465,8 @@ class ServerProtocol(Protocol):
     _authValue = None
     _authIdentity = None
     _authExpiry = None
+    # what the peer's TLS client certificate proves (looked up once)
+    _peerIdentity = None
 
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
@@ -505,7 +511,9 @@ class ServerProtocol(Protocol):
                     value = headerValue
                     break
         if value is None:
-            return guard.anonymous
+            if self._peerIdentity is None:
+                self._peerIdentity = guard.identifyPeer(self.transport)
+            return self._peerIdentity
         if value == self._authValue:
             expiry = self._authExpiry
             if expiry is None or expiry >= guard.now():

@@ -128,16 +128,16 @@ def sendNow(transport, data):
 def pendingBytes(transport):
     """
     @return: the bytes written to C{transport} and not yet sent: those of
-        the open batch and those in Twisted's write buffer (when it has
-        one).
+        the open batch and those in Twisted's write buffer; L{None} for a
+        transport whose buffer cannot be seen (TLS's wrapper).
     """
     queued = sum(len(chunk) for chunk in _pending.get(transport, ()))
     try:
+        type(transport).writeSomeData  # not a wrapper's (see above)
         queued += (len(transport.dataBuffer) - transport.offset
                    + transport._tempDataLen)
     except (AttributeError, TypeError):
-        # a transport without Twisted's file-descriptor buffer
-        pass
+        return None
     return queued
 
 

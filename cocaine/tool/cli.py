@@ -7,9 +7,11 @@ C{cocaine-tool}: the operator's command line.
 
 Every command speaks only the native protocol through the client SDK
 (L{cocaine.client.blocking}), so it works against any node. Defaults for
-C{--host}, C{--port}, C{--timeout} and C{--token} come from
-C{~/.cocaine/tools.yml} (YAML: C{host}, C{port}, C{timeout}, C{token};
-the token also from C{COCAINE_TOKEN}, which the file does not override),
+C{--host}, C{--port}, C{--timeout}, C{--token} and C{--tls-ca},
+C{--tls-cert}, C{--tls-key} come from C{~/.cocaine/tools.yml} (YAML:
+C{host}, C{port}, C{timeout}, C{token}, C{tls-ca}, C{tls-cert},
+C{tls-key}; the token also from C{COCAINE_TOKEN} and the TLS files from
+C{COCAINE_TLS_CA} and friends, which the file does not override),
 like the original Cocaine tools; the
 global options may also follow the command (C{cocaine-tool app list --json}).
 
@@ -124,6 +126,20 @@ def _addGlobalOptions(parser, suppress):
         help="credentials sent with every call: a token from 'token "
         "issue', or uids for a promiscuous node (default: $COCAINE_TOKEN, "
         "else token in the config file)")
+    group.add_argument(
+        "--tls-ca", default=default(None), metavar="PATH",
+        help="speak TLS to a node with network.tls, verifying its "
+        "certificate against the CA certificates in PATH (default: "
+        "$COCAINE_TLS_CA, else tls-ca in the config file)")
+    group.add_argument(
+        "--tls-cert", default=default(None), metavar="PATH",
+        help="client certificate (PEM) for a node that requires one "
+        "(default: $COCAINE_TLS_CERT, else tls-cert in the config file)")
+    group.add_argument(
+        "--tls-key", default=default(None), metavar="PATH",
+        help="the client certificate's private key (default: "
+        "$COCAINE_TLS_KEY, else tls-key in the config file, else in the "
+        "certificate file)")
     group.add_argument(
         "--json", action="store_true", default=default(False),
         help="print JSON for machines instead of tables")
@@ -257,7 +273,42 @@ def loadConfig(path, explicit=False):
             raise ConfigError("config {}: token: must be a token string"
                               .format(shown))
         config["token"] = str(value["token"])
+    for key in _TLS_KEYS:
+        if value.get(key) is not None:
+            if not isinstance(value[key], str) or not value[key]:
+                raise ConfigError("config {}: {}: must be a file path"
+                                  .format(shown, key))
+            config[key] = value[key]
     return config
+
+
+#: The config file's TLS keys (and C{--tls-*} options, C{COCAINE_TLS_*}).
+_TLS_KEYS = ("tls-ca", "tls-cert", "tls-key")
+
+
+def _clientTLS(args, config, environ=None):
+    """
+    The L{ClientTLS} the options, the environment and the config file ask
+    for (in that order, per setting), or L{None} for plain TCP.
+
+    @raise ConfigError: a file cannot be read.
+    """
+    from cocaine.rpc.tls import ClientTLS
+    environ = os.environ if environ is None else environ
+    paths = []
+    for key in _TLS_KEYS:
+        paths.append(getattr(args, key.replace("-", "_"), None)
+                     or environ.get("COCAINE_" + key.upper().replace(
+                         "-", "_")) or config.get(key))
+    if not any(paths):
+        return None
+    try:
+        return ClientTLS(*paths,
+                         serverName=environ.get("COCAINE_TLS_SERVER_NAME"))
+    except (OSError, ValueError) as e:
+        raise ConfigError("TLS: {}".format(
+            getattr(e, "strerror", None) and "{}: {}".format(
+                e.filename, e.strerror) or e))
 
 
 def _oneLine(text):
@@ -326,6 +377,7 @@ def main(argv=None):
     try:
         config = loadConfig(args.config or DEFAULT_CONFIG,
                             explicit=args.config is not None)
+        tls = _clientTLS(args, config)
     except ConfigError as e:
         _fail(e)
         return EXIT_USAGE
@@ -337,7 +389,7 @@ def main(argv=None):
             "timeout", DEFAULT_TIMEOUT),
         json=args.json, command=getattr(args, "_command", None),
         token=args.token or os.environ.get("COCAINE_TOKEN") or config.get(
-            "token"))
+            "token"), tls=tls)
     try:
         status = func(ctx, args)
     except ToolError as e:
@@ -346,7 +398,10 @@ def main(argv=None):
         reason = _noNode(ctx, e)
         if reason is not None:
             return _fail("no node at {} ({})".format(ctx.address, reason))
-        return _fail("{}: {}".format(_what(ctx, args), e))
+        hint = ""
+        if ctx.tls is None and "before the reply" in str(e):
+            hint = " (if the node uses TLS: --tls-ca PATH)"
+        return _fail("{}: {}{}".format(_what(ctx, args), e, hint))
     except SecurityError as e:
         return _fail("{}: refused: {} ({})".format(
             _what(ctx, args), e, _REFUSALS.get(e.code, "security error")))

@@ -131,11 +131,15 @@ class ToolContext:
     @ivar console: a C{rich} console on standard output.
     @ivar command: the subcommand being run (C{"app start"}), for errors.
     @ivar token: the credentials sent with every call, or L{None}.
+    @ivar tls: a L{cocaine.rpc.tls.ClientTLS} for a node with TLS, or
+        L{None} (plain TCP).
     """
 
     def __init__(self, host="127.0.0.1", port=10053, timeout=10.0,
-                 json=False, console=None, command=None, token=None):
+                 json=False, console=None, command=None, token=None,
+                 tls=None):
         self.host = host
+        self.tls = tls
         self.token = token
         self.port = port
         self.timeout = timeout
@@ -179,7 +183,7 @@ class ToolContext:
             from cocaine.client.blocking import connect
             service = self._services[name] = connect(
                 name, self.host, self.port, self.callTimeout,
-                token=self.token)
+                token=self.token, tls=self.tls or False)
         return service
 
     def close(self, timeout=None):

@@ -67,7 +67,8 @@ def peerContext(ctx, host, port):
     the way out.
     """
     timeout = peerTimeout(ctx)
-    peer = ToolContext(host, port, timeout, console=ctx.console)
+    peer = ToolContext(host, port, timeout, console=ctx.console,
+                       tls=getattr(ctx, "tls", None))
     try:
         yield peer
     finally:

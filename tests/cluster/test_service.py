@@ -136,8 +136,8 @@ class RuntimeClusterTests(SynchronousTestCase):
         root = buildRuntime(self.reactor, self.config(cluster={
             "discovery": "static", "peers": [["127.0.0.1", 1]]}))
         self.assertEqual([child.name for child in root],
-                         ["storages", "logging", "locator", "cluster",
-                          "storage"])
+                         ["storages", "auth", "logging", "locator",
+                          "cluster", "storage"])
 
 
 class GatewayConfigTests(SynchronousTestCase):

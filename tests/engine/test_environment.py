@@ -28,6 +28,18 @@ class WorkerEnvironmentTests(SynchronousTestCase):
             "PYTHONPATH"])
         self.assertEqual(env["LANG"], "C.UTF-8")
 
+    def test_tlsCA(self):
+        """
+        The CA and server name clients check a TLS node against pass; the
+        node's own client certificate and key do not.
+        """
+        env = workerEnvironment({
+            "COCAINE_TLS_CA": "/etc/ca.pem", "COCAINE_TLS_SERVER_NAME": "n",
+            "COCAINE_TLS_CERT": "/etc/node.pem",
+            "COCAINE_TLS_KEY": "/etc/node.key"})
+        self.assertEqual(sorted(k for k in env if k.startswith("COCAINE")),
+                         ["COCAINE_TLS_CA", "COCAINE_TLS_SERVER_NAME"])
+
     def test_interpreterFirstOnPath(self):
         here = os.path.dirname(sys.executable)
         env = workerEnvironment({"PATH": "/bin" + os.pathsep + here})

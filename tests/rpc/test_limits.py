@@ -29,6 +29,8 @@ class UnreadTransport(StringTransportWithDisconnection):
 
     offset = 0
     _tempDataLen = 0
+    #: a file-descriptor transport's (never called: see _writeDisconnected)
+    writeSomeData = None
 
     @property
     def dataBuffer(self):
@@ -265,6 +267,28 @@ class BackpressureTests(SynchronousTestCase):
         for channel in range(1, 200):
             connection.send(channel, ID["echo"], [big])
             connection.transport.clear()
+        self.assertTrue(connection.transport.connected)
+
+
+class WrappedTransportTests(SynchronousTestCase):
+    """
+    A transport whose buffer cannot be seen (TLS's wrapper): what was
+    written since it last said it drained is what counts.
+    """
+
+    def test_droppedByCount(self):
+        connection = Connection(ConnectionLimits(writeLimit=64 * 1024))
+        connection.protocol.pauseProducing()
+        for channel in range(1, 200):
+            connection.send(channel, ID["echo"], ["x" * 1024])
+        self.assertFalse(connection.transport.connected)
+
+    def test_drainResetsCount(self):
+        connection = Connection(ConnectionLimits(writeLimit=64 * 1024))
+        for channel in range(1, 200):
+            connection.send(channel, ID["echo"], ["x" * 8192])
+            connection.protocol.pauseProducing()
+            connection.protocol.resumeProducing()
         self.assertTrue(connection.transport.connected)
 
 

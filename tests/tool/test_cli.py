@@ -155,3 +155,55 @@ class ParserTests(SynchronousTestCase):
         requires = config["options"]["install_requires"].split()
         self.assertIn("rich>=13", requires)
         self.assertIn("pyyaml>=6", requires)
+
+
+class TLSOptionTests(SynchronousTestCase):
+    """
+    C{--tls-ca}, C{--tls-cert}, C{--tls-key}: options first, then the
+    C{COCAINE_TLS_*} variables, then the config file.
+    """
+
+    def setUp(self):
+        from tests.certs import CA, write
+        self.directory = os.path.abspath(self.mktemp())
+        ca = CA()
+        self.ca = write(self.directory, "ca.pem", ca.pem, 0o644)
+        cert, key, _ = ca.client("uid:1")
+        self.cert = write(self.directory, "c.pem", cert)
+        self.key = write(self.directory, "c.key", key)
+
+    def tls(self, argv, config=None, environ=None):
+        args = cli.buildParser().parse_args(argv + ["uuid"])
+        return cli._clientTLS(args, config or {}, environ or {})
+
+    def test_none(self):
+        self.assertIsNone(self.tls([]))
+
+    def test_options(self):
+        tls = self.tls(["--tls-ca", self.ca, "--tls-cert", self.cert,
+                        "--tls-key", self.key])
+        with open(self.ca, "rb") as f:
+            self.assertEqual(tls.ca, f.read())
+        self.assertIsNotNone(tls.creator("127.0.0.1"))
+
+    def test_environmentAndConfig(self):
+        tls = self.tls([], config={"tls-ca": "/nonexistent"},
+                       environ={"COCAINE_TLS_CA": self.ca})
+        self.assertIsNotNone(tls.ca)
+        tls = self.tls([], config={"tls-ca": self.ca})
+        self.assertIsNotNone(tls.ca)
+
+    def test_unreadable(self):
+        error = self.assertRaises(cli.ConfigError, self.tls,
+                                  ["--tls-ca", "/nonexistent/ca.pem"])
+        self.assertIn("/nonexistent/ca.pem", str(error))
+
+    def test_loadConfig(self):
+        path = os.path.join(self.directory, "tools.yml")
+        with open(path, "w") as f:
+            f.write("tls-ca: /a\ntls-cert: /b\ntls-key: /c\n")
+        self.assertEqual(cli.loadConfig(path), {
+            "tls-ca": "/a", "tls-cert": "/b", "tls-key": "/c"})
+        with open(path, "w") as f:
+            f.write("tls-ca: 5\n")
+        self.assertRaises(cli.ConfigError, cli.loadConfig, path)

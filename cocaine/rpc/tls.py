@@ -1,0 +1,195 @@
+# -*- test-case-name: tests.rpc.test_tls -*-
+"""
+TLS on native endpoints (C{network.tls}, C{docs/security.md}): the context
+a node's endpoints listen with, the options a client connects with, and
+the certificate a verified client presented.
+
+TLS is all-or-nothing per node: when C{network.tls} is set every native
+endpoint (the locator, services, apps) listens with TLS 1.2 or later, and
+C{resolve} answers exactly as in 0.12 (endpoints only); a client is told
+to use TLS (L{ClientTLS}, or C{COCAINE_TLS_CA} and friends) for that node.
+
+Twisted's TLS needs pyOpenSSL (C{twisted[tls]}); it is imported only when
+TLS is configured, so plain nodes and clients never load it.
+"""
+
+import os
+from pathlib import Path
+
+__all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate"]
+
+_cache = {}
+
+
+def _read(source):
+    """
+    PEM bytes from bytes or a path.
+    """
+    if isinstance(source, bytes):
+        return source
+    return Path(source).read_bytes()
+
+
+def _certificates(data):
+    """
+    Every certificate of a PEM bundle, as Twisted L{Certificate}s.
+    """
+    from twisted.internet import ssl
+    marker = b"-----END CERTIFICATE-----"
+    return [ssl.Certificate.loadPEM(part + marker)
+            for part in data.split(marker) if b"-----BEGIN" in part]
+
+
+def _minimum():
+    from twisted.internet.ssl import TLSVersion
+    return TLSVersion.TLSv1_2
+
+
+def serverOptions(tls):
+    """
+    The context factory the node's endpoints listen with (one per config,
+    shared by every endpoint).
+
+    @param tls: the config's L{cocaine.config.TLS}.
+    """
+    options = _cache.get(tls)
+    if options is None:
+        from twisted.internet import ssl
+        pem = _read(tls.cert)
+        chain = _certificates(pem)
+        ours = ssl.PrivateCertificate.loadPEM(pem + b"\n" + _read(tls.key))
+        extra = {}
+        if tls.clientCA is not None:
+            # verifies client certificates and requires one
+            extra["trustRoot"] = ssl.trustRootFromCertificates(
+                _certificates(_read(tls.clientCA)))
+        options = _cache[tls] = ssl.CertificateOptions(
+            privateKey=ours.privateKey.original, certificate=ours.original,
+            extraCertChain=[c.original for c in chain[1:]],
+            raiseMinimumTo=_minimum(), **extra)
+    return options
+
+
+def wrapServer(tls, factory, clock=None):
+    """
+    C{factory} behind TLS when C{tls} (the config's L{cocaine.config.TLS})
+    is set; C{factory} itself when it is L{None}.
+
+    @param clock: the reactor (TLS batches small writes with it).
+    """
+    if tls is None:
+        return factory
+    return _serverFactory()(serverOptions(tls), False, factory, clock=clock)
+
+
+def _serverFactory():
+    """
+    The factory class, made on first use (C{twisted.protocols.tls} needs
+    pyOpenSSL).
+    """
+    if "factory" in _cache:
+        return _cache["factory"]
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    class ServerTLSFactory(TLSMemoryBIOFactory):
+        """
+        Refuses a connection (L{None}) when the wrapped factory does (a
+        connection limit), instead of wrapping nothing.
+        """
+
+        def buildProtocol(self, addr):
+            wrapped = self.wrappedFactory.buildProtocol(addr)
+            if wrapped is None:
+                return None
+            return self.protocol(self, wrapped)
+    _cache["factory"] = ServerTLSFactory
+    return ServerTLSFactory
+
+
+def peerCertificate(transport):
+    """
+    The certificate the peer presented on a TLS connection, as a
+    C{cryptography} certificate, or L{None} (no TLS, no certificate). A
+    server with C{client-ca} only completes handshakes with certificates
+    it verified.
+    """
+    get = getattr(transport, "getPeerCertificate", None)
+    if get is None:
+        return None
+    try:
+        certificate = get()
+    except Exception:
+        return None
+    if certificate is None:
+        return None
+    convert = getattr(certificate, "to_cryptography", None)
+    return convert() if convert is not None else certificate
+
+
+class ClientTLS:
+    """
+    How a client connects to a node whose endpoints use TLS.
+
+    @ivar ca: the CA certificates (PEM bytes) the node's certificate must
+        chain to, or L{None} for the system's trust store.
+    @ivar serverName: the name (or IP address) the node's certificate must
+        carry; by default the host each endpoint is reached at.
+    """
+
+    def __init__(self, ca=None, cert=None, key=None, serverName=None):
+        """
+        @param ca: PEM bytes, or a path.
+        @param cert: our client certificate (PEM bytes or path), for nodes
+            with C{client-ca}; L{None} for none.
+        @param key: its private key (PEM bytes or path); by default in the
+            certificate file.
+        @param serverName: see L{serverName}.
+        """
+        if key is not None and cert is None:
+            raise ValueError("a TLS client key needs its certificate")
+        self.ca = None if ca is None else _read(ca)
+        self._cert = None if cert is None else _read(cert)
+        self._key = None if key is None else _read(key)
+        self.serverName = serverName
+        self._creators = {}
+
+    @classmethod
+    def fromEnvironment(cls, environ=None):
+        """
+        The options C{COCAINE_TLS_CA}, C{COCAINE_TLS_CERT},
+        C{COCAINE_TLS_KEY} and C{COCAINE_TLS_SERVER_NAME} describe, or
+        L{None} when none of them is set (plain TCP).
+        """
+        environ = os.environ if environ is None else environ
+        values = [environ.get("COCAINE_TLS_" + name) or None
+                  for name in ("CA", "CERT", "KEY", "SERVER_NAME")]
+        if not any(values):
+            return None
+        return cls(*values)
+
+    def creator(self, host):
+        """
+        The connection creator for an endpoint at C{host}.
+        """
+        name = self.serverName or host
+        creator = self._creators.get(name)
+        if creator is None:
+            from twisted.internet import ssl
+            extra = {}
+            if self.ca is not None:
+                extra["trustRoot"] = ssl.trustRootFromCertificates(
+                    _certificates(self.ca))
+            if self._cert is not None:
+                extra["clientCertificate"] = ssl.PrivateCertificate.loadPEM(
+                    self._cert + b"\n" + (self._key or b""))
+            creator = self._creators[name] = ssl.optionsForClientTLS(
+                name, extraCertificateOptions={"raiseMinimumTo": _minimum()},
+                **extra)
+        return creator
+
+    def wrap(self, endpoint, host):
+        """
+        A client endpoint that speaks TLS over C{endpoint}.
+        """
+        from twisted.internet.endpoints import wrapClientTLS
+        return wrapClientTLS(self.creator(host), endpoint)

@@ -1,0 +1,202 @@
+"""
+Tests for L{cocaine.rpc.tls} and the C{network.tls} config it reads: the
+config's checks, the client's options, and a node endpoint's factory
+speaking TLS to our client in memory (L{twisted.test.iosim}).
+"""
+
+import os
+
+from twisted.internet.protocol import Factory, Protocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.internet.task import Clock
+from twisted.test import iosim
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.config import DEFAULTS, TLS, ConfigError, parse
+from cocaine.rpc.tls import ClientTLS, peerCertificate, wrapServer
+from tests.certs import CA, write
+
+
+class _Files(SynchronousTestCase):
+
+    def setUp(self):
+        self.directory = os.path.abspath(self.mktemp())
+        self.ca = CA()
+        cert, key, _ = self.ca.server("127.0.0.1")
+        self.cert = write(self.directory, "node.pem", cert, 0o644)
+        self.key = write(self.directory, "node.key", key, 0o600)
+        self.caPath = write(self.directory, "ca.pem", self.ca.pem, 0o644)
+
+    def parse(self, tls):
+        value = dict(DEFAULTS)
+        value["network"] = {"bind": "127.0.0.1", "tls": tls}
+        return parse(value)
+
+    def assertError(self, tls, path, text):
+        error = self.assertRaises(ConfigError, self.parse, tls)
+        self.assertEqual(error.path, path)
+        self.assertIn(text, error.reason)
+
+
+class ConfigTests(_Files):
+    """
+    C{network.tls}: every key checked, the error naming it.
+    """
+
+    def test_parsed(self):
+        config = self.parse({"cert": self.cert, "key": self.key,
+                             "client-ca": self.caPath, "endpoints": "all"})
+        self.assertEqual(config.network.tls, TLS(self.cert, self.key,
+                                                 self.caPath, "all"))
+        self.assertEqual(config.network.bind, "127.0.0.1")
+
+    def test_off(self):
+        self.assertIsNone(parse(DEFAULTS).network.tls)
+
+    def test_required(self):
+        self.assertError({"key": self.key}, "network.tls.cert",
+                         "is required")
+        self.assertError({"cert": self.cert}, "network.tls.key",
+                         "is required")
+        self.assertError("yes", "network.tls", "must be a map")
+
+    def test_unknownKey(self):
+        self.assertError({"cert": self.cert, "key": self.key, "ca": "x"},
+                         "network.tls.ca", "unknown key")
+
+    def test_unreadable(self):
+        missing = os.path.join(self.directory, "nope.pem")
+        self.assertError({"cert": missing, "key": self.key},
+                         "network.tls.cert", "cannot read certificate")
+        self.assertError({"cert": self.cert, "key": self.key,
+                          "client-ca": missing},
+                         "network.tls.client-ca", "cannot read")
+
+    def test_notPEM(self):
+        junk = write(self.directory, "junk", b"junk", 0o600)
+        self.assertError({"cert": junk, "key": self.key},
+                         "network.tls.cert", "not a PEM file")
+        self.assertError({"cert": self.key, "key": self.key},
+                         "network.tls.cert", "not a PEM certificate")
+
+    def test_keyReadableByOthers(self):
+        os.chmod(self.key, 0o644)
+        self.assertError({"cert": self.cert, "key": self.key},
+                         "network.tls.key", "mode 644")
+        os.chmod(self.key, 0o640)
+        self.parse({"cert": self.cert, "key": self.key})
+
+    def test_keyOfAnotherCertificate(self):
+        _, other, _ = self.ca.server("127.0.0.2")
+        other = write(self.directory, "other.key", other, 0o600)
+        self.assertError({"cert": self.cert, "key": other},
+                         "network.tls.key", "is not the key of")
+
+    def test_endpoints(self):
+        self.assertError({"cert": self.cert, "key": self.key,
+                          "endpoints": "some"},
+                         "network.tls.endpoints", 'must be "all"')
+
+
+class ClientTLSTests(_Files):
+    """
+    L{ClientTLS} and its environment variables.
+    """
+
+    def test_fromEnvironment(self):
+        self.assertIsNone(ClientTLS.fromEnvironment({}))
+        self.assertIsNone(ClientTLS.fromEnvironment({"COCAINE_TLS_CA": ""}))
+        tls = ClientTLS.fromEnvironment({"COCAINE_TLS_CA": self.caPath,
+                                         "COCAINE_TLS_SERVER_NAME": "n"})
+        self.assertEqual(tls.ca, self.ca.pem)
+        self.assertEqual(tls.serverName, "n")
+
+    def test_keyWithoutCertificate(self):
+        self.assertRaises(ValueError, ClientTLS, self.caPath, None, self.key)
+
+    def test_missingFile(self):
+        self.assertRaises(OSError, ClientTLS, os.path.join(
+            self.directory, "nope"))
+
+
+class _Greeting(Protocol):
+    def connectionMade(self):
+        self.transport.write(b"hello")
+
+
+class _Reader(Protocol):
+    received = b""
+
+    def dataReceived(self, data):
+        self.received += data
+
+
+class HandshakeTests(_Files):
+    """
+    The factory an endpoint listens with, against our client's options,
+    in memory.
+    """
+
+    def pump(self, clientTLS, clientCA=None):
+        tls = TLS(self.cert, self.key, clientCA)
+        clock = Clock()
+        server = wrapServer(tls, Factory.forProtocol(_Greeting), clock)
+        reader = _Reader()
+        readers = Factory()
+        readers.buildProtocol = lambda addr: reader
+        client = TLSMemoryBIOFactory(clientTLS.creator("127.0.0.1"), True,
+                                     readers, clock=clock)
+        serverProtocol = server.buildProtocol(None)
+        clientProtocol = client.buildProtocol(None)
+        pump = iosim.connect(serverProtocol, iosim.makeFakeServer(
+            serverProtocol), clientProtocol, iosim.makeFakeClient(
+                clientProtocol))
+        for _ in range(10):
+            clock.advance(0)
+            pump.flush()
+        return serverProtocol, reader
+
+    def test_plain(self):
+        self.assertIs(wrapServer(None, self), self)
+
+    def test_refusedByTheWrappedFactory(self):
+        """
+        A connection the wrapped factory refuses (L{None}: a connection
+        limit) is refused, not wrapped.
+        """
+        refusing = Factory()
+        refusing.buildProtocol = lambda addr: None
+        server = wrapServer(TLS(self.cert, self.key), refusing, Clock())
+        self.assertIsNone(server.buildProtocol(None))
+
+    def test_verified(self):
+        _, reader = self.pump(ClientTLS(self.caPath))
+        self.assertEqual(reader.received, b"hello")
+
+    def test_otherCA(self):
+        other = write(self.directory, "other.pem", CA("other").pem, 0o644)
+        _, reader = self.pump(ClientTLS(other))
+        self.assertEqual(reader.received, b"")
+
+    def test_wrongName(self):
+        _, reader = self.pump(ClientTLS(self.caPath, serverName="10.0.0.1"))
+        self.assertEqual(reader.received, b"")
+
+    def test_clientCertificate(self):
+        cert, key, _ = self.ca.client("uid:4", ["cid:2"])
+        cert = write(self.directory, "c.pem", cert)
+        key = write(self.directory, "c.key", key)
+        server, reader = self.pump(ClientTLS(self.caPath, cert, key),
+                                   clientCA=self.caPath)
+        self.assertEqual(reader.received, b"hello")
+        from cryptography.x509.oid import NameOID
+        subject = peerCertificate(server).subject
+        self.assertEqual(subject.get_attributes_for_oid(
+            NameOID.COMMON_NAME)[0].value, "uid:4")
+
+    def test_clientCertificateRequired(self):
+        _, reader = self.pump(ClientTLS(self.caPath), clientCA=self.caPath)
+        self.assertEqual(reader.received, b"")
+
+    def test_peerCertificateWithoutTLS(self):
+        self.assertIsNone(peerCertificate(object()))
