@@ -93,6 +93,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--requests", type=int, default=None)
     parser.add_argument("--runs", type=int, default=None)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     requests = args.requests or (1000 if args.quick else 5000)
     runs = args.runs or (1 if args.quick else 3)
@@ -118,6 +119,10 @@ def main(argv=None):
     if not isinstance(result, tuple):
         result.raiseException()
     offResult, onResult = result
+    from bench.rpc import machine
+    print("machine: " + machine())
+    print("command: python -m bench.auth" + (" " + " ".join(argv)
+                                             if argv else ""))
     print("storage.read, {} calls x {} runs (median), auth off vs token "
           "auth + storage ACLs".format(requests, runs))
     print("{:<12} {:>12} {:>12} {:>8}".format("workload", "off calls/s",
