@@ -4,7 +4,6 @@ discovery on 127.0.0.1, and three with multicast discovery inside a network
 namespace this test creates and deletes (never on a real network).
 """
 
-import json
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ from cocaine.client import Locator, Service
 from cocaine.errors import ServiceNotAvailable
 from tests.integration import node as _node
 from tests.integration.framework import frameworkPython
+from tests.integration.lines import LineDriver
 from tests.integration.node import ROOT, Node, freePort
 from tests.integration.framework_report import readSteps
 
@@ -327,29 +327,13 @@ class MulticastClusterTests(TestCase):
         original = _node.twistdCommand
         self.patch(_node, "twistdCommand",
                    lambda *args: self.ns.prefix() + original(*args))
-        self.client = subprocess.Popen(
-            self.ns.prefix() + [_node.sys.executable, "-c", _CLIENT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=_node.environment())
-        self.addCleanup(self._stopClient)
+        self.client = LineDriver(
+            self.ns.prefix() + [_node.sys.executable, "-c", _CLIENT])
+        self.addCleanup(self.client.stop)
         self.base = self.mktemp()
 
-    def _stopClient(self):
-        self.client.stdin.close()
-        try:
-            self.client.wait(10)
-        except subprocess.TimeoutExpired:
-            self.client.kill()
-            self.client.wait()
-        self.client.stdout.close()
-
     def ask(self, **request):
-        self.client.stdin.write(json.dumps(request) + "\n")
-        self.client.stdin.flush()
-        answer = json.loads(self.client.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError("{error}: {message}".format(**answer))
-        return answer["ok"]
+        return self.client.ask(**request)
 
     def startNode(self, name, echo=False, secret=None):
         node = Node(os.path.join(self.base, name), nodeConfig(

@@ -26,6 +26,7 @@ import time
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.framework import frameworkPython
+from tests.integration.lines import LineDriver
 from tests.integration.netns import NamespaceNode, inNamespace
 from tests.integration.node import ROOT, environment
 from tests.integration.test_cluster import ECHO, INTERVAL, SLACK, nodeConfig
@@ -242,32 +243,14 @@ class NamespaceClusterTests(TestCase):
         Our client running in namespace C{n}.
         """
         if n not in self.clients:
-            process = subprocess.Popen(
-                inNamespace(self.space(n)[0],
-                            [sys.executable, "-c", _CLIENT]),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                env=environment())
+            process = LineDriver(inNamespace(self.space(n)[0],
+                                             [sys.executable, "-c", _CLIENT]))
             self.clients[n] = process
-            self.addCleanup(self._stopClient, process)
+            self.addCleanup(process.stop)
         return self.clients[n]
 
-    def _stopClient(self, process):
-        process.stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-
     def ask(self, n, **request):
-        process = self.client(n)
-        process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
-        answer = json.loads(process.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError("{error}: {message}".format(**answer))
-        return answer["ok"]
+        return self.client(n).ask(**request)
 
     def startNode(self, n, echo=False, secret=None):
         name, address = self.space(n)
@@ -388,11 +371,10 @@ class NamespaceClusterTests(TestCase):
         # (four slow requests on one connection resolved at A while idle,
         # so all four are A's: 4 of its 10 session slots)
         pinner = self.client(1)
-        pinner.stdin.write(json.dumps({
+        pinner.send(**{
             "op": "pin", "count": 4, "host": a.address, "port": a.port,
-            "data": "6000"}) + "\n")
-        pinner.stdin.flush()
-        self.assertEqual(json.loads(pinner.stdout.readline())["ok"],
+            "data": "6000"})
+        self.assertEqual(pinner.receive(),
                          echoA[0])
         self.waitFor(lambda: self.resolve(c, "echo", via=3)[0] == echoB,
                      INTERVAL + SLACK)
@@ -403,22 +385,21 @@ class NamespaceClusterTests(TestCase):
         self.assertEqual(len(served), 20, burst)
         onB = sum(1 for s in served if s[0] == b.address)
         self.assertGreaterEqual(onB, 15, burst)
-        pinned = json.loads(pinner.stdout.readline())["ok"]
+        pinned = pinner.receive()
         self.assertEqual(pinned, [["done"]] * 4)
 
         # node loss mid-load: 12 slow (2 s) requests through C, timeout 8
         loader = self.client(3)
-        loader.stdin.write(json.dumps({
+        loader.send(**{
             "op": "burst", "count": 12, "name": "echo", "host": c.address,
             "port": c.port, "event": "slow", "data": "2000", "timeout": 8,
-            "gap": 0.05}) + "\n")
-        loader.stdin.flush()
+            "gap": 0.05})
         time.sleep(1.0)
         b.process.send_signal(signal.SIGKILL)
         b.process.wait()
         b.stop()
         started = time.monotonic()
-        results = json.loads(loader.stdout.readline())["ok"]
+        results = loader.receive()
         self.assertLess(time.monotonic() - started, 8 + 2 * SLACK)
         self.assertEqual(len(results), 12)
         for r in results:

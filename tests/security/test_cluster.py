@@ -33,6 +33,7 @@ from cocaine.protocol.framing import packValue
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import FakeDatagramTransport, MemoryNode
 from tests.cluster.test_peering import FakeStream
+from tests.integration.lines import LineDriver
 from tests.management._client import Peer, ipcEndpoint
 
 US, THEM, SPOOF = "node-us", "node-them", "node-spoofed"
@@ -368,7 +369,6 @@ class RealReplayTests(TestCase):
     group, mport, interval, window = "239.0.100.54", 10154, 1.0, 2.0
 
     def setUp(self):
-        import subprocess
         from tests.integration import node as _node
         from tests.integration.test_cluster import Namespace
         self.ns = Namespace("cocaine-sec-{}".format(os.getpid()))
@@ -377,30 +377,13 @@ class RealReplayTests(TestCase):
         original = _node.twistdCommand
         self.patch(_node, "twistdCommand",
                    lambda *args: self.ns.prefix() + original(*args))
-        self.attacker = subprocess.Popen(
-            self.ns.prefix() + [sys.executable, "-c", _ATTACKER],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=_node.environment())
-        self.addCleanup(self._stopAttacker)
+        self.attacker = LineDriver(
+            self.ns.prefix() + [sys.executable, "-c", _ATTACKER])
+        self.addCleanup(self.attacker.stop)
         self.base = self.mktemp()
 
-    def _stopAttacker(self):
-        import subprocess
-        self.attacker.stdin.close()
-        try:
-            self.attacker.wait(10)
-        except subprocess.TimeoutExpired:
-            self.attacker.kill()
-            self.attacker.wait()
-        self.attacker.stdout.close()
-
     def ask(self, **request):
-        self.attacker.stdin.write(json.dumps(request) + "\n")
-        self.attacker.stdin.flush()
-        answer = json.loads(self.attacker.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError("{error}: {message}".format(**answer))
-        return answer["ok"]
+        return self.attacker.ask(**request)
 
     def startNode(self, name, secret, port=0):
         from tests.integration.node import Node
