@@ -36,17 +36,13 @@ connections, 1 s, no warm-up.
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 from bench.compare.processes import Unavailable
-from bench.httpload import (HttpServer, WrkError, ensurePeers, fetch, fmt,
-                            freePort, machine, measure, pythonEnvironment,
-                            ratio, stopOnTerm, uwsgiCommand, versions,
-                            writeJson, writeScript)
+from bench.httpload import (HttpServer, WrkError, fetch, fmt, freePort,
+                            measure, pythonEnvironment, ratio, runAndReport,
+                            uwsgiCommand, writeScript)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -328,37 +324,8 @@ def main(argv=None):
                        "--workers {} --connections {}".format(
                            ",".join(unknown) or "ok", args.seconds,
                            args.warmup, args.workers, args.connections))
-    if args.quick:
-        args.seconds, args.warmup, args.connections = 1, 0, [1, 64]
-    stopOnTerm()
-    try:
-        ensurePeers()
-    except Unavailable as e:
-        print("bench.http skipped: wrk or uWSGI cannot be installed: {}"
-              .format(e), flush=True)
-        return 0
-    directory = tempfile.mkdtemp(prefix="cocaine-bench-http-")
-    began = time.monotonic()
-    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    try:
-        found = run(args, directory)
-    except KeyboardInterrupt:
-        print("interrupted; every server it started was stopped",
-              flush=True)
-        return 130
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    found.update({
-        "machine": machine(), "versions": versions(),
-        "date": date,
-        "seconds_total": round(time.monotonic() - began, 1),
-        "settings": {"seconds": args.seconds, "warmup": args.warmup,
-                     "connections": args.connections,
-                     "workers": args.workers, "post_bytes": POST_BYTES}})
-    report(args, found)
-    if args.json:
-        writeJson(args.json, found)
-    return 1 if found["left"] else 0
+    return runAndReport("bench.http", args, run, report,
+                        {"workers": args.workers, "post_bytes": POST_BYTES})
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -377,3 +378,45 @@ def writeJson(path, data):
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
 
+
+def runAndReport(name, args, run, report, settings):
+    """
+    The body of an HTTP benchmark's C{main}: install the peers (or say
+    why it skipped), C{run(args, directory)} in a temporary directory,
+    add the machine, versions, date and C{settings} to what it found,
+    C{report(args, found)} and write C{--json}.
+
+    @return: the exit status: 0, 1 when a server was left running, 130
+        when interrupted.
+    """
+    if args.quick:
+        args.seconds, args.warmup, args.connections = 1, 0, [1, 64]
+    stopOnTerm()
+    try:
+        ensurePeers()
+    except Unavailable as e:
+        print("{} skipped: wrk or uWSGI cannot be installed: {}".format(
+            name, e), flush=True)
+        return 0
+    directory = tempfile.mkdtemp(prefix="cocaine-{}-".format(
+        name.replace(".", "-")))
+    began = time.monotonic()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    try:
+        found = run(args, directory)
+    except KeyboardInterrupt:
+        print("interrupted; every server it started was stopped",
+              flush=True)
+        return 130
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    found.update({
+        "machine": machine(), "versions": versions(), "date": date,
+        "seconds_total": round(time.monotonic() - began, 1),
+        "settings": dict(settings, seconds=args.seconds,
+                         warmup=args.warmup,
+                         connections=args.connections)})
+    report(args, found)
+    if args.json:
+        writeJson(args.json, found)
+    return 1 if found["left"] else 0

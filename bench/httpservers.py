@@ -26,16 +26,12 @@ Default run: 4 x 3 x (1 + 5) s, under 2 minutes.
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import time
 
 from bench.compare.processes import Unavailable
-from bench.httpload import (PEERS, WSGI_ECHO, HttpServer, WrkError,
-                            ensurePeers, fmt, freePort, machine, measure,
-                            pythonEnvironment, ratio, stopOnTerm,
-                            uwsgiCommand, versions, writeJson, writeScript)
+from bench.httpload import (PEERS, WSGI_ECHO, HttpServer, WrkError, fmt,
+                            freePort, measure, pythonEnvironment, ratio,
+                            runAndReport, uwsgiCommand, writeScript)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HTTP_SERVERS = os.path.join(PEERS, "http_servers.py")
@@ -169,36 +165,8 @@ def main(argv=None):
                        "--connections {}".format(
                            ",".join(unknown) or "ok", args.seconds,
                            args.warmup, args.connections))
-    if args.quick:
-        args.seconds, args.warmup, args.connections = 1, 0, [1, 64]
-    stopOnTerm()
-    try:
-        ensurePeers()
-    except Unavailable as e:
-        print("bench.httpservers skipped: wrk or uWSGI cannot be installed: "
-              "{}".format(e), flush=True)
-        return 0
-    directory = tempfile.mkdtemp(prefix="cocaine-bench-httpservers-")
-    began = time.monotonic()
-    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    try:
-        found = run(args, directory)
-    except KeyboardInterrupt:
-        print("interrupted; every server it started was stopped",
-              flush=True)
-        return 130
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    found.update({
-        "machine": machine(), "versions": versions(),
-        "date": date,
-        "seconds_total": round(time.monotonic() - began, 1),
-        "settings": {"seconds": args.seconds, "warmup": args.warmup,
-                     "connections": args.connections}})
-    report(args, found)
-    if args.json:
-        writeJson(args.json, found)
-    return 1 if found["left"] else 0
+    return runAndReport("bench.httpservers", args, run, report,
+                        {})
 
 
 if __name__ == "__main__":
