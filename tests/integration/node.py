@@ -103,6 +103,13 @@ class Node:
         with open(self.logPath, errors="replace") as f:
             return f.read()
 
+    def readUuid(self):
+        """
+        The node's uuid, as it wrote it into its data directory.
+        """
+        with open(os.path.join(self.directory, "var", "data", "uuid")) as f:
+            return f.read().strip()
+
     def stop(self, timeout=10):
         """
         SIGTERM, wait, SIGKILL if it lingers.
@@ -122,3 +129,19 @@ class Node:
                 process.wait()
         self._log.close()
         return process.returncode, time.monotonic() - started
+
+
+def waitUntil(testCase, predicate, timeout, step=0.05):
+    """
+    Block until C{predicate()} holds, failing C{testCase} after
+    C{timeout} seconds.
+
+    @return: the seconds it took.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            testCase.fail("condition not reached within {}s".format(timeout))
+        time.sleep(step)
+    return time.monotonic() - started

@@ -20,7 +20,7 @@ from cocaine.errors import ServiceNotAvailable
 from tests.integration import node as _node
 from tests.integration.framework import frameworkPython
 from tests.integration.lines import LineDriver
-from tests.integration.node import ROOT, Node, freePort
+from tests.integration.node import ROOT, Node, freePort, waitUntil
 from tests.integration.framework_report import readSteps
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -342,17 +342,11 @@ class MulticastClusterTests(TestCase):
              "secret": secret or self.secret}, echo=echo))
         node.start()
         self.addCleanup(node.stop)
-        with open(os.path.join(node.directory, "var", "data", "uuid")) as f:
-            node.uuid = f.read().strip()
+        node.uuid = node.readUuid()
         return node
 
     def waitFor(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail("condition not reached within {}s".format(
-                    timeout))
-            time.sleep(0.05)
+        return waitUntil(self, predicate, timeout)
 
     def mesh(self, nodes):
         for node in nodes:

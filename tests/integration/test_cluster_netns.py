@@ -28,7 +28,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from tests.integration.framework import frameworkPython
 from tests.integration.lines import LineDriver
 from tests.integration.netns import NamespaceNode, inNamespace
-from tests.integration.node import ROOT, environment
+from tests.integration.node import ROOT, environment, waitUntil
 from tests.integration.test_cluster import ECHO, INTERVAL, SLACK, nodeConfig
 from tests.integration.framework_report import readSteps
 
@@ -267,19 +267,11 @@ class NamespaceClusterTests(TestCase):
                              config)
         node.start()
         self.addCleanup(node.stop)
-        with open(os.path.join(node.directory, "var", "data", "uuid")) as f:
-            node.uuid = f.read().strip()
+        node.uuid = node.readUuid()
         return node
 
     def waitFor(self, predicate, timeout):
-        started = time.monotonic()
-        deadline = started + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail("condition not reached within {}s".format(
-                    timeout))
-            time.sleep(0.05)
-        return time.monotonic() - started
+        return waitUntil(self, predicate, timeout)
 
     def cluster(self, node, via):
         return self.ask(via, op="cluster", host=node.address,

@@ -34,6 +34,7 @@ from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import FakeDatagramTransport, MemoryNode
 from tests.cluster.test_peering import FakeStream
 from tests.integration.lines import LineDriver
+from tests.integration.node import waitUntil
 from tests.management._client import Peer, ipcEndpoint
 
 US, THEM, SPOOF = "node-us", "node-them", "node-spoofed"
@@ -395,17 +396,11 @@ class RealReplayTests(TestCase):
              "replay-window": self.window}, port))
         node.start()
         self.addCleanup(node.stop)
-        with open(os.path.join(node.directory, "var", "data", "uuid")) as f:
-            node.uuid = f.read().strip()
+        node.uuid = node.readUuid()
         return node
 
     def waitFor(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail("condition not reached within {}s".format(
-                    timeout))
-            time.sleep(0.05)
+        return waitUntil(self, predicate, timeout)
 
     def test_replayAfterLeaving(self):
         a = self.startNode("a", self.secret)

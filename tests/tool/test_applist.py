@@ -229,8 +229,7 @@ class ClusterTests(ToolTestCase):
             self.nodes.append(node)
 
     def uuid(self, node):
-        with open(os.path.join(node.directory, "var", "data", "uuid")) as f:
-            return f.read().strip()
+        return node.readUuid()
 
     async def linked(self):
         locator = Locator(reactor, [("127.0.0.1", self.nodes[0].port)],
