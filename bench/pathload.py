@@ -28,6 +28,8 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(
     del sys.path[0]
 
 import asyncio
+import atexit
+import shutil
 
 import msgpack
 from twisted.internet.address import IPv4Address
@@ -93,10 +95,12 @@ def app(requests):
     clock = Clock()
     clock.listenUNIX = lambda path, factory, **kw: _Port()
     isolate = _Isolate()
+    runtime = tempfile.mkdtemp(prefix="cocaine-pathload-")
+    atexit.register(shutil.rmtree, runtime, True)
     engine = AppEngine(
         clock, "app", parseManifest({"slave": "w"}, "app"),
         parseProfile({"concurrency": 10000, "queue-limit": 100000}, "p"),
-        "/apps/app", isolate, tempfile.mkdtemp(),
+        "/apps/app", isolate, runtime,
         lambda: "127.0.0.1:1", None, environ={})
     # its fake transports have no peer to check
     engine.admits = lambda worker, transport: True
