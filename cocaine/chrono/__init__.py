@@ -1,0 +1,3 @@
+"""
+The chrono service: Cocaine 0.12's timers on the reactor's clock.
+"""

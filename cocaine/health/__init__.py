@@ -1,0 +1,3 @@
+"""
+Small services 0.12 clients and health checks call: echo and uniresis.
+"""

@@ -1,0 +1,3 @@
+"""
+The jabber service: an XMPP client on Twisted Words.
+"""

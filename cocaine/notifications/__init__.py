@@ -1,0 +1,4 @@
+"""
+The notifications service: publish/subscribe on named channels,
+node-local or over Redis.
+"""

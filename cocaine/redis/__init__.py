@@ -1,0 +1,3 @@
+"""
+Redis connections shared by the Redis-backed services and storage (on txredisapi).
+"""

@@ -1,0 +1,3 @@
+"""
+The urlfetch service: Cocaine 0.12's URL fetch protocol on treq.
+"""
