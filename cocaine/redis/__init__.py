@@ -1,3 +1,4 @@
 """
-Redis connections shared by the Redis-backed services and storage (on txredisapi).
+Redis connections shared by the Redis-backed services and storage (on
+txredisapi).
 """
