@@ -226,6 +226,16 @@ class ClientDisconnected(SystemError_):
     code = _errno.ECONNRESET
 
 
+class BackendUnavailable(SystemError_):
+    """
+    A service's backend (Redis, a remote server) that cannot be reached
+    now; the message names it. The service reconnects by itself, so a
+    later call may succeed.
+    """
+
+    code = _errno.ECONNREFUSED
+
+
 class NodeError(CocaineError):
     """
     The app engine could not serve a request (category 0x51FF, ours).
