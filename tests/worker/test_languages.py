@@ -18,6 +18,8 @@ import msgpack
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.worker.runtime import APPS, FakeRuntime
+from bench.peers import debian
+from tests.worker import languages
 from tests.worker.languages import (
     buildWithMake, copyExample, ensureCpp, ensurePerl, once)
 
@@ -300,3 +302,57 @@ class PerlWorkerTests(EchoCMixin, TestCase):
     """
 
     prepare = staticmethod(preparePerl)
+
+
+class EnsureToolchainTests(TestCase):
+    """
+    L{languages._ensure}: install what is missing, skip naming why only
+    when that fails.
+    """
+
+    def setUp(self):
+        self.installed = []
+        self.missing = ["Data::MessagePack"]
+
+    def fakeInstall(self, packages, error=None):
+        self.installed.append(list(packages))
+        if error:
+            raise debian.AptError(error)
+        self.missing = []
+
+    def ensure(self):
+        languages._ensure("the Perl worker", ["perl", "libx-perl"],
+                          lambda: ", ".join(self.missing) or None)
+
+    def test_present(self):
+        """
+        Nothing missing, nothing installed.
+        """
+        self.patch(debian, "aptInstall", self.fakeInstall)
+        self.missing = []
+        self.ensure()
+        self.assertEqual(self.installed, [])
+
+    def test_installs(self):
+        self.patch(debian, "aptInstall", self.fakeInstall)
+        self.ensure()
+        self.assertEqual(self.installed, [["perl", "libx-perl"]])
+
+    def test_installFails(self):
+        """
+        The skip names the worker, what is missing, the packages and why
+        apt-get failed.
+        """
+        self.patch(debian, "aptInstall", lambda packages: self.fakeInstall(
+            packages, "uid 1000 cannot apt-get install them"))
+        skip = self.assertRaises(SkipTest, self.ensure)
+        self.assertEqual(str(skip), (
+            "the Perl worker needs Data::MessagePack and installing perl "
+            "libx-perl failed: uid 1000 cannot apt-get install them"))
+
+    def test_stillMissing(self):
+        self.patch(debian, "aptInstall", lambda packages: None)
+        skip = self.assertRaises(SkipTest, self.ensure)
+        self.assertEqual(str(skip), (
+            "the Perl worker needs Data::MessagePack, still missing after "
+            "installing perl libx-perl"))
