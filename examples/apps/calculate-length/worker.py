@@ -31,14 +31,14 @@ import os
 import sys
 
 try:
-    import cocaine.worker  # noqa: F401 (the installed package or PYTHONPATH)
+    from cocaine.worker import Service, Worker
 except ImportError:
     # Run from a checkout: the repository root is three levels up.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))))))
+    from cocaine.worker import Service, Worker
 
 from cocaine.errors import CocaineError  # noqa: E402
-from cocaine.worker import Service, Worker  # noqa: E402
 
 storage = Service("storage")
 
