@@ -66,7 +66,7 @@ class _NotificationsPlugin:
         redis = args.get("backend", "local") == "redis"
         return NotificationsService(
             args.get("max-pending", DEFAULT_MAX_PENDING),
-            relay if redis else None)
+            relay if redis else None, context.reactor)
 
 
 notifications = _NotificationsPlugin()

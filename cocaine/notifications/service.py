@@ -25,6 +25,7 @@ from cocaine.interfaces import IRPCService
 from cocaine.notifications.hub import DEFAULT_MAX_PENDING, Hub, lostNotice
 from cocaine.protocol.notifications import (
     NOTIFICATIONS, NOTIFICATIONS_VERSION)
+from cocaine.rpc import writes
 
 #: The longest channel name, in characters.
 MAX_NAME = 256
@@ -83,11 +84,16 @@ class NotificationsService(Service):
     version = NOTIFICATIONS_VERSION
     log = Logger()
 
-    def __init__(self, maxPending=DEFAULT_MAX_PENDING, relay=None):
+    def __init__(self, maxPending=DEFAULT_MAX_PENDING, relay=None,
+                 reactor=None):
         """
         @param relay: a callable C{(onMessage, onLost)} returning the
             relay, or L{None}.
+        @param reactor: the node's reactor: what messages from Redis write
+            in one turn of it leaves in one send per subscriber's
+            connection (without one, one send per message).
         """
+        self._reactor = reactor
         self.hub = Hub(maxPending)
         self.relay = None
         if relay is not None:
@@ -151,6 +157,8 @@ class NotificationsService(Service):
     # -- from the relay ----------------------------------------------------
 
     def _remote(self, channel, value):
+        if self._reactor is not None:
+            writes.holdForTurn(self._reactor)
         self.hub.deliver(channel, value)
 
     def _lost(self, reason):

@@ -5,6 +5,7 @@ answers and how it fails.
 """
 
 import msgpack
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import BackendUnavailable, CallTimeout
@@ -140,6 +141,22 @@ class RelayTests(SynchronousTestCase):
         self.assertEqual(a.replies(), [
             [1, WRITE, ["news", {b"k": b"v"}]],
             [1, WRITE, ["news", b"plain text"]]])
+
+    def test_fromRedisBatchedPerTurn(self):
+        """
+        With the node's reactor, what messages from Redis write in one turn
+        goes out in one send per connection, at the end of the turn.
+        """
+        clock = Clock()
+        self.service._reactor = clock
+        a = self.client()
+        a.send(1, SUBSCRIBE, [["news"]])
+        for i in range(3):
+            self.relay._received(b"app:news", msgpack.packb([b"o" * 16, i]))
+        self.assertEqual(a.replies(), [])
+        clock.advance(0)
+        self.assertEqual(a.replies(), [[1, WRITE, ["news", i]]
+                                       for i in range(3)])
 
     def test_reconnectTellsSubscribers(self):
         """
