@@ -129,7 +129,8 @@ class RedisRelay:
         try:
             envelope = msgpack.unpackb(message, raw=True,
                                        strict_map_key=False)
-        except Exception:
+        except (ValueError, msgpack.UnpackException):
+            # not msgpack: someone else's message, delivered as it is
             envelope = None
         if (type(envelope) is list and len(envelope) == 2
                 and type(envelope[0]) is bytes
