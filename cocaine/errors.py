@@ -369,6 +369,8 @@ _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
           AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
+# a client tells a backend that is down from other system errors
+_register(BackendUnavailable)
 
 
 def toWire(failureOrException):
