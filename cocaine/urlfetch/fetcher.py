@@ -99,6 +99,21 @@ class _Body(Protocol):
             finished.errback(ResponseFailed([reason]))
 
 
+class _Redirects(BrowserLikeRedirectAgent):
+    """
+    Redirects as curl follows them (301, 302 and 303 go on as a GET),
+    except that a POST answered 307 gets that answer: its body is not
+    sent again.
+    """
+
+    def _handleResponse(self, response, method, uri, headers, count):
+        if response.code in self._redirectResponses and method not in (
+                b"GET", b"HEAD"):
+            return response
+        return BrowserLikeRedirectAgent._handleResponse(
+            self, response, method, uri, headers, count)
+
+
 class _NoCookies(IndexableCookieJar):
     """
     A jar that keeps nothing: one client's cookies never reach another's
@@ -235,7 +250,7 @@ class Fetcher:
             pool=self.pool)
         self._plain = HTTPClient(agent, cookiejar=_NoCookies())
         self._following = HTTPClient(
-            BrowserLikeRedirectAgent(agent, redirectLimit=REDIRECT_LIMIT),
+            _Redirects(agent, redirectLimit=REDIRECT_LIMIT),
             cookiejar=_NoCookies())
         self._slots = DeferredSemaphore(connectionsLimit)
 

@@ -66,6 +66,18 @@ class _Redirect(Resource):
         return b""
 
 
+class _Temporary(Resource):
+    """
+    A 307 to /echo.
+    """
+    isLeaf = True
+
+    def render(self, request):
+        request.setResponseCode(307)
+        request.setHeader(b"Location", b"/echo")
+        return b"moved"
+
+
 class _Big(Resource):
     """
     2000 bytes, with a length or chunked.
@@ -119,8 +131,12 @@ class _Server:
         root.putChild(b"hold", self.hold)
         root.putChild(b"redirect", _Redirect(lambda r: b"/hello"))
         root.putChild(b"post-redirect", _Redirect(lambda r: b"/echo"))
+        root.putChild(b"temporary", _Temporary())
         root.putChild(b"by-name", _Redirect(
             lambda r: "http://localhost:{}/hello".format(self.port).encode()))
+        root.putChild(b"by-name-echo", _Redirect(
+            lambda r: "http://localhost:{}/echo".format(self.port).encode()))
+        root.putChild(b"redirect-echo", _Redirect(lambda r: b"/echo"))
         root.putChild(b"metadata", _Redirect(
             lambda r: b"http://169.254.169.254/latest/meta-data/"))
         root.putChild(b"file", _Redirect(lambda r: b"file:///etc/passwd"))
@@ -219,6 +235,28 @@ class FetcherTests(TestCase):
         result = await self.fetcher.fetch(
             "POST", self.server.url("post-redirect"), b"x")
         self.assertEqual(json.loads(result[1])["method"], "GET")
+
+    async def test_postTemporaryRedirect(self):
+        """
+        A POST answered 307 gets that answer (its body is not sent again);
+        a GET follows it.
+        """
+        result = await self.fetcher.fetch(
+            "POST", self.server.url("temporary"), b"x")
+        self.assertEqual(result[1:3], (b"moved", 307))
+        result = await self.fetcher.fetch("GET", self.server.url("temporary"))
+        self.assertEqual(json.loads(result[1])["method"], "GET")
+
+    async def test_crossOriginCookies(self):
+        """
+        Cookies are not carried to another origin on a redirect.
+        """
+        result = await self.fetcher.fetch(
+            "GET", self.server.url("by-name-echo"), cookies={"a": "1"})
+        self.assertEqual(json.loads(result[1])["cookies"], [])
+        result = await self.fetcher.fetch(
+            "GET", self.server.url("redirect-echo"), cookies={"a": "1"})
+        self.assertEqual(json.loads(result[1])["cookies"], ["a=1"])
 
     async def test_byName(self):
         """
