@@ -103,13 +103,16 @@ class _Hold(Resource):
     """
     isLeaf = True
 
-    def __init__(self):
+    def __init__(self, start=b""):
         Resource.__init__(self)
         self.held = []
         self.arrived = None
+        self.start = start
 
     def render_GET(self, request):
         self.held.append(request)
+        if self.start:
+            request.write(self.start)
         if self.arrived is not None:
             arrived, self.arrived = self.arrived, None
             arrived.callback(None)
@@ -129,6 +132,8 @@ class _Server:
         root.putChild(b"chunked", _Big(True))
         self.hold = _Hold()
         root.putChild(b"hold", self.hold)
+        self.partial = _Hold(b"the beginning")
+        root.putChild(b"partial", self.partial)
         root.putChild(b"redirect", _Redirect(lambda r: b"/hello"))
         root.putChild(b"post-redirect", _Redirect(lambda r: b"/echo"))
         root.putChild(b"temporary", _Temporary())
@@ -150,7 +155,7 @@ class _Server:
         return "http://127.0.0.1:{}/{}".format(self.port, path)
 
     def stop(self):
-        for request in self.hold.held:
+        for request in self.hold.held + self.partial.held:
             if not request.finished and not request._disconnected:
                 request.finish()
         return self.listening.stopListening()
@@ -294,6 +299,16 @@ class FetcherTests(TestCase):
         url = self.server.url("hold")
         await self.assertFails(self.fetcher.fetch("GET", url, timeout=0.2),
                                errno.ETIMEDOUT, url, "200 ms")
+
+    async def test_timeoutInBody(self):
+        """
+        The timeout covers the body too: a body that stops coming is
+        ETIMEDOUT.
+        """
+        url = self.server.url("partial")
+        await self.assertFails(self.fetcher.fetch("GET", url, timeout=0.2),
+                               errno.ETIMEDOUT, url)
+        self.assertEqual(len(self.server.partial.held), 1)
 
     async def test_bodyCap(self):
         """
