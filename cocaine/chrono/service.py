@@ -81,13 +81,29 @@ class ChronoService(Service):
         self.timers = {}
 
     def notifyAfter(self, upstream, time, send_id=False):
+        """
+        A timer that fires once, C{time} seconds from now.
+
+        @param upstream: its stream (the id on firing, then close).
+        @raise InvalidArgument: C{time} or C{send_id} is not what 0.12
+            takes.
+        """
         self._start(upstream, _seconds(time), 0.0, _flag(send_id))
 
     def notifyEvery(self, upstream, time, send_id=False):
+        """
+        A timer that fires every C{time} seconds (once when C{time} is 0).
+
+        @param upstream: its stream (the id on every tick).
+        @raise InvalidArgument: as L{notifyAfter}.
+        """
         seconds = _seconds(time)
         self._start(upstream, seconds, seconds, _flag(send_id))
 
     def cancel(self, id):
+        """
+        End timer C{id} and close its stream; an unknown id is no error.
+        """
         if id in self.timers:
             self._remove(id)
         else:
@@ -95,6 +111,11 @@ class ChronoService(Service):
                           id=id)
 
     def restart(self, id):
+        """
+        Arm timer C{id} again for its interval from now.
+
+        @raise TimerNotFound: no such timer.
+        """
         timer = self.timers.get(id)
         if timer is None:
             raise TimerNotFound("chrono: no timer with id {}".format(id))

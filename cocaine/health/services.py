@@ -26,6 +26,9 @@ class EchoService:
     version = ECHO_VERSION
 
     def ping(self, message):
+        """
+        @return: C{(message,)}.
+        """
         return (message,)
 
 
@@ -83,10 +86,19 @@ class UniresisService:
         return cls(uuid, cpus, memory)
 
     def cpuCount(self):
+        """
+        @return: C{(cpus,)}.
+        """
         return (self.cpus,)
 
     def memoryCount(self):
+        """
+        @return: C{(memory bytes,)}.
+        """
         return (self.memory,)
 
     def getUuid(self):
+        """
+        @return: C{(the node's uuid,)}.
+        """
         return (self.uuid,)

@@ -120,11 +120,20 @@ class UrlfetchService(Service):
 
     def get(self, url, timeout=5000, cookies=None, headers=None,
             follow_location=True):
+        """
+        GET C{url}; C{timeout} in milliseconds.
+
+        @return: a Deferred of C{(success, body, code, headers)}.
+        @raise InvalidArgument: an argument 0.12 would not take, named.
+        """
         return self._fetch("GET", url, None, timeout, cookies, headers,
                            follow_location)
 
     def post(self, url, body, timeout=5000, cookies=None, headers=None,
              follow_location=True):
+        """
+        POST C{body} to C{url}; otherwise as L{get}.
+        """
         return self._fetch("POST", url, body, timeout, cookies, headers,
                            follow_location)
 
