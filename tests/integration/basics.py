@@ -19,6 +19,12 @@ _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "framework_basics.py")
 
 
+#: 0.12's primitive and streaming upstreams as the framework reports them
+#: (JSON: map keys are text, nil is null).
+PRIMITIVE = {"0": ["value", {}], "1": ["error", {}]}
+STREAMING = {"0": ["write", None], "1": ["error", {}], "2": ["close", {}]}
+
+
 class BasicsNodeCase(TestCase):
     """
     A node with the four services (urlfetch with C{urlfetchArgs}).

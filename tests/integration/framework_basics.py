@@ -60,7 +60,16 @@ def stream(channel, count=None):
 
 
 @gen.coroutine
+def resolve(locator, name):
+    channel = yield locator.resolve(name)
+    endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
+    report("resolve " + name, version=version, graph=graph)
+
+
+@gen.coroutine
 def health(locator):
+    yield resolve(locator, "echo")
+    yield resolve(locator, "uniresis")
     echo = Service("echo", locator=locator)
     yield attempt("ping", echo, "ping", "hello")
     uniresis = Service("uniresis", locator=locator)
@@ -71,6 +80,7 @@ def health(locator):
 @gen.coroutine
 def urlfetch(locator):
     page, refused = sys.argv[3], sys.argv[4]
+    yield resolve(locator, "urlfetch")
     fetcher = Service("urlfetch", locator=locator)
     yield attempt("get", fetcher, "get", page)
     yield attempt("get all args", fetcher, "get", page, 3000,
@@ -83,6 +93,7 @@ def urlfetch(locator):
 
 @gen.coroutine
 def chrono(locator):
+    yield resolve(locator, "chrono")
     timers = Service("chrono", locator=locator)
     channel = yield timers.notify_after(0.05, True)
     chunks, closed = yield stream(channel)

@@ -4,7 +4,7 @@ framework.
 """
 
 from cocaine.errors import CATEGORY_DISPATCH, UNCAUGHT_ERROR, CocaineError
-from tests.integration.basics import BasicsNodeCase
+from tests.integration.basics import PRIMITIVE, STREAMING, BasicsNodeCase
 
 
 class ChronoNodeTests(BasicsNodeCase):
@@ -40,6 +40,11 @@ class ChronoNodeTests(BasicsNodeCase):
         The real 0.12 framework gets the same streams and answers.
         """
         steps = await self.framework("chrono")
+        self.assertEqual(steps["resolve chrono"]["version"], 1)
+        self.assertEqual(steps["resolve chrono"]["graph"], {
+            "0": ["notify_after", {}, STREAMING],
+            "1": ["notify_every", {}, STREAMING],
+            "2": ["cancel", {}, PRIMITIVE], "3": ["restart", {}, PRIMITIVE]})
         after = steps["notify_after"]
         self.assertEqual(len(after["chunks"]), 2)
         self.assertEqual(after["chunks"][0], after["chunks"][1])

@@ -5,7 +5,7 @@ Cocaine 0.12 framework.
 
 import os
 
-from tests.integration.basics import BasicsNodeCase
+from tests.integration.basics import PRIMITIVE, BasicsNodeCase
 
 
 class HealthNodeTests(BasicsNodeCase):
@@ -27,6 +27,14 @@ class HealthNodeTests(BasicsNodeCase):
         The real 0.12 framework resolves and calls both.
         """
         steps = await self.framework("health")
+        self.assertEqual(steps["resolve echo"]["version"], 1)
+        self.assertEqual(steps["resolve echo"]["graph"],
+                         {"0": ["ping", {}, PRIMITIVE]})
+        self.assertEqual(steps["resolve uniresis"]["version"], 1)
+        self.assertEqual(steps["resolve uniresis"]["graph"], {
+            "0": ["cpu_count", {}, PRIMITIVE],
+            "1": ["memory_count", {}, PRIMITIVE],
+            "2": ["uuid", {}, PRIMITIVE]})
         self.assertEqual(steps["ping"]["value"], "hello")
         self.assertEqual(steps["cpu_count"]["value"], os.cpu_count())
         self.assertGreater(steps["memory_count"]["value"], 0)

@@ -14,7 +14,7 @@ from twisted.web.server import Site
 from cocaine.errors import (
     CATEGORY_DISPATCH, CATEGORY_SYSTEM, INVALID_ARGUMENT, CocaineError,
     InvalidArgument)
-from tests.integration.basics import BasicsNodeCase
+from tests.integration.basics import PRIMITIVE, BasicsNodeCase
 
 
 class _Page(Resource):
@@ -108,6 +108,9 @@ class UrlfetchNodeTests(_PageCase):
         """
         refused = await self.refusedURL()
         steps = await self.framework("urlfetch", self.page, refused)
+        self.assertEqual(steps["resolve urlfetch"]["version"], 1)
+        self.assertEqual(steps["resolve urlfetch"]["graph"], {
+            "0": ["get", {}, PRIMITIVE], "1": ["post", {}, PRIMITIVE]})
         success, body, code, headers = steps["get"]["value"]
         self.assertEqual((success, code, json.loads(body)["method"]),
                          (True, 200, "GET"))
