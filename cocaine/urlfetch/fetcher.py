@@ -28,6 +28,8 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.error import (
     InfiniteRedirection, RedirectWithNoLocation, SchemeNotSupported)
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent
+from zope.interface import implementer
 
 from cocaine.errors import FetchFailed, InvalidArgument
 from cocaine.urlfetch.network import AddressDenied, DenyList, GuardedEndpoints
@@ -97,6 +99,44 @@ class _Body(Protocol):
             finished.callback(b"".join(self._chunks))
         else:
             finished.errback(ResponseFailed([reason]))
+
+
+#: Where a response's Content-Encoding waits while treq looks at it.
+_ENCODING_ASIDE = b"X-Cocaine-Urlfetch-Content-Encoding"
+
+
+@implementer(IAgent)
+class _AsEncoded:
+    """
+    Below treq's gzip decoder (which treq always puts on top, and which
+    inflates each chunk whole, past any body cap): requests go out with
+    the caller's C{Accept-Encoding} only, and bodies come back as the
+    server encoded them, as curl (so 0.12) hands them over. The
+    response's C{Content-Encoding} is put aside so treq decodes nothing;
+    L{responseHeaders} puts it back.
+    """
+
+    def __init__(self, agent):
+        self._agent = agent
+
+    def request(self, method, uri, headers=None, bodyProducer=None):
+        if headers is not None:
+            accepted = headers.getRawHeaders(b"accept-encoding", [])
+            headers = headers.copy()
+            # treq's decoder added its own value last
+            if accepted[:-1]:
+                headers.setRawHeaders(b"accept-encoding", accepted[:-1])
+            else:
+                headers.removeHeader(b"accept-encoding")
+        d = self._agent.request(method, uri, headers, bodyProducer)
+        return d.addCallback(self._aside)
+
+    def _aside(self, response):
+        encodings = response.headers.getRawHeaders(b"content-encoding")
+        if encodings:
+            response.headers.removeHeader(b"content-encoding")
+            response.headers.setRawHeaders(_ENCODING_ASIDE, encodings)
+        return response
 
 
 class _Redirects(BrowserLikeRedirectAgent):
@@ -191,6 +231,12 @@ def responseHeaders(response):
     result = {name.decode("latin-1"): values[-1].decode("latin-1")
               for name, values in response.headers.getAllRawHeaders()
               if values}
+    # treq's decoder leaves an empty Content-Encoding when there was none
+    if not result.get("Content-Encoding", True):
+        del result["Content-Encoding"]
+    aside = result.pop(_ENCODING_ASIDE.decode("latin-1"), None)
+    if aside is not None:
+        result["Content-Encoding"] = aside
     if isinstance(response.length, int):
         result.setdefault("Content-Length", str(response.length))
     return result
@@ -244,10 +290,10 @@ class Fetcher:
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = connectionsLimit
         self.pool.cachedConnectionTimeout = 60
-        agent = Agent.usingEndpointFactory(
+        agent = _AsEncoded(Agent.usingEndpointFactory(
             reactor, GuardedEndpoints(reactor, deny or DenyList(),
                                       trustRoot=trustRoot),
-            pool=self.pool)
+            pool=self.pool))
         self._plain = HTTPClient(agent, cookiejar=_NoCookies())
         self._following = HTTPClient(
             _Redirects(agent, redirectLimit=REDIRECT_LIMIT),

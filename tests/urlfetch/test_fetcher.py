@@ -5,13 +5,16 @@ this test runs on 127.0.0.1 (nothing else is ever fetched).
 
 import errno
 import json
+import zlib
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import (
+    NOT_DONE_YET, GzipEncoderFactory, Site)
+from twisted.web.resource import EncodingResourceWrapper
 
 from cocaine.errors import FetchFailed, InvalidArgument
 from cocaine.urlfetch.fetcher import Fetcher
@@ -38,6 +41,8 @@ class _Echo(Resource):
             "method": request.method.decode(),
             "cookies": request.requestHeaders.getRawHeaders(b"cookie", []),
             "x": request.requestHeaders.getRawHeaders(b"x-custom", []),
+            "encodings": request.requestHeaders.getRawHeaders(
+                b"accept-encoding", []),
             "body": request.content.read().decode(),
         }, default=lambda b: b.decode()).encode()
 
@@ -129,6 +134,8 @@ class _Server:
         root.putChild(b"down", _Status(503))
         root.putChild(b"odd", _Status(600))
         root.putChild(b"big", _Big(False))
+        root.putChild(b"gzip", EncodingResourceWrapper(
+            _Big(False), [GzipEncoderFactory()]))
         root.putChild(b"chunked", _Big(True))
         self.hold = _Hold()
         root.putChild(b"hold", self.hold)
@@ -183,6 +190,7 @@ class FetcherTests(TestCase):
         self.assertEqual(headers["X-Test"], "a")
         self.assertEqual(headers["X-Multi"], "2")
         self.assertEqual(headers["Content-Length"], "5")
+        self.assertNotIn("Content-Encoding", headers)
 
     async def test_postCookiesHeaders(self):
         """
@@ -198,6 +206,26 @@ class FetcherTests(TestCase):
         self.assertEqual(seen["body"], "payload")
         self.assertEqual(sorted(seen["cookies"]), ["a=1", "b=2"])
         self.assertEqual(seen["x"], ["yes"])
+
+    async def test_encodingAsGiven(self):
+        """
+        No C{Accept-Encoding} goes out unless the caller gives one, and a
+        compressed body comes back as the server sent it (as curl does),
+        so the body cap holds for what is received.
+        """
+        _, body, _, _ = await self.fetcher.fetch("GET",
+                                                 self.server.url("echo"))
+        self.assertEqual(json.loads(body)["encodings"], [])
+        _, body, _, _ = await self.fetcher.fetch(
+            "GET", self.server.url("echo"), headers={"Accept-Encoding": "br"})
+        self.assertEqual(json.loads(body)["encodings"], ["br"])
+        success, body, code, headers = await self.fetcher.fetch(
+            "GET", self.server.url("gzip"),
+            headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(headers.get("Content-Encoding"), "gzip", headers)
+        self.assertEqual(zlib.decompress(body, 16 + zlib.MAX_WBITS),
+                         b"x" * 2000)
+        self.assertLess(len(body), 2000)
 
     async def test_noCookieKept(self):
         """
