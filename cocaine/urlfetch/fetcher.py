@@ -7,7 +7,9 @@ flight (the rest wait their turn), persistent connections kept per host,
 a body size cap, and the L{cocaine.urlfetch.network} deny list checked on
 every connection, redirects included. No cookie is ever kept between
 requests: the cookies a caller gives are sent as C{Cookie: name=value}
-headers, one per cookie, as 0.12 sends them.
+headers, one per cookie, as 0.12 sends them. Bodies come as the server
+encoded them (no C{Accept-Encoding} unless the caller gives one), as curl
+hands them over.
 """
 
 import errno
