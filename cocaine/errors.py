@@ -236,6 +236,22 @@ class BackendUnavailable(SystemError_):
     code = _errno.ECONNREFUSED
 
 
+class FetchFailed(SystemError_):
+    """
+    A URL the C{urlfetch} service could not fetch (no HTTP answer: bad
+    address, refused, timed out, denied, too big): the errno that fits is
+    the code, the message names the URL, as 0.12's "Unable to download
+    {url}, error {reason}".
+    """
+
+
+class TimerNotFound(UncaughtError):
+    """
+    C{chrono.restart} of a timer id that does not exist (0.12 throws from
+    its map lookup, which its dispatch sends as an uncaught error).
+    """
+
+
 class NodeError(CocaineError):
     """
     The app engine could not serve a request (category 0x51FF, ours).

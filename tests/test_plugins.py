@@ -35,8 +35,8 @@ from cocaine.interfaces import IServicePlugin, IStoragePlugin
 
 
 @implementer(IPlugin, IServicePlugin)
-class _Echo:
-    name = "echo"
+class _Dropin:
+    name = "dropin"
 
     def validate(self, path, args, config):
         pass
@@ -56,7 +56,7 @@ class _Null:
         raise NotImplementedError()
 
 
-echo = _Echo()
+dropin = _Dropin()
 null = _Null()
 '''
 
@@ -117,7 +117,8 @@ class LoadPluginsTests(SynchronousTestCase):
             f.write(_THIRD_PARTY)
         services, storages = self.listPlugins([os.path.join(base, "site"),
                                                _ROOT])
-        self.assertTrue({"echo", "logging", "storage"} <= services, services)
+        self.assertTrue({"dropin", "logging", "storage"} <= services,
+                        services)
         self.assertTrue({"null", "files", "memory"} <= storages, storages)
 
     def test_withoutThirdParty(self):
@@ -130,7 +131,7 @@ class LoadPluginsTests(SynchronousTestCase):
         os.makedirs(os.path.join(base, "site"))
         services, storages = self.listPlugins([os.path.join(base, "site"),
                                                _ROOT])
-        self.assertNotIn("echo", services)
+        self.assertNotIn("dropin", services)
         self.assertNotIn("null", storages)
 
 

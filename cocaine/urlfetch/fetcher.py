@@ -1,0 +1,369 @@
+# -*- test-case-name: tests.urlfetch.test_fetcher -*-
+"""
+Fetching URLs on treq as Cocaine 0.12's C{urlfetch} does on libcurl.
+
+One L{Fetcher} per service: at most C{connectionsLimit} requests in
+flight (the rest wait their turn), persistent connections kept per host,
+a body size cap, and the L{cocaine.urlfetch.network} deny list checked on
+every connection, redirects included. No cookie is ever kept between
+requests: the cookies a caller gives are sent as C{Cookie: name=value}
+headers, one per cookie, as 0.12 sends them. Bodies come as the server
+encoded them (no C{Accept-Encoding} unless the caller gives one), as curl
+hands them over.
+"""
+
+import errno
+from urllib.parse import urlsplit
+
+from treq.client import HTTPClient
+from treq.cookies import IndexableCookieJar
+from twisted.internet.defer import (
+    CancelledError, Deferred, DeferredSemaphore, succeed)
+from twisted.internet.error import (
+    ConnectError, ConnectionDone, ConnectionLost, ConnectionRefusedError,
+    DNSLookupError, TimeoutError)
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.web.client import (
+    Agent, BrowserLikeRedirectAgent, HTTPConnectionPool, ResponseDone,
+    ResponseFailed)
+from twisted.web.http import PotentialDataLoss
+from twisted.web.error import (
+    InfiniteRedirection, RedirectWithNoLocation, SchemeNotSupported)
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent
+from zope.interface import implementer
+
+from cocaine.errors import FetchFailed, InvalidArgument
+from cocaine.urlfetch.network import AddressDenied, DenyList, GuardedEndpoints
+
+#: The default body size cap, in bytes.
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+#: As 0.12's C{connections-limit}.
+DEFAULT_CONNECTIONS_LIMIT = 10
+
+#: Redirects followed before giving up (curl's and Twisted's bound).
+REDIRECT_LIMIT = 20
+
+
+class BodyTooLarge(Exception):
+    """
+    A response body over the cap.
+    """
+
+
+class _Body(Protocol):
+    """
+    Reads a response body up to the cap; over it, or when the fetch is
+    cancelled, the connection is dropped.
+
+    @ivar finished: a Deferred of the body.
+    """
+
+    def __init__(self, limit, declared):
+        self._limit = limit
+        self._declared = declared
+        self._chunks = []
+        self._size = 0
+        self.finished = Deferred(self._cancel)
+
+    def connectionMade(self):
+        declared = self._declared
+        if isinstance(declared, int) and declared > self._limit:
+            self._fail(BodyTooLarge("the body of {} bytes is over the cap "
+                                    "of {} bytes".format(declared,
+                                                         self._limit)))
+
+    def dataReceived(self, data):
+        if self.finished is None:
+            return
+        self._size += len(data)
+        if self._size > self._limit:
+            self._fail(BodyTooLarge("the body is over the cap of {} bytes"
+                                    .format(self._limit)))
+            return
+        self._chunks.append(data)
+
+    def _fail(self, exception):
+        finished, self.finished = self.finished, None
+        self.transport.stopProducing()
+        finished.errback(exception)
+
+    def _cancel(self, finished):
+        self.finished = None
+        self.transport.stopProducing()
+
+    def connectionLost(self, reason=connectionDone):
+        finished, self.finished = self.finished, None
+        if finished is None:
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            finished.callback(b"".join(self._chunks))
+        else:
+            finished.errback(ResponseFailed([reason]))
+
+
+#: Where a response's Content-Encoding waits while treq looks at it.
+_ENCODING_ASIDE = b"X-Cocaine-Urlfetch-Content-Encoding"
+
+
+@implementer(IAgent)
+class _AsEncoded:
+    """
+    Below treq's gzip decoder (which treq always puts on top, and which
+    inflates each chunk whole, past any body cap): requests go out with
+    the caller's C{Accept-Encoding} only, and bodies come back as the
+    server encoded them, as curl (so 0.12) hands them over. The
+    response's C{Content-Encoding} is put aside so treq decodes nothing;
+    L{responseHeaders} puts it back.
+    """
+
+    def __init__(self, agent):
+        self._agent = agent
+
+    def request(self, method, uri, headers=None, bodyProducer=None):
+        if headers is not None:
+            accepted = headers.getRawHeaders(b"accept-encoding", [])
+            headers = headers.copy()
+            # treq's decoder added its own value last
+            if accepted[:-1]:
+                headers.setRawHeaders(b"accept-encoding", accepted[:-1])
+            else:
+                headers.removeHeader(b"accept-encoding")
+        d = self._agent.request(method, uri, headers, bodyProducer)
+        return d.addCallback(self._aside)
+
+    def _aside(self, response):
+        encodings = response.headers.getRawHeaders(b"content-encoding")
+        if encodings:
+            response.headers.removeHeader(b"content-encoding")
+            response.headers.setRawHeaders(_ENCODING_ASIDE, encodings)
+        return response
+
+
+class _Redirects(BrowserLikeRedirectAgent):
+    """
+    Redirects as curl follows them (301, 302 and 303 go on as a GET),
+    except that a POST answered 307 gets that answer: its body is not
+    sent again.
+    """
+
+    def _handleResponse(self, response, method, uri, headers, count):
+        if response.code in self._redirectResponses and method not in (
+                b"GET", b"HEAD"):
+            return response
+        return BrowserLikeRedirectAgent._handleResponse(
+            self, response, method, uri, headers, count)
+
+
+class _NoCookies(IndexableCookieJar):
+    """
+    A jar that keeps nothing: one client's cookies never reach another's
+    requests.
+    """
+
+    def set_cookie(self, cookie):
+        pass
+
+    def extract_cookies(self, response, request):
+        pass
+
+
+def checkURL(url):
+    """
+    @return: C{url} when it is an http or https URL with a host.
+    @raise InvalidArgument: naming the URL and what is wrong with it.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError as e:
+        raise InvalidArgument("bad URL {!r}: {}".format(url, e))
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidArgument("bad URL {!r}: the scheme must be http or "
+                              "https".format(url))
+    if not parts.hostname:
+        raise InvalidArgument("bad URL {!r}: no host".format(url))
+    return url
+
+
+def _headerText(value, what):
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if not isinstance(value, bytes):
+        raise InvalidArgument("{} must be a string, got {}".format(
+            what, type(value).__name__))
+    if b"\r" in value or b"\n" in value or b"\0" in value:
+        raise InvalidArgument("{} must not hold line breaks".format(what))
+    return value
+
+
+def requestHeaders(headers, cookies):
+    """
+    The request's headers: C{headers} as given, then one C{Cookie} per
+    cookie.
+
+    @param headers: C{{name: value}} or L{None}.
+    @param cookies: C{{name: value}} or L{None}.
+    @raise InvalidArgument: naming the header or cookie that is not text.
+    """
+    result = Headers()
+    for name, value in (headers or {}).items():
+        name = _headerText(name, "a header name")
+        if not name or b":" in name or b" " in name:
+            raise InvalidArgument("bad header name {!r}".format(name))
+        result.addRawHeader(name, _headerText(
+            value, "header {!r}".format(name.decode("latin-1"))))
+    for name, value in (cookies or {}).items():
+        name = _headerText(name, "a cookie name")
+        if b"=" in name or b";" in name:
+            raise InvalidArgument("bad cookie name {!r}".format(name))
+        value = _headerText(value, "cookie {!r}".format(
+            name.decode("latin-1")))
+        result.addRawHeader(b"Cookie", name + b"=" + value)
+    return result
+
+
+def responseHeaders(response):
+    """
+    C{{name: value}} of a response's headers; of a repeated header the
+    last value, as 0.12 kept it. Twisted keeps C{Content-Length} aside:
+    it is put back.
+    """
+    result = {name.decode("latin-1"): values[-1].decode("latin-1")
+              for name, values in response.headers.getAllRawHeaders()
+              if values}
+    # treq's decoder leaves an empty Content-Encoding when there was none
+    if not result.get("Content-Encoding", True):
+        del result["Content-Encoding"]
+    aside = result.pop(_ENCODING_ASIDE.decode("latin-1"), None)
+    if aside is not None:
+        result["Content-Encoding"] = aside
+    if isinstance(response.length, int):
+        result.setdefault("Content-Length", str(response.length))
+    return result
+
+
+def _reason(failure):
+    """
+    @return: C{(errno, text)} for why a fetch failed.
+    """
+    reasons = getattr(failure.value, "reasons", None)
+    if isinstance(reasons, list):
+        # the wrappers of twisted.web.client (ResponseFailed and others)
+        for reason in reasons:
+            if not reason.check(CancelledError, ConnectionDone,
+                                ConnectionLost):
+                return _reason(reason)
+        return errno.ECONNRESET, "connection lost"
+    mapping = [
+        (AddressDenied, errno.EACCES, None),
+        (BodyTooLarge, errno.EFBIG, None),
+        (DNSLookupError, errno.EHOSTUNREACH, "could not resolve host"),
+        (ConnectionRefusedError, errno.ECONNREFUSED, "connection refused"),
+        (TimeoutError, errno.ETIMEDOUT, "connection timed out"),
+        (InfiniteRedirection, errno.ELOOP, "too many redirects"),
+        (RedirectWithNoLocation, errno.EPROTO, "redirect without location"),
+        (SchemeNotSupported, errno.EPROTONOSUPPORT, None),
+        (ConnectError, errno.ECONNABORTED, None),
+    ]
+    for kind, code, text in mapping:
+        if failure.check(kind):
+            return code, text or failure.getErrorMessage()
+    return errno.EIO, failure.getErrorMessage()
+
+
+class Fetcher:
+    """
+    Fetches URLs; L{fetch} answers as 0.12's C{urlfetch} does.
+    """
+
+    def __init__(self, reactor, connectionsLimit=DEFAULT_CONNECTIONS_LIMIT,
+                 maxBody=DEFAULT_MAX_BODY, deny=None, trustRoot=None):
+        """
+        @param connectionsLimit: requests in flight at most.
+        @param maxBody: the largest body, in bytes, a response may have.
+        @param deny: a L{DenyList} (the default one when L{None}).
+        @param trustRoot: for https, the authorities to trust (the
+            platform's by default).
+        """
+        self._reactor = reactor
+        self.maxBody = maxBody
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.pool.maxPersistentPerHost = connectionsLimit
+        self.pool.cachedConnectionTimeout = 60
+        agent = _AsEncoded(Agent.usingEndpointFactory(
+            reactor, GuardedEndpoints(reactor, deny or DenyList(),
+                                      trustRoot=trustRoot),
+            pool=self.pool))
+        self._plain = HTTPClient(agent, cookiejar=_NoCookies())
+        self._following = HTTPClient(
+            _Redirects(agent, redirectLimit=REDIRECT_LIMIT),
+            cookiejar=_NoCookies())
+        self._slots = DeferredSemaphore(connectionsLimit)
+
+    def fetch(self, method, url, body=None, timeout=5.0, cookies=None,
+              headers=None, followLocation=True):
+        """
+        @param method: C{"GET"} or C{"POST"}.
+        @param timeout: seconds for the whole fetch, waiting its turn
+            included.
+        @return: a Deferred of C{(success, body, code, headers)}, C{success}
+            true unless the code is 400 to 599.
+        @raise InvalidArgument: (at once) a bad URL, header or cookie.
+        @raise FetchFailed: (in the Deferred) no HTTP answer; the message
+            names the URL.
+        """
+        checkURL(url)
+        sent = requestHeaders(headers, cookies)
+        d = self._slots.run(self._request, method, url, body, sent,
+                            followLocation)
+        expired = []
+
+        def expire():
+            expired.append(True)
+            d.cancel()
+        timer = self._reactor.callLater(timeout, expire)
+
+        def finished(result):
+            if timer.active():
+                timer.cancel()
+            return result
+
+        def failed(failure):
+            if expired:
+                code, text = errno.ETIMEDOUT, "timed out after {} ms".format(
+                    int(round(timeout * 1000)))
+            else:
+                code, text = _reason(failure)
+            raise FetchFailed("Unable to download {}, error {}".format(
+                url, text), code=code)
+        return d.addBoth(finished).addErrback(failed)
+
+    def _request(self, method, url, body, headers, followLocation):
+        client = self._following if followLocation else self._plain
+        d = client.request(method, url, headers=headers, data=body,
+                           allow_redirects=False, unbuffered=True,
+                           reactor=self._reactor)
+        return d.addCallback(self._read)
+
+    def _read(self, response):
+        body = _Body(self.maxBody, response.length)
+        code = response.code
+
+        def done(data):
+            return (not 400 <= code < 600, data, code,
+                    responseHeaders(response))
+        if response.length == 0:
+            return succeed(done(b""))
+        finished = body.finished
+        response.deliverBody(body)
+        return finished.addCallback(done)
+
+    def close(self):
+        """
+        Drop the idle persistent connections.
+
+        @return: a Deferred that fires once they are closed.
+        """
+        return self.pool.closeCachedConnections()
