@@ -306,6 +306,16 @@ class DriverError(SpawnFailed):
     """
 
 
+class JabberNotConnected(SystemError_):
+    """
+    A C{jabber} service is not connected to its XMPP server (connecting,
+    reconnecting, or refused by it): the message names the service, the
+    account and the last error.
+    """
+
+    code = _errno.ENOTCONN
+
+
 class CallTimeout(CocaineError):
     """
     A client call that did not finish within its timeout.
@@ -358,7 +368,8 @@ _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           KeyNotFound, PermissionDenied, InvalidName, ClientDisconnected,
           CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
-          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
+          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed,
+          JabberNotConnected)
 
 
 def toWire(failureOrException):
