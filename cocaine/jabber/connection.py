@@ -92,7 +92,7 @@ def describeFailure(reason):
         return "the server ended the stream ({})".format(error.condition)
     if type(error).__module__.startswith("OpenSSL"):
         return "TLS failed: {}".format(_sslText(error))
-    return str(error).strip() or type(error).__name__
+    return str(error).strip().rstrip(".") or type(error).__name__
 
 
 def _sslText(error):

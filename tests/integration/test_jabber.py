@@ -1,0 +1,167 @@
+"""
+The C{jabber} service through a real node against a real Prosody
+(L{tests.integration.prosody}) with STARTTLS on a certificate the test
+makes: two services (two accounts) round-trip a message, presence, the
+service reconnects after Prosody restarts, and a wrong password is a
+clear error on the call and in the node's log.
+"""
+
+import os
+
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from cocaine.client import Locator, Service
+from cocaine.errors import JabberNotConnected
+from tests.integration.node import Node
+from tests.integration.prosody import ProsodyServer
+
+
+def _text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class JabberNodeTests(TestCase):
+
+    timeout = 120
+
+    def setUp(self):
+        directory = os.path.abspath(self.mktemp())
+        self.prosody = ProsodyServer(os.path.join(directory, "prosody"))
+        self.alice = self.prosody.register("alice", "alice's secret")
+        self.bob = self.prosody.register("bob", "bob's secret")
+        self.prosody.start()
+        self.addCleanup(self.prosody.stop)
+
+        def account(jid, password):
+            return {"type": "jabber", "args": {
+                "jid": jid, "password": password, "host": "127.0.0.1",
+                "port": self.prosody.port, "ca": self.prosody.caPath}}
+
+        config = {"network": {"locator": 0}, "services": {
+            "logging": {"type": "logging"},
+            "alice": account(self.alice, "alice's secret"),
+            "bob": account(self.bob, "bob's secret"),
+            "mallory": account(self.alice, "not alice's secret")}}
+        self.node = Node(os.path.join(directory, "node"), config).start()
+        self.addCleanup(self.node.stop)
+        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
+                               timeout=20)
+        self.addCleanup(self.locator.disconnect)
+
+    def service(self, name):
+        service = Service(name, self.locator, timeout=20)
+        self.addCleanup(service.disconnect)
+        return service
+
+    async def until(self, probe, what, timeout=40):
+        """
+        Call C{probe()} (async) until it returns true.
+        """
+        for _ in range(int(timeout / 0.1)):
+            if await probe():
+                return
+            await deferLater(reactor, 0.1)
+        self.fail("{} within {} s; node log:\n{}\nprosody log tail:\n{}"
+                  .format(what, timeout, self.node.log()[-3000:],
+                          self.prosody.log()[-3000:]))
+
+    async def online(self, service):
+        """
+        Wait until C{service}'s account is online (C{presence} succeeds).
+        """
+        async def probe():
+            try:
+                await service.presence("")
+            except JabberNotConnected:
+                return False
+            return True
+        await self.until(probe, "{} online".format(service.name))
+
+    async def roundTrip(self, alice, bob, body):
+        channel = await bob.subscribe()
+        ident = await alice.send(self.bob, body)
+        self.assertTrue(_text(ident))
+        chunk = await channel.read()
+        sender, received, kind = [_text(x) for x in chunk]
+        self.assertEqual(sender.split("/")[0], self.alice)
+        self.assertEqual((received, kind), (body, "chat"))
+        channel.close()
+
+    async def test_roundTrip(self):
+        """
+        What one service sends, the other's subscribers receive, with its
+        sender and type; two subscribers each get it.
+        """
+        alice, bob = self.service("alice"), self.service("bob")
+        await self.online(alice)
+        await self.online(bob)
+        first, second = await bob.subscribe(), await bob.subscribe()
+        await alice.send(self.bob, "hello, bob", "normal")
+        for channel in (first, second):
+            sender, body, kind = [_text(x) for x in await channel.read()]
+            self.assertEqual(sender.split("/")[0], self.alice)
+            self.assertEqual((body, kind), ("hello, bob", "normal"))
+            channel.close()
+        await self.roundTrip(alice, bob, "héllo again")
+
+    async def test_presence(self):
+        """
+        C{presence} answers nothing once online, and the account still
+        sends afterwards.
+        """
+        alice, bob = self.service("alice"), self.service("bob")
+        await self.online(alice)
+        await self.online(bob)
+        self.assertIsNone(await alice.presence("in a meeting"))
+        await self.roundTrip(alice, bob, "after presence")
+
+    async def test_reconnect(self):
+        """
+        While Prosody is down a send fails at once naming the service and
+        the account; once Prosody is back the services reconnect by
+        themselves and messages go through again.
+        """
+        alice, bob = self.service("alice"), self.service("bob")
+        await self.online(alice)
+        await self.online(bob)
+        self.prosody.stop()
+        errors = []
+
+        async def refused():
+            try:
+                await alice.send(self.bob, "into the void")
+            except JabberNotConnected as e:
+                errors.append(str(e))
+                return True
+            return False
+        await self.until(refused, "a send failing while Prosody is down")
+        self.assertIn("'alice'", errors[-1])
+        self.assertIn(self.alice, errors[-1])
+        self.prosody.start()
+        await self.online(alice)
+        await self.online(bob)
+        await self.roundTrip(alice, bob, "back again")
+
+    async def test_wrongPassword(self):
+        """
+        An account with a wrong password: its calls fail saying so, and
+        the node logs it.
+        """
+        mallory = self.service("mallory")
+        errors = []
+
+        async def refused():
+            try:
+                await mallory.send(self.bob, "let me in")
+            except JabberNotConnected as e:
+                errors.append(str(e))
+                return "authentication failed" in str(e)
+            self.fail("a wrong password logged in")
+        await self.until(refused, "the login to fail")
+        self.assertIn("not-authorized", errors[-1])
+        self.assertIn("'mallory'", errors[-1])
+        self.assertIn("jabber service mallory (alice@localhost): "
+                      "authentication failed (not-authorized)",
+                      self.node.log())
