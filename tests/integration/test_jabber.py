@@ -7,6 +7,8 @@ clear error on the call and in the node's log.
 """
 
 import os
+import subprocess
+import sys
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -14,7 +16,7 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import JabberNotConnected
-from tests.integration.node import Node
+from tests.integration.node import ROOT, Node, environment
 from tests.integration.prosody import ProsodyServer
 
 
@@ -165,3 +167,21 @@ class JabberNodeTests(TestCase):
         self.assertIn("jabber service mallory (alice@localhost): "
                       "authentication failed (not-authorized)",
                       self.node.log())
+
+    def test_example(self):
+        """
+        C{examples/jabber_client.py} runs against this node: Bob's
+        subscriber receives what Alice sent.
+        """
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "examples",
+                                          "jabber_client.py"),
+             "--port", str(self.node.port), "--to", self.bob],
+            env=environment(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=90)
+        output = result.stdout.decode("utf-8", "replace")
+        self.assertEqual(result.returncode, 0, output)
+        self.assertIn("bob@localhost received from alice@localhost/",
+                      output)
+        self.assertIn("(chat): hello from cocaine", output)
+        self.assertIn("presence set", output)
