@@ -119,6 +119,8 @@ class Connection:
     initialDelay = 0.5
     maxDelay = 30.0
     factor = 2.0
+    #: Seconds a closing connection may take before it is aborted.
+    closeTimeout = 5.0
 
     def __init__(self, reactor, settings, name, onMessage):
         """
@@ -138,6 +140,7 @@ class Connection:
         self._connector = None
         self._negotiating = None
         self._retry = None
+        self._abort = None
         self._waiters = []
         self.machine = ConnectionMachine(self)
 
@@ -252,14 +255,21 @@ class Connection:
                  service=self.name, jid=stream.authenticator.jid.full(),
                  host=self.settings.host, port=self.settings.port)
 
-    def _disconnect(self, stream, done):
+    def _disconnect(self, stream, done, footer=True):
         self._waiters.append(done)
+        transport = stream.transport
+        self._abort = self.reactor.callLater(
+            self.closeTimeout, transport.abortConnection)
         try:
-            stream.sendFooter()
+            if footer:
+                stream.sendFooter()
         finally:
-            stream.transport.loseConnection()
+            transport.loseConnection()
 
     def _fireWaiters(self):
+        abort, self._abort = self._abort, None
+        if abort is not None and abort.active():
+            abort.cancel()
         waiters, self._waiters = self._waiters, []
         for done in waiters:
             done.callback(None)
@@ -350,8 +360,7 @@ def _cancelRetry(inputs, connection, done):
 @_negotiating.upon(ConnectionInputs.close).to(_closing)
 def _closeNegotiating(inputs, connection, done):
     stream, connection._negotiating = connection._negotiating, None
-    connection._waiters.append(done)
-    stream.transport.loseConnection()
+    connection._disconnect(stream, done, footer=False)
 
 
 @_online.upon(ConnectionInputs.close).to(_closing)

@@ -16,6 +16,7 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import JabberNotConnected
+from tests.certs import CA, write
 from tests.integration.node import ROOT, Node, environment
 from tests.integration.prosody import ProsodyServer
 
@@ -36,16 +37,19 @@ class JabberNodeTests(TestCase):
         self.prosody.start()
         self.addCleanup(self.prosody.stop)
 
-        def account(jid, password):
+        otherCA = write(directory, "other-ca.pem", CA("not prosody's").pem)
+
+        def account(jid, password, ca=self.prosody.caPath):
             return {"type": "jabber", "args": {
                 "jid": jid, "password": password, "host": "127.0.0.1",
-                "port": self.prosody.port, "ca": self.prosody.caPath}}
+                "port": self.prosody.port, "ca": ca}}
 
         config = {"network": {"locator": 0}, "services": {
             "logging": {"type": "logging"},
             "alice": account(self.alice, "alice's secret"),
             "bob": account(self.bob, "bob's secret"),
-            "mallory": account(self.alice, "not alice's secret")}}
+            "mallory": account(self.alice, "not alice's secret"),
+            "eve": account(self.alice, "alice's secret", ca=otherCA)}}
         self.node = Node(os.path.join(directory, "node"), config).start()
         self.addCleanup(self.node.stop)
         self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
@@ -185,3 +189,21 @@ class JabberNodeTests(TestCase):
                       output)
         self.assertIn("(chat): hello from cocaine", output)
         self.assertIn("presence set", output)
+
+    async def test_untrustedServer(self):
+        """
+        A server whose certificate does not chain to C{ca} is not logged
+        in to: the calls fail saying TLS failed.
+        """
+        eve = self.service("eve")
+        errors = []
+
+        async def refused():
+            try:
+                await eve.send(self.bob, "psst")
+            except JabberNotConnected as e:
+                errors.append(str(e))
+                return "TLS failed" in str(e)
+            self.fail("logged in to an untrusted server")
+        await self.until(refused, "TLS to fail")
+        self.assertIn("certificate verify failed", errors[-1])

@@ -292,6 +292,18 @@ class ConnectionTests(SynchronousTestCase):
         self.successResultOf(again)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
+    def test_closeTimesOut(self):
+        """
+        A connection that does not go within C{closeTimeout} of closing
+        is aborted.
+        """
+        server = self.online()
+        done = self.connection.close()
+        self.reactor.advance(self.connection.closeTimeout)
+        self.assertTrue(server.transport.disconnected)
+        server.lose()
+        self.successResultOf(done)
+
     def test_closeNegotiating(self):
         self.connection.connect()
         server = FakeServer(self.reactor)
