@@ -326,7 +326,7 @@ def _goOnline(inputs, connection, stream):
 def _negotiationFailed(inputs, connection, stream, reason):
     connection._negotiating = None
     connection._scheduleRetry(_lostText(
-        stream, reason, "the server closed the connection while logging in"))
+        stream, reason, "the connection ended while logging in"))
 
 
 @_online.upon(ConnectionInputs.lost).to(_waiting)

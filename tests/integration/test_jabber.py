@@ -7,15 +7,21 @@ clear error on the call and in the node's log.
 """
 
 import os
+import socket
 import subprocess
 import sys
 
+import msgpack
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import JabberNotConnected
+from cocaine.jabber.service import JabberService
+from cocaine.jabber.settings import parse
+from cocaine.protocol.jabber import JABBER, JABBER_VERSION
+from cocaine.rpc.server import HostedService, ServerFactory
 from tests.certs import CA, write
 from tests.integration.node import ROOT, Node, environment
 from tests.integration.prosody import ProsodyServer
@@ -207,3 +213,59 @@ class JabberNodeTests(TestCase):
             self.fail("logged in to an untrusted server")
         await self.until(refused, "TLS to fail")
         self.assertIn("certificate verify failed", errors[-1])
+
+
+class SlowSubscriberTests(TestCase):
+    """
+    A subscriber whose client does not read, on a real TCP connection to
+    the service's server side (in this process, no XMPP server needed):
+    the messages that do not fit its buffer are dropped, oldest first,
+    and it is told.
+    """
+
+    timeout = 60
+
+    async def test_dropsOldest(self):
+        service = JabberService(reactor, "chat", parse({
+            "jid": "bob@localhost", "password": "x", "tls": "off",
+            "buffer": 5}))
+        port = reactor.listenTCP(0, ServerFactory(HostedService(
+            "chat", service, JABBER, JABBER_VERSION)), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = socket.socket()
+        self.addCleanup(client.close)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(("127.0.0.1", port.getHost().port))
+        client.setblocking(False)
+        client.sendall(msgpack.packb([1, JABBER.idOf("subscribe"), []]))
+        while not service.hub.subscribers:
+            await deferLater(reactor, 0.01)
+        (subscriber,) = service.hub.subscribers
+        count, body = 400, "x" * 16384
+        for n in range(count):
+            service.hub.publish("alice@localhost/r", "{} {}".format(n, body),
+                                "chat")
+            self.assertLessEqual(len(subscriber.buffer), 5)
+        self.assertGreater(subscriber.droppedTotal, 0)
+
+        unpacker = msgpack.Unpacker(raw=False)
+        chunks = []
+        while not chunks or chunks[-1][1].split()[0] != str(count - 1):
+            await deferLater(reactor, 0.001)
+            while True:
+                try:
+                    data = client.recv(1 << 20)
+                except BlockingIOError:
+                    break
+                self.assertTrue(data, "the service closed the connection")
+                unpacker.feed(data)
+            for channel, mtype, args in unpacker:
+                chunks.append(args[0])
+        notices = [c for c in chunks if c[2] == "dropped"]
+        self.assertEqual(len(notices), 1)
+        dropped = int(notices[0][1].split()[0])
+        self.assertEqual(dropped, subscriber.droppedTotal)
+        self.assertEqual(len(chunks), count - dropped + 1)
+        self.assertEqual(chunks[-6], notices[0])
+        self.assertEqual([int(c[1].split()[0]) for c in chunks[-5:]],
+                         list(range(count - 5, count)))
