@@ -79,16 +79,15 @@ class Subscriber:
     def flush(self):
         """
         Send waiting messages while the client's connection takes them;
-        look again later if it does not.
+        look again later if it does not (one timer at a time).
         """
-        self._recheck = None
         upstream = self.upstream
         buffer = self.buffer
         while buffer and not upstream.closed:
             if self.hub.pending(upstream) > CONGESTED:
                 if self._recheck is None:
                     self._recheck = self.hub.clock.callLater(
-                        RECHECK, self.flush)
+                        RECHECK, self._rechecked)
                 return
             if self.dropped:
                 upstream.write(["", "{} messages dropped: the subscriber "
@@ -97,6 +96,10 @@ class Subscriber:
                                 DROPPED])
                 self.dropped = 0
             upstream.write(buffer.popleft())
+
+    def _rechecked(self):
+        self._recheck = None
+        self.flush()
 
     def detach(self):
         """

@@ -269,3 +269,7 @@ class SlowSubscriberTests(TestCase):
         self.assertEqual(chunks[-6], notices[0])
         self.assertEqual([int(c[1].split()[0]) for c in chunks[-5:]],
                          list(range(count - 5, count)))
+        client.close()
+        while service.hub.subscribers:
+            # the server side sees the client go and forgets it
+            await deferLater(reactor, 0.01)

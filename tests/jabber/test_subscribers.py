@@ -75,6 +75,7 @@ class HubTests(SynchronousTestCase):
             self.hub.publish("a@b", str(n), "chat")
         self.assertEqual(self.chunks(slow), [])
         self.assertEqual(len(self.chunks(fast)), 5)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         self.clock.advance(RECHECK)
         self.assertEqual(self.chunks(slow), [])
         self.waiting[slow] = 0
