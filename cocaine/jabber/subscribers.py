@@ -10,6 +10,11 @@ than L{CONGESTED} bytes wait in it to be sent); past that they wait in the
 buffer, and when the buffer is full the oldest one is dropped. Before the
 next message it receives, the subscriber is told how many were dropped by
 a notice, a chunk C{["", "<n> messages dropped ...", "dropped"]}.
+
+Over TLS the bytes waiting on a connection cannot be seen
+(L{cocaine.rpc.writes.pendingBytes} is L{None}): messages then go straight
+to the connection, and the server's write limit (C{write-buffer-max})
+cuts a client that does not read.
 """
 
 from collections import deque
@@ -34,7 +39,8 @@ DROPPED = "dropped"
 def pendingBytes(upstream):
     """
     How many bytes wait to be sent on the connection of a server
-    L{cocaine.rpc.server.Upstream}, or 0 when that cannot be seen.
+    L{cocaine.rpc.server.Upstream}, or 0 when that cannot be seen (no
+    transport, or TLS).
     """
     connection = getattr(upstream, "_connection", None)
     transport = getattr(connection, "transport", None)
