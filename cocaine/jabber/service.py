@@ -16,6 +16,8 @@ The connection (L{cocaine.jabber.connection}) starts with the service and
 reconnects with backoff until the service stops.
 """
 
+import re
+
 from twisted.application.service import Service
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from zope.interface import implementer
@@ -28,6 +30,11 @@ from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 
 #: The message types C{send} accepts (RFC 6121).
 MESSAGE_TYPES = ("chat", "normal", "headline", "groupchat")
+
+#: Characters XML 1.0 cannot carry: a stanza holding one would make the
+#: server close the stream.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff"
+                      "\ufffe\uffff]")
 
 
 @implementer(IRPCService)
@@ -76,10 +83,20 @@ class JabberService(Service):
                                   "{}, got {!r}".format(
                                       self.name, ", ".join(MESSAGE_TYPES),
                                       type))
+        self._checkText("send", "body", body)
         return (self.connection.sendMessage(recipient.full(), body, type),)
 
     def subscribe(self, upstream):
         return self.hub.add(upstream)
 
     def presence(self, status=""):
+        self._checkText("presence", "status", status)
         self.connection.sendPresence(status)
+
+    def _checkText(self, method, name, text):
+        found = _NOT_XML.search(text)
+        if found is not None:
+            raise InvalidArgument(
+                "{}.{}: argument {!r} holds character U+{:04X}, which XML "
+                "cannot carry".format(self.name, method, name,
+                                      ord(found.group())))

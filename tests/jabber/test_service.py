@@ -92,6 +92,13 @@ class ServiceTests(SynchronousTestCase):
             self.call("send", "bob@example.org", "hi", "shout"),
             InvalidArgument)
         self.assertIn("'type' must be one of chat", str(error.value))
+        error = self.failureResultOf(
+            self.call("send", "bob@example.org", "bell\x07"),
+            InvalidArgument)
+        self.assertIn("'body' holds character U+0007", str(error.value))
+        error = self.failureResultOf(self.call("presence", "\x00"),
+                                     InvalidArgument)
+        self.assertIn("'status' holds character U+0000", str(error.value))
         error = self.failureResultOf(self.call("send", "bob@example.org"),
                                      InvalidArgument)
         self.assertIn("expected 2 to 3 arguments", str(error.value))
