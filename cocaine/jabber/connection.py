@@ -432,8 +432,14 @@ class _StreamFactory(ClientFactory):
         def streamError(failure):
             stream.failure = describeFailure(failure)
 
-        stream.addObserver(xmlstream.STREAM_CONNECTED_EVENT,
-                           lambda _: machine.opened(stream))
+        def opened(_):
+            # a server that vanishes without closing is noticed, in time
+            keepAlive = getattr(stream.transport, "setTcpKeepAlive", None)
+            if keepAlive is not None:
+                keepAlive(True)
+            machine.opened(stream)
+
+        stream.addObserver(xmlstream.STREAM_CONNECTED_EVENT, opened)
         stream.addObserver(xmlstream.STREAM_AUTHD_EVENT,
                            lambda _: machine.authenticated(stream))
         stream.addObserver(xmlstream.INIT_FAILED_EVENT, initFailed)
