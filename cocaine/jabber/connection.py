@@ -237,8 +237,8 @@ class Connection:
         if error != self._loggedError:
             self._loggedError = error
             log.warn("jabber service {service} ({account}): {error}; "
-                     "reconnecting to {host}:{port} in {delay:.1f} s (and "
-                     "on, with backoff)", service=self.name,
+                     "reconnecting to {host}:{port} in {delay:.1f} s",
+                     service=self.name,
                      account=self.settings.account, error=error,
                      host=self.settings.host, port=self.settings.port,
                      delay=delay)
