@@ -6,6 +6,7 @@ service reconnects after Prosody restarts, and a wrong password is a
 clear error on the call and in the node's log.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -23,8 +24,13 @@ from cocaine.jabber.settings import parse
 from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 from cocaine.rpc.server import HostedService, ServerFactory
 from tests.certs import CA, write
+from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node, environment
 from tests.integration.prosody import ProsodyServer
+
+
+_FRAMEWORK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "framework_jabber.py")
 
 
 def _text(value):
@@ -177,6 +183,31 @@ class JabberNodeTests(TestCase):
         self.assertIn("jabber service mallory (alice@localhost): "
                       "authentication failed (not-authorized)",
                       self.node.log())
+
+    async def test_framework012(self):
+        """
+        The real Cocaine 0.12 framework (what a 0.12 app uses) resolves
+        the services, subscribes, sends and sets a presence.
+        """
+        python = frameworkPython()
+        await self.online(self.service("alice"))
+        await self.online(self.service("bob"))
+        result = subprocess.run(
+            [python, _FRAMEWORK_SCRIPT, str(self.node.port), "alice", "bob",
+             self.bob], capture_output=True, text=True, timeout=90,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        self.assertEqual(result.returncode, 0, result.stderr)
+        steps = {}
+        for line in result.stdout.splitlines():
+            record = json.loads(line)
+            steps[record.pop("step")] = record
+        self.assertTrue(steps["send"]["value"][0])
+        sender, body, kind = steps["received"]["chunk"]
+        self.assertEqual(sender.split("/")[0], self.alice)
+        self.assertEqual((body, kind), ("from 0.12", "chat"))
+        self.assertEqual(steps["presence"]["value"], [])
+        self.assertEqual(steps["bad type"]["error"], [7, 2])
+        self.assertIn("'type' must be one of", steps["bad type"]["reason"])
 
     def test_example(self):
         """
