@@ -226,6 +226,16 @@ class ClientDisconnected(SystemError_):
     code = _errno.ECONNRESET
 
 
+class BackendUnavailable(SystemError_):
+    """
+    A service's backend (Redis, a remote server) that cannot be reached
+    now; the message names it. The service reconnects by itself, so a
+    later call may succeed.
+    """
+
+    code = _errno.ECONNREFUSED
+
+
 class NodeError(CocaineError):
     """
     The app engine could not serve a request (category 0x51FF, ours).
@@ -306,16 +316,6 @@ class DriverError(SpawnFailed):
     """
 
 
-class JabberNotConnected(SystemError_):
-    """
-    A C{jabber} service is not connected to its XMPP server (connecting,
-    reconnecting, or refused by it): the message names the service, the
-    account and the last error.
-    """
-
-    code = _errno.ENOTCONN
-
-
 class CallTimeout(CocaineError):
     """
     A client call that did not finish within its timeout.
@@ -368,8 +368,9 @@ _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           KeyNotFound, PermissionDenied, InvalidName, ClientDisconnected,
           CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
-          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed,
-          JabberNotConnected)
+          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
+# a client tells a backend that is down from other system errors
+_register(BackendUnavailable)
 
 
 def toWire(failureOrException):

@@ -22,7 +22,7 @@ import argparse
 import time
 
 from cocaine.client.blocking import connect
-from cocaine.errors import JabberNotConnected
+from cocaine.errors import BackendUnavailable
 
 
 def whenOnline(service, timeout=30):
@@ -34,7 +34,7 @@ def whenOnline(service, timeout=30):
         try:
             service.presence("")
             return
-        except JabberNotConnected as e:
+        except BackendUnavailable as e:
             if time.monotonic() > deadline:
                 raise
             print("waiting:", e)

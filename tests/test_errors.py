@@ -247,3 +247,17 @@ class WirePropertyTests(SynchronousTestCase):
         """
         args = [[category, code], message]
         self.assertEqual(toWire(fromWire(args)), args)
+
+
+class BackendUnavailableWireTests(SynchronousTestCase):
+
+    def test_roundTrip(self):
+        """
+        A backend that is down reaches a client as L{BackendUnavailable}
+        (system category, C{ECONNREFUSED}), not as a bare error.
+        """
+        from cocaine.errors import BackendUnavailable
+        back = fromWire(toWire(BackendUnavailable("redis://h:1/0 down")))
+        self.assertIs(type(back), BackendUnavailable)
+        self.assertEqual((back.category, back.code, back.message),
+                         (1, errno.ECONNREFUSED, "redis://h:1/0 down"))

@@ -33,3 +33,11 @@ def application(environ, start_response):
 
 def hello(environ, start_response):
     return _answer(start_response, HELLO)
+
+
+#: The page L{bench.services} fetches: 1 KiB.
+PAGE = b"x" * 1024
+
+
+def page(environ, start_response):
+    return _answer(start_response, PAGE, "application/octet-stream")

@@ -16,18 +16,18 @@ message. A dropped connection fails the calls in flight with
 L{cocaine.errors.NotConnected}; the next call resolves and connects again.
 """
 
-import os
-
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 
-from cocaine.errors import CallTimeout, NotConnected, SlotNotFound
-from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
+from cocaine.protocol.client import (
+    DEFAULT_LOCATOR, authorizationHeader, callTimeout, defaultToken,
+    isPlainCall, methodId, notConnected)
+from cocaine.protocol.idl import Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.rpc.client import connect
 from cocaine.rpc.tls import ClientTLS
 
-#: Where a node's locator listens by default.
-DEFAULT_LOCATOR = ("127.0.0.1", 10053)
+__all__ = ["Service", "Locator", "DEFAULT_LOCATOR", "defaultToken",
+           "authorizationHeader"]
 
 
 class _Method:
@@ -112,8 +112,7 @@ class Service:
             self.protocol = protocol
             self._connection = connection
             return connection
-        raise NotConnected("cannot connect to {} at {}: {}".format(
-            self.name, _endpointsText(endpoints), error))
+        raise notConnected(self.name, endpoints, error)
 
     def ready(self):
         """
@@ -162,14 +161,8 @@ class Service:
         return d
 
     def _invokeOn(self, connection, name, args):
-        mtype = connection.protocol.idOf(name)
-        if mtype is None:
-            raise SlotNotFound("{} has no method {!r} (it has: {})".format(
-                self.name, name, ", ".join(connection.protocol.byName)))
-        message = connection.protocol[mtype]
-        upstream = message.upstream
-        if (upstream is PRIMITIVE or upstream is TERMINAL
-                or upstream is None) and message.dispatch is TERMINAL:
+        mtype = methodId(connection.protocol, self.name, name)
+        if isPlainCall(connection.protocol[mtype]):
             return connection.call(mtype, list(args))
         return succeed(connection.open(mtype, list(args)))
 
@@ -232,40 +225,6 @@ class Locator(Service):
         return self.invoke("resolve", (name,) + seed, timeout)
 
 
-def defaultToken(environ=None):
-    """
-    The credentials a client sends unless told: C{$COCAINE_TOKEN}, else
-    in an app's worker the app's token (C{$COCAINE_APP_TOKEN_TYPE} and
-    C{$COCAINE_APP_TOKEN_BODY}), else L{None}.
-    """
-    environ = os.environ if environ is None else environ
-    token = environ.get("COCAINE_TOKEN")
-    if token:
-        return token
-    kind = environ.get("COCAINE_APP_TOKEN_TYPE")
-    body = environ.get("COCAINE_APP_TOKEN_BODY")
-    if kind and body:
-        return "{} {}".format(kind, body)
-    return None
-
-
-def authorizationHeader(token):
-    """
-    The C{authorization} header value for C{token}: a token printed by
-    C{cocaine-tool token issue} (C{payload.mac}) travels as
-    C{"token <token>"}; anything else (C{"TYPE body"}, or uids for a node
-    using C{promiscuous}: C{"5"}) is sent as given.
-
-    @return: bytes.
-    """
-    if isinstance(token, bytes):
-        token = token.decode("utf-8")
-    token = token.strip()
-    if " " not in token and token.count(".") == 1:
-        token = "token " + token
-    return token.encode("utf-8")
-
-
 async def _value(value):
     return value
 
@@ -278,16 +237,9 @@ def _chainTo(result, d):
     return result
 
 
-def _endpointsText(endpoints):
-    return ", ".join("{}:{}".format(
-        e[0].decode() if isinstance(e[0], bytes) else e[0], e[1])
-        for e in endpoints) or "no endpoints"
-
-
 def _timedOut(service, method, timeout):
     def onTimeoutCancel(result, seconds):
         if hasattr(result, "check") and result.check(CancelledError):
-            raise CallTimeout("{}.{} did not answer within {}s".format(
-                service, method, timeout))
+            raise callTimeout(service, method, timeout)
         return result
     return onTimeoutCancel

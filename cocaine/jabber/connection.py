@@ -18,7 +18,7 @@ L{ConnectionMachine}:
 
 Why the last attempt failed is kept in L{Connection.lastError} (and
 logged when it changes), so that a call made while not online fails at
-once with an error that says it (L{JabberNotConnected}).
+once with an error that says it (L{BackendUnavailable}).
 """
 
 import uuid
@@ -32,7 +32,7 @@ from twisted.words.protocols.jabber import client, sasl, xmlstream
 from twisted.words.protocols.jabber.error import StreamError
 from twisted.words.xish import domish
 
-from cocaine.errors import JabberNotConnected
+from cocaine.errors import BackendUnavailable
 from cocaine.statemachine import build, nameStates
 
 __all__ = ["Connection", "ConnectionInputs", "ConnectionMachine",
@@ -172,7 +172,7 @@ class Connection:
             settings = self.settings
             why = self.lastError or "{} to {}:{}".format(
                 self.machine.stateName(), settings.host, settings.port)
-            raise JabberNotConnected(
+            raise BackendUnavailable(
                 "jabber service {!r} ({}) is not connected: {}".format(
                     self.name, settings.account, why))
         return stream
@@ -183,7 +183,7 @@ class Connection:
 
         @param to: the recipient's JID (text).
         @return: the stanza's id.
-        @raise JabberNotConnected: not C{online}.
+        @raise BackendUnavailable: not C{online}.
         """
         stream = self._online()
         message = domish.Element((NS_CLIENT, "message"))
@@ -199,7 +199,7 @@ class Connection:
         Announce the account available with C{status} (no status when
         empty), now and on every later login.
 
-        @raise JabberNotConnected: not C{online} (nothing is remembered).
+        @raise BackendUnavailable: not C{online} (nothing is remembered).
         """
         stream = self._online()
         self.status = status

@@ -5,7 +5,7 @@ The C{jabber} service: one XMPP account
 
   - C{send(to, body, type="chat")} sends a message stanza and answers its
     id; while the account is not online it fails at once with
-    L{JabberNotConnected} naming the service, the account and why (no
+    L{BackendUnavailable} naming the service, the account and why (no
     queue: the caller decides whether to retry).
   - C{subscribe()} streams incoming messages C{[from, body, type]} until
     the client closes the channel (L{cocaine.jabber.subscribers}).
@@ -57,7 +57,7 @@ class JabberService(Service):
         """
         self.name = name
         self.settings = settings
-        self.hub = Hub(reactor, name, settings.buffer)
+        self.hub = Hub(name, settings.buffer)
         self.connection = Connection(reactor, settings, name,
                                      self.hub.publish)
 

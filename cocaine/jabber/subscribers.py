@@ -5,48 +5,22 @@ subscriber's stream as a chunk C{[from, body, type]}.
 
 A subscriber whose client does not read its stream must not make the node
 hold unbounded memory: each has a buffer of at most C{limit} messages.
-Messages go straight to the client's connection while it takes them (less
-than L{CONGESTED} bytes wait in it to be sent); past that they wait in the
-buffer, and when the buffer is full the oldest one is dropped. Before the
-next message it receives, the subscriber is told how many were dropped by
-a notice, a chunk C{["", "<n> messages dropped ...", "dropped"]}.
-
-Over TLS the bytes waiting on a connection cannot be seen
-(L{cocaine.rpc.writes.pendingBytes} is L{None}): messages then go straight
-to the connection, and the server's write limit (C{write-buffer-max})
-cuts a client that does not read.
+Messages go straight to the client's connection while it reads
+(L{cocaine.rpc.server.Upstream.writable}); while it does not they wait in
+the buffer, and when the buffer is full the oldest one is dropped. Once
+the client reads again, it is first told how many were dropped by a
+notice, a chunk C{["", "<n> messages dropped ...", "dropped"]}, then gets
+the rest.
 """
 
 from collections import deque
 
 from twisted.logger import Logger
 
-from cocaine.rpc import writes
-
 log = Logger()
-
-#: Bytes waiting in a client's connection past which its subscriber's
-#: messages wait in its own buffer.
-CONGESTED = 64 * 1024
-
-#: Seconds between looks at a congested connection.
-RECHECK = 0.1
 
 #: The type of the notice chunk.
 DROPPED = "dropped"
-
-
-def pendingBytes(upstream):
-    """
-    How many bytes wait to be sent on the connection of a server
-    L{cocaine.rpc.server.Upstream}, or 0 when that cannot be seen (no
-    transport, or TLS).
-    """
-    connection = getattr(upstream, "_connection", None)
-    transport = getattr(connection, "transport", None)
-    if transport is None:
-        return 0
-    return writes.pendingBytes(transport) or 0
 
 
 class Subscriber:
@@ -56,6 +30,7 @@ class Subscriber:
     @ivar upstream: the channel's L{cocaine.rpc.server.Upstream}.
     @ivar buffer: the messages waiting, oldest first.
     @ivar dropped: messages dropped since the last notice.
+    @ivar droppedTotal: messages dropped in all.
     """
 
     def __init__(self, hub, upstream):
@@ -64,7 +39,8 @@ class Subscriber:
         self.buffer = deque()
         self.dropped = 0
         self.droppedTotal = 0
-        self._recheck = None
+        self._waiting = False
+        self._done = False
 
     def deliver(self, chunk):
         """
@@ -84,16 +60,16 @@ class Subscriber:
 
     def flush(self):
         """
-        Send waiting messages while the client's connection takes them;
-        look again later if it does not (one timer at a time).
+        Send waiting messages while the client reads; once it stops, go
+        on when it reads again.
         """
         upstream = self.upstream
         buffer = self.buffer
         while buffer and not upstream.closed:
-            if self.hub.pending(upstream) > CONGESTED:
-                if self._recheck is None:
-                    self._recheck = self.hub.clock.callLater(
-                        RECHECK, self._rechecked)
+            if not upstream.writable:
+                if not self._waiting:
+                    self._waiting = True
+                    upstream.whenWritable(self._writable)
                 return
             if self.dropped:
                 upstream.write(["", "{} messages dropped: the subscriber "
@@ -103,20 +79,18 @@ class Subscriber:
                 self.dropped = 0
             upstream.write(buffer.popleft())
 
-    def _rechecked(self):
-        self._recheck = None
-        self.flush()
+    def _writable(self):
+        self._waiting = False
+        if not self._done:
+            self.flush()
 
     def detach(self):
         """
         Stop delivering (the client closed the channel or went).
         """
+        self._done = True
         self.hub.remove(self)
         self.buffer.clear()
-        if self._recheck is not None:
-            recheck, self._recheck = self._recheck, None
-            if recheck.active():
-                recheck.cancel()
 
     # what the client may send on the channel (the server's handler
     # contract): close, or going away
@@ -132,15 +106,13 @@ class Hub:
     """
     Every subscriber of one service.
 
+    @ivar name: the service's name, for logs.
     @ivar limit: messages a subscriber may have waiting.
-    @ivar pending: C{upstream -> bytes} waiting on its connection.
     """
 
-    def __init__(self, clock, name, limit, pending=pendingBytes):
-        self.clock = clock
+    def __init__(self, name, limit):
         self.name = name
         self.limit = limit
-        self.pending = pending
         self.subscribers = []
 
     def add(self, upstream):

@@ -203,6 +203,15 @@ class Encoder:
         """
         return self._pack([channel, mtype, args, headers])
 
+    def encodePacked(self, channel, mtype, packedArgs):
+        """
+        @param packedArgs: the args array, already packed (a message sent
+            on many channels is packed once).
+        @return: the bytes of C{[channel, mtype, args]}.
+        """
+        pack = self._pack
+        return b"\x93" + pack(channel) + pack(mtype) + packedArgs
+
 
 def packValue(value):
     """

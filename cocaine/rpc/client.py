@@ -17,15 +17,15 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
-from cocaine.errors import (
-    FramingError, NotConnected, ProtocolViolation, fromWire)
+from cocaine.errors import FramingError, NotConnected
+from cocaine.protocol.client import (
+    ChannelState, openingHeaders, primitiveReply, unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
-from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+from cocaine.protocol.idl import PRIMITIVE, TERMINAL
 from cocaine.rpc import writes
 
-
-#: The header carrying credentials (named, not indexed: any peer reads it).
-_AUTHORIZATION = "authorization"
+__all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
+           "unwrap"]
 
 
 class ChannelClosed(Exception):
@@ -34,36 +34,22 @@ class ChannelClosed(Exception):
     """
 
 
-def unwrap(args):
-    """
-    The natural Python value of a message's args: nothing → L{None}, one →
-    that value, more → a tuple.
-    """
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
-class Channel:
+class Channel(ChannelState):
     """
     One open channel on a client connection.
 
     Reading: L{read} gives the next chunk or value, raises the service's
     error as an exception and L{ChannelClosed} after C{close}; C{async for}
     iterates chunks until close. Writing: L{send} (or L{write}, L{close},
-    L{error}) follows the message's dispatch protocol.
+    L{error}) follows the message's dispatch protocol
+    (L{cocaine.protocol.client.ChannelState} keeps both protocols).
     """
 
     def __init__(self, connection, channelId, upstream, dispatch):
+        ChannelState.__init__(self, channelId, upstream, dispatch)
         self._connection = connection
-        self.id = channelId
-        self._upstream = upstream
-        self._dispatch = dispatch
         self._queue = deque()
         self._waiting = deque()
-        self.done = upstream is TERMINAL
 
     # -- sending -----------------------------------------------------------
 
@@ -73,17 +59,7 @@ class Channel:
 
         @raise ProtocolViolation: the protocol has no such message now.
         """
-        dispatch = self._dispatch
-        if dispatch is TERMINAL or dispatch is RECURRENT:
-            raise ProtocolViolation(
-                "channel {} accepts nothing more".format(self.id))
-        entry = dispatch.byName.get(name)
-        if entry is None:
-            raise ProtocolViolation("{!r} is not allowed on channel {} now"
-                                    .format(name, self.id))
-        index, message = entry
-        if message.dispatch is not RECURRENT:
-            self._dispatch = message.dispatch
+        index = self._nextDispatch(name)
         self._connection.sendMessage(self.id, index, list(args))
 
     def write(self, *args):
@@ -107,26 +83,7 @@ class Channel:
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
-        protocol = self._upstream
-        message = protocol.get(mtype) if protocol is not TERMINAL else None
-        if message is None:
-            self._upstream = TERMINAL
-            self.done = True
-            self._deliver(("error", NotConnected(
-                "service sent message {} not allowed on channel {}".format(
-                    mtype, self.id))))
-            self._release(("close", []))
-            return True
-        transition = message.dispatch
-        if transition is TERMINAL:
-            self._upstream = TERMINAL
-            self.done = True
-        elif transition is not RECURRENT:
-            self._upstream = transition
-        if message.name == "error":
-            self._deliver(("error", fromWire(args)))
-        else:
-            self._deliver((message.name, args))
+        self._deliver(self._nextEvent(mtype, args))
         if self.done:
             self._release(("close", []))
         return self.done
@@ -209,14 +166,11 @@ class _Primitive:
         self.upstream = upstream
 
     def _receive(self, mtype, args):
-        message = self.upstream.get(mtype)
-        if message is not None and message.name == "value":
-            self.deferred.callback(unwrap(args))
-        elif message is not None and message.name == "error":
-            self.deferred.errback(fromWire(args))
+        ok, result = primitiveReply(self.upstream, mtype, args)
+        if ok:
+            self.deferred.callback(result)
         else:
-            self.deferred.errback(NotConnected(
-                "service sent message {} not allowed here".format(mtype)))
+            self.deferred.errback(result)
         return True
 
     def _lost(self, reason):
@@ -298,9 +252,7 @@ class ClientProtocol(Protocol):
         Write a channel's first message with C{headers} and, when this
         connection carries one, the C{authorization} header.
         """
-        entries = [[False, name, value] for name, value in headers or ()]
-        if self.authorization is not None:
-            entries.append([False, _AUTHORIZATION, self.authorization])
+        entries = openingHeaders(headers, self.authorization)
         if entries:
             writes.write(self.transport, self._encoder.encodeWithHeaders(
                 channel, mtype, args, entries))

@@ -101,6 +101,33 @@ class Upstream:
         """
         self.send("write", *args)
 
+    def writePacked(self, packedArgs):
+        """
+        Send a stream chunk (C{write}) whose args array is already packed:
+        one message fanned out to many channels is packed once.
+        """
+        if self.closed:
+            return
+        index = self._protocol.byName["write"][0]
+        self._connection.sendPacked(self.channel, index, packedArgs)
+
+    @property
+    def writable(self):
+        """
+        Whether the peer reads what it is sent: false while more than the
+        transport's buffer waits for it (only known on connections with a
+        write limit, as a node's are; always true otherwise).
+        """
+        return not self._connection._writeFull
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once, when the peer has read what waited for
+        it (at once if nothing waits). Not called if the connection drops
+        first.
+        """
+        self._connection.whenWritable(callback)
+
     def close(self):
         """
         End the stream (C{close}).
@@ -185,6 +212,7 @@ class ServerProtocol(Protocol):
         self._lingering = OrderedDict()
         self._peer = "?"
         self._broken = False
+        self._writableWaiters = []
 
     def connectionMade(self):
         transport = self.transport
@@ -217,6 +245,28 @@ class ServerProtocol(Protocol):
                 if self._account(data):
                     return
             writes.write(self.transport, data)
+
+    def sendPacked(self, channel, mtype, packedArgs):
+        """
+        Write one message whose args array is already packed; a no-op once
+        the connection is broken.
+        """
+        if not self._broken:
+            data = self._encoder.encodePacked(channel, mtype, packedArgs)
+            if len(data) > _SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once the peer reads again (at once when it
+        does); forgotten if the connection drops first.
+        """
+        if not self._writeFull:
+            callback()
+        else:
+            self._writableWaiters.append(callback)
 
     # -- peers that do not read, idle peers, slow frames -------------------
 
@@ -295,6 +345,17 @@ class ServerProtocol(Protocol):
         if self._writeFull and not self._broken:
             self._writeFull = False
             self.transport.resumeProducing()
+            waiters, self._writableWaiters = self._writableWaiters, []
+            for callback in waiters:
+                if self._writeFull or self._broken:
+                    # paused again by an earlier one: the rest waits on
+                    self._writableWaiters.append(callback)
+                    continue
+                try:
+                    callback()
+                except Exception:
+                    self.log.failure("{service}: a writable callback",
+                                     service=self._service.name)
 
     def stopProducing(self):
         """
@@ -737,6 +798,7 @@ class ServerProtocol(Protocol):
 
     def connectionLost(self, reason):
         self._broken = True
+        self._writableWaiters = []
         self._service.connections.discard(self)
         if self._timer is not None:
             timer, self._timer = self._timer, None

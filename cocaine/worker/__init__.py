@@ -15,6 +15,12 @@ The worker SDK: write Cocaine apps in Python.
 The runtime starts the script with C{--app --endpoint --locator --protocol
 --uuid}; L{Worker} reads them from the command line.
 
+Services of the node (storage, logging, any other) are called with
+L{Service}, resolved through the locator the runtime names:
+
+    storage = Service("storage")
+    value = await storage.read("collection", key)
+
 Built on L{asyncio} with nothing but L{msgpack} besides the standard
 library; it never imports Twisted (an idle worker stays near 20 MB).
 """
@@ -22,7 +28,9 @@ library; it never imports Twisted (an idle worker stays near 20 MB).
 from cocaine.worker.decorators import HTTPRequest, HTTPResponse, http
 from cocaine.worker.stream import (
     Request, RequestError, Response, ResponseClosed)
+from cocaine.worker.service import Channel, Locator, Service
 from cocaine.worker.worker import Worker
 
 __all__ = ["Worker", "Request", "Response", "RequestError",
-           "ResponseClosed", "http", "HTTPRequest", "HTTPResponse"]
+           "ResponseClosed", "http", "HTTPRequest", "HTTPResponse",
+           "Service", "Locator", "Channel"]

@@ -201,16 +201,19 @@ class Response:
         Send one chunk to the client.
 
         @param data: L{bytes} (or a bytes-like object), sent as msgpack bin;
-            a L{str} is sent as its UTF-8 encoding.
-        @raise TypeError: C{data} is neither bytes nor text.
+            a L{str} is sent as its UTF-8 encoding, an L{int} as its
+            decimal digits (C{response.write(len(value))}).
+        @raise TypeError: C{data} is neither bytes, text nor an integer.
         @raise ResponseClosed: the response was already closed or failed.
         """
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
+        elif isinstance(data, int) and not isinstance(data, bool):
+            data = str(data).encode("ascii")
         elif not isinstance(data, bytes):
-            raise TypeError("chunk must be bytes or str, not {}".format(
+            raise TypeError("chunk must be bytes, str or int, not {}".format(
                 type(data).__name__))
         if self._closed:
             raise ResponseClosed(

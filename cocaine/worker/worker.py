@@ -100,7 +100,8 @@ class Worker:
     @ivar locators: C{locator} parsed into C{(host, port)} pairs.
     @ivar authorization: the C{authorization} header value of the app's
         token (C{"TYPE BODY"}) the node gave it, or L{None}: what a client
-        of the node's services sends (L{cocaine.client} does by itself).
+        of the node's services sends (L{cocaine.worker.Service} and
+        L{cocaine.client} do by themselves).
     @ivar protocol: the C{--protocol} value, or L{None}.
     @ivar heartbeatInterval: seconds between heartbeats.
     @ivar disownTimeout: seconds the runtime may leave a heartbeat

@@ -18,10 +18,11 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
-from cocaine.errors import JabberNotConnected
+from cocaine.errors import BackendUnavailable
 from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
 from cocaine.protocol.jabber import JABBER, JABBER_VERSION
+from cocaine.rpc.limits import ConnectionLimits
 from cocaine.rpc.server import HostedService, ServerFactory
 from tests.certs import CA, write
 from tests.integration.framework import frameworkPython
@@ -92,7 +93,7 @@ class JabberNodeTests(TestCase):
         async def probe():
             try:
                 await service.presence("")
-            except JabberNotConnected:
+            except BackendUnavailable:
                 return False
             return True
         await self.until(probe, "{} online".format(service.name))
@@ -150,7 +151,7 @@ class JabberNodeTests(TestCase):
         async def refused():
             try:
                 await alice.send(self.bob, "into the void")
-            except JabberNotConnected as e:
+            except BackendUnavailable as e:
                 errors.append(str(e))
                 return True
             return False
@@ -173,7 +174,7 @@ class JabberNodeTests(TestCase):
         async def refused():
             try:
                 await mallory.send(self.bob, "let me in")
-            except JabberNotConnected as e:
+            except BackendUnavailable as e:
                 errors.append(str(e))
                 return "authentication failed" in str(e)
             self.fail("a wrong password logged in")
@@ -238,7 +239,7 @@ class JabberNodeTests(TestCase):
         async def refused():
             try:
                 await eve.send(self.bob, "psst")
-            except JabberNotConnected as e:
+            except BackendUnavailable as e:
                 errors.append(str(e))
                 return "TLS failed" in str(e)
             self.fail("logged in to an untrusted server")
@@ -260,8 +261,12 @@ class SlowSubscriberTests(TestCase):
         service = JabberService(reactor, "chat", parse({
             "jid": "bob@localhost", "password": "x", "tls": "off",
             "buffer": 5}))
-        port = reactor.listenTCP(0, ServerFactory(HostedService(
-            "chat", service, JABBER, JABBER_VERSION)), interface="127.0.0.1")
+        # a write limit, as a node's connections have: the server then
+        # knows when its client does not read
+        port = reactor.listenTCP(0, ServerFactory(
+            HostedService("chat", service, JABBER, JABBER_VERSION),
+            limits=ConnectionLimits(writeLimit=64 << 20)),
+            interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         client = socket.socket()
         self.addCleanup(client.close)

@@ -1,38 +1,26 @@
 """
 The example workers in other languages served by a REAL node as local apps:
-C{examples/apps/echo-js} (Node.js) and C{examples/apps/echo-c} (plain C),
-each copied into a temporary directory and built there, driven with our
-client SDK.
+C{examples/apps/echo-js} (Node.js), C{examples/apps/echo-c} (plain C),
+C{examples/apps/echo-cpp} (C++ on msgpack-c++) and
+C{examples/apps/echo-perl} (Perl on Data::MessagePack), each copied into a
+temporary directory and built there, driven with our client SDK. The C++
+and Perl toolchains are installed from Debian when missing.
 """
 
-import atexit
 import os
 import shutil
+import signal
 import subprocess
-import tempfile
 
 import psutil
 from twisted.internet import reactor
 from twisted.trial.unittest import SkipTest, TestCase
 
 from cocaine.client import Locator, Service
-from tests.integration.node import ROOT, Node
-from tests.worker.languages import once
-
-APPS = os.path.join(ROOT, "examples", "apps")
-
-
-def _copy(example):
-    """
-    A fresh copy of an example app (without what a build or an install
-    left in the checkout), removed when the test run ends.
-    """
-    base = tempfile.mkdtemp(prefix="cocaine-lang-")
-    atexit.register(shutil.rmtree, base, True)
-    directory = os.path.join(base, example)
-    shutil.copytree(os.path.join(APPS, example), directory,
-                    ignore=shutil.ignore_patterns("node_modules", "*.o"))
-    return directory
+from cocaine.errors import CATEGORY_FRAMEWORK, CocaineError, WorkerLost
+from tests.integration.node import Node
+from tests.worker.languages import (
+    buildWithMake, copyExample, ensureCpp, ensurePerl, once)
 
 
 def _tail(output, lines=5):
@@ -51,7 +39,7 @@ def prepareJavaScript():
     if missing:
         raise SkipTest("the Node.js worker needs node and npm (missing: {})"
                        .format(", ".join(missing)))
-    directory = _copy("echo-js")
+    directory = copyExample("echo-js")
     try:
         install = subprocess.run(
             [shutil.which("npm"), "install", "--no-audit", "--no-fund"],
@@ -77,7 +65,7 @@ def prepareC():
         "cc") or shutil.which("gcc") or shutil.which("clang")
     if compiler is None:
         raise SkipTest("the C worker needs a C compiler (cc, gcc or clang)")
-    directory = _copy("echo-c")
+    directory = copyExample("echo-c")
     binary = os.path.join(directory, "echo")
     if os.path.exists(binary):
         os.unlink(binary)
@@ -90,6 +78,32 @@ def prepareC():
     if build.returncode != 0 or not os.access(binary, os.X_OK):
         raise SkipTest("building the C worker failed: " + _tail(build.stdout))
     return directory
+
+
+def prepareCpp():
+    """
+    Copy C{echo-cpp} and build it there with its C{Makefile}; install
+    C{g++}, C{make} and C{libmsgpack-cxx-dev} first when missing.
+
+    @return: the app directory.
+    @raise SkipTest: the toolchain is missing and cannot be installed.
+    """
+    ensureCpp()
+    directory = copyExample("echo-cpp")
+    buildWithMake("the C++ worker", directory, "echo")
+    return directory
+
+
+def preparePerl():
+    """
+    Copy C{echo-perl}; install C{perl} and C{libdata-messagepack-perl}
+    first when missing.
+
+    @return: the app directory.
+    @raise SkipTest: they are missing and cannot be installed.
+    """
+    ensurePerl()
+    return copyExample("echo-perl")
 
 
 class _LanguageWorkerTests:
@@ -167,6 +181,41 @@ class _LanguageWorkerTests:
         self.assertEqual(psutil.Process(worker["pid"]).name(),
                          self.processName)
 
+    async def test_unknownEvent(self):
+        """
+        An event the worker has no handler for is the worker's error
+        (framework category, code 200) naming the event; the worker goes
+        on serving.
+        """
+        try:
+            await self.call("nosuch", [b"x"])
+        except CocaineError as error:
+            self.assertEqual((error.category, error.code, error.message),
+                             (CATEGORY_FRAMEWORK, 200,
+                              "no handler for event 'nosuch'"))
+        else:
+            self.fail("no error for an unknown event")
+        self.assertEqual(await self.call("ping"), [b"pong"])
+
+    async def test_workerKilled(self):
+        """
+        A worker killed in the middle of a request is the node's
+        L{WorkerLost} on that request; the next request gets a new worker.
+        """
+        channel = await self.app.enqueue("echo")
+        channel.write(b"before")
+        self.assertEqual(await channel.read(), b"before")
+        [worker] = (await self.nodeService.info("echo"))["workers"]
+        os.kill(worker["pid"], signal.SIGKILL)
+        try:
+            channel.write(b"after")
+            await channel.read()
+        except WorkerLost as error:
+            self.assertIn("worker", str(error))
+        else:
+            self.fail("no error for a request whose worker was killed")
+        self.assertEqual(await self.call("ping"), [b"pong"])
+
 
 class JavaScriptWorkerTests(_LanguageWorkerTests, TestCase):
     """
@@ -186,3 +235,23 @@ class CWorkerTests(_LanguageWorkerTests, TestCase):
     language = "c"
     prepare = prepareC
     processName = "echo"
+
+
+class CppWorkerTests(_LanguageWorkerTests, TestCase):
+    """
+    C{examples/apps/echo-cpp}: C++ on msgpack-c++.
+    """
+
+    language = "c++"
+    prepare = prepareCpp
+    processName = "echo"
+
+
+class PerlWorkerTests(_LanguageWorkerTests, TestCase):
+    """
+    C{examples/apps/echo-perl}: Perl on Data::MessagePack.
+    """
+
+    language = "perl"
+    prepare = preparePerl
+    processName = "perl"

@@ -12,7 +12,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.errors import JabberNotConnected
+from cocaine.errors import BackendUnavailable
 from cocaine.jabber.connection import Connection, describeFailure
 from cocaine.jabber.settings import parse
 
@@ -151,12 +151,12 @@ class ConnectionTests(SynchronousTestCase):
         While not online, sends and presence fail at once naming the
         service, the account and why; the presence is not remembered.
         """
-        with self.assertRaises(JabberNotConnected) as caught:
+        with self.assertRaises(BackendUnavailable) as caught:
             self.connection.sendMessage("bob@example.org", "x")
         self.assertIn("'chat' (alice@example.org) is not connected: idle "
                       "to 127.0.0.1:5222", str(caught.exception))
         self.connection.connect()
-        with self.assertRaises(JabberNotConnected):
+        with self.assertRaises(BackendUnavailable):
             self.connection.sendPresence("here")
         self.assertEqual(self.connection.status, "")
 
@@ -225,7 +225,7 @@ class ConnectionTests(SynchronousTestCase):
         self.assertEqual(self.state(), "waiting")
         self.assertEqual(self.connection.lastError,
                          "authentication failed (not-authorized)")
-        with self.assertRaises(JabberNotConnected) as caught:
+        with self.assertRaises(BackendUnavailable) as caught:
             self.connection.sendMessage("bob@example.org", "x")
         self.assertIn("authentication failed (not-authorized)",
                       str(caught.exception))

@@ -9,7 +9,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.errors import InvalidArgument, JabberNotConnected
+from cocaine.errors import InvalidArgument, BackendUnavailable
 from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
 from cocaine.protocol.jabber import JABBER, JABBER_VERSION
@@ -65,7 +65,7 @@ class ServiceTests(SynchronousTestCase):
         """
         self.service.startService()
         error = self.failureResultOf(self.call("send", "bob@example.org",
-                                               "hi"), JabberNotConnected)
+                                               "hi"), BackendUnavailable)
         self.assertIn("'chat' (alice@example.org) is not connected",
                       str(error.value))
 

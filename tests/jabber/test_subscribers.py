@@ -4,20 +4,40 @@ Tests for L{cocaine.jabber.subscribers}: fan-out, and the bounded buffer
 of a subscriber whose client does not read.
 """
 
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.jabber.subscribers import CONGESTED, DROPPED, RECHECK, Hub
+from cocaine.jabber.subscribers import DROPPED, Hub
 from cocaine.testing import FakeUpstream
+
+
+class SlowUpstream(FakeUpstream):
+    """
+    A L{FakeUpstream} whose client reads only when the test says so (as
+    L{cocaine.rpc.server.Upstream.writable} and C{whenWritable}).
+    """
+
+    def __init__(self):
+        FakeUpstream.__init__(self)
+        self.writable = True
+        self.waiters = []
+
+    def whenWritable(self, callback):
+        if self.writable:
+            callback()
+        else:
+            self.waiters.append(callback)
+
+    def reads(self):
+        self.writable = True
+        waiters, self.waiters = self.waiters, []
+        for callback in waiters:
+            callback()
 
 
 class HubTests(SynchronousTestCase):
 
     def setUp(self):
-        self.clock = Clock()
-        self.waiting = {}
-        self.hub = Hub(self.clock, "chat", 3,
-                       pending=lambda upstream: self.waiting.get(upstream, 0))
+        self.hub = Hub("chat", 3)
 
     def chunks(self, upstream):
         return [args[0] for name, *args in upstream.sent if name == "write"]
@@ -26,7 +46,7 @@ class HubTests(SynchronousTestCase):
         """
         Each message goes to every subscriber as C{[from, body, type]}.
         """
-        first, second = FakeUpstream(), FakeUpstream()
+        first, second = SlowUpstream(), SlowUpstream()
         self.hub.add(first)
         self.hub.add(second)
         self.hub.publish("bob@example.org/x", "hi", "chat")
@@ -38,7 +58,7 @@ class HubTests(SynchronousTestCase):
         """
         A subscriber whose client closes the channel gets nothing more.
         """
-        upstream = FakeUpstream()
+        upstream = SlowUpstream()
         subscriber = self.hub.add(upstream)
         subscriber.close()
         self.assertTrue(upstream.closed)
@@ -47,7 +67,7 @@ class HubTests(SynchronousTestCase):
         self.assertEqual(upstream.sent, [])
 
     def test_connectionLost(self):
-        upstream = FakeUpstream()
+        upstream = SlowUpstream()
         self.hub.add(upstream).connectionLost()
         self.assertEqual(self.hub.subscribers, [])
 
@@ -56,72 +76,79 @@ class HubTests(SynchronousTestCase):
         An upstream that closes by itself (its connection went) detaches
         its subscriber.
         """
-        upstream = FakeUpstream()
+        upstream = SlowUpstream()
         self.hub.add(upstream)
         upstream.close()
         self.assertEqual(self.hub.subscribers, [])
 
     def test_slowSubscriber(self):
         """
-        While the client's connection holds more than L{CONGESTED} bytes,
-        messages wait in a buffer of C{limit}; past it the oldest are
-        dropped, and the client is told how many before the rest.
+        While the client does not read, messages wait in a buffer of
+        C{limit}; past it the oldest are dropped, and once it reads it is
+        told how many before the rest.
         """
-        slow, fast = FakeUpstream(), FakeUpstream()
-        self.hub.add(slow)
+        slow, fast = SlowUpstream(), SlowUpstream()
+        subscriber = self.hub.add(slow)
         self.hub.add(fast)
-        self.waiting[slow] = CONGESTED + 1
+        slow.writable = False
         for n in range(5):
             self.hub.publish("a@b", str(n), "chat")
         self.assertEqual(self.chunks(slow), [])
         self.assertEqual(len(self.chunks(fast)), 5)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-        self.clock.advance(RECHECK)
-        self.assertEqual(self.chunks(slow), [])
-        self.waiting[slow] = 0
-        self.clock.advance(RECHECK)
+        self.assertEqual(len(slow.waiters), 1)
+        self.assertEqual(len(subscriber.buffer), 3)
+        slow.reads()
         chunks = self.chunks(slow)
         self.assertEqual(chunks[0][0], "")
         self.assertEqual(chunks[0][2], DROPPED)
         self.assertTrue(chunks[0][1].startswith("2 messages dropped"))
         self.assertEqual([c[1] for c in chunks[1:]], ["2", "3", "4"])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(subscriber.droppedTotal, 2)
         # and on as usual, without a notice
         self.hub.publish("a@b", "5", "chat")
         self.assertEqual(self.chunks(slow)[-1], ["a@b", "5", "chat"])
         self.assertEqual(len(self.chunks(slow)), 5)
 
-    def test_detachCancelsRecheck(self):
-        upstream = FakeUpstream()
+    def test_stopsAgain(self):
+        """
+        A client that stops reading in the middle of a flush leaves the
+        rest waiting until it reads again.
+        """
+        upstream = SlowUpstream()
+        self.hub.add(upstream)
+        upstream.writable = False
+        for n in range(3):
+            self.hub.publish("a@b", str(n), "chat")
+        write = upstream.write
+
+        def writeOnce(*args):
+            write(*args)
+            upstream.writable = False
+        upstream.write = writeOnce
+        upstream.reads()
+        self.assertEqual([c[1] for c in self.chunks(upstream)], ["0"])
+        self.assertEqual(len(upstream.waiters), 1)
+        upstream.reads()
+        self.assertEqual([c[1] for c in self.chunks(upstream)], ["0", "1"])
+
+    def test_detachedWhileWaiting(self):
+        """
+        A subscriber that goes while waiting for its client sends nothing
+        when the client reads again.
+        """
+        upstream = SlowUpstream()
         subscriber = self.hub.add(upstream)
-        self.waiting[upstream] = CONGESTED + 1
+        upstream.writable = False
         self.hub.publish("a@b", "x", "chat")
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-        subscriber.close()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        subscriber.connectionLost()
         self.assertEqual(len(subscriber.buffer), 0)
+        upstream.reads()
+        self.assertEqual(upstream.sent, [])
 
     def test_closeAll(self):
-        upstreams = [FakeUpstream(), FakeUpstream()]
+        upstreams = [SlowUpstream(), SlowUpstream()]
         for upstream in upstreams:
             self.hub.add(upstream)
         self.hub.closeAll()
         self.assertTrue(all(u.closed for u in upstreams))
         self.assertEqual(self.hub.subscribers, [])
-
-    def test_pendingBytes(self):
-        """
-        The default C{pending} reads the upstream's connection's
-        transport; without one it is 0.
-        """
-        from twisted.internet.testing import StringTransport
-
-        from cocaine.jabber.subscribers import pendingBytes
-        self.assertEqual(pendingBytes(FakeUpstream()), 0)
-
-        class Connection:
-            transport = StringTransport()
-
-        class Upstream:
-            _connection = Connection()
-        self.assertEqual(pendingBytes(Upstream()), 0)

@@ -1044,3 +1044,56 @@ class LingeringTests(_Case):
             self.connection.send(channel, 0, ["answer now"])
         self.assertEqual(len(self.protocol._lingering), MAX_LINGERING)
         self.assertEqual(self.protocol._dispatch, {})
+
+
+class PackedWriteTests(_Case):
+    """
+    L{Upstream.writePacked} sends a chunk packed beforehand;
+    L{Upstream.writable} and L{Upstream.whenWritable} follow the
+    transport's pausing of the connection.
+    """
+
+    def setUp(self):
+        from cocaine.rpc.limits import ConnectionLimits
+        self.connection = Connection(echoService())
+        protocol = ServerProtocol(self.connection.service,
+                                  limits=ConnectionLimits(writeLimit=1 << 20))
+        self.connection.protocol = protocol
+        self.connection.transport.protocol = protocol
+        protocol.makeConnection(self.connection.transport)
+        self.connection.send(1, ID["watch"], [])
+        self.upstream = self.connection.impl.upstreams[-1]
+
+    def test_writePacked(self):
+        """
+        The packed args go out as a C{write} on the upstream's channel.
+        """
+        self.upstream.writePacked(pack(["news", {"k": 1}]))
+        self.assertEqual(self.connection.replies(),
+                         [[1, 0, ["news", {"k": 1}]]])
+        self.upstream.close()
+        self.upstream.writePacked(pack([1]))
+        self.assertEqual(self.connection.replies(), [[1, 2, []]])
+
+    def test_whenWritable(self):
+        """
+        While the transport has paused the connection the upstream is not
+        writable; callbacks run once it resumes, and are forgotten when the
+        connection drops.
+        """
+        called = []
+        self.assertTrue(self.upstream.writable)
+        self.upstream.whenWritable(lambda: called.append("now"))
+        self.assertEqual(called, ["now"])
+        self.connection.protocol.pauseProducing()
+        self.assertFalse(self.upstream.writable)
+        self.upstream.whenWritable(lambda: called.append("later"))
+        self.assertEqual(called, ["now"])
+        self.connection.protocol.resumeProducing()
+        self.assertEqual(called, ["now", "later"])
+        self.assertTrue(self.upstream.writable)
+        self.connection.protocol.pauseProducing()
+        self.upstream.whenWritable(lambda: called.append("never"))
+        self.connection.lose()
+        self.connection.protocol.resumeProducing()
+        self.assertEqual(called, ["now", "later"])

@@ -73,7 +73,7 @@ async def writeThenRaise(request, response):
 
 
 async def badChunk(request, response):
-    response.write(42)
+    response.write(4.2)
 
 
 async def readTimeout(request, response):

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.worker.test_languages -*-
 """
-The example workers in other languages (C{examples/apps/echo-js}, Node.js,
-and C{examples/apps/echo-c}, plain C) against the fake runtime of
-L{tests.worker.runtime}: they speak the same protocol as the Python SDK.
+The example workers in other languages (C{examples/apps/echo-js}, Node.js;
+C{examples/apps/echo-c}, plain C; C{examples/apps/echo-cpp}, C++ on
+msgpack-c++; C{examples/apps/echo-perl}, Perl on Data::MessagePack)
+against the fake runtime of L{tests.worker.runtime}: they speak the same
+protocol as the Python SDK.
 """
 
 import atexit
@@ -16,7 +18,10 @@ import msgpack
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.worker.runtime import APPS, FakeRuntime
-from tests.worker.languages import once
+from bench.peers import debian
+from tests.worker import languages
+from tests.worker.languages import (
+    buildWithMake, copyExample, ensureCpp, ensurePerl, once)
 
 JS_APP = os.path.join(APPS, "echo-js")
 C_APP = os.path.join(APPS, "echo-c")
@@ -83,6 +88,38 @@ def prepareC():
         raise AssertionError("the C worker does not build cleanly: "
                              + build.stdout.decode("utf-8", "replace"))
     return [binary]
+
+
+def prepareCpp():
+    """
+    Copy the C++ example and build it there with its C{Makefile}, warnings
+    as errors; install its toolchain from Debian first when missing.
+
+    @return: the worker's command line.
+    @raise SkipTest: the toolchain is missing and cannot be installed.
+    """
+    ensureCpp()
+    directory = copyExample("echo-cpp")
+    return [buildWithMake("the C++ worker", directory, "echo",
+                          "CXXFLAGS=-O2 -Wall -Wextra -Werror")]
+
+
+def preparePerl():
+    """
+    Check the Perl example compiles; install perl and Data::MessagePack
+    from Debian first when missing.
+
+    @return: the worker's command line.
+    @raise SkipTest: they are missing and cannot be installed.
+    """
+    ensurePerl()
+    script = os.path.join(APPS, "echo-perl", "echo.pl")
+    check = subprocess.run(["perl", "-wc", script], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+    if check.returncode != 0 or b"syntax OK" not in check.stdout:
+        raise AssertionError("the Perl worker does not compile cleanly: "
+                             + check.stdout.decode("utf-8", "replace"))
+    return [script]
 
 
 class LanguageMixin:
@@ -184,20 +221,11 @@ class LanguageMixin:
         self.assertIn("disowned", runtime.output())
 
 
-class NodeWorkerTests(LanguageMixin, TestCase):
+class EchoCMixin(LanguageMixin):
     """
-    The Node.js example, C{examples/apps/echo-js}.
+    The workers written to behave exactly as C{echo-c}, down to the text
+    of errors and what they do with malformed input.
     """
-
-    prepare = staticmethod(prepareNode)
-
-
-class CWorkerTests(LanguageMixin, TestCase):
-    """
-    The C example, C{examples/apps/echo-c}.
-    """
-
-    prepare = staticmethod(prepareC)
 
     def test_malformed(self):
         """
@@ -213,3 +241,118 @@ class CWorkerTests(LanguageMixin, TestCase):
         runtime.send(3, 1, [[43, 5], "gone"])
         self.assertEqual(runtime.receive(), [
             3, 1, [[42, 100], b"RequestError: [43, 5] gone"]])
+
+    def test_splitFrames(self):
+        """
+        Messages arriving a few bytes at a time, and several in one write,
+        are all served.
+        """
+        runtime = self.startWorker()
+        data = b"".join(msgpack.packb(message, use_bin_type=True)
+                        for message in ([2, 0, ["echo"]],
+                                        [2, 0, [b"z" * 300]], [2, 2, []]))
+        for start in range(0, len(data), 7):
+            runtime.sendRaw(data[start:start + 7])
+            time.sleep(0.001)
+        runtime.sendRaw(msgpack.packb([3, 0, ["ping"]])
+                        + msgpack.packb([4, 0, ["ping"]]))
+        self.assertEqual(runtime.receiveSession(2),
+                         ([b"z" * 300], [2, 2, []]))
+        self.assertEqual(runtime.receiveSession(3), ([b"pong"], [3, 2, []]))
+        self.assertEqual(runtime.receiveSession(4), ([b"pong"], [4, 2, []]))
+
+    def test_brokenStream(self):
+        """
+        Bytes that are not msgpack (0xc1 is never used) make the worker
+        exit with status 1.
+        """
+        runtime = self.startWorker()
+        runtime.sendRaw(b"\xc1")
+        self.assertEqual(runtime.wait(5), 1)
+        self.assertIn("broken stream", runtime.output())
+
+
+class NodeWorkerTests(LanguageMixin, TestCase):
+    """
+    The Node.js example, C{examples/apps/echo-js}.
+    """
+
+    prepare = staticmethod(prepareNode)
+
+
+class CWorkerTests(EchoCMixin, TestCase):
+    """
+    The C example, C{examples/apps/echo-c}.
+    """
+
+    prepare = staticmethod(prepareC)
+
+
+class CppWorkerTests(EchoCMixin, TestCase):
+    """
+    The C++ example, C{examples/apps/echo-cpp}.
+    """
+
+    prepare = staticmethod(prepareCpp)
+
+
+class PerlWorkerTests(EchoCMixin, TestCase):
+    """
+    The Perl example, C{examples/apps/echo-perl}.
+    """
+
+    prepare = staticmethod(preparePerl)
+
+
+class EnsureToolchainTests(TestCase):
+    """
+    L{languages._ensure}: install what is missing, skip naming why only
+    when that fails.
+    """
+
+    def setUp(self):
+        self.installed = []
+        self.missing = ["Data::MessagePack"]
+
+    def fakeInstall(self, packages, error=None):
+        self.installed.append(list(packages))
+        if error:
+            raise debian.AptError(error)
+        self.missing = []
+
+    def ensure(self):
+        languages._ensure("the Perl worker", ["perl", "libx-perl"],
+                          lambda: ", ".join(self.missing) or None)
+
+    def test_present(self):
+        """
+        Nothing missing, nothing installed.
+        """
+        self.patch(debian, "aptInstall", self.fakeInstall)
+        self.missing = []
+        self.ensure()
+        self.assertEqual(self.installed, [])
+
+    def test_installs(self):
+        self.patch(debian, "aptInstall", self.fakeInstall)
+        self.ensure()
+        self.assertEqual(self.installed, [["perl", "libx-perl"]])
+
+    def test_installFails(self):
+        """
+        The skip names the worker, what is missing, the packages and why
+        apt-get failed.
+        """
+        self.patch(debian, "aptInstall", lambda packages: self.fakeInstall(
+            packages, "uid 1000 cannot apt-get install them"))
+        skip = self.assertRaises(SkipTest, self.ensure)
+        self.assertEqual(str(skip), (
+            "the Perl worker needs Data::MessagePack and installing perl "
+            "libx-perl failed: uid 1000 cannot apt-get install them"))
+
+    def test_stillMissing(self):
+        self.patch(debian, "aptInstall", lambda packages: None)
+        skip = self.assertRaises(SkipTest, self.ensure)
+        self.assertEqual(str(skip), (
+            "the Perl worker needs Data::MessagePack, still missing after "
+            "installing perl libx-perl"))

@@ -152,8 +152,19 @@ class ResponseTests(TestCase):
             [5, 0, [b"a"]], [5, 0, [b"\xc3\xa9"]], [5, 0, [b"c"]],
             [5, 0, [b"d"]]])
 
+    def test_writeInteger(self):
+        """
+        An integer goes out as its decimal digits (the README's
+        C{response.write(len(value))}); a boolean is not one.
+        """
+        self.response.write(5)
+        self.response.write(-12)
+        self.assertRaises(TypeError, self.response.write, True)
+        self.assertEqual(self.connection.sent, [
+            [5, 0, [b"5"]], [5, 0, [b"-12"]]])
+
     def test_writeOther(self):
-        self.assertRaises(TypeError, self.response.write, 1)
+        self.assertRaises(TypeError, self.response.write, 1.5)
         self.assertRaises(TypeError, self.response.write, None)
         self.assertEqual(self.connection.sent, [])
 

@@ -433,7 +433,7 @@ class SDKTests(WorkerMixin, TestCase):
         runtime = self.startWorker()
         runtime.send(2, 0, ["bad-chunk"])
         self.assertEqual(runtime.receive(), [2, 1, [
-            [42, 100], b"TypeError: chunk must be bytes or str, not int"]])
+            [42, 100], b"TypeError: chunk must be bytes, str or int, not float"]])
 
     def test_readTimeout(self):
         """

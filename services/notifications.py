@@ -1,0 +1,72 @@
+"""
+The C{notifications} service plugin: publish/subscribe on named channels.
+Args (all optional): C{backend} (C{"local"}, the default, or C{"redis"}),
+C{url} (the Redis server, with C{redis}), C{prefix} (of the Redis
+channels, default C{"cocaine:notifications:"}), C{max-pending} (messages
+queued per subscriber that does not read, default 1000).
+"""
+
+import json
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IServicePlugin
+
+_KEYS = ("backend", "url", "prefix", "max-pending")
+
+
+@implementer(IPlugin, IServicePlugin)
+class _NotificationsPlugin:
+    name = "notifications"
+
+    def validate(self, path, args, config):
+        from cocaine.config import ConfigError
+        from cocaine.redis.url import parseRedisURL
+        unknown = sorted(set(args) - set(_KEYS))
+        if unknown:
+            raise ConfigError("{}.{}".format(path, unknown[0]),
+                              "unknown key (allowed: {})".format(
+                                  ", ".join(_KEYS)))
+        backend = args.get("backend", "local")
+        if backend not in ("local", "redis"):
+            raise ConfigError(path + ".backend", "{} is not local or redis"
+                              .format(json.dumps(backend)))
+        if backend == "redis":
+            url = args.get("url")
+            if not isinstance(url, str):
+                raise ConfigError(path + ".url", "the Redis server's URL "
+                                  "(redis://host:port/db) is required with "
+                                  "backend redis")
+            try:
+                parseRedisURL(url)
+            except ValueError as e:
+                raise ConfigError(path + ".url", str(e))
+        else:
+            for key in ("url", "prefix"):
+                if key in args:
+                    raise ConfigError("{}.{}".format(path, key),
+                                      "only with backend redis")
+        prefix = args.get("prefix", "")
+        if not isinstance(prefix, str) or len(prefix) > 256:
+            raise ConfigError(path + ".prefix", "a string of at most 256 "
+                              "characters")
+        pending = args.get("max-pending", 1000)
+        if (type(pending) is not int or not 1 <= pending <= 1000000):
+            raise ConfigError(path + ".max-pending", "an integer from 1 to "
+                              "1000000")
+
+    def makeService(self, context, name, args):
+        from cocaine.notifications.hub import DEFAULT_MAX_PENDING
+        from cocaine.notifications.relay import DEFAULT_PREFIX, RedisRelay
+        from cocaine.notifications.service import NotificationsService
+        def relay(onMessage, onLost):
+            return RedisRelay(args["url"], context.reactor, onMessage,
+                              onLost, args.get("prefix", DEFAULT_PREFIX))
+        redis = args.get("backend", "local") == "redis"
+        return NotificationsService(
+            args.get("max-pending", DEFAULT_MAX_PENDING),
+            relay if redis else None, context.reactor)
+
+
+notifications = _NotificationsPlugin()

@@ -1,0 +1,129 @@
+"""
+L{cocaine.redis.client} against a real Redis: bytes in and out, an error
+at once (never a wait) while Redis is down, reconnection, and a subscriber
+that subscribes again after Redis comes back.
+"""
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from cocaine.errors import BackendUnavailable, SystemError_
+from cocaine.redis.client import Redis, RedisSubscriber
+from tests.integration.redis import RedisServer
+
+
+@inlineCallbacks
+def _until(condition, timeout=15.0):
+    waited = 0.0
+    while not condition():
+        if waited > timeout:
+            raise AssertionError("condition not met in {} s".format(timeout))
+        yield deferLater(reactor, 0.05, lambda: None)
+        waited += 0.05
+
+
+class RedisClientTests(TestCase):
+
+    timeout = 90
+
+    def setUp(self):
+        self.server = RedisServer(self.mktemp()).start()
+        self.addCleanup(self.server.stop)
+        self.redis = Redis(self.server.url, reactor)
+        self.redis.start()
+        self.addCleanup(self.redis.stop)
+        return _until(lambda: self.redis.connected)
+
+    @inlineCallbacks
+    def test_bytesRoundTrip(self):
+        """
+        Values are bytes both ways, even when they look like numbers or
+        are not UTF-8.
+        """
+        for value in [b"\xff\x00binary", b"123", b""]:
+            yield self.redis.call("SET", b"k", value)
+            self.assertEqual((yield self.redis.call("GET", b"k")), value)
+        self.assertIsNone((yield self.redis.call("GET", b"missing")))
+
+    @inlineCallbacks
+    def test_errorReplyNamesServer(self):
+        """
+        An error reply fails the call with the server and command named.
+        """
+        yield self.redis.call("SET", b"s", b"x")
+        with self.assertRaises(SystemError_) as e:
+            yield self.redis.call("INCR", b"s")
+        self.assertIn("INCR", str(e.exception))
+        self.assertIn("127.0.0.1:{}".format(self.server.port),
+                      str(e.exception))
+
+    @inlineCallbacks
+    def test_downIsAnErrorThenReconnects(self):
+        """
+        With Redis stopped, a call fails at once with L{BackendUnavailable}
+        naming it; once Redis is back, calls work again by themselves.
+        """
+        self.server.stop()
+        yield _until(lambda: not self.redis.connected)
+        with self.assertRaises(BackendUnavailable) as e:
+            yield self.redis.call("GET", b"k")
+        self.assertIn("127.0.0.1:{}".format(self.server.port),
+                      str(e.exception))
+        self.server.start()
+        yield _until(lambda: self.redis.connected, timeout=30)
+        yield self.redis.call("SET", b"k", b"v")
+        self.assertEqual((yield self.redis.call("GET", b"k")), b"v")
+
+
+class RedisSubscriberTests(TestCase):
+
+    timeout = 90
+
+    def setUp(self):
+        self.server = RedisServer(self.mktemp()).start()
+        self.addCleanup(self.server.stop)
+        self.redis = Redis(self.server.url, reactor)
+        self.redis.start()
+        self.addCleanup(self.redis.stop)
+        self.messages = []
+        self.reconnects = []
+        self.subscriber = RedisSubscriber(
+            self.server.url, reactor,
+            lambda c, m: self.messages.append((c, m)),
+            lambda: self.reconnects.append(True))
+        self.subscriber.subscribe([b"news"])
+        self.subscriber.start()
+        self.addCleanup(self.subscriber.stop)
+        return _until(lambda: self.redis.connected
+                      and self.subscriber.connected)
+
+    @inlineCallbacks
+    def _publishUntilHeard(self, value):
+        # the SUBSCRIBE goes out as the connection comes up; publish until
+        # it has been taken
+        for _ in range(200):
+            yield self.redis.call("PUBLISH", b"news", value)
+            if (b"news", value) in self.messages:
+                return
+            yield deferLater(reactor, 0.05, lambda: None)
+        raise AssertionError("never heard {!r}: {!r}".format(
+            value, self.messages))
+
+    @inlineCallbacks
+    def test_messagesAndResubscription(self):
+        """
+        Published messages arrive as bytes; after Redis restarts, the
+        subscriber is subscribed again and told of the reconnection.
+        """
+        yield self._publishUntilHeard(b"\x00one")
+        self.subscriber.unsubscribe([b"news"])
+        self.subscriber.subscribe([b"news", b"other"])
+        self.server.stop()
+        yield _until(lambda: not self.subscriber.connected)
+        self.server.start()
+        yield _until(lambda: self.subscriber.connected
+                     and self.redis.connected, timeout=30)
+        self.assertEqual(self.reconnects, [True])
+        yield self._publishUntilHeard(b"two")
