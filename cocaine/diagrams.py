@@ -50,6 +50,11 @@ MACHINES = [
      "A mesh requester: requests queue while it is stopped or has no "
      "responder linked, and go to a linked responder while `serving`; "
      "stopping fails what is queued or in flight."),
+    ("Jabber connection", "cocaine.jabber.connection", "ConnectionMachine",
+     "A `jabber` service's XMPP account: connecting, negotiating the "
+     "stream (STARTTLS, SASL, binding), online, or waiting to retry with "
+     "a backoff from 0.5 s doubling to 30 s; calls fail at once unless "
+     "`online`; closing waits for the socket to go."),
 ]
 
 HEADER = """\
