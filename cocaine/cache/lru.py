@@ -128,6 +128,10 @@ class LocalCache:
         or deleted (it would otherwise grow with every TTL put).
         """
         entries = self._entries
-        self._expiries = [(at, key) for at, key in self._expiries
-                          if key in entries and entries[key][1] == at]
+        kept = {}
+        for at, key in self._expiries:
+            entry = entries.get(key)
+            if entry is not None and entry[1] == at:
+                kept[key] = at
+        self._expiries = [(at, key) for key, at in kept.items()]
         heapq.heapify(self._expiries)
