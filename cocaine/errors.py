@@ -369,6 +369,7 @@ _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
           AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
+_register(BackendUnavailable)
 
 
 def toWire(failureOrException):

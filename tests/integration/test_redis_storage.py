@@ -1,16 +1,19 @@
 """
 The C{redis} storage backend (L{cocaine.redis.storage}) against a real
 Redis: every rule the other backends follow (the shared behaviour tests),
-plus what is its own (the layout, atomic retagging, expiry, sharing).
+plus what is its own (the layout, atomic retagging, expiry, sharing); and
+the storage service on it through real nodes.
 """
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from cocaine.errors import KeyNotFound
+from cocaine.errors import BackendUnavailable, InvalidName, KeyNotFound
 from cocaine.interfaces import IStorageBackend
 from cocaine.redis.storage import RedisStorage
 from tests.integration.redis import BlockingRedis, RedisServer
+from tests.integration.redis_services import RedisNodes, until
 from tests.storage._behaviour import StorageBehaviourMixin
 
 
@@ -138,3 +141,70 @@ class RedisStorageTests(_RealRedis, SynchronousTestCase):
         self.assertEqual(self.call("readMany", "c", ["a", "b", "x"]),
                          {"a": b"A", "b": b""})
         self.assertEqual(self.call("readMany", "c", []), {})
+
+
+class RedisStorageNodeTests(RedisNodes, TestCase):
+    """
+    The C{storage} service of two real nodes on one C{redis} storage.
+    """
+
+    @inlineCallbacks
+    def setUp(self):
+        self.startRedis()
+        _, one = self.startNode()
+        _, two = self.startNode()
+        self.one = self.service(one, "storage")
+        self.two = self.service(two, "storage")
+        yield until(lambda: self.reachable(self.one))
+        yield until(lambda: self.reachable(self.two))
+
+    def reachable(self, storage):
+        d = storage.find("probe", [])
+        d.addCallback(lambda _: True)
+        d.addErrback(lambda f: f.trap(BackendUnavailable) and False)
+        return d
+
+    @inlineCallbacks
+    def test_sharedStorage(self):
+        """
+        What one node writes the other reads, finds by tags and removes;
+        errors are the files backend's.
+        """
+        blob = bytes(range(256)) * 64
+        yield self.one.write("apps", "a", blob, ["x", "y"])
+        yield self.one.write("apps", "b", b"", ["x"])
+        self.assertEqual((yield self.two.read("apps", "a")), blob)
+        self.assertEqual((yield self.two.find("apps", ["x"])), ["a", "b"])
+        self.assertEqual((yield self.two.find("apps", ["x", "y"])), ["a"])
+        yield self.two.write("apps", "a", b"new", ["z"])
+        self.assertEqual((yield self.one.find("apps", ["x", "y"])), [])
+        yield self.two.remove("apps", "a")
+        with self.assertRaises(KeyNotFound):
+            yield self.one.read("apps", "a")
+        with self.assertRaises(InvalidName):
+            yield self.one.write(".hidden", "k", b"v")
+
+    @inlineCallbacks
+    def test_redisDownThenBack(self):
+        """
+        While Redis is down every storage call fails naming the server;
+        afterwards the service works again by itself.
+        """
+        port = self.redis.port
+        self.redis.stop()
+        yield until(lambda: self.reachable(self.one).addCallback(
+            lambda up: not up))
+        for call in (lambda: self.one.read("c", "k"),
+                     lambda: self.one.write("c", "k", b"v", ["t"]),
+                     lambda: self.one.remove("c", "k"),
+                     lambda: self.one.find("c", ["t"])):
+            try:
+                yield call()
+            except BackendUnavailable as e:
+                self.assertIn("127.0.0.1:{}".format(port), str(e))
+            else:
+                self.fail("no error while Redis is down")
+        self.redis = RedisServer(self.redis.directory, port=port).start()
+        yield until(lambda: self.reachable(self.one))
+        yield self.one.write("c", "k", b"v", ["t"])
+        self.assertEqual((yield self.one.find("c", ["t"])), ["k"])
