@@ -119,3 +119,43 @@ class FrameworkClientTests(FrameworkSteps, TestCase):
             self.assertEqual(self.step(name + " put"), {"value": []})
             self.assertEqual(self.step(name + " get"),
                              {"value": [True, "\xff\x00value"]})
+
+
+class ExampleTests(RedisNodes, TestCase):
+    """
+    C{examples/cache_client.py} and C{examples/elliptics_client.py} run
+    against a node configured as their docstrings say.
+    """
+
+    def runExample(self, *args):
+        import os
+        import subprocess
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        result = subprocess.run(
+            [sys.executable] + list(args) + ["--port", str(self.node.port)],
+            capture_output=True, text=True, timeout=60, cwd=root,
+            env=dict(os.environ, PYTHONPATH=root))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.splitlines()
+
+    def setUp(self):
+        self.startRedis()
+        self.node, _ = self.startNode()
+
+    def test_cacheClient(self):
+        for service in ("cache", "shared-cache"):
+            self.assertEqual(
+                self.runExample("examples/cache_client.py", "--service", service),
+                ["get missing: (False, b'')", "get: True \u0410\u043b\u0438"
+                 "\u0441\u0430", "with ttl: (True, b'token')",
+                 "after ttl: (False, b'')", "del: True", "del again: False"])
+
+    def test_ellipticsClient(self):
+        lines = self.runExample("examples/elliptics_client.py")
+        self.assertIn("find user: ['profile']", lines)
+        self.assertIn("bulk_read: {'profile': b'{\"name\": \"Alice\"}', "
+                      "'session': b'token'}", lines)
+        self.assertIn("after remove: storage: key 'profile' not found in "
+                      "collection 'example'", lines)
