@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_redis_storage -*-
+# -*- test-case-name: tests.redis.test_script -*-
 """
 Lua scripts run by Redis, atomically: sent once by their SHA1
 (C{EVALSHA}) and in full only when Redis does not know them yet (after a
