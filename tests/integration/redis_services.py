@@ -40,7 +40,9 @@ def servicesConfig(url):
                 "cache": {"type": "cache", "args": {"max-size": 100}},
                 "shared-cache": {"type": "cache", "args": {
                     "backend": "redis", "url": url}},
-                "elliptics": {"type": "elliptics", "args": {"url": url}}}}
+                "elliptics": {"type": "elliptics", "args": {"url": url}},
+                "elliptics-source": {"type": "elliptics", "args": {
+                    "source": "shared"}}}}
 
 
 @inlineCallbacks

@@ -20,9 +20,9 @@ class EllipticsNodeTests(RedisNodes, TestCase):
     @inlineCallbacks
     def setUp(self):
         self.startRedis()
-        _, locator = self.startNode()
-        self.elliptics = self.service(locator, "elliptics")
-        self.storage = self.service(locator, "storage")
+        _, self.locator = self.startNode()
+        self.elliptics = self.service(self.locator, "elliptics")
+        self.storage = self.service(self.locator, "storage")
         yield until(lambda: self.reachable(self.elliptics))
 
     def reachable(self, service):
@@ -43,6 +43,18 @@ class EllipticsNodeTests(RedisNodes, TestCase):
         yield self.storage.write("ns", "k2", b"2", [])
         self.assertEqual((yield self.elliptics.bulk_read("ns", ["k", "k2"])),
                          {"k": b"\x00v", "k2": b"2"})
+
+    @inlineCallbacks
+    def test_source(self):
+        """
+        With 0.12's C{source} arg the service uses that storage of the
+        node, and its data.
+        """
+        source = self.service(self.locator, "elliptics-source")
+        yield self.storage.write("ns", "k", b"v", ["t"])
+        self.assertEqual((yield source.read_latest("ns", "k")), b"v")
+        yield source.cache_write("ns", "k2", b"w", 60)
+        self.assertEqual((yield self.storage.find("ns", [])), ["k", "k2"])
 
     @inlineCallbacks
     def test_cacheWriteTTL(self):
