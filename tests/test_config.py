@@ -526,9 +526,9 @@ class CheckPluginsTests(SynchronousTestCase):
         An unknown storage type names the available ones.
         """
         message = str(self.assertRaises(ConfigError, self.check, withSection(
-            storages={"core": {"type": "redis"}})))
+            storages={"core": {"type": "mongodb"}})))
         self.assertEqual(message, 'storages.core.type: no storage plugin '
-                         'named "redis" (available: {})'.format(
+                         'named "mongodb" (available: {})'.format(
                              ", ".join(sorted(self.storages))))
         self.assertIn("files", message)
         self.assertIn("memory", message)

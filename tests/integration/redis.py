@@ -140,3 +140,86 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class BlockingRedis:
+    """
+    A one-connection, blocking client with the call interface of
+    L{cocaine.redis.client.Redis}: C{call(command, *args)} returns an
+    already fired Deferred. It lets the synchronous backend behaviour tests
+    (L{tests.storage._behaviour}) run against a real Redis.
+    """
+
+    def __init__(self, port):
+        self.port = port
+        self._socket = None
+        self._buffer = b""
+
+    def start(self):
+        self._socket = socket.create_connection(("127.0.0.1", self.port),
+                                                timeout=10)
+
+    def stop(self):
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def call(self, command, *args, timeout=None):
+        from twisted.internet.defer import fail, succeed
+        from cocaine.errors import SystemError_
+        if self._socket is None:
+            self.start()
+        parts = [command] + list(args)
+        payload = [b"*%d\r\n" % len(parts)]
+        for part in parts:
+            if not isinstance(part, bytes):
+                part = str(part).encode("utf-8")
+            payload.append(b"$%d\r\n%s\r\n" % (len(part), part))
+        self._socket.sendall(b"".join(payload))
+        reply = self._reply()
+        if isinstance(reply, _Error):
+            return fail(SystemError_("redis: {}: {}".format(command,
+                                                            reply.text)))
+        return succeed(reply)
+
+    def _line(self):
+        while b"\r\n" not in self._buffer:
+            self._more()
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line
+
+    def _more(self):
+        data = self._socket.recv(65536)
+        if not data:
+            raise ConnectionError("redis closed the connection")
+        self._buffer += data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            return _Error(rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            while len(self._buffer) < size + 2:
+                self._more()
+            value = self._buffer[:size]
+            self._buffer = self._buffer[size + 2:]
+            return value
+        if kind == b"*":
+            count = int(rest)
+            if count < 0:
+                return None
+            return [self._reply() for _ in range(count)]
+        raise ValueError("unexpected reply {!r}".format(line))
+
+
+class _Error:
+    def __init__(self, text):
+        self.text = text
