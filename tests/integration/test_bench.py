@@ -72,6 +72,29 @@ class BenchmarkRunsTests(TestCase):
         self.assertNotIn("| never |", result.stdout)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
 
+    def test_servicesQuickRun(self):
+        """
+        C{python -m bench.services --quick} prints the machine, a ratio
+        for each workload beside its peer and the fan-out figures, and no
+        errors.
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.services", "--quick"], cwd=ROOT,
+            env=environment(), capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        if "bench.services skipped:" in result.stdout:
+            raise SkipTest(result.stdout.strip())
+        self.assertIn("machine: ", result.stdout)
+        for row in ("cache.get local, sequential",
+                    "cache.get redis, 64 in flight",
+                    "urlfetch.get 1 KiB, 64 in flight"):
+            self.assertTrue(re.search(
+                re.escape(row) + r" +[\d,]+ +[\d,]+ +\d+\.\d\d ",
+                result.stdout), result.stdout)
+        self.assertRegex(result.stdout, r"notifications fan-out to 100: "
+                         r"[\d,]+ deliveries/s, p50 [\d.]+ ms, p99")
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+
     def test_clusterQuickRun(self):
         """
         C{python -m bench.cluster --quick} prints the machine and the
