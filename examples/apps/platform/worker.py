@@ -83,14 +83,11 @@ NO_MESSAGE = 3
 #: Seconds any one service call may take (resolve and connect included).
 CALL_TIMEOUT = 10
 
-#: The services by role, named by the environment or by default the role.
-ROLES = {
-    "cache": "the node-local cache",
-    "dcache": "the distributed cache",
-    "urlfetch": "urlfetch",
-    "chrono": "chrono",
-    "notifications": "notifications",
-}
+#: The services the app uses, by role: C{cache} the node-local cache,
+#: C{dcache} the distributed one.
+ROLES = ("cache", "dcache", "urlfetch", "chrono", "notifications")
+
+#: The clients by role, each named by C{PLATFORM_<ROLE>} or the role.
 services = {
     role: Service(os.environ.get("PLATFORM_" + role.upper(), role),
                   timeout=CALL_TIMEOUT)
