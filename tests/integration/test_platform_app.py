@@ -24,6 +24,7 @@ from twisted.web.server import Site
 from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
+from cocaine.client.deploy import upload
 from cocaine.errors import CATEGORY_FRAMEWORK, CATEGORY_USER, CocaineError
 from tests.integration.apps012 import FRAMEWORK_SLAVE
 from tests.integration.framework import frameworkPython
@@ -312,6 +313,20 @@ class PlatformAppTests(_TwoNodes):
 
     async def test_errors(self):
         await self.checkErrors(CATEGORY_USER)
+
+    async def test_uploaded(self):
+        """
+        Deployed as its docstring says (uploaded to storage, then
+        started), the app finds its services by the manifest's names.
+        """
+        await upload(self.service(self.b, "storage"), "uploaded", path=APP,
+                     profile=PROFILE, profileName="small")
+        await self.service(self.b, "node").start_app("uploaded", "small")
+        await self.call(self.a, "dcache-put", {"key": "k", "value": "v"})
+        self.assertEqual(
+            await self.call(self.b, "dcache-get", {"key": "k"},
+                            app="uploaded"),
+            {"key": "k", "exists": True, "value": "v"})
 
 
 class FrameworkPlatformAppTests(_TwoNodes):
