@@ -147,6 +147,7 @@ class ThreadedRunner:
         self.timeout = timeout
         self._pool = None
         self._connections = None
+        self._reachable = True
 
     def start(self):
         self._connections = _Connections(self.dsn, self.timeout)
@@ -177,12 +178,22 @@ class ThreadedRunner:
         d = deferToThreadPool(self._reactor, self._pool,
                               self._connections.execute, sql, params)
         d.addTimeout(self.timeout, self._reactor)
-        d.addErrback(self._translate)
+        d.addCallbacks(self._answered, self._translate)
         return d
 
+    def _answered(self, rows):
+        if not self._reachable:
+            self._reachable = True
+            log.info("storage: {server} answers again", server=self.server)
+        return rows
+
     def _translate(self, failure):
-        raise translate(failure.value, self.server, self.timeout) \
-            from failure.value
+        error = translate(failure.value, self.server, self.timeout)
+        if isinstance(error, BackendUnavailable) and self._reachable:
+            # once per outage, not once per call
+            self._reachable = False
+            log.warn("{error}; calls fail until it is back", error=str(error))
+        raise error from failure.value
 
 
 def translate(error, server, timeout):

@@ -8,11 +8,13 @@ import psycopg
 from twisted.application.service import IService
 from twisted.internet.defer import fail, succeed
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import ConfigError
 from cocaine.errors import (BackendUnavailable, InvalidName, KeyNotFound,
                             SystemError_)
+from cocaine.storage import pgthreads
 from cocaine.storage.pgthreads import (ThreadedRunner, _Connections,
                                        describe, translate)
 from cocaine.storage.postgres import PostgresStorage
@@ -210,6 +212,15 @@ class _NeverPool:
         self.calls.append((onResult, f, args))
 
 
+class _Reactor(MemoryReactorClock):
+    """
+    A clock whose "other threads" call back at once.
+    """
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
 class RunnerTimeoutTests(SynchronousTestCase):
 
     def test_timeout(self):
@@ -228,6 +239,30 @@ class RunnerTimeoutTests(SynchronousTestCase):
         error = self.failureResultOf(d, BackendUnavailable).value
         self.assertEqual(str(error), "storage: PostgreSQL at db.example:6543,"
                          " database store did not answer within 3 s")
+
+    def test_outageLoggedOnce(self):
+        """
+        The first failing call of an outage is logged as a warning, the
+        next ones not; the first answer after it is logged too.
+        """
+        events = []
+        self.patch(pgthreads, "log", Logger(observer=events.append))
+        clock = _Reactor()
+        runner = ThreadedRunner(clock, DSN, timeout=1)
+        runner._pool = _NeverPool()
+        runner._connections = _Connections(DSN, 1)
+        for _ in range(3):
+            d = runner.execute("SELECT 1")
+            clock.advance(1)
+            self.failureResultOf(d, BackendUnavailable)
+        self.assertEqual([e["log_level"] for e in events], [LogLevel.warn])
+        self.assertIn("did not answer within 1 s", formatEvent(events[0]))
+        d = runner.execute("SELECT 1")
+        onResult, f, args = runner._pool.calls[-1]
+        onResult(True, [(1,)])
+        self.assertEqual(self.successResultOf(d), [(1,)])
+        self.assertEqual(formatEvent(events[-1]), "storage: PostgreSQL at "
+                         "db.example:6543, database store answers again")
 
     def test_notStarted(self):
         runner = ThreadedRunner(MemoryReactorClock(), DSN)
