@@ -6,7 +6,9 @@ seen through the node.
 """
 
 import errno
+import json
 import os
+import subprocess
 
 from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
@@ -15,6 +17,7 @@ from cocaine.client import Locator, Service
 from cocaine.client.deploy import upload
 from cocaine.errors import CATEGORY_SYSTEM, CocaineError, KeyNotFound
 from cocaine.protocol.framing import unpackValue
+from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node
 from tests.integration.postgres import PostgresServer, sharedServer
 
@@ -131,6 +134,50 @@ class NodeOnPostgresTests(_PostgresNodeCase):
         await self.service(secondLocator, "node").start_app("echo", "small")
         echo = self.service(secondLocator, "echo")
         self.assertEqual(await self.call(echo, "echo", b"x"), [b"x"])
+
+
+class FrameworkOnPostgresTests(_PostgresNodeCase):
+    """
+    The real Cocaine 0.12 Python framework's storage client against a node
+    whose storage is PostgreSQL.
+    """
+
+    timeout = 400
+
+    def test_frameworkClient(self):
+        """
+        The framework's write, read (512 KiB, every byte value), find,
+        remove and its errors come out as with the files backend.
+        """
+        python = frameworkPython()
+        server = sharedServer()
+        table = _table(self)
+        server.sql("DROP TABLE IF EXISTS {}".format(table))
+        node = Node(self.mktemp(), self.nodeConfig(server.dsn(), table))
+        node.start()
+        self.addCleanup(node.stop)
+        result = subprocess.run(
+            [python, os.path.join(ROOT, "tests", "integration",
+                                  "framework_client.py"), str(node.port)],
+            capture_output=True, text=True, timeout=120,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        self.assertEqual(result.returncode, 0, result.stderr)
+        steps = {}
+        for line in result.stdout.splitlines():
+            record = json.loads(line)
+            steps[record.pop("step")] = record
+        self.assertEqual(steps["read"], {"intact": True,
+                                         "size": 512 * 1024})
+        self.assertEqual(sorted(steps["find x"]["value"]),
+                         ["blob", "other"])
+        self.assertEqual(steps["find x y"]["value"], ["blob"])
+        self.assertEqual(steps["read removed"]["error"],
+                         [1, errno.ENOENT])
+        self.assertEqual(steps["escape"]["error"], [1, errno.EINVAL])
+        self.assertEqual(steps["own locator read"]["value"], "2")
+        self.assertEqual(server.sql(
+            "SELECT key, value FROM {} WHERE collection = 'fw'".format(
+                table)), [("other", b"2")])
 
 
 class NodeOutageTests(_PostgresNodeCase):
