@@ -14,8 +14,8 @@ One row per key::
         PRIMARY KEY (collection, key));
     CREATE INDEX <table>_tags ON <table> USING GIN (tags);
 
-both made on start when missing (or at the first call, when the server was
-down at start). A write is one C{INSERT ... ON CONFLICT DO UPDATE} in
+both made on start when the table is missing (or at the first call, when
+the server was down at start). A write is one C{INSERT ... ON CONFLICT DO UPDATE} in
 autocommit, so it is durable once acknowledged and replaces value and tags
 together; C{find} is C{tags @> $tags} (every given tag), as cocaine-plugins'
 postgres index does. Names follow the C{files} backend's rules and errors
@@ -142,6 +142,13 @@ class PostgresStorage(Service):
         Make the table and its index unless done already.
         """
         if self._schemaMade:
+            return
+        # a role without CREATE may use a table an administrator made
+        [(present,)] = await self.runner.execute(
+            "SELECT to_regclass(%s) IS NOT NULL",
+            ('"{}"'.format(self.table.replace('"', '""')),))
+        if present:
+            self._schemaMade = True
             return
         for statement in schema(self.table):
             try:

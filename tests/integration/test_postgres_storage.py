@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from cocaine.errors import BackendUnavailable, KeyNotFound
+from cocaine.errors import BackendUnavailable, KeyNotFound, SystemError_
 from cocaine.interfaces import IStorageBackend
 from cocaine.storage.pgthreads import describe, translate
 from cocaine.storage.postgres import PostgresStorage
@@ -137,6 +137,33 @@ class ThreadedTests(TestCase):
         async def go():
             await self.storage.write("c", "big", blob, [])
             self.assertEqual(await self.storage.read("c", "big"), blob)
+        return Deferred.fromCoroutine(go())
+
+    def test_roleWithoutCreate(self):
+        """
+        A role that may not create tables uses the table an administrator
+        made for it (PostgreSQL 15 grants no CREATE on C{public} to
+        others).
+        """
+        self.server.sql("DROP ROLE IF EXISTS limited")
+        self.server.sql("CREATE ROLE limited LOGIN")
+        self.addCleanup(self.server.sql, "DROP ROLE limited")
+        self.server.sql("GRANT SELECT, INSERT, UPDATE, DELETE ON threaded "
+                        "TO limited")
+        self.addCleanup(self.server.sql, "REVOKE ALL ON threaded FROM "
+                        "limited")
+        dsn = self.server.dsn().replace("//cocaine@", "//limited@")
+        storage = PostgresStorage(reactor, dsn, table="threaded")
+        self.addCleanup(storage.stopService)
+
+        async def go():
+            await storage.startService()
+            await storage.write("c", "k", b"v", ["t"])
+            self.assertEqual(await storage.find("c", ["t"]), ["k"])
+            with self.assertRaises(SystemError_) as caught:
+                await PostgresStorage(None, runner=storage.runner,
+                                      table="other").read("c", "k")
+            self.assertIn("permission denied", str(caught.exception))
         return Deferred.fromCoroutine(go())
 
     def test_sharedBetweenBackends(self):

@@ -29,6 +29,8 @@ class _Runner:
     exceptions, consumed in order; C{[]} when empty).
     """
 
+    present = False
+
     def __init__(self, answers=()):
         self.statements = []
         self.answers = list(answers)
@@ -36,6 +38,8 @@ class _Runner:
     def execute(self, statement, params=()):
         self.statements.append((statement, params))
         if not self.answers:
+            if _text(statement).startswith("SELECT to_regclass"):
+                return succeed([(self.present,)])
             return succeed([])
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -73,13 +77,26 @@ class StorageTests(SynchronousTestCase):
         self.result(self.storage.find("c", []))
         self.result(self.storage.find("c", []))
         texts = [_text(s) for s, _ in self.runner.statements]
-        self.assertIn('CREATE TABLE IF NOT EXISTS "t"', texts[0])
-        self.assertIn("bytea", texts[0])
-        self.assertIn("text[]", texts[0])
-        self.assertIn("PRIMARY KEY (collection, key)", texts[0])
-        self.assertEqual(texts[1], 'CREATE INDEX IF NOT EXISTS "t_tags" '
+        self.assertEqual(texts[0], "SELECT to_regclass(%s) IS NOT NULL")
+        self.assertEqual(self.runner.statements[0][1], ('"t"',))
+        self.assertIn('CREATE TABLE IF NOT EXISTS "t"', texts[1])
+        self.assertIn("bytea", texts[1])
+        self.assertIn("text[]", texts[1])
+        self.assertIn("PRIMARY KEY (collection, key)", texts[1])
+        self.assertEqual(texts[2], 'CREATE INDEX IF NOT EXISTS "t_tags" '
                          'ON "t" USING GIN (tags)')
-        self.assertEqual(len(texts), 4)
+        self.assertEqual(len(texts), 5)
+
+    def test_tablePresent(self):
+        """
+        A table that is there already (made by an administrator, for a role
+        that may not create one) is used as it is.
+        """
+        self.runner.present = True
+        self.result(self.storage.find("c", []))
+        texts = [_text(s) for s, _ in self.runner.statements]
+        self.assertEqual(len(texts), 2)
+        self.assertFalse(any("CREATE" in t for t in texts))
 
     def test_downAtStartIsLogged(self):
         """
@@ -90,7 +107,7 @@ class StorageTests(SynchronousTestCase):
         self.result(self.storage.startService())
         self.assertEqual(len(self.flushLoggedErrors()), 0)
         self.result(self.storage.find("c", []))
-        self.assertIn("CREATE TABLE", _text(self.runner.statements[1][0]))
+        self.assertIn("CREATE TABLE", _text(self.runner.statements[2][0]))
         self.storage.stopService()
 
     def test_schemaRace(self):
@@ -98,9 +115,11 @@ class StorageTests(SynchronousTestCase):
         Another node making the table at the same moment (a catalog
         conflict) is not an error: the statement runs again.
         """
-        self.runner.answers = [SystemError_("duplicate key")]
+        self.runner.answers = [[(False,)], SystemError_("duplicate key")]
         self.result(self.storage.find("c", []))
-        self.assertEqual(len(self.runner.statements), 4)
+        texts = [_text(s) for s, _ in self.runner.statements]
+        self.assertEqual(len(texts), 5)
+        self.assertEqual(texts[1], texts[2])
 
     def test_readMissing(self):
         self.storage._schemaMade = True
