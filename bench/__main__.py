@@ -7,8 +7,9 @@ L{bench.cluster}, then L{bench.mesh}, then L{bench.compare} (ours beside
 zerorpc, Nameko, cote, the Twisted floor and Redis), then L{bench.http}
 (the HTTP gateway beside uWSGI) and L{bench.httpservers} (the bare HTTP
 layers), then L{bench.auth} (calls with auth off and on), then
-L{bench.paths} (instructions per request on the hot paths),
-with the same arguments.
+L{bench.paths} (instructions per request on the hot paths), then
+L{bench.postgres} (the postgres storage backend's runners), with the same
+arguments.
 """
 
 import os
@@ -17,7 +18,7 @@ import sys
 
 BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh",
               "bench.compare", "bench.http", "bench.httpservers",
-              "bench.auth", "bench.paths"]
+              "bench.auth", "bench.paths", "bench.postgres"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -5,6 +5,9 @@ threaded runner, and a server restart (calls fail with a clear error
 meanwhile and recover by themselves; no acknowledged write is lost).
 """
 
+import subprocess
+import sys
+
 import psycopg
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
@@ -15,6 +18,7 @@ from cocaine.errors import BackendUnavailable, KeyNotFound, SystemError_
 from cocaine.interfaces import IStorageBackend
 from cocaine.storage.pgthreads import describe, translate
 from cocaine.storage.postgres import PostgresStorage
+from tests.integration.node import ROOT, environment
 from tests.integration.postgres import PostgresServer, sharedServer
 from tests.storage._behaviour import StorageBehaviourMixin
 
@@ -261,3 +265,26 @@ class OutageTests(TestCase):
             await storage.write("c", "k", b"v", [])
             self.assertEqual(await storage.read("c", "k"), b"v")
         return Deferred.fromCoroutine(go())
+
+
+class BenchTests(TestCase):
+
+    timeout = 300
+
+    def test_quickRun(self):
+        """
+        C{python -m bench.postgres} prints a row per runner and the ratio
+        against direct queries.
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.postgres", "--calls", "50",
+             "--runs", "1"], cwd=ROOT, env=environment(),
+            capture_output=True, text=True, timeout=240)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        lines = result.stdout.splitlines()
+        self.assertEqual(lines[1].split(), ["calls/s", "write", "seq",
+                                            "read", "seq", "write", "x16",
+                                            "read", "x16"])
+        self.assertEqual([line.split()[0] for line in lines[2:6]],
+                         ["threads", "adbapi", "asyncio", "direct"])
+        self.assertIn("threads / direct, write seq: ", result.stdout)
