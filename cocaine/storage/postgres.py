@@ -15,9 +15,9 @@ One row per key::
     CREATE INDEX <table>_tags ON <table> USING GIN (tags);
 
 both made on start when the table is missing (or at the first call, when
-the server was down at start). A write is one C{INSERT ... ON CONFLICT DO UPDATE} in
-autocommit, so it is durable once acknowledged and replaces value and tags
-together; C{find} is C{tags @> $tags} (every given tag), as cocaine-plugins'
+the server was down at start). A write is one C{INSERT ... ON CONFLICT DO
+UPDATE} in autocommit, so it is durable once acknowledged and replaces
+value and tags together; C{find} is C{tags @> $tags} (every given tag), as cocaine-plugins'
 postgres index does. Names follow the C{files} backend's rules and errors
 (L{cocaine.storage.files.checkName}), so the backends are interchangeable.
 
