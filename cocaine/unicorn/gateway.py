@@ -16,7 +16,8 @@ import json
 from twisted.internet.defer import CancelledError
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import (
+    Agent, HTTPConnectionPool, _HTTP11ClientFactory)
 from treq.client import HTTPClient
 
 from cocaine.errors import ConnectionLoss, UnicornError
@@ -64,6 +65,15 @@ def number(value, default=0):
     return int(value)
 
 
+class _QuietFactory(_HTTP11ClientFactory):
+    # one connection per watch stream: not two log lines each
+    noisy = False
+
+
+class _QuietPool(HTTPConnectionPool):
+    _factory = _QuietFactory
+
+
 class EtcdGateway:
     """
     The JSON gateway of an etcd cluster.
@@ -79,13 +89,13 @@ class EtcdGateway:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
         self._current = 0
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool = _QuietPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 4
         self._client = HTTPClient(Agent(reactor, pool=self._pool,
                                         connectTimeout=timeout))
         # watch streams: a connection each, never pooled
         self._streams = HTTPClient(Agent(
-            reactor, pool=HTTPConnectionPool(reactor, persistent=False),
+            reactor, pool=_QuietPool(reactor, persistent=False),
             connectTimeout=timeout))
 
     def close(self):
