@@ -24,7 +24,8 @@ between is sent, and the watch resumes from there.
 import uuid
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.defer import (
+    Deferred, DeferredList, ensureDeferred, succeed)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -44,6 +45,12 @@ ATTEMPTS = 16
 #: Seconds between attempts to resume a watch whose stream dropped: the
 #: first, and at most.
 RESUME_FIRST, RESUME_MAX = 0.2, 5.0
+
+
+class _LockLost(ConnectionLoss):
+    """
+    A lock's own key is gone: final, not a reason to resume.
+    """
 
 
 def _ensure(coroutine):
@@ -69,6 +76,7 @@ class EtcdUnicorn(Service):
         self._waiting = []
         self._keepalive = None
         self._watches = set()
+        self._pending = set()
 
     # -- keys -------------------------------------------------------------
 
@@ -108,7 +116,19 @@ class EtcdUnicorn(Service):
         d.addBoth(lambda _: self.gateway.close())
         return d
 
+    def _track(self, d):
+        """
+        Keep C{d} (a write made on the way out: a lock given up) until it
+        is done, so stopping waits for it.
+        """
+        self._pending.add(d)
+        d.addBoth(lambda result: self._pending.discard(d) or result)
+        return d
+
     async def _revoke(self, lease):
+        pending = list(self._pending)
+        if pending:
+            await DeferredList(pending, consumeErrors=True)
         if lease is not None:
             try:
                 await self.gateway.call("/v3/lease/revoke", {"ID": lease})
@@ -406,7 +426,8 @@ class _Watch:
         def failed(reason):
             if self.stopped:
                 return
-            if first or not reason.check(ConnectionLoss):
+            if (first or not reason.check(ConnectionLoss)
+                    or reason.check(_LockLost)):
                 self.fail(reason.value)
             else:
                 self._later()
@@ -560,7 +581,7 @@ class _Lock(_Watch):
             if backend._childName(self.path, kv["key"]) is not None:
                 order.append(backend._pathOf(kv["key"]))
         if self._mine not in order:
-            raise ConnectionLoss("lock {} lost (its lease expired)".format(
+            raise _LockLost("lock {} lost (its lease expired)".format(
                 self._mine))
         if order[0] == self._mine and not self._held:
             self._held = True
@@ -583,7 +604,8 @@ class _Lock(_Watch):
     def released(self):
         mine = self._mine
         if mine is not None:
-            _ensure(self.backend._release(mine)).addErrback(
+            d = self.backend._track(_ensure(self.backend._release(mine)))
+            d.addErrback(
                 lambda reason: self.backend.log.warn(
                     "unicorn etcd: lock {path} not deleted ({reason}); its "
                     "lease will", path=mine,

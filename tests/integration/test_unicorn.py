@@ -7,6 +7,7 @@ a lock whose node dies (SIGKILL) passes on when the node's lease expires.
 import os
 import signal
 import subprocess
+import sys
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -18,7 +19,7 @@ from cocaine.unicorn.etcd import EtcdUnicorn
 from tests.integration.etcd import Etcd
 from tests.integration.framework import frameworkPython
 from tests.integration.framework_report import readSteps
-from tests.integration.node import Node
+from tests.integration.node import ROOT, Node, environment
 from tests.unicorn._behaviour import Recorder
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -105,6 +106,26 @@ class UnicornNodeTests(TestCase):
                          (False, [[1, "two"], 0]))
         with self.assertRaises(NodeExists):
             await self.call("create", "/sdk/x", 1)
+
+    def test_example(self):
+        """
+        C{examples/unicorn_client.py} runs against the node.
+        """
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "examples",
+                                          "unicorn_client.py"),
+             "--port", str(self.node.port)],
+            capture_output=True, text=True, timeout=60,
+            env=environment())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.splitlines()
+        for line in ("get: [None, -1]", "create: True",
+                     "put: (True, [{'workers': 4}, 1])",
+                     "put with a stale version: (False, [{'workers': 4}, 1])",
+                     "subscribe, changed: [{'workers': 5}, 2]",
+                     "increment: [1, 0]", "lock held: True",
+                     "lock passed on: True", "remove: True", "del: True"):
+            self.assertIn(line, lines, result.stdout)
 
     async def test_lockOfDeadNode(self):
         """
