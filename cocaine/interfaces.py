@@ -328,7 +328,9 @@ class IUnicornBackend(Interface):
         """
         Create a node and any missing parents (parents hold L{None}). An
         ephemeral node lives as long as the backend's session (etcd: its
-        lease); a sequential one gets a 10-digit counter appended.
+        lease); a sequential one gets a suffix that keeps it apart
+        (memory: ZooKeeper's 10-digit counter; etcd: C{-<random hex>},
+        ordered by creation through C{create_revision}).
 
         @return: the path created.
         @raise cocaine.errors.NodeExists: it exists.
