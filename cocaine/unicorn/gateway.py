@@ -6,8 +6,8 @@ reactor.
 
 Keys and values travel base64-encoded, 64-bit numbers as decimal strings
 (the gateway's JSON mapping of protobuf). Every call has a timeout; a call
-that cannot reach any endpoint fails with L{ConnectionLoss} (never a hang)
-and the next call tries the next endpoint.
+tries the endpoint that answered last, then each other one, and fails
+with L{ConnectionLoss} when none answers (never a hang).
 """
 
 import base64
@@ -109,7 +109,7 @@ class EtcdGateway:
     def _failed(self, endpoint, reason):
         """
         Turn a transport failure into L{ConnectionLoss} and move on to
-        the next endpoint for the next call.
+        the next endpoint.
         """
         if reason.check(UnicornError):
             return reason
@@ -122,18 +122,25 @@ class EtcdGateway:
 
     async def call(self, path, body):
         """
-        POST C{body} (a JSON map) to C{path} (C{/v3/kv/range}).
+        POST C{body} (a JSON map) to C{path} (C{/v3/kv/range}), at the
+        endpoint that answered last, then at each other one in turn when
+        it cannot be reached.
 
         @return: the decoded JSON answer.
-        @raise ConnectionLoss: no answer from the endpoint.
+        @raise ConnectionLoss: no endpoint answered.
         @raise UnicornError: etcd answered with an error.
         """
-        endpoint = self.endpoints[self._current]
-        d = self._client.post(endpoint + path, json=body,
-                              reactor=self.reactor, timeout=self.timeout)
-        d.addCallback(self._decode, endpoint, path)
-        d.addErrback(lambda reason: self._failed(endpoint, reason))
-        return await d
+        for attempt in range(len(self.endpoints)):
+            endpoint = self.endpoints[self._current]
+            d = self._client.post(endpoint + path, json=body,
+                                  reactor=self.reactor, timeout=self.timeout)
+            d.addCallback(self._decode, endpoint, path)
+            d.addErrback(lambda reason: self._failed(endpoint, reason))
+            try:
+                return await d
+            except ConnectionLoss:
+                if attempt == len(self.endpoints) - 1:
+                    raise
 
     def _decode(self, response, endpoint, path):
         d = response.content()

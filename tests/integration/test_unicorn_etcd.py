@@ -14,6 +14,7 @@ from twisted.trial.unittest import TestCase
 from cocaine.errors import ConnectionLoss
 from cocaine.unicorn.etcd import EtcdUnicorn
 from tests.integration.etcd import Etcd
+from tests.integration.node import freePort
 from tests.unicorn._behaviour import Recorder, UnicornBehaviour
 
 
@@ -111,6 +112,18 @@ class EtcdOnlyTests(_EtcdCase):
         self.assertIsInstance(seen.errors[0], ConnectionLoss)
         self.etcd.start()
         self.assertEqual(await self.backend.get("/down"), (1, 0))
+
+    async def test_endpoints(self):
+        """
+        An endpoint that does not answer is skipped for the next one.
+        """
+        dead = "http://127.0.0.1:{}".format(freePort())
+        backend = EtcdUnicorn(reactor, [dead, self.etcd.url], timeout=2)
+        self.addCleanup(backend.stopService)
+        await backend.create("/both", 1)
+        self.assertEqual(await backend.get("/both"), (1, 0))
+        self.assertEqual(backend.gateway.endpoints[
+            backend.gateway._current], self.etcd.url)
 
     async def test_watchSurvivesRestart(self):
         """
