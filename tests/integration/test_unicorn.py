@@ -127,6 +127,23 @@ class UnicornNodeTests(TestCase):
                      "lock passed on: True", "remove: True", "del: True"):
             self.assertIn(line, lines, result.stdout)
 
+    async def test_lockOfDisconnectedClient(self):
+        """
+        A client that goes away without closing its lock channel gives the
+        lock up at once: the node (alive, its lease kept) deletes the key.
+        """
+        client = Service("unicorn", self.locator, timeout=20)
+        channel = await client.invoke("lock", ["/drop"])
+        self.assertIs(await channel.read(), True)
+        children = await self.unicorn.invoke("children_subscribe", ["/drop"])
+        self.addCleanup(children.close)
+        count, names = await children.read()
+        self.assertEqual(len(names), 1)
+        await client.disconnect()
+        count, names = await children.read()
+        self.assertEqual(names, [])
+        self.assertIsNone(self.node.process.poll())
+
     async def test_lockOfDeadNode(self):
         """
         A lock taken through a node that is killed (no chance to give it
