@@ -77,6 +77,7 @@ class EtcdUnicorn(Service):
         self._keepalive = None
         self._watches = set()
         self._pending = set()
+        self._stopped = False
 
     # -- keys -------------------------------------------------------------
 
@@ -106,6 +107,7 @@ class EtcdUnicorn(Service):
 
     def stopService(self):
         Service.stopService(self)
+        self._stopped = True
         for stop in list(self._watches):
             stop()
         if self._keepalive is not None and self._keepalive.active():
@@ -162,6 +164,9 @@ class EtcdUnicorn(Service):
     async def _grant(self):
         answer = await self.gateway.call("/v3/lease/grant",
                                          {"TTL": str(self.leaseTTL)})
+        if self._stopped:
+            await self._revoke(answer["ID"])
+            raise ConnectionLoss("the unicorn backend has stopped")
         self._lease = answer["ID"]
         self.log.info("unicorn etcd lease {lease} granted ({ttl}s)",
                       lease=self._lease, ttl=self.leaseTTL)
@@ -180,6 +185,8 @@ class EtcdUnicorn(Service):
         d = _ensure(d)
 
         def answered(answer):
+            if self._lease != lease:
+                return
             if number(answer.get("result", {}).get("TTL")) <= 0:
                 self.log.warn("unicorn etcd lease {lease} expired",
                               lease=lease)

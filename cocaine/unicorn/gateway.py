@@ -13,7 +13,7 @@ with L{ConnectionLoss} when none answers (never a hang).
 import base64
 import json
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, DeferredList
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.web.client import (
@@ -89,6 +89,7 @@ class EtcdGateway:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
         self._current = 0
+        self._inflight = set()
         self._pool = _QuietPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 4
         self._client = HTTPClient(Agent(reactor, pool=self._pool,
@@ -100,11 +101,13 @@ class EtcdGateway:
 
     def close(self):
         """
-        Drop the pooled connections.
+        Drop the pooled connections once the calls under way are done
+        (each has its timeout).
 
         @return: a Deferred that fires when they are closed.
         """
-        return self._pool.closeCachedConnections()
+        d = DeferredList(list(self._inflight), consumeErrors=True)
+        return d.addCallback(lambda _: self._pool.closeCachedConnections())
 
     def _failed(self, endpoint, reason):
         """
@@ -136,6 +139,8 @@ class EtcdGateway:
                                   reactor=self.reactor, timeout=self.timeout)
             d.addCallback(self._decode, endpoint, path)
             d.addErrback(lambda reason: self._failed(endpoint, reason))
+            self._inflight.add(d)
+            d.addBoth(lambda result, d=d: self._inflight.discard(d) or result)
             try:
                 return await d
             except ConnectionLoss:
