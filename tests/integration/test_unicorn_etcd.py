@@ -153,3 +153,11 @@ class EtcdOnlyTests(_EtcdCase):
         self.assertEqual([value.errors, children.errors, lock.errors],
                          [[], [], []])
         self.assertEqual(lock.items, [True])
+        # the lock is still held: another comer queues behind it
+        other = Recorder()
+        stop = writer.lock("/l", other.update, other.fail)
+        self.addCleanup(stop)
+        # its first reading of the folder is done: one key before its own
+        waiting = stop.__self__
+        await self.waitFor(lambda: hasattr(waiting, "_before"))
+        self.assertEqual((len(waiting._before), other.items), (1, []))
