@@ -6,10 +6,11 @@ per process): first L{bench.rpc}, then L{bench.apps}, then
 L{bench.cluster}, then L{bench.mesh}, then L{bench.compare} (ours beside
 zerorpc, Nameko, cote, the Twisted floor and Redis), then L{bench.http}
 (the HTTP gateway beside uWSGI) and L{bench.httpservers} (the bare HTTP
-layers), then L{bench.auth} (calls with auth off and on), then L{bench.services}
-(the platform services beside redis-benchmark and wrk), then
-L{bench.paths} (instructions per request on the hot paths),
-with the same arguments.
+layers), then L{bench.auth} (calls with auth off and on), then
+L{bench.services} (the platform services beside redis-benchmark and wrk),
+then L{bench.paths} (instructions per request on the hot paths), then
+L{bench.postgres} (the postgres storage backend's runners), with the same
+arguments.
 """
 
 import os
@@ -18,7 +19,8 @@ import sys
 
 BENCHMARKS = ["bench.rpc", "bench.apps", "bench.cluster", "bench.mesh",
               "bench.compare", "bench.http", "bench.httpservers",
-              "bench.auth", "bench.services", "bench.paths"]
+              "bench.auth", "bench.services", "bench.paths",
+              "bench.postgres"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

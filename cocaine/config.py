@@ -119,7 +119,7 @@ class Network:
 @dataclass(frozen=True)
 class Component:
     """
-    One storage or service entry: C{{type, args}}.
+    One storage, unicorn or service entry: C{{type, args}}.
     """
 
     name: str
@@ -224,6 +224,8 @@ class Config:
     The whole parsed configuration.
 
     @ivar source: the file it came from, or C{"<defaults>"}.
+    @ivar unicorns: C{{name: Component}}, the C{unicorns} section: the
+        coordination backends (C{docs/unicorn.md}); none by default.
     """
 
     source: str
@@ -232,6 +234,8 @@ class Config:
     storages: MappingProxyType
     services: MappingProxyType
     logging: Logging
+    unicorns: MappingProxyType = field(
+        default_factory=lambda: MappingProxyType({}))
     uuid: str = None
     cluster: Cluster = Cluster()
     authentication: Authentication = None
@@ -650,7 +654,7 @@ def parse(value, source="<defaults>"):
     value = _map("", value)
     _keys("", value, ("paths", "network", "storages", "services", "logging",
                       "uuid", "cluster", "authentications",
-                      "authorizations", "insecure"))
+                      "authorizations", "insecure", "unicorns"))
     merged = dict(DEFAULTS)
     merged.update(value)
     uuid = value.get("uuid")
@@ -666,6 +670,7 @@ def parse(value, source="<defaults>"):
         network=_networkWithTLS(merged["network"]),
         storages=_components("storages", merged["storages"], ("core",)),
         services=_components("services", merged["services"]),
+        unicorns=_components("unicorns", value.get("unicorns", {})),
         logging=_logging(merged["logging"]),
         uuid=uuid,
         cluster=_cluster(value.get("cluster", {})),

@@ -13,6 +13,8 @@ class Context:
     @ivar config: the parsed L{cocaine.config.Config}.
     @ivar registry: the locator's L{cocaine.locator.registry.Registry}.
     @ivar storages: C{{name: IStorageBackend}} as configured.
+    @ivar unicorns: C{{name: IUnicornBackend}} as configured (the
+        C{unicorns} section).
     @ivar node: the node service (apps), an L{cocaine.interfaces.INode},
         when one is configured.
     @ivar plugins: the L{cocaine.plugins.Plugins} found.
@@ -30,6 +32,7 @@ class Context:
         self.registry = registry
         self.plugins = plugins
         self.storages = {}
+        self.unicorns = {}
         self.uuid = None
         self.locator = None
         self.node = None
@@ -42,6 +45,14 @@ class Context:
         @raise KeyError: no such storage.
         """
         return self.storages[name]
+
+    def unicorn(self, name):
+        """
+        The unicorn backend called C{name}.
+
+        @raise KeyError: no such unicorn.
+        """
+        return self.unicorns[name]
 
     def dataPath(self, *parts):
         """

@@ -19,6 +19,7 @@ CATEGORY_TRANSPORT = 0x06
 CATEGORY_DISPATCH = 0x07
 CATEGORY_SECURITY = 0x09
 CATEGORY_LOCATOR = 0x0A
+CATEGORY_UNICORN = 0x0B
 CATEGORY_NODE = 0x51FF
 CATEGORY_FRAMEWORK = 42
 CATEGORY_USER = 43
@@ -41,6 +42,19 @@ PERMISSION_DENIED = 3
 SERVICE_NOT_AVAILABLE = 1
 ROUTING_STORAGE_ERROR = 2
 MISSING_VERSION_ERROR = 3
+
+# unicorn category codes (0.12's core errors.hpp unicorn_errors)
+CHILD_NOT_ALLOWED = 1
+INVALID_TYPE = 2
+INVALID_VALUE = 3
+UNICORN_UNKNOWN = 4
+INVALID_NODE_NAME = 5
+INVALID_PATH = 6
+VERSION_NOT_ALLOWED = 7
+NO_NODE = 8
+NODE_EXISTS = 9
+CONNECTION_LOSS = 10
+BACKEND_INTERNAL = 11
 
 
 class CocaineError(Exception):
@@ -181,6 +195,80 @@ class RoutingStorageError(CocaineError):
 
     category = CATEGORY_LOCATOR
     code = ROUTING_STORAGE_ERROR
+
+
+class UnicornError(CocaineError):
+    """
+    A unicorn call that failed (category 0x0B, 0.12's unicorn errors);
+    the subclasses name the codes.
+    """
+
+    category = CATEGORY_UNICORN
+    code = BACKEND_INTERNAL
+
+
+class ChildNotAllowed(UnicornError):
+    """
+    A value read or watched on a node that has children.
+    """
+
+    code = CHILD_NOT_ALLOWED
+
+
+class InvalidType(UnicornError):
+    """
+    C{increment} of or by something that is not a number.
+    """
+
+    code = INVALID_TYPE
+
+
+class InvalidValue(UnicornError):
+    """
+    A stored value that is not msgpack.
+    """
+
+    code = INVALID_VALUE
+
+
+class InvalidPath(UnicornError):
+    """
+    A path that is not C{/a/b} shaped, or the root.
+    """
+
+    code = INVALID_PATH
+
+
+class VersionNotAllowed(UnicornError):
+    """
+    A version that does not match (C{del}), or a negative one (C{put}).
+    """
+
+    code = VERSION_NOT_ALLOWED
+
+
+class NoNode(UnicornError):
+    """
+    A node that does not exist.
+    """
+
+    code = NO_NODE
+
+
+class NodeExists(UnicornError):
+    """
+    C{create} of a node that exists.
+    """
+
+    code = NODE_EXISTS
+
+
+class ConnectionLoss(UnicornError):
+    """
+    The coordination backend (etcd) cannot be reached or lost our lease.
+    """
+
+    code = CONNECTION_LOSS
 
 
 class SystemError_(CocaineError):
@@ -384,7 +472,10 @@ _register(InvalidArgument, SlotNotFound, RevokedChannel, NotConnected,
           KeyNotFound, PermissionDenied, InvalidName, ClientDisconnected,
           CallTimeout, Unauthorized, AccessDenied,
           DeadlineExpired, QueueFull, WorkerLost, AppNotRunning,
-          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed)
+          AppAlreadyRunning, PoolFull, EngineBroken, SpawnFailed,
+          UnicornError, ChildNotAllowed, InvalidType, InvalidValue,
+          InvalidPath, VersionNotAllowed, NoNode, NodeExists,
+          ConnectionLoss)
 # a client tells a backend that is down from other system errors
 _register(BackendUnavailable)
 

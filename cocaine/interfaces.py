@@ -270,6 +270,118 @@ class IStorageBackend(Interface):
         """
 
 
+class IUnicornPlugin(Interface):
+    """
+    A kind of unicorn backend (a coordination engine), found with
+    C{getPlugins(IUnicornPlugin, services)} and named by the C{unicorns}
+    section: C{unicorns.X.type}.
+    """
+
+    name = Attribute("The type name used in the config: unicorns.X.type.")
+
+    def validate(path, args, config):
+        """
+        Check the backend's C{args} without side effects.
+
+        @raise cocaine.config.ConfigError: naming the key and the reason.
+        """
+
+    def makeBackend(context, name, args):
+        """
+        @return: an L{IUnicornBackend}; if it also provides C{IService} it
+            is started with the node's unicorns and stopped after the
+            services that use it.
+        """
+
+
+class IUnicornBackend(Interface):
+    """
+    A tree of versioned nodes with ZooKeeper's semantics (C{docs/unicorn.md}),
+    what the C{unicorn} service serves. Paths are checked
+    (L{cocaine.unicorn.paths.checkPath}) before they reach a backend; values
+    are any msgpack value. Every method returns a Deferred; failures are
+    L{cocaine.errors.UnicornError}s (C{ConnectionLoss} when the engine
+    cannot be reached: an error, never a hang).
+
+    Watches call C{update(item)} per item and C{fail(error)} once at the
+    end; they return a C{stop()} callable that ends them quietly (a watch
+    stopped calls nothing more).
+    """
+
+    def get(path):
+        """
+        @return: C{(value, version)}, C{(None, -1)} for a missing node.
+        @raise cocaine.errors.ChildNotAllowed: the node has children.
+        """
+
+    def put(path, value, version):
+        """
+        Compare-and-swap: write when the node's version is C{version}.
+
+        @return: C{(True, (value, new version))}, or C{(False, (value,
+            version))} with what the node holds when the version differs.
+        @raise cocaine.errors.VersionNotAllowed: C{version} is negative.
+        @raise cocaine.errors.NoNode: the node does not exist.
+        """
+
+    def create(path, value, ephemeral=False, sequence=False):
+        """
+        Create a node and any missing parents (parents hold L{None}). An
+        ephemeral node lives as long as the backend's session (etcd: its
+        lease); a sequential one gets a suffix that keeps it apart
+        (memory: ZooKeeper's 10-digit counter; etcd: C{-<random hex>},
+        ordered by creation through C{create_revision}).
+
+        @return: the path created.
+        @raise cocaine.errors.NodeExists: it exists.
+        """
+
+    def remove(path, version):
+        """
+        Delete a node whose version is C{version} (C{-1}: any).
+
+        @raise cocaine.errors.NoNode: it does not exist.
+        @raise cocaine.errors.VersionNotAllowed: the version differs.
+        @raise cocaine.errors.UnicornError: it has children.
+        """
+
+    def increment(path, delta):
+        """
+        Add C{delta} to the number at C{path}, creating it with C{delta}.
+
+        @return: C{(new value, version)}.
+        @raise cocaine.errors.InvalidType: a non-number.
+        """
+
+    def subscribe(path, update, fail):
+        """
+        Watch one node: C{update((value, version))} now (C{(None, -1)}
+        when missing) and on every change; C{fail(NoNode)} when it is
+        deleted, C{fail(ChildNotAllowed)} when it has children.
+
+        @return: C{stop()}.
+        """
+
+    def childrenSubscribe(path, update, fail):
+        """
+        Watch a node's children: C{update((cversion, [names]))} now and on
+        every child created or deleted; C{fail(NoNode)} when the node is
+        missing or deleted.
+
+        @return: C{stop()}.
+        """
+
+    def lock(folder, update, fail):
+        """
+        Take the lock C{folder} (an ephemeral sequential node
+        C{<folder>/lock...}): C{update(True)} once held. C{stop()} gives
+        it up (held or waited for); a backend that dies loses it with its
+        session.
+
+        @return: C{stop()}.
+        """
+
+
 class ILogSink(Interface):
     """
     Where the logging service writes records.

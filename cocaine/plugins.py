@@ -16,7 +16,8 @@ from types import MappingProxyType
 
 from cocaine.config import ConfigError
 from cocaine.errors import DriverError
-from cocaine.interfaces import IDriverPlugin, IServicePlugin, IStoragePlugin
+from cocaine.interfaces import (
+    IDriverPlugin, IServicePlugin, IStoragePlugin, IUnicornPlugin)
 
 
 def _frozen(mapping=None):
@@ -31,11 +32,13 @@ class Plugins:
     @ivar services: C{{type: IServicePlugin}} (C{services.X.type}).
     @ivar storages: C{{type: IStoragePlugin}} (C{storages.X.type}).
     @ivar drivers: C{{type: IDriverPlugin}} (a manifest's C{drivers}).
+    @ivar unicorns: C{{type: IUnicornPlugin}} (C{unicorns.X.type}).
     """
 
     services: MappingProxyType = field(default_factory=_frozen)
     storages: MappingProxyType = field(default_factory=_frozen)
     drivers: MappingProxyType = field(default_factory=_frozen)
+    unicorns: MappingProxyType = field(default_factory=_frozen)
 
 
 def loadPlugins():
@@ -55,7 +58,9 @@ def loadPlugins():
         storages=_frozen({p.name: p for p in getPlugins(IStoragePlugin,
                                                          services)}),
         drivers=_frozen({p.name: p for p in getPlugins(IDriverPlugin,
-                                                       drivers)}))
+                                                       drivers)}),
+        unicorns=_frozen({p.name: p for p in getPlugins(IUnicornPlugin,
+                                                         services)}))
 
 
 def checkConfig(config, plugins):
@@ -69,6 +74,7 @@ def checkConfig(config, plugins):
     """
     for section, components, found in (
             ("storages", config.storages, plugins.storages),
+            ("unicorns", config.unicorns, plugins.unicorns),
             ("services", config.services, plugins.services)):
         for name, component in components.items():
             path = "{}.{}".format(section, name)

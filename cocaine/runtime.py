@@ -4,6 +4,7 @@ The service tree of a node.
 
     CocaineService (root, ordered start/stop)
     +-- StoragesService      every configured storage backend
+    +-- StoragesService      every unicorn backend, when configured
     +-- ServiceHost          logging
     +-- ServiceHost          locator (fixed port)
     +-- ClusterService       discovery and peering, when configured
@@ -43,9 +44,9 @@ class StoragesService(OrderedMultiService):
     (first of the node's children: everything else reads storage).
     """
 
-    def __init__(self, storages):
+    def __init__(self, storages, name="storages"):
         OrderedMultiService.__init__(self)
-        self.setName("storages")
+        self.setName(name)
         self.storages = storages
         for backend in storages.values():
             if IService.providedBy(backend):
@@ -224,6 +225,11 @@ def buildRuntime(reactor, config, plugins=None):
         context.storages[name] = plugins.storages[component.type].makeBackend(
             context, name, dict(component.args))
     StoragesService(context.storages).setServiceParent(root)
+    for name, component in config.unicorns.items():
+        context.unicorns[name] = plugins.unicorns[component.type].makeBackend(
+            context, name, dict(component.args))
+    if context.unicorns:
+        StoragesService(context.unicorns, "unicorns").setServiceParent(root)
     try:
         tls = config.network.tls
         context.guard = buildGuard(reactor, config.authentication,

@@ -166,7 +166,8 @@ class ValidationTests(SynchronousTestCase):
         An unknown top-level key is named, with the allowed ones.
         """
         allowed = ("authentications, authorizations, cluster, insecure, "
-                   "logging, network, paths, services, storages, uuid")
+                   "logging, network, paths, services, storages, unicorns, "
+                   "uuid")
         error = self.assertError(
             {"netwrok": {}}, "netwrok: unknown key (allowed: {})".format(
                 allowed))

@@ -19,7 +19,7 @@ L{cocaine.errors.NotConnected}; the next call resolves and connects again.
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 
 from cocaine.protocol.client import (
-    DEFAULT_LOCATOR, authorizationHeader, callTimeout, defaultToken,
+    DEFAULT_LOCATOR, Method, authorizationHeader, callTimeout, defaultToken,
     isPlainCall, methodId, notConnected)
 from cocaine.protocol.idl import Protocol
 from cocaine.protocol.services import LOCATOR
@@ -28,20 +28,6 @@ from cocaine.rpc.tls import ClientTLS
 
 __all__ = ["Service", "Locator", "DEFAULT_LOCATOR", "defaultToken",
            "authorizationHeader"]
-
-
-class _Method:
-    __slots__ = ("_service", "_name")
-
-    def __init__(self, service, name):
-        self._service = service
-        self._name = name
-
-    def __call__(self, *args, timeout=None):
-        return self._service.invoke(self._name, args, timeout)
-
-    def __repr__(self):
-        return "<method {}.{}>".format(self._service.name, self._name)
 
 
 class Service:
@@ -169,7 +155,7 @@ class Service:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return _Method(self, name)
+        return Method(self, name)
 
     def disconnect(self):
         """

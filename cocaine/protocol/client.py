@@ -131,6 +131,31 @@ class ChannelState:
             self._dispatch = message.dispatch
         return index
 
+    def send(self, name, *args):
+        """
+        Send message C{name} of the current dispatch protocol (each client
+        sends in its own way).
+        """
+        raise NotImplementedError()
+
+    def write(self, *args):
+        """
+        Send a chunk of the request stream.
+        """
+        self.send("write", *args)
+
+    def close(self):
+        """
+        End the request stream.
+        """
+        self.send("close")
+
+    def error(self, category, code, message=""):
+        """
+        End the request stream with an error.
+        """
+        self.send("error", [category, code], message)
+
     def _nextEvent(self, mtype, args):
         """
         Take the service's message C{mtype} through the upstream protocol.
@@ -157,6 +182,25 @@ class ChannelState:
         if message.name == "error":
             return ("error", fromWire(args))
         return (message.name, args)
+
+
+class Method:
+    """
+    A service's method bound to its client: calling it is the client's
+    C{invoke(name, args, timeout)}.
+    """
+
+    __slots__ = ("_service", "_name")
+
+    def __init__(self, service, name):
+        self._service = service
+        self._name = name
+
+    def __call__(self, *args, timeout=None):
+        return self._service.invoke(self._name, args, timeout)
+
+    def __repr__(self):
+        return "<method {}.{}>".format(self._service.name, self._name)
 
 
 def defaultToken(environ=None):

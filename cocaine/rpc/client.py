@@ -62,24 +62,6 @@ class Channel(ChannelState):
         index = self._nextDispatch(name)
         self._connection.sendMessage(self.id, index, list(args))
 
-    def write(self, *args):
-        """
-        Send a chunk of the request stream.
-        """
-        self.send("write", *args)
-
-    def close(self):
-        """
-        End the request stream.
-        """
-        self.send("close")
-
-    def error(self, category, code, message=""):
-        """
-        End the request stream with an error.
-        """
-        self.send("error", [category, code], message)
-
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):

@@ -48,7 +48,7 @@ from collections import deque
 
 from cocaine.errors import FramingError, NotConnected
 from cocaine.protocol.client import (
-    DEFAULT_LOCATOR, ChannelState, authorizationHeader, callTimeout,
+    DEFAULT_LOCATOR, ChannelState, Method, authorizationHeader, callTimeout,
     defaultToken, isPlainCall, methodId, notConnected, openingHeaders,
     primitiveReply, unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
@@ -122,24 +122,6 @@ class Channel(ChannelState):
             raise NotConnected("not connected to " + connection.name)
         index = self._nextDispatch(name)
         connection.send(self.id, index, list(args))
-
-    def write(self, *args):
-        """
-        Send a chunk of the request stream.
-        """
-        self.send("write", *args)
-
-    def close(self):
-        """
-        End the request stream.
-        """
-        self.send("close")
-
-    def error(self, category, code, message=""):
-        """
-        End the request stream with an error.
-        """
-        self.send("error", [category, code], message)
 
     async def drain(self):
         """
@@ -393,20 +375,6 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-class _Method:
-    __slots__ = ("_service", "_name")
-
-    def __init__(self, service, name):
-        self._service = service
-        self._name = name
-
-    def __call__(self, *args, timeout=None):
-        return self._service.invoke(self._name, args, timeout)
-
-    def __repr__(self):
-        return "<method {}.{}>".format(self._service.name, self._name)
-
-
 class Service:
     """
     A client of one named service, for use inside an app (see the module).
@@ -562,7 +530,7 @@ class Service:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return _Method(self, name)
+        return Method(self, name)
 
     def disconnect(self):
         """

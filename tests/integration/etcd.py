@@ -1,0 +1,116 @@
+"""
+A real etcd for integration tests: Debian's C{etcd-server} on 127.0.0.1
+with free client and peer ports and a throwaway data directory, started
+and stopped by PID. When etcd is not installed it is installed with
+L{bench.peers.debian.aptInstall} (which keeps apt from starting the
+system service); the test skips, naming why, only when that fails.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+from twisted.trial.unittest import SkipTest
+
+from tests.integration.node import freePort
+
+ETCD = "/usr/bin/etcd"
+
+
+def etcdBinary():
+    """
+    The etcd server binary, installing C{etcd-server} when missing.
+
+    @raise SkipTest: naming why it cannot be had.
+    """
+    found = shutil.which("etcd") or (ETCD if os.path.exists(ETCD) else None)
+    if found:
+        return found
+    from bench.peers.debian import AptError, aptInstall
+    try:
+        aptInstall(["etcd-server"])
+    except AptError as e:
+        raise SkipTest("etcd is not installed and cannot be: {}".format(e))
+    found = shutil.which("etcd") or (ETCD if os.path.exists(ETCD) else None)
+    if not found:
+        raise SkipTest("etcd-server installed but no etcd binary found")
+    return found
+
+
+class Etcd:
+    """
+    One single-member etcd process.
+
+    @ivar url: its client URL once started (C{http://127.0.0.1:PORT}).
+    """
+
+    def __init__(self, directory):
+        self.directory = os.path.abspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self.clientPort = freePort()
+        self.peerPort = freePort()
+        self.url = "http://127.0.0.1:{}".format(self.clientPort)
+        self.process = None
+        self.logPath = os.path.join(self.directory, "etcd.log")
+
+    def command(self):
+        peer = "http://127.0.0.1:{}".format(self.peerPort)
+        return [etcdBinary(), "--name", "test",
+                "--data-dir", os.path.join(self.directory, "data"),
+                "--listen-client-urls", self.url,
+                "--advertise-client-urls", self.url,
+                "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "test=" + peer,
+                "--listen-metrics-urls", "",
+                "--log-level", "warn"]
+
+    def start(self, timeout=20):
+        """
+        Start etcd (again, on the same ports and data) and wait until it
+        answers.
+
+        @raise RuntimeError: with its log when it does not come up.
+        """
+        command = self.command()
+        self._log = open(self.logPath, "ab")
+        self.process = subprocess.Popen(command, stdout=self._log,
+                                        stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                request = urllib.request.Request(
+                    self.url + "/v3/kv/range",
+                    data=json.dumps({"key": "AA=="}).encode(),
+                    method="POST")
+                with urllib.request.urlopen(request, timeout=1) as answer:
+                    json.load(answer)
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        with open(self.logPath, errors="replace") as f:
+            raise RuntimeError("etcd did not start:\n" + f.read()[-3000:])
+
+    def stop(self, timeout=10):
+        """
+        SIGTERM its PID, wait; SIGKILL if it lingers.
+        """
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._log.close()
