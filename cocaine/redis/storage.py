@@ -115,7 +115,11 @@ class RedisStorage(Service):
     (the connection with them).
 
     @ivar redis: the L{cocaine.redis.client.Redis}.
+    @ivar shared: C{True}: nodes on the same server and prefix see the
+        same values (L{cocaine.interfaces.IStorageBackend}).
     """
+
+    shared = True
 
     def __init__(self, redis, prefix=DEFAULT_PREFIX):
         """
