@@ -187,12 +187,10 @@ class PostgresSharedTests(_SharedCase):
             + list(args), cwd=ROOT, env=environment(),
             capture_output=True, text=True, timeout=60)
 
-    async def test_crashlogsOfEachNode(self):
+    async def crashOnBoth(self):
         """
-        The crasher app, uploaded once, crashes on A and on B: each
-        node's crashlogs carry its uuid; C{cocaine-tool crashlog list}
-        through either node lists both, and C{view} by timestamp reads
-        another node's.
+        Upload the crasher app once, start it on A and B and make a worker
+        of each die; wait for both crashlogs.
         """
         self.makeNodes(2)
         await upload(self.service("storage", 0), "crasher",
@@ -212,6 +210,14 @@ class PostgresSharedTests(_SharedCase):
             return {key.split(":")[1] for key in keys} == set(self.uuids)
         await self.waitFor(both, 20)
 
+    async def test_crashlogsOfEachNode(self):
+        """
+        The crasher app, uploaded once, crashes on A and on B: each
+        node's crashlogs carry its uuid; C{cocaine-tool crashlog list}
+        through either node lists both, and C{view} by timestamp reads
+        another node's.
+        """
+        await self.crashOnBoth()
         result = await deferToThread(self.tool, self.ports[1], "--json",
                                      "crashlog", "list", "crasher")
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -223,6 +229,43 @@ class PostgresSharedTests(_SharedCase):
             str(ofA["timestamp"]))
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("crasher: about to fail on purpose", result.stdout)
+
+    async def test_crashlogs012Tool(self):
+        """
+        Cocaine 0.12's C{cocaine-tool} lists the crashlogs of both nodes
+        (the timestamp is the key up to its first C{:}), and views and
+        removes one by its timestamp.
+        """
+        from tests.integration.tools import Tool, toolsSite
+        toolsSite()
+        await self.crashOnBoth()
+        home = os.path.abspath(self.mktemp())
+        os.makedirs(home)
+        tool = Tool(self.ports[1], home)
+
+        def run(*args):
+            result = tool.run(*args)
+            self.assertEqual(result.returncode, 0, result.stdout +
+                             result.stderr[-2000:])
+            return result.stdout
+
+        keys = await self.service("storage", 0).find("crashlogs",
+                                                     ["crasher"])
+        listing = await deferToThread(run, "crashlog", "list", "--name",
+                                      "crasher")
+        for key in keys:
+            stamp, _, rest = key.partition(":")
+            self.assertIn(stamp, listing)
+            self.assertIn(rest, listing)
+        ofA = [k for k in keys if k.split(":")[1] == self.uuids[0]][0]
+        stamp = ofA.partition(":")[0]
+        self.assertIn("crasher: about to fail on purpose", await deferToThread(
+            run, "crashlog", "view", "--name", "crasher", "--timestamp",
+            stamp))
+        await deferToThread(run, "crashlog", "remove", "--name", "crasher",
+                            "--timestamp", stamp)
+        self.assertEqual(sorted(await self.service("storage", 0).find(
+            "crashlogs", ["crasher"])), sorted(set(keys) - {ofA}))
 
     async def test_clusterStartWithoutCopy(self):
         """
