@@ -129,7 +129,7 @@ class RemoteNode:
         already running counts as started). A peer that shares our store
         (L{sharesStore}) has them already: only the start is asked.
 
-        @param blobs: the blobs, or a callable returning a Deferred of
+        @param blobs: the blobs, or a callable returning an awaitable of
             them (read only when a copy is needed).
         @param marker: our store marker (L{sharesStore}), or L{None}.
         @return: whether the blobs were copied.
