@@ -245,6 +245,12 @@ class IStorageBackend(Interface):
     """
     Where values live. Each method returns its result or a Deferred of it.
     Names are text; blobs are bytes.
+
+    A backend may say C{shared = True} (an attribute): every node
+    configured like this one reads and writes the same values (a database
+    server, not a directory of this host). The node then keeps the state
+    of its own under keys naming it (docs/cluster.md, "Shared storage");
+    without the attribute a backend counts as the node's own.
     """
 
     def read(collection, key):

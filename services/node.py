@@ -1,8 +1,16 @@
 """
 The C{node} service plugin: app management. Args:
 C{{"runlist": "default", "drain-timeout": 10, "local": {name: {"path": DIR,
-"profile": NAME or MAP}}}}.
+"profile": NAME or MAP}}, "name": NODE, "shared-storage": BOOL}}.
+
+C{name} (the node's uuid by default) and C{shared-storage} (by default
+what the C{core} backend says: true for postgres and redis) decide the
+keys of the node's own state on a shared storage (docs/cluster.md,
+"Shared storage").
 """
+
+import json
+import re
 
 from twisted.plugin import IPlugin
 from zope.interface import implementer
@@ -17,7 +25,7 @@ class _NodePlugin:
     def validate(self, path, args, config):
         from cocaine.config import ConfigError
         allowed = {"runlist", "local", "drain-timeout", "max-archive",
-                   "max-unpacked"}
+                   "max-unpacked", "name", "shared-storage"}
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -26,6 +34,16 @@ class _NodePlugin:
         runlist = args.get("runlist", "default")
         if not isinstance(runlist, str) or not runlist:
             raise ConfigError(path + ".runlist", "must be a non-empty string")
+        name = args.get("name")
+        if name is not None and (not isinstance(name, str)
+                                 or not _NODE_NAME.match(name)):
+            raise ConfigError(path + ".name", "must be 1 to 100 letters, "
+                              "digits, '.', '_' or '-', starting with a "
+                              "letter or digit, got {}".format(
+                                  json.dumps(name)))
+        if not isinstance(args.get("shared-storage", False), bool):
+            raise ConfigError(path + ".shared-storage", "must be true or "
+                              "false")
         timeout = args.get("drain-timeout", 10)
         if isinstance(timeout, bool) or not isinstance(
                 timeout, (int, float)) or timeout < 0:
@@ -62,6 +80,8 @@ class _NodePlugin:
         node = NodeService(context, runlist=args.get("runlist", "default"),
                            local=args.get("local"),
                            drainTimeout=args.get("drain-timeout", 10),
+                           nodeName=args.get("name"),
+                           sharedStorage=args.get("shared-storage"),
                            **_quotas(args))
         # other services (management, cluster, mesh) drive apps through it
         context.node = node
@@ -69,6 +89,10 @@ class _NodePlugin:
 
 
 node = _NodePlugin()
+
+#: A node's name: it goes into storage keys (C{runlists/<runlist>@<name>},
+#: C{crashlogs/<time>:<name>:<worker>}), so no C{@}, C{:} or C{/}.
+_NODE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 def _quotas(args):

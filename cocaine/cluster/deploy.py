@@ -11,12 +11,24 @@ C{cluster} (C{runlists/cluster}, C{{name: profile}}): a node linked later
 is sent the apps of that list it does not publish, by the node with the
 smallest uuid among those running the app, so it is sent once.
 
+Peers on the same shared storage (docs/cluster.md, "Shared storage") are
+not sent the blobs: before pushing, this node writes a marker, a random
+token of this process, at C{nodes/<uuid>} in its own storage, and each
+peer's storage service is asked for that key; a peer that reads the same
+token reads the same store, so only C{start_app} is called there. Any
+other answer (missing key, another token, an error) means a store of its
+own, and the blobs are copied as before. The check costs one small write
+here and one small read per peer, and cannot be fooled by two servers
+with the same address on different hosts (no configuration is compared).
+
 Apps are pushed only in a cluster with a secret (C{cluster.secret}):
 without one any host that can send a datagram to the group is linked, and
 would be sent every cluster-wide app's manifest and archive. Without a
 secret C{start_app_cluster} refuses (L{NO_SECRET}) and late joiners are
 sent nothing.
 """
+
+import secrets
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
@@ -33,6 +45,9 @@ CLUSTER_RUNLIST = "cluster"
 MANIFESTS, APPS, PROFILES, RUNLISTS = ("manifests", "apps", "profiles",
                                        "runlists")
 APP_TAGS, PROFILE_TAGS, RUNLIST_TAGS = ["app"], ["profile"], ["runlist"]
+
+#: Where each node writes its store marker (C{nodes/<uuid>}), and its tag.
+NODES, NODE_TAGS = "nodes", ["node"]
 
 #: Seconds one peer may take for one step (an archive write, a start).
 PEER_TIMEOUT = 60.0
@@ -90,26 +105,56 @@ class RemoteNode:
         await self.storage.write(RUNLISTS, CLUSTER_RUNLIST,
                                  packValue(runlist), RUNLIST_TAGS)
 
-    async def deploy(self, name, blobs, profile):
+    async def sharesStore(self, marker):
+        """
+        Whether the peer's storage holds our marker: it reads the store we
+        write.
+
+        @param marker: C{(key, raw)} of our marker in C{nodes}, or L{None}
+            (then C{False}).
+        """
+        if marker is None:
+            return False
+        key, raw = marker
+        try:
+            return await self.storage.read(NODES, key) == raw
+        except Exception:
+            # missing, or the peer cannot say: a store of its own
+            return False
+
+    async def deploy(self, name, blobs, profile, marker=None):
         """
         Write C{blobs} (C{[(collection, key, raw, tags)]}) into the peer's
         storage, add C{name} to its cluster runlist, start it there (one
-        already running counts as started).
+        already running counts as started). A peer that shares our store
+        (L{sharesStore}) has them already: only the start is asked.
+
+        @param blobs: the blobs, or a callable returning an awaitable of
+            them (read only when a copy is needed).
+        @param marker: our store marker (L{sharesStore}), or L{None}.
+        @return: whether the blobs were copied.
         """
-        for collection, key, raw, tags in blobs:
-            await self.storage.write(collection, key, raw, tags)
-        await self._editRunlist(lambda r: r.__setitem__(name, profile))
+        shared = await self.sharesStore(marker)
+        if not shared:
+            if callable(blobs):
+                blobs = await blobs()
+            for collection, key, raw, tags in blobs:
+                await self.storage.write(collection, key, raw, tags)
+            await self._editRunlist(lambda r: r.__setitem__(name, profile))
         try:
             await self.node.start_app(name, profile)
         except AppAlreadyRunning:
             pass
+        return not shared
 
-    async def pause(self, name):
+    async def pause(self, name, marker=None):
         """
-        Drop C{name} from the peer's cluster runlist and stop it there (one
-        not running counts as stopped).
+        Drop C{name} from the peer's cluster runlist (unless it is ours,
+        L{sharesStore}) and stop it there (one not running counts as
+        stopped).
         """
-        await self._editRunlist(lambda r: r.pop(name, None))
+        if not await self.sharesStore(marker):
+            await self._editRunlist(lambda r: r.pop(name, None))
         try:
             await self.node.pause_app(name)
         except AppNotRunning:
@@ -153,6 +198,8 @@ class ClusterApps:
                 token=nodeToken(getattr(context, "guard", None))))
         self._synced = set()
         self._pending = {}
+        #: this process's store marker (L{RemoteNode.sharesStore})
+        self._token = packValue({"token": secrets.token_hex(16)})
 
     @property
     def locator(self):
@@ -196,6 +243,30 @@ class ClusterApps:
                             CLUSTER_RUNLIST, packValue(runlist),
                             RUNLIST_TAGS)
 
+    async def _marker(self):
+        """
+        Write our store marker (again: the store may have been emptied).
+
+        @return: C{(key, raw)} for L{RemoteNode.sharesStore}, or L{None}
+            when it cannot be written (then every peer is copied to).
+        """
+        try:
+            await maybeDeferred(self.storage.write, NODES, self.uuid,
+                                self._token, NODE_TAGS)
+        except Exception as e:
+            self.log.warn("store marker not written ({reason}): blobs are "
+                          "copied to every peer", reason=str(e))
+            return None
+        return self.uuid, self._token
+
+    async def _deploy(self, remote, uuid, name, blobs, profile, marker):
+        copied = await remote.deploy(name, blobs, profile, marker)
+        if not copied:
+            self.log.info("cluster-wide app {app} on {uuid}: it shares "
+                          "this node's store, nothing copied", app=name,
+                          uuid=uuid)
+        return copied
+
     async def _blobs(self, name, profile):
         """
         The raw stored manifest, archive and (named) profile of C{name}.
@@ -226,7 +297,7 @@ class ClusterApps:
         async def one(uuid):
             remote = self._remoteNode(peers[uuid])
             try:
-                await action(remote)
+                await action(remote, uuid)
                 results[uuid] = "ok"
             except Exception as e:
                 results[uuid] = "error: {}".format(
@@ -258,9 +329,10 @@ class ClusterApps:
         runlist[name] = profile
         await self._writeRunlist(runlist)
         results = {self.uuid: "ok"}
+        marker = await self._marker() if self.peers() else None
         results.update(await self._onPeers(
-            sorted(self.peers()), lambda remote: remote.deploy(
-                name, blobs, profile)))
+            sorted(self.peers()), lambda remote, uuid: self._deploy(
+                remote, uuid, name, blobs, profile, marker)))
         return results
 
     async def pause(self, name):
@@ -276,8 +348,10 @@ class ClusterApps:
         if name in self.node.apps():
             await self.node.pauseApp(name)
         results = {self.uuid: "ok"}
+        marker = await self._marker() if self.peers() else None
         results.update(await self._onPeers(
-            sorted(self.peers()), lambda remote: remote.pause(name)))
+            sorted(self.peers()), lambda remote, uuid: remote.pause(
+                name, marker)))
         return results
 
     # -- late joiners --------------------------------------------------------
@@ -334,9 +408,10 @@ class ClusterApps:
             runners = set(remote.providers(name)) | {self.uuid}
             if min(runners) != self.uuid:
                 continue
-            blobs = await self._blobs(name, profile)
-            results = await self._onPeers([uuid], lambda peer: peer.deploy(
-                name, blobs, profile))
+            marker = await self._marker()
+            results = await self._onPeers([uuid], lambda peer, uuid: (
+                self._deploy(peer, uuid, name, lambda: self._blobs(
+                    name, profile), profile, marker)))
             if results.get(uuid) == "ok":
                 self.log.info("cluster-wide app {app} sent to {uuid}",
                               app=name, uuid=uuid)

@@ -80,7 +80,8 @@ class AppEngine:
 
     def __init__(self, reactor, name, manifest, profile, directory, isolate,
                  runtimeDirectory, locatorEndpoint, storage=None,
-                 environ=None, maxMessage=DEFAULT_MAX_BUFFER):
+                 environ=None, maxMessage=DEFAULT_MAX_BUFFER,
+                 crashlogNode=None):
         """
         @param directory: the app's directory (unpacked archive or a local
             development directory); the worker runs there.
@@ -93,6 +94,9 @@ class AppEngine:
         @param locatorEndpoint: a callable returning C{"host:port"} of the
             node's locator, for the worker's C{--locator}.
         @param storage: where crashlogs are written, or L{None}.
+        @param crashlogNode: the node's name in its crashlogs' keys (a
+            shared storage), or L{None} for 0.12's keys
+            (L{cocaine.protocol.crashlogs.crashlogKey}).
         @param environ: the base environment of workers (the node's).
         """
         self._reactor = reactor
@@ -118,7 +122,7 @@ class AppEngine:
         self._stopWaiters = []
         self._stallTimer = None
         self.pool = Pool(self, reactor, isolate, locatorEndpoint, storage,
-                         environ)
+                         environ, crashlogNode=crashlogNode)
         self.machine = EngineMachine(self)
 
     # -- the lifecycle, delegated to the machine ------------------------------

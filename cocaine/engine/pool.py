@@ -35,8 +35,12 @@ class Pool:
     """
 
     def __init__(self, engine, reactor, isolate, locatorEndpoint, storage,
-                 environ):
+                 environ, crashlogNode=None):
+        """
+        @param crashlogNode: the node's name in crashlog keys, or L{None}.
+        """
         self._engine = engine
+        self._crashlogNode = crashlogNode
         self._reactor = reactor
         self._isolate = isolate
         self._locator = locatorEndpoint
@@ -213,7 +217,7 @@ class Pool:
         if self._storage is None or not self._profile.crashlogLimit:
             return
         now = time.time()
-        key = crashlogKey(now, worker.uuid)
+        key = crashlogKey(now, worker.uuid, self._crashlogNode)
         lines = list(worker.output.lines) + [
             "[cocaine] worker {} (pid {}) ended: {}".format(
                 worker.uuid, worker.pid, worker.reason)]

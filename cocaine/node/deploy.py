@@ -217,32 +217,53 @@ def checkSlave(source):
 class Runlist:
     """
     The node's runlist in storage: the apps started on boot, with their
-    profiles (C{runlists/<name>}).
+    profiles: C{runlists/<name>}, as Cocaine 0.12 keeps it, or
+    C{runlists/<name>@<node>} for a node on a shared storage (docs/
+    cluster.md, "Shared storage"), so nodes sharing a store do not start
+    and stop each other's apps.
+
+    A node-scoped runlist not written yet reads as C{runlists/<name>}
+    (one prepared for every node, e.g. with Cocaine 0.12's C{cocaine-tool
+    runlist}); writes go to the node's own key only.
+
+    @ivar name: the runlist's name (the node service's C{runlist}).
+    @ivar node: the node's name when the runlist is the node's own, else
+        L{None}.
+    @ivar key: the key written.
     """
 
-    def __init__(self, storage, name):
+    def __init__(self, storage, name, node=None):
         self._storage = storage
         self.name = name
+        self.node = node
+        self.key = runlistKey(name, node)
 
-    async def read(self):
-        """
-        @return: C{{app: profile}}; empty when there is none.
-        """
-        try:
-            value = unpackValue(await maybeDeferred(
-                self._storage.read, RUNLISTS, self.name))
-        except KeyNotFound:
-            return {}
+    async def _read(self, key):
+        value = unpackValue(await maybeDeferred(
+            self._storage.read, RUNLISTS, key))
         if not isinstance(value, dict):
             log.warn("runlist {runlist} is not a map; ignored",
-                     runlist=self.name)
+                     runlist=key)
             return {}
         return {(k.decode() if isinstance(k, bytes) else k):
                 (v.decode() if isinstance(v, bytes) else v)
                 for k, v in value.items()}
 
+    async def read(self):
+        """
+        @return: C{{app: profile}}; empty when there is none.
+        """
+        keys = [self.key] if self.key == self.name else [self.key,
+                                                         self.name]
+        for key in keys:
+            try:
+                return await self._read(key)
+            except KeyNotFound:
+                continue
+        return {}
+
     async def write(self, runlist):
-        await maybeDeferred(self._storage.write, RUNLISTS, self.name,
+        await maybeDeferred(self._storage.write, RUNLISTS, self.key,
                             packValue(runlist), ["runlist"])
 
     async def add(self, name, profile):
@@ -254,6 +275,14 @@ class Runlist:
         runlist = await self.read()
         if runlist.pop(name, None) is not None:
             await self.write(runlist)
+
+
+def runlistKey(name, node=None):
+    """
+    The key of runlist C{name} in collection C{runlists}: C{name}, or
+    C{<name>@<node>} for the node C{node}'s own.
+    """
+    return name if node is None else "{}@{}".format(name, node)
 
 
 def workerEnvironment(environ=None):

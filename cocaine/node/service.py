@@ -67,6 +67,12 @@ class NodeService(OrderedMultiService):
     @ivar maxArchive: the most bytes of a stored app's archive.
     @ivar maxUnpacked: the most bytes of files it may unpack to.
     @ivar cluster: the L{ClusterApps} of cluster-wide apps.
+    @ivar nodeName: this node's name in the keys of its own state: the
+        C{name} given, else the node's uuid (kept across restarts,
+        L{cocaine.runtime.nodeUuid}).
+    @ivar sharedStorage: whether the C{core} storage is shared with other
+        nodes; then the runlist and crashlogs are kept under keys naming
+        this node (docs/cluster.md, "Shared storage").
     """
 
     log = Logger()
@@ -74,9 +80,15 @@ class NodeService(OrderedMultiService):
     def __init__(self, context, runlist="default", local=None,
                  drainTimeout=10.0, isolateFactory=None,
                  maxArchive=deploy.DEFAULT_MAX_ARCHIVE,
-                 maxUnpacked=deploy.DEFAULT_MAX_UNPACKED):
+                 maxUnpacked=deploy.DEFAULT_MAX_UNPACKED,
+                 nodeName=None, sharedStorage=None):
         """
         @param context: the node's L{cocaine.context.Context}.
+        @param nodeName: the node's name in the keys of its own state; the
+            node's uuid by default.
+        @param sharedStorage: whether the C{core} storage is shared; by
+            default what the backend says (its C{shared} attribute,
+            L{cocaine.interfaces.IStorageBackend}).
         @param isolateFactory: C{isolateFactory(reactor, profile, name)}
             returning the isolate for an app; by default
             L{deploy.defaultIsolate}.
@@ -92,13 +104,28 @@ class NodeService(OrderedMultiService):
         self._isolateFactory = isolateFactory or deploy.defaultIsolate
         self._claimed = set()
         self._watchers = Observers("app")
-        self._runlist = deploy.Runlist(self.storage, runlist)
+        self.nodeName = nodeName or context.uuid
+        if sharedStorage is None:
+            sharedStorage = bool(getattr(self.storage, "shared", False))
+        self.sharedStorage = sharedStorage
+        if sharedStorage and not self.nodeName:
+            raise SpawnFailed("a node on a shared storage needs a name (or "
+                              "a uuid) for the keys of its runlist")
+        self._runlist = deploy.Runlist(self.storage, runlist,
+                                       self._scope())
         self.cluster = ClusterApps(self, self.storage, context)
         self._unregister = None
 
     @property
     def storage(self):
         return self.context.storage("core")
+
+    def _scope(self):
+        """
+        The node's name in the keys of its own state, or L{None} when the
+        storage is its own (0.12's keys).
+        """
+        return self.nodeName if self.sharedStorage else None
 
     # -- the tree ------------------------------------------------------------
 
@@ -132,7 +159,7 @@ class NodeService(OrderedMultiService):
             except Exception as e:
                 self.log.error("app {app} of runlist {runlist} not started: "
                                "{reason}", app=name,
-                               runlist=self._runlist.name, reason=str(e))
+                               runlist=self._runlist.key, reason=str(e))
         # cluster-wide apps: a node linked later gets the ones it lacks
         peering = getattr(self.context.locator, "peering", None)
         if peering is not None:
@@ -269,7 +296,8 @@ class NodeService(OrderedMultiService):
             config.paths.runtime,
             self._locatorEndpoint, storage=self.storage,
             environ=self._workerEnvironment(name),
-            maxMessage=config.network.maxMessage)
+            maxMessage=config.network.maxMessage,
+            crashlogNode=self._scope())
         rpc = AppService(engine)
         listener = ServiceHost(self._reactor, name, rpc,
                                self.context.registry, config.network,

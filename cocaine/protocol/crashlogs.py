@@ -4,6 +4,12 @@ How crashlogs are kept in storage (PROTOCOL.md section 7), in one place
 for the pool that writes them and the tool and dashboard that read them:
 collection C{crashlogs}, key C{<microseconds>:<worker uuid>}, tagged with
 the app's name and the UTC day.
+
+A node on a shared storage (docs/cluster.md, "Shared storage") puts its
+name in the key: C{<microseconds>:<node>:<worker uuid>}. Cocaine 0.12's
+tool splits a key at its first C{:} only (timestamp, rest) and reads the
+key back as C{<timestamp>:<rest>}, so it lists, shows and removes these
+too.
 """
 
 import datetime
@@ -23,23 +29,39 @@ def crashlogTags(app, now):
     return [app, time.strftime("cocaine-%Y-%m-%d", time.gmtime(now))]
 
 
-def crashlogKey(now, uuid):
+def crashlogKey(now, uuid, node=None):
     """
     The key of the crashlog of worker C{uuid} that ended at C{now}
     (seconds since the epoch).
+
+    @param node: the node's name when its storage is shared, else
+        L{None} (the 0.12 key).
     """
-    return "{}:{}".format(int(now * 1e6), uuid)
+    if node is None:
+        return "{}:{}".format(int(now * 1e6), uuid)
+    return "{}:{}:{}".format(int(now * 1e6), node, uuid)
+
+
+def splitKey(key):
+    """
+    C{(timestamp in microseconds or None, node or None, worker uuid)} of a
+    crashlog key.
+    """
+    stamp, _, rest = key.partition(":")
+    node, _, uuid = rest.rpartition(":")
+    try:
+        stamp = int(stamp)
+    except ValueError:
+        stamp = None
+    return stamp, node or None, uuid
 
 
 def parseKey(key):
     """
     C{(timestamp in microseconds or None, worker uuid)} of a crashlog key.
     """
-    stamp, _, uuid = key.partition(":")
-    try:
-        return int(stamp), uuid
-    except ValueError:
-        return None, uuid
+    stamp, _, uuid = splitKey(key)
+    return stamp, uuid
 
 
 def isoTime(stamp):
@@ -60,11 +82,12 @@ def describe(key):
     """
     What a crashlog list shows of one key.
 
-    @return: C{{"key", "timestamp", "time", "uuid"}}.
+    @return: C{{"key", "timestamp", "time", "node", "uuid"}}; C{node} is
+        the writing node's name, or L{None} in a 0.12 key.
     """
-    stamp, uuid = parseKey(key)
+    stamp, node, uuid = splitKey(key)
     return {"key": key, "timestamp": stamp, "time": isoTime(stamp),
-            "uuid": uuid}
+            "node": node, "uuid": uuid}
 
 
 def oldestFirst(keys):

@@ -16,7 +16,7 @@ txredisapi imports the global reactor, so it is imported only when a
 connection starts (by then twistd has installed the node's reactor).
 """
 
-from twisted.internet.defer import TimeoutError, fail, succeed
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 
@@ -104,6 +104,31 @@ class Redis:
         self._factory.maxDelay = 5
         self._factory.startConnecting(
             _endpoint(self._reactor, a, self._connectTimeout))
+
+    def whenConnected(self, timeout=None, interval=0.05):
+        """
+        Wait for the first connection (a node's storage at start: the
+        runlist is read right after).
+
+        @param timeout: seconds at most; the connect timeout by default.
+        @return: a L{Deferred} firing C{True} once a connection is up,
+            C{False} when none is within C{timeout} (or after L{stop}).
+        """
+        if timeout is None:
+            timeout = self._connectTimeout
+        deadline = self._reactor.seconds() + timeout
+        d = Deferred()
+
+        def check():
+            if self.connected:
+                d.callback(True)
+            elif self._factory is None or (
+                    self._reactor.seconds() >= deadline):
+                d.callback(False)
+            else:
+                self._reactor.callLater(interval, check)
+        check()
+        return d
 
     def call(self, command, *args, timeout=None):
         """

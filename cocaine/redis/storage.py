@@ -21,6 +21,7 @@ Redis only: the scripts name keys they compute (no Redis Cluster).
 """
 
 from twisted.application.service import Service
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from cocaine.errors import InvalidName, KeyNotFound
@@ -100,6 +101,9 @@ def _notFound(collection, key):
                        "{!r}".format(key, collection))
 
 
+log = Logger()
+
+
 def _keys(reply):
     return sorted(key.decode("utf-8") for key in reply)
 
@@ -115,7 +119,11 @@ class RedisStorage(Service):
     (the connection with them).
 
     @ivar redis: the L{cocaine.redis.client.Redis}.
+    @ivar shared: C{True}: nodes on the same server and prefix see the
+        same values (L{cocaine.interfaces.IStorageBackend}).
     """
+
+    shared = True
 
     def __init__(self, redis, prefix=DEFAULT_PREFIX):
         """
@@ -127,8 +135,23 @@ class RedisStorage(Service):
         self._prefix = prefix.encode("utf-8")
 
     def startService(self):
+        """
+        Connect, and wait (the client's connect timeout at most) for the
+        first connection: the node reads its runlist right after. A server
+        still down is only logged; calls fail with L{BackendUnavailable}
+        until it is up.
+        """
         Service.startService(self)
         self.redis.start()
+        wait = getattr(self.redis, "whenConnected", None)
+        if wait is None:
+            return None
+        return wait().addCallback(self._started)
+
+    def _started(self, connected):
+        if not connected:
+            log.warn("{redis} not reachable yet; storage calls fail until "
+                     "it is", redis=self.redis.address.safe)
 
     def stopService(self):
         Service.stopService(self)

@@ -132,7 +132,13 @@ def _stamp(result):
 class FileStorage:
     """
     Values as files under C{path}.
+
+    @ivar shared: C{False}: a directory of this host is the node's own
+        (the node service's C{shared-storage} says otherwise, e.g. for a
+        network file system).
     """
+
+    shared = False
 
     def __init__(self, reactor, path, fsync=False,
                  threadThreshold=1024 * 1024, cacheBytes=32 * 1024 * 1024):

@@ -17,6 +17,9 @@ class MemoryStorage:
     Values in memory: C{{collection: {key: (blob, tags)}}}.
     """
 
+    #: the node's own (L{cocaine.interfaces.IStorageBackend})
+    shared = False
+
     def __init__(self):
         self._collections = {}
 

@@ -79,7 +79,11 @@ class PostgresStorage(Service):
 
     @ivar runner: what runs the statements: C{execute(sql, params)} returns
         a Deferred of the rows.
+    @ivar shared: C{True}: nodes on the same server and table see the
+        same values (L{cocaine.interfaces.IStorageBackend}).
     """
+
+    shared = True
 
     def __init__(self, reactor, dsn=None, table=DEFAULT_TABLE, size=4,
                  timeout=5.0, runner=None):

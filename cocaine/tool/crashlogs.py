@@ -78,11 +78,16 @@ def crashlogList(ctx, args):
     if not entries and not ctx.json:
         ctx.say("no crashlogs of {}".format(args.name))
         return
-    table = Table("timestamp", "time (UTC)", "worker uuid",
-                  title="crashlogs of " + args.name)
+    # nodes on a shared storage name themselves in their crashlogs' keys
+    nodes = any(entry["node"] for entry in entries)
+    columns = ["timestamp", "time (UTC)"] + (["node"] if nodes else []) + [
+        "worker uuid"]
+    table = Table(*columns, title="crashlogs of " + args.name)
     for entry in entries:
-        table.add_row(text(entry["timestamp"]), text(entry["time"]),
-                      text(entry["uuid"]))
+        row = [text(entry["timestamp"]), text(entry["time"])]
+        if nodes:
+            row.append(text(entry["node"] or ""))
+        table.add_row(*row, text(entry["uuid"]))
     ctx.emit(entries, table)
 
 

@@ -123,7 +123,8 @@ class OverviewTests(SynchronousTestCase):
         _, overview = self.d.http.json("GET", "/api/overview")
         self.assertEqual(overview["apps"][0]["crashlogs"], [
             {"key": KEY, "timestamp": 1700000000000000,
-             "time": "2023-11-14T22:13:20Z", "uuid": "worker-1"}])
+             "time": "2023-11-14T22:13:20Z", "node": None,
+             "uuid": "worker-1"}])
         status, log = self.d.http.json(
             "GET", "/api/crashlogs/echo/" + KEY.replace(":", "%3A"))
         self.assertEqual(status, 200)

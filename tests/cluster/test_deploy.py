@@ -9,9 +9,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.cluster.deploy import CLUSTER_RUNLIST, ClusterApps
+from cocaine.cluster.deploy import CLUSTER_RUNLIST, ClusterApps, RemoteNode
 from cocaine.cluster.remote import RemoteTable
-from cocaine.errors import SpawnFailed
+from cocaine.errors import AppAlreadyRunning, KeyNotFound, SpawnFailed
 from cocaine.protocol.framing import packValue
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import MemoryNode
@@ -25,13 +25,16 @@ class FakePeer:
         self.endpoint = tuple(endpoint)
         self.fail = fail
 
-    async def deploy(self, name, blobs, profile):
+    async def deploy(self, name, blobs, profile, marker=None):
         if self.fail:
             raise self.fail
+        if callable(blobs):
+            blobs = await blobs()
         self.log.append(("deploy", self.endpoint, name, [
             (c, k) for c, k, _, _ in blobs], profile))
+        return True
 
-    async def pause(self, name):
+    async def pause(self, name, marker=None):
         self.log.append(("pause", self.endpoint, name))
 
     def close(self):
@@ -277,3 +280,173 @@ class PeerTokenTests(SynchronousTestCase):
         peer = apps._remoteNode(("127.0.0.1", 1))
         self.addCleanup(peer.close)
         self.assertIsNone(peer.storage.authorization)
+
+
+class CountingStorage:
+    """
+    A peer's storage service over a backend, counting its writes.
+    """
+
+    def __init__(self, backend, fail=None):
+        self.backend = backend
+        self.writes = []
+        self.fail = fail
+
+    async def read(self, collection, key):
+        if self.fail is not None:
+            raise self.fail
+        return self.backend.read(collection, key)
+
+    async def write(self, collection, key, raw, tags):
+        self.writes.append((collection, key))
+        self.backend.write(collection, key, raw, tags)
+
+
+class FakeNodeService:
+    def __init__(self, running=()):
+        self.calls = []
+        self.running = set(running)
+
+    async def start_app(self, name, profile):
+        self.calls.append(("start_app", name, profile))
+        if name in self.running:
+            raise AppAlreadyRunning(name)
+        self.running.add(name)
+
+    async def pause_app(self, name):
+        self.calls.append(("pause_app", name))
+        self.running.discard(name)
+
+
+def fakeRemote(storage, node):
+    """
+    A L{RemoteNode} whose storage and node services are fakes.
+    """
+    remote = RemoteNode.__new__(RemoteNode)
+    remote.storage, remote.node = storage, node
+    remote.close = lambda: None
+    return remote
+
+
+class SharedStoreTests(SynchronousTestCase):
+    """
+    Peers reading the same store as this node are not sent the blobs:
+    each peer is asked for this node's marker (C{nodes/<uuid>}), with the
+    real L{RemoteNode} over fake services.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.storage = MemoryStorage()
+        self.context = SimpleNamespace(
+            reactor=self.clock, uuid=US, locator=SimpleNamespace(
+                remote=RemoteTable(), peering=SimpleNamespace(
+                    interval=1.0)))
+        # A shares our store; B has one of its own
+        self.peerStorage = {
+            ("127.0.0.1", 1): CountingStorage(self.storage),
+            ("127.0.0.1", 2): CountingStorage(MemoryStorage())}
+        self.peerNode = {endpoint: FakeNodeService()
+                         for endpoint in self.peerStorage}
+        self.apps = ClusterApps(
+            MemoryNode(), self.storage, self.context,
+            remoteNode=lambda e: fakeRemote(self.peerStorage[tuple(e)],
+                                            self.peerNode[tuple(e)]),
+            clock=self.clock, secret="s")
+        self.remote = self.context.locator.remote
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.remote.link(B, ("127.0.0.1", 2), {})
+        self.storage.write("manifests", "echo", packValue({"slave": "w"}),
+                           ["app"])
+        self.storage.write("apps", "echo", packValue(b"tar"), ["app"])
+        self.storage.write("profiles", "small", packValue({}), ["profile"])
+
+    def settle(self, coroutine):
+        return self.successResultOf(Deferred.fromCoroutine(coroutine))
+
+    def test_startSharedWithoutCopy(self):
+        """
+        The peer on our store is only asked to start the app (its storage
+        is written nothing, not even the cluster runlist, which is ours
+        already); the peer on its own store is sent the blobs and its
+        runlist entry, as before.
+        """
+        results = self.settle(self.apps.start("echo", "small"))
+        self.assertEqual(results, {US: "ok", A: "ok", B: "ok"})
+        shared, own = (self.peerStorage[("127.0.0.1", i)] for i in (1, 2))
+        self.assertEqual(shared.writes, [])
+        self.assertEqual(own.writes, [
+            ("manifests", "echo"), ("apps", "echo"), ("profiles", "small"),
+            ("runlists", CLUSTER_RUNLIST)])
+        for i in (1, 2):
+            self.assertEqual(self.peerNode[("127.0.0.1", i)].calls,
+                             [("start_app", "echo", "small")])
+        self.assertEqual(self.settle(self.apps.runlist()),
+                         {"echo": "small"})
+        self.assertEqual(self.storage.find("nodes", ["node"]), [US])
+
+    def test_pauseShared(self):
+        """
+        Pausing leaves the runlist of a peer on our store to us.
+        """
+        self.settle(self.apps.start("echo", "small"))
+        shared, own = (self.peerStorage[("127.0.0.1", i)] for i in (1, 2))
+        del shared.writes[:], own.writes[:]
+        self.assertEqual(self.settle(self.apps.pause("echo")),
+                         {US: "ok", A: "ok", B: "ok"})
+        self.assertEqual(shared.writes, [])
+        self.assertEqual(own.writes, [("runlists", CLUSTER_RUNLIST)])
+        self.assertEqual(self.settle(self.apps.runlist()), {})
+        self.assertEqual(self.peerNode[("127.0.0.1", 1)].calls[-1],
+                         ("pause_app", "echo"))
+
+    def test_markerOfAnotherProcess(self):
+        """
+        A store holding another token at our key (another node process
+        with our uuid, a store restored from a backup) is not ours: the
+        blobs are copied.
+        """
+        other = MemoryStorage()
+        other.write("nodes", US, packValue({"token": "0" * 32}), ["node"])
+        self.peerStorage[("127.0.0.1", 2)] = CountingStorage(other)
+        self.settle(self.apps.start("echo", "small"))
+        self.assertEqual(len(self.peerStorage[("127.0.0.1", 2)].writes), 4)
+
+    def test_peerCannotRead(self):
+        """
+        A peer whose storage read fails is treated as a store of its own
+        (the copy then says what is wrong).
+        """
+        peer = self.peerStorage[("127.0.0.1", 1)]
+        peer.fail = KeyNotFound("nodes/" + US)
+        remote = fakeRemote(peer, FakeNodeService())
+        self.assertFalse(self.settle(remote.sharesStore((US, b"x"))))
+        self.assertFalse(self.settle(remote.sharesStore(None)))
+
+    def test_markerNotWritten(self):
+        """
+        When our marker cannot be written, every peer is copied to.
+        """
+        def refuse(*args):
+            raise OSError("read-only")
+        self.storage.write = refuse
+        self.assertIsNone(self.settle(self.apps._marker()))
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
+
+    def test_lateJoinerShared(self):
+        """
+        A node linked later on our store is only asked to start the app;
+        the blobs are not even read for it.
+        """
+        self.remote.drop(A)
+        self.remote.drop(B)
+        self.settle(self.apps.start("echo", {}))
+        reads = []
+        read = self.storage.read
+        self.storage.read = lambda c, k: reads.append((c, k)) or read(c, k)
+        self.remote.link(A, ("127.0.0.1", 1), {})
+        self.assertEqual(self.settle(self.apps.sync(A)), ["echo"])
+        self.assertEqual(self.peerStorage[("127.0.0.1", 1)].writes, [])
+        self.assertEqual(self.peerNode[("127.0.0.1", 1)].calls,
+                         [("start_app", "echo", {})])
+        self.assertNotIn(("apps", "echo"), reads)

@@ -335,6 +335,21 @@ class TimeoutTests(_EngineCase):
         self.assertEqual(lines[:2], [b"Traceback (most recent call last)",
                                      b"ValueError: bad"])
 
+    def test_crashlogOfNamedNode(self):
+        """
+        A node on a shared storage puts its name in the key:
+        C{<microseconds>:<node>:<worker uuid>}.
+        """
+        self.engine.pool._crashlogNode = "node-a"
+        self.enqueue()
+        process = self.isolate.processes[0]
+        self.handshake(process)
+        self.end(process, code=1)
+        (key,) = self.storage.find("crashlogs", ["app"])
+        timestamp, node, uuid = key.split(":")
+        self.assertEqual((node, uuid), ("node-a", process.args[-1]))
+        self.assertGreater(int(timestamp), 10 ** 15)
+
     def test_terminateCodeTwoBreaksApp(self):
         upstream, _ = self.enqueue()
         process = self.isolate.processes[0]

@@ -107,6 +107,12 @@ class ClusterDeployTests(TestCase):
         for i in range(3):
             self.assertEqual(await self.apps(i), ["echo"])
             self.assertEqual(await self.clusterRunlist(i), {"echo": {}})
+        # each node has a files storage of its own: the blobs were copied
+        # (a peer on the same store would be logged and skipped)
+        self.assertNotIn("nothing copied", self.nodes[0].log())
+        for i in (1, 2):
+            self.assertEqual(await self.service("storage", i).find(
+                "apps", ["app"]), ["echo"])
         # B's echo is B's own copy, served there
         chunks, used = await self.ping(1)
         self.assertEqual(chunks, [b"pong"])

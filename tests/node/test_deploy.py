@@ -119,3 +119,63 @@ class SpoolTests(SynchronousTestCase):
         self.assertEqual(os.listdir(self.spool), [])
         self.assertRaises(SpawnFailed, deploy.removeUnpacked, self.spool,
                           "..")
+
+
+class RunlistTests(SynchronousTestCase):
+    """
+    The runlist key: 0.12's C{runlists/<name>}, or the node's own
+    C{runlists/<name>@<node>} on a shared storage.
+    """
+
+    def setUp(self):
+        self.storage = MemoryStorage()
+
+    def settle(self, coroutine):
+        from twisted.internet.defer import Deferred
+        return self.successResultOf(Deferred.fromCoroutine(coroutine))
+
+    def test_unscoped(self):
+        """
+        Without a node name the runlist is C{runlists/<name>}, as 0.12 and
+        its tools keep it.
+        """
+        runlist = deploy.Runlist(self.storage, "default")
+        self.assertEqual(runlist.key, "default")
+        self.settle(runlist.add("echo", "small"))
+        self.assertEqual(self.storage.find("runlists", ["runlist"]),
+                         ["default"])
+        self.assertEqual(self.settle(runlist.read()), {"echo": "small"})
+
+    def test_nodeScoped(self):
+        """
+        Two nodes' runlists on one store are kept apart: a pause on one
+        leaves the other's.
+        """
+        a = deploy.Runlist(self.storage, "default", "node-a")
+        b = deploy.Runlist(self.storage, "default", "node-b")
+        self.assertEqual(a.key, "default@node-a")
+        self.settle(a.add("echo", "small"))
+        self.settle(b.add("echo", "small"))
+        self.settle(a.remove("echo"))
+        self.assertEqual(self.settle(a.read()), {})
+        self.assertEqual(self.settle(b.read()), {"echo": "small"})
+        self.assertEqual(sorted(self.storage.find("runlists", ["runlist"])),
+                         ["default@node-a", "default@node-b"])
+
+    def test_sharedTemplate(self):
+        """
+        A node whose own runlist is not written yet boots with
+        C{runlists/<name>} (prepared for every node, e.g. by 0.12's
+        tool); its first change writes its own key only.
+        """
+        self.storage.write("runlists", "default", packValue(
+            {"echo": "small", "other": "small"}), ["runlist"])
+        a = deploy.Runlist(self.storage, "default", "node-a")
+        self.assertEqual(self.settle(a.read()),
+                         {"echo": "small", "other": "small"})
+        self.settle(a.remove("other"))
+        self.assertEqual(self.settle(a.read()), {"echo": "small"})
+        self.assertEqual(self.settle(deploy.Runlist(
+            self.storage, "default").read()),
+            {"echo": "small", "other": "small"})
+        self.assertEqual(deploy.runlistKey("default"), "default")

@@ -80,6 +80,36 @@ class _NodeCase(SynchronousTestCase):
 
 class NodeServiceTests(_NodeCase):
 
+    def test_ownStorageKeys(self):
+        """
+        On a storage of its own (the backend does not say C{shared}) the
+        node keeps 0.12's keys: C{runlists/default}, crashlogs without
+        its name.
+        """
+        self.assertFalse(self.node.sharedStorage)
+        self.assertEqual(self.node._runlist.key, "default")
+        self.assertIsNone(self.node._scope())
+
+    def test_sharedStorageKeys(self):
+        """
+        On a shared backend the node's runlist and crashlogs name it: by
+        its uuid, or the C{name} it is given.
+        """
+        self.context.storages["core"].shared = True
+        self.context.uuid = "0f00-uuid"
+        node = NodeService(self.context, isolateFactory=self._isolate)
+        self.assertTrue(node.sharedStorage)
+        self.assertEqual(node._runlist.key, "default@0f00-uuid")
+        self.assertEqual(node._scope(), "0f00-uuid")
+        node = NodeService(self.context, runlist="boot", nodeName="web-1",
+                           isolateFactory=self._isolate)
+        self.assertEqual(node._runlist.key, "boot@web-1")
+        # the config may say otherwise (one node per store after all)
+        node = NodeService(self.context, sharedStorage=False,
+                           isolateFactory=self._isolate)
+        self.assertEqual(node._runlist.key, "default")
+
+
     def test_interface(self):
         self.assertTrue(verifyObject(INode, self.node))
 
@@ -266,3 +296,32 @@ class NodeServiceTests(_NodeCase):
         self.start()
         self.assertEqual(self.node.apps(), ["echo"])
         self.assertEqual(len(self.flushLoggedErrors()), 0)
+
+
+class NodePluginArgsTests(SynchronousTestCase):
+    """
+    The node plugin's C{name} and C{shared-storage} args.
+    """
+
+    def validate(self, args):
+        from cocaine.config import ConfigError
+        from services.node import node
+        try:
+            node.validate("services.node.args", args, parse({}))
+        except ConfigError as e:
+            return str(e)
+        return None
+
+    def test_name(self):
+        self.assertIsNone(self.validate({"name": "web-1.example_2"}))
+        self.assertIsNone(self.validate(
+            {"name": "5f8b7a1e-3c1d-4e57-9a55-1c2f0b6a7d90"}))
+        for bad in ("", "a:b", "a@b", "a/b", ".x", 7, "x" * 101):
+            self.assertIn("services.node.args.name: must be",
+                          self.validate({"name": bad}))
+
+    def test_sharedStorage(self):
+        self.assertIsNone(self.validate({"shared-storage": True}))
+        self.assertEqual(self.validate({"shared-storage": "yes"}),
+                         "services.node.args.shared-storage: must be true "
+                         "or false")

@@ -5,7 +5,8 @@ Tests for L{cocaine.protocol.crashlogs}.
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.protocol.crashlogs import (
-    crashlogKey, crashlogTags, describe, isoTime, oldestFirst, parseKey)
+    crashlogKey, crashlogTags, describe, isoTime, oldestFirst, parseKey,
+    splitKey)
 
 
 class CrashlogKeyTests(SynchronousTestCase):
@@ -21,6 +22,20 @@ class CrashlogKeyTests(SynchronousTestCase):
         key = crashlogKey(1700000000.25, "w-1")
         self.assertEqual(key, "1700000000250000:w-1")
         self.assertEqual(parseKey(key), (1700000000250000, "w-1"))
+
+    def test_nodeKey(self):
+        """
+        A node on a shared storage puts its name between the timestamp and
+        the worker; the timestamp is still everything before the first
+        C{:}, as Cocaine 0.12's tool reads it.
+        """
+        key = crashlogKey(1700000000.25, "w-1", node="node-a")
+        self.assertEqual(key, "1700000000250000:node-a:w-1")
+        self.assertEqual(splitKey(key), (1700000000250000, "node-a", "w-1"))
+        self.assertEqual(parseKey(key), (1700000000250000, "w-1"))
+        self.assertEqual(splitKey("5:w"), (5, None, "w"))
+        self.assertEqual(describe(key)["node"], "node-a")
+        self.assertEqual(oldestFirst([key, "1:w"]), ["1:w", key])
 
     def test_oddKeys(self):
         """
@@ -43,7 +58,7 @@ class CrashlogKeyTests(SynchronousTestCase):
         """
         self.assertEqual(describe("1700000000000000:w"), {
             "key": "1700000000000000:w", "timestamp": 1700000000000000,
-            "time": "2023-11-14T22:13:20Z", "uuid": "w"})
+            "time": "2023-11-14T22:13:20Z", "node": None, "uuid": "w"})
         self.assertIsNone(isoTime(None))
         self.assertIsNone(isoTime(10 ** 30))
 

@@ -229,7 +229,8 @@ class CrashlogTests(ToolTestCase):
         self.assertEqual([e["key"] for e in entries], [first, second, third])
         self.assertEqual(entries[0], {
             "key": first, "timestamp": 1700000000000000,
-            "time": "2023-11-14T22:13:20Z", "uuid": "11111111-aaaa"})
+            "time": "2023-11-14T22:13:20Z", "node": None,
+            "uuid": "11111111-aaaa"})
         out = self.ok("crashlog", "list", "echo").out
         for text in ("1700000000000000", "2023-11-14T22:13:20Z",
                      "11111111-aaaa", "33333333-cccc"):
@@ -240,8 +241,8 @@ class CrashlogTests(ToolTestCase):
                          "line one\nline two\n")
         self.assertEqual(self.json("crashlog", "view", "echo", "last"), {
             "app": "echo", "key": third, "timestamp": 1700000120000000,
-            "time": "2023-11-14T22:15:20Z", "uuid": "33333333-cccc",
-            "lines": ["third"]})
+            "time": "2023-11-14T22:15:20Z", "node": None,
+            "uuid": "33333333-cccc", "lines": ["third"]})
         self.fails("crashlog", "view", "echo", "123",
                    message="no crashlog '123' of app 'echo'")
 
@@ -259,6 +260,25 @@ class CrashlogTests(ToolTestCase):
         self.assertEqual(self.json("crashlog", "list", "echo"), [])
         # other apps' crashlogs are left alone
         self.assertEqual(len(self.json("crashlog", "list", "other")), 1)
+
+    def test_crashlogOfNodes(self):
+        """
+        Crashlogs written by nodes on a shared storage name the node: the
+        list shows it, and a timestamp still finds the crashlog.
+        """
+        a = "1700000000000000:node-a:11111111-aaaa"
+        b = "1700000060000000:node-b:22222222-bbbb"
+        self.crashlog(a, ["from a"])
+        self.crashlog(b, ["from b"])
+        entries = self.json("crashlog", "list", "echo")
+        self.assertEqual([(e["node"], e["uuid"]) for e in entries],
+                         [("node-a", "11111111-aaaa"),
+                          ("node-b", "22222222-bbbb")])
+        out = self.ok("crashlog", "list", "echo").out
+        self.assertIn("node-b", out)
+        self.assertIn("22222222-bbbb", out)
+        self.assertEqual(self.ok("crashlog", "view", "echo",
+                                 "1700000060000000").out, "from b\n")
 
 
 class KeysTests(ToolTestCase):

@@ -210,7 +210,8 @@ function drawApp(card, view) {
   const logs = card.el.querySelector('.crashlogs')
   logs.replaceChildren(...view.crashlogs.map(c => el('li', { 'data-key': c.key },
     el('a', { onclick: () => showCrashlog(view.name, c.key) },
-      'crashlog ' + (c.time || c.key) + ' worker ' + c.uuid), ' ',
+      'crashlog ' + (c.time || c.key) + (c.node ? ' node ' + c.node : '') +
+      ' worker ' + c.uuid), ' ',
     el('button', { class: 'remove', onclick: () =>
       act('crashlogs/' + app(view.name) + '/' + encodeURIComponent(c.key) + '/remove')
     }, 'remove'))))
