@@ -4,6 +4,10 @@ with free client and peer ports and a throwaway data directory, started
 and stopped by PID. When etcd is not installed it is installed with
 L{bench.peers.debian.aptInstall} (which keeps apt from starting the
 system service); the test skips, naming why, only when that fails.
+
+Given a C{host} and a C{namespace}, it listens on that address inside
+that network namespace (run through C{ip netns exec}; the test's own
+checks of it join the namespace with L{tests.integration.netns.netnsCall}).
 """
 
 import json
@@ -16,6 +20,7 @@ import urllib.request
 
 from twisted.trial.unittest import SkipTest
 
+from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
 
 ETCD = "/usr/bin/etcd"
@@ -45,29 +50,55 @@ class Etcd:
     """
     One single-member etcd process.
 
-    @ivar url: its client URL once started (C{http://127.0.0.1:PORT}).
+    @ivar url: its client URL once started (C{http://HOST:PORT}).
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, host="127.0.0.1", namespace=None):
+        """
+        @param host: the address it listens on (clients and peers).
+        @param namespace: the network namespace to run it in, or L{None}
+            for this one.
+        """
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
+        self.host = host
+        self.namespace = namespace
         self.clientPort = freePort()
         self.peerPort = freePort()
-        self.url = "http://127.0.0.1:{}".format(self.clientPort)
+        self.url = "http://{}:{}".format(host, self.clientPort)
         self.process = None
         self.logPath = os.path.join(self.directory, "etcd.log")
 
     def command(self):
-        peer = "http://127.0.0.1:{}".format(self.peerPort)
-        return [etcdBinary(), "--name", "test",
-                "--data-dir", os.path.join(self.directory, "data"),
-                "--listen-client-urls", self.url,
-                "--advertise-client-urls", self.url,
-                "--listen-peer-urls", peer,
-                "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", "test=" + peer,
-                "--listen-metrics-urls", "",
-                "--log-level", "warn"]
+        peer = "http://{}:{}".format(self.host, self.peerPort)
+        command = [etcdBinary(), "--name", "test",
+                   "--data-dir", os.path.join(self.directory, "data"),
+                   "--listen-client-urls", self.url,
+                   "--advertise-client-urls", self.url,
+                   "--listen-peer-urls", peer,
+                   "--initial-advertise-peer-urls", peer,
+                   "--initial-cluster", "test=" + peer,
+                   "--listen-metrics-urls", "",
+                   "--log-level", "warn"]
+        if self.namespace is not None:
+            command = inNamespace(self.namespace, command)
+        return command
+
+    def _answers(self):
+        request = urllib.request.Request(
+            self.url + "/v3/kv/range",
+            data=json.dumps({"key": "AA=="}).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=1) as answer:
+            json.load(answer)
+
+    def inside(self, function, *args):
+        """
+        Call C{function} where etcd's address is reachable: in its
+        namespace when it has one.
+        """
+        if self.namespace is None:
+            return function(*args)
+        return netnsCall(self.namespace, function, *args)
 
     def start(self, timeout=20):
         """
@@ -86,12 +117,7 @@ class Etcd:
             if self.process.poll() is not None:
                 break
             try:
-                request = urllib.request.Request(
-                    self.url + "/v3/kv/range",
-                    data=json.dumps({"key": "AA=="}).encode(),
-                    method="POST")
-                with urllib.request.urlopen(request, timeout=1) as answer:
-                    json.load(answer)
+                self.inside(self._answers)
                 return self
             except OSError:
                 time.sleep(0.1)

@@ -11,6 +11,12 @@ between, so the PID is the server's own). Authentication is C{trust} on
 loopback only; C{fsync} is off, as tests need no power-loss safety (a fast
 shutdown still writes every acknowledged transaction out).
 
+Given a C{host} and a C{namespace}, the server listens on that address
+inside that network namespace instead (C{ip netns exec}, then
+C{setpriv} to the C{postgres} user: both replace themselves, so the PID is
+still the server's), trusting the C{clients} networks as well; the test's
+own connections join the namespace (L{tests.integration.netns.netnsCall}).
+
 The package is installed with C{apt-get} (service starts denied) when
 missing; a test skips, saying why, only when that fails.
 """
@@ -27,6 +33,7 @@ import time
 
 from twisted.trial.unittest import SkipTest
 
+from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
 
 #: The role and database the tests use.
@@ -88,8 +95,19 @@ class PostgresServer:
     @ivar directory: the cluster's throwaway directory.
     """
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, host="127.0.0.1", namespace=None,
+                 clients=()):
+        """
+        @param host: the address it listens on.
+        @param namespace: the network namespace to run it in, or L{None}
+            for this one.
+        @param clients: networks (CIDR) besides loopback whose clients
+            are trusted.
+        """
         self.port = port
+        self.host = host
+        self.namespace = namespace
+        self.clients = list(clients)
         self.directory = None
         self.process = None
 
@@ -102,11 +120,18 @@ class PostgresServer:
         return os.path.join(self.directory, "postgres.log")
 
     def dsn(self, database=DATABASE):
-        return "postgresql://{}@127.0.0.1:{}/{}".format(USER, self.port,
-                                                       database)
+        return "postgresql://{}@{}:{}/{}".format(USER, self.host, self.port,
+                                                database)
 
-    def _spawn(self, argv, **kwargs):
+    def _spawn(self, argv, namespace=None, **kwargs):
         user, group = _runAs()
+        if namespace is not None:
+            # joining a namespace needs root: drop to the user after it
+            if user is not None:
+                argv = ["setpriv", "--reuid", user, "--regid", str(group),
+                        "--init-groups"] + argv
+            argv = inNamespace(namespace, argv)
+            user = group = None
         return subprocess.Popen(argv, user=user, group=group,
                                 cwd=self.directory, stdin=subprocess.DEVNULL,
                                 **kwargs)
@@ -139,16 +164,19 @@ class PostgresServer:
             with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
                 f.write("local all all trust\n"
                         "host all all 127.0.0.1/32 trust\n")
+                for network in self.clients:
+                    f.write("host all all {} trust\n".format(network))
         if self.port is None:
             self.port = freePort()
         with open(self.logPath, "ab") as log:
             self.process = self._spawn(
                 [os.path.join(bin, "postgres"), "-D", self.data,
-                 "-h", "127.0.0.1", "-p", str(self.port),
+                 "-h", self.host, "-p", str(self.port),
                  "-k", self.directory, "-c", "fsync=off",
                  "-c", "full_page_writes=off", "-c", "max_connections=50",
                  "-c", "logging_collector=off"],
-                stdout=log, stderr=subprocess.STDOUT)
+                namespace=self.namespace, stdout=log,
+                stderr=subprocess.STDOUT)
         self._waitReady(timeout)
         if first:
             self.sql("CREATE DATABASE {}".format(DATABASE),
@@ -162,8 +190,8 @@ class PostgresServer:
             if self.process.poll() is not None:
                 break
             try:
-                psycopg.connect(self.dsn("postgres"), connect_timeout=2
-                                ).close()
+                self.inside(lambda: psycopg.connect(
+                    self.dsn("postgres"), connect_timeout=2).close())
                 return
             except psycopg.OperationalError:
                 time.sleep(0.05)
@@ -179,10 +207,22 @@ class PostgresServer:
         @return: its rows.
         """
         import psycopg
-        with psycopg.connect(self.dsn(database), autocommit=True,
-                             connect_timeout=5) as connection:
-            cursor = connection.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
+
+        def run():
+            with psycopg.connect(self.dsn(database), autocommit=True,
+                                 connect_timeout=5) as connection:
+                cursor = connection.execute(statement, params)
+                return cursor.fetchall() if cursor.description else []
+        return self.inside(run)
+
+    def inside(self, function):
+        """
+        Call C{function} where the server's address is reachable: in its
+        namespace when it has one.
+        """
+        if self.namespace is None:
+            return function()
+        return netnsCall(self.namespace, function)
 
     def log(self):
         try:
