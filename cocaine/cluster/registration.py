@@ -362,8 +362,9 @@ def _check(inputs, registration):
 @_registered.upon(RegistrationInputs.missing).to(_creating)
 def _missing(inputs, registration, loop: LoopingCall):
     loop.stop()
-    registration.log.warn("cluster: {path} is gone though lease {lease} "
-                          "lives; writing it again", path=registration.path,
+    registration.log.warn("cluster: {path} is not there any more; writing "
+                          "it again on lease {lease} (or a new one if that "
+                          "is gone too)", path=registration.path,
                           lease=registration.lease)
     _create(inputs, registration)
 
