@@ -186,6 +186,8 @@ class UnicornDiscovery(Service):
                 call.cancel()
                 self.log.info("cluster: node {uuid} is registered again",
                               uuid=uuid)
+                # perhaps restarted, elsewhere: read it again
+                self._read(uuid)
         for uuid in list(self.peers):
             if uuid in names or uuid in self._unlisted:
                 continue
@@ -245,8 +247,11 @@ class UnicornDiscovery(Service):
                               "{endpoints}", uuid=uuid,
                               endpoints=endpoints)
             elif known != endpoints:
+                # restarted elsewhere: a new link, connecting now
                 self.log.info("cluster: node {uuid} moved to {endpoints}",
                               uuid=uuid, endpoints=endpoints)
+                self._left(uuid, "registered again at {}".format(
+                    endpoints))
             self._heard(uuid, endpoints)
 
         def failed(reason):
@@ -266,8 +271,15 @@ class UnicornDiscovery(Service):
         """
         Report every node read (peering forgets a node not heard for a
         while); read again those unread and those not linked (their
-        endpoints may have changed).
+        endpoints may have changed); drop those no longer registered whose
+        link is down now (a node that stopped cleanly unregisters before
+        its connections close).
         """
+        for uuid in list(self._unlisted):
+            if not self._isLinked(uuid):
+                # no longer registered, and now its link is down too
+                self._unlisted.pop(uuid).cancel()
+                self._drop(uuid, "its registration ended")
         for uuid, endpoints in list(self.peers.items()):
             if endpoints is not None:
                 self._heard(uuid, endpoints)

@@ -225,6 +225,42 @@ class UnicornDiscoveryTests(SynchronousTestCase):
         self.assertEqual(self.clocks["a"].getDelayedCalls(), [])
         self.assertEqual(self.clocks["b"].getDelayedCalls(), [])
 
+    def test_cleanStopThenRestartElsewhere(self):
+        """
+        Unregistered while still linked, the node is given the grace;
+        once its link is down it is dropped at the next interval; and
+        registered again (at another port) it is read again at once and
+        reported as a new link.
+        """
+        a = self.node("a", 1001)
+        b = self.node("b", 1002)
+        self.peerings["a"].linked.add("b")
+        self.successResultOf(b.stopService())
+        self.assertEqual(self.peerings["a"].left, [])
+        self.peerings["a"].linked.discard("b")
+        self.advance(INTERVAL)
+        self.assertEqual(self.peerings["a"].left,
+                         [("b", "its registration ended")])
+        self.assertEqual(a.peers, {})
+        self.node("b", 2002)
+        self.assertEqual(self.peerings["a"].heard[-1],
+                         ("b", [("127.0.0.1", 2002)]))
+
+    def test_restartWithinTheGrace(self):
+        """
+        Registered again at another port before it was dropped: the old
+        link goes, a new one is heard at the new endpoints at once.
+        """
+        self.node("a", 1001)
+        b = self.node("b", 1002)
+        self.peerings["a"].linked.add("b")
+        self.successResultOf(b.stopService())
+        self.node("b", 2002)
+        self.assertEqual(self.peerings["a"].left, [
+            ("b", "registered again at [('127.0.0.1', 2002)]")])
+        self.assertEqual(self.peerings["a"].heard[-1],
+                         ("b", [("127.0.0.1", 2002)]))
+
 
 class ClusterServiceUnicornTests(SynchronousTestCase):
     """
@@ -266,3 +302,4 @@ class ClusterServiceUnicornTests(SynchronousTestCase):
             "us", Registry(), LocatorService(Registry(), "us"),
             context=context)
         self.assertIs(service.discovery.backend, backend)
+
