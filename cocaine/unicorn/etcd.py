@@ -469,7 +469,10 @@ class _Watch:
         def failed(reason):
             if self.stopped:
                 return
-            if (first or not reason.check(ConnectionLoss)
+            # a watch that could not start fails; one that sent its first
+            # state resumes, even if its stream was not open yet
+            if ((first and not self._started)
+                    or not reason.check(ConnectionLoss)
                     or reason.check(_LockLost)):
                 self.fail(reason.value)
             else:
@@ -478,6 +481,7 @@ class _Watch:
 
     async def _resume(self, first):
         revision = await self.sync(first)
+        self._started = True
         if self.stopped or revision is None:
             return
         key = self.backend.key(self.path)
