@@ -119,6 +119,13 @@ class ClusterService(OrderedMultiService):
         peering stops again.
         """
         d = OrderedMultiService.startService(self)
+        if self.config.discovery == "unicorn":
+            d.addCallback(lambda _: self.log.info(
+                "cluster: unicorn discovery in {backend}, lease {lease}s, "
+                "interval {interval}s", discovery=self.config.discovery,
+                backend=self.config.backend, lease=self.config.lease,
+                interval=self.config.interval))
+            return d
         d.addCallback(lambda _: self.log.info(
             "cluster: {discovery} discovery, interval {interval}s",
             discovery=self.config.discovery, interval=self.config.interval))
