@@ -2,6 +2,7 @@
 The cluster: joining, two nodes against one, announce traffic.
 
     python -m bench.cluster [--quick] [--joins N] [--requests N] [--runs R]
+                            [--unicorn-joins N] [--calls N]
 
 Workloads:
   1. join: node A (static discovery on 127.0.0.1, B in its peers) runs; B
@@ -24,6 +25,13 @@ Workloads:
      namespace this benchmark creates and deletes (loopback only, with a
      multicast route on it), the datagrams a listener on the group
      counts per node over a measured window, scaled to a minute.
+  4. coordination (L{bench.coordination}; etcd and PostgreSQL started
+     throwaway on 127.0.0.1): join time through unicorn (node B spawned
+     -> listed in A's C{cluster()}, lease 3 s kept alive every second),
+     C{unicorn.get}/C{put} through a node against etcd's JSON gateway
+     called directly, and C{postgres} storage C{read}/C{write} through a
+     node against the backend's statements on a psycopg connection:
+     calls/s one at a time, and the ratios.
 Prints the machine, then a table; medians with the spread.
 """
 
@@ -40,6 +48,7 @@ import time
 import psutil
 from twisted.internet import defer, task
 
+from bench import coordination
 from bench.apps import request
 from bench.rpc import inflight, machine, median
 from cocaine.cluster.announce import encodeAnnounce
@@ -249,7 +258,8 @@ def measureAnnounces(directory, seconds, interval):
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-def report(joins, scale, computed, measured, window, args):
+def report(joins, scale, computed, measured, window, args,
+           coordinated=None):
     spawn, (slo, shi) = statistics.median(joins["spawn"]), (
         min(joins["spawn"]), max(joins["spawn"]))
     listen, (llo, lhi) = statistics.median(joins["listening"]), (
@@ -294,6 +304,10 @@ def report(joins, scale, computed, measured, window, args):
         rows.append("| announces measured per node per minute | not run: "
                     "{} | - |".format(measured))
         measuredLine = "announce traffic not measured: " + measured
+    ratios = []
+    if coordinated is not None:
+        extra, ratios = coordination.rows(coordinated, args.calls)
+        rows += extra
     lines = [
         "machine: " + machine(),
         "date: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -313,7 +327,10 @@ def report(joins, scale, computed, measured, window, args):
     ] + rows + [
         "",
         "in-flight errors: {}".format(errors),
-    ]
+    ] + (["coordination: {} unicorn joins, {} calls per figure, one at a "
+          "time".format(args.unicorn_joins, args.calls)] + [
+              "ratio: " + ratio for ratio in ratios]
+         if coordinated is not None else [])
     print("\n".join(lines))
     return "\n".join(lines)
 
@@ -328,12 +345,17 @@ def main(argv=None):
                         help="announce interval for the traffic figures")
     parser.add_argument("--window-s", type=float, default=30.0,
                         help="seconds the announce listener counts")
+    parser.add_argument("--unicorn-joins", type=int, default=15,
+                        help="joins through unicorn measured")
+    parser.add_argument("--calls", type=int, default=2000,
+                        help="unicorn and postgres calls per figure")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run that only shows it works")
     args = parser.parse_args(argv)
     if args.quick:
         args.joins, args.requests, args.runs = 3, 1000, 1
         args.interval, args.window_s = 1.0, 3.0
+        args.unicorn_joins, args.calls = 3, 200
     directory = tempfile.mkdtemp(prefix="cocaine-bench-cluster-")
     results = {}
     computed = {}
@@ -359,6 +381,9 @@ def main(argv=None):
             finally:
                 for node in started:
                     node.stop()
+            results["coordination"] = await coordination.measure(
+                reactor, os.path.join(directory, "coordination"),
+                args.unicorn_joins, args.calls)
         task.react(lambda reactor: defer.Deferred.fromCoroutine(
             joins(reactor)), [])
     except SystemExit as e:
@@ -368,7 +393,7 @@ def main(argv=None):
                                 args.window_s, args.interval)
     shutil.rmtree(directory, ignore_errors=True)
     return report(results["joins"], results["scale"], computed, measured,
-                  args.window, args)
+                  args.window, args, results.get("coordination"))
 
 
 if __name__ == "__main__":

@@ -154,7 +154,8 @@ class Cluster:
     """
     Cluster discovery and peering (C{docs/cluster.md}).
 
-    @ivar discovery: C{"multicast"}, C{"static"} or L{None} (off).
+    @ivar discovery: C{"multicast"}, C{"static"}, C{"unicorn"} or L{None}
+        (off).
     @ivar peers: C{((host, port), ...)}: the locators of the other nodes,
         for static discovery.
     @ivar secret: the HMAC key of multicast announces, or L{None}.
@@ -169,6 +170,10 @@ class Cluster:
         oldest is forgotten for a new one (C{max-unlinked}).
     @ivar maxReportApps: apps of one peer's load report kept at most
         (C{max-report-apps}).
+    @ivar backend: with unicorn discovery, the name of the C{unicorns}
+        entry nodes register in.
+    @ivar lease: with unicorn discovery, the TTL in seconds of a node's
+        registration (kept alive every third of it).
     """
 
     discovery: str = None
@@ -185,6 +190,8 @@ class Cluster:
     replayWindow: float = 30.0
     maxUnlinked: int = 64
     maxReportApps: int = 256
+    backend: str = "core"
+    lease: int = 5
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,8 @@ def _logging(value):
 
 _CLUSTER_KEYS = ("discovery", "group", "port", "interval", "interface",
                  "ttl", "loopback", "peers", "secret", "gateway", "bias",
-                 "replay-window", "max-unlinked", "max-report-apps")
+                 "replay-window", "max-unlinked", "max-report-apps",
+                 "backend", "lease")
 
 
 def _cluster(value):
@@ -468,9 +476,9 @@ def _cluster(value):
     _keys("cluster", value, _CLUSTER_KEYS)
     defaults = Cluster()
     discovery = value.get("discovery")
-    if discovery not in (None, "multicast", "static"):
+    if discovery not in (None, "multicast", "static", "unicorn"):
         raise ConfigError("cluster.discovery", "must be \"multicast\", "
-                          "\"static\" or null, got {}".format(
+                          "\"static\", \"unicorn\" or null, got {}".format(
                               _describe(discovery)))
     group = _address("cluster.group", value.get("group", defaults.group))
     if not ipaddress.ip_address(group).is_multicast or ":" in group:
@@ -545,11 +553,32 @@ def _cluster(value):
             raise ConfigError("cluster." + key, "must be an integer {}-{}, "
                               "got {}".format(low, high, _describe(cap)))
         caps[_CLUSTER_FIELDS[key]] = cap
+    backend = _string("cluster.backend",
+                      value.get("backend", defaults.backend))
+    lease = value.get("lease", defaults.lease)
+    if type(lease) is not int or not 1 <= lease <= 3600:
+        raise ConfigError("cluster.lease", "must be an integer number of "
+                          "seconds 1-3600, got {}".format(_describe(lease)))
     return Cluster(discovery=discovery, group=group, port=port,
                    interval=float(interval), interface=interface, ttl=ttl,
                    loopback=loopback, peers=tuple(peers), secret=secret,
                    gateway=gateway, bias=float(bias),
-                   replayWindow=float(window), **caps)
+                   replayWindow=float(window), backend=backend,
+                   lease=lease, **caps)
+
+
+def _clusterBackend(cluster, unicorns):
+    """
+    With unicorn discovery, C{cluster.backend} must name a C{unicorns}
+    entry.
+    """
+    if cluster.discovery == "unicorn" and cluster.backend not in unicorns:
+        raise ConfigError("cluster.backend", "no unicorn named {} "
+                          "(configured: {})".format(
+                              json.dumps(cluster.backend),
+                              ", ".join(sorted(unicorns)) or
+                              "none; add a \"unicorns\" section"))
+    return cluster
 
 
 _CLUSTER_FIELDS = {"max-unlinked": "maxUnlinked",
@@ -664,16 +693,18 @@ def parse(value, source="<defaults>"):
     if type(insecure) is not bool:
         raise ConfigError("insecure", "must be true or false, got {}"
                           .format(_describe(insecure)))
+    unicorns = _components("unicorns", value.get("unicorns", {}))
     return Config(
         source=source,
         paths=_paths(merged["paths"]),
         network=_networkWithTLS(merged["network"]),
         storages=_components("storages", merged["storages"], ("core",)),
         services=_components("services", merged["services"]),
-        unicorns=_components("unicorns", value.get("unicorns", {})),
+        unicorns=unicorns,
         logging=_logging(merged["logging"]),
         uuid=uuid,
-        cluster=_cluster(value.get("cluster", {})),
+        cluster=_clusterBackend(_cluster(value.get("cluster", {})),
+                                unicorns),
         authentication=_authentications(value.get("authentications", {})),
         authorization=_authorizations(value.get("authorizations", {})),
         insecure=insecure)

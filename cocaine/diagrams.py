@@ -41,6 +41,14 @@ MACHINES = [
      "whole table, then `linked`), reconnecting with a backoff from "
      "0.1 s doubling to the announce interval, and forgotten after 3 "
      "intervals without an announce."),
+    ("Cluster registration", "cocaine.cluster.registration",
+     "RegistrationMachine",
+     "A node's registration in unicorn (discovery through unicorn): a "
+     "lease of its own, the node `/cocaine/discovery/<uuid>` holding the "
+     "locator's endpoints on it, kept alive every third of the TTL; "
+     "registered again on a new lease when the lease is found gone, "
+     "retried from 0.1 s doubling to 1 s when the engine cannot be "
+     "reached; stopping revokes the lease."),
     ("Mesh link", "cocaine.mesh.link", "LinkMachine",
      "A connection from one of our mesh clients to one cote-style server: "
      "connecting (and, with TLS, handshaking), up, or waiting to retry "

@@ -330,16 +330,44 @@ class IUnicornBackend(Interface):
         @raise cocaine.errors.NoNode: the node does not exist.
         """
 
-    def create(path, value, ephemeral=False, sequence=False):
+    def create(path, value, ephemeral=False, sequence=False, lease=None):
         """
         Create a node and any missing parents (parents hold L{None}). An
         ephemeral node lives as long as the backend's session (etcd: its
-        lease); a sequential one gets a suffix that keeps it apart
-        (memory: ZooKeeper's 10-digit counter; etcd: C{-<random hex>},
-        ordered by creation through C{create_revision}).
+        lease), or as C{lease} (from L{grantLease}) when given; a
+        sequential one gets a suffix that keeps it apart (memory:
+        ZooKeeper's 10-digit counter; etcd: C{-<random hex>}, ordered by
+        creation through C{create_revision}).
 
         @return: the path created.
         @raise cocaine.errors.NodeExists: it exists.
+        @raise cocaine.errors.UnicornError: C{lease} is not alive.
+        """
+
+    def grantLease(ttl):
+        """
+        A lease of its own, for nodes that must outlive their owner by
+        C{ttl} seconds at most whatever the backend's session does (a
+        cluster node's registration): it ends C{ttl} seconds after it was
+        last kept alive, deleting the nodes created on it.
+
+        @return: a Deferred of its id.
+        """
+
+    def keepLease(lease):
+        """
+        Keep C{lease} alive for its TTL from now.
+
+        @return: a Deferred of the seconds it has left, C{0} when it has
+            ended (expired or revoked; its nodes are gone).
+        """
+
+    def revokeLease(lease):
+        """
+        End C{lease} now, deleting its nodes (one that has ended already
+        is not an error).
+
+        @return: a Deferred.
         """
 
     def remove(path, version):

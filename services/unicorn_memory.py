@@ -21,7 +21,7 @@ class _MemoryUnicornPlugin:
 
     def makeBackend(self, context, name, args):
         from cocaine.unicorn.memory import MemoryUnicorn
-        return MemoryUnicorn()
+        return MemoryUnicorn(context.reactor)
 
 
 memoryUnicorn = _MemoryUnicornPlugin()

@@ -161,6 +161,22 @@ class Peering(Service):
         if self._forgotten is not None:
             self._forgotten(uuid)
 
+    def left(self, uuid, reason):
+        """
+        Discovery says node C{uuid} has gone (its registration ended):
+        close its link, so its services leave the remote table, and
+        forget it.
+        """
+        link = self._links.pop(uuid, None)
+        if link is None:
+            return
+        link.machine.close()
+        self.log.info("cluster: node {uuid} left: {reason}", uuid=uuid,
+                      reason=reason)
+        self.changed()
+        if self._forgotten is not None:
+            self._forgotten(uuid)
+
     def isLinked(self, uuid):
         """
         @return: whether node C{uuid}'s table is in the remote table (its

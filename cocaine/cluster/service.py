@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.cluster.test_service -*-
 """
-The cluster part of a node: discovery (multicast or static) reporting to
-peering, which fills the locator's remote table.
+The cluster part of a node: discovery (multicast, static or through
+unicorn) reporting to peering, which fills the locator's remote table.
 """
 
 from twisted.application.service import Service
@@ -13,6 +13,7 @@ from cocaine.cluster.gateway import AdhocGateway, LoadAwareGateway
 from cocaine.cluster.load import CpuSampler, LoadPublisher, nodeLoad
 from cocaine.cluster.peering import Peering, locatorStreams
 from cocaine.cluster.static import StaticDiscovery, locatorProbe
+from cocaine.cluster.unicorn import UnicornDiscovery
 from cocaine.errors import StartupError
 from cocaine.ordered import OrderedMultiService
 
@@ -26,7 +27,7 @@ class ClusterService(OrderedMultiService):
     log = Logger()
 
     def __init__(self, reactor, cluster, uuid, registry, locator,
-                 context=None, loadSource=None):
+                 context=None, loadSource=None, unicorn=None):
         """
         @param cluster: the config's L{cocaine.config.Cluster}; its
             C{discovery} is not L{None}.
@@ -38,6 +39,9 @@ class ClusterService(OrderedMultiService):
             C{context} once started.
         @param loadSource: C{() -> load report}, instead of measuring the
             context (tests).
+        @param unicorn: with unicorn discovery, the backend to register
+            in; by default the context's C{unicorns} entry the config
+            names.
         """
         OrderedMultiService.__init__(self)
         self.setName("cluster")
@@ -65,6 +69,13 @@ class ClusterService(OrderedMultiService):
         if cluster.discovery == "multicast":
             self.discovery = MulticastDiscovery(
                 reactor, cluster, uuid, self.endpoints, self.peering.heard)
+        elif cluster.discovery == "unicorn":
+            if unicorn is None:
+                unicorn = context.unicorn(cluster.backend)
+            self.discovery = UnicornDiscovery(
+                reactor, uuid, unicorn, self.endpoints, self.peering.heard,
+                self.peering.left, self.peering.isLinked, cluster.interval,
+                cluster.lease)
         else:
             probe, close = locatorProbe(reactor, timeout)
             self.discovery = StaticDiscovery(
@@ -108,6 +119,13 @@ class ClusterService(OrderedMultiService):
         peering stops again.
         """
         d = OrderedMultiService.startService(self)
+        if self.config.discovery == "unicorn":
+            d.addCallback(lambda _: self.log.info(
+                "cluster: unicorn discovery in {backend}, lease {lease}s, "
+                "interval {interval}s", discovery=self.config.discovery,
+                backend=self.config.backend, lease=self.config.lease,
+                interval=self.config.interval))
+            return d
         d.addCallback(lambda _: self.log.info(
             "cluster: {discovery} discovery, interval {interval}s",
             discovery=self.config.discovery, interval=self.config.interval))

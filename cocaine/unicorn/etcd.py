@@ -9,7 +9,9 @@ in C{docs/unicorn.md}:
   - ZooKeeper's data version is etcd's C{version} minus one (0 when
     created, +1 per write), so C{put} compares C{version} in a txn;
   - ephemeral nodes carry the backend's lease (ZooKeeper's session),
-    granted on first use and kept alive every third of its TTL;
+    granted on first use and kept alive every third of its TTL, or a
+    lease of their own (L{EtcdUnicorn.grantLease}) that its owner keeps
+    alive;
   - the child version is the etcd revision of the last child created or
     deleted (it grows with each change, though not by one);
   - a lock is a key with the lease under the folder; the holder is the
@@ -202,6 +204,37 @@ class EtcdUnicorn(Service):
                 self._scheduleKeepalive()
         d.addCallbacks(answered, failed)
 
+    # -- leases of their own (IUnicornBackend) -------------------------------
+
+    def grantLease(self, ttl):
+        return _ensure(self._grantLease(ttl))
+
+    async def _grantLease(self, ttl):
+        answer = await self.gateway.call("/v3/lease/grant",
+                                         {"TTL": str(int(ttl))})
+        return answer["ID"]
+
+    def keepLease(self, lease):
+        return _ensure(self._keepLease(lease))
+
+    async def _keepLease(self, lease):
+        answer = await self.gateway.call("/v3/lease/keepalive",
+                                         {"ID": lease})
+        return max(0, number(answer.get("result", {}).get("TTL")))
+
+    def revokeLease(self, lease):
+        return _ensure(self._revokeLease(lease))
+
+    async def _revokeLease(self, lease):
+        try:
+            await self.gateway.call("/v3/lease/revoke", {"ID": lease})
+        except ConnectionLoss:
+            raise
+        except UnicornError as e:
+            # ended already: what revoking wanted
+            if "not found" not in str(e):
+                raise
+
     # -- reads ---------------------------------------------------------------
 
     async def _read(self, path):
@@ -262,13 +295,16 @@ class EtcdUnicorn(Service):
             raise NoNode("failure during writing node value - no node")
         return (False, self._versioned(kvs[0]))
 
-    def create(self, path, value, ephemeral=False, sequence=False):
-        return _ensure(self._create(path, value, ephemeral, sequence))
+    def create(self, path, value, ephemeral=False, sequence=False,
+               lease=None):
+        return _ensure(self._create(path, value, ephemeral, sequence,
+                                    lease=lease))
 
     async def _create(self, path, value, ephemeral=False, sequence=False,
-                      withRevision=False):
+                      withRevision=False, lease=None):
         data = paths.encode(value)
-        lease = (await self.lease()) if ephemeral else None
+        if lease is None and ephemeral:
+            lease = await self.lease()
         if sequence:
             path = path + "-" + uuid.uuid4().hex
         nil = b64(paths.encode(None))
@@ -433,7 +469,10 @@ class _Watch:
         def failed(reason):
             if self.stopped:
                 return
-            if (first or not reason.check(ConnectionLoss)
+            # a watch that could not start fails; one that sent its first
+            # state resumes, even if its stream was not open yet
+            if ((first and not self._started)
+                    or not reason.check(ConnectionLoss)
                     or reason.check(_LockLost)):
                 self.fail(reason.value)
             else:
@@ -442,6 +481,7 @@ class _Watch:
 
     async def _resume(self, first):
         revision = await self.sync(first)
+        self._started = True
         if self.stopped or revision is None:
             return
         key = self.backend.key(self.path)

@@ -4,7 +4,9 @@ The C{memory} unicorn backend: ZooKeeper's semantics in one process, for
 unit tests and single nodes. Versions, child versions and sequential names
 are ZooKeeper's exactly (a data version from 0, a child version counting
 children created and deleted, C{lock0000000001}); ephemeral nodes live as
-long as the backend.
+long as the backend, or as their lease: leases granted with L{grantLease}
+expire on the backend's clock (never without one: then only
+L{revokeLease} ends them).
 """
 
 from twisted.internet.defer import fail, succeed
@@ -19,15 +21,25 @@ from cocaine.unicorn.paths import NOT_EXISTING
 
 class _Node:
     __slots__ = ("value", "version", "cversion", "children", "ephemeral",
-                 "sequence")
+                 "sequence", "lease")
 
-    def __init__(self, value, ephemeral=False):
+    def __init__(self, value, ephemeral=False, lease=None):
         self.value = value
         self.version = 0
         self.cversion = 0
         self.children = set()
         self.ephemeral = ephemeral
         self.sequence = 0
+        self.lease = lease
+
+
+class _Lease:
+    __slots__ = ("ttl", "paths", "timer")
+
+    def __init__(self, ttl):
+        self.ttl = ttl
+        self.paths = set()
+        self.timer = None
 
 
 def _deferred(f):
@@ -50,10 +62,17 @@ class MemoryUnicorn:
     A tree of nodes in memory; watches are called synchronously.
     """
 
-    def __init__(self):
+    def __init__(self, clock=None):
+        """
+        @param clock: an C{IReactorTime} on which leases expire, or
+            L{None} (they never do).
+        """
+        self._clock = clock
         self._nodes = {"/": _Node(None)}
         # path -> set of callables(event) for data and child events
         self._watches = {}
+        self._leases = {}
+        self._nextLease = 1
 
     # -- tree -----------------------------------------------------------
 
@@ -75,10 +94,12 @@ class MemoryUnicorn:
                     del self._watches[path]
         return stop
 
-    def _add(self, path, value, ephemeral=False):
+    def _add(self, path, value, ephemeral=False, lease=None):
         above = paths.parent(path) or "/"
         parentNode = self._nodes[above]
-        self._nodes[path] = _Node(paths.normalize(value), ephemeral)
+        self._nodes[path] = _Node(paths.normalize(value), ephemeral, lease)
+        if lease is not None:
+            self._leases[lease].paths.add(path)
         parentNode.children.add(paths.name(path))
         parentNode.cversion += 1
         self._notify(path, "created")
@@ -86,7 +107,9 @@ class MemoryUnicorn:
 
     def _delete(self, path):
         above = paths.parent(path) or "/"
-        del self._nodes[path]
+        node = self._nodes.pop(path)
+        if node.lease in self._leases:
+            self._leases[node.lease].paths.discard(path)
         parentNode = self._nodes[above]
         parentNode.children.discard(paths.name(path))
         parentNode.cversion += 1
@@ -120,7 +143,10 @@ class MemoryUnicorn:
         return (True, (node.value, node.version))
 
     @_deferred
-    def create(self, path, value, ephemeral=False, sequence=False):
+    def create(self, path, value, ephemeral=False, sequence=False,
+               lease=None):
+        if lease is not None and lease not in self._leases:
+            raise UnicornError("requested lease not found")
         for above in paths.ancestors(path):
             if above not in self._nodes:
                 self._add(above, None)
@@ -130,8 +156,46 @@ class MemoryUnicorn:
             above.sequence += 1
         if path in self._nodes:
             raise NodeExists("failure during creating node - node exists")
-        self._add(path, value, ephemeral)
+        self._add(path, value, ephemeral or lease is not None, lease)
         return path
+
+    # -- leases -------------------------------------------------------------
+
+    @_deferred
+    def grantLease(self, ttl):
+        lease = self._nextLease
+        self._nextLease += 1
+        entry = self._leases[lease] = _Lease(ttl)
+        if self._clock is not None:
+            entry.timer = self._clock.callLater(ttl, self._expire, lease)
+        return lease
+
+    @_deferred
+    def keepLease(self, lease):
+        entry = self._leases.get(lease)
+        if entry is None:
+            return 0
+        if entry.timer is not None:
+            entry.timer.reset(entry.ttl)
+        return entry.ttl
+
+    @_deferred
+    def revokeLease(self, lease):
+        self._expire(lease)
+
+    def _expire(self, lease):
+        """
+        End C{lease}: its nodes are deleted, deepest first.
+        """
+        entry = self._leases.pop(lease, None)
+        if entry is None:
+            return
+        if entry.timer is not None and entry.timer.active():
+            entry.timer.cancel()
+        for path in sorted(entry.paths, key=len, reverse=True):
+            node = self._nodes.get(path)
+            if node is not None and not node.children:
+                self._delete(path)
 
     @_deferred
     def remove(self, path, version):

@@ -28,7 +28,7 @@ class ClusterConfigTests(SynchronousTestCase):
             discovery=None, group="239.0.100.53", port=10053, interval=5.0,
             interface="127.0.0.1", ttl=1, loopback=True, peers=(),
             secret=None, gateway="load-aware", bias=0.1, replayWindow=30.0,
-            maxUnlinked=64, maxReportApps=256))
+            maxUnlinked=64, maxReportApps=256, backend="core", lease=5))
         self.assertEqual(cluster(discovery="multicast").interface,
                          "127.0.0.1")
         self.assertEqual(cluster(discovery="multicast",
@@ -49,7 +49,8 @@ class ClusterConfigTests(SynchronousTestCase):
         Every bad value is refused naming its key path.
         """
         self.assertError({"discovery": "udp"}, "cluster.discovery",
-                         'must be "multicast", "static" or null, got "udp"')
+                         'must be "multicast", "static", "unicorn" or '
+                         'null, got "udp"')
         self.assertError({"group": "10.0.0.1"}, "cluster.group",
                          'must be an IPv4 multicast address (224.0.0.0/4), '
                          'got "10.0.0.1"')
@@ -88,10 +89,10 @@ class ClusterConfigTests(SynchronousTestCase):
             error = self.assertRaises(ConfigError, cluster, bias=bad)
             self.assertEqual(error.path, "cluster.bias")
         self.assertError({"gateways": "adhoc"}, "cluster.gateways",
-                         "unknown key (allowed: bias, discovery, gateway, "
-                         "group, interface, interval, loopback, "
-                         "max-report-apps, max-unlinked, peers, port, "
-                         "replay-window, secret, ttl)")
+                         "unknown key (allowed: backend, bias, discovery, "
+                         "gateway, group, interface, interval, lease, "
+                         "loopback, max-report-apps, max-unlinked, peers, "
+                         "port, replay-window, secret, ttl)")
         for bad in (0, 0.5, "30", True, 3601):
             error = self.assertRaises(ConfigError, cluster,
                                       **{"replay-window": bad})
@@ -103,3 +104,65 @@ class ClusterConfigTests(SynchronousTestCase):
                 self.assertEqual(error.path, "cluster." + key)
         error = self.assertRaises(ConfigError, parse, {"cluster": []})
         self.assertEqual(error.path, "cluster")
+
+
+class UnicornDiscoveryConfigTests(SynchronousTestCase):
+    """
+    C{"cluster": {"discovery": "unicorn", "backend": ..., "lease": ...}}.
+    """
+
+    def parse(self, section, unicorns=None):
+        value = dict(DEFAULTS)
+        value["cluster"] = section
+        if unicorns is not None:
+            value["unicorns"] = unicorns
+        return parse(value).cluster
+
+    def test_shape(self):
+        """
+        The issue's shape: C{backend} names a C{unicorns} entry, C{lease}
+        is the registration's TTL.
+        """
+        found = self.parse(
+            {"discovery": "unicorn", "backend": "core", "lease": 5},
+            {"core": {"type": "memory"}})
+        self.assertEqual((found.discovery, found.backend, found.lease),
+                         ("unicorn", "core", 5))
+        found = self.parse({"discovery": "unicorn"},
+                           {"core": {"type": "memory"}})
+        self.assertEqual((found.backend, found.lease), ("core", 5))
+
+    def test_backendMustExist(self):
+        """
+        A C{backend} that names no C{unicorns} entry is refused, saying
+        which there are.
+        """
+        error = self.assertRaises(
+            ConfigError, self.parse,
+            {"discovery": "unicorn", "backend": "zk"},
+            {"core": {"type": "memory"}})
+        self.assertEqual((error.path, error.reason), (
+            "cluster.backend", 'no unicorn named "zk" (configured: core)'))
+        error = self.assertRaises(ConfigError, self.parse,
+                                  {"discovery": "unicorn"})
+        self.assertEqual((error.path, error.reason), (
+            "cluster.backend", 'no unicorn named "core" (configured: none; '
+            'add a "unicorns" section)'))
+        # not checked unless unicorn discovery uses it
+        self.assertEqual(self.parse({"backend": "zk"}).backend, "zk")
+
+    def test_badValues(self):
+        """
+        C{lease} is a whole number of seconds 1-3600; C{backend} a
+        non-empty string.
+        """
+        unicorns = {"core": {"type": "memory"}}
+        for bad in (0, -1, 1.5, "5", True, 3601, None):
+            error = self.assertRaises(
+                ConfigError, self.parse,
+                {"discovery": "unicorn", "lease": bad}, unicorns)
+            self.assertEqual(error.path, "cluster.lease")
+        error = self.assertRaises(
+            ConfigError, self.parse, {"discovery": "unicorn", "backend": ""},
+            unicorns)
+        self.assertEqual(error.path, "cluster.backend")

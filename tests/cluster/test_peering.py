@@ -149,6 +149,25 @@ class PeeringTests(SynchronousTestCase):
         self.assertEqual(self.forgotten, [A])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_left(self):
+        """
+        A node discovery says has gone is dropped at once with its
+        services, its stream closed and nothing left scheduled; one never
+        heard is ignored; heard again, it is linked anew.
+        """
+        stream = self.link()
+        self.peering.left(B, "never heard")
+        self.peering.left(A, "its registration ended")
+        self.assertEqual(self.remote.nodes(), {})
+        self.assertEqual(self.remote.providers("app"), {})
+        self.assertTrue(stream.closed)
+        self.assertEqual(self.peering.links(), {})
+        self.assertEqual(self.forgotten, [A])
+        self.assertEqual(len(self.changes), 2)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.link()
+        self.assertTrue(self.peering.isLinked(A))
+
     def test_streamCloseDropsAndReconnects(self):
         """
         The stream closing drops the node's services at once; the link

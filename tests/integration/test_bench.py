@@ -98,7 +98,8 @@ class BenchmarkRunsTests(TestCase):
     def test_clusterQuickRun(self):
         """
         C{python -m bench.cluster --quick} prints the machine and the
-        cluster table, and no errors.
+        cluster table (with the figures through unicorn and postgres, and
+        their ratios), and no errors.
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.cluster", "--quick"], cwd=ROOT,
@@ -109,8 +110,22 @@ class BenchmarkRunsTests(TestCase):
         for row in ("| join: B's locator listening -> echo resolvable on A "
                     "(ms) |", "| two nodes / one node |",
                     "| announce datagram with secret (bytes, with IP+UDP) |",
-                    "| announces measured per node per minute"):
+                    "| announces measured per node per minute",
+                    "| join through unicorn, lease 3 s (kept alive every "
+                    "1 s): B's process spawned -> listed by A (ms) | ",
+                    "| unicorn.get through the node (calls/s, sequential; "
+                    "direct etcd gateway) | ",
+                    "| unicorn.put through the node (calls/s, sequential; "
+                    "direct etcd gateway) | ",
+                    "| postgres storage read through the node (calls/s, "
+                    "sequential; direct psycopg) | ",
+                    "| postgres storage write through the node (calls/s, "
+                    "sequential; direct psycopg) | "):
             self.assertIn(row, result.stdout)
+        for ratio in ("unicorn.get", "unicorn.put", "postgres storage read",
+                      "postgres storage write"):
+            self.assertRegex(result.stdout, r"ratio: {} through the node / "
+                             r"direct [\w ]+: \d+\.\d\d".format(ratio))
         self.assertIn("in-flight errors: 0", result.stdout)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
 

@@ -266,3 +266,31 @@ class UnicornBehaviour:
             self.addCleanup(self.backend.childrenSubscribe(
                 path, watch.update, watch.fail))
         return watch.items[-1][1] if watch.items else []
+
+    async def test_leaseOfItsOwn(self):
+        """
+        A node created on a lease of its own lives while the lease is kept
+        alive and goes when it is revoked (watchers see it leave); a lease
+        that ended is kept alive for 0 seconds and creates nothing.
+        """
+        lease = await self.backend.grantLease(30)
+        await self.backend.create("/leased/node", ["x", 1], lease=lease)
+        self.assertEqual(await self.backend.get("/leased/node"),
+                         (["x", 1], 0))
+        self.assertGreater(await self.backend.keepLease(lease), 0)
+        seen = Recorder()
+        self.addCleanup(self.backend.childrenSubscribe(
+            "/leased", seen.update, seen.fail))
+        await self.waitFor(lambda: seen.items[-1:] and
+                           seen.items[-1][1] == ["node"])
+        await self.backend.revokeLease(lease)
+        self.assertEqual(await self.backend.get("/leased/node"),
+                         (None, -1))
+        await self.waitFor(lambda: seen.items[-1][1] == [])
+        # the parent made on the way is no ephemeral node
+        self.assertEqual(await self.backend.get("/leased"), (None, 0))
+        self.assertEqual(await self.backend.keepLease(lease), 0)
+        await self.backend.revokeLease(lease)
+        await self.assertFails(
+            self.backend.create("/leased/again", 1, lease=lease),
+            UnicornError)

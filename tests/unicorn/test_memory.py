@@ -52,3 +52,30 @@ class MemoryUnicornTests(UnicornBehaviour, TestCase):
         self.backend.lock("/q", seen.update, seen.fail)
         self.assertEqual(self.children("/q"), [
             "lock0000000002", "n0000000000", "n0000000001"])
+
+
+class MemoryLeaseTests(TestCase):
+    """
+    Leases of their own expire on the backend's clock.
+    """
+
+    async def test_expiresUnlessKept(self):
+        from twisted.internet.task import Clock
+        clock = Clock()
+        backend = MemoryUnicorn(clock)
+        lease = await backend.grantLease(3)
+        await backend.create("/d/n", 1, lease=lease)
+        clock.advance(2)
+        self.assertEqual(await backend.keepLease(lease), 3)
+        clock.advance(2.5)
+        self.assertEqual(await backend.get("/d/n"), (1, 0))
+        clock.advance(0.5)
+        self.assertEqual(await backend.get("/d/n"), (None, -1))
+        self.assertEqual(await backend.keepLease(lease), 0)
+
+    async def test_noClockNoExpiry(self):
+        backend = MemoryUnicorn()
+        lease = await backend.grantLease(1)
+        await backend.create("/d/n", 1, lease=lease)
+        self.assertEqual(await backend.keepLease(lease), 1)
+        self.assertEqual(await backend.get("/d/n"), (1, 0))
