@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 from twisted.trial.unittest import SkipTest, TestCase
 
@@ -95,43 +94,8 @@ class NamespaceEtcd(Etcd):
     """
 
     def __init__(self, directory, namespace, address):
-        Etcd.__init__(self, directory)
-        self.namespace = namespace
+        Etcd.__init__(self, directory, host=address, namespace=namespace)
         self.address = address
-        self.url = "http://{}:{}".format(address, self.clientPort)
-
-    def command(self):
-        command = Etcd.command(self)
-        peer = "http://{}:{}".format(self.address, self.peerPort)
-        fixed = []
-        for arg in command:
-            if arg.startswith("http://127.0.0.1:{}".format(self.peerPort)):
-                arg = peer
-            elif arg == "test=http://127.0.0.1:{}".format(self.peerPort):
-                arg = "test=" + peer
-            fixed.append(arg)
-        return inNamespace(self.namespace, fixed)
-
-    def start(self, timeout=30):
-        self._log = open(self.logPath, "ab")
-        self.process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-        probe = ("import json, urllib.request as u; u.urlopen(u.Request("
-                 "{!r}, data=b'{{\"key\": \"AA==\"}}', method='POST'), "
-                 "timeout=1).read()").format(self.url + "/v3/kv/range")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if subprocess.run(inNamespace(self.namespace, [
-                    sys.executable, "-c", probe]),
-                    capture_output=True).returncode == 0:
-                return self
-            time.sleep(0.2)
-        self.stop()
-        with open(self.logPath, errors="replace") as f:
-            raise RuntimeError("etcd did not start:\n" + f.read()[-3000:])
 
 
 class SubnetsTests(TestCase):
