@@ -48,6 +48,14 @@ class _Transport(StringTransport):
         return IPv4Address("TCP", "127.0.0.1", 1)
 
 
+def _hostedService(*args):
+    try:
+        from cocaine.rpc.hosting import HostedService
+    except ImportError:  # before the split of cocaine.rpc.server
+        from cocaine.rpc.server import HostedService
+    return HostedService(*args)
+
+
 def _serverProtocol(hosted, clock=None):
     """
     A server protocol with the connection limits a node's ports have
@@ -87,7 +95,6 @@ def app(requests):
     from cocaine.engine.engine import AppEngine
     from cocaine.engine.manifest import parseManifest, parseProfile
     from cocaine.engine.service import AppService
-    from cocaine.rpc.server import HostedService
     try:
         from cocaine.engine.connection import WorkerConnection
     except ImportError:
@@ -110,8 +117,8 @@ def app(requests):
     worker = WorkerConnection(engine)
     worker.makeConnection(_Transport())
     worker.dataReceived(msgpack.packb([1, 0, [uuid]]))
-    server = _serverProtocol(HostedService("app", AppService(engine),
-                                           AppService.protocol, 1), clock)
+    server = _serverProtocol(_hostedService("app", AppService(engine),
+                                            AppService.protocol, 1), clock)
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
@@ -125,15 +132,14 @@ def app(requests):
 
 
 def storage(requests):
-    from cocaine.rpc.server import HostedService
     from cocaine.storage.memory import MemoryStorage
     from cocaine.storage.service import StorageService
     backend = MemoryStorage()
     backend.write("c", "k", PAYLOAD, [])
     service = StorageService(backend)
-    server = _serverProtocol(HostedService("storage", service,
-                                           service.protocol,
-                                           service.version))
+    server = _serverProtocol(_hostedService("storage", service,
+                                            service.protocol,
+                                            service.version))
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         server.dataReceived(b"".join(
