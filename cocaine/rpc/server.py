@@ -85,6 +85,7 @@ class ServerProtocol(FlowControl, Protocol):
         self._lastPartial = None
         self._release = None
         self._encoder = Encoder()
+        self._pack = self._encoder.pack
         self._headers = None
         self._lastChannel = 0
         self._dispatch = {}
@@ -120,7 +121,7 @@ class ServerProtocol(FlowControl, Protocol):
         Write one message; a no-op once the connection is broken.
         """
         if not self._broken:
-            data = self._encoder.encode(channel, mtype, args)
+            data = self._pack([channel, mtype, args])
             if len(data) > _SMALL or self._writeFull:
                 if self._account(data):
                     return
@@ -454,7 +455,8 @@ class ServerProtocol(FlowControl, Protocol):
             upstream.error(failure)
 
     def _continue(self, channel, state, mtype, args):
-        message = state.protocol.get(mtype)
+        messages = state.protocol.messages
+        message = messages[mtype] if mtype < len(messages) else None
         if message is None:
             self._abandon(channel, state)
             self._dispatchError(channel, SlotNotFound(
@@ -472,12 +474,16 @@ class ServerProtocol(FlowControl, Protocol):
                            "{channel}", service=self._service.name,
                            message=message.name, channel=channel)
             return
-        try:
-            values = message.convertArgs(args)
-        except CocaineError as e:
-            self._abandon(channel, state)
-            self._dispatchError(channel, e)
-            return
+        asIs = message.asIs
+        if asIs is not None and asIs[0] <= len(args) <= asIs[1]:
+            values = args
+        else:
+            try:
+                values = message.convertArgs(args)
+            except CocaineError as e:
+                self._abandon(channel, state)
+                self._dispatchError(channel, e)
+                return
         try:
             method(*values)
         except Exception:

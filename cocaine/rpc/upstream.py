@@ -55,7 +55,13 @@ class Upstream:
         """
         Send a stream chunk (C{write}).
         """
-        self.send("write", *args)
+        entry = self._protocol.byName.get("write")
+        if (entry is not None and entry[1].dispatch is RECURRENT
+                and not self.closed):
+            # a stream's chunk, the hot path: nothing changes state
+            self._connection.sendMessage(self.channel, entry[0], list(args))
+        else:
+            self.send("write", *args)
 
     def writePacked(self, packedArgs):
         """
