@@ -18,6 +18,7 @@ class HostedService:
     @ivar protocol: the declared root L{Protocol}.
     @ivar version: the protocol version C{resolve} reports.
     @ivar handlers: one bound handler per message id.
+    @ivar where: C{"name.message"} per message id (error messages).
     @ivar connections: the live L{ServerProtocol}s.
     @ivar guard: the L{cocaine.auth.guard.Guard}, or L{None}.
     @ivar rules: the guard's check per message id, or L{None}.
@@ -38,6 +39,7 @@ class HostedService:
             raise TypeError("{} does not implement {}".format(
                 type(impl).__name__, ", ".join(missing)))
         self.handlers = [getattr(impl, m.method) for m in protocol.messages]
+        self.where = [name + "." + m.name for m in protocol.messages]
         self.connections = set()
         self.guard = guard
         self.rules = None if guard is None else guard.rules(name, protocol)

@@ -248,14 +248,14 @@ class ServerProtocol(FlowControl, Protocol):
 
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
-        message = service.protocol.get(mtype)
-        if message is None:
+        messages = service.protocol.messages
+        if mtype >= len(messages):
             self._dispatchError(channel, SlotNotFound(
                 "{}: no message with id {}".format(service.name, mtype)))
             return
+        message = messages[mtype]
         try:
-            values = message.convertArgs(
-                args, service.name + "." + message.name)
+            values = message.convertArgs(args, service.where[mtype])
         except CocaineError as e:
             self._dispatchError(channel, e, message)
             return

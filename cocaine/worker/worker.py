@@ -190,7 +190,7 @@ class Worker:
         self._handlers = {}
         self._sessions = {}
         self._maxChannel = CONTROL_CHANNEL
-        self._encoder = Encoder()
+        self._pack = Encoder().pack
         self._decoder = None
         self._connection = None
         self._done = None
@@ -296,7 +296,7 @@ class Worker:
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._encoder.encode(channel, kind, args))
+            connection.write(self._pack([channel, kind, args]))
 
     async def drain(self):
         """
