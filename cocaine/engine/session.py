@@ -234,7 +234,7 @@ class Session:
 
     def _answer(self, args):
         # a chunk, even when the worker sent its write without one
-        self.upstream.write(args[0] if args else b"")
+        self.upstream.send("write", args[0] if args else b"")
 
     # -- what the outputs do -------------------------------------------------
 
