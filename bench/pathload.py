@@ -14,7 +14,10 @@ Workloads, each in one process, no sockets, 16 requests a read:
   - C{storage}: C{storage.read} of a 16-byte value from memory storage
     through the server protocol;
   - C{worker}: the worker SDK serving C{ping} (invoke and close in, a
-    chunk and close out).
+    chunk and close out);
+  - C{worker-loop}: the same on the SDK's real event loop and a real UNIX
+    socket, its peer in a process of its own (not counted): what the
+    event loop costs (uvloop or asyncio's, C{COCAINE_WORKER_LOOP}).
 """
 
 import os
@@ -46,6 +49,14 @@ class _Transport(StringTransport):
 
     def getPeer(self):
         return IPv4Address("TCP", "127.0.0.1", 1)
+
+
+def _hostedService(*args):
+    try:
+        from cocaine.rpc.hosting import HostedService
+    except ImportError:  # before the split of cocaine.rpc.server
+        from cocaine.rpc.server import HostedService
+    return HostedService(*args)
 
 
 def _serverProtocol(hosted, clock=None):
@@ -87,7 +98,6 @@ def app(requests):
     from cocaine.engine.engine import AppEngine
     from cocaine.engine.manifest import parseManifest, parseProfile
     from cocaine.engine.service import AppService
-    from cocaine.rpc.server import HostedService
     try:
         from cocaine.engine.connection import WorkerConnection
     except ImportError:
@@ -110,8 +120,8 @@ def app(requests):
     worker = WorkerConnection(engine)
     worker.makeConnection(_Transport())
     worker.dataReceived(msgpack.packb([1, 0, [uuid]]))
-    server = _serverProtocol(HostedService("app", AppService(engine),
-                                           AppService.protocol, 1), clock)
+    server = _serverProtocol(_hostedService("app", AppService(engine),
+                                            AppService.protocol, 1), clock)
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
@@ -125,15 +135,14 @@ def app(requests):
 
 
 def storage(requests):
-    from cocaine.rpc.server import HostedService
     from cocaine.storage.memory import MemoryStorage
     from cocaine.storage.service import StorageService
     backend = MemoryStorage()
     backend.write("c", "k", PAYLOAD, [])
     service = StorageService(backend)
-    server = _serverProtocol(HostedService("storage", service,
-                                           service.protocol,
-                                           service.version))
+    server = _serverProtocol(_hostedService("storage", service,
+                                            service.protocol,
+                                            service.version))
     server.makeConnection(_Transport())
     for first in range(0, requests, BATCH):
         server.dataReceived(b"".join(
@@ -172,7 +181,64 @@ def worker(requests):
     asyncio.run(run())
 
 
-WORKLOADS = {"app": app, "storage": storage, "worker": worker}
+#: The peer of L{workerLoop}, run natively in a process of its own (not
+#: under callgrind): it accepts the worker on the listening socket it is
+#: given, sends it batches of pings and reads their answers to the close.
+_DRIVER = """
+import socket, sys, msgpack
+listener = socket.socket(fileno=int(sys.argv[1]))
+requests, batch = int(sys.argv[2]), int(sys.argv[3])
+connection, _ = listener.accept()
+unpacker = msgpack.Unpacker()
+for first in range(0, requests, batch):
+    connection.sendall(b"".join(
+        msgpack.packb([c, 0, ["ping"]]) + msgpack.packb([c, 2, []])
+        for c in range(first + 2, first + 2 + batch)))
+    closed = 0
+    while closed < batch:
+        data = connection.recv(65536)
+        if not data:
+            sys.exit("the worker went away")
+        unpacker.feed(data)
+        closed += sum(1 for m in unpacker if m[1] == 2 and m[0] != 1)
+connection.close()
+"""
+
+
+def workerLoop(requests):
+    """
+    The worker SDK serving C{ping} on its real event loop (uvloop's where
+    the SDK picks it, C{COCAINE_WORKER_LOOP}) over a real UNIX socket.
+    """
+    import socket
+    import subprocess
+    import cocaine.worker.worker as sdk
+
+    def ping(request, response):
+        response.write(b"pong")
+        response.close()
+
+    directory = tempfile.mkdtemp(prefix="cocaine-pathload-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "worker.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(listener.fileno()),
+         str(requests), str(BATCH)], pass_fds=(listener.fileno(),))
+    listener.close()
+    serving = sdk.Worker(app="app", endpoint=path, uuid="uuid",
+                         locator="127.0.0.1:1", argv=[])
+    serving.on("ping", ping)
+    run = getattr(sdk, "runLoop", asyncio.run)
+    run(serving.serve())
+    if driver.wait() != 0:
+        raise SystemExit("the driver failed")
+
+
+WORKLOADS = {"app": app, "storage": storage, "worker": worker,
+             "worker-loop": workerLoop}
 
 if __name__ == "__main__":
     WORKLOADS[sys.argv[1]](int(sys.argv[2]))

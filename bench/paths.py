@@ -5,8 +5,8 @@ side by side with another revision of this repository.
     python -m bench.paths [--against REV] [--requests N] [--quick]
 
 Each workload of L{bench.pathload} (an app request through the server
-protocol and the engine, a storage read, the worker SDK serving a ping)
-runs in a process of its own under C{valgrind --tool=callgrind}, twice:
+protocol and the engine, a storage read, the worker SDK serving a ping,
+and the same on its real event loop over a UNIX socket) runs in a process of its own under C{valgrind --tool=callgrind}, twice:
 with C{N} and with C{3N} requests; the difference over C{2N} is the
 instructions per request, without start-up and imports. Instruction
 counts do not depend on what else the machine is doing, so two revisions
@@ -28,7 +28,7 @@ from bench.rpc import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
-WORKLOADS = ("app", "storage", "worker")
+WORKLOADS = ("app", "storage", "worker", "worker-loop")
 
 
 def instructions(tree, workload, requests):

@@ -148,7 +148,7 @@ class FakeReactor(MemoryReactorClock):
 
 class FakeUpstream:
     """
-    Stands where a client's upstream would (L{cocaine.rpc.server.Upstream}
+    Stands where a client's upstream would (L{cocaine.rpc.upstream.Upstream}
     and C{send(name, *args)}): records what was sent and lets the test
     close it.
 

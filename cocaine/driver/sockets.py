@@ -32,7 +32,7 @@ from cocaine.driver.base import Driver
 from cocaine.errors import DriverError
 from cocaine.protocol.idl import Arg, MUTE, Message, STREAMING
 from cocaine.protocol.idl import Protocol as Declaration
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 
 #: What a native-server or native-sink endpoint speaks.
 NATIVE = Declaration("native", [

@@ -49,14 +49,13 @@ class WorkerConnection(Protocol):
         self.engine = engine
         self.worker = None
         self._decoder = Decoder(engine.maxMessage)
-        self._encoder = Encoder()
+        self._pack = Encoder().pack
 
     def send(self, channel, mtype, args):
         """
         Write one message to the worker.
         """
-        writes.write(self.transport,
-                     self._encoder.encode(channel, mtype, args))
+        writes.write(self.transport, self._pack([channel, mtype, args]))
 
     @writes.batched
     def dataReceived(self, data):
@@ -73,14 +72,18 @@ class WorkerConnection(Protocol):
         self._deliver(messages)
 
     def _deliver(self, messages):
+        heard = False
         for channel, mtype, args, _ in messages:
             worker = self.worker
             if worker is None:
                 if not self._handshake(channel, mtype, args):
                     return
                 continue
+            if not heard:
+                heard = True
+                worker.heard()
             try:
-                worker.received(channel, mtype, args)
+                worker.route(channel, mtype, args)
             except Exception:
                 self.log.failure("app {app}: worker {uuid} message",
                                  app=self.engine.name, uuid=worker.uuid)

@@ -217,7 +217,7 @@ class AppEngine:
             self.accepted += 1
             self.queue.append(session)
             self.pool.scale()
-        deadline = parseDeadline(headers)
+        deadline = parseDeadline(headers) if headers else None
         if deadline is not None:
             session.setDeadline(self._reactor, deadline)
         if self._stallTimer is None:

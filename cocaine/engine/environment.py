@@ -25,12 +25,12 @@ import sys
 #: Passed through from the node's environment by name.
 INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH")
 
-#: Passed through when set: the worker SDK's timing settings
-#: (L{cocaine.worker.worker}) and the CA (and name) clients check a node
+#: Passed through when set: the worker SDK's timing settings and its choice
+#: of event loop (L{cocaine.worker.worker}) and the CA (and name) clients check a node
 #: with C{network.tls} against (L{cocaine.rpc.tls},
 #: L{cocaine.worker.tls}).
 WORKER_VARIABLES = ("COCAINE_HEARTBEAT_INTERVAL", "COCAINE_DISOWN_TIMEOUT",
-                    "COCAINE_TERMINATE_GRACE",
+                    "COCAINE_TERMINATE_GRACE", "COCAINE_WORKER_LOOP",
                     # how clients reach a node with network.tls (not the
                     # node's own client certificate: see docs/security.md)
                     "COCAINE_TLS_CA", "COCAINE_TLS_SERVER_NAME")

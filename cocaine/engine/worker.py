@@ -191,11 +191,25 @@ class Worker:
         if not self.sessions:
             self._idleSince = self._clock.seconds()
 
+    def heard(self):
+        """
+        Bytes arrived from the worker (once per read, before its messages
+        go to L{received}): it is alive now.
+        """
+        self._lastSeen = self._clock.seconds()
+
     def received(self, channel, mtype, args):
         """
         A message from the worker after its handshake.
         """
         self._lastSeen = self._clock.seconds()
+        self.route(channel, mtype, args)
+
+    def route(self, channel, mtype, args):
+        """
+        A message from the worker after its handshake, from a read already
+        L{heard} (the connection's way: one timestamp per read).
+        """
         if channel == CONTROL_CHANNEL:
             if mtype == HEARTBEAT:
                 self.machine.heartbeat()

@@ -6,7 +6,7 @@ subscriber's stream as a chunk C{[from, body, type]}.
 A subscriber whose client does not read its stream must not make the node
 hold unbounded memory: each has a buffer of at most C{limit} messages.
 Messages go straight to the client's connection while it reads
-(L{cocaine.rpc.server.Upstream.writable}); while it does not they wait in
+(L{cocaine.rpc.upstream.Upstream.writable}); while it does not they wait in
 the buffer, and when the buffer is full the oldest one is dropped. Once
 the client reads again, it is first told how many were dropped by a
 notice, a chunk C{["", "<n> messages dropped ...", "dropped"]}, then gets
@@ -27,7 +27,7 @@ class Subscriber:
     """
     One C{subscribe} channel.
 
-    @ivar upstream: the channel's L{cocaine.rpc.server.Upstream}.
+    @ivar upstream: the channel's L{cocaine.rpc.upstream.Upstream}.
     @ivar buffer: the messages waiting, oldest first.
     @ivar dropped: messages dropped since the last notice.
     @ivar droppedTotal: messages dropped in all.

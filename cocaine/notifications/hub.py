@@ -5,7 +5,7 @@ bounded queue per subscription for clients that do not read.
 
 A message is packed once, as the args array C{[channel, value]} of a
 C{write}, and that one C{bytes} object goes to every subscription of its
-channel (L{cocaine.rpc.server.Upstream.writePacked} puts the frame's head
+channel (L{cocaine.rpc.upstream.Upstream.writePacked} puts the frame's head
 in front of it). A subscription whose client reads gets it written at
 once; while the client's connection is not taking writes (more than the
 transport's buffer waits for it) messages queue, at most C{maxPending} of

@@ -126,7 +126,7 @@ class Message:
     """
 
     __slots__ = ("name", "args", "dispatch", "upstream", "method",
-                 "headers", "_required", "_plain")
+                 "headers", "_required", "_plain", "asIs")
 
     def __init__(self, name, args=None, dispatch=TERMINAL, upstream=None,
                  method=None, headers=False):
@@ -143,6 +143,10 @@ class Message:
         # nothing to convert (a stream's chunk, say): only count and trim
         self._plain = self.args is not None and all(
             a.kind == "any" for a in self.args)
+        #: C{(fewest, most)}: an args array of that many values is its own
+        #: conversion (L{convertArgs} would return it as it is), checked
+        #: inline on hot paths; L{None} when values need converting
+        self.asIs = (self._required, len(self.args)) if self._plain else None
 
     def convertArgs(self, values, where=""):
         """

@@ -14,7 +14,7 @@ from twisted.logger import Logger
 
 from cocaine.errors import StartupError
 from cocaine.rpc.limits import ConnectionLimits, budgetFor
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.rpc.tls import wrapServer
 
 

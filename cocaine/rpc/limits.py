@@ -3,7 +3,7 @@
 What one native connection, and all of them together, may cost the node
 (issue 14; C{docs/security-limits.md}): the per-connection limits a
 L{cocaine.rpc.server.ServerProtocol} enforces, and the connection budget
-its L{cocaine.rpc.server.ServerFactory} admits connections against.
+its L{cocaine.rpc.hosting.ServerFactory} admits connections against.
 """
 
 import weakref

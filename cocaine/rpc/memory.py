@@ -12,7 +12,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
-from cocaine.rpc.server import HostedService, ServerProtocol
+from cocaine.rpc.hosting import HostedService
+from cocaine.rpc.server import ServerProtocol
 
 
 class ServiceHarness:

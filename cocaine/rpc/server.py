@@ -19,159 +19,44 @@ Handler contract (the one way every service is served):
     if the connection drops first. A target whose class sets
     C{finishedWithUpstream = True} is dropped once the answer is complete;
     the rest of the client's stream on that channel is ignored.
+
+L{Upstream} is in L{cocaine.rpc.upstream}, the connection's limits in
+L{cocaine.rpc.flow}, L{HostedService} and L{ServerFactory} in
+L{cocaine.rpc.hosting}.
 """
 
-import errno
-from inspect import iscoroutine
-
 from collections import OrderedDict
+from inspect import iscoroutine
+from types import CoroutineType
 
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from cocaine.errors import (
-    CocaineError, FramingError, ProtocolViolation, RevokedChannel,
-    SlotNotFound, SystemError_, toWire)
+    CocaineError, FramingError, RevokedChannel, SlotNotFound, toWire)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.headers import HeaderError, HeaderTable
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
+from cocaine.rpc.flow import SMALL as _SMALL, FlowControl
 from cocaine.rpc.limits import UNLIMITED
+from cocaine.rpc.upstream import Upstream
 
 _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
-
-#: Messages up to this size are counted against a connection's write
-#: limit only while its peer is not reading (see L{ServerProtocol._account}).
-_SMALL = 4096
 
 #: Channels whose answer is complete but whose client may still send the end
 #: of its stream, remembered per connection so those late messages are
 #: dropped quietly; the oldest are forgotten past this many.
 MAX_LINGERING = 1024
 
-
-class Upstream:
-    """
-    The sending side of one channel on the server.
-
-    Sends only what the channel's current upstream protocol allows and
-    follows its transitions. After the connection is gone every send is a
-    no-op and L{closed} is true.
-
-    @ivar closed: nothing more can be sent.
-    """
-
-    __slots__ = ("_connection", "channel", "_protocol", "closed",
-                 "_onClose")
-
-    def __init__(self, connection, channel, protocol):
-        self._connection = connection
-        self.channel = channel
-        self._protocol = protocol
-        self.closed = protocol is TERMINAL
-        self._onClose = None
-
-    def send(self, name, *args):
-        """
-        Send the message C{name} with C{args}.
-
-        @raise ProtocolViolation: the current protocol has no such message.
-        """
-        if self.closed:
-            return
-        entry = self._protocol.byName.get(name)
-        if entry is None:
-            raise ProtocolViolation("{!r} is not allowed on channel {} now"
-                                    .format(name, self.channel))
-        index, message = entry
-        # Send first: when the args cannot be packed this raises and the
-        # upstream stays open, so the handler's error can still be sent.
-        self._connection.sendMessage(self.channel, index, list(args))
-        transition = message.dispatch
-        if transition is TERMINAL:
-            self._finish()
-        elif transition is not RECURRENT:
-            self._protocol = transition
-
-    def write(self, *args):
-        """
-        Send a stream chunk (C{write}).
-        """
-        self.send("write", *args)
-
-    def writePacked(self, packedArgs):
-        """
-        Send a stream chunk (C{write}) whose args array is already packed:
-        one message fanned out to many channels is packed once.
-        """
-        if self.closed:
-            return
-        index = self._protocol.byName["write"][0]
-        self._connection.sendPacked(self.channel, index, packedArgs)
-
-    @property
-    def writable(self):
-        """
-        Whether the peer reads what it is sent: false while more than the
-        transport's buffer waits for it (only known on connections with a
-        write limit, as a node's are; always true otherwise).
-        """
-        return not self._connection._writeFull
-
-    def whenWritable(self, callback):
-        """
-        Call C{callback()} once, when the peer has read what waited for
-        it (at once if nothing waits). Not called if the connection drops
-        first.
-        """
-        self._connection.whenWritable(callback)
-
-    def close(self):
-        """
-        End the stream (C{close}).
-        """
-        self.send("close")
-
-    def value(self, *args):
-        """
-        Answer a primitive call (C{value}).
-        """
-        self.send("value", *args)
-
-    def error(self, reason):
-        """
-        Answer with C{error}; C{reason} is an exception or a Failure.
-        """
-        self.send("error", *toWire(reason))
-
-    def notifyClose(self, callback):
-        """
-        Call C{callback()} once when this upstream can send no more:
-        after a terminal message, or when the connection drops.
-        """
-        if self.closed:
-            callback()
-        elif self._onClose is None:
-            self._onClose = [callback]
-        else:
-            self._onClose.append(callback)
-
-    def _finish(self):
-        self.closed = True
-        self._connection._upstreams.pop(self.channel, None)
-        self._connection._upstreamFinished(self.channel)
-        callbacks, self._onClose = self._onClose, None
-        for callback in callbacks or ():
-            callback()
-
-    def _lost(self):
-        if not self.closed:
-            self._finish()
+#: What a handler returns when its answer is not ready yet (one isinstance
+#: on the hot path instead of two checks).
+_LATER = (Deferred, CoroutineType)
 
 
-class ServerProtocol(Protocol):
+class ServerProtocol(FlowControl, Protocol):
     """
     One client connection to one service.
     """
@@ -205,6 +90,7 @@ class ServerProtocol(Protocol):
         self._lastPartial = None
         self._release = None
         self._encoder = Encoder()
+        self._pack = self._encoder.pack
         self._headers = None
         self._lastChannel = 0
         self._dispatch = {}
@@ -240,7 +126,7 @@ class ServerProtocol(Protocol):
         Write one message; a no-op once the connection is broken.
         """
         if not self._broken:
-            data = self._encoder.encode(channel, mtype, args)
+            data = self._pack([channel, mtype, args])
             if len(data) > _SMALL or self._writeFull:
                 if self._account(data):
                     return
@@ -257,164 +143,6 @@ class ServerProtocol(Protocol):
                 if self._account(data):
                     return
             writes.write(self.transport, data)
-
-    def whenWritable(self, callback):
-        """
-        Call C{callback()} once the peer reads again (at once when it
-        does); forgotten if the connection drops first.
-        """
-        if not self._writeFull:
-            callback()
-        else:
-            self._writableWaiters.append(callback)
-
-    # -- peers that do not read, idle peers, slow frames -------------------
-
-    def _account(self, data):
-        """
-        Count C{data} against C{writeLimit}: a large message, or any while
-        the peer is not reading. Small ones otherwise go uncounted (the
-        hot path): one read's worth of requests cannot queue much of them.
-
-        @return: whether the connection was dropped.
-        """
-        if self._writeLimit is None:
-            return False
-        self._queued += len(data)
-        return self._queued > self._writeLimit and self._overLimit()
-
-    def _overLimit(self):
-        """
-        More than C{writeLimit} bytes were written since the count was
-        last taken: count what really waits for the peer (the transport's
-        buffer and the open batch) and drop the connection if that is over
-        the limit, too.
-
-        @return: whether the connection was dropped.
-        """
-        queued = writes.pendingBytes(self.transport)
-        if queued is None:
-            # a transport whose buffer we cannot see (TLS): what was
-            # counted since the transport last said it drained
-            queued = self._queued
-        if queued <= self._writeLimit:
-            self._queued = queued
-            return False
-        self._drop("it does not read its replies: {} bytes wait for it, "
-                   "more than the {} byte limit (write-buffer-max)".format(
-                       queued, self._writeLimit))
-        return True
-
-    def _drop(self, reason):
-        """
-        Abort the connection: what it was sent is dropped, its handlers
-        hear it went away.
-        """
-        if self._broken:
-            return
-        self.log.warn("{service}: dropping the connection of {peer}: "
-                      "{reason}", service=self._service.name,
-                      peer=self._peer, reason=reason)
-        self._broken = True
-        writes.discard(self.transport)
-        self.transport.abortConnection()
-
-    def close(self):
-        """
-        Close the connection once what was written has been sent.
-        """
-        if self._limits.writeLimit is not None:
-            # a registered producer would hold the close open
-            self.transport.unregisterProducer()
-        self.transport.loseConnection()
-
-    def pauseProducing(self):
-        """
-        The transport's write buffer is over its C{bufferSize}: stop reading
-        from the peer until it has read its replies.
-        """
-        if not self._writeFull and not self._broken:
-            self._writeFull = True
-            self.transport.pauseProducing()
-
-    def resumeProducing(self):
-        """
-        The transport's write buffer drained: read again.
-        """
-        self._queued = 0
-        if self._writeFull and not self._broken:
-            self._writeFull = False
-            self.transport.resumeProducing()
-            waiters, self._writableWaiters = self._writableWaiters, []
-            for callback in waiters:
-                if self._writeFull or self._broken:
-                    # paused again by an earlier one: the rest waits on
-                    self._writableWaiters.append(callback)
-                    continue
-                try:
-                    callback()
-                except Exception:
-                    self.log.failure("{service}: a writable callback",
-                                     service=self._service.name)
-
-    def stopProducing(self):
-        """
-        The connection is gone (L{connectionLost} follows).
-        """
-
-    def _tick(self):
-        """
-        The connection's one timer: close it when nothing arrived and no
-        channel was open for C{idleTimeout}, abort it when a frame has been
-        arriving for longer than C{frameTimeout}. It keeps no per-message
-        state of its own: it compares the decoder's counters with the
-        last tick's.
-        """
-        self._timer = None
-        if self._broken:
-            return
-        limits = self._limits
-        decoder = self._decoder
-        period = self._period
-        fed = decoder.fed
-        partial = decoder.settled if decoder.partial else None
-        if self._writeFull:
-            # we are not reading: the peer cannot be blamed for waiting
-            partial = None
-            self._idleFor = 0.0
-        elif (limits.frameTimeout is not None and partial is not None
-                and partial == self._lastPartial):
-            self._drop("a frame begun more than {:g} s ago is still "
-                       "incomplete (frame-timeout)".format(
-                           limits.frameTimeout))
-            return
-        elif (fed == self._lastFed and not self._inflight
-                and not self._dispatch and not self._upstreams):
-            self._idleFor += period
-            if (limits.idleTimeout is not None
-                    and self._idleFor >= limits.idleTimeout):
-                self.log.info("{service}: closing the idle connection of "
-                              "{peer} (idle-timeout {timeout:g} s)",
-                              service=self._service.name, peer=self._peer,
-                              timeout=limits.idleTimeout)
-                self._broken = True
-                self.close()
-                return
-        else:
-            self._idleFor = 0.0
-        self._lastFed = fed
-        self._lastPartial = partial
-        self._timer = self._reactor.callLater(period, self._tick)
-
-    def _refuseChannel(self, channel, mtype):
-        """
-        Answer a new channel past C{maxChannels} with an error instead of
-        opening it.
-        """
-        self._dispatchError(channel, SystemError_(
-            "{}: {} channels are open on this connection, the limit "
-            "(max-channels)".format(self._service.name, self._maxChannels),
-            code=errno.EMFILE), self._service.protocol.get(mtype))
 
     @writes.batched
     def dataReceived(self, data):
@@ -481,17 +209,6 @@ class ServerProtocol(Protocol):
                 return
             self._open(channel, mtype, args, headers)
 
-    def _openChannels(self):
-        """
-        The channels open, for C{maxChannels}: a channel open both ways is
-        in both maps, so the larger counts (an app session counts once),
-        plus the calls not answered yet.
-        """
-        answering = len(self._upstreams)
-        sending = len(self._dispatch)
-        return (answering if answering > sending else sending) + (
-            self._inflight)
-
     def _readHeaders(self, headers):
         if self._headers is None:
             self._headers = HeaderTable()
@@ -531,14 +248,14 @@ class ServerProtocol(Protocol):
 
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
-        message = service.protocol.get(mtype)
-        if message is None:
+        messages = service.protocol.messages
+        if mtype >= len(messages):
             self._dispatchError(channel, SlotNotFound(
                 "{}: no message with id {}".format(service.name, mtype)))
             return
+        message = messages[mtype]
         try:
-            values = message.convertArgs(
-                args, service.name + "." + message.name)
+            values = message.convertArgs(args, service.where[mtype])
         except CocaineError as e:
             self._dispatchError(channel, e, message)
             return
@@ -617,7 +334,7 @@ class ServerProtocol(Protocol):
         except Exception:
             self._replyFailure(Failure(), channel, message)
             return
-        if isinstance(result, Deferred) or iscoroutine(result):
+        if isinstance(result, _LATER):
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
             self._inflight += 1
@@ -641,7 +358,7 @@ class ServerProtocol(Protocol):
                     "{}.{} must return a tuple of values or None, not {}"
                     .format(self._service.name, message.name,
                             type(result).__name__))
-            data = self._encoder.encode(channel, 0, result)
+            data = self._pack([channel, 0, result])
         except Exception:
             # Not a tuple, or not packable: the call must still be answered.
             self._replyFailure(Failure(), channel, message)
@@ -693,7 +410,7 @@ class ServerProtocol(Protocol):
             if "error" in upstream._protocol.byName:
                 upstream.error(failure)
             return
-        if iscoroutine(target) or isinstance(target, Deferred):
+        if isinstance(target, _LATER):
             if message.dispatch is not TERMINAL:
                 if iscoroutine(target):
                     target.close()
@@ -743,7 +460,8 @@ class ServerProtocol(Protocol):
             upstream.error(failure)
 
     def _continue(self, channel, state, mtype, args):
-        message = state.protocol.get(mtype)
+        messages = state.protocol.messages
+        message = messages[mtype] if mtype < len(messages) else None
         if message is None:
             self._abandon(channel, state)
             self._dispatchError(channel, SlotNotFound(
@@ -761,12 +479,16 @@ class ServerProtocol(Protocol):
                            "{channel}", service=self._service.name,
                            message=message.name, channel=channel)
             return
-        try:
-            values = message.convertArgs(args)
-        except CocaineError as e:
-            self._abandon(channel, state)
-            self._dispatchError(channel, e)
-            return
+        asIs = message.asIs
+        if asIs is not None and asIs[0] <= len(args) <= asIs[1]:
+            values = args
+        else:
+            try:
+                values = message.convertArgs(args)
+            except CocaineError as e:
+                self._abandon(channel, state)
+                self._dispatchError(channel, e)
+                return
         try:
             method(*values)
         except Exception:
@@ -828,80 +550,4 @@ class _Dispatch:
         self.target = target
 
 
-class HostedService:
-    """
-    A service implementation bound to its declared protocol.
-
-    @ivar name: the service name (for logs and error messages).
-    @ivar protocol: the declared root L{Protocol}.
-    @ivar version: the protocol version C{resolve} reports.
-    @ivar handlers: one bound handler per message id.
-    @ivar connections: the live L{ServerProtocol}s.
-    @ivar guard: the L{cocaine.auth.guard.Guard}, or L{None}.
-    @ivar rules: the guard's check per message id, or L{None}.
-    """
-
-    def __init__(self, name, impl, protocol, version, guard=None):
-        """
-        @param guard: a L{cocaine.auth.guard.Guard} deciding every
-            opening message, or L{None} (auth off: no checks at all).
-        """
-        self.name = name
-        self.impl = impl
-        self.protocol = protocol
-        self.version = version
-        missing = [m.method for m in protocol.messages
-                   if not callable(getattr(impl, m.method, None))]
-        if missing:
-            raise TypeError("{} does not implement {}".format(
-                type(impl).__name__, ", ".join(missing)))
-        self.handlers = [getattr(impl, m.method) for m in protocol.messages]
-        self.connections = set()
-        self.guard = guard
-        self.rules = None if guard is None else guard.rules(name, protocol)
-
-    def dropConnections(self):
-        """
-        Close every live connection.
-        """
-        for connection in list(self.connections):
-            connection.close()
-
-
-class ServerFactory(Factory):
-    """
-    Builds a L{ServerProtocol} per connection for one L{HostedService}.
-    """
-
-    noisy = False
-
-    def __init__(self, service, maxBuffer=DEFAULT_MAX_BUFFER,
-                 limits=None, reactor=None, budget=None):
-        """
-        @param limits: each connection's
-            L{cocaine.rpc.limits.ConnectionLimits}.
-        @param reactor: the clock of the connections' timers.
-        @param budget: a L{cocaine.rpc.limits.ConnectionBudget} shared by
-            the node's ports, or L{None} for no connection limit.
-        """
-        self.service = service
-        self.maxBuffer = maxBuffer
-        self.limits = limits
-        self.reactor = reactor
-        self.budget = budget
-
-    def buildProtocol(self, addr):
-        budget = self.budget
-        host = getattr(addr, "host", None)
-        if budget is not None and not budget.admit(host):
-            # Twisted closes a connection whose protocol is None at once
-            return None
-        proto = ServerProtocol(self.service, self.maxBuffer, self.limits,
-                               self.reactor)
-        proto.factory = self
-        if budget is not None:
-            proto._release = lambda: budget.release(host)
-        return proto
-
-
-__all__ = ["Upstream", "ServerProtocol", "ServerFactory", "HostedService"]
+__all__ = ["Upstream", "ServerProtocol"]

@@ -53,8 +53,6 @@ def checkName(kind, name, collection=None):
 
     @raise InvalidName: naming the value and the reason.
     """
-    where = "" if collection is None else " in collection {!r}".format(
-        collection)
     reason = None
     if not name:
         reason = "it is empty"
@@ -70,6 +68,8 @@ def checkName(kind, name, collection=None):
     elif len(name.encode("utf-8")) > _NAME_MAX:
         reason = "it is longer than {} bytes".format(_NAME_MAX)
     if reason is not None:
+        where = "" if collection is None else " in collection {!r}".format(
+            collection)
         raise InvalidName("storage: {} {!r}{} is not allowed: {}".format(
             kind, name, where, reason))
 

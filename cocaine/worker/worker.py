@@ -33,6 +33,8 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
+#: C{asyncio} keeps asyncio's own event loop where uvloop is installed.
+ENV_LOOP = "COCAINE_WORKER_LOOP"
 
 #: Exit statuses.
 EXIT_OK = 0
@@ -55,6 +57,41 @@ def _seconds(value, variable, default):
     except ValueError:
         return default
     return number if number > 0 else default
+
+
+def loopFactory(environ=None):
+    """
+    What makes the worker's event loop: uvloop's (libuv's loop with its
+    transports in C: less CPU per request, docs/performance.md) when it
+    is installed and Python has C{asyncio.Runner} (3.11), unless
+    C{COCAINE_WORKER_LOOP=asyncio}; asyncio's otherwise.
+
+    @return: a callable returning a new event loop.
+    """
+    environ = os.environ if environ is None else environ
+    if (environ.get(ENV_LOOP, "").lower() != "asyncio"
+            and hasattr(asyncio, "Runner")):
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def runLoop(main, factory=None):
+    """
+    Run the coroutine C{main} to its end on a new loop from C{factory}
+    (L{loopFactory}'s by default), as C{asyncio.run} does.
+
+    @return: what C{main} returns.
+    """
+    factory = factory or loopFactory()
+    if factory is asyncio.new_event_loop:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 def appAuthorization(environ=None):
@@ -153,7 +190,7 @@ class Worker:
         self._handlers = {}
         self._sessions = {}
         self._maxChannel = CONTROL_CHANNEL
-        self._encoder = Encoder()
+        self._pack = Encoder().pack
         self._decoder = None
         self._connection = None
         self._done = None
@@ -193,7 +230,7 @@ class Worker:
                 reconfigure(line_buffering=True)
             except (OSError, ValueError):
                 pass
-        raise SystemExit(asyncio.run(self.serve()))
+        raise SystemExit(runLoop(self.serve()))
 
     async def serve(self):
         """
@@ -259,7 +296,7 @@ class Worker:
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._encoder.encode(channel, kind, args))
+            connection.write(self._pack([channel, kind, args]))
 
     async def drain(self):
         """

@@ -12,7 +12,7 @@ from cocaine.auth.certificates import certificateIdentity
 from cocaine.auth.guard import Guard, buildGuard
 from cocaine.auth.identity import ANONYMOUS, Identity
 from cocaine.protocol.services import STORAGE
-from cocaine.rpc.server import HostedService
+from cocaine.rpc.hosting import HostedService
 from tests.auth.test_guard import Recorder, header
 from tests.certs import CA
 from tests.rpc.test_server import Connection

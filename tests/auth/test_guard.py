@@ -18,7 +18,7 @@ from cocaine.auth.identity import Identity
 from cocaine.auth.token import issue, verify, keyId
 from cocaine.errors import AccessDenied, Unauthorized
 from cocaine.protocol.services import APP, LOCATOR, NODE, STORAGE
-from cocaine.rpc.server import HostedService
+from cocaine.rpc.hosting import HostedService
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
 from tests.rpc.test_server import Connection

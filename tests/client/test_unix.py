@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 from cocaine.errors import KeyNotFound
 from cocaine.protocol.services import STORAGE
 from cocaine.rpc.client import connect
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
 

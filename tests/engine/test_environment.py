@@ -28,6 +28,13 @@ class WorkerEnvironmentTests(SynchronousTestCase):
             "PYTHONPATH"])
         self.assertEqual(env["LANG"], "C.UTF-8")
 
+    def test_workerLoop(self):
+        """
+        The worker SDK's choice of event loop passes.
+        """
+        env = workerEnvironment({"COCAINE_WORKER_LOOP": "asyncio"})
+        self.assertEqual(env["COCAINE_WORKER_LOOP"], "asyncio")
+
     def test_tlsCA(self):
         """
         The CA and server name clients check a TLS node against pass; the

@@ -276,6 +276,29 @@ class RunningTests(_SessionCase):
         self.assertEqual(self.upstream.sent,
                          [("write", b"a"), ("write", b""), ("write", b"c")])
 
+    def test_upstreamWithSendAlone(self):
+        """
+        A session answers through its upstream's C{send} and C{error}
+        alone: a driver's or a gateway's upstream has no C{write}.
+        """
+        class SendOnly:
+            def __init__(self):
+                self.sent = []
+
+            def send(self, name, *args):
+                self.sent.append((name,) + args)
+
+            def error(self, reason):
+                self.sent.append(("error", reason))
+
+        self.upstream = SendOnly()
+        session = self.responding()
+        session.fromWorker(self.worker, 2, 0, [b"a"])
+        session.fromWorker(self.worker, 2, 0, [])
+        session.fromWorker(self.worker, 2, 2, [])
+        self.assertEqual(self.upstream.sent,
+                         [("write", b"a"), ("write", b""), ("close",)])
+
     def test_workerClose(self):
         session = self.responding()
         session.setDeadline(self.clock, 5)

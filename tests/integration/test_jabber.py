@@ -23,7 +23,7 @@ from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
 from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 from cocaine.rpc.limits import ConnectionLimits
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 from tests.certs import CA, write
 from tests.integration.framework import frameworkPython
 from tests.integration.node import ROOT, Node, environment

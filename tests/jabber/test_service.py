@@ -14,7 +14,8 @@ from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
 from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 from cocaine.rpc.client import ChannelClosed, ClientProtocol
-from cocaine.rpc.server import HostedService, ServerProtocol
+from cocaine.rpc.hosting import HostedService
+from cocaine.rpc.server import ServerProtocol
 from tests.jabber.test_connection import FakeServer
 
 SEND, SUBSCRIBE, PRESENCE = (JABBER.idOf(name)

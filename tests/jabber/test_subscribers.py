@@ -13,7 +13,7 @@ from cocaine.testing import FakeUpstream
 class SlowUpstream(FakeUpstream):
     """
     A L{FakeUpstream} whose client reads only when the test says so (as
-    L{cocaine.rpc.server.Upstream.writable} and C{whenWritable}).
+    L{cocaine.rpc.upstream.Upstream.writable} and C{whenWritable}).
     """
 
     def __init__(self):

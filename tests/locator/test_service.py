@@ -24,7 +24,7 @@ from cocaine.locator.service import GROUP_TAGS, GROUPS_COLLECTION, \
     LocatorService
 from cocaine.protocol.framing import packValue
 from cocaine.protocol.services import LOCATOR, LOCATOR_VERSION, STORAGE
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import FakeUpstream
 

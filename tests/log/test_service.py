@@ -16,7 +16,7 @@ from cocaine.interfaces import IRPCService
 from cocaine.log.service import LoggingService
 from cocaine.log.sinks import FileSink
 from cocaine.protocol.services import LOGGING, LOGGING_VERSION
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 
 EMIT, VERBOSITY, SET_VERBOSITY = 0, 1, 2
 

@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import AppNotRunning, SpawnFailed
 from cocaine.node.rpc import NodeRPC
-from cocaine.rpc.server import HostedService
+from cocaine.rpc.hosting import HostedService
 from cocaine.testing import FakeUpstream, MemoryNode
 
 

@@ -12,7 +12,8 @@ from twisted.internet.testing import StringTransportWithDisconnection
 from cocaine.errors import BackendUnavailable
 from cocaine.redis.url import parseRedisURL
 from cocaine.rpc.limits import ConnectionLimits
-from cocaine.rpc.server import HostedService, ServerProtocol
+from cocaine.rpc.hosting import HostedService
+from cocaine.rpc.server import ServerProtocol
 
 PUBLISH, SUBSCRIBE = 0, 1
 WRITE, ERROR, CLOSE = 0, 1, 2

@@ -10,7 +10,7 @@ from cocaine.notifications.hub import Hub
 
 class RecordingUpstream:
     """
-    Records what L{cocaine.rpc.server.Upstream.writePacked} is given.
+    Records what L{cocaine.rpc.upstream.Upstream.writePacked} is given.
     """
 
     def __init__(self):

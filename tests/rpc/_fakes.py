@@ -9,7 +9,7 @@ from cocaine.errors import KeyNotFound, ServiceNotAvailable
 from cocaine.protocol.idl import (
     MUTE, RECURRENT, STREAMING, Arg, Message, Protocol)
 from cocaine.protocol.services import DISCARD, STORAGE
-from cocaine.rpc.server import HostedService
+from cocaine.rpc.hosting import HostedService
 
 #: What a C{chat} channel accepts after it is opened.
 CHAT = Protocol("chat", [

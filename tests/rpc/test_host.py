@@ -14,7 +14,7 @@ from cocaine.locator.registry import Registry
 from cocaine.log.service import LoggingService
 from cocaine.protocol.services import LOGGING, STORAGE
 from cocaine.rpc.host import ServiceHost
-from cocaine.rpc.server import ServerFactory
+from cocaine.rpc.hosting import ServerFactory
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
 from cocaine.testing import FakeReactor

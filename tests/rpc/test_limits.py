@@ -17,7 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.config import parse
 from cocaine.rpc.limits import (
     UNLIMITED, ConnectionBudget, ConnectionLimits, budgetFor)
-from cocaine.rpc.server import ServerFactory, ServerProtocol
+from cocaine.rpc.hosting import ServerFactory
+from cocaine.rpc.server import ServerProtocol
 from tests.rpc._fakes import ECHO_IDS as ID, echoService
 
 

@@ -15,8 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.errors import ProtocolViolation
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.protocol.idl import PRIMITIVE
-from cocaine.rpc.server import (
-    HostedService, ServerFactory, ServerProtocol, Upstream)
+from cocaine.rpc.hosting import HostedService, ServerFactory
+from cocaine.rpc.server import ServerProtocol, Upstream
 from tests.rpc._fakes import (
     ECHO, ECHO_IDS as ID, FakeEcho, echoService, storageService)
 

@@ -16,7 +16,7 @@ from zope.interface.verify import verifyObject
 from cocaine.errors import CATEGORY_SYSTEM, InvalidName, KeyNotFound
 from cocaine.interfaces import IRPCService
 from cocaine.protocol.services import STORAGE, STORAGE_VERSION
-from cocaine.rpc.server import HostedService, ServerFactory
+from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.storage.files import FileStorage
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService

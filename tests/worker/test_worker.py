@@ -362,6 +362,17 @@ class EchoTests(WorkerMixin, TestCase):
         self.assertIsNone(runtime.process.poll())
 
 
+class AsyncioLoopEchoTests(EchoTests):
+    """
+    The echo sessions again on asyncio's own event loop
+    (C{COCAINE_WORKER_LOOP=asyncio}), where uvloop would be picked.
+    """
+
+    def startWorker(self, handshake=True, **environment):
+        environment.setdefault("COCAINE_WORKER_LOOP", "asyncio")
+        return EchoTests.startWorker(self, handshake, **environment)
+
+
 class SDKTests(WorkerMixin, TestCase):
     """
     The SDK's corners, on L{tests.worker.app}.

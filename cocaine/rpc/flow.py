@@ -1,0 +1,197 @@
+# -*- test-case-name: tests.rpc.test_limits -*-
+"""
+A server connection's limits (issue 14): peers that do not read their
+replies, idle peers, frames that arrive too slowly, too many channels.
+
+L{FlowControl} is mixed into L{cocaine.rpc.server.ServerProtocol}; it uses
+the connection's C{_limits}, C{_decoder}, C{_service}, C{_peer},
+C{_reactor} and its maps of open channels, and keeps the counters its
+methods share (C{_queued}, C{_writeFull}, C{_writableWaiters}, C{_timer},
+C{_idleFor}, C{_lastFed}, C{_lastPartial}). Nothing here runs per message
+unless the peer stops reading or a message is large.
+"""
+
+import errno
+
+from cocaine.errors import SystemError_
+from cocaine.rpc import writes
+
+#: Messages up to this size are counted against a connection's write
+#: limit only while its peer is not reading (see L{FlowControl._account}).
+SMALL = 4096
+
+
+class FlowControl:
+    """
+    The limits of one server connection (a mixin of
+    L{cocaine.rpc.server.ServerProtocol}).
+    """
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once the peer reads again (at once when it
+        does); forgotten if the connection drops first.
+        """
+        if not self._writeFull:
+            callback()
+        else:
+            self._writableWaiters.append(callback)
+
+    def _account(self, data):
+        """
+        Count C{data} against C{writeLimit}: a large message, or any while
+        the peer is not reading. Small ones otherwise go uncounted (the
+        hot path): one read's worth of requests cannot queue much of them.
+
+        @return: whether the connection was dropped.
+        """
+        if self._writeLimit is None:
+            return False
+        self._queued += len(data)
+        return self._queued > self._writeLimit and self._overLimit()
+
+    def _overLimit(self):
+        """
+        More than C{writeLimit} bytes were written since the count was
+        last taken: count what really waits for the peer (the transport's
+        buffer and the open batch) and drop the connection if that is over
+        the limit, too.
+
+        @return: whether the connection was dropped.
+        """
+        queued = writes.pendingBytes(self.transport)
+        if queued is None:
+            # a transport whose buffer we cannot see (TLS): what was
+            # counted since the transport last said it drained
+            queued = self._queued
+        if queued <= self._writeLimit:
+            self._queued = queued
+            return False
+        self._drop("it does not read its replies: {} bytes wait for it, "
+                   "more than the {} byte limit (write-buffer-max)".format(
+                       queued, self._writeLimit))
+        return True
+
+    def _drop(self, reason):
+        """
+        Abort the connection: what it was sent is dropped, its handlers
+        hear it went away.
+        """
+        if self._broken:
+            return
+        self.log.warn("{service}: dropping the connection of {peer}: "
+                      "{reason}", service=self._service.name,
+                      peer=self._peer, reason=reason)
+        self._broken = True
+        writes.discard(self.transport)
+        self.transport.abortConnection()
+
+    def close(self):
+        """
+        Close the connection once what was written has been sent.
+        """
+        if self._limits.writeLimit is not None:
+            # a registered producer would hold the close open
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def pauseProducing(self):
+        """
+        The transport's write buffer is over its C{bufferSize}: stop reading
+        from the peer until it has read its replies.
+        """
+        if not self._writeFull and not self._broken:
+            self._writeFull = True
+            self.transport.pauseProducing()
+
+    def resumeProducing(self):
+        """
+        The transport's write buffer drained: read again.
+        """
+        self._queued = 0
+        if self._writeFull and not self._broken:
+            self._writeFull = False
+            self.transport.resumeProducing()
+            waiters, self._writableWaiters = self._writableWaiters, []
+            for callback in waiters:
+                if self._writeFull or self._broken:
+                    # paused again by an earlier one: the rest waits on
+                    self._writableWaiters.append(callback)
+                    continue
+                try:
+                    callback()
+                except Exception:
+                    self.log.failure("{service}: a writable callback",
+                                     service=self._service.name)
+
+    def stopProducing(self):
+        """
+        The connection is gone (L{connectionLost} follows).
+        """
+
+    def _tick(self):
+        """
+        The connection's one timer: close it when nothing arrived and no
+        channel was open for C{idleTimeout}, abort it when a frame has been
+        arriving for longer than C{frameTimeout}. It keeps no per-message
+        state of its own: it compares the decoder's counters with the
+        last tick's.
+        """
+        self._timer = None
+        if self._broken:
+            return
+        limits = self._limits
+        decoder = self._decoder
+        period = self._period
+        fed = decoder.fed
+        partial = decoder.settled if decoder.partial else None
+        if self._writeFull:
+            # we are not reading: the peer cannot be blamed for waiting
+            partial = None
+            self._idleFor = 0.0
+        elif (limits.frameTimeout is not None and partial is not None
+                and partial == self._lastPartial):
+            self._drop("a frame begun more than {:g} s ago is still "
+                       "incomplete (frame-timeout)".format(
+                           limits.frameTimeout))
+            return
+        elif (fed == self._lastFed and not self._inflight
+                and not self._dispatch and not self._upstreams):
+            self._idleFor += period
+            if (limits.idleTimeout is not None
+                    and self._idleFor >= limits.idleTimeout):
+                self.log.info("{service}: closing the idle connection of "
+                              "{peer} (idle-timeout {timeout:g} s)",
+                              service=self._service.name, peer=self._peer,
+                              timeout=limits.idleTimeout)
+                self._broken = True
+                self.close()
+                return
+        else:
+            self._idleFor = 0.0
+        self._lastFed = fed
+        self._lastPartial = partial
+        self._timer = self._reactor.callLater(period, self._tick)
+
+    def _refuseChannel(self, channel, mtype):
+        """
+        Answer a new channel past C{maxChannels} with an error instead of
+        opening it.
+        """
+        self._dispatchError(channel, SystemError_(
+            "{}: {} channels are open on this connection, the limit "
+            "(max-channels)".format(self._service.name, self._maxChannels),
+            code=errno.EMFILE), self._service.protocol.get(mtype))
+
+    def _openChannels(self):
+        """
+        The channels open, for C{maxChannels}: a channel open both ways is
+        in both maps, so the larger counts (an app session counts once),
+        plus the calls not answered yet.
+        """
+        answering = len(self._upstreams)
+        sending = len(self._dispatch)
+        return (answering if answering > sending else sending) + (
+            self._inflight)
+
+__all__ = ["FlowControl", "SMALL"]

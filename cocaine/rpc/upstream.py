@@ -1,0 +1,135 @@
+# -*- test-case-name: tests.rpc.test_server -*-
+"""
+The sending side of one channel of a server connection (L{Upstream}): what
+a handler answers on (see L{cocaine.rpc.server} for the handler contract).
+"""
+
+from cocaine.errors import ProtocolViolation, toWire
+from cocaine.protocol.idl import RECURRENT, TERMINAL
+
+
+class Upstream:
+    """
+    The sending side of one channel on the server.
+
+    Sends only what the channel's current upstream protocol allows and
+    follows its transitions. After the connection is gone every send is a
+    no-op and L{closed} is true.
+
+    @ivar closed: nothing more can be sent.
+    """
+
+    __slots__ = ("_connection", "channel", "_protocol", "closed",
+                 "_onClose")
+
+    def __init__(self, connection, channel, protocol):
+        self._connection = connection
+        self.channel = channel
+        self._protocol = protocol
+        self.closed = protocol is TERMINAL
+        self._onClose = None
+
+    def send(self, name, *args):
+        """
+        Send the message C{name} with C{args}.
+
+        @raise ProtocolViolation: the current protocol has no such message.
+        """
+        if self.closed:
+            return
+        entry = self._protocol.byName.get(name)
+        if entry is None:
+            raise ProtocolViolation("{!r} is not allowed on channel {} now"
+                                    .format(name, self.channel))
+        index, message = entry
+        # Send first: when the args cannot be packed this raises and the
+        # upstream stays open, so the handler's error can still be sent.
+        self._connection.sendMessage(self.channel, index, list(args))
+        transition = message.dispatch
+        if transition is TERMINAL:
+            self._finish()
+        elif transition is not RECURRENT:
+            self._protocol = transition
+
+    def write(self, *args):
+        """
+        Send a stream chunk (C{write}).
+        """
+        entry = self._protocol.byName.get("write")
+        if (entry is not None and entry[1].dispatch is RECURRENT
+                and not self.closed):
+            # a stream's chunk, the hot path: nothing changes state
+            self._connection.sendMessage(self.channel, entry[0], list(args))
+        else:
+            self.send("write", *args)
+
+    def writePacked(self, packedArgs):
+        """
+        Send a stream chunk (C{write}) whose args array is already packed:
+        one message fanned out to many channels is packed once.
+        """
+        if self.closed:
+            return
+        index = self._protocol.byName["write"][0]
+        self._connection.sendPacked(self.channel, index, packedArgs)
+
+    @property
+    def writable(self):
+        """
+        Whether the peer reads what it is sent: false while more than the
+        transport's buffer waits for it (only known on connections with a
+        write limit, as a node's are; always true otherwise).
+        """
+        return not self._connection._writeFull
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once, when the peer has read what waited for
+        it (at once if nothing waits). Not called if the connection drops
+        first.
+        """
+        self._connection.whenWritable(callback)
+
+    def close(self):
+        """
+        End the stream (C{close}).
+        """
+        self.send("close")
+
+    def value(self, *args):
+        """
+        Answer a primitive call (C{value}).
+        """
+        self.send("value", *args)
+
+    def error(self, reason):
+        """
+        Answer with C{error}; C{reason} is an exception or a Failure.
+        """
+        self.send("error", *toWire(reason))
+
+    def notifyClose(self, callback):
+        """
+        Call C{callback()} once when this upstream can send no more:
+        after a terminal message, or when the connection drops.
+        """
+        if self.closed:
+            callback()
+        elif self._onClose is None:
+            self._onClose = [callback]
+        else:
+            self._onClose.append(callback)
+
+    def _finish(self):
+        self.closed = True
+        self._connection._upstreams.pop(self.channel, None)
+        self._connection._upstreamFinished(self.channel)
+        callbacks, self._onClose = self._onClose, None
+        for callback in callbacks or ():
+            callback()
+
+    def _lost(self):
+        if not self.closed:
+            self._finish()
+
+__all__ = ["Upstream"]
