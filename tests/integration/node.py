@@ -6,11 +6,12 @@ loopback, with its own directory, config and log.
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+from tests.integration.servers import stopProcess, waitStarted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -82,20 +83,19 @@ class Node:
                           self.configPath),
             cwd=self.directory, env=environment(self.extraPath),
             stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
         offset = os.path.getsize(self.logPath)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with open(self.logPath, errors="replace") as f:
-                f.seek(0)
-                match = None
-                for match in _LISTENING.finditer(f.read()):
-                    pass
-            if match and "running; locator" in self.log()[offset:]:
+
+        def listening():
+            log = self.log()
+            match = None
+            for match in _LISTENING.finditer(log):
+                pass
+            if match and "running; locator" in log[offset:]:
                 self.port = int(match.group(1))
-                return self
-            time.sleep(0.05)
+                return True
+            return False
+        if waitStarted(self.process, listening, timeout):
+            return self
         self.stop()
         raise RuntimeError("node did not start:\n" + self.log())
 
@@ -120,15 +120,9 @@ class Node:
             return None, 0.0
         process, self.process = self.process, None
         started = time.monotonic()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        status = stopProcess(process, timeout=timeout)
         self._log.close()
-        return process.returncode, time.monotonic() - started
+        return status, time.monotonic() - started
 
 
 def waitUntil(testCase, predicate, timeout, step=0.05):
