@@ -6,7 +6,6 @@ service reconnects after Prosody restarts, and a wrong password is a
 clear error on the call and in the node's log.
 """
 
-import json
 import os
 import socket
 import subprocess
@@ -25,7 +24,7 @@ from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 from cocaine.rpc.limits import ConnectionLimits
 from cocaine.rpc.server import HostedService, ServerFactory
 from tests.certs import CA, write
-from tests.integration.framework import frameworkPython
+from tests.integration.framework import frameworkPython, frameworkSteps
 from tests.integration.node import ROOT, Node, environment
 from tests.integration.prosody import ProsodyServer
 
@@ -190,18 +189,11 @@ class JabberNodeTests(TestCase):
         The real Cocaine 0.12 framework (what a 0.12 app uses) resolves
         the services, subscribes, sends and sets a presence.
         """
-        python = frameworkPython()
+        frameworkPython()
         await self.online(self.service("alice"))
         await self.online(self.service("bob"))
-        result = subprocess.run(
-            [python, _FRAMEWORK_SCRIPT, str(self.node.port), "alice", "bob",
-             self.bob], capture_output=True, text=True, timeout=90,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, _FRAMEWORK_SCRIPT, self.node.port,
+                               "alice", "bob", self.bob, timeout=90)
         self.assertTrue(steps["send"]["value"][0])
         sender, body, kind = steps["received"]["chunk"]
         self.assertEqual(sender.split("/")[0], self.alice)

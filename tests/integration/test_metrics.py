@@ -6,9 +6,7 @@ the C{metrics} service is called with our client SDK and with the real
 Cocaine 0.12 framework.
 """
 
-import json
 import os
-import subprocess
 import textwrap
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,7 +16,7 @@ from twisted.web.client import Agent, readBody
 
 from cocaine.client import Locator, Service
 from cocaine.errors import CocaineError, InvalidArgument
-from tests.integration.framework import frameworkPython
+from tests.integration.framework import frameworkPython, frameworkSteps
 from tests.integration.node import ROOT, Node, freePort
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -175,17 +173,9 @@ class MetricsNodeTests(TestCase):
         """
         The real 0.12 framework resolves and calls C{metrics.fetch}.
         """
-        python = frameworkPython()
+        frameworkPython()
         await self.serve()
-        result = subprocess.run(
-            [python, _SCRIPT, str(self.node.port)], capture_output=True,
-            text=True, timeout=120,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, _SCRIPT, self.node.port)
         plain = steps["plain"]["value"]
         self.assertEqual(plain["echo.requests.ok"], 3)
         self.assertEqual(steps["json"]["value"]["echo"]["requests"][

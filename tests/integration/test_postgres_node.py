@@ -6,9 +6,7 @@ seen through the node.
 """
 
 import errno
-import json
 import os
-import subprocess
 
 from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
@@ -17,7 +15,7 @@ from cocaine.client import Locator, Service
 from cocaine.client.deploy import upload
 from cocaine.errors import CATEGORY_SYSTEM, CocaineError, KeyNotFound
 from cocaine.protocol.framing import unpackValue
-from tests.integration.framework import frameworkPython
+from tests.integration.framework import frameworkPython, frameworkSteps
 from tests.integration.node import ROOT, Node
 from tests.integration.postgres import PostgresServer, sharedServer
 
@@ -149,23 +147,15 @@ class FrameworkOnPostgresTests(_PostgresNodeCase):
         The framework's write, read (512 KiB, every byte value), find,
         remove and its errors come out as with the files backend.
         """
-        python = frameworkPython()
+        frameworkPython()
         server = sharedServer()
         table = _table(self)
         server.sql("DROP TABLE IF EXISTS {}".format(table))
         node = Node(self.mktemp(), self.nodeConfig(server.dsn(), table))
         node.start()
         self.addCleanup(node.stop)
-        result = subprocess.run(
-            [python, os.path.join(ROOT, "tests", "integration",
-                                  "framework_client.py"), str(node.port)],
-            capture_output=True, text=True, timeout=120,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, os.path.join(
+            ROOT, "tests", "integration", "framework_client.py"), node.port)
         self.assertEqual(steps["read"], {"intact": True,
                                          "size": 512 * 1024})
         self.assertEqual(sorted(steps["find x"]["value"]),

@@ -17,8 +17,7 @@ from cocaine.client import Locator, Service
 from cocaine.errors import NodeExists
 from cocaine.unicorn.etcd import EtcdUnicorn
 from tests.integration.etcd import Etcd
-from tests.integration.framework import frameworkPython
-from tests.integration.framework_report import readSteps
+from tests.integration.framework import frameworkSteps
 from tests.integration.node import ROOT, Node, environment
 from tests.unicorn._behaviour import Recorder
 
@@ -61,13 +60,7 @@ class UnicornNodeTests(TestCase):
         """
         The real 0.12 framework sees 0.12's graph and answers.
         """
-        python = frameworkPython()
-        result = subprocess.run(
-            [python, _SCRIPT, str(self.node.port)], capture_output=True,
-            text=True, timeout=150,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = readSteps(result.stdout)
+        steps = frameworkSteps(self, _SCRIPT, self.node.port, timeout=150)
         graph = steps["resolve"]["graph"]
         self.assertEqual([graph[str(i)][0] for i in range(9)], [
             "subscribe", "children_subscribe", "put", "get", "create", "del",
