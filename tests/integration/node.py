@@ -125,6 +125,41 @@ class Node:
         return status, time.monotonic() - started
 
 
+class NodeClientMixin:
+    """
+    For a C{TestCase}: a node started with our client's locator on it and
+    services through that, each stopped or disconnected at cleanup.
+
+    @ivar node: the started L{Node}.
+    @ivar locator: a L{cocaine.client.Locator} on its port.
+    """
+
+    def startNode(self, node):
+        """
+        Start C{node} and connect L{locator} to it.
+
+        @return: the started node.
+        """
+        from twisted.internet import reactor
+
+        from cocaine.client import Locator
+        self.node = node.start()
+        self.addCleanup(node.stop)
+        self.locator = Locator(reactor, [("127.0.0.1", node.port)],
+                               timeout=20)
+        self.addCleanup(self.locator.disconnect)
+        return self.node
+
+    def service(self, name, timeout=20):
+        """
+        A client of the service or app C{name}, through L{locator}.
+        """
+        from cocaine.client import Service
+        service = Service(name, self.locator, timeout=timeout)
+        self.addCleanup(service.disconnect)
+        return service
+
+
 def waitUntil(testCase, predicate, timeout, step=0.05):
     """
     Block until C{predicate()} holds, failing C{testCase} after

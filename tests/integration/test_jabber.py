@@ -16,7 +16,6 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from cocaine.errors import BackendUnavailable
 from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
@@ -25,7 +24,7 @@ from cocaine.rpc.limits import ConnectionLimits
 from cocaine.rpc.server import HostedService, ServerFactory
 from tests.certs import CA, write
 from tests.integration.framework import frameworkPython, frameworkSteps
-from tests.integration.node import ROOT, Node, environment
+from tests.integration.node import ROOT, Node, NodeClientMixin, environment
 from tests.integration.prosody import ProsodyServer
 
 
@@ -37,7 +36,7 @@ def _text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-class JabberNodeTests(TestCase):
+class JabberNodeTests(NodeClientMixin, TestCase):
 
     timeout = 120
 
@@ -62,16 +61,7 @@ class JabberNodeTests(TestCase):
             "bob": account(self.bob, "bob's secret"),
             "mallory": account(self.alice, "not alice's secret"),
             "eve": account(self.alice, "alice's secret", ca=otherCA)}}
-        self.node = Node(os.path.join(directory, "node"), config).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        self.startNode(Node(os.path.join(directory, "node"), config))
 
     async def until(self, probe, what, timeout=40):
         """

@@ -14,10 +14,9 @@ from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, readBody
 
-from cocaine.client import Locator, Service
 from cocaine.errors import CocaineError, InvalidArgument
 from tests.integration.framework import frameworkPython, frameworkSteps
-from tests.integration.node import ROOT, Node, freePort
+from tests.integration.node import ROOT, Node, NodeClientMixin, freePort
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -54,7 +53,7 @@ _PAGE_PLUGIN = textwrap.dedent('''
 ''')
 
 
-class MetricsNodeTests(TestCase):
+class MetricsNodeTests(NodeClientMixin, TestCase):
 
     timeout = 120
 
@@ -74,17 +73,8 @@ class MetricsNodeTests(TestCase):
                 "echo": {"path": ECHO, "profile": {"pool-limit": 1}}}}},
             "page": {"type": "metricspage",
                      "args": {"port": self.pagePort}}}}
-        self.node = Node(os.path.join(directory, "node"), config,
-                         extraPath=[plugins]).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        self.startNode(Node(os.path.join(directory, "node"), config,
+                            extraPath=[plugins]))
 
     async def serve(self):
         """
