@@ -125,6 +125,34 @@ class Node:
         return status, time.monotonic() - started
 
 
+def startConnected(testCase, node):
+    """
+    Start C{node} and connect our client's locator to it, both stopped at
+    C{testCase}'s cleanup.
+
+    @return: the started node and the L{cocaine.client.Locator}.
+    """
+    from twisted.internet import reactor
+
+    from cocaine.client import Locator
+    node.start()
+    testCase.addCleanup(node.stop)
+    locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
+    testCase.addCleanup(locator.disconnect)
+    return node, locator
+
+
+def connectedService(testCase, locator, name, timeout=20):
+    """
+    A client of the service or app C{name} through C{locator},
+    disconnected at C{testCase}'s cleanup.
+    """
+    from cocaine.client import Service
+    service = Service(name, locator, timeout=timeout)
+    testCase.addCleanup(service.disconnect)
+    return service
+
+
 class NodeClientMixin:
     """
     For a C{TestCase}: a node started with our client's locator on it and
@@ -140,24 +168,14 @@ class NodeClientMixin:
 
         @return: the started node.
         """
-        from twisted.internet import reactor
-
-        from cocaine.client import Locator
-        self.node = node.start()
-        self.addCleanup(node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
+        self.node, self.locator = startConnected(self, node)
         return self.node
 
     def service(self, name, timeout=20):
         """
         A client of the service or app C{name}, through L{locator}.
         """
-        from cocaine.client import Service
-        service = Service(name, self.locator, timeout=timeout)
-        self.addCleanup(service.disconnect)
-        return service
+        return connectedService(self, self.locator, name, timeout)
 
 
 def waitUntil(testCase, predicate, timeout, step=0.05):

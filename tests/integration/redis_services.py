@@ -15,10 +15,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 
-from cocaine.client import Locator, Service
 from cocaine.errors import BackendUnavailable
 from tests.integration.framework import frameworkPython
-from tests.integration.node import Node
+from tests.integration.node import Node, connectedService, startConnected
 from tests.integration.redis import RedisServer
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -70,16 +69,11 @@ class RedisNodes:
         self.addCleanup(lambda: self.redis.stop())
 
     def startNode(self):
-        node = Node(self.mktemp(), servicesConfig(self.redis.url)).start()
-        self.addCleanup(node.stop)
-        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
-        self.addCleanup(locator.disconnect)
-        return node, locator
+        return startConnected(
+            self, Node(self.mktemp(), servicesConfig(self.redis.url)))
 
     def service(self, locator, name):
-        service = Service(name, locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        return connectedService(self, locator, name)
 
     def connected(self, service):
         """

@@ -8,15 +8,14 @@ seen through the node.
 import errno
 import os
 
-from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from cocaine.client.deploy import upload
 from cocaine.errors import CATEGORY_SYSTEM, CocaineError, KeyNotFound
 from cocaine.protocol.framing import unpackValue
 from tests.integration.framework import frameworkPython, frameworkSteps
-from tests.integration.node import ROOT, Node
+from tests.integration.node import (ROOT, Node, connectedService,
+                                    startConnected)
 from tests.integration.postgres import PostgresServer, sharedServer
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -37,16 +36,11 @@ class _PostgresNodeCase(TestCase):
                 "node": {"type": "node", "args": {"drain-timeout": 5}}}}
 
     def startNode(self, dsn, table):
-        node = Node(self.mktemp(), self.nodeConfig(dsn, table)).start()
-        self.addCleanup(node.stop)
-        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
-        self.addCleanup(locator.disconnect)
-        return node, locator
+        return startConnected(
+            self, Node(self.mktemp(), self.nodeConfig(dsn, table)))
 
     def service(self, locator, name):
-        service = Service(name, locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        return connectedService(self, locator, name)
 
     async def call(self, app, event, *chunks):
         channel = await app.enqueue(event)
