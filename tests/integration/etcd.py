@@ -10,6 +10,7 @@ that network namespace (run through C{ip netns exec}; the test's own
 checks of it join the namespace with L{tests.integration.netns.netnsCall}).
 """
 
+import base64
 import json
 import os
 import shutil
@@ -96,6 +97,28 @@ class Etcd:
             return True
         except OSError:
             return False
+
+    def keys(self, prefix):
+        """
+        The keys under C{prefix} now, without it, read straight from etcd's
+        gateway (in its namespace when it has one): what the tests check
+        registrations with.
+
+        @return: a set of text.
+        """
+        prefix = prefix.encode()
+        end = prefix[:-1] + bytes([prefix[-1] + 1])
+        body = json.dumps({"key": base64.b64encode(prefix).decode(),
+                           "range_end": base64.b64encode(end).decode(),
+                           "keys_only": True}).encode()
+
+        def read():
+            request = urllib.request.Request(
+                self.url + "/v3/kv/range", method="POST", data=body)
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return json.load(answer).get("kvs", [])
+        return {base64.b64decode(kv["key"])[len(prefix):].decode()
+                for kv in self.inside(read)}
 
     def inside(self, function, *args):
         """
