@@ -68,6 +68,28 @@ class RedisNodes:
         self.redis = RedisServer(self.mktemp()).start()
         self.addCleanup(lambda: self.redis.stop())
 
+    def restartRedis(self):
+        """
+        Start Redis again (after C{self.redis.stop()}) on the same port, as
+        a fresh server.
+        """
+        self.redis = RedisServer(self.redis.directory,
+                                 port=self.redis.port).start()
+
+    @inlineCallbacks
+    def assertRedisDown(self, *calls):
+        """
+        Each of C{calls} fails with L{BackendUnavailable} naming the
+        stopped Redis server.
+        """
+        for call in calls:
+            try:
+                yield call()
+            except BackendUnavailable as e:
+                self.assertIn("127.0.0.1:{}".format(self.redis.port), str(e))
+            else:
+                self.fail("no error while Redis is down")
+
     def startNode(self):
         return startConnected(
             self, Node(self.mktemp(), servicesConfig(self.redis.url)))
