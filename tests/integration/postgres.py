@@ -34,7 +34,7 @@ from twisted.trial.unittest import SkipTest
 
 from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
-from tests.integration.servers import stopProcess, waitStarted
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 #: The role and database the tests use.
 USER = "cocaine"
@@ -225,11 +225,7 @@ class PostgresServer:
         return netnsCall(self.namespace, function)
 
     def log(self):
-        try:
-            with open(self.logPath, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(self.logPath)
 
     def stop(self):
         """

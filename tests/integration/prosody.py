@@ -19,7 +19,7 @@ from twisted.trial.unittest import SkipTest
 
 from tests.certs import CA, write
 from tests.integration.node import freePort
-from tests.integration.servers import stopProcess, waitStarted
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 CONFIG = """\
 -- a throwaway Prosody for one test (tests/integration/prosody.py)
@@ -175,12 +175,7 @@ class ProsodyServer:
             return False
 
     def log(self):
-        try:
-            with open(os.path.join(self.directory, "prosody.log"),
-                      errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(os.path.join(self.directory, "prosody.log"))
 
     def stop(self):
         """

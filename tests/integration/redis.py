@@ -14,7 +14,7 @@ import subprocess
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.node import freePort
-from tests.integration.servers import stopProcess, waitStarted
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 SERVER = "redis-server"
 
@@ -116,11 +116,7 @@ class RedisServer:
             return s.recv(65536)
 
     def log(self):
-        try:
-            with open(os.path.join(self.directory, "redis.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(os.path.join(self.directory, "redis.log"))
 
     def stop(self):
         """

@@ -1,7 +1,7 @@
 """
 Starting and stopping the real server processes of integration tests (a
-node, Redis, etcd, PostgreSQL, Prosody): wait until one answers, stop one
-by its PID.
+node, Redis, etcd, PostgreSQL, Prosody): wait until one answers, read its
+log, stop it by its PID.
 """
 
 import signal
@@ -24,6 +24,17 @@ def waitStarted(process, ready, timeout, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+def readLog(path):
+    """
+    The text of a server's log file; C{""} while there is none.
+    """
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def stopProcess(process, sig=signal.SIGTERM, timeout=10):
