@@ -48,7 +48,7 @@ import time
 import psutil
 from twisted.internet import defer, task
 
-from bench import coordination
+from bench import coordination, joins as joins_
 from bench.apps import request
 from bench.rpc import inflight, machine, median
 from cocaine.cluster.announce import encodeAnnounce
@@ -87,55 +87,29 @@ def staticPair(directory, echoA, echoB):
 
 async def measureJoins(reactor, directory, joins):
     """
+    Node B (with echo) joining node A, static peers: A resolves B's echo.
+
     @return: C{{"spawn": [seconds...], "listening": [seconds...]}}.
     """
-    from cocaine.client import Locator
     from cocaine.errors import CocaineError
-    from twisted.internet.threads import deferToThread
-    a, b = staticPair(directory, False, True)
-    a.start()
-    locator = Locator(reactor, [("127.0.0.1", a.port)], timeout=5)
-    results = {"spawn": [], "listening": []}
-    try:
-        for _ in range(joins):
-            marks = {}
 
-            def start():
-                marks["spawn"] = time.monotonic()
-                b.start()
-                marks["listening"] = time.monotonic()
-            started = deferToThread(start)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    endpoints = (await locator.resolve("echo"))[0]
-                    if endpoints and endpoints[0][1] != 0:
-                        break
-                except CocaineError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("echo never resolvable on A")
-                await task.deferLater(reactor, 0.01)
-            resolved = time.monotonic()
-            await started
-            results["spawn"].append(resolved - marks["spawn"])
-            results["listening"].append(max(0.0, resolved
-                                            - marks["listening"]))
-            await deferToThread(b.stop)
-            # A drops B when its stream closes; wait until it did
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    await locator.resolve("echo")
-                except CocaineError:
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("A kept B's echo")
-                await task.deferLater(reactor, 0.02)
-    finally:
-        await locator.disconnect()
-        a.stop()
-    return results
+    async def resolvable(locator):
+        try:
+            endpoints = (await locator.resolve("echo"))[0]
+        except CocaineError:
+            return False
+        return bool(endpoints) and endpoints[0][1] != 0
+
+    async def dropped(locator):
+        # A drops B when its stream closes
+        try:
+            await locator.resolve("echo")
+        except CocaineError:
+            return True
+        return False
+    a, b = staticPair(directory, False, True)
+    return await joins_.measureJoins(reactor, a, b, joins, resolvable,
+                                     dropped)
 
 
 async def measureScale(reactor, ports, requests, runs, window):

@@ -31,9 +31,8 @@ import time
 from urllib.parse import urlsplit
 
 import msgpack
-from twisted.internet import task
-from twisted.internet.threads import deferToThread
 
+from bench import joins as joins_
 from tests.integration.node import Node
 
 #: The lease of the join figure: kept alive every second.
@@ -65,43 +64,20 @@ def unicornNode(directory, etcdUrl, extra=None):
 
 async def measureJoins(reactor, directory, etcdUrl, joins):
     """
+    Node B joining node A, both with unicorn discovery on C{etcdUrl}: A's
+    C{cluster()} lists B.
+
     @return: C{{"spawn": [seconds...], "listening": [seconds...]}}.
     """
-    from cocaine.client import Locator
-    a = unicornNode(os.path.join(directory, "a"), etcdUrl)
-    b = unicornNode(os.path.join(directory, "b"), etcdUrl)
-    a.start()
-    locator = Locator(reactor, [("127.0.0.1", a.port)], timeout=5)
-    results = {"spawn": [], "listening": []}
-    try:
-        for _ in range(joins):
-            marks = {}
+    async def listed(locator):
+        return bool(await locator.cluster())
 
-            def start():
-                marks["spawn"] = time.monotonic()
-                b.start()
-                marks["listening"] = time.monotonic()
-            started = deferToThread(start)
-            deadline = time.monotonic() + 30
-            while not await locator.cluster():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("A never listed B")
-                await task.deferLater(reactor, 0.01)
-            listed = time.monotonic()
-            await started
-            results["spawn"].append(listed - marks["spawn"])
-            results["listening"].append(max(0.0, listed
-                                            - marks["listening"]))
-            await deferToThread(b.stop)
-            deadline = time.monotonic() + 10
-            while await locator.cluster():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("A kept B")
-                await task.deferLater(reactor, 0.02)
-    finally:
-        await locator.disconnect()
-        a.stop()
-    return results
+    async def dropped(locator):
+        return not await locator.cluster()
+    return await joins_.measureJoins(
+        reactor, unicornNode(os.path.join(directory, "a"), etcdUrl),
+        unicornNode(os.path.join(directory, "b"), etcdUrl), joins, listed,
+        dropped)
 
 
 class EtcdDirect:

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from bench.rpc import machine
+from bench.rpc import machine, pin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COTE_MODULES = os.path.join(os.path.expanduser("~"), ".cache", "cocaine-tests", "cote",
@@ -210,14 +210,6 @@ def ourClient(args):
 
 
 # ---------------------------------------------------------------- the driver
-
-
-def pin(pid, cpu):
-    if (os.cpu_count() or 1) >= 2:
-        try:
-            os.sched_setaffinity(pid, {cpu})
-        except OSError:
-            pass
 
 
 class Namespace:

@@ -31,7 +31,6 @@ and this process to CPU 1 when the machine has two CPUs.
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import threading
@@ -41,6 +40,7 @@ import psycopg
 from twisted.internet import defer, task
 from twisted.trial.unittest import SkipTest
 
+from bench.rpc import pin
 from cocaine.storage.pgthreads import ThreadedRunner, describe, translate
 from cocaine.storage.postgres import PostgresStorage, schema
 from tests.integration.postgres import PostgresServer
@@ -203,14 +203,6 @@ def direct(dsn, count):
             connection.execute(storage._read, ("c", key)).fetchall()
         reads = count / (time.perf_counter() - began)
     return {"write seq": writes, "read seq": reads}
-
-
-def pin(pid, cpu):
-    if (os.cpu_count() or 1) >= 2:
-        try:
-            os.sched_setaffinity(pid, {cpu})
-        except OSError:
-            pass
 
 
 async def run(reactor, options):

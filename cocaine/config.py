@@ -278,12 +278,33 @@ def _map(path, value):
     return value
 
 
-def _keys(path, value, allowed):
+def checkKeys(path, value, allowed):
+    """
+    Refuse a key of the map C{value} not in C{allowed}: what components
+    and plugins check their args with.
+
+    @param path: where C{value} is (C{""} at the top), for messages.
+    @raise ConfigError: naming the first unknown key and the allowed ones.
+    """
     unknown = sorted(set(value) - set(allowed))
     if unknown:
         raise ConfigError(
             "{}.{}".format(path, unknown[0]) if path else unknown[0],
             "unknown key (allowed: {})".format(", ".join(sorted(allowed))))
+
+
+def checkInteger(path, value, low, high):
+    """
+    Refuse a C{value} that is not an integer from C{low} to C{high}
+    (booleans are not integers here).
+
+    @return: C{value}.
+    @raise ConfigError: at C{path}, saying the range.
+    """
+    if type(value) is not int or not low <= value <= high:
+        raise ConfigError(path, "must be an integer {}-{}, got {}".format(
+            low, high, _describe(value)))
+    return value
 
 
 def _string(path, value):
@@ -321,7 +342,7 @@ def parsePriority(path, value):
 
 def _paths(value):
     value = _map("paths", value)
-    _keys("paths", value, ("data", "spool", "runtime"))
+    checkKeys("paths", value, ("data", "spool", "runtime"))
     defaults = Paths()
     return Paths(**{key: _string("paths." + key, value.get(
         key, getattr(defaults, key))) for key in ("data", "spool", "runtime")})
@@ -329,8 +350,8 @@ def _paths(value):
 
 def _network(value):
     value = _map("network", value)
-    _keys("network", value, ("bind", "advertise", "locator", "ports",
-                             "max-message") + _LIMIT_KEYS)
+    checkKeys("network", value, ("bind", "advertise", "locator", "ports",
+                                 "max-message") + _LIMIT_KEYS)
     ports = value.get("ports")
     if ports is not None:
         if (not isinstance(ports, list) or len(ports) != 2
@@ -366,12 +387,8 @@ _LIMIT_KEYS = ("max-container", "max-frame-objects", "max-channels",
 
 
 def _limitCount(value, key, default, least=1, most=2 ** 31):
-    path = "network." + key
-    count = value.get(key, default)
-    if type(count) is not int or not least <= count <= most:
-        raise ConfigError(path, "must be an integer {}-{}, got {}".format(
-            least, most, _describe(count)))
-    return count
+    return checkInteger("network." + key, value.get(key, default), least,
+                        most)
 
 
 def _limitSeconds(value, key, default):
@@ -425,7 +442,7 @@ def _components(section, value, required=()):
         if not name:
             raise ConfigError(section, "names must not be empty")
         entry = _map(path, entry)
-        _keys(path, entry, ("type", "args"))
+        checkKeys(path, entry, ("type", "args"))
         if "type" not in entry:
             raise ConfigError(path + ".type", "is required")
         args = _map(path + ".args", entry.get("args", {}))
@@ -439,7 +456,7 @@ def _components(section, value, required=()):
 
 def _logging(value):
     value = _map("logging", value)
-    _keys("logging", value, ("verbosity", "sinks"))
+    checkKeys("logging", value, ("verbosity", "sinks"))
     verbosity = parsePriority("logging.verbosity", value.get("verbosity", 1))
     rawSinks = value.get("sinks", [{"type": "twistd"}])
     if not isinstance(rawSinks, list):
@@ -449,7 +466,7 @@ def _logging(value):
     for i, sink in enumerate(rawSinks):
         path = "logging.sinks[{}]".format(i)
         sink = _map(path, sink)
-        _keys(path, sink, ("type", "path"))
+        checkKeys(path, sink, ("type", "path"))
         kind = sink.get("type")
         if kind == "twistd":
             sinks.append(Sink("twistd"))
@@ -473,7 +490,7 @@ def _cluster(value):
     The C{cluster} section; L{Cluster} defaults for what it leaves out.
     """
     value = _map("cluster", value)
-    _keys("cluster", value, _CLUSTER_KEYS)
+    checkKeys("cluster", value, _CLUSTER_KEYS)
     defaults = Cluster()
     discovery = value.get("discovery")
     if discovery not in (None, "multicast", "static", "unicorn"):
@@ -501,10 +518,7 @@ def _cluster(value):
     if ":" in interface:
         raise ConfigError("cluster.interface", "must be an IPv4 address, "
                           "got {}".format(_describe(interface)))
-    ttl = value.get("ttl", defaults.ttl)
-    if type(ttl) is not int or not 0 <= ttl <= 255:
-        raise ConfigError("cluster.ttl", "must be an integer 0-255, got {}"
-                          .format(_describe(ttl)))
+    ttl = checkInteger("cluster.ttl", value.get("ttl", defaults.ttl), 0, 255)
     loopback = value.get("loopback", defaults.loopback)
     if type(loopback) is not bool:
         raise ConfigError("cluster.loopback", "must be true or false, got "
@@ -548,11 +562,10 @@ def _cluster(value):
     caps = {}
     for key, low, high in (("max-unlinked", 1, 100000),
                            ("max-report-apps", 1, 100000)):
-        cap = value.get(key, getattr(defaults, _CLUSTER_FIELDS[key]))
-        if type(cap) is not int or not low <= cap <= high:
-            raise ConfigError("cluster." + key, "must be an integer {}-{}, "
-                              "got {}".format(low, high, _describe(cap)))
-        caps[_CLUSTER_FIELDS[key]] = cap
+        caps[_CLUSTER_FIELDS[key]] = checkInteger(
+            "cluster." + key,
+            value.get(key, getattr(defaults, _CLUSTER_FIELDS[key])), low,
+            high)
     backend = _string("cluster.backend",
                       value.get("backend", defaults.backend))
     lease = value.get("lease", defaults.lease)
@@ -600,19 +613,19 @@ def _authentications(value):
     value = _map("authentications", value)
     if not value:
         return None
-    _keys("authentications", value, ("core",))
+    checkKeys("authentications", value, ("core",))
     entry = _map("authentications.core", value["core"])
-    _keys("authentications.core", entry, ("type", "args"))
+    checkKeys("authentications.core", entry, ("type", "args"))
     kind = entry.get("type")
     args = _map("authentications.core.args", entry.get("args", {}))
     path = "authentications.core"
     if kind == "promiscuous":
-        _keys(path + ".args", args, ())
+        checkKeys(path + ".args", args, ())
         return Authentication("promiscuous")
     if kind != "token":
         raise ConfigError(path + ".type", "must be \"token\" or "
                           "\"promiscuous\", got {}".format(_describe(kind)))
-    _keys(path + ".args", args, ("secret-file", "secret-files"))
+    checkKeys(path + ".args", args, ("secret-file", "secret-files"))
     files = []
     if "secret-file" in args:
         files.append(_string(path + ".args.secret-file",
@@ -637,14 +650,14 @@ def _authorizations(value):
     "storage"|"disabled"}}}; what it leaves out is on.
     """
     value = _map("authorizations", value)
-    _keys("authorizations", value, ("event", "storage"))
+    checkKeys("authorizations", value, ("event", "storage"))
     defaults = Authorization()
     result = {}
     for name, args in (("event", ("refresh",)),
                        ("storage", ("backend", "cache-duration"))):
         path = "authorizations." + name
         entry = _map(path, value.get(name, {"type": name}))
-        _keys(path, entry, ("type", "args"))
+        checkKeys(path, entry, ("type", "args"))
         kind = entry.get("type", name)
         if kind not in (name, "disabled"):
             raise ConfigError(path + ".type", "must be \"{}\" or "
@@ -652,7 +665,7 @@ def _authorizations(value):
                                   name, _describe(kind)))
         result[name] = kind == name
         entryArgs = _map(path + ".args", entry.get("args", {}))
-        _keys(path + ".args", entryArgs, args)
+        checkKeys(path + ".args", entryArgs, args)
         if name == "event":
             result["refresh"] = _seconds(
                 path + ".args.refresh",
@@ -681,9 +694,9 @@ def parse(value, source="<defaults>"):
     @raise ConfigError: naming the key path and the reason.
     """
     value = _map("", value)
-    _keys("", value, ("paths", "network", "storages", "services", "logging",
-                      "uuid", "cluster", "authentications",
-                      "authorizations", "insecure", "unicorns"))
+    checkKeys("", value, ("paths", "network", "storages", "services",
+                          "logging", "uuid", "cluster", "authentications",
+                          "authorizations", "insecure", "unicorns"))
     merged = dict(DEFAULTS)
     merged.update(value)
     uuid = value.get("uuid")
@@ -792,7 +805,7 @@ def _tls(value):
     from cryptography.hazmat.primitives import serialization
     path = "network.tls"
     value = _map(path, value)
-    _keys(path, value, ("cert", "key", "client-ca", "endpoints"))
+    checkKeys(path, value, ("cert", "key", "client-ca", "endpoints"))
     for key in ("cert", "key"):
         if key not in value:
             raise ConfigError("{}.{}".format(path, key), "is required")

@@ -21,13 +21,9 @@ class _NotificationsPlugin:
     name = "notifications"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, checkInteger, checkKeys
         from cocaine.redis.url import parseRedisURL
-        unknown = sorted(set(args) - set(_KEYS))
-        if unknown:
-            raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: {})".format(
-                                  ", ".join(_KEYS)))
+        checkKeys(path, args, _KEYS)
         backend = args.get("backend", "local")
         if backend not in ("local", "redis"):
             raise ConfigError(path + ".backend", "{} is not local or redis"
@@ -51,10 +47,8 @@ class _NotificationsPlugin:
         if not isinstance(prefix, str) or len(prefix) > 256:
             raise ConfigError(path + ".prefix", "a string of at most 256 "
                               "characters")
-        pending = args.get("max-pending", 1000)
-        if (type(pending) is not int or not 1 <= pending <= 1000000):
-            raise ConfigError(path + ".max-pending", "an integer from 1 to "
-                              "1000000")
+        checkInteger(path + ".max-pending", args.get("max-pending", 1000), 1,
+                     1000000)
 
     def makeService(self, context, name, args):
         from cocaine.notifications.hub import DEFAULT_MAX_PENDING

@@ -21,12 +21,8 @@ class _PostgresPlugin:
     name = "postgres"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
-        unknown = sorted(set(args) - set(_KEYS))
-        if unknown:
-            raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: {})".format(
-                                  ", ".join(_KEYS)))
+        from cocaine.config import ConfigError, checkInteger, checkKeys
+        checkKeys(path, args, _KEYS)
         dsn = args.get("dsn")
         if not isinstance(dsn, str) or not dsn:
             raise ConfigError(path + ".dsn", "must be a PostgreSQL URI "
@@ -50,10 +46,7 @@ class _PostgresPlugin:
             raise ConfigError(path + ".table", "must be a table name of "
                               "letters, digits and _ (at most 58), got "
                               "{!r}".format(table))
-        pool = args.get("pool", 4)
-        if type(pool) is not int or not 1 <= pool <= 64:
-            raise ConfigError(path + ".pool", "must be an integer from 1 "
-                              "to 64, got {!r}".format(pool))
+        checkInteger(path + ".pool", args.get("pool", 4), 1, 64)
         timeout = args.get("timeout", 5)
         if type(timeout) not in (int, float) or not timeout > 0:
             raise ConfigError(path + ".timeout", "must be seconds > 0, got "

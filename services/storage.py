@@ -16,11 +16,8 @@ class _StoragePlugin:
     name = "storage"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
-        unknown = sorted(set(args) - {"backend"})
-        if unknown:
-            raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: backend)")
+        from cocaine.config import ConfigError, checkKeys
+        checkKeys(path, args, ("backend",))
         backend = args.get("backend", "core")
         if backend not in config.storages:
             raise ConfigError(path + ".backend", "no storage named {}".format(

@@ -26,12 +26,8 @@ class _EtcdUnicornPlugin:
     name = "etcd"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
-        unknown = sorted(set(args) - set(_KEYS))
-        if unknown:
-            raise ConfigError("{}.{}".format(path, unknown[0]),
-                              "unknown key (allowed: {})".format(
-                                  ", ".join(_KEYS)))
+        from cocaine.config import ConfigError, checkKeys
+        checkKeys(path, args, _KEYS)
         endpoints = args.get("endpoints", ["http://127.0.0.1:2379"])
         if not isinstance(endpoints, list) or not endpoints:
             raise ConfigError(path + ".endpoints", "must be a non-empty "

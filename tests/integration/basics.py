@@ -10,10 +10,9 @@ from twisted.internet import reactor
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from tests.integration.framework import frameworkPython
 from tests.integration.framework_report import readSteps
-from tests.integration.node import Node
+from tests.integration.node import Node, NodeClientMixin
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "framework_basics.py")
@@ -25,7 +24,7 @@ PRIMITIVE = {"0": ["value", {}], "1": ["error", {}]}
 STREAMING = {"0": ["write", None], "1": ["error", {}], "2": ["close", {}]}
 
 
-class BasicsNodeCase(TestCase):
+class BasicsNodeCase(NodeClientMixin, TestCase):
     """
     A node with the four services (urlfetch with C{urlfetchArgs}).
     """
@@ -41,16 +40,7 @@ class BasicsNodeCase(TestCase):
             "uniresis": {"type": "uniresis"},
             "urlfetch": {"type": "urlfetch", "args": self.urlfetchArgs},
             "chrono": {"type": "chrono"}}}
-        self.node = Node(os.path.join(directory, "node"), config).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        self.startNode(Node(os.path.join(directory, "node"), config))
 
     async def framework(self, which, *args):
         """

@@ -10,18 +10,18 @@ that network namespace (run through C{ip netns exec}; the test's own
 checks of it join the namespace with L{tests.integration.netns.netnsCall}).
 """
 
+import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 import urllib.request
 
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
+from tests.integration.servers import stopProcess, waitStarted
 
 ETCD = "/usr/bin/etcd"
 
@@ -91,6 +91,35 @@ class Etcd:
         with urllib.request.urlopen(request, timeout=1) as answer:
             json.load(answer)
 
+    def _answering(self):
+        try:
+            self.inside(self._answers)
+            return True
+        except OSError:
+            return False
+
+    def keys(self, prefix):
+        """
+        The keys under C{prefix} now, without it, read straight from etcd's
+        gateway (in its namespace when it has one): what the tests check
+        registrations with.
+
+        @return: a set of text.
+        """
+        prefix = prefix.encode()
+        end = prefix[:-1] + bytes([prefix[-1] + 1])
+        body = json.dumps({"key": base64.b64encode(prefix).decode(),
+                           "range_end": base64.b64encode(end).decode(),
+                           "keys_only": True}).encode()
+
+        def read():
+            request = urllib.request.Request(
+                self.url + "/v3/kv/range", method="POST", data=body)
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return json.load(answer).get("kvs", [])
+        return {base64.b64decode(kv["key"])[len(prefix):].decode()
+                for kv in self.inside(read)}
+
     def inside(self, function, *args):
         """
         Call C{function} where etcd's address is reachable: in its
@@ -112,15 +141,8 @@ class Etcd:
         self.process = subprocess.Popen(command, stdout=self._log,
                                         stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                self.inside(self._answers)
-                return self
-            except OSError:
-                time.sleep(0.1)
+        if waitStarted(self.process, self._answering, timeout, step=0.1):
+            return self
         self.stop()
         with open(self.logPath, errors="replace") as f:
             raise RuntimeError("etcd did not start:\n" + f.read()[-3000:])
@@ -132,11 +154,5 @@ class Etcd:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stopProcess(process, timeout=timeout)
         self._log.close()

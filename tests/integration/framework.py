@@ -13,6 +13,8 @@ import sys
 
 from twisted.trial.unittest import SkipTest
 
+from tests.integration.framework_report import readSteps
+
 REQUIREMENTS = ["cocaine==0.12.14.5", "msgpack<1.0"]
 DEFAULT_VENV = os.path.join(os.path.expanduser("~"), ".cache",
                             "cocaine-tests", "framework-0.12.14.5")
@@ -48,3 +50,21 @@ def frameworkPython():
     with open(marker, "w") as f:
         f.write("\n".join(REQUIREMENTS) + "\n")
     return python
+
+
+def frameworkSteps(testCase, script, *args, timeout=120):
+    """
+    Run C{script} (a framework_*.py script here) with the real framework's
+    interpreter and nothing of ours in its environment, failing
+    C{testCase} when it exits with an error.
+
+    @param args: its command line (turned into strings).
+    @return: C{{step: fields}} it printed.
+    @raise SkipTest: no framework to be had.
+    """
+    result = subprocess.run(
+        [frameworkPython(), script] + [str(a) for a in args],
+        capture_output=True, text=True, timeout=timeout,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    testCase.assertEqual(result.returncode, 0, result.stderr)
+    return readSteps(result.stdout)

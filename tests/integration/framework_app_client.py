@@ -12,23 +12,17 @@ C{channel.rx.get}). Prints one JSON object per line, C{{"step": ..., ...}};
 the test decides what is right. Never imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from framework_report import readAll, report  # noqa: E402
-from cocaine.services import Service  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import TIMEOUT, report, run
+from framework_report import readAll
+from tornado import gen
+from cocaine.exceptions import ServiceError
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
 APP = sys.argv[2]
-TIMEOUT = 10
 
 
 @gen.coroutine
@@ -53,4 +47,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

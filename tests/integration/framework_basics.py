@@ -10,33 +10,17 @@ per line, C{{"step": ..., ...}}; the test decides what is right. Never
 imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ChokeEvent, ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import (TIMEOUT, attempt, locator, report, resolve,
+                             run)
+from tornado import gen
+from cocaine.exceptions import ChokeEvent
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
 WHICH = sys.argv[2]
-TIMEOUT = 10
-
-
-@gen.coroutine
-def attempt(step, service, method, *args):
-    try:
-        channel = yield getattr(service, method)(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
 
 
 @gen.coroutine
@@ -60,28 +44,27 @@ def stream(channel, count=None):
 
 
 @gen.coroutine
-def resolve(locator, name):
-    channel = yield locator.resolve(name)
-    endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
+def resolved(node, name):
+    endpoints, version, graph = yield resolve(node, name)
     report("resolve " + name, version=version, graph=graph)
 
 
 @gen.coroutine
-def health(locator):
-    yield resolve(locator, "echo")
-    yield resolve(locator, "uniresis")
-    echo = Service("echo", locator=locator)
+def health(node):
+    yield resolved(node, "echo")
+    yield resolved(node, "uniresis")
+    echo = Service("echo", locator=node)
     yield attempt("ping", echo, "ping", "hello")
-    uniresis = Service("uniresis", locator=locator)
+    uniresis = Service("uniresis", locator=node)
     for method in ("cpu_count", "memory_count", "uuid"):
         yield attempt(method, uniresis, method)
 
 
 @gen.coroutine
-def urlfetch(locator):
+def urlfetch(node):
     page, refused = sys.argv[3], sys.argv[4]
-    yield resolve(locator, "urlfetch")
-    fetcher = Service("urlfetch", locator=locator)
+    yield resolved(node, "urlfetch")
+    fetcher = Service("urlfetch", locator=node)
     yield attempt("get", fetcher, "get", page)
     yield attempt("get all args", fetcher, "get", page, 3000,
                   {"session": "s1"}, {"X-Test": "yes"}, False)
@@ -92,9 +75,9 @@ def urlfetch(locator):
 
 
 @gen.coroutine
-def chrono(locator):
-    yield resolve(locator, "chrono")
-    timers = Service("chrono", locator=locator)
+def chrono(node):
+    yield resolved(node, "chrono")
+    timers = Service("chrono", locator=node)
     channel = yield timers.notify_after(0.05, True)
     chunks, closed = yield stream(channel)
     report("notify_after", chunks=chunks, closed=closed)
@@ -116,10 +99,9 @@ def chrono(locator):
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
     yield {"health": health, "urlfetch": urlfetch,
-           "chrono": chrono}[WHICH](locator)
+           "chrono": chrono}[WHICH](locator(PORT))
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

@@ -8,22 +8,15 @@ Prints one JSON object per line, C{{"step": ..., ...}}; the test decides
 what is right. Never imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from framework_report import report  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import (TIMEOUT, attempt, locator, methods, report,
+                             resolve, run)
+from tornado import gen
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
-TIMEOUT = 10
 
 
 @gen.coroutine
@@ -34,25 +27,15 @@ def call(service, method, *args):
 
 
 @gen.coroutine
-def attempt(step, service, method, *args):
-    try:
-        value = yield call(service, method, *args)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
-
-
-@gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
+    node = locator(PORT)
     for name in ("locator", "storage", "logging"):
-        channel = yield locator.resolve(name)
-        endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
+        endpoints, version, graph = yield resolve(node, name)
         report("resolve " + name, endpoints=endpoints, version=version,
-               methods=[graph[i][0] for i in sorted(graph)])
-    yield attempt("resolve missing", locator, "resolve", "missing")
+               methods=methods(graph))
+    yield attempt("resolve missing", node, "resolve", "missing")
 
-    storage = Service("storage", locator=locator)
+    storage = Service("storage", locator=node)
     blob = bytes(range(256)) * 2048             # 512 KiB, every byte value
     yield attempt("write", storage, "write", "fw", "blob", blob, ["x", "y"])
     yield attempt("write2", storage, "write", "fw", "other", b"2", ["x"])
@@ -68,7 +51,7 @@ def main():
     other = Service("storage", endpoints=[["127.0.0.1", PORT]])
     yield attempt("own locator read", other, "read", "fw", "other")
 
-    logging = Service("logging", locator=locator)
+    logging = Service("logging", locator=node)
     yield attempt("verbosity", logging, "verbosity")
     yield logging.emit(2, "framework", "hello from the real framework",
                        [["answer", 42]])
@@ -79,4 +62,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

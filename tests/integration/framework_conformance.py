@@ -13,40 +13,20 @@ C{silent} when nothing came within the wait. The test decides what is
 right. Never imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
+# first: it makes tornado 4 importable
+from framework_calls import TIMEOUT, attempt as call, report, run
+from framework_report import readAll
+import msgpack
+from tornado import gen
+from cocaine.detail.api import API
+from cocaine.exceptions import ServiceError
+from cocaine.services import Locator, Service
 
-import msgpack  # noqa: E402
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.detail.api import API  # noqa: E402
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import readAll, report  # noqa: E402
-
-TIMEOUT = 10
 #: How long "nothing comes" is waited for.
 QUIET = 1.0
 EXTRA = "an extra argument"
-
-
-@gen.coroutine
-def call(step, service, method, *args):
-    """
-    Call C{method} and report its one answer.
-    """
-    try:
-        channel = yield getattr(service, method)(*args)
-        result = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=result)
-        raise gen.Return(result)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
 
 
 @gen.coroutine
@@ -231,12 +211,12 @@ def errors(port, app, events):
 def main():
     part, port = sys.argv[1], int(sys.argv[2])
     if part == "extra":
-        run = lambda: extra(port, sys.argv[3], sys.argv[4])  # noqa: E731
+        start = lambda: extra(port, sys.argv[3], sys.argv[4])  # noqa: E731
     elif part == "routing":
-        run = lambda: routing(port)  # noqa: E731
+        start = lambda: routing(port)  # noqa: E731
     else:
-        run = lambda: errors(port, sys.argv[3], sys.argv[4:])  # noqa: E731
-    IOLoop.current().run_sync(run, timeout=90)
+        start = lambda: errors(port, sys.argv[3], sys.argv[4:])  # noqa: E731
+    run(start, timeout=90)
 
 
 if __name__ == "__main__":

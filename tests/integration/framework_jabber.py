@@ -10,40 +10,22 @@ presence, and sends with a bad type. Prints one JSON object per line,
 C{{"step": ..., ...}}. Never imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import TIMEOUT, attempt, locator, report, run
+from tornado import gen
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
 SENDER, RECEIVER, RECEIVER_JID = sys.argv[2:5]
-TIMEOUT = 10
-
-
-@gen.coroutine
-def attempt(step, service, method, *args):
-    try:
-        channel = yield getattr(service, method)(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
 
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
-    sender = Service(SENDER, locator=locator)
-    receiver = Service(RECEIVER, locator=locator)
+    node = locator(PORT)
+    sender = Service(SENDER, locator=node)
+    receiver = Service(RECEIVER, locator=node)
     inbox = yield receiver.subscribe()
     yield attempt("send", sender, "send", RECEIVER_JID, "from 0.12")
     chunk = yield inbox.rx.get(timeout=TIMEOUT)
@@ -54,4 +36,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

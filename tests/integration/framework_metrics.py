@@ -8,44 +8,25 @@ Prints one JSON object per line, C{{"step": ..., ...}}. Never imports
 anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import attempt, locator, run
+from tornado import gen
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
-TIMEOUT = 10
-
-
-@gen.coroutine
-def attempt(step, service, *args):
-    try:
-        channel = yield service.fetch(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
 
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
-    metrics = Service("metrics", locator=locator)
-    yield attempt("plain", metrics)
-    yield attempt("json", metrics, "json")
-    yield attempt("query", metrics, "plain", {
+    metrics = Service("metrics", locator=locator(PORT))
+    yield attempt("plain", metrics, "fetch")
+    yield attempt("json", metrics, "fetch", "json")
+    yield attempt("query", metrics, "fetch", "plain", {
         "contains": [{"name": []}, {"const": ["requests"]}]})
-    yield attempt("bad type", metrics, "xml")
+    yield attempt("bad type", metrics, "fetch", "xml")
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

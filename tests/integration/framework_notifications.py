@@ -10,38 +10,24 @@ Prints one JSON object per line, C{{"step": ..., ...}}. Never imports
 anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import TIMEOUT, attempt, locator, report, run
+from tornado import gen
+from cocaine.exceptions import ServiceError
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
-TIMEOUT = 10
 
 
-@gen.coroutine
 def publish(step, service, *args):
-    try:
-        channel = yield service.publish(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
+    return attempt(step, service, "publish", *args)
 
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
-    notifications = Service("notifications", locator=locator)
+    notifications = Service("notifications", locator=locator(PORT))
     subscription = yield notifications.subscribe(["news", "sport"])
     yield publish("publish news", notifications, "news",
                   {"title": "hello", "n": [1, 2]})
@@ -67,4 +53,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

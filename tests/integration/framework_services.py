@@ -9,52 +9,31 @@ C{elliptics}. Prints one JSON object per line, C{{"step": ..., ...}}; the
 test decides what is right. Never imports anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import (attempt, locator, methods, report, resolve,
+                             run)
+from tornado import gen
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
-TIMEOUT = 10
-
-
-@gen.coroutine
-def attempt(step, service, method, *args):
-    try:
-        channel = yield getattr(service, method)(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
 
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
+    node = locator(PORT)
     for name in ("cache", "shared-cache"):
-        channel = yield locator.resolve(name)
-        endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
-        report(name + " resolve", version=version,
-               methods=[graph[i][0] for i in sorted(graph)])
-        cache = Service(name, locator=locator)
+        endpoints, version, graph = yield resolve(node, name)
+        report(name + " resolve", version=version, methods=methods(graph))
+        cache = Service(name, locator=node)
         yield attempt(name + " get missing", cache, "get", "nope")
         yield attempt(name + " put", cache, "put", "key", b"\xff\x00value")
         yield attempt(name + " get", cache, "get", "key")
 
-    channel = yield locator.resolve("elliptics")
-    endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
-    report("elliptics resolve", version=version,
-           methods=[graph[i][0] for i in sorted(graph)])
-    e = Service("elliptics", locator=locator)
+    endpoints, version, graph = yield resolve(node, "elliptics")
+    report("elliptics resolve", version=version, methods=methods(graph))
+    e = Service("elliptics", locator=node)
     yield attempt("write", e, "write", "ns", "a", b"A\x00", ["t"])
     yield attempt("read", e, "read", "ns", "a")
     yield attempt("read missing", e, "read", "ns", "missing")
@@ -69,4 +48,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=60)
+    run(main)

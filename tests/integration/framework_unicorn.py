@@ -8,43 +8,28 @@ Prints one JSON object per line, C{{"step": ..., ...}}. Never imports
 anything of ours.
 """
 
-import collections
-import collections.abc
 import sys
 
-# Python 3.10 removed the alias the framework (and tornado 4) use.
-collections.MutableMapping = collections.abc.MutableMapping
-
-from tornado import gen  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
-
-from cocaine.exceptions import ServiceError  # noqa: E402
-from cocaine.services import Locator, Service  # noqa: E402
-from framework_report import report  # noqa: E402
+# first: it makes tornado 4 importable
+from framework_calls import (TIMEOUT, attempt as call, locator, report,
+                             resolve, run)
+from tornado import gen
+from cocaine.services import Service
 
 PORT = int(sys.argv[1])
-TIMEOUT = 10
 
 
-@gen.coroutine
 def attempt(step, service, method, *args):
-    try:
-        channel = yield getattr(service, method)(*args)
-        value = yield channel.rx.get(timeout=TIMEOUT)
-        yield channel.tx.close()
-        report(step, value=value)
-    except ServiceError as e:
-        report(step, error=[e.category, e.code], reason=e.reason)
+    return call(step, service, method, *args, close=True)
 
 
 @gen.coroutine
 def main():
-    locator = Locator(endpoints=[["127.0.0.1", PORT]])
-    channel = yield locator.resolve("unicorn")
-    endpoints, version, graph = yield channel.rx.get(timeout=TIMEOUT)
+    node = locator(PORT)
+    endpoints, version, graph = yield resolve(node, "unicorn")
     report("resolve", version=version, graph=graph)
 
-    unicorn = Service("unicorn", locator=locator)
+    unicorn = Service("unicorn", locator=node)
     yield attempt("get missing", unicorn, "get", "/fw/a")
     yield attempt("create", unicorn, "create", "/fw/a", {"k": "v"})
     yield attempt("create again", unicorn, "create", "/fw/a", 1)
@@ -86,4 +71,4 @@ def main():
 
 
 if __name__ == "__main__":
-    IOLoop.current().run_sync(main, timeout=90)
+    run(main, timeout=90)

@@ -6,11 +6,12 @@ loopback, with its own directory, config and log.
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+from tests.integration.servers import stopProcess, waitStarted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -82,20 +83,19 @@ class Node:
                           self.configPath),
             cwd=self.directory, env=environment(self.extraPath),
             stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
         offset = os.path.getsize(self.logPath)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with open(self.logPath, errors="replace") as f:
-                f.seek(0)
-                match = None
-                for match in _LISTENING.finditer(f.read()):
-                    pass
-            if match and "running; locator" in self.log()[offset:]:
+
+        def listening():
+            log = self.log()
+            match = None
+            for match in _LISTENING.finditer(log):
+                pass
+            if match and "running; locator" in log[offset:]:
                 self.port = int(match.group(1))
-                return self
-            time.sleep(0.05)
+                return True
+            return False
+        if waitStarted(self.process, listening, timeout):
+            return self
         self.stop()
         raise RuntimeError("node did not start:\n" + self.log())
 
@@ -120,15 +120,62 @@ class Node:
             return None, 0.0
         process, self.process = self.process, None
         started = time.monotonic()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        status = stopProcess(process, timeout=timeout)
         self._log.close()
-        return process.returncode, time.monotonic() - started
+        return status, time.monotonic() - started
+
+
+def startConnected(testCase, node):
+    """
+    Start C{node} and connect our client's locator to it, both stopped at
+    C{testCase}'s cleanup.
+
+    @return: the started node and the L{cocaine.client.Locator}.
+    """
+    from twisted.internet import reactor
+
+    from cocaine.client import Locator
+    node.start()
+    testCase.addCleanup(node.stop)
+    locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
+    testCase.addCleanup(locator.disconnect)
+    return node, locator
+
+
+def connectedService(testCase, locator, name, timeout=20):
+    """
+    A client of the service or app C{name} through C{locator},
+    disconnected at C{testCase}'s cleanup.
+    """
+    from cocaine.client import Service
+    service = Service(name, locator, timeout=timeout)
+    testCase.addCleanup(service.disconnect)
+    return service
+
+
+class NodeClientMixin:
+    """
+    For a C{TestCase}: a node started with our client's locator on it and
+    services through that, each stopped or disconnected at cleanup.
+
+    @ivar node: the started L{Node}.
+    @ivar locator: a L{cocaine.client.Locator} on its port.
+    """
+
+    def startNode(self, node):
+        """
+        Start C{node} and connect L{locator} to it.
+
+        @return: the started node.
+        """
+        self.node, self.locator = startConnected(self, node)
+        return self.node
+
+    def service(self, name, timeout=20):
+        """
+        A client of the service or app C{name}, through L{locator}.
+        """
+        return connectedService(self, self.locator, name, timeout)
 
 
 def waitUntil(testCase, predicate, timeout, step=0.05):

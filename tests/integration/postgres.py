@@ -29,12 +29,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 #: The role and database the tests use.
 USER = "cocaine"
@@ -185,16 +185,16 @@ class PostgresServer:
 
     def _waitReady(self, timeout):
         import psycopg
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
+
+        def answering():
             try:
                 self.inside(lambda: psycopg.connect(
                     self.dsn("postgres"), connect_timeout=2).close())
-                return
+                return True
             except psycopg.OperationalError:
-                time.sleep(0.05)
+                return False
+        if waitStarted(self.process, answering, timeout):
+            return
         tail = self.log()[-2000:]
         self.stop()
         raise RuntimeError("postgres on port {} did not start:\n{}".format(
@@ -225,11 +225,7 @@ class PostgresServer:
         return netnsCall(self.namespace, function)
 
     def log(self):
-        try:
-            with open(self.logPath, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(self.logPath)
 
     def stop(self):
         """
@@ -238,14 +234,7 @@ class PostgresServer:
         (idempotent). The cluster stays for L{start}.
         """
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopProcess(process, signal.SIGINT, timeout=30)
 
     def restart(self):
         self.stop()

@@ -14,12 +14,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 from twisted.trial.unittest import SkipTest
 
 from tests.certs import CA, write
 from tests.integration.node import freePort
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 CONFIG = """\
 -- a throwaway Prosody for one test (tests/integration/prosody.py)
@@ -159,13 +159,8 @@ class ProsodyServer:
                 [prosody, "--config", self.configPath, "-F"],
                 stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if self._listening():
-                return self
-            time.sleep(0.05)
+        if waitStarted(self.process, self._listening, timeout):
+            return self
         tail = self.log()[-3000:]
         self.stop()
         raise RuntimeError("prosody on port {} did not start:\n{}".format(
@@ -180,23 +175,11 @@ class ProsodyServer:
             return False
 
     def log(self):
-        try:
-            with open(os.path.join(self.directory, "prosody.log"),
-                      errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(os.path.join(self.directory, "prosody.log"))
 
     def stop(self):
         """
         Stop it by its PID and wait for it (idempotent).
         """
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopProcess(process)

@@ -10,11 +10,11 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.node import freePort
+from tests.integration.servers import readLog, stopProcess, waitStarted
 
 SERVER = "redis-server"
 
@@ -84,13 +84,8 @@ class RedisServer:
         self.process = subprocess.Popen(
             [server, config], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if self._ping():
-                return self
-            time.sleep(0.05)
+        if waitStarted(self.process, self._ping, timeout):
+            return self
         tail = self.log()[-2000:]
         self.stop()
         raise RuntimeError("redis-server on port {} did not start:\n{}"
@@ -121,25 +116,14 @@ class RedisServer:
             return s.recv(65536)
 
     def log(self):
-        try:
-            with open(os.path.join(self.directory, "redis.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
+        return readLog(os.path.join(self.directory, "redis.log"))
 
     def stop(self):
         """
         Stop it by its PID and wait for it (idempotent).
         """
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopProcess(process)
 
 
 class BlockingRedis:

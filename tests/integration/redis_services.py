@@ -15,10 +15,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 
-from cocaine.client import Locator, Service
 from cocaine.errors import BackendUnavailable
 from tests.integration.framework import frameworkPython
-from tests.integration.node import Node
+from tests.integration.node import Node, connectedService, startConnected
 from tests.integration.redis import RedisServer
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -69,17 +68,34 @@ class RedisNodes:
         self.redis = RedisServer(self.mktemp()).start()
         self.addCleanup(lambda: self.redis.stop())
 
+    def restartRedis(self):
+        """
+        Start Redis again (after C{self.redis.stop()}) on the same port, as
+        a fresh server.
+        """
+        self.redis = RedisServer(self.redis.directory,
+                                 port=self.redis.port).start()
+
+    @inlineCallbacks
+    def assertRedisDown(self, *calls):
+        """
+        Each of C{calls} fails with L{BackendUnavailable} naming the
+        stopped Redis server.
+        """
+        for call in calls:
+            try:
+                yield call()
+            except BackendUnavailable as e:
+                self.assertIn("127.0.0.1:{}".format(self.redis.port), str(e))
+            else:
+                self.fail("no error while Redis is down")
+
     def startNode(self):
-        node = Node(self.mktemp(), servicesConfig(self.redis.url)).start()
-        self.addCleanup(node.stop)
-        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
-        self.addCleanup(locator.disconnect)
-        return node, locator
+        return startConnected(
+            self, Node(self.mktemp(), servicesConfig(self.redis.url)))
 
     def service(self, locator, name):
-        service = Service(name, locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        return connectedService(self, locator, name)
 
     def connected(self, service):
         """

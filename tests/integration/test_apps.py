@@ -17,13 +17,12 @@ from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from cocaine.client.deploy import readManifest, upload
 from cocaine.errors import (
     AppAlreadyRunning, CocaineError, EngineBroken, QueueFull,
     ServiceNotAvailable, SpawnFailed, WorkerLost)
 from cocaine.protocol.framing import unpackValue
-from tests.integration.node import ROOT, Node
+from tests.integration.node import ROOT, Node, NodeClientMixin
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
 FAULTY = os.path.join(ROOT, "tests", "integration", "apps", "faulty")
@@ -33,7 +32,7 @@ def localApp(path, **profile):
     return {"path": path, "profile": profile}
 
 
-class _AppTestCase(TestCase):
+class _AppTestCase(NodeClientMixin, TestCase):
     """
     A node per test with the node service and the given local apps.
     """
@@ -50,18 +49,6 @@ class _AppTestCase(TestCase):
 
     def setUp(self):
         self.startNode(Node(self.mktemp(), self.nodeConfig()))
-
-    def startNode(self, node):
-        self.node = node.start()
-        self.addCleanup(node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
 
     async def call(self, app, event, *chunks):
         """

@@ -12,7 +12,6 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from cocaine.errors import BackendUnavailable
-from tests.integration.redis import RedisServer
 from tests.integration.redis_services import (
     FrameworkSteps, RedisNodes, until)
 
@@ -91,7 +90,7 @@ class SharedCacheTests(RedisNodes, TestCase):
                 self.assertLess(time.monotonic() - started, 10)
             else:
                 self.fail("no error while Redis is down")
-        self.redis = RedisServer(self.redis.directory, port=port).start()
+        self.restartRedis()
         yield until(lambda: self.connected(self.one))
         yield until(lambda: self.connected(self.two))
         yield self.one.put(b"k", b"again")

@@ -20,15 +20,12 @@ run in a1 (subnet A): ours (L{tests.integration.subnet_client}),
 C{cocaine-tool} and the real Cocaine 0.12 framework's.
 """
 
-import base64
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from twisted.trial.unittest import TestCase
 
@@ -109,20 +106,6 @@ def main():
 
 IOLoop.current().run_sync(main, timeout=60)
 """
-
-
-def _registered(url):
-    prefix = (FOLDER + "/").encode()
-    end = prefix[:-1] + bytes([prefix[-1] + 1])
-    request = urllib.request.Request(
-        url + "/v3/kv/range", method="POST", data=json.dumps({
-            "key": base64.b64encode(prefix).decode(),
-            "range_end": base64.b64encode(end).decode(),
-            "keys_only": True}).encode())
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        kvs = json.load(answer).get("kvs", [])
-    return {base64.b64decode(kv["key"])[len(prefix):].decode()
-            for kv in kvs}
 
 
 def whereApp(directory):
@@ -254,7 +237,7 @@ class SubnetClusterTests(TestCase):
         The uuids registered in etcd now, read straight from its gateway
         (in the infrastructure namespace).
         """
-        return self.etcd.inside(_registered, self.etcd.url)
+        return self.etcd.keys(FOLDER + "/")
 
     def uuids(self, *labels):
         return {self.nodes[label].uuid for label in labels}

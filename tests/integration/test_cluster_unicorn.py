@@ -8,14 +8,11 @@ serving, and when etcd is back the registrations are there again and a
 node started meanwhile is found.
 """
 
-import base64
-import json
 import os
 import re
 import shutil
 import signal
 import time
-import urllib.request
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -56,17 +53,7 @@ def registered(etcd):
     """
     The uuids registered in etcd now (read straight from its gateway).
     """
-    prefix = (FOLDER + "/").encode()
-    end = prefix[:-1] + bytes([prefix[-1] + 1])
-    request = urllib.request.Request(
-        etcd.url + "/v3/kv/range", method="POST", data=json.dumps({
-            "key": base64.b64encode(prefix).decode(),
-            "range_end": base64.b64encode(end).decode(),
-            "keys_only": True}).encode())
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        kvs = json.load(answer).get("kvs", [])
-    return {base64.b64decode(kv["key"])[len(prefix):].decode()
-            for kv in kvs}
+    return etcd.keys(FOLDER + "/")
 
 
 class UnicornDiscoveryTests(TestCase):

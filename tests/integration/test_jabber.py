@@ -6,7 +6,6 @@ service reconnects after Prosody restarts, and a wrong password is a
 clear error on the call and in the node's log.
 """
 
-import json
 import os
 import socket
 import subprocess
@@ -17,7 +16,6 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from cocaine.errors import BackendUnavailable
 from cocaine.jabber.service import JabberService
 from cocaine.jabber.settings import parse
@@ -25,8 +23,8 @@ from cocaine.protocol.jabber import JABBER, JABBER_VERSION
 from cocaine.rpc.limits import ConnectionLimits
 from cocaine.rpc.hosting import HostedService, ServerFactory
 from tests.certs import CA, write
-from tests.integration.framework import frameworkPython
-from tests.integration.node import ROOT, Node, environment
+from tests.integration.framework import frameworkPython, frameworkSteps
+from tests.integration.node import ROOT, Node, NodeClientMixin, environment
 from tests.integration.prosody import ProsodyServer
 
 
@@ -38,7 +36,7 @@ def _text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-class JabberNodeTests(TestCase):
+class JabberNodeTests(NodeClientMixin, TestCase):
 
     timeout = 120
 
@@ -63,16 +61,7 @@ class JabberNodeTests(TestCase):
             "bob": account(self.bob, "bob's secret"),
             "mallory": account(self.alice, "not alice's secret"),
             "eve": account(self.alice, "alice's secret", ca=otherCA)}}
-        self.node = Node(os.path.join(directory, "node"), config).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        self.startNode(Node(os.path.join(directory, "node"), config))
 
     async def until(self, probe, what, timeout=40):
         """
@@ -190,18 +179,11 @@ class JabberNodeTests(TestCase):
         The real Cocaine 0.12 framework (what a 0.12 app uses) resolves
         the services, subscribes, sends and sets a presence.
         """
-        python = frameworkPython()
+        frameworkPython()
         await self.online(self.service("alice"))
         await self.online(self.service("bob"))
-        result = subprocess.run(
-            [python, _FRAMEWORK_SCRIPT, str(self.node.port), "alice", "bob",
-             self.bob], capture_output=True, text=True, timeout=90,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, _FRAMEWORK_SCRIPT, self.node.port,
+                               "alice", "bob", self.bob, timeout=90)
         self.assertTrue(steps["send"]["value"][0])
         sender, body, kind = steps["received"]["chunk"]
         self.assertEqual(sender.split("/")[0], self.alice)

@@ -6,9 +6,7 @@ the C{metrics} service is called with our client SDK and with the real
 Cocaine 0.12 framework.
 """
 
-import json
 import os
-import subprocess
 import textwrap
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,10 +14,9 @@ from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, readBody
 
-from cocaine.client import Locator, Service
 from cocaine.errors import CocaineError, InvalidArgument
-from tests.integration.framework import frameworkPython
-from tests.integration.node import ROOT, Node, freePort
+from tests.integration.framework import frameworkPython, frameworkSteps
+from tests.integration.node import ROOT, Node, NodeClientMixin, freePort
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -56,7 +53,7 @@ _PAGE_PLUGIN = textwrap.dedent('''
 ''')
 
 
-class MetricsNodeTests(TestCase):
+class MetricsNodeTests(NodeClientMixin, TestCase):
 
     timeout = 120
 
@@ -76,17 +73,8 @@ class MetricsNodeTests(TestCase):
                 "echo": {"path": ECHO, "profile": {"pool-limit": 1}}}}},
             "page": {"type": "metricspage",
                      "args": {"port": self.pagePort}}}}
-        self.node = Node(os.path.join(directory, "node"), config,
-                         extraPath=[plugins]).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-
-    def service(self, name):
-        service = Service(name, self.locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        self.startNode(Node(os.path.join(directory, "node"), config,
+                            extraPath=[plugins]))
 
     async def serve(self):
         """
@@ -175,17 +163,9 @@ class MetricsNodeTests(TestCase):
         """
         The real 0.12 framework resolves and calls C{metrics.fetch}.
         """
-        python = frameworkPython()
+        frameworkPython()
         await self.serve()
-        result = subprocess.run(
-            [python, _SCRIPT, str(self.node.port)], capture_output=True,
-            text=True, timeout=120,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, _SCRIPT, self.node.port)
         plain = steps["plain"]["value"]
         self.assertEqual(plain["echo.requests.ok"], 3)
         self.assertEqual(steps["json"]["value"]["echo"]["requests"][

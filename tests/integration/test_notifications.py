@@ -5,10 +5,8 @@ node's memory stays bounded and it keeps serving), and between two nodes
 sharing a real Redis (including a Redis restart).
 """
 
-import json
 import os
 import socket
-import subprocess
 
 import msgpack
 import psutil
@@ -19,7 +17,7 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import BackendUnavailable, InvalidArgument
-from tests.integration.framework import frameworkPython
+from tests.integration.framework import frameworkSteps
 from tests.integration.node import Node
 from tests.integration.redis import RedisServer
 
@@ -104,16 +102,7 @@ class LocalTests(_NodeCase):
         C{subscribe} from the graph, receives C{[channel, value]} chunks
         and ends the subscription with C{close}.
         """
-        python = frameworkPython()
-        result = subprocess.run(
-            [python, _SCRIPT, str(self.node.port)], capture_output=True,
-            text=True, timeout=120,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, _SCRIPT, self.node.port)
         self.assertEqual(steps["publish news"], {"value": 1})
         self.assertEqual(steps["publish other"], {"value": 0})
         self.assertEqual(steps["publish sport"], {"value": 1})

@@ -6,19 +6,16 @@ seen through the node.
 """
 
 import errno
-import json
 import os
-import subprocess
 
-from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
 from cocaine.client.deploy import upload
 from cocaine.errors import CATEGORY_SYSTEM, CocaineError, KeyNotFound
 from cocaine.protocol.framing import unpackValue
-from tests.integration.framework import frameworkPython
-from tests.integration.node import ROOT, Node
+from tests.integration.framework import frameworkPython, frameworkSteps
+from tests.integration.node import (ROOT, Node, connectedService,
+                                    startConnected)
 from tests.integration.postgres import PostgresServer, sharedServer
 
 ECHO = os.path.join(ROOT, "examples", "apps", "echo")
@@ -39,16 +36,11 @@ class _PostgresNodeCase(TestCase):
                 "node": {"type": "node", "args": {"drain-timeout": 5}}}}
 
     def startNode(self, dsn, table):
-        node = Node(self.mktemp(), self.nodeConfig(dsn, table)).start()
-        self.addCleanup(node.stop)
-        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
-        self.addCleanup(locator.disconnect)
-        return node, locator
+        return startConnected(
+            self, Node(self.mktemp(), self.nodeConfig(dsn, table)))
 
     def service(self, locator, name):
-        service = Service(name, locator, timeout=20)
-        self.addCleanup(service.disconnect)
-        return service
+        return connectedService(self, locator, name)
 
     async def call(self, app, event, *chunks):
         channel = await app.enqueue(event)
@@ -149,23 +141,15 @@ class FrameworkOnPostgresTests(_PostgresNodeCase):
         The framework's write, read (512 KiB, every byte value), find,
         remove and its errors come out as with the files backend.
         """
-        python = frameworkPython()
+        frameworkPython()
         server = sharedServer()
         table = _table(self)
         server.sql("DROP TABLE IF EXISTS {}".format(table))
         node = Node(self.mktemp(), self.nodeConfig(server.dsn(), table))
         node.start()
         self.addCleanup(node.stop)
-        result = subprocess.run(
-            [python, os.path.join(ROOT, "tests", "integration",
-                                  "framework_client.py"), str(node.port)],
-            capture_output=True, text=True, timeout=120,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = {}
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            steps[record.pop("step")] = record
+        steps = frameworkSteps(self, os.path.join(
+            ROOT, "tests", "integration", "framework_client.py"), node.port)
         self.assertEqual(steps["read"], {"intact": True,
                                          "size": 512 * 1024})
         self.assertEqual(sorted(steps["find x"]["value"]),

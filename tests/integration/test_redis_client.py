@@ -24,16 +24,26 @@ def _until(condition, timeout=15.0):
         waited += 0.05
 
 
-class RedisClientTests(TestCase):
+class _RealRedisCase(TestCase):
+    """
+    A real Redis (C{self.server}) and our client on it (C{self.redis}),
+    both stopped at cleanup.
+    """
 
     timeout = 90
 
-    def setUp(self):
+    def startRedis(self):
         self.server = RedisServer(self.mktemp()).start()
         self.addCleanup(self.server.stop)
         self.redis = Redis(self.server.url, reactor)
         self.redis.start()
         self.addCleanup(self.redis.stop)
+
+
+class RedisClientTests(_RealRedisCase):
+
+    def setUp(self):
+        self.startRedis()
         return _until(lambda: self.redis.connected)
 
     @inlineCallbacks
@@ -77,16 +87,10 @@ class RedisClientTests(TestCase):
         self.assertEqual((yield self.redis.call("GET", b"k")), b"v")
 
 
-class RedisSubscriberTests(TestCase):
-
-    timeout = 90
+class RedisSubscriberTests(_RealRedisCase):
 
     def setUp(self):
-        self.server = RedisServer(self.mktemp()).start()
-        self.addCleanup(self.server.stop)
-        self.redis = Redis(self.server.url, reactor)
-        self.redis.start()
-        self.addCleanup(self.redis.stop)
+        self.startRedis()
         self.messages = []
         self.reconnects = []
         self.subscriber = RedisSubscriber(

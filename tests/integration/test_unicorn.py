@@ -13,20 +13,19 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from cocaine.client import Locator, Service
+from cocaine.client import Service
 from cocaine.errors import NodeExists
 from cocaine.unicorn.etcd import EtcdUnicorn
 from tests.integration.etcd import Etcd
-from tests.integration.framework import frameworkPython
-from tests.integration.framework_report import readSteps
-from tests.integration.node import ROOT, Node, environment
+from tests.integration.framework import frameworkSteps
+from tests.integration.node import ROOT, Node, NodeClientMixin, environment
 from tests.unicorn._behaviour import Recorder
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "framework_unicorn.py")
 
 
-class UnicornNodeTests(TestCase):
+class UnicornNodeTests(NodeClientMixin, TestCase):
 
     timeout = 180
 
@@ -42,13 +41,8 @@ class UnicornNodeTests(TestCase):
             "services": {"logging": {"type": "logging"},
                          "unicorn": {"type": "unicorn",
                                      "args": {"backend": "core"}}}}
-        self.node = Node(os.path.join(directory, "node"), config).start()
-        self.addCleanup(self.node.stop)
-        self.locator = Locator(reactor, [("127.0.0.1", self.node.port)],
-                               timeout=20)
-        self.addCleanup(self.locator.disconnect)
-        self.unicorn = Service("unicorn", self.locator, timeout=20)
-        self.addCleanup(self.unicorn.disconnect)
+        self.startNode(Node(os.path.join(directory, "node"), config))
+        self.unicorn = self.service("unicorn")
 
     async def call(self, method, *args):
         channel = await self.unicorn.invoke(method, args)
@@ -61,13 +55,7 @@ class UnicornNodeTests(TestCase):
         """
         The real 0.12 framework sees 0.12's graph and answers.
         """
-        python = frameworkPython()
-        result = subprocess.run(
-            [python, _SCRIPT, str(self.node.port)], capture_output=True,
-            text=True, timeout=150,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        self.assertEqual(result.returncode, 0, result.stderr)
-        steps = readSteps(result.stdout)
+        steps = frameworkSteps(self, _SCRIPT, self.node.port, timeout=150)
         graph = steps["resolve"]["graph"]
         self.assertEqual([graph[str(i)][0] for i in range(9)], [
             "subscribe", "children_subscribe", "put", "get", "create", "del",
