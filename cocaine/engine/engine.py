@@ -426,9 +426,9 @@ class AppEngine:
         uid = getattr(isolate, "workerUid", None)
         gid = getattr(isolate, "workerGid", None)
         try:
+            listener = WorkerListener(self, self._reactor)
             self._port = plainunix.usePlainTransport(
-                self._reactor.listenUNIX(path, WorkerListener(self),
-                                         mode=0o600))
+                self._reactor.listenUNIX(path, listener, mode=0o600))
             if (uid, gid) != (None, None):
                 sockets.shareWith(directory, path, uid, gid)
         except BaseException:
