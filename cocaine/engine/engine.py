@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from cocaine.engine.connection import WorkerListener
-from cocaine.engine import sockets
+from cocaine.engine import plainunix, sockets
 from cocaine.engine.pool import Pool
 from cocaine.engine.session import Session, parseDeadline
 from cocaine.engine.stats import AppStats
@@ -426,8 +426,9 @@ class AppEngine:
         uid = getattr(isolate, "workerUid", None)
         gid = getattr(isolate, "workerGid", None)
         try:
-            self._port = self._reactor.listenUNIX(path, WorkerListener(self),
-                                                  mode=0o600)
+            listener = WorkerListener(self, self._reactor)
+            self._port = plainunix.usePlainTransport(
+                self._reactor.listenUNIX(path, listener, mode=0o600))
             if (uid, gid) != (None, None):
                 sockets.shareWith(directory, path, uid, gid)
         except BaseException:

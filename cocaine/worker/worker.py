@@ -519,6 +519,12 @@ class _Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes):
         self._worker._received(bytes(self._buffer[:nbytes]))
+        # The handlers this read started or woke run in the loop's next
+        # turn, queued before this flush: what they write there leaves in
+        # one send at the end of that turn, not one more turn later.
+        if self._pending is None:
+            self._pending = []
+            self._loop.call_soon(self.flush)
 
     def eof_received(self):
         return False

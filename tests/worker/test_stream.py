@@ -237,3 +237,54 @@ class ConnectionDrainTests(SynchronousTestCase):
             connection.flush()
             return transport.written
         self.assertEqual(asyncio.run(scenario()), [b"ab", b"c"])
+
+
+class ConnectionReadTests(SynchronousTestCase):
+    """
+    What the handlers a read started write in the loop's next turn leaves
+    in one send at the end of that turn.
+    """
+
+    def test_repliesOfOneReadInOneTurn(self):
+        from cocaine.worker.worker import _Connection
+
+        class Transport:
+            def __init__(self):
+                self.written = []
+
+            def write(self, data):
+                self.written.append(data)
+
+            def is_closing(self):
+                return False
+
+        async def handler(connection, name):
+            connection.write(name + b"1")
+            connection.write(name + b"2")
+
+        class Worker:
+            def _received(self, data):
+                loop = asyncio.get_running_loop()
+                for name in data.split():
+                    loop.create_task(handler(connection, name))
+
+        async def scenario():
+            nonlocal connection
+            connection = _Connection(worker=Worker())
+            transport = Transport()
+            connection.connection_made(transport)
+            buffer = connection.get_buffer(-1)
+            buffer[:3] = b"a b"
+            connection.buffer_updated(3)
+            self.assertEqual(transport.written, [])
+            # one turn: the handlers run, then the flush
+            await asyncio.sleep(0)
+            self.assertEqual(transport.written, [b"a1a2b1b2"])
+            # a read that writes nothing sends nothing
+            buffer[:1] = b" "
+            connection.buffer_updated(1)
+            await asyncio.sleep(0)
+            self.assertEqual(transport.written, [b"a1a2b1b2"])
+
+        connection = None
+        asyncio.run(scenario())
