@@ -33,8 +33,7 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
-#: C{uvloop} runs the worker on uvloop's event loop where it is installed
-#: (asyncio's own otherwise, and by default).
+#: C{asyncio} keeps asyncio's own event loop where uvloop is installed.
 ENV_LOOP = "COCAINE_WORKER_LOOP"
 
 #: Exit statuses.
@@ -62,20 +61,15 @@ def _seconds(value, variable, default):
 
 def loopFactory(environ=None):
     """
-    What makes the worker's event loop: asyncio's own by default; uvloop's
-    (libuv's loop with its transports in C) with C{COCAINE_WORKER_LOOP=
-    uvloop} when it is installed and Python has C{asyncio.Runner} (3.11).
-
-    uvloop takes about a fifth off the worker's instructions per request
-    but adds about 3 MB to every worker (22 MB idle against 25), past the
-    25 MB an idle Python worker is held to, while no gain at the node's
-    level was measured (docs/performance.md): so it is a choice, not the
-    default.
+    What makes the worker's event loop: uvloop's (libuv's loop with its
+    transports in C: less CPU per request, docs/performance.md) when it
+    is installed and Python has C{asyncio.Runner} (3.11), unless
+    C{COCAINE_WORKER_LOOP=asyncio}; asyncio's otherwise.
 
     @return: a callable returning a new event loop.
     """
     environ = os.environ if environ is None else environ
-    if (environ.get(ENV_LOOP, "").lower() == "uvloop"
+    if (environ.get(ENV_LOOP, "").lower() != "asyncio"
             and hasattr(asyncio, "Runner")):
         try:
             import uvloop

@@ -14,13 +14,13 @@ from cocaine.worker.worker import ENV_LOOP, loopFactory, runLoop
 
 class LoopFactoryTests(SynchronousTestCase):
     """
-    asyncio's loop by default; uvloop's on request where it is installed.
+    uvloop where it is installed, asyncio's loop otherwise or on request.
     """
 
-    def test_uvloopOnRequest(self):
+    def test_uvloopWhenInstalled(self):
         """
-        With C{COCAINE_WORKER_LOOP=uvloop} and uvloop importable (and
-        C{asyncio.Runner}), the worker's loop is uvloop's.
+        With uvloop importable (and C{asyncio.Runner}), the worker's loop
+        is uvloop's.
         """
         try:
             import uvloop
@@ -28,24 +28,20 @@ class LoopFactoryTests(SynchronousTestCase):
             raise self.skipTest("uvloop is not installed")
         if not hasattr(asyncio, "Runner"):
             raise self.skipTest("Python before 3.11: asyncio's loop")
-        self.assertIs(loopFactory({ENV_LOOP: "uvloop"}),
-                      uvloop.new_event_loop)
-        self.assertIs(loopFactory({ENV_LOOP: "UVLoop"}),
-                      uvloop.new_event_loop)
+        self.assertIs(loopFactory({}), uvloop.new_event_loop)
 
-    def test_asyncioByDefault(self):
+    def test_asyncioOnRequest(self):
         """
-        Without the variable, or with C{COCAINE_WORKER_LOOP=asyncio}, the
-        worker runs on asyncio's own loop, uvloop installed or not.
+        C{COCAINE_WORKER_LOOP=asyncio} keeps asyncio's own loop.
         """
-        self.assertIs(loopFactory({}), asyncio.new_event_loop)
         self.assertIs(loopFactory({ENV_LOOP: "asyncio"}),
+                      asyncio.new_event_loop)
+        self.assertIs(loopFactory({ENV_LOOP: "AsyncIO"}),
                       asyncio.new_event_loop)
 
     def test_asyncioWithoutUvloop(self):
         """
-        Asked for uvloop without it installed, the worker runs on
-        asyncio's loop.
+        Without uvloop the worker runs on asyncio's loop.
         """
         missing = object()
         saved = sys.modules.get("uvloop", missing)
@@ -58,8 +54,7 @@ class LoopFactoryTests(SynchronousTestCase):
             else:
                 sys.modules["uvloop"] = saved
         self.addCleanup(restore)
-        self.assertIs(loopFactory({ENV_LOOP: "uvloop"}),
-                      asyncio.new_event_loop)
+        self.assertIs(loopFactory({}), asyncio.new_event_loop)
 
     def test_runLoop(self):
         """

@@ -362,14 +362,14 @@ class EchoTests(WorkerMixin, TestCase):
         self.assertIsNone(runtime.process.poll())
 
 
-class UvloopEchoTests(EchoTests):
+class AsyncioLoopEchoTests(EchoTests):
     """
-    The echo sessions again on uvloop's event loop
-    (C{COCAINE_WORKER_LOOP=uvloop}; asyncio's where uvloop is missing).
+    The echo sessions again on asyncio's own event loop
+    (C{COCAINE_WORKER_LOOP=asyncio}), where uvloop would be picked.
     """
 
     def startWorker(self, handshake=True, **environment):
-        environment.setdefault("COCAINE_WORKER_LOOP", "uvloop")
+        environment.setdefault("COCAINE_WORKER_LOOP", "asyncio")
         return EchoTests.startWorker(self, handshake, **environment)
 
 
