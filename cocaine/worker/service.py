@@ -55,6 +55,7 @@ from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.protocol.worker import launched, parseArguments, parseLocators
+from cocaine.worker.flow import WriteFlow
 from cocaine.worker.tls import clientContext, serverName
 
 __all__ = ["Service", "Locator", "Channel", "locatorEndpoints"]
@@ -231,7 +232,7 @@ class _Primitive:
                 "connection lost before the reply: {}".format(reason)))
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlow, asyncio.Protocol):
     """
     One TCP connection to a service.
 
@@ -253,8 +254,7 @@ class _Connection(asyncio.Protocol):
         self._transport = None
         self._next = 1
         self._receivers = {}
-        self._paused = False
-        self._drainers = []
+        self._startFlow()
         self._broken = None
 
     # -- asyncio's side ----------------------------------------------------
@@ -290,19 +290,6 @@ class _Connection(asyncio.Protocol):
             receiver._lost(reason)
         self._wakeDrainers()
 
-    def pause_writing(self):
-        self._paused = True
-
-    def resume_writing(self):
-        self._paused = False
-        self._wakeDrainers()
-
-    def _wakeDrainers(self):
-        drainers, self._drainers = self._drainers, []
-        for waiter in drainers:
-            if not waiter.done():
-                waiter.set_result(None)
-
     # -- ours --------------------------------------------------------------
 
     def send(self, channel, mtype, args, headers=None):
@@ -317,10 +304,7 @@ class _Connection(asyncio.Protocol):
         self._transport.write(data)
 
     async def drain(self):
-        if self._paused and self._transport is not None:
-            waiter = self.loop.create_future()
-            self._drainers.append(waiter)
-            await waiter
+        await self._waitWritable()
 
     def _open(self, mtype, args):
         """

@@ -19,6 +19,7 @@ from cocaine.protocol.worker import (
     CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HANDSHAKE, HEARTBEAT, INVOKE,
     NO_HANDLER, TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, launched,
     parseArguments, parseLocators, text)
+from cocaine.worker.flow import WriteFlow
 from cocaine.worker.stream import Request, RequestError, Response
 
 #: Defaults, in seconds.
@@ -490,7 +491,7 @@ class Worker:
         self.stop(EXIT_OK)
 
 
-class _Connection(asyncio.BufferedProtocol):
+class _Connection(WriteFlow, asyncio.BufferedProtocol):
     """
     The UNIX stream to the runtime, feeding a L{Worker}.
     """
@@ -498,8 +499,7 @@ class _Connection(asyncio.BufferedProtocol):
     def __init__(self, worker):
         self._worker = worker
         self._transport = None
-        self._paused = False
-        self._drainers = []
+        self._startFlow()
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
         self._pending = None
@@ -536,19 +536,6 @@ class _Connection(asyncio.BufferedProtocol):
             self._closed.set_result(None)
         self._worker._lost(exc)
 
-    def pause_writing(self):
-        self._paused = True
-
-    def resume_writing(self):
-        self._paused = False
-        self._wakeDrainers()
-
-    def _wakeDrainers(self):
-        drainers, self._drainers = self._drainers, []
-        for waiter in drainers:
-            if not waiter.done():
-                waiter.set_result(None)
-
     def write(self, data):
         # Everything written in one turn of the loop (a reply's chunks and
         # its close, say) leaves in one send: one wake-up for the runtime.
@@ -571,10 +558,7 @@ class _Connection(asyncio.BufferedProtocol):
         # leave before the handler returned.
         if self._pending:
             self.flush()
-        if self._paused and self._transport is not None:
-            waiter = asyncio.get_running_loop().create_future()
-            self._drainers.append(waiter)
-            await waiter
+        await self._waitWritable()
 
     async def shutdown(self, timeout=1.0):
         """
