@@ -208,7 +208,11 @@ async def chaos(reactor, locator, total, rate, rng, log=print,
             if not pids:
                 continue
             pid = rng.choice(pids)
-            how = rng.choice(["kill", "stop", "stop-forever"])
+            # a kill and a stop first, so that a short load sees both
+            # (a run once ended with every pick a stop); then at random
+            first = [h for h in ("kill", "stop") if not faults[h]]
+            how = first[0] if first else rng.choice(
+                ["kill", "stop", "stop-forever"])
             try:
                 if how == "kill":
                     os.kill(pid, signal.SIGKILL)
