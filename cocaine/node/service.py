@@ -103,6 +103,8 @@ class NodeService(OrderedMultiService):
         self.maxUnpacked = maxUnpacked
         self._isolateFactory = isolateFactory or deploy.defaultIsolate
         self._claimed = set()
+        # name -> waiters of a pause still cleaning up (runlist, spool)
+        self._pausing = {}
         self._watchers = Observers("app")
         self.nodeName = nodeName or context.uuid
         if sharedStorage is None:
@@ -249,6 +251,12 @@ class NodeService(OrderedMultiService):
 
     async def _claim(self, name):
         deploy.checkName(name)
+        if name in self._pausing:
+            # a pause of this name is still taking it out of the runlist
+            # and removing its unpacked copy: start after it, not beside it
+            waiter = Deferred()
+            self._pausing[name].append(waiter)
+            await waiter
         old = self.namedServices.get(name)
         if old is not None and old.state == "stopping":
             # the old instance's teardown must finish first (its removal
@@ -314,6 +322,16 @@ class NodeService(OrderedMultiService):
 
     async def _pause(self, name):
         app = self._running(name)
+        waiters = self._pausing.setdefault(name, [])
+        try:
+            await self._stopAndForget(app, name)
+        finally:
+            if self._pausing.get(name) is waiters:
+                del self._pausing[name]
+            for waiter in waiters:
+                waiter.callback(None)
+
+    async def _stopAndForget(self, app, name):
         app.drainTimeout = self.drainTimeout
         await self.removeRunningChild(app)
         if name not in self.namedServices and name not in self._claimed:

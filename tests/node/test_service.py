@@ -8,6 +8,7 @@ import os
 import signal
 
 import msgpack
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -262,6 +263,32 @@ class NodeServiceTests(_NodeCase):
                                   ("listen", new.socketPath)])
         self.assertEqual(self.context.registry.lookup("echo")[0],
                          [list(self.app("echo").listener.endpoint)])
+
+    def test_startAfterThePauseCleanedUp(self):
+        """
+        Starting an app whose pause is still cleaning up after the stop
+        (taking it out of the runlist, removing its unpacked copy) waits
+        for that cleanup: otherwise the pause could remove the new
+        instance's runlist entry and files (a race seen in CI).
+        """
+        self.start()
+        self.successResultOf(self.node.startLocal("echo", self.directory))
+        cleanup = Deferred()
+        stopAndForget = self.node._stopAndForget
+
+        async def slowCleanup(app, name):
+            await stopAndForget(app, name)
+            await cleanup
+        self.node._stopAndForget = slowCleanup
+        paused = self.node.pauseApp("echo")
+        started = self.node.startLocal("echo", self.directory)
+        self.assertNoResult(paused)
+        self.assertNoResult(started)
+        self.assertEqual(self.node.apps(), [])
+        cleanup.callback(None)
+        self.successResultOf(paused)
+        self.successResultOf(started)
+        self.assertEqual(self.node.apps(), ["echo"])
 
     def test_stopAll(self):
         """
