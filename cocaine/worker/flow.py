@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.worker.test_stream -*-
 """
-Write flow control for the worker SDK's asyncio protocols: the transport
-says when to pause writing and when to resume, and writers wait for it.
+Waiting in the worker SDK's asyncio protocols: writers for the transport
+to take writes again (it says when to pause and when to resume), a reader
+for the next message.
 """
 
 import asyncio
@@ -40,3 +41,25 @@ class WriteFlow:
             waiter = asyncio.get_running_loop().create_future()
             self._drainers.append(waiter)
             await waiter
+
+
+async def waitForArrival(owner, timeout, busy):
+    """
+    Wait, as the one reader of C{owner}, until something arrives: the
+    arrival sets the result of C{owner._waiter}.
+
+    @param timeout: seconds, or L{None} for no limit.
+    @param busy: the message of the L{RuntimeError} raised when another
+        task is already waiting.
+    @raise asyncio.TimeoutError: nothing arrived in time.
+    """
+    if owner._waiter is not None:
+        raise RuntimeError(busy)
+    waiter = owner._waiter = asyncio.get_running_loop().create_future()
+    try:
+        if timeout is None:
+            await waiter
+        else:
+            await asyncio.wait_for(waiter, timeout)
+    finally:
+        owner._waiter = None

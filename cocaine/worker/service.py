@@ -55,7 +55,7 @@ from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.protocol.worker import launched, parseArguments, parseLocators
-from cocaine.worker.flow import WriteFlow
+from cocaine.worker.flow import WriteFlow, waitForArrival
 from cocaine.worker.tls import clientContext, serverName
 
 __all__ = ["Service", "Locator", "Channel", "locatorEndpoints"]
@@ -162,17 +162,8 @@ class Channel(ChannelState):
         @raise RuntimeError: another task is already waiting.
         """
         if not self._events and not self.done:
-            if self._waiter is not None:
-                raise RuntimeError("already waiting for a message")
-            waiter = self._waiter = (
-                asyncio.get_running_loop().create_future())
-            try:
-                if timeout is None:
-                    await waiter
-                else:
-                    await asyncio.wait_for(waiter, timeout)
-            finally:
-                self._waiter = None
+            await waitForArrival(self, timeout,
+                                 "already waiting for a message")
         if self._events:
             return self._events.popleft()
         return ("close", [])

@@ -7,13 +7,13 @@ Both directions are independent: a handler may answer before the request is
 closed, and may keep reading after it closed the response.
 """
 
-import asyncio
 from collections import deque
 
 from cocaine.errors import CocaineError, toWire
 from cocaine.errors import fromWire as _fromWire
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, ERROR, FRAMEWORK_CATEGORY, USER_CATEGORY)
+from cocaine.worker.flow import waitForArrival
 
 
 class RequestError(Exception):
@@ -110,17 +110,8 @@ class Request:
         @raise RuntimeError: another task is already waiting in C{read}.
         """
         if not self._chunks and self._end is None:
-            if self._waiter is not None:
-                raise RuntimeError("read() is already waiting for a chunk")
-            waiter = self._waiter = (
-                asyncio.get_running_loop().create_future())
-            try:
-                if timeout is None:
-                    await waiter
-                else:
-                    await asyncio.wait_for(waiter, timeout)
-            finally:
-                self._waiter = None
+            await waitForArrival(self, timeout,
+                                 "read() is already waiting for a chunk")
         if self._chunks:
             return self._chunks.popleft()
         if self._end is _CLOSED:
