@@ -103,7 +103,14 @@ class WorkerConnection(Protocol):
                 heard = True
                 worker.heard()
             try:
-                worker.route(channel, mtype, args)
+                # a session's message goes straight to it (Worker.route's
+                # lookup, inlined: once per chunk of every stream); the
+                # control channel's and unknown channels' through route
+                session = worker.sessions.get(channel)
+                if session is not None and channel != CONTROL_CHANNEL:
+                    session.fromWorker(worker, channel, mtype, args)
+                else:
+                    worker.route(channel, mtype, args)
             except Exception:
                 self.log.failure("app {app}: worker {uuid} message",
                                  app=self.engine.name, uuid=worker.uuid)

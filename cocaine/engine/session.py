@@ -26,6 +26,7 @@ from automat import TypeMachineBuilder
 from cocaine.errors import (
     ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
 from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
+from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import build, nameStates
 
 
@@ -236,13 +237,24 @@ class Session:
         # a chunk, even when the worker sent its write without one
         self.upstream.send("write", args[0] if args else b"")
 
+    def _answerArgs(self, args):
+        # a client connection's upstream (the hot path of every chunk an
+        # app streams): the worker's args list goes on as it is
+        if len(args) == 1:
+            self.upstream.writeArgs(args)
+        else:
+            self._answer(args)
+
     # -- what the outputs do -------------------------------------------------
 
     def _take(self, worker):
         self.worker = worker
         self.channel = worker.assign(self)
         self._toWorker = self._forward
-        self._toClient = self._answer
+        # drivers, the HTTP gateway and the mesh bridge answer through
+        # upstreams of their own, which take send only
+        self._toClient = (self._answerArgs if type(self.upstream) is Upstream
+                          else self._answer)
 
     def _flush(self):
         pending, self._pending = self._pending, None

@@ -14,6 +14,9 @@ class _Terminal:
     The transition after which nothing more is accepted (encoded C{{}}).
     """
 
+    #: no stream chunk is allowed after it (see L{Protocol.streamWrite})
+    streamWrite = None
+
     def __repr__(self):
         return "TERMINAL"
 
@@ -196,7 +199,7 @@ class Protocol:
     An ordered set of messages; a message's id is its position.
     """
 
-    __slots__ = ("name", "messages", "byName", "_graph")
+    __slots__ = ("name", "messages", "byName", "_graph", "streamWrite")
 
     def __init__(self, name, messages):
         self.name = name
@@ -205,6 +208,13 @@ class Protocol:
         if len(self.byName) != len(self.messages):
             raise ValueError("duplicate message names in " + name)
         self._graph = None
+        #: the id of a C{write} after which this protocol still applies (a
+        #: stream's chunk, sent on the hot path of every stream), or
+        #: L{None}
+        self.streamWrite = None
+        entry = self.byName.get("write")
+        if entry is not None and entry[1].dispatch is RECURRENT:
+            self.streamWrite = entry[0]
 
     def __getitem__(self, index):
         return self.messages[index]

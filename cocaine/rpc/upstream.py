@@ -20,12 +20,14 @@ class Upstream:
     """
 
     __slots__ = ("_connection", "channel", "_protocol", "closed",
-                 "_onClose")
+                 "_onClose", "_chunk")
 
     def __init__(self, connection, channel, protocol):
         self._connection = connection
         self.channel = channel
         self._protocol = protocol
+        # the id of a stream chunk in the protocol now in force, or None
+        self._chunk = protocol.streamWrite
         self.closed = protocol is TERMINAL
         self._onClose = None
 
@@ -50,16 +52,28 @@ class Upstream:
             self._finish()
         elif transition is not RECURRENT:
             self._protocol = transition
+            self._chunk = transition.streamWrite
 
     def write(self, *args):
         """
         Send a stream chunk (C{write}).
         """
-        entry = self._protocol.byName.get("write")
-        if (entry is not None and entry[1].dispatch is RECURRENT
-                and not self.closed):
+        index = self._chunk
+        if index is not None and not self.closed:
             # a stream's chunk, the hot path: nothing changes state
-            self._connection.sendMessage(self.channel, entry[0], list(args))
+            self._connection.sendMessage(self.channel, index, list(args))
+        else:
+            self.send("write", *args)
+
+    def writeArgs(self, args):
+        """
+        Send a stream chunk (C{write}) whose args are the list C{args},
+        as it is: a proxy passes on what it received without copying it
+        (the hot path of every chunk an app streams).
+        """
+        index = self._chunk
+        if index is not None and not self.closed:
+            self._connection.sendMessage(self.channel, index, args)
         else:
             self.send("write", *args)
 

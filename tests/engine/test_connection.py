@@ -22,6 +22,8 @@ class FakeWorker:
     """
 
     uuid = "w"
+    #: no sessions: every message goes through route
+    sessions = {}
 
     def __init__(self, client):
         self.client = client
