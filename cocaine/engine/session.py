@@ -392,10 +392,14 @@ def _done(inputs, session, mtype, args):
         session.engine.stats.succeeded(session.enqueuedAt)
     else:
         session.engine.stats.failed(session.enqueuedAt)
-    session._answered()
+    # _answered, _released and _over inlined: every request ends here
+    if session._deadline is not None:
+        session._cancelDeadline()
+    session._toClient = session._toWorker = _drop
     session._reply(mtype, args)
-    session._released()
-    session._over()
+    session.worker.finished(session.channel)
+    session.engine.sessionFinished(session)
+    session.machine = _FINISHED
 
 
 @_running.upon(SessionInputs.workerLost).to(_finished)

@@ -136,11 +136,16 @@ class Upstream:
 
     def _finish(self):
         self.closed = True
-        self._connection._upstreams.pop(self.channel, None)
-        self._connection._upstreamFinished(self.channel)
-        callbacks, self._onClose = self._onClose, None
-        for callback in callbacks or ():
-            callback()
+        connection = self._connection
+        connection._upstreams.pop(self.channel, None)
+        if connection._dispatch:
+            # a dispatch target may still wait on this channel
+            connection._upstreamFinished(self.channel)
+        callbacks = self._onClose
+        if callbacks is not None:
+            self._onClose = None
+            for callback in callbacks:
+                callback()
 
     def _lost(self):
         if not self.closed:
