@@ -44,6 +44,7 @@ import shutil
 
 import msgpack
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -271,7 +272,6 @@ class _Resolved:
         self._answer = ([["127.0.0.1", 1]], version, protocol.graph())
 
     def resolve(self, name, *seed, timeout=None):
-        from twisted.internet.defer import succeed
         return succeed(self._answer)
 
 
@@ -338,8 +338,7 @@ def _framer():
 
 def _readUntilClose(channel, onChunk):
     # bench.compare.loadgen's, mirrored (this file imports only cocaine)
-    from twisted.internet import defer
-    d = defer.Deferred()
+    d = Deferred()
 
     def next(event):
         name, args = event
