@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from cocaine.protocol.client import (
     DEFAULT_LOCATOR, Method, authorizationHeader, callTimeout, defaultToken,
-    isPlainCall, methodId, notConnected)
+    notConnected)
 from cocaine.protocol.idl import Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.rpc.client import connect
@@ -147,28 +147,25 @@ class Service:
         connection = self._connection
         if connection is None or not connection.connected:
             d = self._ensure()
-            d.addCallback(self._invokeOn, name, args)
+            d.addCallback(_invokeOn, name, args)
         else:
             try:
-                d = self._invokeOn(connection, name, args)
+                d = connection.invoke(name, args)
             except Exception as e:
                 return fail(e)
-        timeout = self.timeout if timeout is None else timeout
+        if timeout is None:
+            timeout = self.timeout
         if timeout is not None:
             d.addTimeout(timeout, self.reactor, _timedOut(self.name, name,
                                                           timeout))
         return d
 
-    def _invokeOn(self, connection, name, args):
-        mtype = methodId(connection.protocol, self.name, name)
-        if isPlainCall(connection.protocol[mtype]):
-            return connection.call(mtype, list(args))
-        return succeed(connection.open(mtype, list(args)))
-
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return Method(self, name)
+        # kept: the next lookup of the name finds it without this call
+        method = self.__dict__[name] = Method(self, name)
+        return method
 
     def disconnect(self):
         """
@@ -222,6 +219,10 @@ class Locator(Service):
         @return: a Deferred of C{(endpoints, version, graph)}.
         """
         return self.invoke("resolve", (name,) + seed, timeout)
+
+
+def _invokeOn(connection, name, args):
+    return connection.invoke(name, args)
 
 
 async def _value(value):

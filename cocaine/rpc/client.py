@@ -19,7 +19,8 @@ from twisted.logger import Logger
 
 from cocaine.errors import FramingError, NotConnected
 from cocaine.protocol.client import (
-    ChannelState, openingHeaders, primitiveReply, unwrap)
+    ChannelState, isPlainCall, methodId, openingHeaders, primitiveReply,
+    unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL
 from cocaine.rpc import writes
@@ -185,6 +186,8 @@ class ClientProtocol(Protocol):
         self._encoder = Encoder()
         self._next = 1
         self._receivers = {}
+        #: C{{name: (id, plain)}}: the methods L{invoke} has looked up
+        self._methods = {}
         self.connected = False
         self._lostWaiters = []
 
@@ -207,6 +210,27 @@ class ClientProtocol(Protocol):
         channel = self._next
         self._next = channel + 1
         return channel
+
+    def invoke(self, name, args):
+        """
+        Call method C{name} of the service's root protocol: a plain call
+        (L{cocaine.protocol.client.isPlainCall}) with L{call}, anything
+        else with L{open}.
+
+        @param args: a sequence of the arguments.
+        @return: a Deferred of the value, or of the L{Channel}.
+        @raise SlotNotFound: the protocol has no such method.
+        @raise NotConnected: the connection is gone (a channel's).
+        """
+        entry = self._methods.get(name)
+        if entry is None:
+            protocol = self.protocol
+            mtype = methodId(protocol, self.name, name)
+            entry = self._methods[name] = (mtype,
+                                           isPlainCall(protocol[mtype]))
+        if entry[1]:
+            return self.call(entry[0], list(args))
+        return succeed(self.open(entry[0], list(args)))
 
     def call(self, mtype, args):
         """
