@@ -60,8 +60,25 @@ class Channel(ChannelState):
 
         @raise ProtocolViolation: the protocol has no such message now.
         """
-        index = self._nextDispatch(name)
-        self._connection.sendMessage(self.id, index, list(args))
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, self._nextDispatch(name), list(args)]))
+
+    def write(self, *args):
+        """
+        Send a chunk of the request stream.
+        """
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, self._nextDispatch("write"), list(args)]))
+
+    def close(self):
+        """
+        End the request stream.
+        """
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, self._nextDispatch("close"), []]))
 
     # -- receiving ---------------------------------------------------------
 
@@ -142,13 +159,27 @@ class _Primitive:
     The receiver of a plain call: a Deferred fired with the value.
     """
 
-    __slots__ = ("deferred", "upstream")
+    __slots__ = ("deferred", "upstream", "_receivers", "_channel")
 
-    def __init__(self, deferred, upstream):
-        self.deferred = deferred
+    def __init__(self, upstream, receivers, channel):
+        """
+        @param receivers: the connection's receivers, where this one is
+            under C{channel} until the reply or a cancel.
+        """
         self.upstream = upstream
+        self._receivers = receivers
+        self._channel = channel
+        self.deferred = Deferred(self._cancel)
+
+    def _cancel(self, deferred):
+        self._receivers.pop(self._channel, None)
 
     def _receive(self, mtype, args):
+        if mtype == 0 and self.upstream is PRIMITIVE:
+            # its value (the usual reply) without primitiveReply's lookup
+            self.deferred.callback(
+                args[0] if len(args) == 1 else unwrap(args))
+            return True
         ok, result = primitiveReply(self.upstream, mtype, args)
         if ok:
             self.deferred.callback(result)
@@ -183,7 +214,9 @@ class ClientProtocol(Protocol):
         self.name = name
         self.protocol = protocol
         self._decoder = Decoder(maxBuffer, raw=False)
-        self._encoder = Encoder()
+        #: C{pack(value)}: a message's bytes are C{pack([channel, type,
+        #: args])} (or with headers, a fourth element)
+        self._pack = Encoder().pack
         self._next = 1
         self._receivers = {}
         #: C{{name: (id, plain)}}: the methods L{invoke} has looked up
@@ -203,13 +236,7 @@ class ClientProtocol(Protocol):
         """
         Write one message.
         """
-        writes.write(self.transport,
-                     self._encoder.encode(channel, mtype, args))
-
-    def _newChannel(self):
-        channel = self._next
-        self._next = channel + 1
-        return channel
+        writes.write(self.transport, self._pack([channel, mtype, args]))
 
     def invoke(self, name, args):
         """
@@ -241,29 +268,32 @@ class ClientProtocol(Protocol):
         """
         if not self.connected:
             return fail(NotConnected("not connected to " + self.name))
-        message = self.protocol[mtype]
-        channel = self._newChannel()
-        d = Deferred(lambda d: self._receivers.pop(channel, None))
-        upstream = message.upstream
+        upstream = self.protocol.messages[mtype].upstream
+        channel = self._next
+        self._next = channel + 1
         if upstream is TERMINAL:
             self._sendOpening(channel, mtype, args)
-            d.callback(None)
-            return d
-        self._receivers[channel] = _Primitive(d, upstream or PRIMITIVE)
+            return succeed(None)
+        receiver = _Primitive(upstream or PRIMITIVE, self._receivers,
+                              channel)
+        self._receivers[channel] = receiver
         self._sendOpening(channel, mtype, args)
-        return d
+        return receiver.deferred
 
     def _sendOpening(self, channel, mtype, args, headers=None):
         """
         Write a channel's first message with C{headers} and, when this
         connection carries one, the C{authorization} header.
         """
+        if headers is None and self.authorization is None:
+            writes.write(self.transport, self._pack([channel, mtype, args]))
+            return
         entries = openingHeaders(headers, self.authorization)
         if entries:
-            writes.write(self.transport, self._encoder.encodeWithHeaders(
-                channel, mtype, args, entries))
+            writes.write(self.transport, self._pack([channel, mtype, args,
+                                                     entries]))
         else:
-            self.sendMessage(channel, mtype, args)
+            writes.write(self.transport, self._pack([channel, mtype, args]))
 
     def open(self, mtype, args, headers=None):
         """
@@ -275,8 +305,9 @@ class ClientProtocol(Protocol):
         """
         if not self.connected:
             raise NotConnected("not connected to " + self.name)
-        message = self.protocol[mtype]
-        channel = self._newChannel()
+        message = self.protocol.messages[mtype]
+        channel = self._next
+        self._next = channel + 1
         ch = Channel(self, channel, message.upstream or PRIMITIVE,
                      message.dispatch)
         if not ch.done:
