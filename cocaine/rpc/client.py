@@ -83,10 +83,17 @@ class Channel(ChannelState):
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
-        self._deliver(self._nextEvent(mtype, args))
+        event = self._nextEvent(mtype, args)
+        waiting = self._waiting
+        if waiting:
+            waiting.popleft().callback(event)
+        else:
+            self._queue.append(event)
         if self.done:
-            self._release(("close", []))
-        return self.done
+            if waiting:
+                self._release(("close", []))
+            return True
+        return False
 
     def _deliver(self, event):
         if self._waiting:
@@ -122,8 +129,9 @@ class Channel(ChannelState):
             return succeed(self._queue.popleft())
         if self.done and not self._waiting:
             return succeed(("close", []))
-        d = Deferred(lambda d: self._waiting.remove(d))
-        self._waiting.append(d)
+        waiting = self._waiting
+        d = Deferred(waiting.remove)
+        waiting.append(d)
         return d
 
     def read(self):
