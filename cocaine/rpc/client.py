@@ -22,11 +22,17 @@ from cocaine.protocol.client import (
     ChannelState, isPlainCall, methodId, openingHeaders, primitiveReply,
     unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
-from cocaine.protocol.idl import PRIMITIVE, TERMINAL
+from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
 __all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
            "unwrap"]
+
+
+#: The ids of C{write} and C{close} in L{STREAMING}: a chunk leaves the
+#: protocol where it is, a close ends it.
+_STREAM_WRITE = STREAMING.idOf("write")
+_STREAM_CLOSE = STREAMING.idOf("close")
 
 
 class ChannelClosed(Exception):
@@ -47,7 +53,11 @@ class Channel(ChannelState):
     """
 
     def __init__(self, connection, channelId, upstream, dispatch):
-        ChannelState.__init__(self, channelId, upstream, dispatch)
+        # ChannelState.__init__'s fields, set here: a call fewer per call
+        self.id = channelId
+        self._upstream = upstream
+        self._dispatch = dispatch
+        self.done = upstream is TERMINAL
         self._connection = connection
         self._queue = deque()
         self._waiting = deque()
@@ -68,22 +78,42 @@ class Channel(ChannelState):
         """
         Send a chunk of the request stream.
         """
+        # a streaming request (an app's enqueue) without _nextDispatch
+        index = (_STREAM_WRITE if self._dispatch is STREAMING
+                 else self._nextDispatch("write"))
         connection = self._connection
         writes.write(connection.transport, connection._pack(
-            [self.id, self._nextDispatch("write"), list(args)]))
+            [self.id, index, list(args)]))
 
     def close(self):
         """
         End the request stream.
         """
+        if self._dispatch is STREAMING:
+            index = _STREAM_CLOSE
+            self._dispatch = TERMINAL
+        else:
+            index = self._nextDispatch("close")
         connection = self._connection
         writes.write(connection.transport, connection._pack(
-            [self.id, self._nextDispatch("close"), []]))
+            [self.id, index, []]))
 
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
-        event = self._nextEvent(mtype, args)
+        protocol = self._upstream
+        if protocol is STREAMING and (mtype == _STREAM_WRITE
+                                      or mtype == _STREAM_CLOSE):
+            # a chunk or the close of a stream (an app's reply) without
+            # _nextEvent
+            if mtype == _STREAM_WRITE:
+                event = ("write", args)
+            else:
+                event = ("close", args)
+                self._upstream = TERMINAL
+                self.done = True
+        else:
+            event = self._nextEvent(mtype, args)
         waiting = self._waiting
         if waiting:
             waiting.popleft().callback(event)
@@ -320,7 +350,10 @@ class ClientProtocol(Protocol):
                      message.dispatch)
         if not ch.done:
             self._receivers[channel] = ch
-        self._sendOpening(channel, mtype, args, headers)
+        if headers is None and self.authorization is None:
+            writes.write(self.transport, self._pack([channel, mtype, args]))
+        else:
+            self._sendOpening(channel, mtype, args, headers)
         return ch
 
     @writes.batched
