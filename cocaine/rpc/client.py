@@ -70,9 +70,10 @@ class Channel(ChannelState):
 
         @raise ProtocolViolation: the protocol has no such message now.
         """
+        # args, a tuple, packs as an array: no list made per message
         connection = self._connection
         writes.write(connection.transport, connection._pack(
-            [self.id, self._nextDispatch(name), list(args)]))
+            [self.id, self._nextDispatch(name), args]))
 
     def write(self, *args):
         """
@@ -83,7 +84,7 @@ class Channel(ChannelState):
                  else self._nextDispatch("write"))
         connection = self._connection
         writes.write(connection.transport, connection._pack(
-            [self.id, index, list(args)]))
+            [self.id, index, args]))
 
     def close(self):
         """
