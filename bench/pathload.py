@@ -17,7 +17,15 @@ Workloads, each in one process, no sockets, 16 requests a read:
     chunk and close out);
   - C{worker-loop}: the same on the SDK's real event loop and a real UNIX
     socket, its peer in a process of its own (not counted): what the
-    event loop costs (uvloop or asyncio's, C{COCAINE_WORKER_LOOP}).
+    event loop costs (uvloop or asyncio's, C{COCAINE_WORKER_LOOP});
+  - C{client-app}: the client SDK's side of an app echo, as
+    C{bench.compare.loadgen ours} makes it: C{Service(app).enqueue("echo")},
+    a chunk, close, then reading to the close; 16 in flight, a new request
+    started as one ends, the node's answers fed from memory into the
+    client's protocol (a chunk and a close per request, 16 requests a
+    read);
+  - C{client-call}: the client SDK's plain call, C{storage.read} of a
+    16-byte value, the same way (the value's message per request).
 """
 
 import os
@@ -36,6 +44,7 @@ import shutil
 
 import msgpack
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -237,8 +246,165 @@ def workerLoop(requests):
         raise SystemExit("the driver failed")
 
 
+class _Connecting(Clock):
+    """
+    A reactor whose TCP connections are made at once to a transport that
+    drops what is written: the client SDK connects through it as through
+    a real one (its endpoints and the wrapping protocol), no sockets.
+    """
+
+    def connectTCP(self, host, port, factory, timeout=30, bindAddress=None):
+        protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
+        protocol.makeConnection(_Transport())
+
+
+class _Resolved:
+    """
+    A locator that knows one service's endpoint and dispatch graph (the
+    client SDK's resolve is not what the workloads measure).
+    """
+
+    authorization = None
+    tls = None
+
+    def __init__(self, reactor, protocol, version):
+        self.reactor = reactor
+        self._answer = ([["127.0.0.1", 1]], version, protocol.graph())
+
+    def resolve(self, name, *seed, timeout=None):
+        return succeed(self._answer)
+
+
+def _connected(name, protocol, version):
+    """
+    @return: a client SDK L{cocaine.client.Service} of C{name}, connected in
+        memory, and its connection (a
+        L{cocaine.rpc.client.ClientProtocol}) to feed the answers into.
+    """
+    from cocaine.client import Service
+    service = Service(name, _Resolved(_Connecting(), protocol, version))
+    ready = []
+    service.ready().addCallback(ready.append)
+    if not ready:
+        raise SystemExit("the client SDK did not connect in memory")
+    return service, service._connection
+
+
+def _inFlight(call, requests, answers):
+    """
+    Keep L{BATCH} calls in flight, starting a new one as one ends (as
+    C{bench.compare.stats.keepInFlight} does, without its clock), until
+    C{requests} have ended; after each L{BATCH} calls started, feed their
+    answers in one read with C{answers(firstChannel)}.
+    """
+    state = {"sent": 0, "ended": 0}
+    failures = []
+
+    def ended(result):
+        state["ended"] += 1
+        if state["sent"] < requests:
+            send()
+
+    def failed(failure):
+        failures.append(failure)
+        ended(None)
+
+    def send():
+        state["sent"] += 1
+        call().addCallbacks(ended, failed)
+
+    for _ in range(min(BATCH, requests)):
+        send()
+    for first in range(1, requests + 1, BATCH):
+        answers(first)
+    if failures or state["ended"] != requests:
+        raise SystemExit("{} of {} calls ended, {} failed: {}".format(
+            state["ended"], requests, len(failures),
+            failures[0] if failures else ""))
+
+
+def _framer():
+    """
+    @return: C{frames(messages)}: the bytes of C{messages} one after the
+        other, packed in one call (an array of them, less its header).
+    """
+    packer = msgpack.Packer(use_bin_type=True)
+    pack, header = packer.pack, packer.pack_array_header
+
+    def frames(messages):
+        return pack(messages)[len(header(len(messages))):]
+    return frames
+
+
+def _readUntilClose(channel, onChunk):
+    # bench.compare.loadgen's, mirrored (this file imports only cocaine)
+    d = Deferred()
+
+    def next(event):
+        name, args = event
+        if name == "close":
+            d.callback(None)
+        elif name == "write":
+            onChunk(args[0])
+            channel.recv().addCallbacks(next, d.errback)
+        elif name == "error":
+            d.errback(args)
+        else:
+            d.errback(ValueError("{}: {!r}".format(name, args)))
+    channel.recv().addCallbacks(next, d.errback)
+    return d
+
+
+def clientApp(requests):
+    """
+    The client SDK's side of an app echo: C{oursTarget}'s C{echo} of
+    C{bench.compare.loadgen}, mirrored.
+    """
+    from cocaine.protocol.services import APP, APP_VERSION
+    app, connection = _connected("echo", APP, APP_VERSION)
+    frames = _framer()
+
+    def echo(payload):
+        reply = []
+
+        def opened(channel):
+            channel.write(payload)
+            channel.close()
+            return _readUntilClose(channel, reply.append)
+
+        def check(_):
+            if reply != [payload]:
+                raise ValueError("echo answered {} chunks".format(
+                    len(reply)))
+            return reply[0]
+        return app.enqueue("echo").addCallback(opened).addCallback(check)
+
+    def answers(first):
+        connection.dataReceived(frames([
+            message for c in range(first, first + BATCH)
+            for message in ([c, 0, [PAYLOAD]], [c, 2, []])]))
+
+    _inFlight(lambda: echo(PAYLOAD), requests, answers)
+
+
+def clientCall(requests):
+    """
+    The client SDK's plain call: C{storage.read} of a value.
+    """
+    from cocaine.protocol.services import STORAGE, STORAGE_VERSION
+    storage, connection = _connected("storage", STORAGE, STORAGE_VERSION)
+    frames = _framer()
+
+    def answers(first):
+        connection.dataReceived(frames([
+            [c, 0, [PAYLOAD]] for c in range(first, first + BATCH)]))
+
+    _inFlight(lambda: storage.read("c", "k"), requests, answers)
+
+
 WORKLOADS = {"app": app, "storage": storage, "worker": worker,
-             "worker-loop": workerLoop}
+             "worker-loop": workerLoop, "client-app": clientApp,
+             "client-call": clientCall}
 
 if __name__ == "__main__":
     WORKLOADS[sys.argv[1]](int(sys.argv[2]))

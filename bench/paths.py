@@ -3,10 +3,13 @@ What one request costs on the node's hot paths, in CPU instructions,
 side by side with another revision of this repository.
 
     python -m bench.paths [--against REV] [--requests N] [--quick]
+                          [--only WORKLOAD ...]
 
 Each workload of L{bench.pathload} (an app request through the server
 protocol and the engine, a storage read, the worker SDK serving a ping,
-and the same on its real event loop over a UNIX socket) runs in a process of its own under C{valgrind --tool=callgrind}, twice:
+the same on its real event loop over a UNIX socket, and the client SDK's
+side of an app echo and of a storage read) runs in a process of its own
+under C{valgrind --tool=callgrind}, twice:
 with C{N} and with C{3N} requests; the difference over C{2N} is the
 instructions per request, without start-up and imports. Instruction
 counts do not depend on what else the machine is doing, so two revisions
@@ -28,7 +31,8 @@ from bench.rpc import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
-WORKLOADS = ("app", "storage", "worker", "worker-loop")
+WORKLOADS = ("app", "storage", "worker", "worker-loop", "client-app",
+             "client-call")
 
 
 def instructions(tree, workload, requests):
@@ -96,6 +100,10 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--quick", action="store_true",
                         help="200 requests (a check that it runs)")
+    parser.add_argument("--only", metavar="WORKLOAD", nargs="+",
+                        choices=WORKLOADS,
+                        help="measure only these workloads (of: {})".format(
+                            ", ".join(WORKLOADS)))
     args = parser.parse_args(argv)
     if args.quick:
         args.requests = 200
@@ -124,7 +132,7 @@ def main(argv=None):
         print("| path | " + " | ".join(columns) + (
             " | this/that |" if other else " |"))
         print("|---|" + "---|" * (len(columns) + (1 if other else 0)))
-        for workload in WORKLOADS:
+        for workload in args.only or WORKLOADS:
             ours = perRequest(ROOT, workload, args.requests)
             cells = ["{:,.0f}".format(ours)]
             if other:

@@ -17,10 +17,11 @@ L{cocaine.errors.NotConnected}; the next call resolves and connects again.
 """
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.python.failure import Failure
 
 from cocaine.protocol.client import (
     DEFAULT_LOCATOR, Method, authorizationHeader, callTimeout, defaultToken,
-    isPlainCall, methodId, notConnected)
+    notConnected)
 from cocaine.protocol.idl import Protocol
 from cocaine.protocol.services import LOCATOR
 from cocaine.rpc.client import connect
@@ -72,6 +73,7 @@ class Service:
         self.protocol = None
         self.endpoints = None
         self._connection = None
+        #: the Deferreds waiting for the connect under way, or L{None}
         self._connecting = None
 
     async def _resolve(self):
@@ -110,18 +112,29 @@ class Service:
         return self._ensure().addCallback(lambda _: self)
 
     def _ensure(self):
+        """
+        @return: a Deferred of the connection, connected now or when the
+            resolve and connect under way (started here if none is) end;
+            every caller waiting on one connect gets its outcome.
+        """
         connection = self._connection
         if connection is not None and connection.connected:
-            return Deferred.fromCoroutine(_value(connection))
-        if self._connecting is None:
-            self._connecting = Deferred.fromCoroutine(self._connect())
-
-            def done(result):
-                self._connecting = None
-                return result
-            self._connecting.addBoth(done)
+            return succeed(connection)
         d = Deferred()
-        self._connecting.addBoth(_chainTo, d)
+        waiting = self._connecting
+        if waiting is not None:
+            waiting.append(d)
+            return d
+        waiting = self._connecting = [d]
+
+        def done(result):
+            self._connecting = None
+            for each in waiting:
+                if isinstance(result, Failure):
+                    each.errback(result)
+                else:
+                    each.callback(result)
+        Deferred.fromCoroutine(self._connect()).addBoth(done)
         return d
 
     def invoke(self, name, args, timeout=None):
@@ -134,28 +147,25 @@ class Service:
         connection = self._connection
         if connection is None or not connection.connected:
             d = self._ensure()
-            d.addCallback(self._invokeOn, name, args)
+            d.addCallback(_invokeOn, name, args)
         else:
             try:
-                d = self._invokeOn(connection, name, args)
+                d = connection.invoke(name, args)
             except Exception as e:
                 return fail(e)
-        timeout = self.timeout if timeout is None else timeout
+        if timeout is None:
+            timeout = self.timeout
         if timeout is not None:
             d.addTimeout(timeout, self.reactor, _timedOut(self.name, name,
                                                           timeout))
         return d
 
-    def _invokeOn(self, connection, name, args):
-        mtype = methodId(connection.protocol, self.name, name)
-        if isPlainCall(connection.protocol[mtype]):
-            return connection.call(mtype, list(args))
-        return succeed(connection.open(mtype, list(args)))
-
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return Method(self, name)
+        # kept: the next lookup of the name finds it without this call
+        method = self.__dict__[name] = Method(self, name)
+        return method
 
     def disconnect(self):
         """
@@ -211,16 +221,12 @@ class Locator(Service):
         return self.invoke("resolve", (name,) + seed, timeout)
 
 
+def _invokeOn(connection, name, args):
+    return connection.invoke(name, args)
+
+
 async def _value(value):
     return value
-
-
-def _chainTo(result, d):
-    if hasattr(result, "check"):
-        d.errback(result)
-        return None
-    d.callback(result)
-    return result
 
 
 def _timedOut(service, method, timeout):

@@ -166,7 +166,12 @@ class ChannelState:
             set when it was the last.
         """
         protocol = self._upstream
-        message = protocol.get(mtype) if protocol is not TERMINAL else None
+        if protocol is TERMINAL:
+            message = None
+        else:
+            # Protocol.get without its call
+            messages = protocol.messages
+            message = messages[mtype] if 0 <= mtype < len(messages) else None
         if message is None:
             self._upstream = TERMINAL
             self.done = True

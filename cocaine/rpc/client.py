@@ -19,13 +19,20 @@ from twisted.logger import Logger
 
 from cocaine.errors import FramingError, NotConnected
 from cocaine.protocol.client import (
-    ChannelState, openingHeaders, primitiveReply, unwrap)
+    ChannelState, isPlainCall, methodId, openingHeaders, primitiveReply,
+    unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
-from cocaine.protocol.idl import PRIMITIVE, TERMINAL
+from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
 __all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
            "unwrap"]
+
+
+#: The ids of C{write} and C{close} in L{STREAMING}: a chunk leaves the
+#: protocol where it is, a close ends it.
+_STREAM_WRITE = STREAMING.idOf("write")
+_STREAM_CLOSE = STREAMING.idOf("close")
 
 
 class ChannelClosed(Exception):
@@ -46,7 +53,11 @@ class Channel(ChannelState):
     """
 
     def __init__(self, connection, channelId, upstream, dispatch):
-        ChannelState.__init__(self, channelId, upstream, dispatch)
+        # ChannelState.__init__'s fields, set here: a call fewer per call
+        self.id = channelId
+        self._upstream = upstream
+        self._dispatch = dispatch
+        self.done = upstream is TERMINAL
         self._connection = connection
         self._queue = deque()
         self._waiting = deque()
@@ -59,16 +70,61 @@ class Channel(ChannelState):
 
         @raise ProtocolViolation: the protocol has no such message now.
         """
-        index = self._nextDispatch(name)
-        self._connection.sendMessage(self.id, index, list(args))
+        # args, a tuple, packs as an array: no list made per message
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, self._nextDispatch(name), args]))
+
+    def write(self, *args):
+        """
+        Send a chunk of the request stream.
+        """
+        # a streaming request (an app's enqueue) without _nextDispatch
+        index = (_STREAM_WRITE if self._dispatch is STREAMING
+                 else self._nextDispatch("write"))
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, index, args]))
+
+    def close(self):
+        """
+        End the request stream.
+        """
+        if self._dispatch is STREAMING:
+            index = _STREAM_CLOSE
+            self._dispatch = TERMINAL
+        else:
+            index = self._nextDispatch("close")
+        connection = self._connection
+        writes.write(connection.transport, connection._pack(
+            [self.id, index, []]))
 
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
-        self._deliver(self._nextEvent(mtype, args))
+        protocol = self._upstream
+        if protocol is STREAMING and (mtype == _STREAM_WRITE
+                                      or mtype == _STREAM_CLOSE):
+            # a chunk or the close of a stream (an app's reply) without
+            # _nextEvent
+            if mtype == _STREAM_WRITE:
+                event = ("write", args)
+            else:
+                event = ("close", args)
+                self._upstream = TERMINAL
+                self.done = True
+        else:
+            event = self._nextEvent(mtype, args)
+        waiting = self._waiting
+        if waiting:
+            waiting.popleft().callback(event)
+        else:
+            self._queue.append(event)
         if self.done:
-            self._release(("close", []))
-        return self.done
+            if waiting:
+                self._release(("close", []))
+            return True
+        return False
 
     def _deliver(self, event):
         if self._waiting:
@@ -104,8 +160,9 @@ class Channel(ChannelState):
             return succeed(self._queue.popleft())
         if self.done and not self._waiting:
             return succeed(("close", []))
-        d = Deferred(lambda d: self._waiting.remove(d))
-        self._waiting.append(d)
+        waiting = self._waiting
+        d = Deferred(waiting.remove)
+        waiting.append(d)
         return d
 
     def read(self):
@@ -141,13 +198,27 @@ class _Primitive:
     The receiver of a plain call: a Deferred fired with the value.
     """
 
-    __slots__ = ("deferred", "upstream")
+    __slots__ = ("deferred", "upstream", "_receivers", "_channel")
 
-    def __init__(self, deferred, upstream):
-        self.deferred = deferred
+    def __init__(self, upstream, receivers, channel):
+        """
+        @param receivers: the connection's receivers, where this one is
+            under C{channel} until the reply or a cancel.
+        """
         self.upstream = upstream
+        self._receivers = receivers
+        self._channel = channel
+        self.deferred = Deferred(self._cancel)
+
+    def _cancel(self, deferred):
+        self._receivers.pop(self._channel, None)
 
     def _receive(self, mtype, args):
+        if mtype == 0 and self.upstream is PRIMITIVE:
+            # its value (the usual reply) without primitiveReply's lookup
+            self.deferred.callback(
+                args[0] if len(args) == 1 else unwrap(args))
+            return True
         ok, result = primitiveReply(self.upstream, mtype, args)
         if ok:
             self.deferred.callback(result)
@@ -182,9 +253,13 @@ class ClientProtocol(Protocol):
         self.name = name
         self.protocol = protocol
         self._decoder = Decoder(maxBuffer, raw=False)
-        self._encoder = Encoder()
+        #: C{pack(value)}: a message's bytes are C{pack([channel, type,
+        #: args])} (or with headers, a fourth element)
+        self._pack = Encoder().pack
         self._next = 1
         self._receivers = {}
+        #: C{{name: (id, plain)}}: the methods L{invoke} has looked up
+        self._methods = {}
         self.connected = False
         self._lostWaiters = []
 
@@ -200,13 +275,28 @@ class ClientProtocol(Protocol):
         """
         Write one message.
         """
-        writes.write(self.transport,
-                     self._encoder.encode(channel, mtype, args))
+        writes.write(self.transport, self._pack([channel, mtype, args]))
 
-    def _newChannel(self):
-        channel = self._next
-        self._next = channel + 1
-        return channel
+    def invoke(self, name, args):
+        """
+        Call method C{name} of the service's root protocol: a plain call
+        (L{cocaine.protocol.client.isPlainCall}) with L{call}, anything
+        else with L{open}.
+
+        @param args: a sequence of the arguments.
+        @return: a Deferred of the value, or of the L{Channel}.
+        @raise SlotNotFound: the protocol has no such method.
+        @raise NotConnected: the connection is gone (a channel's).
+        """
+        entry = self._methods.get(name)
+        if entry is None:
+            protocol = self.protocol
+            mtype = methodId(protocol, self.name, name)
+            entry = self._methods[name] = (mtype,
+                                           isPlainCall(protocol[mtype]))
+        if entry[1]:
+            return self.call(entry[0], list(args))
+        return succeed(self.open(entry[0], list(args)))
 
     def call(self, mtype, args):
         """
@@ -217,29 +307,32 @@ class ClientProtocol(Protocol):
         """
         if not self.connected:
             return fail(NotConnected("not connected to " + self.name))
-        message = self.protocol[mtype]
-        channel = self._newChannel()
-        d = Deferred(lambda d: self._receivers.pop(channel, None))
-        upstream = message.upstream
+        upstream = self.protocol.messages[mtype].upstream
+        channel = self._next
+        self._next = channel + 1
         if upstream is TERMINAL:
             self._sendOpening(channel, mtype, args)
-            d.callback(None)
-            return d
-        self._receivers[channel] = _Primitive(d, upstream or PRIMITIVE)
+            return succeed(None)
+        receiver = _Primitive(upstream or PRIMITIVE, self._receivers,
+                              channel)
+        self._receivers[channel] = receiver
         self._sendOpening(channel, mtype, args)
-        return d
+        return receiver.deferred
 
     def _sendOpening(self, channel, mtype, args, headers=None):
         """
         Write a channel's first message with C{headers} and, when this
         connection carries one, the C{authorization} header.
         """
+        if headers is None and self.authorization is None:
+            writes.write(self.transport, self._pack([channel, mtype, args]))
+            return
         entries = openingHeaders(headers, self.authorization)
         if entries:
-            writes.write(self.transport, self._encoder.encodeWithHeaders(
-                channel, mtype, args, entries))
+            writes.write(self.transport, self._pack([channel, mtype, args,
+                                                     entries]))
         else:
-            self.sendMessage(channel, mtype, args)
+            writes.write(self.transport, self._pack([channel, mtype, args]))
 
     def open(self, mtype, args, headers=None):
         """
@@ -251,13 +344,17 @@ class ClientProtocol(Protocol):
         """
         if not self.connected:
             raise NotConnected("not connected to " + self.name)
-        message = self.protocol[mtype]
-        channel = self._newChannel()
+        message = self.protocol.messages[mtype]
+        channel = self._next
+        self._next = channel + 1
         ch = Channel(self, channel, message.upstream or PRIMITIVE,
                      message.dispatch)
         if not ch.done:
             self._receivers[channel] = ch
-        self._sendOpening(channel, mtype, args, headers)
+        if headers is None and self.authorization is None:
+            writes.write(self.transport, self._pack([channel, mtype, args]))
+        else:
+            self._sendOpening(channel, mtype, args, headers)
         return ch
 
     @writes.batched

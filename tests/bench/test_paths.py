@@ -34,6 +34,31 @@ class WorkloadTests(SynchronousTestCase):
         pathload.app(48)
         self.assertEqual(len(seen), 48)
 
+    def test_clientCallsChecked(self):
+        """
+        The client workloads keep their calls in flight until all have
+        ended, and stop on a call that failed.
+        """
+        from twisted.internet.defer import Deferred, fail
+        pending, fed = [], []
+
+        def call():
+            pending.append(Deferred())
+            return pending[-1]
+
+        def answers(first):
+            fed.append((first, len(pending)))
+            calls = pending[:]
+            del pending[:]
+            for d in calls:
+                d.callback(None)
+        pathload._inFlight(call, 48, answers)
+        self.assertEqual(fed, [(1, 16), (17, 16), (33, 16)])
+        self.assertEqual(pending, [])
+        self.assertRaises(SystemExit, pathload._inFlight,
+                          lambda: fail(ValueError("bad echo")), 32,
+                          fed.append)
+
 
 class ArgumentTests(SynchronousTestCase):
     """
@@ -50,6 +75,10 @@ class ArgumentTests(SynchronousTestCase):
         self.assertEqual(stderr.getvalue(), "bench.paths: --against: "
                          "'no-such-rev' is not a commit of this "
                          "repository\n")
+
+    def test_unknownWorkload(self):
+        self.patch(paths.shutil, "which", lambda name: "/usr/bin/" + name)
+        self.assertRaises(SystemExit, paths.main, ["--only", "nothing"])
 
     def test_tooFewRequests(self):
         self.assertRaises(SystemExit, paths.main, ["--requests", "-5"])

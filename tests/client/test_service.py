@@ -1,5 +1,6 @@
 """
-The client SDK against real services in this process, on loopback.
+The client SDK against real services in this process, on loopback, and
+its connect on demand with fakes.
 """
 
 import os
@@ -7,7 +8,9 @@ import sys
 import textwrap
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
@@ -18,6 +21,7 @@ from cocaine.errors import (
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
 from cocaine.protocol.idl import Arg, Message, Protocol
+from cocaine.protocol.services import STORAGE
 from cocaine.rpc.host import ServiceHost
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
@@ -182,3 +186,76 @@ class ServiceClientTests(TestCase):
         self.assertEqual(out.decode().splitlines(), [
             "blocking", "['k']", "KeyNotFound 2",
             "['locator', 'silent', 'storage']"])
+
+
+class _PendingLocator:
+    """
+    A locator whose resolves wait for the test: C{answers} holds one
+    Deferred per resolve.
+    """
+
+    authorization = None
+    tls = None
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.answers = []
+
+    def resolve(self, name, *seed, timeout=None):
+        d = Deferred()
+        self.answers.append(d)
+        return d
+
+
+class _ConnectingAtOnce(MemoryReactorClock):
+    """
+    A reactor whose TCP connections are made at once, to a
+    L{StringTransport}.
+    """
+
+    def connectTCP(self, host, port, factory, timeout=30, bindAddress=None):
+        protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
+        protocol.makeConnection(StringTransport())
+
+
+class ConnectOnDemandTests(TestCase):
+    """
+    The resolve and connect a call starts when the service is not
+    connected: every call waiting on it gets its outcome.
+    """
+
+    def test_failedConnectFailsEveryWaitingCall(self):
+        """
+        Calls made while one connect is under way wait for it and, when
+        it fails, all fail with its error.
+        """
+        locator = _PendingLocator(MemoryReactorClock())
+        service = Service("storage", locator)
+        results = []
+        for _ in range(3):
+            service.read("c", "k").addBoth(results.append)
+        self.assertEqual(len(locator.answers), 1)
+        self.assertEqual(results, [])
+        locator.answers[0].errback(ServiceNotAvailable("no storage"))
+        self.assertEqual(len(results), 3)
+        for result in results:
+            self.assertTrue(result.check(ServiceNotAvailable), result)
+        # the next call resolves again
+        service.read("c", "k").addBoth(results.append)
+        self.assertEqual(len(locator.answers), 2)
+
+    def test_connectedAtOnce(self):
+        """
+        A resolve and a connect that end at once (an answer the locator
+        had, a reactor that connects at once) connect the service and
+        the call is sent.
+        """
+        locator = _PendingLocator(_ConnectingAtOnce())
+        service = Service("storage", locator)
+        ready = []
+        locator.resolve = lambda name, *seed, timeout=None: succeed(
+            ([["127.0.0.1", 1]], 1, STORAGE.graph()))
+        service.ready().addCallback(ready.append)
+        self.assertEqual(ready, [service])
+        self.assertTrue(service._connection.connected)
+        self.assertEqual(service.version, 1)

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.errors import (
     CocaineError, InvalidArgument, KeyNotFound, NotConnected,
     ProtocolViolation, ServiceNotAvailable, UncaughtError)
-from cocaine.protocol.services import LOCATOR
+from cocaine.protocol.services import APP, LOCATOR
 from cocaine.rpc.client import (
     ChannelClosed, ClientProtocol, connect, unwrap)
 from cocaine.rpc.server import ServerProtocol
@@ -609,6 +609,42 @@ class RawReplyTests(SynchronousTestCase):
         self.client.call(ID["echo"], ["x", b"y"])
         self.assertEqual(self.transport.value(),
                          pack([1, ID["echo"], ["x", b"y"]]))
+
+    def test_appStream(self):
+        """
+        An app-style request (streaming both ways, as C{enqueue}): its
+        chunks and close are sent with the streaming protocol's ids, the
+        reply's chunks, close and error read as the protocol says, and
+        nothing more can be sent or read after the close.
+        """
+        app = ClientProtocol("echo", APP)
+        app.makeConnection(self.transport)
+        channel = app.open(APP.idOf("enqueue"), ["echo"])
+        channel.write(b"a")
+        channel.write(b"b")
+        channel.close()
+        self.assertRaises(ProtocolViolation, channel.write, b"late")
+        self.assertRaises(ProtocolViolation, channel.close)
+        self.assertEqual(_unpackAll(self.transport.value()), [
+            [1, 0, [b"echo"]], [1, 0, [b"a"]], [1, 0, [b"b"]], [1, 2, []]])
+        first = channel.recv()
+        app.dataReceived(pack([1, 0, [b"x"]]) + pack([1, 0, [b"y"]])
+                         + pack([1, 2, []]) + pack([1, 0, [b"late"]]))
+        self.assertEqual(self.successResultOf(first), ("write", [b"x"]))
+        self.assertEqual(self.successResultOf(channel.recv()),
+                         ("write", [b"y"]))
+        self.assertEqual(self.successResultOf(channel.recv()),
+                         ("close", []))
+        self.assertTrue(channel.done)
+        self.failureResultOf(channel.read(), ChannelClosed)
+        # an error ends a stream as well
+        failed = app.open(APP.idOf("enqueue"), ["echo"])
+        app.dataReceived(pack([2, 0, [b"x"]])
+                         + pack([2, 1, [[43, 9], "app error"]]))
+        self.assertEqual(self.successResultOf(failed.read()), b"x")
+        self.assertEqual(self.failureResultOf(
+            failed.read(), CocaineError).value.code, 9)
+        self.assertTrue(failed.done)
 
     def test_notConnectedYet(self):
         """
