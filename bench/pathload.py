@@ -19,11 +19,13 @@ Workloads, each in one process, no sockets, 16 requests a read:
     socket, its peer in a process of its own (not counted): what the
     event loop costs (uvloop or asyncio's, C{COCAINE_WORKER_LOOP});
   - C{client-app}: the client SDK's side of an app echo, as
-    C{bench.compare.loadgen ours} makes it: C{Service(app).enqueue("echo")},
+    C{bench.compare.loadgen ours --pattern channel} makes it: C{Service(app).enqueue("echo")},
     a chunk, close, then reading to the close; 16 in flight, a new request
     started as one ends, the node's answers fed from memory into the
     client's protocol (a chunk and a close per request, 16 requests a
     read);
+  - C{client-request}: the same echo through C{Service.request(event,
+    payload)}: the same messages, one Deferred for the exchange;
   - C{client-call}: the client SDK's plain call, C{storage.read} of a
     16-byte value, the same way (the value's message per request).
 """
@@ -358,7 +360,7 @@ def _readUntilClose(channel, onChunk):
 def clientApp(requests):
     """
     The client SDK's side of an app echo: C{oursTarget}'s C{echo} of
-    C{bench.compare.loadgen}, mirrored.
+    C{bench.compare.loadgen --pattern channel}, mirrored.
     """
     from cocaine.protocol.services import APP, APP_VERSION
     app, connection = _connected("echo", APP, APP_VERSION)
@@ -387,6 +389,30 @@ def clientApp(requests):
     _inFlight(lambda: echo(PAYLOAD), requests, answers)
 
 
+def clientRequest(requests):
+    """
+    The client SDK's side of an app echo made with C{Service.request}
+    (C{bench.compare.loadgen}'s C{echo} since it exists): the same
+    messages as C{client-app}, one Deferred per request.
+    """
+    from cocaine.protocol.services import APP, APP_VERSION
+    app, connection = _connected("echo", APP, APP_VERSION)
+    frames = _framer()
+
+    def check(reply):
+        if reply != [PAYLOAD]:
+            raise ValueError("echo answered {} chunks".format(len(reply)))
+        return reply[0]
+
+    def answers(first):
+        connection.dataReceived(frames([
+            message for c in range(first, first + BATCH)
+            for message in ([c, 0, [PAYLOAD]], [c, 2, []])]))
+
+    _inFlight(lambda: app.request("echo", PAYLOAD).addCallback(check),
+              requests, answers)
+
+
 def clientCall(requests):
     """
     The client SDK's plain call: C{storage.read} of a value.
@@ -404,7 +430,7 @@ def clientCall(requests):
 
 WORKLOADS = {"app": app, "storage": storage, "worker": worker,
              "worker-loop": workerLoop, "client-app": clientApp,
-             "client-call": clientCall}
+             "client-request": clientRequest, "client-call": clientCall}
 
 if __name__ == "__main__":
     WORKLOADS[sys.argv[1]](int(sys.argv[2]))

@@ -9,8 +9,13 @@ The load generators and the floor server written on Twisted.
 
 C{ours} calls an app through a node with our client SDK: an C{echo}
 request is C{enqueue("echo")}, one chunk, close, then the echoed chunk and
-the close (client -> node -> worker and back); a C{stream} request is
-C{enqueue("stream")} with C{b"COUNT SIZE"}, then the chunks until close.
+the close (client -> node -> worker and back), made with
+C{Service.request("echo", payload)}, one Deferred per request as a cote
+Requester's C{send} is one promise (C{--pattern channel} makes the same
+messages with the channel's calls: C{enqueue}, C{write}, C{close} and a
+C{recv} per message, six Deferreds); a C{stream} request is
+C{enqueue("stream")} with C{b"COUNT SIZE"}, then the chunks until close,
+read with a C{recv} each.
 
 C{floor} is what Python on Twisted does with no framework at all: a bare
 msgpack echo server (one L{msgpack.Unpacker} per connection, the reply
@@ -146,13 +151,23 @@ def _readUntilClose(channel, onChunk):
     return d
 
 
-async def oursTarget(reactor, host, port, appName):
+async def oursTarget(reactor, host, port, appName, pattern="request"):
     """
+    @param pattern: C{"request"} for L{cocaine.client.Service.request},
+        C{"channel"} for the channel's own calls.
     @return: C{(echo, stream)} callables on an app through a node.
     """
     from cocaine.client import Locator, Service
     locator = Locator(reactor, [(host, port)])
     app = Service(appName, locator)
+
+    def answered(reply, payload):
+        if reply != [payload]:
+            raise BadReply("echo answered {} chunks".format(len(reply)))
+        return reply[0]
+
+    def request(payload):
+        return app.request("echo", payload).addCallback(answered, payload)
 
     def echo(payload):
         reply = []
@@ -174,13 +189,14 @@ async def oursTarget(reactor, host, port, appName):
             channel.close()
             return _readUntilClose(channel, onChunk)
         return app.enqueue("stream").addCallback(opened)
-    return echo, stream
+    return (request if pattern == "request" else echo), stream
 
 
 async def measure(reactor, args):
     host, port = args.connect
     if args.target == "ours":
-        echo, stream = await oursTarget(reactor, host, port, args.app)
+        echo, stream = await oursTarget(reactor, host, port, args.app,
+                                        args.pattern)
     else:
         echo, stream = await floorTarget(reactor, host, port)
     if args.workload == "echo":
@@ -214,6 +230,9 @@ def parse(argv):
     parser.add_argument("--connect", type=hostPort,
                         default=("127.0.0.1", 10053), metavar="HOST:PORT")
     parser.add_argument("--app", default="echo")
+    parser.add_argument("--pattern", choices=["request", "channel"],
+                        default="request",
+                        help="ours: Service.request, or the channel's calls")
     parser.add_argument("--workload", choices=["echo", "stream"],
                         default="echo")
     parser.add_argument("--size", type=int, default=16)

@@ -160,6 +160,36 @@ class Service:
                                                           timeout))
         return d
 
+    def request(self, event, *chunks, timeout=None):
+        """
+        One request to an app: C{enqueue(event)}, each of C{chunks} as a
+        chunk of the request stream, its close, and the answer's chunks
+        until the worker closes it. The same messages as those calls made
+        one by one (L{cocaine.rpc.client.Channel.collect}), with one
+        Deferred for the whole exchange.
+
+        @param chunks: the request's chunks (bytes).
+        @return: a Deferred of the list of the answer's chunks, failing
+            with the app's error (or the node's: queue full, app not
+            running, deadline) or, after C{timeout} seconds, with a
+            timeout error.
+        """
+        connection = self._connection
+        if connection is None or not connection.connected:
+            d = self._ensure()
+            d.addCallback(_requestOn, event, chunks)
+        else:
+            try:
+                d = _requestOn(connection, event, chunks)
+            except Exception as e:
+                return fail(e)
+        if timeout is None:
+            timeout = self.timeout
+        if timeout is not None:
+            d.addTimeout(timeout, self.reactor, _timedOut(
+                self.name, "enqueue", timeout))
+        return d
+
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
@@ -223,6 +253,14 @@ class Locator(Service):
 
 def _invokeOn(connection, name, args):
     return connection.invoke(name, args)
+
+
+def _requestOn(connection, event, chunks):
+    channel = connection.openNamed("enqueue", (event,))
+    for chunk in chunks:
+        channel.write(chunk)
+    channel.close()
+    return channel.collect()
 
 
 async def _value(value):

@@ -17,7 +17,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
-from cocaine.errors import FramingError, NotConnected
+from cocaine.errors import FramingError, NotConnected, ProtocolViolation
 from cocaine.protocol.client import (
     ChannelState, isPlainCall, methodId, openingHeaders, primitiveReply,
     unwrap)
@@ -47,10 +47,14 @@ class Channel(ChannelState):
 
     Reading: L{read} gives the next chunk or value, raises the service's
     error as an exception and L{ChannelClosed} after C{close}; C{async for}
-    iterates chunks until close. Writing: L{send} (or L{write}, L{close},
-    L{error}) follows the message's dispatch protocol
-    (L{cocaine.protocol.client.ChannelState} keeps both protocols).
+    iterates chunks until close; L{collect} gives every chunk at once.
+    Writing: L{send} (or L{write}, L{close}, L{error}) follows the
+    message's dispatch protocol (L{cocaine.protocol.client.ChannelState}
+    keeps both protocols).
     """
+
+    #: C{(chunks, deferred)} while L{collect} gathers the stream
+    _collector = None
 
     def __init__(self, connection, channelId, upstream, dispatch):
         # ChannelState.__init__'s fields, set here: a call fewer per call
@@ -115,6 +119,9 @@ class Channel(ChannelState):
                 self.done = True
         else:
             event = self._nextEvent(mtype, args)
+        if self._collector is not None:
+            self._gather(event)
+            return self.done
         waiting = self._waiting
         if waiting:
             waiting.popleft().callback(event)
@@ -127,10 +134,32 @@ class Channel(ChannelState):
         return False
 
     def _deliver(self, event):
-        if self._waiting:
+        if self._collector is not None:
+            self._gather(event)
+        elif self._waiting:
             self._waiting.popleft().callback(event)
         else:
             self._queue.append(event)
+
+    def _gather(self, event):
+        """
+        One event of the stream L{collect} gathers: a chunk is kept, the
+        end fires its Deferred.
+        """
+        name, args = event
+        chunks, d = self._collector
+        if name == "write":
+            chunks.append(args[0] if len(args) == 1 else unwrap(args))
+            return
+        self._collector = None
+        if name == "error":
+            d.errback(args)
+        elif name == "close":
+            d.callback(chunks)
+        else:
+            d.errback(ProtocolViolation(
+                "{}: {!r} where a stream's chunk or end was expected".format(
+                    self._connection.name, name)))
 
     def _release(self, event):
         """
@@ -164,6 +193,44 @@ class Channel(ChannelState):
         d = Deferred(waiting.remove)
         waiting.append(d)
         return d
+
+    def collect(self):
+        """
+        Every chunk of the service's stream until it closes it: what
+        C{async for} would give, at once, with one Deferred for the whole
+        answer rather than one per message (a request and its answer,
+        the usual call of an app). Reads nothing else once called: use
+        L{recv} and L{read} or this, not both.
+
+        @return: a Deferred of the list of chunks (each unwrapped as
+            L{read} does), failing with the service's error (and keeping
+            the chunks that came before it unread).
+        """
+        if self._collector is not None:
+            return fail(ProtocolViolation(
+                "channel {}: collect() is already gathering".format(self.id)))
+        chunks = []
+        queue = self._queue
+        while queue:
+            name, args = queue.popleft()
+            if name == "write":
+                chunks.append(args[0] if len(args) == 1 else unwrap(args))
+            elif name == "close":
+                return succeed(chunks)
+            elif name == "error":
+                return fail(args)
+            else:
+                return fail(ProtocolViolation(
+                    "{}: {!r} where a stream's chunk or end was expected"
+                    .format(self._connection.name, name)))
+        if self.done:
+            return succeed(chunks)
+        d = Deferred(self._stopCollecting)
+        self._collector = (chunks, d)
+        return d
+
+    def _stopCollecting(self, deferred):
+        self._collector = None
 
     def read(self):
         """
@@ -297,6 +364,23 @@ class ClientProtocol(Protocol):
         if entry[1]:
             return self.call(entry[0], list(args))
         return succeed(self.open(entry[0], list(args)))
+
+    def openNamed(self, name, args):
+        """
+        Open a channel with method C{name} of the service's root protocol
+        now (L{invoke}'s streaming half, without its Deferred).
+
+        @return: the L{Channel}.
+        @raise SlotNotFound: the protocol has no such method.
+        @raise NotConnected: the connection is gone.
+        """
+        entry = self._methods.get(name)
+        if entry is None:
+            protocol = self.protocol
+            mtype = methodId(protocol, self.name, name)
+            entry = self._methods[name] = (mtype,
+                                           isPlainCall(protocol[mtype]))
+        return self.open(entry[0], list(args))
 
     def call(self, mtype, args):
         """

@@ -9,7 +9,7 @@ import textwrap
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
@@ -17,11 +17,12 @@ from twisted.trial.unittest import TestCase
 from cocaine.client import ChannelClosed, Locator, Service
 from cocaine.config import Network
 from cocaine.errors import (
-    CallTimeout, KeyNotFound, NotConnected, ServiceNotAvailable, SlotNotFound)
+    CallTimeout, InvalidArgument, KeyNotFound, NotConnected,
+    ServiceNotAvailable, SlotNotFound)
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
 from cocaine.protocol.idl import Arg, Message, Protocol
-from cocaine.protocol.services import STORAGE
+from cocaine.protocol.services import APP, APP_VERSION, STORAGE
 from cocaine.rpc.host import ServiceHost
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
@@ -47,6 +48,52 @@ class _Silent:
         return d
 
 
+class _EchoStream:
+    """
+    An app session's dispatch target: what the client streams is answered
+    at its close, chunk by chunk; C{fail} answers with an error and
+    C{silent} never answers.
+    """
+
+    def __init__(self, upstream, event):
+        self.upstream = upstream
+        self.event = event
+        self.chunks = []
+
+    def write(self, chunk):
+        self.chunks.append(chunk)
+
+    def close(self):
+        if self.event == "fail":
+            self.upstream.error(InvalidArgument("no good: {!r}".format(
+                self.chunks)))
+        elif self.event != "silent":
+            for chunk in self.chunks:
+                self.upstream.write(chunk)
+            self.upstream.close()
+
+    def error(self, *args):
+        pass
+
+
+class _EchoApp:
+    """
+    An app service (0.12's app protocol) answering in this process.
+    """
+
+    protocol = APP
+    version = APP_VERSION
+
+    def enqueue(self, upstream, event, tag=None, headers=()):
+        return _EchoStream(upstream, event)
+
+    def info(self):
+        return ({},)
+
+    def control(self, upstream):
+        return None
+
+
 class ServiceClientTests(TestCase):
     """
     L{Locator} and L{Service} against a locator, a storage and a silent
@@ -65,6 +112,8 @@ class ServiceClientTests(TestCase):
             ServiceHost(reactor, "storage", StorageService(MemoryStorage()),
                         self.registry, network),
             ServiceHost(reactor, "silent", self.silent, self.registry,
+                        network),
+            ServiceHost(reactor, "echo", _EchoApp(), self.registry,
                         network),
         ]
         for host in self.hosts:
@@ -138,7 +187,8 @@ class ServiceClientTests(TestCase):
         channel = await self.locator.connect("me")
         uuid, snapshot = await channel.read()
         self.assertEqual(uuid, "test-uuid")
-        self.assertEqual(sorted(snapshot), ["locator", "silent", "storage"])
+        self.assertEqual(sorted(snapshot),
+                         ["echo", "locator", "silent", "storage"])
         self.registry.publish("extra", [["127.0.0.1", 1]], 1, {})
         uuid, update = await channel.read()
         self.assertEqual(update, {"extra": [[["127.0.0.1", 1]], 1, {}]})
@@ -159,6 +209,33 @@ class ServiceClientTests(TestCase):
         with self.assertRaises(ChannelClosed):
             await channel.read()
 
+    async def test_request(self):
+        """
+        L{Service.request} sends an app one request and gives its whole
+        answer; the app's error fails it, and a request never answered
+        times out naming the app.
+        """
+        echo = self.service("echo")
+        self.assertEqual(await echo.request("echo", b"a", b"b"), [b"a", b"b"])
+        self.assertEqual(await echo.request("echo"), [])
+        with self.assertRaises(InvalidArgument) as caught:
+            await echo.request("fail", b"x")
+        self.assertIn("no good: [b'x']", str(caught.exception))
+        with self.assertRaises(CallTimeout) as caught:
+            await echo.request("silent", b"x", timeout=0.2)
+        self.assertIn("echo", str(caught.exception))
+        # many at once on one connection, each with its own answer
+        answers = await gatherResults([
+            echo.request("echo", str(i).encode()) for i in range(20)])
+        self.assertEqual(answers, [[str(i).encode()] for i in range(20)])
+
+    async def test_requestUnknownService(self):
+        """
+        A request to a service nobody serves fails as a call would.
+        """
+        with self.assertRaises(ServiceNotAvailable):
+            await self.service("nobody").request("echo", b"x")
+
     async def test_blockingFacade(self):
         """
         The blocking facade works from a plain script.
@@ -178,6 +255,7 @@ class ServiceClientTests(TestCase):
                 print("KeyNotFound", e.code)
             channel = connect("locator", port=port).connect("x")
             print(sorted(channel.read()[1]))
+            print(connect("echo", port=port).request("echo", b"x", b"y"))
         """)
         out, err, code = await getProcessOutputAndValue(
             sys.executable, ["-c", script, str(self.hosts[0].endpoint[1])],
@@ -185,7 +263,7 @@ class ServiceClientTests(TestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(out.decode().splitlines(), [
             "blocking", "['k']", "KeyNotFound 2",
-            "['locator', 'silent', 'storage']"])
+            "['echo', 'locator', 'silent', 'storage']", "[b'x', b'y']"])
 
 
 class _PendingLocator:

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import (
     CocaineError, InvalidArgument, KeyNotFound, NotConnected,
-    ProtocolViolation, ServiceNotAvailable, UncaughtError)
+    ProtocolViolation, ServiceNotAvailable, SlotNotFound, UncaughtError)
 from cocaine.protocol.services import APP, LOCATOR
 from cocaine.rpc.client import (
     ChannelClosed, ClientProtocol, connect, unwrap)
@@ -645,6 +645,79 @@ class RawReplyTests(SynchronousTestCase):
         self.assertEqual(self.failureResultOf(
             failed.read(), CocaineError).value.code, 9)
         self.assertTrue(failed.done)
+
+    def _app(self):
+        app = ClientProtocol("echo", APP)
+        app.makeConnection(self.transport)
+        return app
+
+    def test_collect(self):
+        """
+        L{Channel.collect} fires once, at the close, with every chunk of
+        the answer, those read before it was called included.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        collected = channel.collect()
+        self.assertNoResult(collected)
+        app.dataReceived(pack([1, 0, [b"y"]]) + pack([1, 2, []])
+                         + pack([1, 0, [b"late"]]))
+        self.assertEqual(self.successResultOf(collected), [b"x", b"y"])
+        self.assertTrue(channel.done)
+        # an answer that is already complete
+        done = app.openNamed("enqueue", ["echo"])
+        app.dataReceived(pack([2, 0, [b"z"]]) + pack([2, 2, []]))
+        self.assertEqual(self.successResultOf(done.collect()), [b"z"])
+        self.assertEqual(_unpackAll(self.transport.value()), [
+            [1, 0, [b"echo"]], [2, 0, [b"echo"]]])
+
+    def test_collectError(self):
+        """
+        An error ends the collection with that error, whether it came
+        before the call or after it.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        collected = channel.collect()
+        app.dataReceived(pack([1, 0, [b"x"]])
+                         + pack([1, 1, [[43, 9], "app error"]]))
+        error = self.failureResultOf(collected, CocaineError).value
+        self.assertEqual((error.code, str(error)), (9, "app error"))
+        early = app.openNamed("enqueue", ["echo"])
+        app.dataReceived(pack([2, 1, [[43, 7], "at once"]]))
+        self.assertEqual(self.failureResultOf(
+            early.collect(), CocaineError).value.code, 7)
+
+    def test_collectConnectionLost(self):
+        """
+        A connection lost while collecting fails it with L{NotConnected};
+        a second collect on the same channel is refused.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        collected = channel.collect()
+        self.failureResultOf(channel.collect(), ProtocolViolation)
+        app.connectionLost(None)
+        self.failureResultOf(collected, NotConnected)
+
+    def test_collectCancelled(self):
+        """
+        Cancelling a collection lets the channel be read again.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        collected = channel.collect()
+        collected.cancel()
+        self.failureResultOf(collected, CancelledError)
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        self.assertEqual(self.successResultOf(channel.read()), b"x")
+
+    def test_openNamedUnknown(self):
+        """
+        L{ClientProtocol.openNamed} refuses a method the protocol lacks.
+        """
+        self.assertRaises(SlotNotFound, self._app().openNamed, "nope", [])
 
     def test_notConnectedYet(self):
         """
