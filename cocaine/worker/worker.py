@@ -318,7 +318,7 @@ class Worker:
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._pack([channel, kind, args]))
+            connection.write(self._pack((channel, kind, args)))
 
     async def drain(self):
         """
@@ -348,6 +348,12 @@ class Worker:
         function handlers they invoked are called (each sees what the read
         brought for its session, as a task started by the read would);
         coroutine handlers run as tasks, from the loop's next turn.
+
+        @param data: the L{bytes} read.
+        @return: L{False} when the read started or woke no task (a
+            coroutine handler, a handler waiting for its request, the
+            termination) that may write in the loop's next turn: what it
+            wrote can leave at once.
         """
         broken = None
         try:
@@ -356,6 +362,7 @@ class Worker:
             # the stream can no longer be trusted (PROTOCOL.md section 1):
             # serve what came before, then leave
             messages, broken = error.messages, error
+        later = False
         session = self._sessions.get
         for channel, kind, args, _ in messages:
             try:
@@ -365,29 +372,39 @@ class Worker:
                     if kind == INVOKE and channel > self._maxChannel:
                         self._maxChannel = channel
                         event = args[0] if args else ""
-                        self._invoke(
-                            channel,
-                            event.decode("utf-8", "replace")
-                            if type(event) is bytes else text(event))
-                    else:
-                        self._dispatch(channel, kind, args)
+                        if self._invoke(
+                                channel,
+                                event.decode("utf-8", "replace")
+                                if type(event) is bytes else text(event)):
+                            later = True
+                        continue
                 elif kind == CHUNK:
-                    current[0]._push(args[0] if args else b"")
+                    request = current[0]
+                    if request._waiter is not None:
+                        later = True
+                    request._push(args[0] if args else b"")
+                    continue
                 elif kind == CLOSE:
-                    current[0]._close()
-                else:
-                    self._dispatch(channel, kind, args)
+                    request = current[0]
+                    if request._waiter is not None:
+                        later = True
+                    request._close()
+                    continue
+                later = True
+                self._dispatch(channel, kind, args)
             except Exception as error:
                 self.log("failed to dispatch [{}, {}, ...]: {}: {}".format(
                     channel, kind, type(error).__name__, error))
         starting = self._starting
         if starting is not None:
             self._starting = None
-            self._start(starting)
+            if self._start(starting):
+                later = True
         if broken is not None:
             self.log("broken stream from the runtime: {}; exiting".format(
                 broken))
             self.stop(EXIT_FAILURE)
+        return later
 
     # -- dispatch ---------------------------------------------------------
 
@@ -427,26 +444,31 @@ class Worker:
         # else: a session that already finished, or a stale channel id
 
     def _invoke(self, channel, event):
+        """
+        Start a session.
+
+        @return: whether it started a task.
+        """
         request = Request(channel, event)
         response = Response(channel, self)
         if self._terminating:
             self.log("refusing event {!r} on channel {}: terminating".format(
                 event, channel))
             response._fail(TERMINATING, "worker is terminating")
-            return
+            return False
         entry = self._handlers.get(event)
         if entry is None:
             self.log("no handler for event {!r} (channel {})".format(
                 event, channel))
             response._fail(NO_HANDLER, "no handler for event {!r}".format(
                 event))
-            return
+            return False
         handler, coroutine = entry
         if coroutine:
             loop = self._loop or asyncio.get_running_loop()
             self._sessions[channel] = (request, response, loop.create_task(
                 self._runHandler(handler, request, response)))
-            return
+            return True
         # a plain function needs no task: it is called once the read's
         # messages are dispatched (L{_received})
         self._sessions[channel] = (request, response, None)
@@ -454,6 +476,7 @@ class Worker:
             self._starting = [(handler, request, response)]
         else:
             self._starting.append((handler, request, response))
+        return False
 
     def _start(self, starting):
         """
@@ -461,7 +484,9 @@ class Worker:
         on in a task.
 
         @param starting: C{(handler, request, response)} triples.
+        @return: whether it started a task.
         """
+        tasks = False
         sessions = self._sessions
         for handler, request, response in starting:
             try:
@@ -471,14 +496,17 @@ class Worker:
                     sessions[request.channel] = (
                         request, response, loop.create_task(
                             self._awaitHandler(result, request, response)))
+                    tasks = True
                     continue
             except asyncio.CancelledError:
                 self._cancelled(request, response)
             except Exception as error:
                 self._raised(request, response, error)
             else:
-                response.close()
+                if not response._closed:
+                    response.close()
             sessions.pop(request.channel, None)
+        return tasks
 
     async def _runHandler(self, handler, request, response):
         """
@@ -492,7 +520,8 @@ class Worker:
         except Exception as error:
             self._raised(request, response, error)
         else:
-            response.close()
+            if not response._closed:
+                response.close()
         finally:
             self._sessions.pop(request.channel, None)
 
@@ -636,13 +665,23 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes):
-        self._worker._received(bytes(self._buffer[:nbytes]))
-        # The handlers this read started or woke run in the loop's next
-        # turn, queued before this flush: what they write there leaves in
-        # one send at the end of that turn, not one more turn later.
-        if self._pending is None:
+        # What the read's plain function handlers write collects here, in
+        # one send; unless a flush is already due, this read decides when.
+        owner = self._pending is None
+        if owner:
             self._pending = []
-            self._loop.call_soon(self.flush)
+        later = True
+        try:
+            later = self._worker._received(bytes(self._buffer[:nbytes]))
+        finally:
+            if owner:
+                if later is not False:
+                    # The tasks this read started or woke run in the loop's
+                    # next turn, queued before this flush: what they write
+                    # there leaves in the same send, not one turn later.
+                    self._loop.call_soon(self.flush)
+                else:
+                    self.flush()
 
     def eof_received(self):
         return False
