@@ -205,6 +205,9 @@ class Worker:
         self._pack = Encoder().pack
         self._decoder = None
         self._connection = None
+        #: what a session's response sends through: the connection itself
+        #: once it is made (a call fewer per message), else this worker
+        self._sender = self
         self._done = None
         self._heartbeatTimer = None
         self._disownTimer = None
@@ -307,7 +310,7 @@ class Worker:
         any answer to what the first read may bring (a plain function
         handler answers within the read).
         """
-        self._connection = connection
+        self._connection = self._sender = connection
         self.send(CONTROL_CHANNEL, HANDSHAKE, [self.uuid])
         self._heartbeat()
 
@@ -332,6 +335,7 @@ class Worker:
         The connection to the runtime is gone.
         """
         self._connection = None
+        self._sender = self
         if self._done is not None and not self._done.done():
             if self._terminating:
                 self.log("connection to the runtime lost while terminating")
@@ -450,7 +454,7 @@ class Worker:
         @return: whether it started a task.
         """
         request = Request(channel, event)
-        response = Response(channel, self)
+        response = Response(channel, self._sender)
         if self._terminating:
             self.log("refusing event {!r} on channel {}: terminating".format(
                 event, channel))
@@ -643,6 +647,7 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
         """
         self._worker = worker
         self._connected = connected
+        self._pack = Encoder().pack
         self._transport = None
         self._startFlow()
         self._loop = asyncio.get_running_loop()
@@ -701,6 +706,19 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
             self._loop.call_soon(self.flush)
         else:
             self._pending.append(data)
+
+    def send(self, channel, kind, args):
+        """
+        Send C{[channel, kind, args]}: L{Worker.send} in one call fewer,
+        for a session's L{Response}.
+        """
+        data = self._pack((channel, kind, args))
+        pending = self._pending
+        if pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            pending.append(data)
 
     def flush(self):
         pending, self._pending = self._pending, None
