@@ -122,10 +122,15 @@ class Request:
         return self
 
     async def __anext__(self):
-        chunk = await self.read()
-        if chunk is None:
+        # read() inline: a coroutine fewer per chunk
+        if not self._chunks and self._end is None:
+            await waitForArrival(self, None,
+                                 "read() is already waiting for a chunk")
+        if self._chunks:
+            return self._chunks.popleft()
+        if self._end is _CLOSED:
             raise StopAsyncIteration
-        return chunk
+        raise self._end
 
     def _wake(self):
         waiter = self._waiter
@@ -138,7 +143,8 @@ class Request:
         """
         if self._end is None:
             self._chunks.append(chunk)
-            self._wake()
+            if self._waiter is not None:
+                self._wake()
 
     def _close(self):
         """
@@ -146,7 +152,8 @@ class Request:
         """
         if self._end is None:
             self._end = _CLOSED
-            self._wake()
+            if self._waiter is not None:
+                self._wake()
 
     def _fail(self, error):
         """
@@ -197,7 +204,9 @@ class Response:
         @raise TypeError: C{data} is neither bytes, text nor an integer.
         @raise ResponseClosed: the response was already closed or failed.
         """
-        if isinstance(data, str):
+        if type(data) is bytes:
+            pass
+        elif isinstance(data, str):
             data = data.encode("utf-8")
         elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)

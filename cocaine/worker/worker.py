@@ -123,7 +123,10 @@ class Worker:
     coroutine function (each session runs as its own task, so a worker
     serves many sessions at once) or a plain function, which runs on the
     event loop and so must not block for long: heartbeats wait for it.
-    A plain function may return an awaitable, which is awaited.
+    A plain function is called without a task of its own, once the read
+    that brought its invoke is dispatched (its request holds what that
+    read brought for it); it may return an awaitable, which is awaited in
+    a task.
 
     When a handler returns, its response is closed if it is still open;
     when it raises, the response is failed with C{[[42, 100],
@@ -188,12 +191,23 @@ class Worker:
             disownTimeout, ENV_DISOWN_TIMEOUT, DEFAULT_DISOWN_TIMEOUT)
         self.terminateGrace = _seconds(
             terminateGrace, ENV_TERMINATE_GRACE, DEFAULT_TERMINATE_GRACE)
+        #: event name -> (handler, whether it is a coroutine function)
         self._handlers = {}
+        #: channel -> (request, response, task); the task is L{None} for a
+        #: plain function's session until it returns or returns an
+        #: awaitable
         self._sessions = {}
+        #: the plain functions the read being dispatched invoked, called
+        #: once its messages are dispatched
+        self._starting = None
+        self._loop = None
         self._maxChannel = CONTROL_CHANNEL
         self._pack = Encoder().pack
         self._decoder = None
         self._connection = None
+        #: what a session's response sends through: the connection itself
+        #: once it is made (a call fewer per message), else this worker
+        self._sender = self
         self._done = None
         self._heartbeatTimer = None
         self._disownTimer = None
@@ -207,7 +221,8 @@ class Worker:
 
         @param event: the event name (L{str}, or UTF-8 L{bytes}).
         """
-        self._handlers[text(event)] = handler
+        self._handlers[text(event)] = (
+            handler, inspect.iscoroutinefunction(handler))
 
     def run(self, handlers=None):
         """
@@ -243,19 +258,16 @@ class Worker:
             sys.stderr.write(USAGE.format(os.path.basename(sys.argv[0]))
                              + "\n")
             return EXIT_USAGE
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._done = loop.create_future()
         self._decoder = Decoder()
         try:
             _, connection = await loop.create_unix_connection(
-                lambda: _Connection(self), self.endpoint)
+                lambda: _Connection(self, self._connected), self.endpoint)
         except OSError as error:
             self.log("cannot connect to the runtime at {}: {}".format(
                 self.endpoint, error))
             return EXIT_FAILURE
-        self._connection = connection
-        self.send(CONTROL_CHANNEL, HANDSHAKE, [self.uuid])
-        self._heartbeat()
         self.log("connected to {}, handshake sent as {}".format(
             self.endpoint, self.uuid))
         try:
@@ -263,8 +275,10 @@ class Worker:
         finally:
             self._stopTimers()
             for request, response, task in list(self._sessions.values()):
-                task.cancel()
+                if task is not None:
+                    task.cancel()
             await connection.shutdown()
+            self._loop = None
         return status
 
     def stop(self, status):
@@ -290,6 +304,16 @@ class Worker:
 
     # -- the connection ---------------------------------------------------
 
+    def _connected(self, connection):
+        """
+        The stream to the runtime is up: the handshake goes first, before
+        any answer to what the first read may bring (a plain function
+        handler answers within the read).
+        """
+        self._connection = self._sender = connection
+        self.send(CONTROL_CHANNEL, HANDSHAKE, [self.uuid])
+        self._heartbeat()
+
     def send(self, channel, kind, args):
         """
         Send C{[channel, kind, args]} to the runtime; dropped silently once
@@ -297,7 +321,7 @@ class Worker:
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._pack([channel, kind, args]))
+            connection.write(self._pack((channel, kind, args)))
 
     async def drain(self):
         """
@@ -311,6 +335,7 @@ class Worker:
         The connection to the runtime is gone.
         """
         self._connection = None
+        self._sender = self
         if self._done is not None and not self._done.done():
             if self._terminating:
                 self.log("connection to the runtime lost while terminating")
@@ -322,6 +347,17 @@ class Worker:
     def _received(self, data):
         """
         Bytes arrived from the runtime.
+
+        The messages of one read are dispatched in order, then the plain
+        function handlers they invoked are called (each sees what the read
+        brought for its session, as a task started by the read would);
+        coroutine handlers run as tasks, from the loop's next turn.
+
+        @param data: the L{bytes} read.
+        @return: L{False} when the read started or woke no task (a
+            coroutine handler, a handler waiting for its request, the
+            termination) that may write in the loop's next turn: what it
+            wrote can leave at once.
         """
         broken = None
         try:
@@ -330,16 +366,49 @@ class Worker:
             # the stream can no longer be trusted (PROTOCOL.md section 1):
             # serve what came before, then leave
             messages, broken = error.messages, error
+        later = False
+        session = self._sessions.get
         for channel, kind, args, _ in messages:
             try:
+                # the messages of a request, inline: a call fewer each
+                current = session(channel)
+                if current is None:
+                    if kind == INVOKE and channel > self._maxChannel:
+                        self._maxChannel = channel
+                        event = args[0] if args else ""
+                        if self._invoke(
+                                channel,
+                                event.decode("utf-8", "replace")
+                                if type(event) is bytes else text(event)):
+                            later = True
+                        continue
+                elif kind == CHUNK:
+                    request = current[0]
+                    if request._waiter is not None:
+                        later = True
+                    request._push(args[0] if args else b"")
+                    continue
+                elif kind == CLOSE:
+                    request = current[0]
+                    if request._waiter is not None:
+                        later = True
+                    request._close()
+                    continue
+                later = True
                 self._dispatch(channel, kind, args)
             except Exception as error:
                 self.log("failed to dispatch [{}, {}, ...]: {}: {}".format(
                     channel, kind, type(error).__name__, error))
+        starting = self._starting
+        if starting is not None:
+            self._starting = None
+            if self._start(starting):
+                later = True
         if broken is not None:
             self.log("broken stream from the runtime: {}; exiting".format(
                 broken))
             self.stop(EXIT_FAILURE)
+        return later
 
     # -- dispatch ---------------------------------------------------------
 
@@ -379,55 +448,130 @@ class Worker:
         # else: a session that already finished, or a stale channel id
 
     def _invoke(self, channel, event):
+        """
+        Start a session.
+
+        @return: whether it started a task.
+        """
         request = Request(channel, event)
-        response = Response(channel, self)
+        response = Response(channel, self._sender)
         if self._terminating:
             self.log("refusing event {!r} on channel {}: terminating".format(
                 event, channel))
             response._fail(TERMINATING, "worker is terminating")
-            return
-        handler = self._handlers.get(event)
-        if handler is None:
+            return False
+        entry = self._handlers.get(event)
+        if entry is None:
             self.log("no handler for event {!r} (channel {})".format(
                 event, channel))
             response._fail(NO_HANDLER, "no handler for event {!r}".format(
                 event))
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._runHandler(handler, request, response))
-        self._sessions[channel] = (request, response, task)
+            return False
+        handler, coroutine = entry
+        if coroutine:
+            loop = self._loop or asyncio.get_running_loop()
+            self._sessions[channel] = (request, response, loop.create_task(
+                self._runHandler(handler, request, response)))
+            return True
+        # a plain function needs no task: it is called once the read's
+        # messages are dispatched (L{_received})
+        self._sessions[channel] = (request, response, None)
+        if self._starting is None:
+            self._starting = [(handler, request, response)]
+        else:
+            self._starting.append((handler, request, response))
+        return False
+
+    def _start(self, starting):
+        """
+        Call plain function handlers; one that returns an awaitable goes
+        on in a task.
+
+        @param starting: C{(handler, request, response)} triples.
+        @return: whether it started a task.
+        """
+        tasks = False
+        sessions = self._sessions
+        for handler, request, response in starting:
+            try:
+                result = handler(request, response)
+                if result is not None and inspect.isawaitable(result):
+                    loop = self._loop or asyncio.get_running_loop()
+                    sessions[request.channel] = (
+                        request, response, loop.create_task(
+                            self._awaitHandler(result, request, response)))
+                    tasks = True
+                    continue
+            except asyncio.CancelledError:
+                self._cancelled(request, response)
+            except Exception as error:
+                self._raised(request, response, error)
+            else:
+                if not response._closed:
+                    response.close()
+            sessions.pop(request.channel, None)
+        return tasks
 
     async def _runHandler(self, handler, request, response):
         """
-        Run one session's handler and make sure its response ends.
+        Run one session's coroutine handler and make sure its response
+        ends.
         """
         try:
-            result = handler(request, response)
-            if inspect.isawaitable(result):
-                await result
+            await handler(request, response)
         except asyncio.CancelledError:
-            if response._fail(
-                    TERMINATING,
-                    "worker is terminating: the handler did not finish"):
-                self.log("cancelled the handler of event {!r} on channel {}"
-                         .format(request.event, request.channel))
+            self._cancelled(request, response)
         except Exception as error:
-            message = type(error).__name__
-            if str(error):
-                message += ": " + str(error)
-            sent = response._fail(UNCAUGHT_EXCEPTION, message)
-            self.log("handler of event {!r} on channel {} raised {}{}"
-                     .format(request.event, request.channel, message,
-                             "" if sent else
-                             " after closing its response"))
-            try:
-                traceback.print_exc(file=sys.stderr)
-            except (OSError, ValueError):
-                pass
+            self._raised(request, response, error)
+        else:
+            if not response._closed:
+                response.close()
+        finally:
+            self._sessions.pop(request.channel, None)
+
+    async def _awaitHandler(self, result, request, response):
+        """
+        Await what a plain function handler returned and make sure its
+        response ends.
+        """
+        try:
+            await result
+        except asyncio.CancelledError:
+            self._cancelled(request, response)
+        except Exception as error:
+            self._raised(request, response, error)
         else:
             response.close()
         finally:
             self._sessions.pop(request.channel, None)
+
+    def _cancelled(self, request, response):
+        """
+        A handler was cancelled (at termination): fail its response.
+        """
+        if response._fail(
+                TERMINATING,
+                "worker is terminating: the handler did not finish"):
+            self.log("cancelled the handler of event {!r} on channel {}"
+                     .format(request.event, request.channel))
+
+    def _raised(self, request, response, error):
+        """
+        A handler raised C{error}: fail its response and log the traceback
+        (called in the C{except} clause).
+        """
+        message = type(error).__name__
+        if str(error):
+            message += ": " + str(error)
+        sent = response._fail(UNCAUGHT_EXCEPTION, message)
+        self.log("handler of event {!r} on channel {} raised {}{}"
+                 .format(request.event, request.channel, message,
+                         "" if sent else
+                         " after closing its response"))
+        try:
+            traceback.print_exc(file=sys.stderr)
+        except (OSError, ValueError):
+            pass
 
     # -- heartbeats and termination ---------------------------------------
 
@@ -469,7 +613,8 @@ class Worker:
         Let running handlers finish within the grace period, fail the rest,
         answer the terminate and stop.
         """
-        tasks = [task for _, _, task in self._sessions.values()]
+        tasks = [task for _, _, task in self._sessions.values()
+                 if task is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks,
                                             timeout=self.terminateGrace)
@@ -496,8 +641,13 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
     The UNIX stream to the runtime, feeding a L{Worker}.
     """
 
-    def __init__(self, worker):
+    def __init__(self, worker, connected=None):
+        """
+        @param connected: called with this connection once it is made.
+        """
         self._worker = worker
+        self._connected = connected
+        self._pack = Encoder().pack
         self._transport = None
         self._startFlow()
         self._loop = asyncio.get_running_loop()
@@ -507,6 +657,8 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
 
     def connection_made(self, transport):
         self._transport = transport
+        if self._connected is not None:
+            self._connected(self)
 
     #: One receive buffer, reused: asyncio's default allocates 256 KiB for
     #: every read.
@@ -518,13 +670,23 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes):
-        self._worker._received(bytes(self._buffer[:nbytes]))
-        # The handlers this read started or woke run in the loop's next
-        # turn, queued before this flush: what they write there leaves in
-        # one send at the end of that turn, not one more turn later.
-        if self._pending is None:
+        # What the read's plain function handlers write collects here, in
+        # one send; unless a flush is already due, this read decides when.
+        owner = self._pending is None
+        if owner:
             self._pending = []
-            self._loop.call_soon(self.flush)
+        later = True
+        try:
+            later = self._worker._received(bytes(self._buffer[:nbytes]))
+        finally:
+            if owner:
+                if later is not False:
+                    # The tasks this read started or woke run in the loop's
+                    # next turn, queued before this flush: what they write
+                    # there leaves in the same send, not one turn later.
+                    self._loop.call_soon(self.flush)
+                else:
+                    self.flush()
 
     def eof_received(self):
         return False
@@ -544,6 +706,19 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
             self._loop.call_soon(self.flush)
         else:
             self._pending.append(data)
+
+    def send(self, channel, kind, args):
+        """
+        Send C{[channel, kind, args]}: L{Worker.send} in one call fewer,
+        for a session's L{Response}.
+        """
+        data = self._pack((channel, kind, args))
+        pending = self._pending
+        if pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            pending.append(data)
 
     def flush(self):
         pending, self._pending = self._pending, None

@@ -288,3 +288,43 @@ class ConnectionReadTests(SynchronousTestCase):
 
         connection = None
         asyncio.run(scenario())
+
+    def test_plainRepliesAtOnce(self):
+        """
+        A read whose handlers all answered within it (the worker's
+        C{_received} returns L{False}: it started or woke no task) sends
+        what they wrote at once, in one send.
+        """
+        from cocaine.worker.worker import _Connection
+
+        class Transport:
+            def __init__(self):
+                self.written = []
+
+            def write(self, data):
+                self.written.append(data)
+
+            def is_closing(self):
+                return False
+
+        class Worker:
+            def _received(self, data):
+                for name in data.split():
+                    connection.write(name + b"1")
+                    connection.write(name + b"2")
+                return False
+
+        async def scenario():
+            nonlocal connection
+            connection = _Connection(worker=Worker())
+            transport = Transport()
+            connection.connection_made(transport)
+            buffer = connection.get_buffer(-1)
+            buffer[:3] = b"a b"
+            connection.buffer_updated(3)
+            self.assertEqual(transport.written, [b"a1a2b1b2"])
+            await asyncio.sleep(0)
+            self.assertEqual(transport.written, [b"a1a2b1b2"])
+
+        connection = None
+        asyncio.run(scenario())

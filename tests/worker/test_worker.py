@@ -1,16 +1,21 @@
 # -*- test-case-name: tests.worker.test_worker -*-
 """
 Tests for L{cocaine.worker.worker}: the example echo worker and a test app
-run as real processes against L{tests.worker.runtime.FakeRuntime}.
+run as real processes against L{tests.worker.runtime.FakeRuntime}, and a
+worker served in the test process against a runtime on a UNIX socket.
 """
 
+import asyncio
+import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import msgpack
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.worker.runtime import ECHO, ROOT, TESTAPP, FakeRuntime
 
@@ -552,3 +557,163 @@ class SDKTests(WorkerMixin, TestCase):
             sorted(replies),
             sorted([[c, 0, [b"plain plain"]] for c in channels]
                    + [[c, 2, []] for c in channels]))
+
+
+def exchange(handlers, messages, replies, loopFactory=None):
+    """
+    Serve C{handlers} with a L{cocaine.worker.Worker} in this process,
+    against a runtime on a UNIX socket that sends C{messages} in one write
+    as soon as the worker connects (before the handshake arrives), reads
+    until C{replies} messages came back and hangs up.
+
+    @return: the messages the worker sent, heartbeats left out.
+    """
+    from cocaine.worker.worker import Worker, runLoop
+
+    directory = tempfile.mkdtemp(prefix="cocaine-worker-test-")
+    path = os.path.join(directory, "runtime.sock")
+    received = []
+
+    async def runtime(reader, writer):
+        writer.write(b"".join(msgpack.packb(m) for m in messages))
+        unpacker = msgpack.Unpacker()
+        while len(received) < replies:
+            data = await reader.read(65536)
+            if not data:
+                break
+            unpacker.feed(data)
+            received.extend(m for m in unpacker if m != [1, 0, []])
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_unix_server(runtime, path)
+        worker = Worker(app="app", endpoint=path, uuid="uuid", argv=[],
+                        heartbeatInterval=60)
+        for event, handler in handlers.items():
+            worker.on(event, handler)
+        try:
+            return await asyncio.wait_for(worker.serve(), 10)
+        finally:
+            server.close()
+
+    try:
+        status = runLoop(main(), loopFactory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return status, received
+
+
+class InProcessTests(SynchronousTestCase):
+    """
+    The worker served in the test process against a runtime on a UNIX
+    socket: how plain function handlers are called.
+    """
+
+    loopFactory = None
+
+    def setUp(self):
+        self.stderr = io.StringIO()
+        self.patch(sys, "stderr", self.stderr)
+
+    def exchange(self, handlers, messages, replies):
+        status, received = exchange(handlers, messages, replies,
+                                    self.loopFactory)
+        self.assertEqual(status, 1)  # the runtime hung up
+        return received
+
+    def test_handshakeFirst(self):
+        """
+        The handshake goes out before any answer, even to messages that
+        arrive before the worker knows it is connected.
+        """
+        def ping(request, response):
+            response.write(b"pong")
+
+        received = self.exchange(
+            {"ping": ping}, [[2, 0, ["ping"]], [2, 2, []]], 3)
+        self.assertEqual(received, [
+            [1, 0, ["uuid"]], [2, 0, [b"pong"]], [2, 2, []]])
+
+    def test_plainFunctionSeesItsRead(self):
+        """
+        A plain function handler is called once the read that invoked it
+        is dispatched: the chunks and the close of that read are in its
+        request.
+        """
+        def finished(request, response):
+            response.write(b"finished" if request.finished else b"open")
+
+        received = self.exchange(
+            {"finished": finished},
+            [[2, 0, ["finished"]], [2, 0, [b"a"]], [2, 2, []]], 3)
+        self.assertEqual(received[1:], [[2, 0, [b"finished"]], [2, 2, []]])
+
+    def test_plainFunctionReturnsAwaitable(self):
+        """
+        What a plain function returns is awaited when it is awaitable, and
+        the response is closed after it; the request can be read there.
+        """
+        async def later(request, response):
+            chunk = await request.read()
+            await asyncio.sleep(0)
+            response.write(chunk + b" later")
+
+        def plain(request, response):
+            return later(request, response)
+
+        received = self.exchange(
+            {"plain": plain}, [[2, 0, ["plain"]], [2, 0, [b"a"]]], 3)
+        self.assertEqual(received[1:], [[2, 0, [b"a later"]], [2, 2, []]])
+
+    def test_plainFunctionRaises(self):
+        """
+        A plain function that raises fails its session with C{[[42, 100],
+        "<type>: <message>"]}; the sessions of the same read are served.
+        """
+        def fails(request, response):
+            response.write(b"before")
+            raise ValueError("plain boom")
+
+        def ping(request, response):
+            response.write(b"pong")
+
+        received = self.exchange(
+            {"fails": fails, "ping": ping},
+            [[2, 0, ["fails"]], [3, 0, ["ping"]]], 5)
+        self.assertEqual(received[1:], [
+            [2, 0, [b"before"]], [2, 1, [[42, 100], "ValueError: plain boom"]],
+            [3, 0, [b"pong"]], [3, 2, []]])
+        log = self.stderr.getvalue()
+        self.assertIn("handler of event 'fails' on channel 2 raised "
+                      "ValueError: plain boom", log)
+        self.assertIn('raise ValueError("plain boom")', log)
+
+    def test_coroutineAndPlain(self):
+        """
+        Coroutine and plain function handlers invoked by one read are all
+        served, each session's messages in order.
+        """
+        async def echo(request, response):
+            async for chunk in request:
+                response.write(chunk)
+
+        def ping(request, response):
+            response.write(b"pong")
+
+        received = self.exchange(
+            {"echo": echo, "ping": ping},
+            [[2, 0, ["echo"]], [3, 0, ["ping"]], [2, 0, [b"x"]],
+             [2, 0, [b"y"]], [2, 2, []]], 6)
+        self.assertEqual(
+            [m for m in received if m[0] == 2],
+            [[2, 0, [b"x"]], [2, 0, [b"y"]], [2, 2, []]])
+        self.assertEqual([m for m in received if m[0] == 3],
+                         [[3, 0, [b"pong"]], [3, 2, []]])
+
+
+class AsyncioLoopInProcessTests(InProcessTests):
+    """
+    The same on asyncio's own loop.
+    """
+
+    loopFactory = staticmethod(asyncio.new_event_loop)
