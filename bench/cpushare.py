@@ -9,9 +9,9 @@ The setup is C{bench.compare}'s: a node with the Python echo app pinned
 at 2 workers, the node and its workers on CPU 0, the load generator
 (C{bench.compare.loadgen ours}) on CPU 1. For each number of requests in
 flight it prints the requests/s and the CPU per request of each side:
-the node's and the workers' from C{/proc} (user and system, before and
-after the timed requests and their warm-up), the client's from its own
-C{process_time} over the timed requests. Figures are the median of the
+the node's and the workers' from C{/proc} (user and system, from the
+end of the load generator's warm-up to its end), the client's from its
+own C{process_time} over the same requests. Figures are the median of the
 runs. A side whose CPU per request times the rate nears 1 s/s is the
 bottleneck; when none does, the sides take turns.
 """
@@ -64,19 +64,30 @@ def measure(endpoint, nodePid, inflight, requests, pattern):
     """
     pids = family([nodePid])
     _pin(pids, 0)
-    warm = min(1000, max(requests // 10, 10))
-    before = _cpu(pids)
-    result = subprocess.run(
+    client = subprocess.Popen(
         ["taskset", "-c", "1", sys.executable, "-m",
          "bench.compare.loadgen", "ours", "--connect", endpoint,
          "--app", "echo", "--requests", str(requests), "--inflight",
-         str(inflight), "--pattern", pattern],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+         str(inflight), "--pattern", pattern, "--announce"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        # the server's CPU over the timed requests: from the end of the
+        # load generator's warm-up to its end
+        if client.stdout.readline().strip() != "timed":
+            raise RuntimeError("the load generator did not warm up")
+        before = _cpu(pids)
+        output = client.stdout.read()
+        if client.wait(timeout=600):
+            raise RuntimeError("the load generator failed")
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
     after = _cpu(pids)
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(output.strip().splitlines()[-1])
     if summary.get("errors"):
         raise RuntimeError("errors: {}".format(summary["first_error"]))
-    total = requests + warm
+    total = requests
 
     def per(which, part):
         return 1e6 * sum(after[p][part] - before[p][part]

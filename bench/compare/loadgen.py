@@ -203,6 +203,10 @@ async def measure(reactor, args):
         payload = b"x" * args.size
         for _ in range(min(1000, max(args.requests // 10, 10))):
             await echo(payload)
+        if args.announce:
+            # for a caller sampling the server's CPU over the timed part
+            sys.stdout.write("timed\n")
+            sys.stdout.flush()
         began = time.process_time()
         summary = await keepInFlight(lambda: echo(payload), args.requests,
                                      args.inflight)
@@ -234,6 +238,8 @@ def parse(argv):
     parser.add_argument("--connect", type=hostPort,
                         default=("127.0.0.1", 10053), metavar="HOST:PORT")
     parser.add_argument("--app", default="echo")
+    parser.add_argument("--announce", action="store_true",
+                        help="print a line 'timed' when the warm-up ends")
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request",
                         help="ours: Service.request, or the channel's calls")

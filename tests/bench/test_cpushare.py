@@ -3,58 +3,84 @@ Tests for L{bench.cpushare}'s arithmetic (the real run needs a node and
 two CPUs: C{python -m bench.cpushare}).
 """
 
+import io
 import json
-import subprocess
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench import cpushare
 
 
+class _Client:
+    """
+    Stands for the load generator's process: announces the end of its
+    warm-up, then prints its summary.
+    """
+
+    def __init__(self, command, summary, announce="timed"):
+        self.command = command
+        self.stdout = io.StringIO(
+            announce + "\n" + json.dumps(summary) + "\n")
+        self.returncode = None
+
+    def wait(self, timeout=None):
+        self.returncode = 0
+        return 0
+
+    def poll(self):
+        return self.returncode
+
+    def kill(self):
+        self.returncode = -9
+
+
 class MeasureTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.patch(cpushare, "family", lambda pids: [1, 2, 3])
+        self.patch(cpushare, "_pin", lambda pids, cpu: None)
+        self.clients = []
+
+    def client(self, summary, announce="timed"):
+        def popen(command, **kw):
+            self.clients.append(_Client(command, summary, announce))
+            return self.clients[-1]
+        self.patch(cpushare.subprocess, "Popen", popen)
 
     def test_perRequest(self):
         """
-        Each side's CPU is divided by the requests it served: the node's
-        and the workers' by the timed and warm-up requests, the client's
-        by the timed ones (it measures itself over those only).
+        Each side's CPU over the timed requests (sampled after the load
+        generator's warm-up) is divided by their number; the client
+        measures itself.
         """
         readings = iter([
             {1: (1.0, 0.5), 2: (2.0, 0.0), 3: (3.0, 0.0)},
             {1: (1.6, 0.6), 2: (2.1, 0.1), 3: (3.2, 0.0)},
         ])
-        self.patch(cpushare, "family", lambda pids: [1, 2, 3])
-        self.patch(cpushare, "_pin", lambda pids, cpu: None)
         self.patch(cpushare, "_cpu", lambda pids: next(readings))
-        commands = []
-
-        def run(command, **kw):
-            commands.append(command)
-            return subprocess.CompletedProcess(command, 0, json.dumps({
-                "rate": 5000.0, "errors": 0, "client_cpu_s": 0.3}) + "\n")
-        self.patch(cpushare.subprocess, "run", run)
+        self.client({"rate": 5000.0, "errors": 0, "client_cpu_s": 0.3})
         result = cpushare.measure("127.0.0.1:1", 1, 64, 10000, "request")
-        # 10,000 timed requests and 1,000 of warm-up
-        self.assertAlmostEqual(result["node"], 0.7e6 / 11000)
-        self.assertAlmostEqual(result["node_sys"], 0.1e6 / 11000)
-        self.assertAlmostEqual(result["workers"], 0.4e6 / 11000)
+        self.assertAlmostEqual(result["node"], 0.7e6 / 10000)
+        self.assertAlmostEqual(result["node_sys"], 0.1e6 / 10000)
+        self.assertAlmostEqual(result["workers"], 0.4e6 / 10000)
         self.assertAlmostEqual(result["client"], 30.0)
         self.assertEqual(result["rate"], 5000.0)
-        self.assertIn("--pattern", commands[0])
-        self.assertEqual(commands[0][commands[0].index("--inflight") + 1],
-                         "64")
+        command = self.clients[0].command
+        self.assertIn("--announce", command)
+        self.assertEqual(command[command.index("--inflight") + 1], "64")
 
     def test_errorsRefused(self):
         """
-        A run with errors is no measurement.
+        A run with errors is no measurement, nor one whose load generator
+        never said its warm-up ended.
         """
-        self.patch(cpushare, "family", lambda pids: [1])
-        self.patch(cpushare, "_pin", lambda pids, cpu: None)
         self.patch(cpushare, "_cpu", lambda pids: {1: (0.0, 0.0)})
-        self.patch(cpushare.subprocess, "run", lambda c, **kw: (
-            subprocess.CompletedProcess(c, 0, json.dumps({
-                "rate": 1.0, "errors": 3, "first_error": "KeyError: x",
-                "client_cpu_s": 0.0}))))
+        self.client({"rate": 1.0, "errors": 3, "first_error": "KeyError: x",
+                     "client_cpu_s": 0.0})
         error = self.assertRaises(RuntimeError, cpushare.measure,
                                   "127.0.0.1:1", 1, 8, 100, "request")
         self.assertIn("KeyError: x", str(error))
+        self.client({"rate": 1.0, "errors": 0}, announce="oops")
+        error = self.assertRaises(RuntimeError, cpushare.measure,
+                                  "127.0.0.1:1", 1, 8, 100, "request")
+        self.assertIn("warm up", str(error))
