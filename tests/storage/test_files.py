@@ -17,6 +17,7 @@ from zope.interface.verify import verifyObject
 
 from cocaine.errors import InvalidName, KeyNotFound, SystemError_
 from cocaine.interfaces import IStorageBackend
+from cocaine.storage import files
 from cocaine.storage.files import FileStorage
 from tests.storage._behaviour import ALL_BYTES, StorageBehaviourMixin
 
@@ -244,6 +245,44 @@ class FileStorageLayoutTests(SynchronousTestCase):
                                   b"v", [tag])
         self.assertIn(repr(tag), str(error))
         self.assertRaises(KeyNotFound, self.storage.read, "c", "k")
+
+
+class CheckedPathTests(SynchronousTestCase):
+    """
+    A name's checks are done once per name; a bad one is refused each
+    time, and what is remembered stays bounded.
+    """
+
+    def setUp(self):
+        self.storage = FileStorage(_NoThreadsReactor(), self.mktemp())
+
+    def test_badNamesAlwaysRefused(self):
+        for _ in range(2):
+            self.assertRaises(InvalidName, self.storage.read, "c", "../x")
+            self.assertRaises(InvalidName, self.storage.write, ".c", "k",
+                              b"v", [])
+        self.assertEqual(self.storage._paths, {})
+
+    def test_checkedOnce(self):
+        checked = []
+        original = files.checkName
+
+        def checkName(kind, name, collection=None):
+            checked.append(name)
+            return original(kind, name, collection)
+        self.patch(files, "checkName", checkName)
+        self.storage.write("c", "k", b"v", [])
+        for _ in range(3):
+            self.assertEqual(self.storage.read("c", "k"), b"v")
+        self.assertEqual(checked, ["c", "k"])
+
+    def test_bounded(self):
+        self.patch(FileStorage, "PATHS", 4)
+        for i in range(10):
+            self.assertRaises(KeyNotFound, self.storage.read, "c", str(i))
+            self.assertLessEqual(len(self.storage._paths), 4)
+        self.assertEqual(self.storage._file("c", "9"),
+                         os.path.join(self.storage.path, "c", "9"))
 
 
 class ThreadPoolTests(TestCase):
