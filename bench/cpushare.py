@@ -4,6 +4,7 @@ client, each measured on its own process.
 
     python -m bench.cpushare [--inflight 1,8,64,256] [--requests 20000]
                              [--pattern request|channel] [--runs 2]
+                             [--auth]
 
 The setup is C{bench.compare}'s: a node with the Python echo app pinned
 at 2 workers, the node and its workers on CPU 0, the load generator
@@ -13,7 +14,10 @@ the node's and the workers' from C{/proc} (user and system, from the
 end of the load generator's warm-up to its end), the client's from its
 own C{process_time} over the same requests. Figures are the median of the
 runs. A side whose CPU per request times the rate nears 1 s/s is the
-bottleneck; when none does, the sides take turns.
+bottleneck; when none does, the sides take turns. C{--auth} turns token
+auth on in the node and gives the client a token (every request's
+opening message carries it; the node verifies it once per connection
+while it stays the same).
 """
 
 import argparse
@@ -22,8 +26,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import json
+import tempfile
+import time
 
 import psutil
 
@@ -56,7 +61,11 @@ def _pin(pids, cpu):
             pass
 
 
-def measure(endpoint, nodePid, inflight, requests, pattern):
+#: the node's token secret with C{--auth}
+SECRET = b"bench-cpushare-secret-0123456789"
+
+
+def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
     """
     One timed run.
 
@@ -69,7 +78,7 @@ def measure(endpoint, nodePid, inflight, requests, pattern):
          "bench.compare.loadgen", "ours", "--connect", endpoint,
          "--app", "echo", "--requests", str(requests), "--inflight",
          str(inflight), "--pattern", pattern, "--announce"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     try:
         # the server's CPU over the timed requests: from the end of the
         # load generator's warm-up to its end
@@ -110,19 +119,34 @@ def main(argv=None):
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--auth", action="store_true",
+                        help="token auth on, the client with a token")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
     from tests.integration.node import Node
     directory = tempfile.mkdtemp(prefix="cocaine-bench-cpushare-")
-    node = Node(os.path.join(directory, "node"), nodeConfig()).start()
+    config, env = nodeConfig(), None
+    if args.auth:
+        from cocaine.auth.token import issue
+        secret = os.path.join(directory, "secret")
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600),
+                  "wb") as f:
+            f.write(SECRET)
+        config["authentications"] = {"core": {"type": "token", "args": {
+            "secret-file": secret}}}
+        env = dict(os.environ, COCAINE_TOKEN=issue(
+            SECRET, uids=[0], expiry=int(time.time()) + 3600))
+    node = Node(os.path.join(directory, "node"), config).start()
     try:
         endpoint = "127.0.0.1:{}".format(node.port)
         subprocess.run([sys.executable, "-m", "bench.compare.ourside",
                         "prepare", "--connect", endpoint], cwd=ROOT,
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, timeout=120,
+                       env=env)
         print("Command: python -m bench.cpushare --inflight {} --requests "
-              "{} --pattern {} --runs {}".format(
-                  args.inflight, args.requests, args.pattern, args.runs))
+              "{} --pattern {} --runs {}{}".format(
+                  args.inflight, args.requests, args.pattern, args.runs,
+                  " --auth" if args.auth else ""))
         print("Machine: " + machine())
         print()
         print("| in flight | req/s | node us/req (system) | workers us/req "
@@ -131,7 +155,7 @@ def main(argv=None):
         for inflight in [int(x) for x in args.inflight.split(",")]:
             runs = [measure(endpoint, node.process.pid, inflight,
                             args.requests if inflight > 1
-                            else args.requests // 5, args.pattern)
+                            else args.requests // 5, args.pattern, env)
                     for _ in range(args.runs)]
             m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print("| {} | {:,.0f} | {:.1f} ({:.1f}) | {:.1f} ({:.1f}) | "

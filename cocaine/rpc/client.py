@@ -309,6 +309,9 @@ class ClientProtocol(Protocol):
 
     log = Logger()
 
+    #: the header entries of the credentials alone (see L{_sendOpening})
+    _credentials = None
+
     #: The C{authorization} header value (bytes) sent with every call's
     #: first message, or L{None}.
     authorization = None
@@ -408,10 +411,22 @@ class ClientProtocol(Protocol):
         Write a channel's first message with C{headers} and, when this
         connection carries one, the C{authorization} header.
         """
-        if headers is None and self.authorization is None:
-            writes.write(self.transport, self._pack([channel, mtype, args]))
+        authorization = self.authorization
+        if headers is None:
+            if authorization is None:
+                writes.write(self.transport,
+                             self._pack([channel, mtype, args]))
+                return
+            # the credentials alone (every call of a client with a token):
+            # one entry list, made once for the connection's credentials
+            entries = self._credentials
+            if entries is None or entries[0][2] is not authorization:
+                entries = self._credentials = openingHeaders(
+                    None, authorization)
+            writes.write(self.transport, self._pack([channel, mtype, args,
+                                                     entries]))
             return
-        entries = openingHeaders(headers, self.authorization)
+        entries = openingHeaders(headers, authorization)
         if entries:
             writes.write(self.transport, self._pack([channel, mtype, args,
                                                      entries]))
