@@ -11,6 +11,9 @@ measured with the same code).
 Workloads, each in one process, no sockets, 16 requests a read:
   - C{app}: a client's C{enqueue}, chunk and close through the server
     protocol into an app's engine, and the worker's answer back;
+  - C{stream}: one session streaming back, the worker's 1 KiB chunks 64
+    a read through the engine to the client's connection (a "request" is
+    a chunk: the node's cost per chunk an app streams);
   - C{storage}: C{storage.read} of a 16-byte value from memory storage
     through the server protocol;
   - C{worker}: the worker SDK serving C{ping} (invoke and close in, a
@@ -105,7 +108,11 @@ class _Isolate:
         return True
 
 
-def app(requests):
+def _appNode():
+    """
+    @return: C{(engine, worker, server)}: an app's engine with one active
+        worker connected in memory, and a client's server protocol on it.
+    """
     from cocaine.engine.engine import AppEngine
     from cocaine.engine.manifest import parseManifest, parseProfile
     from cocaine.engine.service import AppService
@@ -134,6 +141,11 @@ def app(requests):
     server = _serverProtocol(_hostedService("app", AppService(engine),
                                             AppService.protocol, 1), clock)
     server.makeConnection(_Transport())
+    return engine, worker, server
+
+
+def app(requests):
+    engine, worker, server = _appNode()
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
         server.dataReceived(b"".join(
@@ -143,6 +155,18 @@ def app(requests):
         worker.dataReceived(b"".join(
             msgpack.packb([c + 1, 0, [PAYLOAD]]) + msgpack.packb(
                 [c + 1, 2, []]) for c in channels))
+
+
+def stream(requests):
+    engine, worker, server = _appNode()
+    server.dataReceived(msgpack.packb([1, 0, ["stream"], []])
+                        + msgpack.packb([1, 0, [b"x"]])
+                        + msgpack.packb([1, 2, []]))
+    read = b"".join(msgpack.packb([2, 0, [b"y" * 1024]]) for _ in range(64))
+    for _ in range(0, requests, 64):
+        worker.dataReceived(read)
+    if engine.stats.ok or len(engine.running) != 1:
+        raise SystemExit("the stream's session did not stay open")
 
 
 def storage(requests):
@@ -428,7 +452,7 @@ def clientCall(requests):
     _inFlight(lambda: storage.read("c", "k"), requests, answers)
 
 
-WORKLOADS = {"app": app, "storage": storage, "worker": worker,
+WORKLOADS = {"app": app, "stream": stream, "storage": storage, "worker": worker,
              "worker-loop": workerLoop, "client-app": clientApp,
              "client-request": clientRequest, "client-call": clientCall}
 

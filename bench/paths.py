@@ -31,7 +31,7 @@ from bench.rpc import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
-WORKLOADS = ("app", "storage", "worker", "worker-loop", "client-app",
+WORKLOADS = ("app", "stream", "storage", "worker", "worker-loop", "client-app",
              "client-request", "client-call")
 
 
