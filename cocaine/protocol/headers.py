@@ -42,6 +42,19 @@ _STATIC_BYTES = tuple((n.encode(), v.encode()) for n, v in _STATIC)
 DEFAULT_TABLE_SIZE = 4096
 
 
+def isLiteral(entries):
+    """
+    Whether a header list is literal entries only, neither stored in the
+    table nor naming one of its entries: it decodes to the same whatever
+    the table holds, and changes nothing in it.
+    """
+    for entry in entries:
+        if (type(entry) is not list or len(entry) != 3 or entry[0]
+                or type(entry[1]) is int):
+            return False
+    return True
+
+
 class HeaderError(Exception):
     """
     A header entry that does not decode; the message's headers are dropped.

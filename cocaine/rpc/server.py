@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from cocaine.errors import (
     CocaineError, FramingError, RevokedChannel, SlotNotFound, toWire)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
-from cocaine.protocol.headers import HeaderError, HeaderTable
+from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
 from cocaine.rpc.flow import SMALL as _SMALL, FlowControl
@@ -209,16 +209,27 @@ class ServerProtocol(FlowControl, Protocol):
                 return
             self._open(channel, mtype, args, headers)
 
+    # the last header list of literal entries and what it decoded to
+    _literal = None
+    _decoded = None
+
     def _readHeaders(self, headers):
+        if headers == self._literal:
+            # the same literal entries as before (a client's credentials,
+            # on every call): they decode to the same, whatever the table
+            return self._decoded
         if self._headers is None:
             self._headers = HeaderTable()
         try:
-            return self._headers.decode(headers)
+            decoded = self._headers.decode(headers)
         except HeaderError as e:
             self.log.info("{service}: ignoring headers from {peer}: "
                           "{reason}", service=self._service.name,
                           peer=self._peer, reason=str(e))
             return None
+        if isLiteral(headers):
+            self._literal, self._decoded = headers, decoded
+        return decoded
 
     def _dispatchError(self, channel, error, message=None):
         """

@@ -5,7 +5,7 @@ Tests for L{cocaine.protocol.headers}: the HPACK-style header table.
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.protocol.headers import (
-    DEFAULT_TABLE_SIZE, HeaderError, HeaderTable)
+    DEFAULT_TABLE_SIZE, HeaderError, HeaderTable, isLiteral)
 
 
 def entrySize(name, value):
@@ -187,6 +187,23 @@ class DynamicTableTests(SynchronousTestCase):
         one, two = HeaderTable(), HeaderTable()
         one.decode([[True, "a", "1"]])
         self.assertRaises(HeaderError, two.decode, [83])
+
+
+class LiteralTests(SynchronousTestCase):
+    """
+    L{isLiteral} tells header lists that decode alone from those that
+    depend on or change the table.
+    """
+
+    def test_literal(self):
+        self.assertTrue(isLiteral([]))
+        self.assertTrue(isLiteral([[False, b"authorization", b"t"],
+                                   [False, "a", "b"]]))
+
+    def test_notLiteral(self):
+        for entries in ([83], [[True, b"a", b"b"]], [[False, 23, b"t"]],
+                        [[False, b"a"]], [None]):
+            self.assertFalse(isLiteral(entries), entries)
 
 
 class BadHeaderTests(SynchronousTestCase):

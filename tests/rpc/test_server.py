@@ -897,6 +897,28 @@ class HeaderTests(_Case):
         self.assertEqual(self.connection.protocol._headers.decode([83]),
                          [(b"authorization", b"tok")])
 
+    def test_literalListDecodedOnce(self):
+        """
+        A list of literal entries sent again (a client's credentials on
+        every call) decodes to what it did; lists that store or name table
+        entries are decoded each time, so the table stays HPACK's.
+        """
+        protocol = self.connection.protocol
+        literal = [[False, b"authorization", b"tok"]]
+        first = protocol._readHeaders(literal)
+        self.assertEqual(first, [(b"authorization", b"tok")])
+        self.assertIs(protocol._readHeaders(
+            [[False, b"authorization", b"tok"]]), first)
+        self.assertEqual(protocol._readHeaders(
+            [[False, b"authorization", b"other"]]),
+            [(b"authorization", b"other")])
+        stored = [[True, b"x-a", b"1"]]
+        self.assertEqual(protocol._readHeaders(stored), [(b"x-a", b"1")])
+        self.assertEqual(protocol._readHeaders(stored), [(b"x-a", b"1")])
+        # stored twice: both entries are in the table
+        self.assertEqual(protocol._headers.decode([83, 84]),
+                         [(b"x-a", b"1"), (b"x-a", b"1")])
+
     def test_emptyHeaders(self):
         """
         Real clients send C{[]} on the first call.
