@@ -358,15 +358,20 @@ class ClientProtocol(Protocol):
         @raise SlotNotFound: the protocol has no such method.
         @raise NotConnected: the connection is gone (a channel's).
         """
-        entry = self._methods.get(name)
-        if entry is None:
-            protocol = self.protocol
-            mtype = methodId(protocol, self.name, name)
-            entry = self._methods[name] = (mtype,
-                                           isPlainCall(protocol[mtype]))
+        entry = self._methods.get(name) or self._lookUp(name)
         if entry[1]:
             return self.call(entry[0], list(args))
         return succeed(self.open(entry[0], list(args)))
+
+    def _lookUp(self, name):
+        """
+        @return: C{(id, plain)} of method C{name}, kept for the next call.
+        @raise SlotNotFound: the protocol has no such method.
+        """
+        protocol = self.protocol
+        mtype = methodId(protocol, self.name, name)
+        entry = self._methods[name] = (mtype, isPlainCall(protocol[mtype]))
+        return entry
 
     def openNamed(self, name, args):
         """
@@ -377,12 +382,7 @@ class ClientProtocol(Protocol):
         @raise SlotNotFound: the protocol has no such method.
         @raise NotConnected: the connection is gone.
         """
-        entry = self._methods.get(name)
-        if entry is None:
-            protocol = self.protocol
-            mtype = methodId(protocol, self.name, name)
-            entry = self._methods[name] = (mtype,
-                                           isPlainCall(protocol[mtype]))
+        entry = self._methods.get(name) or self._lookUp(name)
         return self.open(entry[0], list(args))
 
     def call(self, mtype, args):
