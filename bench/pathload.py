@@ -27,7 +27,7 @@ Workloads, each in one process, no sockets, 16 requests a read:
     started as one ends, the node's answers fed from memory into the
     client's protocol (a chunk and a close per request, 16 requests a
     read);
-  - C{client-request}: the same echo through C{Service.request(event,
+  - C{client-request}: the same echo through C{Service.callApp(event,
     payload)}: the same messages, one Deferred for the exchange;
   - C{client-call}: the client SDK's plain call, C{storage.read} of a
     16-byte value, the same way (the value's message per request).
@@ -415,7 +415,7 @@ def clientApp(requests):
 
 def clientRequest(requests):
     """
-    The client SDK's side of an app echo made with C{Service.request}
+    The client SDK's side of an app echo made with C{Service.callApp}
     (C{bench.compare.loadgen}'s C{echo} since it exists): the same
     messages as C{client-app}, one Deferred per request.
     """
@@ -433,7 +433,7 @@ def clientRequest(requests):
             message for c in range(first, first + BATCH)
             for message in ([c, 0, [PAYLOAD]], [c, 2, []])]))
 
-    _inFlight(lambda: app.request("echo", PAYLOAD).addCallback(check),
+    _inFlight(lambda: app.callApp("echo", PAYLOAD).addCallback(check),
               requests, answers)
 
 

@@ -10,7 +10,7 @@ The load generators and the floor server written on Twisted.
 C{ours} calls an app through a node with our client SDK: an C{echo}
 request is C{enqueue("echo")}, one chunk, close, then the echoed chunk and
 the close (client -> node -> worker and back), made with
-C{Service.request("echo", payload)}, one Deferred per request as a cote
+C{Service.callApp("echo", payload)}, one Deferred per request as a cote
 Requester's C{send} is one promise (C{--pattern channel} makes the same
 messages with the channel's calls: C{enqueue}, C{write}, C{close} and a
 C{recv} per message, six Deferreds); a C{stream} request is
@@ -153,7 +153,7 @@ def _readUntilClose(channel, onChunk):
 
 async def oursTarget(reactor, host, port, appName, pattern="request"):
     """
-    @param pattern: C{"request"} for L{cocaine.client.Service.request},
+    @param pattern: C{"request"} for L{cocaine.client.Service.callApp},
         C{"channel"} for the channel's own calls.
     @return: C{(echo, stream)} callables on an app through a node.
     """
@@ -167,7 +167,7 @@ async def oursTarget(reactor, host, port, appName, pattern="request"):
         return reply[0]
 
     def request(payload):
-        return app.request("echo", payload).addCallback(answered, payload)
+        return app.callApp("echo", payload).addCallback(answered, payload)
 
     def echo(payload):
         reply = []
@@ -242,7 +242,7 @@ def parse(argv):
                         help="print a line 'timed' when the warm-up ends")
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request",
-                        help="ours: Service.request, or the channel's calls")
+                        help="ours: Service.callApp, or the channel's calls")
     parser.add_argument("--workload", choices=["echo", "stream"],
                         default="echo")
     parser.add_argument("--size", type=int, default=16)

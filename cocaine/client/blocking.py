@@ -144,17 +144,17 @@ class BlockingService:
             return result
         return call
 
-    def request(self, event, *chunks, timeout=None):
+    def callApp(self, event, *chunks, timeout=None):
         """
         One request to an app and its whole answer
-        (L{cocaine.client.service.Service.request}).
+        (L{cocaine.client.service.Service.callApp}).
 
         @return: the list of the answer's chunks.
         @raise Exception: the app's or the node's error.
         """
         timeout = self._timeout if timeout is None else timeout
         return blockingCallFromThread(
-            self._reactor, lambda: self._service.request(
+            self._reactor, lambda: self._service.callApp(
                 event, *chunks, timeout=timeout))
 
     def close(self, timeout=None):

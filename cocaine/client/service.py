@@ -160,13 +160,15 @@ class Service:
                                                           timeout))
         return d
 
-    def request(self, event, *chunks, timeout=None):
+    def callApp(self, event, *chunks, timeout=None):
         """
         One request to an app: C{enqueue(event)}, each of C{chunks} as a
         chunk of the request stream, its close, and the answer's chunks
         until the worker closes it. The same messages as those calls made
         one by one (L{cocaine.rpc.client.Channel.collect}), with one
-        Deferred for the whole exchange.
+        Deferred for the whole exchange. Named in camelCase, as no
+        service's method is, so it hides none (the mesh bridge's services
+        have a C{request}).
 
         @param chunks: the request's chunks (bytes).
         @return: a Deferred of the list of the answer's chunks, failing

@@ -209,32 +209,32 @@ class ServiceClientTests(TestCase):
         with self.assertRaises(ChannelClosed):
             await channel.read()
 
-    async def test_request(self):
+    async def test_callApp(self):
         """
-        L{Service.request} sends an app one request and gives its whole
+        L{Service.callApp} sends an app one request and gives its whole
         answer; the app's error fails it, and a request never answered
         times out naming the app.
         """
         echo = self.service("echo")
-        self.assertEqual(await echo.request("echo", b"a", b"b"), [b"a", b"b"])
-        self.assertEqual(await echo.request("echo"), [])
+        self.assertEqual(await echo.callApp("echo", b"a", b"b"), [b"a", b"b"])
+        self.assertEqual(await echo.callApp("echo"), [])
         with self.assertRaises(InvalidArgument) as caught:
-            await echo.request("fail", b"x")
+            await echo.callApp("fail", b"x")
         self.assertIn("no good: [b'x']", str(caught.exception))
         with self.assertRaises(CallTimeout) as caught:
-            await echo.request("silent", b"x", timeout=0.2)
+            await echo.callApp("silent", b"x", timeout=0.2)
         self.assertIn("echo", str(caught.exception))
         # many at once on one connection, each with its own answer
         answers = await gatherResults([
-            echo.request("echo", str(i).encode()) for i in range(20)])
+            echo.callApp("echo", str(i).encode()) for i in range(20)])
         self.assertEqual(answers, [[str(i).encode()] for i in range(20)])
 
-    async def test_requestUnknownService(self):
+    async def test_callAppUnknownService(self):
         """
         A request to a service nobody serves fails as a call would.
         """
         with self.assertRaises(ServiceNotAvailable):
-            await self.service("nobody").request("echo", b"x")
+            await self.service("nobody").callApp("echo", b"x")
 
     async def test_blockingFacade(self):
         """
@@ -255,7 +255,7 @@ class ServiceClientTests(TestCase):
                 print("KeyNotFound", e.code)
             channel = connect("locator", port=port).connect("x")
             print(sorted(channel.read()[1]))
-            print(connect("echo", port=port).request("echo", b"x", b"y"))
+            print(connect("echo", port=port).callApp("echo", b"x", b"y"))
         """)
         out, err, code = await getProcessOutputAndValue(
             sys.executable, ["-c", script, str(self.hosts[0].endpoint[1])],
