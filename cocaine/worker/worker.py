@@ -19,8 +19,13 @@ from cocaine.protocol.worker import (
     CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HANDSHAKE, HEARTBEAT, INVOKE,
     NO_HANDLER, TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, launched,
     parseArguments, parseLocators, text)
-from cocaine.worker.flow import WriteFlow
+from cocaine.worker.connection import _Connection
+from cocaine.worker.loop import ENV_LOOP, loopFactory, runLoop
 from cocaine.worker.stream import Request, RequestError, Response
+
+# kept importable from here, where they were first
+__all__ = ["Worker", "appAuthorization", "ENV_LOOP", "loopFactory",
+           "runLoop", "_Connection"]
 
 #: Defaults, in seconds.
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -34,8 +39,6 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
-#: C{asyncio} keeps asyncio's own event loop where uvloop is installed.
-ENV_LOOP = "COCAINE_WORKER_LOOP"
 
 #: Exit statuses.
 EXIT_OK = 0
@@ -58,41 +61,6 @@ def _seconds(value, variable, default):
     except ValueError:
         return default
     return number if number > 0 else default
-
-
-def loopFactory(environ=None):
-    """
-    What makes the worker's event loop: uvloop's (libuv's loop with its
-    transports in C: less CPU per request, docs/performance.md) when it
-    is installed and Python has C{asyncio.Runner} (3.11), unless
-    C{COCAINE_WORKER_LOOP=asyncio}; asyncio's otherwise.
-
-    @return: a callable returning a new event loop.
-    """
-    environ = os.environ if environ is None else environ
-    if (environ.get(ENV_LOOP, "").lower() != "asyncio"
-            and hasattr(asyncio, "Runner")):
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop
-    return asyncio.new_event_loop
-
-
-def runLoop(main, factory=None):
-    """
-    Run the coroutine C{main} to its end on a new loop from C{factory}
-    (L{loopFactory}'s by default), as C{asyncio.run} does.
-
-    @return: what C{main} returns.
-    """
-    factory = factory or loopFactory()
-    if factory is asyncio.new_event_loop:
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
 
 
 def appAuthorization(environ=None):
@@ -499,7 +467,8 @@ class Worker:
                     loop = self._loop or asyncio.get_running_loop()
                     sessions[request.channel] = (
                         request, response, loop.create_task(
-                            self._awaitHandler(result, request, response)))
+                            self._runHandler(handler, request, response,
+                                             result)))
                     tasks = True
                     continue
             except asyncio.CancelledError:
@@ -512,13 +481,13 @@ class Worker:
             sessions.pop(request.channel, None)
         return tasks
 
-    async def _runHandler(self, handler, request, response):
+    async def _runHandler(self, handler, request, response, result=None):
         """
-        Run one session's coroutine handler and make sure its response
-        ends.
+        Run one session's coroutine handler, or await C{result}, what a
+        plain function handler returned, and make sure its response ends.
         """
         try:
-            await handler(request, response)
+            await (handler(request, response) if result is None else result)
         except asyncio.CancelledError:
             self._cancelled(request, response)
         except Exception as error:
@@ -526,22 +495,6 @@ class Worker:
         else:
             if not response._closed:
                 response.close()
-        finally:
-            self._sessions.pop(request.channel, None)
-
-    async def _awaitHandler(self, result, request, response):
-        """
-        Await what a plain function handler returned and make sure its
-        response ends.
-        """
-        try:
-            await result
-        except asyncio.CancelledError:
-            self._cancelled(request, response)
-        except Exception as error:
-            self._raised(request, response, error)
-        else:
-            response.close()
         finally:
             self._sessions.pop(request.channel, None)
 
@@ -634,117 +587,3 @@ class Worker:
         await self.drain()
         self.log("terminated")
         self.stop(EXIT_OK)
-
-
-class _Connection(WriteFlow, asyncio.BufferedProtocol):
-    """
-    The UNIX stream to the runtime, feeding a L{Worker}.
-    """
-
-    def __init__(self, worker, connected=None):
-        """
-        @param connected: called with this connection once it is made.
-        """
-        self._worker = worker
-        self._connected = connected
-        self._pack = Encoder().pack
-        self._transport = None
-        self._startFlow()
-        self._loop = asyncio.get_running_loop()
-        self._closed = self._loop.create_future()
-        self._pending = None
-        self._buffer = None
-
-    def connection_made(self, transport):
-        self._transport = transport
-        if self._connected is not None:
-            self._connected(self)
-
-    #: One receive buffer, reused: asyncio's default allocates 256 KiB for
-    #: every read.
-    RECEIVE_BUFFER = 65536
-
-    def get_buffer(self, sizehint):
-        if self._buffer is None:
-            self._buffer = memoryview(bytearray(self.RECEIVE_BUFFER))
-        return self._buffer
-
-    def buffer_updated(self, nbytes):
-        # What the read's plain function handlers write collects here, in
-        # one send; unless a flush is already due, this read decides when.
-        owner = self._pending is None
-        if owner:
-            self._pending = []
-        later = True
-        try:
-            later = self._worker._received(bytes(self._buffer[:nbytes]))
-        finally:
-            if owner:
-                if later is not False:
-                    # The tasks this read started or woke run in the loop's
-                    # next turn, queued before this flush: what they write
-                    # there leaves in the same send, not one turn later.
-                    self._loop.call_soon(self.flush)
-                else:
-                    self.flush()
-
-    def eof_received(self):
-        return False
-
-    def connection_lost(self, exc):
-        self._transport = None
-        self._wakeDrainers()
-        if not self._closed.done():
-            self._closed.set_result(None)
-        self._worker._lost(exc)
-
-    def write(self, data):
-        # Everything written in one turn of the loop (a reply's chunks and
-        # its close, say) leaves in one send: one wake-up for the runtime.
-        if self._pending is None:
-            self._pending = [data]
-            self._loop.call_soon(self.flush)
-        else:
-            self._pending.append(data)
-
-    def send(self, channel, kind, args):
-        """
-        Send C{[channel, kind, args]}: L{Worker.send} in one call fewer,
-        for a session's L{Response}.
-        """
-        data = self._pack((channel, kind, args))
-        pending = self._pending
-        if pending is None:
-            self._pending = [data]
-            self._loop.call_soon(self.flush)
-        else:
-            pending.append(data)
-
-    def flush(self):
-        pending, self._pending = self._pending, None
-        transport = self._transport
-        if pending and transport is not None and not transport.is_closing():
-            transport.write(b"".join(pending))
-
-    async def drain(self):
-        # What was written this turn goes to the transport first: otherwise
-        # a handler writing in a loop would pile everything up in
-        # _pending, the transport would never pause, and nothing would
-        # leave before the handler returned.
-        if self._pending:
-            self.flush()
-        await self._waitWritable()
-
-    async def shutdown(self, timeout=1.0):
-        """
-        Close the stream once what was written is flushed (at most
-        C{timeout} seconds).
-        """
-        self.flush()
-        transport = self._transport
-        if transport is not None:
-            transport.close()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._closed), timeout)
-            except asyncio.TimeoutError:
-                transport.abort()
