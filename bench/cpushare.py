@@ -112,13 +112,35 @@ def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
     }
 
 
+def _positive(text):
+    """
+    @return: the positive integer C{text} holds.
+    @raise argparse.ArgumentTypeError: naming it when it holds none.
+    """
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            "{!r} is not a positive whole number".format(text))
+    return number
+
+
+def _counts(text):
+    """
+    @return: the comma-separated positive integers of C{text}.
+    """
+    return [_positive(field) for field in text.split(",")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--inflight", default="1,8,64,256")
-    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--inflight", type=_counts, default="1,8,64,256")
+    parser.add_argument("--requests", type=_positive, default=20000)
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request")
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=_positive, default=2)
     parser.add_argument("--auth", action="store_true",
                         help="token auth on, the client with a token")
     args = parser.parse_args(argv)
@@ -145,14 +167,14 @@ def main(argv=None):
                        env=env)
         print("Command: python -m bench.cpushare --inflight {} --requests "
               "{} --pattern {} --runs {}{}".format(
-                  args.inflight, args.requests, args.pattern, args.runs,
+                  ",".join(str(n) for n in args.inflight), args.requests, args.pattern, args.runs,
                   " --auth" if args.auth else ""))
         print("Machine: " + machine())
         print()
         print("| in flight | req/s | node us/req (system) | workers us/req "
               "(system) | client us/req | CPU 0 busy | CPU 1 busy |")
         print("|---|---|---|---|---|---|---|")
-        for inflight in [int(x) for x in args.inflight.split(",")]:
+        for inflight in args.inflight:
             runs = [measure(endpoint, node.process.pid, inflight,
                             args.requests if inflight > 1
                             else args.requests // 5, args.pattern, env)

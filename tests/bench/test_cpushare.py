@@ -3,6 +3,7 @@ Tests for L{bench.cpushare}'s arithmetic (the real run needs a node and
 two CPUs: C{python -m bench.cpushare}).
 """
 
+import contextlib
 import io
 import json
 
@@ -84,3 +85,20 @@ class MeasureTests(SynchronousTestCase):
         error = self.assertRaises(RuntimeError, cpushare.measure,
                                   "127.0.0.1:1", 1, 8, 100, "request")
         self.assertIn("warm up", str(error))
+
+
+class ArgumentTests(SynchronousTestCase):
+    """
+    Bad arguments are one line naming the value, before anything runs.
+    """
+
+    def test_badCounts(self):
+        for argv in (["--inflight", "8,x"], ["--inflight", "0"],
+                     ["--requests", "-5"], ["--runs", "two"]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertRaises(SystemExit, cpushare.main, argv)
+            self.assertIn("is not a positive whole number", err.getvalue())
+
+    def test_counts(self):
+        self.assertEqual(cpushare._counts("1,8,64"), [1, 8, 64])
