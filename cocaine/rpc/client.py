@@ -203,30 +203,21 @@ class Channel(ChannelState):
         L{recv} and L{read} or this, not both.
 
         @return: a Deferred of the list of chunks (each unwrapped as
-            L{read} does), failing with the service's error (and keeping
-            the chunks that came before it unread).
+            L{read} does), failing with the service's error (the chunks
+            before it are dropped).
         """
         if self._collector is not None:
             return fail(ProtocolViolation(
                 "channel {}: collect() is already gathering".format(self.id)))
-        chunks = []
-        queue = self._queue
-        while queue:
-            name, args = queue.popleft()
-            if name == "write":
-                chunks.append(args[0] if len(args) == 1 else unwrap(args))
-            elif name == "close":
-                return succeed(chunks)
-            elif name == "error":
-                return fail(args)
-            else:
-                return fail(ProtocolViolation(
-                    "{}: {!r} where a stream's chunk or end was expected"
-                    .format(self._connection.name, name)))
-        if self.done:
-            return succeed(chunks)
         d = Deferred(self._stopCollecting)
-        self._collector = (chunks, d)
+        self._collector = ([], d)
+        # what was read before the call, then what arrives, the same way
+        queue = self._queue
+        while queue and self._collector is not None:
+            self._gather(queue.popleft())
+        if self._collector is not None and self.done:
+            # the stream ended with a close an earlier read already took
+            self._gather(("close", []))
         return d
 
     def _stopCollecting(self, deferred):
