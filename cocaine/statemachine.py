@@ -106,7 +106,7 @@ def _lean(transitions, stock):
     get = transitions.get
 
     def lean(self, *args, **kwargs):
-        if self.__automat_postponed__ is None:
+        if self.__automat_postponed__ is None and not kwargs:
             transitioner = self.__automat_transitioner__
             found = get(id(transitioner._state))
             if found is not None and transitioner._tracer is None:
@@ -116,7 +116,7 @@ def _lean(transitions, stock):
                     core = self.__automat_core__
                     result = None
                     for method in methods:
-                        result = method(self, core, *args, **kwargs)
+                        result = method(self, core, *args)
                 finally:
                     self.__automat_postponed__ = None
                 while postponed:
