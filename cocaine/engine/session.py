@@ -289,7 +289,11 @@ class Session:
 
     def _reply(self, mtype, args):
         if mtype == CLOSE:
-            self.upstream.send("close")
+            upstream = self.upstream
+            if type(upstream) is Upstream:
+                upstream.close()
+            else:
+                upstream.send("close")
         else:
             self.upstream.send("error", *toWire(fromWire(args)))
 

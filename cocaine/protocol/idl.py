@@ -199,7 +199,8 @@ class Protocol:
     An ordered set of messages; a message's id is its position.
     """
 
-    __slots__ = ("name", "messages", "byName", "_graph", "streamWrite")
+    __slots__ = ("name", "messages", "byName", "_graph", "streamWrite",
+                 "streamClose")
 
     def __init__(self, name, messages):
         self.name = name
@@ -215,6 +216,12 @@ class Protocol:
         entry = self.byName.get("write")
         if entry is not None and entry[1].dispatch is RECURRENT:
             self.streamWrite = entry[0]
+        #: the id of a C{close} that ends the stream (sent once per
+        #: request an app answers), or L{None}
+        self.streamClose = None
+        entry = self.byName.get("close")
+        if entry is not None and entry[1].dispatch is TERMINAL:
+            self.streamClose = entry[0]
 
     def __getitem__(self, index):
         return self.messages[index]

@@ -108,7 +108,13 @@ class Upstream:
         """
         End the stream (C{close}).
         """
-        self.send("close")
+        index = self._protocol.streamClose
+        if index is not None and not self.closed:
+            # the end of every app request: no lookup by name, no copy
+            self._connection.sendMessage(self.channel, index, [])
+            self._finish()
+        else:
+            self.send("close")
 
     def value(self, *args):
         """

@@ -291,6 +291,18 @@ class ProtocolTests(SynchronousTestCase):
         self.assertIs(MUTE, TERMINAL)
         self.assertIsNone(RECURRENT)
 
+    def test_streamIds(self):
+        """
+        A protocol knows the id of its recurrent C{write} and of its
+        terminal C{close}; one without them has L{None}.
+        """
+        self.assertEqual((STREAMING.streamWrite, STREAMING.streamClose),
+                         (0, 2))
+        self.assertEqual((PRIMITIVE.streamWrite, PRIMITIVE.streamClose),
+                         (None, None))
+        looping = Protocol("l", [Message("close", dispatch=RECURRENT)])
+        self.assertIsNone(looping.streamClose)
+
     def test_graph(self):
         """
         The root graph is C{{id: [name, dispatch, upstream]}}.

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import ProtocolViolation
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
-from cocaine.protocol.idl import PRIMITIVE
+from cocaine.protocol.idl import PRIMITIVE, STREAMING
 from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.rpc.server import ServerProtocol, Upstream
 from tests.rpc._fakes import (
@@ -697,6 +697,32 @@ class StreamingTests(_Case):
         self.assertEqual(self.connection.replies(), [[9, 1, [
             [7, 7], "uncaught error: TypeError"]]])
         self.assertTrue(upstream.closed)
+
+    def test_closeEndsStream(self):
+        """
+        C{close} on a stream sends its terminal message once, closes the
+        upstream and calls what waited for that; later sends do nothing.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        closed = []
+        upstream.notifyClose(lambda: closed.append(True))
+        upstream.write(b"a")
+        upstream.close()
+        upstream.close()
+        upstream.write(b"b")
+        self.assertEqual(self.connection.replies(),
+                         [[9, 0, [b"a"]], [9, 2, []]])
+        self.assertTrue(upstream.closed)
+        self.assertEqual(closed, [True])
+
+    def test_closeNotAllowed(self):
+        """
+        C{close} where the protocol has none is a protocol violation and
+        leaves the upstream open.
+        """
+        upstream = Upstream(self.connection.protocol, 9, PRIMITIVE)
+        self.assertRaises(ProtocolViolation, upstream.close)
+        self.assertFalse(upstream.closed)
 
 
 class DispatchTests(_Case):
