@@ -41,7 +41,9 @@ class WorkerProcess(ProcessProtocol):
 #: send per client: 17% less server CPU per request with 8 in flight
 #: (docs/performance.md). With a deep pipeline, starting the client on its
 #: own CPU early matters more: holding cost 13% of the requests/s with 64
-#: in flight, so it is not done there.
+#: in flight, so it is not done there. Nor with one session running: its
+#: client is the only one a read can answer, and holding would cost a
+#: timer and a turn of the reactor per request.
 HOLD_BELOW = 16
 
 
@@ -77,7 +79,7 @@ class WorkerConnection(Protocol):
     @writes.batched
     def dataReceived(self, data):
         if (self._reactor is not None
-                and len(self.engine.running) < HOLD_BELOW):
+                and 1 < len(self.engine.running) < HOLD_BELOW):
             writes.holdForTurn(self._reactor)
         try:
             messages = self._decoder.feed(data)

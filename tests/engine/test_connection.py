@@ -95,6 +95,18 @@ class HoldTests(SynchronousTestCase):
             msgpack.packb([2, 2, []])])
         self.assertEqual(clock.getDelayedCalls(), [])
 
+    def test_sentPerReadWithOneSession(self):
+        """
+        With one session running, a read's writes can only be for its
+        client: they leave at the end of that read, without waiting for
+        the turn (no timer).
+        """
+        clock = Clock()
+        connection = self.connect(1, clock)
+        self.reply(connection)
+        self.assertEqual(len(self.client.sent), 2)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
     def test_noReactor(self):
         """
         Without a reactor nothing is held.
