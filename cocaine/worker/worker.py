@@ -80,6 +80,11 @@ def appAuthorization(environ=None):
     return "{} {}".format(kind, body)
 
 
+#: Whether asyncio can start a task eagerly (Python 3.12): coroutine
+#: handlers then start in a task of their own, stepped at once; before,
+#: the worker steps them itself and makes a task only for one that waits.
+EAGER_START = sys.version_info >= (3, 12)
+
 #: L{_Resumed}'s C{_yielded} once the task has it
 _HANDED = object()
 
@@ -169,12 +174,14 @@ class Worker:
     it): a plain function may return an awaitable, which is awaited in a
     task; a coroutine handler runs until it ends or first waits for
     something not there yet, and only then goes on in a task (as Python
-    3.12's eager tasks do). Until then C{asyncio.current_task()} is
-    L{None}, so C{asyncio.timeout()} and C{asyncio.TaskGroup} refuse to
-    start there (C{asyncio.wait_for} and C{request.read(timeout)} work;
-    C{await asyncio.sleep(0)} first moves a handler into its task;
-    C{COCAINE_WORKER_EAGER=0} gives every coroutine handler a task from
-    its start, as a returned awaitable gets).
+    3.12's eager tasks do). Before Python 3.12, C{asyncio.current_task()}
+    is L{None} until then, so C{asyncio.timeout()} and
+    C{asyncio.TaskGroup} refuse to start there (C{asyncio.wait_for} and
+    C{request.read(timeout)} work; C{await asyncio.sleep(0)} first moves
+    a handler into its task; C{COCAINE_WORKER_EAGER=0} gives every
+    coroutine handler a task from its start, as a returned awaitable
+    gets). From Python 3.12 on, a coroutine handler runs in a task from
+    its start, which asyncio starts eagerly: no such limit.
 
     When a handler returns, its response is closed if it is still open;
     when it raises, the response is failed with C{[[42, 100],
@@ -535,8 +542,10 @@ class Worker:
 
         A coroutine handler's coroutine is stepped once, as Python 3.12's
         eager tasks do: one that ends there needs no task; one that
-        suspends goes on in a task (L{_Resumed}). A plain function is
-        called; one that returns an awaitable goes on in a task.
+        suspends goes on in a task (L{_Resumed}). From Python 3.12 on, it
+        is started in an eagerly started task instead (L{EAGER_START}). A
+        plain function is called; one that returns an awaitable goes on
+        in a task.
 
         @param starting: C{((handler, coroutine), request, response)}
             triples, C{coroutine} telling whether C{handler} is a coroutine
@@ -546,7 +555,7 @@ class Worker:
         tasks = False
         sessions = self._sessions
         for (handler, coroutine), request, response in starting:
-            if coroutine:
+            if coroutine and not EAGER_START:
                 try:
                     started = handler(request, response)
                     yielded = started.send(None)
@@ -570,9 +579,18 @@ class Worker:
                 result = handler(request, response)
                 if result is not None and inspect.isawaitable(result):
                     loop = self._loop or asyncio.get_running_loop()
-                    sessions[request.channel] = (
-                        request, response, loop.create_task(
-                            self._runHandler(request, response, result)))
+                    if coroutine:
+                        # Python 3.12 and later: asyncio's own eager
+                        # start, the handler in its task from the start
+                        task = asyncio.Task(
+                            self._runHandler(request, response, result),
+                            loop=loop, eager_start=True)
+                        if task.done():
+                            continue  # it ended: its session is gone
+                    else:
+                        task = loop.create_task(
+                            self._runHandler(request, response, result))
+                    sessions[request.channel] = (request, response, task)
                     tasks = True
                     continue
             except asyncio.CancelledError:
