@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.worker.test_worker,tests.worker.test_eager -*-
 """
 The worker process: connects to the runtime, keeps the control channel
-alive and runs one handler task per invoked session (PROTOCOL.md section 6).
+alive and runs the handler of each invoked session (PROTOCOL.md section
+6): started at once, in a task only if it has to wait.
 
 Built on L{asyncio}, not Twisted, to keep an idle worker small.
 """
