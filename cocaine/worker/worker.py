@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from contextvars import copy_context
 
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
@@ -557,9 +558,12 @@ class Worker:
         sessions = self._sessions
         for (handler, coroutine), request, response in starting:
             if coroutine and not EAGER_START:
+                # in a context of its own, as a task's (its context
+                # variables are its own; the task takes them on)
+                context = copy_context()
                 try:
                     started = handler(request, response)
-                    yielded = started.send(None)
+                    yielded = context.run(started.send, None)
                 except StopIteration:
                     if not response._closed:
                         response.close()
@@ -570,8 +574,9 @@ class Worker:
                 else:
                     loop = self._loop or asyncio.get_running_loop()
                     sessions[request.channel] = (
-                        request, response, loop.create_task(_Resumed(
-                            self, started, yielded, request, response)))
+                        request, response, context.run(
+                            loop.create_task, _Resumed(
+                                self, started, yielded, request, response)))
                     tasks = True
                     continue
                 sessions.pop(request.channel, None)

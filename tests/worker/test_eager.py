@@ -9,6 +9,7 @@ connection's C{buffer_updated} is; its messages are recorded in memory.
 """
 
 import asyncio
+import contextvars
 import io
 import sys
 
@@ -228,6 +229,28 @@ class EagerTests(SynchronousTestCase):
 
     if not EAGER_START:
         test_eagerStart.skip = eagerStart
+
+    def test_contextOfItsOwn(self):
+        """
+        A coroutine handler runs in a context of its own, as in a task: a
+        context variable it sets is not seen by the next handler, nor by
+        the worker after the read, and is still set after it waited.
+        """
+        variable = contextvars.ContextVar("variable", default="unset")
+        seen = []
+
+        async def sets(request, response):
+            seen.append(variable.get())
+            variable.set(request.channel)
+            await request.read()
+            seen.append(variable.get())
+
+        worker, recorder, tasks = self.serve(
+            {"sets": sets},
+            pack([2, 0, ["sets"]], [3, 0, ["sets"]], [3, 2, []]),
+            lambda worker: seen.append(variable.get()),
+            pack([2, 0, [b"a"]]))
+        self.assertEqual(seen, ["unset", "unset", 3, "unset", 2])
 
     def test_sessionsInOrder(self):
         """
