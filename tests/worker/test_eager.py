@@ -459,6 +459,10 @@ class EagerTests(SynchronousTestCase):
         self.assertEqual(len(tasks), 1)
         self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
 
+    if not hasattr(asyncio, "timeout"):
+        test_timeoutBeforeSuspending.skip = test_timeoutAfterSuspending.skip \
+            = test_notEager.skip = "Python before 3.11: no asyncio.timeout"
+
 
 class UVLoopEagerTests(EagerTests):
     """
