@@ -21,6 +21,9 @@ Workloads, each in one process, no sockets, 16 requests a read:
   - C{worker-loop}: the same on the SDK's real event loop and a real UNIX
     socket, its peer in a process of its own (not counted): what the
     event loop costs (uvloop or asyncio's, C{COCAINE_WORKER_LOOP});
+  - C{worker-echo}, C{worker-echo-loop}: the same two serving the echo
+    app's C{async def echo} (invoke, a 16-byte chunk and close in; the
+    chunk and close out): a coroutine handler's cost;
   - C{client-app}: the client SDK's side of an app echo, as
     C{bench.compare.loadgen ours --pattern channel} makes it: C{Service(app).enqueue("echo")},
     a chunk, close, then reading to the close; 16 in flight, a new request
@@ -185,12 +188,32 @@ def storage(requests):
             for c in range(first + 1, first + 1 + BATCH)))
 
 
-def worker(requests):
+def _ping(request, response):
+    response.write(b"pong")
+    response.close()
+
+
+async def _echo(request, response):
+    # the example echo app's handler (examples/apps/echo)
+    async for chunk in request:
+        response.write(chunk)
+    response.close()
+
+
+#: what each worker workload serves: the handler and the messages of one
+#: request on channel C{c} (the event's name is the workload's)
+_SERVED = {
+    "ping": (_ping, lambda c: msgpack.packb([c, 0, ["ping"]])
+             + msgpack.packb([c, 2, []])),
+    "echo": (_echo, lambda c: msgpack.packb([c, 0, ["echo"]])
+             + msgpack.packb([c, 0, [PAYLOAD]]) + msgpack.packb([c, 2, []])),
+}
+
+
+def worker(requests, event="ping"):
     import cocaine.worker.worker as sdk
 
-    def ping(request, response):
-        response.write(b"pong")
-        response.close()
+    handler, messages = _SERVED[event]
 
     class Connection:
         def write(self, data):
@@ -203,17 +226,24 @@ def worker(requests):
                          uuid="uuid", locator="127.0.0.1:1", argv=[])
     serving._connection = Connection()
     serving._decoder = sdk.Decoder()
-    serving.on("ping", ping)
+    serving.on(event, handler)
 
     async def run():
         for first in range(0, requests, BATCH):
             serving._received(b"".join(
-                msgpack.packb([c, 0, ["ping"]]) + msgpack.packb([c, 2, []])
-                for c in range(first + 2, first + 2 + BATCH)))
+                messages(c) for c in range(first + 2, first + 2 + BATCH)))
             # the sessions' tasks run, then their writes are flushed
             await asyncio.sleep(0)
             await asyncio.sleep(0)
     asyncio.run(run())
+
+
+def workerEcho(requests):
+    """
+    The worker SDK serving the echo app's C{async def echo} (invoke, a
+    16-byte chunk and close in; the chunk and close out).
+    """
+    worker(requests, "echo")
 
 
 #: The peer of L{workerLoop}, run natively in a process of its own (not
@@ -223,11 +253,14 @@ _DRIVER = """
 import socket, sys, msgpack
 listener = socket.socket(fileno=int(sys.argv[1]))
 requests, batch = int(sys.argv[2]), int(sys.argv[3])
+event, payload = sys.argv[4], sys.argv[5].encode()
 connection, _ = listener.accept()
 unpacker = msgpack.Unpacker()
 for first in range(0, requests, batch):
     connection.sendall(b"".join(
-        msgpack.packb([c, 0, ["ping"]]) + msgpack.packb([c, 2, []])
+        msgpack.packb([c, 0, [event]])
+        + (msgpack.packb([c, 0, [payload]]) if payload else b"")
+        + msgpack.packb([c, 2, []])
         for c in range(first + 2, first + 2 + batch)))
     closed = 0
     while closed < batch:
@@ -240,18 +273,15 @@ connection.close()
 """
 
 
-def workerLoop(requests):
+def workerLoop(requests, event="ping"):
     """
-    The worker SDK serving C{ping} on its real event loop (uvloop's where
-    the SDK picks it, C{COCAINE_WORKER_LOOP}) over a real UNIX socket.
+    The worker SDK serving C{ping} (or C{event} of L{_SERVED}) on its real
+    event loop (uvloop's where the SDK picks it, C{COCAINE_WORKER_LOOP})
+    over a real UNIX socket.
     """
     import socket
     import subprocess
     import cocaine.worker.worker as sdk
-
-    def ping(request, response):
-        response.write(b"pong")
-        response.close()
 
     directory = tempfile.mkdtemp(prefix="cocaine-pathload-")
     atexit.register(shutil.rmtree, directory, True)
@@ -261,15 +291,24 @@ def workerLoop(requests):
     listener.listen(1)
     driver = subprocess.Popen(
         [sys.executable, "-c", _DRIVER, str(listener.fileno()),
-         str(requests), str(BATCH)], pass_fds=(listener.fileno(),))
+         str(requests), str(BATCH), event,
+         PAYLOAD.decode() if event == "echo" else ""],
+        pass_fds=(listener.fileno(),))
     listener.close()
     serving = sdk.Worker(app="app", endpoint=path, uuid="uuid",
                          locator="127.0.0.1:1", argv=[])
-    serving.on("ping", ping)
+    serving.on(event, _SERVED[event][0])
     run = getattr(sdk, "runLoop", asyncio.run)
     run(serving.serve())
     if driver.wait() != 0:
         raise SystemExit("the driver failed")
+
+
+def workerEchoLoop(requests):
+    """
+    L{workerEcho} on the SDK's real event loop and a UNIX socket.
+    """
+    workerLoop(requests, "echo")
 
 
 class _Connecting(Clock):
@@ -453,7 +492,8 @@ def clientCall(requests):
 
 
 WORKLOADS = {"app": app, "stream": stream, "storage": storage, "worker": worker,
-             "worker-loop": workerLoop, "client-app": clientApp,
+             "worker-loop": workerLoop, "worker-echo": workerEcho,
+             "worker-echo-loop": workerEchoLoop, "client-app": clientApp,
              "client-request": clientRequest, "client-call": clientCall}
 
 if __name__ == "__main__":

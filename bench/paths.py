@@ -7,7 +7,8 @@ side by side with another revision of this repository.
 
 Each workload of L{bench.pathload} (an app request through the server
 protocol and the engine, a storage read, the worker SDK serving a ping,
-the same on its real event loop over a UNIX socket, and the client SDK's
+the same on its real event loop over a UNIX socket, both serving the echo
+app's coroutine handler, and the client SDK's
 side of an app echo and of a storage read) runs in a process of its own
 under C{valgrind --tool=callgrind}, twice:
 with C{N} and with C{3N} requests; the difference over C{2N} is the
@@ -31,7 +32,8 @@ from bench.rpc import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
-WORKLOADS = ("app", "stream", "storage", "worker", "worker-loop", "client-app",
+WORKLOADS = ("app", "stream", "storage", "worker", "worker-loop",
+             "worker-echo", "worker-echo-loop", "client-app",
              "client-request", "client-call")
 
 

@@ -1,7 +1,8 @@
-# -*- test-case-name: tests.worker.test_worker -*-
+# -*- test-case-name: tests.worker.test_worker,tests.worker.test_eager -*-
 """
 The worker process: connects to the runtime, keeps the control channel
-alive and runs one handler task per invoked session (PROTOCOL.md section 6).
+alive and runs the handler of each invoked session (PROTOCOL.md section
+6): started at once, in a task only if it has to wait.
 
 Built on L{asyncio}, not Twisted, to keep an idle worker small.
 """
@@ -12,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from contextvars import copy_context
 
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
@@ -24,8 +26,8 @@ from cocaine.worker.loop import ENV_LOOP, loopFactory, runLoop
 from cocaine.worker.stream import Request, RequestError, Response
 
 # kept importable from here, where they were first
-__all__ = ["Worker", "appAuthorization", "ENV_LOOP", "loopFactory",
-           "runLoop", "_Connection"]
+__all__ = ["Worker", "appAuthorization", "ENV_EAGER", "ENV_LOOP",
+           "loopFactory", "runLoop", "_Connection"]
 
 #: Defaults, in seconds.
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -39,6 +41,9 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
+#: C{0} runs every coroutine handler in a task of its own from its start
+#: (for handlers that need a task before they first wait: see L{Worker}).
+ENV_EAGER = "COCAINE_WORKER_EAGER"
 
 #: Exit statuses.
 EXIT_OK = 0
@@ -77,6 +82,81 @@ def appAuthorization(environ=None):
     return "{} {}".format(kind, body)
 
 
+#: Whether asyncio can start a task eagerly (Python 3.12): coroutine
+#: handlers then start in a task of their own, stepped at once; before,
+#: the worker steps them itself and makes a task only for one that waits.
+EAGER_START = sys.version_info >= (3, 12)
+
+#: L{_Resumed}'s C{_yielded} once the task has it
+_HANDED = object()
+
+
+class _Resumed:
+    """
+    A coroutine handler that suspended in its first step, outside any task
+    (L{Worker._start}): the coroutine of the task that drives it on.
+
+    The task's first C{send} gets what that step yielded (the future the
+    handler waits for); every later C{send} and every C{throw} (the task's
+    cancellation included, even before its first step) goes to the
+    handler's coroutine. When that ends, the session ends as a plain
+    function's does in L{Worker._start} (its response closed if open, or
+    failed on an exception or cancellation) and the task's result is
+    L{None}.
+    """
+
+    __slots__ = ("_worker", "_coroutine", "_yielded", "_request",
+                 "_response")
+
+    def __init__(self, worker, coroutine, yielded, request, response):
+        self._worker = worker
+        self._coroutine = coroutine
+        self._yielded = yielded
+        self._request = request
+        self._response = response
+
+    def send(self, value):
+        yielded = self._yielded
+        if yielded is not _HANDED:
+            self._yielded = _HANDED
+            return yielded
+        return self._step(self._coroutine.send, value)
+
+    def throw(self, error, *details):
+        self._yielded = _HANDED
+        return self._step(self._coroutine.throw, error, *details)
+
+    def close(self):
+        self._coroutine.close()
+
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.send(None)
+
+    def _step(self, method, *args):
+        worker, request, response = (
+            self._worker, self._request, self._response)
+        try:
+            return method(*args)
+        except StopIteration:
+            if not response._closed:
+                response.close()
+        except asyncio.CancelledError:
+            worker._cancelled(request, response)
+        except Exception as error:
+            worker._raised(request, response, error)
+        except BaseException:
+            worker._sessions.pop(request.channel, None)
+            raise
+        worker._sessions.pop(request.channel, None)
+        raise StopIteration
+
+
 class Worker:
     """
     A worker: serves named events with handlers.
@@ -88,13 +168,22 @@ class Worker:
 
     A handler is called as C{handler(request, response)} with a
     L{cocaine.worker.Request} and a L{cocaine.worker.Response}. It may be a
-    coroutine function (each session runs as its own task, so a worker
-    serves many sessions at once) or a plain function, which runs on the
-    event loop and so must not block for long: heartbeats wait for it.
-    A plain function is called without a task of its own, once the read
-    that brought its invoke is dispatched (its request holds what that
-    read brought for it); it may return an awaitable, which is awaited in
-    a task.
+    coroutine function (a session that waits goes on in a task of its own,
+    so a worker serves many sessions at once) or a plain function, which
+    runs on the event loop and so must not block for long: heartbeats wait
+    for it. Either is called without a task, once the read that brought
+    its invoke is dispatched (its request holds what that read brought for
+    it): a plain function may return an awaitable, which is awaited in a
+    task; a coroutine handler runs until it ends or first waits for
+    something not there yet, and only then goes on in a task (as Python
+    3.12's eager tasks do). Before Python 3.12, C{asyncio.current_task()}
+    is L{None} until then, so C{asyncio.timeout()} and
+    C{asyncio.TaskGroup} refuse to start there (C{asyncio.wait_for} and
+    C{request.read(timeout)} work; C{await asyncio.sleep(0)} first moves
+    a handler into its task; C{COCAINE_WORKER_EAGER=0} gives every
+    coroutine handler a task from its start, as a returned awaitable
+    gets). From Python 3.12 on, a coroutine handler runs in a task from
+    its start, which asyncio starts eagerly: no such limit.
 
     When a handler returns, its response is closed if it is still open;
     when it raises, the response is failed with C{[[42, 100],
@@ -159,14 +248,18 @@ class Worker:
             disownTimeout, ENV_DISOWN_TIMEOUT, DEFAULT_DISOWN_TIMEOUT)
         self.terminateGrace = _seconds(
             terminateGrace, ENV_TERMINATE_GRACE, DEFAULT_TERMINATE_GRACE)
-        #: event name -> (handler, whether it is a coroutine function)
+        #: whether coroutine handlers start without a task (L{ENV_EAGER})
+        self._eager = os.environ.get(ENV_EAGER, "").strip() != "0"
+        #: event name -> (handler, whether it is a coroutine function to
+        #: step eagerly)
         self._handlers = {}
-        #: channel -> (request, response, task); the task is L{None} for a
-        #: plain function's session until it returns or returns an
-        #: awaitable
+        #: channel -> (request, response, task); the task is L{None} until
+        #: the handler is started (L{_start}), and stays L{None} for one
+        #: that ended there
         self._sessions = {}
-        #: the plain functions the read being dispatched invoked, called
-        #: once its messages are dispatched
+        #: the handlers the read being dispatched invoked, started once
+        #: its messages are dispatched: C{((handler, coroutine), request,
+        #: response)}
         self._starting = None
         self._loop = None
         self._maxChannel = CONTROL_CHANNEL
@@ -190,7 +283,7 @@ class Worker:
         @param event: the event name (L{str}, or UTF-8 L{bytes}).
         """
         self._handlers[text(event)] = (
-            handler, inspect.iscoroutinefunction(handler))
+            handler, self._eager and inspect.iscoroutinefunction(handler))
 
     def run(self, handlers=None):
         """
@@ -316,14 +409,15 @@ class Worker:
         """
         Bytes arrived from the runtime.
 
-        The messages of one read are dispatched in order, then the plain
-        function handlers they invoked are called (each sees what the read
-        brought for its session, as a task started by the read would);
-        coroutine handlers run as tasks, from the loop's next turn.
+        The messages of one read are dispatched in order, then the
+        handlers they invoked are started in order, outside any task (each
+        sees what the read brought for its session, as a task started by
+        the read would): a plain function is called, a coroutine handler
+        runs to its end or first suspension, then on in a task.
 
         @param data: the L{bytes} read.
         @return: L{False} when the read started or woke no task (a
-            coroutine handler, a handler waiting for its request, the
+            handler that suspended, a handler waiting for its request, the
             termination) that may write in the loop's next turn: what it
             wrote can leave at once.
         """
@@ -435,40 +529,74 @@ class Worker:
             response._fail(NO_HANDLER, "no handler for event {!r}".format(
                 event))
             return False
-        handler, coroutine = entry
-        if coroutine:
-            loop = self._loop or asyncio.get_running_loop()
-            self._sessions[channel] = (request, response, loop.create_task(
-                self._runHandler(handler, request, response)))
-            return True
-        # a plain function needs no task: it is called once the read's
-        # messages are dispatched (L{_received})
+        # no task yet: the handler is called (a coroutine handler is
+        # stepped) once the read's messages are dispatched (L{_received})
         self._sessions[channel] = (request, response, None)
         if self._starting is None:
-            self._starting = [(handler, request, response)]
+            self._starting = [(entry, request, response)]
         else:
-            self._starting.append((handler, request, response))
+            self._starting.append((entry, request, response))
         return False
 
     def _start(self, starting):
         """
-        Call plain function handlers; one that returns an awaitable goes
-        on in a task.
+        Start the handlers of the sessions a read invoked, outside any task.
 
-        @param starting: C{(handler, request, response)} triples.
+        A coroutine handler's coroutine is stepped once, as Python 3.12's
+        eager tasks do: one that ends there needs no task; one that
+        suspends goes on in a task (L{_Resumed}). From Python 3.12 on, it
+        is started in an eagerly started task instead (L{EAGER_START}). A
+        plain function is called; one that returns an awaitable goes on
+        in a task.
+
+        @param starting: C{((handler, coroutine), request, response)}
+            triples, C{coroutine} telling whether C{handler} is a coroutine
+            function.
         @return: whether it started a task.
         """
         tasks = False
         sessions = self._sessions
-        for handler, request, response in starting:
+        for (handler, coroutine), request, response in starting:
+            if coroutine and not EAGER_START:
+                # in a context of its own, as a task's (its context
+                # variables are its own; the task takes them on)
+                context = copy_context()
+                try:
+                    started = handler(request, response)
+                    yielded = context.run(started.send, None)
+                except StopIteration:
+                    if not response._closed:
+                        response.close()
+                except asyncio.CancelledError:
+                    self._cancelled(request, response)
+                except Exception as error:
+                    self._raised(request, response, error)
+                else:
+                    loop = self._loop or asyncio.get_running_loop()
+                    sessions[request.channel] = (
+                        request, response, context.run(
+                            loop.create_task, _Resumed(
+                                self, started, yielded, request, response)))
+                    tasks = True
+                    continue
+                sessions.pop(request.channel, None)
+                continue
             try:
                 result = handler(request, response)
                 if result is not None and inspect.isawaitable(result):
                     loop = self._loop or asyncio.get_running_loop()
-                    sessions[request.channel] = (
-                        request, response, loop.create_task(
-                            self._runHandler(handler, request, response,
-                                             result)))
+                    if coroutine:
+                        # Python 3.12 and later: asyncio's own eager
+                        # start, the handler in its task from the start
+                        task = asyncio.Task(
+                            self._runHandler(request, response, result),
+                            loop=loop, eager_start=True)
+                        if task.done():
+                            continue  # it ended: its session is gone
+                    else:
+                        task = loop.create_task(
+                            self._runHandler(request, response, result))
+                    sessions[request.channel] = (request, response, task)
                     tasks = True
                     continue
             except asyncio.CancelledError:
@@ -481,13 +609,13 @@ class Worker:
             sessions.pop(request.channel, None)
         return tasks
 
-    async def _runHandler(self, handler, request, response, result=None):
+    async def _runHandler(self, request, response, result):
         """
-        Run one session's coroutine handler, or await C{result}, what a
-        plain function handler returned, and make sure its response ends.
+        Await C{result}, what a plain function handler returned, and make
+        sure its response ends.
         """
         try:
-            await (handler(request, response) if result is None else result)
+            await result
         except asyncio.CancelledError:
             self._cancelled(request, response)
         except Exception as error:
