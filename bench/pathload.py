@@ -241,8 +241,11 @@ def worker(requests, event="ping"):
 def workerEcho(requests):
     """
     The worker SDK serving the echo app's C{async def echo} (invoke, a
-    16-byte chunk and close in; the chunk and close out).
+    16-byte chunk and close in; the chunk and close out), eager as the
+    example app is (C{COCAINE_WORKER_EAGER=1} unless the environment sets
+    it; a revision without eager handlers ignores it).
     """
+    os.environ.setdefault("COCAINE_WORKER_EAGER", "1")
     worker(requests, "echo")
 
 
@@ -308,6 +311,7 @@ def workerEchoLoop(requests):
     """
     L{workerEcho} on the SDK's real event loop and a UNIX socket.
     """
+    os.environ.setdefault("COCAINE_WORKER_EAGER", "1")
     workerLoop(requests, "echo")
 
 

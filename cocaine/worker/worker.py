@@ -41,8 +41,9 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
-#: C{0} runs every coroutine handler in a task of its own from its start
-#: (for handlers that need a task before they first wait: see L{Worker}).
+#: C{1} steps coroutine handlers at once, without a task until they first
+#: wait; C{0} runs each in a task of its own from its start. Unset: the
+#: default of L{Worker}'s C{eager}.
 ENV_EAGER = "COCAINE_WORKER_EAGER"
 
 #: Exit statuses.
@@ -86,6 +87,24 @@ def appAuthorization(environ=None):
 #: handlers then start in a task of their own, stepped at once; before,
 #: the worker steps them itself and makes a task only for one that waits.
 EAGER_START = sys.version_info >= (3, 12)
+
+def _eagerWanted(eager):
+    """
+    @return: C{eager} if given, else what C{COCAINE_WORKER_EAGER} says,
+        else L{EAGER_START}.
+    @raise ValueError: the variable is set to something else than C{0} or
+        C{1}.
+    """
+    if eager is not None:
+        return bool(eager)
+    value = os.environ.get(ENV_EAGER, "").strip()
+    if not value:
+        return EAGER_START
+    if value not in ("0", "1"):
+        raise ValueError("{} must be 0 or 1, not {!r}".format(
+            ENV_EAGER, value))
+    return value == "1"
+
 
 #: L{_Resumed}'s C{_yielded} once the task has it
 _HANDED = object()
@@ -176,14 +195,15 @@ class Worker:
     it): a plain function may return an awaitable, which is awaited in a
     task; a coroutine handler runs until it ends or first waits for
     something not there yet, and only then goes on in a task (as Python
-    3.12's eager tasks do). Before Python 3.12, C{asyncio.current_task()}
-    is L{None} until then, so C{asyncio.timeout()} and
-    C{asyncio.TaskGroup} refuse to start there (C{asyncio.wait_for} and
-    C{request.read(timeout)} work; C{await asyncio.sleep(0)} first moves
-    a handler into its task; C{COCAINE_WORKER_EAGER=0} gives every
-    coroutine handler a task from its start, as a returned awaitable
-    gets). From Python 3.12 on, a coroutine handler runs in a task from
-    its start, which asyncio starts eagerly: no such limit.
+    3.12's eager tasks do). From Python 3.12 on, that first step is
+    asyncio's own eager start of the handler's task, by default. Before
+    3.12 the worker can only step the coroutine outside any task, so
+    C{asyncio.current_task()} is L{None} until its first wait and
+    C{asyncio.timeout()}, C{asyncio.TaskGroup} and the libraries built on
+    them (aiohttp, anyio) refuse to start there; that is why before 3.12
+    a coroutine handler gets a task from its start unless C{eager} asks
+    otherwise (C{asyncio.wait_for}, C{request.read(timeout)} and
+    L{cocaine.worker.Service} calls work either way).
 
     When a handler returns, its response is closed if it is still open;
     when it raises, the response is failed with C{[[42, 100],
@@ -212,7 +232,7 @@ class Worker:
     def __init__(self, heartbeatInterval=None, disownTimeout=None,
                  terminateGrace=None, app=None, endpoint=None, uuid=None,
                  locator=None, argv=None, heartbeat_timeout=None,
-                 disown_timeout=None):
+                 disown_timeout=None, eager=None):
         """
         Every argument left to L{None} comes from the command line (C{argv},
         by default C{sys.argv[1:]}), or for the timings from the
@@ -223,6 +243,12 @@ class Worker:
             C{heartbeatInterval}.
         @param disown_timeout: the real framework's name for
             C{disownTimeout}.
+        @param eager: whether coroutine handlers are stepped at once and
+            get a task only if they wait (see above); L{None}: as
+            C{COCAINE_WORKER_EAGER} says (C{1} or C{0}), else yes from
+            Python 3.12 on and no before.
+        @raise ValueError: C{COCAINE_WORKER_EAGER} is neither C{0} nor
+            C{1}.
         """
         if heartbeatInterval is None:
             heartbeatInterval = heartbeat_timeout
@@ -249,7 +275,7 @@ class Worker:
         self.terminateGrace = _seconds(
             terminateGrace, ENV_TERMINATE_GRACE, DEFAULT_TERMINATE_GRACE)
         #: whether coroutine handlers start without a task (L{ENV_EAGER})
-        self._eager = os.environ.get(ENV_EAGER, "").strip() != "0"
+        self._eager = _eagerWanted(eager)
         #: event name -> (handler, whether it is a coroutine function to
         #: step eagerly)
         self._handlers = {}

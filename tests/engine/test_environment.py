@@ -35,6 +35,13 @@ class WorkerEnvironmentTests(SynchronousTestCase):
         env = workerEnvironment({"COCAINE_WORKER_LOOP": "asyncio"})
         self.assertEqual(env["COCAINE_WORKER_LOOP"], "asyncio")
 
+    def test_workerEager(self):
+        """
+        The worker SDK's choice of eager handlers passes.
+        """
+        env = workerEnvironment({"COCAINE_WORKER_EAGER": "1"})
+        self.assertEqual(env["COCAINE_WORKER_EAGER"], "1")
+
     def test_tlsCA(self):
         """
         The CA and server name clients check a TLS node against pass; the

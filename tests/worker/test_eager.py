@@ -82,6 +82,9 @@ class EagerTests(SynchronousTestCase):
         tasks = []
         if environ is not None:
             self.patch(sys.modules["os"], "environ", environ)
+        # eager unless a test says otherwise (the default depends on the
+        # Python version: test_defaultEager)
+        kwargs.setdefault("eager", True)
         worker = Worker(app="app", endpoint="/nonexistent", uuid="uuid",
                         argv=[], heartbeatInterval=60, terminateGrace=0.01,
                         **kwargs)
@@ -455,13 +458,83 @@ class EagerTests(SynchronousTestCase):
         worker, recorder, tasks = self.serve(
             {"timeout": timeout},
             pack([2, 0, ["timeout"]], [2, 0, [b"a"]]),
-            environ={ENV_EAGER: "0"})
+            environ={ENV_EAGER: "0"}, eager=None)
         self.assertEqual(len(tasks), 1)
         self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
 
+    def test_notEagerArgument(self):
+        """
+        C{Worker(eager=False)} does the same, whatever the environment.
+        """
+        async def timeout(request, response):
+            async with asyncio.timeout(5):
+                response.write(await request.read())
+
+        worker, recorder, tasks = self.serve(
+            {"timeout": timeout},
+            pack([2, 0, ["timeout"]], [2, 0, [b"a"]]),
+            environ={ENV_EAGER: "1"}, eager=False)
+        self.assertEqual(len(tasks), 1)
+        self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
+
+    def test_defaultEager(self):
+        """
+        Without the argument or the variable, coroutine handlers are
+        eager from Python 3.12 on (asyncio's eager start: a task from
+        their start) and get a task from their start before, where
+        stepping them without one would refuse C{asyncio.timeout()}.
+        """
+        seen = []
+
+        async def timeout(request, response):
+            seen.append(asyncio.current_task())
+            async with asyncio.timeout(5):
+                response.write(await request.read())
+
+        worker, recorder, tasks = self.serve(
+            {"timeout": timeout},
+            pack([2, 0, ["timeout"]], [2, 0, [b"a"]]),
+            environ={}, eager=None)
+        self.assertEqual(worker._eager, EAGER_START)
+        self.assertEqual(len(tasks), 1)
+        self.assertIsNotNone(seen[0])
+        self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
+
+    def test_eagerFromEnvironment(self):
+        """
+        C{COCAINE_WORKER_EAGER=1} makes coroutine handlers eager: one that
+        ends in its read needs no task.
+        """
+        async def echo(request, response):
+            async for chunk in request:
+                response.write(chunk)
+
+        worker, recorder, tasks = self.serve(
+            {"echo": echo}, pack([2, 0, ["echo"]], [2, 0, [b"a"]],
+                                 [2, 2, []]),
+            environ={ENV_EAGER: "1"}, eager=None)
+        self.assertTrue(worker._eager)
+        if not EAGER_START:
+            self.assertEqual(tasks, [])
+        self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
+
+    def test_badEnvironment(self):
+        """
+        A C{COCAINE_WORKER_EAGER} that is neither 0 nor 1 stops the worker
+        at its start with an error naming the value.
+        """
+        self.patch(sys.modules["os"], "environ", {ENV_EAGER: "yes"})
+        error = self.assertRaises(
+            ValueError, Worker, app="app", endpoint="/nonexistent",
+            uuid="uuid", argv=[])
+        self.assertEqual(str(error),
+                         "COCAINE_WORKER_EAGER must be 0 or 1, not 'yes'")
+
     if not hasattr(asyncio, "timeout"):
         test_timeoutBeforeSuspending.skip = test_timeoutAfterSuspending.skip \
-            = test_notEager.skip = "Python before 3.11: no asyncio.timeout"
+            = test_notEager.skip = test_notEagerArgument.skip \
+            = test_defaultEager.skip = (
+                "Python before 3.11: no asyncio.timeout")
 
 
 class UVLoopEagerTests(EagerTests):

@@ -77,7 +77,11 @@ async def stream(request, response):
 
 
 if __name__ == "__main__":
-    Worker().run({
+    # eager: none of these handlers needs an asyncio task before it first
+    # waits (no asyncio.timeout, TaskGroup, aiohttp or anyio there), so
+    # an echo whose request came in one read is answered without a task
+    # (docs/apps.md, "How handlers run")
+    Worker(eager=True).run({
         "echo": echo,
         "ping": ping,
         "http": hello,
