@@ -32,6 +32,7 @@ import time
 
 import psutil
 
+from bench.arguments import positive
 from bench.compare.ourside import nodeConfig
 from bench.compare.processes import family
 from bench.rpc import machine
@@ -112,35 +113,20 @@ def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
     }
 
 
-def _positive(text):
-    """
-    @return: the positive integer C{text} holds.
-    @raise argparse.ArgumentTypeError: naming it when it holds none.
-    """
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(
-            "{!r} is not a positive whole number".format(text))
-    return number
-
-
 def _counts(text):
     """
     @return: the comma-separated positive integers of C{text}.
     """
-    return [_positive(field) for field in text.split(",")]
+    return [positive(field) for field in text.split(",")]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--inflight", type=_counts, default="1,8,64,256")
-    parser.add_argument("--requests", type=_positive, default=20000)
+    parser.add_argument("--requests", type=positive, default=20000)
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request")
-    parser.add_argument("--runs", type=_positive, default=2)
+    parser.add_argument("--runs", type=positive, default=2)
     parser.add_argument("--auth", action="store_true",
                         help="token auth on, the client with a token")
     args = parser.parse_args(argv)

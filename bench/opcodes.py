@@ -18,6 +18,7 @@ import argparse
 import collections
 import sys
 
+from bench.arguments import positive
 from bench.paths import WORKLOADS
 
 
@@ -112,22 +113,11 @@ def report(opcodes, calls, top):
     return lines
 
 
-def _positive(text):
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(
-            "{!r} is not a positive whole number".format(text))
-    return number
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("workload", choices=WORKLOADS)
-    parser.add_argument("--requests", type=_positive, default=800)
-    parser.add_argument("--top", type=_positive, default=40)
+    parser.add_argument("--requests", type=positive, default=800)
+    parser.add_argument("--top", type=positive, default=40)
     args = parser.parse_args(argv)
     import os
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
