@@ -29,6 +29,14 @@ __all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
            "unwrap"]
 
 
+#: A read's replies are handled this many messages at a time, what they
+#: prompt sent after each lot: with hundreds of requests in flight a read
+#: holds hundreds of replies, and sending the next requests only at its end
+#: left the service idle while the client handled them (bench.cpushare,
+#: 256 in flight: the server's CPU 87-91% busy, 97-99% with lots of 64 or
+#: 128 messages; 256 gained nothing).
+FLUSH_EVERY = 128
+
 #: The ids of C{write} and C{close} in L{STREAMING}: a chunk leaves the
 #: protocol where it is, a close ends it.
 _STREAM_WRITE = STREAMING.idOf("write")
@@ -457,7 +465,15 @@ class ClientProtocol(Protocol):
             self.transport.abortConnection()
             return
         receivers = self._receivers
+        count = 0
         for channel, mtype, args, headers in messages:
+            count += 1
+            if count == FLUSH_EVERY:
+                # what the replies so far prompted (the next requests of
+                # a deep pipeline) goes out now: the service works on it
+                # while the rest of this read is handled
+                count = 0
+                writes.flush()
             receiver = receivers.get(channel)
             if receiver is None:
                 continue

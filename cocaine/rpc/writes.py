@@ -58,11 +58,20 @@ def end():
     global _depth
     _depth -= 1
     if _depth == 0 and _pending:
-        pending = list(_pending.items())
-        _pending.clear()
-        for transport, chunks in pending:
-            sendNow(transport, chunks[0] if len(chunks) == 1
-                    else b"".join(chunks))
+        flush()
+
+
+def flush():
+    """
+    Send what the open batches hold so far, joined per transport; they
+    stay open. A long read's handler sends its first answers before it
+    has handled the rest, so the peer starts on them meanwhile.
+    """
+    pending = list(_pending.items())
+    _pending.clear()
+    for transport, chunks in pending:
+        sendNow(transport, chunks[0] if len(chunks) == 1
+                else b"".join(chunks))
 
 
 def holdForTurn(reactor):

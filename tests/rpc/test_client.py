@@ -18,6 +18,7 @@ from cocaine.errors import (
 from cocaine.protocol.services import APP, LOCATOR
 from cocaine.rpc.client import (
     ChannelClosed, ClientProtocol, connect, unwrap)
+from cocaine.rpc import client
 from cocaine.rpc.server import ServerProtocol
 from tests.rpc._fakes import (
     ECHO, ECHO_IDS as ID, echoService, storageService)
@@ -545,6 +546,32 @@ class RawReplyTests(SynchronousTestCase):
         d = self.client.call(ID["echo"], ["x"])
         self.client.dataReceived(pack([1, 5, []]))
         self.failureResultOf(d, NotConnected)
+
+    def test_repliesHandledInLots(self):
+        """
+        A read of many replies is handled L{FLUSH_EVERY} messages at a
+        time: what the replies so far prompted (here, a next call each)
+        leaves before the rest of the read is handled.
+        """
+        from tests.rpc.test_writes import FakeDescriptor
+        self.patch(client, "FLUSH_EVERY", 4)
+        transport = FakeDescriptor()
+        self.client.makeConnection(transport)
+        answers = []
+
+        def again(value):
+            answers.append(value)
+            self.client.call(ID["echo"], ["again"])
+
+        for _ in range(6):
+            self.client.call(ID["echo"], ["x"]).addCallback(again)
+        transport.sent = []
+        self.client.dataReceived(b"".join(
+            pack([channel, 0, [b"x"]]) for channel in range(1, 7)))
+        self.assertEqual(len(answers), 6)
+        self.assertEqual([[m[0] for m in _unpackAll(data)]
+                          for data in transport.sent],
+                         [[7, 8, 9], [10, 11, 12]])
 
     def test_openWithHeaders(self):
         """

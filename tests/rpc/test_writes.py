@@ -82,6 +82,22 @@ class WritesTests(SynchronousTestCase):
         writes.write(transport, b"b")
         self.assertEqual((transport.sent, transport.written), ([b"a"], [b"b"]))
 
+    def test_flush(self):
+        """
+        L{writes.flush} sends what the open batch holds so far, joined per
+        transport; the batch stays open and sends the rest at its end.
+        """
+        transport = FakeDescriptor()
+        writes.begin()
+        writes.write(transport, b"a")
+        writes.write(transport, b"b")
+        writes.flush()
+        self.assertEqual(transport.sent, [b"ab"])
+        writes.write(transport, b"c")
+        self.assertEqual(transport.sent, [b"ab"])
+        writes.end()
+        self.assertEqual(transport.sent, [b"ab", b"c"])
+
     def test_holdForTurn(self):
         """
         What is written after L{writes.holdForTurn} leaves, joined per
