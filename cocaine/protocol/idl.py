@@ -8,6 +8,8 @@ that one declaration come the dispatch graph that C{resolve} returns
 client's methods (L{cocaine.client}), so the three can never disagree.
 """
 
+from operator import call
+
 
 class _Terminal:
     """
@@ -129,7 +131,7 @@ class Message:
     """
 
     __slots__ = ("name", "args", "dispatch", "upstream", "method",
-                 "headers", "_required", "_plain", "asIs")
+                 "headers", "_required", "_plain", "asIs", "_converters")
 
     def __init__(self, name, args=None, dispatch=TERMINAL, upstream=None,
                  method=None, headers=False):
@@ -141,8 +143,10 @@ class Message:
         self.method = method or _camel(name)
         if self.args is None:
             self._required = 0
+            self._converters = ()
         else:
             self._required = sum(1 for a in self.args if not a.optional)
+            self._converters = tuple(a.convert for a in self.args)
         # nothing to convert (a stream's chunk, say): only count and trim
         self._plain = self.args is not None and all(
             a.kind == "any" for a in self.args)
@@ -177,6 +181,13 @@ class Message:
                 "{}: expected {} argument{}, got {}".format(
                     where or self.name, _expected(self._required, len(spec)),
                     "" if len(spec) == 1 else "s", count))
+        try:
+            # every argument converted in C (map stops at the shorter of
+            # the two, as the zip below does); an error is found and
+            # named below
+            return list(map(call, self._converters, values))
+        except (TypeError, UnicodeDecodeError):
+            pass
         result = []
         for arg, value in zip(spec, values):
             try:
