@@ -2,7 +2,8 @@
 """
 The worker process: connects to the runtime, keeps the control channel
 alive and runs the handler of each invoked session (PROTOCOL.md section
-6): started at once, in a task only if it has to wait.
+6), in a task of its own, or for an eager worker started at once and in
+a task only if it has to wait.
 
 Built on L{asyncio}, not Twisted, to keep an idle worker small.
 """
@@ -41,9 +42,10 @@ ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
 ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
 ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
 ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
-#: C{1} steps coroutine handlers at once, without a task until they first
-#: wait; C{0} runs each in a task of its own from its start. Unset: the
-#: default of L{Worker}'s C{eager}.
+#: C{1} makes coroutine handlers eager (stepped at once, a task only for
+#: one that waits: see L{Worker}), C{0} gives each a task of its own from
+#: its start, whatever the app's code asks; unset, L{Worker}'s C{eager}
+#: decides.
 ENV_EAGER = "COCAINE_WORKER_EAGER"
 
 #: Exit statuses.
@@ -90,20 +92,20 @@ EAGER_START = sys.version_info >= (3, 12)
 
 def _eagerWanted(eager):
     """
-    @return: C{eager} if given, else what C{COCAINE_WORKER_EAGER} says,
-        else L{EAGER_START}.
+    @return: what C{COCAINE_WORKER_EAGER} says when it is set (the
+        operator's switch), else C{eager} if given, else L{EAGER_START}.
     @raise ValueError: the variable is set to something else than C{0} or
         C{1}.
     """
+    value = os.environ.get(ENV_EAGER, "").strip()
+    if value:
+        if value not in ("0", "1"):
+            raise ValueError("{} must be 0 or 1, not {!r}".format(
+                ENV_EAGER, value))
+        return value == "1"
     if eager is not None:
         return bool(eager)
-    value = os.environ.get(ENV_EAGER, "").strip()
-    if not value:
-        return EAGER_START
-    if value not in ("0", "1"):
-        raise ValueError("{} must be 0 or 1, not {!r}".format(
-            ENV_EAGER, value))
-    return value == "1"
+    return EAGER_START
 
 
 #: L{_Resumed}'s C{_yielded} once the task has it
@@ -142,7 +144,15 @@ class _Resumed:
         return self._step(self._coroutine.send, value)
 
     def throw(self, error, *details):
-        self._yielded = _HANDED
+        yielded, self._yielded = self._yielded, _HANDED
+        if (yielded is not _HANDED
+                and isinstance(error, asyncio.CancelledError)
+                and getattr(yielded, "_asyncio_future_blocking", False)
+                and yielded.cancel()):
+            # cancelled before the task's first step: as a task cancelled
+            # while it waits, the future the handler waits for is
+            # cancelled, and the task, waiting for it, is woken with that
+            return yielded
         return self._step(self._coroutine.throw, error, *details)
 
     def close(self):
@@ -190,19 +200,20 @@ class Worker:
     coroutine function (a session that waits goes on in a task of its own,
     so a worker serves many sessions at once) or a plain function, which
     runs on the event loop and so must not block for long: heartbeats wait
-    for it. Either is called without a task, once the read that brought
-    its invoke is dispatched (its request holds what that read brought for
-    it): a plain function may return an awaitable, which is awaited in a
-    task; a coroutine handler runs until it ends or first waits for
-    something not there yet, and only then goes on in a task (as Python
-    3.12's eager tasks do). From Python 3.12 on, that first step is
-    asyncio's own eager start of the handler's task, by default. Before
-    3.12 the worker can only step the coroutine outside any task, so
-    C{asyncio.current_task()} is L{None} until its first wait and
+    for it. Handlers start once the read that brought their invokes is
+    dispatched, in the order of the invokes (a request holds what that
+    read brought for it). A plain function is called without a task; an
+    awaitable it returns is awaited in a task. A coroutine handler runs in
+    a task of its own from its start, unless the worker is eager: then it
+    runs at once until it ends or first waits for something not there
+    yet, and only then goes on in a task (as Python 3.12's eager tasks
+    do). From Python 3.12 on, workers are eager by default, with
+    asyncio's own eager start of the handler's task. Before 3.12 the
+    worker can only step the coroutine outside any task, so in an eager
+    worker C{asyncio.current_task()} is L{None} until the first wait and
     C{asyncio.timeout()}, C{asyncio.TaskGroup} and the libraries built on
-    them (aiohttp, anyio) refuse to start there; that is why before 3.12
-    a coroutine handler gets a task from its start unless C{eager} asks
-    otherwise (C{asyncio.wait_for}, C{request.read(timeout)} and
+    them (aiohttp, anyio) refuse to start there; that is why eager is
+    opt-in there (C{asyncio.wait_for}, C{request.read(timeout)} and
     L{cocaine.worker.Service} calls work either way).
 
     When a handler returns, its response is closed if it is still open;
@@ -244,9 +255,9 @@ class Worker:
         @param disown_timeout: the real framework's name for
             C{disownTimeout}.
         @param eager: whether coroutine handlers are stepped at once and
-            get a task only if they wait (see above); L{None}: as
-            C{COCAINE_WORKER_EAGER} says (C{1} or C{0}), else yes from
-            Python 3.12 on and no before.
+            get a task only if they wait (see above); L{None}: yes from
+            Python 3.12 on and no before. C{COCAINE_WORKER_EAGER}, when
+            set (C{1} or C{0}), decides instead.
         @raise ValueError: C{COCAINE_WORKER_EAGER} is neither C{0} nor
             C{1}.
         """
@@ -436,10 +447,11 @@ class Worker:
         Bytes arrived from the runtime.
 
         The messages of one read are dispatched in order, then the
-        handlers they invoked are started in order, outside any task (each
-        sees what the read brought for its session, as a task started by
-        the read would): a plain function is called, a coroutine handler
-        runs to its end or first suspension, then on in a task.
+        handlers they invoked are started in order (each sees what the
+        read brought for its session, as a task started by the read
+        would): a plain function is called, a coroutine handler of an
+        eager worker runs to its end or first suspension, then on in a
+        task, any other in a task from its start (L{_start}).
 
         @param data: the L{bytes} read.
         @return: L{False} when the read started or woke no task (a
@@ -568,25 +580,30 @@ class Worker:
         """
         Start the handlers of the sessions a read invoked, outside any task.
 
-        A coroutine handler's coroutine is stepped once, as Python 3.12's
-        eager tasks do: one that ends there needs no task; one that
+        An eager coroutine handler's coroutine is stepped once, as Python
+        3.12's eager tasks do: one that ends there needs no task; one that
         suspends goes on in a task (L{_Resumed}). From Python 3.12 on, it
         is started in an eagerly started task instead (L{EAGER_START}). A
-        plain function is called; one that returns an awaitable goes on
-        in a task.
+        plain function is called; one that returns an awaitable (as a
+        coroutine function of a worker that is not eager does) goes on in
+        a task.
 
-        @param starting: C{((handler, coroutine), request, response)}
-            triples, C{coroutine} telling whether C{handler} is a coroutine
-            function.
+        @param starting: C{((handler, eager), request, response)}
+            triples, C{eager} telling whether C{handler} is a coroutine
+            function to start eagerly.
         @return: whether it started a task.
         """
         tasks = False
         sessions = self._sessions
         for (handler, coroutine), request, response in starting:
             if coroutine and not EAGER_START:
-                # in a context of its own, as a task's (its context
-                # variables are its own; the task takes them on)
+                # in a context of its own, which its task, if it needs
+                # one, goes on in: its context variables are its own, as
+                # a task's
                 context = copy_context()
+                # (inline, not through _Resumed: most handlers end in
+                # this step, and the calls and deeper unwinding cost the
+                # echo 9% more instructions a request)
                 try:
                     started = handler(request, response)
                     yielded = context.run(started.send, None)
@@ -600,9 +617,9 @@ class Worker:
                 else:
                     loop = self._loop or asyncio.get_running_loop()
                     sessions[request.channel] = (
-                        request, response, context.run(
-                            loop.create_task, _Resumed(
-                                self, started, yielded, request, response)))
+                        request, response, loop.create_task(
+                            _Resumed(self, started, yielded, request,
+                                     response), context=context))
                     tasks = True
                     continue
                 sessions.pop(request.channel, None)

@@ -464,18 +464,75 @@ class EagerTests(SynchronousTestCase):
 
     def test_notEagerArgument(self):
         """
-        C{Worker(eager=False)} does the same, whatever the environment.
+        C{Worker(eager=False)} does the same when the variable is unset;
+        C{COCAINE_WORKER_EAGER=0} does it whatever the app's code asks.
         """
         async def timeout(request, response):
             async with asyncio.timeout(5):
                 response.write(await request.read())
 
+        for environ, eager in [({}, False), ({ENV_EAGER: "0"}, True)]:
+            worker, recorder, tasks = self.serve(
+                {"timeout": timeout},
+                pack([2, 0, ["timeout"]], [2, 0, [b"a"]]),
+                environ=environ, eager=eager)
+            self.assertFalse(worker._eager)
+            self.assertEqual(len(tasks), 1)
+            self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
+
+    def test_tokenResetAfterWaiting(self):
+        """
+        A context variable set before the first wait can be reset after
+        it: the handler's task goes on in the context its first step ran
+        in.
+        """
+        variable = contextvars.ContextVar("variable", default="unset")
+
+        async def handler(request, response):
+            token = variable.set("mine")
+            await asyncio.sleep(0)
+            variable.reset(token)
+            response.write(variable.get())
+
         worker, recorder, tasks = self.serve(
-            {"timeout": timeout},
-            pack([2, 0, ["timeout"]], [2, 0, [b"a"]]),
-            environ={ENV_EAGER: "1"}, eager=False)
-        self.assertEqual(len(tasks), 1)
-        self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
+            {"h": handler}, pack([2, 0, ["h"]]))
+        self.assertEqual(recorder.sent, [[2, 0, [b"unset"]], [2, 2, []]])
+        self.assertEqual(worker._sessions, {})
+
+    def test_cancelledBeforeItsTaskRunsCancelsWhatItWaitsFor(self):
+        """
+        A handler's task cancelled before its first step cancels what the
+        handler waits for, as a task cancelled while it waits does.
+        """
+        ends = []
+
+        async def child():
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                ends.append("child cancelled")
+                raise
+            ends.append("child finished")
+
+        async def handler(request, response):
+            inner = asyncio.ensure_future(child())
+            try:
+                await inner
+            except asyncio.CancelledError:
+                ends.append("handler cancelled, child done: {}".format(
+                    inner.done()))
+                raise
+
+        def invokeAndCancel(worker):
+            worker._received(pack([2, 0, ["h"]]))
+            worker._sessions[2][2].cancel()
+
+        worker, recorder, tasks = self.serve(
+            {"h": handler}, invokeAndCancel, turns=6)
+        self.assertEqual(ends, ["child cancelled",
+                                "handler cancelled, child done: True"])
+        self.assertEqual(recorder.channel(2), [[2, 1, TERMINATED]])
+        self.assertEqual(worker._sessions, {})
 
     def test_defaultEager(self):
         """
