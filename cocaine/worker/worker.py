@@ -167,6 +167,29 @@ class _Resumed:
     def __next__(self):
         return self.send(None)
 
+    # what asyncio and debuggers read of a task's coroutine (its repr,
+    # Task.get_stack and print_stack): the handler's own coroutine's
+
+    @property
+    def __name__(self):
+        return self._coroutine.__name__
+
+    @property
+    def cr_code(self):
+        return self._coroutine.cr_code
+
+    @property
+    def cr_frame(self):
+        return self._coroutine.cr_frame
+
+    @property
+    def cr_running(self):
+        return self._coroutine.cr_running
+
+    @property
+    def cr_await(self):
+        return self._coroutine.cr_await
+
     def _step(self, method, *args):
         worker, request, response = (
             self._worker, self._request, self._response)

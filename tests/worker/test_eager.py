@@ -480,6 +480,24 @@ class EagerTests(SynchronousTestCase):
             self.assertEqual(len(tasks), 1)
             self.assertEqual(recorder.sent, [[2, 0, [b"a"]], [2, 2, []]])
 
+    def test_taskNamesTheHandler(self):
+        """
+        The task of a handler that waits shows the handler in its repr
+        and its stack, as a task of the handler's own coroutine would.
+        """
+        seen = []
+
+        async def waits(request, response):
+            await asyncio.sleep(0)
+            task = asyncio.current_task()
+            seen.append((repr(task), [frame.f_code.co_name
+                                      for frame in task.get_stack()]))
+
+        self.serve({"waits": waits}, pack([2, 0, ["waits"]]))
+        [(text, stack)] = seen
+        self.assertIn("waits()", text)
+        self.assertEqual(stack[-1], "waits")
+
     def test_tokenResetAfterWaiting(self):
         """
         A context variable set before the first wait can be reset after
