@@ -23,193 +23,30 @@ from cocaine.protocol.worker import (
     NO_HANDLER, TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, launched,
     parseArguments, parseLocators, text)
 from cocaine.worker.connection import _Connection
+from cocaine.worker.control import EXIT_FAILURE, EXIT_OK, ControlChannel
+from cocaine.worker.eager import (
+    EAGER_START, ENV_EAGER, ResumedHandler, eagerWanted)
 from cocaine.worker.loop import ENV_LOOP, loopFactory, runLoop
+from cocaine.worker.settings import (
+    DEFAULT_DISOWN_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_TERMINATE_GRACE, ENV_DISOWN_TIMEOUT, ENV_HEARTBEAT_INTERVAL,
+    ENV_TERMINATE_GRACE, appAuthorization, seconds)
 from cocaine.worker.stream import Request, RequestError, Response
 
 # kept importable from here, where they were first
 __all__ = ["Worker", "appAuthorization", "ENV_EAGER", "ENV_LOOP",
+           "EAGER_START", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE",
            "loopFactory", "runLoop", "_Connection"]
 
-#: Defaults, in seconds.
-DEFAULT_HEARTBEAT_INTERVAL = 10.0
-DEFAULT_DISOWN_TIMEOUT = 30.0
-DEFAULT_TERMINATE_GRACE = 1.0
-
-#: Environment variables that override the defaults (a manifest's
-#: C{environment} map can set them); arguments to L{Worker} win over them.
-ENV_HEARTBEAT_INTERVAL = "COCAINE_HEARTBEAT_INTERVAL"
-ENV_DISOWN_TIMEOUT = "COCAINE_DISOWN_TIMEOUT"
-ENV_TERMINATE_GRACE = "COCAINE_TERMINATE_GRACE"
-ENV_TOKEN_TYPE = "COCAINE_APP_TOKEN_TYPE"
-ENV_TOKEN_BODY = "COCAINE_APP_TOKEN_BODY"
-#: C{1} makes coroutine handlers eager (stepped at once, a task only for
-#: one that waits: see L{Worker}), C{0} gives each a task of its own from
-#: its start, whatever the app's code asks; unset, L{Worker}'s C{eager}
-#: decides.
-ENV_EAGER = "COCAINE_WORKER_EAGER"
-
-#: Exit statuses.
-EXIT_OK = 0
-EXIT_FAILURE = 1
+#: Exit status of a bad command line (the others: L{EXIT_OK},
+#: L{EXIT_FAILURE}).
 EXIT_USAGE = 2
 
 USAGE = ("usage: {} --app NAME --endpoint /path/to/app.sock "
          "--locator HOST:PORT --protocol 1 --uuid UUID")
 
 
-def _seconds(value, variable, default):
-    """
-    @return: C{value} if given, else the float in the environment variable
-        C{variable} if it holds a positive number, else C{default}.
-    """
-    if value is not None:
-        return float(value)
-    try:
-        number = float(os.environ.get(variable, ""))
-    except ValueError:
-        return default
-    return number if number > 0 else default
-
-
-def appAuthorization(environ=None):
-    """
-    The app's credentials from C{COCAINE_APP_TOKEN_TYPE} and
-    C{COCAINE_APP_TOKEN_BODY} (as Cocaine 0.12 gives them), as an
-    C{authorization} header value C{"TYPE BODY"}; L{None} without them.
-    """
-    environ = os.environ if environ is None else environ
-    kind = environ.get(ENV_TOKEN_TYPE)
-    body = environ.get(ENV_TOKEN_BODY)
-    if not kind or not body:
-        return None
-    return "{} {}".format(kind, body)
-
-
-#: Whether asyncio can start a task eagerly (Python 3.12): coroutine
-#: handlers then start in a task of their own, stepped at once; before,
-#: the worker steps them itself and makes a task only for one that waits.
-EAGER_START = sys.version_info >= (3, 12)
-
-def _eagerWanted(eager):
-    """
-    @return: what C{COCAINE_WORKER_EAGER} says when it is set (the
-        operator's switch), else C{eager} if given, else L{EAGER_START}.
-    @raise ValueError: the variable is set to something else than C{0} or
-        C{1}.
-    """
-    value = os.environ.get(ENV_EAGER, "").strip()
-    if value:
-        if value not in ("0", "1"):
-            raise ValueError("{} must be 0 or 1, not {!r}".format(
-                ENV_EAGER, value))
-        return value == "1"
-    if eager is not None:
-        return bool(eager)
-    return EAGER_START
-
-
-#: L{_Resumed}'s C{_yielded} once the task has it
-_HANDED = object()
-
-
-class _Resumed:
-    """
-    A coroutine handler that suspended in its first step, outside any task
-    (L{Worker._start}): the coroutine of the task that drives it on.
-
-    The task's first C{send} gets what that step yielded (the future the
-    handler waits for); every later C{send} and every C{throw} (the task's
-    cancellation included, even before its first step) goes to the
-    handler's coroutine. When that ends, the session ends as a plain
-    function's does in L{Worker._start} (its response closed if open, or
-    failed on an exception or cancellation) and the task's result is
-    L{None}.
-    """
-
-    __slots__ = ("_worker", "_coroutine", "_yielded", "_request",
-                 "_response")
-
-    def __init__(self, worker, coroutine, yielded, request, response):
-        self._worker = worker
-        self._coroutine = coroutine
-        self._yielded = yielded
-        self._request = request
-        self._response = response
-
-    def send(self, value):
-        yielded = self._yielded
-        if yielded is not _HANDED:
-            self._yielded = _HANDED
-            return yielded
-        return self._step(self._coroutine.send, value)
-
-    def throw(self, error, *details):
-        yielded, self._yielded = self._yielded, _HANDED
-        if (yielded is not _HANDED
-                and isinstance(error, asyncio.CancelledError)
-                and getattr(yielded, "_asyncio_future_blocking", False)
-                and yielded.cancel()):
-            # cancelled before the task's first step: as a task cancelled
-            # while it waits, the future the handler waits for is
-            # cancelled, and the task, waiting for it, is woken with that
-            return yielded
-        return self._step(self._coroutine.throw, error, *details)
-
-    def close(self):
-        self._coroutine.close()
-
-    def __await__(self):
-        return self
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return self.send(None)
-
-    # what asyncio and debuggers read of a task's coroutine (its repr,
-    # Task.get_stack and print_stack): the handler's own coroutine's
-
-    @property
-    def __name__(self):
-        return self._coroutine.__name__
-
-    @property
-    def cr_code(self):
-        return self._coroutine.cr_code
-
-    @property
-    def cr_frame(self):
-        return self._coroutine.cr_frame
-
-    @property
-    def cr_running(self):
-        return self._coroutine.cr_running
-
-    @property
-    def cr_await(self):
-        return self._coroutine.cr_await
-
-    def _step(self, method, *args):
-        worker, request, response = (
-            self._worker, self._request, self._response)
-        try:
-            return method(*args)
-        except StopIteration:
-            if not response._closed:
-                response.close()
-        except asyncio.CancelledError:
-            worker._cancelled(request, response)
-        except Exception as error:
-            worker._raised(request, response, error)
-        except BaseException:
-            worker._sessions.pop(request.channel, None)
-            raise
-        worker._sessions.pop(request.channel, None)
-        raise StopIteration
-
-
-class Worker:
+class Worker(ControlChannel):
     """
     A worker: serves named events with handlers.
 
@@ -301,15 +138,15 @@ class Worker:
         self.locators = parseLocators(self.locator)
         self.protocol = arguments.get("protocol")
         self.authorization = appAuthorization()
-        self.heartbeatInterval = _seconds(
+        self.heartbeatInterval = seconds(
             heartbeatInterval, ENV_HEARTBEAT_INTERVAL,
             DEFAULT_HEARTBEAT_INTERVAL)
-        self.disownTimeout = _seconds(
+        self.disownTimeout = seconds(
             disownTimeout, ENV_DISOWN_TIMEOUT, DEFAULT_DISOWN_TIMEOUT)
-        self.terminateGrace = _seconds(
+        self.terminateGrace = seconds(
             terminateGrace, ENV_TERMINATE_GRACE, DEFAULT_TERMINATE_GRACE)
         #: whether coroutine handlers start without a task (L{ENV_EAGER})
-        self._eager = _eagerWanted(eager)
+        self._eager = eagerWanted(eager)
         #: event name -> (handler, whether it is a coroutine function to
         #: step eagerly)
         self._handlers = {}
@@ -605,7 +442,7 @@ class Worker:
 
         An eager coroutine handler's coroutine is stepped once, as Python
         3.12's eager tasks do: one that ends there needs no task; one that
-        suspends goes on in a task (L{_Resumed}). From Python 3.12 on, it
+        suspends goes on in a task (L{ResumedHandler}). From Python 3.12 on, it
         is started in an eagerly started task instead (L{EAGER_START}). A
         plain function is called; one that returns an awaitable (as a
         coroutine function of a worker that is not eager does) goes on in
@@ -624,7 +461,7 @@ class Worker:
                 # one, goes on in: its context variables are its own, as
                 # a task's
                 context = copy_context()
-                # (inline, not through _Resumed: most handlers end in
+                # (inline, not through ResumedHandler: most handlers end in
                 # this step, and the calls and deeper unwinding cost the
                 # echo 9% more instructions a request)
                 try:
@@ -641,7 +478,7 @@ class Worker:
                     loop = self._loop or asyncio.get_running_loop()
                     sessions[request.channel] = (
                         request, response, loop.create_task(
-                            _Resumed(self, started, yielded, request,
+                            ResumedHandler(self, started, yielded, request,
                                      response), context=context))
                     tasks = True
                     continue
@@ -719,65 +556,3 @@ class Worker:
             traceback.print_exc(file=sys.stderr)
         except (OSError, ValueError):
             pass
-
-    # -- heartbeats and termination ---------------------------------------
-
-    def _heartbeat(self):
-        self.send(CONTROL_CHANNEL, HEARTBEAT, [])
-        loop = asyncio.get_running_loop()
-        if self._disownTimer is None:
-            self._disownTimer = loop.call_later(
-                self.disownTimeout, self._disowned)
-        self._heartbeatTimer = loop.call_later(
-            self.heartbeatInterval, self._heartbeat)
-
-    def _disowned(self):
-        self._disownTimer = None
-        self.log("disowned: no heartbeat answer from the runtime in {:g} s; "
-                 "exiting".format(self.disownTimeout))
-        self.stop(EXIT_FAILURE)
-
-    def _stopTimers(self):
-        for timer in (self._heartbeatTimer, self._disownTimer):
-            if timer is not None:
-                timer.cancel()
-        self._heartbeatTimer = self._disownTimer = None
-
-    def _terminate(self, args):
-        if self._terminating:
-            return
-        self._terminating = True
-        self._stopTimers()
-        code = args[0] if args else 1
-        reason = args[1] if len(args) > 1 else b""
-        self.log("terminate requested by the runtime: {!r} {}; {} session(s)"
-                 " running".format(code, text(reason), len(self._sessions)))
-        asyncio.get_running_loop().create_task(
-            self._shutdown(args))
-
-    async def _shutdown(self, args):
-        """
-        Let running handlers finish within the grace period, fail the rest,
-        answer the terminate and stop.
-        """
-        tasks = [task for _, _, task in self._sessions.values()
-                 if task is not None]
-        if tasks:
-            _, pending = await asyncio.wait(tasks,
-                                            timeout=self.terminateGrace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=0.1)
-        for request, response, task in list(self._sessions.values()):
-            response._fail(TERMINATING,
-                           "worker is terminating: the handler did not "
-                           "finish")
-        # Echo what the runtime sent; text goes back as msgpack str, as the
-        # real framework (which packs every string as raw) does.
-        answer = [text(value) if isinstance(value, bytes) else value
-                  for value in args]
-        self.send(CONTROL_CHANNEL, TERMINATE, answer)
-        await self.drain()
-        self.log("terminated")
-        self.stop(EXIT_OK)

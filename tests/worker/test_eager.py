@@ -17,8 +17,9 @@ import msgpack
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.protocol.framing import Decoder
+from cocaine.worker.eager import ResumedHandler
 from cocaine.worker.worker import (
-    EAGER_START, ENV_EAGER, Worker, _Resumed, runLoop)
+    EAGER_START, ENV_EAGER, Worker, runLoop)
 
 TERMINATED = [[42, 300], "worker is terminating: the handler did not finish"]
 
@@ -183,7 +184,7 @@ class EagerTests(SynchronousTestCase):
             lambda worker: seen.append(worker._sessions[2][2]),
             pack([2, 0, [b"later"]], [2, 2, []]))
         self.assertEqual(len(tasks), 1)
-        self.assertIsInstance(tasks[0], _Resumed)
+        self.assertIsInstance(tasks[0], ResumedHandler)
         self.assertIsNone(seen[0])
         self.assertIsInstance(seen[1], asyncio.Task)
         self.assertIs(seen[2], seen[1])
