@@ -29,6 +29,20 @@ ownStep = "Python 3.12 and later: asyncio starts the handler's task eagerly"
 eagerStart = "Python before 3.12: the worker steps the handler itself"
 
 
+def waitsForAChunk(ends):
+    """
+    @return: a handler that waits for a chunk and appends C{"cancelled"}
+        to C{ends} when that wait is cancelled.
+    """
+    async def waits(request, response):
+        try:
+            await request.read()
+        except asyncio.CancelledError:
+            ends.append("cancelled")
+            raise
+    return waits
+
+
 class Recorder:
     """
     A worker's connection: keeps what the worker sends, decoded.
@@ -324,13 +338,7 @@ class EagerTests(SynchronousTestCase):
         answered.
         """
         ends = []
-
-        async def waits(request, response):
-            try:
-                await request.read()
-            except asyncio.CancelledError:
-                ends.append("cancelled")
-                raise
+        waits = waitsForAChunk(ends)
 
         worker, recorder, tasks = self.serve(
             {"waits": waits}, pack([2, 0, ["waits"]]),
@@ -348,13 +356,7 @@ class EagerTests(SynchronousTestCase):
         throws the cancellation into the handler's coroutine.
         """
         ends = []
-
-        async def waits(request, response):
-            try:
-                await request.read()
-            except asyncio.CancelledError:
-                ends.append("cancelled")
-                raise
+        waits = waitsForAChunk(ends)
 
         def invokeAndCancel(worker):
             worker._received(pack([2, 0, ["waits"]]))

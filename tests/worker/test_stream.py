@@ -34,6 +34,21 @@ class FakeConnection:
         self.sent.append("drained")
 
 
+class RecordingTransport:
+    """
+    An asyncio transport that records what is written to it.
+    """
+
+    def __init__(self):
+        self.written = []
+
+    def write(self, data):
+        self.written.append(data)
+
+    def is_closing(self):
+        return False
+
+
 class RequestTests(TestCase):
     """
     L{Request} is the request stream a handler reads.
@@ -214,19 +229,9 @@ class ConnectionDrainTests(SynchronousTestCase):
     def test_drainFlushesPending(self):
         from cocaine.worker.worker import _Connection
 
-        class Transport:
-            def __init__(self):
-                self.written = []
-
-            def write(self, data):
-                self.written.append(data)
-
-            def is_closing(self):
-                return False
-
         async def scenario():
             connection = _Connection(worker=None)
-            transport = Transport()
+            transport = RecordingTransport()
             connection.connection_made(transport)
             connection.write(b"a")
             connection.write(b"b")
@@ -248,16 +253,6 @@ class ConnectionReadTests(SynchronousTestCase):
     def test_repliesOfOneReadInOneTurn(self):
         from cocaine.worker.worker import _Connection
 
-        class Transport:
-            def __init__(self):
-                self.written = []
-
-            def write(self, data):
-                self.written.append(data)
-
-            def is_closing(self):
-                return False
-
         async def handler(connection, name):
             connection.write(name + b"1")
             connection.write(name + b"2")
@@ -271,7 +266,7 @@ class ConnectionReadTests(SynchronousTestCase):
         async def scenario():
             nonlocal connection
             connection = _Connection(worker=Worker())
-            transport = Transport()
+            transport = RecordingTransport()
             connection.connection_made(transport)
             buffer = connection.get_buffer(-1)
             buffer[:3] = b"a b"
@@ -297,16 +292,6 @@ class ConnectionReadTests(SynchronousTestCase):
         """
         from cocaine.worker.worker import _Connection
 
-        class Transport:
-            def __init__(self):
-                self.written = []
-
-            def write(self, data):
-                self.written.append(data)
-
-            def is_closing(self):
-                return False
-
         class Worker:
             def _received(self, data):
                 for name in data.split():
@@ -317,7 +302,7 @@ class ConnectionReadTests(SynchronousTestCase):
         async def scenario():
             nonlocal connection
             connection = _Connection(worker=Worker())
-            transport = Transport()
+            transport = RecordingTransport()
             connection.connection_made(transport)
             buffer = connection.get_buffer(-1)
             buffer[:3] = b"a b"
