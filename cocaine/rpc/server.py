@@ -217,6 +217,8 @@ class ServerProtocol(FlowControl, Protocol):
         if headers == self._literal:
             # the same literal entries as before (a client's credentials,
             # on every call): they decode to the same, whatever the table
+            # (the same list: handlers read their headers, none changes
+            # them)
             return self._decoded
         if self._headers is None:
             self._headers = HeaderTable()
