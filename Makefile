@@ -35,4 +35,5 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) _trial_temp var build *.egg-info
+	rm -rf $(VENV) _trial_temp var build *.egg-info cocaine/protocol/framing.c
+	find cocaine -name "*.so" -delete

@@ -2,7 +2,7 @@
 What one request costs on the node's hot paths, in CPU instructions,
 side by side with another revision of this repository.
 
-    python -m bench.paths [--against REV] [--requests N] [--quick]
+    python -m bench.paths [--against REV | --pure] [--requests N] [--quick]
                           [--only WORKLOAD ...]
 
 Each workload of L{bench.pathload} (an app request through the server
@@ -17,7 +17,9 @@ counts do not depend on what else the machine is doing, so two revisions
 compare on a shared, noisy machine where request rates do not (the wall
 clock figures of L{bench.apps} and L{bench.rpc} drift by tens of percent
 between runs here). C{REV} is checked out into a temporary worktree,
-removed afterwards. Needs valgrind (Debian's C{valgrind}).
+removed afterwards. C{--pure} compares this tree with itself run from
+the Python source of its compiled modules (L{cocaine.compiled}): what
+compiling them buys. Needs valgrind (Debian's C{valgrind}).
 """
 
 import argparse
@@ -29,6 +31,7 @@ import sys
 import tempfile
 
 from bench.rpc import machine
+from cocaine.compiled import ENV_PURE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
@@ -37,12 +40,14 @@ WORKLOADS = ("app", "stream", "storage", "worker", "worker-loop",
              "client-request", "client-call")
 
 
-def instructions(tree, workload, requests):
+def instructions(tree, workload, requests, pure=False):
     """
     @return: the instructions callgrind counted for C{requests} requests
-        of C{workload} with C{tree} first on the path.
+        of C{workload} with C{tree} first on the path (and its compiled
+        modules run from their Python source if C{pure}).
     """
     env = dict(os.environ, PYTHONPATH=tree)
+    env[ENV_PURE] = "1" if pure else "0"
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, LOAD, workload, str(requests)],
@@ -54,9 +59,9 @@ def instructions(tree, workload, requests):
     return int(match.group(1))
 
 
-def perRequest(tree, workload, requests):
-    low = instructions(tree, workload, requests)
-    high = instructions(tree, workload, 3 * requests)
+def perRequest(tree, workload, requests, pure=False):
+    low = instructions(tree, workload, requests, pure)
+    high = instructions(tree, workload, 3 * requests, pure)
     return (high - low) / (2.0 * requests)
 
 
@@ -99,6 +104,9 @@ def main(argv=None):
     parser.add_argument("--against", metavar="REV",
                         help="a revision to compare with (a commit, tag or "
                         "branch of this repository)")
+    parser.add_argument("--pure", action="store_true",
+                        help="compare with this tree run from the Python "
+                        "source of its compiled modules")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--quick", action="store_true",
                         help="200 requests (a check that it runs)")
@@ -109,6 +117,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.requests = 200
+    if args.pure and args.against:
+        parser.error("--pure compares this tree with itself: not with "
+                     "--against")
     if args.requests < 16:
         parser.error("--requests: at least 16 (a read carries 16), got "
                      "{}".format(args.requests))
@@ -131,14 +142,18 @@ def main(argv=None):
         if other:
             columns.insert(0, "{} ({})".format(args.against,
                                                revisionOf(other)))
+        elif args.pure:
+            columns.insert(0, "its Python source ({}=1)".format(ENV_PURE))
+        compared = other or args.pure
         print("| path | " + " | ".join(columns) + (
-            " | this/that |" if other else " |"))
-        print("|---|" + "---|" * (len(columns) + (1 if other else 0)))
+            " | this/that |" if compared else " |"))
+        print("|---|" + "---|" * (len(columns) + (1 if compared else 0)))
         for workload in args.only or WORKLOADS:
             ours = perRequest(ROOT, workload, args.requests)
             cells = ["{:,.0f}".format(ours)]
-            if other:
-                theirs = perRequest(other, workload, args.requests)
+            if compared:
+                theirs = perRequest(other or ROOT, workload, args.requests,
+                                    pure=not other)
                 cells = ["{:,.0f}".format(theirs)] + cells + [
                     "{:.3f}".format(ours / theirs)]
             print("| {} | {} |".format(workload, " | ".join(cells)))

@@ -26,12 +26,13 @@ import sys
 INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH")
 
 #: Passed through when set: the worker SDK's timing settings, its choice
-#: of event loop and of eager handlers (L{cocaine.worker.worker}) and the CA (and name) clients check a node
-#: with C{network.tls} against (L{cocaine.rpc.tls},
-#: L{cocaine.worker.tls}).
+#: of event loop and of eager handlers (L{cocaine.worker.worker}), whether
+#: compiled modules run from their source (L{cocaine.compiled}) and the
+#: CA (and name) clients check a node with C{network.tls} against
+#: (L{cocaine.rpc.tls}, L{cocaine.worker.tls}).
 WORKER_VARIABLES = ("COCAINE_HEARTBEAT_INTERVAL", "COCAINE_DISOWN_TIMEOUT",
                     "COCAINE_TERMINATE_GRACE", "COCAINE_WORKER_LOOP",
-                    "COCAINE_WORKER_EAGER",
+                    "COCAINE_WORKER_EAGER", "COCAINE_PURE_PYTHON",
                     # how clients reach a node with network.tls (not the
                     # node's own client certificate: see docs/security.md)
                     "COCAINE_TLS_CA", "COCAINE_TLS_SERVER_NAME")

@@ -82,3 +82,34 @@ class ArgumentTests(SynchronousTestCase):
 
     def test_tooFewRequests(self):
         self.assertRaises(SystemExit, paths.main, ["--requests", "-5"])
+
+    def test_pureWithAgainst(self):
+        """
+        C{--pure} compares the tree with itself, so it does not go with
+        C{--against}.
+        """
+        self.assertRaises(SystemExit, paths.main,
+                          ["--pure", "--against", "HEAD"])
+
+
+class PureTests(SynchronousTestCase):
+    """
+    C{--pure} runs the other column from the Python source of the compiled
+    modules, and the tree's own column from what was built.
+    """
+
+    def test_switch(self):
+        runs = []
+
+        def run(command, env, **kwargs):
+            runs.append(env[paths.ENV_PURE])
+
+            class Result:
+                returncode = 0
+                stderr = "==1== Collected : {}".format(1000 * len(runs))
+            return Result()
+        self.patch(paths.subprocess, "run", run)
+        self.assertEqual(paths.perRequest(paths.ROOT, "app", 16, pure=True),
+                         1000 / 32.0)
+        self.assertEqual(paths.perRequest(paths.ROOT, "app", 16), 1000 / 32.0)
+        self.assertEqual(runs, ["1", "1", "0", "0"])

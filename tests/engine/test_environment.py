@@ -42,6 +42,14 @@ class WorkerEnvironmentTests(SynchronousTestCase):
         env = workerEnvironment({"COCAINE_WORKER_EAGER": "1"})
         self.assertEqual(env["COCAINE_WORKER_EAGER"], "1")
 
+    def test_pythonSource(self):
+        """
+        The switch that runs compiled modules from their Python source
+        passes, so workers run as the node does.
+        """
+        env = workerEnvironment({"COCAINE_PURE_PYTHON": "1"})
+        self.assertEqual(env["COCAINE_PURE_PYTHON"], "1")
+
     def test_tlsCA(self):
         """
         The CA and server name clients check a TLS node against pass; the

@@ -4,11 +4,14 @@ byte stream (PROTOCOL.md section 1).
 """
 
 import struct
+import sys
+import types
 
 import msgpack
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine.compiled import pythonSource
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import (
     DEFAULT_MAX_BUFFER, Decoder, Encoder, checkMessage, packValue,
@@ -16,6 +19,13 @@ from cocaine.protocol.framing import (
 
 #: The deterministic Hypothesis profile of this project.
 DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
+
+#: The same, for a test that also runs on the decoder of the Python source
+#: (L{PythonSourceDecoderTests}): one function called from two test
+#: classes, which Hypothesis warns about because of its example database,
+#: which this profile does not use.
+BOTH_DECODERS = settings(
+    DETERMINISTIC, suppress_health_check=[HealthCheck.differing_executors])
 
 
 def pack(value):
@@ -350,7 +360,7 @@ class DecoderTests(SynchronousTestCase):
         self.assertEqual(DEFAULT_MAX_BUFFER, 128 * 1024 * 1024)
         self.assertEqual(Decoder().maxBuffer, DEFAULT_MAX_BUFFER)
 
-    @DETERMINISTIC
+    @BOTH_DECODERS
     @given(chunkedStreams())
     def test_anyChunking(self, case):
         """
@@ -366,7 +376,7 @@ class DecoderTests(SynchronousTestCase):
             decoded.extend(decoder.feed(chunk))
         self.assertEqual(decoded, expected)
 
-    @DETERMINISTIC
+    @BOTH_DECODERS
     @given(st.lists(_messages, min_size=1, max_size=4))
     def test_byteByByte(self, messages):
         """
@@ -378,6 +388,25 @@ class DecoderTests(SynchronousTestCase):
         for i in range(len(stream)):
             decoded.extend(decoder.feed(stream[i:i + 1]))
         self.assertEqual(decoded, [_expected(m) for m in messages])
+
+
+class PythonSourceDecoderTests(DecoderTests):
+    """
+    The same tests on the L{Decoder} of the module's Python source: what
+    runs where it was not compiled (L{cocaine.compiled}). Where it was
+    not, both classes test the same decoder.
+    """
+
+    def setUp(self):
+        self.patch(sys.modules[__name__], "Decoder",
+                   pythonSource("cocaine.protocol.framing").Decoder)
+
+    def test_fromSource(self):
+        """
+        These tests do run on the decoder of the Python source: its
+        methods are Python functions.
+        """
+        self.assertIsInstance(Decoder.__dict__["feed"], types.FunctionType)
 
 
 class CheckMessageTests(SynchronousTestCase):

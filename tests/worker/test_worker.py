@@ -197,8 +197,9 @@ class ControlTests(WorkerMixin, TestCase):
     def test_noTwisted(self):
         """
         Importing the SDK imports no Twisted and nothing of Cocaine's but
-        the worker SDK, the protocol (the one codec and declaration) and
-        the errors.
+        the worker SDK, the protocol (the one codec and declaration), the
+        errors and the package's switch between compiled modules and their
+        source.
         """
         process = subprocess.run(
             [sys.executable, "-c",
@@ -206,7 +207,7 @@ class ControlTests(WorkerMixin, TestCase):
              "sys.modules if m.split('.')[0] == 'twisted' or "
              "m.startswith('cocaine.') and not "
              "m.startswith(('cocaine.worker', 'cocaine.protocol', "
-             "'cocaine.errors'))))"],
+             "'cocaine.errors', 'cocaine.compiled'))))"],
             stdout=subprocess.PIPE, timeout=10, cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=ROOT))
         self.assertEqual(process.stdout.strip(), b"[]")
