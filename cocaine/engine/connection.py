@@ -11,7 +11,7 @@ from twisted.logger import Logger
 
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
-from cocaine.protocol.worker import CONTROL_CHANNEL, HANDSHAKE, text
+from cocaine.protocol.worker import CHUNK, CONTROL_CHANNEL, HANDSHAKE, text
 from cocaine.rpc import writes
 
 
@@ -95,6 +95,10 @@ class WorkerConnection(Protocol):
 
     def _deliver(self, messages):
         heard = False
+        # chunks in a row for one session (each of one value): they go to
+        # it together, so a stream's chunks that one read brought cost
+        # one call down to the client's connection and one write
+        run = runSession = None
         for channel, mtype, args, _ in messages:
             worker = self.worker
             if worker is None:
@@ -104,18 +108,39 @@ class WorkerConnection(Protocol):
             if not heard:
                 heard = True
                 worker.heard()
+            # a session's message goes straight to it (Worker.route's
+            # lookup, inlined: once per chunk of every stream); the
+            # control channel's and unknown channels' through route
+            session = worker.sessions.get(channel)
+            if run is not None:
+                if (session is runSession and mtype == CHUNK
+                        and len(args) == 1):
+                    run.append(args)
+                    continue
+                try:
+                    runSession.chunksFromWorker(run)
+                except Exception:
+                    self._failed(worker)
+                run = None
             try:
-                # a session's message goes straight to it (Worker.route's
-                # lookup, inlined: once per chunk of every stream); the
-                # control channel's and unknown channels' through route
-                session = worker.sessions.get(channel)
                 if session is not None and channel != CONTROL_CHANNEL:
-                    session.fromWorker(worker, channel, mtype, args)
+                    if mtype == CHUNK and len(args) == 1:
+                        run, runSession = [args], session
+                    else:
+                        session.fromWorker(worker, channel, mtype, args)
                 else:
                     worker.route(channel, mtype, args)
             except Exception:
-                self.log.failure("app {app}: worker {uuid} message",
-                                 app=self.engine.name, uuid=worker.uuid)
+                self._failed(worker)
+        if run is not None:
+            try:
+                runSession.chunksFromWorker(run)
+            except Exception:
+                self._failed(self.worker)
+
+    def _failed(self, worker):
+        self.log.failure("app {app}: worker {uuid} message",
+                         app=self.engine.name, uuid=worker.uuid)
 
     def _handshake(self, channel, mtype, args):
         uuid = text(args[0]) if args else None

@@ -173,6 +173,20 @@ class Session:
         elif mtype == CLOSE or mtype == ERROR:
             self.machine.responseEnded(mtype, args)
 
+    def chunksFromWorker(self, run):
+        """
+        Chunks of the worker's response stream that came in a row, each
+        an args list of one value: a client connection's upstream takes
+        them in one write.
+        """
+        if len(run) == 1:
+            self._toClient(run[0])
+        elif self._toClient is not _drop and type(self.upstream) is Upstream:
+            self.upstream.writeChunks(run)
+        else:
+            for args in run:
+                self._toClient(args)
+
     def workerLost(self, worker):
         """
         The worker died or lost its connection before the response ended.

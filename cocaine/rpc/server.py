@@ -132,6 +132,21 @@ class ServerProtocol(FlowControl, Protocol):
                     return
             writes.write(self.transport, data)
 
+    def sendMessages(self, channel, mtype, argsLists):
+        """
+        Write one message C{mtype} on C{channel} for each args list of
+        C{argsLists}, joined: one write, counted against the write limit
+        as one message; a no-op once the connection is broken.
+        """
+        if not self._broken:
+            pack = self._pack
+            data = b"".join([pack([channel, mtype, args])
+                             for args in argsLists])
+            if len(data) > _SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
     def sendPacked(self, channel, mtype, packedArgs):
         """
         Write one message whose args array is already packed; a no-op once

@@ -77,6 +77,19 @@ class Upstream:
         else:
             self.send("write", *args)
 
+    def writeChunks(self, argsLists):
+        """
+        Send stream chunks (C{write}), one for each args list of
+        C{argsLists}, in one write to the connection: the chunks of an
+        app's stream that one read from its worker brought.
+        """
+        index = self._chunk
+        if index is not None and not self.closed:
+            self._connection.sendMessages(self.channel, index, argsLists)
+        else:
+            for args in argsLists:
+                self.send("write", *args)
+
     def writePacked(self, packedArgs):
         """
         Send a stream chunk (C{write}) whose args array is already packed:

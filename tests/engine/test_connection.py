@@ -123,3 +123,89 @@ class HoldTests(SynchronousTestCase):
         engine = FakeEngine(FakeWorker(None), 0)
         connection = WorkerListener(engine, clock).buildProtocol(None)
         self.assertIs(connection._reactor, clock)
+
+
+class _Session:
+    """
+    Records what a worker connection hands a session.
+    """
+
+    def __init__(self, name, received, fail=False):
+        self.name = name
+        self.received = received
+        self.fail = fail
+
+    def fromWorker(self, worker, channel, mtype, args):
+        self.received.append((self.name, mtype, args))
+
+    def chunksFromWorker(self, run):
+        if self.fail:
+            raise ValueError("boom")
+        self.received.append((self.name, "run", run))
+
+
+class RunTests(SynchronousTestCase):
+    """
+    Chunks a worker sent in a row for one session reach it together
+    (L{cocaine.engine.session.Session.chunksFromWorker}), in the order of
+    the stream with everything else.
+    """
+
+    def setUp(self):
+        self.received = []
+        worker = FakeWorker(FakeDescriptor())
+        worker.sessions = {2: _Session("a", self.received),
+                           3: _Session("b", self.received)}
+        self.connection = WorkerConnection(FakeEngine(worker, 0), None)
+        self.connection.makeConnection(FakeDescriptor())
+        self.connection.dataReceived(msgpack.packb([1, 0, ["w"]]))
+
+    def feed(self, *messages):
+        self.connection.dataReceived(
+            b"".join(msgpack.packb(m) for m in messages))
+
+    def test_inARow(self):
+        """
+        A read's chunks for one session come as one run; its close after
+        them.
+        """
+        self.feed([2, 0, [b"x"]], [2, 0, [b"y"]], [2, 0, [b"z"]], [2, 2, []])
+        self.assertEqual(self.received, [
+            ("a", "run", [[b"x"], [b"y"], [b"z"]]), ("a", 2, [])])
+
+    def test_interleaved(self):
+        """
+        Another session's message ends a run: each session hears its
+        chunks in order, and nothing overtakes anything.
+        """
+        self.feed([2, 0, [b"1"]], [2, 0, [b"2"]], [3, 0, [b"3"]],
+                  [2, 0, [b"4"]], [3, 2, []], [2, 2, []])
+        self.assertEqual(self.received, [
+            ("a", "run", [[b"1"], [b"2"]]), ("b", "run", [[b"3"]]),
+            ("a", "run", [[b"4"]]), ("b", 2, []), ("a", 2, [])])
+
+    def test_notOneValue(self):
+        """
+        A chunk of other than one value goes on by itself, as before.
+        """
+        self.feed([2, 0, [b"x"]], [2, 0, []], [2, 0, [b"y", b"z"]])
+        self.assertEqual(self.received, [
+            ("a", "run", [[b"x"]]), ("a", 0, []), ("a", 0, [b"y", b"z"])])
+
+    def test_lastOfRead(self):
+        """
+        A run the read ends with reaches the session at the end of that
+        read.
+        """
+        self.feed([2, 0, [b"x"]])
+        self.assertEqual(self.received, [("a", "run", [[b"x"]])])
+
+    def test_failureLogged(self):
+        """
+        A session failing on its run is logged and the read's later
+        messages still go on.
+        """
+        self.connection.worker.sessions[2].fail = True
+        self.feed([2, 0, [b"x"]], [3, 0, [b"y"]], [2, 0, [b"z"]])
+        self.assertEqual(self.received, [("b", "run", [[b"y"]])])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 2)

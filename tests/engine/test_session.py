@@ -13,6 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.engine.session import Session, SessionMachine, parseDeadline
 from cocaine.engine.stats import AppStats
 from cocaine.errors import EngineBroken, QueueFull
+from cocaine.protocol.idl import STREAMING
+from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import initialState
 from cocaine.testing import FakeUpstream
 
@@ -55,6 +57,24 @@ class RecordingWorker:
 
     def finished(self, channel):
         self.events.append(("finished", channel))
+
+
+class _RecordingConnection:
+    """
+    Stands where a server connection would under an L{Upstream}: records
+    what it is asked to send.
+    """
+
+    def __init__(self):
+        self.sent = []
+        self._upstreams = {}
+        self._dispatch = {}
+
+    def sendMessage(self, channel, mtype, args):
+        self.sent.append(("message", channel, mtype, args))
+
+    def sendMessages(self, channel, mtype, argsLists):
+        self.sent.append(("messages", channel, mtype, argsLists))
 
 
 class _SessionCase(SynchronousTestCase):
@@ -275,6 +295,40 @@ class RunningTests(_SessionCase):
             session.fromWorker(self.worker, 2, 0, [chunk])
         self.assertEqual(self.upstream.sent,
                          [("write", b"a"), ("write", b""), ("write", b"c")])
+
+    def test_chunksInARow(self):
+        """
+        Chunks the worker sent in a row reach an upstream without
+        C{writeChunks} one by one, in order.
+        """
+        session = self.responding()
+        session.chunksFromWorker([[b"a"], [b""], [b"c"]])
+        session.chunksFromWorker([[b"d"]])
+        self.assertEqual(self.upstream.sent, [("write", b"a"), ("write", b""),
+                                              ("write", b"c"), ("write", b"d")])
+
+    def test_chunksInARowToUpstream(self):
+        """
+        A client connection's L{Upstream} takes chunks in a row in one
+        write of the connection (one alone as before).
+        """
+        connection = _RecordingConnection()
+        self.upstream = Upstream(connection, 7, STREAMING)
+        session = self.responding()
+        session.chunksFromWorker([[b"a"], [b"b"]])
+        session.chunksFromWorker([[b"c"]])
+        self.assertEqual(connection.sent, [
+            ("messages", 7, 0, [[b"a"], [b"b"]]), ("message", 7, 0, [b"c"])])
+
+    def test_chunksInARowAnswered(self):
+        """
+        Once the client has its answer, chunks in a row go nowhere.
+        """
+        session = self.running()
+        session.fromWorker(self.worker, 2, 2, [])
+        del self.upstream.sent[:]
+        session.chunksFromWorker([[b"late"], [b"later"]])
+        self.assertEqual(self.upstream.sent, [])
 
     def test_upstreamWithSendAlone(self):
         """

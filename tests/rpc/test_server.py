@@ -715,6 +715,38 @@ class StreamingTests(_Case):
         self.assertTrue(upstream.closed)
         self.assertEqual(closed, [True])
 
+    def test_writeChunks(self):
+        """
+        C{writeChunks} sends a chunk for each args list, in one write of
+        the connection.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        written = []
+        transport = self.connection.protocol.transport
+        original = transport.write
+
+        def write(data):
+            written.append(data)
+            original(data)
+        self.patch(transport, "write", write)
+        upstream.writeChunks([[b"a"], [b"b"], [b""]])
+        self.assertEqual(len(written), 1)
+        self.assertEqual(self.connection.replies(),
+                         [[9, 0, [b"a"]], [9, 0, [b"b"]], [9, 0, [b""]]])
+        self.assertFalse(upstream.closed)
+
+    def test_writeChunksClosed(self):
+        """
+        C{writeChunks} after the stream's end sends nothing; where the
+        protocol has no chunk it is a protocol violation.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        upstream.close()
+        upstream.writeChunks([[b"late"]])
+        self.assertEqual(self.connection.replies(), [[9, 2, []]])
+        primitive = Upstream(self.connection.protocol, 10, PRIMITIVE)
+        self.assertRaises(ProtocolViolation, primitive.writeChunks, [[b"x"]])
+
     def test_closeNotAllowed(self):
         """
         C{close} where the protocol has none is a protocol violation and
