@@ -12,8 +12,8 @@ with close or error towards the client, exactly once.
 The per-chunk path does not go through the machine (an input costs about
 a microsecond, and a request has several chunks): each transition's
 outputs choose where chunks go next (L{Session._toWorker} buffers, forwards
-or drops a client's message; L{Session._toClient} forwards or drops a
-worker's chunk). Only the ends of the streams and the rare events are
+or drops a client's message; L{Session._toClient} forwards or drops the
+worker's chunks that came in a row). Only the ends of the streams and the rare events are
 inputs. The outputs that end the session towards the client also count
 how it ended in the engine's L{cocaine.engine.stats.AppStats}, once.
 """
@@ -169,23 +169,17 @@ class Session:
         A message of the worker's response stream.
         """
         if mtype == CHUNK:
-            self._toClient(args)
+            self._toClient((args,))
         elif mtype == CLOSE or mtype == ERROR:
             self.machine.responseEnded(mtype, args)
 
     def chunksFromWorker(self, run):
         """
-        Chunks of the worker's response stream that came in a row, each
-        an args list of one value: a client connection's upstream takes
-        them in one write.
+        Chunks of the worker's response stream that came in a row: a list
+        of their args lists, each of one value. A client connection's
+        upstream takes them in one write.
         """
-        if len(run) == 1:
-            self._toClient(run[0])
-        elif self._toClient is not _drop and type(self.upstream) is Upstream:
-            self.upstream.writeChunks(run)
-        else:
-            for args in run:
-                self._toClient(args)
+        self._toClient(run)
 
     def workerLost(self, worker):
         """
@@ -247,17 +241,22 @@ class Session:
     def _forward(self, mtype, args):
         self.worker.send(self.channel, mtype, args)
 
-    def _answer(self, args):
-        # a chunk, even when the worker sent its write without one
-        self.upstream.send("write", args[0] if args else b"")
+    def _answer(self, run):
+        # a chunk each, even when the worker sent its write without one
+        send = self.upstream.send
+        for args in run:
+            send("write", args[0] if args else b"")
 
-    def _answerArgs(self, args):
+    def _answerArgs(self, run):
         # a client connection's upstream (the hot path of every chunk an
-        # app streams): the worker's args list goes on as it is
-        if len(args) == 1:
-            self.upstream.writeArgs(args)
+        # app streams): the worker's args lists go on as they are, a run
+        # of them in one write
+        if len(run) > 1:
+            self.upstream.writeChunks(run)
+        elif len(run[0]) == 1:
+            self.upstream.writeArgs(run[0])
         else:
-            self._answer(args)
+            self._answer(run)
 
     # -- what the outputs do -------------------------------------------------
 
