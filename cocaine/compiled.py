@@ -46,7 +46,8 @@ def isCompiled(module):
     @return: whether C{module} was loaded from a compiled extension rather
         than from its Python source.
     """
-    return not module.__file__.endswith(".py")
+    return isinstance(module.__spec__.loader,
+                      importlib.machinery.ExtensionFileLoader)
 
 
 def sourceSpec(name, path=None):

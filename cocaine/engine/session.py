@@ -13,9 +13,10 @@ The per-chunk path does not go through the machine (an input costs about
 a microsecond, and a request has several chunks): each transition's
 outputs choose where chunks go next (L{Session._toWorker} buffers, forwards
 or drops a client's message; L{Session._toClient} forwards or drops the
-worker's chunks that came in a row). Only the ends of the streams and the rare events are
-inputs. The outputs that end the session towards the client also count
-how it ended in the engine's L{cocaine.engine.stats.AppStats}, once.
+worker's chunks that came in a row). Only the ends of the streams and the
+rare events are inputs. The outputs that end the session towards the
+client also count how it ended in the engine's
+L{cocaine.engine.stats.AppStats}, once.
 """
 
 import struct

@@ -442,8 +442,9 @@ class Worker(ControlChannel):
 
         An eager coroutine handler's coroutine is stepped once, as Python
         3.12's eager tasks do: one that ends there needs no task; one that
-        suspends goes on in a task (L{ResumedHandler}). From Python 3.12 on, it
-        is started in an eagerly started task instead (L{EAGER_START}). A
+        suspends goes on in a task (L{ResumedHandler}). From Python 3.12
+        on, it is started in an eagerly started task instead
+        (L{EAGER_START}). A
         plain function is called; one that returns an awaitable (as a
         coroutine function of a worker that is not eager does) goes on in
         a task.
@@ -479,7 +480,7 @@ class Worker(ControlChannel):
                     sessions[request.channel] = (
                         request, response, loop.create_task(
                             ResumedHandler(self, started, yielded, request,
-                                     response), context=context))
+                                           response), context=context))
                     tasks = True
                     continue
                 sessions.pop(request.channel, None)

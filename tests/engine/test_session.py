@@ -304,8 +304,9 @@ class RunningTests(_SessionCase):
         session = self.responding()
         session.chunksFromWorker([[b"a"], [b""], [b"c"]])
         session.chunksFromWorker([[b"d"]])
-        self.assertEqual(self.upstream.sent, [("write", b"a"), ("write", b""),
-                                              ("write", b"c"), ("write", b"d")])
+        self.assertEqual(self.upstream.sent, [
+            ("write", b"a"), ("write", b""), ("write", b"c"),
+            ("write", b"d")])
 
     def test_chunksInARowToUpstream(self):
         """
