@@ -17,9 +17,11 @@ counts do not depend on what else the machine is doing, so two revisions
 compare on a shared, noisy machine where request rates do not (the wall
 clock figures of L{bench.apps} and L{bench.rpc} drift by tens of percent
 between runs here). C{REV} is checked out into a temporary worktree,
-removed afterwards. C{--pure} compares this tree with itself run from
-the Python source of its compiled modules (L{cocaine.compiled}): what
-compiling them buys. Needs valgrind (Debian's C{valgrind}).
+removed afterwards; as that worktree has no compiled modules, both
+revisions then run from their Python source (L{cocaine.compiled}).
+C{--pure} compares this tree as built with itself run from the Python
+source of its compiled modules: what compiling them buys. Needs
+valgrind (Debian's C{valgrind}).
 """
 
 import argparse
@@ -137,7 +139,13 @@ def main(argv=None):
         print("command: python -m bench.paths" + (
             " " + " ".join(argv) if argv else ""))
         print("instructions per request (callgrind; {} and {} requests, "
-              "16 a read)\n".format(args.requests, 3 * args.requests))
+              "16 a read)".format(args.requests, 3 * args.requests))
+        if other:
+            # the other revision's worktree has no compiled modules:
+            # compare like with like
+            print("both revisions from their Python source ({}=1)".format(
+                ENV_PURE))
+        print()
         columns = ["this tree (at {})".format(revisionOf(ROOT))]
         if other:
             columns.insert(0, "{} ({})".format(args.against,
@@ -149,11 +157,12 @@ def main(argv=None):
             " | this/that |" if compared else " |"))
         print("|---|" + "---|" * (len(columns) + (1 if compared else 0)))
         for workload in args.only or WORKLOADS:
-            ours = perRequest(ROOT, workload, args.requests)
+            ours = perRequest(ROOT, workload, args.requests,
+                              pure=bool(other))
             cells = ["{:,.0f}".format(ours)]
             if compared:
                 theirs = perRequest(other or ROOT, workload, args.requests,
-                                    pure=not other)
+                                    pure=True)
                 cells = ["{:,.0f}".format(theirs)] + cells + [
                     "{:.3f}".format(ours / theirs)]
             print("| {} | {} |".format(workload, " | ".join(cells)))

@@ -113,3 +113,40 @@ class PureTests(SynchronousTestCase):
                          1000 / 32.0)
         self.assertEqual(paths.perRequest(paths.ROOT, "app", 16), 1000 / 32.0)
         self.assertEqual(runs, ["1", "1", "0", "0"])
+
+    def switches(self, argv):
+        """
+        @return: the C{COCAINE_PURE_PYTHON} of each callgrind run of
+            C{paths.main(argv)} for the app workload.
+        """
+        runs = []
+
+        def perRequest(tree, workload, requests, pure=False):
+            runs.append(pure)
+            return 1000.0
+        self.patch(paths, "perRequest", perRequest)
+        self.patch(paths, "checkout", lambda revision: paths.ROOT)
+        self.patch(paths, "remove", lambda directory: None)
+        self.patch(paths, "revisionOf", lambda tree: "abc")
+        self.patch(paths.shutil, "which", lambda name: "/usr/bin/" + name)
+        import io
+        import sys
+        self.patch(sys, "stdout", io.StringIO())
+        self.assertEqual(paths.main(argv + ["--only", "app"]), 0)
+        return runs, sys.stdout.getvalue()
+
+    def test_pureColumns(self):
+        """
+        C{--pure}: this tree as built, then from its source.
+        """
+        runs, _ = self.switches(["--pure"])
+        self.assertEqual(runs, [False, True])
+
+    def test_againstFromSource(self):
+        """
+        C{--against}: another revision's worktree has no compiled modules,
+        so both revisions run from their source, and the output says so.
+        """
+        runs, output = self.switches(["--against", "HEAD"])
+        self.assertEqual(runs, [True, True])
+        self.assertIn("both revisions from their Python source", output)
