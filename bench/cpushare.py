@@ -4,7 +4,7 @@ client, each measured on its own process.
 
     python -m bench.cpushare [--inflight 1,8,64,256] [--requests 20000]
                              [--pattern request|channel] [--runs 2]
-                             [--auth]
+                             [--auth] [--scheduling batch,normal]
 
 The setup is C{bench.compare}'s: a node with the Python echo app pinned
 at 2 workers, the node and its workers on CPU 0, the load generator
@@ -17,7 +17,9 @@ runs. A side whose CPU per request times the rate nears 1 s/s is the
 bottleneck; when none does, the sides take turns. C{--auth} turns token
 auth on in the node and gives the client a token (every request's
 opening message carries it; the node verifies it once per connection
-while it stays the same).
+while it stays the same). C{--scheduling} names the workers' scheduling
+policies to compare (the profile's C{scheduling}; C{batch} alone by
+default): one node per policy, their runs taken in turn.
 """
 
 import argparse
@@ -33,7 +35,7 @@ import time
 import psutil
 
 from bench.arguments import positive
-from bench.compare.ourside import nodeConfig
+from bench.compare.ourside import APP, nodeConfig
 from bench.compare.processes import family
 from bench.rpc import machine
 
@@ -120,6 +122,26 @@ def _counts(text):
     return [positive(field) for field in text.split(",")]
 
 
+def _policies(text):
+    """
+    @return: the comma-separated scheduling policies of C{text}.
+    """
+    from cocaine.isolate.scheduling import validateScheduling
+    try:
+        return [validateScheduling(field) for field in text.split(",")]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def withScheduling(config, policy):
+    """
+    @return: C{config} with C{policy} in the benchmark app's profile.
+    """
+    local = config["services"]["node"]["args"]["local"]
+    local[APP]["profile"]["scheduling"] = policy
+    return config
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--inflight", type=_counts, default="1,8,64,256")
@@ -129,6 +151,9 @@ def main(argv=None):
     parser.add_argument("--runs", type=positive, default=2)
     parser.add_argument("--auth", action="store_true",
                         help="token auth on, the client with a token")
+    parser.add_argument("--scheduling", type=_policies, default="batch",
+                        help="the workers' scheduling policies to compare, "
+                        "one node each, runs in turn")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
     from tests.integration.node import Node
@@ -144,38 +169,54 @@ def main(argv=None):
             "secret-file": secret}}}
         env = dict(os.environ, COCAINE_TOKEN=issue(
             SECRET, uids=[0], expiry=int(time.time()) + 3600))
-    node = Node(os.path.join(directory, "node"), config).start()
+    nodes = {}
     try:
-        endpoint = "127.0.0.1:{}".format(node.port)
-        subprocess.run([sys.executable, "-m", "bench.compare.ourside",
-                        "prepare", "--connect", endpoint], cwd=ROOT,
-                       check=True, capture_output=True, timeout=120,
-                       env=env)
+        for policy in args.scheduling:
+            node = Node(os.path.join(directory, "node-" + policy),
+                        withScheduling(json.loads(json.dumps(config)),
+                                       policy)).start()
+            nodes[policy] = node
+            subprocess.run([sys.executable, "-m", "bench.compare.ourside",
+                            "prepare", "--connect", _endpoint(node)],
+                           cwd=ROOT, check=True, capture_output=True,
+                           timeout=120, env=env)
         print("Command: python -m bench.cpushare --inflight {} --requests "
-              "{} --pattern {} --runs {}{}".format(
-                  ",".join(str(n) for n in args.inflight), args.requests, args.pattern, args.runs,
-                  " --auth" if args.auth else ""))
+              "{} --pattern {} --runs {}{} --scheduling {}".format(
+                  ",".join(str(n) for n in args.inflight), args.requests,
+                  args.pattern, args.runs, " --auth" if args.auth else "",
+                  ",".join(args.scheduling)))
         print("Machine: " + machine())
         print()
-        print("| in flight | req/s | node us/req (system) | workers us/req "
-              "(system) | client us/req | CPU 0 busy | CPU 1 busy |")
-        print("|---|---|---|---|---|---|---|")
+        print("| in flight | scheduling | req/s | node us/req (system) | "
+              "workers us/req (system) | client us/req | CPU 0 busy | "
+              "CPU 1 busy |")
+        print("|---|---|---|---|---|---|---|---|")
         for inflight in args.inflight:
-            runs = [measure(endpoint, node.process.pid, inflight,
-                            args.requests if inflight > 1
-                            else args.requests // 5, args.pattern, env)
-                    for _ in range(args.runs)]
-            m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print("| {} | {:,.0f} | {:.1f} ({:.1f}) | {:.1f} ({:.1f}) | "
-                  "{:.1f} | {:.0%} | {:.0%} |".format(
-                      inflight, m["rate"], m["node"], m["node_sys"],
-                      m["workers"], m["workers_sys"], m["client"],
-                      m["rate"] * (m["node"] + m["workers"]) / 1e6,
-                      m["rate"] * m["client"] / 1e6), flush=True)
+            runs = {policy: [] for policy in nodes}
+            for _ in range(args.runs):
+                for policy, node in nodes.items():
+                    runs[policy].append(measure(
+                        _endpoint(node), node.process.pid, inflight,
+                        args.requests if inflight > 1
+                        else args.requests // 5, args.pattern, env))
+            for policy, results in runs.items():
+                m = {k: statistics.median(r[k] for r in results)
+                     for k in results[0]}
+                print("| {} | {} | {:,.0f} | {:.1f} ({:.1f}) | "
+                      "{:.1f} ({:.1f}) | {:.1f} | {:.0%} | {:.0%} |".format(
+                          inflight, policy, m["rate"], m["node"],
+                          m["node_sys"], m["workers"], m["workers_sys"],
+                          m["client"],
+                          m["rate"] * (m["node"] + m["workers"]) / 1e6,
+                          m["rate"] * m["client"] / 1e6), flush=True)
     finally:
-        node.stop()
+        for node in nodes.values():
+            node.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
+
+def _endpoint(node):
+    return "127.0.0.1:{}".format(node.port)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cocaine.errors import CocaineError, CATEGORY_NODE
+from cocaine.isolate.scheduling import DEFAULT_POLICY, validateScheduling
 
 
 class ManifestError(CocaineError):
@@ -103,6 +104,8 @@ class Profile:
         user's primary group, else the node's).
     @ivar environment: added to the workers' environment (over the
         manifest's: the operator's word wins over the app's).
+    @ivar scheduling: the CPU scheduling policy of the workers (ours,
+        L{cocaine.isolate.scheduling}).
     """
 
     name: str = "default"
@@ -129,6 +132,7 @@ class Profile:
     group: object = None
     environment: MappingProxyType = field(
         default_factory=lambda: MappingProxyType({}))
+    scheduling: str = DEFAULT_POLICY
 
 
 _POSITIVE_INTS = {"pool-limit": "poolLimit", "queue-limit": "queueLimit",
@@ -193,6 +197,10 @@ def parseProfile(value, name="default"):
             raise ManifestError("{}: {}: must be a map".format(where, key))
         fields[key] = MappingProxyType(dict(v))
     fields.update(_account(where, value))
+    try:
+        fields["scheduling"] = validateScheduling(value.get("scheduling"))
+    except ValueError as e:
+        raise ManifestError("{}: {}".format(where, e)) from None
     return Profile(**fields)
 
 
@@ -270,4 +278,5 @@ def profileWire(profile):
             "session-idle-timeout": profile.sessionIdleTimeout,
             "crashlog-limit": profile.crashlogLimit,
             "log-output": profile.logOutput,
+            "scheduling": profile.scheduling,
             "isolate": dict(profile.isolate)}

@@ -2,8 +2,8 @@
 """
 How a worker is started and constrained: L{ProcessIsolate} spawns each
 worker in its own process group under the profile's rlimits
-(L{cocaine.isolate.rlimits}) and control groups
-(L{cocaine.isolate.cgroups}).
+(L{cocaine.isolate.rlimits}), control groups (L{cocaine.isolate.cgroups})
+and scheduling policy (L{cocaine.isolate.scheduling}).
 """
 
 from cocaine.isolate.cgroups import (

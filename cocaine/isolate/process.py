@@ -6,7 +6,8 @@ group, with optional rlimits and control groups.
 Twisted has no pre-exec hook, so the constraints are applied by small
 programs that then C{exec} the worker, keeping its pid::
 
-    /usr/bin/setsid [/usr/bin/prlimit --as=N:N --cpu=N:N --nofile=N:N --] \\
+    /usr/bin/setsid [/usr/bin/chrt --batch 0] \\
+        [/usr/bin/prlimit --as=N:N --cpu=N:N --nofile=N:N --] \\
         <executable> <args...>
 
 C{setsid} only forks when it is already a process group leader, which a
@@ -14,7 +15,8 @@ freshly spawned child never is, so the pid Twisted reports is the worker's
 pid and, the worker leading its own group and session, also its process
 group id: L{ProcessIsolate.signalGroup} reaches the worker and everything it
 forked. Without C{setsid} (or without C{prlimit} when limits are asked for)
-a few lines of Python run by C{sys.executable} do the same job.
+a few lines of Python run by C{sys.executable} do the same job. The
+scheduling policy is L{cocaine.isolate.scheduling}'s.
 
 When C{exec} fails after all (the file vanished, a script names a missing
 interpreter), the process exits with status 127 (no such file) or 126
@@ -38,6 +40,8 @@ from cocaine.isolate.cgroups import CgroupError, Cgroups, validateCgroups
 from cocaine.isolate.rlimits import (
     canRaiseHardLimits, clampRlimits, currentHardLimits, prlimitArguments,
     validateRlimits)
+from cocaine.isolate.scheduling import (
+    chrtArguments, schedulingAvailable, validateScheduling)
 
 #: The node category code for "spawn failed" (PROTOCOL.md section 4).
 SPAWN_FAILED = 8
@@ -50,11 +54,18 @@ EXIT_EXEC_NOT_FOUND = 127
 EXIT_EXEC_FAILED = 126
 
 #: The fallback launcher, run as C{python -I -c LAUNCHER LIMITS PATH ARGS...}
-#: where C{LIMITS} is C{"as=N,nofile=N"} (possibly empty).
+#: where C{LIMITS} is C{"as=N,nofile=N,sched=batch"} (possibly empty).
 LAUNCHER = """\
 import os, resource, sys
 for item in filter(None, sys.argv[1].split(",")):
     key, value = item.split("=")
+    if key == "sched":
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError as e:
+            sys.stderr.write("cocaine-launcher: the %s scheduling policy "
+                             "was not set: %s\\n" % (value, e.strerror))
+        continue
     try:
         resource.setrlimit(getattr(resource, "RLIMIT_" + key.upper()),
                            (int(value), int(value)))
@@ -218,6 +229,11 @@ class ProcessIsolate:
         launcher.
     @ivar prlimitPath: the C{prlimit} program, or L{None} to use the Python
         launcher when there are rlimits.
+    @ivar chrtPath: the C{chrt} program, or L{None} to use the Python
+        launcher when workers get a scheduling policy of their own.
+    @ivar scheduling: the scheduling policy workers get (a name of
+        L{cocaine.isolate.scheduling.POLICIES}): the profile's, or
+        C{"normal"} where this node may not set one.
     @ivar rlimits: the rlimits applied, after lowering any that exceeds what
         this process may grant.
     @ivar cgroupWarning: L{None}, or why control groups are not applied (set
@@ -233,7 +249,7 @@ class ProcessIsolate:
 
     def __init__(self, reactor, rlimits=None, cgroups=None,
                  cgroupRoot="/sys/fs/cgroup", log=None, user=None,
-                 group=None):
+                 group=None, scheduling=None):
         """
         @param reactor: an L{IReactorProcess}.
         @param rlimits: C{{"as": bytes, "nofile": n, "cpu": seconds}} or
@@ -247,7 +263,10 @@ class ProcessIsolate:
             C{USER} and C{LOGNAME}.
         @param group: the profile's C{group} (the user's primary group by
             default).
-        @raise ValueError: for a malformed or unknown limit, naming it.
+        @param scheduling: the profile's C{scheduling} (C{"batch"} by
+            default, L{cocaine.isolate.scheduling}).
+        @raise ValueError: for a malformed or unknown limit or policy,
+            naming it.
         @raise SpawnError: for an unknown user or group, or one this node
             may not switch to (it is not root).
         """
@@ -272,8 +291,18 @@ class ProcessIsolate:
         self.cgroupWarning = None
         self._pidNames = {}
         self._namePids = {}
+        self.scheduling = validateScheduling(scheduling)
+        if chrtArguments(self.scheduling):
+            refused = schedulingAvailable()
+            if refused is not None:
+                self._log.warn(
+                    "workers cannot get the {policy} scheduling policy: "
+                    "{reason}; they run under the node's",
+                    policy=self.scheduling, reason=refused)
+                self.scheduling = "normal"
         self.setsidPath = findTool("setsid", ["/usr/bin/setsid"])
         self.prlimitPath = findTool("prlimit", ["/usr/bin/prlimit"])
+        self.chrtPath = findTool("chrt", ["/usr/bin/chrt"])
 
     @property
     def cgroupsApplied(self):
@@ -298,15 +327,22 @@ class ProcessIsolate:
         """
         args = list(args)
         limits = prlimitArguments(self.rlimits)
+        policy = chrtArguments(self.scheduling)
         if self.setsidPath is not None and (
-                not limits or self.prlimitPath is not None):
+                not limits or self.prlimitPath is not None) and (
+                not policy or self.chrtPath is not None):
             prefix = [self.setsidPath]
+            if policy:
+                prefix += [self.chrtPath] + policy
             if limits:
                 prefix += [self.prlimitPath] + limits
             return prefix + [executable] + args
-        spec = ",".join("{}={}".format(key, value)
-                        for key, value in sorted(self.rlimits.items()))
-        return [sys.executable, "-I", "-c", LAUNCHER, spec, executable] + args
+        items = ["{}={}".format(key, value)
+                 for key, value in sorted(self.rlimits.items())]
+        if policy:
+            items.append("sched=" + self.scheduling)
+        return [sys.executable, "-I", "-c", LAUNCHER, ",".join(items),
+                executable] + args
 
     def spawn(self, processProtocol, executable, args, env, cwd, name):
         """

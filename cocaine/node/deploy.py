@@ -309,4 +309,5 @@ def defaultIsolate(reactor, profile, name):
     from cocaine.isolate.process import ProcessIsolate
     return ProcessIsolate(reactor, rlimits=dict(profile.rlimits) or None,
                           cgroups=dict(profile.cgroups) or None,
-                          user=profile.user, group=profile.group)
+                          user=profile.user, group=profile.group,
+                          scheduling=profile.scheduling)

@@ -102,3 +102,29 @@ class ArgumentTests(SynchronousTestCase):
 
     def test_counts(self):
         self.assertEqual(cpushare._counts("1,8,64"), [1, 8, 64])
+
+
+class SchedulingTests(SynchronousTestCase):
+    """
+    C{--scheduling}: the policies compared, each in its node's app
+    profile.
+    """
+
+    def test_policies(self):
+        self.assertEqual(cpushare._policies("batch,normal"),
+                         ["batch", "normal"])
+
+    def test_unknownPolicy(self):
+        """
+        An unknown policy is an argument error naming it.
+        """
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertRaises(SystemExit, cpushare.main,
+                              ["--scheduling", "batch,fifo"])
+        self.assertIn("'fifo'", err.getvalue())
+
+    def test_inProfile(self):
+        config = cpushare.withScheduling(cpushare.nodeConfig(), "normal")
+        local = config["services"]["node"]["args"]["local"]
+        self.assertEqual(local[cpushare.APP]["profile"]["scheduling"],
+                         "normal")

@@ -182,3 +182,33 @@ class ProfileAccountTests(SynchronousTestCase):
             error = self.assertRaises(ManifestError, parseProfile, value,
                                       "p")
             self.assertIn("profile 'p': " + next(iter(value)), str(error))
+
+
+class ProfileSchedulingTests(SynchronousTestCase):
+    """
+    The C{scheduling} of a profile: the workers' CPU scheduling policy.
+    """
+
+    def test_default(self):
+        """
+        No C{scheduling}: C{batch}, shown with the profile's fields.
+        """
+        profile = parseProfile({})
+        self.assertEqual(profile.scheduling, "batch")
+        self.assertEqual(profileWire(profile)["scheduling"], "batch")
+
+    def test_normal(self):
+        profile = parseProfile({b"scheduling": b"normal"})
+        self.assertEqual(profile.scheduling, "normal")
+
+    def test_unknown(self):
+        """
+        Another value is refused, naming it and the policies accepted.
+        """
+        for value in ("idle", 1, ["batch"]):
+            with self.assertRaises(ManifestError) as caught:
+                parseProfile({"scheduling": value}, "web")
+            message = str(caught.exception)
+            self.assertIn("profile 'web': scheduling:", message)
+            self.assertIn(repr(value), message)
+            self.assertIn('"batch", "normal"', message)

@@ -163,16 +163,30 @@ class CommandTests(SynchronousTestCase):
 
     def test_setsidOnly(self):
         """
-        Without rlimits the worker runs under C{setsid} alone.
+        Without rlimits, and with the C{normal} scheduling policy, the
+        worker runs under C{setsid} alone.
         """
-        isolate = ProcessIsolate(FakeProcessReactor())
+        isolate = ProcessIsolate(FakeProcessReactor(), scheduling="normal")
         isolate.setsidPath = "/usr/bin/setsid"
         self.assertEqual(isolate.command("/app/worker", ["--app", "a"]),
                          ["/usr/bin/setsid", "/app/worker", "--app", "a"])
 
+    def test_batchByDefault(self):
+        """
+        By default C{chrt} runs the worker under C{SCHED_BATCH}, between
+        C{setsid} and the worker.
+        """
+        isolate = ProcessIsolate(FakeProcessReactor())
+        self.assertEqual(isolate.scheduling, "batch")
+        isolate.setsidPath = "/usr/bin/setsid"
+        isolate.chrtPath = "/usr/bin/chrt"
+        self.assertEqual(isolate.command("/app/worker", ["--app", "a"]), [
+            "/usr/bin/setsid", "/usr/bin/chrt", "--batch", "0",
+            "/app/worker", "--app", "a"])
+
     def test_setsidAndPrlimit(self):
         """
-        rlimits put C{prlimit} and its options between C{setsid} and the
+        rlimits put C{prlimit} and its options between C{chrt} and the
         worker.
         """
         isolate = ProcessIsolate(FakeProcessReactor(),
@@ -180,26 +194,28 @@ class CommandTests(SynchronousTestCase):
                                           "cpu": 60})
         isolate.setsidPath = "/usr/bin/setsid"
         isolate.prlimitPath = "/usr/bin/prlimit"
+        isolate.chrtPath = "/usr/bin/chrt"
         self.assertEqual(isolate.command("/app/worker", ["-x"]), [
-            "/usr/bin/setsid", "/usr/bin/prlimit",
-            "--as=1073741824:1073741824", "--cpu=60:60", "--nofile=64:64",
-            "--", "/app/worker", "-x"])
+            "/usr/bin/setsid", "/usr/bin/chrt", "--batch", "0",
+            "/usr/bin/prlimit", "--as=1073741824:1073741824", "--cpu=60:60",
+            "--nofile=64:64", "--", "/app/worker", "-x"])
 
     def test_launcherWithoutSetsid(self):
         """
-        Without C{setsid} the Python launcher runs the worker.
+        Without C{setsid} the Python launcher runs the worker, and sets
+        its policy.
         """
         isolate = ProcessIsolate(FakeProcessReactor(),
                                  rlimits={"nofile": 64})
         isolate.setsidPath = None
         self.assertEqual(isolate.command("/app/worker", ["-x"]), [
-            sys.executable, "-I", "-c", processModule.LAUNCHER, "nofile=64",
-            "/app/worker", "-x"])
+            sys.executable, "-I", "-c", processModule.LAUNCHER,
+            "nofile=64,sched=batch", "/app/worker", "-x"])
 
     def test_launcherWithoutPrlimit(self):
         """
         Without C{prlimit}, rlimits are applied by the Python launcher; with
-        no rlimits C{setsid} is enough.
+        no rlimits C{setsid} and C{chrt} are enough.
         """
         isolate = ProcessIsolate(FakeProcessReactor(),
                                  rlimits={"cpu": 5, "nofile": 64})
@@ -207,11 +223,56 @@ class CommandTests(SynchronousTestCase):
         isolate.prlimitPath = None
         self.assertEqual(isolate.command("/w", [])[:6], [
             sys.executable, "-I", "-c", processModule.LAUNCHER,
-            "cpu=5,nofile=64", "/w"])
+            "cpu=5,nofile=64,sched=batch", "/w"])
         plain = ProcessIsolate(FakeProcessReactor())
         plain.setsidPath = "/usr/bin/setsid"
         plain.prlimitPath = None
-        self.assertEqual(plain.command("/w", []), ["/usr/bin/setsid", "/w"])
+        plain.chrtPath = "/usr/bin/chrt"
+        self.assertEqual(plain.command("/w", []), [
+            "/usr/bin/setsid", "/usr/bin/chrt", "--batch", "0", "/w"])
+
+    def test_launcherWithoutChrt(self):
+        """
+        Without C{chrt} the Python launcher sets the policy; with the
+        C{normal} policy C{chrt} is not needed.
+        """
+        isolate = ProcessIsolate(FakeProcessReactor())
+        isolate.setsidPath = "/usr/bin/setsid"
+        isolate.chrtPath = None
+        self.assertEqual(isolate.command("/w", []), [
+            sys.executable, "-I", "-c", processModule.LAUNCHER,
+            "sched=batch", "/w"])
+        normal = ProcessIsolate(FakeProcessReactor(), scheduling="normal")
+        normal.setsidPath = "/usr/bin/setsid"
+        normal.chrtPath = None
+        self.assertEqual(normal.command("/w", []), ["/usr/bin/setsid", "/w"])
+
+    def test_schedulingRefused(self):
+        """
+        Where this node may not set a policy, one warning says why and
+        workers run under the node's.
+        """
+        self.patch(processModule, "schedulingAvailable",
+                   lambda: "setting a scheduling policy failed: Operation "
+                   "not permitted")
+        log, events = capture()
+        isolate = ProcessIsolate(FakeProcessReactor(), log=log)
+        isolate.setsidPath = "/usr/bin/setsid"
+        self.assertEqual(isolate.scheduling, "normal")
+        self.assertEqual(isolate.command("/w", []), ["/usr/bin/setsid", "/w"])
+        self.assertEqual([formatEvent(e) for e in events], [
+            "workers cannot get the batch scheduling policy: setting a "
+            "scheduling policy failed: Operation not permitted; they run "
+            "under the node's"])
+        self.assertEqual(events[0]["log_level"], LogLevel.warn)
+
+    def test_invalidScheduling(self):
+        """
+        An unknown policy fails at construction, naming it.
+        """
+        error = self.assertRaises(ValueError, ProcessIsolate,
+                                  FakeProcessReactor(), scheduling="fifo")
+        self.assertIn("'fifo'", str(error))
 
     def test_invalidRlimits(self):
         """
@@ -261,13 +322,15 @@ class SpawnTests(SynchronousTestCase):
         """
         isolate = ProcessIsolate(self.reactor)
         isolate.setsidPath = "/usr/bin/setsid"
+        isolate.chrtPath = "/usr/bin/chrt"
         protocol = ProcessProtocol()
         transport = isolate.spawn(protocol, "worker", ["--app", "a"],
                                   {"A": "1"}, self.cwd, "a")
         self.assertEqual(transport.pid, 40001)
         self.assertEqual(self.reactor.calls, [dict(
             protocol=protocol, executable="/usr/bin/setsid",
-            args=["/usr/bin/setsid", self.worker, "--app", "a"],
+            args=["/usr/bin/setsid", "/usr/bin/chrt", "--batch", "0",
+                  self.worker, "--app", "a"],
             env={"A": "1"}, path=self.cwd,
             childFDs={0: "w", 1: "r", 2: "r"})])
 
@@ -691,6 +754,28 @@ class RealSpawnTests(RealProcessMixin, TestCase):
         self.assertEqual(lines, [str(pid), str(pid), str(soft)])
         reason = await recorder.ended
         self.assertEqual(reason.exitCode, 0)
+
+    async def test_batchPolicy(self):
+        """
+        By default the worker runs under C{SCHED_BATCH} from its start,
+        and so does what it forks; with C{normal} it has the node's policy.
+        """
+        isolate = self.makeIsolate()
+        if not self.launcher and isolate.chrtPath is None:
+            raise self.skipTest("chrt is not installed")
+        transport, recorder, pid = self.start(
+            isolate, "echo $$; sleep 30 & echo $!; wait")
+        worker, child = map(int, await recorder.waitLines(2))
+        self.assertEqual(worker, pid)
+        self.assertEqual(os.sched_getscheduler(pid), os.SCHED_BATCH)
+        self.assertEqual(os.sched_getscheduler(child), os.SCHED_BATCH)
+        self.assertEqual(os.getpriority(os.PRIO_PROCESS, pid),
+                         os.getpriority(os.PRIO_PROCESS, 0))
+        normal = self.makeIsolate(scheduling="normal")
+        transport, recorder, pid = self.start(normal, "echo $$; sleep 30")
+        await recorder.waitLines(1)
+        self.assertEqual(os.sched_getscheduler(pid),
+                         os.sched_getscheduler(0))
 
     async def test_signalGroupEndsChildren(self):
         """

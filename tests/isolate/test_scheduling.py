@@ -1,0 +1,64 @@
+"""
+Tests for L{cocaine.isolate.scheduling}: the policies a profile may name,
+the C{chrt} options of each, and the check that this node may set one.
+"""
+
+import errno
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.isolate.scheduling import (
+    DEFAULT_POLICY, chrtArguments, schedulingAvailable, validateScheduling)
+
+
+class ValidateTests(SynchronousTestCase):
+
+    def test_default(self):
+        self.assertEqual(validateScheduling(None), "batch")
+        self.assertEqual(DEFAULT_POLICY, "batch")
+
+    def test_known(self):
+        for policy in ("batch", "normal"):
+            self.assertEqual(validateScheduling(policy), policy)
+
+    def test_unknown(self):
+        """
+        The error names the value and the policies accepted.
+        """
+        error = self.assertRaises(ValueError, validateScheduling, "fifo")
+        self.assertEqual(str(error), 'scheduling: must be one of "batch", '
+                         '"normal", got \'fifo\'')
+        self.assertRaises(ValueError, validateScheduling, b"batch")
+
+
+class ChrtTests(SynchronousTestCase):
+
+    def test_batch(self):
+        self.assertEqual(chrtArguments("batch"), ["--batch", "0"])
+
+    def test_normalInherits(self):
+        self.assertEqual(chrtArguments("normal"), [])
+
+
+class AvailableTests(SynchronousTestCase):
+
+    def test_here(self):
+        """
+        On this machine a process may set its own policy: setting it to
+        what it is changes nothing.
+        """
+        before = os.sched_getscheduler(0)
+        self.assertIsNone(schedulingAvailable())
+        self.assertEqual(os.sched_getscheduler(0), before)
+
+    def test_refused(self):
+        """
+        A refused call (a seccomp filter's C{EPERM}) is the reason, in
+        words.
+        """
+        def refuse(pid, policy, param):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        self.assertEqual(schedulingAvailable(refuse),
+                         "setting a scheduling policy failed: Operation not "
+                         "permitted")
