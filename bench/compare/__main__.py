@@ -20,8 +20,12 @@ load generator process each), median and spread:
   3. a stream of 10,000 chunks of 1 KiB in one reply: MB/s, first chunk;
   4. elasticity (ours only): cold start, a burst of 50 from an empty pool,
      idle shrink against the idle timeout;
-  5. cost: the servers' CPU seconds per 10,000 requests (over the 64 in
-     flight runs, warm-up included) and their RSS after the runs;
+  5. cost: the servers' CPU seconds per 10,000 requests over the 64 in
+     flight runs, warm-up included (each load generator's own warm-up:
+     sequential for ours, cote and the floor, in flight for zerorpc and
+     Nameko) and over the timed requests alone (from the line C{timed}
+     the load generator prints when its warm-up ends), and their RSS
+     after the runs;
 and sequential and 64 in flight once more with nothing pinned.
 
 Writes C{compare.json}, the charts C{bench-throughput.png} and
@@ -33,6 +37,7 @@ between its C{bench.compare} markers.
 import argparse
 import json
 import os
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -52,6 +57,27 @@ STREAM = ("stream", "stream", 1024)
 UNPINNED = ("seq16", "c64")
 SERVER_CPU, CLIENT_CPU = 0, 1
 SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "redis"]
+
+
+def waitForLine(stream, line, deadline):
+    """
+    Read C{stream} (a text pipe) up to the line C{line}.
+
+    @param deadline: a C{time.monotonic} time to give up at.
+    @return: whether the line came (L{False} at the end of the output).
+    @raise subprocess.TimeoutExpired: at the deadline.
+    """
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise subprocess.TimeoutExpired("load generator", 0)
+            text = stream.readline()
+            if not text:
+                return False
+            if text.strip() == line:
+                return True
 
 
 def warmups(requests):
@@ -83,8 +109,14 @@ class Runner:
                                    stderr=subprocess.PIPE, text=True,
                                    cwd=ROOT, env=side.env())
         pin([process.pid], CLIENT_CPU if pinned else None)
+        deadline = time.monotonic() + self.args.timeout
+        timed = None
         try:
-            out, err = process.communicate(timeout=self.args.timeout)
+            if workload == "echo" and waitForLine(
+                    process.stdout, "timed", deadline):
+                timed = cpuSeconds(servers)
+            out, err = process.communicate(
+                timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
             out, err = process.communicate()
@@ -103,6 +135,10 @@ class Runner:
         if workload == "echo":
             result["cpu_s_per_10k"] = used / (
                 requests + warmups(requests)) * 1e4
+            if timed is not None:
+                result["cpu_timed_s_per_10k"] = sum(
+                    after.get(pid, 0) - timed.get(pid, 0)
+                    for pid in timed) / requests * 1e4
         return result
 
     def side(self, side):

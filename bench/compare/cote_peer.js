@@ -66,6 +66,7 @@ async function client () {
   await call()
   const warm = Math.min(1000, Math.max(Math.floor(requests / 10), 10))
   for (let i = 0; i < warm; i++) await call()
+  if (process.argv.includes('--announce')) process.stdout.write('timed\n')
   const result = await keepInFlight(call, requests, inflight)
   process.stdout.write(JSON.stringify(result) + '\n')
   process.exit(0)

@@ -38,6 +38,8 @@ ROWS = [
     ("unpinned: 64 in flight (req/s)", "c64", "rate", ",.0f", True, True),
     ("server CPU s per 10,000 req (64 in flight)", "c64", "cpu_s_per_10k",
      ",.2f", False, False),
+    ("server CPU s per 10,000 req (64 in flight, timed requests only)",
+     "c64", "cpu_timed_s_per_10k", ",.2f", False, False),
 ]
 #: the throughput rows the targets speak of
 THROUGHPUT = ["seq16", "seq1k", "c8", "c64", "c256", "stream"]

@@ -134,7 +134,7 @@ class Ours(Side):
                 "--connect", self.endpoint, "--app", "echo",
                 "--workload", workload, "--size", str(size),
                 "--requests", str(requests), "--inflight", str(inflight),
-                "--count", str(count)]
+                "--count", str(count)] + announce(workload)
 
     def stop(self):
         if self.node is not None:
@@ -159,7 +159,8 @@ class Floor(_Spawned):
         return [sys.executable, "-m", "bench.compare.loadgen", "floor",
                 "--connect", self.endpoint, "--workload", workload,
                 "--size", str(size), "--requests", str(requests),
-                "--inflight", str(inflight), "--count", str(count)]
+                "--inflight", str(inflight), "--count", str(count)
+                ] + announce(workload)
 
 
 class ZeroRPC(_Spawned):
@@ -180,7 +181,7 @@ class ZeroRPC(_Spawned):
                 "client", "--connect", self.endpoint,
                 "--workload", workload, "--size", str(size),
                 "--requests", str(requests), "--inflight", str(inflight),
-                "--count", str(count)]
+                "--count", str(count)] + announce(workload)
 
 
 class Nameko(_Spawned):
@@ -215,7 +216,8 @@ class Nameko(_Spawned):
         return [self.python, os.path.join(PEERS, "nameko_peer.py"),
                 "client", "--connect", self.broker.amqpUri,
                 "--workload", workload, "--size", str(size),
-                "--requests", str(requests), "--inflight", str(inflight)]
+                "--requests", str(requests), "--inflight", str(inflight)
+                ] + announce(workload)
 
     def stop(self):
         super().stop()
@@ -256,13 +258,22 @@ class Cote(_Spawned):
         return self.wrap(["node", os.path.join(HERE, "cote_peer.js"),
                           "client", "--size", str(size),
                           "--requests", str(requests),
-                          "--inflight", str(inflight)])
+                          "--inflight", str(inflight)] + announce(workload))
 
     def stop(self):
         super().stop()
         if self.namespace is not None:
             self.namespace.__exit__(None, None, None)
             self.namespace = None
+
+
+def announce(workload):
+    """
+    @return: the option that has a load generator print C{timed} at the
+        end of its warm-up, for an echo run (the server's CPU is then
+        sampled over the timed requests alone).
+    """
+    return ["--announce"] if workload == "echo" else []
 
 
 def parseResult(out):

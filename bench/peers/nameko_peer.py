@@ -248,6 +248,7 @@ def measure(options):
         if warm:
             echoRun(proxies, payload, warm, options.inflight,
                     options.deadline)
+        peerlib.announceTimed(options)
         tally, elapsed = echoRun(proxies, payload, options.requests,
                                  options.inflight, options.deadline)
     peerlib.emit(tally.result(options.requests, elapsed))

@@ -46,6 +46,8 @@ def parser(description, connectHelp, workloads):
                              "then count as errors")
     client.add_argument("--warmup", type=natural, default=None,
                         help="untimed calls first; min(1000, N//10) if unset")
+    client.add_argument("--announce", action="store_true",
+                        help="print a line 'timed' when the warm-up ends")
     top.client = client
     return top
 
@@ -85,6 +87,16 @@ def warmupCount(options):
     if options.warmup is not None:
         return options.warmup
     return min(1000, options.requests // 10)
+
+
+def announceTimed(options):
+    """
+    With C{--announce}, print the line C{timed}: the warm-up is over, for
+    a caller sampling the server's CPU over the timed calls alone.
+    """
+    if options.announce:
+        sys.stdout.write("timed\n")
+        sys.stdout.flush()
 
 
 def percentile(ordered, q):

@@ -191,6 +191,7 @@ def measure(options):
         if warm:
             echoRun(client, payload, warm, options.inflight,
                     options.deadline)
+        peerlib.announceTimed(options)
         tally, elapsed = echoRun(client, payload, options.requests,
                                  options.inflight, options.deadline)
         peerlib.emit(tally.result(options.requests, elapsed))

@@ -5,11 +5,14 @@ section of the docs it rewrites.
 
 import itertools
 import os
+import subprocess
+import time
 
 from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 
-from bench.compare import report
+from bench.compare import report, sides
+from bench.compare.__main__ import waitForLine
 from bench.compare.stats import keepInFlight, percentile, streamSummary
 
 
@@ -199,3 +202,63 @@ class ArgumentTests(SynchronousTestCase):
         from bench.compare.__main__ import parse
         self.assertRaises(SystemExit, parse, ["--only", "ours,kote"])
         self.assertEqual(parse(["--only", "ours,cote"]).only, "ours,cote")
+
+
+class TimedCpuTests(SynchronousTestCase):
+    """
+    The server's CPU over the timed requests alone: each echo load
+    generator is asked to print C{timed} when its warm-up ends, and the
+    harness samples the servers' CPU at that line.
+    """
+
+    def test_announcedForEcho(self):
+        self.assertEqual(sides.announce("echo"), ["--announce"])
+        self.assertEqual(sides.announce("stream"), [])
+        ours = sides.Ours.__new__(sides.Ours)
+        ours.endpoint = "127.0.0.1:1"
+        self.assertEqual(ours.client("echo", 16, 10, 1, 1)[-1],
+                         "--announce")
+        self.assertNotIn("--announce", ours.client("stream", 16, 10, 1, 1))
+
+    def _pipe(self, text, close=True):
+        read, write = os.pipe()
+        os.write(write, text.encode())
+        if close:
+            os.close(write)
+        else:
+            self.addCleanup(os.close, write)
+        stream = os.fdopen(read, "r")
+        self.addCleanup(stream.close)
+        return stream
+
+    def test_waitForLine(self):
+        """
+        The lines before it are skipped; what follows stays to be read.
+        """
+        stream = self._pipe("warming\ntimed\n{\"rate\": 1}\n")
+        self.assertTrue(waitForLine(stream, "timed", time.monotonic() + 5))
+        self.assertEqual(stream.read(), "{\"rate\": 1}\n")
+
+    def test_endWithoutLine(self):
+        """
+        A load generator that ends without the line (a peer without the
+        option) is not waited for.
+        """
+        stream = self._pipe("{\"rate\": 1}\n")
+        self.assertFalse(waitForLine(stream, "timed", time.monotonic() + 5))
+
+    def test_deadline(self):
+        stream = self._pipe("warming\n", close=False)
+        self.assertRaises(subprocess.TimeoutExpired, waitForLine, stream,
+                          "timed", time.monotonic() + 0.05)
+
+    def test_row(self):
+        found = document()
+        for name, seconds in (("ours", 0.3), ("cote", 0.15)):
+            for run in found["results"][name]["c64"]:
+                run["cpu_timed_s_per_10k"] = seconds
+        text = report.markdown(found)
+        self.assertIn("| server CPU s per 10,000 req (64 in flight, timed "
+                      "requests only) | 0.30 (0.30-0.30) |", text)
+        self.assertIn("| 2.00 |", text.split("timed requests only")[1]
+                      .splitlines()[0])
