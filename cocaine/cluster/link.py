@@ -164,8 +164,8 @@ class PeerLink:
 
     @ivar peering: the L{cocaine.cluster.peering.Peering} it belongs to:
         its C{clock}, own C{uuid}, C{openStream}, C{remote} table,
-        C{interval} and C{silence} are used; it is told C{changed()} and
-        C{silenced(uuid, reason)}.
+        C{interval}, C{silence} and C{logBudget} are used; it is told
+        C{changed()} and C{silenced(uuid, reason)}.
     @ivar uuid: the remote node's.
     @ivar endpoints: its locator's, as last heard; the next connection
         goes there.
@@ -287,11 +287,16 @@ _connecting.upon(PeerLinkInputs.opened).to(
     _subscribed).returns(None)
 
 
+def _cannotLink(link, endpoints, reason):
+    if link.peering.logBudget.allow("unlinked"):
+        link.log.info("cluster: cannot link to {uuid} at {endpoints}: "
+                      "{reason}", uuid=link.uuid, endpoints=endpoints,
+                      reason=reason)
+
+
 @_connecting.upon(PeerLinkInputs.openFailed).to(_waiting)
 def _cannotConnect(inputs, link, reason):
-    link.log.info("cluster: cannot link to {uuid} at {endpoints}: "
-                  "{reason}", uuid=link.uuid, endpoints=link.endpoints,
-                  reason=reason)
+    _cannotLink(link, link.endpoints, reason)
 
 
 @_connecting.upon(PeerLinkInputs.silent).to(_closed)
@@ -318,10 +323,7 @@ def _nowLinked(inputs, link, subscription: Subscription):
 @_subscribed.upon(PeerLinkInputs.streamEnded).to(_waiting)
 def _noSnapshot(inputs, link, subscription: Subscription, reason):
     subscription.close()
-    link.log.info("cluster: cannot link to {uuid} at {endpoints}: "
-                  "{reason}", uuid=link.uuid,
-                  endpoints=subscription.endpoints,
-                  reason=reason)
+    _cannotLink(link, subscription.endpoints, reason)
 
 
 @_subscribed.upon(PeerLinkInputs.silent).to(_closed)

@@ -14,6 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from cocaine.cluster.link import FIRST_BACKOFF, PeerLink
+from cocaine.cluster.logbudget import LogBudget
 
 __all__ = ["FIRST_BACKOFF", "MAX_UNLINKED", "SILENCE_INTERVALS",
            "LocatorStream", "locatorStreams", "Peering"]
@@ -23,6 +24,14 @@ SILENCE_INTERVALS = 3
 
 #: Nodes heard but not linked tracked at most, unless configured.
 MAX_UNLINKED = 64
+
+#: The summary of the lines of each kind a L{LogBudget} held back.
+_HELD = {
+    "unlinked": "cluster: {count} more failed attempts to link to nodes in "
+                "the last {period:g}s, not logged one by one",
+    "dropped": "cluster: {count} more nodes dropped for silence in the last "
+               "{period:g}s, not logged one by one",
+}
 
 
 class LocatorStream:
@@ -85,6 +94,9 @@ class Peering(Service):
     @ivar remote: the L{cocaine.cluster.remote.RemoteTable} the links fill.
     @ivar stats: C{evicted} (unlinked nodes forgotten for newer ones),
         C{refused} (new nodes ignored: every unlinked one connecting).
+    @ivar logBudget: the L{LogBudget} of the lines about nodes that cannot
+        be linked (C{unlinked}) or are dropped for silence (C{dropped}): a
+        flood of announces logs a few of each and a count.
     """
 
     log = Logger()
@@ -108,6 +120,10 @@ class Peering(Service):
         self._forgotten = forgotten
         self._links = {}
         self._watchers = []
+        self.logBudget = LogBudget(clock, self._held)
+
+    def _held(self, kind, count, period):
+        self.log.info(_HELD[kind], count=count, period=period)
 
     def heard(self, uuid, endpoints):
         """
@@ -155,8 +171,9 @@ class Peering(Service):
         """
         if self._links.pop(uuid, None) is None:
             return
-        self.log.info("cluster: node {uuid} dropped: {reason}", uuid=uuid,
-                      reason=reason)
+        if self.logBudget.allow("dropped"):
+            self.log.info("cluster: node {uuid} dropped: {reason}",
+                          uuid=uuid, reason=reason)
         self.changed()
         if self._forgotten is not None:
             self._forgotten(uuid)
@@ -216,3 +233,4 @@ class Peering(Service):
         links, self._links = self._links, {}
         for link in links.values():
             link.machine.close()
+        self.logBudget.stop()

@@ -10,6 +10,7 @@ from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.cluster.link import FIRST_BACKOFF, PeerLink, PeerLinkMachine
+from cocaine.cluster.logbudget import LogBudget
 from cocaine.cluster.remote import RemoteTable
 from cocaine.errors import NotConnected
 from cocaine.statemachine import initialState, mermaid, transitions
@@ -38,6 +39,7 @@ class FakePeering:
         self.silence = SILENCE
         self.changes = 0
         self.forgotten = []
+        self.logBudget = LogBudget(clock, lambda kind, count, period: None)
 
     def changed(self):
         self.changes += 1

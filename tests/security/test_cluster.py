@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import zmq
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cocaine.cluster.announce import AnnounceProtocol, encodeAnnounce
@@ -214,10 +214,10 @@ class UuidFloodTests(SynchronousTestCase):
     BOUND = 20000
 
     def test_floodExpires(self):
-        # the flood logs two lines a uuid; under trial -j2 the runner's
-        # observer holds every event it has not yet sent to the manager
-        # (the test does not let the reactor run), which is the runner's
-        # memory, not the node's: the events go nowhere here
+        # the flood logs a debug line a uuid (its evictions); under trial
+        # -j2 the runner's observer holds every event it has not yet sent
+        # to the manager (the test does not let the reactor run), which is
+        # the runner's memory, not the node's: the events go nowhere here
         quiet = Logger(observer=lambda event: None)
         for logged in (PeerLink, Peering, AnnounceProtocol):
             self.patch(logged, "log", quiet)
@@ -244,6 +244,41 @@ class UuidFloodTests(SynchronousTestCase):
                              for o in gc.get_objects()), 0)
         self.assertLessEqual(len(node.announce._known), 1024)
         self.assertLess(after - before, self.BOUND)
+
+    def test_floodLogBounded(self):
+        """
+        The flood's lines about nodes that cannot be linked or are dropped
+        come ten a kind a period, then one count: the operator's log does
+        not grow by two lines a uuid (a thousand uuids here).
+        """
+        events = []
+        captured = Logger(observer=events.append)
+        for logged in (PeerLink, Peering):
+            self.patch(logged, "log", captured)
+        self.patch(AnnounceProtocol, "log",
+                   Logger(observer=lambda event: None))
+        clock = Clock()
+        node = _Node(clock, None, lambda endpoints: fail(
+            NotConnected("connection refused")))
+        for i in range(1000):
+            node.receive(encodeAnnounce(
+                "flood-{:05}".format(i), [("10.0.{}.{}".format(
+                    i // 250, i % 250 + 1), 10053)]))
+            if i % 100 == 0:
+                clock.advance(0.05)
+        clock.advance(3 * INTERVAL + 1)
+        node.stop()
+        # what an operator's log shows (the evictions are debug lines)
+        lines = [formatEvent(e) for e in events
+                 if e["log_level"] >= LogLevel.info]
+        self.assertLess(len(lines), 60)
+        held = [line for line in lines if "not logged one by one" in line]
+        self.assertTrue(held)
+        unlinked = sum(int(line.split()[1]) for line in held
+                       if "link to nodes" in line)
+        cannot = sum(1 for line in lines if "cannot link to" in line)
+        self.assertGreater(unlinked, 100)
+        self.assertEqual(cannot % 10, 0)
 
 
 def _stamped(clock, **fields):
