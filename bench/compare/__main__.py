@@ -29,9 +29,10 @@ load generator process each), median and spread:
 and sequential and 64 in flight once more with nothing pinned.
 
 Writes C{compare.json}, the charts C{bench-throughput.png} and
-C{bench-latency.png} into C{--out} (default C{docs/}), and, unless
-C{--quick} or C{--no-docs}, the tables into C{docs/performance.md}
-between its C{bench.compare} markers.
+C{bench-latency.png} into C{--out} (default C{docs/}; a new temporary
+directory with C{--quick} or C{--no-docs}, which leave C{docs/} alone),
+and, unless C{--quick} or C{--no-docs}, the tables into
+C{docs/performance.md} between its C{bench.compare} markers.
 """
 
 import argparse
@@ -240,9 +241,13 @@ def parse(argv):
     parser.add_argument("--only", default="",
                         help="comma-separated: ours,zerorpc,nameko,cote,"
                         "floor,redis")
-    parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
+    parser.add_argument("--out", default=None,
+                        help="where compare.json and the charts go: docs/ "
+                        "by default, a new temporary directory with "
+                        "--no-docs or --quick")
     parser.add_argument("--no-docs", action="store_true",
-                        help="do not rewrite docs/performance.md")
+                        help="leave docs/ alone (performance.md, "
+                        "compare.json and the charts)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run that only shows it works; writes "
                         "into a temporary directory, not docs/")
@@ -256,8 +261,10 @@ def parse(argv):
     args.scale = {"nameko": 0.25}
     if args.quick:
         args.runs, args.sequential, args.requests, args.count = 1, 200, 600, 500
-        args.out = tempfile.mkdtemp(prefix="cocaine-bench-compare-")
         args.no_docs = True
+    if args.out is None:
+        args.out = (tempfile.mkdtemp(prefix="cocaine-bench-compare-")
+                    if args.no_docs else os.path.join(ROOT, "docs"))
     return args
 
 

@@ -203,6 +203,21 @@ class ArgumentTests(SynchronousTestCase):
         self.assertRaises(SystemExit, parse, ["--only", "ours,kote"])
         self.assertEqual(parse(["--only", "ours,cote"]).only, "ours,cote")
 
+    def test_outputs(self):
+        """
+        A full run writes into docs/; --no-docs and --quick into a new
+        temporary directory each, leaving docs/ alone; --out wins.
+        """
+        from bench.compare.__main__ import ROOT, parse
+        self.assertEqual(parse([]).out, os.path.join(ROOT, "docs"))
+        for flag in ("--no-docs", "--quick"):
+            out = parse([flag]).out
+            self.addCleanup(os.rmdir, out)
+            self.assertTrue(os.path.isdir(out))
+            self.assertFalse(out.startswith(ROOT))
+        self.assertEqual(parse(["--no-docs", "--out", "/tmp/x"]).out,
+                         "/tmp/x")
+
 
 class TimedCpuTests(SynchronousTestCase):
     """
