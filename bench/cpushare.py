@@ -128,9 +128,11 @@ def _policies(text):
     """
     from cocaine.isolate.scheduling import validateScheduling
     try:
-        return [validateScheduling(field) for field in text.split(",")]
+        policies = [validateScheduling(field) for field in text.split(",")]
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    # each once, in the order given: one node per policy
+    return list(dict.fromkeys(policies))
 
 
 def withScheduling(config, policy):
@@ -217,6 +219,7 @@ def main(argv=None):
 
 def _endpoint(node):
     return "127.0.0.1:{}".format(node.port)
+
 
 if __name__ == "__main__":
     main()

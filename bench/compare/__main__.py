@@ -38,7 +38,7 @@ C{docs/performance.md} between its C{bench.compare} markers.
 import argparse
 import json
 import os
-import selectors
+import select
 import subprocess
 import sys
 import tempfile
@@ -60,25 +60,46 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "redis"]
 
 
-def waitForLine(stream, line, deadline):
+def readUntilLine(process, line, deadline):
     """
-    Read C{stream} (a text pipe) up to the line C{line}.
+    Read a process's standard output and error (binary pipes) until its
+    output holds the line C{line}, keeping everything else it wrote.
 
     @param deadline: a C{time.monotonic} time to give up at.
-    @return: whether the line came (L{False} at the end of the output).
+    @return: C{(found, out, err)}: whether the line came (L{False} when
+        the output ended first), and the bytes of each pipe read so far,
+        the line left out.
     @raise subprocess.TimeoutExpired: at the deadline.
     """
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                raise subprocess.TimeoutExpired("load generator", 0)
-            text = stream.readline()
-            if not text:
-                return False
-            if text.strip() == line:
-                return True
+    wanted = line.encode()
+    pending, kept = b"", []
+    err = []
+    fds = {process.stdout.fileno(): "out", process.stderr.fileno(): "err"}
+    while "out" in fds.values():
+        remaining = deadline - time.monotonic()
+        ready = select.select(list(fds), [], [], max(remaining, 0))[0] \
+            if remaining > 0 else []
+        if not ready:
+            raise subprocess.TimeoutExpired("load generator", 0)
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if fds[fd] == "err":
+                if data:
+                    err.append(data)
+                else:
+                    del fds[fd]
+                continue
+            if not data:
+                del fds[fd]
+                kept.append(pending)
+                break
+            pending += data
+            while b"\n" in pending:
+                first, _, pending = pending.partition(b"\n")
+                if first.strip() == wanted:
+                    return True, b"".join(kept) + pending, b"".join(err)
+                kept.append(first + b"\n")
+    return False, b"".join(kept), b"".join(err)
 
 
 def warmups(requests):
@@ -107,23 +128,27 @@ class Runner:
         pin(servers, SERVER_CPU if pinned else None)
         before = cpuSeconds(servers)
         process = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True,
-                                   cwd=ROOT, env=side.env())
+                                   stderr=subprocess.PIPE, cwd=ROOT,
+                                   env=side.env())
         pin([process.pid], CLIENT_CPU if pinned else None)
         deadline = time.monotonic() + self.args.timeout
         timed = None
+        out = err = b""
         try:
-            if workload == "echo" and waitForLine(
-                    process.stdout, "timed", deadline):
-                timed = cpuSeconds(servers)
-            out, err = process.communicate(
+            if workload == "echo":
+                found, out, err = readUntilLine(process, "timed", deadline)
+                if found:
+                    timed = cpuSeconds(servers)
+            rest, restErr = process.communicate(
                 timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
-            out, err = process.communicate()
+            process.communicate()
             return {"failed": "no answer within {} s".format(
                 self.args.timeout)}
         after = cpuSeconds(servers)
+        out = (out + rest).decode("utf-8", "replace")
+        err = (err + restErr).decode("utf-8", "replace")
         if process.returncode:
             return {"failed": "exit {}: {}".format(
                 process.returncode, err.strip()[-300:])}
@@ -306,6 +331,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "compare.json"), "w") as f:
         json.dump(document, f, indent=1)
+    print("results: {}".format(os.path.join(args.out, "compare.json")))
     tables = report.markdown(document)
     print()
     print(tables)

@@ -20,12 +20,14 @@ C{normal} leaves workers under the node's own policy.
 
 The policy is set by C{chrt} (or the launcher) when the worker is executed,
 so it holds from the worker's first instruction and for everything it
-forks. Where this node may not set it at all (a seccomp filter, a kernel
-without C{SCHED_BATCH}), L{schedulingAvailable} says so once and workers
-run under the node's policy.
+forks. Where this node's children may not take it (a seccomp filter, a
+kernel without C{SCHED_BATCH}, a node under C{SCHED_IDLE}),
+L{schedulingAvailable} finds out before any worker is spawned; the app's
+isolate warns, and its workers run under the node's policy.
 """
 
 import os
+import threading
 
 #: The policies a profile may name, with the C{chrt} option of each
 #: (L{None}: inherit the node's).
@@ -55,9 +57,11 @@ def validateScheduling(policy):
 
 def schedulingAvailable(setScheduler=None):
     """
-    Whether this process may set scheduling policies: it sets its own
-    policy to what it already is (nothing changes), which fails where a
-    filter or the kernel refuses the call.
+    Whether a child of this process may take C{SCHED_BATCH}: a thread
+    started for the purpose (it inherits the node's policy and limits, as
+    a worker does) sets it on itself and ends; the node's own threads keep
+    theirs. It fails where a filter or the kernel refuses the call, or the
+    node runs under C{SCHED_IDLE} without room to leave it.
 
     @param setScheduler: C{os.sched_setscheduler}, for tests.
     @return: L{None} if it may, else the reason in words.
@@ -65,12 +69,20 @@ def schedulingAvailable(setScheduler=None):
     if not hasattr(os, "SCHED_BATCH"):
         return "this system has no SCHED_BATCH"
     setScheduler = setScheduler or os.sched_setscheduler
-    try:
-        setScheduler(0, os.sched_getscheduler(0), os.sched_getparam(0))
-    except OSError as e:
-        return "setting a scheduling policy failed: {}".format(
-            e.strerror or e)
-    return None
+    outcome = []
+
+    def attempt():
+        try:
+            setScheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError as e:
+            outcome.append("setting the policy failed: {}".format(
+                e.strerror or e))
+        else:
+            outcome.append(None)
+    probe = threading.Thread(target=attempt, name="scheduling probe")
+    probe.start()
+    probe.join()
+    return outcome[0]
 
 
 def chrtArguments(policy):
@@ -82,4 +94,3 @@ def chrtArguments(policy):
     """
     option = POLICIES[policy]
     return [] if option is None else [option, "0"]
-

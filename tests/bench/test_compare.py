@@ -6,13 +6,14 @@ section of the docs it rewrites.
 import itertools
 import os
 import subprocess
+import sys
 import time
 
 from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench.compare import report, sides
-from bench.compare.__main__ import waitForLine
+from bench.compare.__main__ import readUntilLine
 from bench.compare.stats import keepInFlight, percentile, streamSummary
 
 
@@ -235,37 +236,62 @@ class TimedCpuTests(SynchronousTestCase):
                          "--announce")
         self.assertNotIn("--announce", ours.client("stream", 16, 10, 1, 1))
 
-    def _pipe(self, text, close=True):
-        read, write = os.pipe()
-        os.write(write, text.encode())
-        if close:
-            os.close(write)
-        else:
-            self.addCleanup(os.close, write)
-        stream = os.fdopen(read, "r")
-        self.addCleanup(stream.close)
-        return stream
+    def _spawn(self, code):
+        process = subprocess.Popen([sys.executable, "-c", code],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        self.addCleanup(process.wait)
+        self.addCleanup(process.kill)
+        return process
 
-    def test_waitForLine(self):
+    def test_lineInOneWrite(self):
         """
-        The lines before it are skipped; what follows stays to be read.
+        The line found in one write with what comes before and after it:
+        the rest is kept, the line left out, and what follows stays to be
+        read.
         """
-        stream = self._pipe("warming\ntimed\n{\"rate\": 1}\n")
-        self.assertTrue(waitForLine(stream, "timed", time.monotonic() + 5))
-        self.assertEqual(stream.read(), "{\"rate\": 1}\n")
+        process = self._spawn(
+            "import sys, time\n"
+            "sys.stdout.write('warming\\ntimed\\n{\"a\": 1}\\n')\n"
+            "sys.stdout.flush(); time.sleep(0.5); print('{\"b\": 2}')")
+        found, out, err = readUntilLine(process, "timed",
+                                        time.monotonic() + 10)
+        self.assertTrue(found)
+        self.assertEqual(out, b'warming\n{"a": 1}\n')
+        rest, _ = process.communicate(timeout=10)
+        self.assertEqual(rest, b'{"b": 2}\n')
+
+    def test_stderrReadMeanwhile(self):
+        """
+        A generator that writes more to its standard error than a pipe
+        holds before the line is not stalled: what it wrote is kept.
+        """
+        process = self._spawn(
+            "import sys\n"
+            "sys.stderr.write('e' * 300000); sys.stderr.flush()\n"
+            "print('timed', flush=True)")
+        found, out, err = readUntilLine(process, "timed",
+                                        time.monotonic() + 10)
+        self.assertTrue(found)
+        _, restErr = process.communicate(timeout=10)
+        self.assertEqual(len(err + restErr), 300000)
 
     def test_endWithoutLine(self):
         """
         A load generator that ends without the line (a peer without the
-        option) is not waited for.
+        option) is not waited for, and its output is all kept.
         """
-        stream = self._pipe("{\"rate\": 1}\n")
-        self.assertFalse(waitForLine(stream, "timed", time.monotonic() + 5))
+        process = self._spawn("print('{\"rate\": 1}')")
+        found, out, err = readUntilLine(process, "timed",
+                                        time.monotonic() + 10)
+        self.assertFalse(found)
+        self.assertEqual(out, b'{"rate": 1}\n')
 
     def test_deadline(self):
-        stream = self._pipe("warming\n", close=False)
-        self.assertRaises(subprocess.TimeoutExpired, waitForLine, stream,
-                          "timed", time.monotonic() + 0.05)
+        process = self._spawn("import time; print('warming', flush=True); "
+                            "time.sleep(30)")
+        self.assertRaises(subprocess.TimeoutExpired, readUntilLine,
+                          process, "timed", time.monotonic() + 0.3)
 
     def test_row(self):
         found = document()

@@ -111,8 +111,13 @@ class SchedulingTests(SynchronousTestCase):
     """
 
     def test_policies(self):
+        """
+        Each policy once, in the order given.
+        """
         self.assertEqual(cpushare._policies("batch,normal"),
                          ["batch", "normal"])
+        self.assertEqual(cpushare._policies("normal,batch,normal"),
+                         ["normal", "batch"])
 
     def test_unknownPolicy(self):
         """

@@ -43,6 +43,9 @@ class LogBudgetTests(SynchronousTestCase):
         self.assertEqual(self.summaries, [("a", 1, 10.0)])
 
     def test_quietPeriodHasNoSummary(self):
+        """
+        A period whose lines all passed leaves no summary and no timer.
+        """
         for _ in range(3):
             self.assertTrue(self.budget.allow("a"))
         self.clock.advance(11)
@@ -51,6 +54,9 @@ class LogBudgetTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_kindsApart(self):
+        """
+        Each kind has a budget of its own.
+        """
         for _ in range(3):
             self.budget.allow("a")
         self.assertTrue(self.budget.allow("b"))

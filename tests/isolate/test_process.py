@@ -158,8 +158,12 @@ class CheckExecutableTests(SynchronousTestCase):
 
 class CommandTests(SynchronousTestCase):
     """
-    The argument vector L{ProcessIsolate.command} builds.
+    The argument vector L{ProcessIsolate.command} builds (on a host that
+    lets workers take C{SCHED_BATCH}, whatever this one does).
     """
+
+    def setUp(self):
+        self.patch(processModule, "schedulingAvailable", lambda: None)
 
     def test_setsidOnly(self):
         """
@@ -253,17 +257,17 @@ class CommandTests(SynchronousTestCase):
         workers run under the node's.
         """
         self.patch(processModule, "schedulingAvailable",
-                   lambda: "setting a scheduling policy failed: Operation "
-                   "not permitted")
+                   lambda: "setting the policy failed: Operation not "
+                   "permitted")
         log, events = capture()
         isolate = ProcessIsolate(FakeProcessReactor(), log=log)
         isolate.setsidPath = "/usr/bin/setsid"
         self.assertEqual(isolate.scheduling, "normal")
         self.assertEqual(isolate.command("/w", []), ["/usr/bin/setsid", "/w"])
         self.assertEqual([formatEvent(e) for e in events], [
-            "workers cannot get the batch scheduling policy: setting a "
-            "scheduling policy failed: Operation not permitted; they run "
-            "under the node's"])
+            "workers cannot get the batch scheduling policy: setting the "
+            "policy failed: Operation not permitted; they run under the "
+            "node's"])
         self.assertEqual(events[0]["log_level"], LogLevel.warn)
 
     def test_invalidScheduling(self):
@@ -310,6 +314,7 @@ class SpawnTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        self.patch(processModule, "schedulingAvailable", lambda: None)
         self.reactor = FakeProcessReactor()
         self.cwd = os.path.abspath(self.mktemp())
         os.makedirs(self.cwd)

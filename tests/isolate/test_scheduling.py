@@ -5,6 +5,7 @@ the C{chrt} options of each, and the check that this node may set one.
 
 import errno
 import os
+import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -45,12 +46,26 @@ class AvailableTests(SynchronousTestCase):
 
     def test_here(self):
         """
-        On this machine a process may set its own policy: setting it to
-        what it is changes nothing.
+        On this machine a child may take C{SCHED_BATCH}; the probe's
+        thread does, and this one keeps its policy.
         """
         before = os.sched_getscheduler(0)
         self.assertIsNone(schedulingAvailable())
         self.assertEqual(os.sched_getscheduler(0), before)
+
+    def test_probeInOwnThread(self):
+        """
+        The policy is set on a thread of its own, to C{SCHED_BATCH}.
+        """
+        calls = []
+
+        def record(pid, policy, param):
+            calls.append((threading.get_ident(), pid, policy,
+                          param.sched_priority))
+        self.assertIsNone(schedulingAvailable(record))
+        [(thread, pid, policy, priority)] = calls
+        self.assertNotEqual(thread, threading.get_ident())
+        self.assertEqual((pid, policy, priority), (0, os.SCHED_BATCH, 0))
 
     def test_refused(self):
         """
@@ -60,5 +75,5 @@ class AvailableTests(SynchronousTestCase):
         def refuse(pid, policy, param):
             raise PermissionError(errno.EPERM, "Operation not permitted")
         self.assertEqual(schedulingAvailable(refuse),
-                         "setting a scheduling policy failed: Operation not "
+                         "setting the policy failed: Operation not "
                          "permitted")
