@@ -25,6 +25,14 @@ from cocaine.protocol.crashlogs import CRASHLOGS, crashlogKey, crashlogTags
 from cocaine.protocol.framing import packValue
 from cocaine.protocol.worker import workerArguments
 
+#: A worker's scheduling policy as its info names it (the profile's
+#: C{scheduling} names the first two).
+_POLICY_NAMES = {getattr(os, name): label for name, label in (
+    ("SCHED_OTHER", "normal"), ("SCHED_BATCH", "batch"),
+    ("SCHED_IDLE", "idle"), ("SCHED_FIFO", "fifo"), ("SCHED_RR", "rr"))
+    if hasattr(os, name)}
+
+
 class Pool:
     """
     @ivar workers: C{{uuid: Worker}} whose process has not ended.
@@ -249,7 +257,7 @@ class Pool:
         }
 
     def _workerInfo(self, worker):
-        rss = cpu = None
+        rss = cpu = policy = None
         if worker.pid is not None:
             try:
                 import psutil
@@ -259,10 +267,12 @@ class Pool:
                         worker.pid)
                 rss = process.memory_info().rss
                 cpu = process.cpu_percent(None)
+                policy = _POLICY_NAMES.get(os.sched_getscheduler(worker.pid))
             except Exception:
                 # gone between the check and the read, or not permitted:
                 # the figures are simply unknown
-                rss = cpu = None
+                rss = cpu = policy = None
         return {"uuid": worker.uuid, "pid": worker.pid,
                 "state": worker.state, "load": worker.load, "rss": rss,
-                "cpu": cpu, "accepted": worker.accepted}
+                "cpu": cpu, "scheduling": policy,
+                "accepted": worker.accepted}

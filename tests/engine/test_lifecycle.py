@@ -528,7 +528,7 @@ class InfoTests(_MachineCase):
                                     "accepted")},
             {"uuid": process.uuid, "pid": process.pid, "state": "active",
              "load": 1, "accepted": 1})
-        self.assertLessEqual({"rss", "cpu"}, set(worker))
+        self.assertLessEqual({"rss", "cpu", "scheduling"}, set(worker))
 
     def test_stateNames(self):
         names = [self.engine.info()["state"]]

@@ -172,6 +172,8 @@ class DeployTests(_AppTestCase):
         self.assertTrue(psutil.pid_exists(worker["pid"]))
         self.assertGreater(worker["rss"], 1000000)
         self.assertIsInstance(worker["cpu"], float)
+        # the profile's default, as the kernel has it
+        self.assertEqual(worker["scheduling"], "batch")
         self.assertEqual(await self.service("node").info("echo"), info | {
             "workers": (await self.service("node").info("echo"))["workers"]})
 
