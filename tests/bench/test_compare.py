@@ -244,18 +244,25 @@ class TimedCpuTests(SynchronousTestCase):
         self.addCleanup(process.kill)
         return process
 
+    def _untilTimed(self, code):
+        """
+        @return: the process running C{code} and what L{readUntilLine}
+            gave: C{(process, found, out, err)}.
+        """
+        process = self._spawn(code)
+        return (process,) + readUntilLine(process, "timed",
+                                          time.monotonic() + 10)
+
     def test_lineInOneWrite(self):
         """
         The line found in one write with what comes before and after it:
         the rest is kept, the line left out, and what follows stays to be
         read.
         """
-        process = self._spawn(
+        process, found, out, err = self._untilTimed(
             "import sys, time\n"
             "sys.stdout.write('warming\\ntimed\\n{\"a\": 1}\\n')\n"
             "sys.stdout.flush(); time.sleep(0.5); print('{\"b\": 2}')")
-        found, out, err = readUntilLine(process, "timed",
-                                        time.monotonic() + 10)
         self.assertTrue(found)
         self.assertEqual(out, b'warming\n{"a": 1}\n')
         rest, _ = process.communicate(timeout=10)
@@ -266,12 +273,10 @@ class TimedCpuTests(SynchronousTestCase):
         A generator that writes more to its standard error than a pipe
         holds before the line is not stalled: what it wrote is kept.
         """
-        process = self._spawn(
+        process, found, out, err = self._untilTimed(
             "import sys\n"
             "sys.stderr.write('e' * 300000); sys.stderr.flush()\n"
             "print('timed', flush=True)")
-        found, out, err = readUntilLine(process, "timed",
-                                        time.monotonic() + 10)
         self.assertTrue(found)
         _, restErr = process.communicate(timeout=10)
         self.assertEqual(len(err + restErr), 300000)
@@ -281,9 +286,8 @@ class TimedCpuTests(SynchronousTestCase):
         A load generator that ends without the line (a peer without the
         option) is not waited for, and its output is all kept.
         """
-        process = self._spawn("print('{\"rate\": 1}')")
-        found, out, err = readUntilLine(process, "timed",
-                                        time.monotonic() + 10)
+        process, found, out, err = self._untilTimed(
+            "print('{\"rate\": 1}')")
         self.assertFalse(found)
         self.assertEqual(out, b'{"rate": 1}\n')
 
