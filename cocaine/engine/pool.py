@@ -21,16 +21,10 @@ from cocaine.engine.connection import WorkerProcess
 from cocaine.engine.manifest import profileWire
 from cocaine.engine.worker import Worker
 from cocaine.errors import SpawnFailed
+from cocaine.isolate.scheduling import policyOf
 from cocaine.protocol.crashlogs import CRASHLOGS, crashlogKey, crashlogTags
 from cocaine.protocol.framing import packValue
 from cocaine.protocol.worker import workerArguments
-
-#: A worker's scheduling policy as its info names it (the profile's
-#: C{scheduling} names the first two).
-_POLICY_NAMES = {getattr(os, name): label for name, label in (
-    ("SCHED_OTHER", "normal"), ("SCHED_BATCH", "batch"),
-    ("SCHED_IDLE", "idle"), ("SCHED_FIFO", "fifo"), ("SCHED_RR", "rr"))
-    if hasattr(os, name)}
 
 
 class Pool:
@@ -267,7 +261,7 @@ class Pool:
                         worker.pid)
                 rss = process.memory_info().rss
                 cpu = process.cpu_percent(None)
-                policy = _POLICY_NAMES.get(os.sched_getscheduler(worker.pid))
+                policy = policyOf(worker.pid)
             except Exception:
                 # gone between the check and the read, or not permitted:
                 # the figures are simply unknown

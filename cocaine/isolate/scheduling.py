@@ -94,3 +94,22 @@ def chrtArguments(policy):
     """
     option = POLICIES[policy]
     return [] if option is None else [option, "0"]
+
+
+#: The kernel's policies by the names a worker's info gives them (a
+#: profile's C{scheduling} names the first two).
+_NAMES = {getattr(os, constant): name for constant, name in (
+    ("SCHED_OTHER", "normal"), ("SCHED_BATCH", "batch"),
+    ("SCHED_IDLE", "idle"), ("SCHED_FIFO", "fifo"), ("SCHED_RR", "rr"))
+    if hasattr(os, constant)}
+
+
+def policyOf(pid):
+    """
+    The scheduling policy process C{pid} runs under, as the kernel has it.
+
+    @return: its name (C{"batch"}, C{"normal"}, ...), or L{None} for one
+        without a name here.
+    @raise OSError: if the process is gone or may not be looked at.
+    """
+    return _NAMES.get(os.sched_getscheduler(pid))

@@ -444,10 +444,9 @@ class Worker(ControlChannel):
         3.12's eager tasks do: one that ends there needs no task; one that
         suspends goes on in a task (L{ResumedHandler}). From Python 3.12
         on, it is started in an eagerly started task instead
-        (L{EAGER_START}). A
-        plain function is called; one that returns an awaitable (as a
-        coroutine function of a worker that is not eager does) goes on in
-        a task.
+        (L{EAGER_START}). A plain function is called; one that returns an
+        awaitable (as a coroutine function of a worker that is not eager
+        does) goes on in a task.
 
         @param starting: C{((handler, eager), request, response)}
             triples, C{eager} telling whether C{handler} is a coroutine

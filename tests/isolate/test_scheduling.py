@@ -10,7 +10,8 @@ import threading
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.isolate.scheduling import (
-    DEFAULT_POLICY, chrtArguments, schedulingAvailable, validateScheduling)
+    DEFAULT_POLICY, chrtArguments, policyOf, schedulingAvailable,
+    validateScheduling)
 
 
 class ValidateTests(SynchronousTestCase):
@@ -77,3 +78,17 @@ class AvailableTests(SynchronousTestCase):
         self.assertEqual(schedulingAvailable(refuse),
                          "setting the policy failed: Operation not "
                          "permitted")
+
+
+class PolicyOfTests(SynchronousTestCase):
+
+    def test_named(self):
+        """
+        A process's policy by the name a profile uses for it.
+        """
+        expected = {os.SCHED_OTHER: "normal",
+                    os.SCHED_BATCH: "batch"}.get(os.sched_getscheduler(0))
+        self.assertEqual(policyOf(os.getpid()), expected)
+
+    def test_gone(self):
+        self.assertRaises(OSError, policyOf, 2 ** 22 + 1)
