@@ -16,13 +16,15 @@ Three conventions:
   - L{build} builds a machine with its transitions indexed (Automat
     looks a transition up by scanning them all) and its plain inputs on a
     short path.
+  - L{constructor} makes a machine's instances in a state without data
+    on a short path, for machines made once a request.
   - L{mermaid} renders a built machine as a Mermaid state diagram;
     C{python -m cocaine.diagrams} writes every machine's into
     C{docs/machines.md}, and a test keeps that file true to the code.
 """
 
-from automat._core import Automaton
-from automat._typed import MethodOutput
+from automat._core import Automaton, Transitioner
+from automat._typed import MethodOutput, TypedDataState
 
 #: Inputs that only report on the machine, left out of diagrams.
 REPORTING_INPUTS = frozenset(["stateName"])
@@ -126,6 +128,36 @@ def _lean(transitions, stock):
     lean.__name__ = lean.__qualname__ = stock.__name__
     lean.stock = stock
     return lean
+
+
+def constructor(machine):
+    """
+    A short path to C{machine(core, state)} for states without data.
+
+    Automat's C{TypeMachine.__call__} checks whether the state carries
+    data with an C{isinstance} against a protocol class (Python code) and
+    builds the instance through keyword-typed overloads: 0.46 us, where
+    making the instance and its transitioner is 0.30. A session makes one
+    a request. The instance is the same: Automat's input implementer
+    around a C{Transitioner} in the state.
+
+    @param machine: a built C{TypeMachine}.
+    @return: C{make(core, state=None)}; C{state} L{None} is the initial
+        state; a state with data is refused (use the machine itself,
+        which builds the data).
+    """
+    automaton = machine.__automat_automaton__
+    implementer = machine.__automat_type__
+    initial = automaton.initialState
+
+    def make(core, state=None):
+        if state is None:
+            state = initial
+        elif type(state) is TypedDataState:
+            raise TypeError("{!r} carries data: construct it with the "
+                            "machine".format(state.name))
+        return implementer(core, Transitioner(automaton, state))
+    return make
 
 
 def nameStates(states, stateName):

@@ -12,7 +12,7 @@ from automat import NoTransition, TypeMachineBuilder
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.statemachine import build, nameStates
+from cocaine.statemachine import build, constructor, nameStates
 
 #: The deterministic Hypothesis profile of this project.
 DETERMINISTIC = settings(deadline=None, derandomize=True, database=None)
@@ -50,6 +50,10 @@ class Data:
 
 
 def _build(lean):
+    return _buildWithStates(lean)[0]
+
+
+def _buildWithStates(lean):
     builder = TypeMachineBuilder(Inputs, Core)
     a, b = builder.state("a"), builder.state("b")
     c = builder.state("c", lambda inputs, core, x: Data(x))
@@ -91,7 +95,7 @@ def _build(lean):
     @c.upon(Inputs.stateName).loop()
     def cName(inputs, core, data: Data):
         return "c"
-    return build(builder, lean=lean)
+    return build(builder, lean=lean), {"a": a, "b": b, "c": c}
 
 
 LEAN, STOCK = _build(True), _build(False)
@@ -149,3 +153,61 @@ class LeanTests(SynchronousTestCase):
         rng = random.Random(12)
         calls = [rng.choice(CALLS) for _ in range(2000)]
         self.assertEqual(_run(LEAN, calls), _run(STOCK, calls))
+
+
+class ConstructorTests(SynchronousTestCase):
+    """
+    L{constructor} makes the same instances as the machine itself.
+    """
+
+    def setUp(self):
+        self.machine, self.states = _buildWithStates(True)
+        self.make = constructor(self.machine)
+
+    def _walk(self, machine, core):
+        core.machine = machine
+        return [machine.go(2), machine.stateName(), machine.poke(),
+                machine.stateName(), core.log]
+
+    def test_initialState(self):
+        """
+        Without a state, an instance starts in the machine's initial state
+        and answers inputs as one the machine made.
+        """
+        ours = Core()
+        theirs = Core()
+        made = self.make(ours)
+        self.assertIsInstance(made, self.machine.__automat_type__)
+        self.assertEqual(self._walk(made, ours),
+                         self._walk(self.machine(theirs), theirs))
+
+    def test_givenState(self):
+        """
+        With a state, an instance starts there, as C{machine(core, state)}
+        does.
+        """
+        ours = Core()
+        theirs = Core()
+        self.assertEqual(
+            self._walk(self.make(ours, self.states["b"]), ours),
+            self._walk(self.machine(theirs, self.states["b"]), theirs))
+
+    def test_dataStateRefused(self):
+        """
+        A state carrying data needs the machine, which builds the data:
+        the short path refuses it, naming the state.
+        """
+        error = self.assertRaises(TypeError, self.make, Core(),
+                                  self.states["c"])
+        self.assertIn("'c'", str(error))
+
+    def test_sessionMachine(self):
+        """
+        A session's machine is made on the short path and is an instance
+        of L{cocaine.engine.session.SessionMachine}'s implementer.
+        """
+        from cocaine.engine import session
+        made = session._newMachine(object(), session._running)
+        self.assertIsInstance(made, session.SessionMachine.__automat_type__)
+        self.assertEqual(made.stateName(), "running")
+        self.assertEqual(session._newMachine(object()).stateName(), "queued")

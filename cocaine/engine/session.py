@@ -28,7 +28,7 @@ from cocaine.errors import (
     ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
 from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
 from cocaine.rpc.upstream import Upstream
-from cocaine.statemachine import build, nameStates
+from cocaine.statemachine import build, constructor, nameStates
 
 
 def _drop(*args):
@@ -128,10 +128,10 @@ class Session:
             self._pending = []
             self._toWorker = self._buffer
             self._toClient = _drop
-            self.machine = SessionMachine(self)
+            self.machine = _newMachine(self)
         else:
             self._take(worker)
-            self.machine = SessionMachine(self, _running)
+            self.machine = _newMachine(self, _running)
 
     def __repr__(self):
         return "<Session {!r} {}>".format(self.event,
@@ -496,6 +496,9 @@ for _state, _inputs in _ignored.items():
 
 #: The lifecycle of one request to an app.
 SessionMachine = build(_builder)
+
+#: C{SessionMachine(session, state)} on a short path (one a request).
+_newMachine = constructor(SessionMachine)
 
 
 class _Nobody:
