@@ -51,9 +51,25 @@ _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
 #: dropped quietly; the oldest are forgotten past this many.
 MAX_LINGERING = 1024
 
-#: What a handler returns when its answer is not ready yet (one isinstance
-#: on the hot path instead of two checks).
+#: What a handler returns when its answer is not ready yet.
 _LATER = (Deferred, CoroutineType)
+
+#: Whether values of a type are L{_LATER}, by type. Deferred is an ABC
+#: (it is Awaitable), so C{isinstance} against it runs Python code
+#: (C{ABCMeta.__instancecheck__}) on every call of the hot path; a dict
+#: lookup does not.
+_laterTypes = {}
+
+
+def _learnLater(kind):
+    """
+    @return: whether values of C{kind} are L{_LATER}, remembered (for the
+        first few hundred types a process sees).
+    """
+    later = issubclass(kind, _LATER)
+    if len(_laterTypes) < 256:
+        _laterTypes[kind] = later
+    return later
 
 
 class ServerProtocol(FlowControl, Protocol):
@@ -362,7 +378,10 @@ class ServerProtocol(FlowControl, Protocol):
         except Exception:
             self._replyFailure(Failure(), channel, message)
             return
-        if isinstance(result, _LATER):
+        later = _laterTypes.get(type(result))
+        if later is None:
+            later = _learnLater(type(result))
+        if later:
             if iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
             self._inflight += 1
@@ -438,7 +457,10 @@ class ServerProtocol(FlowControl, Protocol):
             if "error" in upstream._protocol.byName:
                 upstream.error(failure)
             return
-        if isinstance(target, _LATER):
+        later = _laterTypes.get(type(target))
+        if later is None:
+            later = _learnLater(type(target))
+        if later:
             if message.dispatch is not TERMINAL:
                 if iscoroutine(target):
                     target.close()
