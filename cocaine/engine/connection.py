@@ -11,7 +11,8 @@ from twisted.logger import Logger
 
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
-from cocaine.protocol.worker import CHUNK, CONTROL_CHANNEL, HANDSHAKE, text
+from cocaine.protocol.worker import (
+    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
 from cocaine.rpc import writes
 
 
@@ -113,10 +114,19 @@ class WorkerConnection(Protocol):
             # control channel's and unknown channels' through route
             session = worker.sessions.get(channel)
             if run is not None:
-                if (session is runSession and mtype == CHUNK
-                        and len(args) == 1):
-                    run.append(args)
-                    continue
+                if session is runSession:
+                    if mtype == CHUNK and len(args) == 1:
+                        run.append(args)
+                        continue
+                    if mtype == CLOSE or mtype == ERROR:
+                        # the run and the end of the stream: one write
+                        # to the client
+                        last, run = run, None
+                        try:
+                            session.endAfter(last, mtype, args)
+                        except Exception:
+                            self._failed(worker)
+                        continue
                 try:
                     runSession.chunksFromWorker(run)
                 except Exception:

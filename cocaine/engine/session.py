@@ -106,7 +106,7 @@ class Session:
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_stall")
+                 "_toClient", "chunks", "_stall", "_run")
 
     def __init__(self, engine, event, upstream, worker=None):
         """
@@ -124,6 +124,8 @@ class Session:
         # the session was ended for it
         self.chunks = 0
         self._stall = None
+        # the worker's last chunks, sent with the end of its stream
+        self._run = None
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -181,6 +183,17 @@ class Session:
         upstream takes them in one write.
         """
         self._toClient(run)
+
+    def endAfter(self, run, mtype, args):
+        """
+        Chunks of the worker's response stream that came in a row (as for
+        L{chunksFromWorker}), then its end, all in one read: the client's
+        answer and its end leave in one write when the client is a
+        client connection (the end of every request that one read
+        answers whole).
+        """
+        self._run = run
+        self.machine.responseEnded(mtype, args)
 
     def workerLost(self, worker):
         """
@@ -302,14 +315,25 @@ class Session:
         self.engine.sessionFinished(self)
 
     def _reply(self, mtype, args):
+        upstream = self.upstream
+        run = self._run
+        if run is not None:
+            self._run = None
+            if type(upstream) is not Upstream:
+                self._answer(run)
+            elif mtype == CLOSE:
+                # the last chunks and the close in one write
+                upstream.closeAfter(run)
+                return
+            else:
+                self._answerArgs(run)
         if mtype == CLOSE:
-            upstream = self.upstream
             if type(upstream) is Upstream:
                 upstream.close()
             else:
                 upstream.send("close")
         else:
-            self.upstream.send("error", *toWire(fromWire(args)))
+            upstream.send("error", *toWire(fromWire(args)))
 
     def _lost(self, worker):
         self.upstream.error(WorkerLost(

@@ -148,16 +148,21 @@ class ServerProtocol(FlowControl, Protocol):
                     return
             writes.write(self.transport, data)
 
-    def sendMessages(self, channel, mtype, argsLists):
+    def sendMessages(self, channel, mtype, argsLists, endWith=None):
         """
         Write one message C{mtype} on C{channel} for each args list of
         C{argsLists}, joined: one write, counted against the write limit
         as one message; a no-op once the connection is broken.
+
+        @param endWith: the type of a message without args to write after
+            them in the same write (a stream's close), or L{None}.
         """
         if not self._broken:
             pack = self._pack
-            data = b"".join([pack([channel, mtype, args])
-                             for args in argsLists])
+            messages = [pack([channel, mtype, args]) for args in argsLists]
+            if endWith is not None:
+                messages.append(pack([channel, endWith, []]))
+            data = b"".join(messages)
             if len(data) > _SMALL or self._writeFull:
                 if self._account(data):
                     return

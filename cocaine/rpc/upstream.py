@@ -90,6 +90,23 @@ class Upstream:
             for args in argsLists:
                 self.send("write", *args)
 
+    def closeAfter(self, argsLists):
+        """
+        Send stream chunks (C{write}), one for each args list of
+        C{argsLists}, then end the stream (C{close}), in one write to the
+        connection: an app's last chunks and its close that one read from
+        its worker brought.
+        """
+        index = self._chunk
+        end = self._protocol.streamClose
+        if index is not None and end is not None and not self.closed:
+            self._connection.sendMessages(self.channel, index, argsLists,
+                                          end)
+            self._finish()
+        else:
+            self.writeChunks(argsLists)
+            self.close()
+
     def writePacked(self, packedArgs):
         """
         Send a stream chunk (C{write}) whose args array is already packed:

@@ -143,6 +143,11 @@ class _Session:
             raise ValueError("boom")
         self.received.append((self.name, "run", run))
 
+    def endAfter(self, run, mtype, args):
+        if self.fail:
+            raise ValueError("boom")
+        self.received.append((self.name, "run then end", run, mtype, args))
+
 
 class RunTests(SynchronousTestCase):
     """
@@ -166,12 +171,33 @@ class RunTests(SynchronousTestCase):
 
     def test_inARow(self):
         """
-        A read's chunks for one session come as one run; its close after
-        them.
+        A read's chunks for one session come as one run; its close right
+        after them comes with them (L{Session.endAfter}), so the client's
+        answer and its end can leave in one write.
         """
         self.feed([2, 0, [b"x"]], [2, 0, [b"y"]], [2, 0, [b"z"]], [2, 2, []])
         self.assertEqual(self.received, [
-            ("a", "run", [[b"x"], [b"y"], [b"z"]]), ("a", 2, [])])
+            ("a", "run then end", [[b"x"], [b"y"], [b"z"]], 2, [])])
+
+    def test_errorAfterRun(self):
+        """
+        An error that ends the stream right after a run comes with it,
+        as a close does.
+        """
+        self.feed([2, 0, [b"x"]], [2, 1, [[1, 2], "bad"]])
+        self.assertEqual(self.received, [
+            ("a", "run then end", [[b"x"]], 1, [[1, 2], b"bad"])])
+
+    def test_endAfterFails(self):
+        """
+        A session failing on its run and end is logged, and the messages
+        after it still reach their sessions.
+        """
+        self.received[:] = []
+        self.connection.worker.sessions[2].fail = True
+        self.feed([2, 0, [b"x"]], [2, 2, []], [3, 0, [b"y"]])
+        self.assertEqual(self.received, [("b", "run", [[b"y"]])])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
 
     def test_interleaved(self):
         """
@@ -183,6 +209,15 @@ class RunTests(SynchronousTestCase):
         self.assertEqual(self.received, [
             ("a", "run", [[b"1"], [b"2"]]), ("b", "run", [[b"3"]]),
             ("a", "run", [[b"4"]]), ("b", 2, []), ("a", 2, [])])
+
+    def test_otherSessionEnds(self):
+        """
+        Another session's close right after a run does not take the run
+        with it: the run goes to its own session first.
+        """
+        self.feed([2, 0, [b"1"]], [3, 2, []], [2, 2, []])
+        self.assertEqual(self.received, [
+            ("a", "run", [[b"1"]]), ("b", 2, []), ("a", 2, [])])
 
     def test_notOneValue(self):
         """

@@ -73,8 +73,8 @@ class _RecordingConnection:
     def sendMessage(self, channel, mtype, args):
         self.sent.append(("message", channel, mtype, args))
 
-    def sendMessages(self, channel, mtype, argsLists):
-        self.sent.append(("messages", channel, mtype, argsLists))
+    def sendMessages(self, channel, mtype, argsLists, endWith=None):
+        self.sent.append(("messages", channel, mtype, argsLists, endWith))
 
 
 class _SessionCase(SynchronousTestCase):
@@ -319,7 +319,61 @@ class RunningTests(_SessionCase):
         session.chunksFromWorker([[b"a"], [b"b"]])
         session.chunksFromWorker([[b"c"]])
         self.assertEqual(connection.sent, [
-            ("messages", 7, 0, [[b"a"], [b"b"]]), ("message", 7, 0, [b"c"])])
+            ("messages", 7, 0, [[b"a"], [b"b"]], None),
+            ("message", 7, 0, [b"c"])])
+
+    def test_endAfterToUpstream(self):
+        """
+        The worker's last chunks and its close, from one read, reach a
+        client connection's L{Upstream} in one write, and end the session
+        as a close does.
+        """
+        connection = _RecordingConnection()
+        self.upstream = Upstream(connection, 7, STREAMING)
+        session = self.responding()
+        session.endAfter([[b"a"], [b"b"]], 2, [])
+        self.assertEqual(connection.sent, [
+            ("messages", 7, 0, [[b"a"], [b"b"]], 2)])
+        self.assertTrue(self.upstream.closed)
+        self.assertEqual(self.state(session), "finished")
+        self.assertEqual(self.engine.stats.ok, 1)
+        self.assertIn(("finished", 2), self.events)
+
+    def test_endAfterWithError(self):
+        """
+        The worker's last chunks then an error reach the client in that
+        order; the session counts as failed.
+        """
+        connection = _RecordingConnection()
+        self.upstream = Upstream(connection, 7, STREAMING)
+        session = self.responding()
+        session.endAfter([[b"a"]], 1, [[1, 2], b"bad"])
+        self.assertEqual(connection.sent[0], ("message", 7, 0, [b"a"]))
+        self.assertEqual(connection.sent[1][:3], ("message", 7, 1))
+        self.assertEqual(self.state(session), "finished")
+        self.assertEqual(self.engine.stats.ok, 0)
+
+    def test_endAfterSendAlone(self):
+        """
+        An upstream with C{send} alone gets the last chunks one by one,
+        then the close.
+        """
+        session = self.responding()
+        session.endAfter([[b"a"], [b"b"]], 2, [])
+        self.assertEqual(self.upstream.sent,
+                         [("write", b"a"), ("write", b"b"), ("close",)])
+
+    def test_endAfterClientGone(self):
+        """
+        Once the client is gone, the last chunks go nowhere; the worker's
+        slot is freed.
+        """
+        session = self.orphaned()
+        del self.upstream.sent[:]
+        session.endAfter([[b"late"]], 2, [])
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.state(session), "finished")
+        self.assertIn(("finished", 2), self.events)
 
     def test_chunksInARowAnswered(self):
         """

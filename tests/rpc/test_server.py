@@ -8,6 +8,7 @@ import struct
 
 import msgpack
 from hypothesis import given, settings, strategies as st
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import Logger, LogLevel
 from twisted.trial.unittest import SynchronousTestCase
@@ -735,6 +736,40 @@ class StreamingTests(_Case):
                          [[9, 0, [b"a"]], [9, 0, [b"b"]], [9, 0, [b""]]])
         self.assertFalse(upstream.closed)
 
+    def test_closeAfter(self):
+        """
+        C{closeAfter} sends a chunk for each args list and the stream's
+        close, in one write of the connection, and closes the upstream
+        as C{close} does.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        closed = []
+        upstream.notifyClose(lambda: closed.append(True))
+        written = []
+        transport = self.connection.protocol.transport
+        original = transport.write
+
+        def write(data):
+            written.append(data)
+            original(data)
+        self.patch(transport, "write", write)
+        upstream.closeAfter([[b"a"], [b"b"]])
+        upstream.closeAfter([[b"late"]])
+        self.assertEqual(len(written), 1)
+        self.assertEqual(self.connection.replies(),
+                         [[9, 0, [b"a"]], [9, 0, [b"b"]], [9, 2, []]])
+        self.assertTrue(upstream.closed)
+        self.assertEqual(closed, [True])
+
+    def test_closeAfterNotAllowed(self):
+        """
+        Where the protocol has no stream chunk, C{closeAfter} is the
+        protocol violation C{write} would be, and nothing is sent.
+        """
+        primitive = Upstream(self.connection.protocol, 10, PRIMITIVE)
+        self.assertRaises(ProtocolViolation, primitive.closeAfter, [[b"x"]])
+        self.assertEqual(self.connection.replies(), [])
+
     def test_writeChunksClosed(self):
         """
         C{writeChunks} after the stream's end sends nothing; where the
@@ -1177,3 +1212,39 @@ class PackedWriteTests(_Case):
         self.connection.lose()
         self.connection.protocol.resumeProducing()
         self.assertEqual(called, ["now", "later"])
+
+
+class LaterTypesTests(SynchronousTestCase):
+    """
+    Whether a handler's result answers later is remembered by type.
+    """
+
+    def setUp(self):
+        from cocaine.rpc import server
+        self.server = server
+        self.patch(server, "_laterTypes", {})
+
+    def test_learned(self):
+        """
+        Deferreds (and their subclasses) and coroutines answer later;
+        anything else does not; each type is remembered.
+        """
+        from types import CoroutineType
+
+        class MyDeferred(Deferred):
+            pass
+        learn = self.server._learnLater
+        self.assertEqual([learn(Deferred), learn(MyDeferred),
+                          learn(CoroutineType), learn(list), learn(tuple)],
+                         [True, True, True, False, False])
+        self.assertEqual(self.server._laterTypes[MyDeferred], True)
+        self.assertEqual(self.server._laterTypes[list], False)
+
+    def test_bounded(self):
+        """
+        Past 256 types, answers are still right and no more are kept.
+        """
+        kinds = [type("Kind{}".format(i), (), {}) for i in range(300)]
+        self.assertEqual({self.server._learnLater(k) for k in kinds},
+                         {False})
+        self.assertEqual(len(self.server._laterTypes), 256)
