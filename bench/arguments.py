@@ -18,3 +18,13 @@ def positive(text):
         raise argparse.ArgumentTypeError(
             "{!r} is not a positive whole number".format(text))
     return number
+
+
+def positives(text):
+    """
+    @return: the comma-separated positive integers of C{text}
+        (C{"1,8,64"}).
+    @raise argparse.ArgumentTypeError: naming the first field that holds
+        none.
+    """
+    return [positive(field) for field in text.split(",")]

@@ -34,7 +34,7 @@ import time
 
 import psutil
 
-from bench.arguments import positive
+from bench.arguments import positive, positives
 from bench.compare.ourside import APP, nodeConfig
 from bench.compare.processes import family
 from bench.rpc import machine
@@ -115,13 +115,6 @@ def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
     }
 
 
-def _counts(text):
-    """
-    @return: the comma-separated positive integers of C{text}.
-    """
-    return [positive(field) for field in text.split(",")]
-
-
 def _policies(text):
     """
     @return: the comma-separated scheduling policies of C{text}.
@@ -146,7 +139,7 @@ def withScheduling(config, policy):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--inflight", type=_counts, default="1,8,64,256")
+    parser.add_argument("--inflight", type=positives, default="1,8,64,256")
     parser.add_argument("--requests", type=positive, default=20000)
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request")

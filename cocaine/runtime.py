@@ -28,10 +28,11 @@ from cocaine.cluster.service import ClusterService
 from cocaine.config import ConfigError
 from cocaine.context import Context
 from cocaine.errors import StartupError
+from cocaine.heap import freezeWanted, settle
 from cocaine.interfaces import IRPCService
 from cocaine.locator.registry import Registry
 from cocaine.locator.service import LocatorService
-from cocaine.metrics.collector import ProcessCollector
+from cocaine.metrics.collector import GCPauses, ProcessCollector
 from cocaine.metrics.registry import Metrics
 from cocaine.ordered import OrderedMultiService
 from cocaine.plugins import checkConfig, loadPlugins
@@ -122,13 +123,33 @@ class CocaineService(OrderedMultiService):
         self._reactor = reactor
         self.context = context
         self.registry = context.registry
+        #: the garbage collector's pauses, in the node's metrics
+        self.gcPauses = GCPauses()
+        context.metrics.register(self.gcPauses)
 
     def startService(self):
+        self.gcPauses.start()
         d = OrderedMultiService.startService(self)
         d.addCallbacks(lambda _: self._started(), self._startFailed)
         return d
 
+    def stopService(self):
+        self.gcPauses.close()
+        return OrderedMultiService.stopService(self)
+
+    #: whether start-up's objects are frozen out of garbage collection
+    #: once the node runs (L{cocaine.heap.settle}): the daemon's node does
+    #: (L{cocaine.tap}); a node inside another program, a test's, leaves
+    #: that program's collector alone
+    settleHeap = False
+
     def _started(self):
+        # what start-up built lives as long as the node: out of the
+        # collector's way from now on (cocaine.heap)
+        frozen = settle() if self.settleHeap else None
+        if frozen is not None:
+            self.log.debug("{count} objects of start-up frozen out of "
+                           "garbage collection", count=frozen)
         entry = self.registry.lookup("locator")
         port = entry[0][0][1] if entry else (
             self.context.config.network.locator)
@@ -216,6 +237,10 @@ def buildRuntime(reactor, config, plugins=None):
     """
     plugins = plugins or loadPlugins()
     checkConfig(config, plugins)
+    try:
+        freezeWanted()
+    except ValueError as e:
+        raise ConfigError("", str(e))
     context = Context(reactor, config, Registry(), plugins, Metrics())
     # the node process's own figures (each app's join when the node starts)
     context.metrics.register(ProcessCollector())

@@ -35,8 +35,11 @@ def makeService(options):
     try:
         path = options["config"]
         config = load(path) if path else parse(DEFAULTS)
-        return buildRuntime(reactor, config)
+        root = buildRuntime(reactor, config)
     except ConfigError as e:
         sys.stderr.write("cocaine: config error: {}\n".format(e))
         sys.stderr.flush()
         raise SystemExit(2)
+    # the daemon: start-up's objects leave the garbage collector's way
+    root.settleHeap = True
+    return root

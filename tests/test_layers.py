@@ -16,8 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The layers, lowest first: the packages and top-level modules of
 #: cocaine/ in each.
 LAYERS = [
-    ["cocaine", "compiled", "errors", "interfaces", "config", "context",
-     "ordered", "statemachine", "observers"],
+    ["cocaine", "compiled", "heap", "errors", "interfaces", "config",
+     "context", "ordered", "statemachine", "observers"],
     ["protocol"],
     ["rpc", "client"],
     ["plugins", "auth"],
@@ -35,7 +35,8 @@ LEVEL = {part: level for level, parts in enumerate(LAYERS)
 
 #: What the worker SDK may import of ours: it runs in app processes,
 #: without Twisted.
-WORKER_MAY_USE = {"worker", "protocol", "errors", "cocaine", "compiled"}
+WORKER_MAY_USE = {"worker", "protocol", "errors", "cocaine", "compiled",
+                  "heap"}
 
 
 def _modules(top):

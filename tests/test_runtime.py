@@ -323,6 +323,71 @@ class RuntimeTests(SynchronousTestCase):
         self.assertEqual(event["uuid"], root.context.uuid)
 
 
+class HeapTests(SynchronousTestCase):
+    """
+    The node and Python's garbage collector (L{cocaine.heap}).
+    """
+
+    def setUp(self):
+        self.root = os.path.abspath(self.mktemp())
+        self.reactor = FakeReactor()
+        self.settled = []
+        import cocaine.runtime
+        self.patch(cocaine.runtime, "settle",
+                   lambda: self.settled.append(True) or 7)
+
+    def build(self):
+        return buildRuntime(self.reactor, parse({
+            "paths": {"data": os.path.join(self.root, "data"),
+                      "spool": os.path.join(self.root, "spool"),
+                      "runtime": os.path.join(self.root, "run")},
+            "storages": {"core": {"type": "memory"}},
+            "services": {"logging": {"type": "logging"}}}))
+
+    def test_settledWhenAsked(self):
+        """
+        The daemon's node (C{settleHeap}) freezes start-up's objects once
+        it has started.
+        """
+        root = self.build()
+        root.settleHeap = True
+        self.successResultOf(root.startService())
+        self.assertEqual(self.settled, [True])
+
+    def test_notByDefault(self):
+        """
+        A node inside another program leaves that program's collector
+        alone.
+        """
+        root = self.build()
+        self.successResultOf(root.startService())
+        self.assertEqual(self.settled, [])
+
+    def test_pausesTimedWhileRunning(self):
+        """
+        The collector's pauses are in the node's metrics while it runs.
+        """
+        import gc
+        root = self.build()
+        self.assertNotIn(root.gcPauses._phase, gc.callbacks)
+        self.successResultOf(root.startService())
+        self.assertIn(root.gcPauses._phase, gc.callbacks)
+        names = [family.name for family in
+                 root.context.metrics.registry.collect()]
+        self.assertIn("cocaine_node_gc_pause_seconds", names)
+        self.successResultOf(root.stopService())
+        self.assertNotIn(root.gcPauses._phase, gc.callbacks)
+
+    def test_badSetting(self):
+        """
+        A C{COCAINE_GC_FREEZE} that is neither 0 nor 1 stops the node
+        before anything starts, naming it.
+        """
+        self.patch(os, "environ", dict(os.environ, COCAINE_GC_FREEZE="on"))
+        error = self.assertRaises(ConfigError, self.build)
+        self.assertIn("COCAINE_GC_FREEZE='on'", str(error))
+
+
 class NodeUuidTests(SynchronousTestCase):
     """
     L{nodeUuid} keeps one uuid per data directory.

@@ -27,12 +27,14 @@ INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH")
 
 #: Passed through when set: the worker SDK's timing settings, its choice
 #: of event loop and of eager handlers (L{cocaine.worker.worker}), whether
-#: compiled modules run from their source (L{cocaine.compiled}) and the
+#: compiled modules run from their source (L{cocaine.compiled}), whether
+#: start-up is frozen out of garbage collection (L{cocaine.heap}) and the
 #: CA (and name) clients check a node with C{network.tls} against
 #: (L{cocaine.rpc.tls}, L{cocaine.worker.tls}).
 WORKER_VARIABLES = ("COCAINE_HEARTBEAT_INTERVAL", "COCAINE_DISOWN_TIMEOUT",
                     "COCAINE_TERMINATE_GRACE", "COCAINE_WORKER_LOOP",
                     "COCAINE_WORKER_EAGER", "COCAINE_PURE_PYTHON",
+                    "COCAINE_GC_FREEZE",
                     # how clients reach a node with network.tls (not the
                     # node's own client certificate: see docs/security.md)
                     "COCAINE_TLS_CA", "COCAINE_TLS_SERVER_NAME")

@@ -5,15 +5,23 @@ the apps of an L{cocaine.interfaces.INode} (its C{stats} and C{info}),
 L{ProcessCollector} over the node's own process (psutil). Both are
 C{prometheus_client} custom collectors: nothing is kept between scrapes,
 every figure is read when C{collect} runs, on the reactor thread.
+L{GCPauses} is the exception: it times the garbage collector's pauses as
+they happen, which nothing could read afterwards.
 
 See docs/metrics.md for every name, its labels and its meaning.
 """
+
+import gc
+import time
 
 from prometheus_client.core import (
     CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily)
 from prometheus_client.utils import floatToGoString
 
 from cocaine.errors import AppNotRunning
+
+#: Upper bounds of the garbage collector's pause buckets, in seconds.
+PAUSE_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
 
 #: The worker machine states counted as leaving the pool.
 _STOPPING = ("terminating", "signalled", "killed")
@@ -138,3 +146,80 @@ class ProcessCollector:
             "process (not counting its listening sockets).",
             value=sum(1 for c in connections if c.status != "LISTEN")))
         return families
+
+
+class GCPauses:
+    """
+    Times each pause of the garbage collector, by generation, between
+    L{start} and L{close}: a collector for the node's metrics registry.
+
+    @ivar counts: per generation, a list of pause counts per bucket of
+        L{PAUSE_BUCKETS} (not cumulative), the last for longer ones.
+    @ivar sums: per generation, the seconds paused in all.
+    """
+
+    def __init__(self, clock=time.perf_counter, callbacks=None):
+        """
+        @param clock: a monotonic clock in seconds.
+        @param callbacks: the list the collector calls (C{gc.callbacks}
+            by default).
+        """
+        self._clock = clock
+        self._callbacks = gc.callbacks if callbacks is None else callbacks
+        self._began = None
+        self.counts = [[0] * (len(PAUSE_BUCKETS) + 1) for _ in range(3)]
+        self.sums = [0.0, 0.0, 0.0]
+
+    def start(self):
+        """
+        Start timing pauses (again, after L{close}).
+        """
+        if self._phase not in self._callbacks:
+            self._callbacks.append(self._phase)
+
+    def _phase(self, phase, info):
+        if phase == "start":
+            self._began = self._clock()
+            return
+        began, self._began = self._began, None
+        if began is None:
+            return
+        generation = min(info.get("generation", 0), 2)
+        paused = self._clock() - began
+        self.sums[generation] += paused
+        counts = self.counts[generation]
+        for index, bound in enumerate(PAUSE_BUCKETS):
+            if paused <= bound:
+                counts[index] += 1
+                break
+        else:
+            counts[-1] += 1
+
+    def close(self):
+        """
+        Stop timing pauses.
+        """
+        try:
+            self._callbacks.remove(self._phase)
+        except ValueError:
+            pass
+
+    def collect(self):
+        family = HistogramMetricFamily(
+            "cocaine_node_gc_pause_seconds",
+            "Pauses of the node's garbage collector, by generation (2 is "
+            "a full collection).", labels=["generation"])
+        for generation in range(3):
+            buckets = []
+            total = 0
+            for bound, count in zip(PAUSE_BUCKETS + (float("inf"),),
+                                    self.counts[generation]):
+                total += count
+                buckets.append((_le(bound), total))
+            family.add_metric([str(generation)], buckets,
+                              self.sums[generation])
+        frozen = GaugeMetricFamily(
+            "cocaine_node_gc_frozen_objects", "Objects of the node's "
+            "start-up frozen out of garbage collection (cocaine.heap).",
+            value=gc.get_freeze_count())
+        return [family, frozen]

@@ -17,6 +17,7 @@ import traceback
 from contextvars import copy_context
 
 from cocaine.errors import FramingError
+from cocaine.heap import settle
 from cocaine.protocol.framing import Decoder, Encoder
 from cocaine.protocol.worker import (
     CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HANDSHAKE, HEARTBEAT, INVOKE,
@@ -189,7 +190,7 @@ class Worker(ControlChannel):
 
         Exit status: 0 after a terminate from the runtime, 1 when disowned
         or disconnected, 2 when the command line lacks C{--endpoint} or
-        C{--uuid}.
+        C{--uuid} or C{COCAINE_GC_FREEZE} is neither 0 nor 1.
 
         @param handlers: a mapping of event names to handlers.
         @raise SystemExit: always.
@@ -204,6 +205,13 @@ class Worker(ControlChannel):
                 reconfigure(line_buffering=True)
             except (OSError, ValueError):
                 pass
+        # the app's imports and the SDK live as long as the worker: out
+        # of the garbage collector's way while it serves (cocaine.heap)
+        try:
+            settle()
+        except ValueError as e:
+            sys.stderr.write("{}\n".format(e))
+            raise SystemExit(EXIT_USAGE)
         raise SystemExit(runLoop(self.serve()))
 
     async def serve(self):

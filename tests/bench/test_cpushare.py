@@ -10,6 +10,7 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench import cpushare
+from bench.arguments import positives
 
 
 class _Client:
@@ -101,7 +102,7 @@ class ArgumentTests(SynchronousTestCase):
             self.assertIn("is not a positive whole number", err.getvalue())
 
     def test_counts(self):
-        self.assertEqual(cpushare._counts("1,8,64"), [1, 8, 64])
+        self.assertEqual(positives("1,8,64"), [1, 8, 64])
 
 
 class SchedulingTests(SynchronousTestCase):

@@ -50,6 +50,14 @@ class WorkerEnvironmentTests(SynchronousTestCase):
         env = workerEnvironment({"COCAINE_PURE_PYTHON": "1"})
         self.assertEqual(env["COCAINE_PURE_PYTHON"], "1")
 
+    def test_gcFreeze(self):
+        """
+        Whether start-up is frozen out of garbage collection passes, so
+        workers do as the node does.
+        """
+        env = workerEnvironment({"COCAINE_GC_FREEZE": "0"})
+        self.assertEqual(env["COCAINE_GC_FREEZE"], "0")
+
     def test_tlsCA(self):
         """
         The CA and server name clients check a TLS node against pass; the

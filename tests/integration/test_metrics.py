@@ -142,6 +142,11 @@ class MetricsNodeTests(NodeClientMixin, TestCase):
         self.assertGreater(value("cocaine_node_cpu_seconds_total"), 0)
         # at least our own locator connection
         self.assertGreaterEqual(value("cocaine_node_connections"), 1)
+        # the daemon froze its start-up out of garbage collection, after
+        # the full collection that went first, timed with the others
+        self.assertGreater(value("cocaine_node_gc_frozen_objects"), 1000)
+        self.assertGreaterEqual(value("cocaine_node_gc_pause_seconds_count",
+                                      generation="2"), 1)
 
     async def test_serviceWithOurClient(self):
         """

@@ -10,7 +10,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.metrics.collector import AppsCollector, ProcessCollector
+from cocaine.metrics.collector import (
+    AppsCollector, GCPauses, ProcessCollector)
 from cocaine.metrics.registry import Metrics
 from cocaine.testing import FakeUpstream, MemoryNode
 
@@ -197,3 +198,91 @@ class ProcessCollectorTests(SynchronousTestCase):
         self.assertGreater(samples["cocaine_node_open_fds", frozenset()], 0)
         self.assertLessEqual(samples["cocaine_node_open_fds", frozenset()],
                              len(os.listdir("/proc/self/fd")) + 1)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class GCPausesTests(SynchronousTestCase):
+    """
+    L{GCPauses} times the collector's pauses by generation.
+    """
+
+    def setUp(self):
+        self.clock = _Clock()
+        self.callbacks = []
+        self.pauses = GCPauses(self.clock, self.callbacks)
+
+    def pause(self, generation, seconds):
+        for callback in list(self.callbacks):
+            callback("start", {"generation": generation})
+        self.clock.now += seconds
+        for callback in list(self.callbacks):
+            callback("stop", {"generation": generation, "collected": 0})
+
+    def test_startAndClose(self):
+        """
+        It listens to the collector from C{start} (once, however often it
+        is called) to C{close}.
+        """
+        self.assertEqual(self.callbacks, [])
+        self.pauses.start()
+        self.pauses.start()
+        self.assertEqual(len(self.callbacks), 1)
+        self.pause(2, 0.02)
+        self.pauses.close()
+        self.pauses.close()
+        self.assertEqual(self.callbacks, [])
+        self.pause(2, 0.02)
+        self.assertEqual(sum(self.pauses.counts[2]), 1)
+
+    def test_histogram(self):
+        """
+        Each pause lands in its generation's bucket; the sum is the time
+        paused.
+        """
+        self.pauses.start()
+        self.pause(0, 0.00005)
+        self.pause(0, 0.0003)
+        self.pause(2, 0.015)
+        self.pause(2, 2.0)
+        samples = scrape(self.pauses)
+        name = "cocaine_node_gc_pause_seconds"
+        self.assertEqual(samples[name + "_bucket",
+                                 _labels(generation="0", le="0.0001")], 1)
+        self.assertEqual(samples[name + "_bucket",
+                                 _labels(generation="0", le="0.0005")], 2)
+        self.assertEqual(samples[name + "_count", _labels(generation="0")],
+                         2)
+        self.assertEqual(samples[name + "_bucket",
+                                 _labels(generation="2", le="0.01")], 0)
+        self.assertEqual(samples[name + "_bucket",
+                                 _labels(generation="2", le="0.05")], 1)
+        self.assertEqual(samples[name + "_bucket",
+                                 _labels(generation="2", le="+Inf")], 2)
+        self.assertAlmostEqual(samples[name + "_sum",
+                                       _labels(generation="2")], 2.015)
+        self.assertEqual(samples[name + "_count", _labels(generation="1")],
+                         0)
+
+    def test_realCollector(self):
+        """
+        By default it listens to Python's own collector: a full
+        collection is a generation 2 pause; the frozen objects are
+        counted.
+        """
+        import gc
+        pauses = GCPauses()
+        pauses.start()
+        self.addCleanup(pauses.close)
+        gc.collect()
+        samples = scrape(pauses)
+        self.assertGreaterEqual(samples["cocaine_node_gc_pause_seconds_count",
+                                        _labels(generation="2")], 1)
+        self.assertEqual(samples["cocaine_node_gc_frozen_objects",
+                                 frozenset()], gc.get_freeze_count())

@@ -171,6 +171,19 @@ class ControlTests(WorkerMixin, TestCase):
         self.assertEqual(process.returncode, 2)
         self.assertIn(b"usage:", process.stdout)
 
+    def test_badFreezeSetting(self):
+        """
+        A C{COCAINE_GC_FREEZE} that is neither 0 nor 1 makes the worker
+        exit with status 2, naming it.
+        """
+        process = subprocess.run(
+            [sys.executable, ECHO, "--app", "echo", "--endpoint", "/nowhere",
+             "--uuid", "u"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=10,
+            env=dict(os.environ, PYTHONPATH=ROOT, COCAINE_GC_FREEZE="yes"))
+        self.assertEqual(process.returncode, 2)
+        self.assertIn(b"COCAINE_GC_FREEZE='yes'", process.stdout)
+
     def test_brokenStream(self):
         """
         Bytes that are not msgpack make the worker exit with status 1.
@@ -198,8 +211,8 @@ class ControlTests(WorkerMixin, TestCase):
         """
         Importing the SDK imports no Twisted and nothing of Cocaine's but
         the worker SDK, the protocol (the one codec and declaration), the
-        errors and the package's switch between compiled modules and their
-        source.
+        errors, the package's switch between compiled modules and their
+        source, and its garbage collector settings (L{cocaine.heap}).
         """
         process = subprocess.run(
             [sys.executable, "-c",
@@ -207,7 +220,7 @@ class ControlTests(WorkerMixin, TestCase):
              "sys.modules if m.split('.')[0] == 'twisted' or "
              "m.startswith('cocaine.') and not "
              "m.startswith(('cocaine.worker', 'cocaine.protocol', "
-             "'cocaine.errors', 'cocaine.compiled'))))"],
+             "'cocaine.errors', 'cocaine.compiled', 'cocaine.heap'))))"],
             stdout=subprocess.PIPE, timeout=10, cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=ROOT))
         self.assertEqual(process.stdout.strip(), b"[]")
