@@ -159,10 +159,16 @@ class ServerProtocol(FlowControl, Protocol):
         """
         if not self._broken:
             pack = self._pack
-            messages = [pack([channel, mtype, args]) for args in argsLists]
-            if endWith is not None:
-                messages.append(pack([channel, endWith, []]))
-            data = b"".join(messages)
+            if endWith is not None and len(argsLists) == 1:
+                # one chunk and the close: every echo-sized answer
+                data = (pack([channel, mtype, argsLists[0]])
+                        + pack([channel, endWith, []]))
+            else:
+                messages = [pack([channel, mtype, args])
+                            for args in argsLists]
+                if endWith is not None:
+                    messages.append(pack([channel, endWith, []]))
+                data = b"".join(messages)
             if len(data) > _SMALL or self._writeFull:
                 if self._account(data):
                     return
@@ -515,19 +521,21 @@ class ServerProtocol(FlowControl, Protocol):
             upstream.error(failure)
 
     def _continue(self, channel, state, mtype, args):
-        messages = state.protocol.messages
-        message = messages[mtype] if mtype < len(messages) else None
-        if message is None:
+        try:
+            # the decoder lets no negative type through
+            message = state.protocol.messages[mtype]
+        except IndexError:
             self._abandon(channel, state)
             self._dispatchError(channel, SlotNotFound(
                 "{}: no message with id {} on channel {} now".format(
                     self._service.name, mtype, channel)))
             return
         transition = message.dispatch
-        if transition is TERMINAL:
-            del self._dispatch[channel]
-        elif transition is not RECURRENT:
-            state.protocol = transition
+        if transition is not RECURRENT:
+            if transition is TERMINAL:
+                del self._dispatch[channel]
+            else:
+                state.protocol = transition
         method = getattr(state.target, message.method, None)
         if method is None:
             self.log.debug("{service}: {message} ignored on channel "
