@@ -716,12 +716,11 @@ class StreamingTests(_Case):
         self.assertTrue(upstream.closed)
         self.assertEqual(closed, [True])
 
-    def test_writeChunks(self):
+    def recordWrites(self):
         """
-        C{writeChunks} sends a chunk for each args list, in one write of
-        the connection.
+        @return: a list of what the connection's transport is given to
+            write from now on (and still writes).
         """
-        upstream = Upstream(self.connection.protocol, 9, STREAMING)
         written = []
         transport = self.connection.protocol.transport
         original = transport.write
@@ -730,6 +729,15 @@ class StreamingTests(_Case):
             written.append(data)
             original(data)
         self.patch(transport, "write", write)
+        return written
+
+    def test_writeChunks(self):
+        """
+        C{writeChunks} sends a chunk for each args list, in one write of
+        the connection.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        written = self.recordWrites()
         upstream.writeChunks([[b"a"], [b"b"], [b""]])
         self.assertEqual(len(written), 1)
         self.assertEqual(self.connection.replies(),
@@ -745,14 +753,7 @@ class StreamingTests(_Case):
         upstream = Upstream(self.connection.protocol, 9, STREAMING)
         closed = []
         upstream.notifyClose(lambda: closed.append(True))
-        written = []
-        transport = self.connection.protocol.transport
-        original = transport.write
-
-        def write(data):
-            written.append(data)
-            original(data)
-        self.patch(transport, "write", write)
+        written = self.recordWrites()
         upstream.closeAfter([[b"a"], [b"b"]])
         upstream.closeAfter([[b"late"]])
         self.assertEqual(len(written), 1)
