@@ -99,10 +99,7 @@ def main(argv=None):
             subprocess.run([sys.executable, "-m", "bench.compare.ourside",
                             "prepare", "--connect", endpoint], cwd=ROOT,
                            check=True, capture_output=True, timeout=120)
-        if saved is None:
-            os.environ.pop(ENV_FREEZE, None)
-        else:
-            os.environ[ENV_FREEZE] = saved
+        _restore(ENV_FREEZE, saved)
         print("Command: python -m bench.gcpause --inflight {} --requests {} "
               "--runs {}".format(",".join(map(str, args.inflight)),
                                  args.requests, args.runs))
@@ -136,9 +133,21 @@ def main(argv=None):
                         paused * 1e3 / count) if count else "-"),
                     flush=True)
     finally:
+        _restore(ENV_FREEZE, saved)
         for node, _ in nodes.values():
             node.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _restore(name, value):
+    """
+    Set the environment variable C{name} back to C{value} (unset when
+    L{None}).
+    """
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ node and its workers.
 
 What a process builds while it starts (its modules, plugins, service
 tree, an app's own imports) lives as long as the process, yet every full
-collection walks all of it: 12 to 20 ms a pass in the benchmark's node,
-at moments the load decides. L{settle} collects once, when start-up is
-over, and freezes what is left (C{gc.freeze}): later collections walk
-only what came after, and a full one takes a tenth of a millisecond
-there (docs/performance.md). Objects frozen are never collected again;
+collection walks all of it: 23 ms a pass on average in the benchmark's
+node, at moments the load decides. L{settle} collects once, when
+start-up is over, and freezes what is left (C{gc.freeze}): later
+collections walk only what came after, and a full one takes a quarter
+of a millisecond there (C{python -m bench.gcpause}, docs/performance.md). Objects frozen are never collected again;
 those that are freed by their reference counts still are, so only
 reference cycles made at start-up and dropped later stay.
 

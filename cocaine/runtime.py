@@ -117,6 +117,12 @@ class CocaineService(OrderedMultiService):
 
     log = Logger()
 
+    #: whether start-up's objects are frozen out of garbage collection
+    #: once the node runs (L{cocaine.heap.settle}): the daemon's node does
+    #: (L{cocaine.tap}); a node inside another program, a test's, leaves
+    #: that program's collector alone
+    settleHeap = False
+
     def __init__(self, reactor, context):
         OrderedMultiService.__init__(self)
         self.setName("cocaine")
@@ -137,12 +143,6 @@ class CocaineService(OrderedMultiService):
         self.gcPauses.close()
         return OrderedMultiService.stopService(self)
 
-    #: whether start-up's objects are frozen out of garbage collection
-    #: once the node runs (L{cocaine.heap.settle}): the daemon's node does
-    #: (L{cocaine.tap}); a node inside another program, a test's, leaves
-    #: that program's collector alone
-    settleHeap = False
-
     def _started(self):
         # what start-up built lives as long as the node: out of the
         # collector's way from now on (cocaine.heap)
@@ -158,6 +158,7 @@ class CocaineService(OrderedMultiService):
                       address=self.context.config.network.bind, port=port)
 
     def _startFailed(self, failure):
+        self.gcPauses.close()
         if failure.check(StartupError):
             reason = failure.getErrorMessage()
         else:

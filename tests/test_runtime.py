@@ -2,6 +2,7 @@
 Tests for L{cocaine.runtime} and L{cocaine.context}.
 """
 
+import gc
 import io
 import os
 import sys
@@ -45,6 +46,19 @@ class StoragesServiceTests(SynchronousTestCase):
         self.assertEqual(events, [("start", "pg"), ("stop", "pg")])
 
 
+def keepCollectorCallbacks(testCase):
+    """
+    Put C{gc.callbacks} back as it is now when C{testCase} ends: a node a
+    test starts and does not stop leaves its pause timer there
+    (L{cocaine.metrics.collector.GCPauses}).
+    """
+    callbacks = list(gc.callbacks)
+
+    def restore():
+        gc.callbacks[:] = callbacks
+    testCase.addCleanup(restore)
+
+
 class RuntimeTests(SynchronousTestCase):
     """
     L{buildRuntime} builds a node's tree; starting it on a memory reactor
@@ -52,6 +66,7 @@ class RuntimeTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        keepCollectorCallbacks(self)
         self.root = os.path.abspath(self.mktemp())
         self.reactor = FakeReactor()
         # start-up failures go to the real stderr (twistd redirects
@@ -329,6 +344,7 @@ class HeapTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        keepCollectorCallbacks(self)
         self.root = os.path.abspath(self.mktemp())
         self.reactor = FakeReactor()
         self.settled = []
@@ -367,7 +383,6 @@ class HeapTests(SynchronousTestCase):
         """
         The collector's pauses are in the node's metrics while it runs.
         """
-        import gc
         root = self.build()
         self.assertNotIn(root.gcPauses._phase, gc.callbacks)
         self.successResultOf(root.startService())

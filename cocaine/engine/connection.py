@@ -119,8 +119,8 @@ class WorkerConnection(Protocol):
                         run.append(args)
                         continue
                     if mtype == CLOSE or mtype == ERROR:
-                        # the run and the end of the stream: one write
-                        # to the client
+                        # the run and the end of the stream together
+                        # (Session.endAfter)
                         last, run = run, None
                         try:
                             session.endAfter(last, mtype, args)

@@ -187,13 +187,30 @@ class Session:
     def endAfter(self, run, mtype, args):
         """
         Chunks of the worker's response stream that came in a row (as for
-        L{chunksFromWorker}), then its end, all in one read: the client's
-        answer and its end leave in one write when the client is a
-        client connection (the end of every request that one read
-        answers whole).
+        L{chunksFromWorker}), then its end, all in one read (the end of
+        every request that one read answers whole). When the end is a
+        close and the client is a client connection, the chunks and the
+        close are packed together (L{Upstream.closeAfter}): five Python
+        calls fewer than the chunks and the end one after the other,
+        which is what any other end or upstream gets; the end is handled
+        even when sending the chunks fails.
+
+        @param run: the chunks' args lists, each of one value.
+        @param mtype: the end: L{CLOSE} or L{ERROR}.
+        @param args: the end's args.
         """
-        self._run = run
-        self.machine.responseEnded(mtype, args)
+        if mtype == CLOSE and type(self.upstream) is Upstream:
+            self._run = run
+            try:
+                self.machine.responseEnded(mtype, args)
+            finally:
+                # taken by _reply, or not wanted in any other state
+                self._run = None
+            return
+        try:
+            self._toClient(run)
+        finally:
+            self.machine.responseEnded(mtype, args)
 
     def workerLost(self, worker):
         """
@@ -318,15 +335,11 @@ class Session:
         upstream = self.upstream
         run = self._run
         if run is not None:
+            # the last chunks and the close, packed together (endAfter
+            # sets a run only for a close to an Upstream)
             self._run = None
-            if type(upstream) is not Upstream:
-                self._answer(run)
-            elif mtype == CLOSE:
-                # the last chunks and the close in one write
-                upstream.closeAfter(run)
-                return
-            else:
-                self._answerArgs(run)
+            upstream.closeAfter(run)
+            return
         if mtype == CLOSE:
             if type(upstream) is Upstream:
                 upstream.close()
@@ -438,10 +451,14 @@ def _done(inputs, session, mtype, args):
     if session._deadline is not None:
         session._cancelDeadline()
     session._toClient = session._toWorker = _drop
-    session._reply(mtype, args)
-    session.worker.finished(session.channel)
-    session.engine.sessionFinished(session)
-    session.machine = _FINISHED
+    try:
+        session._reply(mtype, args)
+    finally:
+        # the worker's slot is freed even when the client's upstream
+        # fails (a driver's or the gateway's callback raising)
+        session.worker.finished(session.channel)
+        session.engine.sessionFinished(session)
+        session.machine = _FINISHED
 
 
 @_running.upon(SessionInputs.workerLost).to(_finished)

@@ -93,9 +93,9 @@ class Upstream:
     def closeAfter(self, argsLists):
         """
         Send stream chunks (C{write}), one for each args list of
-        C{argsLists}, then end the stream (C{close}), in one write to the
-        connection: an app's last chunks and its close that one read from
-        its worker brought.
+        C{argsLists}, then end the stream (C{close}), packed into one
+        write to the connection: an app's last chunks and its close that
+        one read from its worker brought.
         """
         index = self._chunk
         end = self._protocol.streamClose

@@ -363,6 +363,58 @@ class RunningTests(_SessionCase):
         self.assertEqual(self.upstream.sent,
                          [("write", b"a"), ("write", b"b"), ("close",)])
 
+    def test_endAfterChunkFails(self):
+        """
+        When the client's upstream fails on the last chunks (a driver's or
+        the gateway's callback raising), the end still reaches it, the
+        worker's slot is freed and the session is over; the failure goes
+        on to the worker connection, which logs it.
+        """
+        class Failing:
+            def __init__(self):
+                self.sent = []
+
+            def send(self, name, *args):
+                if name == "write":
+                    raise ValueError("boom")
+                self.sent.append((name,) + args)
+
+        self.upstream = Failing()
+        session = self.responding()
+        self.assertRaises(ValueError, session.endAfter, [[b"a"]], 2, [])
+        self.assertEqual(self.upstream.sent, [("close",)])
+        self.assertEqual(self.state(session), "finished")
+        self.assertIn(("finished", 2), self.events)
+        self.assertIn("sessionFinished", self.events)
+
+    def test_endFails(self):
+        """
+        When the client's upstream fails on the end itself, the worker's
+        slot is freed and the session is over all the same.
+        """
+        class Failing:
+            def send(self, name, *args):
+                raise ValueError("boom")
+
+        self.upstream = Failing()
+        session = self.responding()
+        self.assertRaises(ValueError, session.fromWorker, self.worker, 2, 2,
+                          [])
+        self.assertEqual(self.state(session), "finished")
+        self.assertIn(("finished", 2), self.events)
+        self.assertIn("sessionFinished", self.events)
+
+    def test_endAfterErrorSendAlone(self):
+        """
+        An upstream with C{send} alone gets the last chunks, then the
+        error.
+        """
+        session = self.responding()
+        session.endAfter([[b"a"]], 1, [[1, 2], b"bad"])
+        self.assertEqual(self.upstream.sent[0], ("write", b"a"))
+        self.assertEqual(self.upstream.sent[1][0], "error")
+        self.assertEqual(self.state(session), "finished")
+
     def test_endAfterClientGone(self):
         """
         Once the client is gone, the last chunks go nowhere; the worker's

@@ -762,6 +762,19 @@ class StreamingTests(_Case):
         self.assertTrue(upstream.closed)
         self.assertEqual(closed, [True])
 
+    def test_closeAfterOneChunk(self):
+        """
+        One chunk and the close (every echo-sized answer) go in one write
+        too.
+        """
+        upstream = Upstream(self.connection.protocol, 9, STREAMING)
+        written = self.recordWrites()
+        upstream.closeAfter([[b"a"]])
+        self.assertEqual(len(written), 1)
+        self.assertEqual(self.connection.replies(),
+                         [[9, 0, [b"a"]], [9, 2, []]])
+        self.assertTrue(upstream.closed)
+
     def test_closeAfterNotAllowed(self):
         """
         Where the protocol has no stream chunk, C{closeAfter} is the
