@@ -16,6 +16,9 @@ reference cycles made at start-up and dropped later stay.
 The node's metrics time every pause of the collector, by generation
 (L{cocaine.metrics.collector.GCPauses}).
 
+A worker in a thread of the node (the C{thread} isolate) does not freeze:
+the process is the node's (L{cocaine.worker.worker.settleHeap}).
+
 C{COCAINE_GC_FREEZE=0} leaves the collector as Python has it (to compare:
 C{python -m bench.gcpause}); C{1}, the default, freezes.
 """

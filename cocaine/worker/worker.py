@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import os
 import sys
+import threading
 import time
 import traceback
 from contextvars import copy_context
@@ -45,6 +46,26 @@ EXIT_USAGE = 2
 
 USAGE = ("usage: {} --app NAME --endpoint /path/to/app.sock "
          "--locator HOST:PORT --protocol 1 --uuid UUID")
+
+
+def settleHeap():
+    """
+    The app's imports and the SDK live as long as the worker: freeze them
+    out of the garbage collector's way before it serves
+    (L{cocaine.heap.settle}), when the worker is a process of its own. A
+    worker in a thread of the node (the C{thread} isolate) leaves the
+    node's collector to the node.
+
+    @raise SystemExit: with L{EXIT_USAGE}, when C{COCAINE_GC_FREEZE} is
+        neither 0 nor 1 (said on standard error).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        settle()
+    except ValueError as e:
+        sys.stderr.write("{}\n".format(e))
+        raise SystemExit(EXIT_USAGE)
 
 
 class Worker(ControlChannel):
@@ -205,13 +226,7 @@ class Worker(ControlChannel):
                 reconfigure(line_buffering=True)
             except (OSError, ValueError):
                 pass
-        # the app's imports and the SDK live as long as the worker: out
-        # of the garbage collector's way while it serves (cocaine.heap)
-        try:
-            settle()
-        except ValueError as e:
-            sys.stderr.write("{}\n".format(e))
-            raise SystemExit(EXIT_USAGE)
+        settleHeap()
         raise SystemExit(runLoop(self.serve()))
 
     async def serve(self):

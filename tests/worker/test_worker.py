@@ -17,6 +17,7 @@ import time
 import msgpack
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from cocaine.worker.worker import settleHeap
 from tests.worker.runtime import ECHO, ROOT, TESTAPP, FakeRuntime
 
 
@@ -731,3 +732,42 @@ class AsyncioLoopInProcessTests(InProcessTests):
     """
 
     loopFactory = staticmethod(asyncio.new_event_loop)
+
+
+class SettleHeapTests(SynchronousTestCase):
+    """
+    L{settleHeap}: a worker freezes its start-up out of garbage
+    collection only as a process of its own.
+    """
+
+    def setUp(self):
+        import cocaine.worker.worker as module
+        self.settled = []
+        self.patch(module, "settle", lambda: self.settled.append(True))
+
+    def test_mainThread(self):
+        settleHeap()
+        self.assertEqual(self.settled, [True])
+
+    def test_otherThread(self):
+        """
+        In a thread (the node's C{thread} isolate) the node's collector is
+        left alone.
+        """
+        import threading
+        thread = threading.Thread(target=settleHeap)
+        thread.start()
+        thread.join()
+        self.assertEqual(self.settled, [])
+
+    def test_badSetting(self):
+        import cocaine.worker.worker as module
+
+        def bad():
+            raise ValueError("COCAINE_GC_FREEZE='yes': must be 0 or 1")
+        self.patch(module, "settle", bad)
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        error = self.assertRaises(SystemExit, settleHeap)
+        self.assertEqual(error.code, 2)
+        self.assertIn("COCAINE_GC_FREEZE='yes'", stderr.getvalue())
