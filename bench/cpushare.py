@@ -72,7 +72,8 @@ def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
     """
     One timed run.
 
-    @return: a map of req/s and microseconds per request by side.
+    @return: a map of req/s, microseconds of CPU per request by side,
+        and the requests' 99th percentile latency (C{p99_us}).
     """
     pids = family([nodePid])
     _pin(pids, 0)
@@ -112,6 +113,7 @@ def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
         "workers": per(workers, 0) + per(workers, 1),
         "workers_sys": per(workers, 1),
         "client": 1e6 * summary["client_cpu_s"] / requests,
+        "p99_us": summary.get("p99_us"),
     }
 
 

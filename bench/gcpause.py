@@ -14,13 +14,15 @@ sequential). Each node's pauses are read from its metrics (the C{metrics}
 service: C{cocaine_node_gc_pause_seconds}, by generation) before the
 first run and after the last. It prints, per setting: the requests it
 served, and per generation the collections, the time paused over all
-runs and their mean.
+runs and their mean; then, per depth, each setting's median requests/s
+and 99th percentile latency (what a pause of the collector reaches).
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,13 +110,16 @@ def main(argv=None):
         before = {label: pauses(endpoint)
                   for label, (_, endpoint) in nodes.items()}
         served = dict.fromkeys(nodes, 0)
+        results = {(label, inflight): [] for label in nodes
+                   for inflight in args.inflight}
         for _ in range(args.runs):
             for label, (node, endpoint) in nodes.items():
                 for inflight in args.inflight:
                     requests = (args.requests if inflight > 1
                                 else args.requests // 5)
-                    measure(endpoint, node.process.pid, inflight, requests,
-                            "request")
+                    results[label, inflight].append(measure(
+                        endpoint, node.process.pid, inflight, requests,
+                        "request"))
                     served[label] += requests
         after = {label: pauses(endpoint)
                  for label, (_, endpoint) in nodes.items()}
@@ -131,6 +136,17 @@ def main(argv=None):
                     label, served[label], generation,
                     count, paused * 1e3, "{:.3f}".format(
                         paused * 1e3 / count) if count else "-"),
+                    flush=True)
+        print()
+        print("| node | in flight | req/s (median) | p99 (us, median) |")
+        print("|---|---|---|---|")
+        for label in nodes:
+            for inflight in args.inflight:
+                runs = results[label, inflight]
+                print("| {} | {} | {:,.0f} | {:,.0f} |".format(
+                    label, inflight,
+                    statistics.median(r["rate"] for r in runs),
+                    statistics.median(r["p99_us"] for r in runs)),
                     flush=True)
     finally:
         _restore(ENV_FREEZE, saved)

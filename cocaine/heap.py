@@ -8,10 +8,11 @@ tree, an app's own imports) lives as long as the process, yet every full
 collection walks all of it: 23 ms a pass on average in the benchmark's
 node, at moments the load decides. L{settle} collects once, when
 start-up is over, and freezes what is left (C{gc.freeze}): later
-collections walk only what came after, and a full one takes a quarter
-of a millisecond there (C{python -m bench.gcpause}, docs/performance.md). Objects frozen are never collected again;
-those that are freed by their reference counts still are, so only
-reference cycles made at start-up and dropped later stay.
+collections walk only what came after, and a full one takes under a
+quarter of a millisecond there (C{python -m bench.gcpause},
+docs/performance.md). Objects frozen are never collected again; those
+that are freed by their reference counts still are, so only reference
+cycles made at start-up and dropped later stay.
 
 The node's metrics time every pause of the collector, by generation
 (L{cocaine.metrics.collector.GCPauses}).

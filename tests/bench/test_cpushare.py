@@ -60,8 +60,10 @@ class MeasureTests(SynchronousTestCase):
             {1: (1.6, 0.6), 2: (2.1, 0.1), 3: (3.2, 0.0)},
         ])
         self.patch(cpushare, "_cpu", lambda pids: next(readings))
-        self.client({"rate": 5000.0, "errors": 0, "client_cpu_s": 0.3})
+        self.client({"rate": 5000.0, "errors": 0, "client_cpu_s": 0.3,
+                     "p99_us": 812.5})
         result = cpushare.measure("127.0.0.1:1", 1, 64, 10000, "request")
+        self.assertEqual(result["p99_us"], 812.5)
         self.assertAlmostEqual(result["node"], 0.7e6 / 10000)
         self.assertAlmostEqual(result["node_sys"], 0.1e6 / 10000)
         self.assertAlmostEqual(result["workers"], 0.4e6 / 10000)
