@@ -21,7 +21,8 @@ Handler contract (the one way every service is served):
     the rest of the client's stream on that channel is ignored.
 
 L{Upstream} is in L{cocaine.rpc.upstream}, the connection's limits in
-L{cocaine.rpc.flow}, L{HostedService} and L{ServerFactory} in
+L{cocaine.rpc.flow}, who the caller is (a service with a guard) in
+L{cocaine.rpc.identity}, L{HostedService} and L{ServerFactory} in
 L{cocaine.rpc.hosting}.
 """
 
@@ -41,6 +42,7 @@ from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
 from cocaine.rpc.flow import SMALL as _SMALL, FlowControl
+from cocaine.rpc.identity import CallerIdentity
 from cocaine.rpc.limits import UNLIMITED
 from cocaine.rpc.upstream import Upstream
 
@@ -72,7 +74,7 @@ def _learnLater(kind):
     return later
 
 
-class ServerProtocol(FlowControl, Protocol):
+class ServerProtocol(FlowControl, CallerIdentity, Protocol):
     """
     One client connection to one service.
     """
@@ -293,14 +295,6 @@ class ServerProtocol(FlowControl, Protocol):
         if protocol is not TERMINAL and "error" in protocol.byName:
             self.sendMessage(channel, _ERROR, toWire(error))
 
-    # the caller's identity, remembered for the last authorization header
-    # value seen on this connection (set only when a guard is on)
-    _authValue = None
-    _authIdentity = None
-    _authExpiry = None
-    # what the peer's TLS client certificate proves (looked up once)
-    _peerIdentity = None
-
     def _open(self, channel, mtype, args, headers=None):
         service = self._service
         messages = service.protocol.messages
@@ -330,48 +324,6 @@ class ServerProtocol(FlowControl, Protocol):
                                                     identity))
                 return
         self._call(channel, mtype, values, message, headers)
-
-    def _identify(self, guard, headers):
-        """
-        The caller's identity from the C{authorization} header, verified
-        once per distinct value on this connection (again after it
-        expires).
-        """
-        value = None
-        if headers:
-            for name, headerValue in headers:
-                if name == b"authorization":
-                    value = headerValue
-                    break
-        if value is None:
-            if self._peerIdentity is None:
-                self._peerIdentity = guard.identifyPeer(self.transport)
-            return self._peerIdentity
-        if value == self._authValue:
-            expiry = self._authExpiry
-            if expiry is None or expiry >= guard.now():
-                return self._authIdentity
-        identity, expiry = guard.identify(value)
-        self._authValue = value
-        self._authIdentity = identity
-        self._authExpiry = expiry
-        return identity
-
-    def _refuse(self, channel, error, message, identity):
-        self._service.guard.refused(self._service.name, message.name,
-                                    self._peer, identity, error)
-        protocol = message.upstream or PRIMITIVE
-        if protocol is not TERMINAL and "error" in protocol.byName:
-            self.sendMessage(channel, _ERROR, toWire(error))
-        if message.dispatch is not TERMINAL:
-            # the rest of the refused stream has nowhere to go
-            self._linger(channel)
-
-    def _refuseLater(self, failure, channel, message, identity):
-        if failure.check(CocaineError):
-            self._refuse(channel, failure.value, message, identity)
-        else:
-            self._replyFailure(failure, channel, message)
 
     def _call(self, channel, mtype, values, message, headers):
         handler = self._service.handlers[mtype]
