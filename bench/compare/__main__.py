@@ -6,8 +6,10 @@ Side by side with the field, in one run.
 
 Systems: ours (a node serving the Python echo example through a pool of
 two workers; two hops), zerorpc, Nameko with RabbitMQ, cote 1.2.0 (in a
-network namespace with only C{lo}), the floor (a bare Twisted msgpack echo)
-and C{redis-benchmark} PING against Redis (the machine's floor). The peers
+network namespace with only C{lo}), the floor (a bare Twisted msgpack echo),
+the two-hop floor (a bare Twisted relay in front of two bare workers, ours
+without the framework: L{bench.compare.relay}) and C{redis-benchmark} PING
+against Redis (the machine's floor). The peers
 are installed by L{bench.compare.install} into a scratch directory
 (C{$COCAINE_BENCH_HOME}, default C{~/.cache/cocaine-bench}), never into
 the repository; a peer that cannot run here is skipped with the reason.
@@ -22,7 +24,7 @@ load generator process each), median and spread:
      idle shrink against the idle timeout;
   5. cost: the servers' CPU seconds per 10,000 requests over the 64 in
      flight runs, warm-up included (each load generator's own warm-up:
-     sequential for ours, cote and the floor, in flight for zerorpc and
+     sequential for ours, cote and both floors, in flight for zerorpc and
      Nameko) and over the timed requests alone (from the line C{timed}
      the load generator prints when its warm-up ends), and their RSS
      after the runs;
@@ -57,7 +59,7 @@ ECHO = [("seq16", "echo", 16, 1), ("seq1k", "echo", 1024, 1),
 STREAM = ("stream", "stream", 1024)
 UNPINNED = ("seq16", "c64")
 SERVER_CPU, CLIENT_CPU = 0, 1
-SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "redis"]
+SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "relay", "redis"]
 
 
 def readUntilLine(process, line, deadline):
@@ -265,7 +267,7 @@ def parse(argv):
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--only", default="",
                         help="comma-separated: ours,zerorpc,nameko,cote,"
-                        "floor,redis")
+                        "floor,relay,redis")
     parser.add_argument("--out", default=None,
                         help="where compare.json and the charts go: docs/ "
                         "by default, a new temporary directory with "

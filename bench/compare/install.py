@@ -84,6 +84,8 @@ def ensureAll(wanted=lambda key: True):
             skipped["cote"] = str(e)
     if wanted("floor"):
         sides.append(S.Floor())
+    if wanted("relay"):
+        sides.append(S.Relay())
     if wanted("redis"):
         try:
             aptInstall(["redis-server", "redis-tools"],

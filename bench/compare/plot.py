@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["ours", "zerorpc", "nameko", "cote", "floor", "redis"]
+ORDER = ["ours", "zerorpc", "nameko", "cote", "floor", "relay", "redis"]
 WINDOWS = [("seq16", 1), ("c8", 8), ("c64", 64), ("c256", 256)]
 
 
@@ -39,7 +39,8 @@ def throughput(document, path):
         if points:
             axes.plot([x for x, _ in points], [y for _, y in points],
                       marker="o", label=found.get("label", side),
-                      linestyle="--" if side in ("floor", "redis") else "-")
+                      linestyle="--" if side in ("floor", "relay", "redis")
+                      else "-")
     axes.set_xscale("log", base=2)
     axes.set_xticks([1, 8, 64, 256])
     axes.set_xticklabels(["1", "8", "64", "256"])

@@ -163,6 +163,24 @@ class Floor(_Spawned):
                 ] + announce(workload)
 
 
+class Relay(_Spawned):
+    """
+    The two-hop floor: a bare Twisted relay in front of two bare worker
+    processes (L{bench.compare.relay}), called by the floor's client. It is
+    ours without the framework: what the client -> node -> worker shape
+    costs in Python on Twisted before any of our code.
+    """
+    key, label = "relay", "two-hop floor (bare relay + 2 workers)"
+    streams = True
+
+    def start(self):
+        from bench.compare.ourside import POOL
+        self.spawn([sys.executable, "-m", "bench.compare.relay", "server",
+                    "--workers", str(POOL)])
+
+    client = Floor.client
+
+
 class ZeroRPC(_Spawned):
     """
     zerorpc (PyPI) in its own virtualenv: L{bench.peers.zerorpc_peer}.

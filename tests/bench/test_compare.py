@@ -163,6 +163,36 @@ class ReportTests(SynchronousTestCase):
                          "- ours >= zerorpc on every workload: not measured "
                          "(ours did not run)")
 
+    def test_relay(self):
+        """
+        The two-hop floor gets a column and a ratio, and a line says what
+        the shape costs against cote, workload by workload.
+        """
+        found = document()
+        found["results"]["relay"] = side(dict(zip(KEYS, [5000, 4500, 15000,
+                                                         100000, 120000])),
+                                         400.0)
+        text = report.markdown(found)
+        self.assertIn("| workload | ours: node + 2 workers | zerorpc | "
+                      "cote 1.2.0 | floor: bare Twisted | two-hop floor: "
+                      "bare relay + 2 workers | ours/zerorpc | ours/cote | "
+                      "ours/floor | ours/relay |", text)
+        self.assertIn("| sequential 16 B (req/s) | 6,000 (5,400-7,200) | "
+                      "3,000 (2,700-3,600) | 10,000 (9,000-12,000) | "
+                      "12,000 (10,800-14,400) | 5,000 (4,500-6,000) | "
+                      "2.00 | 0.60 | 0.50 | 1.20 |", text)
+        self.assertIn("The two-hop floor against cote (relay/cote), what "
+                      "the client -> node -> worker shape costs before any "
+                      "of our code: sequential 16 B 0.50, sequential 1 KiB "
+                      "0.50, 8 in flight 0.50, 64 in flight 1.43, 256 in "
+                      "flight 2.00.", text)
+
+    def test_noRelayLine(self):
+        """
+        Without the two-hop floor or cote there is no such line.
+        """
+        self.assertEqual(report.architecture(document()["results"]), [])
+
     def test_failedRunsShown(self):
         found = document()
         found["results"]["zerorpc"]["c8"] = [{"failed": "exit 1: boom"}]
