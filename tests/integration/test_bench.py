@@ -148,8 +148,9 @@ class BenchmarkRunsTests(TestCase):
         self.assertNotIn("FAILED", out)
         self.assertIn("| workload | ours: node + 2 workers | zerorpc | "
                       "Nameko + RabbitMQ | cote 1.2.0 | floor: bare Twisted "
+                      "| two-hop floor: bare relay + 2 workers "
                       "| Redis PING | ours/zerorpc | ours/nameko | ours/cote "
-                      "| ours/floor |", out)
+                      "| ours/floor | ours/relay |", out)
         for row in ("| sequential 16 B (req/s) |", "| 256 in flight (req/s) |",
                     "| stream 10,000 x 1 KiB (MB/s) |",
                     "| unpinned: 64 in flight (req/s) |",
@@ -158,8 +159,9 @@ class BenchmarkRunsTests(TestCase):
                     "| shrink: late against the idle timeout |",
                     "- ours >= 0.5x cote on sequential and concurrent echo:"):
             self.assertIn(row, out)
-        self.assertIn("| errors, all echo runs | 0 | 0 | 0 | 0 | 0 | 0 |",
-                      out)
+        self.assertIn("| errors, all echo runs | 0 | 0 | 0 | 0 | 0 | 0 | 0 "
+                      "|", out)
+        self.assertIn("The two-hop floor against cote (relay/cote)", out)
         charts = re.search(r"charts: (\S+), (\S+)", out)
         self.assertIsNotNone(charts, out[-500:])
         for path in charts.groups():
