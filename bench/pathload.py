@@ -11,6 +11,13 @@ measured with the same code).
 Workloads, each in one process, no sockets, 16 requests a read:
   - C{app}: a client's C{enqueue}, chunk and close through the server
     protocol into an app's engine, and the worker's answer back;
+  - C{frames}: only the app workload's reads made, nothing served
+    (what C{app} and the C{forward} workloads count besides the node);
+  - C{forward}: the same reads through a bare forwarder in memory, the
+    shape of C{bench.compare.relay} (decode, the least loaded worker, the
+    channel rewritten, one write a read a peer): the two-hop floor;
+    C{forward-machine} with a typed Automat machine a session as well,
+    C{forward-accounting} with the engine's stats and running set too;
   - C{stream}: one session streaming back, the worker's 1 KiB chunks 64
     a read through the engine to the client's connection (a "request" is
     a chunk: the node's cost per chunk an app streams);
@@ -147,17 +154,138 @@ def _appNode():
     return engine, worker, server
 
 
-def app(requests):
-    engine, worker, server = _appNode()
+def _appReads(requests):
+    """
+    The app workloads' reads, made as they are consumed: per C{BATCH}
+    requests, the client's (each request's enqueue, chunk and close) and
+    the worker's answers (a chunk and a close each, on the worker's
+    channels, which start at 2).
+    """
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
-        server.dataReceived(b"".join(
+        yield (b"".join(
             msgpack.packb([c, 0, ["echo"], []])
             + msgpack.packb([c, 0, [PAYLOAD]]) + msgpack.packb([c, 2, []])
-            for c in channels))
-        worker.dataReceived(b"".join(
-            msgpack.packb([c + 1, 0, [PAYLOAD]]) + msgpack.packb(
+            for c in channels),
+            b"".join(msgpack.packb([c + 1, 0, [PAYLOAD]]) + msgpack.packb(
                 [c + 1, 2, []]) for c in channels))
+
+
+def app(requests):
+    engine, worker, server = _appNode()
+    for fromClient, fromWorker in _appReads(requests):
+        server.dataReceived(fromClient)
+        worker.dataReceived(fromWorker)
+
+
+def frames(requests):
+    """
+    The app workloads' reads made and nothing served: what C{app} and the
+    C{forward} workloads count besides the node's work.
+    """
+    for _ in _appReads(requests):
+        pass
+
+
+def _forward(requests, level):
+    """
+    The two-hop floor in memory (C{bench.compare.relay}'s shape): the
+    app workload's reads through a bare forwarder, then with a session
+    machine, then with the engine's accounting, to price each.
+
+    @param level: 0 bare; 1 with a typed Automat machine a session (made
+        as the node makes one, inputs for the two ends of the streams); 2
+        with the engine's stats and running set as well.
+    """
+    from typing import Protocol
+
+    from automat import TypeMachineBuilder
+
+    from cocaine.engine.stats import AppStats
+    from cocaine.protocol.framing import Decoder, Encoder
+    from cocaine.statemachine import build, constructor
+
+    class Inputs(Protocol):
+        def requestEnded(self) -> None:
+            "The client closed its stream."
+
+        def responseEnded(self) -> None:
+            "The worker closed its stream."
+
+    class Session:
+        __slots__ = ("channel", "worker", "theirs", "machine", "began")
+
+    stats, running = AppStats(Clock()), set()
+    builder = TypeMachineBuilder(Inputs, Session)
+    open_ = builder.state("open")
+    answering = builder.state("answering")
+    over = builder.state("over")
+
+    @open_.upon(Inputs.requestEnded).to(answering)
+    def _requestEnded(inputs, session):
+        pass
+
+    @open_.upon(Inputs.responseEnded).to(over)
+    @answering.upon(Inputs.responseEnded).to(over)
+    def _over(inputs, session):
+        if level >= 2:
+            stats.succeeded(session.began)
+            running.discard(session)
+    make = constructor(build(builder))
+
+    class Worker:
+        def __init__(self):
+            self.sessions, self.next = {}, 2
+            self.transport = _Transport()
+    workers = [Worker()]
+    sessions, pack = {}, Encoder().pack
+    fromClient, fromWorkers = Decoder(), Decoder()
+    client = _Transport()
+    for clientRead, workerRead in _appReads(requests):
+        out = {}
+        for channel, mtype, args, _ in fromClient.feed(clientRead):
+            session = sessions.get(channel)
+            if session is None:
+                worker = min(workers, key=lambda w: len(w.sessions))
+                session = sessions[channel] = Session()
+                session.channel, session.worker = channel, worker
+                session.theirs = theirs = worker.next
+                worker.next += 1
+                worker.sessions[theirs] = session
+                if level >= 1:
+                    session.machine = make(session)
+                if level >= 2:
+                    session.began = stats.now()
+                    running.add(session)
+                data = pack([theirs, 0, [args[0]]])
+            elif mtype == 0:
+                data = pack([session.theirs, 0, args])
+            else:
+                del sessions[channel]
+                data = pack([session.theirs, 2, []])
+                if level >= 1:
+                    session.machine.requestEnded()
+            pending = out.get(session.worker)
+            if pending is None:
+                out[session.worker] = [data]
+            else:
+                pending.append(data)
+        for worker, pending in out.items():
+            worker.transport.write(b"".join(pending))
+        worker = workers[0]
+        answers = []
+        for channel, mtype, args, _ in fromWorkers.feed(workerRead):
+            session = worker.sessions[channel]
+            if mtype == 0:
+                answers.append(pack([session.channel, 0, args]))
+            else:
+                del worker.sessions[channel]
+                answers.append(pack([session.channel, 2, []]))
+                if level >= 1:
+                    session.machine.responseEnded()
+        client.write(b"".join(answers))
+    if sessions or workers[0].sessions or running:
+        raise SystemExit("the forwarder left requests open")
 
 
 def stream(requests):
@@ -495,7 +623,11 @@ def clientCall(requests):
     _inFlight(lambda: storage.read("c", "k"), requests, answers)
 
 
-WORKLOADS = {"app": app, "stream": stream, "storage": storage, "worker": worker,
+WORKLOADS = {"app": app, "frames": frames,
+             "forward": lambda requests: _forward(requests, 0),
+             "forward-machine": lambda requests: _forward(requests, 1),
+             "forward-accounting": lambda requests: _forward(requests, 2),
+             "stream": stream, "storage": storage, "worker": worker,
              "worker-loop": workerLoop, "worker-echo": workerEcho,
              "worker-echo-loop": workerEchoLoop, "client-app": clientApp,
              "client-request": clientRequest, "client-call": clientCall}

@@ -6,7 +6,9 @@ side by side with another revision of this repository.
                           [--only WORKLOAD ...]
 
 Each workload of L{bench.pathload} (an app request through the server
-protocol and the engine, a storage read, the worker SDK serving a ping,
+protocol and the engine; the same requests through a bare forwarder, the
+two-hop floor, alone and with a session machine and the engine's
+accounting; a storage read, the worker SDK serving a ping,
 the same on its real event loop over a UNIX socket, both serving the echo
 app's coroutine handler, and the client SDK's
 side of an app echo and of a storage read) runs in a process of its own
@@ -37,8 +39,9 @@ from cocaine.compiled import ENV_PURE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
-WORKLOADS = ("app", "stream", "storage", "worker", "worker-loop",
-             "worker-echo", "worker-echo-loop", "client-app",
+WORKLOADS = ("app", "frames", "forward", "forward-machine",
+             "forward-accounting", "stream", "storage", "worker",
+             "worker-loop", "worker-echo", "worker-echo-loop", "client-app",
              "client-request", "client-call")
 
 
