@@ -2,9 +2,12 @@
 """
 Our ZeroMQ sockets over txZMQ: bound ROUTER, PULL, PUB and REP-style
 sockets and a connecting SUB, each with one callback for what arrives.
+
+pyzmq is imported by the calls that need it, not with this module: the
+node imports it for app monitoring whether or not an app publishes, and
+pyzmq with its libzmq and libsodium is about 6 MB of a node's memory.
 """
 
-import zmq
 from twisted.logger import Logger
 
 from cocaine.zeromq._factory import shared
@@ -58,6 +61,7 @@ class Socket:
             message is disconnected without it being buffered; unlimited
             when L{None}. Set before binding, as ZeroMQ needs.
         """
+        import zmq
         from cocaine.zeromq._connection import Connection
         self.endpoint = None
         self.closed = False
@@ -99,6 +103,7 @@ class Socket:
         return self
 
     def _attach(self, how, endpoint):
+        import zmq
         from txzmq import ZmqEndpoint
         try:
             self._connection.addEndpoints([ZmqEndpoint(how, endpoint)])
@@ -128,6 +133,7 @@ class Socket:
         """
         if self.closed:
             return False
+        import zmq
         try:
             self._connection.send(list(frames))
         except zmq.ZMQError as e:
@@ -160,6 +166,7 @@ class ReplySocket:
     """
 
     def __init__(self, endpoint, onRequest, maxMessageSize=None):
+        import zmq
         self._onRequest = onRequest
         self.socket = Socket(zmq.ROUTER, self._received,
                              maxMessageSize=maxMessageSize).bind(endpoint)
@@ -184,6 +191,7 @@ def bindRouter(endpoint, onMessage, highWaterMark=None):
     A ROUTER bound at C{endpoint}; C{onMessage(frames)} gets the peer's
     identity first. Answer with C{socket.send(envelope + frames)}.
     """
+    import zmq
     return Socket(zmq.ROUTER, onMessage, highWaterMark).bind(endpoint)
 
 
@@ -191,6 +199,7 @@ def bindPull(endpoint, onMessage, highWaterMark=None):
     """
     A PULL bound at C{endpoint}.
     """
+    import zmq
     return Socket(zmq.PULL, onMessage, highWaterMark).bind(endpoint)
 
 
@@ -198,6 +207,7 @@ def bindPublisher(endpoint):
     """
     A PUB bound at C{endpoint}: C{send(frames)} publishes.
     """
+    import zmq
     return Socket(zmq.PUB).bind(endpoint)
 
 
@@ -206,6 +216,7 @@ def connectSubscriber(endpoint, onMessage, subscriptions=(b"",)):
     A SUB connecting to a publisher at C{endpoint}, subscribed to each of
     C{subscriptions} (prefixes; C{b""} is everything).
     """
+    import zmq
     return Socket(zmq.SUB, onMessage,
                   subscriptions=subscriptions).connect(endpoint)
 

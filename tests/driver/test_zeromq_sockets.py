@@ -4,6 +4,8 @@ sockets on ipc, inproc and loopback TCP.
 """
 
 import socket
+import subprocess
+import sys
 
 import zmq
 from twisted.internet.defer import Deferred
@@ -14,6 +16,27 @@ from cocaine.zeromq import (
     bindRouter, checkEndpoint, connectSubscriber, splitEnvelope)
 from cocaine.zeromq._factory import shared
 from tests.management._client import Peer, ipcEndpoint, waitFor
+
+
+class LazyImportTests(SynchronousTestCase):
+    """
+    pyzmq is loaded by the first socket, not by an import.
+    """
+
+    def test_nodeWithoutSockets(self):
+        """
+        Importing the package, and the node service that imports it for
+        app monitoring, leaves pyzmq (and its libzmq) unloaded: a node
+        without ZeroMQ users does not pay its memory.
+        """
+        result = subprocess.run(
+            [sys.executable, "-c",
+             "import sys, cocaine.zeromq, cocaine.node.service; "
+             "print(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('zmq', 'txzmq')))"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual((result.returncode, result.stdout.strip()),
+                         (0, "[]"), result.stderr[-500:])
 
 
 class CheckEndpointTests(SynchronousTestCase):
