@@ -193,6 +193,9 @@ def _forward(requests, level):
     app workload's reads through a bare forwarder, then with a session
     machine, then with the engine's accounting, to price each.
 
+    One worker, as in the app workload (whose reads answer on one
+    worker's channels): choosing it is the least loaded's loop over one.
+
     @param level: 0 bare; 1 with a typed Automat machine a session (made
         as the node makes one, inputs for the two ends of the streams); 2
         with the engine's stats and running set as well.

@@ -6,6 +6,7 @@ The load generators and the floor server written on Twisted.
         --workload echo --size BYTES --requests N --inflight K
     python -m bench.compare.loadgen floor --connect HOST:PORT \\
         --workload stream --count C --size BYTES
+    python -m bench.compare.loadgen relay --connect HOST:PORT ...
 
 C{ours} calls an app through a node with our client SDK: an C{echo}
 request is C{enqueue("echo")}, one chunk, close, then the echoed chunk and
@@ -16,6 +17,9 @@ messages with the channel's calls: C{enqueue}, C{write}, C{close} and a
 C{recv} per message, six Deferreds); a C{stream} request is
 C{enqueue("stream")} with C{b"COUNT SIZE"}, then the chunks until close,
 read with a C{recv} each.
+
+C{relay} calls the two-hop floor (L{bench.compare.relay}) with its bare
+client: the messages of C{ours}, no SDK.
 
 C{floor} is what Python on Twisted does with no framework at all: a bare
 msgpack echo server (one L{msgpack.Unpacker} per connection, the reply
@@ -197,6 +201,9 @@ async def measure(reactor, args):
     if args.target == "ours":
         echo, stream = await oursTarget(reactor, host, port, args.app,
                                         args.pattern)
+    elif args.target == "relay":
+        from bench.compare.relay import relayTarget
+        echo, stream = await relayTarget(reactor, host, port)
     else:
         echo, stream = await floorTarget(reactor, host, port)
     if args.workload == "echo":
@@ -234,7 +241,8 @@ async def measure(reactor, args):
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("target", choices=["ours", "floor", "floor-server"])
+    parser.add_argument("target",
+                        choices=["ours", "floor", "relay", "floor-server"])
     parser.add_argument("--connect", type=hostPort,
                         default=("127.0.0.1", 10053), metavar="HOST:PORT")
     parser.add_argument("--app", default="echo")

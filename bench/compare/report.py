@@ -93,11 +93,11 @@ def ratio(results, peer, key, field="rate", unpinned=False, side="ours"):
     @return: C{side} (ours by default) / C{peer} of the medians, or
         L{None}.
     """
-    ours = summary(_runs(results, side, key, unpinned), field)
+    mine = summary(_runs(results, side, key, unpinned), field)
     theirs = summary(_runs(results, peer, key, unpinned), field)
-    if not ours or not theirs or not theirs[0]:
+    if not mine or not theirs or not theirs[0]:
         return None
-    return ours[0] / theirs[0]
+    return mine[0] / theirs[0]
 
 
 def _rss(results, side):

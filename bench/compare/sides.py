@@ -166,9 +166,10 @@ class Floor(_Spawned):
 class Relay(_Spawned):
     """
     The two-hop floor: a bare Twisted relay in front of two bare worker
-    processes (L{bench.compare.relay}), called by the floor's client. It is
-    ours without the framework: what the client -> node -> worker shape
-    costs in Python on Twisted before any of our code.
+    processes and a bare client, with the messages of ours (the event,
+    the chunk and the close; a chunk and the close back):
+    L{bench.compare.relay}. What the client -> node -> worker shape costs
+    in Python on Twisted before any of our code.
     """
     key, label = "relay", "two-hop floor (bare relay + 2 workers)"
     streams = True
@@ -178,7 +179,12 @@ class Relay(_Spawned):
         self.spawn([sys.executable, "-m", "bench.compare.relay", "server",
                     "--workers", str(POOL)])
 
-    client = Floor.client
+    def client(self, workload, size, requests, inflight, count):
+        return [sys.executable, "-m", "bench.compare.loadgen", "relay",
+                "--connect", self.endpoint, "--workload", workload,
+                "--size", str(size), "--requests", str(requests),
+                "--inflight", str(inflight), "--count", str(count)
+                ] + announce(workload)
 
 
 class ZeroRPC(_Spawned):
@@ -304,5 +310,5 @@ def parseResult(out):
     return json.loads(lines[-1])
 
 
-__all__ = ["Side", "Ours", "Floor", "ZeroRPC", "Nameko", "Cote",
+__all__ = ["Side", "Ours", "Floor", "Relay", "ZeroRPC", "Nameko", "Cote",
            "parseResult", "family"]
