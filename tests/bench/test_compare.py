@@ -189,9 +189,13 @@ class ReportTests(SynchronousTestCase):
 
     def test_noRelayLine(self):
         """
-        Without the two-hop floor or cote there is no such line.
+        Without the two-hop floor, or without cote, there is no such line.
         """
-        self.assertEqual(report.architecture(document()["results"]), [])
+        results = document()["results"]
+        self.assertEqual(report.architecture(results), [])
+        results["relay"] = side(dict(zip(KEYS, [1, 1, 1, 1, 1])))
+        del results["cote"]
+        self.assertEqual(report.architecture(results), [])
 
     def test_failedRunsShown(self):
         found = document()
