@@ -150,20 +150,22 @@ class Floor(_Spawned):
     its best (L{bench.compare.loadgen}).
     """
     key, label, streams = "floor", "floor (bare Twisted)", True
+    #: the load generator's target (L{bench.compare.loadgen})
+    target = "floor"
 
     def start(self):
         self.spawn([sys.executable, "-m", "bench.compare.loadgen",
                     "floor-server"])
 
     def client(self, workload, size, requests, inflight, count):
-        return [sys.executable, "-m", "bench.compare.loadgen", "floor",
+        return [sys.executable, "-m", "bench.compare.loadgen", self.target,
                 "--connect", self.endpoint, "--workload", workload,
                 "--size", str(size), "--requests", str(requests),
                 "--inflight", str(inflight), "--count", str(count)
                 ] + announce(workload)
 
 
-class Relay(_Spawned):
+class Relay(Floor):
     """
     The two-hop floor: a bare Twisted relay in front of two bare worker
     processes and a bare client, with the messages of ours (the event,
@@ -172,19 +174,12 @@ class Relay(_Spawned):
     in Python on Twisted before any of our code.
     """
     key, label = "relay", "two-hop floor (bare relay + 2 workers)"
-    streams = True
+    target = "relay"
 
     def start(self):
         from bench.compare.ourside import POOL
         self.spawn([sys.executable, "-m", "bench.compare.relay", "server",
                     "--workers", str(POOL)])
-
-    def client(self, workload, size, requests, inflight, count):
-        return [sys.executable, "-m", "bench.compare.loadgen", "relay",
-                "--connect", self.endpoint, "--workload", workload,
-                "--size", str(size), "--requests", str(requests),
-                "--inflight", str(inflight), "--count", str(count)
-                ] + announce(workload)
 
 
 class ZeroRPC(_Spawned):
