@@ -23,6 +23,8 @@ Three conventions:
     C{docs/machines.md}, and a test keeps that file true to the code.
 """
 
+import inspect
+
 from automat._core import Automaton, Transitioner
 from automat._typed import MethodOutput, TypedDataState
 
@@ -67,11 +69,11 @@ def build(builder, lean=True):
         (id(old), symbol): (new, tuple(outputs))
         for old, symbol, new, outputs in automaton.allTransitions()}
     if lean:
-        _leanInputs(machine)
+        _leanInputs(machine, builder.inputProtocol)
     return machine
 
 
-def _leanInputs(machine):
+def _leanInputs(machine, protocol=None):
     """
     Give each input of C{machine} a short path for its plain transitions:
     those whose outputs are functions of ours that take no state data.
@@ -85,6 +87,8 @@ def _leanInputs(machine):
     runs waits its turn) and leaves everything else (a transition into or
     out of state data, a traced machine, an input that is not allowed, an
     input made during a transition) to Automat's own implementation.
+    An input whose parameters are plain takes them by their names
+    (L{_leanFixed}); any other takes any arguments (L{_lean}).
     C{tests/test_statemachine.py} runs both on the same inputs. It reads
     attributes Automat's generated inputs use (C{__automat_transitioner__}
     and its kin), so C{setup.cfg} holds Automat to the release line it was
@@ -101,7 +105,76 @@ def _leanInputs(machine):
     for symbol, transitions in plain.items():
         stock = getattr(implementer, symbol, None)
         if stock is not None:
-            setattr(implementer, symbol, _lean(transitions, stock))
+            names = _plainParameters(getattr(protocol, symbol, None))
+            setattr(implementer, symbol,
+                    _lean(transitions, stock) if names is None
+                    else _leanFixed(transitions, stock, names))
+
+
+def _plainParameters(method):
+    """
+    @return: the names of C{method}'s parameters after C{self} when they
+        are all plain (positional or keyword, no default) and none is a
+        name L{_FIXED} uses, else L{None}.
+    """
+    if method is None:
+        return None
+    try:
+        parameters = list(inspect.signature(method).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty
+           or p.name in _FIXED_NAMES for p in parameters):
+        return None
+    return [p.name for p in parameters]
+
+
+#: the names the short path below uses besides its parameters
+_FIXED_NAMES = frozenset([
+    "self", "transitioner", "found", "methods", "postponed", "core",
+    "result", "method", "id", "_get", "_stock"])
+
+#: the short path of an input whose parameters are plain, with the
+#: protocol's own names: no argument tuple or keyword map to build and
+#: unpack for each call (L{_lean} takes any arguments)
+_FIXED = """
+def lean(self, {params}):
+    if self.__automat_postponed__ is None:
+        transitioner = self.__automat_transitioner__
+        found = _get(id(transitioner._state))
+        if found is not None and transitioner._tracer is None:
+            transitioner._state, methods = found
+            postponed = self.__automat_postponed__ = []
+            try:
+                core = self.__automat_core__
+                result = None
+                for method in methods:
+                    result = method(self, core, {args})
+            finally:
+                self.__automat_postponed__ = None
+            while postponed:
+                postponed.pop(0)()
+            return result
+    return _stock(self, {args})
+"""
+
+
+def _leanFixed(transitions, stock, names):
+    """
+    L{_lean} for an input whose parameters are plain: the same short path,
+    compiled with the parameters the protocol names (as C{dataclasses}
+    compiles an C{__init__}), so a call builds no argument tuple and no
+    keyword map. A keyword call binds as it does on Automat's own input.
+    """
+    params = ", ".join(names)
+    source = _FIXED.format(params=params, args=params)
+    namespace = {"_get": transitions.get, "_stock": stock}
+    exec(compile(source, "<lean {}>".format(stock.__name__), "exec"),
+         namespace)
+    lean = namespace["lean"]
+    lean.__name__ = lean.__qualname__ = stock.__name__
+    lean.stock = stock
+    return lean
 
 
 def _lean(transitions, stock):

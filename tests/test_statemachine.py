@@ -149,6 +149,59 @@ class LeanTests(SynchronousTestCase):
         for name in ("requestEnded", "responseEnded"):
             self.assertTrue(hasattr(getattr(implementer, name), "stock"))
 
+    def test_namedLikeTheProtocol(self):
+        """
+        An input of plain parameters takes them as the protocol names
+        them, by position or by keyword, as Automat's own does; a wrong
+        call fails the same way.
+        """
+        import inspect
+        self.assertEqual(
+            list(inspect.signature(LEAN.__automat_type__.go).parameters),
+            ["self", "n"])
+
+        def once(machineType, *args, **kwargs):
+            core = Core()
+            machine = core.machine = machineType(core)
+            return machine.go(*args, **kwargs), machine.stateName(), core.log
+        self.assertEqual(once(LEAN, n=4), once(STOCK, n=4))
+        self.assertEqual(once(LEAN, n=4), once(LEAN, 4))
+        for machineType in (LEAN, STOCK):
+            self.assertRaises(TypeError, once, machineType)
+            self.assertRaises(TypeError, once, machineType, 1, 2)
+            self.assertRaises(TypeError, once, machineType, m=1)
+
+    def test_otherParametersTakeAnyArguments(self):
+        """
+        An input whose parameters are not all plain, or whose names the
+        short path uses itself, keeps the path that takes any arguments.
+        """
+        from cocaine.statemachine import _plainParameters
+
+        class Shapes:
+            def plain(self, a, b):
+                pass
+
+            def none(self):
+                pass
+
+            def defaulted(self, a=1):
+                pass
+
+            def varying(self, *a):
+                pass
+
+            def keyworded(self, *, a):
+                pass
+
+            def clashing(self, core):
+                pass
+        self.assertEqual(_plainParameters(Shapes.plain), ["a", "b"])
+        self.assertEqual(_plainParameters(Shapes.none), [])
+        for method in (Shapes.defaulted, Shapes.varying, Shapes.keyworded,
+                       Shapes.clashing, None):
+            self.assertIsNone(_plainParameters(method))
+
     def test_randomWalk(self):
         rng = random.Random(12)
         calls = [rng.choice(CALLS) for _ in range(2000)]
