@@ -115,7 +115,7 @@ def _plainParameters(method):
     """
     @return: the names of C{method}'s parameters after C{self} when they
         are all plain (positional or keyword, no default) and none is a
-        name L{_FIXED} uses, else L{None}.
+        name the short path uses, else L{None}.
     """
     if method is None:
         return None
@@ -129,17 +129,18 @@ def _plainParameters(method):
     return [p.name for p in parameters]
 
 
-#: the names the short path below uses besides its parameters
+#: the names the short path (L{_SHORT_PATH}) uses besides its parameters
 _FIXED_NAMES = frozenset([
     "self", "transitioner", "found", "methods", "postponed", "core",
     "result", "method", "id", "_get", "_stock"])
 
-#: the short path of an input whose parameters are plain, with the
-#: protocol's own names: no argument tuple or keyword map to build and
-#: unpack for each call (L{_lean} takes any arguments)
-_FIXED = """
+#: the short path, compiled for each input: what Automat does for a plain
+#: transition (the new state, then each output with the machine and its
+#: core; an input made while a transition runs waits its turn), anything
+#: else left to Automat's own input (C{_stock})
+_SHORT_PATH = """
 def lean(self, {params}):
-    if self.__automat_postponed__ is None:
+    if self.__automat_postponed__ is None{guard}:
         transitioner = self.__automat_transitioner__
         found = _get(id(transitioner._state))
         if found is not None and transitioner._tracer is None:
@@ -155,19 +156,12 @@ def lean(self, {params}):
             while postponed:
                 postponed.pop(0)()
             return result
-    return _stock(self, {args})
+    return _stock(self, {params})
 """
 
 
-def _leanFixed(transitions, stock, names):
-    """
-    L{_lean} for an input whose parameters are plain: the same short path,
-    compiled with the parameters the protocol names (as C{dataclasses}
-    compiles an C{__init__}), so a call builds no argument tuple and no
-    keyword map. A keyword call binds as it does on Automat's own input.
-    """
-    params = ", ".join(names)
-    source = _FIXED.format(params=params, args=params)
+def _compiled(transitions, stock, params, args, guard=""):
+    source = _SHORT_PATH.format(params=params, args=args, guard=guard)
     namespace = {"_get": transitions.get, "_stock": stock}
     exec(compile(source, "<lean {}>".format(stock.__name__), "exec"),
          namespace)
@@ -177,30 +171,24 @@ def _leanFixed(transitions, stock, names):
     return lean
 
 
-def _lean(transitions, stock):
-    get = transitions.get
+def _leanFixed(transitions, stock, names):
+    """
+    The short path of an input whose parameters are plain, compiled with
+    the parameters the protocol names (as C{dataclasses} compiles an
+    C{__init__}): a call builds no argument tuple and no keyword map, and
+    a keyword call binds as it does on Automat's own input.
+    """
+    params = ", ".join(names)
+    return _compiled(transitions, stock, params, params)
 
-    def lean(self, *args, **kwargs):
-        if self.__automat_postponed__ is None and not kwargs:
-            transitioner = self.__automat_transitioner__
-            found = get(id(transitioner._state))
-            if found is not None and transitioner._tracer is None:
-                transitioner._state, methods = found
-                postponed = self.__automat_postponed__ = []
-                try:
-                    core = self.__automat_core__
-                    result = None
-                    for method in methods:
-                        result = method(self, core, *args)
-                finally:
-                    self.__automat_postponed__ = None
-                while postponed:
-                    postponed.pop(0)()
-                return result
-        return stock(self, *args, **kwargs)
-    lean.__name__ = lean.__qualname__ = stock.__name__
-    lean.stock = stock
-    return lean
+
+def _lean(transitions, stock):
+    """
+    The short path of any other input: it takes any arguments, and
+    keyword arguments go to Automat's own input.
+    """
+    return _compiled(transitions, stock, "*args, **kwargs", "*args",
+                     " and not kwargs")
 
 
 def constructor(machine):
