@@ -352,6 +352,8 @@ def main(argv=None):
         return ourClient(json.loads(args.args))
     if args.quick:
         args.requests, args.messages, args.runs = 1000, 5000, 1
+    from bench.peers.processes import exitOnTerm
+    exitOnTerm()
     try:
         ensureCote()
         _compare(args)

@@ -148,6 +148,11 @@ class Runner:
             process.communicate()
             return {"failed": "no answer within {} s".format(
                 self.args.timeout)}
+        except BaseException:
+            # stopped (SIGTERM, Ctrl-C): the load generator goes too
+            process.kill()
+            process.wait()
+            raise
         after = cpuSeconds(servers)
         out = (out + rest).decode("utf-8", "replace")
         err = (err + restErr).decode("utf-8", "replace")
@@ -297,8 +302,10 @@ def parse(argv):
 
 def main(argv=None):
     from bench.compare import install, report
+    from bench.peers.processes import exitOnTerm
     from bench.rpc import machine
     args = parse(argv)
+    exitOnTerm()
     only = set(filter(None, args.only.split(",")))
     wanted = (lambda key: not only or key in only)
     print("machine: " + machine(), flush=True)

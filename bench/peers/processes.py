@@ -34,6 +34,20 @@ def termWithParent():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def exitOnTerm():
+    """
+    Make SIGTERM end this process as an exception would, so that its
+    C{finally} blocks and context managers run: a benchmark stopped so
+    still stops its servers and deletes the network namespace it made
+    (Python's default for SIGTERM ends the process at once).
+    """
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 class PeerError(Exception):
     """
     A peer's server did not get ready, or its client gave no result.
