@@ -35,19 +35,6 @@ class WorkerProcess(ProcessProtocol):
         self.worker.processEnded(reason.value)
 
 
-#: With fewer sessions than this running in the app, what a worker's
-#: replies write (to the clients) waits for the end of the reactor's turn
-#: (L{cocaine.rpc.writes.holdForTurn}; Twisted runs it before its next
-#: C{epoll}), so the replies of every worker read in one turn leave in one
-#: send per client: 17% less server CPU per request with 8 in flight
-#: (docs/performance.md). With a deep pipeline, starting the client on its
-#: own CPU early matters more: holding cost 13% of the requests/s with 64
-#: in flight, so it is not done there. Nor with one session running: its
-#: client is the only one a read can answer, and holding would cost a
-#: timer and a turn of the reactor per request.
-HOLD_BELOW = 16
-
-
 class WorkerConnection(Protocol):
     """
     A worker's connection to its app's UNIX socket. The first message must
@@ -55,19 +42,21 @@ class WorkerConnection(Protocol):
     still waits for, sent by that worker's process (the engine checks the
     peer's credentials, L{cocaine.engine.sockets}); anything else closes
     the connection.
+
+    What answering one read writes (to the clients) leaves at the end of
+    that read, one send per client: a client whose replies came from one
+    worker starts on them while the node reads the other worker. Holding
+    them for the reactor's turn instead, to join every worker's replies
+    in one send per client, cost 6-20% of the requests/s with 2 to 12 in
+    flight once the workers ran under C{SCHED_BATCH}: the client's CPU
+    waited for the whole round (docs/performance.md, ninth round).
     """
 
     log = Logger()
 
-    def __init__(self, engine, reactor=None):
-        """
-        @param reactor: the reactor whose turn holds what answering this
-            worker writes (L{HOLD_BELOW}); L{None} to send at the end of
-            each read.
-        """
+    def __init__(self, engine):
         self.engine = engine
         self.worker = None
-        self._reactor = reactor
         self._decoder = Decoder(engine.maxMessage)
         self._pack = Encoder().pack
 
@@ -79,9 +68,6 @@ class WorkerConnection(Protocol):
 
     @writes.batched
     def dataReceived(self, data):
-        if (self._reactor is not None
-                and 1 < len(self.engine.running) < HOLD_BELOW):
-            writes.holdForTurn(self._reactor)
         try:
             messages = self._decoder.feed(data)
         except FramingError as e:
@@ -189,9 +175,8 @@ class WorkerListener(Factory):
 
     noisy = False
 
-    def __init__(self, engine, reactor=None):
+    def __init__(self, engine):
         self.engine = engine
-        self.reactor = reactor
 
     def buildProtocol(self, addr):
-        return WorkerConnection(self.engine, self.reactor)
+        return WorkerConnection(self.engine)

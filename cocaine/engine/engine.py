@@ -426,7 +426,7 @@ class AppEngine:
         uid = getattr(isolate, "workerUid", None)
         gid = getattr(isolate, "workerGid", None)
         try:
-            listener = WorkerListener(self, self._reactor)
+            listener = WorkerListener(self)
             self._port = plainunix.usePlainTransport(
                 self._reactor.listenUNIX(path, listener, mode=0o600))
             if (uid, gid) != (None, None):

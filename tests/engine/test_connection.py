@@ -1,16 +1,14 @@
 # -*- test-case-name: tests.engine.test_connection -*-
 """
 Tests for L{cocaine.engine.connection.WorkerConnection}: what answering a
-worker's read writes is held for the reactor's turn while few sessions
-run.
+worker's read writes leaves at the end of that read, and a session's
+chunks in a row reach it together.
 """
 
 import msgpack
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.engine.connection import (HOLD_BELOW, WorkerConnection,
-                                       WorkerListener)
+from cocaine.engine.connection import WorkerConnection, WorkerListener
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
@@ -53,12 +51,12 @@ class FakeEngine:
         return True
 
 
-class HoldTests(SynchronousTestCase):
+class SendPerReadTests(SynchronousTestCase):
 
-    def connect(self, running, reactor):
+    def connect(self, running):
         self.client = FakeDescriptor()
         engine = FakeEngine(FakeWorker(self.client), running)
-        connection = WorkerConnection(engine, reactor)
+        connection = WorkerConnection(engine)
         connection.makeConnection(FakeDescriptor())
         connection.dataReceived(msgpack.packb([1, 0, ["w"]]))
         return connection
@@ -68,61 +66,27 @@ class HoldTests(SynchronousTestCase):
                                 msgpack.packb([3, 0, [b"b"]]))
         connection.dataReceived(msgpack.packb([2, 2, []]))
 
-    def test_heldForTheTurn(self):
+    def test_sentPerRead(self):
         """
-        With fewer than L{HOLD_BELOW} sessions running, the writes of every
-        read in one turn leave together when the turn ends.
+        Whatever the number of sessions running, what one read's replies
+        write leaves at the end of that read, joined per client: the
+        client starts on one worker's replies before the next read.
         """
-        clock = Clock()
-        connection = self.connect(HOLD_BELOW - 1, clock)
-        self.reply(connection)
-        self.assertEqual(self.client.sent, [])
-        clock.advance(0)
-        self.assertEqual(self.client.sent, [
-            msgpack.packb([2, 0, [b"a"]]) + msgpack.packb([3, 0, [b"b"]])
-            + msgpack.packb([2, 2, []])])
+        for running in (0, 1, 2, 8, 15, 16, 64):
+            connection = self.connect(running)
+            self.reply(connection)
+            self.assertEqual(self.client.sent, [
+                msgpack.packb([2, 0, [b"a"]]) + msgpack.packb([3, 0, [b"b"]]),
+                msgpack.packb([2, 2, []])], running)
 
-    def test_sentPerReadWhenBusy(self):
+    def test_listenerBuildsConnections(self):
         """
-        With L{HOLD_BELOW} sessions or more, each read's writes leave at
-        the end of that read.
+        L{WorkerListener} builds a L{WorkerConnection} for its engine.
         """
-        clock = Clock()
-        connection = self.connect(HOLD_BELOW, clock)
-        self.reply(connection)
-        self.assertEqual(self.client.sent, [
-            msgpack.packb([2, 0, [b"a"]]) + msgpack.packb([3, 0, [b"b"]]),
-            msgpack.packb([2, 2, []])])
-        self.assertEqual(clock.getDelayedCalls(), [])
-
-    def test_sentPerReadWithOneSession(self):
-        """
-        With one session running, a read's writes can only be for its
-        client: they leave at the end of that read, without waiting for
-        the turn (no timer).
-        """
-        clock = Clock()
-        connection = self.connect(1, clock)
-        self.reply(connection)
-        self.assertEqual(len(self.client.sent), 2)
-        self.assertEqual(clock.getDelayedCalls(), [])
-
-    def test_noReactor(self):
-        """
-        Without a reactor nothing is held.
-        """
-        connection = self.connect(0, None)
-        self.reply(connection)
-        self.assertEqual(len(self.client.sent), 2)
-
-    def test_listenerPassesReactor(self):
-        """
-        L{WorkerListener} builds connections holding with its reactor.
-        """
-        clock = Clock()
         engine = FakeEngine(FakeWorker(None), 0)
-        connection = WorkerListener(engine, clock).buildProtocol(None)
-        self.assertIs(connection._reactor, clock)
+        connection = WorkerListener(engine).buildProtocol(None)
+        self.assertIsInstance(connection, WorkerConnection)
+        self.assertIs(connection.engine, engine)
 
 
 class _Session:
@@ -161,7 +125,7 @@ class RunTests(SynchronousTestCase):
         worker = FakeWorker(FakeDescriptor())
         worker.sessions = {2: _Session("a", self.received),
                            3: _Session("b", self.received)}
-        self.connection = WorkerConnection(FakeEngine(worker, 0), None)
+        self.connection = WorkerConnection(FakeEngine(worker, 0))
         self.connection.makeConnection(FakeDescriptor())
         self.connection.dataReceived(msgpack.packb([1, 0, ["w"]]))
 
