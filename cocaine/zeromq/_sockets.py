@@ -63,6 +63,8 @@ class Socket:
         """
         import zmq
         from cocaine.zeromq._connection import Connection
+        # what send catches, kept so that sending imports nothing
+        self._sendError = zmq.ZMQError
         self.endpoint = None
         self.closed = False
         self._onMessage = onMessage
@@ -133,13 +135,11 @@ class Socket:
         """
         if self.closed:
             return False
-        import zmq
         try:
             self._connection.send(list(frames))
-        except zmq.ZMQError as e:
+        except self._sendError as e:
             self.log.warn("ZeroMQ message on {endpoint} dropped: {reason}",
-                          endpoint=self.endpoint,
-                          reason=zmq.strerror(e.errno))
+                          endpoint=self.endpoint, reason=e.strerror)
             return False
         return True
 

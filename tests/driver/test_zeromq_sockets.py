@@ -221,3 +221,25 @@ class SocketTests(TestCase):
         pub = bindPublisher("inproc://closed")
         pub.close()
         self.assertFalse(pub.send([b"x"]))
+
+    def test_sendRefusedIsLogged(self):
+        """
+        A message ZeroMQ refuses (a full queue, an unroutable peer) is
+        dropped: C{send} says so and logs the endpoint and the reason.
+        """
+        from twisted.logger import globalLogPublisher
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        pub = bindPublisher("inproc://refusing")
+        self.addCleanup(pub.close)
+
+        def refuse(frames):
+            raise zmq.ZMQError(zmq.EAGAIN)
+        self.patch(pub._connection, "send", refuse)
+        self.assertFalse(pub.send([b"x"]))
+        dropped = [e for e in events
+                   if e.get("log_format", "").startswith("ZeroMQ message")]
+        self.assertEqual(len(dropped), 1)
+        self.assertEqual(dropped[0]["endpoint"], "inproc://refusing")
+        self.assertEqual(dropped[0]["reason"], zmq.strerror(zmq.EAGAIN))
