@@ -124,13 +124,13 @@ def _plainParameters(method):
     except (TypeError, ValueError):
         return None
     if any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty
-           or p.name in _FIXED_NAMES for p in parameters):
+           or p.name in _RESERVED_NAMES for p in parameters):
         return None
     return [p.name for p in parameters]
 
 
 #: the names the short path (L{_SHORT_PATH}) uses besides its parameters
-_FIXED_NAMES = frozenset([
+_RESERVED_NAMES = frozenset([
     "self", "transitioner", "found", "methods", "postponed", "core",
     "result", "method", "id", "_get", "_stock"])
 
