@@ -155,6 +155,34 @@ class RoutingTests(SynchronousTestCase):
         self.relay.workerGone("a worker hung up")
 
 
+class ArgumentTests(SynchronousTestCase):
+    """
+    The relay's command line.
+    """
+
+    def test_workers(self):
+        """
+        C{--workers} takes a count of at least 1, and 2 by default.
+        """
+        self.assertEqual(relay.parse(["server"]).workers, 2)
+        self.assertEqual(relay.parse(["server", "--workers", "3"]).workers, 3)
+
+    def test_noWorkersRefused(self):
+        """
+        A count below 1, or not a number, is refused at once, naming the
+        value: a relay without workers would wait for them until its
+        starter gave up.
+        """
+        for bad in ("0", "-1", "two"):
+            stderr = io.StringIO()
+            self.patch(relay.argparse._sys, "stderr", stderr)
+            with self.assertRaises(SystemExit) as raised:
+                relay.parse(["server", "--workers", bad])
+            self.assertEqual(raised.exception.code, 2)
+            self.assertIn("--workers: {!r}: a whole number of at least 1"
+                          .format(bad), stderr.getvalue())
+
+
 class WorkerTests(SynchronousTestCase):
     """
     The bare worker answers a request once its close came.
