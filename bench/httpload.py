@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ import psutil
 
 from bench.compare.processes import Unavailable, cpuSeconds, family, pin
 from bench.peers.processes import endTree, termWithParent
+# re-exported: the HTTP benchmarks' servers and nodes take their ports here
+from tests.integration.node import freePort  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "bench", "peers")
@@ -132,12 +133,6 @@ def versions():
         found["wrk"] = wrk[1]
     found["uwsgi"] = _output(["uwsgi", "--version"])
     return found
-
-
-def freePort():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fetch(url, body=None, timeout=5.0):

@@ -10,13 +10,7 @@ import subprocess
 import tempfile
 
 from bench.compare.processes import Unavailable, aptInstall, pin, stop
-
-
-def freePort():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.integration.node import freePort
 
 
 class Redis:
