@@ -29,8 +29,10 @@ def makeService(options):
     Build the node from C{options["config"]} or the embedded defaults.
     """
     from cocaine.config import DEFAULTS, ConfigError, load, parse
+    from cocaine.reactor import installDefault
     from cocaine.runtime import buildRuntime
-    from twisted.internet import reactor
+    # ours unless twistd was given --reactor (cocaine.reactor)
+    reactor = installDefault()
 
     try:
         path = options["config"]

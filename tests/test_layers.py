@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: cocaine/ in each.
 LAYERS = [
     ["cocaine", "compiled", "heap", "errors", "interfaces", "config",
-     "context", "ordered", "statemachine", "observers"],
+     "context", "ordered", "statemachine", "observers", "reactor"],
     ["protocol"],
     ["rpc", "client"],
     ["plugins", "auth"],

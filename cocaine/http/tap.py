@@ -132,7 +132,9 @@ def buildProxy(reactor, locators, interface, settings, factoryClass=None,
 
 
 def makeService(options):
-    from twisted.internet import reactor
+    from cocaine.reactor import installDefault
+    # ours unless twistd was given --reactor (cocaine.reactor)
+    reactor = installDefault()
     return buildProxy(reactor, options["locators"], options["bind"],
                       options["settings"],
                       metricsPort=options["metrics-port"])

@@ -124,6 +124,14 @@ class LocatorAndLoggingTests(_NodeTestCase):
                          (0x0A, 1))
         self.assertIn("nope", caught.exception.message)
 
+    def test_onTheNodeReactor(self):
+        """
+        twistd runs the node on L{cocaine.reactor.NodeReactor} when it is
+        given no C{--reactor}.
+        """
+        self.assertIn("reactor class: cocaine.reactor.NodeReactor.",
+                      self.node.log())
+
     async def test_uuidStable(self):
         first = await self.locator.uuid()
         self.assertEqual(len(first), 36)

@@ -1,0 +1,73 @@
+# -*- test-case-name: tests.test_reactor -*-
+"""
+The reactor a node runs on unless twistd is told otherwise
+(C{twistd --reactor NAME}).
+
+L{NodeReactor} is Twisted's C{epoll} reactor, less one thing it does for
+every ready descriptor: Twisted's C{EPollReactor.doPoll} hands each event
+to C{twisted.python.log.callWithLogger}, which asks the descriptor for
+its log prefix and pushes a copy of the legacy log context with it for
+the duration of the read, so that a message logged through the legacy
+C{twisted.python.log} API while handling it is tagged with the
+connection. That costs the node 5-6% of its CPU a request at every
+depth (docs/performance.md, ninth round): an app request takes two
+descriptors' turns each way.
+
+Nothing of ours logs through the legacy API (every module has a
+C{twisted.logger.Logger}, whose events name their namespace). On this
+reactor a legacy message logged while a read is handled (Twisted's own
+C{log.err} for a C{doRead} that raised, say) reads C{[-]} where it read
+the connection's prefix; everything else is Twisted's reactor as it is.
+"""
+
+import errno
+import sys
+
+from twisted.internet.epollreactor import EPollReactor
+
+_REACTOR_MODULE = "twisted.internet.reactor"
+
+
+class NodeReactor(EPollReactor):
+    """
+    Twisted's C{epoll} reactor without the legacy log context around each
+    ready descriptor.
+    """
+
+    def doPoll(self, timeout):
+        """
+        Wait up to C{timeout} seconds for ready descriptors and handle
+        them as Twisted's C{epoll} reactor does (C{_doReadOrWrite}).
+        """
+        if timeout is None:
+            timeout = -1
+        try:
+            ready = self._poller.poll(timeout, len(self._selectables))
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                return
+            raise
+        handle = self._doReadOrWrite
+        selectables = self._selectables
+        for fd, event in ready:
+            # a descriptor an earlier event of this poll removed is gone
+            selectable = selectables.get(fd)
+            if selectable is not None:
+                handle(selectable, fd, event)
+
+    doIteration = doPoll
+
+
+def installDefault():
+    """
+    Install a L{NodeReactor} as the global reactor unless one is
+    installed already (chosen with C{twistd --reactor}, or imported by
+    something that ran first).
+
+    @return: the global reactor.
+    """
+    if _REACTOR_MODULE not in sys.modules:
+        from twisted.internet.main import installReactor
+        installReactor(NodeReactor())
+    from twisted.internet import reactor
+    return reactor

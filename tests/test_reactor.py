@@ -1,0 +1,201 @@
+"""
+Tests for L{cocaine.reactor}: the node's reactor handles ready descriptors
+as Twisted's C{epoll} reactor does, without the legacy log context, and is
+installed unless another reactor was.
+"""
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+
+from twisted.internet import main
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.reactor import NodeReactor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Reader:
+    """
+    A read descriptor on one end of a socket pair that records its reads.
+    """
+
+    def __init__(self, sock, onRead=None):
+        self.sock = sock
+        self.reads = []
+        self.lost = []
+        self.prefixes = 0
+        self.onRead = onRead
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def logPrefix(self):
+        self.prefixes += 1
+        return "Reader"
+
+    def doRead(self):
+        self.reads.append(self.sock.recv(100))
+        if self.onRead is not None:
+            return self.onRead()
+
+    def connectionLost(self, reason):
+        self.lost.append(reason)
+
+
+class NodeReactorTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.reactor = NodeReactor()
+        self.addCleanup(self.closeReactor)
+
+    def closeReactor(self):
+        self.reactor._poller.close()
+        waker = self.reactor.waker
+        for fd in (waker.i, waker.o):
+            os.close(fd)
+
+    def reader(self, onRead=None):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        ours.setblocking(False)
+        reader = Reader(ours, onRead)
+        self.reactor.addReader(reader)
+        # before the sockets close (cleanups run last first)
+        self.addCleanup(self.reactor.removeReader, reader)
+        return reader, theirs
+
+    def test_readReady(self):
+        """
+        A ready descriptor is read in the reactor's iteration, without
+        asking it for a log prefix (the legacy log context is not made).
+        """
+        reader, peer = self.reader()
+        peer.send(b"hello")
+        self.reactor.doIteration(0)
+        self.assertEqual(reader.reads, [b"hello"])
+        self.assertEqual(reader.prefixes, 0)
+        self.assertEqual(reader.lost, [])
+
+    def test_nothingReady(self):
+        """
+        An iteration with nothing ready reads nothing.
+        """
+        reader, peer = self.reader()
+        self.reactor.doIteration(0)
+        self.assertEqual(reader.reads, [])
+
+    def test_removedByAnEarlierEvent(self):
+        """
+        A descriptor that an earlier event of the same poll removed is not
+        handled.
+        """
+        readers = []
+
+        def removeTheOther():
+            for other in readers:
+                if other.reads == []:
+                    self.reactor.removeReader(other)
+        first, firstPeer = self.reader(removeTheOther)
+        second, secondPeer = self.reader(removeTheOther)
+        readers.extend([first, second])
+        firstPeer.send(b"1")
+        secondPeer.send(b"2")
+        self.reactor.doIteration(0)
+        self.assertEqual(len(first.reads + second.reads), 1)
+
+    def test_disconnectReturned(self):
+        """
+        A read that returns a reason disconnects its descriptor, as on
+        Twisted's reactor.
+        """
+        reader, peer = self.reader(lambda: main.CONNECTION_DONE)
+        peer.send(b"bye")
+        self.reactor.doIteration(0)
+        self.assertEqual(len(reader.lost), 1)
+        self.assertNotIn(reader, self.reactor.getReaders())
+
+    def test_interrupted(self):
+        """
+        A poll interrupted by a signal ends the iteration; any other error
+        of the poll is raised.
+        """
+        poller = FailingPoller(self.reactor._poller, errno.EINTR)
+        self.patch(self.reactor, "_poller", poller)
+        self.assertIsNone(self.reactor.doIteration(0))
+        poller.errno = errno.EBADF
+        self.assertRaises(OSError, self.reactor.doIteration, 0)
+
+
+class FailingPoller:
+    """
+    An C{epoll} object whose C{poll} fails with C{errno}.
+    """
+
+    def __init__(self, real, errno):
+        self.real = real
+        self.errno = errno
+
+    def poll(self, timeout, most):
+        raise OSError(self.errno, os.strerror(self.errno))
+
+    def close(self):
+        self.real.close()
+
+
+def _run(code):
+    """
+    @return: what a fresh interpreter running C{code} from the project's
+        root printed.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+        text=True, timeout=60, check=True).stdout.strip()
+
+
+class InstallTests(SynchronousTestCase):
+
+    def test_installedByDefault(self):
+        """
+        Without a reactor installed, L{installDefault} installs ours.
+        """
+        self.assertEqual(_run(
+            "from cocaine.reactor import installDefault\n"
+            "print(type(installDefault()).__name__)"), "NodeReactor")
+
+    def test_anInstalledReactorStays(self):
+        """
+        A reactor installed first (C{twistd --reactor NAME}) stays.
+        """
+        self.assertEqual(_run(
+            "from twisted.internet import selectreactor\n"
+            "selectreactor.install()\n"
+            "from cocaine.reactor import installDefault\n"
+            "print(type(installDefault()).__name__)"), "SelectReactor")
+
+    def test_nodeAndProxy(self):
+        """
+        C{twistd cocaine} and C{twistd cocaine-proxy} run on it: their
+        C{makeService} installs it before the tree is built (here the
+        node's config is refused after that).
+        """
+        self.assertEqual(_run(
+            "from cocaine import tap\n"
+            "try:\n"
+            "    tap.makeService({'config': '/nonexistent/cocaine.json'})\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "from twisted.internet import reactor\n"
+            "print(type(reactor).__name__)"), "NodeReactor")
+        self.assertEqual(_run(
+            "from cocaine.http import tap\n"
+            "options = tap.Options()\n"
+            "options.parseOptions(['--locator', '127.0.0.1:10053',\n"
+            "                      '--port', '0'])\n"
+            "tap.makeService(options)\n"
+            "from twisted.internet import reactor\n"
+            "print(type(reactor).__name__)"), "NodeReactor")
