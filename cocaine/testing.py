@@ -16,6 +16,8 @@ Nothing here opens a socket or spawns a process:
     ends itself;
   - L{FakeEngine}: what an app's drivers submit jobs to, recording
     them, for driver authors;
+  - L{runtimeDirectory}: a short directory for an engine's or a node's
+    runtime paths, removed after the test;
   - L{MemoryNode}: an in-memory L{cocaine.interfaces.INode} whose apps
     are Python functions, to test a service that calls apps without a
     node;
@@ -28,6 +30,8 @@ Nothing here opens a socket or spawns a process:
 
 import errno
 import os
+import shutil
+import tempfile
 
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address, UNIXAddress
@@ -272,6 +276,23 @@ def admitAnyPeer(engine):
     """
     engine.admits = lambda worker, transport: True
     return engine
+
+
+def runtimeDirectory(testCase):
+    """
+    A short private directory for an engine's or a node's runtime paths,
+    removed when C{testCase} ends.
+
+    An app's UNIX socket path must fit in 108 bytes. Trial's C{mktemp()}
+    paths do not, and an engine given one makes its socket's directory in
+    the system's temporary directory instead, which only the engine's
+    stop removes: a test that never stops its engine left one behind.
+
+    @return: the directory's absolute path.
+    """
+    directory = tempfile.mkdtemp(prefix="cocaine-test-")
+    testCase.addCleanup(shutil.rmtree, directory, True)
+    return directory
 
 
 class FakeIsolate:

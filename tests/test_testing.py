@@ -2,14 +2,18 @@
 Tests for L{cocaine.testing}: the fakes behave as what they stand for.
 """
 
+import os
 import signal
 
+from twisted.trial.reporter import TestResult
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from cocaine.errors import AppAlreadyRunning, AppNotRunning, CocaineError
 from cocaine.interfaces import INode
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream, MemoryNode
+from cocaine.engine.sockets import MAX_SOCKET_PATH
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, MemoryNode, runtimeDirectory)
 
 
 class MemoryNodeTests(SynchronousTestCase):
@@ -127,3 +131,28 @@ class FakeReactorTests(SynchronousTestCase):
             ("listen", tcp.port), ("listen", "/run/x.sock"),
             ("stop", "/run/x.sock"), ("stop", tcp.port)])
         self.assertNotEqual(tcp.port, 0)
+
+
+class RuntimeDirectoryTests(SynchronousTestCase):
+
+    def test_shortAndRemoved(self):
+        """
+        L{runtimeDirectory} is a directory short enough for an app's
+        socket inside it, and it goes with everything in it when the
+        test ends.
+        """
+        made = []
+
+        class Inner(SynchronousTestCase):
+            def test_it(self):
+                directory = runtimeDirectory(self)
+                made.append(directory)
+                os.makedirs(os.path.join(directory, "app.12345678"))
+        result = TestResult()
+        Inner("test_it").run(result)
+        self.assertTrue(result.wasSuccessful())
+        (directory,) = made
+        self.assertTrue(os.path.isabs(directory))
+        self.assertLess(len(os.path.join(directory, "app.12345678",
+                                         "app.sock")), MAX_SOCKET_PATH)
+        self.assertFalse(os.path.exists(directory))

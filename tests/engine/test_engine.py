@@ -20,7 +20,7 @@ from cocaine.engine.connection import WorkerConnection
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import (
-    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer, runtimeDirectory)
 
 
 class _EngineCase(SynchronousTestCase):
@@ -36,7 +36,7 @@ class _EngineCase(SynchronousTestCase):
                                               "environment": {"A": "1"}},
                                              "app"),
             parseProfile(self.profile, "test"), "/apps/app", self.isolate,
-            self.mktemp(), lambda: "127.0.0.1:10053", self.storage,
+            runtimeDirectory(self), lambda: "127.0.0.1:10053", self.storage,
             environ={"PATH": "/bin"})
         admitAnyPeer(self.engine)
         self.engine.start()

@@ -20,7 +20,7 @@ from cocaine.errors import CATEGORY_NODE as NODE
 from cocaine.protocol.framing import unpackValue
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import (
-    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer, runtimeDirectory)
 
 
 class _MachineCase(SynchronousTestCase):
@@ -36,7 +36,7 @@ class _MachineCase(SynchronousTestCase):
         self.reactor = FakeReactor()
         self.isolate = FakeIsolate()
         self.storage = MemoryStorage()
-        self.runtime = self.mktemp()
+        self.runtime = runtimeDirectory(self)
         self.engine = AppEngine(
             self.reactor, "app", parseManifest({"slave": "worker"}, "app"),
             parseProfile(self.profile, "test"), "/apps/app", self.isolate,

@@ -18,7 +18,8 @@ from cocaine.engine.sockets import (
     MAX_SOCKET_PATH, Credentials, UnsafeSocketDirectory, admits,
     checkPrivate, makeSocketDirectory, peerCredentials, removeStale,
     removeSocketDirectory)
-from cocaine.testing import FakeIsolate, FakeReactor, FakeUpstream
+from cocaine.testing import (
+    FakeIsolate, FakeReactor, FakeUpstream, runtimeDirectory)
 
 
 class DirectoryTests(SynchronousTestCase):
@@ -163,7 +164,7 @@ class HandshakeTests(SynchronousTestCase):
         self.engine = AppEngine(
             FakeReactor(), "app", parseManifest({"slave": "worker"}, "app"),
             parseProfile({}, "test"), "/apps/app", self.isolate,
-            self.mktemp(), lambda: "127.0.0.1:10053")
+            runtimeDirectory(self), lambda: "127.0.0.1:10053")
         self.peers = {}
         self.engine.credentialsOf = self.peers.get
         self.engine.start()

@@ -23,7 +23,7 @@ from cocaine.node.service import NodeService
 from cocaine.plugins import loadPlugins
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import (
-    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer)
+    FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer, runtimeDirectory)
 
 
 def _localApp(root, name="echo"):
@@ -47,7 +47,7 @@ class _NodeCase(SynchronousTestCase):
         config = parse({"paths": {
             "data": os.path.join(self.root, "data"),
             "spool": os.path.join(self.root, "spool"),
-            "runtime": os.path.join(self.root, "run")}})
+            "runtime": runtimeDirectory(self)}})
         self.context = Context(self.reactor, config, Registry(),
                                loadPlugins())
         self.context.storages["core"] = MemoryStorage()
