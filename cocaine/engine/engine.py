@@ -294,6 +294,13 @@ class AppEngine:
             self.running.add(session)
             session.assigned(worker)
 
+    def workerBusyPeriod(self, seconds, served):
+        """
+        A worker went idle after serving C{served} sessions in C{seconds}
+        (L{cocaine.engine.pool.Pool.busyPeriod}).
+        """
+        self.pool.busyPeriod(seconds, served)
+
     def sessionFinished(self, session):
         self.running.discard(session)
         if self.queue:

@@ -25,6 +25,21 @@ from cocaine.isolate.scheduling import policyOf
 from cocaine.protocol.crashlogs import CRASHLOGS, crashlogKey, crashlogTags
 from cocaine.protocol.framing import packValue
 from cocaine.protocol.worker import workerArguments
+from cocaine.rpc import writes
+
+#: While fewer sessions than this run in the app, and its requests are
+#: cheap (L{CHEAP}), the sessions one read opens go to one worker
+#: (L{Pool.pick}).
+GROUP_BELOW = 16
+
+#: A request costs a worker less than this many seconds (L{Pool.cost}):
+#: handing a client's read of them to one worker, one wake-up, beats
+#: waking two for them. Grouping k requests delays the last by at most
+#: k - 1 times this where idle cores could have run them in parallel.
+CHEAP = 0.0002
+
+#: How much of L{Pool.cost} one busy period's measure is.
+COST_WEIGHT = 0.25
 
 
 class Pool:
@@ -34,7 +49,15 @@ class Pool:
     @ivar leaving: uuids of workers asked to go or failed, not yet ended.
     @ivar pinned: the pinned pool size, or L{None} to scale by load.
     @ivar crashlogs: crashlogs written.
+    @ivar cost: what a request costs a worker, in seconds: a moving
+        average over the workers' busy periods (from a session taken
+        while idle to idle again, divided by the sessions served), or
+        L{None} before the first.
     """
+
+    cost = None
+    #: C{(writes.generation, worker)} of the last worker picked
+    _lastPick = None
 
     def __init__(self, engine, reactor, isolate, locatorEndpoint, storage,
                  environ, crashlogNode=None):
@@ -69,16 +92,51 @@ class Pool:
 
     def pick(self):
         """
-        @return: the ready worker with the fewest sessions below
-            C{concurrency}, or L{None}.
+        The worker for a new session: the ready one with the fewest
+        sessions below C{concurrency}.
+
+        While few sessions run (L{GROUP_BELOW}) and requests are cheap
+        (L{CHEAP}), a session opened by the same read as the one before
+        goes to that one's worker, while it has room: a client's
+        pipelined requests then wake one worker, not every worker, and
+        its answers leave in one send. Where the node and its workers
+        share a CPU, waking a second worker for a few cheap requests
+        costs more than it runs in parallel: with 8 in flight the
+        server's CPU a request fell by a third (docs/performance.md,
+        ninth round). Costly requests, and many at once, are spread.
+
+        @return: the worker, or L{None} when none can take a session.
         """
-        best = None
         limit = self._profile.concurrency
+        cost = self.cost
+        if (cost is not None and cost < CHEAP
+                and len(self._engine.running) < GROUP_BELOW):
+            last = self._lastPick
+            if last is not None and last[0] == writes.generation:
+                worker = last[1]
+                if (len(worker.sessions) < limit
+                        and self.ready.get(worker.uuid) is worker):
+                    return worker
+        best = None
         for worker in self.ready.values():
             load = len(worker.sessions)
             if load < limit and (best is None or load < len(best.sessions)):
                 best = worker
+        if best is not None:
+            self._lastPick = (writes.generation, best)
         return best
+
+    def busyPeriod(self, seconds, served):
+        """
+        A worker went idle after serving C{served} sessions in C{seconds}
+        since it took the first of them while idle: one measure of
+        L{cost}.
+        """
+        if served > 0:
+            sample = seconds / served
+            cost = self.cost
+            self.cost = (sample if cost is None
+                         else cost + COST_WEIGHT * (sample - cost))
 
     def busy(self):
         return sum(1 for w in self.ready.values() if w.sessions)
@@ -245,6 +303,10 @@ class Pool:
                      "capacity": self._profile.poolLimit,
                      "pinned": self.pinned},
             "load-median": statistics.median(loads) if loads else 0,
+            # Pool.cost, which decides whether a read's sessions go to
+            # one worker (pick)
+            "request-cost-us": (None if self.cost is None
+                                else round(self.cost * 1e6, 1)),
             "profile": profileWire(self._profile),
             "crashlogs": self.crashlogs,
             "workers": [self._workerInfo(w) for w in self.workers.values()],

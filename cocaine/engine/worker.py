@@ -128,6 +128,9 @@ class Worker:
         self.accepted = 0
         self._lastSeen = 0.0
         self._idleSince = 0.0
+        # the current busy period (Pool.cost): since when, sessions served
+        self._busySince = 0.0
+        self._served = 0
         self.machine = WorkerMachine(self)
 
     @property
@@ -168,7 +171,12 @@ class Worker:
         """
         channel = self._nextChannel
         self._nextChannel = channel + 1
-        self.sessions[channel] = session
+        sessions = self.sessions
+        if not sessions:
+            # a busy period begins (Pool.cost)
+            self._busySince = self._clock.seconds()
+            self._served = 0
+        sessions[channel] = session
         self.accepted += 1
         self.connection.send(channel, 0, [session.event])
         return channel
@@ -187,9 +195,13 @@ class Worker:
         """
         The session on C{channel} is over on the worker's side.
         """
-        self.sessions.pop(channel, None)
+        if self.sessions.pop(channel, None) is not None:
+            self._served += 1
         if not self.sessions:
-            self._idleSince = self._clock.seconds()
+            now = self._idleSince = self._clock.seconds()
+            served, self._served = self._served, 0
+            if served:
+                self.engine.workerBusyPeriod(now - self._busySince, served)
 
     def heard(self):
         """

@@ -27,6 +27,12 @@ _depth = 0
 _pending = {}
 _turnHeld = False
 
+#: Which batch is open: incremented as each outermost batch opens (one
+#: read, or a turn held with L{holdForTurn}), so code that runs in it can
+#: tell whether two calls came from the same read
+#: (L{cocaine.engine.pool.Pool.pick}).
+generation = 0
+
 
 def write(transport, data):
     """
@@ -47,7 +53,9 @@ def begin():
     """
     Open a batch (batches nest; the outermost one flushes).
     """
-    global _depth
+    global _depth, generation
+    if not _depth:
+        generation += 1
     _depth += 1
 
 

@@ -14,10 +14,12 @@ from twisted.python.failure import Failure
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine.engine import pool
 from cocaine.engine.engine import AppEngine
 from cocaine.engine.manifest import parseManifest, parseProfile
 from cocaine.engine.connection import WorkerConnection
 from cocaine.protocol.framing import unpackValue
+from cocaine.rpc import writes
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import (
     FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer, runtimeDirectory)
@@ -228,6 +230,127 @@ class SessionFlowTests(_EngineCase):
         self.assertEqual(self.sent(transport),
                          [[2, 1, [[1, errno.ECONNRESET],
                                   "client disconnected"]]])
+
+
+class GroupingTests(_EngineCase):
+    """
+    While few sessions run and requests are cheap, the sessions one read
+    opens go to one worker (L{cocaine.engine.pool.Pool.pick}); a
+    request's cost is measured over the workers' busy periods.
+    """
+
+    profile = {"concurrency": 3}
+
+    def setUp(self):
+        _EngineCase.setUp(self)
+        self.engine.pin(2)
+        self.connections = [self.handshake(process)[0]
+                            for process in self.isolate.processes]
+
+    def read(self, count):
+        """
+        Open C{count} sessions as one read does.
+
+        @return: the workers' loads, sorted.
+        """
+        writes.begin()
+        try:
+            sessions = [self.enqueue()[1] for _ in range(count)]
+        finally:
+            writes.end()
+        self.sessions = sessions
+        return self.loads()
+
+    def loads(self):
+        return sorted(w.load for w in self.engine.pool.workers.values())
+
+    def test_spreadUntilMeasured(self):
+        """
+        Before any request was measured, sessions are spread.
+        """
+        self.assertIsNone(self.engine.pool.cost)
+        self.assertEqual(self.read(4), [2, 2])
+
+    def test_cheapGroupedPerRead(self):
+        """
+        Cheap requests of one read go to one worker while it has room
+        (C{concurrency}); the next read starts on the least loaded.
+        """
+        self.engine.pool.cost = pool.CHEAP / 2
+        self.assertEqual(self.read(2), [0, 2])
+        self.assertEqual(self.read(1), [1, 2])
+        self.assertEqual(self.read(3), [3, 3])
+
+    def test_costlySpread(self):
+        """
+        Requests that cost a worker L{pool.CHEAP} or more are spread.
+        """
+        self.engine.pool.cost = pool.CHEAP
+        self.assertEqual(self.read(4), [2, 2])
+
+    def test_manyRunningSpread(self):
+        """
+        With L{pool.GROUP_BELOW} sessions running, sessions are spread.
+        """
+        self.patch(pool, "GROUP_BELOW", 2)
+        self.engine.pool.cost = pool.CHEAP / 2
+        # two grouped, then the third spread
+        self.assertEqual(self.read(3), [1, 2])
+
+    def test_leftWorkerNotReused(self):
+        """
+        A worker that stopped taking sessions is not picked again for the
+        rest of the read.
+        """
+        self.engine.pool.cost = pool.CHEAP / 2
+        writes.begin()
+        try:
+            first = self.enqueue()[1].worker
+            del self.engine.pool.ready[first.uuid]
+            second = self.enqueue()[1].worker
+        finally:
+            writes.end()
+        self.assertIsNot(first, second)
+
+    def finish(self, session):
+        connection = self.connections[
+            [w for w in self.engine.pool.workers.values()].index(
+                session.worker)]
+        connection.dataReceived(msgpack.packb([session.channel, 2, []]))
+
+    def test_costOfBusyPeriods(self):
+        """
+        A worker's busy period, from taking a session while idle to idle
+        again, divided by the sessions it served, moves the app's cost a
+        quarter of the way (the first sets it); the app's info shows it.
+        """
+        self.read(1)
+        self.clock.advance(0.001)
+        self.finish(self.sessions[0])
+        self.assertAlmostEqual(self.engine.pool.cost, 0.001)
+        self.read(2)
+        self.clock.advance(0.0001)
+        self.finish(self.sessions[0])
+        self.clock.advance(0.0001)
+        self.finish(self.sessions[1])
+        # two workers, one session each: 0.0001 and 0.0002
+        self.assertAlmostEqual(self.engine.pool.cost, 0.001
+                               + 0.25 * (0.0001 - 0.001)
+                               + 0.25 * (0.0002 - 0.000775))
+        self.assertEqual(self.engine.info()["request-cost-us"],
+                         round(self.engine.pool.cost * 1e6, 1))
+
+    def test_costOfSeveralSessions(self):
+        """
+        A busy period of several sessions counts each of them.
+        """
+        cheap = self.engine.pool.cost = pool.CHEAP / 2
+        self.assertEqual(self.read(3), [0, 3])
+        self.clock.advance(0.003)
+        for session in self.sessions:
+            self.finish(session)
+        self.assertAlmostEqual(self.engine.pool.cost,
+                               cheap + 0.25 * (0.001 - cheap))
 
 
 class LimitsTests(_EngineCase):

@@ -37,6 +37,10 @@ class RecordingEngine:
         self.idle = True
         self.lines = []
         self.workers = {}
+        self.busy = []
+
+    def workerBusyPeriod(self, seconds, served):
+        self.busy.append((seconds, served))
 
     def admits(self, worker, transport):
         return True

@@ -123,6 +123,30 @@ class WritesTests(SynchronousTestCase):
         clock.advance(0)
         self.assertEqual(one.sent, [b"ac", b"d", b"e"])
 
+    def test_generation(self):
+        """
+        L{writes.generation} changes as each outermost batch opens (a read,
+        or a turn held), not as batches nest.
+        """
+        before = writes.generation
+        writes.begin()
+        first = writes.generation
+        writes.begin()
+        self.assertEqual(writes.generation, first)
+        writes.end()
+        writes.end()
+        self.assertEqual(first, before + 1)
+        clock = Clock()
+        writes.holdForTurn(clock)
+        self.assertEqual(writes.generation, first + 1)
+        writes.begin()
+        writes.end()
+        self.assertEqual(writes.generation, first + 1)
+        clock.advance(0)
+        writes.begin()
+        writes.end()
+        self.assertEqual(writes.generation, first + 2)
+
     def test_disconnectingLeftToTwisted(self):
         transport = FakeDescriptor()
         transport.disconnecting = True
