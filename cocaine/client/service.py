@@ -258,11 +258,7 @@ def _invokeOn(connection, name, args):
 
 
 def _requestOn(connection, event, chunks):
-    channel = connection.openNamed("enqueue", (event,))
-    for chunk in chunks:
-        channel.write(chunk)
-    channel.close()
-    return channel.collect()
+    return connection.request("enqueue", (event,), chunks)
 
 
 async def _value(value):

@@ -17,7 +17,8 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
-from cocaine.errors import FramingError, NotConnected, ProtocolViolation
+from cocaine.errors import (
+    FramingError, NotConnected, ProtocolViolation, fromWire)
 from cocaine.protocol.client import (
     ChannelState, isPlainCall, methodId, openingHeaders, primitiveReply,
     unwrap)
@@ -40,6 +41,7 @@ FLUSH_EVERY = 128
 #: The ids of C{write} and C{close} in L{STREAMING}: a chunk leaves the
 #: protocol where it is, a close ends it.
 _STREAM_WRITE = STREAMING.idOf("write")
+_STREAM_ERROR = STREAMING.idOf("error")
 _STREAM_CLOSE = STREAMING.idOf("close")
 
 
@@ -297,6 +299,51 @@ class _Primitive:
             "connection lost before the reply: {}".format(reason)))
 
 
+class _Request:
+    """
+    The receiver of a whole streaming request (L{ClientProtocol.request}):
+    the answer's chunks, gathered until its close, fire one Deferred.
+    What a L{Channel} and its L{Channel.collect} would do, for the one
+    shape of call that is every app request, in one object.
+    """
+
+    __slots__ = ("deferred", "chunks", "_name", "_receivers", "_channel")
+
+    def __init__(self, name, receivers, channel):
+        """
+        @param name: the service's name, for messages.
+        @param receivers: the connection's receivers, where this one is
+            under C{channel} until the answer ends or it is cancelled.
+        """
+        self._name = name
+        self._receivers = receivers
+        self._channel = channel
+        self.chunks = []
+        self.deferred = Deferred(self._cancel)
+
+    def _cancel(self, deferred):
+        # the rest of the answer goes nowhere
+        self._receivers.pop(self._channel, None)
+
+    def _receive(self, mtype, args):
+        if mtype == _STREAM_WRITE:
+            self.chunks.append(args[0] if len(args) == 1 else unwrap(args))
+            return False
+        if mtype == _STREAM_CLOSE:
+            self.deferred.callback(self.chunks)
+        elif mtype == _STREAM_ERROR:
+            self.deferred.errback(fromWire(args))
+        else:
+            self.deferred.errback(NotConnected(
+                "service sent message {} not allowed on channel {}".format(
+                    mtype, self._channel)))
+        return True
+
+    def _lost(self, reason):
+        self.deferred.errback(NotConnected(
+            "connection to {} lost: {}".format(self._name, reason)))
+
+
 class ClientProtocol(Protocol):
     """
     One connection from a client to a service.
@@ -410,27 +457,71 @@ class ClientProtocol(Protocol):
         Write a channel's first message with C{headers} and, when this
         connection carries one, the C{authorization} header.
         """
+        writes.write(self.transport,
+                     self._opening(channel, mtype, args, headers))
+
+    def _opening(self, channel, mtype, args, headers=None):
+        """
+        @return: the bytes of a channel's first message with C{headers}
+            and, when this connection carries one, the C{authorization}
+            header.
+        """
         authorization = self.authorization
         if headers is None:
             if authorization is None:
-                writes.write(self.transport,
-                             self._pack([channel, mtype, args]))
-                return
+                return self._pack([channel, mtype, args])
             # the credentials alone (every call of a client with a token):
             # one entry list, made once for the connection's credentials
             entries = self._credentials
             if entries is None or entries[0][2] is not authorization:
                 entries = self._credentials = openingHeaders(
                     None, authorization)
-            writes.write(self.transport, self._pack([channel, mtype, args,
-                                                     entries]))
-            return
+            return self._pack([channel, mtype, args, entries])
         entries = openingHeaders(headers, authorization)
         if entries:
-            writes.write(self.transport, self._pack([channel, mtype, args,
-                                                     entries]))
-        else:
-            writes.write(self.transport, self._pack([channel, mtype, args]))
+            return self._pack([channel, mtype, args, entries])
+        return self._pack([channel, mtype, args])
+
+    def request(self, name, args, chunks):
+        """
+        A whole streaming request: open a channel with method C{name} of
+        the service's root protocol, send each of C{chunks} and the close,
+        and gather the answer's chunks until the service closes it (an
+        app's C{enqueue}: L{cocaine.client.Service.callApp}). The opening,
+        the chunks and the close leave in one write, and the answer fires
+        one Deferred.
+
+        @param chunks: the request's chunks (bytes).
+        @return: a Deferred of the list of the answer's chunks (each
+            unwrapped as L{Channel.read} does), failing with the
+            service's error; cancelling it drops the rest of the answer.
+        @raise SlotNotFound: the protocol has no such method.
+        @raise NotConnected: the connection is gone.
+        """
+        entry = self._methods.get(name) or self._lookUp(name)
+        mtype = entry[0]
+        message = self.protocol.messages[mtype]
+        if (message.dispatch is not STREAMING
+                or message.upstream is not STREAMING):
+            # another shape: the channel's own calls
+            channel = self.open(mtype, list(args))
+            for chunk in chunks:
+                channel.write(chunk)
+            channel.close()
+            return channel.collect()
+        if not self.connected:
+            raise NotConnected("not connected to " + self.name)
+        channel = self._next
+        self._next = channel + 1
+        receiver = self._receivers[channel] = _Request(
+            self.name, self._receivers, channel)
+        pack = self._pack
+        data = [self._opening(channel, mtype, list(args))]
+        for chunk in chunks:
+            data.append(pack([channel, _STREAM_WRITE, (chunk,)]))
+        data.append(pack([channel, _STREAM_CLOSE, ()]))
+        writes.write(self.transport, b"".join(data))
+        return receiver.deferred
 
     def open(self, mtype, args, headers=None):
         """

@@ -740,6 +740,100 @@ class RawReplyTests(SynchronousTestCase):
         app.dataReceived(pack([1, 0, [b"x"]]))
         self.assertEqual(self.successResultOf(channel.read()), b"x")
 
+    def test_request(self):
+        """
+        L{ClientProtocol.request} sends the opening, each chunk and the
+        close in one write and fires once, at the close, with every chunk
+        of the answer; what comes after the close is dropped.
+        """
+        from tests.rpc.test_writes import FakeDescriptor
+        transport = FakeDescriptor()
+        app = ClientProtocol("echo", APP)
+        app.makeConnection(transport)
+        answered = app.request("enqueue", ("echo",), [b"a", b"b"])
+        self.assertEqual(len(transport.sent), 1)
+        self.assertEqual(_unpackAll(transport.sent[0]), [
+            [1, 0, [b"echo"]], [1, 0, [b"a"]], [1, 0, [b"b"]], [1, 2, []]])
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        self.assertNoResult(answered)
+        app.dataReceived(pack([1, 0, [b"y"]]) + pack([1, 2, []])
+                         + pack([1, 0, [b"late"]]))
+        self.assertEqual(self.successResultOf(answered), [b"x", b"y"])
+        self.assertEqual(app._receivers, {})
+        # no chunks: the opening and the close
+        empty = app.request("enqueue", ("echo",), [])
+        self.assertEqual(_unpackAll(transport.sent[1]),
+                         [[2, 0, [b"echo"]], [2, 2, []]])
+        app.dataReceived(pack([2, 2, []]))
+        self.assertEqual(self.successResultOf(empty), [])
+
+    def test_requestWithCredentials(self):
+        """
+        A connection with credentials sends them with the opening.
+        """
+        app = ClientProtocol("echo", APP, authorization=b"Bearer t")
+        app.makeConnection(self.transport)
+        app.request("enqueue", ("echo",), [b"a"])
+        opening, chunk, close = _unpackAll(self.transport.value())
+        self.assertEqual(opening[:3], [1, 0, [b"echo"]])
+        self.assertEqual(len(opening), 4)
+        self.assertEqual((chunk, close), ([1, 0, [b"a"]], [1, 2, []]))
+
+    def test_requestError(self):
+        """
+        The service's error fails the request with that error.
+        """
+        app = self._app()
+        answered = app.request("enqueue", ("echo",), [b"a"])
+        app.dataReceived(pack([1, 0, [b"x"]])
+                         + pack([1, 1, [[43, 9], "app error"]]))
+        error = self.failureResultOf(answered, CocaineError).value
+        self.assertEqual((error.code, str(error)), (9, "app error"))
+
+    def test_requestUnexpectedMessage(self):
+        """
+        A message the streaming protocol does not have fails the request.
+        """
+        app = self._app()
+        answered = app.request("enqueue", ("echo",), [])
+        app.dataReceived(pack([1, 5, []]))
+        self.assertIn("not allowed on channel 1", str(
+            self.failureResultOf(answered, NotConnected).value))
+
+    def test_requestConnectionLost(self):
+        """
+        A connection lost before the close fails the request with
+        L{NotConnected}; a request on a lost connection is refused.
+        """
+        app = self._app()
+        answered = app.request("enqueue", ("echo",), [])
+        app.connectionLost(None)
+        self.failureResultOf(answered, NotConnected)
+        self.assertRaises(NotConnected, app.request, "enqueue", ("echo",),
+                          [])
+
+    def test_requestCancelled(self):
+        """
+        Cancelling a request drops the rest of its answer.
+        """
+        app = self._app()
+        answered = app.request("enqueue", ("echo",), [])
+        answered.cancel()
+        self.failureResultOf(answered, CancelledError)
+        self.assertEqual(app._receivers, {})
+        app.dataReceived(pack([1, 0, [b"x"]]) + pack([1, 2, []]))
+
+    def test_requestOtherShape(self):
+        """
+        A method that is not a stream both ways is served by the channel's
+        own calls, with the same messages.
+        """
+        client = ClientProtocol("echo", ECHO)
+        client.makeConnection(self.transport)
+        client.request("upload", (), [b"a"])
+        self.assertEqual(_unpackAll(self.transport.value()), [
+            [1, ID["upload"], []], [1, 0, [b"a"]], [1, 2, []]])
+
     def test_openNamedUnknown(self):
         """
         L{ClientProtocol.openNamed} refuses a method the protocol lacks.
