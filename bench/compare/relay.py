@@ -40,6 +40,8 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.python.failure import Failure
 
+from bench.arguments import positive
+
 #: a request's first message and its chunks; the end of a stream
 CHUNK, CLOSE = 0, 2
 
@@ -333,29 +335,13 @@ async def relayTarget(reactor, host, port):
     return echo, stream
 
 
-def _atLeastOne(text):
-    """
-    @return: C{text} as an int of at least 1: a relay without workers
-        would wait for them until its starter gave up.
-    @raise argparse.ArgumentTypeError: naming the value.
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            "{!r}: a whole number of at least 1".format(text))
-    return value
-
-
 def parse(argv):
     """
     @return: the command line's arguments.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("role", choices=["server", "worker"])
-    parser.add_argument("--workers", type=_atLeastOne, default=2,
+    parser.add_argument("--workers", type=positive, default=2,
                         help="worker processes (server; at least 1)")
     parser.add_argument("--socket", help="the name of the relay's "
                         "abstract UNIX socket (worker)")

@@ -179,7 +179,7 @@ class ArgumentTests(SynchronousTestCase):
             with self.assertRaises(SystemExit) as raised:
                 relay.parse(["server", "--workers", bad])
             self.assertEqual(raised.exception.code, 2)
-            self.assertIn("--workers: {!r}: a whole number of at least 1"
+            self.assertIn("--workers: {!r} is not a positive whole number"
                           .format(bad), stderr.getvalue())
 
 
