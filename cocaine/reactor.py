@@ -23,50 +23,71 @@ the connection's prefix; everything else is Twisted's reactor as it is.
 import errno
 import sys
 
-from twisted.internet.epollreactor import EPollReactor
+from twisted.logger import Logger
+
+try:
+    from twisted.internet.epollreactor import EPollReactor
+except ImportError:
+    # no epoll here: twistd's default reactor serves (installDefault)
+    EPollReactor = None
 
 _REACTOR_MODULE = "twisted.internet.reactor"
 
+log = Logger()
 
-class NodeReactor(EPollReactor):
-    """
-    Twisted's C{epoll} reactor without the legacy log context around each
-    ready descriptor.
-    """
 
-    def doPoll(self, timeout):
+if EPollReactor is not None:
+    class NodeReactor(EPollReactor):
         """
-        Wait up to C{timeout} seconds for ready descriptors and handle
-        them as Twisted's C{epoll} reactor does (C{_doReadOrWrite}).
+        Twisted's C{epoll} reactor without the legacy log context around
+        each ready descriptor.
         """
-        if timeout is None:
-            timeout = -1
-        try:
-            ready = self._poller.poll(timeout, len(self._selectables))
-        except OSError as e:
-            if e.errno == errno.EINTR:
-                return
-            raise
-        handle = self._doReadOrWrite
-        selectables = self._selectables
-        for fd, event in ready:
-            # a descriptor an earlier event of this poll removed is gone
-            selectable = selectables.get(fd)
-            if selectable is not None:
-                handle(selectable, fd, event)
 
-    doIteration = doPoll
+        def doPoll(self, timeout):
+            """
+            Wait up to C{timeout} seconds for ready descriptors and handle
+            them as Twisted's C{epoll} reactor does (C{_doReadOrWrite});
+            what that raises (a protocol's C{connectionLost}, say) is
+            logged and the poll's other descriptors are handled, as there.
+            """
+            if timeout is None:
+                timeout = -1
+            try:
+                ready = self._poller.poll(timeout, len(self._selectables))
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    return
+                raise
+            handle = self._doReadOrWrite
+            selectables = self._selectables
+            for fd, event in ready:
+                # a descriptor an earlier event of this poll removed is gone
+                selectable = selectables.get(fd)
+                if selectable is not None:
+                    try:
+                        handle(selectable, fd, event)
+                    except KeyboardInterrupt:
+                        raise
+                    except BaseException:
+                        log.failure("handling {selectable!r}",
+                                    selectable=selectable)
+
+        doIteration = doPoll
+else:
+    #: where there is no C{epoll}, there is no node reactor
+    NodeReactor = None
 
 
 def installDefault():
     """
     Install a L{NodeReactor} as the global reactor unless one is
     installed already (chosen with C{twistd --reactor}, or imported by
-    something that ran first).
+    something that ran first) or there is no C{epoll} (Twisted's default
+    reactor then).
 
     @return: the global reactor.
     """
-    if _REACTOR_MODULE not in sys.modules:
+    if _REACTOR_MODULE not in sys.modules and NodeReactor is not None:
         from twisted.internet.main import installReactor
         installReactor(NodeReactor())
     from twisted.internet import reactor

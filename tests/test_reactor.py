@@ -119,6 +119,23 @@ class NodeReactorTests(SynchronousTestCase):
         self.assertEqual(len(reader.lost), 1)
         self.assertNotIn(reader, self.reactor.getReaders())
 
+    def test_failureLoggedAndPollGoesOn(self):
+        """
+        What handling a descriptor raises beyond its read (its
+        C{connectionLost}, here) is logged, and the poll's other
+        descriptors are still handled.
+        """
+        def lostFails(reason):
+            raise ZeroDivisionError()
+        first, firstPeer = self.reader(lambda: main.CONNECTION_DONE)
+        first.connectionLost = lostFails
+        second, secondPeer = self.reader()
+        firstPeer.send(b"1")
+        secondPeer.send(b"2")
+        self.reactor.doIteration(0)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual((first.reads, second.reads), ([b"1"], [b"2"]))
+
     def test_interrupted(self):
         """
         A poll interrupted by a signal ends the iteration; any other error

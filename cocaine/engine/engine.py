@@ -200,7 +200,7 @@ class AppEngine:
         return self._admit(upstream, event, headers)
 
     def _accept(self, upstream, event, headers):
-        worker = self.pool.pick()
+        worker = self.pool.pick(event)
         if worker is not None:
             session = Session(self, event, upstream, worker)
             self.accepted += 1
@@ -287,19 +287,19 @@ class AppEngine:
         """
         queue = self.queue
         while queue:
-            worker = self.pool.pick()
+            worker = self.pool.pick(queue[0].event)
             if worker is None:
                 break
             session = queue.popleft()
             self.running.add(session)
             session.assigned(worker)
 
-    def workerBusyPeriod(self, seconds, served):
+    def workerBusyPeriod(self, seconds, served, events):
         """
-        A worker went idle after serving C{served} sessions in C{seconds}
-        (L{cocaine.engine.pool.Pool.busyPeriod}).
+        A worker went idle after serving C{served} sessions of C{events}
+        in C{seconds} (L{cocaine.engine.pool.Pool.busyPeriod}).
         """
-        self.pool.busyPeriod(seconds, served)
+        self.pool.busyPeriod(seconds, served, events)
 
     def sessionFinished(self, session):
         self.running.discard(session)

@@ -27,18 +27,19 @@ from cocaine.protocol.framing import packValue
 from cocaine.protocol.worker import workerArguments
 from cocaine.rpc import writes
 
-#: While fewer sessions than this run in the app, and its requests are
-#: cheap (L{CHEAP}), the sessions one read opens go to one worker
-#: (L{Pool.pick}).
+#: While fewer sessions than this run in the app, the cheap sessions
+#: (L{CHEAP}) one read opens go to one worker (L{Pool.pick}).
 GROUP_BELOW = 16
 
-#: A request costs a worker less than this many seconds (L{Pool.cost}):
-#: handing a client's read of them to one worker, one wake-up, beats
-#: waking two for them. Grouping k requests delays the last by at most
-#: k - 1 times this where idle cores could have run them in parallel.
+#: A request of an event costs a worker less than this many seconds
+#: (L{Pool.costs}): handing a client's read of them to one worker, one
+#: wake-up, beats waking two for them. Grouping k such requests delays
+#: the last by at most k - 1 times this where idle cores could have run
+#: them in parallel.
 CHEAP = 0.0002
 
-#: How much of L{Pool.cost} one busy period's measure is.
+#: How far one busy period's measure moves an event's cost down (up, it
+#: moves all the way at once).
 COST_WEIGHT = 0.25
 
 
@@ -49,14 +50,15 @@ class Pool:
     @ivar leaving: uuids of workers asked to go or failed, not yet ended.
     @ivar pinned: the pinned pool size, or L{None} to scale by load.
     @ivar crashlogs: crashlogs written.
-    @ivar cost: what a request costs a worker, in seconds: a moving
-        average over the workers' busy periods (from a session taken
-        while idle to idle again, divided by the sessions served), or
-        L{None} before the first.
+    @ivar costs: C{{event: seconds}}, what a request of each event costs
+        a worker, measured over the workers' busy periods (from a
+        session taken while idle to idle again, divided by the sessions
+        served, for each event served in it): the highest measure at
+        once, then down a quarter of the way to each lower one.
     """
 
-    cost = None
-    #: C{(writes.generation, worker)} of the last worker picked
+    #: C{(writes.generation, worker)}: the worker of the last cheap
+    #: session picked in a batch
     _lastPick = None
 
     def __init__(self, engine, reactor, isolate, locatorEndpoint, storage,
@@ -75,6 +77,7 @@ class Pool:
         self.ready = {}
         self.leaving = set()
         self.pinned = None
+        self.costs = {}
         self.crashlogs = 0
         self._gone = {}
         self._psutil = {}
@@ -90,53 +93,64 @@ class Pool:
     def _profile(self):
         return self._engine.profile
 
-    def pick(self):
+    def pick(self, event=None):
         """
         The worker for a new session: the ready one with the fewest
         sessions below C{concurrency}.
 
-        While few sessions run (L{GROUP_BELOW}) and requests are cheap
-        (L{CHEAP}), a session opened by the same read as the one before
-        goes to that one's worker, while it has room: a client's
-        pipelined requests then wake one worker, not every worker, and
-        its answers leave in one send. Where the node and its workers
-        share a CPU, waking a second worker for a few cheap requests
-        costs more than it runs in parallel: with 8 in flight the
-        server's CPU a request fell by a third (docs/performance.md,
-        ninth round). Costly requests, and many at once, are spread.
+        While few sessions run (L{GROUP_BELOW}), a cheap session
+        (L{CHEAP}: its event's measured cost) opened in the same batch of
+        writes as the cheap one before it (one read of a client, or a
+        turn the HTTP gateway holds) goes to that one's worker, while it
+        has room: a client's pipelined cheap requests then wake one
+        worker, not every worker, and their answers leave in one send.
+        Where the node and its workers share a CPU, waking a second
+        worker for a few cheap requests costs more than it runs in
+        parallel: with 8 in flight the server's CPU a request fell by a
+        third (docs/performance.md, ninth round). Costly requests, those
+        of an event not measured yet, and many at once, are spread.
 
+        @param event: the session's event; L{None} to ask without a
+            session (nothing is grouped).
         @return: the worker, or L{None} when none can take a session.
         """
         limit = self._profile.concurrency
-        cost = self.cost
-        if (cost is not None and cost < CHEAP
-                and len(self._engine.running) < GROUP_BELOW):
-            last = self._lastPick
-            if last is not None and last[0] == writes.generation:
-                worker = last[1]
-                if (len(worker.sessions) < limit
-                        and self.ready.get(worker.uuid) is worker):
-                    return worker
+        group = 0
+        if event is not None and len(self._engine.running) < GROUP_BELOW:
+            cost = self.costs.get(event)
+            if cost is not None and cost < CHEAP:
+                group = writes.generation
+                last = self._lastPick
+                if group and last is not None and last[0] == group:
+                    worker = last[1]
+                    if (len(worker.sessions) < limit
+                            and self.ready.get(worker.uuid) is worker):
+                        return worker
         best = None
         for worker in self.ready.values():
             load = len(worker.sessions)
             if load < limit and (best is None or load < len(best.sessions)):
                 best = worker
-        if best is not None:
-            self._lastPick = (writes.generation, best)
+        if event is not None:
+            # a costly session ends the group
+            self._lastPick = (group, best) if group and best else None
         return best
 
-    def busyPeriod(self, seconds, served):
+    def busyPeriod(self, seconds, served, events):
         """
-        A worker went idle after serving C{served} sessions in C{seconds}
-        since it took the first of them while idle: one measure of
-        L{cost}.
+        A worker went idle after serving C{served} sessions of C{events}
+        in C{seconds} since it took the first of them while idle: one
+        measure of L{costs} for each of those events. A negative period
+        (the clock stepped back) measures nothing.
         """
-        if served > 0:
-            sample = seconds / served
-            cost = self.cost
-            self.cost = (sample if cost is None
-                         else cost + COST_WEIGHT * (sample - cost))
+        if served <= 0 or seconds < 0:
+            return
+        sample = seconds / served
+        costs = self.costs
+        for event in events:
+            cost = costs.get(event)
+            costs[event] = (sample if cost is None or sample > cost
+                            else cost + COST_WEIGHT * (sample - cost))
 
     def busy(self):
         return sum(1 for w in self.ready.values() if w.sessions)
@@ -205,11 +219,17 @@ class Pool:
                          app=engine.name, uuid=uuid, pid=worker.pid)
         return True
 
+    def _forgetPick(self, worker):
+        last = self._lastPick
+        if last is not None and last[1] is worker:
+            self._lastPick = None
+
     def workerActive(self, worker):
         self.ready[worker.uuid] = worker
 
     def workerLeaving(self, worker):
         self.ready.pop(worker.uuid, None)
+        self._forgetPick(worker)
         if worker.uuid in self.workers:
             self.leaving.add(worker.uuid)
 
@@ -221,6 +241,7 @@ class Pool:
         engine = self._engine
         self.workers.pop(worker.uuid, None)
         self.ready.pop(worker.uuid, None)
+        self._forgetPick(worker)
         self.leaving.discard(worker.uuid)
         self._psutil.pop(worker.uuid, None)
         ending = worker.ending
@@ -303,10 +324,10 @@ class Pool:
                      "capacity": self._profile.poolLimit,
                      "pinned": self.pinned},
             "load-median": statistics.median(loads) if loads else 0,
-            # Pool.cost, which decides whether a read's sessions go to
+            # Pool.costs, which decide whether a read's sessions go to
             # one worker (pick)
-            "request-cost-us": (None if self.cost is None
-                                else round(self.cost * 1e6, 1)),
+            "request-cost-us": {event: round(cost * 1e6, 1)
+                                for event, cost in self.costs.items()},
             "profile": profileWire(self._profile),
             "crashlogs": self.crashlogs,
             "workers": [self._workerInfo(w) for w in self.workers.values()],

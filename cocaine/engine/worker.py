@@ -128,9 +128,11 @@ class Worker:
         self.accepted = 0
         self._lastSeen = 0.0
         self._idleSince = 0.0
-        # the current busy period (Pool.cost): since when, sessions served
+        # the current busy period (Pool.costs): since when, sessions
+        # served, their events
         self._busySince = 0.0
         self._served = 0
+        self._events = set()
         self.machine = WorkerMachine(self)
 
     @property
@@ -173,9 +175,12 @@ class Worker:
         self._nextChannel = channel + 1
         sessions = self.sessions
         if not sessions:
-            # a busy period begins (Pool.cost)
+            # a busy period begins (Pool.costs)
             self._busySince = self._clock.seconds()
             self._served = 0
+            self._events = {session.event}
+        else:
+            self._events.add(session.event)
         sessions[channel] = session
         self.accepted += 1
         self.connection.send(channel, 0, [session.event])
@@ -201,7 +206,8 @@ class Worker:
             now = self._idleSince = self._clock.seconds()
             served, self._served = self._served, 0
             if served:
-                self.engine.workerBusyPeriod(now - self._busySince, served)
+                self.engine.workerBusyPeriod(now - self._busySince, served,
+                                             self._events)
 
     def heard(self):
         """

@@ -512,14 +512,15 @@ class ClientProtocol(Protocol):
         if not self.connected:
             raise NotConnected("not connected to " + self.name)
         channel = self._next
-        self._next = channel + 1
-        receiver = self._receivers[channel] = _Request(
-            self.name, self._receivers, channel)
         pack = self._pack
+        # packed first: a chunk that cannot be packed leaves nothing open
         data = [self._opening(channel, mtype, list(args))]
         for chunk in chunks:
             data.append(pack([channel, _STREAM_WRITE, (chunk,)]))
         data.append(pack([channel, _STREAM_CLOSE, ()]))
+        self._next = channel + 1
+        receiver = self._receivers[channel] = _Request(
+            self.name, self._receivers, channel)
         writes.write(self.transport, b"".join(data))
         return receiver.deferred
 

@@ -27,11 +27,12 @@ _depth = 0
 _pending = {}
 _turnHeld = False
 
-#: Which batch is open: incremented as each outermost batch opens (one
-#: read, or a turn held with L{holdForTurn}), so code that runs in it can
-#: tell whether two calls came from the same read
+#: Which batch is open: a new number as each outermost batch opens (one
+#: read, or a turn held with L{holdForTurn}), 0 while none is, so code
+#: that runs in a batch can tell whether two calls came from the same one
 #: (L{cocaine.engine.pool.Pool.pick}).
 generation = 0
+_batches = 0
 
 
 def write(transport, data):
@@ -53,9 +54,10 @@ def begin():
     """
     Open a batch (batches nest; the outermost one flushes).
     """
-    global _depth, generation
+    global _depth, generation, _batches
     if not _depth:
-        generation += 1
+        _batches += 1
+        generation = _batches
     _depth += 1
 
 
@@ -63,10 +65,12 @@ def end():
     """
     Close a batch; the outermost one sends what was written in it.
     """
-    global _depth
+    global _depth, generation
     _depth -= 1
-    if _depth == 0 and _pending:
-        flush()
+    if _depth == 0:
+        generation = 0
+        if _pending:
+            flush()
 
 
 def flush():

@@ -234,9 +234,9 @@ class SessionFlowTests(_EngineCase):
 
 class GroupingTests(_EngineCase):
     """
-    While few sessions run and requests are cheap, the sessions one read
-    opens go to one worker (L{cocaine.engine.pool.Pool.pick}); a
-    request's cost is measured over the workers' busy periods.
+    While few sessions run, the cheap sessions one read opens go to one
+    worker (L{cocaine.engine.pool.Pool.pick}); a request's cost is
+    measured per event over the workers' busy periods.
     """
 
     profile = {"concurrency": 3}
@@ -247,66 +247,95 @@ class GroupingTests(_EngineCase):
         self.connections = [self.handshake(process)[0]
                             for process in self.isolate.processes]
 
-    def read(self, count):
+    def read(self, *events):
         """
-        Open C{count} sessions as one read does.
+        Open a session of each of C{events} as one read does.
 
         @return: the workers' loads, sorted.
         """
         writes.begin()
         try:
-            sessions = [self.enqueue()[1] for _ in range(count)]
+            self.sessions = [self.enqueue(event)[1] for event in events]
         finally:
             writes.end()
-        self.sessions = sessions
         return self.loads()
 
     def loads(self):
         return sorted(w.load for w in self.engine.pool.workers.values())
 
+    def cheap(self, *events):
+        for event in events or ("echo",):
+            self.engine.pool.costs[event] = pool.CHEAP / 2
+
     def test_spreadUntilMeasured(self):
         """
-        Before any request was measured, sessions are spread.
+        Before a request of its event was measured, a session is spread.
         """
-        self.assertIsNone(self.engine.pool.cost)
-        self.assertEqual(self.read(4), [2, 2])
+        self.assertEqual(self.engine.pool.costs, {})
+        self.assertEqual(self.read(*["echo"] * 4), [2, 2])
 
     def test_cheapGroupedPerRead(self):
         """
         Cheap requests of one read go to one worker while it has room
         (C{concurrency}); the next read starts on the least loaded.
         """
-        self.engine.pool.cost = pool.CHEAP / 2
-        self.assertEqual(self.read(2), [0, 2])
-        self.assertEqual(self.read(1), [1, 2])
-        self.assertEqual(self.read(3), [3, 3])
+        self.cheap()
+        self.assertEqual(self.read("echo", "echo"), [0, 2])
+        self.assertEqual(self.read("echo"), [1, 2])
+        self.assertEqual(self.read(*["echo"] * 3), [3, 3])
 
     def test_costlySpread(self):
         """
-        Requests that cost a worker L{pool.CHEAP} or more are spread.
+        Requests that cost a worker L{pool.CHEAP} or more are spread, and
+        a costly one ends a read's group.
         """
-        self.engine.pool.cost = pool.CHEAP
-        self.assertEqual(self.read(4), [2, 2])
+        self.engine.pool.costs["slow"] = pool.CHEAP
+        self.assertEqual(self.read(*["slow"] * 4), [2, 2])
+
+    def test_costlyEndsTheGroup(self):
+        """
+        A costly session between cheap ones of a read ends their group:
+        the cheap one after it starts on the least loaded worker again.
+        """
+        self.cheap()
+        self.engine.pool.costs["slow"] = pool.CHEAP
+        self.read("echo", "slow", "echo")
+        first, slow, last = (s.worker for s in self.sessions)
+        self.assertIsNot(first, slow)
+        self.assertIs(last, first)
+        self.assertEqual(self.loads(), [1, 2])
+
+    def test_notInABatch(self):
+        """
+        Sessions opened outside any read (a driver's timer, say) are
+        spread: each is its own.
+        """
+        self.cheap()
+        self.read("echo")
+        self.enqueue("echo")
+        self.enqueue("echo")
+        self.assertEqual(self.loads(), [1, 2])
 
     def test_manyRunningSpread(self):
         """
         With L{pool.GROUP_BELOW} sessions running, sessions are spread.
         """
         self.patch(pool, "GROUP_BELOW", 2)
-        self.engine.pool.cost = pool.CHEAP / 2
+        self.cheap()
         # two grouped, then the third spread
-        self.assertEqual(self.read(3), [1, 2])
+        self.assertEqual(self.read(*["echo"] * 3), [1, 2])
 
     def test_leftWorkerNotReused(self):
         """
         A worker that stopped taking sessions is not picked again for the
-        rest of the read.
+        rest of the read, nor kept.
         """
-        self.engine.pool.cost = pool.CHEAP / 2
+        self.cheap()
         writes.begin()
         try:
             first = self.enqueue()[1].worker
-            del self.engine.pool.ready[first.uuid]
+            self.engine.pool.workerLeaving(first)
+            self.assertIsNone(self.engine.pool._lastPick)
             second = self.enqueue()[1].worker
         finally:
             writes.end()
@@ -321,36 +350,53 @@ class GroupingTests(_EngineCase):
     def test_costOfBusyPeriods(self):
         """
         A worker's busy period, from taking a session while idle to idle
-        again, divided by the sessions it served, moves the app's cost a
-        quarter of the way (the first sets it); the app's info shows it.
+        again, divided by the sessions it served, is a measure of the
+        cost of each event it served: a higher one is taken at once, a
+        lower one moves it a quarter of the way; the app's info shows the
+        costs.
         """
-        self.read(1)
+        self.read("echo")
         self.clock.advance(0.001)
         self.finish(self.sessions[0])
-        self.assertAlmostEqual(self.engine.pool.cost, 0.001)
-        self.read(2)
+        self.assertAlmostEqual(self.engine.pool.costs["echo"], 0.001)
+        self.read("echo", "echo")
         self.clock.advance(0.0001)
         self.finish(self.sessions[0])
         self.clock.advance(0.0001)
         self.finish(self.sessions[1])
         # two workers, one session each: 0.0001 and 0.0002
-        self.assertAlmostEqual(self.engine.pool.cost, 0.001
+        self.assertAlmostEqual(self.engine.pool.costs["echo"], 0.001
                                + 0.25 * (0.0001 - 0.001)
                                + 0.25 * (0.0002 - 0.000775))
+        self.read("echo")
+        self.clock.advance(0.01)
+        self.finish(self.sessions[0])
+        self.assertAlmostEqual(self.engine.pool.costs["echo"], 0.01)
         self.assertEqual(self.engine.info()["request-cost-us"],
-                         round(self.engine.pool.cost * 1e6, 1))
+                         {"echo": 10000.0})
 
     def test_costOfSeveralSessions(self):
         """
-        A busy period of several sessions counts each of them.
+        A busy period of several sessions counts each of them, and
+        measures each event it served.
         """
-        cheap = self.engine.pool.cost = pool.CHEAP / 2
-        self.assertEqual(self.read(3), [0, 3])
+        self.cheap("echo", "ping")
+        self.assertEqual(self.read("echo", "ping", "echo"), [0, 3])
         self.clock.advance(0.003)
         for session in self.sessions:
             self.finish(session)
-        self.assertAlmostEqual(self.engine.pool.cost,
-                               cheap + 0.25 * (0.001 - cheap))
+        self.assertEqual(self.engine.pool.costs, {"echo": 0.001,
+                                                  "ping": 0.001})
+
+    def test_clockBackMeasuresNothing(self):
+        """
+        A busy period that ends before it began (the clock stepped back)
+        measures nothing.
+        """
+        self.read("echo")
+        self.clock.rightNow -= 5
+        self.finish(self.sessions[0])
+        self.assertEqual(self.engine.pool.costs, {})
 
 
 class LimitsTests(_EngineCase):

@@ -39,8 +39,8 @@ class RecordingEngine:
         self.workers = {}
         self.busy = []
 
-    def workerBusyPeriod(self, seconds, served):
-        self.busy.append((seconds, served))
+    def workerBusyPeriod(self, seconds, served, events):
+        self.busy.append((seconds, served, events))
 
     def admits(self, worker, transport):
         return True

@@ -812,6 +812,18 @@ class RawReplyTests(SynchronousTestCase):
         self.assertRaises(NotConnected, app.request, "enqueue", ("echo",),
                           [])
 
+    def test_requestNotPackable(self):
+        """
+        A chunk that cannot be packed fails the request at once and leaves
+        nothing open or sent.
+        """
+        app = self._app()
+        self.assertRaises(TypeError, app.request, "enqueue", ("echo",),
+                          [object()])
+        self.assertEqual((app._receivers, self.transport.value()), ({}, b""))
+        app.request("enqueue", ("echo",), [])
+        self.assertEqual(_unpackAll(self.transport.value())[0][0], 1)
+
     def test_requestCancelled(self):
         """
         Cancelling a request drops the rest of its answer.
