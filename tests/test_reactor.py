@@ -48,6 +48,9 @@ class Reader:
 
 class NodeReactorTests(SynchronousTestCase):
 
+    if NodeReactor is None:
+        skip = "no epoll here"
+
     def setUp(self):
         self.reactor = NodeReactor()
         self.addCleanup(self.closeReactor)
@@ -175,6 +178,9 @@ def _run(code):
 
 
 class InstallTests(SynchronousTestCase):
+
+    if NodeReactor is None:
+        skip = "no epoll here: Twisted's default reactor is installed"
 
     def test_installedByDefault(self):
         """

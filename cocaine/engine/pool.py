@@ -42,6 +42,10 @@ CHEAP = 0.0002
 #: moves all the way at once).
 COST_WEIGHT = 0.25
 
+#: The most events whose cost is kept (event names are the clients'):
+#: past it, the one measured longest ago is forgotten.
+MAX_COSTS = 256
+
 
 class Pool:
     """
@@ -53,8 +57,11 @@ class Pool:
     @ivar costs: C{{event: seconds}}, what a request of each event costs
         a worker, measured over the workers' busy periods (from a
         session taken while idle to idle again, divided by the sessions
-        served, for each event served in it): the highest measure at
-        once, then down a quarter of the way to each lower one.
+        served, for each event served in it): a higher measure at once;
+        a lower one a quarter of the way, and only from a period that
+        served that event alone (a costly event among many cheap ones
+        measures low). At most L{MAX_COSTS} events, the most recently
+        measured.
     """
 
     #: C{(writes.generation, worker)}: the worker of the last cheap
@@ -140,17 +147,25 @@ class Pool:
         """
         A worker went idle after serving C{served} sessions of C{events}
         in C{seconds} since it took the first of them while idle: one
-        measure of L{costs} for each of those events. A negative period
-        (the clock stepped back) measures nothing.
+        measure of L{costs} for each of those events (lowering one only
+        when it was served alone). A negative period (the clock stepped
+        back) measures nothing.
         """
         if served <= 0 or seconds < 0:
             return
         sample = seconds / served
+        alone = len(events) == 1
         costs = self.costs
         for event in events:
-            cost = costs.get(event)
-            costs[event] = (sample if cost is None or sample > cost
-                            else cost + COST_WEIGHT * (sample - cost))
+            cost = costs.pop(event, None)
+            if cost is None or sample > cost:
+                cost = sample
+            elif alone:
+                cost += COST_WEIGHT * (sample - cost)
+            # last in the map: the most recently measured
+            costs[event] = cost
+        while len(costs) > MAX_COSTS:
+            del costs[next(iter(costs))]
 
     def busy(self):
         return sum(1 for w in self.ready.values() if w.sessions)

@@ -388,6 +388,32 @@ class GroupingTests(_EngineCase):
         self.assertEqual(self.engine.pool.costs, {"echo": 0.001,
                                                   "ping": 0.001})
 
+    def test_mixedPeriodsOnlyRaise(self):
+        """
+        A period that served several events may raise their costs but
+        not lower them: a costly event served among many cheap ones
+        measures low.
+        """
+        costs = self.engine.pool.costs
+        costs.update({"echo": pool.CHEAP / 2, "slow": 0.002})
+        self.engine.pool.busyPeriod(0.0016, 16, {"echo", "slow"})
+        self.assertEqual(costs, {"echo": 0.0001, "slow": 0.002})
+        self.engine.pool.busyPeriod(0.001, 10, {"slow"})
+        self.assertAlmostEqual(costs["slow"], 0.002 + 0.25 * (0.0001 - 0.002))
+
+    def test_costsBounded(self):
+        """
+        At most L{pool.MAX_COSTS} events are kept: the one measured
+        longest ago goes.
+        """
+        self.patch(pool, "MAX_COSTS", 2)
+        measure = self.engine.pool.busyPeriod
+        measure(0.001, 1, {"a"})
+        measure(0.001, 1, {"b"})
+        measure(0.001, 1, {"a"})
+        measure(0.001, 1, {"c"})
+        self.assertEqual(sorted(self.engine.pool.costs), ["a", "c"])
+
     def test_clockBackMeasuresNothing(self):
         """
         A busy period that ends before it began (the clock stepped back)
