@@ -79,6 +79,8 @@ def flush():
     stay open. A long read's handler sends its first answers before it
     has handled the rest, so the peer starts on them meanwhile.
     """
+    if not _pending:
+        return
     pending = list(_pending.items())
     _pending.clear()
     for transport, chunks in pending:

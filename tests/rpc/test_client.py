@@ -571,7 +571,28 @@ class RawReplyTests(SynchronousTestCase):
         self.assertEqual(len(answers), 6)
         self.assertEqual([[m[0] for m in _unpackAll(data)]
                           for data in transport.sent],
-                         [[7, 8, 9], [10, 11, 12]])
+                         [[7, 8, 9, 10], [11, 12]])
+
+    def test_lotOfAWholeRead(self):
+        """
+        A read of exactly L{FLUSH_EVERY} replies leaves what they prompted
+        in one send, not split before its last reply.
+        """
+        from tests.rpc.test_writes import FakeDescriptor
+        self.patch(client, "FLUSH_EVERY", 4)
+        transport = FakeDescriptor()
+        self.client.makeConnection(transport)
+
+        def again(value):
+            self.client.call(ID["echo"], ["again"])
+
+        for _ in range(4):
+            self.client.call(ID["echo"], ["x"]).addCallback(again)
+        transport.sent = []
+        self.client.dataReceived(b"".join(
+            pack([channel, 0, [b"x"]]) for channel in range(1, 5)))
+        self.assertEqual([[m[0] for m in _unpackAll(data)]
+                          for data in transport.sent], [[5, 6, 7, 8]])
 
     def test_openWithHeaders(self):
         """
