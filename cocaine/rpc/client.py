@@ -30,15 +30,17 @@ __all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
            "unwrap"]
 
 
-#: A read's replies are handled this many messages at a time, what they
-#: prompt sent after each lot: sending the next requests only at the end
-#: of a read left the service idle while the client handled the replies,
-#: and the client idle while the service answered them all, each side
-#: half busy. Lots of 16 keep both working: a storage read with 64 in
-#: flight went from 85k to 168k calls/s for the same CPU a call, an app
-#: echo with 64 in flight gained 7-10% (docs/performance.md, tenth
-#: round); lots of 128 served only deeper pipelines.
-FLUSH_EVERY = 16
+#: What the answers of a read prompted (the next requests of a pipeline)
+#: is sent after every this many calls or channels are answered in it:
+#: sending them only at the end of the read left the service idle while
+#: the client handled the answers, and the client idle while the service
+#: answered them all, each side half busy. Lots of 8 keep both working: a
+#: storage read with 64 in flight went from 85k to 170k calls/s for the
+#: same CPU a call, with 16 in flight from 63k to 95-100k; an app echo
+#: with 64 in flight gained 7-10%. Smaller lots split the reads of an app
+#: with 8 in flight and cost its server a third more CPU a request
+#: (docs/performance.md, tenth round).
+FLUSH_EVERY = 8
 
 class ClientProtocol(Protocol):
     """
@@ -258,13 +260,13 @@ class ClientProtocol(Protocol):
             receiver = receivers.get(channel)
             if receiver is not None and receiver._receive(mtype, args):
                 del receivers[channel]
-            count += 1
-            if count == FLUSH_EVERY:
-                # what the replies so far prompted (the next requests of
-                # a pipeline) goes out now: the service works on it while
-                # the rest of this read is handled
-                count = 0
-                writes.flush()
+                count += 1
+                if count == FLUSH_EVERY:
+                    # what the answers so far prompted (the next requests
+                    # of a pipeline) goes out now: the service works on
+                    # it while the rest of this read is handled
+                    count = 0
+                    writes.flush()
 
     def notifyLost(self):
         """

@@ -549,8 +549,8 @@ class RawReplyTests(SynchronousTestCase):
 
     def test_repliesHandledInLots(self):
         """
-        A read of many replies is handled L{FLUSH_EVERY} messages at a
-        time: what the replies so far prompted (here, a next call each)
+        A read of many replies is handled L{FLUSH_EVERY} answers at a
+        time: what the answers so far prompted (here, a next call each)
         leaves before the rest of the read is handled.
         """
         from tests.rpc.test_writes import FakeDescriptor
@@ -575,8 +575,8 @@ class RawReplyTests(SynchronousTestCase):
 
     def test_lotOfAWholeRead(self):
         """
-        A read of exactly L{FLUSH_EVERY} replies leaves what they prompted
-        in one send, not split before its last reply.
+        A read of exactly L{FLUSH_EVERY} answers leaves what they prompted
+        in one send, not split before its last answer.
         """
         from tests.rpc.test_writes import FakeDescriptor
         self.patch(client, "FLUSH_EVERY", 4)
@@ -593,6 +593,31 @@ class RawReplyTests(SynchronousTestCase):
             pack([channel, 0, [b"x"]]) for channel in range(1, 5)))
         self.assertEqual([[m[0] for m in _unpackAll(data)]
                           for data in transport.sent], [[5, 6, 7, 8]])
+
+    def test_lotsCountAnswers(self):
+        """
+        A lot counts answers, not messages: the chunks of a stream before
+        its close prompt nothing, and do not end a lot.
+        """
+        from tests.rpc.test_writes import FakeDescriptor
+        self.patch(client, "FLUSH_EVERY", 2)
+        transport = FakeDescriptor()
+        self.client.makeConnection(transport)
+        answers = []
+
+        def again(chunks):
+            answers.append(chunks)
+            self.client.call(ID["echo"], ["again"])
+
+        for _ in range(3):
+            self.client.open(ID["count"], [2]).collect().addCallback(again)
+        transport.sent = []
+        self.client.dataReceived(b"".join(
+            pack([channel, 0, [b"a"]]) + pack([channel, 0, [b"b"]])
+            + pack([channel, 2, []]) for channel in range(1, 4)))
+        self.assertEqual(answers, [[b"a", b"b"]] * 3)
+        self.assertEqual([[m[0] for m in _unpackAll(data)]
+                          for data in transport.sent], [[4, 5], [6]])
 
     def test_openWithHeaders(self):
         """
