@@ -66,6 +66,20 @@ class KeepInFlightTests(SynchronousTestCase):
             pending.pop().callback(None)
         self.assertEqual(self.successResultOf(result)["errors"], 0)
 
+    def test_answeredAtOnce(self):
+        """
+        Calls answered at once (each sends the next itself) are made
+        exactly C{requests} times, not the window's count more.
+        """
+        made = []
+
+        def call():
+            made.append(None)
+            return defer.succeed(None)
+        summary = self.successResultOf(keepInFlight(call, 4, 2))
+        self.assertEqual((len(made), summary["requests"], summary["errors"]),
+                         (4, 4, 0))
+
     def test_percentile(self):
         ordered = list(range(100))
         self.assertEqual(percentile(ordered, 0.5), 50)
