@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
 from cocaine.redis.url import parseRedisURL
+from cocaine.rpc import writes
 
 log = Logger()
 
@@ -56,6 +57,49 @@ def _translate(failure, address, command):
         raise SystemError_("{}: {}: {}".format(address.safe, command,
                                                failure.value))
     return failure
+
+
+class _DirectWrites:
+    """
+    A connection's transport whose C{write} goes through
+    L{cocaine.rpc.writes}: a command sent while a batch is open (a
+    client's read) leaves with the batch's others in one send when that
+    read ends, and one sent outside a batch leaves at once. Twisted's own
+    C{write} would wait for the reactor's next turn, registering and
+    unregistering the socket for writing around it. Everything else is
+    the transport's.
+    """
+
+    def __init__(self, transport):
+        self._transport = transport
+
+    def write(self, data):
+        writes.write(self._transport, data)
+
+    def writeSequence(self, data):
+        writes.write(self._transport, b"".join(data))
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+def _batched(protocol):
+    """
+    @param protocol: txredisapi's protocol class (its C{hiredis} parser's
+        when C{hiredis} is installed).
+    @return: a subclass whose reads are batches of writes
+        (L{cocaine.rpc.writes.batched}): the answers to clients that one
+        read of Redis's replies completes leave in one send per client,
+        not in one send each; and whose commands are written through
+        L{_DirectWrites}.
+    """
+    class BatchedRedisProtocol(protocol):
+        dataReceived = writes.batched(protocol.dataReceived)
+
+        def makeConnection(self, transport):
+            protocol.makeConnection(self, _DirectWrites(transport))
+
+    return BatchedRedisProtocol
 
 
 class Redis:
@@ -101,6 +145,7 @@ class Redis:
             a.safe, a.db, self._poolSize, isLazy=True, charset=None,
             password=a.password, username=a.username,
             replyTimeout=self._timeout, convertNumbers=False)
+        self._factory.protocol = _batched(txredisapi.RedisProtocol)
         self._factory.maxDelay = 5
         self._factory.startConnecting(
             _endpoint(self._reactor, a, self._connectTimeout))
