@@ -439,7 +439,8 @@ class AppEngine:
             if (uid, gid) != (None, None):
                 sockets.shareWith(directory, path, uid, gid)
         except BaseException:
-            sockets.removeSocketDirectory(directory, path)
+            sockets.removeSocketDirectory(directory, path,
+                                          self.runtimeDirectory, self.name)
             raise
         self._socketDirectory, self.socketPath = directory, path
 
@@ -455,7 +456,9 @@ class AppEngine:
                 directory, self._socketDirectory = (self._socketDirectory,
                                                     None)
                 if directory is not None:
-                    sockets.removeSocketDirectory(directory, self.socketPath)
+                    sockets.removeSocketDirectory(
+                        directory, self.socketPath, self.runtimeDirectory,
+                        self.name)
             self.pool.cleanup()
         except Exception:
             # stopped all the same: what failed is in the log

@@ -7,7 +7,10 @@ node) and admits only the processes it spawned.
 The directory is made under the node's runtime directory as
 C{<runtime>/<app>.XXXXXXXX/<app>.sock}; when that path would not fit a
 UNIX socket address (C{sockaddr_un}: 107 bytes and a NUL), under the
-system's temporary directory as C{/tmp/cocaine-XXXXXXXX/worker.sock}.
+system's temporary directory as C{/tmp/cocaine-XXXXXXXX/worker.sock},
+with a link C{<runtime>/<app>.XXXXXXXX} to it: after a node killed
+before it could clean up, the next start of the app finds it there
+(L{removeStale}).
 Nothing is ever made at a predictable path: another local user cannot
 pre-create the directory or swap the socket, and the directory is checked
 (a real directory, not a link, owned by this process's user, no access
@@ -28,6 +31,12 @@ from cocaine.errors import CocaineError
 
 #: The longest socket path C{sockaddr_un} takes (108 bytes with the NUL).
 MAX_SOCKET_PATH = 107
+
+#: How a socket directory under the temporary directory starts.
+TEMP_PREFIX = "cocaine-"
+
+#: mkdtemp's random suffix: 8 characters.
+_SUFFIX = 8
 
 _CREDENTIALS = struct.Struct("3i")
 
@@ -99,11 +108,28 @@ def makeSocketDirectory(runtimeDirectory, name):
         os.makedirs(base, mode=0o700, exist_ok=True)
         directory = tempfile.mkdtemp(prefix=name + ".", dir=base)
         socketPath = os.path.join(directory, name + ".sock")
+        checkPrivate(directory)
     else:
-        directory = tempfile.mkdtemp(prefix="cocaine-")
+        directory = tempfile.mkdtemp(prefix=TEMP_PREFIX)
         socketPath = os.path.join(directory, "worker.sock")
-    checkPrivate(directory)
+        checkPrivate(directory)
+        try:
+            os.makedirs(base, mode=0o700, exist_ok=True)
+            os.symlink(directory, _recordOf(base, name, directory))
+        except OSError:
+            # only a stale sweep after a kill needs the record
+            pass
     return directory, socketPath
+
+
+def _recordOf(base, name, directory):
+    """
+    @return: the path of the link in runtime directory C{base} that
+        records app C{name}'s socket directory C{directory} made under
+        the temporary directory.
+    """
+    suffix = os.path.basename(directory)[len(TEMP_PREFIX):]
+    return os.path.join(base, "{}.{}".format(name, suffix))
 
 
 def shareWith(directory, socketPath, uid, gid):
@@ -120,12 +146,15 @@ def shareWith(directory, socketPath, uid, gid):
              -1 if gid is None else gid)
 
 
-def removeStale(runtimeDirectory, name):
+def removeStale(runtimeDirectory, name=None):
     """
     Remove the socket directories of app C{name} that a node killed before
     it could clean up left in C{runtimeDirectory}: ours (L{checkPrivate}),
-    holding nothing but C{<name>.sock}, on which nobody listens.
+    holding nothing but the socket, on which nobody listens; those under
+    the temporary directory are found by their records there.
 
+    @param name: the app, or L{None} for the records of every app (what a
+        node's stop leaves for anyone to sweep once it is gone).
     @return: the directories removed.
     """
     base = os.path.abspath(runtimeDirectory)
@@ -134,11 +163,19 @@ def removeStale(runtimeDirectory, name):
         entries = os.listdir(base)
     except OSError:
         return removed
-    prefix = name + "."
     for entry in entries:
-        if not entry.startswith(prefix) or len(entry) != len(prefix) + 8:
+        app, dot, suffix = entry.rpartition(".")
+        if not dot or len(suffix) != _SUFFIX or (name is not None
+                                                 and app != name):
             continue
         directory = os.path.join(base, entry)
+        if os.path.islink(directory):
+            stale = _removeStaleTemp(directory, suffix)
+            if stale is not None:
+                removed.append(stale)
+            continue
+        if name is None:
+            continue
         path = os.path.join(directory, name + ".sock")
         try:
             checkPrivate(directory)
@@ -151,6 +188,39 @@ def removeStale(runtimeDirectory, name):
             continue
         removed.append(directory)
     return removed
+
+
+def _removeStaleTemp(link, suffix):
+    """
+    Follow a runtime directory's record (L{makeSocketDirectory}) to a
+    socket directory under the temporary directory, and remove both when
+    that directory is ours, holds nothing but C{worker.sock} and nobody
+    listens there; a record whose directory is gone is removed alone. A
+    link naming anything else than C{<tmp>/cocaine-<suffix>} is not
+    followed.
+
+    @return: the directory removed (or found gone), or L{None}.
+    """
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    if target != os.path.join(os.path.abspath(tempfile.gettempdir()),
+                              TEMP_PREFIX + suffix):
+        return None
+    path = os.path.join(target, "worker.sock")
+    try:
+        if os.path.lexists(target):
+            checkPrivate(target)
+            if os.listdir(target) not in ([], ["worker.sock"]):
+                return None
+            if os.path.lexists(path) and _listening(path):
+                return None
+            removeSocketDirectory(target, path)
+        os.unlink(link)
+    except (UnsafeSocketDirectory, OSError):
+        return None
+    return target
 
 
 def _listening(path):
@@ -167,16 +237,32 @@ def _listening(path):
     return True
 
 
-def removeSocketDirectory(directory, socketPath):
+def removeSocketDirectory(directory, socketPath, runtimeDirectory=None,
+                          name=None):
     """
     Remove an app's socket and its private directory; what is already gone
     is fine.
+
+    @param runtimeDirectory: the node's runtime directory and the app's
+        C{name}: given, a directory made under the temporary directory
+        loses its record there too (L{makeSocketDirectory}).
     """
     for remove, path in ((os.unlink, socketPath), (os.rmdir, directory)):
         try:
             remove(path)
         except FileNotFoundError:
             pass
+    if runtimeDirectory is None or name is None:
+        return
+    base = os.path.abspath(runtimeDirectory)
+    if os.path.dirname(directory) == base:
+        return
+    record = _recordOf(base, name, directory)
+    try:
+        if os.readlink(record) == directory:
+            os.unlink(record)
+    except OSError:
+        pass
 
 
 def peerCredentials(transport):

@@ -45,10 +45,93 @@ class DirectoryTests(SynchronousTestCase):
         """
         runtime = os.path.abspath("r" * 60)
         directory, path = makeSocketDirectory(runtime, "a" * 80)
-        self.addCleanup(removeSocketDirectory, directory, path)
+        self.addCleanup(removeSocketDirectory, directory, path, runtime,
+                        "a" * 80)
         self.assertLessEqual(len(path.encode()), MAX_SOCKET_PATH)
         self.assertTrue(os.path.basename(directory).startswith("cocaine-"))
         self.assertEqual(stat.S_IMODE(os.lstat(directory).st_mode), 0o700)
+
+    def test_longPathRecorded(self):
+        """
+        A directory made under the temporary directory is recorded by a
+        link in the runtime directory, named as a directory made there
+        would be; removing the directory with the runtime directory and
+        the app's name removes the link too.
+        """
+        runtime = os.path.abspath("s" * 60)
+        name = "a" * 80
+        directory, path = makeSocketDirectory(runtime, name)
+        self.addCleanup(removeSocketDirectory, directory, path)
+        suffix = os.path.basename(directory)[len("cocaine-"):]
+        record = os.path.join(runtime, name + "." + suffix)
+        self.assertEqual(os.readlink(record), directory)
+        removeSocketDirectory(directory, path, runtime, name)
+        self.assertFalse(os.path.lexists(directory))
+        self.assertEqual(os.listdir(runtime), [])
+
+    def test_staleUnderTempRemoved(self):
+        """
+        A node killed with its socket directory under the temporary
+        directory: the next start's sweep follows the record and removes
+        the directory and the record; a live one and one holding more are
+        left, and a record whose directory is gone goes alone.
+        """
+        runtime = os.path.abspath("t" * 60)
+        name = "a" * 80
+        dead, deadPath = makeSocketDirectory(runtime, name)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(deadPath)
+        live, livePath = makeSocketDirectory(runtime, name)
+        self.addCleanup(removeSocketDirectory, live, livePath)
+        server = socket.socket(socket.AF_UNIX)
+        self.addCleanup(server.close)
+        server.bind(livePath)
+        server.listen(1)
+        full, fullPath = makeSocketDirectory(runtime, name)
+        extra = os.path.join(full, "other")
+        with open(extra, "w"):
+            pass
+        self.addCleanup(removeSocketDirectory, full, fullPath)
+        self.addCleanup(os.unlink, extra)
+        gone, gonePath = makeSocketDirectory(runtime, name)
+        os.rmdir(gone)
+        self.assertEqual(sorted(removeStale(runtime, name)),
+                         sorted([dead, gone]))
+        self.assertFalse(os.path.lexists(dead))
+        self.assertEqual(sorted(os.readlink(os.path.join(runtime, entry))
+                                for entry in os.listdir(runtime)),
+                         sorted([live, full]))
+
+    def test_everyAppsRecords(self):
+        """
+        Without an app's name the sweep follows every app's records and
+        leaves the directories under the runtime directory alone (their
+        checks need the app's socket name).
+        """
+        runtime = os.path.abspath("u" * 60)
+        removed = []
+        for name in ("a" * 80, "b" * 80):
+            directory, path = makeSocketDirectory(runtime, name)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.bind(path)
+            removed.append(directory)
+        local, localPath = makeSocketDirectory(runtime, "e")
+        self.assertEqual(os.path.dirname(local), runtime)
+        self.assertEqual(sorted(removeStale(runtime)), sorted(removed))
+        self.assertEqual(os.listdir(runtime), [os.path.basename(local)])
+
+    def test_foreignRecordNotFollowed(self):
+        """
+        A link in the runtime directory that names anything but a socket
+        directory of ours under the temporary directory is not followed.
+        """
+        runtime = os.path.abspath("run-foreign")
+        os.makedirs(runtime, 0o700)
+        os.mkdir("elsewhere", 0o700)
+        os.symlink(os.path.abspath("elsewhere"),
+                   os.path.join(runtime, "echo.abcdefgh"))
+        self.assertEqual(removeStale(runtime, "echo"), [])
+        self.assertTrue(os.path.isdir("elsewhere"))
 
     def test_removed(self):
         directory, path = makeSocketDirectory("run-removed", "echo")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from cocaine.engine.sockets import removeStale
 from tests.integration.servers import stopProcess, waitStarted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -145,6 +146,11 @@ class Node:
         started = time.monotonic()
         status = stopProcess(process, timeout=timeout)
         self._log.close()
+        # a node killed with its app sockets under /tmp (a test's runtime
+        # path is too long for them) leaves them there: swept by the
+        # records in its runtime directory
+        runtime = self.config.get("paths", {}).get("runtime", "var/run")
+        removeStale(os.path.join(self.directory, runtime))
         return status, time.monotonic() - started
 
 
