@@ -547,14 +547,18 @@ class RawReplyTests(SynchronousTestCase):
         self.client.dataReceived(pack([1, 5, []]))
         self.failureResultOf(d, NotConnected)
 
-    def test_repliesHandledInLots(self):
+    def _lots(self, lot, opened, read):
         """
-        A read of many replies is handled L{FLUSH_EVERY} answers at a
-        time: what the answers so far prompted (here, a next call each)
-        leaves before the rest of the read is handled.
+        Handle C{read} with lots of C{lot} answers, each of the calls or
+        channels C{opened} made making a next call when answered.
+
+        @param opened: makes the calls or channels: returns the Deferred
+            of each one's answer.
+        @return: the answers, and the channels of the next calls in each
+            send.
         """
         from tests.rpc.test_writes import FakeDescriptor
-        self.patch(client, "FLUSH_EVERY", 4)
+        self.patch(client, "FLUSH_EVERY", lot)
         transport = FakeDescriptor()
         self.client.makeConnection(transport)
         answers = []
@@ -562,62 +566,47 @@ class RawReplyTests(SynchronousTestCase):
         def again(value):
             answers.append(value)
             self.client.call(ID["echo"], ["again"])
-
-        for _ in range(6):
-            self.client.call(ID["echo"], ["x"]).addCallback(again)
+        for d in opened():
+            d.addCallback(again)
         transport.sent = []
-        self.client.dataReceived(b"".join(
+        self.client.dataReceived(read)
+        return answers, [[m[0] for m in _unpackAll(data)]
+                         for data in transport.sent]
+
+    def _calls(self, count):
+        return [self.client.call(ID["echo"], ["x"]) for _ in range(count)]
+
+    def test_repliesHandledInLots(self):
+        """
+        A read of many replies is handled L{FLUSH_EVERY} answers at a
+        time: what the answers so far prompted (here, a next call each)
+        leaves before the rest of the read is handled.
+        """
+        answers, sent = self._lots(4, lambda: self._calls(6), b"".join(
             pack([channel, 0, [b"x"]]) for channel in range(1, 7)))
         self.assertEqual(len(answers), 6)
-        self.assertEqual([[m[0] for m in _unpackAll(data)]
-                          for data in transport.sent],
-                         [[7, 8, 9, 10], [11, 12]])
+        self.assertEqual(sent, [[7, 8, 9, 10], [11, 12]])
 
     def test_lotOfAWholeRead(self):
         """
         A read of exactly L{FLUSH_EVERY} answers leaves what they prompted
         in one send, not split before its last answer.
         """
-        from tests.rpc.test_writes import FakeDescriptor
-        self.patch(client, "FLUSH_EVERY", 4)
-        transport = FakeDescriptor()
-        self.client.makeConnection(transport)
-
-        def again(value):
-            self.client.call(ID["echo"], ["again"])
-
-        for _ in range(4):
-            self.client.call(ID["echo"], ["x"]).addCallback(again)
-        transport.sent = []
-        self.client.dataReceived(b"".join(
+        _, sent = self._lots(4, lambda: self._calls(4), b"".join(
             pack([channel, 0, [b"x"]]) for channel in range(1, 5)))
-        self.assertEqual([[m[0] for m in _unpackAll(data)]
-                          for data in transport.sent], [[5, 6, 7, 8]])
+        self.assertEqual(sent, [[5, 6, 7, 8]])
 
     def test_lotsCountAnswers(self):
         """
         A lot counts answers, not messages: the chunks of a stream before
         its close prompt nothing, and do not end a lot.
         """
-        from tests.rpc.test_writes import FakeDescriptor
-        self.patch(client, "FLUSH_EVERY", 2)
-        transport = FakeDescriptor()
-        self.client.makeConnection(transport)
-        answers = []
-
-        def again(chunks):
-            answers.append(chunks)
-            self.client.call(ID["echo"], ["again"])
-
-        for _ in range(3):
-            self.client.open(ID["count"], [2]).collect().addCallback(again)
-        transport.sent = []
-        self.client.dataReceived(b"".join(
-            pack([channel, 0, [b"a"]]) + pack([channel, 0, [b"b"]])
-            + pack([channel, 2, []]) for channel in range(1, 4)))
+        answers, sent = self._lots(2, lambda: [
+            self.client.open(ID["count"], [2]).collect() for _ in range(3)],
+            b"".join(pack([channel, 0, [b"a"]]) + pack([channel, 0, [b"b"]])
+                     + pack([channel, 2, []]) for channel in range(1, 4)))
         self.assertEqual(answers, [[b"a", b"b"]] * 3)
-        self.assertEqual([[m[0] for m in _unpackAll(data)]
-                          for data in transport.sent], [[4, 5], [6]])
+        self.assertEqual(sent, [[4, 5], [6]])
 
     def test_openWithHeaders(self):
         """
