@@ -192,8 +192,11 @@ class Redis:
                 "{} is not reachable (reconnecting)".format(
                     self.address.safe)))
         d = self._factory.handler.execute_command(command, *args)
-        d.addTimeout(self._timeout if timeout is None else timeout,
-                     self._reactor)
+        if timeout is not None:
+            # the pool's own timeout is txredisapi's reply timeout (which
+            # also drops the connection, whose later replies would answer
+            # the wrong calls): a second timer per call only for another
+            d.addTimeout(timeout, self._reactor)
         d.addErrback(self._failed, command)
         return d
 

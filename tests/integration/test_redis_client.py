@@ -9,7 +9,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from cocaine.errors import BackendUnavailable, SystemError_
+from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
 from cocaine.redis.client import Redis, RedisSubscriber
 from tests.integration.redis import RedisServer
 
@@ -45,6 +45,50 @@ class RedisClientTests(_RealRedisCase):
     def setUp(self):
         self.startRedis()
         return _until(lambda: self.redis.connected)
+
+    @inlineCallbacks
+    def _paused(self, redis, **kwargs):
+        """
+        Pause Redis's clients for a second (C{CLIENT PAUSE}) and call
+        C{GET} on C{redis} meanwhile.
+
+        @return: the failure's value, after Redis answers again.
+        """
+        yield self.redis.call("CLIENT", "PAUSE", "1000")
+        began = reactor.seconds()
+        try:
+            yield redis.call("GET", b"k", **kwargs)
+        except Exception as e:
+            error = e
+        else:
+            self.fail("GET answered while Redis was paused")
+        self.assertLess(reactor.seconds() - began, 0.9)
+        yield deferLater(reactor, 1.0, lambda: None)
+        return error
+
+    @inlineCallbacks
+    def test_replyTimeout(self):
+        """
+        A reply later than the pool's timeout fails the call with
+        L{CallTimeout} naming the server and the command.
+        """
+        quick = Redis(self.server.url, reactor, timeout=0.3)
+        quick.start()
+        self.addCleanup(quick.stop)
+        yield _until(lambda: quick.connected)
+        error = yield self._paused(quick)
+        self.assertIsInstance(error, CallTimeout)
+        self.assertIn("GET timed out", str(error))
+
+    @inlineCallbacks
+    def test_callTimeout(self):
+        """
+        A call's own timeout, shorter than the pool's, fails it with
+        L{CallTimeout} too.
+        """
+        error = yield self._paused(self.redis, timeout=0.3)
+        self.assertIsInstance(error, CallTimeout)
+        self.assertIn("GET timed out", str(error))
 
     @inlineCallbacks
     def test_bytesRoundTrip(self):
