@@ -34,6 +34,7 @@ from twisted.web.iweb import IAgent
 from zope.interface import implementer
 
 from cocaine.errors import FetchFailed, InvalidArgument
+from cocaine.rpc import writes
 from cocaine.urlfetch.network import AddressDenied, DenyList, GuardedEndpoints
 
 #: The default body size cap, in bytes.
@@ -352,6 +353,10 @@ class Fetcher:
         code = response.code
 
         def done(data):
+            # the answers that this turn's responses complete leave at its
+            # end, in one send per client (one each cost the node a send
+            # and the client a read per answer)
+            writes.holdForTurn(self._reactor)
             return (not 400 <= code < 600, data, code,
                     responseHeaders(response))
         if response.length == 0:

@@ -192,6 +192,31 @@ class FetcherTests(TestCase):
         self.assertEqual(headers["Content-Length"], "5")
         self.assertNotIn("Content-Encoding", headers)
 
+    async def test_answersLeaveAtTheTurnsEnd(self):
+        """
+        What answering a fetch writes through L{cocaine.rpc.writes} (the
+        service's reply to its client) waits for the end of the
+        reactor's turn, to leave with the other answers that turn
+        completes in one send per client.
+        """
+        from twisted.internet.task import deferLater
+
+        from cocaine.rpc import writes
+        from tests.rpc.test_writes import FakeDescriptor
+        client = FakeDescriptor()
+        sentWhileAnswering = []
+
+        def answer(result):
+            writes.write(client, b"answer")
+            sentWhileAnswering.extend(client.sent)
+            return result
+        result = await self.fetcher.fetch(
+            "GET", self.server.url("hello")).addCallback(answer)
+        self.assertEqual(result[:3], (True, b"hello", 200))
+        self.assertEqual(sentWhileAnswering, [])
+        await deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(client.sent, [b"answer"])
+
     async def test_postCookiesHeaders(self):
         """
         A POST sends its body; cookies go as one C{Cookie} header each,
