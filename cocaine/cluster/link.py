@@ -7,7 +7,7 @@ spec (C{docs/cluster.md}).
     new --start--> connecting --opened--> subscribed --linked--> linked
                      ^    |                   |                    |
                      |  openFailed       streamEnded          streamEnded
-                   retry  v                   v                    |
+             retry, heard v                   v                    |
                      +-- waiting <------------+--------------------+
 
     any state --close--> closed; every live one --silent--> closed
@@ -17,7 +17,8 @@ In C{connecting} the node's locator is asked for C{connect(own uuid)};
 C{subscribed} holds the stream until its first chunk, the node's table,
 is in the remote table; C{linked} holds it while the updates are read;
 C{waiting} holds the reconnect timer (0.1 s, doubling, at most the
-interval; back to 0.1 s once linked). C{silent} (not heard for the
+interval; back to 0.1 s once linked), and connects at once when
+discovery hears the node again. C{silent} (not heard for the
 peering's silence period) forgets the node; C{close} (the peering stops)
 ends the link quietly. C{closed} is final: a stream opened too late is
 closed, anything else is ignored.
@@ -277,7 +278,7 @@ def _quiet(link):
 
 
 _connecting.upon(PeerLinkInputs.heard).loop()(_heardAgain)
-for _state in (_subscribed, _linked, _waiting):
+for _state in (_subscribed, _linked):
     _state.upon(PeerLinkInputs.heard, nodata=True).loop()(_heardAgain)
 
 
@@ -369,6 +370,18 @@ def _closeLinked(inputs, link, subscription: Subscription):
 
 @_waiting.upon(PeerLinkInputs.retry).to(_connecting)
 def _reconnect(inputs, link, retry: IDelayedCall):
+    _connect(inputs, link)
+
+
+@_waiting.upon(PeerLinkInputs.heard).to(_connecting)
+def _heardWhileWaiting(inputs, link, retry: IDelayedCall, endpoints):
+    # Discovery heard the node: it is up, at these endpoints. Waiting on
+    # for the backoff (up to the interval) left a node that restarted
+    # unlinked for as long; the backoff still bounds the attempts of a
+    # node that is heard but cannot be linked, as it is heard at most
+    # once an interval.
+    retry.cancel()
+    _heardAgain(inputs, link, endpoints)
     _connect(inputs, link)
 
 

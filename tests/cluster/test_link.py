@@ -131,14 +131,16 @@ class TableTests(SynchronousTestCase):
     def test_liveStatesEnd(self):
         """
         Every live state is left for closed by the silence and by the
-        peering stopping, and keeps its state when the node is heard.
+        peering stopping, and keeps its state when the node is heard,
+        except waiting, which connects then.
         """
         table = {(old, symbol): new for old, symbol, new, _ in
                  transitions(PeerLinkMachine)}
         for state in LIVE:
             self.assertEqual(table[state, "silent"], "closed")
             self.assertEqual(table[state, "close"], "closed")
-            self.assertEqual(table[state, "heard"], state)
+            self.assertEqual(table[state, "heard"],
+                             "connecting" if state == "waiting" else state)
 
     def test_closedIsFinal(self):
         for old, symbol, new, _ in transitions(PeerLinkMachine):
@@ -501,13 +503,28 @@ class WaitingTests(LinkTestCase):
         self.assertAlmostEqual(self.retryDelay(), FIRST_BACKOFF)
 
     def test_heard(self):
+        """
+        Discovery hearing the node while the link waits to retry connects
+        at once, to the endpoints just heard, and the retry timer goes.
+        """
         self.waiting()
-        due = self.retryDelay()
         self.link.machine.heard(EP_B)
-        self.assertEqual(self.link.state, "waiting")
-        self.assertEqual(self.retryDelay(), due)
-        self.clock.advance(due)
+        self.assertEqual(self.link.state, "connecting")
+        self.assertEqual(len(self.opens), 2)
         self.assertEqual(self.opens[-1][0], EP_B)
+        self.assertEqual(self.clock.getDelayedCalls(), [self.link._silence])
+
+    def test_heardKeepsTheBackoff(self):
+        """
+        A node heard but not reachable is tried once each time it is
+        heard, and the backoff after each failure still doubles.
+        """
+        self.waiting()
+        first = self.retryDelay()
+        self.link.machine.heard(EP_A)
+        self.opens[-1][2].errback(Refused("refused"))
+        self.assertEqual(self.link.state, "waiting")
+        self.assertAlmostEqual(self.retryDelay(), 2 * first)
 
     def test_silent(self):
         """
