@@ -17,6 +17,7 @@ import argparse
 import time
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 
 def hostPort(text):
@@ -64,40 +65,68 @@ def keepInFlight(call, requests, window, clock=time.perf_counter):
     """
     done = defer.Deferred()
     latencies = []
-    state = {"sent": 0, "ended": 0, "errors": 0, "first": None}
+    sent = ended = errors = 0
+    first = None
+    # calls due that the loop in pump has not made yet
+    owed = 0
+    pumping = False
+
+    def pump():
+        # One loop makes every call due: a call answered (or failing) at
+        # once owes the next to this loop instead of making it from
+        # inside its own callback, which would recurse once a call until
+        # the stack ran out.
+        nonlocal owed, pumping
+        pumping = True
+        try:
+            send()
+            while owed and sent < requests:
+                owed -= 1
+                send()
+        finally:
+            pumping = False
 
     def send():
-        state["sent"] += 1
-        d = call()
-        d.addCallbacks(answered, failed, callbackArgs=(clock(),),
-                       errbackArgs=(clock(),))
+        nonlocal sent
+        sent += 1
+        try:
+            d = call()
+        except Exception:
+            failed(Failure(), clock())
+            return
+        start = clock()
+        d.addCallbacks(answered, failed, callbackArgs=(start,),
+                       errbackArgs=(start,))
 
     def answered(_, start):
         latencies.append(clock() - start)
-        ended()
+        end()
 
     def failed(failure, start):
-        state["errors"] += 1
-        if state["first"] is None:
-            state["first"] = "{}: {}".format(
-                failure.type.__name__, failure.getErrorMessage())
-        ended()
+        nonlocal errors, first
+        errors += 1
+        if first is None:
+            first = "{}: {}".format(failure.type.__name__,
+                                    failure.getErrorMessage())
+        end()
 
-    def ended():
-        state["ended"] += 1
-        if state["sent"] < requests:
-            send()
-        elif state["ended"] == requests:
+    def end():
+        nonlocal ended, owed
+        ended += 1
+        if sent < requests:
+            if pumping:
+                owed += 1
+            else:
+                pump()
+        elif ended == requests:
             done.callback(None)
 
     began = clock()
-    # counted by what was sent: a call answered at once sends the next
-    # itself, so the window is not filled twice over
-    while state["sent"] < min(window, requests):
-        send()
+    owed = min(window, requests) - 1
+    if requests > 0:
+        pump()
     return done.addCallback(lambda _: echoSummary(
-        requests, state["errors"], clock() - began, latencies,
-        state["first"]))
+        requests, errors, clock() - began, latencies, first))
 
 
 def streamSummary(chunks, size, elapsed, firstChunk):

@@ -80,6 +80,32 @@ class KeepInFlightTests(SynchronousTestCase):
         self.assertEqual((len(made), summary["requests"], summary["errors"]),
                          (4, 4, 0))
 
+    def test_manyAnsweredAtOnce(self):
+        """
+        Thousands of calls answered at once do not recurse through one
+        another's callbacks.
+        """
+        summary = self.successResultOf(keepInFlight(
+            lambda: defer.succeed(None), 5000, 2))
+        self.assertEqual((summary["requests"], summary["errors"]),
+                         (5000, 0))
+
+    def test_callRaising(self):
+        """
+        A call that raises instead of returning a Deferred is counted as
+        a failed request, and the run goes on to its end.
+        """
+        calls = []
+
+        def call():
+            calls.append(None)
+            if len(calls) % 2:
+                raise ValueError("bad argument")
+            return defer.succeed(None)
+        summary = self.successResultOf(keepInFlight(call, 3000, 4))
+        self.assertEqual((len(calls), summary["errors"]), (3000, 1500))
+        self.assertEqual(summary["first_error"], "ValueError: bad argument")
+
     def test_percentile(self):
         ordered = list(range(100))
         self.assertEqual(percentile(ordered, 0.5), 50)
