@@ -4,8 +4,10 @@ peer credential check of worker handshakes.
 """
 
 import os
+import shutil
 import socket
 import stat
+import tempfile
 
 import msgpack
 from twisted.internet.testing import StringTransport
@@ -24,11 +26,21 @@ from cocaine.testing import (
 
 class DirectoryTests(SynchronousTestCase):
 
+    def shortRuntime(self):
+        """
+        @return: a new runtime directory short enough for an app's socket
+            under it, whatever the test's working directory (trial's can
+            be too long), removed after the test.
+        """
+        runtime = tempfile.mkdtemp(prefix="ct-")
+        self.addCleanup(shutil.rmtree, runtime, True)
+        return runtime
+
     def test_private(self):
         """
         The directory is new, under the runtime directory, 0700 and ours.
         """
-        runtime = os.path.abspath("run-private")
+        runtime = self.shortRuntime()
         directory, path = makeSocketDirectory(runtime, "echo")
         self.assertEqual(os.path.dirname(directory), runtime)
         self.assertEqual(path, os.path.join(directory, "echo.sock"))
@@ -79,6 +91,7 @@ class DirectoryTests(SynchronousTestCase):
         runtime = os.path.abspath("t" * 60)
         name = "a" * 80
         dead, deadPath = makeSocketDirectory(runtime, name)
+        self.addCleanup(removeSocketDirectory, dead, deadPath)
         with socket.socket(socket.AF_UNIX) as s:
             s.bind(deadPath)
         live, livePath = makeSocketDirectory(runtime, name)
@@ -108,10 +121,12 @@ class DirectoryTests(SynchronousTestCase):
         leaves the directories under the runtime directory alone (their
         checks need the app's socket name).
         """
-        runtime = os.path.abspath("u" * 60)
+        # app "e"'s socket fits under it, the long names' do not
+        runtime = self.shortRuntime()
         removed = []
-        for name in ("a" * 80, "b" * 80):
+        for name in ("a" * 90, "b" * 90):
             directory, path = makeSocketDirectory(runtime, name)
+            self.addCleanup(removeSocketDirectory, directory, path)
             with socket.socket(socket.AF_UNIX) as s:
                 s.bind(path)
             removed.append(directory)
@@ -147,7 +162,7 @@ class DirectoryTests(SynchronousTestCase):
         live one, someone else's, or one holding more is left alone.
         """
         # short (the socket paths must fit) and this test's own
-        run = "run-stale"
+        run = self.shortRuntime()
         dead, deadPath = makeSocketDirectory(run, "echo")
         with socket.socket(socket.AF_UNIX) as s:
             s.bind(deadPath)
