@@ -18,6 +18,7 @@ table; median of the runs, with the spread.
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -224,6 +225,7 @@ def main(argv=None):
         node.stop()
         floor.terminate()
         floor.wait()
+        shutil.rmtree(directory, ignore_errors=True)
     return report(results["ours"], results["floor"], rss, args)
 
 
