@@ -39,9 +39,9 @@ MACHINES = [
      "Our side of the peering with one remote node: its locator's "
      "`connect` stream (`subscribed` until the first chunk, the node's "
      "whole table, then `linked`), reconnecting with a backoff from "
-     "0.1 s doubling to the announce interval (at once when discovery "
-     "hears the node), and forgotten after 3 intervals without an "
-     "announce."),
+     "0.1 s doubling to the announce interval (brought forward when "
+     "discovery hears the node, at most once per delay), and forgotten "
+     "after 3 intervals without an announce."),
     ("Cluster registration", "cocaine.cluster.registration",
      "RegistrationMachine",
      "A node's registration in unicorn (discovery through unicorn): a "

@@ -7,7 +7,7 @@ spec (C{docs/cluster.md}).
     new --start--> connecting --opened--> subscribed --linked--> linked
                      ^    |                   |                    |
                      |  openFailed       streamEnded          streamEnded
-             retry, heard v                   v                    |
+                   retry  v                   v                    |
                      +-- waiting <------------+--------------------+
 
     any state --close--> closed; every live one --silent--> closed
@@ -17,8 +17,8 @@ In C{connecting} the node's locator is asked for C{connect(own uuid)};
 C{subscribed} holds the stream until its first chunk, the node's table,
 is in the remote table; C{linked} holds it while the updates are read;
 C{waiting} holds the reconnect timer (0.1 s, doubling, at most the
-interval; back to 0.1 s once linked), and connects at once when
-discovery hears the node again. C{silent} (not heard for the
+interval; back to 0.1 s once linked); discovery hearing the node brings
+it forward to now, at most once per the backoff's current delay. C{silent} (not heard for the
 peering's silence period) forgets the node; C{close} (the peering stops)
 ends the link quietly. C{closed} is final: a stream opened too late is
 closed, anything else is ignored.
@@ -172,6 +172,9 @@ class PeerLink:
         goes there.
     @ivar attempts: connections failed since it was last linked (the
         backoff's exponent).
+    @ivar hurriedAt: when hearing the node last brought a retry forward
+        (the clock's seconds), or L{None}: again only once the backoff's
+        current L{delay} has passed since.
     @ivar machine: its L{PeerLinkMachine}.
     """
 
@@ -182,6 +185,7 @@ class PeerLink:
         self.uuid = uuid
         self.endpoints = [tuple(e) for e in endpoints]
         self.attempts = 0
+        self.hurriedAt = None
         self._silence = None
         self.machine = PeerLinkMachine(self)
 
@@ -194,11 +198,17 @@ class PeerLink:
 
     # -- what the outputs do -------------------------------------------------
 
+    def delay(self):
+        """
+        @return: the backoff's delay for the retry after the last failed
+            attempt (seconds).
+        """
+        return min(self.peering.interval,
+                   FIRST_BACKOFF * 2 ** max(self.attempts - 1, 0))
+
     def _backoff(self):
-        delay = min(self.peering.interval,
-                    FIRST_BACKOFF * 2 ** self.attempts)
         self.attempts += 1
-        return delay
+        return self.delay()
 
 
 _builder = TypeMachineBuilder(PeerLinkInputs, PeerLink)
@@ -373,16 +383,19 @@ def _reconnect(inputs, link, retry: IDelayedCall):
     _connect(inputs, link)
 
 
-@_waiting.upon(PeerLinkInputs.heard).to(_connecting)
+@_waiting.upon(PeerLinkInputs.heard).loop()
 def _heardWhileWaiting(inputs, link, retry: IDelayedCall, endpoints):
     # Discovery heard the node: it is up, at these endpoints. Waiting on
     # for the backoff (up to the interval) left a node that restarted
-    # unlinked for as long; the backoff still bounds the attempts of a
-    # node that is heard but cannot be linked, as it is heard at most
-    # once an interval.
-    retry.cancel()
+    # unlinked for as long, so the retry is brought forward to now; at
+    # most once per the backoff's current delay, so that hearing the
+    # node often (pokes, forged announces) cannot make attempts more
+    # than twice as often as the backoff alone.
     _heardAgain(inputs, link, endpoints)
-    _connect(inputs, link)
+    now = link.peering.clock.seconds()
+    if link.hurriedAt is None or now - link.hurriedAt >= link.delay():
+        link.hurriedAt = now
+        retry.reset(0)
 
 
 @_waiting.upon(PeerLinkInputs.silent).to(_closed)

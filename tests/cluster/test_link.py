@@ -131,16 +131,14 @@ class TableTests(SynchronousTestCase):
     def test_liveStatesEnd(self):
         """
         Every live state is left for closed by the silence and by the
-        peering stopping, and keeps its state when the node is heard,
-        except waiting, which connects then.
+        peering stopping, and keeps its state when the node is heard.
         """
         table = {(old, symbol): new for old, symbol, new, _ in
                  transitions(PeerLinkMachine)}
         for state in LIVE:
             self.assertEqual(table[state, "silent"], "closed")
             self.assertEqual(table[state, "close"], "closed")
-            self.assertEqual(table[state, "heard"],
-                             "connecting" if state == "waiting" else state)
+            self.assertEqual(table[state, "heard"], state)
 
     def test_closedIsFinal(self):
         for old, symbol, new, _ in transitions(PeerLinkMachine):
@@ -504,27 +502,49 @@ class WaitingTests(LinkTestCase):
 
     def test_heard(self):
         """
-        Discovery hearing the node while the link waits to retry connects
-        at once, to the endpoints just heard, and the retry timer goes.
+        Discovery hearing the node while the link waits to retry brings
+        the retry forward to now, to the endpoints just heard.
         """
         self.waiting()
         self.link.machine.heard(EP_B)
+        self.assertEqual(self.link.state, "waiting")
+        self.clock.advance(0)
         self.assertEqual(self.link.state, "connecting")
         self.assertEqual(len(self.opens), 2)
         self.assertEqual(self.opens[-1][0], EP_B)
-        self.assertEqual(self.clock.getDelayedCalls(), [self.link._silence])
 
-    def test_heardKeepsTheBackoff(self):
+    def test_heardAtTheBackoffsPace(self):
         """
-        A node heard but not reachable is tried once each time it is
-        heard, and the backoff after each failure still doubles.
+        Hearing the node brings a retry forward at most once per the
+        backoff's current delay: heard again and again after a failed
+        attempt, the link waits out that delay, which still doubles.
         """
         self.waiting()
         first = self.retryDelay()
         self.link.machine.heard(EP_A)
+        self.clock.advance(0)
         self.opens[-1][2].errback(Refused("refused"))
-        self.assertEqual(self.link.state, "waiting")
+        for _ in range(5):
+            self.link.machine.heard(EP_A)
+        self.clock.advance(0)
+        self.assertEqual((self.link.state, len(self.opens)), ("waiting", 2))
         self.assertAlmostEqual(self.retryDelay(), 2 * first)
+        self.clock.advance(first)
+        self.link.machine.heard(EP_A)
+        self.clock.advance(0)
+        self.assertEqual(len(self.opens), 2)
+        self.clock.advance(first)
+        self.assertEqual((self.link.state, len(self.opens)),
+                         ("connecting", 3))
+        self.opens[-1][2].errback(Refused("refused"))
+        self.link.machine.heard(EP_A)
+        self.clock.advance(0)
+        self.assertEqual(len(self.opens), 3)
+        self.clock.advance(4 * first - self.clock.seconds())
+        self.link.machine.heard(EP_A)
+        self.clock.advance(0)
+        self.assertEqual((self.link.state, len(self.opens)),
+                         ("connecting", 4))
 
     def test_silent(self):
         """
