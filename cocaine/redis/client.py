@@ -10,7 +10,11 @@ pub/sub), with what a service needs on top of it:
     reconnection), and every call has a timeout (L{CallTimeout});
   - values stay bytes: no decoding, no numbers guessed from strings;
   - a subscriber that subscribes again to its channels after every
-    reconnection.
+    reconnection;
+  - replies parsed by C{hiredis} (a dependency: txredisapi uses it when
+    it imports; with it a status reply such as C{OK} is bytes too), each
+    read of a connection one batch of writes and its commands written
+    through L{cocaine.rpc.writes} (L{_batched}).
 
 txredisapi imports the global reactor, so it is imported only when a
 connection starts (by then twistd has installed the node's reactor).
