@@ -3,9 +3,12 @@ Tests for L{cocaine.redis.client}'s protocol: a read of Redis's replies
 is one batch of writes.
 """
 
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.redis.client import _batched
+from cocaine.errors import CallTimeout
+from cocaine.redis.client import Redis, _batched
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
 
@@ -76,3 +79,53 @@ class DirectWritesTests(SynchronousTestCase):
         protocol.transport.write(b"GET c\r\n")
         self.assertEqual(redis.sent[-1], b"GET c\r\n")
         self.assertEqual(protocol.transport.getPeer(), "peer")
+
+
+class _Handler:
+    def __init__(self):
+        self.commands = []
+
+    def execute_command(self, *args):
+        d = Deferred()
+        self.commands.append((args, d))
+        return d
+
+
+class _Factory:
+    size = 1
+
+    def __init__(self):
+        self.handler = _Handler()
+
+
+class TimerTests(SynchronousTestCase):
+    """
+    L{Redis.call} leaves the pool's timeout to txredisapi's reply timer
+    and times out only a call given a timeout of its own.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.redis = Redis("redis://127.0.0.1:6379/0", self.clock)
+        self.redis._factory = _Factory()
+
+    def test_noTimerOfOurs(self):
+        """
+        A call without a timeout of its own schedules nothing (txredisapi
+        times the reply out with the pool's timeout).
+        """
+        d = self.redis.call("GET", b"k")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.redis._factory.handler.commands[0][1].callback(b"v")
+        self.assertEqual(self.successResultOf(d), b"v")
+
+    def test_ownTimeout(self):
+        """
+        A call's own timeout fails it with L{CallTimeout} naming the
+        server and the command.
+        """
+        d = self.redis.call("GET", b"k", timeout=0.5)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(0.5)
+        error = self.failureResultOf(d, CallTimeout).value
+        self.assertIn("GET timed out", str(error))
