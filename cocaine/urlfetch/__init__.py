@@ -1,3 +1,4 @@
 """
-The urlfetch service: Cocaine 0.12's URL fetch protocol on treq.
+The urlfetch service: Cocaine 0.12's URL fetch protocol on Twisted's
+HTTP client.
 """

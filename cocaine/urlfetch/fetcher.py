@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.urlfetch.test_fetcher -*-
 """
-Fetching URLs on treq as Cocaine 0.12's C{urlfetch} does on libcurl.
+Fetching URLs on Twisted's HTTP client as Cocaine 0.12's C{urlfetch} does
+on libcurl.
 
 One L{Fetcher} per service: at most C{connectionsLimit} requests in
 flight (the rest wait their turn), persistent connections kept per host,
@@ -10,13 +11,17 @@ requests: the cookies a caller gives are sent as C{Cookie: name=value}
 headers, one per cookie, as 0.12 sends them. Bodies come as the server
 encoded them (no C{Accept-Encoding} unless the caller gives one), as curl
 hands them over.
+
+The agent is called directly, not through treq: treq wrapped every request
+in a cookie agent and a gzip decoder (whose work had to be undone here)
+and parsed every URL with C{hyperlink}, 28% of the node's CPU a fetch
+(docs/performance.md, tenth round).
 """
 
 import errno
+from io import BytesIO
 from urllib.parse import urlsplit
 
-from treq.client import HTTPClient
-from treq.cookies import IndexableCookieJar
 from twisted.internet.defer import (
     CancelledError, Deferred, DeferredSemaphore, succeed)
 from twisted.internet.error import (
@@ -24,14 +29,12 @@ from twisted.internet.error import (
     DNSLookupError, TimeoutError)
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.web.client import (
-    Agent, BrowserLikeRedirectAgent, HTTPConnectionPool, ResponseDone,
-    ResponseFailed)
+    Agent, BrowserLikeRedirectAgent, FileBodyProducer, HTTPConnectionPool,
+    ResponseDone, ResponseFailed)
 from twisted.web.http import PotentialDataLoss
 from twisted.web.error import (
     InfiniteRedirection, RedirectWithNoLocation, SchemeNotSupported)
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent
-from zope.interface import implementer
 
 from cocaine.errors import FetchFailed, InvalidArgument
 from cocaine.rpc import writes
@@ -104,44 +107,6 @@ class _Body(Protocol):
             finished.errback(ResponseFailed([reason]))
 
 
-#: Where a response's Content-Encoding waits while treq looks at it.
-_ENCODING_ASIDE = b"X-Cocaine-Urlfetch-Content-Encoding"
-
-
-@implementer(IAgent)
-class _AsEncoded:
-    """
-    Below treq's gzip decoder (which treq always puts on top, and which
-    inflates each chunk whole, past any body cap): requests go out with
-    the caller's C{Accept-Encoding} only, and bodies come back as the
-    server encoded them, as curl (so 0.12) hands them over. The
-    response's C{Content-Encoding} is put aside so treq decodes nothing;
-    L{responseHeaders} puts it back.
-    """
-
-    def __init__(self, agent):
-        self._agent = agent
-
-    def request(self, method, uri, headers=None, bodyProducer=None):
-        if headers is not None:
-            accepted = headers.getRawHeaders(b"accept-encoding", [])
-            headers = headers.copy()
-            # treq's decoder added its own value last
-            if accepted[:-1]:
-                headers.setRawHeaders(b"accept-encoding", accepted[:-1])
-            else:
-                headers.removeHeader(b"accept-encoding")
-        d = self._agent.request(method, uri, headers, bodyProducer)
-        return d.addCallback(self._aside)
-
-    def _aside(self, response):
-        encodings = response.headers.getRawHeaders(b"content-encoding")
-        if encodings:
-            response.headers.removeHeader(b"content-encoding")
-            response.headers.setRawHeaders(_ENCODING_ASIDE, encodings)
-        return response
-
-
 class _Redirects(BrowserLikeRedirectAgent):
     """
     Redirects as curl follows them (301, 302 and 303 go on as a GET),
@@ -155,19 +120,6 @@ class _Redirects(BrowserLikeRedirectAgent):
             return response
         return BrowserLikeRedirectAgent._handleResponse(
             self, response, method, uri, headers, count)
-
-
-class _NoCookies(IndexableCookieJar):
-    """
-    A jar that keeps nothing: one client's cookies never reach another's
-    requests.
-    """
-
-    def set_cookie(self, cookie):
-        pass
-
-    def extract_cookies(self, response, request):
-        pass
 
 
 def checkURL(url):
@@ -186,6 +138,19 @@ def checkURL(url):
     if not parts.hostname:
         raise InvalidArgument("bad URL {!r}: no host".format(url))
     return url
+
+
+def uriBytes(url):
+    """
+    @return: C{url} (text, checked by L{checkURL}) as the bytes an agent
+        takes: as it is when it is ASCII; else with its host IDNA-encoded
+        and the rest percent-encoded as UTF-8 (C{hyperlink}, as treq did).
+    """
+    try:
+        return url.encode("ascii")
+    except UnicodeEncodeError:
+        from hyperlink import URL
+        return URL.from_text(url).to_uri().to_text().encode("ascii")
 
 
 def _headerText(value, what):
@@ -234,12 +199,6 @@ def responseHeaders(response):
     result = {name.decode("latin-1"): values[-1].decode("latin-1")
               for name, values in response.headers.getAllRawHeaders()
               if values}
-    # treq's decoder leaves an empty Content-Encoding when there was none
-    if not result.get("Content-Encoding", True):
-        del result["Content-Encoding"]
-    aside = result.pop(_ENCODING_ASIDE.decode("latin-1"), None)
-    if aside is not None:
-        result["Content-Encoding"] = aside
     if isinstance(response.length, int):
         result.setdefault("Content-Length", str(response.length))
     return result
@@ -293,14 +252,12 @@ class Fetcher:
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = connectionsLimit
         self.pool.cachedConnectionTimeout = 60
-        agent = _AsEncoded(Agent.usingEndpointFactory(
+        self._plain = Agent.usingEndpointFactory(
             reactor, GuardedEndpoints(reactor, deny or DenyList(),
                                       trustRoot=trustRoot),
-            pool=self.pool))
-        self._plain = HTTPClient(agent, cookiejar=_NoCookies())
-        self._following = HTTPClient(
-            _Redirects(agent, redirectLimit=REDIRECT_LIMIT),
-            cookiejar=_NoCookies())
+            pool=self.pool)
+        self._following = _Redirects(self._plain,
+                                     redirectLimit=REDIRECT_LIMIT)
         self._slots = DeferredSemaphore(connectionsLimit)
 
     def fetch(self, method, url, body=None, timeout=5.0, cookies=None,
@@ -342,10 +299,10 @@ class Fetcher:
         return d.addBoth(finished).addErrback(failed)
 
     def _request(self, method, url, body, headers, followLocation):
-        client = self._following if followLocation else self._plain
-        d = client.request(method, url, headers=headers, data=body,
-                           allow_redirects=False, unbuffered=True,
-                           reactor=self._reactor)
+        agent = self._following if followLocation else self._plain
+        d = agent.request(
+            method.encode("ascii"), uriBytes(url), headers,
+            None if body is None else FileBodyProducer(BytesIO(body)))
         return d.addCallback(self._read)
 
     def _read(self, response):

@@ -17,7 +17,7 @@ from twisted.web.server import (
 from twisted.web.resource import EncodingResourceWrapper
 
 from cocaine.errors import FetchFailed, InvalidArgument
-from cocaine.urlfetch.fetcher import Fetcher
+from cocaine.urlfetch.fetcher import Fetcher, uriBytes
 from cocaine.urlfetch.network import DenyList
 
 
@@ -470,3 +470,27 @@ def _turn():
     d = Deferred()
     reactor.callLater(0.01, d.callback, None)
     return d
+
+
+class URIBytesTests(TestCase):
+    """
+    L{uriBytes}: the URL as the agent takes it.
+    """
+
+    def test_ascii(self):
+        """
+        An ASCII URL goes as it is.
+        """
+        self.assertEqual(uriBytes("http://127.0.0.1:8080/a%20b?c=d"),
+                         b"http://127.0.0.1:8080/a%20b?c=d")
+
+    def test_international(self):
+        """
+        A host beyond ASCII goes IDNA-encoded, a path and a query
+        percent-encoded as UTF-8.
+        """
+        self.assertEqual(
+            uriBytes("http://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"
+                     "/\u043f\u0443\u0442\u044c?q=\u00e9"),
+            b"http://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C"
+            b"?q=%C3%A9")
