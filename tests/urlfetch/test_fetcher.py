@@ -484,6 +484,21 @@ class URIBytesTests(TestCase):
         self.assertEqual(uriBytes("http://127.0.0.1:8080/a%20b?c=d"),
                          b"http://127.0.0.1:8080/a%20b?c=d")
 
+    def test_unsafeCharacters(self):
+        """
+        Characters a URI may not hold as they are (a space, a bar) are
+        percent-encoded, and an escape already there is kept.
+        """
+        self.assertEqual(uriBytes("http://h/a b|c?d=e f&g=%41"),
+                         b"http://h/a%20b%7Cc?d=e%20f&g=%41")
+
+    def test_ipv6(self):
+        """
+        An IPv6 literal goes as it is.
+        """
+        self.assertEqual(uriBytes("http://[::1]:8080/x"),
+                         b"http://[::1]:8080/x")
+
     def test_international(self):
         """
         A host beyond ASCII goes IDNA-encoded, a path and a query
