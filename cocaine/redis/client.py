@@ -185,7 +185,8 @@ class Redis:
 
         @param command: e.g. C{"GET"}.
         @param args: its arguments (bytes, str or numbers).
-        @param timeout: seconds, instead of the pool's.
+        @param timeout: seconds, when shorter than the pool's (whose
+            reply timeout, txredisapi's, bounds every call).
         @return: a L{Deferred} of the reply (bytes, ints, lists, L{None}).
             It fails with L{BackendUnavailable} when no connection is up,
             L{CallTimeout} when the reply is late, L{SystemError_} when

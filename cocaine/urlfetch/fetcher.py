@@ -152,11 +152,16 @@ def uriBytes(url):
         takes: as it is when every character may stand in a URI; else
         with its host IDNA-encoded and the rest percent-encoded as UTF-8
         (C{hyperlink}, as treq did for every URL).
+    @raise InvalidArgument: the host cannot be IDNA-encoded (a space in
+        it, an empty or overlong label), naming the URL.
     """
     if _NEEDS_ENCODING.search(url) is None:
         return url.encode("ascii")
     from hyperlink import URL
-    return URL.from_text(url).to_uri().to_text().encode("ascii")
+    try:
+        return URL.from_text(url).to_uri().to_text().encode("ascii")
+    except (ValueError, UnicodeError) as e:
+        raise InvalidArgument("bad URL {!r}: {}".format(url, e)) from None
 
 
 def _headerText(value, what):
@@ -279,8 +284,9 @@ class Fetcher:
             names the URL.
         """
         checkURL(url)
+        uri = uriBytes(url)
         sent = requestHeaders(headers, cookies)
-        d = self._slots.run(self._request, method, url, body, sent,
+        d = self._slots.run(self._request, method, uri, body, sent,
                             followLocation)
         expired = []
 
@@ -304,10 +310,10 @@ class Fetcher:
                 url, text), code=code)
         return d.addBoth(finished).addErrback(failed)
 
-    def _request(self, method, url, body, headers, followLocation):
+    def _request(self, method, uri, body, headers, followLocation):
         agent = self._following if followLocation else self._plain
         d = agent.request(
-            method.encode("ascii"), uriBytes(url), headers,
+            method.encode("ascii"), uri, headers,
             None if body is None else FileBodyProducer(BytesIO(body)))
         return d.addCallback(self._read)
 

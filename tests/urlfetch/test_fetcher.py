@@ -424,7 +424,8 @@ class FetcherTests(TestCase):
         Not an http(s) URL with a host: InvalidArgument naming it.
         """
         for url in ("ftp://127.0.0.1/x", "file:///etc/passwd", "nothing",
-                    "http://", "http://127.0.0.1:99999999/"):
+                    "http://", "http://127.0.0.1:99999999/",
+                    "http://a b.com/x"):
             with self.assertRaises(InvalidArgument) as caught:
                 self.fetcher.fetch("GET", url)
             self.assertIn(repr(url), caught.exception.message)
@@ -498,6 +499,14 @@ class URIBytesTests(TestCase):
         """
         self.assertEqual(uriBytes("http://[::1]:8080/x"),
                          b"http://[::1]:8080/x")
+
+    def test_badHost(self):
+        """
+        A host IDNA cannot encode is an L{InvalidArgument} naming the URL.
+        """
+        error = self.assertRaises(InvalidArgument, uriBytes,
+                                  "http://a b.com/x")
+        self.assertIn("bad URL 'http://a b.com/x'", str(error))
 
     def test_international(self):
         """
