@@ -144,6 +144,17 @@ class WireTests(TestCase):
         self.assertEqual(args[0], [CATEGORY_SYSTEM, errno.EACCES])
         self.assertIn("Unable to download " + url, args[1])
 
+    async def test_servesAfterABadURL(self):
+        """
+        A URL that cannot be encoded is answered with an error, and the
+        service goes on serving.
+        """
+        [(kind, args)] = await self.answer("get", "http://a b.com/x")
+        self.assertEqual((kind, args[0]),
+                         ("error", [CATEGORY_DISPATCH, INVALID_ARGUMENT]))
+        [(kind, args)] = await self.answer("get", self.url("page"))
+        self.assertEqual((kind, args[:3]), ("value", [True, b"content", 200]))
+
     def test_badArguments(self):
         """
         Bad arguments are named in an invalid argument error.
@@ -155,6 +166,7 @@ class WireTests(TestCase):
                            ((url, 100, {}, 7), "headers"),
                            ((url, 100, {}, {}, 1), "follow_location"),
                            (("gopher://x/",), "gopher://x/"),
+                           (("http://a b.com/x",), "http://a b.com/x"),
                            ((7,), "url")]:
             [(kind, (code, message))] = self.harness.call("get", *args)
             self.assertEqual(kind, "error")
