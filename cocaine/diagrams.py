@@ -59,6 +59,14 @@ MACHINES = [
      "A mesh requester: requests queue while it is stopped or has no "
      "responder linked, and go to a linked responder while `serving`; "
      "stopping fails what is queued or in flight."),
+    ("PostgreSQL connection", "cocaine.storage.pgpipeline",
+     "PgConnectionMachine",
+     "One connection of the `postgres` storage backend: statements wait "
+     "while libpq connects (failed when it cannot, within the timeout), "
+     "then go pipelined while `open`; lost (the server closed it, or its "
+     "first statement did not answer in time), what it had in flight is "
+     "sent once more on another connection; closing lets what is in "
+     "flight answer first."),
     ("Jabber connection", "cocaine.jabber.connection", "ConnectionMachine",
      "A `jabber` service's XMPP account: connecting, negotiating the "
      "stream (STARTTLS, SASL, binding), online, or waiting to retry with "
