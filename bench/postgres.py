@@ -8,9 +8,12 @@ A throwaway PostgreSQL 15 (L{tests.integration.postgres}: loopback, its
 own cluster, fsync off) serves one table; L{PostgresStorage} runs the same
 statements through each runner:
 
+  - pipeline: L{cocaine.storage.pgpipeline.PipelinedRunner} (what the
+    backend uses): libpq's non-blocking connections in pipeline mode,
+    read and written by the reactor, up to S connections;
   - threads: L{cocaine.storage.pgthreads.ThreadedRunner} (what the
-    backend uses): psycopg's blocking API, S connections, S threads of a
-    Twisted thread pool of its own;
+    backend used before): psycopg's blocking API, S connections, S
+    threads of a Twisted thread pool of its own;
   - adbapi: C{twisted.enterprise.adbapi.ConnectionPool("psycopg")}, S
     connections, one per thread of its pool;
   - asyncio: psycopg's C{AsyncConnection}, S connections on an asyncio
@@ -24,9 +27,11 @@ and, as the floor (what C{pgbench} would do with these statements):
     loop, no Twisted, no backend (sequential only).
 
 Workloads: C{write} (an upsert of a 64-byte value with one tag) and
-C{read} of those keys, each one call at a time (seq) and 16 calls in
-flight (x16). Calls/s, median of the runs. PostgreSQL is pinned to CPU 0
-and this process to CPU 1 when the machine has two CPUs.
+C{read} of those keys, each one call at a time (seq), 16 calls in flight
+(x16) and 64 (x64). Calls/s, median of the runs, then this process's CPU
+a call (user and system, microseconds: what the node would spend).
+PostgreSQL is pinned to CPU 0 and this process to CPU 1 when the machine
+has two CPUs.
 """
 
 import argparse
@@ -41,12 +46,15 @@ from twisted.internet import defer, task
 from twisted.trial.unittest import SkipTest
 
 from bench.rpc import pin
+from cocaine.storage.pgpipeline import PipelinedRunner
 from cocaine.storage.pgthreads import ThreadedRunner, describe, translate
 from cocaine.storage.postgres import PostgresStorage, schema
 from tests.integration.postgres import PostgresServer
 
 VALUE = bytes(range(64))
-INFLIGHT = 16
+INFLIGHT = (16, 64)
+WORKLOADS = ["write seq", "read seq", "write x16", "read x16", "write x64",
+             "read x64"]
 
 
 class AdbapiRunner:
@@ -140,6 +148,8 @@ def _raise(error):
 
 def runners(reactor, dsn, size):
     return {
+        "pipeline": lambda: PipelinedRunner(reactor, dsn, size=size,
+                                            timeout=30),
         "threads": lambda: ThreadedRunner(reactor, dsn, size=size,
                                           timeout=30),
         "adbapi": lambda: AdbapiRunner(reactor, dsn, size),
@@ -149,9 +159,11 @@ def runners(reactor, dsn, size):
 
 async def measure(call, count, inflight):
     """
-    @return: calls/s of C{count} calls of C{call(i)}, C{inflight} at once.
+    @return: calls/s of C{count} calls of C{call(i)}, C{inflight} at once,
+        and this process's CPU a call (microseconds).
     """
     began = time.perf_counter()
+    cpu = time.process_time()
     if inflight == 1:
         for i in range(count):
             await call(i)
@@ -163,7 +175,8 @@ async def measure(call, count, inflight):
                 await call(i)
         await defer.gatherResults([defer.Deferred.fromCoroutine(lane())
                                    for _ in range(inflight)])
-    return count / (time.perf_counter() - began)
+    return (count / (time.perf_counter() - began),
+            (time.process_time() - cpu) / count * 1e6)
 
 
 async def throughBackend(reactor, makeRunner, count):
@@ -173,7 +186,7 @@ async def throughBackend(reactor, makeRunner, count):
     keys = ["key-%d" % i for i in range(count)]
     try:
         results = {}
-        for inflight in (1, INFLIGHT):
+        for inflight in (1,) + INFLIGHT:
             name = "seq" if inflight == 1 else "x%d" % inflight
             results["write " + name] = await measure(
                 lambda i: storage.write("c", keys[i], VALUE, ["t"]), count,
@@ -182,7 +195,9 @@ async def throughBackend(reactor, makeRunner, count):
                 lambda i: storage.read("c", keys[i]), count, inflight)
         return results
     finally:
-        storage.stopService()
+        stopped = storage.stopService()
+        if stopped is not None:
+            await stopped
 
 
 def direct(dsn, count):
@@ -195,13 +210,17 @@ def direct(dsn, count):
         for statement in schema("bench"):
             connection.execute(statement)
         began = time.perf_counter()
+        cpu = time.process_time()
         for key in keys:
             connection.execute(storage._write, ("c", key, VALUE, ["t"]))
-        writes = count / (time.perf_counter() - began)
+        writes = (count / (time.perf_counter() - began),
+                  (time.process_time() - cpu) / count * 1e6)
         began = time.perf_counter()
+        cpu = time.process_time()
         for key in keys:
             connection.execute(storage._read, ("c", key)).fetchall()
-        reads = count / (time.perf_counter() - began)
+        reads = (count / (time.perf_counter() - began),
+                 (time.process_time() - cpu) / count * 1e6)
     return {"write seq": writes, "read seq": reads}
 
 
@@ -230,21 +249,28 @@ async def run(reactor, options):
             server.sql("DROP TABLE IF EXISTS bench")
             for workload, value in direct(dsn, options.calls).items():
                 figures.setdefault(("direct", workload), []).append(value)
-        workloads = ["write seq", "read seq", "write x16", "read x16"]
-        print("{:<8}".format("calls/s") + "".join(
-            "{:>12}".format(w) for w in workloads))
-        for name in list(makers) + ["direct"]:
-            cells = []
-            for workload in workloads:
-                values = figures.get((name, workload))
-                cells.append("{:>12.0f}".format(statistics.median(values))
-                             if values else "{:>12}".format("-"))
-            print("{:<8}".format(name) + "".join(cells))
-        for workload in ("write seq", "read seq"):
-            ours = statistics.median(figures[("threads", workload)])
-            floor = statistics.median(figures[("direct", workload)])
-            print("threads / direct, {}: {:.2f}".format(workload,
-                                                         ours / floor))
+        names = list(makers) + ["direct"]
+        for title, index, form in (("calls/s", 0, "{:>12.0f}"),
+                                   ("us/call", 1, "{:>12.1f}")):
+            print("{:<8}".format(title) + "".join(
+                "{:>12}".format(w) for w in WORKLOADS))
+            for name in names:
+                cells = []
+                for workload in WORKLOADS:
+                    values = figures.get((name, workload))
+                    cells.append(
+                        form.format(statistics.median(v[index]
+                                                      for v in values))
+                        if values else "{:>12}".format("-"))
+                print("{:<8}".format(name) + "".join(cells))
+        for name in ("pipeline", "threads"):
+            for workload in ("write seq", "read seq"):
+                ours = statistics.median(
+                    v[0] for v in figures[(name, workload)])
+                floor = statistics.median(
+                    v[0] for v in figures[("direct", workload)])
+                print("{} / direct, {}: {:.2f}".format(name, workload,
+                                                       ours / floor))
     finally:
         server.remove()
 

@@ -21,9 +21,11 @@ value and tags together; C{find} is C{tags @> $tags} (every given tag), as cocai
 postgres index does. Names follow the C{files} backend's rules and errors
 (L{cocaine.storage.files.checkName}), so the backends are interchangeable.
 
-Statements run through a runner (L{cocaine.storage.pgthreads}); when the
-server cannot be reached a call fails with L{BackendUnavailable} naming it,
-within the configured timeout, and later calls reconnect by themselves.
+Statements run through a runner: by default pipelined on libpq's
+non-blocking connections in the reactor's thread
+(L{cocaine.storage.pgpipeline}); when the server cannot be reached a call
+fails with L{BackendUnavailable} naming it, within the configured
+timeout, and later calls reconnect by themselves.
 """
 
 from psycopg import sql
@@ -35,7 +37,7 @@ from zope.interface import implementer
 from cocaine.errors import BackendUnavailable, InvalidName, KeyNotFound
 from cocaine.interfaces import IStorageBackend
 from cocaine.storage.files import checkName
-from cocaine.storage.pgthreads import ThreadedRunner
+from cocaine.storage.pgpipeline import PipelinedRunner
 
 DEFAULT_TABLE = "cocaine_storage"
 
@@ -94,11 +96,12 @@ class PostgresStorage(Service):
         @param timeout: seconds a call may take before it fails with
             L{BackendUnavailable}.
         @param runner: runs the statements (by default a
-            L{ThreadedRunner} on C{dsn}).
+            L{PipelinedRunner} on C{dsn}).
         """
         self.setName("postgres")
         if runner is None:
-            runner = ThreadedRunner(reactor, dsn, size=size, timeout=timeout)
+            runner = PipelinedRunner(reactor, dsn, size=size,
+                                     timeout=timeout)
         self.runner = runner
         self.table = table
         t = sql.Identifier(table)
@@ -136,10 +139,16 @@ class PostgresStorage(Service):
                      error=str(e))
 
     def stopService(self):
+        """
+        Stop the runner; what it has in flight answers first.
+
+        @return: what the runner's C{stop} returns (a Deferred, or
+            L{None}).
+        """
         Service.stopService(self)
         stop = getattr(self.runner, "stop", None)
         if stop is not None:
-            stop()
+            return stop()
 
     async def ensureSchema(self):
         """

@@ -1,16 +1,21 @@
 """
 L{cocaine.storage.postgres} against a real PostgreSQL
 (L{tests.integration.postgres}): the rules every backend shares, the
-threaded runner, and a server restart (calls fail with a clear error
-meanwhile and recover by themselves; no acknowledged write is lost).
+pipelined runner (L{cocaine.storage.pgpipeline}), and a server restart or
+pause (calls fail with a clear error within the timeout meanwhile and
+recover by themselves; no acknowledged write is lost).
 """
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import psycopg
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, gatherResults, succeed
+from twisted.internet.defer import (
+    CancelledError, Deferred, fail, gatherResults, succeed)
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
@@ -92,9 +97,10 @@ class PostgresBehaviourTests(StorageBehaviourMixin, SynchronousTestCase):
         self.assertEqual(self.call("find", "c", [tag]), ["k"])
 
 
-class ThreadedTests(TestCase):
+class RunnerTests(TestCase):
     """
-    The production runner: statements in threads, with the real reactor.
+    The production runner (statements pipelined in the reactor's thread),
+    with the real reactor.
     """
 
     def setUp(self):
@@ -186,6 +192,112 @@ class ThreadedTests(TestCase):
         return Deferred.fromCoroutine(go())
 
 
+class PipelineTests(TestCase):
+    """
+    What pipelining must not change: each statement is its own
+    transaction and fails alone, statements spread over the connections,
+    a cancelled call leaves the connection serving, and stopping lets
+    what is in flight answer.
+    """
+
+    def setUp(self):
+        self.server = sharedServer()
+        self.storage = PostgresStorage(reactor, self.server.dsn(),
+                                       table="pipelined", size=3, timeout=10)
+        self.runner = self.storage.runner
+        self.addCleanup(self.storage.stopService)
+        return self.storage.startService()
+
+    def _failed(self, d):
+        return d.addCallbacks(lambda rows: ("ok", rows),
+                              lambda f: ("failed", f.value))
+
+    def test_errorFailsOnlyItsStatement(self):
+        """
+        A failing statement between two others in the same pipeline fails
+        alone, with L{SystemError_} quoting the server; those around it
+        answer.
+        """
+        async def go():
+            results = await gatherResults([
+                self._failed(self.runner.execute("SELECT %s::int", (1,))),
+                self._failed(self.runner.execute("SELECT nosuch")),
+                self._failed(self.runner.execute(
+                    "SELECT %s, %s, %s", ("x", b"\x00y", ["a", 'b"\\'])))])
+            self.assertEqual(results[0], ("ok", [(1,)]))
+            self.assertEqual(results[1][0], "failed")
+            self.assertIsInstance(results[1][1], SystemError_)
+            self.assertIn('column "nosuch" does not exist',
+                          str(results[1][1]))
+            self.assertEqual(results[2], ("ok", [
+                ("x", b"\x00y", '{"a","b\\"\\\\"}')]))
+        return Deferred.fromCoroutine(go())
+
+    def test_eachStatementCommits(self):
+        """
+        A write acknowledged before a failing statement in the same
+        pipeline stays: every statement is a transaction of its own.
+        """
+        async def go():
+            write = self.storage.write("c", "kept", b"v", [])
+            bad = self._failed(self.runner.execute("SELECT 1/0"))
+            await write
+            outcome = await bad
+            self.assertIn("division by zero", str(outcome[1]))
+            self.assertEqual(self.server.sql(
+                "SELECT value FROM pipelined WHERE key = 'kept'"),
+                [(b"v",)])
+        return Deferred.fromCoroutine(go())
+
+    def test_spreadOverConnections(self):
+        """
+        Calls one at a time use one connection; many in flight open up to
+        the pool's size.
+        """
+        async def go():
+            for i in range(5):
+                await self.storage.write("c", "k%d" % i, b"v", [])
+            self.assertEqual(len(self.runner._connections), 1)
+            await gatherResults([self.storage.read("c", "k%d" % (i % 5))
+                                 for i in range(64)])
+            self.assertEqual(len(self.runner._connections), 3)
+            self.assertEqual(len(set(self.server.sql(
+                "SELECT pid FROM pg_stat_activity WHERE application_name "
+                "= '' AND datname = 'cocaine' AND pid <> "
+                "pg_backend_pid()"))), 3)
+        return Deferred.fromCoroutine(go())
+
+    def test_cancelled(self):
+        """
+        A call cancelled while in flight fails with L{CancelledError} at
+        once; its answer is dropped when it comes, and the connection
+        serves the next call.
+        """
+        async def go():
+            d = self.runner.execute("SELECT pg_sleep(0.2)")
+            d.cancel()
+            with self.assertRaises(CancelledError):
+                await d
+            self.assertEqual(await self.runner.execute("SELECT 7"), [(7,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_stopLetsInFlightAnswer(self):
+        """
+        Stopping the backend while a statement runs lets it answer; the
+        stop fires after, and later calls fail naming the server.
+        """
+        async def go():
+            d = self.runner.execute("SELECT 1 FROM pg_sleep(0.2)")
+            stopped = self.storage.stopService()
+            self.assertFalse(stopped.called)
+            self.assertEqual(await d, [(1,)])
+            await stopped
+            self.assertEqual(self.runner._connections, [])
+            with self.assertRaises(BackendUnavailable):
+                self.runner.execute("SELECT 1")
+        return Deferred.fromCoroutine(go())
+
+
 class OutageTests(TestCase):
     """
     A server of its own, stopped and restarted on the same port.
@@ -246,6 +358,43 @@ class OutageTests(TestCase):
                              ["k0", "k1", "k2", "k3"])
         return Deferred.fromCoroutine(go())
 
+    def test_pausedServer(self):
+        """
+        A server that stops answering (its processes paused) fails the
+        calls in flight with L{BackendUnavailable} within the timeout, not
+        a hang; once it answers again, so do calls.
+        """
+        storage = PostgresStorage(reactor, self.server.dsn(), table="paused",
+                                  size=1, timeout=1)
+        self.addCleanup(storage.stopService)
+
+        async def go():
+            await storage.startService()
+            await storage.write("c", "k", b"v", [])
+            [connection] = storage.runner._connections
+            # the server this test started and its backend serving us:
+            # paused, then resumed, by PID
+            paused = [self.server.process.pid, connection.pgconn.backend_pid]
+            for pid in paused:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                began = time.monotonic()
+                outcomes = await gatherResults([
+                    storage.read("c", "k").addErrback(lambda f: f.value)
+                    for _ in range(3)])
+                waited = time.monotonic() - began
+            finally:
+                for pid in paused:
+                    os.kill(pid, signal.SIGCONT)
+            for outcome in outcomes:
+                self.assertIsInstance(outcome, BackendUnavailable)
+                self.assertIn("did not answer within 1 s", str(outcome))
+                self.assertIn("127.0.0.1:{}".format(self.server.port),
+                              str(outcome))
+            self.assertLess(waited, 4)
+            self.assertEqual(await storage.read("c", "k"), b"v")
+        return Deferred.fromCoroutine(go())
+
     def test_downAtStart(self):
         """
         A backend started while the server is down starts anyway; its
@@ -282,9 +431,11 @@ class BenchTests(TestCase):
             capture_output=True, text=True, timeout=240)
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         lines = result.stdout.splitlines()
-        self.assertEqual(lines[1].split(), ["calls/s", "write", "seq",
-                                            "read", "seq", "write", "x16",
-                                            "read", "x16"])
-        self.assertEqual([line.split()[0] for line in lines[2:6]],
-                         ["threads", "adbapi", "asyncio", "direct"])
-        self.assertIn("threads / direct, write seq: ", result.stdout)
+        header = ["write", "seq", "read", "seq", "write", "x16", "read",
+                  "x16", "write", "x64", "read", "x64"]
+        runners = ["pipeline", "threads", "adbapi", "asyncio", "direct"]
+        self.assertEqual(lines[1].split(), ["calls/s"] + header)
+        self.assertEqual([line.split()[0] for line in lines[2:7]], runners)
+        self.assertEqual(lines[7].split(), ["us/call"] + header)
+        self.assertEqual([line.split()[0] for line in lines[8:13]], runners)
+        self.assertIn("pipeline / direct, write seq: ", result.stdout)
