@@ -72,12 +72,20 @@ def checkPrivate(directory, uid=None):
 
     @raise UnsafeSocketDirectory: naming the directory and what is wrong.
     """
-    uid = os.geteuid() if uid is None else uid
     try:
         info = os.lstat(directory)
     except OSError as e:
         raise UnsafeSocketDirectory("socket directory {}: {}".format(
             directory, e.strerror or e)) from None
+    _checkInfo(directory, info, uid)
+
+
+def _checkInfo(directory, info, uid=None):
+    """
+    L{checkPrivate} on C{directory}'s status C{info} (from C{lstat}, or
+    C{fstat} of a descriptor opened without following a link).
+    """
+    uid = os.geteuid() if uid is None else uid
     if not stat.S_ISDIR(info.st_mode):
         raise UnsafeSocketDirectory(
             "socket directory {} is not a directory".format(directory))
@@ -176,17 +184,8 @@ def removeStale(runtimeDirectory, name=None):
             continue
         if name is None:
             continue
-        path = os.path.join(directory, name + ".sock")
-        try:
-            checkPrivate(directory)
-            if os.listdir(directory) not in ([], [name + ".sock"]):
-                continue
-            if os.path.lexists(path) and _listening(path):
-                continue
-            removeSocketDirectory(directory, path)
-        except (UnsafeSocketDirectory, OSError):
-            continue
-        removed.append(directory)
+        if _sweep(directory, name + ".sock"):
+            removed.append(directory)
     return removed
 
 
@@ -208,19 +207,65 @@ def _removeStaleTemp(link, suffix):
     if target != os.path.join(os.path.abspath(tempfile.gettempdir()),
                               TEMP_PREFIX + suffix):
         return None
-    path = os.path.join(target, "worker.sock")
+    if os.path.lexists(target) and not _sweep(target, "worker.sock"):
+        return None
     try:
-        if os.path.lexists(target):
-            checkPrivate(target)
-            if os.listdir(target) not in ([], ["worker.sock"]):
-                return None
-            if os.path.lexists(path) and _listening(path):
-                return None
-            removeSocketDirectory(target, path)
         os.unlink(link)
-    except (UnsafeSocketDirectory, OSError):
+    except OSError:
         return None
     return target
+
+
+def _sweep(directory, socketName):
+    """
+    Remove socket directory C{directory} when it is ours (L{checkPrivate}),
+    holds nothing but C{socketName}, and nobody listens on that.
+
+    The checks, the probe and the socket's removal all go through one
+    descriptor of the directory, opened without following a link: a
+    directory renamed and replaced (by a link to another, say) after the
+    check is not the one emptied. At worst the last step, removing the
+    now empty directory by its path, removes someone's empty directory
+    put there in its place.
+
+    @return: whether it was removed (or found gone meanwhile).
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        _checkInfo(directory, os.fstat(fd))
+        entries = os.listdir(fd)
+        if entries not in ([], [socketName]):
+            return False
+        if entries and _listening(_through(fd, directory, socketName)):
+            return False
+        if entries:
+            os.unlink(socketName, dir_fd=fd)
+    except (UnsafeSocketDirectory, OSError):
+        return False
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def _through(fd, directory, name):
+    """
+    @return: a path to entry C{name} of the directory open as C{fd} that
+        does not depend on C{directory}'s name staying its (through
+        C{/proc/self/fd}), or its path under C{directory} without procfs.
+    """
+    proc = "/proc/self/fd/{}".format(fd)
+    if os.path.isdir(proc):
+        return os.path.join(proc, name)
+    return os.path.join(directory, name)
 
 
 def _listening(path):

@@ -182,6 +182,38 @@ class DirectoryTests(SynchronousTestCase):
         self.assertEqual(sorted(os.listdir(run)), sorted(
             os.path.basename(d) for d in (live, full, open_, other)))
 
+    def test_staleSwappedAfterCheck(self):
+        """
+        A stale directory renamed and replaced by a link to another
+        directory after it was checked (a world-writable temporary
+        directory without the sticky bit lets anyone do that) is not the
+        one emptied: the socket of the directory that link names stays.
+        """
+        from cocaine.engine import sockets
+        run = self.shortRuntime()
+        dead, deadPath = makeSocketDirectory(run, "echo")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(deadPath)
+        victim = tempfile.mkdtemp(prefix="cv-")
+        self.addCleanup(shutil.rmtree, victim, True)
+        kept = os.path.join(victim, "echo.sock")
+        with open(kept, "w"):
+            pass
+        moved = dead + "-moved"
+        self.addCleanup(shutil.rmtree, moved, True)
+        probe = sockets._listening
+
+        def swapThenProbe(path):
+            # between the checks and the removal
+            os.rename(dead, moved)
+            os.symlink(victim, dead)
+            self.addCleanup(os.unlink, dead)
+            return probe(path)
+        self.patch(sockets, "_listening", swapThenProbe)
+        self.assertEqual(removeStale(run, "echo"), [])
+        self.assertTrue(os.path.exists(kept))
+        self.assertEqual(os.listdir(moved), [])
+
     def test_checkRefusesOpenMode(self):
         os.mkdir("open")
         os.chmod("open", 0o755)
