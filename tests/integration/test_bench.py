@@ -5,8 +5,10 @@ The benchmarks run (on a tiny size); their figures are not judged here.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import psutil
 from twisted.trial.unittest import SkipTest, TestCase
@@ -14,7 +16,26 @@ from twisted.trial.unittest import SkipTest, TestCase
 from tests.integration.node import ROOT, environment
 
 
-class BenchmarkRunsTests(TestCase):
+class _OwnTemporaryDirectory:
+    """
+    Each benchmark runs with C{TMPDIR} a directory of the test's own,
+    removed after it: what a benchmark leaves there for its user (the
+    JSON and charts of a C{--quick} run, a node's directory) does not
+    pile up in C{/tmp} run after run.
+    """
+
+    def environment(self):
+        directory = tempfile.mkdtemp(prefix="cocaine-bt-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        # as /tmp: the servers some benchmarks start run as their own
+        # users (PostgreSQL's as postgres) and make their directories here
+        os.chmod(directory, 0o1777)
+        env = environment()
+        env["TMPDIR"] = directory
+        return env
+
+
+class BenchmarkRunsTests(_OwnTemporaryDirectory, TestCase):
     """
     C{python -m bench --quick} prints the machine and the side-by-side
     table.
@@ -26,7 +47,8 @@ class BenchmarkRunsTests(TestCase):
     def test_quickRun(self):
         result = subprocess.run(
             [sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=1400)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=1400)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("machine: ", result.stdout)
         self.assertIn("| workload | ours: storage.read via node | floor: "
@@ -42,7 +64,8 @@ class BenchmarkRunsTests(TestCase):
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.paths", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=600)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=600)
         self.assertEqual(result.returncode, 0, result.stderr)
         if "skipped" in result.stdout:
             raise SkipTest(result.stdout.strip())
@@ -57,7 +80,8 @@ class BenchmarkRunsTests(TestCase):
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.apps", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=240)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=240)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("machine: ", result.stdout)
         self.assertIn("| workload | ours: echo app via node | floor: bare "
@@ -80,7 +104,8 @@ class BenchmarkRunsTests(TestCase):
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.services", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=300)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=300)
         self.assertEqual(result.returncode, 0, result.stderr)
         if "bench.services skipped:" in result.stdout:
             raise SkipTest(result.stdout.strip())
@@ -103,7 +128,8 @@ class BenchmarkRunsTests(TestCase):
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.cluster", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=240)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=240)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("machine: ", result.stdout)
         self.assertIn("| workload | ours | target |", result.stdout)
@@ -140,7 +166,8 @@ class BenchmarkRunsTests(TestCase):
             before = f.read()
         result = subprocess.run(
             [sys.executable, "-m", "bench.compare", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=1400)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=1400)
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         out = result.stdout
         self.assertNotIn("Traceback", out + result.stderr)
@@ -177,7 +204,8 @@ class BenchmarkRunsTests(TestCase):
         """
         result = subprocess.run(
             [sys.executable, "-m", "bench.mesh", "--quick"], cwd=ROOT,
-            env=environment(), capture_output=True, text=True, timeout=240)
+            env=self.environment(), capture_output=True, text=True,
+            timeout=240)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
         if "bench.mesh skipped:" in result.stdout:
@@ -193,7 +221,7 @@ class BenchmarkRunsTests(TestCase):
             self.assertIn(row, result.stdout)
 
 
-class HttpBenchmarkRunsTests(TestCase):
+class HttpBenchmarkRunsTests(_OwnTemporaryDirectory, TestCase):
     """
     C{python -m bench.http --quick} and C{python -m bench.httpservers
     --quick} print the machine and their tables with figures, write their
@@ -207,7 +235,7 @@ class HttpBenchmarkRunsTests(TestCase):
         out = os.path.abspath(self.mktemp())
         result = subprocess.run(
             [sys.executable, "-m", module, "--quick", "--json", out],
-            cwd=ROOT, env=environment(), capture_output=True, text=True,
+            cwd=ROOT, env=self.environment(), capture_output=True, text=True,
             timeout=1100)
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         self.assertNotIn("Traceback", result.stdout + result.stderr)
