@@ -63,10 +63,11 @@ MACHINES = [
      "PgConnectionMachine",
      "One connection of the `postgres` storage backend: statements wait "
      "while libpq connects (failed when it cannot, within the timeout), "
-     "then go pipelined while `open`; lost (the server closed it, or its "
-     "first statement did not answer in time), what it had in flight is "
-     "sent once more on another connection; closing lets what is in "
-     "flight answer first."),
+     "then go pipelined while `open`; when the server closes it, what it "
+     "had in flight is sent once more on another connection; when a "
+     "statement waited longer than the timeout (a `tick`), everything in "
+     "flight fails and it is dropped; closing lets what is in flight "
+     "answer first."),
     ("Jabber connection", "cocaine.jabber.connection", "ConnectionMachine",
      "A `jabber` service's XMPP account: connecting, negotiating the "
      "stream (STARTTLS, SASL, binding), online, or waiting to retry with "

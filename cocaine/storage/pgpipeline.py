@@ -6,21 +6,24 @@ and written by the reactor itself: no thread, no blocking call.
 Each connection (L{PgConnection}) runs in libpq's pipeline mode: a
 statement is sent without waiting for the answers of the ones before it,
 followed by a sync, so each statement is a transaction of its own
-(autocommit) and an error fails that statement alone. The statements a
-turn of the reactor sends to one connection leave in one write; their
-answers come back in order. The runner opens up to C{size} connections,
-a new one when every open one has L{SPREAD} statements waiting.
+(autocommit) and an error fails that statement alone. libpq sends each
+statement at its sync (a sync flushes); what the socket does not take
+leaves when it is writable. The answers come back in order. The runner
+opens up to C{size} connections, a new one when every open one has
+L{SPREAD} statements waiting.
 
 What the thread pool runner (L{cocaine.storage.pgthreads}) guarantees
 holds here too:
 
   - the Deferred of every call fires within C{timeout} seconds, whatever
-    the server does: the connection's first statement waiting longer
-    fails as not answered in time and the connection is dropped (the
-    statements behind it are tried once more on a fresh one);
+    the server does: when a statement of a connection has waited that
+    long, every statement the connection has in flight fails as not
+    answered in time and the connection is dropped. They are not sent
+    again: the server may still run them when it wakes;
   - a connection the server closed (a restart) is dropped and the
     statements it had in flight are tried once more on a fresh one, so
-    the first calls after a restart do not fail for nothing;
+    the first calls after a restart do not fail for nothing (within
+    their first deadline);
   - a server that cannot be reached fails the call with
     L{BackendUnavailable} naming it, and the outage is logged once;
   - the server's own statement timeout (C{statement_timeout}) is the
@@ -32,11 +35,13 @@ resolver may be slow to answer.
 """
 
 import os
+import struct
 from collections import deque
 from typing import Protocol
 
+import psycopg
 from automat import TypeMachineBuilder
-from psycopg import OperationalError, pq
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
@@ -56,10 +61,13 @@ MAX_STATEMENTS = 256
 
 _POLL_OK, _POLL_READING, _POLL_FAILED = (
     pq.PollingStatus.OK, pq.PollingStatus.READING, pq.PollingStatus.FAILED)
-_TUPLES_OK, _COMMAND_OK, _FATAL, _SYNC, _ABORTED = (
-    pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK,
-    pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.PIPELINE_SYNC,
+_TUPLES_OK, _SYNC, _ABORTED = (
+    pq.ExecStatus.TUPLES_OK, pq.ExecStatus.PIPELINE_SYNC,
     pq.ExecStatus.PIPELINE_ABORTED)
+#: a statement's answer that fails it, and those that carry no rows
+_FAILED = frozenset([pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE,
+                     _ABORTED])
+_EMPTY = frozenset([pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY])
 _SQLSTATE = pq.DiagnosticField.SQLSTATE
 _PRIMARY = pq.DiagnosticField.MESSAGE_PRIMARY
 _BINARY = pq.Format.BINARY
@@ -119,13 +127,16 @@ class PgConnectionInputs(Protocol):
 
     def lost(self, reason: str, retry: bool) -> None:
         """
-        The connection failed, the server closed it, or its first
-        statement did not answer in time; the statements in flight are
-        sent again on another connection if C{retry}, once each.
+        The connection failed, the server closed it, or a statement did
+        not answer in time; the statements it still holds are sent again
+        on another connection if C{retry}, once each.
         """
 
     def drained(self) -> None:
         "The last statement in flight answered."
+
+    def tick(self) -> None:
+        "The timer fired: a deadline (connecting, or a statement's) is due."
 
     def close(self) -> None:
         "The runner stops."
@@ -155,7 +166,7 @@ class PgConnection:
         self.queued = []
         self._fd = -1
         self._reading = self._writing = False
-        self._flushing = None
+        self.connectBy = None
         self._timer = None
         self.reason = None
         self.closedDeferreds = []
@@ -195,17 +206,17 @@ class PgConnection:
 
     def connectionLost(self, reason):
         # the reactor dropped the descriptor: the socket hung up or failed
-        # (or a read raised); libpq says why when it reads it
+        # (or a read raised). libpq reads why, or (connecting) goes on to
+        # the dsn's next address with a new socket.
         self._reading = self._writing = False
         self.machine.readable()
-        if self.machine.stateName() != "closed":
+        if self.machine.stateName() in ("open", "closing"):
             self.machine.lost(reason.getErrorMessage(), True)
         self.runner._deliver()
 
-    def _connectTimedOut(self):
+    def _tick(self):
         self._timer = None
-        self.machine.lost("it did not answer within {} s".format(
-            self.runner.timeout), False)
+        self.machine.tick()
         self.runner._deliver()
 
     def _follow(self, socket):
@@ -230,6 +241,24 @@ class PgConnection:
             self._writing = write
             (reactor.addWriter if write else reactor.removeWriter)(self)
 
+    def _wake(self, when):
+        """
+        Have the timer fire at C{when} (the reactor's seconds) at the
+        latest.
+        """
+        timer = self._timer
+        if timer is not None:
+            if timer.getTime() <= when:
+                return
+            timer.cancel()
+        self._timer = self.reactor.callLater(
+            max(when - self.reactor.seconds(), 0), self._tick)
+
+    def _timedOut(self):
+        return BackendUnavailable("storage: {} did not answer within {} s"
+                                  .format(self.runner.server,
+                                          self.runner.timeout))
+
     # -- what the outputs do -------------------------------------------------
 
     def _startConnecting(self, inputs):
@@ -239,8 +268,8 @@ class PgConnection:
         if pgconn.status == pq.ConnStatus.BAD:
             inputs.lost(_text(pgconn.error_message), False)
             return
-        self._timer = self.reactor.callLater(runner.timeout,
-                                             self._connectTimedOut)
+        self.connectBy = self.reactor.seconds() + runner.timeout
+        self._wake(self.connectBy)
         # libpq's rule: poll as if the socket were writable first
         self._follow(pgconn.socket)
         self._watch(False, True)
@@ -261,14 +290,30 @@ class PgConnection:
 
     def _queue(self, call):
         self.queued.append(call)
-        timer = self._timer
-        if timer is not None and call.deadline < timer.getTime():
-            # a statement sent again keeps its first deadline
-            timer.reset(max(call.deadline - self.reactor.seconds(), 0))
+        # a statement sent again keeps its first deadline
+        self._wake(call.deadline)
+
+    def _tickConnecting(self, inputs):
+        now = self.reactor.seconds()
+        if now >= self.connectBy:
+            inputs.lost("it did not answer within {} s".format(
+                self.runner.timeout), False)
+            return
+        waiting = []
+        for call in self.queued:
+            if call.deadline <= now:
+                # sent again after a lost connection, with little time left
+                call.outcome = self._timedOut()
+                self.runner._done(call)
+            else:
+                waiting.append(call)
+        self.queued = waiting
+        self._wake(min([self.connectBy] + [c.deadline for c in waiting]))
 
     def _startPipeline(self):
-        self._timer.cancel()
-        self._timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         pgconn = self.pgconn
         pgconn.nonblocking = 1
         pgconn.enter_pipeline_mode()
@@ -282,57 +327,78 @@ class PgConnection:
         try:
             pgconn.send_query_params(call.command, call.values, call.types,
                                      call.formats, _BINARY)
-            pgconn.pipeline_sync()
-        except OperationalError as e:
-            self.queued.append(call)
-            self.machine.lost(_firstLine(e), True)
+        except (psycopg.Error, ValueError, TypeError) as e:
+            if pgconn.status == pq.ConnStatus.BAD:
+                self.queued.append(call)
+                self.machine.lost(_firstLine(e), True)
+                return
+            # this statement alone could not be sent (too many parameters)
+            call.outcome = SystemError_("storage: {} failed: {}".format(
+                self.runner.server, _firstLine(e)))
+            self.runner._done(call)
             return
         self.inflight.append(call)
-        if self._flushing is None:
-            # everything this turn sends leaves in one write
-            self._flushing = self.reactor.callLater(0, self._flush)
-        if self._timer is None:
-            self._timer = self.reactor.callLater(
-                call.deadline - self.reactor.seconds(), self._checkDeadline)
-
-    def _flush(self):
-        self._flushing = None
-        if self.pgconn is None:
+        try:
+            # a sync sends what is queued (libpq flushes at each)
+            pgconn.pipeline_sync()
+            more = pgconn.flush()
+        except psycopg.Error as e:
+            self.machine.lost(_firstLine(e), True)
             return
+        if more:
+            self._watch(True, True)
+        timer = self._timer
+        if timer is None or call.deadline < timer.getTime():
+            self._wake(call.deadline)
+
+    def _flush(self, inputs):
         try:
             more = self.pgconn.flush()
-        except OperationalError as e:
-            self.machine.lost(_firstLine(e), True)
-            self.runner._deliver()
+        except psycopg.Error as e:
+            inputs.lost(_firstLine(e), True)
             return
         self._watch(True, bool(more))
 
-    def _checkDeadline(self):
-        self._timer = None
+    def _tickOpen(self, inputs):
         if not self.inflight:
             return
-        first = self.inflight[0]
         now = self.reactor.seconds()
-        if first.deadline > now:
-            self._timer = self.reactor.callLater(first.deadline - now,
-                                                 self._checkDeadline)
+        first = min(call.deadline for call in self.inflight)
+        if first > now:
+            self._wake(first)
             return
-        # the answers come in order: all behind it wait as well
-        self.inflight.popleft()
-        first.outcome = BackendUnavailable(
-            "storage: {} did not answer within {} s".format(
-                self.runner.server, self.runner.timeout))
-        self.runner._done(first)
-        self.machine.lost("a statement did not answer in time", True)
-        self.runner._deliver()
+        # the answers come in order: the connection is stuck, and what it
+        # was sent may still run when the server wakes, so nothing of it
+        # is sent again elsewhere
+        calls = list(self.inflight)
+        self.inflight.clear()
+        for call in calls:
+            call.outcome = self._timedOut()
+            self.runner._done(call)
+        inputs.lost("a statement did not answer within {} s".format(
+            self.runner.timeout), False)
 
     def _readAnswers(self, inputs):
         pgconn = self.pgconn
         try:
             pgconn.consume_input()
-        except OperationalError as e:
+        except psycopg.Error as e:
             inputs.lost(_firstLine(e), True)
             return
+        try:
+            self._handleResults(inputs)
+        except Exception:
+            # a fault of ours: what this connection holds fails, and the
+            # reactor goes on
+            log.failure("storage: reading the answers of {server} failed",
+                        server=self.runner.server)
+            inputs.lost("its answers could not be read", False)
+            return
+        if pgconn.status == pq.ConnStatus.BAD:
+            inputs.lost(_text(pgconn.error_message), True)
+
+    def _handleResults(self, inputs):
+        pgconn = self.pgconn
         inflight = self.inflight
         done = self.runner._done
         ends = 0
@@ -349,26 +415,28 @@ class PgConnection:
             if status == _SYNC:
                 done(inflight.popleft())
             elif status == _TUPLES_OK:
-                inflight[0].outcome = loadRows(result)
-            elif status == _COMMAND_OK:
-                pass
-            else:
+                try:
+                    inflight[0].outcome = loadRows(result)
+                except (ValueError, struct.error) as e:
+                    inflight[0].outcome = SystemError_(
+                        "storage: {} failed: its answer could not be read: "
+                        "{}".format(self.runner.server, e))
+            elif status in _FAILED:
                 inflight[0].outcome = self.runner._failure(result)
-        if pgconn.status == pq.ConnStatus.BAD:
-            inputs.lost(_text(pgconn.error_message), True)
-
-    def _writeMore(self, inputs):
-        self._flush()
+            elif status not in _EMPTY:
+                # COPY, or anything else no statement of ours asks for
+                inputs.lost("unexpected answer {}".format(
+                    pq.ExecStatus(status).name), False)
+                return
 
     def _release(self, reason, retry):
         """
         Let go of the socket and of every statement: sent again once if
         C{retry}, failed otherwise.
         """
-        for delayed in (self._timer, self._flushing):
-            if delayed is not None and delayed.active():
-                delayed.cancel()
-        self._timer = self._flushing = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.reason = reason
         self._watch(False, False)
         if self.pgconn is not None:
@@ -384,6 +452,7 @@ class PgConnection:
         for call in calls:
             if retry and not call.retried:
                 call.retried = True
+                call.outcome = []
                 self.runner._submit(call)
             else:
                 call.outcome = self.runner._unavailable(reason)
@@ -440,6 +509,17 @@ def _queue(inputs, connection, call):
     connection._queue(call)
 
 
+@_connecting.upon(PgConnectionInputs.tick).loop()
+def _connectingDue(inputs, connection):
+    connection._tickConnecting(inputs)
+
+
+@_open.upon(PgConnectionInputs.tick).loop()
+@_closing.upon(PgConnectionInputs.tick).loop()
+def _statementsDue(inputs, connection):
+    connection._tickOpen(inputs)
+
+
 @_open.upon(PgConnectionInputs.submit).loop()
 def _sendNow(inputs, connection, call):
     connection._send(call)
@@ -460,7 +540,7 @@ def _readToTheEnd(inputs, connection):
 @_open.upon(PgConnectionInputs.writable).loop()
 @_closing.upon(PgConnectionInputs.writable).loop()
 def _write(inputs, connection):
-    connection._writeMore(inputs)
+    connection._flush(inputs)
 
 
 @_connecting.upon(PgConnectionInputs.lost).to(_closed)
@@ -494,9 +574,11 @@ def _refuse(inputs, connection, call):
 
 _open.upon(PgConnectionInputs.drained).loop().returns(None)
 _closing.upon(PgConnectionInputs.close).loop().returns(None)
+_new.upon(PgConnectionInputs.tick).loop().returns(None)
 for _input in (PgConnectionInputs.readable, PgConnectionInputs.writable,
                PgConnectionInputs.lost, PgConnectionInputs.drained,
-               PgConnectionInputs.close, PgConnectionInputs.connected):
+               PgConnectionInputs.close, PgConnectionInputs.connected,
+               PgConnectionInputs.tick):
     _closed.upon(_input).loop().returns(None)
 
 PgConnectionMachine = build(_builder)
@@ -526,6 +608,7 @@ class PipelinedRunner:
         self.timeout = timeout
         self.conninfo = _conninfo(dsn, timeout)
         self._connections = []
+        self._closing = []
         self._answered = deque()
         self._statements = {}
         self._started = False
@@ -543,7 +626,9 @@ class PipelinedRunner:
         """
         self._started = False
         waiting = []
-        for connection in list(self._connections):
+        closing, self._connections = self._connections, []
+        self._closing.extend(closing)
+        for connection in closing:
             d = Deferred()
             connection.closedDeferreds.append(d)
             waiting.append(d)
@@ -600,8 +685,9 @@ class PipelinedRunner:
         best.machine.submit(call)
 
     def _forget(self, connection):
-        if connection in self._connections:
-            self._connections.remove(connection)
+        for connections in (self._connections, self._closing):
+            if connection in connections:
+                connections.remove(connection)
 
     def _done(self, call):
         """
@@ -658,15 +744,18 @@ class PipelinedRunner:
 
 def _conninfo(dsn, timeout):
     """
-    @return: the conninfo bytes libpq connects with: C{dsn}, with TCP
-        keepalives, a TCP user timeout and the statement timeout of
-        C{timeout} seconds unless it sets them.
+    @return: the conninfo bytes libpq connects with: C{dsn}, with UTF-8 as
+        the client encoding, TCP keepalives, a TCP user timeout and the
+        statement timeout of C{timeout} seconds unless it sets them.
     """
     given = conninfo_to_dict(dsn)
     extra = {}
     if "keepalives" not in given:
         extra.update(keepalives=1, keepalives_idle=5, keepalives_interval=2,
                      keepalives_count=3)
+    if "client_encoding" not in given:
+        # what the parameters are sent in and the answers read in
+        extra["client_encoding"] = "UTF8"
     if "tcp_user_timeout" not in given:
         extra["tcp_user_timeout"] = int(timeout * 1000)
     options = given.get("options") or ""

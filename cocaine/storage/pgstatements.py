@@ -66,6 +66,7 @@ def encodeParams(params):
         strings (a C{text[]}) as text whose type the server infers, and
         L{None} as NULL.
     @raise TypeError: a value of another type, naming it.
+    @raise ValueError: text holding NUL (PostgreSQL text cannot).
     """
     values, types, formats = [], [], []
     for value in params:
@@ -76,6 +77,10 @@ def encodeParams(params):
             continue
         kind = type(value)
         if kind is str:
+            if "\0" in value:
+                # libpq sends text as a C string: it would end there
+                raise ValueError("statement parameter {} holds NUL: {!r}"
+                                 .format(len(values) + 1, value))
             values.append(value.encode("utf-8"))
             types.append(0)
             formats.append(0)
@@ -92,6 +97,9 @@ def encodeParams(params):
             types.append(0)
             formats.append(0)
         elif kind in (list, tuple) and all(type(i) is str for i in value):
+            if any("\0" in item for item in value):
+                raise ValueError("statement parameter {} holds NUL: {!r}"
+                                 .format(len(values) + 1, value))
             values.append(arrayLiteral(value).encode("utf-8"))
             types.append(0)
             formats.append(0)

@@ -16,6 +16,7 @@ import psycopg
 from twisted.internet import reactor
 from twisted.internet.defer import (
     CancelledError, Deferred, fail, gatherResults, succeed)
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
@@ -279,6 +280,82 @@ class PipelineTests(TestCase):
             with self.assertRaises(CancelledError):
                 await d
             self.assertEqual(await self.runner.execute("SELECT 7"), [(7,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_unsendableFailsAlone(self):
+        """
+        A statement libpq refuses to send (too many parameters) fails
+        alone; the connection serves the calls around it.
+        """
+        async def go():
+            first = self.runner.execute("SELECT 1")
+            bad = self._failed(self.runner.execute(
+                "SELECT 1", tuple(range(70000))))
+            self.assertEqual(await first, [(1,)])
+            outcome = await bad
+            self.assertIsInstance(outcome[1], SystemError_)
+            self.assertIn("65535", str(outcome[1]))
+            self.assertEqual(await self.runner.execute("SELECT 2"), [(2,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_copyRefused(self):
+        """
+        A statement that starts a COPY (nothing of ours sends one) fails
+        and drops its connection instead of holding the reactor; the next
+        call is served.
+        """
+        async def go():
+            outcome = await self._failed(self.runner.execute(
+                "COPY (SELECT 1) TO STDOUT"))
+            self.assertIsInstance(outcome[1], BackendUnavailable)
+            self.assertIn("unexpected answer COPY_OUT", str(outcome[1]))
+            self.assertEqual(await self.runner.execute("SELECT 3"), [(3,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_nextAddress(self):
+        """
+        A dsn naming two addresses connects to the second when the first
+        refuses, as libpq does.
+        """
+        dsn = "host=127.0.0.1,127.0.0.1 port=9,{} user=cocaine " \
+              "dbname=cocaine".format(self.server.port)
+        storage = PostgresStorage(reactor, dsn, table="pipelined", size=1,
+                                  timeout=5)
+        self.addCleanup(storage.stopService)
+
+        async def go():
+            await storage.startService()
+            self.assertEqual(await storage.runner.execute("SELECT 4"),
+                             [(4,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_terminatedThenRetried(self):
+        """
+        A write whose backend is terminated while it waits (an
+        administrator, a pooler) is sent again on a fresh connection, and
+        its success is what the caller gets: not the first attempt's
+        error.
+        """
+        async def go():
+            await self.storage.write("c", "locked", b"old", [])
+            holder = psycopg.connect(self.server.dsn())
+            self.addCleanup(holder.close)
+            holder.execute("SELECT * FROM pipelined WHERE key = 'locked' "
+                           "FOR UPDATE")
+            write = self.storage.write("c", "locked", b"new", [])
+            [connection] = self.runner._connections
+            backend = connection.pgconn.backend_pid
+            # wait until the write waits on the row's lock
+            for _ in range(100):
+                if self.server.sql(
+                        "SELECT wait_event_type FROM pg_stat_activity "
+                        "WHERE pid = %s", (backend,)) == [("Lock",)]:
+                    break
+                await deferLater(reactor, 0.02)
+            self.server.sql("SELECT pg_terminate_backend(%s)", (backend,))
+            holder.commit()
+            await write
+            self.assertEqual(await self.storage.read("c", "locked"), b"new")
         return Deferred.fromCoroutine(go())
 
     def test_stopLetsInFlightAnswer(self):

@@ -71,6 +71,15 @@ class ParamsTests(SynchronousTestCase):
         self.assertEqual(arrayLiteral(['a"b', "c\\d", "e,{f}", ""]),
                          '{"a\\"b","c\\\\d","e,{f}",""}')
 
+    def test_nulRefused(self):
+        """
+        Text holding NUL is refused, naming the parameter: libpq would
+        send it cut short.
+        """
+        e = self.assertRaises(ValueError, encodeParams, ["a", "b\0c"])
+        self.assertIn("parameter 2", str(e))
+        self.assertRaises(ValueError, encodeParams, [["x\0"]])
+
     def test_otherTypeRefused(self):
         """
         A parameter of another type fails, naming the type.
@@ -133,6 +142,7 @@ class ConninfoTests(SynchronousTestCase):
         self.assertEqual(params["keepalives"], "1")
         self.assertEqual(params["tcp_user_timeout"], "2500")
         self.assertEqual(params["options"], "-c statement_timeout=2500")
+        self.assertEqual(params["client_encoding"], "UTF8")
         self.assertEqual(params["host"], "127.0.0.1")
 
     def test_kept(self):
