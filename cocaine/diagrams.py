@@ -59,7 +59,7 @@ MACHINES = [
      "A mesh requester: requests queue while it is stopped or has no "
      "responder linked, and go to a linked responder while `serving`; "
      "stopping fails what is queued or in flight."),
-    ("PostgreSQL connection", "cocaine.storage.pgpipeline",
+    ("PostgreSQL connection", "cocaine.storage.pgconnection",
      "PgConnectionMachine",
      "One connection of the `postgres` storage backend: statements wait "
      "while libpq connects (failed when it cannot, within the timeout), "

@@ -79,8 +79,8 @@ def encodeParams(params):
         if kind is str:
             if "\0" in value:
                 # libpq sends text as a C string: it would end there
-                raise ValueError("statement parameter {} holds NUL: {!r}"
-                                 .format(len(values) + 1, value))
+                raise ValueError("statement parameter {} holds NUL"
+                                 .format(len(values) + 1))
             values.append(value.encode("utf-8"))
             types.append(0)
             formats.append(0)
@@ -98,8 +98,8 @@ def encodeParams(params):
             formats.append(0)
         elif kind in (list, tuple) and all(type(i) is str for i in value):
             if any("\0" in item for item in value):
-                raise ValueError("statement parameter {} holds NUL: {!r}"
-                                 .format(len(values) + 1, value))
+                raise ValueError("statement parameter {} holds NUL"
+                                 .format(len(values) + 1))
             values.append(arrayLiteral(value).encode("utf-8"))
             types.append(0)
             formats.append(0)

@@ -358,6 +358,29 @@ class PipelineTests(TestCase):
             self.assertEqual(await self.storage.read("c", "locked"), b"new")
         return Deferred.fromCoroutine(go())
 
+    def test_lateRetryFailsAlone(self):
+        """
+        A statement sent again after a lost connection keeps its first
+        deadline: past it, it fails alone, and the statements sharing its
+        new connection answer (the connection is stuck only when its
+        oldest statement waited the whole timeout).
+        """
+        from cocaine.storage.pgconnection import Call
+        from cocaine.storage.pgstatements import compile
+
+        async def go():
+            fresh = self.runner.execute("SELECT 1 FROM pg_sleep(0.4)")
+            late = Call(compile("SELECT 2 FROM pg_sleep(0.6)"), [], [], [],
+                        reactor.seconds() + 0.1)
+            late.retried = True
+            self.runner._submit(late)
+            outcome = await self._failed(late.deferred)
+            self.assertIn("did not answer within 10 s", str(outcome[1]))
+            self.assertEqual(await fresh, [(1,)])
+            self.assertEqual(await self.runner.execute("SELECT 3"), [(3,)])
+            self.assertEqual(len(self.runner._connections), 1)
+        return Deferred.fromCoroutine(go())
+
     def test_stopLetsInFlightAnswer(self):
         """
         Stopping the backend while a statement runs lets it answer; the

@@ -13,7 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import BackendUnavailable, SystemError_
 from cocaine.storage import pgpipeline
-from cocaine.storage.pgpipeline import Call, PipelinedRunner, _conninfo
+from cocaine.storage.pgconnection import Call
+from cocaine.storage.pgpipeline import PipelinedRunner, _conninfo
 from cocaine.storage.pgstatements import (
     BYTEA, arrayLiteral, compile, encodeParams, loadRows)
 
@@ -147,12 +148,14 @@ class ConninfoTests(SynchronousTestCase):
 
     def test_kept(self):
         """
-        What the dsn sets is kept; other options are kept beside the
+        What the dsn sets is kept, but for the client encoding (the
+        parameters are sent in UTF-8); other options are kept beside the
         statement timeout.
         """
         params = conninfo_to_dict(_conninfo(
-            DSN + "?keepalives=0&tcp_user_timeout=9&options=-c%20a%3Db",
-            1).decode())
+            DSN + "?keepalives=0&tcp_user_timeout=9&options=-c%20a%3Db"
+            "&client_encoding=LATIN1", 1).decode())
+        self.assertEqual(params["client_encoding"], "UTF8")
         self.assertEqual(params["keepalives"], "0")
         self.assertEqual(params["tcp_user_timeout"], "9")
         self.assertEqual(params["options"],
