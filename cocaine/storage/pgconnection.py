@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from cocaine.errors import BackendUnavailable, SystemError_
 from cocaine.statemachine import build, nameStates
 from cocaine.storage.pgstatements import loadRows
+from cocaine.storage.pgthreads import firstLine
 
 log = Logger()
 
@@ -37,6 +38,7 @@ _FAILED = frozenset([pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE,
                      pq.ExecStatus.PIPELINE_ABORTED])
 _EMPTY = frozenset([pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY])
 _BINARY = pq.Format.BINARY
+
 
 class Call:
     """
@@ -63,7 +65,7 @@ class Call:
         self.deferred = Deferred(self._cancelled)
 
     def _cancelled(self, deferred):
-        # the answer, when it comes, is dropped (see PipelinedRunner._done)
+        # the answer, when it comes, is dropped (PipelinedRunner._fire)
         pass
 
 
@@ -292,11 +294,11 @@ class PgConnection:
         except (psycopg.Error, ValueError, TypeError) as e:
             if pgconn.status == pq.ConnStatus.BAD:
                 self.queued.append(call)
-                self.machine.lost(_firstLine(e), True)
+                self.machine.lost(firstLine(e), True)
                 return
             # this statement alone could not be sent (too many parameters)
             call.outcome = SystemError_("storage: {} failed: {}".format(
-                self.runner.server, _firstLine(e)))
+                self.runner.server, firstLine(e)))
             self.runner._done(call)
             return
         call.sentAt = self.reactor.seconds()
@@ -306,19 +308,17 @@ class PgConnection:
             pgconn.pipeline_sync()
             more = pgconn.flush()
         except psycopg.Error as e:
-            self.machine.lost(_firstLine(e), True)
+            self.machine.lost(firstLine(e), True)
             return
         if more:
             self._watch(True, True)
-        timer = self._timer
-        if timer is None or call.deadline < timer.getTime():
-            self._wake(call.deadline)
+        self._wake(call.deadline)
 
     def _flush(self, inputs):
         try:
             more = self.pgconn.flush()
         except psycopg.Error as e:
-            inputs.lost(_firstLine(e), True)
+            inputs.lost(firstLine(e), True)
             return
         self._watch(True, bool(more))
 
@@ -362,7 +362,7 @@ class PgConnection:
         try:
             pgconn.consume_input()
         except psycopg.Error as e:
-            inputs.lost(_firstLine(e), True)
+            inputs.lost(firstLine(e), True)
             return
         try:
             self._handleResults(inputs)
@@ -454,11 +454,6 @@ def _text(data):
     return text.splitlines()[0] if text else "unknown error"
 
 
-def _firstLine(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 _builder = TypeMachineBuilder(PgConnectionInputs, PgConnection)
 _new = _builder.state("new")
 _connecting = _builder.state("connecting")
@@ -515,7 +510,7 @@ def _read(inputs, connection):
 @_closing.upon(PgConnectionInputs.readable).loop()
 def _readToTheEnd(inputs, connection):
     connection._readAnswers(inputs)
-    if not connection.inflight and connection.pgconn is not None:
+    if not connection.inflight:
         inputs.drained()
 
 

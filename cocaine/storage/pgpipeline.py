@@ -38,15 +38,15 @@ resolver may be slow to answer.
 
 from collections import deque
 
-from psycopg import pq
+from psycopg import errors, pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, SystemError_
 from cocaine.storage.pgconnection import Call, PgConnection, _text
-from cocaine.storage.pgstatements import compile, encodeParams
-from cocaine.storage.pgthreads import describe
+from cocaine.storage.pgstatements import compileStatement, encodeParams
+from cocaine.storage.pgthreads import describe, translate
 
 log = Logger()
 
@@ -59,11 +59,6 @@ MAX_STATEMENTS = 256
 _ABORTED = pq.ExecStatus.PIPELINE_ABORTED
 _SQLSTATE = pq.DiagnosticField.SQLSTATE
 _PRIMARY = pq.DiagnosticField.MESSAGE_PRIMARY
-
-#: SQLSTATE classes of a server that cannot serve now (psycopg's
-#: C{OperationalError}): connection exception, insufficient resources,
-#: operator intervention (a shutdown, a statement timeout), system error
-_UNAVAILABLE = frozenset([b"08", b"53", b"57", b"58"])
 
 
 class PipelinedRunner:
@@ -143,7 +138,7 @@ class PipelinedRunner:
         found = statements.get(key)
         if found is not None and found[0] is statement:
             return found[1]
-        command = compile(statement)
+        command = compileStatement(statement)
         if len(statements) >= MAX_STATEMENTS:
             statements.clear()
         # the statement is kept with it, so its id is not reused meanwhile
@@ -216,12 +211,16 @@ class PipelinedRunner:
         if result.status == _ABORTED:
             return SystemError_("storage: {} failed: the statement was "
                                 "not run".format(self.server))
-        state = result.error_field(_SQLSTATE) or b""
+        state = (result.error_field(_SQLSTATE) or b"").decode("ascii",
+                                                              "replace")
         text = _text(result.error_field(_PRIMARY) or result.error_message)
-        if state[:2] in _UNAVAILABLE:
-            return self._unavailable(text)
-        return SystemError_("storage: {} failed: {}".format(self.server,
-                                                            text))
+        try:
+            # psycopg's class for the SQLSTATE: a server that cannot serve
+            # now (a shutdown, a statement timeout) is its OperationalError
+            kind = errors.lookup(state)
+        except KeyError:
+            kind = errors.DatabaseError
+        return translate(kind(text), self.server, self.timeout)
 
 
 def _conninfo(dsn, timeout):

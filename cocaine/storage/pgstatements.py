@@ -4,7 +4,7 @@ Statements and values as libpq's extended protocol carries them: what
 L{cocaine.storage.pgpipeline} sends and reads, without psycopg's cursors.
 
 A statement is written as for psycopg (C{%s} placeholders, a
-C{psycopg.sql} composition or a string); L{compile} numbers its
+C{psycopg.sql} composition or a string); L{compileStatement} numbers its
 placeholders (C{$1}, C{$2}, ...). Parameters go as text, except bytes,
 which go as binary C{bytea}; results come back in binary and are read by
 their column's type (L{loadRows}).
@@ -26,7 +26,7 @@ _int2, _int4, _int8 = (struct.Struct("!h").unpack, struct.Struct("!i").unpack,
 _uint4 = struct.Struct("!I").unpack
 
 
-def compile(statement):
+def compileStatement(statement):
     """
     @param statement: a string or a C{psycopg.sql} composition with C{%s}
         placeholders (C{%%} for a literal C{%}).

@@ -205,13 +205,17 @@ def translate(error, server, timeout):
                                   .format(server, timeout))
     if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
         return BackendUnavailable("storage: {} is unavailable: {}".format(
-            server, _firstLine(error)))
+            server, firstLine(error)))
     if isinstance(error, psycopg.Error):
         return SystemError_("storage: {} failed: {}".format(
-            server, _firstLine(error)))
+            server, firstLine(error)))
     return error
 
 
-def _firstLine(error):
+def firstLine(error):
+    """
+    @return: the first line of C{error}'s text (its type's name when it
+        has none): what an error message quotes of a database error.
+    """
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

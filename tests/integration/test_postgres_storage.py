@@ -366,11 +366,11 @@ class PipelineTests(TestCase):
         oldest statement waited the whole timeout).
         """
         from cocaine.storage.pgconnection import Call
-        from cocaine.storage.pgstatements import compile
+        from cocaine.storage.pgstatements import compileStatement
 
         async def go():
             fresh = self.runner.execute("SELECT 1 FROM pg_sleep(0.4)")
-            late = Call(compile("SELECT 2 FROM pg_sleep(0.6)"), [], [], [],
+            late = Call(compileStatement("SELECT 2 FROM pg_sleep(0.6)"), [], [], [],
                         reactor.seconds() + 0.1)
             late.retried = True
             self.runner._submit(late)

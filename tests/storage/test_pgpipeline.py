@@ -16,7 +16,7 @@ from cocaine.storage import pgpipeline
 from cocaine.storage.pgconnection import Call
 from cocaine.storage.pgpipeline import PipelinedRunner, _conninfo
 from cocaine.storage.pgstatements import (
-    BYTEA, arrayLiteral, compile, encodeParams, loadRows)
+    BYTEA, arrayLiteral, compileStatement, encodeParams, loadRows)
 
 #: nobody listens there: what the tests' clock decides is what happens
 DSN = "postgresql://cocaine@127.0.0.1:9/cocaine"
@@ -29,7 +29,7 @@ class CompileTests(SynchronousTestCase):
         C{%s} placeholders are numbered in order; C{%%} is a literal C{%}.
         """
         self.assertEqual(
-            compile("SELECT %s, %s WHERE a LIKE 'x%%'"),
+            compileStatement("SELECT %s, %s WHERE a LIKE 'x%%'"),
             b"SELECT $1, $2 WHERE a LIKE 'x%'")
 
     def test_composed(self):
@@ -39,14 +39,14 @@ class CompileTests(SynchronousTestCase):
         """
         statement = sql.SQL("SELECT value FROM {} WHERE key = %s").format(
             sql.Identifier("my table"))
-        self.assertEqual(compile(statement),
+        self.assertEqual(compileStatement(statement),
                          b'SELECT value FROM "my table" WHERE key = $1')
 
     def test_namedRefused(self):
         """
         A named placeholder is refused, naming the statement.
         """
-        e = self.assertRaises(ValueError, compile, "SELECT %(a)s")
+        e = self.assertRaises(ValueError, compileStatement, "SELECT %(a)s")
         self.assertIn("SELECT %(a)s", str(e))
 
 
