@@ -83,6 +83,12 @@ class PgConnectionInputs(Protocol):
     def writable(self) -> None:
         "The socket takes more."
 
+    def resolved(self, attempts: list) -> None:
+        """
+        The dsn's hosts were resolved: C{attempts} are the conninfos to
+        try in turn, each with one address, and where each goes.
+        """
+
     def connected(self) -> None:
         "libpq made the connection."
 
@@ -131,6 +137,11 @@ class PgConnection:
         self._fd = -1
         self._reading = self._writing = False
         self.connectBy = None
+        self.attemptBy = None
+        self.attemptWhere = None
+        self.attemptLimit = None
+        self.attempts = []
+        self.failures = []
         self._timer = None
         self.reason = None
         self.closedDeferreds = []
@@ -227,19 +238,76 @@ class PgConnection:
 
     def _startConnecting(self, inputs):
         runner = self.runner
-        pgconn = self.pgconn = pq.PGconn.connect_start(runner.conninfo)
-        pgconn.notice_handler = _notice
-        if pgconn.status == pq.ConnStatus.BAD:
-            inputs.lost(_text(pgconn.error_message), False)
-            return
         self.connectBy = self.reactor.seconds() + runner.timeout
         self._wake(self.connectBy)
-        # libpq's rule: poll as if the socket were writable first
-        self._follow(pgconn.socket)
-        self._watch(False, True)
+        # host names are resolved aside, not by libpq in the reactor's
+        # thread; the Deferred may fire after this connection closed
+        resolving = runner.resolve()
+        resolving.addCallbacks(self._resolved, self._unresolved)
+
+    def _resolved(self, attempts):
+        self.machine.resolved(attempts)
+        self.runner._deliver()
+
+    def _unresolved(self, failure):
+        self.machine.lost(firstLine(failure.value), False)
+        self.runner._deliver()
+
+    def _firstAttempt(self, inputs, attempts):
+        self.attempts = list(attempts)
+        self._nextAttempt(inputs)
+
+    def _nextAttempt(self, inputs, failure=None):
+        """
+        Give up the attempt under way (that failed with C{failure}, a
+        text naming where it went) and start the next, with its share of
+        the time left; once none is left, the connection is lost with why
+        each failed.
+
+        @return: whether an attempt is under way.
+        """
+        if failure is not None:
+            self.failures.append(failure)
+        self._dropSocket()
+        now = self.reactor.seconds()
+        while self.attempts:
+            (conninfo, where, limit), rest = self.attempts[0], self.attempts[1:]
+            self.attempts = rest
+            pgconn = pq.PGconn.connect_start(conninfo)
+            if pgconn.status == pq.ConnStatus.BAD:
+                self.failures.append(_text(pgconn.error_message))
+                pgconn.finish()
+                continue
+            pgconn.notice_handler = _notice
+            self.pgconn = pgconn
+            if limit is None:
+                # the dsn sets no connect_timeout: each address left gets
+                # an equal share of the time left
+                limit = (self.connectBy - now) / (len(rest) + 1)
+            self.attemptBy = now + limit
+            self.attemptWhere, self.attemptLimit = where, limit
+            self._wake(min(self.attemptBy, self.connectBy))
+            # libpq's rule: poll as if the socket were writable first
+            self._follow(pgconn.socket)
+            self._watch(False, True)
+            return True
+        inputs.lost("; ".join(self.failures) or "no address to connect to",
+                    False)
+        return False
+
+    def _dropSocket(self):
+        self._watch(False, False)
+        if self.pgconn is not None:
+            self.pgconn.finish()
+            self.pgconn = None
+        if self._fd != -1:
+            os.close(self._fd)
+            self._fd = -1
 
     def _pollConnecting(self, inputs):
         pgconn = self.pgconn
+        if pgconn is None:
+            return      # still resolving
         # the socket may change while connecting (another address)
         self._watch(False, False)
         status = pgconn.connect_poll()
@@ -247,7 +315,7 @@ class PgConnection:
             self._follow(pgconn.socket)
             inputs.connected()
         elif status == _POLL_FAILED:
-            inputs.lost(_text(pgconn.error_message), False)
+            self._nextAttempt(inputs, _text(pgconn.error_message))
         else:
             self._follow(pgconn.socket)
             self._watch(status == _POLL_READING, status != _POLL_READING)
@@ -260,9 +328,22 @@ class PgConnection:
     def _tickConnecting(self, inputs):
         now = self.reactor.seconds()
         if now >= self.connectBy:
-            inputs.lost("it did not answer within {} s".format(
-                self.runner.timeout), False)
+            if self.pgconn is None:
+                reason = "its host name was not resolved within {} s".format(
+                    self.runner.timeout)
+            elif self.failures:
+                reason = "; ".join(self.failures + [
+                    "{} did not answer in time".format(self.attemptWhere)])
+            else:
+                reason = "it did not answer within {} s".format(
+                    self.runner.timeout)
+            inputs.lost(reason, False)
             return
+        if self.pgconn is not None and now >= self.attemptBy:
+            if not self._nextAttempt(inputs, "{} did not answer within {:g} s"
+                                     .format(self.attemptWhere,
+                                             self.attemptLimit)):
+                return
         waiting = []
         for call in self.queued:
             if call.deadline <= now:
@@ -272,7 +353,10 @@ class PgConnection:
             else:
                 waiting.append(call)
         self.queued = waiting
-        self._wake(min([self.connectBy] + [c.deadline for c in waiting]))
+        due = [self.connectBy] + [c.deadline for c in waiting]
+        if self.pgconn is not None:
+            due.append(self.attemptBy)
+        self._wake(min(due))
 
     def _startPipeline(self):
         if self._timer is not None:
@@ -417,13 +501,8 @@ class PgConnection:
             self._timer.cancel()
             self._timer = None
         self.reason = reason
-        self._watch(False, False)
-        if self.pgconn is not None:
-            self.pgconn.finish()
-            self.pgconn = None
-        if self._fd != -1:
-            os.close(self._fd)
-            self._fd = -1
+        self.attempts = []
+        self._dropSocket()
         calls = list(self.inflight) + self.queued
         self.inflight.clear()
         self.queued = []
@@ -474,6 +553,11 @@ def _open_(inputs, connection):
 @_connecting.upon(PgConnectionInputs.writable).loop()
 def _poll(inputs, connection):
     connection._pollConnecting(inputs)
+
+
+@_connecting.upon(PgConnectionInputs.resolved).loop()
+def _attempt(inputs, connection, attempts):
+    connection._firstAttempt(inputs, attempts)
 
 
 @_connecting.upon(PgConnectionInputs.connected).to(_open)
@@ -552,7 +636,8 @@ def _refuse(inputs, connection, call):
 _open.upon(PgConnectionInputs.drained).loop().returns(None)
 _closing.upon(PgConnectionInputs.close).loop().returns(None)
 _new.upon(PgConnectionInputs.tick).loop().returns(None)
-for _input in (PgConnectionInputs.readable, PgConnectionInputs.writable,
+for _input in (PgConnectionInputs.resolved,
+               PgConnectionInputs.readable, PgConnectionInputs.writable,
                PgConnectionInputs.lost, PgConnectionInputs.drained,
                PgConnectionInputs.close, PgConnectionInputs.connected,
                PgConnectionInputs.tick):

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.storage.test_pgpipeline -*-
 """
 PostgreSQL statements pipelined on libpq's non-blocking connections, read
-and written by the reactor itself: no thread, no blocking call.
+and written by the reactor itself: no thread of its own, no blocking
+call.
 
 Each connection (L{PgConnection}) runs in libpq's pipeline mode: a
 statement is sent without waiting for the answers of the ones before it,
@@ -31,16 +32,26 @@ holds here too:
   - the server's own statement timeout (C{statement_timeout}) is the
     runner's.
 
-libpq resolves a host name while it starts connecting, in the reactor's
-thread: give an address (or C{hostaddr}) for a server whose name the
-resolver may be slow to answer.
+A connection is made as psycopg's own connections are: the dsn is split
+into one attempt per address (C{psycopg.conninfo.conninfo_attempts},
+which keeps libpq's rules for several hosts, C{target_session_attrs} and
+C{load_balance_hosts}), its host names resolved in the reactor's thread
+pool, as Twisted's resolver does, so that libpq never resolves one in the
+reactor's thread. The attempts are made in turn, each within the dsn's
+C{connect_timeout} or, when it sets none, an equal share of the time
+left: a first host that does not answer leaves time for the next.
 """
+
+import os
+from functools import partial
 
 from collections import deque
 
 from psycopg import errors, pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import (conninfo_attempts, conninfo_to_dict,
+                               make_conninfo, timeout_from_conninfo)
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, SystemError_
@@ -71,12 +82,15 @@ class PipelinedRunner:
         TCP timeout and the statement timeout added unless it sets them).
     """
 
-    def __init__(self, reactor, dsn, size=4, timeout=5.0):
+    def __init__(self, reactor, dsn, size=4, timeout=5.0, splitter=None):
         """
         @param dsn: a libpq connection string or URI.
         @param size: connections at most.
         @param timeout: seconds a call may take in all, connecting
             included.
+        @param splitter: takes the conninfo's parameters and returns a
+            Deferred of its attempts (as C{conninfo_attempts}); by
+            default C{conninfo_attempts} in the reactor's thread pool.
         """
         self.reactor = reactor
         self.dsn = dsn
@@ -84,6 +98,9 @@ class PipelinedRunner:
         self.size = size
         self.timeout = timeout
         self.conninfo = _conninfo(dsn, timeout)
+        if splitter is None:
+            splitter = partial(_inThreadPool, reactor, conninfo_attempts)
+        self._splitter = splitter
         self._connections = []
         self._closing = []
         self._answered = deque()
@@ -93,6 +110,16 @@ class PipelinedRunner:
 
     def start(self):
         self._started = True
+
+    def resolve(self):
+        """
+        @return: a Deferred of the attempts a new connection makes in
+            turn: C{(conninfo, where, limit)}, C{conninfo} naming one
+            address, C{where} naming it in messages, C{limit} the dsn's
+            C{connect_timeout} in seconds, or L{None} when it sets none.
+        """
+        params = conninfo_to_dict(self.conninfo.decode("utf-8"))
+        return self._splitter(params).addCallback(_attempts, params)
 
     def stop(self):
         """
@@ -244,3 +271,30 @@ def _conninfo(dsn, timeout):
         extra["options"] = (options + " -c statement_timeout={:d}".format(
             int(timeout * 1000))).strip()
     return make_conninfo(dsn, **extra).encode("utf-8")
+
+
+def _inThreadPool(reactor, function, *args):
+    return deferToThreadPool(reactor, reactor.getThreadPool(), function,
+                             *args)
+
+
+def _attempts(found, params):
+    """
+    @param found: the attempts C{conninfo_attempts} made of C{params}.
+    @return: L{PipelinedRunner.resolve}'s attempts.
+    """
+    limit = None
+    if params.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT"):
+        # libpq's reading of it: at least 2 s, 0 for none
+        limit = timeout_from_conninfo(params)
+    made = []
+    for attempt in found:
+        host, address = attempt.get("host"), attempt.get("hostaddr")
+        where = host or address or "the default socket"
+        if address and address != where:
+            where += " ({})".format(address)
+        if attempt.get("port"):
+            where += " port {}".format(attempt["port"])
+        made.append((make_conninfo("", **attempt).encode("utf-8"), where,
+                     limit))
+    return made

@@ -8,8 +8,10 @@ recover by themselves; no acknowledged write is lost).
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
@@ -327,6 +329,63 @@ class PipelineTests(TestCase):
             await storage.startService()
             self.assertEqual(await storage.runner.execute("SELECT 4"),
                              [(4,)])
+        return Deferred.fromCoroutine(go())
+
+    def test_hostNameResolvedAside(self):
+        """
+        A host name is resolved outside the reactor's thread, and libpq is
+        given the address (so it resolves nothing itself).
+        """
+        threads = []
+        resolve = socket.getaddrinfo
+
+        def recording(host, *args, **kwargs):
+            if host == "localhost":
+                threads.append(threading.current_thread())
+            return resolve(host, *args, **kwargs)
+        self.patch(socket, "getaddrinfo", recording)
+        dsn = "host=localhost port={} user=cocaine dbname=cocaine".format(
+            self.server.port)
+        storage = PostgresStorage(reactor, dsn, table="pipelined", size=1,
+                                  timeout=5)
+        self.addCleanup(storage.stopService)
+
+        async def go():
+            await storage.startService()
+            self.assertEqual(await storage.runner.execute("SELECT 5"),
+                             [(5,)])
+            [connection] = storage.runner._connections
+            given = {option.keyword: option.val
+                     for option in connection.pgconn.info}
+            self.assertIn(given[b"hostaddr"], (b"127.0.0.1", b"::1"))
+            self.assertTrue(threads)
+            self.assertNotIn(threading.main_thread(), threads)
+        return Deferred.fromCoroutine(go())
+
+    def test_silentFirstHost(self):
+        """
+        A first host that takes the connection and never answers (a
+        listening socket nobody accepts on) leaves time for the next:
+        the call is answered by the second host.
+        """
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        dsn = "host=127.0.0.1,127.0.0.1 port={},{} user=cocaine " \
+              "dbname=cocaine".format(silent.getsockname()[1],
+                                      self.server.port)
+        storage = PostgresStorage(reactor, dsn, table="pipelined", size=1,
+                                  timeout=4)
+        self.addCleanup(storage.stopService)
+
+        async def go():
+            await storage.startService()
+            self.assertEqual(await storage.runner.execute("SELECT 6"),
+                             [(6,)])
+            [connection] = storage.runner._connections
+            self.assertEqual(connection.pgconn.port,
+                             str(self.server.port).encode())
         return Deferred.fromCoroutine(go())
 
     def test_terminatedThenRetried(self):

@@ -4,8 +4,9 @@ L{cocaine.storage.pgpipeline} that need no server (the statements against
 a real PostgreSQL are in C{tests/integration/test_postgres_storage.py}).
 """
 
-from psycopg import pq, sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg import OperationalError, pq, sql
+from psycopg.conninfo import conninfo_attempts, conninfo_to_dict
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.logger import Logger
 from twisted.test.proto_helpers import MemoryReactorClock
@@ -20,6 +21,14 @@ from cocaine.storage.pgstatements import (
 
 #: nobody listens there: what the tests' clock decides is what happens
 DSN = "postgresql://cocaine@127.0.0.1:9/cocaine"
+
+
+def _split(params):
+    """
+    The attempts at once: the tests' hosts are addresses, nothing to
+    resolve.
+    """
+    return succeed(conninfo_attempts(params))
 
 
 class CompileTests(SynchronousTestCase):
@@ -203,7 +212,8 @@ class RunnerTests(SynchronousTestCase):
 
     def setUp(self):
         self.reactor = MemoryReactorClock()
-        self.runner = PipelinedRunner(self.reactor, DSN, size=2, timeout=2)
+        self.runner = PipelinedRunner(self.reactor, DSN, size=2, timeout=2,
+                                      splitter=_split)
         self.runner.start()
         self.addCleanup(self._stop)
 
@@ -244,6 +254,88 @@ class RunnerTests(SynchronousTestCase):
         self.assertEqual(connection.state, "closed")
         self.assertEqual(self.reactor.getWriters(), [])
         self.assertEqual(connection.fileno(), -1)
+
+    def _port(self, connection):
+        return connection.pgconn.port.decode()
+
+    def test_eachAddressItsShare(self):
+        """
+        With several hosts and no C{connect_timeout}, each address gets an
+        equal share of the time left: a first host that does not answer
+        leaves time for the next; when none answers, the call fails
+        naming each.
+        """
+        runner = PipelinedRunner(
+            self.reactor, "host=127.0.0.1,127.0.0.2 port=9,10 user=cocaine "
+            "dbname=cocaine", size=1, timeout=4, splitter=_split)
+        runner.start()
+        d = runner.execute("SELECT 1")
+        [connection] = runner._connections
+        self.assertEqual(self._port(connection), "9")
+        self.reactor.advance(1.9)
+        self.assertEqual(self._port(connection), "9")
+        self.reactor.advance(0.1)
+        self.assertEqual(connection.state, "connecting")
+        self.assertEqual(self._port(connection), "10")
+        self.assertEqual(self.reactor.getWriters(), [connection])
+        self.reactor.advance(2)
+        message = str(self.failureResultOf(d, BackendUnavailable).value)
+        self.assertIn("127.0.0.1 port 9 did not answer within 2 s", message)
+        self.assertIn("127.0.0.2 port 10 did not answer in time", message)
+        self.assertEqual(connection.state, "closed")
+        self.assertEqual(self.reactor.getWriters(), [])
+
+    def test_connectTimeoutEach(self):
+        """
+        The dsn's C{connect_timeout} bounds each address's attempt.
+        """
+        runner = PipelinedRunner(
+            self.reactor, "host=127.0.0.1,127.0.0.1,127.0.0.1 port=9,10,11 "
+            "connect_timeout=2 user=cocaine", size=1, timeout=10,
+            splitter=_split)
+        runner.start()
+        d = runner.execute("SELECT 1")
+        [connection] = runner._connections
+        ports = [self._port(connection)]
+        for _ in range(2):
+            self.reactor.advance(2)
+            ports.append(self._port(connection))
+        self.assertEqual(ports, ["9", "10", "11"])
+        self.reactor.advance(2)
+        self.assertIn("port 11 did not answer within 2 s",
+                      str(self.failureResultOf(d, BackendUnavailable).value))
+        runner.stop()
+
+    def test_resolvingTimesOut(self):
+        """
+        A resolver that does not answer fails the calls within the
+        timeout; its late answer is ignored.
+        """
+        resolving = Deferred()
+        runner = PipelinedRunner(self.reactor, DSN, timeout=2,
+                                 splitter=lambda params: resolving)
+        runner.start()
+        d = runner.execute("SELECT 1")
+        [connection] = runner._connections
+        self.assertEqual(self.reactor.getWriters(), [])
+        self.reactor.advance(2)
+        self.assertIn("its host name was not resolved within 2 s",
+                      str(self.failureResultOf(d, BackendUnavailable).value))
+        resolving.callback(conninfo_attempts(conninfo_to_dict(DSN)))
+        self.assertEqual(connection.state, "closed")
+        self.assertEqual(self.reactor.getWriters(), [])
+
+    def test_unresolvable(self):
+        """
+        A host name that does not resolve fails the calls with why.
+        """
+        runner = PipelinedRunner(
+            self.reactor, DSN, timeout=2, splitter=lambda params: fail(
+                OperationalError("failed to resolve host 'db.invalid'")))
+        runner.start()
+        self.assertIn("is unavailable: failed to resolve host 'db.invalid'",
+                      str(self.failureResultOf(runner.execute("SELECT 1"),
+                                               BackendUnavailable).value))
 
     def test_spread(self):
         """
