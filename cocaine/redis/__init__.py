@@ -1,4 +1,4 @@
 """
-Redis connections shared by the Redis-backed services and storage (on
-txredisapi).
+Redis connections shared by the Redis-backed services and storage (our
+pipelined command connections on C{hiredis}; pub/sub on txredisapi).
 """

@@ -2,31 +2,39 @@
 """
 Connections to one Redis server for the services and storage that use it.
 
-Built on txredisapi (Twisted-native, a pool with reconnection and backoff,
-pub/sub), with what a service needs on top of it:
+Commands go through a pool of our own connections
+(L{cocaine.redis.connection}: RESP written as each command is made,
+replies parsed by C{hiredis}, one timer a connection), each kept up by
+Twisted's C{ClientService} (reconnection with backoff, the password and
+database sent before a connection takes calls). txredisapi served them
+before and cost the node 21 us a call in its own code, most of the cache
+on Redis's 28 (docs/performance.md, "Platform services"); it still
+serves the pub/sub connection (L{RedisSubscriber}), which is not on any
+call's path. What a service gets:
 
   - a call made while Redis is down fails at once with
-    L{BackendUnavailable} naming the server (txredisapi would wait for the
+    L{BackendUnavailable} naming the server (no waiting for the
     reconnection), and every call has a timeout (L{CallTimeout});
-  - values stay bytes: no decoding, no numbers guessed from strings;
+  - values stay bytes: no decoding, no numbers guessed from strings (a
+    status reply such as C{OK} is bytes too);
   - a subscriber that subscribes again to its channels after every
-    reconnection;
-  - replies parsed by C{hiredis} (a dependency: txredisapi uses it when
-    it imports; with it a status reply such as C{OK} is bytes too), each
-    read of a connection one batch of writes and its commands written
-    through L{cocaine.rpc.writes} (L{_batched}).
+    reconnection.
 
 txredisapi imports the global reactor, so it is imported only when a
-connection starts (by then twistd has installed the node's reactor).
+subscriber starts (by then twistd has installed the node's reactor).
 """
 
-from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
+import random
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet.defer import (Deferred, TimeoutError, fail,
+                                    gatherResults, succeed)
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
+from cocaine.redis.connection import RedisConnectionFactory
 from cocaine.redis.url import parseRedisURL
-from cocaine.rpc import writes
 
 log = Logger()
 
@@ -34,6 +42,11 @@ log = Logger()
 DEFAULT_TIMEOUT = 5.0
 #: Seconds a connection attempt may take.
 CONNECT_TIMEOUT = 5.0
+
+#: Seconds between attempts to reconnect: from 0.2, doubling up to 5,
+#: plus up to 0.2 at random (the pool's connections spread out).
+_RETRY = backoffPolicy(initialDelay=0.2, maxDelay=5.0, factor=2.0,
+                       jitter=lambda: random.random() * 0.2)
 
 
 def _endpoint(reactor, address, connectTimeout):
@@ -44,66 +57,6 @@ def _endpoint(reactor, address, connectTimeout):
         from twisted.internet.ssl import optionsForClientTLS
         endpoint = wrapClientTLS(optionsForClientTLS(address.host), endpoint)
     return endpoint
-
-
-def _translate(failure, address, command):
-    """
-    Turn txredisapi's failures into ours, naming the server.
-    """
-    import txredisapi
-    if failure.check(txredisapi.TimeoutError):
-        raise CallTimeout("{}: {} timed out".format(address.safe, command))
-    if failure.check(txredisapi.ConnectionError):
-        raise BackendUnavailable("{}: {} failed, the connection was lost "
-                                 "({})".format(address.safe, command,
-                                               failure.value))
-    if failure.check(txredisapi.ResponseError, txredisapi.InvalidData):
-        raise SystemError_("{}: {}: {}".format(address.safe, command,
-                                               failure.value))
-    return failure
-
-
-class _DirectWrites:
-    """
-    A connection's transport whose C{write} goes through
-    L{cocaine.rpc.writes}: a command sent while a batch is open (a
-    client's read) leaves with the batch's others in one send when that
-    read ends, and one sent outside a batch leaves at once. Twisted's own
-    C{write} would wait for the reactor's next turn, registering and
-    unregistering the socket for writing around it. Everything else is
-    the transport's.
-    """
-
-    def __init__(self, transport):
-        self._transport = transport
-
-    def write(self, data):
-        writes.write(self._transport, data)
-
-    def writeSequence(self, data):
-        writes.write(self._transport, b"".join(data))
-
-    def __getattr__(self, name):
-        return getattr(self._transport, name)
-
-
-def _batched(protocol):
-    """
-    @param protocol: txredisapi's protocol class (its C{hiredis} parser's
-        when C{hiredis} is installed).
-    @return: a subclass whose reads are batches of writes
-        (L{cocaine.rpc.writes.batched}): the answers to clients that one
-        read of Redis's replies completes leave in one send per client,
-        not in one send each; and whose commands are written through
-        L{_DirectWrites}.
-    """
-    class BatchedRedisProtocol(protocol):
-        dataReceived = writes.batched(protocol.dataReceived)
-
-        def makeConnection(self, transport):
-            protocol.makeConnection(self, _DirectWrites(transport))
-
-    return BatchedRedisProtocol
 
 
 class Redis:
@@ -128,31 +81,74 @@ class Redis:
         self._poolSize = poolSize
         self._timeout = timeout
         self._connectTimeout = connectTimeout
-        self._factory = None
+        self._services = None
+        #: the connections that take calls (connected, handshake done)
+        self._up = []
+        #: the last refusal's reason (logged once), and refusals in a row
+        self._refused = None
+        self._refusals = 0
 
     @property
     def connected(self):
         """
         Whether at least one connection is up.
         """
-        return self._factory is not None and self._factory.size > 0
+        return bool(self._up)
 
     def start(self):
         """
         Start connecting (and reconnecting, with backoff, for good).
         """
-        import txredisapi
-        if self._factory is not None:
+        if self._services is not None:
             return
+        factory = RedisConnectionFactory(self._reactor, self.address.safe,
+                                         self._timeout, self._connectionLost)
+        endpoint = _endpoint(self._reactor, self.address,
+                             self._connectTimeout)
+        self._services = [
+            ClientService(endpoint, factory, retryPolicy=_RETRY,
+                          clock=self._reactor,
+                          prepareConnection=self._prepare)
+            for _ in range(self._poolSize)]
+        for service in self._services:
+            service.startService()
+
+    def _prepare(self, proxy):
+        """
+        A new connection (C{ClientService}'s proxy of it): authenticated
+        and on its database before it takes calls; refused, it is dropped
+        and tried again later.
+        """
         a = self.address
-        self._factory = txredisapi.RedisFactory(
-            a.safe, a.db, self._poolSize, isLazy=True, charset=None,
-            password=a.password, username=a.username,
-            replyTimeout=self._timeout, convertNumbers=False)
-        self._factory.protocol = _batched(txredisapi.RedisProtocol)
-        self._factory.maxDelay = 5
-        self._factory.startConnecting(
-            _endpoint(self._reactor, a, self._connectTimeout))
+        d = proxy.handshake(a.password, a.username, a.db)
+
+        def ready(connection):
+            self._refusals = 0
+            if self._refused is not None:
+                log.info("{redis}: connected again", redis=a.safe)
+                self._refused = None
+            if not connection.lost and self._services is not None:
+                self._up.append(connection)
+
+        def refused(failure):
+            reason = failure.getErrorMessage()
+            if reason != self._refused:
+                # once, not on every attempt
+                log.warn("{redis}: a new connection was refused: {reason}",
+                         redis=a.safe, reason=reason)
+                self._refused = reason
+            self._refusals += 1
+            # Kept out of the pool and dropped after the retry delay, for
+            # ClientService to connect again: failing prepareConnection
+            # instead would leave ClientService unable to take that
+            # connection's close (its machine, waiting to retry, has no
+            # transition for it: NoTransition, Twisted 26.10).
+            proxy.dropAfter(_RETRY(self._refusals))
+        return d.addCallbacks(ready, refused)
+
+    def _connectionLost(self, connection):
+        if connection in self._up:
+            self._up.remove(connection)
 
     def whenConnected(self, timeout=None, interval=0.05):
         """
@@ -171,7 +167,7 @@ class Redis:
         def check():
             if self.connected:
                 d.callback(True)
-            elif self._factory is None or (
+            elif self._services is None or (
                     self._reactor.seconds() >= deadline):
                 d.callback(False)
             else:
@@ -181,35 +177,43 @@ class Redis:
 
     def call(self, command, *args, timeout=None):
         """
-        Run one command.
+        Run one command, on the connection with the fewest in flight.
 
         @param command: e.g. C{"GET"}.
-        @param args: its arguments (bytes, str or numbers).
+        @param args: its arguments (bytes, str, int or float).
         @param timeout: seconds, when shorter than the pool's (whose
-            reply timeout, txredisapi's, bounds every call).
+            timeout bounds every call).
         @return: a L{Deferred} of the reply (bytes, ints, lists, L{None}).
             It fails with L{BackendUnavailable} when no connection is up,
             L{CallTimeout} when the reply is late, L{SystemError_} when
-            Redis answers an error.
+            Redis answers an error (or an argument cannot be sent).
         """
-        if not self.connected:
+        up = self._up
+        if not up:
             return fail(BackendUnavailable(
                 "{} is not reachable (reconnecting)".format(
                     self.address.safe)))
-        d = self._factory.handler.execute_command(command, *args)
+        connection = up[0]
+        if len(up) > 1:
+            for other in up:
+                if len(other.pending) < len(connection.pending):
+                    connection = other
+        try:
+            d = connection.execute(command, *args)
+        except TypeError as e:
+            return fail(SystemError_("{}: {}: {}".format(
+                self.address.safe, command, e)))
         if timeout is not None:
-            # the pool's own timeout is txredisapi's reply timeout (which
-            # also drops the connection, whose later replies would answer
-            # the wrong calls): a second timer per call only for another
+            # a timer of its own only for a call shorter than the pool's
             d.addTimeout(timeout, self._reactor)
-        d.addErrback(self._failed, command)
+            d.addErrback(self._failed, command)
         return d
 
     def _failed(self, failure, command):
         if failure.check(TimeoutError):
             raise CallTimeout("{}: {} timed out".format(self.address.safe,
                                                          command))
-        return _translate(failure, self.address, command)
+        return failure
 
     def stop(self):
         """
@@ -217,10 +221,13 @@ class Redis:
 
         @return: a L{Deferred} that fires once they are closed.
         """
-        factory, self._factory = self._factory, None
-        if factory is None:
+        services, self._services = self._services, None
+        self._up = []
+        if services is None:
             return succeed(None)
-        return factory.disconnect()
+        return gatherResults([service.stopService()
+                              for service in services]).addCallback(
+                                  lambda _: None)
 
 
 class RedisSubscriber:

@@ -7,6 +7,7 @@ that subscribes again after Redis comes back.
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
@@ -129,6 +130,72 @@ class RedisClientTests(_RealRedisCase):
         yield _until(lambda: self.redis.connected, timeout=30)
         yield self.redis.call("SET", b"k", b"v")
         self.assertEqual((yield self.redis.call("GET", b"k")), b"v")
+
+
+class RedisAuthTests(_RealRedisCase):
+    """
+    A Redis that wants a user and password: the pool's connections
+    authenticate and choose the URL's database before taking calls.
+    """
+
+    def setUp(self):
+        self.server = RedisServer(self.mktemp()).start()
+        self.addCleanup(self.server.stop)
+        self.assertEqual(self.server.command(
+            "ACL", "SETUSER", "app", "on", ">s3cret", "~*", "+@all"),
+            b"+OK\r\n")
+        self.assertEqual(self.server.command(
+            "CONFIG", "SET", "requirepass", "default-pw"), b"+OK\r\n")
+
+    def _client(self, credentials):
+        redis = Redis("redis://{}@127.0.0.1:{}/3".format(
+            credentials, self.server.port), reactor, connectTimeout=1)
+        redis.start()
+        self.addCleanup(redis.stop)
+        return redis
+
+    @inlineCallbacks
+    def test_userAndDatabase(self):
+        """
+        Every connection of the pool is the URL's user, on its database.
+        """
+        redis = self._client("app:s3cret")
+        yield _until(lambda: len(redis._up) == 2)
+        for _ in range(2):
+            info = yield redis.call("CLIENT", "INFO")
+            self.assertIn(b" db=3 ", info)
+            self.assertIn(b" user=app ", info)
+
+    @inlineCallbacks
+    def test_passwordOnly(self):
+        """
+        A password without a user is the default user's.
+        """
+        redis = self._client(":default-pw")
+        yield _until(lambda: redis.connected)
+        info = yield redis.call("CLIENT", "INFO")
+        self.assertIn(b" user=default ", info)
+
+    @inlineCallbacks
+    def test_refused(self):
+        """
+        A wrong password leaves the pool down (calls fail at once naming
+        the server) and is logged once, with Redis's answer, however
+        often the pool tries again.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        redis = self._client("app:wrong")
+        self.assertFalse((yield redis.whenConnected(timeout=1.5)))
+        with self.assertRaises(BackendUnavailable) as e:
+            yield redis.call("GET", b"k")
+        self.assertIn("127.0.0.1:{}".format(self.server.port),
+                      str(e.exception))
+        refused = [formatEvent(event) for event in events
+                   if "was refused" in (event.get("log_format") or "")]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertIn("WRONGPASS", refused[0])
 
 
 class RedisSubscriberTests(_RealRedisCase):

@@ -3,8 +3,6 @@ Tests for L{cocaine.redis.client.Redis.whenConnected} and the storage
 backend's start waiting for it, on a clock.
 """
 
-from types import SimpleNamespace
-
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -18,8 +16,8 @@ class WhenConnectedTests(SynchronousTestCase):
         self.clock = Clock()
         self.redis = Redis("redis://127.0.0.1:1/0", self.clock,
                            connectTimeout=2)
-        # the factory's pool as txredisapi keeps it
-        self.redis._factory = SimpleNamespace(size=0)
+        # started, nothing up yet
+        self.redis._services = []
 
     def test_connects(self):
         """
@@ -28,7 +26,7 @@ class WhenConnectedTests(SynchronousTestCase):
         d = self.redis.whenConnected()
         self.assertNoResult(d)
         self.clock.advance(0.5)
-        self.redis._factory.size = 1
+        self.redis._up = [object()]
         self.clock.advance(0.1)
         self.assertIs(self.successResultOf(d), True)
 
@@ -40,7 +38,7 @@ class WhenConnectedTests(SynchronousTestCase):
         d = self.redis.whenConnected()
         self.clock.pump([0.5] * 4)
         self.assertIs(self.successResultOf(d), False)
-        self.redis._factory = None
+        self.redis._services = None
         self.assertIs(self.successResultOf(self.redis.whenConnected()),
                       False)
 
@@ -55,6 +53,6 @@ class WhenConnectedTests(SynchronousTestCase):
         d = storage.startService()
         self.assertEqual(started, [True])
         self.assertNoResult(d)
-        self.redis._factory.size = 2
+        self.redis._up = [object(), object()]
         self.clock.advance(0.05)
         self.successResultOf(d)

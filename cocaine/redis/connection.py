@@ -1,0 +1,215 @@
+# -*- test-case-name: tests.redis.test_connection -*-
+"""
+One connection to Redis for commands: each command written in RESP as it
+is made (pipelined: no waiting for the replies before it), the replies
+parsed by C{hiredis} and matched to the calls in the order they were
+sent, as Redis answers them.
+
+What a call costs here is what the node's cache and storage on Redis pay
+a call: an encoding, a Deferred, and a place in the queue. One timer a
+connection, not one a call, bounds the replies: it is set for the oldest
+call's deadline, and a call still unanswered at its deadline fails with
+L{CallTimeout} and drops the connection, whose later replies would
+answer the wrong calls; the calls behind it fail with
+L{BackendUnavailable}, as every call in flight does when a connection is
+lost.
+
+Reads are batches of writes (L{cocaine.rpc.writes.batched}): the answers
+to clients that one read of replies completes leave in one send per
+client; commands go through L{cocaine.rpc.writes.write}, so those a
+client's read makes leave in one send as that read ends.
+"""
+
+from collections import deque
+
+import hiredis
+from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
+from cocaine.rpc import writes
+
+log = Logger()
+
+_ReplyError = hiredis.ReplyError
+
+
+def encodeCommand(command, args):
+    """
+    @param command: the command's name (C{"GET"}), str or bytes.
+    @param args: its arguments: bytes, str (sent as UTF-8), int or float.
+    @return: the command in RESP, an array of bulk strings.
+    @raise TypeError: an argument of another type, named.
+    """
+    parts = [b"*%d\r\n" % (len(args) + 1)]
+    for arg in (command,) + args:
+        kind = type(arg)
+        if kind is not bytes:
+            if kind is str:
+                arg = arg.encode("utf-8")
+            elif kind is int or kind is float:
+                arg = repr(arg).encode("ascii")
+            elif isinstance(arg, (bytearray, memoryview)):
+                arg = bytes(arg)
+            else:
+                raise TypeError(
+                    "a Redis command's arguments are bytes, str, int or "
+                    "float, not {} ({!r})".format(kind.__name__, arg))
+        parts.append(b"$%d\r\n" % len(arg))
+        parts.append(arg)
+        parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+class RedisConnection(Protocol):
+    """
+    One connection's protocol.
+
+    @ivar pending: the calls sent and not answered, oldest first: each
+        C{[deferred, command, deadline]}.
+    """
+
+    def __init__(self, reactor, server, timeout, onLost=None):
+        """
+        @param server: the server as messages name it (no password).
+        @param timeout: seconds a reply may take.
+        @param onLost: called with this connection when it is lost.
+        """
+        self.reactor = reactor
+        self.server = server
+        self.timeout = timeout
+        self.onLost = onLost
+        self.pending = deque()
+        self.lost = False
+        self._reader = hiredis.Reader()
+        self._timer = None
+        self._dropTimer = None
+
+    def connectionMade(self):
+        noDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if noDelay is not None:
+            noDelay(True)
+
+    def execute(self, command, *args):
+        """
+        Send one command.
+
+        @return: a Deferred of its reply (bytes, an int, a list, or
+            L{None}). It fails with L{SystemError_} for an error reply,
+            L{CallTimeout} for a late one and L{BackendUnavailable} when
+            the connection is lost first; a bad argument raises
+            C{TypeError} here.
+        """
+        data = encodeCommand(command, args)
+        if self.lost:
+            return fail(BackendUnavailable(
+                "{}: {} failed, the connection was lost".format(
+                    self.server, command)))
+        d = Deferred()
+        self.pending.append([d, command,
+                             self.reactor.seconds() + self.timeout])
+        writes.write(self.transport, data)
+        if self._timer is None:
+            self._timer = self.reactor.callLater(self.timeout, self._due)
+        return d
+
+    def handshake(self, password=None, username=None, db=0):
+        """
+        Authenticate and choose the database, as a new connection must
+        before it takes calls.
+
+        @return: a Deferred that fires with this connection once Redis
+            accepted both (or fails with what it answered).
+        """
+        steps = []
+        if password is not None:
+            steps.append(self.execute("AUTH", username, password)
+                         if username else self.execute("AUTH", password))
+        if db:
+            steps.append(self.execute("SELECT", db))
+        d = gatherResults(steps, consumeErrors=True)
+        return d.addCallbacks(lambda _: self, lambda f: f.value.subFailure
+                              if f.check(FirstError) else f)
+
+    def dropAfter(self, seconds):
+        """
+        Drop the connection in C{seconds} (unless it is lost before).
+        """
+        if self._dropTimer is None and not self.lost:
+            self._dropTimer = self.reactor.callLater(
+                seconds, self.transport.abortConnection)
+
+    @writes.batched
+    def dataReceived(self, data):
+        reader = self._reader
+        pending = self.pending
+        try:
+            reader.feed(data)
+            reply = reader.gets()
+            while reply is not False:
+                d, command, _ = pending.popleft()
+                if type(reply) is _ReplyError:
+                    d.errback(SystemError_("{}: {}: {}".format(
+                        self.server, command, reply)))
+                else:
+                    d.callback(reply)
+                reply = reader.gets()
+        except (hiredis.ProtocolError, IndexError) as e:
+            # a reply we cannot read, or one nobody asked for: nothing
+            # after it can be matched to its call
+            log.warn("{server}: dropping the connection: {reason}",
+                     server=self.server, reason=str(e) or type(e).__name__)
+            self.transport.abortConnection()
+
+    def _due(self):
+        """
+        The oldest call's deadline: the calls past theirs fail with
+        L{CallTimeout} and the connection is dropped; or, answered
+        meanwhile, the timer moves to the next one's.
+        """
+        self._timer = None
+        pending = self.pending
+        if not pending:
+            return
+        now = self.reactor.seconds()
+        deadline = pending[0][2]
+        if deadline > now:
+            self._timer = self.reactor.callLater(deadline - now, self._due)
+            return
+        while pending and pending[0][2] <= now:
+            d, command, _ = pending.popleft()
+            d.errback(CallTimeout("{}: {} timed out".format(self.server,
+                                                            command)))
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason):
+        self.lost = True
+        writes.discard(self.transport)
+        for timer in (self._timer, self._dropTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._timer = self._dropTimer = None
+        pending, self.pending = self.pending, deque()
+        for d, command, _ in pending:
+            d.errback(BackendUnavailable(
+                "{}: {} failed, the connection was lost ({})".format(
+                    self.server, command, reason.getErrorMessage())))
+        if self.onLost is not None:
+            self.onLost(self)
+
+
+class RedisConnectionFactory(Factory):
+    """
+    Makes L{RedisConnection}s for one server.
+    """
+
+    def __init__(self, reactor, server, timeout, onLost=None):
+        self.reactor = reactor
+        self.server = server
+        self.timeout = timeout
+        self.onLost = onLost
+
+    def buildProtocol(self, addr):
+        return RedisConnection(self.reactor, self.server, self.timeout,
+                               self.onLost)
