@@ -59,6 +59,12 @@ MACHINES = [
      "A mesh requester: requests queue while it is stopped or has no "
      "responder linked, and go to a linked responder while `serving`; "
      "stopping fails what is queued or in flight."),
+    ("Redis pool slot", "cocaine.redis.slot", "RedisSlotMachine",
+     "One place of a Redis pool: it connects, sends the password and "
+     "database (`handshaking`), serves while `up`; a lost connection, a "
+     "failed attempt or a refused handshake (dropped while `closing`) "
+     "waits a delay growing with the failures in a row, then connects "
+     "again; stopping closes the connection first."),
     ("PostgreSQL connection", "cocaine.storage.pgconnection",
      "PgConnectionMachine",
      "One connection of the `postgres` storage backend: statements wait "

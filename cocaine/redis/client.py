@@ -4,19 +4,21 @@ Connections to one Redis server for the services and storage that use it.
 
 Commands go through a pool of our own connections
 (L{cocaine.redis.connection}: RESP written as each command is made,
-replies parsed by C{hiredis}, one timer a connection), each kept up by
-Twisted's C{ClientService} (reconnection with backoff, the password and
-database sent before a connection takes calls). txredisapi served them
-before and cost the node 21 us a call in its own code, most of the cache
-on Redis's 28 (docs/performance.md, "Platform services"); it still
-serves the pub/sub connection (L{RedisSubscriber}), which is not on any
-call's path. What a service gets:
+replies parsed by C{hiredis}, one timer a connection), each place of the
+pool kept up by a L{cocaine.redis.slot.RedisSlot} (reconnection with
+backoff, the password and database sent before a connection takes
+calls). txredisapi served them before and cost the node 21 us a call in
+its own code, most of the cache on Redis's 28 (docs/performance.md,
+"Platform services"); it still serves the pub/sub connection
+(L{RedisSubscriber}), which is not on any call's path. What a service
+gets:
 
   - a call made while Redis is down fails at once with
     L{BackendUnavailable} naming the server (no waiting for the
     reconnection), and every call has a timeout (L{CallTimeout});
   - values stay bytes: no decoding, no numbers guessed from strings (a
     status reply such as C{OK} is bytes too);
+  - an outage, or a refused password, logged once with why;
   - a subscriber that subscribes again to its channels after every
     reconnection.
 
@@ -24,16 +26,13 @@ txredisapi imports the global reactor, so it is imported only when a
 subscriber starts (by then twistd has installed the node's reactor).
 """
 
-import random
-
-from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import (Deferred, TimeoutError, fail,
                                     gatherResults, succeed)
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
-from cocaine.redis.connection import RedisConnectionFactory
+from cocaine.redis.slot import RedisSlot
 from cocaine.redis.url import parseRedisURL
 
 log = Logger()
@@ -42,11 +41,6 @@ log = Logger()
 DEFAULT_TIMEOUT = 5.0
 #: Seconds a connection attempt may take.
 CONNECT_TIMEOUT = 5.0
-
-#: Seconds between attempts to reconnect: from 0.2, doubling up to 5,
-#: plus up to 0.2 at random (the pool's connections spread out).
-_RETRY = backoffPolicy(initialDelay=0.2, maxDelay=5.0, factor=2.0,
-                       jitter=lambda: random.random() * 0.2)
 
 
 def _endpoint(reactor, address, connectTimeout):
@@ -81,12 +75,11 @@ class Redis:
         self._poolSize = poolSize
         self._timeout = timeout
         self._connectTimeout = connectTimeout
-        self._services = None
+        self._slots = None
         #: the connections that take calls (connected, handshake done)
         self._up = []
-        #: the last refusal's reason (logged once), and refusals in a row
-        self._refused = None
-        self._refusals = 0
+        #: why the last attempt failed, while none is up (logged once)
+        self._down = None
 
     @property
     def connected(self):
@@ -99,56 +92,37 @@ class Redis:
         """
         Start connecting (and reconnecting, with backoff, for good).
         """
-        if self._services is not None:
+        if self._slots is not None:
             return
-        factory = RedisConnectionFactory(self._reactor, self.address.safe,
-                                         self._timeout, self._connectionLost)
         endpoint = _endpoint(self._reactor, self.address,
                              self._connectTimeout)
-        self._services = [
-            ClientService(endpoint, factory, retryPolicy=_RETRY,
-                          clock=self._reactor,
-                          prepareConnection=self._prepare)
-            for _ in range(self._poolSize)]
-        for service in self._services:
-            service.startService()
+        self._slots = [RedisSlot(self, endpoint, self._reactor,
+                                 self._timeout)
+                       for _ in range(self._poolSize)]
+        for slot in self._slots:
+            slot.machine.start()
 
-    def _prepare(self, proxy):
-        """
-        A new connection (C{ClientService}'s proxy of it): authenticated
-        and on its database before it takes calls; refused, it is dropped
-        and tried again later.
-        """
-        a = self.address
-        d = proxy.handshake(a.password, a.username, a.db)
+    # -- what the slots tell ------------------------------------------------
 
-        def ready(connection):
-            self._refusals = 0
-            if self._refused is not None:
-                log.info("{redis}: connected again", redis=a.safe)
-                self._refused = None
-            if not connection.lost and self._services is not None:
-                self._up.append(connection)
+    def _add(self, connection):
+        if connection not in self._up:
+            self._up.append(connection)
+        if self._down is not None:
+            log.info("{redis}: connected again", redis=self.address.safe)
+            self._down = None
 
-        def refused(failure):
-            reason = failure.getErrorMessage()
-            if reason != self._refused:
-                # once, not on every attempt
-                log.warn("{redis}: a new connection was refused: {reason}",
-                         redis=a.safe, reason=reason)
-                self._refused = reason
-            self._refusals += 1
-            # Kept out of the pool and dropped after the retry delay, for
-            # ClientService to connect again: failing prepareConnection
-            # instead would leave ClientService unable to take that
-            # connection's close (its machine, waiting to retry, has no
-            # transition for it: NoTransition, Twisted 26.10).
-            proxy.dropAfter(_RETRY(self._refusals))
-        return d.addCallbacks(ready, refused)
-
-    def _connectionLost(self, connection):
+    def _remove(self, connection):
         if connection in self._up:
             self._up.remove(connection)
+
+    def _failed(self, reason):
+        if not self._up and reason != self._down:
+            # once an outage (or a new reason), not once an attempt
+            log.warn("{redis}: cannot connect: {reason}; trying again",
+                     redis=self.address.safe, reason=reason)
+            self._down = reason
+
+    # -----------------------------------------------------------------------
 
     def whenConnected(self, timeout=None, interval=0.05):
         """
@@ -167,7 +141,7 @@ class Redis:
         def check():
             if self.connected:
                 d.callback(True)
-            elif self._services is None or (
+            elif self._slots is None or (
                     self._reactor.seconds() >= deadline):
                 d.callback(False)
             else:
@@ -200,16 +174,16 @@ class Redis:
                     connection = other
         try:
             d = connection.execute(command, *args)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             return fail(SystemError_("{}: {}: {}".format(
                 self.address.safe, command, e)))
         if timeout is not None:
             # a timer of its own only for a call shorter than the pool's
             d.addTimeout(timeout, self._reactor)
-            d.addErrback(self._failed, command)
+            d.addErrback(self._failedCall, command)
         return d
 
-    def _failed(self, failure, command):
+    def _failedCall(self, failure, command):
         if failure.check(TimeoutError):
             raise CallTimeout("{}: {} timed out".format(self.address.safe,
                                                          command))
@@ -221,13 +195,14 @@ class Redis:
 
         @return: a L{Deferred} that fires once they are closed.
         """
-        services, self._services = self._services, None
+        slots, self._slots = self._slots, None
         self._up = []
-        if services is None:
+        if slots is None:
             return succeed(None)
-        return gatherResults([service.stopService()
-                              for service in services]).addCallback(
-                                  lambda _: None)
+        for slot in slots:
+            slot.machine.stop()
+        return gatherResults([slot.stopped for slot in slots]).addCallback(
+            lambda _: None)
 
 
 class RedisSubscriber:

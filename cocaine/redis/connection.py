@@ -38,9 +38,12 @@ _ReplyError = hiredis.ReplyError
 def encodeCommand(command, args):
     """
     @param command: the command's name (C{"GET"}), str or bytes.
-    @param args: its arguments: bytes, str (sent as UTF-8), int or float.
+    @param args: its arguments: bytes, str (sent as UTF-8), int or float
+        (not bool).
     @return: the command in RESP, an array of bulk strings.
     @raise TypeError: an argument of another type, named.
+    @raise UnicodeEncodeError: text that is not Unicode (a lone
+        surrogate).
     """
     parts = [b"*%d\r\n" % (len(args) + 1)]
     for arg in (command,) + args:
@@ -52,6 +55,10 @@ def encodeCommand(command, args):
                 arg = repr(arg).encode("ascii")
             elif isinstance(arg, (bytearray, memoryview)):
                 arg = bytes(arg)
+            elif isinstance(arg, int) and not isinstance(arg, bool):
+                arg = repr(int(arg)).encode("ascii")      # an IntEnum
+            elif isinstance(arg, float):
+                arg = repr(float(arg)).encode("ascii")
             else:
                 raise TypeError(
                     "a Redis command's arguments are bytes, str, int or "
@@ -70,21 +77,23 @@ class RedisConnection(Protocol):
         C{[deferred, command, deadline]}.
     """
 
-    def __init__(self, reactor, server, timeout, onLost=None):
+    def __init__(self, reactor, server, timeout, owner=None):
         """
         @param server: the server as messages name it (no password).
         @param timeout: seconds a reply may take.
-        @param onLost: called with this connection when it is lost.
+        @param owner: told when the connection takes no more calls
+            (C{connectionDropping}) and when it is lost
+            (C{connectionLost}), each with the connection; its pool's
+            slot (L{cocaine.redis.slot.RedisSlot}), or L{None}.
         """
         self.reactor = reactor
         self.server = server
         self.timeout = timeout
-        self.onLost = onLost
+        self.owner = owner
         self.pending = deque()
         self.lost = False
         self._reader = hiredis.Reader()
         self._timer = None
-        self._dropTimer = None
 
     def connectionMade(self):
         noDelay = getattr(self.transport, "setTcpNoDelay", None)
@@ -132,13 +141,16 @@ class RedisConnection(Protocol):
         return d.addCallbacks(lambda _: self, lambda f: f.value.subFailure
                               if f.check(FirstError) else f)
 
-    def dropAfter(self, seconds):
+    def drop(self):
         """
-        Drop the connection in C{seconds} (unless it is lost before).
+        Take no more calls, and close: the calls in flight fail with
+        L{BackendUnavailable} once it is closed.
         """
-        if self._dropTimer is None and not self.lost:
-            self._dropTimer = self.reactor.callLater(
-                seconds, self.transport.abortConnection)
+        if not self.lost:
+            self.lost = True
+            if self.owner is not None:
+                self.owner.connectionDropping(self)
+            self.transport.abortConnection()
 
     @writes.batched
     def dataReceived(self, data):
@@ -160,7 +172,7 @@ class RedisConnection(Protocol):
             # after it can be matched to its call
             log.warn("{server}: dropping the connection: {reason}",
                      server=self.server, reason=str(e) or type(e).__name__)
-            self.transport.abortConnection()
+            self.drop()
 
     def _due(self):
         """
@@ -177,39 +189,43 @@ class RedisConnection(Protocol):
         if deadline > now:
             self._timer = self.reactor.callLater(deadline - now, self._due)
             return
+        # out of the pool first: a caller trying again goes elsewhere
+        self.drop()
         while pending and pending[0][2] <= now:
             d, command, _ = pending.popleft()
             d.errback(CallTimeout("{}: {} timed out".format(self.server,
                                                             command)))
-        self.transport.abortConnection()
 
     def connectionLost(self, reason):
         self.lost = True
         writes.discard(self.transport)
-        for timer in (self._timer, self._dropTimer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._timer = self._dropTimer = None
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+        # the owner first: a caller trying again goes elsewhere
+        if self.owner is not None:
+            self.owner.connectionLost(self)
         pending, self.pending = self.pending, deque()
         for d, command, _ in pending:
             d.errback(BackendUnavailable(
                 "{}: {} failed, the connection was lost ({})".format(
                     self.server, command, reason.getErrorMessage())))
-        if self.onLost is not None:
-            self.onLost(self)
 
 
 class RedisConnectionFactory(Factory):
     """
-    Makes L{RedisConnection}s for one server.
+    Makes L{RedisConnection}s for one owner.
     """
 
-    def __init__(self, reactor, server, timeout, onLost=None):
+    noisy = False
+
+    def __init__(self, reactor, server, timeout, owner=None):
         self.reactor = reactor
         self.server = server
         self.timeout = timeout
-        self.onLost = onLost
+        self.owner = owner
 
     def buildProtocol(self, addr):
         return RedisConnection(self.reactor, self.server, self.timeout,
-                               self.onLost)
+                               self.owner)

@@ -193,7 +193,7 @@ class RedisAuthTests(_RealRedisCase):
         self.assertIn("127.0.0.1:{}".format(self.server.port),
                       str(e.exception))
         refused = [formatEvent(event) for event in events
-                   if "was refused" in (event.get("log_format") or "")]
+                   if "cannot connect" in (event.get("log_format") or "")]
         self.assertEqual(len(refused), 1, refused)
         self.assertIn("WRONGPASS", refused[0])
 

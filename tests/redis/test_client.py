@@ -78,8 +78,12 @@ class CallTests(SynchronousTestCase):
 
     def test_badArgument(self):
         """
-        An argument that cannot be sent fails the call, named.
+        An argument that cannot be sent fails the call, named: one of
+        another type, or text that is not Unicode.
         """
         e = self.failureResultOf(self.redis.call("SET", b"k", object()),
                                  SystemError_).value
         self.assertIn("SET: a Redis command's arguments are", str(e))
+        e = self.failureResultOf(self.redis.call("SET", b"k", "\udc80"),
+                                 SystemError_).value
+        self.assertIn("surrogate", str(e))

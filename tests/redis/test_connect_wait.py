@@ -17,7 +17,7 @@ class WhenConnectedTests(SynchronousTestCase):
         self.redis = Redis("redis://127.0.0.1:1/0", self.clock,
                            connectTimeout=2)
         # started, nothing up yet
-        self.redis._services = []
+        self.redis._slots = []
 
     def test_connects(self):
         """
@@ -38,7 +38,7 @@ class WhenConnectedTests(SynchronousTestCase):
         d = self.redis.whenConnected()
         self.clock.pump([0.5] * 4)
         self.assertIs(self.successResultOf(d), False)
-        self.redis._services = None
+        self.redis._slots = None
         self.assertIs(self.successResultOf(self.redis.whenConnected()),
                       False)
 

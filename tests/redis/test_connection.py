@@ -30,6 +30,17 @@ class EncodeTests(SynchronousTestCase):
             b"*6\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\xc3\xa9\r\n"
             b"$2\r\n10\r\n$3\r\n1.5\r\n$1\r\nx\r\n")
 
+    def test_intSubclass(self):
+        """
+        An C{int} subclass (an C{IntEnum}) goes as its number.
+        """
+        from enum import IntEnum
+
+        class Level(IntEnum):
+            HIGH = 3
+        self.assertEqual(encodeCommand("SELECT", (Level.HIGH,)),
+                         b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n")
+
     def test_otherTypeRefused(self):
         """
         Anything else (a bool, None) is refused, named.
@@ -39,13 +50,29 @@ class EncodeTests(SynchronousTestCase):
             self.assertIn(type(value).__name__, str(e))
 
 
+class _Owner:
+    """
+    Records what a connection tells its owner, and the calls it still
+    had in flight at that moment.
+    """
+
+    def __init__(self):
+        self.told = []
+
+    def connectionDropping(self, connection):
+        self.told.append(("dropping", len(connection.pending)))
+
+    def connectionLost(self, connection):
+        self.told.append(("lost", len(connection.pending)))
+
+
 class ConnectionTests(SynchronousTestCase):
 
     def setUp(self):
         self.clock = Clock()
-        self.lost = []
+        self.owner = _Owner()
         self.connection = RedisConnection(self.clock, SERVER, 5.0,
-                                          self.lost.append)
+                                          self.owner)
         self.transport = StringTransport()
         self.connection.makeConnection(self.transport)
 
@@ -89,8 +116,10 @@ class ConnectionTests(SynchronousTestCase):
     def test_lateReply(self):
         """
         A call unanswered at its deadline fails with L{CallTimeout}, and
-        the connection is dropped: the calls behind it fail with
-        L{BackendUnavailable} when it is lost, and the pool is told.
+        the connection is dropped: its owner is told before any call
+        fails (a caller trying again goes elsewhere), it takes no more
+        calls, and the calls behind fail with L{BackendUnavailable} when
+        it is lost, after the owner is told of that too.
         """
         first = self.connection.execute("GET", b"a")
         self.clock.advance(1)
@@ -100,10 +129,15 @@ class ConnectionTests(SynchronousTestCase):
         self.assertEqual(str(e), SERVER + ": GET timed out")
         self.assertNoResult(second)
         self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.owner.told, [("dropping", 2)])
+        written = self.transport.value()
+        self.failureResultOf(self.connection.execute("GET", b"c"),
+                             BackendUnavailable)
+        self.assertEqual(self.transport.value(), written)
         self._lose()
         e = self.failureResultOf(second, BackendUnavailable).value
         self.assertIn("GET failed, the connection was lost", str(e))
-        self.assertEqual(self.lost, [self.connection])
+        self.assertEqual(self.owner.told, [("dropping", 2), ("lost", 1)])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_timerFollows(self):
@@ -136,6 +170,7 @@ class ConnectionTests(SynchronousTestCase):
         """
         self.connection.dataReceived(b"+OK\r\n")
         self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.owner.told, [("dropping", 0)])
 
     def test_handshake(self):
         """
