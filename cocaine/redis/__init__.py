@@ -1,4 +1,5 @@
 """
-Redis connections shared by the Redis-backed services and storage (our
-pipelined command connections on C{hiredis}; pub/sub on txredisapi).
+Redis connections shared by the Redis-backed services and storage: our
+pipelined connections on C{hiredis}, each kept up by a machine of its
+own.
 """

@@ -7,11 +7,10 @@ Commands go through a pool of our own connections
 replies parsed by C{hiredis}, one timer a connection), each place of the
 pool kept up by a L{cocaine.redis.slot.RedisSlot} (reconnection with
 backoff, the password and database sent before a connection takes
-calls). txredisapi served them before and cost the node 21 us a call in
-its own code, most of the cache on Redis's 28 (docs/performance.md,
-"Platform services"); it still serves the pub/sub connection
-(L{RedisSubscriber}), which is not on any call's path. What a service
-gets:
+calls); the pub/sub connection (L{RedisSubscriber}) is one such place.
+txredisapi served both before, and cost the node 21 us a call in its own
+code, most of the cache on Redis's 28 (docs/performance.md, "Platform
+services"). What a service gets:
 
   - a call made while Redis is down fails at once with
     L{BackendUnavailable} naming the server (no waiting for the
@@ -21,9 +20,6 @@ gets:
   - an outage, or a refused password, logged once with why;
   - a subscriber that subscribes again to its channels after every
     reconnection.
-
-txredisapi imports the global reactor, so it is imported only when a
-subscriber starts (by then twistd has installed the node's reactor).
 """
 
 from twisted.internet.defer import (Deferred, TimeoutError, fail,
@@ -32,6 +28,7 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
+from cocaine.redis.connection import RedisSubscriberConnection
 from cocaine.redis.slot import RedisSlot
 from cocaine.redis.url import parseRedisURL
 
@@ -53,7 +50,33 @@ def _endpoint(reactor, address, connectTimeout):
     return endpoint
 
 
-class Redis:
+class _Places:
+    """
+    What a pool's places (L{RedisSlot}s) tell, and the logging of
+    outages: each once, with why, not once an attempt.
+
+    @ivar address: the parsed L{RedisAddress}.
+    """
+
+    #: why the last attempt failed, while none is up (logged once)
+    _down = None
+
+    def _back(self):
+        if self._down is not None:
+            log.info("{redis}: connected again", redis=self.address.safe)
+            self._down = None
+
+    def _failed(self, reason):
+        if not self.connected and reason != self._down:
+            log.warn("{redis}: cannot connect: {reason}; trying again",
+                     redis=self.address.safe, reason=reason)
+            self._down = reason
+
+    def _endpoint(self):
+        return _endpoint(self._reactor, self.address, self._connectTimeout)
+
+
+class Redis(_Places):
     """
     A pool of connections to one Redis server.
 
@@ -78,8 +101,6 @@ class Redis:
         self._slots = None
         #: the connections that take calls (connected, handshake done)
         self._up = []
-        #: why the last attempt failed, while none is up (logged once)
-        self._down = None
 
     @property
     def connected(self):
@@ -94,8 +115,7 @@ class Redis:
         """
         if self._slots is not None:
             return
-        endpoint = _endpoint(self._reactor, self.address,
-                             self._connectTimeout)
+        endpoint = self._endpoint()
         self._slots = [RedisSlot(self, endpoint, self._reactor,
                                  self._timeout)
                        for _ in range(self._poolSize)]
@@ -107,20 +127,11 @@ class Redis:
     def _add(self, connection):
         if connection not in self._up:
             self._up.append(connection)
-        if self._down is not None:
-            log.info("{redis}: connected again", redis=self.address.safe)
-            self._down = None
+        self._back()
 
     def _remove(self, connection):
         if connection in self._up:
             self._up.remove(connection)
-
-    def _failed(self, reason):
-        if not self._up and reason != self._down:
-            # once an outage (or a new reason), not once an attempt
-            log.warn("{redis}: cannot connect: {reason}; trying again",
-                     redis=self.address.safe, reason=reason)
-            self._down = reason
 
     # -----------------------------------------------------------------------
 
@@ -205,7 +216,7 @@ class Redis:
             lambda _: None)
 
 
-class RedisSubscriber:
+class RedisSubscriber(_Places):
     """
     One pub/sub connection: what it is subscribed to is subscribed again
     after every reconnection.
@@ -226,7 +237,7 @@ class RedisSubscriber:
         self._onMessage = onMessage
         self._onReconnect = onReconnect
         self._connectTimeout = connectTimeout
-        self._factory = None
+        self._slot = None
         self._connection = None
         self._everConnected = False
         self.channels = set()
@@ -239,41 +250,20 @@ class RedisSubscriber:
         """
         Start connecting (and reconnecting, with backoff, for good).
         """
-        import txredisapi
-        owner = self
+        if self._slot is not None:
+            return
+        self._slot = RedisSlot(self, self._endpoint(), self._reactor,
+                               DEFAULT_TIMEOUT, RedisSubscriberConnection)
+        self._slot.machine.start()
 
-        class Protocol(txredisapi.SubscriberProtocol):
-            def messageReceived(self, pattern, channel, message):
-                owner._onMessage(channel, message)
+    # -- what the slot tells ------------------------------------------------
 
-        class Factory(txredisapi.SubscriberFactory):
-            protocol = Protocol
-
-            def addConnection(self, conn):
-                txredisapi.SubscriberFactory.addConnection(self, conn)
-                if conn.connected and not self.disconnectCalled:
-                    owner._up(conn)
-
-            def delConnection(self, conn):
-                txredisapi.SubscriberFactory.delConnection(self, conn)
-                owner._down(conn)
-
-        a = self.address
-        self._factory = Factory(isLazy=True)
-        self._factory.charset = None
-        self._factory.convertNumbers = False
-        self._factory.password = a.password
-        self._factory.username = a.username
-        self._factory.dbid = a.db
-        self._factory.maxDelay = 5
-        self._factory.startConnecting(
-            _endpoint(self._reactor, a, self._connectTimeout))
-
-    def _up(self, connection):
+    def _add(self, connection):
+        connection.onMessage = self._onMessage
         self._connection = connection
         if self.channels:
-            connection.subscribe(sorted(self.channels)).addErrback(
-                self._lost, "SUBSCRIBE")
+            connection.send("SUBSCRIBE", *sorted(self.channels))
+        self._back()
         if self._everConnected:
             log.info("{redis}: pub/sub connection back",
                      redis=self.address.safe)
@@ -281,16 +271,14 @@ class RedisSubscriber:
                 self._onReconnect()
         self._everConnected = True
 
-    def _down(self, connection):
+    def _remove(self, connection):
         if self._connection is connection:
             self._connection = None
-            log.warn("{redis}: pub/sub connection lost, reconnecting",
-                     redis=self.address.safe)
+            if self._slot is not None:
+                log.warn("{redis}: pub/sub connection lost, reconnecting",
+                         redis=self.address.safe)
 
-    def _lost(self, failure, command):
-        log.warn("{redis}: {command} failed: {error}",
-                 redis=self.address.safe, command=command,
-                 error=failure.getErrorMessage())
+    # -----------------------------------------------------------------------
 
     def subscribe(self, channels):
         """
@@ -299,8 +287,7 @@ class RedisSubscriber:
         new = [c for c in channels if c not in self.channels]
         self.channels.update(new)
         if new and self._connection is not None:
-            self._connection.subscribe(new).addErrback(self._lost,
-                                                       "SUBSCRIBE")
+            self._connection.send("SUBSCRIBE", *new)
 
     def unsubscribe(self, channels):
         """
@@ -309,15 +296,17 @@ class RedisSubscriber:
         gone = [c for c in channels if c in self.channels]
         self.channels.difference_update(gone)
         if gone and self._connection is not None:
-            self._connection.unsubscribe(gone).addErrback(self._lost,
-                                                          "UNSUBSCRIBE")
+            self._connection.send("UNSUBSCRIBE", *gone)
 
     def stop(self):
         """
         Close the connection and stop reconnecting.
+
+        @return: a L{Deferred} that fires once it is closed.
         """
-        factory, self._factory = self._factory, None
+        slot, self._slot = self._slot, None
         self._connection = None
-        if factory is None:
+        if slot is None:
             return succeed(None)
-        return factory.disconnect()
+        slot.machine.stop()
+        return slot.stopped

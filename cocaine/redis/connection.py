@@ -96,9 +96,11 @@ class RedisConnection(Protocol):
         self._timer = None
 
     def connectionMade(self):
-        noDelay = getattr(self.transport, "setTcpNoDelay", None)
-        if noDelay is not None:
-            noDelay(True)
+        # TLS's transport may not have these
+        for option in ("setTcpNoDelay", "setTcpKeepAlive"):
+            setOption = getattr(self.transport, option, None)
+            if setOption is not None:
+                setOption(True)
 
     def execute(self, command, *args):
         """
@@ -213,19 +215,75 @@ class RedisConnection(Protocol):
                     self.server, command, reason.getErrorMessage())))
 
 
+class RedisSubscriberConnection(RedisConnection):
+    """
+    A connection in Redis's pub/sub mode: once subscribed, what Redis
+    pushes (a message, the confirmation of a subscription) answers no
+    call; the messages go to C{onMessage}.
+
+    @ivar onMessage: called with C{(channel, message)}, both bytes.
+    """
+
+    onMessage = None
+
+    def send(self, command, *args):
+        """
+        Send a command that no reply answers (C{SUBSCRIBE},
+        C{UNSUBSCRIBE}: Redis confirms each channel with a push).
+        """
+        if not self.lost:
+            writes.write(self.transport, encodeCommand(command, args))
+
+    @writes.batched
+    def dataReceived(self, data):
+        reader = self._reader
+        pending = self.pending
+        try:
+            reader.feed(data)
+            reply = reader.gets()
+            while reply is not False:
+                if type(reply) is list and reply and reply[0] in _PUSHES:
+                    if reply[0] == b"message" and len(reply) == 3:
+                        self.onMessage(reply[1], reply[2])
+                elif pending:
+                    # the handshake's answers
+                    d, command, _ = pending.popleft()
+                    if type(reply) is _ReplyError:
+                        d.errback(SystemError_("{}: {}: {}".format(
+                            self.server, command, reply)))
+                    else:
+                        d.callback(reply)
+                elif type(reply) is _ReplyError:
+                    # a subscription refused (an ACL, say)
+                    log.warn("{server}: pub/sub: {error}",
+                             server=self.server, error=str(reply))
+                reply = reader.gets()
+        except hiredis.ProtocolError as e:
+            log.warn("{server}: dropping the connection: {reason}",
+                     server=self.server, reason=str(e))
+            self.drop()
+
+
+#: what Redis pushes to a subscribed connection
+_PUSHES = frozenset([b"message", b"subscribe", b"unsubscribe"])
+
+
 class RedisConnectionFactory(Factory):
     """
-    Makes L{RedisConnection}s for one owner.
+    Makes connections (L{RedisConnection}s, or C{protocol}'s) for one
+    owner.
     """
 
     noisy = False
 
-    def __init__(self, reactor, server, timeout, owner=None):
+    def __init__(self, reactor, server, timeout, owner=None,
+                 protocol=RedisConnection):
         self.reactor = reactor
         self.server = server
         self.timeout = timeout
         self.owner = owner
+        self.protocol = protocol
 
     def buildProtocol(self, addr):
-        return RedisConnection(self.reactor, self.server, self.timeout,
-                               self.owner)
+        return self.protocol(self.reactor, self.server, self.timeout,
+                             self.owner)

@@ -82,7 +82,8 @@ class RedisSlot:
     @ivar failures: failed attempts (or refused handshakes) in a row.
     """
 
-    def __init__(self, pool, endpoint, reactor, timeout):
+    def __init__(self, pool, endpoint, reactor, timeout,
+                 protocol=RedisConnection):
         """
         @param pool: the L{cocaine.redis.client.Redis} it belongs to: it
             is told when the connection can take calls (C{_add}), when it
@@ -90,11 +91,12 @@ class RedisSlot:
             (C{_failed}, which logs each outage once).
         @param endpoint: where to connect.
         @param timeout: seconds a reply may take.
+        @param protocol: the connections' class.
         """
         self.pool = pool
         self.endpoint = endpoint
         self.factory = RedisConnectionFactory(reactor, pool.address.safe,
-                                              timeout, self)
+                                              timeout, self, protocol)
         self.reactor = reactor
         self.connection = None
         self.failures = 0

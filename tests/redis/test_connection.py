@@ -5,12 +5,15 @@ in order, one timer a connection, and the reads and writes batched.
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import BackendUnavailable, CallTimeout, SystemError_
-from cocaine.redis.connection import RedisConnection, encodeCommand
+from cocaine.redis import connection
+from cocaine.redis.connection import (
+    RedisConnection, RedisSubscriberConnection, encodeCommand)
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
 
@@ -243,3 +246,50 @@ class BatchTests(SynchronousTestCase):
                                            + encodeCommand("GET", (b"b",))])
         self.connection.execute("GET", b"c")
         self.assertEqual(self.redis.sent[-1], encodeCommand("GET", (b"c",)))
+
+
+class SubscriberTests(SynchronousTestCase):
+    """
+    L{RedisSubscriberConnection}: pushes answer no call.
+    """
+
+    def setUp(self):
+        self.messages = []
+        self.connection = RedisSubscriberConnection(Clock(), SERVER, 5.0)
+        self.connection.onMessage = lambda channel, message: (
+            self.messages.append((channel, message)))
+        self.transport = StringTransport()
+        self.connection.makeConnection(self.transport)
+
+    def test_pushes(self):
+        """
+        The handshake's answers answer it; then the confirmations of a
+        subscription are dropped and messages go to C{onMessage}, however
+        the replies are split.
+        """
+        d = self.connection.handshake("pw", None, 0)
+        self.connection.send("SUBSCRIBE", b"a", b"b")
+        self.assertEqual(len(self.connection.pending), 1)
+        self.assertTrue(self.transport.value().endswith(
+            encodeCommand("SUBSCRIBE", (b"a", b"b"))))
+        replies = (b"+OK\r\n"
+                   b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
+                   b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
+                   b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n")
+        self.connection.dataReceived(replies[:30])
+        self.connection.dataReceived(replies[30:])
+        self.assertIs(self.successResultOf(d), self.connection)
+        self.assertEqual(self.messages, [(b"a", b"hi")])
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_refusedSubscription(self):
+        """
+        An error answering no call (a subscription an ACL refuses) is
+        logged; the connection stays.
+        """
+        events = []
+        self.patch(connection, "log", Logger(observer=events.append))
+        self.connection.dataReceived(b"-NOPERM no access to channel\r\n")
+        [event] = events
+        self.assertIn("NOPERM", event["error"])
+        self.assertFalse(self.transport.disconnecting)
