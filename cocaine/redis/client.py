@@ -67,6 +67,10 @@ class _Places:
             self._down = None
 
     def _failed(self, reason):
+        # a call's error names the server already
+        prefix = self.address.safe + ": "
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
         if not self.connected and reason != self._down:
             log.warn("{redis}: cannot connect: {reason}; trying again",
                      redis=self.address.safe, reason=reason)
@@ -208,6 +212,7 @@ class Redis(_Places):
         """
         slots, self._slots = self._slots, None
         self._up = []
+        self._down = None
         if slots is None:
             return succeed(None)
         for slot in slots:
@@ -263,12 +268,14 @@ class RedisSubscriber(_Places):
         self._connection = connection
         if self.channels:
             connection.send("SUBSCRIBE", *sorted(self.channels))
-        self._back()
         if self._everConnected:
+            self._down = None
             log.info("{redis}: pub/sub connection back",
                      redis=self.address.safe)
             if self._onReconnect is not None:
                 self._onReconnect()
+        else:
+            self._back()
         self._everConnected = True
 
     def _remove(self, connection):
@@ -306,6 +313,9 @@ class RedisSubscriber(_Places):
         """
         slot, self._slot = self._slot, None
         self._connection = None
+        # a start after this is a first connection, not a reconnection
+        self._everConnected = False
+        self._down = None
         if slot is None:
             return succeed(None)
         slot.machine.stop()

@@ -20,6 +20,7 @@ client; commands go through L{cocaine.rpc.writes.write}, so those a
 client's read makes leave in one send as that read ends.
 """
 
+import socket
 from collections import deque
 
 import hiredis
@@ -69,6 +70,27 @@ def encodeCommand(command, args):
     return b"".join(parts)
 
 
+#: TCP keepalive: probes after 30 s idle, every 10 s, 3 unanswered and
+#: the connection is lost (a pub/sub connection idles between messages,
+#: and Linux's default is two hours)
+_KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10),
+              ("TCP_KEEPCNT", 3))
+
+
+def _keepAliveTimes(transport):
+    getHandle = getattr(transport, "getHandle", None)
+    handle = getHandle() if getHandle is not None else None
+    if not isinstance(handle, socket.socket):
+        return
+    for name, value in _KEEPALIVE:
+        option = getattr(socket, name, None)
+        if option is not None:
+            try:
+                handle.setsockopt(socket.IPPROTO_TCP, option, value)
+            except OSError:
+                pass
+
+
 class RedisConnection(Protocol):
     """
     One connection's protocol.
@@ -101,6 +123,7 @@ class RedisConnection(Protocol):
             setOption = getattr(self.transport, option, None)
             if setOption is not None:
                 setOption(True)
+        _keepAliveTimes(self.transport)
 
     def execute(self, command, *args):
         """
@@ -127,11 +150,13 @@ class RedisConnection(Protocol):
 
     def handshake(self, password=None, username=None, db=0):
         """
-        Authenticate and choose the database, as a new connection must
-        before it takes calls.
+        Authenticate, choose the database and hear Redis answer, as a new
+        connection must before it takes calls: a C{PING} ends it, so that
+        a server that takes connections and answers nothing (or not
+        Redis) is not counted as up.
 
         @return: a Deferred that fires with this connection once Redis
-            accepted both (or fails with what it answered).
+            accepted each step (or fails with what it answered).
         """
         steps = []
         if password is not None:
@@ -139,42 +164,64 @@ class RedisConnection(Protocol):
                          if username else self.execute("AUTH", password))
         if db:
             steps.append(self.execute("SELECT", db))
+        steps.append(self.execute("PING"))
         d = gatherResults(steps, consumeErrors=True)
         return d.addCallbacks(lambda _: self, lambda f: f.value.subFailure
                               if f.check(FirstError) else f)
 
-    def drop(self):
+    #: why the connection was dropped, when it was (its owner is told)
+    dropReason = None
+
+    def drop(self, reason=None):
         """
         Take no more calls, and close: the calls in flight fail with
         L{BackendUnavailable} once it is closed.
+
+        @param reason: why, for the owner (a text), when not the close's.
         """
+        self._leave(reason)
+        self.transport.abortConnection()
+
+    def _leave(self, reason=None):
         if not self.lost:
             self.lost = True
+            self.dropReason = reason
             if self.owner is not None:
                 self.owner.connectionDropping(self)
-            self.transport.abortConnection()
 
     @writes.batched
     def dataReceived(self, data):
+        if self.lost:
+            return
         reader = self._reader
         pending = self.pending
         try:
             reader.feed(data)
             reply = reader.gets()
             while reply is not False:
+                if not pending:
+                    self._unasked(reply)
+                    return
                 d, command, _ = pending.popleft()
                 if type(reply) is _ReplyError:
                     d.errback(SystemError_("{}: {}: {}".format(
                         self.server, command, reply)))
                 else:
                     d.callback(reply)
+                if self.lost:
+                    return
                 reply = reader.gets()
-        except (hiredis.ProtocolError, IndexError) as e:
-            # a reply we cannot read, or one nobody asked for: nothing
-            # after it can be matched to its call
-            log.warn("{server}: dropping the connection: {reason}",
-                     server=self.server, reason=str(e) or type(e).__name__)
-            self.drop()
+        except hiredis.ProtocolError as e:
+            self.drop("not a Redis answer ({})".format(e))
+
+    def _unasked(self, reply):
+        """
+        A reply nobody asked for: Redis closing with a word (C{-ERR max
+        number of clients reached}), or not Redis. Nothing after it can
+        be matched to its call.
+        """
+        self.drop("it said, unasked: {}".format(
+            reply if type(reply) is _ReplyError else repr(reply)[:80]))
 
     def _due(self):
         """
@@ -192,11 +239,12 @@ class RedisConnection(Protocol):
             self._timer = self.reactor.callLater(deadline - now, self._due)
             return
         # out of the pool first: a caller trying again goes elsewhere
-        self.drop()
+        self._leave()
         while pending and pending[0][2] <= now:
             d, command, _ = pending.popleft()
             d.errback(CallTimeout("{}: {} timed out".format(self.server,
                                                             command)))
+        self.transport.abortConnection()
 
     def connectionLost(self, reason):
         self.lost = True
@@ -207,7 +255,8 @@ class RedisConnection(Protocol):
             self._timer = None
         # the owner first: a caller trying again goes elsewhere
         if self.owner is not None:
-            self.owner.connectionLost(self)
+            self.owner.connectionLost(
+                self, self.dropReason or reason.getErrorMessage())
         pending, self.pending = self.pending, deque()
         for d, command, _ in pending:
             d.errback(BackendUnavailable(
@@ -236,6 +285,8 @@ class RedisSubscriberConnection(RedisConnection):
 
     @writes.batched
     def dataReceived(self, data):
+        if self.lost:
+            return
         reader = self._reader
         pending = self.pending
         try:
@@ -244,7 +295,13 @@ class RedisSubscriberConnection(RedisConnection):
             while reply is not False:
                 if type(reply) is list and reply and reply[0] in _PUSHES:
                     if reply[0] == b"message" and len(reply) == 3:
-                        self.onMessage(reply[1], reply[2])
+                        try:
+                            self.onMessage(reply[1], reply[2])
+                        except Exception:
+                            log.failure("{server}: handling a message of "
+                                        "{channel!r} failed",
+                                        server=self.server,
+                                        channel=reply[1])
                 elif pending:
                     # the handshake's answers
                     d, command, _ = pending.popleft()
@@ -259,9 +316,7 @@ class RedisSubscriberConnection(RedisConnection):
                              server=self.server, error=str(reply))
                 reply = reader.gets()
         except hiredis.ProtocolError as e:
-            log.warn("{server}: dropping the connection: {reason}",
-                     server=self.server, reason=str(e))
-            self.drop()
+            self.drop("not a Redis answer ({})".format(e))
 
 
 #: what Redis pushes to a subscribed connection

@@ -60,8 +60,8 @@ class RedisSlotInputs(Protocol):
     def refused(self, reason: str) -> None:
         "Redis refused the handshake, or did not answer it in time."
 
-    def lost(self) -> None:
-        "The connection closed."
+    def lost(self, reason: str) -> None:
+        "The connection closed, for C{reason}."
 
     def due(self) -> None:
         "The delay before the next attempt passed."
@@ -115,10 +115,10 @@ class RedisSlot:
         """
         self.pool._remove(connection)
 
-    def connectionLost(self, connection):
+    def connectionLost(self, connection, reason):
         self.pool._remove(connection)
         if connection is self.connection:
-            self.machine.lost()
+            self.machine.lost(reason)
 
     # -- what the outputs do ------------------------------------------------
 
@@ -228,14 +228,14 @@ def _refused(inputs, slot, reason):
 
 
 @_handshaking.upon(RedisSlotInputs.lost).to(_waiting)
-def _lostEarly(inputs, slot):
-    slot.failures += 1
-    slot._wait()
+def _lostEarly(inputs, slot, reason):
+    # a failed attempt: counted, and logged once an outage
+    slot._wait(reason)
 
 
 @_up.upon(RedisSlotInputs.lost).to(_waiting)
 @_closing.upon(RedisSlotInputs.lost).to(_waiting)
-def _lost(inputs, slot):
+def _lost(inputs, slot, reason):
     slot._wait()
 
 
@@ -255,7 +255,7 @@ def _stopConnection(inputs, slot):
 
 
 @_stopping.upon(RedisSlotInputs.lost).to(_stopped)
-def _stoppedNow(inputs, slot):
+def _stoppedNow(inputs, slot, reason):
     slot._done()
 
 

@@ -3,6 +3,7 @@ Tests for L{cocaine.redis.connection}: commands in RESP, replies matched
 in order, one timer a connection, and the reads and writes batched.
 """
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
@@ -65,8 +66,9 @@ class _Owner:
     def connectionDropping(self, connection):
         self.told.append(("dropping", len(connection.pending)))
 
-    def connectionLost(self, connection):
+    def connectionLost(self, connection, reason):
         self.told.append(("lost", len(connection.pending)))
+        self.reason = reason
 
 
 class ConnectionTests(SynchronousTestCase):
@@ -169,22 +171,31 @@ class ConnectionTests(SynchronousTestCase):
 
     def test_unaskedReply(self):
         """
-        A reply nobody asked for drops the connection.
+        A reply nobody asked for drops the connection, and nothing after
+        it is read.
         """
         self.connection.dataReceived(b"+OK\r\n")
         self.assertTrue(self.transport.disconnecting)
         self.assertEqual(self.owner.told, [("dropping", 0)])
+        d = Deferred()
+        self.connection.pending.append([d, "GET", 10])
+        self.connection.dataReceived(b"$1\r\nx\r\n")
+        self.assertNoResult(d)
 
     def test_handshake(self):
         """
-        The password (with the user when given) and the database go first;
-        the handshake fires with the connection once both are accepted.
+        The password (with the user when given) and the database go
+        first, then a C{PING}; the handshake fires with the connection
+        once Redis answered each.
         """
         d = self.connection.handshake(b"pw", "app", 3)
         self.assertEqual(self.transport.value(),
                          encodeCommand("AUTH", ("app", b"pw"))
-                         + encodeCommand("SELECT", (3,)))
+                         + encodeCommand("SELECT", (3,))
+                         + encodeCommand("PING", ()))
         self.connection.dataReceived(b"+OK\r\n+OK\r\n")
+        self.assertNoResult(d)
+        self.connection.dataReceived(b"+PONG\r\n")
         self.assertIs(self.successResultOf(d), self.connection)
 
     def test_handshakeRefused(self):
@@ -193,18 +204,32 @@ class ConnectionTests(SynchronousTestCase):
         """
         d = self.connection.handshake("pw", None, 2)
         self.connection.dataReceived(b"-WRONGPASS invalid password\r\n"
+                                     b"-NOAUTH Authentication required.\r\n"
                                      b"-NOAUTH Authentication required.\r\n")
         e = self.failureResultOf(d, SystemError_).value
         self.assertIn("AUTH: WRONGPASS", str(e))
 
-    def test_nothingToSay(self):
+    def test_pingOnly(self):
         """
-        No password and database 0: the handshake sends nothing.
+        No password and database 0: the handshake is a C{PING}, so a
+        server that answers nothing is not taken for Redis.
         """
         d = self.connection.handshake(None, None, 0)
+        self.assertEqual(self.transport.value(), encodeCommand("PING", ()))
+        self.assertNoResult(d)
+        self.connection.dataReceived(b"+PONG\r\n")
         self.assertIs(self.successResultOf(d), self.connection)
-        self.assertEqual(self.transport.value(), b"")
 
+    def test_unaskedWords(self):
+        """
+        An error nobody asked for (Redis at its client limit closing)
+        drops the connection, and its owner hears Redis's words.
+        """
+        self.connection.dataReceived(
+            b"-ERR max number of clients reached\r\n")
+        self.assertTrue(self.transport.disconnecting)
+        self._lose()
+        self.assertIn("ERR max number of clients reached", self.owner.reason)
 
 class BatchTests(SynchronousTestCase):
     """
@@ -269,10 +294,10 @@ class SubscriberTests(SynchronousTestCase):
         """
         d = self.connection.handshake("pw", None, 0)
         self.connection.send("SUBSCRIBE", b"a", b"b")
-        self.assertEqual(len(self.connection.pending), 1)
+        self.assertEqual(len(self.connection.pending), 2)
         self.assertTrue(self.transport.value().endswith(
             encodeCommand("SUBSCRIBE", (b"a", b"b"))))
-        replies = (b"+OK\r\n"
+        replies = (b"+OK\r\n+PONG\r\n"
                    b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
                    b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
                    b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n")
@@ -292,4 +317,20 @@ class SubscriberTests(SynchronousTestCase):
         self.connection.dataReceived(b"-NOPERM no access to channel\r\n")
         [event] = events
         self.assertIn("NOPERM", event["error"])
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_messageHandlerFails(self):
+        """
+        A message whose handler raises is logged; the connection stays and
+        the next message is handled.
+        """
+        events = []
+        self.patch(connection, "log", Logger(observer=events.append))
+        self.connection.onMessage = lambda channel, message: (
+            self.messages.append(message) if message != b"bad" else 1 / 0)
+        push = b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$3\r\n%s\r\n"
+        self.connection.dataReceived(push % b"bad" + push % b"yes")
+        self.assertEqual(self.messages, [b"yes"])
+        self.assertEqual(len(events), 1)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 0)
         self.assertFalse(self.transport.disconnecting)

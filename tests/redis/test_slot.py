@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import BackendUnavailable
 from cocaine.redis import client, slot
-from cocaine.redis.client import Redis
+from cocaine.redis.client import Redis, RedisSubscriber
 from cocaine.redis.connection import encodeCommand
 
 
@@ -41,6 +41,14 @@ class _Endpoint:
         transport = StringTransport()
         connection.makeConnection(transport)
         d.callback(connection)
+        return connection, transport
+
+    def up(self):
+        """
+        Complete the last attempt, and answer its handshake's C{PING}.
+        """
+        connection, transport = self.succeed()
+        connection.dataReceived(b"+PONG\r\n")
         return connection, transport
 
     def fail(self):
@@ -81,10 +89,11 @@ class SlotTests(SynchronousTestCase):
         connection, transport = self.endpoint.succeed()
         self.assertEqual(transport.value(),
                          encodeCommand("AUTH", ("app", "pw"))
-                         + encodeCommand("SELECT", (3,)))
+                         + encodeCommand("SELECT", (3,))
+                         + encodeCommand("PING", ()))
         self.assertFalse(redis.connected)
         self.assertEqual(self._states(redis), ["handshaking"])
-        connection.dataReceived(b"+OK\r\n+OK\r\n")
+        connection.dataReceived(b"+OK\r\n+OK\r\n+PONG\r\n")
         self.assertEqual(redis._up, [connection])
         self.assertEqual(self._states(redis), ["up"])
 
@@ -124,7 +133,7 @@ class SlotTests(SynchronousTestCase):
             self.clock.advance(delays[-1] + 0.001)
         self.assertEqual(delays, [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
         self.assertEqual(len(self._warned()), 1)
-        connection, _ = self.endpoint.succeed()
+        connection, _ = self.endpoint.up()
         self.assertTrue(redis.connected)
         self.assertEqual([e["log_level"].name for e in self.events],
                          ["warn", "info"])
@@ -139,9 +148,9 @@ class SlotTests(SynchronousTestCase):
         at once from its errback, goes to another connection.
         """
         redis = self._pool(size=2)
-        one, _ = self.endpoint.succeed()
+        one, _ = self.endpoint.up()
         self.endpoint.attempts.pop()
-        other, _ = self.endpoint.succeed()
+        other, _ = self.endpoint.up()
         self.assertEqual(set(redis._up), {one, other})
         retried = []
 
@@ -192,6 +201,25 @@ class SlotTests(SynchronousTestCase):
         self.assertTrue(transport.disconnecting)
         self.assertNotIn(late, redis._up)
 
+    def test_silentServerIsNotUp(self):
+        """
+        A server that takes the connection and closes it before answering
+        the handshake is a failed attempt: counted (the delays grow) and
+        logged once, with why.
+        """
+        redis = self._pool()
+        for delay in (0.2, 0.4):
+            connection, _ = self.endpoint.succeed()
+            self.assertFalse(redis.connected)
+            _lose(connection)
+            [call] = self.clock.getDelayedCalls()
+            self.assertAlmostEqual(call.getTime() - self.clock.seconds(),
+                                   delay)
+            self.clock.advance(delay + 0.001)
+        [warning] = self._warned()
+        self.assertIn("closed", warning["reason"])
+        self.assertNotIn("127.0.0.1:6379: ", warning["reason"])
+
     def test_stopWhileWaiting(self):
         """
         Stopping while waiting to try again stops at once.
@@ -200,3 +228,44 @@ class SlotTests(SynchronousTestCase):
         self.endpoint.fail()
         self.successResultOf(redis.stop())
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class SubscriberTests(SynchronousTestCase):
+    """
+    L{RedisSubscriber} on one slot.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.endpoint = _Endpoint()
+        self.patch(client, "_endpoint", lambda *args: self.endpoint)
+        self.patch(slot.random, "random", lambda: 0.0)
+        self.reconnects = []
+        self.subscriber = RedisSubscriber(
+            "redis://127.0.0.1:6379/0", self.clock, lambda *a: None,
+            lambda: self.reconnects.append(True))
+        self.subscriber.subscribe([b"news"])
+
+    def test_resubscribed(self):
+        """
+        Each connection subscribes to the channels; a connection after a
+        loss is a reconnection, one after a stop and a start is not.
+        """
+        self.subscriber.start()
+        connection, transport = self.endpoint.up()
+        self.assertTrue(transport.value().endswith(
+            encodeCommand("SUBSCRIBE", (b"news",))))
+        self.assertEqual(self.reconnects, [])
+        _lose(connection)
+        self.clock.advance(1)
+        connection, transport = self.endpoint.up()
+        self.assertTrue(transport.value().endswith(
+            encodeCommand("SUBSCRIBE", (b"news",))))
+        self.assertEqual(self.reconnects, [True])
+        stopped = self.subscriber.stop()
+        _lose(connection)
+        self.successResultOf(stopped)
+        self.subscriber.start()
+        self.endpoint.up()
+        self.assertEqual(self.reconnects, [True])
+        self.assertTrue(self.subscriber.connected)
