@@ -456,7 +456,12 @@ class ProfileUserTests(_SecurityCase):
         (worker,) = await self.waitFor(spawned)
         argv = await self.argv(worker["pid"])
         self.assertEqual(uidOf(worker["pid"]), nobody.pw_uid)
-        env = environOf(worker["pid"])
+
+        async def environ():
+            # empty while the worker is between two images (worker.sh
+            # execs /bin/sh again): read it once it has one
+            return environOf(worker["pid"]) or None
+        env = await self.waitFor(environ)
         self.assertEqual((env.get("USER"), env.get("HOME")),
                          ("nobody", nobody.pw_dir))
         endpoint = argv[argv.index("--endpoint") + 1]
