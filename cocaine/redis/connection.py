@@ -194,25 +194,31 @@ class RedisConnection(Protocol):
         if self.lost:
             return
         reader = self._reader
-        pending = self.pending
         try:
             reader.feed(data)
             reply = reader.gets()
             while reply is not False:
-                if not pending:
-                    self._unasked(reply)
-                    return
-                d, command, _ = pending.popleft()
-                if type(reply) is _ReplyError:
-                    d.errback(SystemError_("{}: {}: {}".format(
-                        self.server, command, reply)))
-                else:
-                    d.callback(reply)
+                self._reply(reply)
                 if self.lost:
                     return
                 reply = reader.gets()
         except hiredis.ProtocolError as e:
             self.drop("not a Redis answer ({})".format(e))
+
+    def _reply(self, reply):
+        """
+        One reply: it answers the oldest call in flight.
+        """
+        pending = self.pending
+        if not pending:
+            self._unasked(reply)
+            return
+        d, command, _ = pending.popleft()
+        if type(reply) is _ReplyError:
+            d.errback(SystemError_("{}: {}: {}".format(self.server, command,
+                                                        reply)))
+        else:
+            d.callback(reply)
 
     def _unasked(self, reply):
         """
@@ -283,40 +289,22 @@ class RedisSubscriberConnection(RedisConnection):
         if not self.lost:
             writes.write(self.transport, encodeCommand(command, args))
 
-    @writes.batched
-    def dataReceived(self, data):
-        if self.lost:
-            return
-        reader = self._reader
-        pending = self.pending
-        try:
-            reader.feed(data)
-            reply = reader.gets()
-            while reply is not False:
-                if type(reply) is list and reply and reply[0] in _PUSHES:
-                    if reply[0] == b"message" and len(reply) == 3:
-                        try:
-                            self.onMessage(reply[1], reply[2])
-                        except Exception:
-                            log.failure("{server}: handling a message of "
-                                        "{channel!r} failed",
-                                        server=self.server,
-                                        channel=reply[1])
-                elif pending:
-                    # the handshake's answers
-                    d, command, _ = pending.popleft()
-                    if type(reply) is _ReplyError:
-                        d.errback(SystemError_("{}: {}: {}".format(
-                            self.server, command, reply)))
-                    else:
-                        d.callback(reply)
-                elif type(reply) is _ReplyError:
-                    # a subscription refused (an ACL, say)
-                    log.warn("{server}: pub/sub: {error}",
-                             server=self.server, error=str(reply))
-                reply = reader.gets()
-        except hiredis.ProtocolError as e:
-            self.drop("not a Redis answer ({})".format(e))
+    def _reply(self, reply):
+        if type(reply) is list and reply and reply[0] in _PUSHES:
+            if reply[0] == b"message" and len(reply) == 3:
+                try:
+                    self.onMessage(reply[1], reply[2])
+                except Exception:
+                    log.failure("{server}: handling a message of {channel!r} "
+                                "failed", server=self.server,
+                                channel=reply[1])
+        elif self.pending:
+            # the handshake's answers
+            RedisConnection._reply(self, reply)
+        elif type(reply) is _ReplyError:
+            # a subscription refused (an ACL, say)
+            log.warn("{server}: pub/sub: {error}", server=self.server,
+                     error=str(reply))
 
 
 #: what Redis pushes to a subscribed connection
