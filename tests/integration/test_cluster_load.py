@@ -128,8 +128,16 @@ class LoadAwareClusterTests(TestCase):
                     == {str(self.echo[1])})
         took = await self.waitFor(movedAway, INTERVAL + SLACK)
         self.assertLess(took, INTERVAL + SLACK)
-        answers = await self.resolved(0, 20) + await self.resolved(2, 20)
-        self.assertEqual([a for a in answers if a != self.echo[1]], [])
+        # through A and through C apart, so a failure says which node
+        # chose A (it failed once in a fresh-clone CI run, 2026-12-05)
+        throughA, throughC = await self.resolved(0, 20), await self.resolved(
+            2, 20)
+        self.assertEqual(
+            ([a for a in throughA if a != self.echo[1]],
+             [a for a in throughC if a != self.echo[1]]), ([], []),
+            "answered by other than B through A, through C; cluster seen "
+            "by A: {!r}, by C: {!r}".format(await self.clusterOf(0),
+                                            await self.clusterOf(2)))
         started = time.monotonic()
         chunks, used = await self.echoThrough(0)
         self.assertEqual(chunks, [b"spread"])
