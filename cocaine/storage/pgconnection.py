@@ -15,16 +15,15 @@ forget it (C{_forget}).
 import os
 import struct
 from collections import deque
-from typing import Protocol
 
 import psycopg
 from automat import TypeMachineBuilder
 from psycopg import pq
-from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, SystemError_
 from cocaine.statemachine import build, nameStates
+from cocaine.storage.pgcall import PgConnectionInputs, libpqText
 from cocaine.storage.pgstatements import loadRows
 from cocaine.storage.pgthreads import firstLine
 
@@ -38,81 +37,6 @@ _FAILED = frozenset([pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE,
                      pq.ExecStatus.PIPELINE_ABORTED])
 _EMPTY = frozenset([pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY])
 _BINARY = pq.Format.BINARY
-
-
-class Call:
-    """
-    One statement: what is sent, and its outcome once answered.
-
-    @ivar deadline: when it must have answered (the reactor's seconds).
-    @ivar retried: whether it was sent again after its connection was lost.
-    @ivar outcome: its rows, or the exception it fails with.
-    @ivar sentAt: when it was last sent (the reactor's seconds).
-    """
-
-    __slots__ = ("command", "values", "types", "formats", "deferred",
-                 "deadline", "retried", "outcome", "sentAt")
-
-    def __init__(self, command, values, types, formats, deadline):
-        self.command = command
-        self.values = values
-        self.types = types
-        self.formats = formats
-        self.deadline = deadline
-        self.retried = False
-        self.outcome = []
-        self.sentAt = None
-        self.deferred = Deferred(self._cancelled)
-
-    def _cancelled(self, deferred):
-        # the answer, when it comes, is dropped (PipelinedRunner._fire)
-        pass
-
-
-class PgConnectionInputs(Protocol):
-    """
-    What happens to one connection of the runner.
-    """
-
-    def open(self) -> None:
-        "Start connecting."
-
-    def readable(self) -> None:
-        "The socket has something to read."
-
-    def writable(self) -> None:
-        "The socket takes more."
-
-    def resolved(self, attempts: list) -> None:
-        """
-        The dsn's hosts were resolved: C{attempts} are the conninfos to
-        try in turn, each with one address, and where each goes.
-        """
-
-    def connected(self) -> None:
-        "libpq made the connection."
-
-    def submit(self, call: Call) -> None:
-        "Run a statement."
-
-    def lost(self, reason: str, retry: bool) -> None:
-        """
-        The connection failed, the server closed it, or a statement did
-        not answer in time; the statements it still holds are sent again
-        on another connection if C{retry}, once each.
-        """
-
-    def drained(self) -> None:
-        "The last statement in flight answered."
-
-    def tick(self) -> None:
-        "The timer fired: a deadline (connecting, or a statement's) is due."
-
-    def close(self) -> None:
-        "The runner stops."
-
-    def stateName(self) -> str:
-        "The name of the state it is in."
 
 
 class PgConnection:
@@ -275,7 +199,7 @@ class PgConnection:
             self.attempts = rest
             pgconn = pq.PGconn.connect_start(conninfo)
             if pgconn.status == pq.ConnStatus.BAD:
-                self.failures.append(_text(pgconn.error_message))
+                self.failures.append(libpqText(pgconn.error_message))
                 pgconn.finish()
                 continue
             pgconn.notice_handler = _notice
@@ -315,7 +239,7 @@ class PgConnection:
             self._follow(pgconn.socket)
             inputs.connected()
         elif status == _POLL_FAILED:
-            self._nextAttempt(inputs, _text(pgconn.error_message))
+            self._nextAttempt(inputs, libpqText(pgconn.error_message))
         else:
             self._follow(pgconn.socket)
             self._watch(status == _POLL_READING, status != _POLL_READING)
@@ -458,7 +382,7 @@ class PgConnection:
             inputs.lost("its answers could not be read", False)
             return
         if pgconn.status == pq.ConnStatus.BAD:
-            inputs.lost(_text(pgconn.error_message), True)
+            inputs.lost(libpqText(pgconn.error_message), True)
 
     def _handleResults(self, inputs):
         pgconn = self.pgconn
@@ -525,12 +449,7 @@ class PgConnection:
 
 def _notice(result):
     log.debug("storage: PostgreSQL says {notice}",
-              notice=_text(result.error_message).strip())
-
-
-def _text(data):
-    text = data.decode("utf-8", "replace").strip() if data else ""
-    return text.splitlines()[0] if text else "unknown error"
+              notice=libpqText(result.error_message))
 
 
 _builder = TypeMachineBuilder(PgConnectionInputs, PgConnection)

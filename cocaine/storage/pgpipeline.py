@@ -55,7 +55,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from cocaine.errors import BackendUnavailable, SystemError_
-from cocaine.storage.pgconnection import Call, PgConnection, _text
+from cocaine.storage.pgcall import Call, libpqText
+from cocaine.storage.pgconnection import PgConnection
 from cocaine.storage.pgstatements import compileStatement, encodeParams
 from cocaine.storage.pgthreads import describe, translate
 
@@ -240,7 +241,7 @@ class PipelinedRunner:
                                 "not run".format(self.server))
         state = (result.error_field(_SQLSTATE) or b"").decode("ascii",
                                                               "replace")
-        text = _text(result.error_field(_PRIMARY) or result.error_message)
+        text = libpqText(result.error_field(_PRIMARY) or result.error_message)
         try:
             # psycopg's class for the SQLSTATE: a server that cannot serve
             # now (a shutdown, a statement timeout) is its OperationalError

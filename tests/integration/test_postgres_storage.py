@@ -424,7 +424,7 @@ class PipelineTests(TestCase):
         new connection answer (the connection is stuck only when its
         oldest statement waited the whole timeout).
         """
-        from cocaine.storage.pgconnection import Call
+        from cocaine.storage.pgcall import Call
         from cocaine.storage.pgstatements import compileStatement
 
         async def go():

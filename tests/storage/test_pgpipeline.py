@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import BackendUnavailable, SystemError_
 from cocaine.storage import pgpipeline
-from cocaine.storage.pgconnection import Call
+from cocaine.storage.pgcall import Call
 from cocaine.storage.pgpipeline import PipelinedRunner, _conninfo
 from cocaine.storage.pgstatements import (
     BYTEA, arrayLiteral, compileStatement, encodeParams, loadRows)
