@@ -1,7 +1,21 @@
 # The two set-up commands of the README:
 #   make run    install into .venv and run a node on the embedded defaults
 #   make test   install into .venv (with test extras) and run every test
-PYTHON ?= python3
+# The interpreter .venv is made from, unless PYTHON names one: the
+# distribution's /usr/bin/python3 when it can make a virtualenv and is no
+# older than the python3 on PATH, else that python3. Debian, Ubuntu and
+# Fedora build theirs with profile-guided and link-time optimisation; a
+# node on it serves about a fifth more requests a second, at a fifth less
+# CPU a request, than on a build without them such as pyenv's default
+# (docs/performance.md, "The interpreter's build"). An existing .venv is
+# kept: rm -rf .venv to make it again.
+SYSTEM_PYTHON ?= /usr/bin/python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell minor() { "$$1" -c 'import sys, ensurepip, venv; print("%d%03d" % sys.version_info[:2])' 2>/dev/null; }; \
+	system=$$(minor $(SYSTEM_PYTHON)); path=$$(minor python3); \
+	if [ -n "$$system" ] && [ "$$system" -ge "$${path:-0}" ]; then \
+	echo $(SYSTEM_PYTHON); else echo python3; fi)
+endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= examples/cocaine.json
@@ -9,6 +23,7 @@ CONFIG ?= examples/cocaine.json
 .PHONY: install install-test run test bench clean
 
 $(PY):
+	@echo "making $(VENV) with $(PYTHON) ($$($(PYTHON) -c 'import sys; print(sys.version.split()[0])'))"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
