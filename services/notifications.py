@@ -22,7 +22,7 @@ class _NotificationsPlugin:
 
     def validate(self, path, args, config):
         from cocaine.config import ConfigError, checkInteger, checkKeys
-        from cocaine.redis.url import parseRedisURL
+        from cocaine.redis.args import checkRedisURL
         checkKeys(path, args, _KEYS)
         backend = args.get("backend", "local")
         if backend not in ("local", "redis"):
@@ -34,10 +34,7 @@ class _NotificationsPlugin:
                 raise ConfigError(path + ".url", "the Redis server's URL "
                                   "(redis://host:port/db) is required with "
                                   "backend redis")
-            try:
-                parseRedisURL(url)
-            except ValueError as e:
-                raise ConfigError(path + ".url", str(e))
+            checkRedisURL(path + ".url", url)
         else:
             for key in ("url", "prefix"):
                 if key in args:

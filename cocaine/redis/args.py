@@ -26,9 +26,24 @@ def checkRedisArgs(path, args, allowed, what):
     if "url" not in args:
         raise ConfigError(path + ".url",
                           "is required (redis://host:port/db)")
-    try:
-        parseRedisURL(args["url"])
-    except ValueError as e:
-        raise ConfigError(path + ".url", str(e))
+    checkRedisURL(path + ".url", args["url"])
     if not isinstance(args.get("prefix", ""), str):
         raise ConfigError(path + ".prefix", "must be a string")
+
+
+def checkRedisURL(path, url):
+    """
+    Check a Redis URL of a config, and read the files of a C{rediss://}
+    one now, so that one missing or not PEM stops the node at its start,
+    named.
+
+    @param path: where the URL is, for messages.
+    @raise ConfigError: naming the path and what is wrong.
+    """
+    try:
+        address = parseRedisURL(url)
+        if address.tls:
+            from cocaine.redis.tls import clientTLSOptions
+            clientTLSOptions(address)
+    except ValueError as e:
+        raise ConfigError(path, str(e))

@@ -45,8 +45,9 @@ def _endpoint(reactor, address, connectTimeout):
                                 timeout=connectTimeout)
     if address.tls:
         from twisted.internet.endpoints import wrapClientTLS
-        from twisted.internet.ssl import optionsForClientTLS
-        endpoint = wrapClientTLS(optionsForClientTLS(address.host), endpoint)
+
+        from cocaine.redis.tls import clientTLSOptions
+        endpoint = wrapClientTLS(clientTLSOptions(address), endpoint)
     return endpoint
 
 

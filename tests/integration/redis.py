@@ -9,6 +9,7 @@ missing; a test skips, saying why, only when that fails.
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 
 from twisted.trial.unittest import SkipTest
@@ -48,16 +49,24 @@ class RedisServer:
     @ivar url: C{redis://127.0.0.1:<port>/0} once started.
     """
 
-    def __init__(self, directory, port=None):
+    def __init__(self, directory, port=None, tls=None):
         """
         @param directory: where its config, log and (empty) data go; made
             if missing.
         @param port: a fixed port (to restart on the same one), else a free
             one.
+        @param tls: L{None} for plain TCP, else C{(ca, authClients)}: a
+            L{tests.certs.CA} that signs its certificate (for 127.0.0.1)
+            and the clients', and whether it requires a client
+            certificate. It then listens with TLS only, on C{port}; the
+            CA's and a client's PEM files are in C{directory}
+            (L{tlsFiles}).
         """
         self.directory = os.path.abspath(directory)
         self.port = port
         self.process = None
+        self.tls = tls
+        self.tlsFiles = {}
 
     @property
     def url(self):
@@ -75,11 +84,14 @@ class RedisServer:
         if self.port is None:
             self.port = freePort()
         config = os.path.join(self.directory, "redis.conf")
+        listen = "port {}\n".format(self.port)
+        if self.tls is not None:
+            listen = self._tlsConfig()
         with open(config, "w") as f:
-            f.write("bind 127.0.0.1\nport {}\nprotected-mode yes\n"
+            f.write("bind 127.0.0.1\n{}protected-mode yes\n"
                     "daemonize no\nsave \"\"\nappendonly no\n"
                     "dir {}\nlogfile {}\n".format(
-                        self.port, self.directory,
+                        listen, self.directory,
                         os.path.join(self.directory, "redis.log")))
         self.process = subprocess.Popen(
             [server, config], stdin=subprocess.DEVNULL,
@@ -91,10 +103,40 @@ class RedisServer:
         raise RuntimeError("redis-server on port {} did not start:\n{}"
                            .format(self.port, tail))
 
+    def _tlsConfig(self):
+        """
+        Write the CA's, the server's and a client's PEM files.
+
+        @return: the config lines that listen with TLS only.
+        """
+        ca, authClients = self.tls
+        files = self.tlsFiles
+        serverCert, serverKey, _ = ca.server("127.0.0.1")
+        clientCert, clientKey, _ = ca.client("redis-client")
+        for name, data in [("ca", ca.pem), ("server", serverCert),
+                           ("server-key", serverKey),
+                           ("client", clientCert),
+                           ("client-key", clientKey)]:
+            files[name] = os.path.join(self.directory, name + ".pem")
+            with open(files[name], "wb") as f:
+                f.write(data)
+        return ("port 0\ntls-port {}\ntls-cert-file {}\ntls-key-file {}\n"
+                "tls-ca-cert-file {}\ntls-auth-clients {}\n".format(
+                    self.port, files["server"], files["server-key"],
+                    files["ca"], "yes" if authClients else "no"))
+
+    def _connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+        if self.tls is None:
+            return s
+        context = ssl.create_default_context(cafile=self.tlsFiles["ca"])
+        context.load_cert_chain(self.tlsFiles["client"],
+                                self.tlsFiles["client-key"])
+        return context.wrap_socket(s, server_hostname="127.0.0.1")
+
     def _ping(self):
         try:
-            with socket.create_connection(("127.0.0.1", self.port),
-                                          timeout=1) as s:
+            with self._connect() as s:
                 s.sendall(b"PING\r\n")
                 return s.recv(64).startswith(b"+PONG")
         except OSError:
@@ -110,8 +152,8 @@ class RedisServer:
         for arg in args:
             arg = arg if isinstance(arg, bytes) else str(arg).encode()
             payload += b"$%d\r\n%s\r\n" % (len(arg), arg)
-        with socket.create_connection(("127.0.0.1", self.port),
-                                      timeout=5) as s:
+        with self._connect() as s:
+            s.settimeout(5)
             s.sendall(payload)
             return s.recv(65536)
 

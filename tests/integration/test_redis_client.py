@@ -242,3 +242,93 @@ class RedisSubscriberTests(_RealRedisCase):
                      and self.redis.connected, timeout=30)
         self.assertEqual(self.reconnects, [True])
         yield self._publishUntilHeard(b"two")
+
+
+class RedisTLSTests(_RealRedisCase):
+    """
+    A Redis that speaks TLS only, on a certificate of a private CA, and
+    requires client certificates (Redis's default): a C{rediss://} URL
+    naming the CA's and a client's PEM files connects; one that trusts
+    another CA, or presents no client certificate, is refused, logged
+    once with why.
+    """
+
+    def setUp(self):
+        from tests.certs import CA
+        self.server = RedisServer(self.mktemp(), tls=(CA(), True)).start()
+        self.addCleanup(self.server.stop)
+        self.files = self.server.tlsFiles
+
+    def _client(self, query, poolSize=2):
+        redis = Redis("rediss://127.0.0.1:{}/2?{}".format(
+            self.server.port, query), reactor, poolSize=poolSize,
+            connectTimeout=1)
+        redis.start()
+        self.addCleanup(redis.stop)
+        return redis
+
+    @inlineCallbacks
+    def test_privateCAAndClientCertificate(self):
+        """
+        With the CA's file and a client certificate and key, every
+        connection of the pool is up and carries calls, on the URL's
+        database.
+        """
+        redis = self._client("ssl_ca_certs={ca}&ssl_certfile={client}"
+                             "&ssl_keyfile={client-key}".format(
+                                 **self.files))
+        yield _until(lambda: len(redis._up) == 2)
+        yield redis.call("SET", b"k", b"\x00over TLS")
+        self.assertEqual((yield redis.call("GET", b"k")), b"\x00over TLS")
+        info = yield redis.call("CLIENT", "INFO")
+        self.assertIn(b" db=2 ", info)
+
+    @inlineCallbacks
+    def test_keyInCertificateFile(self):
+        """
+        A certificate file that holds the key too needs no C{ssl_keyfile}.
+        """
+        both = self.mktemp()
+        with open(both, "wb") as f:
+            for name in ("client", "client-key"):
+                with open(self.files[name], "rb") as part:
+                    f.write(part.read())
+        redis = self._client("ssl_ca_certs={}&ssl_certfile={}".format(
+            self.files["ca"], both), poolSize=1)
+        yield _until(lambda: redis.connected)
+        self.assertEqual((yield redis.call("PING")), b"PONG")
+
+    @inlineCallbacks
+    def _refused(self, redis, words):
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.assertFalse((yield redis.whenConnected(timeout=1.5)))
+        with self.assertRaises(BackendUnavailable) as e:
+            yield redis.call("GET", b"k")
+        self.assertIn("rediss://127.0.0.1:{}".format(self.server.port),
+                      str(e.exception))
+        refused = [formatEvent(event) for event in events
+                   if "cannot connect" in (event.get("log_format") or "")]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertIn(words, refused[0])
+
+    def test_otherCARefused(self):
+        """
+        A server whose certificate does not come from the URL's CA is not
+        talked to.
+        """
+        from tests.certs import CA
+        other = self.mktemp()
+        with open(other, "wb") as f:
+            f.write(CA("another CA").pem)
+        return self._refused(self._client(
+            "ssl_ca_certs={}&ssl_certfile={client}&ssl_keyfile={client-key}"
+            .format(other, **self.files)), "certificate verify failed")
+
+    def test_noClientCertificateRefused(self):
+        """
+        Without a client certificate, Redis ends the handshake.
+        """
+        return self._refused(self._client(
+            "ssl_ca_certs={ca}".format(**self.files)), "SSL")

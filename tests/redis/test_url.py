@@ -38,3 +38,39 @@ class ParseTests(SynchronousTestCase):
             self.assertIn(words, str(e.exception))
             self.assertIn(repr(url) if isinstance(url, str) else "5",
                           str(e.exception))
+
+    def test_tlsFiles(self):
+        """
+        A C{rediss://} URL's query names the CA's, the client
+        certificate's and its key's files, with redis-py's keys.
+        """
+        a = parseRedisURL("rediss://h:6380/1?ssl_ca_certs=/etc/r/ca.pem"
+                          "&ssl_certfile=/etc/r/c.pem&ssl_keyfile=/k%20.pem")
+        self.assertEqual((a.caFile, a.certFile, a.keyFile),
+                         ("/etc/r/ca.pem", "/etc/r/c.pem", "/k .pem"))
+        self.assertEqual(a.safe, "rediss://h:6380/1")
+        b = parseRedisURL("rediss://h")
+        self.assertEqual((b.caFile, b.certFile, b.keyFile),
+                         (None, None, None))
+
+    def test_badTLSQueriesNamed(self):
+        """
+        A query on a plain URL, an unknown or repeated key, a key without
+        a file, a key file without its certificate and a query that is not
+        pairs are errors naming the URL and what is wrong.
+        """
+        for url, words in [
+                ("redis://h/0?ssl_ca_certs=/ca.pem", "only rediss://"),
+                ("rediss://h/0?ssl_ca=/ca.pem", "unknown query key "
+                 "'ssl_ca' (allowed: ssl_ca_certs, ssl_certfile, "
+                 "ssl_keyfile)"),
+                ("rediss://h/0?ssl_ca_certs=/a&ssl_ca_certs=/b",
+                 "ssl_ca_certs is given twice"),
+                ("rediss://h/0?ssl_ca_certs=", "names no file"),
+                ("rediss://h/0?ssl_keyfile=/k.pem", "needs ssl_certfile"),
+                ("rediss://h/0?ssl_ca_certs", "key=value pairs"),
+                ("rediss://h/0#x", "fragment")]:
+            with self.assertRaises(ValueError) as e:
+                parseRedisURL(url)
+            self.assertIn(words, str(e.exception))
+            self.assertIn(repr(url), str(e.exception))

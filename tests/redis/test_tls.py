@@ -1,0 +1,125 @@
+"""
+Tests for L{cocaine.redis.tls}: the options a C{rediss://} URL's files
+make, and the errors that name a bad file.
+"""
+
+import os
+
+from OpenSSL import SSL
+from twisted.internet.protocol import Factory, Protocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.config import ConfigError
+from cocaine.redis.args import checkRedisURL
+from cocaine.redis.tls import clientTLSOptions
+from cocaine.redis.url import parseRedisURL
+from tests.certs import CA
+
+
+def _connection(options):
+    """
+    @return: the OpenSSL connection C{options} make for a client.
+    """
+    factory = TLSMemoryBIOFactory(options, True,
+                                  Factory.forProtocol(Protocol))
+    return options.clientConnectionForTLS(factory.buildProtocol(None))
+
+
+class ClientTLSOptionsTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.ca = CA()
+        cert, key, _ = self.ca.client("node")
+        self.files = {}
+        for name, data in [("ca", self.ca.pem), ("cert", cert),
+                           ("key", key), ("both", cert + key),
+                           ("bundle", CA("other").pem + self.ca.pem),
+                           ("text", b"not a certificate\n")]:
+            self.files[name] = os.path.join(self.directory, name + ".pem")
+            with open(self.files[name], "wb") as f:
+                f.write(data)
+
+    def options(self, query):
+        return clientTLSOptions(parseRedisURL(
+            "rediss://127.0.0.1:6380/0?" + query.format(**self.files)))
+
+    def connection(self, query):
+        return _connection(self.options(query))
+
+    def test_systemAuthoritiesByDefault(self):
+        """
+        Without a query the connection verifies the server (against the
+        system's authorities) and presents nothing.
+        """
+        connection = _connection(clientTLSOptions(parseRedisURL(
+            "rediss://localhost/0")))
+        self.assertTrue(connection.get_context().get_verify_mode()
+                        & SSL.VERIFY_PEER)
+        self.assertIsNone(connection.get_certificate())
+
+    def test_privateCA(self):
+        """
+        With C{ssl_ca_certs} the server is verified too (against that
+        file: C{tests.integration.test_redis_client.RedisTLSTests}).
+        """
+        connection = self.connection("ssl_ca_certs={ca}")
+        self.assertTrue(connection.get_context().get_verify_mode()
+                        & SSL.VERIFY_PEER)
+        self.assertIsNone(connection.get_certificate())
+
+    def test_bundle(self):
+        """
+        A file of several certificates trusts each of them.
+        """
+        self.options("ssl_ca_certs={bundle}")
+
+    def test_clientCertificate(self):
+        """
+        C{ssl_certfile} with C{ssl_keyfile}, or a certificate file that
+        holds its key, is presented.
+        """
+        for query in ("ssl_certfile={cert}&ssl_keyfile={key}",
+                      "ssl_certfile={both}"):
+            presented = self.connection(query).get_certificate()
+            self.assertIsNotNone(presented, query)
+            self.assertEqual(
+                presented.get_subject().commonName, "node")
+
+    def test_badFilesNamed(self):
+        """
+        A file that cannot be read, or that holds no certificate (or no
+        key), is an error naming the key, the file and the server.
+        """
+        missing = os.path.join(self.directory, "missing.pem")
+        for query, words in [
+                ("ssl_ca_certs=" + missing, "cannot read it"),
+                ("ssl_ca_certs={text}", "holds no PEM certificate"),
+                ("ssl_certfile={cert}", "not a certificate and its key"),
+                ("ssl_certfile={cert}&ssl_keyfile={text}",
+                 "not a certificate and its key"),
+                ("ssl_certfile={cert}&ssl_keyfile=" + missing,
+                 "cannot read it")]:
+            with self.assertRaises(ValueError) as e:
+                self.options(query)
+            message = str(e.exception)
+            self.assertIn(words, message)
+            self.assertIn("rediss://127.0.0.1:6380/0", message)
+            named = query.split("=")[-1].format(**self.files)
+            self.assertIn(repr(named), message, query)
+
+    def test_configCheckReadsTheFiles(self):
+        """
+        A config's check of a C{rediss://} URL reads its files: a missing
+        CA stops the node at its start, named with the config's path.
+        """
+        checkRedisURL("storages.s.args.url",
+                      "rediss://h/0?ssl_ca_certs=" + self.files["ca"])
+        missing = os.path.join(self.directory, "missing.pem")
+        e = self.assertRaises(
+            ConfigError, checkRedisURL, "storages.s.args.url",
+            "rediss://h/0?ssl_ca_certs=" + missing)
+        self.assertEqual(e.path, "storages.s.args.url")
+        self.assertIn(repr(missing), e.reason)
