@@ -40,6 +40,31 @@ class _RealRedisCase(TestCase):
         self.redis.start()
         self.addCleanup(self.redis.stop)
 
+    def watchLog(self):
+        """
+        @return: the list the log's events go to until cleanup.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        return events
+
+    @inlineCallbacks
+    def assertRefusedOnce(self, redis, events, server, words):
+        """
+        C{redis} stays down: a call fails at once naming C{server}, and
+        the log of C{events} says why once, in C{words}, however often
+        the pool tries again.
+        """
+        self.assertFalse((yield redis.whenConnected(timeout=1.5)))
+        with self.assertRaises(BackendUnavailable) as e:
+            yield redis.call("GET", b"k")
+        self.assertIn(server, str(e.exception))
+        refused = [formatEvent(event) for event in events
+                   if "cannot connect" in (event.get("log_format") or "")]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertIn(words, refused[0])
+
 
 class RedisClientTests(_RealRedisCase):
 
@@ -183,19 +208,11 @@ class RedisAuthTests(_RealRedisCase):
         the server) and is logged once, with Redis's answer, however
         often the pool tries again.
         """
-        events = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        events = self.watchLog()
         redis = self._client("app:wrong")
-        self.assertFalse((yield redis.whenConnected(timeout=1.5)))
-        with self.assertRaises(BackendUnavailable) as e:
-            yield redis.call("GET", b"k")
-        self.assertIn("127.0.0.1:{}".format(self.server.port),
-                      str(e.exception))
-        refused = [formatEvent(event) for event in events
-                   if "cannot connect" in (event.get("log_format") or "")]
-        self.assertEqual(len(refused), 1, refused)
-        self.assertIn("WRONGPASS", refused[0])
+        yield self.assertRefusedOnce(
+            redis, events, "127.0.0.1:{}".format(self.server.port),
+            "WRONGPASS")
 
 
 class RedisSubscriberTests(_RealRedisCase):
@@ -298,20 +315,11 @@ class RedisTLSTests(_RealRedisCase):
         yield _until(lambda: redis.connected)
         self.assertEqual((yield redis.call("PING")), b"PONG")
 
-    @inlineCallbacks
-    def _refused(self, redis, words):
-        events = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
-        self.assertFalse((yield redis.whenConnected(timeout=1.5)))
-        with self.assertRaises(BackendUnavailable) as e:
-            yield redis.call("GET", b"k")
-        self.assertIn("rediss://127.0.0.1:{}".format(self.server.port),
-                      str(e.exception))
-        refused = [formatEvent(event) for event in events
-                   if "cannot connect" in (event.get("log_format") or "")]
-        self.assertEqual(len(refused), 1, refused)
-        self.assertIn(words, refused[0])
+    def _refused(self, query, words):
+        events = self.watchLog()
+        return self.assertRefusedOnce(
+            self._client(query), events,
+            "rediss://127.0.0.1:{}".format(self.server.port), words)
 
     def test_otherCARefused(self):
         """
@@ -322,13 +330,13 @@ class RedisTLSTests(_RealRedisCase):
         other = self.mktemp()
         with open(other, "wb") as f:
             f.write(CA("another CA").pem)
-        return self._refused(self._client(
+        return self._refused(
             "ssl_ca_certs={}&ssl_certfile={client}&ssl_keyfile={client-key}"
-            .format(other, **self.files)), "certificate verify failed")
+            .format(other, **self.files), "certificate verify failed")
 
     def test_noClientCertificateRefused(self):
         """
         Without a client certificate, Redis ends the handshake.
         """
-        return self._refused(self._client(
-            "ssl_ca_certs={ca}".format(**self.files)), "SSL")
+        return self._refused("ssl_ca_certs={ca}".format(**self.files),
+                             "certificate required")
