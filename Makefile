@@ -2,16 +2,20 @@
 #   make run    install into .venv and run a node on the embedded defaults
 #   make test   install into .venv (with test extras) and run every test
 # The interpreter .venv is made from, unless PYTHON names one: the
-# distribution's /usr/bin/python3 when it can make a virtualenv and is no
-# older than the python3 on PATH, else that python3. Debian, Ubuntu and
-# Fedora build theirs with profile-guided and link-time optimisation; a
-# node on it serves about a fifth more requests a second, at a fifth less
-# CPU a request, than on a build without them such as pyenv's default
-# (docs/performance.md, "The interpreter's build"). An existing .venv is
-# kept: rm -rf .venv to make it again.
+# distribution's /usr/bin/python3 when it can make a virtualenv, has its
+# headers (the framing decoder is compiled against them) and is a Python
+# 3.x at least as recent as the python3 on PATH (3.11.2 counts as 3.11),
+# else that python3. Debian, Ubuntu and Fedora build theirs with
+# profile-guided and link-time optimisation; a node on it serves about a
+# fifth more requests a second, at a fifth less CPU a request, than on a
+# build without them such as pyenv's default (docs/performance.md, "The
+# interpreter's build"). An existing .venv is kept: rm -rf .venv to make
+# it again.
 SYSTEM_PYTHON ?= /usr/bin/python3
 ifeq ($(origin PYTHON),undefined)
-PYTHON := $(shell minor() { "$$1" -c 'import sys, ensurepip, venv; print("%d%03d" % sys.version_info[:2])' 2>/dev/null; }; \
+PYTHON := $(shell minor() { "$$1" -c 'import ensurepip, os, sys, sysconfig, venv; \
+	assert os.path.exists(os.path.join(sysconfig.get_path("include"), "Python.h")); \
+	print("%d%03d" % sys.version_info[:2])' 2>/dev/null; }; \
 	system=$$(minor $(SYSTEM_PYTHON)); path=$$(minor python3); \
 	if [ -n "$$system" ] && [ "$$system" -ge "$${path:-0}" ]; then \
 	echo $(SYSTEM_PYTHON); else echo python3; fi)

@@ -37,15 +37,20 @@ class CA:
     @ivar pem: its certificate, PEM bytes.
     """
 
-    def __init__(self, commonName="test CA"):
+    def __init__(self, commonName="test CA", issuer=None):
+        """
+        @param issuer: the L{CA} that signs this one's certificate (an
+            intermediate authority), or L{None} for a root.
+        """
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
                                                   commonName)])
-        self.cert = (_builder(self.name, self.name, self.key.public_key())
+        signer = self if issuer is None else issuer
+        self.cert = (_builder(self.name, signer.name, self.key.public_key())
                      .add_extension(x509.BasicConstraints(ca=True,
                                                           path_length=None),
                                     critical=True)
-                     .sign(self.key, hashes.SHA256()))
+                     .sign(signer.key, hashes.SHA256()))
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
 
     def _sign(self, subject, extensions):

@@ -7,18 +7,27 @@ Without C{ssl_ca_certs} the server's certificate must come from one of the
 system's authorities, as before; with it, from one of the file's (a
 private CA, the usual case for a Redis of one's own). With
 C{ssl_certfile} the connection presents that client certificate, which a
-Redis with C{tls-auth-clients yes} (its default) requires. The server's
-certificate must name the URL's host either way.
+Redis with C{tls-auth-clients yes} (its default) requires, with the
+intermediate certificates that follow it in the file. Its key (in
+C{ssl_keyfile}, or after the certificates) must not be encrypted: a node
+has nobody to ask for a passphrase. The server's certificate must name
+the URL's host either way.
 """
 
 import re
 
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key)
+from OpenSSL.crypto import PKey
 from twisted.internet.ssl import (
-    Certificate, PrivateCertificate, optionsForClientTLS,
+    Certificate, KeyPair, PrivateCertificate, optionsForClientTLS,
     trustRootFromCertificates)
 
 _CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_KEY = re.compile(
+    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----",
+    re.DOTALL)
 
 
 def _read(address, key, path):
@@ -44,19 +53,52 @@ def _authorities(address):
                          .format(address.safe, address.caFile, e))
 
 
-def _clientCertificate(address):
-    data = _read(address, "ssl_certfile", address.certFile)
+def _privateKey(address, data):
+    """
+    The client certificate's key, loaded by C{cryptography}, which never
+    asks for a passphrase (OpenSSL's own loader asks the terminal).
+    """
+    which, name = ("ssl_certfile", address.certFile)
     if address.keyFile is not None:
-        data += b"\n" + _read(address, "ssl_keyfile", address.keyFile)
+        which, name = ("ssl_keyfile", address.keyFile)
+    found = _KEY.search(data)
+    if found is None:
+        raise ValueError("{}: {} {!r} holds no PEM private key".format(
+            address.safe, which, name))
     try:
-        return PrivateCertificate.loadPEM(data)
+        key = load_pem_private_key(found.group(0), None)
+    except TypeError:
+        raise ValueError("{}: {} {!r}: the key is encrypted; give it "
+                         "unencrypted (the node cannot ask for a "
+                         "passphrase)".format(address.safe, which, name))
     except Exception as e:
-        where = (repr(address.certFile) if address.keyFile is None else
-                 "{!r} with ssl_keyfile {!r}".format(address.certFile,
-                                                     address.keyFile))
-        raise ValueError("{}: ssl_certfile {}: not a certificate and its "
-                         "key in PEM: {}".format(address.safe, where,
-                                                 e or type(e).__name__))
+        raise ValueError("{}: {} {!r}: not a private key: {}".format(
+            address.safe, which, name, e or type(e).__name__))
+    return KeyPair(PKey.from_cryptography_key(key))
+
+
+def _clientCertificate(address):
+    """
+    @return: C{(certificate, chain)}: the client's L{PrivateCertificate}
+        and the OpenSSL certificates after it in C{ssl_certfile} (its
+        intermediate authorities, sent with it).
+    """
+    data = _read(address, "ssl_certfile", address.certFile)
+    blocks = _CERTIFICATE.findall(data)
+    if not blocks:
+        raise ValueError("{}: ssl_certfile {!r} holds no PEM certificate"
+                         .format(address.safe, address.certFile))
+    keyData = data if address.keyFile is None else _read(
+        address, "ssl_keyfile", address.keyFile)
+    keyPair = _privateKey(address, keyData)
+    try:
+        certificates = [Certificate.loadPEM(block) for block in blocks]
+        client = PrivateCertificate.fromCertificateAndKeyPair(
+            certificates[0], keyPair)
+    except Exception as e:
+        raise ValueError("{}: ssl_certfile {!r}: {}".format(
+            address.safe, address.certFile, e or type(e).__name__))
+    return client, [certificate.original for certificate in certificates[1:]]
 
 
 def clientTLSOptions(address):
@@ -70,7 +112,11 @@ def clientTLSOptions(address):
         certificate (or key), named with the URL.
     """
     trustRoot = None if address.caFile is None else _authorities(address)
-    client = (None if address.certFile is None
-              else _clientCertificate(address))
+    client, extra = None, None
+    if address.certFile is not None:
+        client, chain = _clientCertificate(address)
+        if chain:
+            extra = {"extraCertChain": chain}
     return optionsForClientTLS(address.host, trustRoot=trustRoot,
-                               clientCertificate=client)
+                               clientCertificate=client,
+                               extraCertificateOptions=extra)

@@ -7,7 +7,7 @@ redis-py's names: C{rediss://host:6380/0?ssl_ca_certs=/etc/redis/ca.pem
 &ssl_certfile=/etc/redis/client.pem&ssl_keyfile=/etc/redis/client.key}.
 """
 
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 #: Redis's port when the URL names none.
 DEFAULT_PORT = 6379
@@ -81,7 +81,10 @@ def parseRedisURL(url):
     if not isinstance(url, str):
         raise ValueError("must be a redis:// URL string, not {!r}".format(
             url))
+    given = url
     parts = urlsplit(url)
+    # errors name the URL without its password
+    url = _masked(url, parts)
     if parts.scheme not in ("redis", "rediss"):
         raise ValueError("{!r}: the scheme must be redis:// or "
                          "rediss://".format(url))
@@ -101,7 +104,7 @@ def parseRedisURL(url):
     tls = parts.scheme == "rediss"
     files = _tlsFiles(url, parts.query, tls)
     return RedisAddress(
-        url, parts.hostname, port or DEFAULT_PORT, int(path or 0),
+        given, parts.hostname, port or DEFAULT_PORT, int(path or 0),
         unquote(parts.username) if parts.username else None,
         unquote(parts.password) if parts.password is not None else None,
         tls, **files)
@@ -138,3 +141,19 @@ def _tlsFiles(url, query, tls):
         raise ValueError("{!r}: ssl_keyfile needs ssl_certfile, the "
                          "certificate of that key".format(url))
     return files
+
+
+def _masked(url, parts):
+    """
+    @return: C{url} with C{***} for its password, if it has one.
+    """
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc="{}:***@{}".format(user,
+                                                              hostport)))

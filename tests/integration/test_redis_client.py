@@ -301,6 +301,28 @@ class RedisTLSTests(_RealRedisCase):
         self.assertIn(b" db=2 ", info)
 
     @inlineCallbacks
+    def test_intermediateInCertificateFile(self):
+        """
+        A client certificate from an intermediate authority reaches a
+        Redis that trusts only the root when the certificate file holds
+        the intermediate's certificate after the client's.
+        """
+        from tests.certs import CA
+        intermediate = CA("intermediate CA", issuer=self.server.tls[0])
+        cert, key, _ = intermediate.client("redis-client")
+        chain, keyFile = self.mktemp(), self.mktemp()
+        with open(chain, "wb") as f:
+            f.write(cert + intermediate.pem)
+        with open(keyFile, "wb") as f:
+            f.write(key)
+        redis = self._client("ssl_ca_certs={}&ssl_certfile={}"
+                             "&ssl_keyfile={}".format(
+                                 self.files["ca"], chain, keyFile),
+                             poolSize=1)
+        yield _until(lambda: redis.connected)
+        self.assertEqual((yield redis.call("PING")), b"PONG")
+
+    @inlineCallbacks
     def test_keyInCertificateFile(self):
         """
         A certificate file that holds the key too needs no C{ssl_keyfile}.

@@ -94,21 +94,56 @@ class ClientTLSOptionsTests(SynchronousTestCase):
         key), is an error naming the key, the file and the server.
         """
         missing = os.path.join(self.directory, "missing.pem")
-        for query, words in [
-                ("ssl_ca_certs=" + missing, "cannot read it"),
-                ("ssl_ca_certs={text}", "holds no PEM certificate"),
-                ("ssl_certfile={cert}", "not a certificate and its key"),
-                ("ssl_certfile={cert}&ssl_keyfile={text}",
-                 "not a certificate and its key"),
-                ("ssl_certfile={cert}&ssl_keyfile=" + missing,
+        files = dict(self.files, missing=missing)
+        for query, named, words in [
+                ("ssl_ca_certs={missing}", "missing", "cannot read it"),
+                ("ssl_ca_certs={text}", "text", "holds no PEM certificate"),
+                ("ssl_certfile={cert}", "cert", "holds no PEM private key"),
+                ("ssl_certfile={text}&ssl_keyfile={key}", "text",
+                 "holds no PEM certificate"),
+                ("ssl_certfile={cert}&ssl_keyfile={text}", "text",
+                 "holds no PEM private key"),
+                ("ssl_certfile={cert}&ssl_keyfile={missing}", "missing",
                  "cannot read it")]:
             with self.assertRaises(ValueError) as e:
-                self.options(query)
+                clientTLSOptions(parseRedisURL(
+                    "rediss://127.0.0.1:6380/0?" + query.format(**files)))
             message = str(e.exception)
-            self.assertIn(words, message)
+            self.assertIn(words, message, query)
             self.assertIn("rediss://127.0.0.1:6380/0", message)
-            named = query.split("=")[-1].format(**self.files)
-            self.assertIn(repr(named), message, query)
+            self.assertIn(repr(files[named]), message, query)
+
+    def test_encryptedKeyRefused(self):
+        """
+        An encrypted key is refused at once, saying so: OpenSSL's own
+        loader would ask the terminal for its passphrase, and a node has
+        nobody to answer.
+        """
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"))
+        path = os.path.join(self.directory, "encrypted.pem")
+        with open(path, "wb") as f:
+            f.write(key)
+        with self.assertRaises(ValueError) as e:
+            self.options("ssl_certfile={cert}&ssl_keyfile=" + path)
+        self.assertIn("the key is encrypted", str(e.exception))
+        self.assertIn(repr(path), str(e.exception))
+
+    def test_keyOfAnotherCertificateRefused(self):
+        """
+        A key that is not the certificate's is refused, naming the file.
+        """
+        _, otherKey, _ = self.ca.client("other")
+        path = os.path.join(self.directory, "other-key.pem")
+        with open(path, "wb") as f:
+            f.write(otherKey)
+        with self.assertRaises(ValueError) as e:
+            self.options("ssl_certfile={cert}&ssl_keyfile=" + path)
+        self.assertIn("do not match", str(e.exception))
+        self.assertIn(repr(self.files["cert"]), str(e.exception))
 
     def test_configCheckReadsTheFiles(self):
         """

@@ -74,3 +74,17 @@ class ParseTests(SynchronousTestCase):
                 parseRedisURL(url)
             self.assertIn(words, str(e.exception))
             self.assertIn(repr(url), str(e.exception))
+
+    def test_errorsHidePassword(self):
+        """
+        An error about a URL with a password names it without the
+        password.
+        """
+        for url in ["redis://app:s3cret@h:99999/0", "redis://:s3cret@h/x",
+                    "redis://app:s3cret@h/0?ssl_ca_certs=/a",
+                    "rediss://app:s3cret@h/0?ssl_keyfile=/k",
+                    "rediss://app:s3cret@h/0#x"]:
+            with self.assertRaises(ValueError) as e:
+                parseRedisURL(url)
+            self.assertNotIn("s3cret", str(e.exception))
+            self.assertIn(":***@h", str(e.exception))
