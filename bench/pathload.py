@@ -118,8 +118,10 @@ class _Isolate:
         return True
 
 
-def _appNode():
+def _appNode(guard=None):
     """
+    @param guard: the L{cocaine.auth.guard.Guard} of the app's service,
+        or L{None} for auth off.
     @return: C{(engine, worker, server)}: an app's engine with one active
         worker connected in memory, and a client's server protocol on it.
     """
@@ -149,22 +151,26 @@ def _appNode():
     worker.makeConnection(_Transport())
     worker.dataReceived(msgpack.packb([1, 0, [uuid]]))
     server = _serverProtocol(_hostedService("app", AppService(engine),
-                                            AppService.protocol, 1), clock)
+                                            AppService.protocol, 1, guard),
+                             clock)
     server.makeConnection(_Transport())
     return engine, worker, server
 
 
-def _appReads(requests):
+def _appReads(requests, headers=()):
     """
     The app workloads' reads, made as they are consumed: per C{BATCH}
     requests, the client's (each request's enqueue, chunk and close) and
     the worker's answers (a chunk and a close each, on the worker's
     channels, which start at 2).
+
+    @param headers: the header entries of each enqueue.
     """
+    headers = list(headers)
     for first in range(0, requests, BATCH):
         channels = range(first + 1, first + 1 + BATCH)
         yield (b"".join(
-            msgpack.packb([c, 0, ["echo"], []])
+            msgpack.packb([c, 0, ["echo"], headers])
             + msgpack.packb([c, 0, [PAYLOAD]]) + msgpack.packb([c, 2, []])
             for c in channels),
             b"".join(msgpack.packb([c + 1, 0, [PAYLOAD]]) + msgpack.packb(
@@ -174,6 +180,31 @@ def _appReads(requests):
 def app(requests):
     engine, worker, server = _appNode()
     for fromClient, fromWorker in _appReads(requests):
+        server.dataReceived(fromClient)
+        worker.dataReceived(fromWorker)
+
+
+def appAuth(requests):
+    """
+    The C{app} workload with token auth on: the service has a guard and
+    every enqueue carries the C{authorization} header of a client with a
+    token (a literal entry, as the client SDK sends it).
+    """
+    import time
+
+    from cocaine.auth.authenticators import TokenAuthenticator
+    from cocaine.auth.guard import Guard
+    from cocaine.auth.token import issue
+    from cocaine.protocol.client import authorizationHeader, openingHeaders
+    from twisted.internet.task import Clock
+    secret = b"pathload secret of at least 32 bytes"
+    clock = Clock()
+    clock.advance(time.time())
+    guard = Guard(clock, TokenAuthenticator([secret]))
+    token = issue(secret, uids=[0], expiry=int(time.time()) + 3600)
+    entries = openingHeaders(None, authorizationHeader(token))
+    engine, worker, server = _appNode(guard)
+    for fromClient, fromWorker in _appReads(requests, entries):
         server.dataReceived(fromClient)
         worker.dataReceived(fromWorker)
 
@@ -626,7 +657,7 @@ def clientCall(requests):
     _inFlight(lambda: storage.read("c", "k"), requests, answers)
 
 
-WORKLOADS = {"app": app, "frames": frames,
+WORKLOADS = {"app": app, "app-auth": appAuth, "frames": frames,
              "forward": lambda requests: _forward(requests, 0),
              "forward-machine": lambda requests: _forward(requests, 1),
              "forward-accounting": lambda requests: _forward(requests, 2),

@@ -10,8 +10,9 @@ protocol and the engine, a storage read, the worker SDK serving a ping,
 the same on its real event loop over a UNIX socket, both serving the echo
 app's coroutine handler, and the client SDK's
 side of an app echo and of a storage read; with C{--only}, also the
-app workload's requests through a bare forwarder, the two-hop floor in
-memory, alone and with a session machine and the engine's accounting)
+app workload with token auth on (C{app-auth}), and the app workload's
+requests through a bare forwarder, the two-hop floor in memory, alone
+and with a session machine and the engine's accounting)
 runs in a process of its own under C{valgrind --tool=callgrind}, twice:
 with C{N} and with C{3N} requests; the difference over C{2N} is the
 instructions per request, without start-up and imports. Instruction
@@ -46,7 +47,7 @@ DEFAULT = ("app", "stream", "storage", "worker", "worker-loop",
 #: and with C{--only}: the two-hop floor in memory, priced piece by piece
 #: (they need this tree's modules: a revision from before 2026-12-05 has
 #: no C{cocaine.statemachine.constructor})
-WORKLOADS = DEFAULT + ("frames", "forward", "forward-machine",
+WORKLOADS = DEFAULT + ("app-auth", "frames", "forward", "forward-machine",
                        "forward-accounting")
 
 

@@ -34,6 +34,25 @@ class WorkloadTests(SynchronousTestCase):
         pathload.app(48)
         self.assertEqual(len(seen), 48)
 
+    def test_appAuthAnswered(self):
+        """
+        The app-auth workload's requests pass the guard (its token is
+        valid) and all reach the worker and end.
+        """
+        import cocaine.engine.engine as engine
+        import cocaine.rpc.identity as identity
+        seen, refused = [], []
+        original = engine.AppEngine.sessionFinished
+
+        def finished(self, session):
+            seen.append(session)
+            return original(self, session)
+        self.patch(engine.AppEngine, "sessionFinished", finished)
+        self.patch(identity.CallerIdentity, "_refuse",
+                   lambda self, *args: refused.append(args))
+        pathload.appAuth(48)
+        self.assertEqual((len(seen), refused), (48, []))
+
     def test_clientCallsChecked(self):
         """
         The client workloads keep their calls in flight until all have
