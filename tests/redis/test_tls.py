@@ -113,6 +113,20 @@ class ClientTLSOptionsTests(SynchronousTestCase):
             self.assertIn("rediss://127.0.0.1:6380/0", message)
             self.assertIn(repr(files[named]), message, query)
 
+    def refusedKey(self, data):
+        """
+        Write C{data} as the key of the C{cert} certificate.
+
+        @return: the key file's path and the message of the error that
+            refuses it.
+        """
+        path = os.path.join(self.directory, "key-under-test.pem")
+        with open(path, "wb") as f:
+            f.write(data)
+        with self.assertRaises(ValueError) as e:
+            self.options("ssl_certfile={cert}&ssl_keyfile=" + path)
+        return path, str(e.exception)
+
     def test_encryptedKeyRefused(self):
         """
         An encrypted key is refused at once, saying so: OpenSSL's own
@@ -121,29 +135,22 @@ class ClientTLSOptionsTests(SynchronousTestCase):
         """
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"passphrase"))
-        path = os.path.join(self.directory, "encrypted.pem")
-        with open(path, "wb") as f:
-            f.write(key)
-        with self.assertRaises(ValueError) as e:
-            self.options("ssl_certfile={cert}&ssl_keyfile=" + path)
-        self.assertIn("the key is encrypted", str(e.exception))
-        self.assertIn(repr(path), str(e.exception))
+        path, message = self.refusedKey(
+            ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"passphrase")))
+        self.assertIn("the key is encrypted", message)
+        self.assertIn(repr(path), message)
 
     def test_keyOfAnotherCertificateRefused(self):
         """
-        A key that is not the certificate's is refused, naming the file.
+        A key that is not the certificate's is refused, naming the
+        certificate's file.
         """
-        _, otherKey, _ = self.ca.client("other")
-        path = os.path.join(self.directory, "other-key.pem")
-        with open(path, "wb") as f:
-            f.write(otherKey)
-        with self.assertRaises(ValueError) as e:
-            self.options("ssl_certfile={cert}&ssl_keyfile=" + path)
-        self.assertIn("do not match", str(e.exception))
-        self.assertIn(repr(self.files["cert"]), str(e.exception))
+        _, message = self.refusedKey(self.ca.client("other")[1])
+        self.assertIn("do not match", message)
+        self.assertIn(repr(self.files["cert"]), message)
 
     def test_configCheckReadsTheFiles(self):
         """
