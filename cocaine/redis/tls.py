@@ -30,13 +30,24 @@ _KEY = re.compile(
     re.DOTALL)
 
 
+#: The most a PEM file may hold (the system's whole CA bundle is about
+#: 0.2 MiB); past it, or from a device that never ends, it is refused.
+MAX_PEM_BYTES = 4 * 1024 * 1024
+
+
 def _read(address, key, path):
     try:
         with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
+            data = f.read(MAX_PEM_BYTES + 1)
+    except (OSError, ValueError) as e:
+        # ValueError: a path with a NUL byte
         raise ValueError("{}: {} {!r}: cannot read it: {}".format(
-            address.safe, key, path, e.strerror or e))
+            address.safe, key, path, getattr(e, "strerror", None) or e))
+    if len(data) > MAX_PEM_BYTES:
+        raise ValueError("{}: {} {!r}: larger than {} bytes: not a PEM "
+                         "file".format(address.safe, key, path,
+                                       MAX_PEM_BYTES))
+    return data
 
 
 def _authorities(address):

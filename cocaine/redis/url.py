@@ -147,11 +147,7 @@ def _masked(url, parts):
     """
     @return: C{url} with C{***} for its password, if it has one.
     """
-    try:
-        password = parts.password
-    except ValueError:
-        password = None
-    if password is None:
+    if parts.password is None:
         return url
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]

@@ -94,7 +94,8 @@ class ClientTLSOptionsTests(SynchronousTestCase):
         key), is an error naming the key, the file and the server.
         """
         missing = os.path.join(self.directory, "missing.pem")
-        files = dict(self.files, missing=missing)
+        files = dict(self.files, missing=missing, nul="/ca\x00.pem",
+                     zero="/dev/zero")
         for query, named, words in [
                 ("ssl_ca_certs={missing}", "missing", "cannot read it"),
                 ("ssl_ca_certs={text}", "text", "holds no PEM certificate"),
@@ -104,7 +105,9 @@ class ClientTLSOptionsTests(SynchronousTestCase):
                 ("ssl_certfile={cert}&ssl_keyfile={text}", "text",
                  "holds no PEM private key"),
                 ("ssl_certfile={cert}&ssl_keyfile={missing}", "missing",
-                 "cannot read it")]:
+                 "cannot read it"),
+                ("ssl_ca_certs={nul}", "nul", "cannot read it"),
+                ("ssl_ca_certs={zero}", "zero", "larger than")]:
             with self.assertRaises(ValueError) as e:
                 clientTLSOptions(parseRedisURL(
                     "rediss://127.0.0.1:6380/0?" + query.format(**files)))
