@@ -11,7 +11,8 @@ Redis with C{tls-auth-clients yes} (its default) requires, with the
 intermediate certificates that follow it in the file. Its key (in
 C{ssl_keyfile}, or after the certificates) must not be encrypted: a node
 has nobody to ask for a passphrase. The server's certificate must name
-the URL's host either way.
+the URL's host either way, and TLS is 1.2 or later, as on the node's own
+endpoints (L{cocaine.rpc.tls}, whose PEM bundle reading this shares).
 """
 
 import re
@@ -20,11 +21,11 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key)
 from OpenSSL.crypto import PKey
 from twisted.internet.ssl import (
-    Certificate, KeyPair, PrivateCertificate, optionsForClientTLS,
+    KeyPair, PrivateCertificate, optionsForClientTLS,
     trustRootFromCertificates)
 
-_CERTIFICATE = re.compile(
-    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+from cocaine.rpc.tls import minimumVersion, pemCertificates
+
 _KEY = re.compile(
     rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----",
     re.DOTALL)
@@ -51,17 +52,28 @@ def _read(address, key, path):
 
 
 def _authorities(address):
-    data = _read(address, "ssl_ca_certs", address.caFile)
-    blocks = _CERTIFICATE.findall(data)
-    if not blocks:
-        raise ValueError("{}: ssl_ca_certs {!r} holds no PEM certificate"
-                         .format(address.safe, address.caFile))
+    certificates, _ = _certificates(address, "ssl_ca_certs",
+                                    address.caFile)
+    return trustRootFromCertificates(certificates)
+
+
+def _certificates(address, key, path):
+    """
+    @return: C{(certificates, data)}: the certificates of the PEM file
+        C{path} (named by C{key}), at least one, and the file's bytes.
+    @raise ValueError: naming the file when it cannot be read, holds no
+        certificate or one OpenSSL cannot read.
+    """
+    data = _read(address, key, path)
     try:
-        return trustRootFromCertificates(
-            [Certificate.loadPEM(block) for block in blocks])
+        certificates = pemCertificates(data)
     except Exception as e:
-        raise ValueError("{}: ssl_ca_certs {!r}: not a certificate: {}"
-                         .format(address.safe, address.caFile, e))
+        raise ValueError("{}: {} {!r}: not a certificate: {}".format(
+            address.safe, key, path, e or type(e).__name__))
+    if not certificates:
+        raise ValueError("{}: {} {!r} holds no PEM certificate".format(
+            address.safe, key, path))
+    return certificates, data
 
 
 def _privateKey(address, data):
@@ -94,16 +106,12 @@ def _clientCertificate(address):
         and the OpenSSL certificates after it in C{ssl_certfile} (its
         intermediate authorities, sent with it).
     """
-    data = _read(address, "ssl_certfile", address.certFile)
-    blocks = _CERTIFICATE.findall(data)
-    if not blocks:
-        raise ValueError("{}: ssl_certfile {!r} holds no PEM certificate"
-                         .format(address.safe, address.certFile))
+    certificates, data = _certificates(address, "ssl_certfile",
+                                       address.certFile)
     keyData = data if address.keyFile is None else _read(
         address, "ssl_keyfile", address.keyFile)
     keyPair = _privateKey(address, keyData)
     try:
-        certificates = [Certificate.loadPEM(block) for block in blocks]
         client = PrivateCertificate.fromCertificateAndKeyPair(
             certificates[0], keyPair)
     except Exception as e:
@@ -123,11 +131,12 @@ def clientTLSOptions(address):
         certificate (or key), named with the URL.
     """
     trustRoot = None if address.caFile is None else _authorities(address)
-    client, extra = None, None
+    client = None
+    extra = {"raiseMinimumTo": minimumVersion()}
     if address.certFile is not None:
         client, chain = _clientCertificate(address)
         if chain:
-            extra = {"extraCertChain": chain}
+            extra["extraCertChain"] = chain
     return optionsForClientTLS(address.host, trustRoot=trustRoot,
                                clientCertificate=client,
                                extraCertificateOptions=extra)

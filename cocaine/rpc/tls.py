@@ -16,7 +16,8 @@ TLS is configured, so plain nodes and clients never load it.
 import os
 from pathlib import Path
 
-__all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate"]
+__all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate",
+           "pemCertificates", "minimumVersion"]
 
 _cache = {}
 
@@ -30,17 +31,24 @@ def _read(source):
     return Path(source).read_bytes()
 
 
-def _certificates(data):
+def pemCertificates(data):
     """
-    Every certificate of a PEM bundle, as Twisted L{Certificate}s.
+    Every certificate of a PEM bundle, in order, as Twisted
+    L{Certificate}s; other blocks (a private key beside them) are skipped.
+
+    @raise Exception: OpenSSL's, for a certificate block it cannot read.
     """
     from twisted.internet import ssl
     marker = b"-----END CERTIFICATE-----"
     return [ssl.Certificate.loadPEM(part + marker)
-            for part in data.split(marker) if b"-----BEGIN" in part]
+            for part in data.split(marker)
+            if b"-----BEGIN CERTIFICATE-----" in part]
 
 
-def _minimum():
+def minimumVersion():
+    """
+    @return: the oldest TLS version any of our connections speaks (1.2).
+    """
     from twisted.internet.ssl import TLSVersion
     return TLSVersion.TLSv1_2
 
@@ -56,17 +64,17 @@ def serverOptions(tls):
     if options is None:
         from twisted.internet import ssl
         pem = _read(tls.cert)
-        chain = _certificates(pem)
+        chain = pemCertificates(pem)
         ours = ssl.PrivateCertificate.loadPEM(pem + b"\n" + _read(tls.key))
         extra = {}
         if tls.clientCA is not None:
             # verifies client certificates and requires one
             extra["trustRoot"] = ssl.trustRootFromCertificates(
-                _certificates(_read(tls.clientCA)))
+                pemCertificates(_read(tls.clientCA)))
         options = _cache[tls] = ssl.CertificateOptions(
             privateKey=ours.privateKey.original, certificate=ours.original,
             extraCertChain=[c.original for c in chain[1:]],
-            raiseMinimumTo=_minimum(), **extra)
+            raiseMinimumTo=minimumVersion(), **extra)
     return options
 
 
@@ -178,12 +186,12 @@ class ClientTLS:
             extra = {}
             if self.ca is not None:
                 extra["trustRoot"] = ssl.trustRootFromCertificates(
-                    _certificates(self.ca))
+                    pemCertificates(self.ca))
             if self._cert is not None:
                 extra["clientCertificate"] = ssl.PrivateCertificate.loadPEM(
                     self._cert + b"\n" + (self._key or b""))
             creator = self._creators[name] = ssl.optionsForClientTLS(
-                name, extraCertificateOptions={"raiseMinimumTo": _minimum()},
+                name, extraCertificateOptions={"raiseMinimumTo": minimumVersion()},
                 **extra)
         return creator
 

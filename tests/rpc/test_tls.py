@@ -13,7 +13,8 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import DEFAULTS, TLS, ConfigError, parse
-from cocaine.rpc.tls import ClientTLS, peerCertificate, wrapServer
+from cocaine.rpc.tls import (
+    ClientTLS, peerCertificate, pemCertificates, wrapServer)
 from tests.certs import CA, write
 
 
@@ -200,3 +201,21 @@ class HandshakeTests(_Files):
 
     def test_peerCertificateWithoutTLS(self):
         self.assertIsNone(peerCertificate(object()))
+
+
+class PemCertificatesTests(SynchronousTestCase):
+    """
+    L{pemCertificates}: every certificate of a PEM bundle, in order, with
+    a private key beside them skipped wherever it is.
+    """
+
+    def test_keySkipped(self):
+        ca = CA()
+        cert, key, _ = ca.client("leaf")
+
+        def names(data):
+            return [c.getSubject().commonName
+                    for c in pemCertificates(data)]
+        self.assertEqual(names(cert + ca.pem + key), [b"leaf", b"test CA"])
+        self.assertEqual(names(key + cert), [b"leaf"])
+        self.assertEqual(names(key), [])
