@@ -30,12 +30,11 @@ import subprocess
 import sys
 import json
 import tempfile
-import time
 
 import psutil
 
 from bench.arguments import positive, positives
-from bench.compare.ourside import APP, nodeConfig
+from bench.compare.ourside import APP, nodeConfig, withTokenAuth
 from bench.compare.processes import family
 from bench.rpc import machine
 
@@ -62,10 +61,6 @@ def _pin(pids, cpu):
             os.sched_setaffinity(pid, {cpu})
         except OSError:
             pass
-
-
-#: the node's token secret with C{--auth}
-SECRET = b"bench-cpushare-secret-0123456789"
 
 
 def measure(endpoint, nodePid, inflight, requests, pattern, env=None):
@@ -157,15 +152,8 @@ def main(argv=None):
     directory = tempfile.mkdtemp(prefix="cocaine-bench-cpushare-")
     config, env = nodeConfig(), None
     if args.auth:
-        from cocaine.auth.token import issue
-        secret = os.path.join(directory, "secret")
-        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600),
-                  "wb") as f:
-            f.write(SECRET)
-        config["authentications"] = {"core": {"type": "token", "args": {
-            "secret-file": secret}}}
-        env = dict(os.environ, COCAINE_TOKEN=issue(
-            SECRET, uids=[0], expiry=int(time.time()) + 3600))
+        env = dict(os.environ,
+                   COCAINE_TOKEN=withTokenAuth(config, directory))
     nodes = {}
     try:
         for policy in args.scheduling:

@@ -5,7 +5,8 @@ Side by side with the field, in one run.
                             [--out DIR] [--no-docs]
 
 Systems: ours (a node serving the Python echo example through a pool of
-two workers; two hops), zerorpc, Nameko with RabbitMQ, cote 1.2.0 (in a
+two workers; two hops), ours with token auth (the same node checking a
+token on every request, the load generator sending one), zerorpc, Nameko with RabbitMQ, cote 1.2.0 (in a
 network namespace with only C{lo}), the floor (a bare Twisted msgpack echo),
 the two-hop floor (a bare Twisted relay in front of two bare workers, ours
 without the framework: L{bench.compare.relay}) and C{redis-benchmark} PING
@@ -59,7 +60,8 @@ ECHO = [("seq16", "echo", 16, 1), ("seq1k", "echo", 1024, 1),
 STREAM = ("stream", "stream", 1024)
 UNPINNED = ("seq16", "c64")
 SERVER_CPU, CLIENT_CPU = 0, 1
-SYSTEMS = ["ours", "zerorpc", "nameko", "cote", "floor", "relay", "redis"]
+SYSTEMS = ["ours", "ours-auth", "zerorpc", "nameko", "cote", "floor", "relay",
+           "redis"]
 
 
 def readUntilLine(process, line, deadline):
@@ -271,8 +273,8 @@ def parse(argv):
                         help="chunks of the stream")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--only", default="",
-                        help="comma-separated: ours,zerorpc,nameko,cote,"
-                        "floor,relay,redis")
+                        help="comma-separated: ours,ours-auth,zerorpc,"
+                        "nameko,cote,floor,relay,redis")
     parser.add_argument("--out", default=None,
                         help="where compare.json and the charts go: docs/ "
                         "by default, a new temporary directory with "

@@ -62,6 +62,8 @@ def ensureAll(wanted=lambda key: True):
                         "charts": reason})
     if wanted("ours"):
         sides.append(S.Ours())
+    if wanted("ours-auth"):
+        sides.append(S.OursAuth())
     if wanted("zerorpc") and python.get("zerorpc"):
         sides.append(S.ZeroRPC(python["zerorpc"]))
     if wanted("nameko") and python.get("nameko"):

@@ -23,6 +23,7 @@ C{elastic} prints one JSON line::
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -36,6 +37,8 @@ from bench.compare.stats import hostPort
 APP, POOL = "echo", 2
 #: the app of the burst and shrink workload
 ELASTIC, ELASTIC_LIMIT, BURST, BURST_MS, IDLE = "echo-elastic", 4, 50, 100, 1.0
+#: the token secret of a node with auth on (L{withTokenAuth})
+SECRET = b"bench-token-auth-secret-0123456789"
 
 
 def nodeConfig():
@@ -59,6 +62,26 @@ def nodeConfig():
             }}},
         },
     }
+
+
+def withTokenAuth(config, directory, lifetime=3600):
+    """
+    Turn token auth on in a node's C{config}, its secret in a file of
+    C{directory}, for the benchmarks that measure auth on: every call to
+    the node then needs a token, and its clients get one in their
+    environment.
+
+    @return: a token for the node's clients (their C{COCAINE_TOKEN}): the
+        administrator's, so that they may pin the pool too, valid for
+        C{lifetime} seconds.
+    """
+    from cocaine.auth.token import issue
+    secret = os.path.join(directory, "secret")
+    with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+        f.write(SECRET)
+    config["authentications"] = {"core": {"type": "token", "args": {
+        "secret-file": secret}}}
+    return issue(SECRET, uids=[0], expiry=int(time.time()) + lifetime)
 
 
 async def prepare(reactor, host, port):

@@ -18,7 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["ours", "zerorpc", "nameko", "cote", "floor", "relay", "redis"]
+ORDER = ["ours", "ours-auth", "zerorpc", "nameko", "cote", "floor", "relay",
+         "redis"]
 WINDOWS = [("seq16", 1), ("c8", 8), ("c64", 64), ("c256", 256)]
 
 

@@ -111,12 +111,19 @@ class Ours(Side):
         self.node = None
         self.directory = None
 
+    def configure(self, config):
+        """
+        Change the node's C{config} before it starts (nothing here).
+        """
+
     def start(self):
         from bench.compare.ourside import nodeConfig
         from tests.integration.node import Node
         self.directory = tempfile.mkdtemp(prefix="cocaine-bench-compare-")
+        config = nodeConfig()
+        self.configure(config)
         self.node = Node(os.path.join(self.directory, "node"),
-                         nodeConfig()).start()
+                         config).start()
         self.endpoint = "127.0.0.1:{}".format(self.node.port)
         result = subprocess.run(
             [sys.executable, "-m", "bench.compare.ourside", "prepare",
@@ -142,6 +149,24 @@ class Ours(Side):
             self.node = None
         if self.directory:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class OursAuth(Ours):
+    """
+    L{Ours} with token auth on: the node checks a token on every request
+    (L{bench.compare.ourside.withTokenAuth}), and the load generator sends
+    one with each (what the issue asks to be measured beside auth off).
+    """
+    key, label = "ours-auth", "ours with token auth"
+
+    token = None
+
+    def configure(self, config):
+        from bench.compare.ourside import withTokenAuth
+        self.token = withTokenAuth(config, self.directory)
+
+    def env(self):
+        return _environment(COCAINE_TOKEN=self.token)
 
 
 class Floor(_Spawned):

@@ -191,7 +191,52 @@ class ReportTests(SynchronousTestCase):
             "(lowest ratio 0.56)",
             "- ours within 2x of the Twisted floor: MISSED on seq1k 0.45, "
             "c64 0.20, c256 0.27, stream 0.40 (lowest ratio 0.20)",
+            "- app path, ours: node + 2 workers: sequential 0.60, 8 in "
+            "flight 0.67, 64 in flight 0.57 MISSED (>= 0.8), 256 in flight "
+            "0.67 MISSED (>= 0.8), server CPU at 64 1.75 MISSED (<= 1.5), "
+            "stream of the floor 0.40 MISSED (>= 0.6)",
         ])
+
+    def test_appPathTargets(self):
+        """
+        The app path's targets are judged for ours and for ours with token
+        auth, each ratio named and the missed ones marked with the bound.
+        """
+        found = document()["results"]
+        found["ours-auth"] = side(dict(zip(KEYS, [5000, 4000, 15000, 40000,
+                                                  40000])), 400.0)
+        for name, seconds in (("ours", 0.2), ("ours-auth", 0.24),
+                              ("cote", 0.15)):
+            for run in found[name]["c64"]:
+                run["cpu_s_per_10k"] = seconds
+        lines = report.targets(found)
+        self.assertEqual(lines[-2:], [
+            "- app path, ours: node + 2 workers: sequential 0.60, 8 in "
+            "flight 0.67, 64 in flight 0.57 MISSED (>= 0.8), 256 in flight "
+            "0.67 MISSED (>= 0.8), server CPU at 64 1.33, stream of the "
+            "floor 0.40 MISSED (>= 0.6)",
+            "- app path, ours with token auth: sequential 0.50 MISSED (>= "
+            "0.6), 8 in flight 0.50, 64 in flight 0.57 MISSED (>= 0.8), "
+            "256 in flight 0.67 MISSED (>= 0.8), server CPU at 64 1.60 "
+            "MISSED (<= 1.5), stream of the floor 0.80"])
+
+    def test_authColumns(self):
+        """
+        Ours with token auth gets a column, and ratios against cote and
+        against ours with auth off.
+        """
+        found = document()
+        found["results"]["ours-auth"] = side(
+            dict(zip(KEYS, [4800, 4000, 15000, 40000, 40000])), 400.0)
+        text = report.markdown(found)
+        self.assertIn("| workload | ours: node + 2 workers | ours with "
+                      "token auth | zerorpc | cote 1.2.0 | floor: bare "
+                      "Twisted | ours/zerorpc | ours/cote | ours/floor | "
+                      "ours-auth/cote | ours-auth/ours |", text)
+        self.assertIn("| sequential 16 B (req/s) | 6,000 (5,400-7,200) | "
+                      "4,800 (4,320-5,760) | 3,000 (2,700-3,600) | 10,000 "
+                      "(9,000-12,000) | 12,000 (10,800-14,400) | 2.00 | 0.60 "
+                      "| 0.50 | 0.48 | 0.80 |", text)
 
     def test_targetsWithoutOurs(self):
         """

@@ -173,21 +173,24 @@ class BenchmarkRunsTests(_OwnTemporaryDirectory, TestCase):
         self.assertNotIn("Traceback", out + result.stderr)
         self.assertNotIn("skipped:", out)
         self.assertNotIn("FAILED", out)
-        self.assertIn("| workload | ours: node + 2 workers | zerorpc | "
+        self.assertIn("| workload | ours: node + 2 workers | ours with "
+                      "token auth | zerorpc | "
                       "Nameko + RabbitMQ | cote 1.2.0 | floor: bare Twisted "
                       "| two-hop floor: bare relay + 2 workers "
                       "| Redis PING | ours/zerorpc | ours/nameko | ours/cote "
-                      "| ours/floor | ours/relay |", out)
+                      "| ours/floor | ours/relay | ours-auth/cote "
+                      "| ours-auth/ours |", out)
         for row in ("| sequential 16 B (req/s) |", "| 256 in flight (req/s) |",
                     "| stream 10,000 x 1 KiB (MB/s) |",
                     "| unpinned: 64 in flight (req/s) |",
                     "| server CPU s per 10,000 req (64 in flight) |",
                     "| cold start: start_app to first reply |",
                     "| shrink: late against the idle timeout |",
-                    "- ours >= 0.5x cote on sequential and concurrent echo:"):
+                    "- ours >= 0.5x cote on sequential and concurrent echo:",
+                    "- app path, ours with token auth: sequential "):
             self.assertIn(row, out)
         self.assertIn("| errors, all echo runs | 0 | 0 | 0 | 0 | 0 | 0 | 0 "
-                      "|", out)
+                      "| 0 |", out)
         self.assertIn("The two-hop floor against cote (relay/cote)", out)
         charts = re.search(r"charts: (\S+), (\S+)", out)
         self.assertIsNotNone(charts, out[-500:])
