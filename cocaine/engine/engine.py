@@ -199,6 +199,10 @@ class AppEngine:
         """
         return self._admit(upstream, event, headers)
 
+    # the last header list a deadline was read from, and that deadline
+    _deadlineHeaders = None
+    _deadline = None
+
     def _accept(self, upstream, event, headers):
         worker = self.pool.pick(event)
         if worker is not None:
@@ -217,7 +221,15 @@ class AppEngine:
             self.accepted += 1
             self.queue.append(session)
             self.pool.scale()
-        deadline = parseDeadline(headers) if headers else None
+        if not headers:
+            deadline = None
+        elif headers is self._deadlineHeaders:
+            # a client's literal headers, repeated: the server protocol
+            # hands back the same list (ServerProtocol._readHeaders)
+            deadline = self._deadline
+        else:
+            deadline = self._deadline = parseDeadline(headers)
+            self._deadlineHeaders = headers
         if deadline is not None:
             session.setDeadline(self._reactor, deadline)
         if self._stallTimer is None:

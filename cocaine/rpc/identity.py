@@ -26,6 +26,11 @@ class CallerIdentity:
     _authValue = None
     _authIdentity = None
     _authExpiry = None
+    # the last header list an authorization value was found in: the
+    # connection hands the same list back while a client's literal
+    # headers repeat (ServerProtocol._readHeaders), so it is not searched
+    # again
+    _authHeaders = None
     # what the peer's TLS client certificate proves (looked up once)
     _peerIdentity = None
 
@@ -36,7 +41,9 @@ class CallerIdentity:
         expires).
         """
         value = None
-        if headers:
+        if headers is self._authHeaders:
+            value = self._authValue
+        elif headers:
             for name, headerValue in headers:
                 if name == b"authorization":
                     value = headerValue
@@ -50,6 +57,7 @@ class CallerIdentity:
             if expiry is None or expiry >= guard.now():
                 return self._authIdentity
         identity, expiry = guard.identify(value)
+        self._authHeaders = headers
         self._authValue = value
         self._authIdentity = identity
         self._authExpiry = expiry

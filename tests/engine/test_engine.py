@@ -455,6 +455,25 @@ class LimitsTests(_EngineCase):
         self.assertEqual(len([s for s in self.engine.queue if not s.done]),
                          0)
 
+    def test_deadlineFromRepeatedHeaders(self):
+        """
+        A connection hands the engine the same header list while a
+        client's headers repeat: each request still gets the deadline it
+        names, and a list without one sets none.
+        """
+        headers = [(b"request_timeout", b"1.5")]
+        first, _ = self.enqueue(headers=headers)
+        self.clock.advance(1.0)
+        second, _ = self.enqueue(headers=headers)
+        third, _ = self.enqueue(headers=[(b"trace_id", b"1")])
+        self.clock.advance(0.6)
+        self.assertEqual(first.sent[0][1], [0x51FF, 1])
+        self.assertEqual(second.sent, [])
+        self.clock.advance(1.0)
+        self.assertEqual(second.sent[0][1], [0x51FF, 1])
+        self.clock.advance(60)
+        self.assertEqual(third.sent, [])
+
 
 class TimeoutTests(_EngineCase):
 
