@@ -12,23 +12,14 @@ intermediate certificates that follow it in the file. Its key (in
 C{ssl_keyfile}, or after the certificates) must not be encrypted: a node
 has nobody to ask for a passphrase. The server's certificate must name
 the URL's host either way, and TLS is 1.2 or later, as on the node's own
-endpoints (L{cocaine.rpc.tls}, whose PEM bundle reading this shares).
+endpoints (L{cocaine.rpc.tls}, whose PEM bundle and key reading this
+shares).
 """
 
-import re
-
-from cryptography.hazmat.primitives.serialization import (
-    load_pem_private_key)
-from OpenSSL.crypto import PKey
 from twisted.internet.ssl import (
-    KeyPair, PrivateCertificate, optionsForClientTLS,
-    trustRootFromCertificates)
+    PrivateCertificate, optionsForClientTLS, trustRootFromCertificates)
 
-from cocaine.rpc.tls import minimumVersion, pemCertificates
-
-_KEY = re.compile(
-    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----",
-    re.DOTALL)
+from cocaine.rpc.tls import minimumVersion, pemCertificates, privateKey
 
 
 #: The most a PEM file may hold (the system's whole CA bundle is about
@@ -78,26 +69,13 @@ def _certificates(address, key, path):
 
 def _privateKey(address, data):
     """
-    The client certificate's key, loaded by C{cryptography}, which never
-    asks for a passphrase (OpenSSL's own loader asks the terminal).
+    The client certificate's key (L{cocaine.rpc.tls.privateKey}: never
+    asks for a passphrase).
     """
     which, name = ("ssl_certfile", address.certFile)
     if address.keyFile is not None:
         which, name = ("ssl_keyfile", address.keyFile)
-    found = _KEY.search(data)
-    if found is None:
-        raise ValueError("{}: {} {!r} holds no PEM private key".format(
-            address.safe, which, name))
-    try:
-        key = load_pem_private_key(found.group(0), None)
-    except TypeError:
-        raise ValueError("{}: {} {!r}: the key is encrypted; give it "
-                         "unencrypted (the node cannot ask for a "
-                         "passphrase)".format(address.safe, which, name))
-    except Exception as e:
-        raise ValueError("{}: {} {!r}: not a private key: {}".format(
-            address.safe, which, name, e or type(e).__name__))
-    return KeyPair(PKey.from_cryptography_key(key))
+    return privateKey(data, "{}: {} {!r}".format(address.safe, which, name))
 
 
 def _clientCertificate(address):

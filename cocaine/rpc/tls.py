@@ -14,10 +14,11 @@ TLS is configured, so plain nodes and clients never load it.
 """
 
 import os
+import re
 from pathlib import Path
 
 __all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate",
-           "pemCertificates", "minimumVersion"]
+           "pemCertificates", "privateCertificate", "minimumVersion"]
 
 _cache = {}
 
@@ -45,6 +46,69 @@ def pemCertificates(data):
             if b"-----BEGIN CERTIFICATE-----" in part]
 
 
+_KEY = re.compile(
+    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----",
+    re.DOTALL)
+
+
+def privateKey(data, what):
+    """
+    The first private key of PEM C{data}, loaded by C{cryptography}, which
+    never asks for a passphrase: OpenSSL's own loader (Twisted's
+    C{KeyPair.load}, C{PrivateCertificate.loadPEM}) asks the terminal for
+    an encrypted key's, and a daemon waiting there ignores C{SIGTERM}.
+
+    @param what: names the key's file in errors (C{"network.tls.key
+        '/etc/node.key'"}, say).
+    @return: Twisted's L{twisted.internet.ssl.KeyPair}.
+    @raise ValueError: naming C{what}: no key, an encrypted key, or one
+        that cannot be read.
+    """
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_private_key)
+    from OpenSSL.crypto import PKey
+    from twisted.internet.ssl import KeyPair
+    found = _KEY.search(data)
+    if found is None:
+        raise ValueError("{} holds no PEM private key".format(what))
+    try:
+        key = load_pem_private_key(found.group(0), None)
+    except TypeError:
+        raise ValueError("{}: the key is encrypted; give it unencrypted "
+                         "(the node cannot ask for a passphrase)"
+                         .format(what))
+    except Exception as e:
+        raise ValueError("{}: not a private key: {}".format(
+            what, e or type(e).__name__))
+    return KeyPair(PKey.from_cryptography_key(key))
+
+
+def privateCertificate(certificate, key, what):
+    """
+    A certificate and its key as Twisted's L{PrivateCertificate}, the key
+    loaded by L{privateKey}.
+
+    @param certificate: PEM bytes; its first certificate is ours.
+    @param key: PEM bytes holding the key (the certificate's own bytes
+        when the key follows the certificate in one file).
+    @param what: names the key's file in errors.
+    @raise ValueError: naming C{what}, for a bad key or one that is not
+        the certificate's.
+    """
+    from twisted.internet import ssl
+    found = pemCertificates(certificate)
+    if not found:
+        raise ValueError("{}: no PEM certificate beside the key".format(
+            what))
+    keyPair = privateKey(key, what)
+    try:
+        return ssl.PrivateCertificate.fromCertificateAndKeyPair(
+            found[0], keyPair)
+    except Exception as e:
+        raise ValueError("{}: not the certificate's key ({})".format(
+            what, e or type(e).__name__))
+
+
 def minimumVersion():
     """
     @return: the oldest TLS version any of our connections speaks (1.2).
@@ -65,7 +129,8 @@ def serverOptions(tls):
         from twisted.internet import ssl
         pem = _read(tls.cert)
         chain = pemCertificates(pem)
-        ours = ssl.PrivateCertificate.loadPEM(pem + b"\n" + _read(tls.key))
+        ours = privateCertificate(pem, _read(tls.key),
+                                  "network.tls.key {!r}".format(tls.key))
         extra = {}
         if tls.clientCA is not None:
             # verifies client certificates and requires one
@@ -158,6 +223,9 @@ class ClientTLS:
         self.ca = None if ca is None else _read(ca)
         self._cert = None if cert is None else _read(cert)
         self._key = None if key is None else _read(key)
+        source = cert if key is None else key
+        self._keyName = "the TLS client key" + (
+            "" if isinstance(source, bytes) else " {!r}".format(str(source)))
         self.serverName = serverName
         self._creators = {}
 
@@ -188,8 +256,8 @@ class ClientTLS:
                 extra["trustRoot"] = ssl.trustRootFromCertificates(
                     pemCertificates(self.ca))
             if self._cert is not None:
-                extra["clientCertificate"] = ssl.PrivateCertificate.loadPEM(
-                    self._cert + b"\n" + (self._key or b""))
+                extra["clientCertificate"] = privateCertificate(
+                    self._cert, self._key or self._cert, self._keyName)
             creator = self._creators[name] = ssl.optionsForClientTLS(
                 name, extraCertificateOptions={"raiseMinimumTo": minimumVersion()},
                 **extra)

@@ -273,3 +273,33 @@ class TLSTests(TestCase):
             await req.send({"type": "add", "a": 2, "b": 3}, timeout=1.5)
         self.assertIn("TLS", str(c.exception))
         self.assertTrue(self.logged("r: TLS with"), self.events)
+
+
+class KeyFileTests(TestCase):
+    """
+    A component's key is loaded without ever asking for a passphrase: an
+    encrypted one is refused at once, naming its file (OpenSSL's own
+    loader asked the terminal, and the component waited there).
+    """
+
+    def test_encryptedKeyRefused(self):
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        ca = makeCA("mesh test CA")
+        cert, key = makeLeaf(ca, "component")
+        paths = {}
+        for name, data in (
+                ("c.crt", cert.public_bytes(serialization.Encoding.PEM)),
+                ("c.key", key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.BestAvailableEncryption(b"secret"))),
+                ("ca.crt", ca[0].public_bytes(serialization.Encoding.PEM))):
+            paths[name] = os.path.join(directory, name)
+            with open(paths[name], "wb") as f:
+                f.write(data)
+        e = self.assertRaises(ValueError, MeshTLS.fromFiles,
+                              certificate=paths["c.crt"],
+                              privateKey=paths["c.key"], ca=paths["ca.crt"])
+        self.assertIn("the mesh's TLS key {!r}: the key is encrypted"
+                      .format(paths["c.key"]), str(e))

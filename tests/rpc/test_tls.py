@@ -14,7 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import DEFAULTS, TLS, ConfigError, parse
 from cocaine.rpc.tls import (
-    ClientTLS, peerCertificate, pemCertificates, wrapServer)
+    ClientTLS, peerCertificate, pemCertificates, privateCertificate,
+    privateKey, serverOptions, wrapServer)
 from tests.certs import CA, write
 
 
@@ -219,3 +220,83 @@ class PemCertificatesTests(SynchronousTestCase):
         self.assertEqual(names(cert + ca.pem + key), [b"leaf", b"test CA"])
         self.assertEqual(names(key + cert), [b"leaf"])
         self.assertEqual(names(key), [])
+
+
+def _encrypted(passphrase=b"passphrase"):
+    """
+    A new private key, PEM, encrypted with C{passphrase}.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase))
+
+
+class PrivateKeyTests(_Files):
+    """
+    L{privateKey} and L{privateCertificate}: keys are loaded without ever
+    asking for a passphrase, and a bad one is refused naming its file.
+    OpenSSL's own loader asks the terminal for an encrypted key's
+    passphrase, and a node or a client waiting there ignores C{SIGTERM}.
+    """
+
+    def test_encryptedRefused(self):
+        e = self.assertRaises(ValueError, privateKey, _encrypted(),
+                              "the key 'k.pem'")
+        self.assertEqual(str(e), "the key 'k.pem': the key is encrypted; "
+                         "give it unencrypted (the node cannot ask for a "
+                         "passphrase)")
+
+    def test_noKey(self):
+        e = self.assertRaises(ValueError, privateKey, self.ca.pem, "k")
+        self.assertEqual(str(e), "k holds no PEM private key")
+
+    def test_notAKey(self):
+        e = self.assertRaises(
+            ValueError, privateKey, b"-----BEGIN PRIVATE KEY-----\nAAAA\n"
+            b"-----END PRIVATE KEY-----\n", "k")
+        self.assertIn("k: not a private key", str(e))
+
+    def test_certificateAndItsKey(self):
+        with open(self.cert, "rb") as f:
+            cert = f.read()
+        with open(self.key, "rb") as f:
+            key = f.read()
+        ours = privateCertificate(cert, key, "k")
+        self.assertEqual(ours.getSubject(), pemCertificates(cert)[0]
+                         .getSubject())
+        # the key may follow the certificate in its file
+        self.assertEqual(privateCertificate(cert + key, cert + key, "k")
+                         .digest(), ours.digest())
+
+    def test_keyOfAnotherCertificate(self):
+        with open(self.cert, "rb") as f:
+            cert = f.read()
+        e = self.assertRaises(ValueError, privateCertificate, cert,
+                              self.ca.client("other")[1], "k")
+        self.assertIn("k: not the certificate's key", str(e))
+
+    def test_clientEncryptedKey(self):
+        """
+        L{ClientTLS} (C{COCAINE_TLS_KEY}) refuses an encrypted key when it
+        first connects, naming the file.
+        """
+        path = write(self.directory, "client.key", _encrypted(), 0o600)
+        cert, _, _ = self.ca.client("tool")
+        certPath = write(self.directory, "client.pem", cert, 0o644)
+        tls = ClientTLS(self.caPath, certPath, path)
+        e = self.assertRaises(ValueError, tls.creator, "127.0.0.1")
+        self.assertIn("the TLS client key {!r}: the key is encrypted"
+                      .format(path), str(e))
+
+    def test_serverEncryptedKey(self):
+        """
+        The node's endpoints refuse an encrypted key, naming its file (its
+        config check refuses it first).
+        """
+        path = write(self.directory, "encrypted.key", _encrypted(), 0o600)
+        e = self.assertRaises(ValueError, serverOptions,
+                              TLS(cert=self.cert, key=path))
+        self.assertIn("network.tls.key {!r}: the key is encrypted"
+                      .format(path), str(e))
