@@ -20,6 +20,16 @@ def _keyPEM(key):
                              serialization.NoEncryption())
 
 
+def encryptedKey(passphrase=b"passphrase"):
+    """
+    @return: a new private key, PEM, encrypted with C{passphrase} (what a
+        node or a worker must refuse rather than ask a terminal for).
+    """
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase))
+
+
 def _builder(subject, issuer, publicKey):
     now = datetime.datetime.now(datetime.timezone.utc)
     return (x509.CertificateBuilder()

@@ -6,8 +6,9 @@ Side by side with the field, in one run.
 
 Systems: ours (a node serving the Python echo example through a pool of
 two workers; two hops), ours with token auth (the same node checking a
-token on every request, the load generator sending one), zerorpc, Nameko with RabbitMQ, cote 1.2.0 (in a
-network namespace with only C{lo}), the floor (a bare Twisted msgpack echo),
+token on every request, the load generator sending one), zerorpc, Nameko
+with RabbitMQ, cote 1.2.0 (in a network namespace with only C{lo}), the
+floor (a bare Twisted msgpack echo),
 the two-hop floor (a bare Twisted relay in front of two bare workers, ours
 without the framework: L{bench.compare.relay}) and C{redis-benchmark} PING
 against Redis (the machine's floor). The peers
@@ -210,7 +211,7 @@ class Runner:
             result = self.one(side, workload, size, requests, inflight,
                               pinned)
             runs.append(result)
-            print("  {:<8} {:<6} {:>5} B {:>3} in flight{}: {}".format(
+            print("  {:<9} {:<6} {:>5} B {:>3} in flight{}: {}".format(
                 side.key, workload, size, inflight,
                 "" if pinned else " (unpinned)", _brief(result)), flush=True)
         return runs

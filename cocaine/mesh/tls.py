@@ -85,7 +85,8 @@ class MeshTLS:
         self.hostname = hostname
         self.certificate = privateCertificate(
             _read(certificate), _read(privateKey),
-            "the mesh's TLS key" + _named(privateKey))
+            "the mesh's TLS key" + _named(privateKey),
+            "the mesh's TLS certificate" + _named(certificate))
         self.ca = ssl.Certificate.loadPEM(_read(ca))
         self._server = None
         self._client = None

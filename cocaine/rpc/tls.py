@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 
 __all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate",
-           "pemCertificates", "privateCertificate", "minimumVersion"]
+           "pemCertificates", "privateKey", "privateCertificate",
+           "minimumVersion"]
 
 _cache = {}
 
@@ -30,6 +31,13 @@ def _read(source):
     if isinstance(source, bytes):
         return source
     return Path(source).read_bytes()
+
+
+def _named(source):
+    """
+    C{" 'PATH'"} for a source that is a path, nothing for PEM bytes.
+    """
+    return "" if isinstance(source, bytes) else " {!r}".format(str(source))
 
 
 def pemCertificates(data):
@@ -80,10 +88,15 @@ def privateKey(data, what):
     except Exception as e:
         raise ValueError("{}: not a private key: {}".format(
             what, e or type(e).__name__))
-    return KeyPair(PKey.from_cryptography_key(key))
+    try:
+        return KeyPair(PKey.from_cryptography_key(key))
+    except Exception as e:
+        # a key TLS cannot sign with (X25519, DH): OpenSSL's TypeError
+        raise ValueError("{}: not a key TLS can use ({}): {}".format(
+            what, type(key).__name__, e or type(e).__name__))
 
 
-def privateCertificate(certificate, key, what):
+def privateCertificate(certificate, key, what, certificateName):
     """
     A certificate and its key as Twisted's L{PrivateCertificate}, the key
     loaded by L{privateKey}.
@@ -92,14 +105,19 @@ def privateCertificate(certificate, key, what):
     @param key: PEM bytes holding the key (the certificate's own bytes
         when the key follows the certificate in one file).
     @param what: names the key's file in errors.
-    @raise ValueError: naming C{what}, for a bad key or one that is not
-        the certificate's.
+    @param certificateName: names the certificate's file in errors.
+    @raise ValueError: naming the file at fault: a bad key, one that is
+        not the certificate's, or no certificate.
     """
     from twisted.internet import ssl
-    found = pemCertificates(certificate)
+    try:
+        found = pemCertificates(certificate)
+    except Exception as e:
+        raise ValueError("{}: not a certificate: {}".format(
+            certificateName, e or type(e).__name__))
     if not found:
-        raise ValueError("{}: no PEM certificate beside the key".format(
-            what))
+        raise ValueError("{} holds no PEM certificate".format(
+            certificateName))
     keyPair = privateKey(key, what)
     try:
         return ssl.PrivateCertificate.fromCertificateAndKeyPair(
@@ -130,7 +148,8 @@ def serverOptions(tls):
         pem = _read(tls.cert)
         chain = pemCertificates(pem)
         ours = privateCertificate(pem, _read(tls.key),
-                                  "network.tls.key {!r}".format(tls.key))
+                                  "network.tls.key {!r}".format(tls.key),
+                                  "network.tls.cert {!r}".format(tls.cert))
         extra = {}
         if tls.clientCA is not None:
             # verifies client certificates and requires one
@@ -223,9 +242,9 @@ class ClientTLS:
         self.ca = None if ca is None else _read(ca)
         self._cert = None if cert is None else _read(cert)
         self._key = None if key is None else _read(key)
-        source = cert if key is None else key
-        self._keyName = "the TLS client key" + (
-            "" if isinstance(source, bytes) else " {!r}".format(str(source)))
+        self._certName = "the TLS client certificate" + _named(cert)
+        self._keyName = "the TLS client key" + _named(
+            cert if key is None else key)
         self.serverName = serverName
         self._creators = {}
 
@@ -257,9 +276,11 @@ class ClientTLS:
                     pemCertificates(self.ca))
             if self._cert is not None:
                 extra["clientCertificate"] = privateCertificate(
-                    self._cert, self._key or self._cert, self._keyName)
+                    self._cert, self._key or self._cert, self._keyName,
+                    self._certName)
             creator = self._creators[name] = ssl.optionsForClientTLS(
-                name, extraCertificateOptions={"raiseMinimumTo": minimumVersion()},
+                name,
+                extraCertificateOptions={"raiseMinimumTo": minimumVersion()},
                 **extra)
         return creator
 

@@ -28,6 +28,9 @@ def clientContext(environ=None):
 
     @raise OSError: a named file cannot be read.
     @raise ssl.SSLError: a named file is not usable PEM.
+    @raise ValueError: the key is encrypted (a worker has nobody to ask
+        for its passphrase: OpenSSL would ask the terminal), naming the
+        variable and the file.
     """
     environ = os.environ if environ is None else environ
     ca, cert, key = (environ.get("COCAINE_TLS_" + name) or None
@@ -37,10 +40,23 @@ def clientContext(environ=None):
     context = ssl.create_default_context(cafile=ca)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if cert:
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(cert, key, password=_refusePassphrase(
+            "COCAINE_TLS_KEY" if key else "COCAINE_TLS_CERT", key or cert))
     elif key:
         raise ValueError("COCAINE_TLS_KEY needs COCAINE_TLS_CERT")
     return context
+
+
+def _refusePassphrase(variable, path):
+    """
+    The passphrase callback of C{load_cert_chain}: called only for an
+    encrypted key, it refuses it (without it OpenSSL asks the terminal).
+    """
+    def refuse():
+        raise ValueError("{} {!r}: the key is encrypted; give it "
+                         "unencrypted (a worker cannot ask for a "
+                         "passphrase)".format(variable, path))
+    return refuse
 
 
 def serverName(host, environ=None):

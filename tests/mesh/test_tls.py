@@ -28,6 +28,7 @@ from cocaine.mesh import (
     Subscriber,
 )
 from cocaine.mesh.tls import DEFAULT_HOSTNAME, MeshTLS
+from tests.certs import encryptedKey
 from tests.mesh.test_loopback import freeUDPPort
 
 
@@ -286,14 +287,11 @@ class KeyFileTests(TestCase):
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         ca = makeCA("mesh test CA")
-        cert, key = makeLeaf(ca, "component")
+        cert, _ = makeLeaf(ca, "component")
         paths = {}
         for name, data in (
                 ("c.crt", cert.public_bytes(serialization.Encoding.PEM)),
-                ("c.key", key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.BestAvailableEncryption(b"secret"))),
+                ("c.key", encryptedKey()),
                 ("ca.crt", ca[0].public_bytes(serialization.Encoding.PEM))):
             paths[name] = os.path.join(directory, name)
             with open(paths[name], "wb") as f:

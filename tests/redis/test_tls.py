@@ -14,7 +14,7 @@ from cocaine.config import ConfigError
 from cocaine.redis.args import checkRedisURL
 from cocaine.redis.tls import clientTLSOptions
 from cocaine.redis.url import parseRedisURL
-from tests.certs import CA
+from tests.certs import CA, encryptedKey
 
 
 def _connection(options):
@@ -136,13 +136,7 @@ class ClientTLSOptionsTests(SynchronousTestCase):
         loader would ask the terminal for its passphrase, and a node has
         nobody to answer.
         """
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        path, message = self.refusedKey(
-            ec.generate_private_key(ec.SECP256R1()).private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.BestAvailableEncryption(b"passphrase")))
+        path, message = self.refusedKey(encryptedKey())
         self.assertIn("the key is encrypted", message)
         self.assertIn(repr(path), message)
 

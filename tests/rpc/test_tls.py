@@ -16,7 +16,7 @@ from cocaine.config import DEFAULTS, TLS, ConfigError, parse
 from cocaine.rpc.tls import (
     ClientTLS, peerCertificate, pemCertificates, privateCertificate,
     privateKey, serverOptions, wrapServer)
-from tests.certs import CA, write
+from tests.certs import CA, encryptedKey, write
 
 
 class _Files(SynchronousTestCase):
@@ -222,17 +222,6 @@ class PemCertificatesTests(SynchronousTestCase):
         self.assertEqual(names(key), [])
 
 
-def _encrypted(passphrase=b"passphrase"):
-    """
-    A new private key, PEM, encrypted with C{passphrase}.
-    """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase))
-
-
 class PrivateKeyTests(_Files):
     """
     L{privateKey} and L{privateCertificate}: keys are loaded without ever
@@ -242,7 +231,7 @@ class PrivateKeyTests(_Files):
     """
 
     def test_encryptedRefused(self):
-        e = self.assertRaises(ValueError, privateKey, _encrypted(),
+        e = self.assertRaises(ValueError, privateKey, encryptedKey(),
                               "the key 'k.pem'")
         self.assertEqual(str(e), "the key 'k.pem': the key is encrypted; "
                          "give it unencrypted (the node cannot ask for a "
@@ -263,18 +252,18 @@ class PrivateKeyTests(_Files):
             cert = f.read()
         with open(self.key, "rb") as f:
             key = f.read()
-        ours = privateCertificate(cert, key, "k")
+        ours = privateCertificate(cert, key, "k", "c")
         self.assertEqual(ours.getSubject(), pemCertificates(cert)[0]
                          .getSubject())
         # the key may follow the certificate in its file
-        self.assertEqual(privateCertificate(cert + key, cert + key, "k")
-                         .digest(), ours.digest())
+        self.assertEqual(privateCertificate(cert + key, cert + key, "k",
+                                            "c").digest(), ours.digest())
 
     def test_keyOfAnotherCertificate(self):
         with open(self.cert, "rb") as f:
             cert = f.read()
         e = self.assertRaises(ValueError, privateCertificate, cert,
-                              self.ca.client("other")[1], "k")
+                              self.ca.client("other")[1], "k", "c")
         self.assertIn("k: not the certificate's key", str(e))
 
     def test_clientEncryptedKey(self):
@@ -282,7 +271,7 @@ class PrivateKeyTests(_Files):
         L{ClientTLS} (C{COCAINE_TLS_KEY}) refuses an encrypted key when it
         first connects, naming the file.
         """
-        path = write(self.directory, "client.key", _encrypted(), 0o600)
+        path = write(self.directory, "client.key", encryptedKey(), 0o600)
         cert, _, _ = self.ca.client("tool")
         certPath = write(self.directory, "client.pem", cert, 0o644)
         tls = ClientTLS(self.caPath, certPath, path)
@@ -295,8 +284,37 @@ class PrivateKeyTests(_Files):
         The node's endpoints refuse an encrypted key, naming its file (its
         config check refuses it first).
         """
-        path = write(self.directory, "encrypted.key", _encrypted(), 0o600)
+        path = write(self.directory, "encrypted.key", encryptedKey(), 0o600)
         e = self.assertRaises(ValueError, serverOptions,
                               TLS(cert=self.cert, key=path))
         self.assertIn("network.tls.key {!r}: the key is encrypted"
                       .format(path), str(e))
+
+    def test_keyTLSCannotUse(self):
+        """
+        A key C{cryptography} reads but TLS cannot sign with (X25519) is
+        refused naming its file, not with OpenSSL's bare TypeError.
+        """
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import x25519
+        pem = x25519.X25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        e = self.assertRaises(ValueError, privateKey, pem, "k")
+        self.assertIn("k: not a key TLS can use (", str(e))
+
+    def test_noCertificateNamesTheCertificate(self):
+        """
+        A certificate file without a certificate is named as such, not
+        as the key's.
+        """
+        with open(self.key, "rb") as f:
+            key = f.read()
+        e = self.assertRaises(ValueError, privateCertificate, key, key,
+                              "the key 'k'", "the cert 'c'")
+        self.assertEqual(str(e), "the cert 'c' holds no PEM certificate")
+        path = write(self.directory, "not-a-cert.pem", b"nothing", 0o644)
+        tls = ClientTLS(self.caPath, path, self.key)
+        e = self.assertRaises(ValueError, tls.creator, "127.0.0.1")
+        self.assertEqual(str(e), "the TLS client certificate {!r} holds no "
+                         "PEM certificate".format(path))

@@ -9,7 +9,7 @@ import ssl
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.worker.tls import clientContext, serverName
-from tests.certs import CA, write
+from tests.certs import CA, encryptedKey, write
 
 
 class ClientContextTests(SynchronousTestCase):
@@ -37,6 +37,26 @@ class ClientContextTests(SynchronousTestCase):
             "COCAINE_TLS_CERT": write(self.directory, "c.pem", cert),
             "COCAINE_TLS_KEY": write(self.directory, "c.key", key)})
         self.assertIsNotNone(context)
+
+    def test_encryptedKeyRefused(self):
+        """
+        An encrypted key is refused at once, naming its variable and file:
+        OpenSSL would ask the terminal for its passphrase.
+        """
+        cert, _, _ = self.ca.client("uid:1")
+        certPath = write(self.directory, "c.pem", cert)
+        keyPath = write(self.directory, "c.key", encryptedKey())
+        e = self.assertRaises(ValueError, clientContext, {
+            "COCAINE_TLS_CERT": certPath, "COCAINE_TLS_KEY": keyPath})
+        self.assertEqual(str(e), "COCAINE_TLS_KEY {!r}: the key is "
+                         "encrypted; give it unencrypted (a worker cannot "
+                         "ask for a passphrase)".format(keyPath))
+        # the key in the certificate's file
+        both = write(self.directory, "both.pem", cert + encryptedKey())
+        e = self.assertRaises(ValueError, clientContext, {
+            "COCAINE_TLS_CERT": both})
+        self.assertIn("COCAINE_TLS_CERT {!r}: the key is encrypted"
+                      .format(both), str(e))
 
     def test_keyWithoutCertificate(self):
         self.assertRaises(ValueError, clientContext, {
