@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: cocaine/ in each.
 LAYERS = [
     ["cocaine", "compiled", "heap", "errors", "interfaces", "config",
-     "context", "ordered", "statemachine", "observers", "reactor"],
+     "context", "ordered", "statemachine", "observers", "reactor",
+     "backoff"],
     ["protocol"],
     ["rpc", "client"],
     ["plugins", "auth"],

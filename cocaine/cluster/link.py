@@ -36,6 +36,7 @@ from twisted.internet.defer import (
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
+from cocaine.backoff import backoffDelay
 from cocaine.rpc.client import ChannelClosed
 from cocaine.statemachine import build, nameStates
 
@@ -201,14 +202,17 @@ class PeerLink:
     def delay(self):
         """
         @return: the backoff's delay for the retry after the last failed
-            attempt (seconds).
+            attempt (seconds), without its jitter.
         """
-        return min(self.peering.interval,
-                   FIRST_BACKOFF * 2 ** max(self.attempts - 1, 0))
+        return backoffDelay(self.attempts, FIRST_BACKOFF,
+                            self.peering.interval, jitter=0.0)
 
     def _backoff(self):
+        # plus up to a tenth at random: the peers of a node that restarts
+        # do not all come back at the same instants
         self.attempts += 1
-        return self.delay()
+        return backoffDelay(self.attempts, FIRST_BACKOFF,
+                            self.peering.interval)
 
 
 _builder = TypeMachineBuilder(PeerLinkInputs, PeerLink)

@@ -35,13 +35,15 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from cocaine.backoff import backoffDelay
 from cocaine.errors import NoNode, NodeExists
 from cocaine.statemachine import build, nameStates
 
 #: The folder nodes register in (0.12's unicorn cluster C{path} default).
 FOLDER = "/cocaine/discovery"
 
-#: Seconds before the first retry of a failed registration, and at most.
+#: Seconds before the first retry of a failed registration, and at most
+#: (each plus up to a tenth at random, L{cocaine.backoff}).
 RETRY_FIRST, RETRY_MAX = 0.1, 1.0
 
 
@@ -103,9 +105,8 @@ class Registration:
         return [[address, port] for address, port in self._endpoints()]
 
     def _backoff(self):
-        delay = min(RETRY_MAX, RETRY_FIRST * 2 ** self.attempts)
         self.attempts += 1
-        return delay
+        return backoffDelay(self.attempts, RETRY_FIRST, RETRY_MAX)
 
     def _revoke(self, lease):
         """

@@ -23,10 +23,11 @@ from twisted.application.service import Service
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from cocaine.backoff import backoffDelay
 from cocaine.cluster.registration import FOLDER, Registration, stopped
 
 #: Seconds before the folder's watch is opened again after it failed:
-#: the first, and at most.
+#: the first, and at most (each plus up to a tenth at random).
 RESUBSCRIBE_FIRST, RESUBSCRIBE_MAX = 0.1, 1.0
 
 
@@ -100,7 +101,7 @@ class UnicornDiscovery(Service):
         self._watch = None
         self._token = None
         self._resubscribe = None
-        self._delay = RESUBSCRIBE_FIRST
+        self._failures = 0
         self._loop = None
         self.stats = {"listings": 0, "watchFailures": 0, "badValues": 0,
                       "joined": 0, "left": 0}
@@ -159,11 +160,12 @@ class UnicornDiscovery(Service):
             return
         self._token = self._watch = None
         self.stats["watchFailures"] += 1
-        delay, self._delay = self._delay, min(self._delay * 2,
-                                              RESUBSCRIBE_MAX)
+        self._failures += 1
+        delay = backoffDelay(self._failures, RESUBSCRIBE_FIRST,
+                             RESUBSCRIBE_MAX)
         self.log.info("cluster: watch of {folder} ended ({reason}); "
                       "{count} known nodes kept, watching again in "
-                      "{delay}s", folder=self.folder,
+                      "{delay:.2f}s", folder=self.folder,
                       reason=str(error) or type(error).__name__,
                       count=len(self.peers), delay=delay)
         self._resubscribe = self._clock.callLater(delay, self._subscribe)
@@ -175,7 +177,7 @@ class UnicornDiscovery(Service):
         """
         if token is not self._token or not self.running:
             return
-        self._delay = RESUBSCRIBE_FIRST
+        self._failures = 0
         self.stats["listings"] += 1
         names = {name for name in item[1] if isinstance(name, str)}
         if self.uuid not in names:

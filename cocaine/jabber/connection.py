@@ -32,6 +32,7 @@ from twisted.words.protocols.jabber import client, sasl, xmlstream
 from twisted.words.protocols.jabber.error import StreamError
 from twisted.words.xish import domish
 
+from cocaine.backoff import backoffDelay
 from cocaine.errors import BackendUnavailable
 from cocaine.statemachine import build, nameStates
 
@@ -111,7 +112,7 @@ class Connection:
     @ivar stream: the logged-in XmlStream while C{online}, else L{None};
         set by the machine's outputs.
     @ivar lastError: why the last attempt failed, until one succeeds.
-    @ivar delay: the backoff delay before the next attempt.
+    @ivar failures: attempts failed in a row (the backoff's count).
     @ivar status: the presence status sent on each login.
     @ivar machine: its L{ConnectionMachine}.
     """
@@ -135,7 +136,7 @@ class Connection:
         self.stream = None
         self.lastError = None
         self._loggedError = None
-        self.delay = self.initialDelay
+        self.failures = 0
         self.status = ""
         self._connector = None
         self._negotiating = None
@@ -232,8 +233,9 @@ class Connection:
 
     def _scheduleRetry(self, error):
         self.lastError = error
-        delay = self.delay
-        self.delay = min(delay * self.factor, self.maxDelay)
+        self.failures += 1
+        delay = backoffDelay(self.failures, self.initialDelay, self.maxDelay,
+                             self.factor)
         if error != self._loggedError:
             self._loggedError = error
             log.warn("jabber service {service} ({account}): {error}; "
@@ -248,7 +250,7 @@ class Connection:
         self._negotiating = None
         self.stream = stream
         self.lastError = self._loggedError = None
-        self.delay = self.initialDelay
+        self.failures = 0
         stream.addObserver("/message", self._received)
         stream.send(self._presence())
         log.info("jabber service {service}: {jid} online at {host}:{port}",

@@ -11,7 +11,7 @@ L{LinkMachine}:
     is told C{linkUp} on entering it and C{linkDown} on leaving it.
   - C{waiting}: the attempt failed or the connection dropped; the next
     attempt is scheduled after the backoff delay (0.1 s doubling to 5 s,
-    back to 0.1 s once up).
+    each up to a tenth longer at random, back to 0.1 s once up).
   - C{closing}: closed while connected; waits for the connection to go.
   - C{closed}: for good.
 
@@ -36,6 +36,7 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from cocaine.backoff import backoffDelay
 from cocaine.mesh.amp import AMPProtocol
 from cocaine.mesh.tls import describeFailure, isTLSFailure
 from cocaine.statemachine import build, nameStates
@@ -85,7 +86,7 @@ class Link:
     @ivar latency: the moving average of its reply times, or L{None}
         (the requester's).
     @ivar lastError: why the last TLS attempt failed, until one succeeds.
-    @ivar delay: the backoff delay before the next attempt.
+    @ivar failures: attempts failed in a row (the backoff's count).
     @ivar machine: its L{LinkMachine}.
     """
 
@@ -101,7 +102,7 @@ class Link:
         self.pending = 0
         self.latency = None
         self.lastError = None
-        self.delay = self.initialDelay
+        self.failures = 0
         # what the machine's outputs hold while in a state: the connector
         # (connecting), the connection (handshaking, up, closing), the
         # retry (waiting), who waits for the close (closing)
@@ -143,9 +144,12 @@ class Link:
                 address, port, factory, self.tls.clientOptions())
 
     def _scheduleRetry(self):
-        delay = self.delay
-        self.delay = min(delay * self.factor, self.maxDelay)
-        self._retry = self.owner.clock.callLater(delay, self.connect)
+        # jittered: the requesters of a responder that restarts do not
+        # all come back at the same instants
+        self.failures += 1
+        self._retry = self.owner.clock.callLater(
+            backoffDelay(self.failures, self.initialDelay, self.maxDelay,
+                         self.factor), self.connect)
 
     def _tlsFailed(self, reason):
         error = describeFailure(reason)
@@ -196,7 +200,7 @@ def _linkUp(inputs, link, protocol):
     link._connector = None
     link._connection = link.protocol = protocol
     link.lastError = None
-    link.delay = link.initialDelay
+    link.failures = 0
     link.owner.linksChanged()
     link.owner.linkUp(link)
 

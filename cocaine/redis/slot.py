@@ -13,13 +13,13 @@ dropped and the slot tries again at that pace. Each outage and each
 refusal is logged once, not once an attempt.
 """
 
-import random
 from typing import Protocol
 
 from automat import TypeMachineBuilder
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from cocaine.backoff import backoffDelay
 from cocaine.redis.connection import RedisConnection, RedisConnectionFactory
 from cocaine.statemachine import build, nameStates
 
@@ -36,8 +36,7 @@ def retryDelay(failures):
         L{INITIAL_DELAY}, times L{FACTOR} a failure, at most L{MAX_DELAY},
         plus up to a tenth of it at random (a pool's slots spread out).
     """
-    delay = min(INITIAL_DELAY * FACTOR ** (failures - 1), MAX_DELAY)
-    return delay * (1 + random.random() / 10)
+    return backoffDelay(failures, INITIAL_DELAY, MAX_DELAY, FACTOR)
 
 
 class RedisSlotInputs(Protocol):

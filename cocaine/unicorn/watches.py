@@ -9,11 +9,13 @@ between sent, the watch resumed from there). See C{docs/unicorn.md}.
 from twisted.internet.defer import ensureDeferred
 
 from cocaine.errors import ChildNotAllowed, ConnectionLoss, NoNode
+from cocaine.backoff import backoffDelay
 from cocaine.unicorn.gateway import b64, number, rangeEnd
 from cocaine.unicorn.paths import NOT_EXISTING
 
 #: Seconds between attempts to resume a watch whose stream dropped: the
-#: first, and at most.
+#: first, and at most (each plus up to a tenth at random: the nodes that
+#: lost one etcd do not all come back to it together).
 RESUME_FIRST, RESUME_MAX = 0.2, 5.0
 
 
@@ -39,7 +41,7 @@ class _Watch:
         self.stopped = False
         self._cancel = None
         self._retry = None
-        self._delay = RESUME_FIRST
+        self._failures = 0
         self._started = False
 
     def begin(self):
@@ -103,7 +105,7 @@ class _Watch:
             cancel()
             return
         self._cancel = cancel
-        self._delay = RESUME_FIRST
+        self._failures = 0
 
     def _events(self, events, revision):
         for event in events:
@@ -123,8 +125,9 @@ class _Watch:
         self._later()
 
     def _later(self):
-        delay, self._delay = self._delay, min(self._delay * 2, RESUME_MAX)
-        self._retry = self.backend.reactor.callLater(delay, self._run)
+        self._failures += 1
+        self._retry = self.backend.reactor.callLater(
+            backoffDelay(self._failures, RESUME_FIRST, RESUME_MAX), self._run)
 
 
 class NodeWatch(_Watch):

@@ -9,6 +9,7 @@ from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.cluster.link import FIRST_BACKOFF, PeerLink, PeerLinkMachine
 from cocaine.cluster.logbudget import LogBudget
 from cocaine.cluster.remote import RemoteTable
@@ -67,6 +68,8 @@ class LinkTestCase(SynchronousTestCase):
     """
 
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.clock = Clock()
         self.opens = []
         self.peering = FakePeering(self.clock, self.openStream)
@@ -190,6 +193,17 @@ class ConnectingTests(LinkTestCase):
         self.assertEqual(self.logged(), [
             "cluster: cannot link to node-a at [('127.0.0.1', 100)]: "
             "refused"])
+
+    def test_retrySpread(self):
+        """
+        The retry waits up to a tenth longer than the backoff at random:
+        the peers of a node that restarts do not all come back at once.
+        """
+        self.patch(backoff.random, "random", lambda: 1.0)
+        self.waiting()
+        self.assertAlmostEqual(self.retryDelay(), FIRST_BACKOFF * 1.1)
+        # the backoff itself (what limits hurried retries) has none
+        self.assertAlmostEqual(self.link.delay(), FIRST_BACKOFF)
 
     def test_openRaises(self):
         """

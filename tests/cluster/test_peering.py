@@ -7,6 +7,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.cluster.peering import FIRST_BACKOFF, Peering
 from cocaine.cluster.remote import RemoteTable
 from cocaine.errors import NotConnected
@@ -56,6 +57,8 @@ class FakeStream:
 
 class PeeringTests(SynchronousTestCase):
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.clock = Clock()
         self.remote = RemoteTable()
         self.opens = []
@@ -304,6 +307,8 @@ class UnlinkedBoundTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.clock = Clock()
         self.opens = []
         self.forgotten = []

@@ -7,6 +7,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.cluster.registration import (
     FOLDER, RETRY_MAX, Registration, RegistrationMachine, stopped)
 from cocaine.statemachine import initialState
@@ -17,6 +18,8 @@ ENDPOINTS = [("127.0.0.1", 10053), ("10.0.0.7", 10053)]
 
 class RegistrationTests(SynchronousTestCase):
     def setUp(self):
+        # the retries' jitter at its least: their times are exact here
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.clock = Clock()
         self.backend = FlakyUnicorn(self.clock)
         self.endpoints = list(ENDPOINTS)
@@ -131,6 +134,17 @@ class RegistrationTests(SynchronousTestCase):
         self.clock.advance(RETRY_MAX)
         self.assertEqual(self.registration.state, "registered")
         self.assertEqual(self.registration.attempts, 0)
+
+    def test_retriesSpread(self):
+        """
+        Each retry waits up to a tenth longer at random, so nodes that
+        lost the engine together do not come back together.
+        """
+        self.patch(backoff.random, "random", lambda: 1.0)
+        self.backend.goDown()
+        self.registration.machine.start()
+        [call] = self.clock.getDelayedCalls()
+        self.assertAlmostEqual(call.getTime() - self.clock.seconds(), 0.11)
 
     def test_noEndpointsYet(self):
         """

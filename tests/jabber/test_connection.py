@@ -12,6 +12,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.errors import BackendUnavailable
 from cocaine.jabber.connection import Connection, describeFailure
 from cocaine.jabber.settings import parse
@@ -66,6 +67,8 @@ class FakeServer:
 class ConnectionTests(SynchronousTestCase):
 
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact here
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.reactor = MemoryReactorClock()
         self.received = []
         self.connection = self.make()
@@ -177,6 +180,12 @@ class ConnectionTests(SynchronousTestCase):
             self.reactor.advance(delays[-1])
             self.assertEqual(self.state(), "connecting")
         self.assertEqual(delays, [0.5, 1, 2, 4, 8, 16, 30, 30, 30])
+        # each up to a tenth longer at random
+        self.patch(backoff.random, "random", lambda: 1.0)
+        self.reactor.tcpClients[-1][2].clientConnectionFailed(
+            None, Failure(ConnectionRefusedError()))
+        (call,) = self.reactor.getDelayedCalls()
+        self.assertAlmostEqual(call.getTime() - self.reactor.seconds(), 33)
         self.assertIn("cannot connect to 127.0.0.1:5222: Connection was "
                       "refused", self.connection.lastError)
 
@@ -193,7 +202,7 @@ class ConnectionTests(SynchronousTestCase):
         self.reactor.advance(0.5)
         FakeServer(self.reactor).logIn()
         self.assertEqual(self.state(), "online")
-        self.assertEqual(self.connection.delay, 0.5)
+        self.assertEqual(self.connection.failures, 0)
         self.assertEqual(len(self.reactor.tcpClients), 2)
 
     def test_streamError(self):

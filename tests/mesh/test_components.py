@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.mesh.amp import AMPDecoder, pack, unpackArgument
 from cocaine.mesh.component import formatKey
 from cocaine.mesh.errors import (
@@ -98,6 +99,8 @@ class KeyTests(SynchronousTestCase):
 
 class RequesterTests(SynchronousTestCase):
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact here
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.reactor = MemoryReactorClock()
         self.req = make(Requester, reactor=self.reactor, timeout=5.0,
                         queueLimit=2)

@@ -13,6 +13,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.mesh.discovery import Peer
 from cocaine.mesh.link import Link, LinkMachine
 from cocaine.statemachine import initialState, transitions
@@ -63,6 +64,8 @@ def tlsFailure(why="certificate verify failed"):
 
 class LinkTests(SynchronousTestCase):
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact here
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.logged = []
         globalLogPublisher.addObserver(self.logged.append)
         self.addCleanup(globalLogPublisher.removeObserver,
@@ -228,6 +231,18 @@ class LinkTests(SynchronousTestCase):
             self.assertState(link, "connecting")
         self.assertEqual(delays, [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
         self.assertEqual(len(self.reactor.tcpClients), 9)
+
+    def test_retriesSpread(self):
+        """
+        Each retry waits up to a tenth longer at random, so the requesters
+        of a responder that restarts do not all come back together.
+        """
+        self.patch(backoff.random, "random", lambda: 1.0)
+        link = self.connecting()
+        self.refuse()
+        self.assertState(link, "waiting")
+        (call,) = self.retries()
+        self.assertAlmostEqual(call.getTime() - self.reactor.seconds(), 0.11)
 
     def test_connectingClose(self):
         """

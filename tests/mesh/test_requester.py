@@ -11,6 +11,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.mesh.amp import pack
 from cocaine.mesh.errors import MeshError, ResponderLost
 from cocaine.mesh.requester import Requester, RequesterMachine
@@ -20,6 +21,8 @@ from tests.mesh.test_components import announce, decode, make, repAd
 
 class RequesterMachineTests(SynchronousTestCase):
     def setUp(self):
+        # the reconnects' jitter at its least: their times are exact here
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.reactor = MemoryReactorClock()
         self.req = make(Requester, reactor=self.reactor, timeout=5.0)
         self.addCleanup(self.req.stopService)

@@ -11,6 +11,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine import backoff
 from cocaine.errors import BackendUnavailable
 from cocaine.redis import client, slot
 from cocaine.redis.client import Redis, RedisSubscriber
@@ -65,7 +66,7 @@ class SlotTests(SynchronousTestCase):
         self.clock = Clock()
         self.endpoint = _Endpoint()
         self.patch(client, "_endpoint", lambda *args: self.endpoint)
-        self.patch(slot.random, "random", lambda: 0.0)
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.events = []
         self.patch(client, "log", Logger(observer=self.events.append))
 
@@ -239,7 +240,7 @@ class SubscriberTests(SynchronousTestCase):
         self.clock = Clock()
         self.endpoint = _Endpoint()
         self.patch(client, "_endpoint", lambda *args: self.endpoint)
-        self.patch(slot.random, "random", lambda: 0.0)
+        self.patch(backoff.random, "random", lambda: 0.0)
         self.reconnects = []
         self.subscriber = RedisSubscriber(
             "redis://127.0.0.1:6379/0", self.clock, lambda *a: None,
