@@ -39,8 +39,9 @@ MACHINES = [
      "Our side of the peering with one remote node: its locator's "
      "`connect` stream (`subscribed` until the first chunk, the node's "
      "whole table, then `linked`), reconnecting with a backoff from "
-     "0.1 s doubling to the announce interval (brought forward when "
-     "discovery hears the node, at most once per delay), and forgotten "
+     "0.1 s doubling to the announce interval, with jitter (brought "
+     "forward when discovery hears the node, at most once per delay), "
+     "and forgotten "
      "after 3 intervals without an announce."),
     ("Cluster registration", "cocaine.cluster.registration",
      "RegistrationMachine",
@@ -48,13 +49,13 @@ MACHINES = [
      "lease of its own, the node `/cocaine/discovery/<uuid>` holding the "
      "locator's endpoints on it, kept alive every third of the TTL; "
      "registered again on a new lease when the lease is found gone, "
-     "retried from 0.1 s doubling to 1 s when the engine cannot be "
-     "reached; stopping revokes the lease."),
+     "retried from 0.1 s doubling to 1 s, with jitter, when the engine "
+     "cannot be reached; stopping revokes the lease."),
     ("Mesh link", "cocaine.mesh.link", "LinkMachine",
      "A connection from one of our mesh clients to one cote-style server: "
      "connecting (and, with TLS, handshaking), up, or waiting to retry "
-     "with a backoff from 0.1 s doubling to 5 s; closing waits for the "
-     "socket to go."),
+     "with a backoff from 0.1 s doubling to 5 s, with jitter; closing "
+     "waits for the socket to go."),
     ("Mesh requester", "cocaine.mesh.requester", "RequesterMachine",
      "A mesh requester: requests queue while it is stopped or has no "
      "responder linked, and go to a linked responder while `serving`; "
@@ -77,8 +78,8 @@ MACHINES = [
     ("Jabber connection", "cocaine.jabber.connection", "ConnectionMachine",
      "A `jabber` service's XMPP account: connecting, negotiating the "
      "stream (STARTTLS, SASL, binding), online, or waiting to retry with "
-     "a backoff from 0.5 s doubling to 30 s; calls fail at once unless "
-     "`online`; closing waits for the socket to go."),
+     "a backoff from 0.5 s doubling to 30 s, with jitter; calls fail at "
+     "once unless `online`; closing waits for the socket to go."),
 ]
 
 HEADER = """\

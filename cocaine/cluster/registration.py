@@ -24,7 +24,8 @@ the next tick, the node staying registered as far as anyone can tell; one
 answered with the lease gone (it expired while the engine was away, or
 the engine lost its data) registers again on a new lease. C{missing}
 (the node is not there though the lease lives: someone deleted it) writes
-it again. C{waiting} holds the retry timer: 0.1 s doubling to 1 s.
+it again. C{waiting} holds the retry timer: 0.1 s doubling to 1 s, with
+jitter.
 """
 
 from typing import Protocol

@@ -12,7 +12,8 @@ L{ConnectionMachine}:
     entering it.
   - C{waiting}: the attempt failed (refused, TLS or login failed) or the
     connection dropped; the next attempt comes after the backoff delay
-    (0.5 s doubling to 30 s, back to 0.5 s once online).
+    (0.5 s doubling to 30 s, each up to a tenth longer at random, back to
+    0.5 s once online).
   - C{closing}: closed while connected; waits for the connection to go.
   - C{closed}: for good.
 
