@@ -26,5 +26,7 @@ def backoffDelay(failures, first, most, factor=2.0, jitter=0.1):
     @return: seconds to wait: C{first * factor ** (failures - 1)}, at
         most C{most}, plus up to C{jitter} of it at random.
     """
-    delay = min(first * factor ** max(failures - 1, 0), most)
+    # the exponent stops growing long after the cap is reached: a float
+    # power overflows past about a thousand failures (a day-long outage)
+    delay = min(first * factor ** min(max(failures - 1, 0), 64), most)
     return delay * (1 + jitter * random.random())

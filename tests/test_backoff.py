@@ -19,6 +19,15 @@ class BackoffDelayTests(SynchronousTestCase):
                          [0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
         self.assertEqual(backoffDelay(0, 0.1, 1.0), 0.1)
 
+    def test_longOutage(self):
+        """
+        Failures by the thousand (a peer down for a day) still wait the
+        most, rather than overflowing a float.
+        """
+        self.jitter(0.0)
+        self.assertEqual(backoffDelay(10 ** 4, 0.1, 5.0), 5.0)
+        self.assertEqual(backoffDelay(10 ** 4, 0.5, 30.0, factor=3.0), 30.0)
+
     def test_factor(self):
         self.jitter(0.0)
         self.assertEqual([backoffDelay(n, 1.0, 100.0, factor=3.0)

@@ -17,7 +17,8 @@ In C{connecting} the node's locator is asked for C{connect(own uuid)};
 C{subscribed} holds the stream until its first chunk, the node's table,
 is in the remote table; C{linked} holds it while the updates are read;
 C{waiting} holds the reconnect timer (0.1 s, doubling, at most the
-interval; back to 0.1 s once linked); discovery hearing the node brings
+interval, each up to a tenth longer at random; back to 0.1 s once
+linked); discovery hearing the node brings
 it forward to now, at most once per the backoff's current delay.
 C{silent} (not heard for the peering's silence period) forgets the
 node; C{close} (the peering stops) ends the link quietly. C{closed} is

@@ -192,7 +192,7 @@ def _waitToRetry(inputs, registration, reason):
     """
     delay = registration._backoff()
     registration.log.warn("cluster: cannot register {path}: {reason}; "
-                          "again in {delay}s", path=registration.path,
+                          "again in {delay:.2f}s", path=registration.path,
                           reason=reason, delay=delay)
     return registration.clock.callLater(delay, inputs.retry)
 
