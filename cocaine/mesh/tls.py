@@ -50,17 +50,6 @@ def _read(source):
     return Path(source).read_bytes()
 
 
-def _named(source):
-    """
-    C{" 'PATH'"} for a source read from a file, or nothing for PEM data.
-    """
-    if isinstance(source, bytes) or (
-            isinstance(source, str)
-            and source.lstrip().startswith("-----BEGIN")):
-        return ""
-    return " {!r}".format(str(source))
-
-
 class MeshTLS:
     """
     A component's TLS identity: its certificate and private key, and the
@@ -81,12 +70,12 @@ class MeshTLS:
         """
         from twisted.internet import ssl
 
-        from cocaine.rpc.tls import privateCertificate
+        from cocaine.rpc.tls import namedSource, privateCertificate
         self.hostname = hostname
         self.certificate = privateCertificate(
             _read(certificate), _read(privateKey),
-            "the mesh's TLS key" + _named(privateKey),
-            "the mesh's TLS certificate" + _named(certificate))
+            "the mesh's TLS key" + namedSource(privateKey),
+            "the mesh's TLS certificate" + namedSource(certificate))
         self.ca = ssl.Certificate.loadPEM(_read(ca))
         self._server = None
         self._client = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["ClientTLS", "serverOptions", "wrapServer", "peerCertificate",
            "pemCertificates", "privateKey", "privateCertificate",
-           "minimumVersion"]
+           "namedSource", "minimumVersion"]
 
 _cache = {}
 
@@ -33,11 +33,18 @@ def _read(source):
     return Path(source).read_bytes()
 
 
-def _named(source):
+def namedSource(source):
     """
-    C{" 'PATH'"} for a source that is a path, nothing for PEM bytes.
+    How errors name where PEM came from.
+
+    @param source: PEM bytes or text, or a path (L{str} or L{Path}).
+    @return: C{" 'PATH'"} for a path; nothing for PEM itself.
     """
-    return "" if isinstance(source, bytes) else " {!r}".format(str(source))
+    if isinstance(source, bytes) or (
+            isinstance(source, str)
+            and source.lstrip().startswith("-----BEGIN")):
+        return ""
+    return " {!r}".format(str(source))
 
 
 def pemCertificates(data):
@@ -83,8 +90,7 @@ def privateKey(data, what):
         key = load_pem_private_key(found.group(0), None)
     except TypeError:
         raise ValueError("{}: the key is encrypted; give it unencrypted "
-                         "(the node cannot ask for a passphrase)"
-                         .format(what))
+                         "(no passphrase is ever asked for)".format(what))
     except Exception as e:
         raise ValueError("{}: not a private key: {}".format(
             what, e or type(e).__name__))
@@ -242,8 +248,8 @@ class ClientTLS:
         self.ca = None if ca is None else _read(ca)
         self._cert = None if cert is None else _read(cert)
         self._key = None if key is None else _read(key)
-        self._certName = "the TLS client certificate" + _named(cert)
-        self._keyName = "the TLS client key" + _named(
+        self._certName = "the TLS client certificate" + namedSource(cert)
+        self._keyName = "the TLS client key" + namedSource(
             cert if key is None else key)
         self.serverName = serverName
         self._creators = {}

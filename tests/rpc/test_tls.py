@@ -5,6 +5,7 @@ speaking TLS to our client in memory (L{twisted.test.iosim}).
 """
 
 import os
+from pathlib import Path
 
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -14,8 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import DEFAULTS, TLS, ConfigError, parse
 from cocaine.rpc.tls import (
-    ClientTLS, peerCertificate, pemCertificates, privateCertificate,
-    privateKey, serverOptions, wrapServer)
+    ClientTLS, namedSource, peerCertificate, pemCertificates,
+    privateCertificate, privateKey, serverOptions, wrapServer)
 from tests.certs import CA, encryptedKey, write
 
 
@@ -234,8 +235,17 @@ class PrivateKeyTests(_Files):
         e = self.assertRaises(ValueError, privateKey, encryptedKey(),
                               "the key 'k.pem'")
         self.assertEqual(str(e), "the key 'k.pem': the key is encrypted; "
-                         "give it unencrypted (the node cannot ask for a "
-                         "passphrase)")
+                         "give it unencrypted (no passphrase is ever asked "
+                         "for)")
+
+    def test_namedSource(self):
+        """
+        Errors name a path, and nothing for PEM given itself.
+        """
+        self.assertEqual(namedSource("/etc/k.pem"), " '/etc/k.pem'")
+        self.assertEqual(namedSource(Path("/etc/k.pem")), " '/etc/k.pem'")
+        self.assertEqual(namedSource(b"-----BEGIN PRIVATE KEY-----"), "")
+        self.assertEqual(namedSource("-----BEGIN PRIVATE KEY-----\n"), "")
 
     def test_noKey(self):
         e = self.assertRaises(ValueError, privateKey, self.ca.pem, "k")
