@@ -2,8 +2,8 @@
 """
 How long to wait before the next attempt after failures in a row: one
 exponential backoff, with jitter, for every reconnect and retry loop of
-the node (cluster links and registration, mesh links, Redis slots, the
-Jabber connection).
+the node (cluster links and registration, the cluster's and unicorn's
+etcd watches, mesh links, Redis slots, the Jabber connection).
 
 The jitter matters when many clients lost the same peer at once (a node
 or a responder restarting): without it they all come back at the same

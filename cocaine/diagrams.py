@@ -41,8 +41,7 @@ MACHINES = [
      "whole table, then `linked`), reconnecting with a backoff from "
      "0.1 s doubling to the announce interval, with jitter (brought "
      "forward when discovery hears the node, at most once per delay), "
-     "and forgotten "
-     "after 3 intervals without an announce."),
+     "and forgotten after 3 intervals without an announce."),
     ("Cluster registration", "cocaine.cluster.registration",
      "RegistrationMachine",
      "A node's registration in unicorn (discovery through unicorn): a "

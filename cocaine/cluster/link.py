@@ -18,8 +18,8 @@ C{subscribed} holds the stream until its first chunk, the node's table,
 is in the remote table; C{linked} holds it while the updates are read;
 C{waiting} holds the reconnect timer (0.1 s, doubling, at most the
 interval, each up to a tenth longer at random; back to 0.1 s once
-linked); discovery hearing the node brings
-it forward to now, at most once per the backoff's current delay.
+linked); discovery hearing the node brings it forward to now, at most
+once per the backoff's current delay.
 C{silent} (not heard for the peering's silence period) forgets the
 node; C{close} (the peering stops) ends the link quietly. C{closed} is
 final: a stream opened too late is closed, anything else is ignored.

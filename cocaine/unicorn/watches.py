@@ -8,8 +8,8 @@ between sent, the watch resumed from there). See C{docs/unicorn.md}.
 
 from twisted.internet.defer import ensureDeferred
 
-from cocaine.errors import ChildNotAllowed, ConnectionLoss, NoNode
 from cocaine.backoff import backoffDelay
+from cocaine.errors import ChildNotAllowed, ConnectionLoss, NoNode
 from cocaine.unicorn.gateway import b64, number, rangeEnd
 from cocaine.unicorn.paths import NOT_EXISTING
 
