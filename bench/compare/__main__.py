@@ -32,6 +32,12 @@ load generator process each), median and spread:
      after the runs;
 and sequential and 64 in flight once more with nothing pinned.
 
+The sides of issue 17's table (ours, ours with token auth, cote, the
+floor and the two-hop floor) are started together and run in turns: each
+run of a workload goes round them, so that the host's speed, which drifts
+over the minutes of the comparison (by a third on a shared VM), weighs on
+their ratios alike. The other peers run afterwards, one at a time.
+
 Writes C{compare.json}, the charts C{bench-throughput.png} and
 C{bench-latency.png} into C{--out} (default C{docs/}; a new temporary
 directory with C{--quick} or C{--no-docs}, which leave C{docs/} alone),
@@ -61,8 +67,26 @@ ECHO = [("seq16", "echo", 16, 1), ("seq1k", "echo", 1024, 1),
 STREAM = ("stream", "stream", 1024)
 UNPINNED = ("seq16", "c64")
 SERVER_CPU, CLIENT_CPU = 0, 1
+#: the sides of issue 17's table: they run in turns (L{Runner.inTurns});
+#: the others one after another, alone (an idle broker beside them would
+#: spend CPU 0 under the others' runs)
+TURNS = ("ours", "ours-auth", "cote", "floor", "relay")
 SYSTEMS = ["ours", "ours-auth", "zerorpc", "nameko", "cote", "floor", "relay",
            "redis"]
+
+
+def plan():
+    """
+    @return: the workloads in the order they run, as C{(key, workload,
+        size, in flight, pinned)}: every echo and the stream pinned, then
+        the L{UNPINNED} echoes with nothing pinned.
+    """
+    return ([(key, workload, size, inflight, True)
+             for key, workload, size, inflight in ECHO] +
+            [(STREAM[0], STREAM[1], STREAM[2], 1, True)] +
+            [(key, workload, size, inflight, False)
+             for key, workload, size, inflight in ECHO
+             if key in UNPINNED])
 
 
 def readUntilLine(process, line, deadline):
@@ -177,44 +201,60 @@ class Runner:
                     for pid in timed) / requests * 1e4
         return result
 
-    def side(self, side):
+    def inTurns(self, sides):
         """
-        @return: the side's results: per workload key a list of runs,
-            C{"unpinned"} likewise, C{"rss_mb"}, and C{"elastic"} for ours.
-        """
-        results = {"label": side.label}
-        side.start()
-        try:
-            for key, workload, size, inflight in ECHO:
-                results[key] = self.repeat(side, workload, size, inflight,
-                                           True)
-            if side.streams:
-                key, workload, size = STREAM
-                results[key] = self.repeat(side, workload, size, 1, True)
-            results["unpinned"] = {
-                key: self.repeat(side, workload, size, inflight, False)
-                for key, workload, size, inflight in ECHO
-                if key in UNPINNED}
-            results["rss_mb"] = {
-                group: rssMegabytes(family(pids))
-                for group, pids in side.serverPids().items()}
-            if side.key == "ours":
-                results["elastic"] = self.elastic(side)
-        finally:
-            side.stop()
-        return results
+        Run every workload on C{sides} started together, in turns: each
+        run of a workload goes round the sides (starting one further
+        round each time), so that a drift of the host's speed over the
+        minutes of the comparison falls on all of them alike rather than
+        on whichever ran during it. A side that cannot start is skipped.
 
-    def repeat(self, side, workload, size, inflight, pinned):
-        runs = []
-        requests = self.requests(side, inflight)
-        for _ in range(self.args.runs):
-            result = self.one(side, workload, size, requests, inflight,
-                              pinned)
-            runs.append(result)
-            print("  {:<9} {:<6} {:>5} B {:>3} in flight{}: {}".format(
-                side.key, workload, size, inflight,
-                "" if pinned else " (unpinned)", _brief(result)), flush=True)
-        return runs
+        @return: C{(results, skipped)}: per side's key its results (per
+            workload key a list of runs, C{"unpinned"} likewise,
+            C{"rss_mb"}, and C{"elastic"} for ours), and per skipped
+            side's key the reason.
+        """
+        results, skipped, started = {}, {}, []
+        try:
+            for side in sides:
+                print("{} ...".format(side.label), flush=True)
+                try:
+                    side.start()
+                except Unavailable as e:
+                    side.stop()
+                    skipped[side.key] = str(e)
+                    print("  skipped: {}".format(e), flush=True)
+                    continue
+                started.append(side)
+                results[side.key] = {"label": side.label, "unpinned": {}}
+            for key, workload, size, inflight, pinned in plan():
+                runners = [side for side in started
+                           if workload != "stream" or side.streams]
+                requests = {side.key: self.requests(side, inflight)
+                            for side in runners}
+                for turn in range(self.args.runs):
+                    shift = turn % len(runners) if runners else 0
+                    for side in runners[shift:] + runners[:shift]:
+                        result = self.one(side, workload, size,
+                                          requests[side.key], inflight,
+                                          pinned)
+                        where = (results[side.key] if pinned
+                                 else results[side.key]["unpinned"])
+                        where.setdefault(key, []).append(result)
+                        print("  {:<9} {:<6} {:>5} B {:>3} in flight{}: {}"
+                              .format(side.key, workload, size, inflight,
+                                      "" if pinned else " (unpinned)",
+                                      _brief(result)), flush=True)
+            for side in started:
+                results[side.key]["rss_mb"] = {
+                    group: rssMegabytes(family(pids))
+                    for group, pids in side.serverPids().items()}
+                if side.key == "ours":
+                    results["ours"]["elastic"] = self.elastic(side)
+        finally:
+            for side in started:
+                side.stop()
+        return results, skipped
 
     def elastic(self, side):
         process = subprocess.Popen(
@@ -317,13 +357,13 @@ def main(argv=None):
     results = {}
     skipped = dict(peers["skipped"])
     began = time.time()
-    for side in peers["sides"]:
-        print("{} ...".format(side.label), flush=True)
-        try:
-            results[side.key] = runner.side(side)
-        except Unavailable as e:
-            skipped[side.key] = str(e)
-            print("  skipped: {}".format(e), flush=True)
+    sides = peers["sides"]
+    groups = [[side for side in sides if side.key in TURNS]] + [
+        [side] for side in sides if side.key not in TURNS]
+    for group in groups:
+        found, missing = runner.inTurns(group)
+        results.update(found)
+        skipped.update(missing)
     if wanted("redis") and "redis" not in skipped:
         print("Redis ...", flush=True)
         try:
@@ -338,7 +378,7 @@ def main(argv=None):
         "minutes": (time.time() - began) / 60, "versions": peers["versions"],
         "settings": {"runs": args.runs, "sequential": args.sequential,
                      "requests": args.requests, "count": args.count,
-                     "scale": args.scale},
+                     "scale": args.scale, "turns": list(TURNS)},
         "skipped": skipped, "results": results}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "compare.json"), "w") as f:

@@ -115,6 +115,18 @@ def _rss(results, side):
         "{} {:,.1f}".format(group, value) for group, value in groups.items()))
 
 
+def _turns(settings, results):
+    """
+    @return: the sentence saying which sides took turns, if any did.
+    """
+    turns = [key for key in settings.get("turns", ()) if key in results]
+    if len(turns) < 2:
+        return ""
+    return (" {} and {} took turns at each run (each run of a workload "
+            "went round them); the others ran alone, after them.".format(
+                ", ".join(turns[:-1]), turns[-1]))
+
+
 def markdown(document):
     """
     @return: the Markdown of the comparison: settings, the table, the
@@ -141,7 +153,7 @@ def markdown(document):
         "generators on CPU 1, except the unpinned rows.".format(
             settings["sequential"], settings["requests"],
             settings["scale"].get("nameko", 1), settings["count"],
-            settings["runs"]),
+            settings["runs"]) + _turns(settings, results),
         "",
         "| workload | " + " | ".join(HEADS[c] for c in columns) + " | " +
         " | ".join(mine + "/" + theirs for mine, theirs in pairs) + " |",

@@ -177,8 +177,19 @@ class ReportTests(SynchronousTestCase):
         self.assertIn("| stream 10,000 x 1 KiB (MB/s) | 200.0 | 100.0 | - "
                       "| 500.0 | 2.00 | - | 0.40 |", text)
         self.assertIn("Skipped: nameko: no broker", text)
+        self.assertNotIn("took turns", text)
         self.assertIn("| shrink: late against the idle timeout | 10 "
                       "(10-10) |", text)
+
+    def test_turns(self):
+        """
+        The sides that took turns are named, those that ran left out.
+        """
+        found = document()
+        found["settings"]["turns"] = ["ours", "ours-auth", "cote", "floor"]
+        self.assertIn("ours, cote and floor took turns at each run (each "
+                      "run of a workload went round them); the others ran "
+                      "alone, after them.", report.markdown(found))
 
     def test_targets(self):
         lines = report.targets(document()["results"])
@@ -426,3 +437,97 @@ class TimedCpuTests(SynchronousTestCase):
                       "requests only) | 0.30 (0.30-0.30) |", text)
         self.assertIn("| 2.00 |", text.split("timed requests only")[1]
                       .splitlines()[0])
+
+
+class FakeSide(sides.Side):
+    """
+    A side that records its life and starts only when told it can.
+    """
+
+    def __init__(self, key, streams=True, unavailable=None):
+        self.key, self.label, self.streams = key, key + " label", streams
+        self.unavailable = unavailable
+        self.life = []
+
+    def start(self):
+        self.life.append("start")
+        if self.unavailable:
+            raise sides.Unavailable(self.unavailable)
+
+    def stop(self):
+        self.life.append("stop")
+
+
+class InTurnsTests(SynchronousTestCase):
+    """
+    L{Runner.inTurns} starts its sides together and goes round them for
+    each run of each workload.
+    """
+
+    def runner(self, runs=3, failOn=None):
+        from bench.compare.__main__ import Runner, parse
+        args = parse(["--no-docs", "--runs", str(runs)])
+        self.addCleanup(os.rmdir, args.out)
+        runner = Runner(args)
+        runner.calls = []
+
+        def one(side, workload, size, requests, inflight, pinned):
+            runner.calls.append((side.key, workload, size, inflight, pinned))
+            if (side.key, inflight) == failOn:
+                raise KeyboardInterrupt()
+            return {"rate": float(len(runner.calls)), "p50_us": 1.0,
+                    "p99_us": 2.0, "errors": 0}
+        runner.one = one
+        runner.elastic = lambda side: {"elastic": side.key}
+        return runner
+
+    def test_roundRobin(self):
+        """
+        Each workload's runs go round the sides, one further round each
+        time; the stream goes to the sides that stream; every side's runs
+        land under its own key, the unpinned ones under C{unpinned}.
+        """
+        runner = self.runner(runs=3)
+        a, b, c = FakeSide("ours"), FakeSide("cote", streams=False), \
+            FakeSide("floor")
+        results, skipped = runner.inTurns([a, b, c])
+        self.assertEqual(skipped, {})
+        seq16 = [call[0] for call in runner.calls
+                 if call[1:] == ("echo", 16, 1, True)]
+        self.assertEqual(seq16, ["ours", "cote", "floor",
+                                 "cote", "floor", "ours",
+                                 "floor", "ours", "cote"])
+        streams = [call[0] for call in runner.calls if call[1] == "stream"]
+        self.assertEqual(streams, ["ours", "floor", "floor", "ours",
+                                   "ours", "floor"])
+        self.assertEqual(sorted(results["ours"]["unpinned"]), ["c64", "seq16"])
+        self.assertEqual(len(results["cote"]["c256"]), 3)
+        self.assertNotIn("stream", results["cote"])
+        self.assertEqual(results["ours"]["elastic"], {"elastic": "ours"})
+        self.assertNotIn("elastic", results["floor"])
+        self.assertEqual(results["floor"]["label"], "floor label")
+        for side in (a, b, c):
+            self.assertEqual(side.life, ["start", "stop"])
+
+    def test_unavailableSkipped(self):
+        """
+        A side that cannot start is stopped (what it started goes), named
+        with its reason, and left out of the turns.
+        """
+        runner = self.runner(runs=1)
+        a, b = FakeSide("ours"), FakeSide("cote", unavailable="no netns")
+        results, skipped = runner.inTurns([a, b])
+        self.assertEqual(skipped, {"cote": "no netns"})
+        self.assertEqual(b.life, ["start", "stop"])
+        self.assertEqual(set(results), {"ours"})
+        self.assertEqual({call[0] for call in runner.calls}, {"ours"})
+
+    def test_stoppedWhenInterrupted(self):
+        """
+        Stopped midway (SIGTERM, Ctrl-C), every side started is stopped.
+        """
+        runner = self.runner(runs=2, failOn=("floor", 8))
+        a, b = FakeSide("ours"), FakeSide("floor")
+        self.assertRaises(KeyboardInterrupt, runner.inTurns, [a, b])
+        self.assertEqual(a.life, ["start", "stop"])
+        self.assertEqual(b.life, ["start", "stop"])
