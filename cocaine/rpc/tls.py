@@ -242,15 +242,36 @@ class ClientTLS:
         @param key: its private key (PEM bytes or path); by default in the
             certificate file.
         @param serverName: see L{serverName}.
+        @raise ValueError: a file that cannot be used (no certificate, an
+            encrypted key, a key not the certificate's), named.
+        @raise OSError: a file that cannot be read.
         """
         if key is not None and cert is None:
             raise ValueError("a TLS client key needs its certificate")
+        # read and checked here, not at the first connection: a key that
+        # cannot be used (encrypted, not the certificate's) is a mistake
+        # in the settings, reported as such before anything connects
         self.ca = None if ca is None else _read(ca)
-        self._cert = None if cert is None else _read(cert)
-        self._key = None if key is None else _read(key)
-        self._certName = "the TLS client certificate" + namedSource(cert)
-        self._keyName = "the TLS client key" + namedSource(
-            cert if key is None else key)
+        self._trustRoot = None
+        if self.ca is not None:
+            from twisted.internet import ssl
+            try:
+                certificates = pemCertificates(self.ca)
+            except Exception as e:
+                raise ValueError("the TLS CA{}: a certificate that cannot "
+                                 "be read ({})".format(namedSource(ca), e))
+            if not certificates:
+                raise ValueError("the TLS CA{} holds no PEM certificate"
+                                 .format(namedSource(ca)))
+            self._trustRoot = ssl.trustRootFromCertificates(certificates)
+        self._clientCertificate = None
+        if cert is not None:
+            certificate = _read(cert)
+            self._clientCertificate = privateCertificate(
+                certificate, certificate if key is None else _read(key),
+                "the TLS client key" + namedSource(
+                    cert if key is None else key),
+                "the TLS client certificate" + namedSource(cert))
         self.serverName = serverName
         self._creators = {}
 
@@ -277,13 +298,10 @@ class ClientTLS:
         if creator is None:
             from twisted.internet import ssl
             extra = {}
-            if self.ca is not None:
-                extra["trustRoot"] = ssl.trustRootFromCertificates(
-                    pemCertificates(self.ca))
-            if self._cert is not None:
-                extra["clientCertificate"] = privateCertificate(
-                    self._cert, self._key or self._cert, self._keyName,
-                    self._certName)
+            if self._trustRoot is not None:
+                extra["trustRoot"] = self._trustRoot
+            if self._clientCertificate is not None:
+                extra["clientCertificate"] = self._clientCertificate
             creator = self._creators[name] = ssl.optionsForClientTLS(
                 name,
                 extraCertificateOptions={"raiseMinimumTo": minimumVersion()},

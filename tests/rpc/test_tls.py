@@ -278,14 +278,14 @@ class PrivateKeyTests(_Files):
 
     def test_clientEncryptedKey(self):
         """
-        L{ClientTLS} (C{COCAINE_TLS_KEY}) refuses an encrypted key when it
-        first connects, naming the file.
+        L{ClientTLS} (C{COCAINE_TLS_KEY}) refuses an encrypted key as it
+        is made, before anything connects, naming the file.
         """
         path = write(self.directory, "client.key", encryptedKey(), 0o600)
         cert, _, _ = self.ca.client("tool")
         certPath = write(self.directory, "client.pem", cert, 0o644)
-        tls = ClientTLS(self.caPath, certPath, path)
-        e = self.assertRaises(ValueError, tls.creator, "127.0.0.1")
+        e = self.assertRaises(ValueError, ClientTLS, self.caPath, certPath,
+                              path)
         self.assertIn("the TLS client key {!r}: the key is encrypted"
                       .format(path), str(e))
 
@@ -324,7 +324,7 @@ class PrivateKeyTests(_Files):
                               "the key 'k'", "the cert 'c'")
         self.assertEqual(str(e), "the cert 'c' holds no PEM certificate")
         path = write(self.directory, "not-a-cert.pem", b"nothing", 0o644)
-        tls = ClientTLS(self.caPath, path, self.key)
-        e = self.assertRaises(ValueError, tls.creator, "127.0.0.1")
+        e = self.assertRaises(ValueError, ClientTLS, self.caPath, path,
+                              self.key)
         self.assertEqual(str(e), "the TLS client certificate {!r} holds no "
                          "PEM certificate".format(path))

@@ -198,6 +198,47 @@ class TLSOptionTests(SynchronousTestCase):
                                   ["--tls-ca", "/nonexistent/ca.pem"])
         self.assertIn("/nonexistent/ca.pem", str(error))
 
+    def test_unusableKey(self):
+        """
+        An encrypted key is a mistake in the settings (a usage error
+        naming the file), found before anything connects: not "no node
+        at" the address the tool would have tried.
+        """
+        from tests.certs import encryptedKey, write
+        path = write(self.directory, "enc.key", encryptedKey())
+        error = self.assertRaises(
+            cli.ConfigError, self.tls, ["--tls-ca", self.ca, "--tls-cert",
+                                        self.cert, "--tls-key", path])
+        self.assertEqual(str(error), "TLS: the TLS client key {!r}: the key "
+                         "is encrypted; give it unencrypted (no passphrase "
+                         "is ever asked for)".format(path))
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        status = cli.main(["--tls-ca", self.ca, "--tls-cert", self.cert,
+                           "--tls-key", path, "--port", "1", "app", "list"])
+        self.assertEqual(status, 2)
+        self.assertIn("cocaine-tool: TLS: the TLS client key", stderr.getvalue())
+        self.assertNotIn("no node at", stderr.getvalue())
+
+    def test_caWithoutCertificate(self):
+        """
+        A CA file without a certificate, or with one that cannot be read,
+        is named.
+        """
+        from tests.certs import write
+        empty = write(self.directory, "empty.pem", b"nothing here")
+        error = self.assertRaises(cli.ConfigError, self.tls,
+                                  ["--tls-ca", empty])
+        self.assertEqual(str(error), "TLS: the TLS CA {!r} holds no PEM "
+                         "certificate".format(empty))
+        bad = write(self.directory, "bad.pem",
+                    b"-----BEGIN CERTIFICATE-----\nAAAA\n"
+                    b"-----END CERTIFICATE-----\n")
+        error = self.assertRaises(cli.ConfigError, self.tls,
+                                  ["--tls-ca", bad])
+        self.assertIn("TLS: the TLS CA {!r}: a certificate that cannot be "
+                      "read (".format(bad), str(error))
+
     def test_loadConfig(self):
         path = os.path.join(self.directory, "tools.yml")
         with open(path, "w") as f:
