@@ -445,7 +445,7 @@ class AppEngine:
         uid = getattr(isolate, "workerUid", None)
         gid = getattr(isolate, "workerGid", None)
         try:
-            listener = WorkerListener(self)
+            listener = WorkerListener(self, self._reactor)
             self._port = plainunix.usePlainTransport(
                 self._reactor.listenUNIX(path, listener, mode=0o600))
             if (uid, gid) != (None, None):

@@ -31,6 +31,10 @@ from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import build, constructor, nameStates
 
 
+#: L{Session._held} after a hold ran out
+_EXPIRED = object()
+
+
 def _drop(*args):
     """
     Where chunks go once nothing is to receive them.
@@ -106,7 +110,7 @@ class Session:
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_stall", "_run")
+                 "_toClient", "chunks", "_stall", "_run", "_held")
 
     def __init__(self, engine, event, upstream, worker=None):
         """
@@ -126,6 +130,11 @@ class Session:
         self._stall = None
         # the worker's last chunks, sent with the end of its stream
         self._run = None
+        # the worker's connection while it is not read because this
+        # session's client does not take its replies
+        # (cocaine.engine.connection.WorkerConnection.hold), _EXPIRED once
+        # such a hold ran out (until the client reads again)
+        self._held = None
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -282,12 +291,44 @@ class Session:
         # a client connection's upstream (the hot path of every chunk an
         # app streams): the worker's args lists go on as they are, a run
         # of them in one write
+        upstream = self.upstream
         if len(run) > 1:
-            self.upstream.writeChunks(run)
+            upstream.writeChunks(run)
         elif len(run[0]) == 1:
-            self.upstream.writeArgs(run[0])
+            upstream.writeArgs(run[0])
         else:
             self._answer(run)
+        if self._held is None and not upstream.writable:
+            # the client's buffer is full: the worker waits for it
+            self._hold()
+
+    # -- flow control: a client that reads slower than its app writes -------
+
+    def _hold(self):
+        connection = self.worker.connection
+        if connection is None:
+            return
+        self._held = connection
+        connection.hold(self)
+        self.upstream.whenWritable(self._unhold)
+
+    def _unhold(self):
+        """
+        The client read what waited for it, or the session is over: the
+        worker is read again (as far as this session goes).
+        """
+        held, self._held = self._held, None
+        if held is not None and held is not _EXPIRED:
+            held.release(self)
+
+    def holdExpired(self):
+        """
+        The worker's connection was left unread for this session as long
+        as it may be (L{cocaine.engine.connection.HOLD_LIMIT}): the
+        client's replies are buffered from now on, until it reads again.
+        """
+        if self._held is not None:
+            self._held = _EXPIRED
 
     # -- what the outputs do -------------------------------------------------
 
@@ -315,6 +356,8 @@ class Session:
         # still sends goes nowhere
         if self._deadline is not None:
             self._cancelDeadline()
+        if self._held is not None:
+            self._unhold()
         self._toClient = self._toWorker = _drop
 
     def _over(self):
@@ -450,6 +493,8 @@ def _done(inputs, session, mtype, args):
     # _answered, _released and _over inlined: every request ends here
     if session._deadline is not None:
         session._cancelDeadline()
+    if session._held is not None:
+        session._unhold()
     session._toClient = session._toWorker = _drop
     try:
         session._reply(mtype, args)

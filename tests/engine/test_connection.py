@@ -6,9 +6,12 @@ chunks in a row reach it together.
 """
 
 import msgpack
+from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.engine.connection import WorkerConnection, WorkerListener
+from cocaine.engine.connection import (
+    HOLD_LIMIT, WorkerConnection, WorkerListener)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
@@ -208,3 +211,94 @@ class RunTests(SynchronousTestCase):
         self.feed([2, 0, [b"x"]], [3, 0, [b"y"]], [2, 0, [b"z"]])
         self.assertEqual(self.received, [("b", "run", [[b"y"]])])
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 2)
+
+
+class _Profile:
+    heartbeatTimeout = 30.0
+
+
+class _HeldSession:
+    expired = 0
+
+    def holdExpired(self):
+        self.expired += 1
+
+
+class _PausableTransport(FakeDescriptor):
+    paused = False
+
+    def pauseProducing(self):
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+
+
+class HoldTests(SynchronousTestCase):
+    """
+    L{WorkerConnection.hold}: the worker is not read while a session's
+    client does not take its replies, for L{HOLD_LIMIT} at most.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        engine = FakeEngine(FakeWorker(FakeDescriptor()), 0)
+        engine.profile = _Profile()
+        self.connection = WorkerConnection(engine, self.clock)
+        self.transport = _PausableTransport()
+        self.connection.makeConnection(self.transport)
+
+    def test_holdAndRelease(self):
+        """
+        The first hold stops reading; the worker is read again once the
+        last session holding it lets go; letting go twice, or without a
+        hold, changes nothing.
+        """
+        a, b = _HeldSession(), _HeldSession()
+        self.connection.hold(a)
+        self.assertTrue(self.transport.paused)
+        self.connection.hold(b)
+        self.connection.hold(a)
+        self.connection.release(a)
+        self.assertTrue(self.transport.paused)
+        self.connection.release(a)
+        self.connection.release(b)
+        self.assertFalse(self.transport.paused)
+        self.connection.release(b)
+        self.assertFalse(self.transport.paused)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_limit(self):
+        """
+        A hold runs out after L{HOLD_LIMIT} (never more than a third of
+        the heartbeat timeout): the worker is read again, the session is
+        told, and it is logged.
+        """
+        logged = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        session = _HeldSession()
+        self.connection.hold(session)
+        self.clock.advance(HOLD_LIMIT - 0.1)
+        self.assertTrue(self.transport.paused)
+        self.clock.advance(0.1)
+        self.assertFalse(self.transport.paused)
+        self.assertEqual(session.expired, 1)
+        self.assertEqual(
+            [e["limit"] for e in logged if "limit" in e], [HOLD_LIMIT])
+        self.connection.release(session)
+        self.assertFalse(self.transport.paused)
+
+        self.connection.engine.profile.heartbeatTimeout = 6.0
+        self.connection.hold(session)
+        self.clock.advance(2.0)
+        self.assertFalse(self.transport.paused)
+        self.assertEqual(session.expired, 2)
+
+    def test_connectionLost(self):
+        """
+        A connection that drops forgets its holds and their timers.
+        """
+        self.connection.hold(_HeldSession())
+        self.connection.connectionLost(None)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.engine.session import Session, SessionMachine, parseDeadline
 from cocaine.engine.stats import AppStats
 from cocaine.errors import EngineBroken, QueueFull
+from cocaine.protocol.worker import CLOSE
 from cocaine.protocol.idl import STREAMING
 from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import initialState
@@ -65,13 +66,28 @@ class _RecordingConnection:
     what it is asked to send.
     """
 
+    _writeFull = False
+
     def __init__(self):
         self.sent = []
         self._upstreams = {}
         self._dispatch = {}
+        self.waiters = []
 
     def sendMessage(self, channel, mtype, args):
         self.sent.append(("message", channel, mtype, args))
+
+    def whenWritable(self, callback):
+        if self._writeFull:
+            self.waiters.append(callback)
+        else:
+            callback()
+
+    def drained(self):
+        self._writeFull = False
+        waiters, self.waiters = self.waiters, []
+        for callback in waiters:
+            callback()
 
     def sendMessages(self, channel, mtype, argsLists, endWith=None):
         self.sent.append(("messages", channel, mtype, argsLists, endWith))
@@ -785,3 +801,95 @@ class DeadlineHeaderTests(SynchronousTestCase):
     def test_firstHeaderWins(self):
         self.assertEqual(parseDeadline([(b"request_timeout", b"2"),
                                         (b"request_timeout", b"3")]), 2.0)
+
+
+class _HoldingConnection:
+    """
+    Stands where a L{cocaine.engine.connection.WorkerConnection} would:
+    records holds and releases.
+    """
+
+    def __init__(self):
+        self.held = []
+
+    def hold(self, session):
+        self.held.append(("hold", session))
+
+    def release(self, session):
+        self.held.append(("release", session))
+
+
+class HoldTests(_SessionCase):
+    """
+    A streaming session whose client does not take its replies (its
+    connection's write buffer is full) holds its worker's connection
+    (L{cocaine.engine.connection.WorkerConnection.hold}) until the client
+    reads or the session ends.
+    """
+
+    def setUp(self):
+        _SessionCase.setUp(self)
+        self.client = _RecordingConnection()
+        self.upstream = Upstream(self.client, 7, STREAMING)
+        self.worker.connection = self.held = _HoldingConnection()
+
+    def test_holdWhileFull(self):
+        """
+        Chunks written while the client reads cost no hold; the first
+        written once its buffer is full hold the worker, once, until the
+        client has read.
+        """
+        session = self.responding()
+        session.chunksFromWorker([[b"a"], [b"b"]])
+        self.assertEqual(self.held.held, [])
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"c"], [b"d"]])
+        session.chunksFromWorker([[b"e"]])
+        self.assertEqual(self.held.held, [("hold", session)])
+        self.client.drained()
+        self.assertEqual(self.held.held, [("hold", session),
+                                          ("release", session)])
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"f"]])
+        self.assertEqual(self.held.held[-1], ("hold", session))
+        self.assertEqual(len(self.client.sent), 4)
+
+    def test_releasedAtTheEnd(self):
+        """
+        A session that ends while it holds the worker releases it: its
+        stream will not add to what waits for the client.
+        """
+        session = self.responding()
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"a"], [b"b"]])
+        session.fromWorker(self.worker, 2, CLOSE, [])
+        self.assertEqual(self.held.held, [("hold", session),
+                                          ("release", session)])
+        self.client.drained()
+        self.assertEqual(len(self.held.held), 2)
+
+    def test_releasedWhenTheClientGoes(self):
+        session = self.responding()
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"a"], [b"b"]])
+        session.connectionLost()
+        self.assertEqual(self.held.held, [("hold", session),
+                                          ("release", session)])
+
+    def test_expired(self):
+        """
+        After its hold ran out, the session does not hold the worker
+        again until its client has read.
+        """
+        session = self.responding()
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"a"], [b"b"]])
+        session.holdExpired()
+        session.chunksFromWorker([[b"c"], [b"d"]])
+        self.assertEqual(self.held.held, [("hold", session)])
+        self.client.drained()
+        self.assertEqual(self.held.held, [("hold", session)])
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"e"], [b"f"]])
+        self.assertEqual(self.held.held, [("hold", session),
+                                          ("hold", session)])
