@@ -302,6 +302,13 @@ class Session:
             # the client's buffer is full: the worker waits for it
             self._hold()
 
+    def _answerPaced(self, run):
+        # an upstream that says whether its client reads (the HTTP
+        # gateway's)
+        self._answer(run)
+        if self._held is None and not self.upstream.writable:
+            self._hold()
+
     # -- flow control: a client that reads slower than its app writes -------
 
     def _hold(self):
@@ -337,9 +344,15 @@ class Session:
         self.channel = worker.assign(self)
         self._toWorker = self._forward
         # drivers, the HTTP gateway and the mesh bridge answer through
-        # upstreams of their own, which take send only
-        self._toClient = (self._answerArgs if type(self.upstream) is Upstream
-                          else self._answer)
+        # upstreams of their own, which take send (and the gateway's say
+        # whether their client reads, as a client connection's do)
+        upstream = self.upstream
+        if type(upstream) is Upstream:
+            self._toClient = self._answerArgs
+        elif hasattr(upstream, "whenWritable"):
+            self._toClient = self._answerPaced
+        else:
+            self._toClient = self._answer
 
     def _flush(self):
         pending, self._pending = self._pending, None

@@ -112,6 +112,7 @@ class HTTPChannel(Protocol):
         self._broken = False
         self._closing = False
         self._writeFull = False
+        self._writableWaiters = []
         self._readingStopped = False
         self._producer = None
         self._streaming = True
@@ -199,6 +200,7 @@ class HTTPChannel(Protocol):
         if timer is not None and timer.active():
             timer.cancel()
         self._queue.clear()
+        self._writableWaiters = []
         active, self._active = self._active, None
         self._producer = None
         if active is not None:
@@ -342,9 +344,21 @@ class HTTPChannel(Protocol):
             self._unregisterProducer()
         if not keepAlive:
             self._closing = True
-            self.transport.loseConnection()
+            self._closeWhenSent()
             return
         self._pump()
+
+    def _closeWhenSent(self):
+        """
+        Close the connection once what was written has been sent. The
+        connection stops being the transport's producer first: were it
+        paused when the buffer drains, Twisted would resume it instead of
+        closing, and the connection would stay open for good (a client
+        reading to the end of an HTTP/1.0 or C{Connection: close} response
+        waited for ever).
+        """
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     def _error(self, code, message):
         """
@@ -365,7 +379,7 @@ class HTTPChannel(Protocol):
         writes.write(self.transport, errorResponse(
             error.code, error.message, factory.dateLine(),
             factory.serverLine, body=error.method != b"HEAD"))
-        self.transport.loseConnection()
+        self._closeWhenSent()
 
     # -- the timer
 
@@ -405,7 +419,7 @@ class HTTPChannel(Protocol):
             log.debug("HTTP connection from {peer} idle: closing",
                       peer=self.peer)
             self._closing = True
-            self.transport.loseConnection()
+            self._closeWhenSent()
         elif self._phase == HEAD:
             self._error(408, "request headers not received in time")
             self._pump()
@@ -450,6 +464,22 @@ class HTTPChannel(Protocol):
         self._updateReading()
         if self._producer is not None and self._streaming:
             self._producer.resumeProducing()
+        waiters, self._writableWaiters = self._writableWaiters, []
+        for callback in waiters:
+            try:
+                callback()
+            except Exception:
+                log.failure("a writable callback failed")
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once the client has read what waited for it (at
+        once when nothing does); forgotten if the connection drops first.
+        """
+        if not self._writeFull:
+            callback()
+        else:
+            self._writableWaiters.append(callback)
 
     def stopProducing(self):
         """

@@ -190,6 +190,22 @@ class _Upstream:
             elif name == "close":
                 exchange.closed()
 
+    @property
+    def writable(self):
+        """
+        Whether the HTTP client takes what it is sent (a session whose
+        client does not holds its worker: L{cocaine.engine.session}).
+        """
+        exchange = self.exchange
+        return exchange.upstream is not self or exchange.responder.writable
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once the HTTP client has read what waited for
+        it.
+        """
+        self.exchange.responder.whenWritable(callback)
+
     def error(self, error):
         if self.exchange.upstream is self:
             # a Failure from a Deferred's errback, or an exception

@@ -289,6 +289,23 @@ class Responder:
             except Exception:
                 log.failure("a notifyLost callback failed")
 
+    @property
+    def writable(self):
+        """
+        Whether the client takes what it is sent: false while the
+        connection's write buffer is full.
+        """
+        return not self._channel._writeFull
+
+    def whenWritable(self, callback):
+        """
+        Call C{callback()} once the client has read what waited for it (at
+        once when nothing does); never if the response is over or the
+        connection drops first.
+        """
+        if not (self._lost or self.finished):
+            self._channel.whenWritable(callback)
+
     def registerProducer(self, producer, streaming):
         """
         Let the connection pause and resume C{producer} as the client reads

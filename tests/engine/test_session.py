@@ -893,3 +893,55 @@ class HoldTests(_SessionCase):
         session.chunksFromWorker([[b"e"], [b"f"]])
         self.assertEqual(self.held.held, [("hold", session),
                                           ("hold", session)])
+
+
+class _PacedUpstream(FakeUpstream):
+    """
+    An upstream of its own (the HTTP gateway's) that says whether its
+    client reads.
+    """
+
+    writable = True
+
+    def __init__(self):
+        FakeUpstream.__init__(self)
+        self.waiters = []
+
+    def whenWritable(self, callback):
+        self.waiters.append(callback)
+
+
+class PacedHoldTests(_SessionCase):
+    """
+    An upstream other than a client connection's that says whether its
+    client reads (the HTTP gateway's) holds the worker the same way.
+    """
+
+    def setUp(self):
+        _SessionCase.setUp(self)
+        self.upstream = _PacedUpstream()
+        self.worker.connection = self.held = _HoldingConnection()
+
+    def test_hold(self):
+        session = self.responding()
+        session.chunksFromWorker([[b"a"]])
+        self.assertEqual(self.held.held, [])
+        self.upstream.writable = False
+        session.chunksFromWorker([[b"b"], [b"c"]])
+        self.assertEqual(self.held.held, [("hold", session)])
+        self.assertEqual(self.upstream.sent, [
+            ("write", b"a"), ("write", b"b"), ("write", b"c")])
+        self.upstream.writable = True
+        [callback] = self.upstream.waiters
+        callback()
+        self.assertEqual(self.held.held, [("hold", session),
+                                          ("release", session)])
+
+    def test_otherUpstreams(self):
+        """
+        An upstream that cannot say (a driver's) never holds.
+        """
+        self.upstream = FakeUpstream()
+        session = self.responding()
+        session.chunksFromWorker([[b"a"]])
+        self.assertEqual(self.held.held, [])

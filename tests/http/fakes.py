@@ -35,7 +35,11 @@ class FakeResponder:
     @ivar body: the body chunks joined.
     @ivar chunks: the body chunks, in order.
     @ivar aborted: whether L{abort} was called.
+    @ivar writable: whether the client takes what it is sent (as
+        L{cocaine.http.responder.Responder.writable}).
     """
+
+    writable = True
 
     def __init__(self):
         self.code = None
@@ -45,6 +49,9 @@ class FakeResponder:
         self.finished = False
         self.aborted = False
         self._lost = []
+
+    def whenWritable(self, callback):
+        callback()
 
     def writeHead(self, code, headers):
         assert not self.headWritten, "head written twice"

@@ -544,6 +544,35 @@ class StalledClientTests(SynchronousTestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
 
 
+    def test_upstreamSaysWhetherTheClientReads(self):
+        """
+        The session's upstream says whether the HTTP client takes what it
+        is sent, and calls back once it has (a session holds its worker
+        meanwhile: L{cocaine.engine.session}); a superseded attempt's
+        upstream is always writable (nothing it sends is heard).
+        """
+        clock = MemoryReactorClock()
+        backend = ScriptedBackend()
+        protocol = HTTPFactory(clock, Gateway(clock, backend)
+                               ).buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+        protocol.dataReceived(b"GET /app/big HTTP/1.1\r\nHost: x\r\n\r\n")
+        [call] = backend.calls
+        upstream = call.upstream
+        upstream.send("write", head(200))
+        self.assertTrue(upstream.writable)
+        protocol.pauseProducing()
+        self.assertFalse(upstream.writable)
+        called = []
+        upstream.whenWritable(lambda: called.append(True))
+        self.assertEqual(called, [])
+        protocol.resumeProducing()
+        self.assertEqual(called, [True])
+        protocol.pauseProducing()
+        upstream.exchange.upstream = object()
+        self.assertTrue(upstream.writable)
+
+
 class TimeoutForTests(SynchronousTestCase):
 
     def test_lookup(self):

@@ -922,6 +922,57 @@ class BackpressureTests(SynchronousTestCase):
                           Producer(), True)
 
 
+    def test_closeWhilePaused(self):
+        """
+        A response after which the connection closes (C{Connection:
+        close}) ends with the connection no longer the transport's
+        producer: paused, it would have been resumed by Twisted instead of
+        the connection being closed once the buffer drained.
+        """
+        handler = Handler()
+        _, _, protocol, transport = connect(handler)
+        protocol.dataReceived(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+        protocol.pauseProducing()
+        responder = handler.responders[0]
+        responder.writeHead(200, [])
+        responder.write(b"x")
+        responder.finish()
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+
+    def test_whenWritable(self):
+        """
+        A responder says whether its client reads and calls back once it
+        has; a response over, or a connection gone, calls nothing.
+        """
+        handler = Handler()
+        _, _, protocol, transport = connect(handler)
+        protocol.dataReceived(GET)
+        responder = handler.responders[0]
+        called = []
+        self.assertTrue(responder.writable)
+        responder.whenWritable(lambda: called.append("at once"))
+        protocol.pauseProducing()
+        self.assertFalse(responder.writable)
+        responder.whenWritable(lambda: called.append("later"))
+        self.assertEqual(called, ["at once"])
+        protocol.resumeProducing()
+        self.assertEqual(called, ["at once", "later"])
+        protocol.pauseProducing()
+        responder.whenWritable(lambda: called.append("lost"))
+        lose(protocol)
+        protocol.resumeProducing()
+        self.assertEqual(called, ["at once", "later"])
+
+        handler = Handler()
+        _, _, protocol, transport = connect(handler)
+        protocol.dataReceived(GET)
+        responder = handler.responders[0]
+        responder.respond(200, [], b"")
+        responder.whenWritable(lambda: called.append("finished"))
+        self.assertEqual(called, ["at once", "later"])
+
+
 class StalledClientTests(SynchronousTestCase):
     """
     A client that does not read cannot make the server buffer without

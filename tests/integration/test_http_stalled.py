@@ -1,8 +1,9 @@
 """
 A client that asks the gateway of a REAL node for a large streamed answer
-and never reads it: the node buffers at most the gateway's C{max-buffer}
-for it, then cuts the connection and ends the app's session as the
-client gone (C{disconnected} in the app's metrics).
+and never reads it: the node holds the app's worker for a while, then
+buffers at most the gateway's C{max-buffer} for it, cuts the connection
+and ends the app's session as the client gone (C{disconnected} in the
+app's metrics). One that reads, however slowly, gets all of it.
 """
 
 import os
@@ -102,3 +103,57 @@ class StalledClientTests(TestCase):
             pass
         self.assertLess(received, SIZE)
         self.assertIn("does not read", self.node.log())
+
+    async def test_slowReaderGetsItAll(self):
+        """
+        24 MiB (twelve times max-buffer) streamed to a client that reads
+        16 KiB a millisecond apart, slower than the app writes: it gets all
+        of it, the session ends C{ok}, and the node's RSS grows by far
+        less than the response (the worker is held while the client's
+        buffer is full: L{cocaine.engine.connection.WorkerConnection.hold}).
+        """
+        size = 24 * 2 ** 20
+        process = psutil.Process(self.node.process.pid)
+        client = socket.socket()
+        self.addCleanup(client.close)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        client.connect(("127.0.0.1", self.httpPort))
+        client.settimeout(20)
+        client.sendall(b"GET /web/big?size=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"0\r\n\r\n"):
+            answer += client.recv(65536)
+        baseline = peak = process.memory_info().rss
+        client.sendall(b"GET /web/big?size=%d HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\n\r\n" % (size,))
+        answer = []
+        reads = 0
+        while True:
+            try:
+                data = client.recv(16384)
+            except socket.timeout:
+                self.fail("stalled after {} bytes, ending {!r}; log: {}".format(
+                    sum(map(len, answer)), answer[-1][-40:] if answer else b"",
+                    self.node.log()[-1500:]))
+            if not data:
+                break
+            answer.append(data)
+            reads += 1
+            if reads % 256 == 0:
+                peak = max(peak, process.memory_info().rss)
+            time.sleep(0.001)
+        head, _, body = b"".join(answer).partition(b"\r\n\r\n")
+        self.assertIn(b"200", head.split(b"\r\n")[0])
+        self.assertTrue(body.endswith(b"0\r\n\r\n"))
+        payload, chunked = [], body
+        while True:
+            length, _, rest = chunked.partition(b"\r\n")
+            length = int(length, 16)
+            if length == 0:
+                break
+            payload.append(rest[:length])
+            chunked = rest[length + 2:]
+        self.assertEqual(sum(len(p) for p in payload), size)
+        self.assertNotIn("does not read", self.node.log())
+        self.assertEqual(await self.counts(), {"ok": 2, "disconnected": 0})
+        self.assertLess(peak - baseline, 16 * 2 ** 20)
