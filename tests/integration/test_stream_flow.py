@@ -6,17 +6,10 @@ not read while the client's buffer is full
 reading holds the worker for a bounded time only.
 """
 
-import os
 import socket
 import time
 
-import psutil
-from twisted.trial.unittest import SynchronousTestCase
-
-from tests.integration.node import Node, ROOT
-from tests.security.test_limits import CHUNK, CLOSE, ENQUEUE, Peer
-
-ECHO = os.path.join(ROOT, "examples", "apps", "echo")
+from tests.security.test_limits import CHUNK, CLOSE, ENQUEUE, LimitsCase
 
 #: One worker, so that a held worker is the only one; heartbeat-timeout 3
 #: makes a hold run out after 1 s.
@@ -30,55 +23,18 @@ NETWORK = {"locator": 0, "max-message": 1024 * 1024,
 COUNT, SIZE = 40000, 1024
 
 
-class StreamFlowTests(SynchronousTestCase):
+class StreamFlowTests(LimitsCase):
 
-    def setUp(self):
-        self.node = Node(self.mktemp(), {
-            "network": dict(NETWORK),
-            "services": {
-                "logging": {"type": "logging"},
-                "node": {"type": "node", "args": {
-                    "local": {"echo": {"path": ECHO, "profile": PROFILE}},
-                    "drain-timeout": 5}}}})
-        self.node.start()
-        self.addCleanup(self.node.stop)
-        self.process = psutil.Process(self.node.process.pid)
-        self.peers = []
-        self.addCleanup(lambda: [peer.close() for peer in self.peers])
-        self.echoPort = self.resolve("echo")
-
-    def resolve(self, name):
-        locator = Peer(self.node.port)
-        try:
-            locator.send(1, 0, [name])
-            [(_, mtype, args)] = locator.receive()
-        finally:
-            locator.close()
-        self.assertEqual(mtype, 0, args)
-        return args[0][0][1]
+    network, profile = NETWORK, PROFILE
 
     def stream(self, count, size):
-        peer = Peer(self.echoPort, timeout=30)
-        self.peers.append(peer)
+        peer = self.peer("echo")
+        peer.sock.settimeout(30)
         peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         peer.send(1, ENQUEUE, ["stream"])
         peer.send(1, CHUNK, ["{} {}".format(count, size).encode()])
         peer.send(1, CLOSE, [])
         return peer
-
-    def echo(self, body):
-        peer = Peer(self.echoPort, timeout=30)
-        self.peers.append(peer)
-        peer.send(1, ENQUEUE, ["echo"])
-        peer.send(1, CHUNK, [body])
-        peer.send(1, CLOSE, [])
-        chunks = []
-        while True:
-            [(_, mtype, args)] = peer.receive(timeout=30)
-            if mtype != CHUNK:
-                self.assertEqual(mtype, CLOSE, args)
-                return chunks
-            chunks.append(args[0])
 
     def test_slowReaderGetsTheWholeStream(self):
         """

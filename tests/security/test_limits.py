@@ -96,16 +96,25 @@ class Peer:
         self.sock.close()
 
 
-class _LimitsCase(SynchronousTestCase):
+class LimitsCase(SynchronousTestCase):
+    """
+    A real node on loopback serving the echo example, with C{network}
+    limits and the app's C{profile}; clients speak the framing by hand
+    (L{Peer}).
+    """
+
+    network = NETWORK
+    profile = PROFILE
 
     def setUp(self):
         self.node = Node(self.mktemp(), {
-            "network": dict(NETWORK),
+            "network": dict(self.network),
             "services": {
                 "logging": {"type": "logging"},
                 "storage": {"type": "storage"},
                 "node": {"type": "node", "args": {
-                    "local": {"echo": {"path": ECHO, "profile": PROFILE}},
+                    "local": {"echo": {"path": ECHO,
+                                       "profile": self.profile}},
                     "drain-timeout": 5}}}})
         self.node.start()
         self.addCleanup(self.node.stop)
@@ -169,7 +178,7 @@ class _LimitsCase(SynchronousTestCase):
         return len(self.process.children(recursive=True))
 
 
-class ControlPinTests(_LimitsCase):
+class ControlPinTests(LimitsCase):
     """
     Finding 1: one unauthenticated message spawned workers without limit.
     """
@@ -201,7 +210,7 @@ class ControlPinTests(_LimitsCase):
         self.assertResponsive()
 
 
-class MemoryTests(_LimitsCase):
+class MemoryTests(LimitsCase):
     """
     Finding 5: frames, replies nobody reads, and connect streams cost
     memory without bound.
@@ -292,7 +301,7 @@ class MemoryTests(_LimitsCase):
         self.assertResponsive()
 
 
-class ConnectionTests(_LimitsCase):
+class ConnectionTests(LimitsCase):
     """
     Finding 8: idle and slow connections stayed open forever; one client
     could take every file descriptor; never-closed sessions locked an app.
