@@ -12,13 +12,20 @@ from twisted.logger import Logger
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
 from cocaine.protocol.worker import (
-    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
+    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, HEARTBEAT, text)
 from cocaine.rpc import writes
 
 #: The longest a worker's connection is left unread for one session whose
 #: client does not read its replies (L{WorkerConnection.hold}), in
 #: seconds; never more than a third of the worker's heartbeat-timeout.
 HOLD_LIMIT = 10.0
+
+#: While a worker's connection is held, or was within this many seconds,
+#: the node sends the worker a heartbeat this often: the worker's own
+#: heartbeats wait unread behind its output, and the real 0.12 framework
+#: leaves when one goes unanswered for 5 s (any heartbeat it receives
+#: stops that timer, ours too).
+HOLD_HEARTBEAT = 1.0
 
 
 class WorkerProcess(ProcessProtocol):
@@ -70,6 +77,9 @@ class WorkerConnection(Protocol):
         #: C{{session: timer}}: the sessions whose clients' buffers are
         #: full, for which this connection is not read
         self._holds = {}
+        #: the heartbeats sent while holds come and go (L{HOLD_HEARTBEAT})
+        self._keepAlive = None
+        self._heldSinceBeat = False
 
     # -- flow control from the clients back to the worker --------------------
 
@@ -100,6 +110,25 @@ class WorkerConnection(Protocol):
                     self.engine.profile.heartbeatTimeout / 3.0)
         holds[session] = self._reactor.callLater(limit, self._expired,
                                                  session, limit)
+        self._heldSinceBeat = True
+        if self._keepAlive is None:
+            self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
+                                                      self._beat)
+
+    def _beat(self):
+        """
+        Send the worker a heartbeat while it is held, or was held since
+        the last one: a slow client's holds come and go, and the worker's
+        heartbeat can wait behind its output through many of them.
+        """
+        self._keepAlive = None
+        if not (self._holds or self._heldSinceBeat):
+            return
+        self._heldSinceBeat = False
+        if self.worker is not None:
+            self.send(CONTROL_CHANNEL, HEARTBEAT, [])
+        self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
+                                                  self._beat)
 
     def release(self, session):
         """
@@ -230,7 +259,11 @@ class WorkerConnection(Protocol):
         # worker until then.
         worker, self.worker = self.worker, None
         holds, self._holds = self._holds, {}
-        for timer in holds.values():
+        timers = list(holds.values())
+        if self._keepAlive is not None:
+            timers.append(self._keepAlive)
+            self._keepAlive = None
+        for timer in timers:
             if timer.active():
                 timer.cancel()
         if worker is not None:

@@ -31,8 +31,10 @@ from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import build, constructor, nameStates
 
 
-#: L{Session._held} after a hold ran out
+#: L{Session._held} after a hold ran out (until the client reads again),
+#: and once a hold was let go
 _EXPIRED = object()
+_FREE = object()
 
 
 def _drop(*args):
@@ -133,7 +135,8 @@ class Session:
         # the worker's connection while it is not read because this
         # session's client does not take its replies
         # (cocaine.engine.connection.WorkerConnection.hold), _EXPIRED once
-        # such a hold ran out (until the client reads again)
+        # such a hold ran out (until the client reads again), _FREE once
+        # let go; None while it never was
         self._held = None
         if worker is None:
             self._pending = []
@@ -298,7 +301,8 @@ class Session:
             upstream.writeArgs(run[0])
         else:
             self._answer(run)
-        if self._held is None and not upstream.writable:
+        held = self._held
+        if (held is None or held is _FREE) and not upstream.writable:
             # the client's buffer is full: the worker waits for it
             self._hold()
 
@@ -306,7 +310,8 @@ class Session:
         # an upstream that says whether its client reads (the HTTP
         # gateway's)
         self._answer(run)
-        if self._held is None and not self.upstream.writable:
+        held = self._held
+        if (held is None or held is _FREE) and not self.upstream.writable:
             self._hold()
 
     # -- flow control: a client that reads slower than its app writes -------
@@ -315,18 +320,37 @@ class Session:
         connection = self.worker.connection
         if connection is None:
             return
+        first = self._held is None
         self._held = connection
         connection.hold(self)
-        self.upstream.whenWritable(self._unhold)
+        upstream = self.upstream
+        upstream.whenWritable(self._unhold)
+        if first and type(upstream) is Upstream:
+            # a client connection that drops after closing its request
+            # stream no longer tells the session (its channel left the
+            # connection's dispatch): its upstream does
+            upstream.notifyClose(self._upstreamClosed)
 
     def _unhold(self):
         """
         The client read what waited for it, or the session is over: the
         worker is read again (as far as this session goes).
         """
-        held, self._held = self._held, None
-        if held is not None and held is not _EXPIRED:
+        held, self._held = self._held, _FREE
+        if held is not None and held is not _EXPIRED and held is not _FREE:
             held.release(self)
+
+    def _upstreamClosed(self):
+        """
+        The client's upstream can take nothing more: after the session's
+        own end (nothing to do but let go), or because the client went
+        away while the worker still streamed to it, which ends the
+        session as any lost client does.
+        """
+        if self._toClient is _drop:
+            self._unhold()
+        else:
+            self.machine.clientLost()
 
     def holdExpired(self):
         """
@@ -334,7 +358,7 @@ class Session:
         as it may be (L{cocaine.engine.connection.HOLD_LIMIT}): the
         client's replies are buffered from now on, until it reads again.
         """
-        if self._held is not None:
+        if self._held is not None and self._held is not _FREE:
             self._held = _EXPIRED
 
     # -- what the outputs do -------------------------------------------------

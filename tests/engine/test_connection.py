@@ -11,7 +11,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.engine.connection import (
-    HOLD_LIMIT, WorkerConnection, WorkerListener)
+    HOLD_HEARTBEAT, HOLD_LIMIT, WorkerConnection, WorkerListener)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
@@ -33,6 +33,9 @@ class FakeWorker:
         return True
 
     def heard(self):
+        pass
+
+    def connectionLost(self):
         pass
 
     def route(self, channel, mtype, args):
@@ -247,6 +250,7 @@ class HoldTests(SynchronousTestCase):
         self.connection = WorkerConnection(engine, self.clock)
         self.transport = _PausableTransport()
         self.connection.makeConnection(self.transport)
+        self.connection.dataReceived(msgpack.packb([1, 0, ["w"]]))
 
     def test_holdAndRelease(self):
         """
@@ -266,6 +270,8 @@ class HoldTests(SynchronousTestCase):
         self.assertFalse(self.transport.paused)
         self.connection.release(b)
         self.assertFalse(self.transport.paused)
+        self.clock.advance(HOLD_HEARTBEAT)
+        self.clock.advance(HOLD_HEARTBEAT)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_limit(self):
@@ -294,6 +300,27 @@ class HoldTests(SynchronousTestCase):
         self.clock.advance(2.0)
         self.assertFalse(self.transport.paused)
         self.assertEqual(session.expired, 2)
+
+    def test_heartbeatsWhileHeld(self):
+        """
+        While the worker is held, and for one more beat after, it is sent
+        a heartbeat every L{HOLD_HEARTBEAT}: its own wait unread behind
+        its output, and a worker whose heartbeat goes unanswered leaves.
+        """
+        heartbeat = msgpack.packb([1, 0, []])
+        session = _HeldSession()
+        self.connection.hold(session)
+        self.clock.advance(HOLD_HEARTBEAT)
+        self.assertEqual(self.transport.sent, [heartbeat])
+        self.connection.release(session)
+        self.connection.hold(session)
+        self.connection.release(session)
+        self.clock.advance(HOLD_HEARTBEAT)
+        self.assertEqual(self.transport.sent, [heartbeat, heartbeat])
+        self.clock.advance(HOLD_HEARTBEAT)
+        self.clock.advance(HOLD_HEARTBEAT)
+        self.assertEqual(self.transport.sent, [heartbeat, heartbeat])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_connectionLost(self):
         """

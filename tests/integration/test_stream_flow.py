@@ -86,3 +86,20 @@ class StreamFlowTests(LimitsCase):
         self.assertIn("has read nothing for 1 s of a stream", log)
         self.assertIn("does not read its replies", log)
         self.assertEqual(self.echo(b"after"), [b"after"])
+
+    def test_readerGoneReleasesTheWorker(self):
+        """
+        A client that goes away while its stream holds the worker (after
+        closing its request, as every download does) lets the worker go
+        at once, not when the hold runs out.
+        """
+        stalled = self.stream(COUNT, SIZE)
+        time.sleep(0.5)
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        stalled.close()
+        self.assertEqual(self.echo(b"after"), [b"after"])
+        time.sleep(1.5)
+        log = self.node.log()
+        self.assertNotIn("has read nothing", log)
+        self.assertNotIn("does not read its replies", log)
