@@ -43,6 +43,7 @@ from zope.interface import implementer
 from cocaine.http.request import HTTPRequest
 from cocaine.http.responder import CONTINUE, Responder, errorResponse
 from cocaine.rpc import writes
+from cocaine.rpc.flow import WritableWaiters
 
 log = Logger()
 
@@ -112,7 +113,7 @@ class HTTPChannel(Protocol):
         self._broken = False
         self._closing = False
         self._writeFull = False
-        self._writableWaiters = []
+        self._writable = WritableWaiters(log, "a writable callback failed")
         self._readingStopped = False
         self._producer = None
         self._streaming = True
@@ -200,7 +201,7 @@ class HTTPChannel(Protocol):
         if timer is not None and timer.active():
             timer.cancel()
         self._queue.clear()
-        self._writableWaiters = []
+        self._writable.clear()
         active, self._active = self._active, None
         self._producer = None
         if active is not None:
@@ -464,22 +465,14 @@ class HTTPChannel(Protocol):
         self._updateReading()
         if self._producer is not None and self._streaming:
             self._producer.resumeProducing()
-        waiters, self._writableWaiters = self._writableWaiters, []
-        for callback in waiters:
-            try:
-                callback()
-            except Exception:
-                log.failure("a writable callback failed")
+        self._writable.fire(lambda: not self._writeFull)
 
     def whenWritable(self, callback):
         """
         Call C{callback()} once the client has read what waited for it (at
         once when nothing does); forgotten if the connection drops first.
         """
-        if not self._writeFull:
-            callback()
-        else:
-            self._writableWaiters.append(callback)
+        self._writable.add(self._writeFull, callback)
 
     def stopProducing(self):
         """

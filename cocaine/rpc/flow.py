@@ -6,7 +6,7 @@ replies, idle peers, frames that arrive too slowly, too many channels.
 L{FlowControl} is mixed into L{cocaine.rpc.server.ServerProtocol}; it uses
 the connection's C{_limits}, C{_decoder}, C{_service}, C{_peer},
 C{_reactor} and its maps of open channels, and keeps the counters its
-methods share (C{_queued}, C{_writeFull}, C{_writableWaiters}, C{_timer},
+methods share (C{_queued}, C{_writeFull}, C{_writable}, C{_timer},
 C{_idleFor}, C{_lastFed}, C{_lastPartial}). Nothing here runs per message
 unless the peer stops reading or a message is large.
 """
@@ -21,6 +21,57 @@ from cocaine.rpc import writes
 SMALL = 4096
 
 
+class WritableWaiters:
+    """
+    What waits for a peer to read what was sent to it: the callbacks of a
+    connection's C{whenWritable}, called once its transport's write buffer
+    drains (the node's server connections, L{FlowControl}, and the HTTP
+    gateway's, L{cocaine.http.channel.HTTPChannel}).
+    """
+
+    def __init__(self, log, format, **fields):
+        """
+        @param log: where a callback that raises is logged, with C{format}
+            and C{fields}.
+        """
+        self._callbacks = []
+        self._log = log
+        self._format = format
+        self._fields = fields
+
+    def add(self, full, callback):
+        """
+        Call C{callback()} once the peer has read, at once unless the
+        write buffer is C{full}.
+        """
+        if full:
+            self._callbacks.append(callback)
+        else:
+            callback()
+
+    def fire(self, writable):
+        """
+        The peer read: call the waiting callbacks in order, as long as
+        C{writable()} says the connection still takes writes (one may pause
+        it again; the rest then wait on).
+        """
+        callbacks, self._callbacks = self._callbacks, []
+        for index, callback in enumerate(callbacks):
+            if not writable():
+                self._callbacks.extend(callbacks[index:])
+                return
+            try:
+                callback()
+            except Exception:
+                self._log.failure(self._format, **self._fields)
+
+    def clear(self):
+        """
+        The connection is gone: nothing waiting will be called.
+        """
+        self._callbacks = []
+
+
 class FlowControl:
     """
     The limits of one server connection (a mixin of
@@ -32,10 +83,7 @@ class FlowControl:
         Call C{callback()} once the peer reads again (at once when it
         does); forgotten if the connection drops first.
         """
-        if not self._writeFull:
-            callback()
-        else:
-            self._writableWaiters.append(callback)
+        self._writable.add(self._writeFull, callback)
 
     def _account(self, data):
         """
@@ -112,17 +160,8 @@ class FlowControl:
         if self._writeFull and not self._broken:
             self._writeFull = False
             self.transport.resumeProducing()
-            waiters, self._writableWaiters = self._writableWaiters, []
-            for callback in waiters:
-                if self._writeFull or self._broken:
-                    # paused again by an earlier one: the rest waits on
-                    self._writableWaiters.append(callback)
-                    continue
-                try:
-                    callback()
-                except Exception:
-                    self.log.failure("{service}: a writable callback",
-                                     service=self._service.name)
+            self._writable.fire(
+                lambda: not (self._writeFull or self._broken))
 
     def stopProducing(self):
         """

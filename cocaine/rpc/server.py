@@ -41,7 +41,7 @@ from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 from cocaine.rpc import writes
-from cocaine.rpc.flow import SMALL as _SMALL, FlowControl
+from cocaine.rpc.flow import SMALL as _SMALL, FlowControl, WritableWaiters
 from cocaine.rpc.identity import CallerIdentity
 from cocaine.rpc.limits import UNLIMITED
 from cocaine.rpc.upstream import Upstream
@@ -116,7 +116,8 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         self._lingering = OrderedDict()
         self._peer = "?"
         self._broken = False
-        self._writableWaiters = []
+        self._writable = WritableWaiters(
+            self.log, "{service}: a writable callback", service=service.name)
 
     def connectionMade(self):
         transport = self.transport
@@ -535,7 +536,7 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
 
     def connectionLost(self, reason):
         self._broken = True
-        self._writableWaiters = []
+        self._writable.clear()
         self._service.connections.discard(self)
         if self._timer is not None:
             timer, self._timer = self._timer, None

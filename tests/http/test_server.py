@@ -959,6 +959,16 @@ class BackpressureTests(SynchronousTestCase):
         protocol.resumeProducing()
         self.assertEqual(called, ["at once", "later"])
         protocol.pauseProducing()
+        responder.whenWritable(lambda: (called.append("pauses"),
+                                        protocol.pauseProducing()))
+        responder.whenWritable(lambda: called.append("next drain"))
+        protocol.resumeProducing()
+        self.assertEqual(called, ["at once", "later", "pauses"])
+        protocol.resumeProducing()
+        self.assertEqual(called, ["at once", "later", "pauses",
+                                  "next drain"])
+        called[:] = ["at once", "later"]
+        protocol.pauseProducing()
         responder.whenWritable(lambda: called.append("lost"))
         lose(protocol)
         protocol.resumeProducing()

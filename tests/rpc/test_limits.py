@@ -376,3 +376,59 @@ class ContainerLimitTests(SynchronousTestCase):
             b"\x93\x01\x00\xdd" + struct.pack(">I", 4 << 20)
             + b"\x90" * 1000)
         self.assertFalse(connection.transport.connected)
+
+
+class WritableWaitersTests(SynchronousTestCase):
+    """
+    L{WritableWaiters}: what a connection's C{whenWritable} keeps, shared
+    by the node's server connections and the HTTP gateway's.
+    """
+
+    def setUp(self):
+        from twisted.logger import Logger
+        from cocaine.rpc.flow import WritableWaiters
+        self.logged = []
+        self.waiters = WritableWaiters(
+            Logger(observer=self.logged.append), "{what} failed",
+            what="a callback")
+        self.called = []
+
+    def test_atOnceWhenNotFull(self):
+        self.waiters.add(False, lambda: self.called.append(1))
+        self.assertEqual(self.called, [1])
+
+    def test_inOrderUntilPausedAgain(self):
+        """
+        Waiting callbacks are called in order once the peer reads; one
+        that fills the buffer again leaves the rest waiting for the next
+        drain.
+        """
+        full = [False]
+        self.waiters.add(True, lambda: self.called.append(1))
+        self.waiters.add(True, lambda: (self.called.append(2),
+                                        full.__setitem__(0, True)))
+        self.waiters.add(True, lambda: self.called.append(3))
+        self.waiters.fire(lambda: not full[0])
+        self.assertEqual(self.called, [1, 2])
+        full[0] = False
+        self.waiters.fire(lambda: not full[0])
+        self.assertEqual(self.called, [1, 2, 3])
+
+    def test_failureLogged(self):
+        """
+        A callback that raises is logged with the given fields; the rest
+        are still called.
+        """
+        self.waiters.add(True, lambda: 1 / 0)
+        self.waiters.add(True, lambda: self.called.append(2))
+        self.waiters.fire(lambda: True)
+        self.assertEqual(self.called, [2])
+        [event] = self.logged
+        self.assertEqual(event["what"], "a callback")
+        self.assertIsInstance(event["log_failure"].value, ZeroDivisionError)
+
+    def test_clear(self):
+        self.waiters.add(True, lambda: self.called.append(1))
+        self.waiters.clear()
+        self.waiters.fire(lambda: True)
+        self.assertEqual(self.called, [])
