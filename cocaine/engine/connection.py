@@ -9,23 +9,12 @@ calls on the L{cocaine.engine.worker.Worker}.
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 
+from cocaine.engine.pacing import WorkerHolds
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder
 from cocaine.protocol.worker import (
-    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, HEARTBEAT, text)
+    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
 from cocaine.rpc import writes
-
-#: The longest a worker's connection is left unread for one session whose
-#: client does not read its replies (L{WorkerConnection.hold}), in
-#: seconds; never more than a third of the worker's heartbeat-timeout.
-HOLD_LIMIT = 10.0
-
-#: While a worker's connection is held, or was within this many seconds,
-#: the node sends the worker a heartbeat this often: the worker's own
-#: heartbeats wait unread behind its output, and the real 0.12 framework
-#: leaves when one goes unanswered for 5 s (any heartbeat it receives
-#: stops that timer, ours too).
-HOLD_HEARTBEAT = 1.0
 
 
 class WorkerProcess(ProcessProtocol):
@@ -71,88 +60,10 @@ class WorkerConnection(Protocol):
             from twisted.internet import reactor
         self.engine = engine
         self.worker = None
-        self._reactor = reactor
         self._decoder = Decoder(engine.maxMessage)
         self._pack = Encoder().pack
-        #: C{{session: timer}}: the sessions whose clients' buffers are
-        #: full, for which this connection is not read
-        self._holds = {}
-        #: the heartbeats sent while holds come and go (L{HOLD_HEARTBEAT})
-        self._keepAlive = None
-        self._heldSinceBeat = False
-
-    # -- flow control from the clients back to the worker --------------------
-
-    def hold(self, session):
-        """
-        Stop reading the worker while C{session}'s client does not take
-        what it is sent (its connection's write buffer is full): the
-        worker's writes then wait in its own socket and process (an app
-        that awaits C{drain} is paced), not in the node's memory, and a
-        client that reads slower than the app writes gets the whole
-        stream rather than being dropped at C{write-buffer-max}. The
-        worker's other sessions wait meanwhile: there is one connection
-        per worker and 0.12's protocol has no flow control per channel.
-
-        The hold ends with L{release} (the client read, or the session
-        ended), or after L{HOLD_LIMIT} (a third of the heartbeat timeout
-        at most), when the session is told (C{holdExpired}) so that a
-        client that stopped reading does not stall the worker: its
-        replies are buffered again, and it is dropped past
-        C{write-buffer-max} as before.
-        """
-        holds = self._holds
-        if session in holds:
-            return
-        if not holds and self.transport is not None:
-            self.transport.pauseProducing()
-        limit = min(HOLD_LIMIT,
-                    self.engine.profile.heartbeatTimeout / 3.0)
-        holds[session] = self._reactor.callLater(limit, self._expired,
-                                                 session, limit)
-        self._heldSinceBeat = True
-        if self._keepAlive is None:
-            self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
-                                                      self._beat)
-
-    def _beat(self):
-        """
-        Send the worker a heartbeat while it is held, or was held since
-        the last one: a slow client's holds come and go, and the worker's
-        heartbeat can wait behind its output through many of them.
-        """
-        self._keepAlive = None
-        if not (self._holds or self._heldSinceBeat):
-            return
-        self._heldSinceBeat = False
-        if self.worker is not None:
-            self.send(CONTROL_CHANNEL, HEARTBEAT, [])
-        self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
-                                                  self._beat)
-
-    def release(self, session):
-        """
-        End C{session}'s hold (L{hold}); the worker is read again once no
-        session holds it.
-        """
-        timer = self._holds.pop(session, None)
-        if timer is None:
-            return
-        if timer.active():
-            timer.cancel()
-        if not self._holds and self.transport is not None:
-            self.transport.resumeProducing()
-
-    def _expired(self, session, limit):
-        del self._holds[session]
-        self.log.info("app {app}: a client has read nothing for {limit:g} "
-                      "s of a stream from worker {uuid}; the worker is "
-                      "read again and the client's replies are buffered "
-                      "(up to write-buffer-max)", app=self.engine.name,
-                      limit=limit, uuid=getattr(self.worker, "uuid", "?"))
-        if not self._holds and self.transport is not None:
-            self.transport.resumeProducing()
-        session.holdExpired()
+        #: who holds this connection unread (L{cocaine.engine.pacing})
+        self.holds = WorkerHolds(self, reactor)
 
     def send(self, channel, mtype, args):
         """
@@ -258,14 +169,7 @@ class WorkerConnection(Protocol):
         # connection's msgpack buffers (over half a MiB) alive per recycled
         # worker until then.
         worker, self.worker = self.worker, None
-        holds, self._holds = self._holds, {}
-        timers = list(holds.values())
-        if self._keepAlive is not None:
-            timers.append(self._keepAlive)
-            self._keepAlive = None
-        for timer in timers:
-            if timer.active():
-                timer.cancel()
+        self.holds.clear()
         if worker is not None:
             worker.connectionLost()
 

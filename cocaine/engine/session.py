@@ -24,17 +24,12 @@ from typing import Protocol
 
 from automat import TypeMachineBuilder
 
+from cocaine.engine.pacing import PacedSession
 from cocaine.errors import (
     ClientDisconnected, DeadlineExpired, WorkerLost, fromWire, toWire)
 from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
 from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import build, constructor, nameStates
-
-
-#: L{Session._held} after a hold ran out (until the client reads again),
-#: and once a hold was let go
-_EXPIRED = object()
-_FREE = object()
 
 
 def _drop(*args):
@@ -97,7 +92,7 @@ class SessionInputs(Protocol):
         "The name of the state it is in."
 
 
-class Session:
+class Session(PacedSession):
     """
     @ivar event: the app event the client asked for.
     @ivar worker: the worker serving it, once assigned.
@@ -132,11 +127,7 @@ class Session:
         self._stall = None
         # the worker's last chunks, sent with the end of its stream
         self._run = None
-        # the worker's connection while it is not read because this
-        # session's client does not take its replies
-        # (cocaine.engine.connection.WorkerConnection.hold), _EXPIRED once
-        # such a hold ran out (until the client reads again), _FREE once
-        # let go; None while it never was
+        # how this session holds its worker (cocaine.engine.pacing)
         self._held = None
         if worker is None:
             self._pending = []
@@ -301,65 +292,14 @@ class Session:
             upstream.writeArgs(run[0])
         else:
             self._answer(run)
-        held = self._held
-        if (held is None or held is _FREE) and not upstream.writable:
-            # the client's buffer is full: the worker waits for it
-            self._hold()
+        # the client's buffer full: the worker waits for it
+        self._pace()
 
     def _answerPaced(self, run):
         # an upstream that says whether its client reads (the HTTP
         # gateway's)
         self._answer(run)
-        held = self._held
-        if (held is None or held is _FREE) and not self.upstream.writable:
-            self._hold()
-
-    # -- flow control: a client that reads slower than its app writes -------
-
-    def _hold(self):
-        connection = self.worker.connection
-        if connection is None:
-            return
-        first = self._held is None
-        self._held = connection
-        connection.hold(self)
-        upstream = self.upstream
-        upstream.whenWritable(self._unhold)
-        if first and type(upstream) is Upstream:
-            # a client connection that drops after closing its request
-            # stream no longer tells the session (its channel left the
-            # connection's dispatch): its upstream does
-            upstream.notifyClose(self._upstreamClosed)
-
-    def _unhold(self):
-        """
-        The client read what waited for it, or the session is over: the
-        worker is read again (as far as this session goes).
-        """
-        held, self._held = self._held, _FREE
-        if held is not None and held is not _EXPIRED and held is not _FREE:
-            held.release(self)
-
-    def _upstreamClosed(self):
-        """
-        The client's upstream can take nothing more: after the session's
-        own end (nothing to do but let go), or because the client went
-        away while the worker still streamed to it, which ends the
-        session as any lost client does.
-        """
-        if self._toClient is _drop:
-            self._unhold()
-        else:
-            self.machine.clientLost()
-
-    def holdExpired(self):
-        """
-        The worker's connection was left unread for this session as long
-        as it may be (L{cocaine.engine.connection.HOLD_LIMIT}): the
-        client's replies are buffered from now on, until it reads again.
-        """
-        if self._held is not None and self._held is not _FREE:
-            self._held = _EXPIRED
+        self._pace()
 
     # -- what the outputs do -------------------------------------------------
 
@@ -387,6 +327,13 @@ class Session:
         deadline, self._deadline = self._deadline, None
         if deadline is not None and deadline.active():
             deadline.cancel()
+
+    def _answeredAlready(self):
+        """
+        @return: whether the client has its answer (nothing more goes to
+            it).
+        """
+        return self._toClient is _drop
 
     def _answered(self):
         # the client has its answer: nothing more goes to it, and what it

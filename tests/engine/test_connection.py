@@ -10,8 +10,8 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.engine.connection import (
-    HOLD_HEARTBEAT, HOLD_LIMIT, WorkerConnection, WorkerListener)
+from cocaine.engine.connection import WorkerConnection, WorkerListener
+from cocaine.engine.pacing import HOLD_HEARTBEAT, HOLD_LIMIT
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.rpc import writes
 from tests.rpc.test_writes import FakeDescriptor
@@ -239,8 +239,8 @@ class _PausableTransport(FakeDescriptor):
 
 class HoldTests(SynchronousTestCase):
     """
-    L{WorkerConnection.hold}: the worker is not read while a session's
-    client does not take its replies, for L{HOLD_LIMIT} at most.
+    L{cocaine.engine.pacing.WorkerHolds}: the worker is not read while a
+    session's client does not take its replies, for L{HOLD_LIMIT} at most.
     """
 
     def setUp(self):
@@ -259,16 +259,16 @@ class HoldTests(SynchronousTestCase):
         hold, changes nothing.
         """
         a, b = _HeldSession(), _HeldSession()
-        self.connection.hold(a)
+        self.connection.holds.hold(a)
         self.assertTrue(self.transport.paused)
-        self.connection.hold(b)
-        self.connection.hold(a)
-        self.connection.release(a)
+        self.connection.holds.hold(b)
+        self.connection.holds.hold(a)
+        self.connection.holds.release(a)
         self.assertTrue(self.transport.paused)
-        self.connection.release(a)
-        self.connection.release(b)
+        self.connection.holds.release(a)
+        self.connection.holds.release(b)
         self.assertFalse(self.transport.paused)
-        self.connection.release(b)
+        self.connection.holds.release(b)
         self.assertFalse(self.transport.paused)
         self.clock.advance(HOLD_HEARTBEAT)
         self.clock.advance(HOLD_HEARTBEAT)
@@ -284,7 +284,7 @@ class HoldTests(SynchronousTestCase):
         globalLogPublisher.addObserver(logged.append)
         self.addCleanup(globalLogPublisher.removeObserver, logged.append)
         session = _HeldSession()
-        self.connection.hold(session)
+        self.connection.holds.hold(session)
         self.clock.advance(HOLD_LIMIT - 0.1)
         self.assertTrue(self.transport.paused)
         self.clock.advance(0.1)
@@ -292,11 +292,11 @@ class HoldTests(SynchronousTestCase):
         self.assertEqual(session.expired, 1)
         self.assertEqual(
             [e["limit"] for e in logged if "limit" in e], [HOLD_LIMIT])
-        self.connection.release(session)
+        self.connection.holds.release(session)
         self.assertFalse(self.transport.paused)
 
         self.connection.engine.profile.heartbeatTimeout = 6.0
-        self.connection.hold(session)
+        self.connection.holds.hold(session)
         self.clock.advance(2.0)
         self.assertFalse(self.transport.paused)
         self.assertEqual(session.expired, 2)
@@ -309,12 +309,12 @@ class HoldTests(SynchronousTestCase):
         """
         heartbeat = msgpack.packb([1, 0, []])
         session = _HeldSession()
-        self.connection.hold(session)
+        self.connection.holds.hold(session)
         self.clock.advance(HOLD_HEARTBEAT)
         self.assertEqual(self.transport.sent, [heartbeat])
-        self.connection.release(session)
-        self.connection.hold(session)
-        self.connection.release(session)
+        self.connection.holds.release(session)
+        self.connection.holds.hold(session)
+        self.connection.holds.release(session)
         self.clock.advance(HOLD_HEARTBEAT)
         self.assertEqual(self.transport.sent, [heartbeat, heartbeat])
         self.clock.advance(HOLD_HEARTBEAT)
@@ -326,6 +326,6 @@ class HoldTests(SynchronousTestCase):
         """
         A connection that drops forgets its holds and their timers.
         """
-        self.connection.hold(_HeldSession())
+        self.connection.holds.hold(_HeldSession())
         self.connection.connectionLost(None)
         self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -805,12 +805,13 @@ class DeadlineHeaderTests(SynchronousTestCase):
 
 class _HoldingConnection:
     """
-    Stands where a L{cocaine.engine.connection.WorkerConnection} would:
-    records holds and releases.
+    Stands where a L{cocaine.engine.connection.WorkerConnection} would,
+    with its C{holds}: records holds and releases.
     """
 
     def __init__(self):
         self.held = []
+        self.holds = self
 
     def hold(self, session):
         self.held.append(("hold", session))
@@ -823,7 +824,7 @@ class HoldTests(_SessionCase):
     """
     A streaming session whose client does not take its replies (its
     connection's write buffer is full) holds its worker's connection
-    (L{cocaine.engine.connection.WorkerConnection.hold}) until the client
+    (L{cocaine.engine.pacing.WorkerHolds.hold}) until the client
     reads or the session ends.
     """
 

@@ -110,7 +110,7 @@ class StalledClientTests(TestCase):
         16 KiB a millisecond apart, slower than the app writes: it gets all
         of it, the session ends C{ok}, and the node's RSS grows by far
         less than the response (the worker is held while the client's
-        buffer is full: L{cocaine.engine.connection.WorkerConnection.hold}).
+        buffer is full: L{cocaine.engine.pacing.WorkerHolds.hold}).
         """
         size = 24 * 2 ** 20
         process = psutil.Process(self.node.process.pid)

@@ -2,7 +2,7 @@
 A client that reads an app's stream slower than the app writes it gets
 the whole stream, and the node's memory does not hold it: the worker is
 not read while the client's buffer is full
-(L{cocaine.engine.connection.WorkerConnection.hold}). A client that stops
+(L{cocaine.engine.pacing.WorkerHolds.hold}). A client that stops
 reading holds the worker for a bounded time only.
 """
 

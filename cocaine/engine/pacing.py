@@ -1,0 +1,212 @@
+# -*- test-case-name: tests.engine.test_connection,tests.engine.test_session -*-
+"""
+Flow control from a client back to the worker that streams to it.
+
+A client that reads an app's stream slower than the app writes it would
+have the node buffer the difference. Instead, while the client's write
+buffer is full, its session holds the worker: the node stops reading that
+worker's connection until the client has read, so the worker's writes
+wait in its own socket (an app that awaits C{drain} is paced). 0.12's
+protocol has no flow control per channel, and a worker has one
+connection, so its other sessions wait meanwhile; a hold is therefore
+bounded (L{HOLD_LIMIT}), after which the client's replies are buffered
+again and it is dropped past C{write-buffer-max}, as before.
+
+L{WorkerHolds} is a worker connection's side (which sessions hold it, for
+how long, the heartbeats sent meanwhile); L{PacedSession}, mixed into
+L{cocaine.engine.session.Session}, the session's.
+"""
+
+from twisted.logger import Logger
+
+from cocaine.protocol.worker import CONTROL_CHANNEL, HEARTBEAT
+from cocaine.rpc.upstream import Upstream
+
+#: The longest a worker's connection is left unread for one session whose
+#: client does not read its replies, in seconds; never more than a third
+#: of the worker's heartbeat-timeout.
+HOLD_LIMIT = 10.0
+
+#: While a worker's connection is held, or was since the last beat, the
+#: node sends the worker a heartbeat this often: the worker's own
+#: heartbeats wait unread behind its output, and the real 0.12 framework
+#: leaves when one goes unanswered for 5 s (any heartbeat it receives
+#: stops that timer, ours too).
+HOLD_HEARTBEAT = 1.0
+
+#: L{PacedSession}'s C{_held} after a hold ran out (until the client reads
+#: again), and once a hold was let go
+_EXPIRED = object()
+_FREE = object()
+
+
+class WorkerHolds:
+    """
+    The holds on one worker's connection
+    (L{cocaine.engine.connection.WorkerConnection}): it is not read while
+    any session holds it.
+
+    It uses the connection's C{transport}, C{worker}, C{send} and its
+    engine's C{name} and C{profile}.
+    """
+
+    log = Logger()
+
+    def __init__(self, connection, reactor):
+        self._connection = connection
+        self._reactor = reactor
+        #: C{{session: timer}}: the sessions whose clients' buffers are
+        #: full
+        self._holds = {}
+        #: the next heartbeat sent while holds come and go
+        self._keepAlive = None
+        self._heldSinceBeat = False
+
+    def hold(self, session):
+        """
+        Stop reading the worker while C{session}'s client does not take
+        what it is sent, until L{release} or for L{HOLD_LIMIT} at most
+        (a third of the heartbeat timeout if shorter), when the session
+        is told (C{holdExpired}).
+        """
+        holds = self._holds
+        if session in holds:
+            return
+        if not holds:
+            self._setReading(False)
+        engine = self._connection.engine
+        limit = min(HOLD_LIMIT, engine.profile.heartbeatTimeout / 3.0)
+        holds[session] = self._reactor.callLater(limit, self._expired,
+                                                 session, limit)
+        self._heldSinceBeat = True
+        if self._keepAlive is None:
+            self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
+                                                      self._beat)
+
+    def release(self, session):
+        """
+        End C{session}'s hold; the worker is read again once no session
+        holds it.
+        """
+        timer = self._holds.pop(session, None)
+        if timer is None:
+            return
+        if timer.active():
+            timer.cancel()
+        if not self._holds:
+            self._setReading(True)
+
+    def clear(self):
+        """
+        The connection is gone: forget the holds and their timers.
+        """
+        holds, self._holds = self._holds, {}
+        timers = list(holds.values())
+        if self._keepAlive is not None:
+            timers.append(self._keepAlive)
+            self._keepAlive = None
+        for timer in timers:
+            if timer.active():
+                timer.cancel()
+
+    def _setReading(self, reading):
+        transport = self._connection.transport
+        if transport is not None:
+            if reading:
+                transport.resumeProducing()
+            else:
+                transport.pauseProducing()
+
+    def _expired(self, session, limit):
+        del self._holds[session]
+        connection = self._connection
+        self.log.info("app {app}: a client has read nothing for {limit:g} "
+                      "s of a stream from worker {uuid}; the worker is "
+                      "read again and the client's replies are buffered "
+                      "(up to write-buffer-max)", app=connection.engine.name,
+                      limit=limit,
+                      uuid=getattr(connection.worker, "uuid", "?"))
+        if not self._holds:
+            self._setReading(True)
+        session.holdExpired()
+
+    def _beat(self):
+        """
+        Send the worker a heartbeat while it is held, or was held since
+        the last one: a slow client's holds come and go, and the worker's
+        heartbeat can wait behind its output through many of them.
+        """
+        self._keepAlive = None
+        if not (self._holds or self._heldSinceBeat):
+            return
+        self._heldSinceBeat = False
+        if self._connection.worker is not None:
+            self._connection.send(CONTROL_CHANNEL, HEARTBEAT, [])
+        self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
+                                                  self._beat)
+
+
+class PacedSession:
+    """
+    A session's side of the holds (a mixin of
+    L{cocaine.engine.session.Session}). It uses the session's
+    C{upstream}, C{worker}, C{machine}, its C{_held} slot (the worker's
+    connection while held, L{_EXPIRED} once a hold ran out, L{_FREE} once
+    let go, L{None} while never held) and C{_answeredAlready()}.
+    """
+
+    __slots__ = ()
+
+    def _pace(self):
+        """
+        After a write to the client: hold the worker if the client's
+        buffer is full and this session does not hold it yet.
+        """
+        held = self._held
+        if (held is None or held is _FREE) and not self.upstream.writable:
+            self._hold()
+
+    def _hold(self):
+        connection = self.worker.connection
+        if connection is None:
+            return
+        first = self._held is None
+        self._held = connection
+        connection.holds.hold(self)
+        upstream = self.upstream
+        upstream.whenWritable(self._unhold)
+        if first and type(upstream) is Upstream:
+            # a client connection that drops after closing its request
+            # stream no longer tells the session (its channel left the
+            # connection's dispatch): its upstream does
+            upstream.notifyClose(self._upstreamClosed)
+
+    def _unhold(self):
+        """
+        The client read what waited for it, or the session is over: the
+        worker is read again (as far as this session goes).
+        """
+        held, self._held = self._held, _FREE
+        if held is not None and held is not _EXPIRED and held is not _FREE:
+            held.holds.release(self)
+
+    def _upstreamClosed(self):
+        """
+        The client's upstream can take nothing more: after the session's
+        own end (nothing to do but let go), or because the client went
+        away while the worker still streamed to it, which ends the
+        session as any lost client does.
+        """
+        if self._answeredAlready():
+            self._unhold()
+        else:
+            self.machine.clientLost()
+
+    def holdExpired(self):
+        """
+        The worker's connection was left unread for this session as long
+        as it may be (L{HOLD_LIMIT}): the client's replies are buffered
+        from now on, until it reads again.
+        """
+        if self._held is not None and self._held is not _FREE:
+            self._held = _EXPIRED
