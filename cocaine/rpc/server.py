@@ -16,9 +16,13 @@ Handler contract (the one way every service is served):
     message is declared with C{headers=True}). If the message's dispatch is not terminal, the
     handler returns the object that receives the client's next messages:
     C{target.<method>(*args)} per message, and C{target.connectionLost()}
-    if the connection drops first. A target whose class sets
-    C{finishedWithUpstream = True} is dropped once the answer is complete;
-    the rest of the client's stream on that channel is ignored.
+    if the connection drops before the client ends its stream. A target
+    whose class sets C{finishedWithUpstream = True} lives as long as its
+    answer instead: it hears C{connectionLost()} if the connection drops
+    before the answer is complete, even after the client ended its
+    stream (an app session still streaming to a client that sent its
+    whole request), and is dropped once the answer is complete; the rest
+    of the client's stream on that channel is then ignored.
 
 L{Upstream} is in L{cocaine.rpc.upstream}, the connection's limits in
 L{cocaine.rpc.flow}, who the caller is (a service with a guard) in
@@ -39,7 +43,8 @@ from cocaine.errors import (
     CocaineError, FramingError, RevokedChannel, SlotNotFound, toWire)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
-from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
+from cocaine.protocol.idl import (
+    PRIMITIVE, RECURRENT, TERMINAL, Protocol as MessageProtocol)
 from cocaine.rpc import writes
 from cocaine.rpc.flow import SMALL as _SMALL, FlowControl, WritableWaiters
 from cocaine.rpc.identity import CallerIdentity
@@ -52,6 +57,12 @@ _ERROR = 1  # "error" is message 1 in both the primitive and streaming protocols
 #: of its stream, remembered per connection so those late messages are
 #: dropped quietly; the oldest are forgotten past this many.
 MAX_LINGERING = 1024
+
+#: The dispatch protocol of a channel whose client ended its stream while
+#: its target (a C{finishedWithUpstream} one) still answers: no message is
+#: accepted, and the target stays in the connection's dispatch only to
+#: hear C{connectionLost}.
+_ENDED = MessageProtocol("ended", [])
 
 #: What a handler returns when its answer is not ready yet.
 _LATER = (Deferred, CoroutineType)
@@ -460,7 +471,9 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         if state is not None and getattr(state.target,
                                          "finishedWithUpstream", False):
             del self._dispatch[channel]
-            self._linger(channel)
+            if state.protocol is not _ENDED:
+                # the client may still send the rest of its stream
+                self._linger(channel)
 
     def _linger(self, channel):
         lingering = self._lingering
@@ -479,14 +492,26 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
             message = state.protocol.messages[mtype]
         except IndexError:
             self._abandon(channel, state)
-            self._dispatchError(channel, SlotNotFound(
-                "{}: no message with id {} on channel {} now".format(
-                    self._service.name, mtype, channel)))
+            if state.protocol is _ENDED:
+                error = RevokedChannel(
+                    "{}: channel {} was closed by the client".format(
+                        self._service.name, channel))
+            else:
+                error = SlotNotFound(
+                    "{}: no message with id {} on channel {} now".format(
+                        self._service.name, mtype, channel))
+            self._dispatchError(channel, error)
             return
         transition = message.dispatch
         if transition is not RECURRENT:
             if transition is TERMINAL:
-                del self._dispatch[channel]
+                if channel in self._upstreams and getattr(
+                        state.target, "finishedWithUpstream", False):
+                    # its answer goes on: it stays, to hear the client go
+                    # away, until the answer ends (_upstreamFinished)
+                    state.protocol = _ENDED
+                else:
+                    del self._dispatch[channel]
             else:
                 state.protocol = transition
         method = getattr(state.target, message.method, None)

@@ -9,6 +9,7 @@ import signal
 import time
 
 import msgpack
+from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.internet.error import ProcessDone, ProcessTerminated
@@ -18,8 +19,13 @@ from cocaine.engine import pool
 from cocaine.engine.engine import AppEngine
 from cocaine.engine.manifest import parseManifest, parseProfile
 from cocaine.engine.connection import WorkerConnection
+from cocaine.engine.service import AppService
 from cocaine.protocol.framing import unpackValue
+from cocaine.protocol.services import APP, APP_VERSION
 from cocaine.rpc import writes
+from cocaine.rpc.hosting import HostedService
+from cocaine.rpc.limits import ConnectionLimits
+from cocaine.rpc.server import ServerProtocol
 from cocaine.storage.memory import MemoryStorage
 from cocaine.testing import (
     FakeIsolate, FakeReactor, FakeUpstream, admitAnyPeer, runtimeDirectory)
@@ -54,7 +60,7 @@ class _EngineCase(SynchronousTestCase):
         and its transport.
         """
         uuid = process.args[process.args.index("--uuid") + 1]
-        connection = WorkerConnection(self.engine)
+        connection = WorkerConnection(self.engine, self.clock)
         transport = StringTransport()
         connection.makeConnection(transport)
         connection.dataReceived(msgpack.packb([1, 0, [uuid]]))
@@ -230,6 +236,115 @@ class SessionFlowTests(_EngineCase):
         self.assertEqual(self.sent(transport),
                          [[2, 1, [[1, errno.ECONNRESET],
                                   "client disconnected"]]])
+
+
+class ClientConnectionTests(_EngineCase):
+    """
+    Native clients on the app's service (the real L{ServerProtocol} over a
+    L{StringTransport}) served by a worker (a L{WorkerConnection}): when a
+    client's connection drops, every session still answering on it is
+    told at once, once, whether or not the client had ended its request
+    stream. The worker's slot is freed when the worker ends its answer,
+    of which nothing more reaches the client.
+    """
+
+    def setUp(self):
+        _EngineCase.setUp(self)
+        self.engine.pin(1)
+        self.worker, self.workerTransport = self.handshake(
+            self.isolate.processes[0])
+        hosted = HostedService("app", AppService(self.engine), APP,
+                               APP_VERSION)
+        self.client = ServerProtocol(
+            hosted, limits=ConnectionLimits(writeLimit=1 << 20),
+            reactor=self.clock)
+        self.clientTransport = StringTransport()
+        self.client.makeConnection(self.clientTransport)
+
+    def fromClient(self, channel, *messages):
+        self.client.dataReceived(b"".join(
+            msgpack.packb([channel] + list(m), use_bin_type=True)
+            for m in messages))
+
+    def open(self, channel, event, *messages):
+        """
+        The client opens C{channel} with C{enqueue(event)}, then sends
+        C{messages} on it.
+
+        @return: the channel's session (on the worker at once).
+        """
+        self.fromClient(channel, [0, [event]])
+        session = self.client._dispatch[channel].target
+        self.assertIs(session.worker.connection, self.worker)
+        if messages:
+            self.fromClient(channel, *messages)
+        return session
+
+    def fromWorker(self, session, *messages):
+        self.worker.dataReceived(b"".join(
+            msgpack.packb([session.channel] + list(m), use_bin_type=True)
+            for m in messages))
+
+    def lose(self):
+        self.sent(self.clientTransport)
+        self.sent(self.workerTransport)
+        self.client.connectionLost(Failure(ConnectionDone()))
+
+    def states(self, *sessions):
+        return [s.machine.stateName() for s in sessions]
+
+    def test_goneAfterWholeRequest(self):
+        """
+        A client that sent its whole request (invoke, chunk, close) goes
+        away while the worker streams: the session is orphaned at once
+        and counted as disconnected; the worker's further chunks go
+        nowhere; its end frees the slot without counting the request
+        again.
+        """
+        session = self.open(1, "stream", [0, [b"9 9"]], [2, []])
+        self.fromWorker(session, [0, [b"part"]])
+        self.assertEqual(self.sent(self.clientTransport),
+                         [[1, 0, [b"part"]]])
+        self.lose()
+        self.assertEqual(self.states(session), ["orphaned"])
+        self.assertEqual(self.engine.stats.disconnected, 1)
+        self.fromWorker(session, [0, [b"more"]])
+        self.assertEqual(self.clientTransport.value(), b"")
+        self.assertEqual(self.engine.running, {session})
+        self.fromWorker(session, [2, []])
+        self.assertEqual(self.engine.running, set())
+        self.assertEqual(self.states(session), ["finished"])
+        self.assertEqual((self.engine.stats.ok,
+                          self.engine.stats.disconnected), (0, 1))
+
+    def test_everySessionOfTheConnection(self):
+        """
+        Of one connection's sessions, each one still answering is told
+        once when it drops: one whose client ended its request, one that
+        holds the worker for its client (whose buffer is full), one whose
+        request is still open (its worker gets an error on the request
+        stream, so its handler can stop); one already answered is left
+        alone. The hold is let go.
+        """
+        answered = self.open(1, "echo", [0, [b"a"]], [2, []])
+        self.fromWorker(answered, [0, [b"a"]], [2, []])
+        ended = self.open(2, "stream", [0, [b"9 9"]], [2, []])
+        held = self.open(3, "stream", [0, [b"9 9"]], [2, []])
+        sending = self.open(4, "echo", [0, [b"b"]])
+        self.client.pauseProducing()
+        self.fromWorker(held, [0, [b"part"]])
+        self.assertEqual(list(self.worker.holds._holds), [held])
+        self.assertEqual(self.workerTransport.producerState, "paused")
+        self.lose()
+        self.assertEqual(self.states(answered, ended, held, sending),
+                         ["finished", "orphaned", "orphaned", "orphaned"])
+        self.assertEqual((self.engine.stats.ok,
+                          self.engine.stats.disconnected), (1, 3))
+        self.assertEqual(self.sent(self.workerTransport), [
+            [sending.channel, 1, [[1, errno.ECONNRESET],
+                                  "client disconnected"]]])
+        self.assertEqual(self.worker.holds._holds, {})
+        self.assertEqual(self.workerTransport.producerState, "producing")
 
 
 class GroupingTests(_EngineCase):

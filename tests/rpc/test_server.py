@@ -1111,11 +1111,10 @@ class ServiceTests(_Case):
         self.assertEqual(connection.protocol._peer, "192.168.1.1:54321")
 
 
-class LingeringTests(_Case):
+class _AnswerCase(_Case):
     """
-    A dispatch target that declares C{finishedWithUpstream} is forgotten
-    once its answer is complete: a client that never closes its side of
-    the stream costs no memory, and its late messages get no error.
+    A service whose C{ask} streams both ways and returns a dispatch target
+    that declares C{finishedWithUpstream} (as an app's session does).
     """
 
     def setUp(self):
@@ -1127,12 +1126,17 @@ class LingeringTests(_Case):
             def __init__(self, upstream):
                 self.upstream = upstream
                 self.chunks = []
+                self.closed = 0
+                self.lost = 0
 
             def write(self, chunk):
                 self.chunks.append(chunk)
 
             def close(self):
-                pass
+                self.closed += 1
+
+            def connectionLost(self):
+                self.lost += 1
 
         class Impl:
             protocol = Protocol("once", [Message(
@@ -1148,6 +1152,14 @@ class LingeringTests(_Case):
         self.connection = Connection(HostedService("once", Impl(),
                                                    Impl.protocol, 1))
         self.protocol = self.connection.protocol
+
+
+class LingeringTests(_AnswerCase):
+    """
+    A dispatch target that declares C{finishedWithUpstream} is forgotten
+    once its answer is complete: a client that never closes its side of
+    the stream costs no memory, and its late messages get no error.
+    """
 
     def test_lateMessagesDropped(self):
         self.connection.send(1, 0, ["answer now"])
@@ -1173,6 +1185,78 @@ class LingeringTests(_Case):
             self.connection.send(channel, 0, ["answer now"])
         self.assertEqual(len(self.protocol._lingering), MAX_LINGERING)
         self.assertEqual(self.protocol._dispatch, {})
+
+
+class AnsweringTests(_AnswerCase):
+    """
+    A dispatch target that declares C{finishedWithUpstream} lives as long
+    as its answer, whether or not its client ended its stream: it hears
+    C{connectionLost} once if the connection drops before the answer is
+    complete (an app session still streaming to a client that sent its
+    whole request), and never after.
+    """
+
+    def ask(self, channel=1):
+        """
+        Open C{channel} and send the whole request: a chunk and close.
+
+        @return: the channel's target.
+        """
+        self.connection.send(channel, 0, ["later"])
+        target = self.protocol._dispatch[channel].target
+        self.connection.send(channel, 0, [b"all of it"])
+        self.connection.send(channel, 2, [])
+        return target
+
+    def test_lostAfterRequestClosed(self):
+        """
+        The client sent its whole request and goes away while the answer
+        streams: the target hears it, once.
+        """
+        target = self.ask()
+        self.assertEqual((target.chunks, target.closed), ([b"all of it"], 1))
+        target.upstream.write(b"part")
+        self.connection.lose()
+        self.assertEqual(target.lost, 1)
+        self.assertTrue(target.upstream.closed)
+        self.assertEqual(self.protocol._dispatch, {})
+
+    def test_onlyTheAnsweringHear(self):
+        """
+        Of several channels of a connection, those still answering hear
+        it drop, each once, whether or not their client ended its stream;
+        one answered is forgotten (nothing lingers for it: its client had
+        ended its stream) and does not.
+        """
+        ended, answered = self.ask(1), self.ask(2)
+        self.connection.send(3, 0, ["later"])
+        sending = self.protocol._dispatch[3].target
+        answered.upstream.close()
+        self.assertEqual(sorted(self.protocol._dispatch), [1, 3])
+        self.assertEqual(len(self.protocol._lingering), 0)
+        self.connection.lose()
+        self.assertEqual([t.lost for t in (ended, answered, sending)],
+                         [1, 0, 1])
+
+    def test_messageAfterClose(self):
+        """
+        A message on a channel the client already ended, while its answer
+        goes on, is a revoked channel: the answer ends with that error and
+        the target hears it as a lost client (what it holds is released),
+        once; the connection stays open and later messages are dropped.
+        """
+        target = self.ask()
+        self.connection.replies()
+        self.connection.send(1, 0, [b"too late"])
+        [reply] = self.connection.replies()
+        self.assertEqual((reply[0], reply[1], reply[2][0]), (1, 1, [7, 4]))
+        self.assertIn("closed by the client", reply[2][1])
+        self.assertEqual((target.chunks, target.lost), ([b"all of it"], 1))
+        self.assertTrue(target.upstream.closed)
+        self.connection.send(1, 2, [])
+        self.connection.lose()
+        self.assertEqual(target.lost, 1)
+        self.assertEqual(self.connection.replies(), [])
 
 
 class PackedWriteTests(_Case):
