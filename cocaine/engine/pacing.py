@@ -20,7 +20,6 @@ L{cocaine.engine.session.Session}, the session's.
 from twisted.logger import Logger
 
 from cocaine.protocol.worker import CONTROL_CHANNEL, HEARTBEAT
-from cocaine.rpc.upstream import Upstream
 
 #: The longest a worker's connection is left unread for one session whose
 #: client does not read its replies, in seconds; never more than a third
@@ -150,9 +149,9 @@ class PacedSession:
     """
     A session's side of the holds (a mixin of
     L{cocaine.engine.session.Session}). It uses the session's
-    C{upstream}, C{worker}, C{machine}, its C{_held} slot (the worker's
+    C{upstream}, C{worker} and its C{_held} slot (the worker's
     connection while held, L{_EXPIRED} once a hold ran out, L{_FREE} once
-    let go, L{None} while never held) and C{_answeredAlready()}.
+    let go, L{None} while never held).
     """
 
     __slots__ = ()
@@ -167,19 +166,15 @@ class PacedSession:
             self._hold()
 
     def _hold(self):
+        # a client that goes away meanwhile ends the session (its
+        # connectionLost, whether or not it had ended its request: see
+        # cocaine.rpc.server), which lets go
         connection = self.worker.connection
         if connection is None:
             return
-        first = self._held is None
         self._held = connection
         connection.holds.hold(self)
-        upstream = self.upstream
-        upstream.whenWritable(self._unhold)
-        if first and type(upstream) is Upstream:
-            # a client connection that drops after closing its request
-            # stream no longer tells the session (its channel left the
-            # connection's dispatch): its upstream does
-            upstream.notifyClose(self._upstreamClosed)
+        self.upstream.whenWritable(self._unhold)
 
     def _unhold(self):
         """
@@ -189,18 +184,6 @@ class PacedSession:
         held, self._held = self._held, _FREE
         if held is not None and held is not _EXPIRED and held is not _FREE:
             held.holds.release(self)
-
-    def _upstreamClosed(self):
-        """
-        The client's upstream can take nothing more: after the session's
-        own end (nothing to do but let go), or because the client went
-        away while the worker still streamed to it, which ends the
-        session as any lost client does.
-        """
-        if self._answeredAlready():
-            self._unhold()
-        else:
-            self.machine.clientLost()
 
     def holdExpired(self):
         """

@@ -328,13 +328,6 @@ class Session(PacedSession):
         if deadline is not None and deadline.active():
             deadline.cancel()
 
-    def _answeredAlready(self):
-        """
-        @return: whether the client has its answer (nothing more goes to
-            it).
-        """
-        return self._toClient is _drop
-
     def _answered(self):
         # the client has its answer: nothing more goes to it, and what it
         # still sends goes nowhere

@@ -877,26 +877,13 @@ class HoldTests(_SessionCase):
         self.assertEqual(self.held.held, [("hold", session),
                                           ("release", session)])
 
-    def test_clientGoneAfterItsRequest(self):
+    def test_noCallbackOnTheUpstream(self):
         """
-        A client that drops after closing its request stream (its channel
-        no longer in the connection's dispatch, so nothing calls the
-        session's C{connectionLost}) is seen through its upstream: the
-        hold is let go and the session ends as a lost client's.
-        """
-        session = self.responding()
-        self.client._writeFull = True
-        session.chunksFromWorker([[b"a"], [b"b"]])
-        self.upstream._lost()
-        self.assertEqual(self.held.held, [("hold", session),
-                                          ("release", session)])
-        self.assertEqual(self.state(session), "orphaned")
-        self.assertEqual(self.engine.stats.disconnected, 1)
-
-    def test_watchedOnce(self):
-        """
-        However often a session holds its worker, it watches its
-        upstream's end once.
+        However often a session holds its worker, it leaves nothing on its
+        upstream to be called: a client that goes away tells the session
+        through the server (its C{connectionLost}, whether or not it had
+        ended its request: L{cocaine.rpc.server}), and the session lets go
+        then.
         """
         session = self.responding()
         for _ in range(3):
@@ -904,9 +891,13 @@ class HoldTests(_SessionCase):
             session.chunksFromWorker([[b"a"], [b"b"]])
             self.client.drained()
         self.assertEqual(len(self.held.held), 6)
-        self.assertEqual(len(self.upstream._onClose), 1)
-        session.fromWorker(self.worker, 2, CLOSE, [])
-        self.assertEqual(len(self.held.held), 6)
+        self.assertIsNone(self.upstream._onClose)
+        self.client._writeFull = True
+        session.chunksFromWorker([[b"c"]])
+        session.connectionLost()
+        self.assertEqual(self.held.held[-2:], [("hold", session),
+                                               ("release", session)])
+        self.assertEqual(self.engine.stats.disconnected, 1)
 
     def test_expired(self):
         """
