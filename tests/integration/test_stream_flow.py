@@ -3,13 +3,16 @@ A client that reads an app's stream slower than the app writes it gets
 the whole stream, and the node's memory does not hold it: the worker is
 not read while the client's buffer is full
 (L{cocaine.engine.pacing.WorkerHolds.hold}). A client that stops
-reading holds the worker for a bounded time only.
+reading holds the worker for a bounded time only. A client that goes
+away while its answer is still coming ends its session at once, however
+it left (L{ClientGoneTests}).
 """
 
 import socket
 import time
 
-from tests.security.test_limits import CHUNK, CLOSE, ENQUEUE, LimitsCase
+from tests.security.test_limits import (
+    CHUNK, CLOSE, ENQUEUE, LimitsCase, Peer)
 
 #: One worker, so that a held worker is the only one; heartbeat-timeout 3
 #: makes a hold run out after 1 s.
@@ -103,3 +106,49 @@ class StreamFlowTests(LimitsCase):
         log = self.node.log()
         self.assertNotIn("has read nothing", log)
         self.assertNotIn("does not read its replies", log)
+
+
+class ClientGoneTests(LimitsCase):
+    """
+    A client that sent its whole request and goes away while the app is
+    still answering it: its session is told at once (C{disconnected} in
+    the app's metrics), not when the worker ends its answer.
+    """
+
+    network, profile = NETWORK, PROFILE
+    extraServices = {"metrics": {"type": "metrics"}}
+
+    def counts(self):
+        metrics = Peer(self.port("metrics"))
+        try:
+            metrics.send(1, 0, [])
+            [(_, mtype, args)] = metrics.receive()
+        finally:
+            metrics.close()
+        self.assertEqual(mtype, 0, args)
+        return {outcome: args[0].get("echo.requests." + outcome, 0)
+                for outcome in ("ok", "disconnected")}
+
+    def test_goneAfterWholeRequest(self):
+        """
+        Invoke, chunk and close, then the client goes while the app's
+        handler still works (C{slow}, 4 s): within 2 s the session counts
+        as C{disconnected}; the handler's late answer goes nowhere and
+        the request is not counted again; the app serves on.
+        """
+        self.assertEqual(self.echo(b"first"), [b"first"])
+        self.assertEqual(self.counts(), {"ok": 1, "disconnected": 0})
+        gone = self.peer("echo")
+        gone.send(1, ENQUEUE, ["slow"])
+        gone.send(1, CHUNK, [b"4000"])
+        gone.send(1, CLOSE, [])
+        time.sleep(0.3)
+        gone.close()
+        deadline = time.monotonic() + 2
+        while self.counts()["disconnected"] == 0:
+            self.assertLess(time.monotonic(), deadline,
+                            "the session was not told its client went")
+            time.sleep(0.05)
+        time.sleep(4)
+        self.assertEqual(self.echo(b"after"), [b"after"])
+        self.assertEqual(self.counts(), {"ok": 2, "disconnected": 1})

@@ -105,17 +105,19 @@ class LimitsCase(SynchronousTestCase):
 
     network = NETWORK
     profile = PROFILE
+    #: more services of the node, by name
+    extraServices = {}
 
     def setUp(self):
+        services = {
+            "logging": {"type": "logging"},
+            "storage": {"type": "storage"},
+            "node": {"type": "node", "args": {
+                "local": {"echo": {"path": ECHO, "profile": self.profile}},
+                "drain-timeout": 5}}}
+        services.update(self.extraServices)
         self.node = Node(self.mktemp(), {
-            "network": dict(self.network),
-            "services": {
-                "logging": {"type": "logging"},
-                "storage": {"type": "storage"},
-                "node": {"type": "node", "args": {
-                    "local": {"echo": {"path": ECHO,
-                                       "profile": self.profile}},
-                    "drain-timeout": 5}}}})
+            "network": dict(self.network), "services": services})
         self.node.start()
         self.addCleanup(self.node.stop)
         self.process = psutil.Process(self.node.process.pid)
