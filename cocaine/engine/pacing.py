@@ -100,6 +100,8 @@ class WorkerHolds:
         The connection is gone: forget the holds and their timers.
         """
         holds, self._holds = self._holds, {}
+        if holds and self._connection.worker is not None:
+            self._connection.worker.held = False
         timers = list(holds.values())
         if self._keepAlive is not None:
             timers.append(self._keepAlive)
@@ -109,7 +111,10 @@ class WorkerHolds:
                 timer.cancel()
 
     def _setReading(self, reading):
-        transport = self._connection.transport
+        connection = self._connection
+        if connection.worker is not None:
+            connection.worker.held = not reading
+        transport = connection.transport
         if transport is not None:
             if reading:
                 transport.resumeProducing()

@@ -117,6 +117,10 @@ class Pool:
         third (docs/performance.md, ninth round). Costly requests, those
         of an event not measured yet, and many at once, are spread.
 
+        A worker a slow client holds (L{Worker.held}: its connection is
+        not read until that client reads) is picked only when no other
+        worker has room, the least loaded of those held then.
+
         @param event: the session's event; L{None} to ask without a
             session (nothing is grouped).
         @return: the worker, or L{None} when none can take a session.
@@ -130,14 +134,20 @@ class Pool:
                 last = self._lastPick
                 if group and last is not None and last[0] == group:
                     worker = last[1]
-                    if (len(worker.sessions) < limit
+                    if (len(worker.sessions) < limit and not worker.held
                             and self.ready.get(worker.uuid) is worker):
                         return worker
         best = None
+        least = None
         for worker in self.ready.values():
             load = len(worker.sessions)
-            if load < limit and (best is None or load < len(best.sessions)):
-                best = worker
+            if load < limit:
+                if worker.held:
+                    # its answers wait behind a slow client's stream
+                    load += limit
+                if best is None or load < least:
+                    best = worker
+                    least = load
         if event is not None:
             # a costly session ends the group
             self._lastPick = (group, best) if group and best else None

@@ -104,6 +104,9 @@ class Worker:
     @ivar exitStatus: C{"exit N"} or C{"signal N"} once it ended.
     @ivar accepted: sessions it was given.
     @ivar machine: its L{WorkerMachine}; every input goes there.
+    @ivar held: whether a session's slow client holds its connection
+        unread (L{cocaine.engine.pacing.WorkerHolds}): the pool gives it
+        new sessions only when no other worker can take them.
     """
 
     log = Logger()
@@ -118,6 +121,7 @@ class Worker:
         self.transport = None
         self.connection = None
         self.sessions = {}
+        self.held = False
         self._nextChannel = 2
         self.ending = None
         self.exitStatus = None

@@ -440,6 +440,50 @@ class GroupingTests(_EngineCase):
         # two grouped, then the third spread
         self.assertEqual(self.read(*["echo"] * 3), [1, 2])
 
+    def test_heldWorkerPassedOver(self):
+        """
+        A worker a slow client holds (its connection unread) gets no new
+        session while another worker has room, though it has fewer; once
+        none other has room, it is picked; let go, it is picked again as
+        the least loaded.
+        """
+        held, other = self.connections
+        slowClient = object()
+        held.holds.hold(slowClient)
+        self.assertTrue(held.worker.held)
+        for _ in range(3):
+            self.assertIs(self.enqueue("echo")[1].worker, other.worker)
+        self.assertIs(self.enqueue("echo")[1].worker, held.worker)
+        held.holds.release(slowClient)
+        self.assertFalse(held.worker.held)
+        self.assertIs(self.engine.pool.pick("echo"), held.worker)
+
+    def test_heldWorkerLeavesItsGroup(self):
+        """
+        The cheap sessions of a read do not follow the one before them to
+        a worker a slow client has come to hold since.
+        """
+        self.cheap()
+        writes.begin()
+        try:
+            first = self.enqueue()[1].worker
+            connection = self.connections[[
+                c.worker for c in self.connections].index(first)]
+            connection.holds.hold(object())
+            second = self.enqueue()[1].worker
+        finally:
+            writes.end()
+        self.assertIsNot(second, first)
+
+    def test_heldCleared(self):
+        """
+        A worker whose connection is gone is no longer held.
+        """
+        connection = self.connections[0]
+        connection.holds.hold(object())
+        connection.holds.clear()
+        self.assertFalse(connection.worker.held)
+
     def test_leftWorkerNotReused(self):
         """
         A worker that stopped taking sessions is not picked again for the
