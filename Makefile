@@ -37,12 +37,17 @@ $(PY):
 PIP_INSTALL := PYTHONWARNINGS=ignore $(PY) -m pip install --quiet \
 	--config-settings editable_mode=compat
 
+# Each install builds the compiled modules once (cocaine/compiled.py):
+# install-test installs the package with its test extras in one go.
+PLUGINS := $(PY) -c "from twisted.plugin import IPlugin, getPlugins; import twisted.plugins, services, drivers; [list(getPlugins(IPlugin, p)) for p in (twisted.plugins, services, drivers)]"
+
 install: $(PY)
 	$(PIP_INSTALL) -e .
-	$(PY) -c "from twisted.plugin import IPlugin, getPlugins; import twisted.plugins, services, drivers; [list(getPlugins(IPlugin, p)) for p in (twisted.plugins, services, drivers)]"
+	$(PLUGINS)
 
-install-test: install
+install-test: $(PY)
 	$(PIP_INSTALL) -e '.[test]'
+	$(PLUGINS)
 
 run: install
 	$(VENV)/bin/twistd --pidfile= -n cocaine --config $(CONFIG)
@@ -54,5 +59,6 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) _trial_temp var build *.egg-info cocaine/protocol/framing.c
+	rm -rf $(VENV) _trial_temp _trial_temp_pure var build *.egg-info
+	find cocaine -name "*.c" -delete
 	find cocaine -name "*.so" -delete

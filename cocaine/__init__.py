@@ -4,8 +4,11 @@ Cocaine: your personal app engine, on Twisted.
 
 __version__ = "0.1.0"
 
-from cocaine.compiled import pureWanted as _pureWanted
+from cocaine.compiled import (
+    pureWanted as _pureWanted, useBuiltWhereCurrent as _useBuiltWhereCurrent,
+    usePythonSource as _usePythonSource)
 
 if _pureWanted():
-    from cocaine.compiled import usePythonSource as _usePythonSource
     _usePythonSource()
+else:
+    _useBuiltWhereCurrent()

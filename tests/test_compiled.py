@@ -3,10 +3,12 @@ Tests for L{cocaine.compiled}: the modules built with Cython, and the
 switch that runs their Python source instead.
 """
 
+import importlib
 import importlib.machinery
 import os
 import subprocess
 import sys
+import tomllib
 import types
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -130,3 +132,138 @@ class BuiltTests(SynchronousTestCase):
                                  types.FunctionType)
         self.assertEqual(framing.Decoder().feed(b"\x93\x01\x00\x90"),
                          [(1, 0, [], None)])
+
+    def test_everyModuleCompiled(self):
+        """
+        Where the decoder was compiled, so was every listed module: a
+        module that fails to compile is left Python by the build without
+        a word (C{optional = true}), and would quietly cost what
+        compiling it buys.
+        """
+        if not compiled.isCompiled(framing):
+            raise self.skipTest(
+                "cocaine.protocol.framing was not compiled (no C compiler "
+                "when the package was installed)")
+        pure = [name for name in compiled.MODULES
+                if not compiled.isCompiled(importlib.import_module(name))]
+        self.assertEqual(pure, [])
+
+
+class ListTests(SynchronousTestCase):
+    """
+    The build and L{compiled.MODULES} name the same modules.
+    """
+
+    def test_pyprojectListsModules(self):
+        """
+        C{pyproject.toml} builds exactly the modules of
+        L{compiled.MODULES}, each from its own C{.py} file, each optional
+        (a machine without a C compiler installs the Python source).
+        """
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+            built = tomllib.load(f)["tool"]["setuptools"]["ext-modules"]
+        self.assertEqual(sorted(e["name"] for e in built),
+                         sorted(compiled.MODULES))
+        for extension in built:
+            self.assertEqual(
+                extension["sources"],
+                [extension["name"].replace(".", "/") + ".py"])
+            self.assertIs(extension["optional"], True)
+
+
+class StaleBuildTests(SynchronousTestCase):
+    """
+    A compiled module older than its source does not run: the source
+    does, with a warning (L{compiled.staleBuild}, L{compiled.SourceFinder}).
+    """
+
+    def built(self, sourceChanged):
+        """
+        A module C{m} in a directory of its own: its source and a
+        (pretend) build, the source changed C{sourceChanged} seconds
+        after the build.
+
+        @return: the directory.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        source = os.path.join(directory, "m.py")
+        build = os.path.join(directory,
+                             "m" + importlib.machinery.EXTENSION_SUFFIXES[0])
+        for path in (source, build):
+            with open(path, "w") as f:
+                f.write("VALUE = 1\n")
+        os.utime(build, (1000000, 1000000))
+        os.utime(source, (1000000 + sourceChanged, 1000000 + sourceChanged))
+        return directory
+
+    def spec(self, directory):
+        return importlib.machinery.PathFinder.find_spec("m", [directory])
+
+    def test_current(self):
+        """
+        A build newer than its source is run.
+        """
+        directory = self.built(-60)
+        self.assertIsNone(compiled.staleBuild(self.spec(directory)))
+
+    def test_installedTogether(self):
+        """
+        A source written within L{compiled.STALE_AFTER} of its build (a
+        wheel being installed) has not changed since.
+        """
+        directory = self.built(compiled.STALE_AFTER - 1)
+        self.assertIsNone(compiled.staleBuild(self.spec(directory)))
+
+    def test_changed(self):
+        """
+        A source changed after its build is what runs.
+        """
+        directory = self.built(60)
+        self.assertEqual(compiled.staleBuild(self.spec(directory)),
+                         os.path.join(directory, "m.py"))
+
+    def test_notBuilt(self):
+        """
+        A module that was not compiled has no build to be stale.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        with open(os.path.join(directory, "m.py"), "w") as f:
+            f.write("VALUE = 1\n")
+        self.assertIsNone(compiled.staleBuild(self.spec(directory)))
+
+    def test_finderWarnsAndRunsSource(self):
+        """
+        The finder gives a listed module's source when its build is
+        stale, and warns with the module and the file named.
+        """
+        directory = self.built(60)
+        self.patch(compiled, "MODULES", ("m",))
+        self.patch(compiled.SourceFinder, "everything", False)
+        spec = compiled.SourceFinder.find_spec("m", [directory])
+        self.assertEqual(spec.origin, os.path.join(directory, "m.py"))
+        [warning] = self.flushWarnings()
+        self.assertIs(warning["category"], compiled.StaleBuild)
+        self.assertIn("m: {} changed after it was compiled".format(
+            os.path.join(directory, "m.py")), warning["message"])
+
+    def test_finderRunsCurrentBuild(self):
+        """
+        A current build is what the finder gives, without a word.
+        """
+        directory = self.built(-60)
+        self.patch(compiled, "MODULES", ("m",))
+        self.patch(compiled.SourceFinder, "everything", False)
+        spec = compiled.SourceFinder.find_spec("m", [directory])
+        self.assertIsInstance(spec.loader,
+                              importlib.machinery.ExtensionFileLoader)
+        self.assertEqual(self.flushWarnings(), [])
+
+    def test_unlistedModule(self):
+        """
+        Modules not listed are left to Python's own finders.
+        """
+        directory = self.built(60)
+        self.assertIsNone(compiled.SourceFinder.find_spec("m", [directory]))
