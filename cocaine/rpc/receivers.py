@@ -6,15 +6,23 @@ L{Channel} for a stream either way, L{_Primitive} for a plain call's
 value, L{_Request} for a whole streaming request and its answer. Each
 has C{_receive(mtype, args)}, true when the channel is done, and
 C{_lost(reason)}.
+
+A receiver nobody will read any more leaves the connection's receivers
+at once (a cancelled call or request; a L{Channel} its caller
+abandoned): what the service still sends for it is then dropped as it
+comes, as for any channel the connection does not know, rather than
+kept for a read that will never come (an endless stream kept that way
+grew without bound).
 """
 
 from collections import deque
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from cocaine.errors import NotConnected, ProtocolViolation, fromWire
+from cocaine.errors import (
+    ClientDisconnected, NotConnected, ProtocolViolation, fromWire, toWire)
 from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
-from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
+from cocaine.protocol.idl import PRIMITIVE, RECURRENT, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
 __all__ = ["Channel", "ChannelClosed"]
@@ -25,6 +33,11 @@ __all__ = ["Channel", "ChannelClosed"]
 _STREAM_WRITE = STREAMING.idOf("write")
 _STREAM_ERROR = STREAMING.idOf("error")
 _STREAM_CLOSE = STREAMING.idOf("close")
+
+#: The args of the error that ends the request stream of a channel its
+#: caller abandoned: what the node tells its worker when a client goes
+#: away (L{cocaine.engine.session}).
+_CLIENT_GONE = toWire(ClientDisconnected("client disconnected"))
 
 
 class ChannelClosed(Exception):
@@ -42,7 +55,9 @@ class Channel(ChannelState):
     iterates chunks until close; L{collect} gives every chunk at once.
     Writing: L{send} (or L{write}, L{close}, L{error}) follows the
     message's dispatch protocol (L{cocaine.protocol.client.ChannelState}
-    keeps both protocols).
+    keeps both protocols). A caller that stops reading before the end
+    calls L{abandon}: until then (or until the connection closes) what
+    the service sends is kept for it.
     """
 
     #: C{(chunks, deferred)} while L{collect} gathers the stream
@@ -111,15 +126,19 @@ class Channel(ChannelState):
                 self.done = True
         else:
             event = self._nextEvent(mtype, args)
+        # whether this message ended the channel, read before anything is
+        # called back: a reader that abandons the channel meanwhile has
+        # taken it out of the receivers itself
+        done = self.done
         if self._collector is not None:
             self._gather(event)
-            return self.done
+            return done
         waiting = self._waiting
         if waiting:
             waiting.popleft().callback(event)
         else:
             self._queue.append(event)
-        if self.done:
+        if done:
             if waiting:
                 self._release(("close", []))
             return True
@@ -169,6 +188,62 @@ class Channel(ChannelState):
             while self._waiting:
                 self._waiting.popleft().callback(
                     ("error", NotConnected(text)))
+
+    def abandon(self):
+        """
+        Nothing more will be read from this channel: its caller gave it up
+        before the end (its own client went away, or it read what it
+        wanted of an endless stream). What waits unread is dropped, and so
+        is whatever the service still sends for it: the connection forgets
+        the channel. A read or a L{collect} still waiting fails with
+        L{ChannelClosed}, as every read does from now on.
+
+        While the request stream is open and its protocol has an C{error}
+        (a streaming request, as an app's C{enqueue}), it is ended with
+        L{ClientDisconnected} ("client disconnected"), as the node ends
+        its worker's when a client goes away, so the service can stop.
+        Once the request stream is closed, Cocaine 0.12's protocol has no
+        message left to say it with: the service's stream runs on until it
+        ends, and is dropped as it comes. Abandoning twice, or a channel
+        that has ended, does no harm.
+        """
+        connection = self._connection
+        if not self.done:
+            # a channel that ended has left the receivers, or is leaving
+            # them in the read that ended it
+            self.done = True
+            self._upstream = TERMINAL
+            receivers = connection._receivers
+            if receivers.get(self.id) is self:
+                del receivers[self.id]
+        self._queue.clear()
+        index = self._errorIndex()
+        if index is not None and connection.connected:
+            writes.write(connection.transport, connection._pack(
+                [self.id, index, _CLIENT_GONE]))
+        collector, self._collector = self._collector, None
+        if collector is not None:
+            collector[1].errback(ChannelClosed(
+                "channel {} abandoned before its end".format(self.id)))
+        self._release(("close", []))
+
+    def _errorIndex(self):
+        """
+        End the request stream with an error if it is open and its
+        protocol has one.
+
+        @return: the error's message id, or L{None} for nothing to send.
+        """
+        dispatch = self._dispatch
+        if dispatch is STREAMING:
+            self._dispatch = TERMINAL
+            return _STREAM_ERROR
+        if (dispatch is TERMINAL or dispatch is RECURRENT
+                or "error" not in dispatch.byName):
+            return None
+        index = self._nextDispatch("error")
+        self._dispatch = TERMINAL
+        return index
 
     def recv(self):
         """

@@ -86,6 +86,7 @@ class Upload:
     def __init__(self, upstream):
         self.upstream = upstream
         self.chunks = []
+        self.errors = []
 
     def write(self, chunk):
         self.chunks.append(chunk)
@@ -94,6 +95,7 @@ class Upload:
         self.upstream.value(b"".join(self.chunks))
 
     def error(self, pair, message=b""):
+        self.errors.append((pair, message))
         self.upstream.value(b"error")
 
 

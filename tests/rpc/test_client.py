@@ -4,6 +4,7 @@ against a real L{ServerProtocol} over L{twisted.test.iosim}, and against
 hand-written replies on a L{StringTransport}.
 """
 
+import errno
 import io
 
 import msgpack
@@ -895,6 +896,175 @@ class RawReplyTests(SynchronousTestCase):
         self.assertFalse(client.connected)
         self.failureResultOf(client.call(0, ["x"]), NotConnected)
         self.assertRaises(NotConnected, client.open, 0, ["x"])
+
+
+class AbandonTests(SynchronousTestCase):
+    """
+    L{Channel.abandon}: a channel its caller gave up keeps nothing of what
+    the service still sends, and ends an open request stream with an
+    error when its protocol has one.
+    """
+
+    def setUp(self):
+        self.transport = StringTransport()
+        self.app = ClientProtocol("echo", APP)
+        self.app.makeConnection(self.transport)
+
+    def sent(self):
+        return _unpackAll(self.transport.value())
+
+    def test_dropsWhatComes(self):
+        """
+        After C{abandon} a channel whose request stream is closed (the
+        HTTP gateway's, whose client went away) keeps nothing: what was
+        queued is dropped, the connection forgets it, and the rest of an
+        endless stream is dropped as it comes; the service is sent
+        nothing (0.12 has no message for it).
+        """
+        channel = self.app.openNamed("enqueue", ["http"])
+        channel.write(b"request")
+        channel.close()
+        self.app.dataReceived(pack([1, 0, [b"head"]]) + pack([1, 0, [b"a"]]))
+        before = self.transport.value()
+        channel.abandon()
+        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(self.app._receivers, {})
+        self.app.dataReceived(b"".join(
+            pack([1, 0, [b"x" * 100]]) for _ in range(1000)))
+        self.assertEqual((len(channel._queue), self.app._receivers), (0, {}))
+        self.app.dataReceived(pack([1, 2, []]))
+        self.assertEqual(self.transport.value(), before)
+        self.assertTrue(channel.done)
+        self.failureResultOf(channel.read(), ChannelClosed)
+
+    def test_openRequestEndedWithError(self):
+        """
+        A request stream still open is ended with "client disconnected"
+        (category 1, C{ECONNRESET}), as the node tells its worker; nothing
+        more can be sent on it.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.write(b"follow")
+        channel.abandon()
+        self.assertEqual(self.sent()[-1], [
+            1, 1, [[1, errno.ECONNRESET], b"client disconnected"]])
+        self.assertRaises(ProtocolViolation, channel.write, b"late")
+        self.assertRaises(ProtocolViolation, channel.close)
+        channel.abandon()
+        self.assertEqual(len(self.sent()), 3)
+
+    def test_dispatchWithoutError(self):
+        """
+        A request stream whose protocol has no C{error} (a chat's, or a
+        call that takes none) is left as it is: nothing is sent.
+        """
+        client = ClientProtocol("echo", ECHO)
+        client.makeConnection(self.transport)
+        chat = client.open(ID["chat"], [])
+        watch = client.open(ID["watch"], [])
+        sent = self.transport.value()
+        chat.abandon()
+        watch.abandon()
+        self.assertEqual(self.transport.value(), sent)
+        self.assertEqual(client._receivers, {})
+        chat.send("say", "still allowed")
+
+    def test_waitingReadsClosed(self):
+        """
+        Reads waiting when the channel is abandoned fail with
+        L{ChannelClosed}, and so does a collection.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        reads = [channel.read(), channel.recv()]
+        channel.abandon()
+        self.failureResultOf(reads[0], ChannelClosed)
+        self.assertEqual(self.successResultOf(reads[1]), ("close", []))
+        other = self.app.openNamed("enqueue", ["tail"])
+        collected = other.collect()
+        self.app.dataReceived(pack([2, 0, [b"x"]]))
+        other.abandon()
+        self.failureResultOf(collected, ChannelClosed)
+        self.assertEqual(self.app._receivers, {})
+
+    def test_abandonedInItsRead(self):
+        """
+        A reader may abandon the channel from the read that gave it a
+        chunk, or its end: the rest of the same read is dropped and the
+        connection reads on.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.close()
+        channel.read().addCallback(lambda _: channel.abandon())
+        ended = self.app.openNamed("enqueue", ["once"])
+        ended.close()
+        ended.recv().addCallback(lambda _: ended.recv()).addCallback(
+            lambda _: ended.abandon())
+        other = self.app.openNamed("enqueue", ["echo"])
+        answer = other.collect()
+        self.app.dataReceived(
+            pack([1, 0, [b"x"]]) + pack([1, 0, [b"y"]])
+            + pack([2, 0, [b"z"]]) + pack([2, 2, []])
+            + pack([3, 0, [b"w"]]) + pack([1, 2, []]) + pack([3, 2, []]))
+        self.assertEqual(self.successResultOf(answer), [b"w"])
+        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(self.app._receivers, {})
+
+    def test_endedChannel(self):
+        """
+        Abandoning a channel that has ended, or after its connection was
+        lost, sends nothing and changes nothing.
+        """
+        channel = self.app.openNamed("enqueue", ["echo"])
+        channel.close()
+        self.app.dataReceived(pack([1, 0, [b"x"]]) + pack([1, 2, []]))
+        sent = self.transport.value()
+        channel.abandon()
+        self.assertEqual(self.transport.value(), sent)
+        self.failureResultOf(channel.read(), ChannelClosed)
+        lost = self.app.openNamed("enqueue", ["echo"])
+        self.app.connectionLost(None)
+        sent = self.transport.value()
+        lost.abandon()
+        self.assertEqual(self.transport.value(), sent)
+
+
+class AbandonOverIOTests(_IOCase):
+    """
+    L{Channel.abandon} against the real server.
+    """
+
+    def test_endlessStreamDropped(self):
+        """
+        The rest of an endless stream is dropped by the client as it
+        comes.
+        """
+        channel = self.open("watch")
+        upstream = self.impl.upstreams[0]
+        upstream.write(b"first")
+        self.pump.flush()
+        self.assertEqual(self.successResultOf(channel.read()), b"first")
+        channel.abandon()
+        for i in range(100):
+            upstream.write(b"chunk")
+        self.pump.flush()
+        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(self.client._receivers, {})
+        self.assertEqual(self.successResultOf(self.call("echo", "still")),
+                         "still")
+
+    def test_serviceTold(self):
+        """
+        The service's dispatch target gets the error that ends the open
+        request stream.
+        """
+        channel = self.open("upload")
+        channel.write(b"part")
+        channel.abandon()
+        self.pump.flush()
+        [target] = self.impl.targets
+        self.assertEqual(target.chunks, [b"part"])
+        self.assertEqual(target.errors, [
+            ([1, errno.ECONNRESET], b"client disconnected")])
 
 
 class ConnectTests(SynchronousTestCase):
