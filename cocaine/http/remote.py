@@ -3,6 +3,14 @@
 Sessions of apps on other nodes, over the native protocol: one client
 connection per app endpoint, kept and reused, opened again when lost, and
 closed once it carried no session for C{idleTimeout} seconds.
+
+A session cancelled before its answer ended (L{PendingCall.cancel}: its
+HTTP client went away, its exchange timed out) abandons its channel
+(L{cocaine.rpc.receivers.Channel.abandon}): what the remote node still
+sends for it is dropped as it comes, not kept. The whole request was sent
+and closed at once, so Cocaine 0.12's protocol has nothing left to tell
+that node with: its session runs until its answer ends, or until this
+connection closes (its idle timeout counts only our sessions).
 """
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -116,6 +124,7 @@ class RemoteApps:
     async def _run(self, call, endpoints, app, event, headers, chunk,
                    upstream, graph):
         endpoint = None
+        channel = None
         try:
             try:
                 endpoint, connection = await self._connection(
@@ -150,6 +159,12 @@ class RemoteApps:
         except CancelledError:
             return
         finally:
+            if channel is not None and not channel.done:
+                # cancelled (the HTTP client went away, the exchange timed
+                # out): the rest of the answer is dropped as it comes. The
+                # request stream is closed, so the remote node cannot be
+                # told; its session runs on until its answer ends.
+                channel.abandon()
             call.inner = None
             if endpoint is not None and endpoint in self._sessions:
                 left = self._sessions[endpoint] - 1

@@ -4,8 +4,10 @@ Tests for L{cocaine.http.remote} and the node backend's use of it, with a
 fake client connection.
 """
 
+import msgpack
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.cluster.remote import RemoteTable
@@ -13,6 +15,7 @@ from cocaine.errors import NotConnected, QueueFull, Unreachable
 from cocaine.http.backends import LOCAL, NodeBackend
 from cocaine.http.remote import RemoteApps
 from cocaine.protocol.services import APP
+from cocaine.rpc.client import ClientProtocol
 from cocaine.testing import MemoryNode, memoryContext
 
 
@@ -34,6 +37,11 @@ class FakeChannel:
         self.headers = headers
         self.sent = []
         self.reads = []
+        self.done = False
+        self.abandoned = False
+
+    def abandon(self):
+        self.abandoned = True
 
     def write(self, chunk):
         self.sent.append(("write", chunk))
@@ -48,6 +56,7 @@ class FakeChannel:
 
     def answer(self, name, *args):
         # as Channel.recv: an error comes as the exception itself
+        self.done = name != "write"
         self.reads.pop(0).callback(
             (name, args[0] if name == "error" else list(args)))
 
@@ -86,6 +95,28 @@ class FakeConnector:
             return fail(ConnectionRefusedError("refused"))
         self.connections.append(FakeConnection(endpoint))
         return succeed(self.connections[-1])
+
+
+def pack(value):
+    return msgpack.packb(value, use_bin_type=True)
+
+
+class ProtocolConnector:
+    """
+    Connects real L{ClientProtocol}s to L{StringTransport}s.
+
+    @ivar connections: C{(protocol, transport)} of each connection made.
+    """
+
+    def __init__(self):
+        self.connections = []
+
+    def __call__(self, reactor, endpoint, name, protocol, timeout):
+        connection = ClientProtocol(name, protocol)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        self.connections.append((connection, transport))
+        return succeed(connection)
 
 
 class RemoteAppsTests(SynchronousTestCase):
@@ -153,13 +184,44 @@ class RemoteAppsTests(SynchronousTestCase):
 
     def test_cancel(self):
         """
-        A cancelled call relays nothing more.
+        A cancelled call relays nothing more, and abandons its channel; an
+        answered one does not.
         """
         call, upstream = self.call()
         channel = self.connector.connections[0].channels[0]
         channel.answer("write", b"head")
         call.cancel()
         self.assertEqual(upstream.messages, [("write", b"head")])
+        self.assertTrue(channel.abandoned)
+        call, upstream = self.call()
+        channel = self.connector.connections[0].channels[1]
+        channel.answer("close")
+        call.cancel()
+        self.assertFalse(channel.abandoned)
+
+    def test_cancelDropsTheRestOfTheStream(self):
+        """
+        On a real client connection, what the remote node still sends for
+        a cancelled call is dropped as it comes: an endless stream leaves
+        nothing queued (it did, without bound). The whole request was
+        closed, so nothing is sent to that node.
+        """
+        connector = ProtocolConnector()
+        remote = RemoteApps(self.clock, connect=connector)
+        upstream = FakeUpstream()
+        call = remote.call([["127.0.0.1", 1]], "echo", "http", [], b"req",
+                           upstream)
+        [(connection, transport)] = connector.connections
+        sent = transport.value()
+        connection.dataReceived(pack([1, 0, [b"head"]]))
+        call.cancel()
+        connection.dataReceived(b"".join(
+            pack([1, 0, [b"x" * 100]]) for _ in range(1000)))
+        self.assertEqual(upstream.messages, [("write", b"head")])
+        self.assertEqual(connection._receivers, {})
+        self.assertEqual(transport.value(), sent)
+        connection.dataReceived(pack([1, 2, []]))
+        self.assertEqual(connection._receivers, {})
 
     def test_disconnect(self):
         """
@@ -324,3 +386,39 @@ class IdleConnectionTests(SynchronousTestCase):
         remote.call([["127.0.0.1", 1]], "echo", "http", [], b"req",
                     FakeUpstream())
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class GatewayClientGoneTests(SynchronousTestCase):
+    """
+    The gateway serving an app of another node: an HTTP client that goes
+    away mid-response leaves nothing of the remote stream behind.
+    """
+
+    def test_clientGoneMidStream(self):
+        from cocaine.http.gateway import Gateway
+        from tests.http.fakes import FakeRequest, FakeResponder
+        clock = Clock()
+        context = memoryContext(MemoryNode(), reactor=clock)
+        table = RemoteTable()
+        table.link("n2", ["127.0.0.1", 10053], {
+            "tail": [[["127.0.0.1", 4000]], 1, {}]})
+        context.locator = _Locator(table)
+        connector = ProtocolConnector()
+        gateway = Gateway(clock, NodeBackend(context, RemoteApps(
+            clock, connect=connector)))
+        responder = FakeResponder()
+        gateway.handleRequest(FakeRequest(target=b"/tail/follow"), responder)
+        [(connection, transport)] = connector.connections
+        connection.dataReceived(
+            pack([1, 0, [msgpack.packb([200, []])]]) + pack([1, 0, [b"a"]]))
+        self.assertEqual((responder.code, responder.chunks), (200, [b"a"]))
+        responder.loseClient()
+        connection.dataReceived(b"".join(
+            pack([1, 0, [b"x" * 100]]) for _ in range(1000)))
+        self.assertEqual(connection._receivers, {})
+        self.assertEqual(responder.chunks, [b"a"])
+        # the connection carries no session of ours: once idle, it is
+        # closed, which ends the remote session too
+        clock.advance(60)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(clock.getDelayedCalls(), [])
