@@ -69,11 +69,34 @@ def _closeAll(budget=3.0):
 class BlockingChannel:
     """
     A L{Channel} used from a plain thread.
+
+    A channel read only in part (the first table of an endless stream)
+    is abandoned (L{Channel.abandon}) when the program lets go of it, or
+    at once with L{abandon}: what the service still sends for it is
+    dropped rather than kept in the reactor's thread for ever.
     """
 
     def __init__(self, reactor, channel):
         self._reactor = reactor
         self._channel = channel
+
+    def abandon(self):
+        """
+        Read nothing more (L{Channel.abandon}).
+        """
+        self._call("abandon")
+
+    def __del__(self):
+        channel = getattr(self, "_channel", None)
+        if channel is None or channel.done:
+            return
+        try:
+            if self._reactor.running:
+                self._reactor.callFromThread(channel.abandon)
+        except Exception:
+            # the interpreter or the reactor is going away: so is the
+            # channel
+            pass
 
     def _call(self, method, *args):
         return blockingCallFromThread(

@@ -10,7 +10,10 @@ The Twisted-native client SDK: L{Locator} and L{Service}.
 Methods are built from the dispatch graph the locator returns. A call whose
 reply is primitive returns a Deferred of the value (one value unwrapped,
 none as L{None}, several as a tuple); any other call returns a Deferred of a
-L{cocaine.rpc.client.Channel}. Errors are raised as
+L{cocaine.rpc.client.Channel}; a caller that stops reading one before its
+end (a few chunks of an endless stream) calls its C{abandon()}, or what
+the service still sends is kept for it until the connection closes.
+Errors are raised as
 L{cocaine.errors.CocaineError} subclasses carrying category, code and
 message. A dropped connection fails the calls in flight with
 L{cocaine.errors.NotConnected}; the next call resolves and connects again.

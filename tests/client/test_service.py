@@ -196,6 +196,26 @@ class ServiceClientTests(TestCase):
         uuid, update = await channel.read()
         self.assertEqual(update, {"extra": [[], 0, {}]})
 
+    async def test_abandonedChannel(self):
+        """
+        A channel its caller abandons keeps nothing of what the service
+        still sends (the locator's updates, here): the connection forgets
+        it, and its later updates are dropped as they come.
+        """
+        channel = await self.locator.connect("me")
+        await channel.read()
+        channel.abandon()
+        connection = self.locator._connection
+        self.assertNotIn(channel.id, connection._receivers)
+        for i in range(20):
+            self.registry.publish("extra%d" % (i,), [["127.0.0.1", 1]], 1,
+                                  {})
+        # answered after the updates sent before it, on one connection
+        await self.locator.resolve("extra19")
+        self.assertEqual(len(channel._queue), 0)
+        with self.assertRaises(ChannelClosed):
+            await channel.read()
+
     async def test_publishWhileChannelOpen(self):
         channel = await self.locator.publish(
             "external", [["127.0.0.1", 4242]], [1, {}])

@@ -1,0 +1,87 @@
+"""
+Tests for L{cocaine.client.blocking}'s channel: what it asks of the
+reactor's thread, with a fake reactor and channel (the facade against a
+real node is in L{tests.client.test_service}).
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cocaine.client import blocking
+from cocaine.client.blocking import BlockingChannel
+
+
+class _Reactor:
+    """
+    Records what is handed to the reactor's thread.
+    """
+
+    running = True
+
+    def __init__(self):
+        self.calls = []
+
+    def callFromThread(self, f, *args):
+        self.calls.append((f, args))
+
+
+class _Channel:
+    done = False
+
+    def __init__(self):
+        self.abandoned = 0
+
+    def abandon(self):
+        self.abandoned += 1
+
+
+class BlockingChannelTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.reactor = _Reactor()
+        self.channel = _Channel()
+
+    def test_abandon(self):
+        """
+        L{BlockingChannel.abandon} abandons the channel in the reactor's
+        thread, and waits for it.
+        """
+        called = []
+
+        def blockingCallFromThread(reactor, f, *args):
+            called.append(reactor)
+            return f(*args)
+        self.patch(blocking, "blockingCallFromThread",
+                   blockingCallFromThread)
+        BlockingChannel(self.reactor, self.channel).abandon()
+        self.assertEqual((called, self.channel.abandoned), ([self.reactor], 1))
+
+    def test_abandonedWhenDropped(self):
+        """
+        A channel the program lets go of before its end is abandoned in
+        the reactor's thread: the rest of an endless stream is not kept.
+        """
+        BlockingChannel(self.reactor, self.channel)
+        self.assertEqual(self.reactor.calls, [(self.channel.abandon, ())])
+
+    def test_endedNotAbandoned(self):
+        """
+        Nothing is asked of the reactor for a channel that has ended, or
+        once the reactor has stopped.
+        """
+        self.channel.done = True
+        BlockingChannel(self.reactor, self.channel)
+        self.channel.done = False
+        self.reactor.running = False
+        BlockingChannel(self.reactor, self.channel)
+        self.assertEqual(self.reactor.calls, [])
+
+    def test_reactorGone(self):
+        """
+        A reactor that cannot take the call (the interpreter is exiting)
+        is no error.
+        """
+        def refuse(f, *args):
+            raise RuntimeError("the waker is closed")
+        self.reactor.callFromThread = refuse
+        BlockingChannel(self.reactor, self.channel)
+        self.assertEqual(self.channel.abandoned, 0)
