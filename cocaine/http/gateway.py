@@ -280,7 +280,10 @@ class Exchange:
                 data = _asBytes(data)
             responder.write(data)
         elif self.endOnEmpty:
-            self._cancel()
+            # The answer is complete (0.12's proxy convention), not
+            # abandoned: the session is left to end on its own, so the
+            # worker's close that follows is counted ok, not as a client
+            # that went away; what it still sends is not heard.
             self._end()
 
     def closed(self):

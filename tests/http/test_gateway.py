@@ -15,12 +15,15 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from cocaine.engine.session import Session
+from cocaine.engine.stats import AppStats
 from cocaine.errors import (
     AppNotRunning, CocaineError, DeadlineExpired, QueueFull, Unreachable,
     WorkerLost)
 from cocaine.http.backends import LOCAL, NodeBackend
 from cocaine.http.gateway import Backend, Gateway, timeoutFor
 from cocaine.http.server import HTTPFactory
+from cocaine.protocol.worker import CHUNK, CLOSE
 from cocaine.testing import MemoryNode, memoryContext
 from tests.http.fakes import FakeRequest, FakeResponder
 
@@ -291,6 +294,123 @@ class NodeGatewayTests(GatewayTestsMixin, SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
+class _RecordingEngine:
+    """
+    What a L{Session} asks of its engine: counts in an L{AppStats}.
+    """
+
+    name = "app"
+
+    def __init__(self, clock):
+        self.stats = AppStats(clock)
+        self.finished = []
+
+    def sessionFinished(self, session):
+        self.finished.append(session)
+
+    def sessionAbandoned(self, session):
+        self.finished.append(session)
+
+
+class _RecordingWorker:
+    """
+    What a L{Session} asks of its worker: records the channel's messages
+    and the slot it frees.
+    """
+
+    reason = None
+
+    def __init__(self):
+        self.sent = []
+        self.freed = []
+
+    def assign(self, session):
+        return 2
+
+    def send(self, channel, mtype, args):
+        self.sent.append((channel, mtype, args))
+
+    def finished(self, channel):
+        self.freed.append(channel)
+
+
+class SessionOutcomeTests(GatewayTestsMixin, SynchronousTestCase):
+    """
+    How the app's sessions behind the gateway end, on a real
+    L{Session} and its stats.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.node = MemoryNode()
+        self.engine = _RecordingEngine(self.clock)
+        self.worker = _RecordingWorker()
+        self.sessions = []
+
+        def enqueue(name, upstream, event, tag=None, headers=()):
+            session = Session(self.engine, event, upstream, self.worker)
+            self.sessions.append(session)
+            return session
+        self.node.enqueue = enqueue
+        self.gateway = Gateway(self.clock, NodeBackend(memoryContext(
+            self.node, reactor=self.clock)))
+
+    def answer(self, *chunks, end=CLOSE):
+        [session] = self.sessions
+        for chunk in chunks:
+            session.fromWorker(self.worker, 2, CHUNK, [chunk])
+        session.fromWorker(self.worker, 2, end, [])
+
+    def test_endedWithEmptyChunkCountedOk(self):
+        """
+        An answer ended by an empty chunk (C{X-Cocaine-HTTP-Proto-Version:
+        1.1}) is complete: the session is counted ok, not disconnected,
+        once the worker closes its stream, and its slot is freed then.
+        """
+        responder = self.request()
+        [session] = self.sessions
+        session.fromWorker(self.worker, 2, CHUNK, [head(200, [
+            (b"X-Cocaine-HTTP-Proto-Version", b"1.1")])])
+        session.fromWorker(self.worker, 2, CHUNK, [b"body"])
+        session.fromWorker(self.worker, 2, CHUNK, [b""])
+        self.assertTrue(responder.finished)
+        self.assertEqual(responder.chunks, [b"body"])
+        self.assertEqual(self.worker.freed, [])
+        session.fromWorker(self.worker, 2, CLOSE, [])
+        stats = self.engine.stats
+        self.assertEqual((stats.ok, stats.disconnected), (1, 0))
+        self.assertEqual(self.worker.freed, [2])
+        self.assertEqual(self.engine.finished, [session])
+        # the worker was sent the request and its close, nothing else
+        self.assertEqual([m[1] for m in self.worker.sent], [CHUNK, CLOSE])
+
+    def test_endedWithClose(self):
+        """
+        An answer ended by the worker's close is counted ok.
+        """
+        responder = self.request()
+        self.answer(head(200), b"body")
+        self.assertTrue(responder.finished)
+        self.assertEqual((self.engine.stats.ok,
+                          self.engine.stats.disconnected), (1, 0))
+
+    def test_clientGoneCountedDisconnected(self):
+        """
+        A client that goes away before its whole answer is counted
+        disconnected; the worker's end, later, frees its slot.
+        """
+        responder = self.request()
+        [session] = self.sessions
+        session.fromWorker(self.worker, 2, CHUNK, [head(200, [
+            (b"X-Cocaine-HTTP-Proto-Version", b"1.1")])])
+        responder.loseClient()
+        session.fromWorker(self.worker, 2, CHUNK, [b""])
+        session.fromWorker(self.worker, 2, CLOSE, [])
+        self.assertEqual((self.engine.stats.ok,
+                          self.engine.stats.disconnected), (0, 1))
+        self.assertEqual(self.worker.freed, [2])
+
+
 class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
     """
     The gateway's handling of answers, errors and retries.
@@ -335,7 +455,8 @@ class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
     def test_protoVersionEnd(self):
         """
         With C{X-Cocaine-HTTP-Proto-Version: 1.1} an empty chunk ends the
-        response; without, it is ignored.
+        response; without, it is ignored. The session, complete rather
+        than abandoned, is not cancelled: it ends on its own, unheard.
         """
         responder = self.request()
         upstream = self.backend.calls[0].upstream
@@ -349,7 +470,10 @@ class ScriptedGatewayTests(GatewayTestsMixin, SynchronousTestCase):
         call.upstream.send("write", b"x")
         call.upstream.send("write", b"")
         self.assertTrue(responder.finished)
-        self.assertTrue(call.cancelled)
+        self.assertFalse(call.cancelled)
+        call.upstream.send("write", b"late")
+        call.upstream.send("close")
+        self.assertEqual(responder.chunks, [b"x"])
 
     def test_notHTTP(self):
         """

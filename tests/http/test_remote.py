@@ -388,27 +388,39 @@ class IdleConnectionTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
-class GatewayClientGoneTests(SynchronousTestCase):
+class GatewayRemoteTests(SynchronousTestCase):
     """
-    The gateway serving an app of another node: an HTTP client that goes
-    away mid-response leaves nothing of the remote stream behind.
+    The gateway serving an app of another node, over a real client
+    connection.
     """
 
-    def test_clientGoneMidStream(self):
+    def setUp(self):
         from cocaine.http.gateway import Gateway
-        from tests.http.fakes import FakeRequest, FakeResponder
-        clock = Clock()
-        context = memoryContext(MemoryNode(), reactor=clock)
+        self.clock = Clock()
+        context = memoryContext(MemoryNode(), reactor=self.clock)
         table = RemoteTable()
         table.link("n2", ["127.0.0.1", 10053], {
             "tail": [[["127.0.0.1", 4000]], 1, {}]})
         context.locator = _Locator(table)
-        connector = ProtocolConnector()
-        gateway = Gateway(clock, NodeBackend(context, RemoteApps(
-            clock, connect=connector)))
+        self.connector = ProtocolConnector()
+        self.gateway = Gateway(self.clock, NodeBackend(context, RemoteApps(
+            self.clock, connect=self.connector)))
+
+    def request(self):
+        from tests.http.fakes import FakeRequest, FakeResponder
         responder = FakeResponder()
-        gateway.handleRequest(FakeRequest(target=b"/tail/follow"), responder)
-        [(connection, transport)] = connector.connections
+        self.gateway.handleRequest(FakeRequest(target=b"/tail/follow"),
+                                   responder)
+        [(connection, transport)] = self.connector.connections
+        return responder, connection, transport
+
+    def test_clientGoneMidStream(self):
+        """
+        An HTTP client that goes away mid-response leaves nothing of the
+        remote stream behind.
+        """
+        clock = self.clock
+        responder, connection, transport = self.request()
         connection.dataReceived(
             pack([1, 0, [msgpack.packb([200, []])]]) + pack([1, 0, [b"a"]]))
         self.assertEqual((responder.code, responder.chunks), (200, [b"a"]))
@@ -422,3 +434,24 @@ class GatewayClientGoneTests(SynchronousTestCase):
         clock.advance(60)
         self.assertTrue(transport.disconnecting)
         self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_answerEndedByEmptyChunk(self):
+        """
+        An answer ended by an empty chunk is complete, not abandoned: the
+        remote stream is read on to its close (what comes meanwhile is
+        not heard), then the connection is idle.
+        """
+        responder, connection, transport = self.request()
+        connection.dataReceived(
+            pack([1, 0, [msgpack.packb([200, [
+                [b"X-Cocaine-HTTP-Proto-Version", b"1.1"]]])]])
+            + pack([1, 0, [b"a"]]) + pack([1, 0, [b""]]))
+        self.assertTrue(responder.finished)
+        self.assertIn(1, connection._receivers)
+        connection.dataReceived(pack([1, 0, [b"late"]]))
+        self.assertIn(1, connection._receivers)
+        connection.dataReceived(pack([1, 2, []]))
+        self.assertEqual(connection._receivers, {})
+        self.assertEqual(responder.chunks, [b"a"])
+        self.clock.advance(60)
+        self.assertTrue(transport.disconnecting)
