@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.http.test_backends -*-
+# -*- test-case-name: tests.http.test_backends,tests.http.test_remote -*-
 """
 The gateway's backend inside a node (L{NodeBackend}): sessions go to the
 node's own apps through L{cocaine.interfaces.INode}; a request the node
@@ -11,12 +11,13 @@ import random
 from zope.interface import implementer
 
 from cocaine.errors import CocaineError
-from cocaine.http.gateway import Backend
+from cocaine.http.gateway import Backend, Call
 
 #: The target of the node the gateway runs in.
 LOCAL = "local"
 
 
+@implementer(Call)
 class LocalCall:
     """
     A session of the node's own app (a L{cocaine.http.gateway.Call}).
