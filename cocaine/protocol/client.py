@@ -11,6 +11,8 @@ same way.
   - what a reply means (L{unwrap}, L{primitiveReply}, L{ChannelState}):
     the upstream protocol followed message by message, errors through
     L{cocaine.errors.fromWire};
+  - what a channel its caller abandoned still tells the service
+    (L{ChannelState._errorIndex}, L{CLIENT_GONE});
   - the credentials sent (L{defaultToken}, L{authorizationHeader},
     L{openingHeaders});
   - the texts of the errors a client raises itself (L{callTimeout},
@@ -22,7 +24,8 @@ Nothing here imports Twisted or asyncio.
 import os
 
 from cocaine.errors import (
-    CallTimeout, NotConnected, ProtocolViolation, SlotNotFound, fromWire)
+    CallTimeout, ClientDisconnected, NotConnected, ProtocolViolation,
+    SlotNotFound, fromWire, toWire)
 from cocaine.protocol.idl import PRIMITIVE, RECURRENT, TERMINAL
 
 #: Where a node's locator listens by default.
@@ -30,6 +33,11 @@ DEFAULT_LOCATOR = ("127.0.0.1", 10053)
 
 #: The header carrying credentials (named, not indexed: any peer reads it).
 AUTHORIZATION = "authorization"
+
+#: The args of the error that ends the request stream of a channel its
+#: caller abandoned: what the node tells its workers when a client goes
+#: away (L{cocaine.engine.session}).
+CLIENT_GONE = toWire(ClientDisconnected("client disconnected"))
 
 
 def unwrap(args):
@@ -129,6 +137,23 @@ class ChannelState:
         index, message = entry
         if message.dispatch is not RECURRENT:
             self._dispatch = message.dispatch
+        return index
+
+    def _errorIndex(self):
+        """
+        End the request stream of a channel its caller abandoned with an
+        error (L{CLIENT_GONE}), if it is open and its protocol has one;
+        once the error is sent nothing more may be. A protocol without an
+        C{error} (a chat's) is left as it is.
+
+        @return: the error's message id, or L{None} for nothing to send.
+        """
+        dispatch = self._dispatch
+        if (dispatch is TERMINAL or dispatch is RECURRENT
+                or "error" not in dispatch.byName):
+            return None
+        index = self._nextDispatch("error")
+        self._dispatch = TERMINAL
         return index
 
     def send(self, name, *args):

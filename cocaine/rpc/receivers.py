@@ -19,10 +19,10 @@ from collections import deque
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from cocaine.errors import (
-    ClientDisconnected, NotConnected, ProtocolViolation, fromWire, toWire)
-from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
-from cocaine.protocol.idl import PRIMITIVE, RECURRENT, STREAMING, TERMINAL
+from cocaine.errors import NotConnected, ProtocolViolation, fromWire
+from cocaine.protocol.client import (
+    CLIENT_GONE, ChannelState, primitiveReply, unwrap)
+from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
 __all__ = ["Channel", "ChannelClosed"]
@@ -33,11 +33,6 @@ __all__ = ["Channel", "ChannelClosed"]
 _STREAM_WRITE = STREAMING.idOf("write")
 _STREAM_ERROR = STREAMING.idOf("error")
 _STREAM_CLOSE = STREAMING.idOf("close")
-
-#: The args of the error that ends the request stream of a channel its
-#: caller abandoned: what the node tells its worker when a client goes
-#: away (L{cocaine.engine.session}).
-_CLIENT_GONE = toWire(ClientDisconnected("client disconnected"))
 
 
 class ChannelClosed(Exception):
@@ -220,30 +215,12 @@ class Channel(ChannelState):
         index = self._errorIndex()
         if index is not None and connection.connected:
             writes.write(connection.transport, connection._pack(
-                [self.id, index, _CLIENT_GONE]))
+                [self.id, index, CLIENT_GONE]))
         collector, self._collector = self._collector, None
         if collector is not None:
             collector[1].errback(ChannelClosed(
                 "channel {} abandoned before its end".format(self.id)))
         self._release(("close", []))
-
-    def _errorIndex(self):
-        """
-        End the request stream with an error if it is open and its
-        protocol has one.
-
-        @return: the error's message id, or L{None} for nothing to send.
-        """
-        dispatch = self._dispatch
-        if dispatch is STREAMING:
-            self._dispatch = TERMINAL
-            return _STREAM_ERROR
-        if (dispatch is TERMINAL or dispatch is RECURRENT
-                or "error" not in dispatch.byName):
-            return None
-        index = self._nextDispatch("error")
-        self._dispatch = TERMINAL
-        return index
 
     def recv(self):
         """

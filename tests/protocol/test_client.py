@@ -4,16 +4,19 @@ Tests for L{cocaine.protocol.client}: the client's rules without I/O that
 L{cocaine.client} and the worker SDK's service client share.
 """
 
+import errno
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.errors import (
     CallTimeout, KeyNotFound, NotConnected, ProtocolViolation,
     SlotNotFound)
 from cocaine.protocol.client import (
-    ChannelState, authorizationHeader, callTimeout, defaultToken,
+    CLIENT_GONE, ChannelState, authorizationHeader, callTimeout, defaultToken,
     endpointsText, isPlainCall, methodId, notConnected, openingHeaders,
     primitiveReply, unwrap)
-from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL, Protocol
+from cocaine.protocol.idl import (
+    PRIMITIVE, RECURRENT, STREAMING, TERMINAL, Message, Protocol)
 from cocaine.protocol.services import APP, LOCATOR, LOGGING, STORAGE
 
 
@@ -98,6 +101,30 @@ class ChannelStateTests(SynchronousTestCase):
 
     def test_mute(self):
         self.assertTrue(ChannelState(1, TERMINAL, TERMINAL).done)
+
+    def test_abandonedRequestStream(self):
+        """
+        An abandoned channel's request stream still open is ended with
+        its protocol's C{error} (L{CLIENT_GONE}: "client disconnected",
+        category 1, C{ECONNRESET}), after which nothing may be sent; a
+        closed one, or one whose protocol has no C{error}, sends nothing.
+        """
+        self.assertEqual(CLIENT_GONE,
+                         [[1, errno.ECONNRESET], "client disconnected"])
+        state = ChannelState(3, STREAMING, STREAMING)
+        state._nextDispatch("write")
+        self.assertEqual(state._errorIndex(), 1)
+        self.assertIsNone(state._errorIndex())
+        self.assertRaises(ProtocolViolation, state._nextDispatch, "close")
+        closed = ChannelState(3, STREAMING, STREAMING)
+        closed._nextDispatch("close")
+        self.assertIsNone(closed._errorIndex())
+        self.assertIsNone(ChannelState(3, STREAMING, TERMINAL)._errorIndex())
+        say = Protocol("chat", [Message("say", dispatch=RECURRENT)])
+        chat = ChannelState(3, STREAMING, say)
+        self.assertIsNone(chat._errorIndex())
+        self.assertEqual(chat._nextDispatch("say"), 0)
+        self.assertIsNone(ChannelState(3, STREAMING, RECURRENT)._errorIndex())
 
 
 class CredentialsTests(SynchronousTestCase):
