@@ -28,9 +28,9 @@ library; it never imports Twisted (an idle worker stays near 20 MB).
 from cocaine.worker.decorators import HTTPRequest, HTTPResponse, http
 from cocaine.worker.stream import (
     Request, RequestError, Response, ResponseClosed)
-from cocaine.worker.service import Channel, Locator, Service
+from cocaine.worker.service import Channel, ChannelClosed, Locator, Service
 from cocaine.worker.worker import Worker
 
 __all__ = ["Worker", "Request", "Response", "RequestError",
            "ResponseClosed", "http", "HTTPRequest", "HTTPResponse",
-           "Service", "Locator", "Channel"]
+           "Service", "Locator", "Channel", "ChannelClosed"]

@@ -36,7 +36,12 @@ shares (L{cocaine.protocol.client}):
     C{COCAINE_APP_TOKEN_BODY}, which the node gives its workers) as its
     C{authorization} header, or C{$COCAINE_TOKEN} when set;
   - the C{COCAINE_TLS_*} variables make it speak TLS
-    (L{cocaine.worker.tls}).
+    (L{cocaine.worker.tls});
+  - a L{Channel} keeps what the service sends until it is read: one its
+    caller stops reading before the end is abandoned
+    (L{Channel.abandon}), and the connection drops what the service
+    still sends for it as it comes, as for any channel it does not know,
+    rather than keep an endless stream in the worker's memory.
 
 A service is bound to no event loop until it is used; used from another
 loop than the last, it connects again.
@@ -48,9 +53,9 @@ from collections import deque
 
 from cocaine.errors import FramingError, NotConnected
 from cocaine.protocol.client import (
-    DEFAULT_LOCATOR, ChannelState, Method, authorizationHeader, callTimeout,
-    defaultToken, isPlainCall, methodId, notConnected, openingHeaders,
-    primitiveReply, unwrap)
+    CLIENT_GONE, DEFAULT_LOCATOR, ChannelState, Method, authorizationHeader,
+    callTimeout, defaultToken, isPlainCall, methodId, notConnected,
+    openingHeaders, primitiveReply, unwrap)
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL, Protocol
 from cocaine.protocol.services import LOCATOR
@@ -58,7 +63,8 @@ from cocaine.protocol.worker import launched, parseArguments, parseLocators
 from cocaine.worker.flow import WriteFlow, waitForArrival
 from cocaine.worker.tls import clientContext, serverName
 
-__all__ = ["Service", "Locator", "Channel", "locatorEndpoints"]
+__all__ = ["Service", "Locator", "Channel", "ChannelClosed",
+           "locatorEndpoints"]
 
 #: Seconds to wait for a TCP (and TLS) connection by default.
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -82,6 +88,13 @@ def locatorEndpoints(argv=None):
     return found or [DEFAULT_LOCATOR]
 
 
+class ChannelClosed(Exception):
+    """
+    The channel was abandoned (L{Channel.abandon}): nothing more will be
+    read from it.
+    """
+
+
 class Channel(ChannelState):
     """
     One open channel to a service (a streaming method's call), read and
@@ -96,6 +109,10 @@ class Channel(ChannelState):
     Writing: L{write}, L{close} and L{error} (or L{send} for any message)
     follow the method's dispatch protocol; one the protocol does not allow
     now raises L{cocaine.errors.ProtocolViolation}.
+
+    A caller that stops reading before the end calls L{abandon}: until
+    then (or until the connection closes) what the service sends is kept
+    for it.
 
     @ivar id: the channel id.
     @ivar done: whether the service's side ended.
@@ -150,6 +167,44 @@ class Channel(ChannelState):
                 "connection to {} lost: {}".format(
                     self._connection.name, reason))))
 
+    def abandon(self):
+        """
+        Nothing more will be read from this channel: its caller gave it up
+        before the end (its own request ended, or it read what it wanted
+        of an endless stream). What waits unread is dropped, and so is
+        whatever the service still sends for it: the connection forgets
+        the channel. A read still waiting raises L{ChannelClosed}, as
+        every read does from now on (L{recv} gives C{("close", [])}).
+
+        While the request stream is open and its protocol has an
+        C{error} (a streaming request, as an app's C{enqueue}), it is
+        ended with L{cocaine.errors.ClientDisconnected} ("client
+        disconnected"), as the node ends its worker's when a client goes
+        away, so the service can stop. Once the request stream is
+        closed, Cocaine 0.12's protocol has no message left to say it
+        with: the service's stream runs on until it ends, and is dropped
+        as it comes. Abandoning twice, or a channel that has ended, does
+        no harm.
+        """
+        connection = self._connection
+        if not self.done:
+            self.done = True
+            self._upstream = TERMINAL
+            receivers = connection._receivers
+            if receivers.get(self.id) is self:
+                del receivers[self.id]
+        self._events.clear()
+        if not isinstance(self._failure, ChannelClosed):
+            self._failure = ChannelClosed(
+                "channel {} to {} was abandoned".format(
+                    self.id, connection.name))
+        index = self._errorIndex()
+        if index is not None and connection.connected:
+            connection.send(self.id, index, CLIENT_GONE)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     async def recv(self, timeout=None):
         """
         The next message from the service as C{(name, args)}; an error
@@ -176,6 +231,8 @@ class Channel(ChannelState):
         @return: the value, or L{None} at the end of the stream.
         @raise cocaine.errors.CocaineError: the service's error, on this
             read and every later one.
+        @raise ChannelClosed: the channel was abandoned, before this read
+            or while it waited.
         """
         if self._failure is not None and not self._events:
             raise self._failure
@@ -184,6 +241,8 @@ class Channel(ChannelState):
             self._failure = args
             raise args
         if name == "close":
+            if self._failure is not None:
+                raise self._failure  # abandoned while this read waited
             return None
         return unwrap(args)
 

@@ -6,6 +6,7 @@ test process.
 """
 
 import asyncio
+import errno
 import os
 import ssl
 from unittest import mock
@@ -18,8 +19,9 @@ from cocaine.errors import (
 from cocaine.protocol.client import DEFAULT_LOCATOR
 from cocaine.protocol.framing import Decoder, Encoder
 from cocaine.protocol.headers import HeaderTable
+from cocaine.protocol.idl import RECURRENT, STREAMING, Message, Protocol
 from cocaine.protocol.services import APP, STORAGE
-from cocaine.worker import Channel, Locator, Service
+from cocaine.worker import Channel, ChannelClosed, Locator, Service
 from cocaine.worker.service import locatorEndpoints
 from tests.certs import CA, write
 
@@ -150,7 +152,8 @@ class FakeStorage(FakeServer):
 class FakeApp(FakeServer):
     """
     An app's protocol: C{enqueue} echoes every chunk back, then closes;
-    event C{fail} is answered with an error.
+    event C{fail} is answered with an error, and event C{tail}'s answer
+    is never closed (an endless stream).
     """
 
     def __init__(self):
@@ -165,7 +168,7 @@ class FakeApp(FakeServer):
             return
         if mtype == 0:
             peer.send(channel, 0, args)
-        elif mtype == 2:
+        elif mtype == 2 and self.events[channel] != "tail":
             peer.send(channel, 2, [])
 
 
@@ -468,6 +471,187 @@ class ChannelTests(SynchronousTestCase):
             channel.write(b"still")
             return await channel.read()
         self.assertEqual(run(scenario()), b"still")
+
+
+#: A service whose C{chat} takes messages without an C{error}, and whose
+#: C{watch} takes none: an abandoned channel of either sends nothing.
+CHATTY = Protocol("chatty", [
+    Message("chat", [], dispatch=Protocol("chat", [
+        Message("say", [], dispatch=RECURRENT)]), upstream=STREAMING),
+    Message("watch", [], upstream=STREAMING),
+])
+
+
+class FakeSilent(FakeServer):
+    """
+    Records what it receives and answers nothing.
+    """
+
+    def handle(self, peer, channel, mtype, args):
+        pass
+
+
+async def echoed(service, chunk=b"sync"):
+    """
+    A chunk echoed back by the fake app on a new channel of C{service}'s
+    connection: once it is read, the app has read what was sent before
+    it, and the client what the app sent before it.
+    """
+    channel = await service.enqueue("ping")
+    channel.write(chunk)
+    return await channel.read()
+
+
+class AbandonTests(SynchronousTestCase):
+    """
+    L{Channel.abandon}: a channel its caller gave up keeps nothing of what
+    the service still sends, and ends an open request stream with an
+    error when its protocol has one.
+    """
+
+    def test_dropsWhatComes(self):
+        """
+        After C{abandon} a channel whose request stream is closed keeps
+        nothing: what was queued is dropped, the connection forgets it,
+        and the rest of an endless stream is dropped as it comes; the
+        service is sent nothing (0.12 has no message for it).
+        """
+        async def scenario():
+            locator, _, app = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            channel.write(b"head")
+            channel.write(b"a")
+            channel.close()
+            await echoed(echo)
+            connection = echo._connection
+            queued = len(channel._events)
+            ended = channel.done
+            channel.abandon()
+            received = len(app.received)
+            [peer] = app.peers
+            for _ in range(1000):
+                peer.send(channel.id, 0, [b"x" * 100])
+            await echoed(echo)
+            left = (len(channel._events), channel.id in connection._receivers)
+            peer.send(channel.id, 2, [])
+            await echoed(echo)
+            with self.assertRaises(ChannelClosed):
+                await channel.read()
+            return (queued, ended, left, app.received[received:],
+                    channel.done, channel.id in connection._receivers)
+        queued, ended, left, sent, done, known = run(scenario())
+        self.assertEqual((queued, ended), (2, False))
+        self.assertEqual(left, (0, False))
+        # only the two channels that synchronised
+        self.assertEqual([mtype for _, mtype, _, _ in sent], [0, 0, 0, 0])
+        self.assertTrue(done)
+        self.assertFalse(known)
+
+    def test_openRequestEndedWithError(self):
+        """
+        A request stream still open is ended with "client disconnected"
+        (category 1, C{ECONNRESET}), as the node tells its worker; nothing
+        more can be sent on it, and abandoning again sends nothing.
+        """
+        async def scenario():
+            locator, _, app = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            channel.write(b"follow")
+            channel.abandon()
+            with self.assertRaises(ProtocolViolation):
+                channel.write(b"late")
+            with self.assertRaises(ProtocolViolation):
+                channel.close()
+            channel.abandon()
+            await echoed(echo)
+            return [(c, t, a) for c, t, a, _ in app.received if c == 1]
+        self.assertEqual(run(scenario()), [
+            (1, 0, ["tail"]), (1, 0, [b"follow"]),
+            (1, 1, [[1, errno.ECONNRESET], "client disconnected"])])
+
+    def test_dispatchWithoutError(self):
+        """
+        A request stream whose protocol has no C{error} (a chat's, or a
+        call that takes nothing after it) is left as it is: nothing is
+        sent.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            chatty = await FakeSilent().start()
+            locator.services["chatty"] = (chatty.port, CHATTY)
+            service = Service("chatty", endpoints(locator))
+            chat = await service.chat()
+            watch = await service.watch()
+            chat.abandon()
+            watch.abandon()
+            chat.send("say")
+            # the last thing sent: what abandon sent would come before
+            while len(chatty.received) < 3:
+                await asyncio.sleep(0.001)
+            return ([(t, a) for _, t, a, _ in chatty.received],
+                    service._connection._receivers)
+        received, receivers = run(scenario())
+        self.assertEqual(received, [(0, []), (1, []), (0, [])])
+        self.assertEqual(receivers, {})
+
+    def test_waitingReadsClosed(self):
+        """
+        A read waiting when the channel is abandoned raises
+        L{ChannelClosed}, as every later one does, and C{async for}
+        stops with it; L{Channel.recv} gives the end.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            reading = asyncio.ensure_future(channel.read())
+            other = await echo.enqueue("tail")
+            receiving = asyncio.ensure_future(other.recv())
+            iterating = await echo.enqueue("tail")
+
+            async def iterate():
+                return [chunk async for chunk in iterating]
+            iteration = asyncio.ensure_future(iterate())
+            await asyncio.sleep(0.01)
+            for abandoned in (channel, other, iterating):
+                abandoned.abandon()
+            results = await asyncio.gather(
+                reading, receiving, iteration, channel.read(),
+                return_exceptions=True)
+            return [type(r) if isinstance(r, Exception) else r
+                    for r in results]
+        self.assertEqual(run(scenario()), [
+            ChannelClosed, ("close", []), ChannelClosed, ChannelClosed])
+
+    def test_endedChannel(self):
+        """
+        Abandoning a channel that has ended, or whose connection was
+        lost, sends nothing; its reads raise L{ChannelClosed}.
+        """
+        async def scenario():
+            locator, _, app = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("echo")
+            channel.write(b"x")
+            channel.close()
+            chunks = [chunk async for chunk in channel]
+            received = len(app.received)
+            channel.abandon()
+            await echoed(echo)
+            sent = app.received[received:-2]
+            with self.assertRaises(ChannelClosed):
+                await channel.read()
+            lost = await echo.enqueue("echo")
+            app.stop()
+            with self.assertRaises(NotConnected):
+                await lost.read()
+            lost.abandon()
+            with self.assertRaises(ChannelClosed):
+                await lost.read()
+            return chunks, sent
+        self.assertEqual(run(scenario()), ([b"x"], []))
 
 
 class CredentialsTests(SynchronousTestCase):
