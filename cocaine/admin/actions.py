@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.admin.test_actions -*-
+# -*- test-case-name: tests.admin.test_web -*-
 """
 What the dashboard's buttons do, through L{cocaine.interfaces.INode} and
 storage only: start an app, pause it, resize its pool, remove a crashlog.

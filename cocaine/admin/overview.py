@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.admin.test_overview -*-
+# -*- test-case-name: tests.admin.test_web -*-
 """
 What the dashboard shows, gathered from the node in one JSON-ready map
 (L{Overview.snapshot}): this node and the cluster's other nodes with their
