@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.auth.test_acl -*-
+# -*- test-case-name: tests.auth.test_guard,tests.auth.test_unicat -*-
 """
 Cocaine 0.12's authorizers, kept in the node's core storage.
 
