@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.driver.test_cron -*-
+# -*- test-case-name: tests.driver.test_timers -*-
 """
 The C{cron} driver: a job at each minute matching a five-field schedule
 (minute hour day-of-month month day-of-week), with ranges (C{1-5}), lists
