@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.cache.test_protocol -*-
+# -*- test-case-name: tests.cache.test_service -*-
 """
 The C{cache} service's protocol: Cocaine 0.12's (cocaine-plugins
 C{cache/include/cocaine/idl/cache.hpp}, version 1) with ours appended.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_load -*-
+# -*- test-case-name: tests.cluster.test_load -*-
 """
 The load report (ours) and the one score computed from it.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.notifications.test_protocol -*-
+# -*- test-case-name: tests.notifications.test_service -*-
 """
 The protocol of the C{notifications} service (ours: Cocaine 0.12 shipped
 none), declared in the style of 0.12's services so 0.12 clients, which
