@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.http.test_metrics -*-
+# -*- test-case-name: tests.http.test_service -*-
 """
 The gateway's requests by status code for the node's metrics registry:
 C{cocaine_http_requests_total{code}}. The counts are the gateway's plain
