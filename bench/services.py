@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.bench.test_services -*-
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The platform services against the tools that measure what they stand on,
 in one run:
