@@ -86,7 +86,11 @@ def tokenIssue(ctx, args, now=time.time):
     except ValueError as e:
         raise ToolError(str(e))
     expiry = int(now()) + args.ttl
-    token = issue(secret, uids=args.uid, cids=args.cid, expiry=expiry)
+    try:
+        token = issue(secret, uids=args.uid, cids=args.cid, expiry=expiry)
+    except ValueError as e:
+        # more ids than a token carries (MAX_IDS)
+        raise ToolError(str(e))
     if ctx.json:
         ctx.emit({"token": token, "uids": args.uid, "cids": args.cid,
                   "expiry": expiry})

@@ -211,3 +211,17 @@ class MainTests(_TokenCase):
         self.assertEqual((status, out), (1, ""))
         self.assertEqual(err, "cocaine-tool: token issue: give at least one "
                          "--uid or --cid\n")
+
+    def test_tooManyIds(self):
+        """
+        More ids than a token carries is refused in one line naming the
+        limit, not as an unexpected error.
+        """
+        argv = ["token", "issue", "--secret-file", self.secretFile]
+        for uid in range(65):
+            argv += ["--uid", str(uid)]
+        status, out, err = self.main(*argv)
+        self.assertEqual((status, out), (1, ""))
+        self.assertNotIn("unexpected error", err)
+        self.assertIn("at most 64", err)
+        self.assertEqual(len(err.splitlines()), 1)
