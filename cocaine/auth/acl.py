@@ -23,6 +23,7 @@ seconds and soon after a write to C{event-acls} through storage.
 import msgpack
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from cocaine.errors import AccessDenied, KeyNotFound
 
@@ -118,21 +119,30 @@ class StorageACLs:
         decide = self._decideGrant if grant else self._decide
         if cached is not None and cached[0] > self._clock.seconds():
             return decide(cached[1], flag, collection, identity, what)
-        d = self._pending.get(collection)
-        if d is None:
-            d = Deferred.fromCoroutine(self._load(collection))
-            if not d.called:
-                # readers of the same collection wait for the one read
-                self._pending[collection] = d
-                d.addBoth(self._loaded, collection)
         waiter = Deferred()
-        d.addBoth(_fanOut, waiter)
+        waiters = self._pending.get(collection)
+        if waiters is None:
+            # readers of the same collection wait for the one read
+            waiters = self._pending[collection] = [waiter]
+            Deferred.fromCoroutine(self._load(collection)).addBoth(
+                self._loaded, collection, waiters)
+        else:
+            waiters.append(waiter)
         return waiter.addCallback(lambda acl: decide(
             acl, flag, collection, identity, what))
 
-    def _loaded(self, result, collection):
-        self._pending.pop(collection, None)
-        return result
+    def _loaded(self, result, collection, waiters):
+        """
+        The read of C{collection}'s ACL ended: each caller waiting for it
+        is given the ACL, or the read's failure.
+        """
+        if self._pending.get(collection) is waiters:
+            del self._pending[collection]
+        for waiter in waiters:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
 
     async def _load(self, collection):
         try:
@@ -183,14 +193,6 @@ class StorageACLs:
         return maybeDeferred(self._backend.write, COLLECTION_ACLS,
                              collection, packCollectionACL(*acl),
                              COLLECTION_ACLS_TAGS)
-
-
-def _fanOut(result, waiter):
-    if hasattr(result, "check"):
-        waiter.errback(result)
-        return None
-    waiter.callback(result)
-    return result
 
 
 def _methods(value):

@@ -4,7 +4,7 @@ L{cocaine.rpc.server.ServerProtocol} applies it to opening messages.
 """
 
 import msgpack
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,7 +16,7 @@ from cocaine.auth.authenticators import Promiscuous, TokenAuthenticator
 from cocaine.auth.guard import Guard, appCid, appEnvironment
 from cocaine.auth.identity import Identity
 from cocaine.auth.token import issue, verify, keyId
-from cocaine.errors import AccessDenied, Unauthorized
+from cocaine.errors import AccessDenied, BackendUnavailable, Unauthorized
 from cocaine.protocol.services import APP, LOCATOR, NODE, STORAGE
 from cocaine.rpc.hosting import HostedService
 from cocaine.storage.memory import MemoryStorage
@@ -216,6 +216,91 @@ class RuleTests(SynchronousTestCase):
         self.assertIsNone(emit(ALICE, [1, "s", "m"]))
         self.assertRaises(AccessDenied, self.rule(
             "logging", LOGGING, "set_verbosity"), ALICE, [0])
+
+
+class SlowStorage:
+    """
+    A storage whose reads wait until the test answers them
+    (C{reads[i].callback(blob)}); writes are recorded.
+    """
+
+    def __init__(self):
+        self.reads = []
+        self.writes = []
+
+    def read(self, collection, key):
+        d = Deferred()
+        self.reads.append(((collection, key), d))
+        return d
+
+    def write(self, collection, key, blob, tags):
+        self.writes.append((collection, key, blob))
+
+
+class SharedReadTests(SynchronousTestCase):
+    """
+    Callers asking about one collection while its ACL is being read wait
+    for that one read, and are each decided as if they had asked in turn.
+    """
+
+    def setUp(self):
+        self.backend = SlowStorage()
+        self.acls = StorageACLs(Clock(), self.backend)
+
+    def check(self, flag, identity, what="storage.read"):
+        """
+        @return: a list that holds the decision once made: L{None} for
+            allowed, or a L{Failure}.
+        """
+        try:
+            result = self.acls.check(flag, "c", identity, what)
+        except AccessDenied:
+            return [Failure()]
+        outcome = []
+        if result is None:
+            outcome.append(None)
+        else:
+            result.addBoth(outcome.append)
+        return outcome
+
+    def answer(self, result):
+        [(key, d)] = self.backend.reads
+        self.assertEqual(key, (COLLECTION_ACLS, "c"))
+        if isinstance(result, Exception):
+            d.errback(result)
+        else:
+            d.callback(result)
+
+    def test_oneRead(self):
+        """
+        One read serves every caller waiting; each is decided by the ACL.
+        """
+        alice, bob = self.check(READ, ALICE), self.check(READ, BOB)
+        self.assertEqual((alice, bob), ([], []))
+        self.answer(packCollectionACL({}, {5: READ}))
+        self.assertEqual(alice, [None])
+        [refused] = bob
+        refused.trap(AccessDenied)
+        # cached now: no other read
+        self.assertEqual(self.check(READ, ALICE), [None])
+        self.assertEqual(len(self.backend.reads), 1)
+
+    def test_readFails(self):
+        """
+        A read that fails fails every caller waiting for it with its
+        error, and the next caller reads again.
+        """
+        waiting = [self.check(READ, identity)
+                   for identity in (ALICE, BOB, ALICE)]
+        self.answer(BackendUnavailable("storage is down"))
+        for outcome in waiting:
+            [failure] = outcome
+            self.assertIsInstance(failure, Failure)
+            failure.trap(BackendUnavailable)
+        self.backend.reads.clear()
+        later = self.check(READ, ALICE)
+        self.answer(packCollectionACL({}, {5: READ}))
+        self.assertEqual(later, [None])
 
 
 class EventACLLoadTests(SynchronousTestCase):
