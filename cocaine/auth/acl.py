@@ -129,7 +129,17 @@ class StorageACLs:
         else:
             waiters.append(waiter)
         return waiter.addCallback(lambda acl: decide(
-            acl, flag, collection, identity, what))
+            self._latest(collection, acl), flag, collection, identity,
+            what))
+
+    def _latest(self, collection, loaded):
+        """
+        The ACL a caller that waited for a read is decided by: the cached
+        one, which a caller decided before it may have changed (the first
+        writer of an empty ACL becomes its owner), else the one read.
+        """
+        cached = self._cache.get(collection)
+        return loaded if cached is None else cached[1]
 
     def _loaded(self, result, collection, waiters):
         """

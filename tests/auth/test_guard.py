@@ -10,13 +10,15 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.auth.acl import (
-    BOTH, COLLECTION_ACLS, EVENT_ACLS, EVENT_ACLS_TAGS, READ, EventACLs,
-    StorageACLs, packCollectionACL, packEventACL, unpackCollectionACL)
+    BOTH, COLLECTION_ACLS, EVENT_ACLS, EVENT_ACLS_TAGS, READ, WRITE,
+    EventACLs, StorageACLs, packCollectionACL, packEventACL,
+    unpackCollectionACL)
 from cocaine.auth.authenticators import Promiscuous, TokenAuthenticator
 from cocaine.auth.guard import Guard, appCid, appEnvironment
 from cocaine.auth.identity import Identity
 from cocaine.auth.token import issue, verify, keyId
-from cocaine.errors import AccessDenied, BackendUnavailable, Unauthorized
+from cocaine.errors import (
+    AccessDenied, BackendUnavailable, KeyNotFound, Unauthorized)
 from cocaine.protocol.services import APP, LOCATOR, NODE, STORAGE
 from cocaine.rpc.hosting import HostedService
 from cocaine.storage.memory import MemoryStorage
@@ -301,6 +303,29 @@ class SharedReadTests(SynchronousTestCase):
         later = self.check(READ, ALICE)
         self.answer(packCollectionACL({}, {5: READ}))
         self.assertEqual(later, [None])
+
+    def test_firstWriterOwnsWhileRead(self):
+        """
+        Two writers waiting for the read of an empty ACL: the first
+        becomes the owner, and the second is refused as it would be had
+        it asked a moment later; the stored ACL is the first's.
+        """
+        alice = self.check(WRITE, ALICE, "storage.write")
+        bob = self.check(WRITE, BOB, "storage.write")
+        reader = self.check(READ, Identity(uids=(7,)))
+        self.answer(KeyNotFound("no ACL"))
+        self.assertEqual(alice, [None])
+        [refused] = bob
+        self.assertIsInstance(refused, Failure)
+        refused.trap(AccessDenied)
+        self.assertIn("may not write collection 'c'",
+                      refused.getErrorMessage())
+        [refused] = reader
+        refused.trap(AccessDenied)
+        self.assertEqual(
+            [unpackCollectionACL(blob) for _, _, blob in self.backend.writes],
+            [({}, {5: BOTH})])
+        self.assertEqual(self.check(WRITE, ALICE, "storage.write"), [None])
 
 
 class EventACLLoadTests(SynchronousTestCase):
