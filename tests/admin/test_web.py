@@ -277,6 +277,40 @@ class ActionTests(SynchronousTestCase):
         status, _ = self.http.json("POST", path, {})
         self.assertEqual(status, 404)
 
+    def test_noNode(self):
+        """
+        On a node without a node service every app action is 503, saying
+        so; the overview lists the apps in storage, stopped.
+        """
+        self.d.context.node = None
+        self.d.storage.write("apps", "stored", b"", ["app"])
+        for path, body in (("/api/apps/echo/start", {"profile": "p"}),
+                           ("/api/apps/echo/pause", {}),
+                           ("/api/apps/echo/pool", {"size": 1})):
+            status, error = self.http.json("POST", path, body)
+            self.assertEqual(status, 503, path)
+            self.assertIn("this node runs no node service", error["error"])
+        status, overview = self.http.json("GET", "/api/overview")
+        self.assertEqual(status, 200)
+        self.assertEqual([(a["name"], a["state"], a["stored"])
+                          for a in overview["apps"]],
+                         [("stored", "stopped", True)])
+
+    def test_noStorage(self):
+        """
+        Without core storage a crashlog cannot be removed (503) and the
+        overview has no crashlogs, stored apps or profiles.
+        """
+        del self.d.context.storages["core"]
+        status, error = self.http.json(
+            "POST", "/api/crashlogs/echo/{}/remove".format(KEY), {})
+        self.assertEqual(status, 503)
+        self.assertIn("no core storage", error["error"])
+        status, overview = self.http.json("GET", "/api/overview")
+        self.assertEqual(status, 200)
+        self.assertEqual(overview["apps"][0]["crashlogs"], [])
+        self.assertEqual(overview["profiles"], [])
+
     def test_notFromElsewhere(self):
         """
         Actions from a client that is not on loopback are 403, saying
