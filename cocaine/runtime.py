@@ -25,7 +25,7 @@ from twisted.logger import Logger
 
 from cocaine.auth.guard import buildGuard
 from cocaine.cluster.service import ClusterService
-from cocaine.config import ConfigError
+from cocaine.config import ConfigError, withFile
 from cocaine.context import Context
 from cocaine.errors import StartupError
 from cocaine.heap import freezeWanted, settle
@@ -75,11 +75,12 @@ class AuthService(Service):
         if self.guard is None and not _loopback(network.bind):
             if not self._config.insecure:
                 self.running = 0
-                raise StartupError(
+                raise StartupError(withFile(
                     "network.bind is {} (beyond loopback) and no "
                     "authentication is configured: configure "
                     "\"authentications\" (docs/security.md) or set "
-                    "\"insecure\": true".format(network.bind))
+                    "\"insecure\": true".format(network.bind),
+                    self._config.source))
             self.log.warn("INSECURE: bound to {bind} without "
                           "authentication (\"insecure\": true): anyone "
                           "who reaches the node may do anything",
@@ -195,6 +196,8 @@ def nodeUuid(config):
     """
     The node's uuid: from the config, else the one kept in the data
     directory, else a new one written there.
+
+    @raise ConfigError: the data directory cannot keep it (C{paths.data}).
     """
     if config.uuid:
         return config.uuid
@@ -206,12 +209,23 @@ def nodeUuid(config):
             return value
     except FileNotFoundError:
         pass
+    except OSError as e:
+        raise _dataError(config, e)
     value = str(_uuid.uuid4())
-    os.makedirs(config.paths.data, exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write(value + "\n")
-    os.rename(path + ".tmp", path)
+    try:
+        os.makedirs(config.paths.data, exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            f.write(value + "\n")
+        os.rename(path + ".tmp", path)
+    except OSError as e:
+        raise _dataError(config, e)
     return value
+
+
+def _dataError(config, error):
+    return ConfigError("paths.data", "cannot keep the node's uuid in {}: "
+                       "{}".format(config.paths.data,
+                                   error.strerror or error))
 
 
 def _isFront(impl):
@@ -233,15 +247,27 @@ def buildRuntime(reactor, config, plugins=None):
     @param plugins: a L{cocaine.plugins.Plugins}; found with
         L{loadPlugins} by default.
     @raise cocaine.config.ConfigError: the config names an unknown plugin or
-        gives one bad args.
+        gives one bad args, or its data directory cannot keep the node's
+        uuid: naming the key, and the file it came from (C{(in PATH)});
+        or C{COCAINE_GC_FREEZE} is neither 0 nor 1.
     @return: a L{CocaineService}.
     """
     plugins = plugins or loadPlugins()
-    checkConfig(config, plugins)
     try:
         freezeWanted()
     except ValueError as e:
+        # the environment's refusal (it names the variable), not the file's
         raise ConfigError("", str(e))
+    try:
+        return _buildTree(reactor, config, plugins)
+    except ConfigError as e:
+        # a plugin refused its args, or the file named one that does not
+        # exist: said the way load says the file's own refusals
+        raise e.withFile(config.source)
+
+
+def _buildTree(reactor, config, plugins):
+    checkConfig(config, plugins)
     context = Context(reactor, config, Registry(), plugins, Metrics())
     # the node process's own figures (each app's join when the node starts)
     context.metrics.register(ProcessCollector())

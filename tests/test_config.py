@@ -10,8 +10,9 @@ import os
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.config import (
-    DEFAULT_LOCATOR_PORT, DEFAULT_MAX_MESSAGE, DEFAULTS, Authentication,
-    Authorization, ConfigError, Network, Sink, load, parse, parsePriority)
+    DEFAULT_LOCATOR_PORT, DEFAULT_MAX_MESSAGE, DEFAULTS, NO_FILE,
+    Authentication, Authorization, ConfigError, Network, Sink, load, parse,
+    parsePriority, withFile)
 from cocaine.plugins import checkConfig, loadPlugins
 
 
@@ -484,6 +485,22 @@ class LoadTests(SynchronousTestCase):
         self.assertEqual(error.path, "network.locator")
         self.assertEqual(str(error), 'network.locator: must be a port '
                          'number 0-65535, got "abc" (in {})'.format(path))
+
+    def test_withFile(self):
+        """
+        A refusal names its file the way L{load} names it, keeping its
+        key path; a configuration from no file (L{NO_FILE}, the source of
+        what L{parse} is given alone) names none.
+        """
+        error = ConfigError("services.x.args.y", "must be a map, got 1")
+        named = error.withFile("/etc/c.json")
+        self.assertEqual((named.path, str(named)), (
+            "services.x.args.y", "services.x.args.y: must be a map, got 1 "
+            "(in /etc/c.json)"))
+        self.assertEqual(str(error.withFile(NO_FILE)), str(error))
+        self.assertEqual(parse({}).source, NO_FILE)
+        self.assertEqual(withFile("refused", "c.json"), "refused (in c.json)")
+        self.assertEqual(withFile("refused", NO_FILE), "refused")
 
 
 class CheckPluginsTests(SynchronousTestCase):

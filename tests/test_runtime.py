@@ -2,6 +2,7 @@
 Tests for L{cocaine.runtime} and L{cocaine.context}.
 """
 
+import dataclasses
 import gc
 import io
 import os
@@ -258,6 +259,47 @@ class RuntimeTests(SynchronousTestCase):
         self.assertRaises(ConfigError, buildRuntime, self.reactor,
                           self.config(services={"x": {"type": "nope"}}))
 
+    def test_refusalNamesFile(self):
+        """
+        A refusal while building a config read from a file (a plugin's
+        args, an unknown plugin) keeps its key and names the file, as
+        L{cocaine.config.load} names its own; one from no file names none.
+        """
+        path = os.path.join(self.root, "cocaine.json")
+        config = dataclasses.replace(self.config(services={"storage": {
+            "type": "storage", "args": {"backend": "x"}}}), source=path)
+        error = self.assertRaises(ConfigError, buildRuntime, self.reactor,
+                                  config)
+        self.assertEqual(str(error), 'services.storage.args.backend: no '
+                         'storage named "x" (in {})'.format(path))
+        unknown = dataclasses.replace(self.config(services={"x": {
+            "type": "nope"}}), source=path)
+        error = self.assertRaises(ConfigError, buildRuntime, self.reactor,
+                                  unknown)
+        self.assertEqual(error.path, "services.x.type")
+        self.assertTrue(str(error).endswith(" (in {})".format(path)))
+        error = self.assertRaises(ConfigError, buildRuntime, self.reactor,
+                                  self.config(services={"x": {
+                                      "type": "nope"}}))
+        self.assertNotIn("(in ", str(error))
+
+    def test_secretFileNamesConfig(self):
+        """
+        A secret file that cannot be used: its key, its path and the
+        config file that names it.
+        """
+        path = os.path.join(self.root, "cocaine.json")
+        secret = os.path.join(self.root, "missing.key")
+        config = dataclasses.replace(self.config(authentications={
+            "core": {"type": "token", "args": {"secret-file": secret}}}),
+            source=path)
+        error = self.assertRaises(ConfigError, buildRuntime, self.reactor,
+                                  config)
+        self.assertEqual(error.path, "authentications.core.args.secret-file")
+        self.assertIn(secret, str(error))
+        self.assertTrue(str(error).endswith(" (in {})".format(path)),
+                        str(error))
+
     def test_locatorPortTaken(self):
         """
         When the locator's port is taken, start-up says why in one line on
@@ -402,6 +444,18 @@ class HeapTests(SynchronousTestCase):
         error = self.assertRaises(ConfigError, self.build)
         self.assertIn("COCAINE_GC_FREEZE='on'", str(error))
 
+    def test_badSettingNotOfFile(self):
+        """
+        The setting is the environment's, not the config file's: the
+        refusal names no file.
+        """
+        self.patch(os, "environ", dict(os.environ, COCAINE_GC_FREEZE="on"))
+        config = dataclasses.replace(parse({}), source="/etc/c.json")
+        error = self.assertRaises(ConfigError, buildRuntime, self.reactor,
+                                  config)
+        self.assertEqual(str(error), "COCAINE_GC_FREEZE='on': must be 0 "
+                         "or 1")
+
 
 class NodeUuidTests(SynchronousTestCase):
     """
@@ -442,6 +496,25 @@ class NodeUuidTests(SynchronousTestCase):
         value = nodeUuid(self.config())
         self.assertEqual(len(value), 36)
         self.assertEqual(nodeUuid(self.config()), value)
+
+    def test_unusableDirectory(self):
+        """
+        A data directory that cannot be made (a file stands in its way) or
+        a uuid that cannot be read (a directory in its place) is a
+        refusal of C{paths.data}, naming the directory, not an C{OSError}.
+        """
+        os.makedirs(os.path.dirname(self.data))
+        open(self.data, "w").close()
+        error = self.assertRaises(ConfigError, nodeUuid, self.config())
+        self.assertEqual(error.path, "paths.data")
+        self.assertTrue(error.reason.startswith(
+            "cannot keep the node's uuid in {}: ".format(self.data)),
+            error.reason)
+        os.remove(self.data)
+        os.makedirs(os.path.join(self.data, "uuid"))
+        error = self.assertRaises(ConfigError, nodeUuid, self.config())
+        self.assertEqual(error.path, "paths.data")
+        self.assertIn(self.data, error.reason)
 
 
 class ContextTests(SynchronousTestCase):

@@ -192,19 +192,49 @@ class MakeServiceTests(SynchronousTestCase):
     def test_refusedWhileBuilding(self):
         """
         A configuration refused while the tree is built (a plugin's
-        arguments) ends the process the same way.
+        arguments) ends the process the same way, naming the file as a
+        parse error does.
         """
         config = self.goodConfig()
         config["services"]["storage"] = {"type": "storage",
                                          "args": {"backend": "x"}}
         path = self.writeConfig(config)
-        self.assertExits(self.options(path),
+        line = self.assertExits(self.options(path))
+        self.assertEqual(line, 'cocaine: config error: '
                          'services.storage.args.backend: no storage named '
-                         '"x"')
+                         '"x" (in {})'.format(path))
         self.assertEqual(self.reactor.tcpServers, [])
 
     def test_unknownPlugin(self):
         config = self.goodConfig()
         config["services"]["web"] = {"type": "teleport"}
         path = self.writeConfig(config)
-        self.assertExits(self.options(path), "services.web", "teleport")
+        line = self.assertExits(self.options(path), "services.web.type",
+                                '"teleport"')
+        self.assertTrue(line.endswith(" (in {})".format(path)), line)
+
+    def test_locatorName(self):
+        """
+        A service named C{locator}: the node's own name, in the file.
+        """
+        config = self.goodConfig()
+        config["services"]["locator"] = {"type": "storage"}
+        path = self.writeConfig(config)
+        line = self.assertExits(self.options(path), "services.locator")
+        self.assertTrue(line.endswith(" (in {})".format(path)), line)
+
+    def test_dataDirectoryUnusable(self):
+        """
+        A data directory that cannot keep the node's uuid (here a file
+        stands where it should be): its key, the directory and the file,
+        not a traceback.
+        """
+        config = self.goodConfig()
+        data = self.writeConfig("", name="not-a-directory")
+        config["paths"]["data"] = data
+        path = self.writeConfig(config)
+        line = self.assertExits(self.options(path))
+        self.assertTrue(line.startswith(
+            "cocaine: config error: paths.data: cannot keep the node's "
+            "uuid in {}: ".format(data)), line)
+        self.assertTrue(line.endswith(" (in {})".format(path)), line)

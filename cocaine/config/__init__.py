@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cocaine.config.checks import (
-    ConfigError, _describe, _map, _string, checkInteger, checkKeys,
-    parsePriority)
+    NO_FILE, ConfigError, _describe, _map, _string, checkInteger, checkKeys,
+    parsePriority, withFile)
 from cocaine.config.cluster import (
     DEFAULT_CLUSTER_GROUP, Cluster, _cluster, _clusterBackend)
 from cocaine.config.network import (
@@ -77,7 +77,7 @@ class Config:
     """
     The whole parsed configuration.
 
-    @ivar source: the file it came from, or C{"<defaults>"}.
+    @ivar source: the file it came from, or L{NO_FILE} (C{"<defaults>"}).
     @ivar unicorns: C{{name: Component}}, the C{unicorns} section: the
         coordination backends (C{docs/unicorn.md}); none by default.
     """
@@ -166,7 +166,7 @@ def _logging(value):
     return Logging(verbosity=verbosity, sinks=tuple(sinks))
 
 
-def parse(value, source="<defaults>"):
+def parse(value, source=NO_FILE):
     """
     Build a L{Config} from decoded JSON.
 
@@ -226,15 +226,16 @@ def load(path):
     try:
         return parse(value, source=path)
     except ConfigError as e:
-        raise ConfigError(e.path, "{} (in {})".format(e.reason, path))
+        raise e.withFile(path)
 
 
 #: What the package offers, the sections' modules included.
 __all__ = [
-    "ConfigError", "checkInteger", "checkKeys", "parsePriority", "parse",
-    "load", "DEFAULTS", "Config", "Paths", "Component", "Sink", "Logging",
-    "Network", "TLS", "Cluster", "Authentication", "Authorization",
-    "DEFAULT_LOCATOR_PORT", "DEFAULT_MAX_MESSAGE", "DEFAULT_MAX_CONTAINER",
+    "ConfigError", "NO_FILE", "withFile", "checkInteger", "checkKeys",
+    "parsePriority", "parse", "load", "DEFAULTS", "Config", "Paths",
+    "Component", "Sink", "Logging", "Network", "TLS", "Cluster",
+    "Authentication", "Authorization", "DEFAULT_LOCATOR_PORT",
+    "DEFAULT_MAX_MESSAGE", "DEFAULT_MAX_CONTAINER",
     "DEFAULT_MAX_FRAME_OBJECTS", "DEFAULT_MAX_CHANNELS",
     "DEFAULT_IDLE_TIMEOUT", "DEFAULT_FRAME_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_PEER",

@@ -10,6 +10,22 @@ import json
 
 _PRIORITIES = {"debug": 0, "info": 1, "warning": 2, "error": 3}
 
+#: The C{source} of a configuration read from no file: the embedded
+#: defaults, or decoded JSON handed to C{parse}.
+NO_FILE = "<defaults>"
+
+
+def withFile(reason, source):
+    """
+    C{reason} naming the configuration file it is about, the way every
+    refusal of a file ends: C{"must be ..., got "x" (in /etc/c.json)"}.
+
+    @param source: the file (C{Config.source}); L{NO_FILE} adds nothing.
+    """
+    if source == NO_FILE:
+        return reason
+    return "{} (in {})".format(reason, source)
+
 
 class ConfigError(ValueError):
     """
@@ -27,6 +43,12 @@ class ConfigError(ValueError):
     def __str__(self):
         return "{}: {}".format(self.path, self.reason) if self.path else (
             self.reason)
+
+    def withFile(self, source):
+        """
+        @return: this refusal naming the file it is about (L{withFile}).
+        """
+        return ConfigError(self.path, withFile(self.reason, source))
 
 
 def _describe(value):

@@ -2,6 +2,8 @@
 Tests for L{cocaine.runtime.AuthService}: protected by default.
 """
 
+import dataclasses
+
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
@@ -44,6 +46,22 @@ class ProtectedTests(SynchronousTestCase):
             self.assertIn("network.bind is " + bind, str(e))
             self.assertIn("\"insecure\": true", str(e))
             self.assertFalse(service.running)
+
+    def test_refusalNamesFile(self):
+        """
+        The refusal is of the config: it names the file it came from, the
+        way a refusal of a parsed value does; one from no file names none.
+        """
+        config = dataclasses.replace(self.config("0.0.0.0"),
+                                     source="/etc/cocaine.json")
+        e = self.assertRaises(StartupError,
+                              AuthService(config, None).startService)
+        self.assertTrue(str(e).startswith("network.bind is 0.0.0.0 "), e)
+        self.assertTrue(str(e).endswith(
+            "\"insecure\": true (in /etc/cocaine.json)"), e)
+        e = self.assertRaises(StartupError, AuthService(
+            self.config("0.0.0.0"), None).startService)
+        self.assertNotIn("(in ", str(e))
 
     def test_insecureWarns(self):
         service = AuthService(self.config("0.0.0.0", insecure=True), None)
