@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cocaine.config.checks import (
-    NO_FILE, ConfigError, _describe, _map, _string, checkInteger, checkKeys,
+    NO_FILE, ConfigError, _map, _string, checkInteger, checkKeys, describe,
     parsePriority, withFile)
 from cocaine.config.cluster import (
     DEFAULT_CLUSTER_GROUP, Cluster, _cluster, _clusterBackend)
@@ -148,7 +148,7 @@ def _logging(value):
     rawSinks = value.get("sinks", [{"type": "twistd"}])
     if not isinstance(rawSinks, list):
         raise ConfigError("logging.sinks", "must be an array, got {}".format(
-            _describe(rawSinks)))
+            describe(rawSinks)))
     sinks = []
     for i, sink in enumerate(rawSinks):
         path = "logging.sinks[{}]".format(i)
@@ -162,7 +162,7 @@ def _logging(value):
                                               sink.get("path"))))
         else:
             raise ConfigError(path + ".type", "must be \"twistd\" or "
-                              "\"file\", got {}".format(_describe(kind)))
+                              "\"file\", got {}".format(describe(kind)))
     return Logging(verbosity=verbosity, sinks=tuple(sinks))
 
 
@@ -187,7 +187,7 @@ def parse(value, source=NO_FILE):
     insecure = value.get("insecure", False)
     if type(insecure) is not bool:
         raise ConfigError("insecure", "must be true or false, got {}"
-                          .format(_describe(insecure)))
+                          .format(describe(insecure)))
     unicorns = _components("unicorns", value.get("unicorns", {}))
     return Config(
         source=source,
@@ -231,9 +231,9 @@ def load(path):
 
 #: What the package offers, the sections' modules included.
 __all__ = [
-    "ConfigError", "NO_FILE", "withFile", "checkInteger", "checkKeys",
-    "parsePriority", "parse", "load", "DEFAULTS", "Config", "Paths",
-    "Component", "Sink", "Logging", "Network", "TLS", "Cluster",
+    "ConfigError", "NO_FILE", "withFile", "describe", "checkInteger",
+    "checkKeys", "parsePriority", "parse", "load", "DEFAULTS", "Config",
+    "Paths", "Component", "Sink", "Logging", "Network", "TLS", "Cluster",
     "Authentication", "Authorization", "DEFAULT_LOCATOR_PORT",
     "DEFAULT_MAX_MESSAGE", "DEFAULT_MAX_CONTAINER",
     "DEFAULT_MAX_FRAME_OBJECTS", "DEFAULT_MAX_CHANNELS",

@@ -51,7 +51,12 @@ class ConfigError(ValueError):
         return ConfigError(self.path, withFile(self.reason, source))
 
 
-def _describe(value):
+def describe(value):
+    """
+    A refused value as a message shows it, after C{got}: JSON for a
+    scalar (C{"x"}, C{true}, C{5}), C{a map} or C{an array} otherwise.
+    Plugins name what they refuse with it, the way parsing does.
+    """
     return json.dumps(value) if not isinstance(value, (dict, list)) else (
         "a map" if isinstance(value, dict) else "an array")
 
@@ -59,7 +64,7 @@ def _describe(value):
 def _map(path, value):
     if not isinstance(value, dict):
         raise ConfigError(path, "must be a map, got {}".format(
-            _describe(value)))
+            describe(value)))
     return value
 
 
@@ -88,21 +93,21 @@ def checkInteger(path, value, low, high):
     """
     if type(value) is not int or not low <= value <= high:
         raise ConfigError(path, "must be an integer {}-{}, got {}".format(
-            low, high, _describe(value)))
+            low, high, describe(value)))
     return value
 
 
 def _string(path, value):
     if not isinstance(value, str) or not value:
         raise ConfigError(path, "must be a non-empty string, got {}".format(
-            _describe(value)))
+            describe(value)))
     return value
 
 
 def _port(path, value):
     if type(value) is not int or not 0 <= value <= 65535:
         raise ConfigError(path, "must be a port number 0-65535, got {}"
-                          .format(_describe(value)))
+                          .format(describe(value)))
     return value
 
 
@@ -112,7 +117,7 @@ def _address(path, value):
         ipaddress.ip_address(value)
     except ValueError:
         raise ConfigError(path, "must be an IP address, got {}".format(
-            _describe(value)))
+            describe(value)))
     return value
 
 
@@ -122,12 +127,12 @@ def parsePriority(path, value):
     if isinstance(value, str) and value in _PRIORITIES:
         return _PRIORITIES[value]
     raise ConfigError(path, "must be one of {} or 0-3, got {}".format(
-        ", ".join(_PRIORITIES), _describe(value)))
+        ", ".join(_PRIORITIES), describe(value)))
 
 
 def _seconds(path, value, low, high):
     if (type(value) not in (int, float) or value != value
             or not low <= value <= high):
         raise ConfigError(path, "must be a number of seconds {}-{}, got {}"
-                          .format(low, high, _describe(value)))
+                          .format(low, high, describe(value)))
     return float(value)

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 
 from cocaine.config.checks import (
-    ConfigError, _address, _describe, _map, _port, _string, checkInteger,
-    checkKeys)
+    ConfigError, _address, _map, _port, _string, checkInteger, checkKeys,
+    describe)
 from cocaine.config.network import DEFAULT_LOCATOR_PORT
 
 
@@ -80,12 +80,12 @@ def _cluster(value):
     if discovery not in (None, "multicast", "static", "unicorn"):
         raise ConfigError("cluster.discovery", "must be \"multicast\", "
                           "\"static\", \"unicorn\" or null, got {}".format(
-                              _describe(discovery)))
+                              describe(discovery)))
     group = _address("cluster.group", value.get("group", defaults.group))
     if not ipaddress.ip_address(group).is_multicast or ":" in group:
         raise ConfigError("cluster.group", "must be an IPv4 multicast "
                           "address (224.0.0.0/4), got {}".format(
-                              _describe(group)))
+                              describe(group)))
     port = _port("cluster.port", value.get("port", defaults.port))
     if port == 0:
         raise ConfigError("cluster.port", "must be a port number 1-65535, "
@@ -95,28 +95,28 @@ def _cluster(value):
             or interval != interval or interval > 3600):
         raise ConfigError("cluster.interval", "must be a number of seconds "
                           "above 0 and at most 3600, got {}".format(
-                              _describe(interval)))
+                              describe(interval)))
     interface = value.get("interface")
     interface = defaults.interface if interface is None else _address(
         "cluster.interface", interface)
     if ":" in interface:
         raise ConfigError("cluster.interface", "must be an IPv4 address, "
-                          "got {}".format(_describe(interface)))
+                          "got {}".format(describe(interface)))
     ttl = checkInteger("cluster.ttl", value.get("ttl", defaults.ttl), 0, 255)
     loopback = value.get("loopback", defaults.loopback)
     if type(loopback) is not bool:
         raise ConfigError("cluster.loopback", "must be true or false, got "
-                          "{}".format(_describe(loopback)))
+                          "{}".format(describe(loopback)))
     rawPeers = value.get("peers", [])
     if not isinstance(rawPeers, list):
         raise ConfigError("cluster.peers", "must be an array of [host, "
-                          "port], got {}".format(_describe(rawPeers)))
+                          "port], got {}".format(describe(rawPeers)))
     peers = []
     for i, peer in enumerate(rawPeers):
         path = "cluster.peers[{}]".format(i)
         if not isinstance(peer, list) or len(peer) != 2:
             raise ConfigError(path, "must be [host, port], got {}".format(
-                _describe(peer)))
+                describe(peer)))
         host = _string(path + "[0]", peer[0])
         peerPort = _port(path + "[1]", peer[1])
         if peerPort == 0:
@@ -132,17 +132,17 @@ def _cluster(value):
     gateway = value.get("gateway", defaults.gateway)
     if gateway not in ("load-aware", "adhoc"):
         raise ConfigError("cluster.gateway", "must be \"load-aware\" or "
-                          "\"adhoc\", got {}".format(_describe(gateway)))
+                          "\"adhoc\", got {}".format(describe(gateway)))
     bias = value.get("bias", defaults.bias)
     if (type(bias) not in (int, float) or not 0 <= bias <= 100
             or bias != bias):
         raise ConfigError("cluster.bias", "must be a number 0-100, got {}"
-                          .format(_describe(bias)))
+                          .format(describe(bias)))
     window = value.get("replay-window", defaults.replayWindow)
     if (type(window) not in (int, float) or window != window
             or not 1 <= window <= 3600):
         raise ConfigError("cluster.replay-window", "must be a number of "
-                          "seconds 1-3600, got {}".format(_describe(window)))
+                          "seconds 1-3600, got {}".format(describe(window)))
     caps = {}
     for key, low, high in (("max-unlinked", 1, 100000),
                            ("max-report-apps", 1, 100000)):
@@ -155,7 +155,7 @@ def _cluster(value):
     lease = value.get("lease", defaults.lease)
     if type(lease) is not int or not 1 <= lease <= 3600:
         raise ConfigError("cluster.lease", "must be an integer number of "
-                          "seconds 1-3600, got {}".format(_describe(lease)))
+                          "seconds 1-3600, got {}".format(describe(lease)))
     return Cluster(discovery=discovery, group=group, port=port,
                    interval=float(interval), interface=interface, ttl=ttl,
                    loopback=loopback, peers=tuple(peers), secret=secret,

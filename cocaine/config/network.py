@@ -7,8 +7,8 @@ C{network.tls}.
 from dataclasses import dataclass, replace
 
 from cocaine.config.checks import (
-    ConfigError, _address, _describe, _map, _port, _string, checkInteger,
-    checkKeys)
+    ConfigError, _address, _map, _port, _string, checkInteger, checkKeys,
+    describe)
 
 
 #: The locator's port unless configured.
@@ -88,7 +88,7 @@ def _network(value):
         if (not isinstance(ports, list) or len(ports) != 2
                 or not all(type(p) is int for p in ports)):
             raise ConfigError("network.ports", "must be [first, last] or "
-                              "null, got {}".format(_describe(ports)))
+                              "null, got {}".format(describe(ports)))
         first, last = (_port("network.ports[0]", ports[0]),
                        _port("network.ports[1]", ports[1]))
         if first == 0 or last < first:
@@ -98,7 +98,7 @@ def _network(value):
     maxMessage = value.get("max-message", DEFAULT_MAX_MESSAGE)
     if type(maxMessage) is not int or maxMessage < 1024:
         raise ConfigError("network.max-message", "must be a byte count of "
-                          "at least 1024, got {}".format(_describe(
+                          "at least 1024, got {}".format(describe(
                               maxMessage)))
     advertise = value.get("advertise")
     return Network(
@@ -131,7 +131,7 @@ def _limitSeconds(value, key, default):
             or not 0 < seconds <= 86400):
         raise ConfigError(path, "must be a number of seconds above 0 and "
                           "at most 86400, or null (no timeout), got {}"
-                          .format(_describe(seconds)))
+                          .format(describe(seconds)))
     return float(seconds)
 
 
@@ -258,6 +258,6 @@ def _tls(value):
     endpoints = value.get("endpoints", "all")
     if endpoints != "all":
         raise ConfigError(path + ".endpoints", 'must be "all", got {}'
-                          .format(_describe(endpoints)))
+                          .format(describe(endpoints)))
     return TLS(cert=value["cert"], key=value["key"], clientCA=clientCA,
                endpoints=endpoints)

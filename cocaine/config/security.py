@@ -7,7 +7,7 @@ The C{authentications} and C{authorizations} sections
 from dataclasses import dataclass
 
 from cocaine.config.checks import (
-    ConfigError, _describe, _map, _seconds, _string, checkKeys)
+    ConfigError, _map, _seconds, _string, checkKeys, describe)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _authentications(value):
         return Authentication("promiscuous")
     if kind != "token":
         raise ConfigError(path + ".type", "must be \"token\" or "
-                          "\"promiscuous\", got {}".format(_describe(kind)))
+                          "\"promiscuous\", got {}".format(describe(kind)))
     checkKeys(path + ".args", args, ("secret-file", "secret-files"))
     files = []
     if "secret-file" in args:
@@ -68,7 +68,7 @@ def _authentications(value):
     extra = args.get("secret-files", [])
     if not isinstance(extra, list):
         raise ConfigError(path + ".args.secret-files", "must be an array "
-                          "of paths, got {}".format(_describe(extra)))
+                          "of paths, got {}".format(describe(extra)))
     for i, item in enumerate(extra):
         files.append(_string("{}.args.secret-files[{}]".format(path, i),
                              item))
@@ -97,7 +97,7 @@ def _authorizations(value):
         if kind not in (name, "disabled"):
             raise ConfigError(path + ".type", "must be \"{}\" or "
                               "\"disabled\", got {}".format(
-                                  name, _describe(kind)))
+                                  name, describe(kind)))
         result[name] = kind == name
         entryArgs = _map(path + ".args", entry.get("args", {}))
         checkKeys(path + ".args", entryArgs, args)
@@ -111,7 +111,7 @@ def _authorizations(value):
                 raise ConfigError(path + ".args.backend", "must be "
                                   "\"core\" (ACLs live in the core "
                                   "storage), got {}".format(
-                                      _describe(backend)))
+                                      describe(backend)))
             result["cacheSeconds"] = _seconds(
                 path + ".args.cache-duration",
                 entryArgs.get("cache-duration", defaults.cacheSeconds),
