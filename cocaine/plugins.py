@@ -102,7 +102,8 @@ def checkDrivers(app, specs, plugins):
     for name, spec in specs.items():
         where = "app {!r}: driver {!r}".format(app, name)
         if not isinstance(spec, dict):
-            raise DriverError("{}: must be a map with a type".format(where))
+            raise DriverError("{}: must be a map with a type, got {!r}"
+                              .format(where, spec))
         kind = spec.get("type")
         plugin = plugins.drivers.get(kind)
         if plugin is None:

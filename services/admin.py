@@ -18,7 +18,7 @@ class _AdminPlugin:
     name = "admin"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         unknown = sorted(set(args) - {"port", "hosts", "metrics-public"})
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -28,14 +28,17 @@ class _AdminPlugin:
         if not isinstance(hosts, list) or not all(
                 isinstance(h, str) and h for h in hosts):
             raise ConfigError(path + ".hosts", "must be a list of host "
-                              "names")
-        if type(args.get("metrics-public", False)) is not bool:
+                              "names, got {}".format(describe(hosts)))
+        public = args.get("metrics-public", False)
+        if type(public) is not bool:
             raise ConfigError(path + ".metrics-public",
-                              "must be true or false")
+                              "must be true or false, got {}".format(
+                                  describe(public)))
         port = args.get("port", 0)
         if type(port) is not int or not 0 <= port <= 65535:
             raise ConfigError(path + ".port",
-                              "must be a TCP port (0-65535, 0: any free)")
+                              "must be a TCP port (0-65535, 0: any free), "
+                              "got {}".format(describe(port)))
 
     def makeService(self, context, name, args):
         from cocaine.admin.service import DEFAULT_PORT, AdminService

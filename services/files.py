@@ -15,7 +15,7 @@ class _FilesPlugin:
     name = "files"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         unknown = sorted(set(args) - {"path", "fsync", "cache"})
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -26,9 +26,12 @@ class _FilesPlugin:
                               "got {!r}".format(cache))
         if "path" in args and (not isinstance(args["path"], str)
                                or not args["path"]):
-            raise ConfigError(path + ".path", "must be a non-empty string")
-        if not isinstance(args.get("fsync", False), bool):
-            raise ConfigError(path + ".fsync", "must be true or false")
+            raise ConfigError(path + ".path", "must be a non-empty string, "
+                              "got {}".format(describe(args["path"])))
+        fsync = args.get("fsync", False)
+        if not isinstance(fsync, bool):
+            raise ConfigError(path + ".fsync", "must be true or false, got "
+                              "{}".format(describe(fsync)))
 
     def makeBackend(self, context, name, args):
         from cocaine.storage.files import FileStorage

@@ -16,7 +16,7 @@ class _ManagementPlugin:
     name = "management"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         from cocaine.zeromq import EndpointError, checkEndpoint
         allowed = {"endpoint", "require-signature", "max-message",
                    "replay-window"}
@@ -29,18 +29,22 @@ class _ManagementPlugin:
             checkEndpoint(args.get("endpoint", "tcp://127.0.0.1:5000"))
         except EndpointError as e:
             raise ConfigError(path + ".endpoint", str(e))
-        if not isinstance(args.get("require-signature", False), bool):
+        signed = args.get("require-signature", False)
+        if not isinstance(signed, bool):
             raise ConfigError(path + ".require-signature",
-                              "must be true or false")
+                              "must be true or false, got {}".format(
+                                  describe(signed)))
         size = args.get("max-message", 1024 * 1024)
         if type(size) is not int or not 1024 <= size <= 1024 ** 3:
             raise ConfigError(path + ".max-message", "must be a number of "
-                              "bytes from 1024 to 1073741824")
+                              "bytes from 1024 to 1073741824, got {}"
+                              .format(describe(size)))
         window = args.get("replay-window", 30)
         if (type(window) not in (int, float) or window != window
                 or not 1 <= window <= 3600):
             raise ConfigError(path + ".replay-window", "must be a number of "
-                              "seconds from 1 to 3600")
+                              "seconds from 1 to 3600, got {}".format(
+                                  describe(window)))
         if not any(c.type == "node" for c in config.services.values()):
             raise ConfigError(path, "the management plane needs the node "
                               "service (a service of type \"node\")")

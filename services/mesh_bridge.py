@@ -24,32 +24,41 @@ class _MeshBridgePlugin:
     name = "mesh_bridge"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         unknown = sorted(set(args) - set(ALLOWED))
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
                               "unknown key (allowed: {})".format(
                                   ", ".join(sorted(ALLOWED))))
-        if args.get("encoding", "json") not in ENCODINGS:
-            raise ConfigError(path + ".encoding", "must be json or msgpack")
+        encoding = args.get("encoding", "json")
+        if encoding not in ENCODINGS:
+            raise ConfigError(path + ".encoding", "must be json or msgpack, "
+                              "got {}".format(describe(encoding)))
         apps = args.get("apps", {})
         if not isinstance(apps, dict):
             raise ConfigError(path + ".apps",
-                              "must be a map of app name to events")
+                              "must be a map of app name to events, got {}"
+                              .format(describe(apps)))
         for app, spec in apps.items():
             self._validateApp("{}.apps.{}".format(path, app), spec)
-        if not isinstance(args.get("prefix", "mesh."), str):
-            raise ConfigError(path + ".prefix", "must be a string")
-        if not isinstance(args.get("publish", True), bool):
-            raise ConfigError(path + ".publish", "must be true or false")
+        prefix = args.get("prefix", "mesh.")
+        if not isinstance(prefix, str):
+            raise ConfigError(path + ".prefix", "must be a string, got {}"
+                              .format(describe(prefix)))
+        publish = args.get("publish", True)
+        if not isinstance(publish, bool):
+            raise ConfigError(path + ".publish", "must be true or false, "
+                              "got {}".format(describe(publish)))
         timeout = args.get("timeout", 30)
         if (isinstance(timeout, bool)
                 or not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(path + ".timeout",
-                              "must be a number of seconds > 0")
+                              "must be a number of seconds > 0, got {}"
+                              .format(describe(timeout)))
         mesh = args.get("mesh", {})
         if not isinstance(mesh, dict):
-            raise ConfigError(path + ".mesh", "must be a map")
+            raise ConfigError(path + ".mesh", "must be a map, got {}".format(
+                describe(mesh)))
         try:
             from cocaine.mesh.discovery import DiscoveryOptions
             DiscoveryOptions(**{k: v for k, v in mesh.items()
@@ -58,21 +67,24 @@ class _MeshBridgePlugin:
             raise ConfigError(path + ".mesh", str(e))
 
     def _validateApp(self, where, spec):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         events = spec.get("events") if isinstance(spec, dict) else spec
         if not isinstance(events, list) or not events or not all(
                 isinstance(e, str) and e for e in events):
             raise ConfigError(where, "must be a non-empty list of event "
-                              "names (or a map with one as events)")
+                              "names (or a map with one as events), got {}"
+                              .format(describe(events)))
         if isinstance(spec, dict):
             bad = sorted(set(spec) - {"events", "encoding", "name"})
             if bad:
                 raise ConfigError(
                     "{}.{}".format(where, bad[0]),
                     "unknown key (allowed: encoding, events, name)")
-            if spec.get("encoding", "json") not in ENCODINGS:
+            encoding = spec.get("encoding", "json")
+            if encoding not in ENCODINGS:
                 raise ConfigError(where + ".encoding",
-                                  "must be json or msgpack")
+                                  "must be json or msgpack, got {}".format(
+                                      describe(encoding)))
 
     def makeService(self, context, name, args):
         from cocaine.mesh.bridge import MeshBridge

@@ -23,7 +23,7 @@ class _NodePlugin:
     name = "node"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         allowed = {"runlist", "local", "drain-timeout", "max-archive",
                    "max-unpacked", "name", "shared-storage"}
         unknown = sorted(set(args) - allowed)
@@ -33,7 +33,8 @@ class _NodePlugin:
                                   ", ".join(sorted(allowed))))
         runlist = args.get("runlist", "default")
         if not isinstance(runlist, str) or not runlist:
-            raise ConfigError(path + ".runlist", "must be a non-empty string")
+            raise ConfigError(path + ".runlist", "must be a non-empty "
+                              "string, got {}".format(describe(runlist)))
         name = args.get("name")
         if name is not None and (not isinstance(name, str)
                                  or not _NODE_NAME.match(name)):
@@ -41,14 +42,16 @@ class _NodePlugin:
                               "digits, '.', '_' or '-', starting with a "
                               "letter or digit, got {}".format(
                                   json.dumps(name)))
-        if not isinstance(args.get("shared-storage", False), bool):
+        shared = args.get("shared-storage", False)
+        if not isinstance(shared, bool):
             raise ConfigError(path + ".shared-storage", "must be true or "
-                              "false")
+                              "false, got {}".format(describe(shared)))
         timeout = args.get("drain-timeout", 10)
         if isinstance(timeout, bool) or not isinstance(
                 timeout, (int, float)) or timeout < 0:
             raise ConfigError(path + ".drain-timeout",
-                              "must be a number of seconds >= 0")
+                              "must be a number of seconds >= 0, got {}"
+                              .format(describe(timeout)))
         for key in ("max-archive", "max-unpacked"):
             quota = args.get(key, 1024)
             if type(quota) is not int or quota < 1024:
@@ -58,13 +61,17 @@ class _NodePlugin:
         local = args.get("local", {})
         if not isinstance(local, dict):
             raise ConfigError(path + ".local", "must be a map of app name "
-                              "to {path, profile}")
+                              "to {{path, profile}}, got {}".format(
+                                  describe(local)))
         for name, spec in local.items():
             where = "{}.local.{}".format(path, name)
-            if not isinstance(spec, dict) or not isinstance(
-                    spec.get("path"), str) or not spec["path"]:
+            if not isinstance(spec, dict):
+                raise ConfigError(where, "must be a map {{path, profile}}, "
+                                  "got {}".format(describe(spec)))
+            if not isinstance(spec.get("path"), str) or not spec["path"]:
                 raise ConfigError(where + ".path", "must be the app's "
-                                  "directory")
+                                  "directory, got {}".format(describe(
+                                      spec.get("path"))))
             unknown = sorted(set(spec) - {"path", "profile"})
             if unknown:
                 raise ConfigError("{}.{}".format(where, unknown[0]),
@@ -72,7 +79,8 @@ class _NodePlugin:
             profile = spec.get("profile")
             if profile is not None and not isinstance(profile, (str, dict)):
                 raise ConfigError(where + ".profile", "must be a profile "
-                                  "name or map")
+                                  "name or map, got {}".format(
+                                      describe(profile)))
 
     def makeService(self, context, name, args):
         from cocaine.node.rpc import NodeRPC

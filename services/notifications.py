@@ -21,7 +21,8 @@ class _NotificationsPlugin:
     name = "notifications"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError, checkInteger, checkKeys
+        from cocaine.config import (
+            ConfigError, checkInteger, checkKeys, describe)
         from cocaine.redis.args import checkRedisURL
         checkKeys(path, args, _KEYS)
         backend = args.get("backend", "local")
@@ -42,8 +43,9 @@ class _NotificationsPlugin:
                                       "only with backend redis")
         prefix = args.get("prefix", "")
         if not isinstance(prefix, str) or len(prefix) > 256:
-            raise ConfigError(path + ".prefix", "a string of at most 256 "
-                              "characters")
+            raise ConfigError(path + ".prefix", "must be a string of at "
+                              "most 256 characters, got {}".format(
+                                  describe(prefix)))
         checkInteger(path + ".max-pending", args.get("max-pending", 1000), 1,
                      1000000)
 

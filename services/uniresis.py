@@ -15,7 +15,7 @@ class _UniresisPlugin:
     name = "uniresis"
 
     def validate(self, path, args, config):
-        from cocaine.config import ConfigError
+        from cocaine.config import ConfigError, describe
         unknown = sorted(set(args) - {"restrictions"})
         if unknown:
             raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -24,7 +24,8 @@ class _UniresisPlugin:
         restrictions = args.get("restrictions", {})
         if not isinstance(restrictions, dict):
             raise ConfigError(path + ".restrictions",
-                              "must be a map {\"cpu\": N, \"mem\": bytes}")
+                              "must be a map {{\"cpu\": N, \"mem\": bytes}}, "
+                              "got {}".format(describe(restrictions)))
         where = path + ".restrictions"
         unknown = sorted(set(restrictions) - {"cpu", "mem"})
         if unknown:

@@ -579,10 +579,10 @@ class CheckPluginsTests(SynchronousTestCase):
             "services.storage.args.x: unknown key (allowed: backend)")
         self.assertError(withSection(storages={"core": {
             "type": "files", "args": {"path": ""}}}),
-            "storages.core.args.path: must be a non-empty string")
+            'storages.core.args.path: must be a non-empty string, got ""')
         self.assertError(withSection(storages={"core": {
             "type": "files", "args": {"fsync": "yes"}}}),
-            "storages.core.args.fsync: must be true or false")
+            'storages.core.args.fsync: must be true or false, got "yes"')
         self.assertError(withSection(storages={"core": {
             "type": "files", "args": {"dir": "/x"}}}),
             "storages.core.args.dir: unknown key (allowed: cache, fsync, path)")

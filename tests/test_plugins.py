@@ -13,14 +13,14 @@ from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from cocaine.config import parse
+from cocaine.config import DEFAULTS, ConfigError, parse
 from cocaine.context import Context
 from cocaine.interfaces import (
     IRPCService, IServicePlugin, IStorageBackend, IStoragePlugin)
 from cocaine.locator.registry import Registry
 from cocaine.log.service import LoggingService
 from cocaine.log.sinks import FileSink, TwistdSink
-from cocaine.plugins import loadPlugins
+from cocaine.plugins import checkConfig, loadPlugins
 from cocaine.storage.files import FileStorage
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
@@ -61,7 +61,7 @@ null = _Null()
 '''
 
 _LIST_PLUGINS = textwrap.dedent("""
-    from cocaine.plugins import loadPlugins
+    from cocaine.plugins import checkConfig, loadPlugins
     plugins = loadPlugins()
     services, storages = plugins.services, plugins.storages
     print(" ".join(sorted(services)))
@@ -210,3 +210,127 @@ class BuiltInPluginTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(path))
         louder = plugin.makeService(context, "logging", {"verbosity": 0})
         self.assertEqual(louder.verbosity(), (0,))
+
+
+_REDIS = "redis://127.0.0.1:6379/0"
+
+#: C{(type, args, refusal)} of the built-in service plugins: the key and
+#: the refused value, shown as a parse error shows one.
+_SERVICE_REFUSALS = [
+    ("admin", {"hosts": "x"},
+     'hosts: must be a list of host names, got "x"'),
+    ("admin", {"metrics-public": 1},
+     "metrics-public: must be true or false, got 1"),
+    ("admin", {"port": 70000},
+     "port: must be a TCP port (0-65535, 0: any free), got 70000"),
+    ("cache", {"backend": "redis", "url": _REDIS, "prefix": 5},
+     "prefix: must be a string, got 5"),
+    ("elliptics", {"url": _REDIS, "prefix": 5},
+     "prefix: must be a string, got 5"),
+    ("http", {"port": 70000},
+     "port: must be a TCP port (0-65535), got 70000"),
+    ("http", {"timeout": "x"},
+     'timeout: must be a number of seconds >= 0, got "x"'),
+    ("http", {"timeout": 0}, "timeout: must be a number of seconds > 0, "
+     "got 0"),
+    ("http", {"max-body": -1}, "max-body: must be an integer >= 0, got -1"),
+    ("http", {"timeouts": []}, 'timeouts: must be a map of app to {event: '
+     'seconds, "": default}, got an array'),
+    ("http", {"timeouts": {"a": 5}}, 'timeouts.a: must be a map of event '
+     'to seconds ("" for the app\'s default), got 5'),
+    ("jabber", {"jid": 5, "password": "p"},
+     "jid: must be a non-empty string, got 5"),
+    ("jabber", {"jid": "x@", "password": "p"},
+     'jid: is not a JID (Server address required), got "x@"'),
+    ("jabber", {"jid": "b.org", "password": "p"},
+     'jid: must name an account (user@domain), got "b.org"'),
+    ("jabber", {"jid": "a@b", "password": "p", "port": "x"},
+     'port: must be a port number (1 to 65535), got "x"'),
+    ("jabber", {"jid": "a@b", "password": "p", "tls": "maybe"},
+     'tls: must be one of required, optional, off, got "maybe"'),
+    ("jabber", {"jid": "a@b", "password": "p", "buffer": 0},
+     "buffer: must be a number of messages from 1 to 1000000, got 0"),
+    ("mesh_bridge", {"encoding": "xml"},
+     'encoding: must be json or msgpack, got "xml"'),
+    ("mesh_bridge", {"apps": []},
+     "apps: must be a map of app name to events, got an array"),
+    ("mesh_bridge", {"apps": {"a": "x"}}, 'apps.a: must be a non-empty '
+     'list of event names (or a map with one as events), got "x"'),
+    ("mesh_bridge", {"apps": {"a": {"events": ["x"], "encoding": "xml"}}},
+     'apps.a.encoding: must be json or msgpack, got "xml"'),
+    ("mesh_bridge", {"prefix": 5}, "prefix: must be a string, got 5"),
+    ("mesh_bridge", {"publish": "no"},
+     'publish: must be true or false, got "no"'),
+    ("mesh_bridge", {"timeout": 0},
+     "timeout: must be a number of seconds > 0, got 0"),
+    ("mesh_bridge", {"mesh": []}, "mesh: must be a map, got an array"),
+    ("node", {"runlist": ""}, 'runlist: must be a non-empty string, got ""'),
+    ("node", {"drain-timeout": -1},
+     "drain-timeout: must be a number of seconds >= 0, got -1"),
+    ("node", {"local": []}, "local: must be a map of app name to {path, "
+     "profile}, got an array"),
+    ("node", {"local": {"a": "dir"}},
+     'local.a: must be a map {path, profile}, got "dir"'),
+    ("node", {"local": {"a": {"path": 5}}},
+     "local.a.path: must be the app's directory, got 5"),
+    ("node", {"local": {"a": {"path": "/x", "profile": 5}}},
+     "local.a.profile: must be a profile name or map, got 5"),
+    ("notifications", {"backend": "redis", "url": _REDIS, "prefix": 5},
+     "prefix: must be a string of at most 256 characters, got 5"),
+    ("uniresis", {"restrictions": []}, 'restrictions: must be a map '
+     '{"cpu": N, "mem": bytes}, got an array'),
+    ("urlfetch", {"deny": "10.0.0.0/8"}, 'deny: must be a list of networks '
+     '("10.0.0.0/8", "fd00::/8"), got "10.0.0.0/8"'),
+]
+
+#: The same for the built-in storage plugins.
+_STORAGE_REFUSALS = [
+    ("files", {"path": 5}, "path: must be a non-empty string, got 5"),
+    ("files", {"fsync": "yes"}, 'fsync: must be true or false, got "yes"'),
+    ("redis", {"url": _REDIS, "prefix": 5},
+     "prefix: must be a string, got 5"),
+]
+
+
+class RefusalTests(SynchronousTestCase):
+    """
+    A built-in plugin refusing its args names the key and the value it
+    refuses (C{..., got "x"}), as the parser does.
+    """
+
+    def setUp(self):
+        self.plugins = loadPlugins()
+
+    def refusal(self, section, kind, args):
+        value = dict(DEFAULTS, services=dict(
+            DEFAULTS["services"], node={"type": "node"}))
+        value[section] = dict(value[section], x={"type": kind, "args": args})
+        error = self.assertRaises(ConfigError, checkConfig, parse(value),
+                                  self.plugins)
+        return str(error)
+
+    def test_services(self):
+        wrong = []
+        for kind, args, expected in _SERVICE_REFUSALS:
+            got = self.refusal("services", kind, args)
+            if got != "services.x.args." + expected:
+                wrong.append("{} {}: {}".format(kind, args, got))
+        self.assertEqual(wrong, [])
+
+    def test_storages(self):
+        wrong = []
+        for kind, args, expected in _STORAGE_REFUSALS:
+            got = self.refusal("storages", kind, args)
+            if got != "storages.x.args." + expected:
+                wrong.append("{} {}: {}".format(kind, args, got))
+        self.assertEqual(wrong, [])
+
+    def test_secretsNotShown(self):
+        """
+        A secret is never shown, not even one of the wrong type.
+        """
+        for password in (12345, ""):
+            self.assertEqual(
+                self.refusal("services", "jabber", {"jid": "a@b",
+                                                    "password": password}),
+                "services.x.args.password: must be a non-empty string")

@@ -205,6 +205,20 @@ class MakeServiceTests(SynchronousTestCase):
                          '"x" (in {})'.format(path))
         self.assertEqual(self.reactor.tcpServers, [])
 
+    def test_pluginRefusesValue(self):
+        """
+        A storage plugin refusing a value of its args: the key, the value
+        and the file.
+        """
+        config = self.goodConfig()
+        config["storages"]["core"] = {"type": "files",
+                                      "args": {"fsync": "yes"}}
+        path = self.writeConfig(config)
+        line = self.assertExits(self.options(path))
+        self.assertEqual(line, 'cocaine: config error: '
+                         'storages.core.args.fsync: must be true or false, '
+                         'got "yes" (in {})'.format(path))
+
     def test_unknownPlugin(self):
         config = self.goodConfig()
         config["services"]["web"] = {"type": "teleport"}

@@ -40,7 +40,8 @@ def checkArgs(path, args, base=None):
     """
     directory = args.get("path")
     if not isinstance(directory, str) or not directory:
-        raise DriverError(path + ".path: must be a directory")
+        raise DriverError("{}.path: must be a directory, got {!r}".format(
+            path, directory))
     if not os.path.isabs(directory):
         if base is None:
             directory = None
@@ -50,11 +51,14 @@ def checkArgs(path, args, base=None):
         raise DriverError("{}.path: {} does not exist or is not a directory"
                           .format(path, directory))
     for key in ("recursive",):
-        if not isinstance(args.get(key, False), bool):
-            raise DriverError("{}.{}: must be true or false".format(path, key))
+        value = args.get(key, False)
+        if not isinstance(value, bool):
+            raise DriverError("{}.{}: must be true or false, got {!r}".format(
+                path, key, value))
     pattern = args.get("pattern", "*")
     if not isinstance(pattern, str) or not pattern:
-        raise DriverError(path + ".pattern: must be a glob")
+        raise DriverError("{}.pattern: must be a glob, got {!r}".format(
+            path, pattern))
     return directory
 
 

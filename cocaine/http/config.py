@@ -11,7 +11,7 @@ that name the key, and the same settings for the standalone proxy.
 
 from dataclasses import dataclass, field
 
-from cocaine.config import ConfigError
+from cocaine.config import ConfigError, describe
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY = 64 * 2 ** 20
@@ -68,14 +68,16 @@ ALLOWED = frozenset(_NUMBERS) | {"timeouts"}
 def _number(path, value, kind, minimum):
     if isinstance(value, bool) or not isinstance(
             value, (int,) if kind is int else (int, float)):
-        raise ConfigError(path, "must be {} >= {}".format(
+        raise ConfigError(path, "must be {} >= {}, got {}".format(
             "an integer" if kind is int else "a number of seconds",
-            minimum))
+            minimum, describe(value)))
     if value < minimum or (kind is float and value == 0
                            and not minimum):
         if kind is float:
-            raise ConfigError(path, "must be a number of seconds > 0")
-        raise ConfigError(path, "must be an integer >= {}".format(minimum))
+            raise ConfigError(path, "must be a number of seconds > 0, got "
+                              "{}".format(describe(value)))
+        raise ConfigError(path, "must be an integer >= {}, got {}".format(
+            minimum, describe(value)))
     return kind(value)
 
 
@@ -86,7 +88,8 @@ def parseSettings(path, args):
     @raise ConfigError: naming the key and the reason.
     """
     if not isinstance(args, dict):
-        raise ConfigError(path, "must be a map")
+        raise ConfigError(path, "must be a map, got {}".format(
+            describe(args)))
     unknown = sorted(set(args) - ALLOWED)
     if unknown:
         raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -98,17 +101,20 @@ def parseSettings(path, args):
             values[attribute] = _number("{}.{}".format(path, key), args[key],
                                         kind, minimum)
     if values.get("port", DEFAULT_PORT) > 65535:
-        raise ConfigError(path + ".port", "must be a TCP port (0-65535)")
+        raise ConfigError(path + ".port", "must be a TCP port (0-65535), "
+                          "got {}".format(describe(args["port"])))
     timeouts = args.get("timeouts", {})
     if not isinstance(timeouts, dict):
         raise ConfigError(path + ".timeouts", "must be a map of app to "
-                          "{event: seconds, \"\": default}")
+                          "{{event: seconds, \"\": default}}, got {}".format(
+                              describe(timeouts)))
     checked = {}
     for app, events in timeouts.items():
         where = "{}.timeouts.{}".format(path, app)
         if not isinstance(events, dict):
             raise ConfigError(where, "must be a map of event to seconds "
-                              "(\"\" for the app's default)")
+                              "(\"\" for the app's default), got {}".format(
+                                  describe(events)))
         checked[app] = {
             event: _number("{}.{}".format(where, event or '""'), seconds,
                            float, 0)

@@ -17,6 +17,8 @@ many incoming messages each subscriber may have waiting (1 to 1000000).
 
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
+from cocaine.config import describe
+
 #: What C{tls} may be.
 TLS_POLICIES = ("required", "optional", "off")
 
@@ -81,10 +83,12 @@ class Settings:
             self.jid.host, trustRoot=ssl.Certificate.loadPEM(self.caPEM))
 
 
-def _text(args, key, default=None):
+def _text(args, key, default=None, secret=False):
     value = args.get(key, default)
     if not isinstance(value, str) or not value:
-        raise SettingsError(key, "must be a non-empty string")
+        # a secret is never shown, not even one of the wrong type
+        raise SettingsError(key, "must be a non-empty string{}".format(
+            "" if secret else ", got {}".format(describe(value))))
     return value
 
 
@@ -98,7 +102,8 @@ def parse(args, readFile=None):
     @raise SettingsError: naming the bad key.
     """
     if not isinstance(args, dict):
-        raise SettingsError("", "must be a map")
+        raise SettingsError("", "must be a map, got {}".format(
+            describe(args)))
     unknown = sorted(set(args) - set(KEYS))
     if unknown:
         raise SettingsError(unknown[0], "unknown key (allowed: {})".format(
@@ -109,18 +114,21 @@ def parse(args, readFile=None):
     try:
         jid = JID(_text(args, "jid"))
     except InvalidFormat as e:
-        raise SettingsError("jid", "is not a JID: {}".format(e))
+        raise SettingsError("jid", "is not a JID ({}), got {}".format(
+            str(e).rstrip("."), describe(args["jid"])))
     if not jid.user:
-        raise SettingsError("jid", "must name an account (user@domain)")
-    password = _text(args, "password")
+        raise SettingsError("jid", "must name an account (user@domain), "
+                            "got {}".format(describe(args["jid"])))
+    password = _text(args, "password", secret=True)
     host = _text(args, "host", jid.host)
     port = args.get("port", DEFAULT_PORT)
     if type(port) is not int or not 1 <= port <= 65535:
-        raise SettingsError("port", "must be a port number (1 to 65535)")
+        raise SettingsError("port", "must be a port number (1 to 65535), "
+                            "got {}".format(describe(port)))
     tls = args.get("tls", "required")
     if tls not in TLS_POLICIES:
-        raise SettingsError("tls", "must be one of {}".format(
-            ", ".join(TLS_POLICIES)))
+        raise SettingsError("tls", "must be one of {}, got {}".format(
+            ", ".join(TLS_POLICIES), describe(tls)))
     caPEM = None
     if "ca" in args:
         path = _text(args, "ca")
@@ -128,7 +136,7 @@ def parse(args, readFile=None):
     buffer = args.get("buffer", DEFAULT_BUFFER)
     if type(buffer) is not int or not 1 <= buffer <= 1000000:
         raise SettingsError("buffer", "must be a number of messages from "
-                            "1 to 1000000")
+                            "1 to 1000000, got {}".format(describe(buffer)))
     return Settings(jid, password, host, port, tls, caPEM, buffer)
 
 

@@ -5,7 +5,7 @@ The config args every Redis-backed service and storage takes: C{url}
 all of them.
 """
 
-from cocaine.config import ConfigError
+from cocaine.config import ConfigError, describe
 from cocaine.redis.url import parseRedisURL
 
 
@@ -27,8 +27,10 @@ def checkRedisArgs(path, args, allowed, what):
         raise ConfigError(path + ".url",
                           "is required (redis://host:port/db)")
     checkRedisURL(path + ".url", args["url"])
-    if not isinstance(args.get("prefix", ""), str):
-        raise ConfigError(path + ".prefix", "must be a string")
+    prefix = args.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise ConfigError(path + ".prefix", "must be a string, got {}"
+                          .format(describe(prefix)))
 
 
 def checkRedisURL(path, url):

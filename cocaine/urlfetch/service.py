@@ -44,7 +44,7 @@ def parseSettings(path, args):
     @return: the L{Settings}.
     @raise cocaine.config.ConfigError: naming the bad key.
     """
-    from cocaine.config import ConfigError
+    from cocaine.config import ConfigError, describe
     unknown = sorted(set(args) - set(KEYS))
     if unknown:
         raise ConfigError("{}.{}".format(path, unknown[0]),
@@ -62,7 +62,8 @@ def parseSettings(path, args):
     if not isinstance(deny, list) or not all(
             isinstance(n, str) for n in deny):
         raise ConfigError(path + ".deny", "must be a list of networks "
-                          "(\"10.0.0.0/8\", \"fd00::/8\")")
+                          "(\"10.0.0.0/8\", \"fd00::/8\"), got {}".format(
+                              describe(deny)))
     for index, network in enumerate(deny):
         try:
             DenyList([network])

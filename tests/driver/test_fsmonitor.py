@@ -10,7 +10,7 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.driver.base import DriverContext
 from cocaine.errors import DriverError
-from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor
+from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor, checkArgs
 from cocaine.protocol.framing import unpackValue
 from cocaine.testing import FakeEngine
 
@@ -100,3 +100,17 @@ class FilesystemMonitorTests(TestCase):
             FilesystemMonitor(self.context, "fs", {
                 "path": os.path.join(self.directory, "nope")})
         self.assertIn("does not exist", caught.exception.message)
+
+    def test_refusalsNameValue(self):
+        """
+        A refused argument is named with the value refused.
+        """
+        for args, message in (
+                ({"path": 5}, "drivers.fs.path: must be a directory, got 5"),
+                ({"path": self.directory, "recursive": "yes"},
+                 "drivers.fs.recursive: must be true or false, got 'yes'"),
+                ({"path": self.directory, "pattern": ""},
+                 "drivers.fs.pattern: must be a glob, got ''")):
+            with self.assertRaises(DriverError) as caught:
+                checkArgs("drivers.fs", args)
+            self.assertEqual(caught.exception.message, message)

@@ -212,3 +212,7 @@ class RegistryTests(SynchronousTestCase):
         with self.assertRaises(DriverError) as caught:
             checkDrivers("app", {"x": {"type": "teleport"}}, plugins)
         self.assertIn("unknown type 'teleport'", caught.exception.message)
+        with self.assertRaises(DriverError) as caught:
+            checkDrivers("app", {"x": "cron"}, plugins)
+        self.assertEqual(caught.exception.message, "app 'app': driver 'x': "
+                         "must be a map with a type, got 'cron'")

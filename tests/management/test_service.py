@@ -134,18 +134,22 @@ class PluginTests(SynchronousTestCase):
                          "services.mgmt.args.port: unknown key (allowed: "
                          "endpoint, max-message, replay-window, "
                          "require-signature)")
-        for bad in (1023, 1024 ** 3 + 1, "1M", True, 2048.0):
+        for bad, shown in ((1023, "1023"), (1024 ** 3 + 1, "1073741825"),
+                           ("1M", '"1M"'), (True, "true"),
+                           (2048.0, "2048.0")):
             self.assertEqual(self.error({"max-message": bad}),
                              "services.mgmt.args.max-message: must be a "
-                             "number of bytes from 1024 to 1073741824")
-        for bad in (0, 3601, "30", True):
+                             "number of bytes from 1024 to 1073741824, "
+                             "got " + shown)
+        for bad, shown in ((0, "0"), (3601, "3601"), ("30", '"30"'),
+                           (True, "true")):
             self.assertEqual(self.error({"replay-window": bad}),
                              "services.mgmt.args.replay-window: must be a "
-                             "number of seconds from 1 to 3600")
+                             "number of seconds from 1 to 3600, got " + shown)
         self.assertIn("services.mgmt.args.endpoint: 'tcp://*:5000': write "
                       "the address out",
                       self.error({"endpoint": "tcp://*:5000"}))
         self.assertEqual(self.error({"require-signature": "yes"}),
                          "services.mgmt.args.require-signature: must be true "
-                         "or false")
+                         'or false, got "yes"')
         self.assertIn("needs the node service", self.error({}, node=False))

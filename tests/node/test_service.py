@@ -351,4 +351,4 @@ class NodePluginArgsTests(SynchronousTestCase):
         self.assertIsNone(self.validate({"shared-storage": True}))
         self.assertEqual(self.validate({"shared-storage": "yes"}),
                          "services.node.args.shared-storage: must be true "
-                         "or false")
+                         'or false, got "yes"')
