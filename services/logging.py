@@ -27,12 +27,14 @@ class _LoggingPlugin:
         from cocaine.log.service import LoggingService
         from cocaine.log.sinks import FileSink, TwistdSink
         settings = context.config.logging
-        sinks = [FileSink(s.path) if s.type == "file" else TwistdSink()
-                 for s in settings.sinks]
+        sinks = [FileSink(s.path, key="logging.sinks[{}].path".format(i))
+                 if s.type == "file" else TwistdSink()
+                 for i, s in enumerate(settings.sinks)]
         verbosity = settings.verbosity
         if "verbosity" in args:
             verbosity = parsePriority("verbosity", args["verbosity"])
-        return LoggingService(context.reactor, sinks, verbosity)
+        return LoggingService(context.reactor, sinks, verbosity,
+                              source=context.config.source)
 
 
 logging = _LoggingPlugin()

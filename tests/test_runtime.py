@@ -283,6 +283,29 @@ class RuntimeTests(SynchronousTestCase):
                                       "type": "nope"}}))
         self.assertNotIn("(in ", str(error))
 
+    def test_logFileCannotOpen(self):
+        """
+        A log file that cannot be opened ends start-up with one line naming
+        its key, its path and the config file, not as an unexpected
+        failure with a traceback.
+        """
+        path = os.path.join(self.root, "cocaine.json")
+        os.makedirs(self.root)
+        blocked = os.path.join(path, "node.log")
+        with open(path, "w"):
+            pass
+        config = dataclasses.replace(self.config(logging={"sinks": [
+            {"type": "twistd"}, {"type": "file", "path": blocked}]}),
+            source=path)
+        root = buildRuntime(self.reactor, config)
+        self.successResultOf(root.startService())
+        line = self.stderr.getvalue()
+        self.assertTrue(line.startswith(
+            "cocaine: could not start: logging.sinks[1].path: cannot open "
+            "{}: ".format(blocked)), line)
+        self.assertTrue(line.endswith(" (in {})\n".format(path)), line)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
     def test_secretFileNamesConfig(self):
         """
         A secret file that cannot be used: its key, its path and the

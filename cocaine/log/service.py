@@ -9,7 +9,8 @@ from twisted.application.service import Service
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from cocaine.errors import InvalidArgument
+from cocaine.config import NO_FILE, withFile
+from cocaine.errors import InvalidArgument, StartupError
 from cocaine.interfaces import IRPCService
 from cocaine.log.sinks import PRIORITY_NAMES, FileSink
 from cocaine.protocol.services import LOGGING, LOGGING_VERSION
@@ -26,8 +27,14 @@ class LoggingService(Service):
     version = LOGGING_VERSION
     log = Logger()
 
-    def __init__(self, reactor, sinks, verbosity=1, handleSignals=True):
+    def __init__(self, reactor, sinks, verbosity=1, handleSignals=True,
+                 source=NO_FILE):
+        """
+        @param source: the config file the sinks come from, named when
+            one cannot be opened at start.
+        """
         self._reactor = reactor
+        self._source = source
         self.sinks = list(sinks)
         self._verbosity = verbosity
         self._handleSignals = handleSignals
@@ -37,7 +44,18 @@ class LoggingService(Service):
         Service.startService(self)
         for sink in self.sinks:
             if isinstance(sink, FileSink):
-                sink.open()
+                try:
+                    sink.open()
+                except OSError as e:
+                    # a refusal of the config, not an unexpected failure
+                    self.running = 0
+                    for opened in self.sinks:
+                        if isinstance(opened, FileSink):
+                            opened.close()
+                    raise StartupError(withFile(
+                        "{}: cannot open {}: {}".format(
+                            sink.key or "logging", sink.path,
+                            e.strerror or e), self._source))
         if self._handleSignals and any(isinstance(s, FileSink)
                                        for s in self.sinks):
             previous = signal.signal(signal.SIGHUP, self._onHangup)

@@ -79,8 +79,14 @@ class FileSink:
     as JSON, when there are any>}.
     """
 
-    def __init__(self, path, clock=time.time):
+    def __init__(self, path, clock=time.time, key=None):
+        """
+        @param key: the config key that names C{path}
+            (C{logging.sinks[1].path}), for the refusal when it cannot be
+            opened at start.
+        """
         self.path = path
+        self.key = key
         self._clock = clock
         self._file = None
 

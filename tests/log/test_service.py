@@ -11,7 +11,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from cocaine.errors import CATEGORY_DISPATCH, INVALID_ARGUMENT, InvalidArgument
+from cocaine.errors import (
+    CATEGORY_DISPATCH, INVALID_ARGUMENT, InvalidArgument, StartupError)
 from cocaine.interfaces import IRPCService
 from cocaine.log.service import LoggingService
 from cocaine.log.sinks import FileSink
@@ -138,6 +139,27 @@ class LoggingServiceTests(SynchronousTestCase):
         service.stopService()
         self.assertFalse(service.running)
         self.assertIsNone(sink._file)
+
+    def test_fileCannotOpen(self):
+        """
+        A file sink that cannot be opened is a refusal of the config: its
+        key, its path, why and the config file, with the files opened
+        before it closed again and the service not running.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        first = FileSink(os.path.join(directory, "ok.log"))
+        # a file where the sink's directory should be
+        blocked = os.path.join(directory, "ok.log", "node.log")
+        sink = FileSink(blocked, key="logging.sinks[1].path")
+        service = LoggingService(self.reactor, [first, sink],
+                                 handleSignals=False, source="/etc/c.json")
+        e = self.assertRaises(StartupError, service.startService)
+        self.assertTrue(str(e).startswith(
+            "logging.sinks[1].path: cannot open {}: ".format(blocked)), e)
+        self.assertTrue(str(e).endswith(" (in /etc/c.json)"), e)
+        self.assertFalse(service.running)
+        self.assertIsNone(first._file)
 
 
 class HangupTests(SynchronousTestCase):
