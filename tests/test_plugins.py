@@ -13,6 +13,7 @@ from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from cocaine.auth.unicat import UnicatService
 from cocaine.config import DEFAULTS, ConfigError, parse
 from cocaine.context import Context
 from cocaine.interfaces import (
@@ -21,6 +22,7 @@ from cocaine.locator.registry import Registry
 from cocaine.log.service import LoggingService
 from cocaine.log.sinks import FileSink, TwistdSink
 from cocaine.plugins import checkConfig, loadPlugins
+from cocaine.redis.storage import RedisStorage
 from cocaine.storage.files import FileStorage
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
@@ -60,12 +62,32 @@ dropin = _Dropin()
 null = _Null()
 '''
 
+_THIRD_PARTY_DRIVER = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from cocaine.interfaces import IDriverPlugin
+
+
+@implementer(IPlugin, IDriverPlugin)
+class _Knock:
+    name = "knock"
+
+    def validate(self, path, args):
+        pass
+
+    def makeDriver(self, context, name, args):
+        raise NotImplementedError()
+
+
+knock = _Knock()
+'''
+
 _LIST_PLUGINS = textwrap.dedent("""
     from cocaine.plugins import checkConfig, loadPlugins
     plugins = loadPlugins()
-    services, storages = plugins.services, plugins.storages
-    print(" ".join(sorted(services)))
-    print(" ".join(sorted(storages)))
+    for found in (plugins.services, plugins.storages, plugins.drivers):
+        print(" ".join(sorted(found)))
 """)
 
 
@@ -101,25 +123,28 @@ class LoadPluginsTests(SynchronousTestCase):
             cwd=os.path.dirname(pythonPath[0]), capture_output=True,
             text=True, timeout=60)
         self.assertEqual(process.returncode, 0, process.stderr)
-        services, storages = process.stdout.splitlines()
-        return set(services.split()), set(storages.split())
+        return [set(line.split()) for line in process.stdout.splitlines()]
 
     def test_thirdParty(self):
         """
-        A module dropped into a C{services/} directory without an
-        C{__init__.py} anywhere on C{sys.path} is found next to the
-        built-in plugins.
+        A module dropped into a C{services/} or C{drivers/} directory
+        without an C{__init__.py} anywhere on C{sys.path} is found next to
+        the built-in plugins.
         """
         base = os.path.abspath(self.mktemp())
-        directory = os.path.join(base, "site", "services")
-        os.makedirs(directory)
-        with open(os.path.join(directory, "thirdparty.py"), "w") as f:
-            f.write(_THIRD_PARTY)
-        services, storages = self.listPlugins([os.path.join(base, "site"),
-                                               _ROOT])
+        for package, source in (("services", _THIRD_PARTY),
+                                ("drivers", _THIRD_PARTY_DRIVER)):
+            directory = os.path.join(base, "site", package)
+            os.makedirs(directory)
+            with open(os.path.join(directory, "thirdparty.py"), "w") as f:
+                f.write(source)
+        services, storages, drivers = self.listPlugins(
+            [os.path.join(base, "site"), _ROOT])
         self.assertTrue({"dropin", "logging", "storage"} <= services,
                         services)
         self.assertTrue({"null", "files", "memory"} <= storages, storages)
+        self.assertTrue({"knock", "cron", "recurring-timer"} <= drivers,
+                        drivers)
 
     def test_withoutThirdParty(self):
         """
@@ -129,10 +154,12 @@ class LoadPluginsTests(SynchronousTestCase):
         """
         base = os.path.abspath(self.mktemp())
         os.makedirs(os.path.join(base, "site"))
-        services, storages = self.listPlugins([os.path.join(base, "site"),
-                                               _ROOT])
+        services, storages, drivers = self.listPlugins(
+            [os.path.join(base, "site"), _ROOT])
         self.assertNotIn("dropin", services)
         self.assertNotIn("null", storages)
+        self.assertNotIn("knock", drivers)
+        self.assertIn("cron", drivers)
 
 
 class BuiltInPluginTests(SynchronousTestCase):
@@ -166,6 +193,37 @@ class BuiltInPluginTests(SynchronousTestCase):
         other = plugin.makeBackend(self.context(), "x",
                                    {"path": self.data + "/x", "fsync": True})
         self.assertEqual((other.path, other.fsync), (self.data + "/x", True))
+
+    def test_redis(self):
+        """
+        The C{redis} storage plugin builds a L{RedisStorage} of the URL and
+        prefix, not connected until it starts.
+        """
+        backend = self.storages["redis"].makeBackend(
+            self.context(), "core", {"url": "redis://127.0.0.1:6390/2",
+                                     "prefix": "p:"})
+        self.assertIsInstance(backend, RedisStorage)
+        self.assertEqual((backend.redis.address.host,
+                          backend.redis.address.port,
+                          backend.redis.address.db, backend._prefix),
+                         ("127.0.0.1", 6390, 2, b"p:"))
+        self.assertEqual(self.reactor.tcpClients, [])
+
+    def test_unicat(self):
+        """
+        The C{unicat} plugin serves the C{core} storage's ACLs, refusing
+        any args.
+        """
+        context = self.context()
+        context.storages["core"] = core = MemoryStorage()
+        plugin = self.services["unicat"]
+        plugin.validate("services.unicat.args", {}, context.config)
+        service = plugin.makeService(context, "unicat", {})
+        self.assertIsInstance(service, UnicatService)
+        self.assertTrue(verifyObject(IRPCService, service))
+        self.assertIs(service._backend, core)
+        self.assertRaises(ConfigError, plugin.validate,
+                          "services.unicat.args", {"x": 1}, context.config)
 
     def test_memory(self):
         """

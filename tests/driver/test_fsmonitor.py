@@ -10,7 +10,8 @@ from twisted.trial.unittest import TestCase
 
 from cocaine.driver.base import DriverContext
 from cocaine.errors import DriverError
-from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor, checkArgs
+from cocaine.driver.fsmonitor import DEBOUNCE, FilesystemMonitor
+from cocaine.plugins import loadPlugins
 from cocaine.protocol.framing import unpackValue
 from cocaine.testing import FakeEngine
 
@@ -101,10 +102,23 @@ class FilesystemMonitorTests(TestCase):
                 "path": os.path.join(self.directory, "nope")})
         self.assertIn("does not exist", caught.exception.message)
 
+    def test_plugin(self):
+        """
+        The C{filesystem-monitor} plugin builds a L{FilesystemMonitor} of
+        the directory.
+        """
+        plugin = loadPlugins().drivers["filesystem-monitor"]
+        plugin.validate("drivers.fs", {"path": self.directory})
+        driver = plugin.makeDriver(self.context, "fs",
+                                   {"path": self.directory})
+        self.assertIsInstance(driver, FilesystemMonitor)
+        self.assertEqual(driver.info()["type"], "filesystem-monitor")
+
     def test_refusalsNameValue(self):
         """
-        A refused argument is named with the value refused.
+        The plugin names a refused argument with the value refused.
         """
+        plugin = loadPlugins().drivers["filesystem-monitor"]
         for args, message in (
                 ({"path": 5}, "drivers.fs.path: must be a directory, got 5"),
                 ({"path": self.directory, "recursive": "yes"},
@@ -112,5 +126,5 @@ class FilesystemMonitorTests(TestCase):
                 ({"path": self.directory, "pattern": ""},
                  "drivers.fs.pattern: must be a glob, got ''")):
             with self.assertRaises(DriverError) as caught:
-                checkArgs("drivers.fs", args)
+                plugin.validate("drivers.fs", args)
             self.assertEqual(caught.exception.message, message)

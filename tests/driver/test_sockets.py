@@ -15,6 +15,7 @@ from cocaine.driver.base import DriverContext
 from cocaine.driver.sockets import (
     NATIVE, NativeServer, NativeSink, RawSocketServer)
 from cocaine.errors import CocaineError, DriverError
+from cocaine.plugins import loadPlugins
 from cocaine.rpc.client import connect
 from cocaine.testing import FakeEngine
 
@@ -144,3 +145,39 @@ class RawSocketServerTests(_SocketCase):
                      {"endpoint": "tcp://127.0.0.1:1", "framing": "xml"}):
             self.assertRaises(DriverError, RawSocketServer, self.context,
                               "srv", args)
+
+
+class PluginTests(_SocketCase):
+    """
+    The C{native-server}, C{native-sink} and C{raw-socket-server} plugins
+    check their args and build their drivers.
+    """
+
+    def test_builds(self):
+        drivers = loadPlugins().drivers
+        args = {"endpoint": "tcp://127.0.0.1:0"}
+        for name, cls in (("native-server", NativeServer),
+                          ("native-sink", NativeSink),
+                          ("raw-socket-server", RawSocketServer)):
+            drivers[name].validate("drivers.srv", args)
+            driver = drivers[name].makeDriver(self.context, "srv", args)
+            self.assertIsInstance(driver, cls)
+            self.assertEqual(driver.info()["type"], name)
+
+    def test_refusals(self):
+        """
+        A bad endpoint or framing is refused, naming the argument and the
+        value.
+        """
+        drivers = loadPlugins().drivers
+        for name, args, message in (
+                ("native-server", {"endpoint": "udp://x:1"},
+                 "drivers.srv.endpoint: must be tcp://HOST:PORT, got "
+                 "'udp://x:1'"),
+                ("raw-socket-server", {"endpoint": "tcp://127.0.0.1:0",
+                                       "framing": "json"},
+                 "drivers.srv.framing: must be one of close, line, "
+                 "length-prefixed, got 'json'")):
+            with self.assertRaises(DriverError) as caught:
+                drivers[name].validate("drivers.srv", args)
+            self.assertEqual(caught.exception.message, message)
