@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_compiled -*-
 """
 Cocaine: your personal app engine, on Twisted.
 """

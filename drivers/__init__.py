@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins -*-
 """
 The event driver plugin package. Modules here (and in any C{drivers/}
 directory without an C{__init__.py} on C{sys.path}) provide driver plugins.

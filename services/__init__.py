@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins -*-
 """
 The service plugin package. Modules here (and in any C{services/} directory
 without an C{__init__.py} on C{sys.path}) provide

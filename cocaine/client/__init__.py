@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.client.test_service -*-
 """
 The client SDK: L{Locator} and L{Service} (Twisted-native, in
 L{cocaine.client.service}) and a blocking facade for scripts

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_tap,tests.http.test_tap -*-
 """
 The twistd plugin: C{twistd -n cocaine --config FILE}.
 
