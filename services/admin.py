@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.admin,tests.test_plugins -*-
 """
 The C{admin} service plugin: the operator's web dashboard on
 C{network.bind}. Args: C{{"port": 10081}} (0: any free port; not

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.cache.test_service,tests.test_plugins -*-
 """
 The C{cache} service plugin (Cocaine 0.12's C{cache}, with ours added).
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.chrono.test_service,tests.test_plugins -*-
 """
 The C{chrono} service plugin: Cocaine 0.12's timers (C{notify_after},
 C{notify_every}, C{cancel}, C{restart}) on the node's reactor. No args.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.health.test_services,tests.test_plugins -*-
 """
 The C{echo} service plugin: Cocaine 0.12's C{echo} (C{ping(text) ->
 [text]}), what 0.12 health checks call. No args.

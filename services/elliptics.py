@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.elliptics.test_service,tests.test_plugins -*-
 """
 The C{elliptics} service plugin: Cocaine 0.12's C{elliptics} protocol on
 Redis. Args C{{"backend": "redis", "url": "redis://127.0.0.1:6379/0",

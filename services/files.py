@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins,tests.test_config -*-
 """
 The C{files} storage backend plugin: args C{{"path": DIR, "fsync": false,
 "cache": BYTES}}; the path defaults to C{<paths.data>/storage}, the read

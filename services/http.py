@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.http.test_service,tests.http.test_config -*-
 """
 The C{http} service plugin: the HTTP gateway to the node's apps
 (docs/http.md). Args: C{{"port": 8080, "max-body": 67108864,

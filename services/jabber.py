@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.jabber.test_settings,tests.test_plugins -*-
 """
 The C{jabber} service plugin: an XMPP client account, args C{{"jid":
 "alice@example.org", "password": "...", "host": ..., "port": 5222, "tls":

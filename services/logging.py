@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins,tests.test_runtime -*-
 """
 The C{logging} service plugin. Verbosity and sinks come from the config's
 top-level C{logging} section; args may override C{verbosity}.

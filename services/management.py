@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.management.test_service,tests.test_plugins -*-
 """
 The C{management} service plugin: the ZeroMQ-era JSON management plane
 (PROTOCOL.md section 9). Args: C{{"endpoint": "tcp://127.0.0.1:5000",

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins,tests.test_runtime -*-
 """
 The C{memory} storage backend plugin: no args; values vanish with the node.
 """

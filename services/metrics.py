@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.metrics.test_service,tests.test_plugins -*-
 """
 The C{metrics} service plugin: Cocaine 0.12's C{metrics} service
 (C{fetch}) over the node's metrics registry, the same figures as

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.node.test_service,tests.test_plugins -*-
 """
 The C{node} service plugin: app management. Args:
 C{{"runlist": "default", "drain-timeout": 10, "local": {name: {"path": DIR,

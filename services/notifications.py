@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.notifications.test_plugin,tests.test_plugins -*-
 """
 The C{notifications} service plugin: publish/subscribe on named channels.
 Args (all optional): C{backend} (C{"local"}, the default, or C{"redis"}),

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.storage.test_postgres,tests.test_plugins -*-
 """
 The C{postgres} storage backend plugin: args C{{"dsn": URI, "table":
 "cocaine_storage", "pool": 4, "timeout": 5}}: the server (a libpq URI or

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins -*-
 """
 The C{redis} storage backend plugin: args C{{"url":
 "redis://127.0.0.1:6379/0", "prefix": "cocaine:storage:"}}; values and

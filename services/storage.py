@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins,tests.test_config,tests.test_tap -*-
 """
 The C{storage} service plugin: args C{{"backend": <storage name>}}
 (default C{core}).

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_plugins -*-
 """
 The C{unicat} service plugin (0.12's): C{grant}/C{revoke} rights on
 storage collections (C{docs/security.md}). No args; ACLs live in the

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.unicorn.test_plugins -*-
 """
 The C{unicorn} service plugin: Cocaine 0.12's configuration service over
 a unicorn backend, args C{{"backend": <unicorns name>}} (default C{core}).

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.unicorn.test_plugins -*-
 """
 The C{etcd} unicorn backend plugin (C{unicorns.X.type}):
 

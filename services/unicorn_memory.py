@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.unicorn.test_plugins -*-
 """
 The C{memory} unicorn backend plugin (C{unicorns.X.type}): no args; the
 tree lives and dies with the node.

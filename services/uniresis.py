@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.health.test_services,tests.test_plugins -*-
 """
 The C{uniresis} service plugin: Cocaine 0.12's C{uniresis}
 (C{cpu_count}, C{memory_count}, C{uuid}). Args: C{{"restrictions":

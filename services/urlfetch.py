@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.urlfetch.test_service,tests.test_plugins -*-
 """
 The C{urlfetch} service plugin: Cocaine 0.12's URL fetcher
 (C{get}/C{post}) on treq. Args: C{{"connections-limit": 10, "max-body":
