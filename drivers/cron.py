@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.driver.test_timers -*-
 """
 The C{cron} driver plugin: args C{{"schedule": "*/5 * * * *",
 "timezone": "UTC", "emit": event?}}.

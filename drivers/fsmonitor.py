@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.driver.test_fsmonitor -*-
 """
 The C{filesystem-monitor} driver plugin: args C{{"path": DIR,
 "recursive": false, "pattern": "*", "emit": event?}}.

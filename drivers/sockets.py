@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.driver.test_sockets -*-
 """
 Socket server driver plugins: C{native-server}, C{native-sink} (args
 C{{"endpoint": "tcp://127.0.0.1:PORT"}}) and C{raw-socket-server} (plus

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.driver.test_timers -*-
 """
 Timer driver plugins: C{recurring-timer} and C{drifting-timer}, args
 C{{"interval": milliseconds, "emit": event?}}; C{manual} (jobs only when

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.driver.test_zeromq -*-
 """
 ZeroMQ driver plugins: C{zeromq-server} (args C{{"endpoint":
 "ipc://..." | "tcp://127.0.0.1:PORT", "backlog": n?}}), C{zeromq-sink}
