@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Run every benchmark: C{python -m bench [--quick]}.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_cpushare -*-
 """
 Command-line argument types shared by the benchmarks.
 """

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_auth -*-
 """
 The cost of authentication per call: C{storage.read} calls/s on a node
 with auth off and on a node with token auth and storage ACLs, in one run.

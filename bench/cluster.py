@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The cluster: joining, two nodes against one, announce traffic.
 

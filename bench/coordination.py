@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The coordination figures of C{bench.cluster} (issue 16): joining through
 unicorn on a real etcd, and the C{unicorn} and C{postgres} storage calls

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_cpushare -*-
 """
 Where the CPU of one app request goes: the node, its workers and the
 client, each measured on its own process.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_fuzz -*-
 """
 A protocol fuzzer for a real node, with Hypothesis stateful testing.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_gcpause -*-
 """
 The node's garbage collector under load: start-up frozen out of
 collection (the default, L{cocaine.heap}) side by side with the

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The join figure both L{bench.cluster} and L{bench.coordination} measure:
 node A runs, node B is started again and again, and A is asked every

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The mesh components, side by side with real cote 1.2.0 in the same run.
 

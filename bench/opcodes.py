@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_opcodes -*-
 """
 Python bytecodes and calls per request, by function, for a workload of
 L{bench.paths}:

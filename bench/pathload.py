@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_paths -*-
 """
 One workload of L{bench.paths}, run in a process of its own with the
 tree to measure first on C{sys.path}:

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_paths,tests.integration.test_bench -*-
 """
 What one request costs on the node's hot paths, in CPU instructions,
 side by side with another revision of this repository.

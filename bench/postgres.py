@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_postgres_storage -*-
 """
 The C{postgres} storage backend: which way to run psycopg 3 under the
 node's reactor, measured through the backend, beside direct queries.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Storage read through our client SDK, side by side with the floor.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_soak_smoke -*-
 """
 Soak and chaos runs against a real node serving the echo app.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_compare,tests.integration.test_bench -*-
 """
 Side by side with the field, in one run.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Everything the comparison needs, installed outside the repository: cote
 with npm (where the interop tests keep it), zerorpc, Nameko and matplotlib

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Our side of the comparison: the node's configuration, the pool set-up
 before the timed runs, and the elasticity workload (which only we have:

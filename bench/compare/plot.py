@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The comparison's charts, drawn with matplotlib from C{compare.json}:
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Processes of the comparison: Debian packages installed without starting
 their services, servers started and stopped by PID, CPU pinning, and the

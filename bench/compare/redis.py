@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The machine's floor: C{redis-benchmark} PING against a Redis server
 started on loopback with no persistence, both from Debian.

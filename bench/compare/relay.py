@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_relay -*-
 """
 The two-hop floor: a bare Twisted relay in front of two bare worker
 processes, with a bare client, all speaking the messages of a request to

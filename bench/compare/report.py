@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_compare -*-
 """
 The comparison's Markdown tables, its charts, and the section of
 C{docs/performance.md} they replace.

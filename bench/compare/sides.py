@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_compare,tests.bench.test_relay -*-
 """
 The systems compared, each as a side: how its server starts (and which
 processes to pin and to account), and the command of its load generator.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_compare -*-
 """
 Load loops and their figures, shared by every load generator written in
 Python on Twisted (ours and the floor).

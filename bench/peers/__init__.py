@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Peers for the side-by-side benchmark: other RPC frameworks, installed into
 a scratch home outside the repository, and the broker one of them needs.

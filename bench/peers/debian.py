@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_debian -*-
 """
 Debian packages for the benchmark peers, installed without starting
 their system services: while C{apt-get} runs, C{/usr/sbin/policy-rc.d}

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The Nameko peer (RPC over AMQP through RabbitMQ, eventlet), run with the
 Nameko venv's python (L{bench.peers.python_peers.ensure}).

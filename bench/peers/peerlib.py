@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 What the peer scripts share: their command line, the latency summary and
 the one JSON line they print. Standard library only, since it is imported

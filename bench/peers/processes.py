@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.bench.test_processes -*-
 """
 Starting a peer's server and running its client, with every wait bounded
 and every process ended by its own PID.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 Venvs for the Python peers, under the scratch home, never in the repo.
 

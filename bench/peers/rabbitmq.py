@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 A private RabbitMQ broker for the Nameko peer, on 127.0.0.1 only.
 

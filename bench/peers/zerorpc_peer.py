@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_bench -*-
 """
 The zerorpc peer (ZeroMQ + msgpack, gevent), run with the zerorpc venv's
 python (L{bench.peers.python_peers.ensure}).
