@@ -139,6 +139,21 @@ class ChannelState:
             self._dispatch = message.dispatch
         return index
 
+    def _leave(self, receivers):
+        """
+        Its caller gives it up (C{abandon} in both SDKs): it is done, it
+        sends nothing more of its own, and it leaves C{receivers} (the
+        connection's C{{channel id: receiver}}), so what the service
+        still sends for it is dropped as any unknown channel's. A channel
+        that ended already has left them, or is leaving them in the read
+        that ended it.
+        """
+        if not self.done:
+            self.done = True
+            self._upstream = TERMINAL
+            if receivers.get(self.id) is self:
+                del receivers[self.id]
+
     def _errorIndex(self):
         """
         End the request stream of a channel its caller abandoned with an

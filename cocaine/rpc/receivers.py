@@ -203,14 +203,7 @@ class Channel(ChannelState):
         that has ended, does no harm.
         """
         connection = self._connection
-        if not self.done:
-            # a channel that ended has left the receivers, or is leaving
-            # them in the read that ended it
-            self.done = True
-            self._upstream = TERMINAL
-            receivers = connection._receivers
-            if receivers.get(self.id) is self:
-                del receivers[self.id]
+        self._leave(connection._receivers)
         self._queue.clear()
         index = self._errorIndex()
         if index is not None and connection.connected:

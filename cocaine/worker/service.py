@@ -187,12 +187,7 @@ class Channel(ChannelState):
         no harm.
         """
         connection = self._connection
-        if not self.done:
-            self.done = True
-            self._upstream = TERMINAL
-            receivers = connection._receivers
-            if receivers.get(self.id) is self:
-                del receivers[self.id]
+        self._leave(connection._receivers)
         self._events.clear()
         if not isinstance(self._failure, ChannelClosed):
             self._failure = ChannelClosed(

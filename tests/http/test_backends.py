@@ -16,18 +16,7 @@ from cocaine.errors import AccessDenied, Unauthorized
 from cocaine.http.backends import LOCAL, LocalCall, NodeBackend
 from cocaine.http.gateway import Backend, Call
 from cocaine.testing import MemoryNode, memoryContext
-
-
-class _Upstream:
-    def __init__(self):
-        self.messages = []
-        self.target = None
-
-    def send(self, name, *args):
-        self.messages.append((name,) + args)
-
-    def error(self, error):
-        self.messages.append(("error", error))
+from tests.http.test_remote import FakeUpstream
 
 
 class _Session:
@@ -113,7 +102,7 @@ class LocalTests(SynchronousTestCase):
         The node's app gets a session with the Cocaine headers, the one
         chunk and the close; the target is set first.
         """
-        upstream = _Upstream()
+        upstream = FakeUpstream()
         call = self.backend.call("echo", "http", [(b"trace_id", b"1")],
                                  b"req", upstream, [])
         [(name, given, event, tag, headers, session)] = self.enqueued
@@ -129,7 +118,8 @@ class LocalTests(SynchronousTestCase):
         Cancelling a local call tells its session the client went away,
         once.
         """
-        call = self.backend.call("echo", "http", [], b"req", _Upstream(), [])
+        call = self.backend.call("echo", "http", [], b"req", FakeUpstream(),
+                                 [])
         session = call.session
         call.cancel()
         call.cancel()
@@ -144,7 +134,7 @@ class LocalTests(SynchronousTestCase):
         """
         self.context.guard = guard = _Guard()
         headers = [(b"authorization", b"5")]
-        self.backend.call("echo", "http", headers, b"req", _Upstream(), [])
+        self.backend.call("echo", "http", headers, b"req", FakeUpstream(), [])
         self.assertEqual(guard.asked, [("echo", "app", "enqueue", headers)])
         self.assertEqual(len(self.enqueued), 1)
 
@@ -155,7 +145,7 @@ class LocalTests(SynchronousTestCase):
         """
         for refusal in [Unauthorized("who?"), AccessDenied("no")]:
             self.context.guard = _Guard(refusal)
-            upstream = _Upstream()
+            upstream = FakeUpstream()
             call = self.backend.call("echo", "http", [], b"req", upstream,
                                      [])
             self.assertEqual(upstream.messages, [("error", refusal)])
@@ -195,7 +185,7 @@ class RemoteProviderTests(SynchronousTestCase):
         A remote attempt goes to a provider not tried yet, with the
         app's endpoints, and sets the target to its uuid.
         """
-        upstream = _Upstream()
+        upstream = FakeUpstream()
         call = self.backend.call("echo", "http", [(b"a", b"b")], b"req",
                                  upstream, [LOCAL, "n1", "n3"])
         self.assertEqual(call, "remote call")
@@ -214,13 +204,13 @@ class RemoteProviderTests(SynchronousTestCase):
         for seed in range(20):
             backend = NodeBackend(self.context, self.remote,
                                   rng=random.Random(seed))
-            upstream = _Upstream()
+            upstream = FakeUpstream()
             backend.call("echo", "http", [], b"", upstream, [LOCAL])
             chosen.add(upstream.target)
         self.assertEqual(chosen, {"n1", "n2", "n3"})
         targets = []
         for _ in range(2):
-            upstream = _Upstream()
+            upstream = FakeUpstream()
             NodeBackend(self.context, self.remote, rng=random.Random(3)).call(
                 "echo", "http", [], b"", upstream, [LOCAL])
             targets.append(upstream.target)
