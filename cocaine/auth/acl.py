@@ -94,15 +94,24 @@ class StorageACLs:
         self.cacheSeconds = cacheSeconds
         self._cache = {}
         self._pending = {}
+        # how many times an ACL was forgotten: a read that began before
+        # the last time may hold what was revoked, and is not cached
+        self._forgotten = 0
 
     def forget(self, collection=None):
         """
-        Drop the cached ACL of C{collection} (of all when L{None}).
+        Drop the cached ACL of C{collection} (of all when L{None}). A read
+        of it under way is not waited for by later callers, nor cached
+        when it ends: it may have read the ACL before the change that
+        asked for this.
         """
+        self._forgotten += 1
         if collection is None:
             self._cache.clear()
+            self._pending.clear()
         else:
             self._cache.pop(collection, None)
+            self._pending.pop(collection, None)
 
     def check(self, flag, collection, identity, what, grant=False):
         """
@@ -155,6 +164,7 @@ class StorageACLs:
                 waiter.callback(result)
 
     async def _load(self, collection):
+        forgotten = self._forgotten
         try:
             blob = await maybeDeferred(self._backend.read, COLLECTION_ACLS,
                                        collection)
@@ -168,8 +178,9 @@ class StorageACLs:
                                "{collection}; nobody but the admin may use "
                                "it", collection=collection)
                 acl = ({}, {0: 0})
-        self._cache[collection] = (
-            self._clock.seconds() + self.cacheSeconds, acl)
+        if forgotten == self._forgotten:
+            self._cache[collection] = (
+                self._clock.seconds() + self.cacheSeconds, acl)
         return acl
 
     def _decide(self, acl, flag, collection, identity, what):
@@ -198,11 +209,22 @@ class StorageACLs:
         self.log.info("authorization: collection {collection} now owned "
                       "by {identity}", collection=collection,
                       identity=str(identity))
-        self._cache[collection] = (
+        entry = self._cache[collection] = (
             self._clock.seconds() + self.cacheSeconds, acl)
+
+        def notStored(failure):
+            # the collection is not owned after all: its next writer asks
+            # storage again rather than being let in by this entry
+            if self._cache.get(collection) is entry:
+                del self._cache[collection]
+            self.log.failure("authorization: the ACL making {identity} "
+                             "owner of collection {collection} was not "
+                             "stored", failure, collection=collection,
+                             identity=str(identity))
+            return failure
         return maybeDeferred(self._backend.write, COLLECTION_ACLS,
                              collection, packCollectionACL(*acl),
-                             COLLECTION_ACLS_TAGS)
+                             COLLECTION_ACLS_TAGS).addErrback(notStored)
 
 
 def _methods(value):

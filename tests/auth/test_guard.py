@@ -4,7 +4,7 @@ L{cocaine.rpc.server.ServerProtocol} applies it to opening messages.
 """
 
 import msgpack
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -326,6 +326,56 @@ class SharedReadTests(SynchronousTestCase):
             [unpackCollectionACL(blob) for _, _, blob in self.backend.writes],
             [({}, {5: BOTH})])
         self.assertEqual(self.check(WRITE, ALICE, "storage.write"), [None])
+
+    def test_forgottenWhileRead(self):
+        """
+        A caller after L{StorageACLs.forget} (a grant or revoke through
+        unicat) does not wait for a read begun before it, which may hold
+        what was revoked; that read decides its own callers but is not
+        cached.
+        """
+        before = self.check(READ, ALICE)
+        self.acls.forget("c")
+        after = self.check(READ, ALICE)
+        self.assertEqual(len(self.backend.reads), 2)
+        (_, first), (_, second) = self.backend.reads
+        first.callback(packCollectionACL({}, {5: READ}))
+        self.assertEqual(before, [None])
+        self.assertEqual(after, [])
+        second.callback(packCollectionACL({}, {7: READ}))
+        [refused] = after
+        refused.trap(AccessDenied)
+        self.backend.reads.clear()
+        # the later read is the one cached
+        self.check(READ, ALICE)[0].trap(AccessDenied)
+        self.assertEqual(self.backend.reads, [])
+
+    def test_forgetAllWhileRead(self):
+        """
+        Forgetting every ACL does the same for every read under way.
+        """
+        self.check(READ, ALICE)
+        self.acls.forget()
+        self.check(READ, ALICE)
+        self.assertEqual(len(self.backend.reads), 2)
+
+    def test_ownerNotStored(self):
+        """
+        When the ACL that makes the first writer the owner cannot be
+        stored, the write is refused with the storage's error and the
+        collection is not owned: the next writer asks storage again.
+        """
+        self.backend.write = lambda *args: fail(
+            BackendUnavailable("storage is down"))
+        alice = self.check(WRITE, ALICE, "storage.write")
+        self.answer(KeyNotFound("no ACL"))
+        [failure] = alice
+        failure.trap(BackendUnavailable)
+        self.assertEqual(len(self.flushLoggedErrors(BackendUnavailable)), 1)
+        self.backend.reads.clear()
+        bob = self.check(WRITE, BOB, "storage.write")
+        self.assertEqual(bob, [])
+        self.assertEqual(len(self.backend.reads), 1)
 
 
 class EventACLLoadTests(SynchronousTestCase):
