@@ -168,8 +168,8 @@ class WorkerConnection(Protocol):
         # a cycle only a full garbage collection freed, and it kept this
         # connection's msgpack buffers (over half a MiB) alive per recycled
         # worker until then.
-        worker, self.worker = self.worker, None
         self.holds.clear()
+        worker, self.worker = self.worker, None
         if worker is not None:
             worker.connectionLost()
 

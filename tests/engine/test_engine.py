@@ -480,9 +480,10 @@ class GroupingTests(_EngineCase):
         A worker whose connection is gone is no longer held.
         """
         connection = self.connections[0]
+        worker = connection.worker
         connection.holds.hold(object())
-        connection.holds.clear()
-        self.assertFalse(connection.worker.held)
+        connection.connectionLost(Failure(ConnectionDone()))
+        self.assertFalse(worker.held)
 
     def test_leftWorkerNotReused(self):
         """
