@@ -170,6 +170,15 @@ class Upstream:
         else:
             self._onClose.append(callback)
 
+    def abandon(self):
+        """
+        Nothing will be sent on this channel (a one-shot call whose client
+        cancelled it before its answer): the connection forgets it, and
+        its dispatch target with it, as if the answer had ended.
+        """
+        if not self.closed:
+            self._finish()
+
     def _finish(self):
         self.closed = True
         connection = self._connection

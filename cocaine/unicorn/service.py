@@ -22,18 +22,22 @@ from cocaine.unicorn.paths import checkPath
 class _Once:
     """
     The dispatch target of a one-shot call: C{close} before the answer
-    drops it.
+    drops it, and the channel is forgotten then rather than when an
+    answer that will not be sent ends.
     """
 
     finishedWithUpstream = True
 
-    def __init__(self):
+    def __init__(self, upstream):
         self.closed = False
+        self._upstream = upstream
 
     def close(self):
         self.closed = True
+        self._upstream.abandon()
 
-    connectionLost = close
+    def connectionLost(self):
+        self.closed = True
 
 
 class _Watching:
@@ -86,7 +90,7 @@ class UnicornService:
         self.backend = backend
 
     def _once(self, upstream, path, call, shape):
-        target = _Once()
+        target = _Once(upstream)
         try:
             checkPath(path)
         except UnicornError as e:

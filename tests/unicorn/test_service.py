@@ -139,3 +139,15 @@ class ServiceTests(SynchronousTestCase):
         channel.send("close")
         pending.callback((1, 0))
         self.assertEqual(channel.received(), [])
+
+    def test_closeBeforeAnswerForgotten(self):
+        """
+        The connection forgets a one-shot call closed before its answer at
+        once, not when the connection closes: a client that cancels many
+        slow calls does not fill its channel table.
+        """
+        self.backend.get = lambda path: Deferred()
+        for _ in range(3):
+            self.harness.open("get", "/slow").send("close")
+        server = self.harness._server
+        self.assertEqual((server._dispatch, server._upstreams), ({}, {}))
