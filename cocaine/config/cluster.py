@@ -127,8 +127,9 @@ def _cluster(value):
         raise ConfigError("cluster.peers", "static discovery needs at least "
                           "one peer [host, port]")
     secret = value.get("secret")
-    if secret is not None:
-        secret = _string("cluster.secret", secret)
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        # a secret is never shown, not even a mistyped one
+        raise ConfigError("cluster.secret", "must be a non-empty string")
     gateway = value.get("gateway", defaults.gateway)
     if gateway not in ("load-aware", "adhoc"):
         raise ConfigError("cluster.gateway", "must be \"load-aware\" or "

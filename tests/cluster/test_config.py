@@ -81,8 +81,10 @@ class ClusterConfigTests(SynchronousTestCase):
         self.assertError({"discovery": "static"}, "cluster.peers",
                          "static discovery needs at least one peer "
                          "[host, port]")
-        self.assertError({"secret": ""}, "cluster.secret",
-                         'must be a non-empty string, got ""')
+        # a secret is never shown, not even a mistyped one
+        for bad in ("", 31415926535897932, ["s3cret"]):
+            self.assertError({"secret": bad}, "cluster.secret",
+                             "must be a non-empty string")
         self.assertError({"gateway": "ipvs"}, "cluster.gateway",
                          'must be "load-aware" or "adhoc", got "ipvs"')
         for bad in (-0.1, "1", True, 101):
