@@ -37,7 +37,7 @@ import sys
 import tempfile
 
 from bench.rpc import machine
-from cocaine.compiled import ENV_PURE
+from cocaine.compiled import ENV_PURE, describeBuild
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "bench", "pathload.py")
@@ -155,6 +155,8 @@ def main(argv=None):
             # compare like with like
             print("both revisions from their Python source ({}=1)".format(
                 ENV_PURE))
+        else:
+            print("this tree: " + describeBuild())
         print()
         columns = ["this tree (at {})".format(revisionOf(ROOT))]
         if other:

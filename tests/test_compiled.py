@@ -267,3 +267,52 @@ class StaleBuildTests(SynchronousTestCase):
         """
         directory = self.built(60)
         self.assertIsNone(compiled.SourceFinder.find_spec("m", [directory]))
+
+
+class DescribeBuildTests(SynchronousTestCase):
+    """
+    L{compiled.describeBuild} says what a process started now would run,
+    for a benchmark's report.
+    """
+
+    def module(self, sourceChanged=None):
+        """
+        A listed top-level module C{m} on the path: its source, and a
+        (pretend) build unless C{sourceChanged} is L{None}, the source
+        changed that many seconds after the build.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        source = os.path.join(directory, "m.py")
+        with open(source, "w") as f:
+            f.write("VALUE = 1\n")
+        if sourceChanged is not None:
+            build = os.path.join(
+                directory, "m" + importlib.machinery.EXTENSION_SUFFIXES[0])
+            with open(build, "w") as f:
+                f.write("built\n")
+            os.utime(build, (1000000, 1000000))
+            os.utime(source, (1000000 + sourceChanged,) * 2)
+        self.patch(sys, "path", [directory] + sys.path)
+        self.patch(compiled, "MODULES", ("m",))
+
+    def test_compiled(self):
+        self.module(sourceChanged=-60)
+        self.assertEqual(compiled.describeBuild({}),
+                         "1 of 1 modules compiled")
+
+    def test_stale(self):
+        self.module(sourceChanged=60)
+        self.assertEqual(compiled.describeBuild({}),
+                         "0 of 1 modules compiled (changed since built: m)")
+
+    def test_notBuilt(self):
+        self.module()
+        self.assertEqual(compiled.describeBuild({}),
+                         "0 of 1 modules compiled (not built: m)")
+
+    def test_pure(self):
+        self.module(sourceChanged=-60)
+        self.assertEqual(
+            compiled.describeBuild({compiled.ENV_PURE: "1"}),
+            "0 of 1 modules compiled (COCAINE_PURE_PYTHON=1)")

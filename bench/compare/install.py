@@ -45,7 +45,9 @@ def ensureAll(wanted=lambda key: True):
     """
     import twisted
     import cocaine
-    versions = {"ours": "cocaine " + cocaine.__version__,
+    from cocaine.compiled import describeBuild
+    versions = {"ours": "cocaine {} ({})".format(cocaine.__version__,
+                                                 describeBuild()),
                 "python": platform.python_version(),
                 "twisted": twisted.__version__}
     sides, skipped, charts = [], {}, None
