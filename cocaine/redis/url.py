@@ -145,8 +145,15 @@ def _tlsFiles(url, query, tls):
 
 def _masked(url, parts):
     """
-    @return: C{url} with C{***} for its password, if it has one.
+    @return: C{url} with C{***} for its password, if it has one: also one
+        holding a C{/}, C{?} or C{#} that was not escaped, which the URL's
+        parts cut short (everything up to the last C{@} after the scheme
+        counts as the user's part then).
     """
+    scheme, separator, rest = url.partition("://")
+    head, at, tail = rest.rpartition("@")
+    if separator and at and "@" not in parts.netloc and ":" in head:
+        return "{}://{}:***@{}".format(scheme, head.partition(":")[0], tail)
     if parts.password is None:
         return url
     userinfo, _, hostport = parts.netloc.rpartition("@")

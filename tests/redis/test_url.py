@@ -88,3 +88,15 @@ class ParseTests(SynchronousTestCase):
                 parseRedisURL(url)
             self.assertNotIn("s3cret", str(e.exception))
             self.assertIn(":***@h", str(e.exception))
+
+    def test_passwordWithSeparatorNotShown(self):
+        """
+        A password holding an unescaped C{/}, C{#} or C{?} cuts the URL
+        short where it stands; the error still does not show it.
+        """
+        for url in ["redis://:s3/cret@h/0", "redis://app:s3#cret@h",
+                    "redis://app:s3?cret@h:1/0"]:
+            with self.assertRaises(ValueError) as e:
+                parseRedisURL(url)
+            self.assertNotIn("s3", str(e.exception))
+            self.assertIn(":***@h", str(e.exception))
