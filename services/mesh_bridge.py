@@ -6,7 +6,8 @@ L{cocaine.mesh.bridge} and C{docs/mesh.md}). Args:
 C{{"apps": {name: [event, ...] or {"events": [...], "encoding": "json" or
 "msgpack", "name": responder name}}, "encoding": "json", "prefix": "mesh.",
 "publish": true, "timeout": 30, "mesh": {"key": ..., "namespace": ...,
-"environment": ..., discovery options ...}}}}.
+"environment": ..., discovery options ...}}}}; C{mesh} is checked by
+L{cocaine.mesh.settings.checkMesh}.
 """
 
 from twisted.plugin import IPlugin
@@ -16,7 +17,6 @@ from cocaine.interfaces import IServicePlugin
 
 ALLOWED = ("apps", "encoding", "prefix", "publish", "timeout", "mesh")
 ENCODINGS = ("json", "msgpack")
-SEGMENTATION = ("key", "namespace", "environment")
 
 
 @implementer(IPlugin, IServicePlugin)
@@ -55,16 +55,8 @@ class _MeshBridgePlugin:
             raise ConfigError(path + ".timeout",
                               "must be a number of seconds > 0, got {}"
                               .format(describe(timeout)))
-        mesh = args.get("mesh", {})
-        if not isinstance(mesh, dict):
-            raise ConfigError(path + ".mesh", "must be a map, got {}".format(
-                describe(mesh)))
-        try:
-            from cocaine.mesh.discovery import DiscoveryOptions
-            DiscoveryOptions(**{k: v for k, v in mesh.items()
-                                if k not in SEGMENTATION})
-        except (TypeError, ValueError) as e:
-            raise ConfigError(path + ".mesh", str(e))
+        from cocaine.mesh.settings import checkMesh
+        checkMesh(path + ".mesh", args.get("mesh", {}))
 
     def _validateApp(self, where, spec):
         from cocaine.config import ConfigError, describe

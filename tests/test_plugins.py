@@ -322,6 +322,18 @@ _SERVICE_REFUSALS = [
     ("mesh_bridge", {"timeout": 0},
      "timeout: must be a number of seconds > 0, got 0"),
     ("mesh_bridge", {"mesh": []}, "mesh: must be a map, got an array"),
+    ("mesh_bridge", {"mesh": {"helloIntervall": 2}},
+     "mesh.helloIntervall: unknown key (allowed: address, broadcast, "
+     "checkInterval, environment, helloInterval, helloReplyInterval, key, "
+     "multicast, multicastTTL, namespace, nodeTimeout, port, secret, "
+     "signatureWindow, signingKey, unicast, useHostNames)"),
+    ("mesh_bridge", {"mesh": {"port": "x"}},
+     'mesh.port: must be an integer 1-65535, got "x"'),
+    ("mesh_bridge", {"mesh": {"nodeTimeout": "5"}},
+     'mesh.nodeTimeout: must be a number of seconds > 0, got "5"'),
+    ("mesh_bridge", {"mesh": {"broadcast": "1.2.3.4", "unicast": "1.2.3.5"}},
+     "mesh: choose one of broadcast, multicast and unicast, got broadcast "
+     "and unicast"),
     ("node", {"runlist": ""}, 'runlist: must be a non-empty string, got ""'),
     ("node", {"drain-timeout": -1},
      "drain-timeout: must be a number of seconds >= 0, got -1"),
@@ -392,3 +404,8 @@ class RefusalTests(SynchronousTestCase):
                 self.refusal("services", "jabber", {"jid": "a@b",
                                                     "password": password}),
                 "services.x.args.password: must be a non-empty string")
+        for secret in (31415926535897932, ""):
+            self.assertEqual(
+                self.refusal("services", "mesh_bridge",
+                             {"mesh": {"secret": secret}}),
+                "services.x.args.mesh.secret: must be a non-empty string")

@@ -39,6 +39,7 @@ from cocaine.mesh.errors import MeshError
 from cocaine.mesh.requester import Requester
 from cocaine.mesh.responder import Responder
 from cocaine.mesh.discovery import DiscoveryOptions
+from cocaine.mesh.settings import SEGMENTATION
 from cocaine.protocol.idl import Arg, Message, Protocol
 
 __all__ = ["MESH_SERVICE", "MESH_BRIDGE", "MeshBridge", "MeshService",
@@ -189,7 +190,8 @@ class MeshBridge(Service):
     @param publish: whether discovered responders are published.
     @param timeout: the default timeout of requests to responders.
     @param mesh: keywords for the components: C{key}, C{namespace},
-        C{environment} and discovery options.
+        C{environment} and discovery options (the plugin's C{mesh},
+        checked by L{cocaine.mesh.settings.checkMesh}).
     @param serviceHost: how published names are served (tests); default
         L{cocaine.rpc.host.ServiceHost}.
     """
@@ -213,9 +215,7 @@ class MeshBridge(Service):
         self.prefix = prefix
         self.publishResponders = publish
         mesh = dict(mesh or {})
-        segmentation = {k: mesh.pop(k)
-                        for k in ("key", "namespace", "environment")
-                        if k in mesh}
+        segmentation = {k: mesh.pop(k) for k in SEGMENTATION if k in mesh}
         self._segmentation = segmentation
         self._discovery = DiscoveryOptions(**mesh)
         self.timeout = timeout
