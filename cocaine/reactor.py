@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_reactor -*-
 """
-The reactor a node runs on unless twistd is told otherwise
-(C{twistd --reactor NAME}).
+The reactor a node runs on unless twistd or twist is told otherwise
+(C{--reactor NAME}); C{--reactor=cocaine} names it
+(C{twisted/plugins/cocaine_reactor.py}).
 
 L{NodeReactor} is Twisted's C{epoll} reactor, less one thing it does for
 every ready descriptor: Twisted's C{EPollReactor.doPoll} hands each event
@@ -24,6 +25,7 @@ import errno
 import sys
 
 from twisted.logger import Logger
+from twisted.python.reflect import qual
 
 try:
     from twisted.internet.epollreactor import EPollReactor
@@ -78,17 +80,56 @@ else:
     NodeReactor = None
 
 
+def install():
+    """
+    Install a L{NodeReactor} as the global reactor: C{--reactor=cocaine}
+    of twistd and twist (the reactor plugin
+    C{twisted/plugins/cocaine_reactor.py} names this function).
+
+    @raise ImportError: there is no C{epoll} here (twistd says so, and
+        how to list the reactors it has).
+    @raise twisted.internet.error.ReactorAlreadyInstalledError: a reactor
+        is installed already.
+    """
+    if NodeReactor is None:
+        raise ImportError("cocaine.reactor.NodeReactor needs epoll, "
+                          "which this system does not have")
+    from twisted.internet.main import installReactor
+    installReactor(NodeReactor())
+
+
 def installDefault():
     """
     Install a L{NodeReactor} as the global reactor unless one is
-    installed already (chosen with C{twistd --reactor}, or imported by
-    something that ran first) or there is no C{epoll} (Twisted's default
-    reactor then).
+    installed already (chosen with C{--reactor}, or imported by something
+    that ran first) or there is no C{epoll} (Twisted's default reactor
+    then).
+
+    The node's and the proxy's options call it once they are read, before
+    C{twist} installs its default reactor; their C{makeService} calls it
+    again (C{twistd} installs no reactor of its own before that).
 
     @return: the global reactor.
     """
     if _REACTOR_MODULE not in sys.modules and NodeReactor is not None:
-        from twisted.internet.main import installReactor
-        installReactor(NodeReactor())
+        install()
     from twisted.internet import reactor
     return reactor
+
+
+def logReactor(reactor):
+    """
+    Say at start-up which reactor runs the process and, when it is not a
+    L{NodeReactor}, how to run on one.
+    """
+    name = qual(type(reactor))
+    if NodeReactor is not None and isinstance(reactor, NodeReactor):
+        log.info("reactor: {reactor}", reactor=name)
+    elif NodeReactor is None:
+        log.info("reactor: {reactor} (there is no epoll here for "
+                 "cocaine.reactor.NodeReactor)", reactor=name)
+    else:
+        log.info("reactor: {reactor}, installed before the node's "
+                 "(--reactor NAME); twistd and twist run on "
+                 "cocaine.reactor.NodeReactor given --reactor=cocaine or "
+                 "no --reactor", reactor=name)

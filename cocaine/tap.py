@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-C{twistd cocaine}: options and the service tree.
+C{twistd cocaine} and C{twist cocaine}: options and the service tree.
 
 This is the only module that touches the global reactor. It parses and
 checks the configuration and builds the tree; nothing listens until twistd
@@ -23,16 +23,26 @@ class Options(usage.Options):
          "The JSON configuration file (default: the embedded defaults)."],
     ]
 
+    def postOptions(self):
+        """
+        Install the node's reactor unless one is installed already: twist
+        installs its default as soon as the options are read, before
+        L{makeService} (where twistd's node gets ours) runs.
+        """
+        from cocaine.reactor import installDefault
+        installDefault()
+
 
 def makeService(options):
     """
     Build the node from C{options["config"]} or the embedded defaults.
     """
     from cocaine.config import DEFAULTS, ConfigError, load, parse
-    from cocaine.reactor import installDefault
+    from cocaine.reactor import installDefault, logReactor
     from cocaine.runtime import buildRuntime
-    # ours unless twistd was given --reactor (cocaine.reactor)
+    # ours unless twistd or twist was given --reactor (cocaine.reactor)
     reactor = installDefault()
+    logReactor(reactor)
 
     try:
         path = options["config"]

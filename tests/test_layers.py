@@ -151,7 +151,8 @@ class LayerTests(SynchronousTestCase):
         imported when used.
         """
         allowed = {"twisted.plugin", "twisted.application.service",
-                   "zope.interface", "cocaine.interfaces"}
+                   "twisted.application.reactors", "zope.interface",
+                   "cocaine.interfaces"}
         heavy = []
         for top in ("services", "drivers", "twisted"):
             for module, path in _modules(top):

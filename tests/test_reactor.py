@@ -1,7 +1,8 @@
 """
 Tests for L{cocaine.reactor}: the node's reactor handles ready descriptors
 as Twisted's C{epoll} reactor does, without the legacy log context, and is
-installed unless another reactor was.
+installed unless another reactor was, by twistd and twist alike, or named
+with C{--reactor=cocaine} (C{twisted/plugins/cocaine_reactor.py}).
 """
 
 import errno
@@ -11,9 +12,12 @@ import subprocess
 import sys
 
 from twisted.internet import main
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.testing import MemoryReactor
+from twisted.logger import Logger
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from cocaine.reactor import NodeReactor
+import cocaine.reactor
+from cocaine.reactor import NodeReactor, install, logReactor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -222,3 +226,96 @@ class InstallTests(SynchronousTestCase):
             "tap.makeService(options)\n"
             "from twisted.internet import reactor\n"
             "print(type(reactor).__name__)"), "NodeReactor")
+
+    def test_twist(self):
+        """
+        C{twist cocaine} and C{twist cocaine-proxy} run on it too: their
+        options install it before twist installs its default reactor.
+        """
+        for command in ("['cocaine', '--config', '/nonexistent.json']",
+                        "['cocaine-proxy', '--port', '0']"):
+            self.assertEqual(_run(
+                "from twisted.application.twist._twist import Twist\n"
+                "options = Twist.options(['twist'] + {})\n"
+                "print(type(options['reactor']).__name__)".format(command)),
+                "NodeReactor")
+
+    def test_twistReactorNamed(self):
+        """
+        C{twist --reactor NAME} still chooses: Twisted's default reactor
+        too, when named.
+        """
+        self.assertEqual(_run(
+            "from twisted.application.twist._twist import Twist\n"
+            "options = Twist.options(['twist', '--reactor=select',\n"
+            "                         'cocaine'])\n"
+            "print(type(options['reactor']).__name__)"), "SelectReactor")
+
+    def test_reactorPlugin(self):
+        """
+        C{--reactor=cocaine} (twistd's and twist's) installs it, through
+        the reactor plugin.
+        """
+        self.assertEqual(_run(
+            "from twisted.application.reactors import installReactor\n"
+            "print(type(installReactor('cocaine')).__name__)"),
+            "NodeReactor")
+        self.assertEqual(_run(
+            "from twisted.application.twist._twist import Twist\n"
+            "options = Twist.options(['twist', '--reactor=cocaine',\n"
+            "                         'cocaine'])\n"
+            "print(type(options['reactor']).__name__)"), "NodeReactor")
+
+
+class NoEpollTests(SynchronousTestCase):
+    """
+    Where there is no C{epoll}, there is no node reactor to install.
+    """
+
+    def test_installRefused(self):
+        """
+        C{--reactor=cocaine} says why it cannot be used (twistd shows the
+        message); nothing is installed.
+        """
+        self.patch(cocaine.reactor, "NodeReactor", None)
+        error = self.assertRaises(ImportError, install)
+        self.assertEqual(str(error), "cocaine.reactor.NodeReactor needs "
+                         "epoll, which this system does not have")
+
+
+class LogReactorTests(SynchronousTestCase):
+    """
+    L{logReactor} says at start-up which reactor runs, and how to run on
+    the node's own when it is another.
+    """
+
+    def said(self, reactor):
+        events = []
+        self.patch(cocaine.reactor, "log", Logger(observer=events.append))
+        logReactor(reactor)
+        [event] = events
+        return event["log_format"].format(**event)
+
+    def test_nodeReactor(self):
+        if NodeReactor is None:
+            raise SkipTest("no epoll here")
+        # not started: only its class counts
+        self.assertEqual(self.said(NodeReactor.__new__(NodeReactor)),
+                         "reactor: cocaine.reactor.NodeReactor")
+
+    def test_another(self):
+        if NodeReactor is None:
+            raise SkipTest("no epoll here")
+        self.assertEqual(
+            self.said(MemoryReactor()),
+            "reactor: twisted.internet.testing.MemoryReactor, installed "
+            "before the node's (--reactor NAME); twistd and twist run on "
+            "cocaine.reactor.NodeReactor given --reactor=cocaine or no "
+            "--reactor")
+
+    def test_noEpoll(self):
+        self.patch(cocaine.reactor, "NodeReactor", None)
+        self.assertEqual(
+            self.said(MemoryReactor()),
+            "reactor: twisted.internet.testing.MemoryReactor (there is no "
+            "epoll here for cocaine.reactor.NodeReactor)")

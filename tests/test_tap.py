@@ -50,6 +50,17 @@ class OptionsTests(SynchronousTestCase):
         for argv in (["c.json"], ["--port", "1"], ["--config"]):
             self.assertRaises(usage.UsageError, self.parse, *argv)
 
+    def test_installsTheReactor(self):
+        """
+        Read options install the node's reactor (unless one is installed
+        already): C{twist} installs its default once they are read.
+        """
+        installs = []
+        self.patch(cocaine.reactor, "installDefault",
+                   lambda: installs.append("install"))
+        self.parse("--config", "c.json")
+        self.assertEqual(installs, ["install"])
+
     def test_plugin(self):
         """
         twistd finds C{cocaine}, which names this module (imported only
@@ -138,11 +149,12 @@ class MakeServiceTests(SynchronousTestCase):
     def test_defaults(self):
         """
         Without a file the embedded defaults are built, on the reactor
-        installed first.
+        installed first (when the options were read, and again by
+        C{makeService} when twistd had not).
         """
         self.recordBuilds()
         root = tap.makeService(self.options())
-        self.assertEqual(self.events, ["install", "build"])
+        self.assertEqual(self.events, ["install", "install", "build"])
         [(reactor, config)] = self.built
         self.assertIs(reactor, self.reactor)
         self.assertEqual(config, parse(DEFAULTS))

@@ -96,6 +96,9 @@ class Options(usage.Options):
             self["settings"] = parseSettings("options", args)
         except ConfigError as e:
             raise usage.UsageError(str(e).replace("options.", "--"))
+        # ours before twist installs its default (cocaine.tap.Options)
+        from cocaine.reactor import installDefault
+        installDefault()
 
 
 def buildProxy(reactor, locators, interface, settings, factoryClass=None,
@@ -132,9 +135,10 @@ def buildProxy(reactor, locators, interface, settings, factoryClass=None,
 
 
 def makeService(options):
-    from cocaine.reactor import installDefault
-    # ours unless twistd was given --reactor (cocaine.reactor)
+    from cocaine.reactor import installDefault, logReactor
+    # ours unless twistd or twist was given --reactor (cocaine.reactor)
     reactor = installDefault()
+    logReactor(reactor)
     return buildProxy(reactor, options["locators"], options["bind"],
                       options["settings"],
                       metricsPort=options["metrics-port"])

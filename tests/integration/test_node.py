@@ -393,6 +393,38 @@ class LifecycleTests(TestCase):
         self.assertLess(seconds, 5)
         self.assertIn("Server Shut Down", node.log())
 
+    def runnerNode(self, *runner):
+        """
+        A node started by C{runner} (its command line up to the plugin's
+        name) instead of twistd's.
+        """
+        import tests.integration.node
+        self.patch(tests.integration.node, "twistdCommand",
+                   lambda *twistd: list(runner) + list(
+                       twistd[twistd.index("cocaine"):]))
+        node = Node(self.mktemp()).start()
+        self.addCleanup(node.stop)
+        return node
+
+    def test_twistRunsOnTheNodeReactor(self):
+        """
+        C{twist cocaine}, like twistd, runs the node on
+        L{cocaine.reactor.NodeReactor} and says so at start-up; so does
+        C{--reactor=cocaine}, twist's and twistd's.
+        """
+        from cocaine.reactor import NodeReactor
+        if NodeReactor is None:
+            raise SkipTest("no epoll here")
+        twist = [sys.executable, "-m", "twisted", "--log-format=text"]
+        for runner in (twist, twist + ["--reactor=cocaine"],
+                       twistdCommand("--pidfile=", "-n",
+                                     "--reactor=cocaine")):
+            node = self.runnerNode(*runner)
+            self.assertIn("[cocaine.reactor#info] reactor: "
+                          "cocaine.reactor.NodeReactor\n", node.log())
+            status, _ = node.stop()
+            self.assertIn(status, (0, -signal.SIGTERM))
+
     def test_sighupReopensFileSink(self):
         directory = os.path.abspath(self.mktemp())
         logFile = os.path.join(directory, "app.log")
