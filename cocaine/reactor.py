@@ -18,7 +18,15 @@ Nothing of ours logs through the legacy API (every module has a
 C{twisted.logger.Logger}, whose events name their namespace). On this
 reactor a legacy message logged while a read is handled (Twisted's own
 C{log.err} for a C{doRead} that raised, say) reads C{[-]} where it read
-the connection's prefix; everything else is Twisted's reactor as it is.
+the connection's prefix.
+
+It also stops once. Twisted's reactor answers every SIGTERM and SIGINT
+with a C{stop()}, and a C{stop()} while it is stopping raises
+C{ReactorNotRunning}: a second signal while the node's services drain
+(seconds, when apps finish their requests) logged that traceback. Here
+the first stop signal stops the reactor as Twisted's does, and one that
+comes once it is stopping, by a signal or not, only says so. Everything
+else is Twisted's reactor as it is.
 """
 
 import errno
@@ -42,7 +50,7 @@ if EPollReactor is not None:
     class NodeReactor(EPollReactor):
         """
         Twisted's C{epoll} reactor without the legacy log context around
-        each ready descriptor.
+        each ready descriptor, stopped once by stop signals.
         """
 
         def doPoll(self, timeout):
@@ -75,6 +83,42 @@ if EPollReactor is not None:
                                     selectable=selectable)
 
         doIteration = doPoll
+
+        #: whether a stop signal came (its stop may not have run yet)
+        _stopSignalled = False
+
+        def sigInt(self, number, frame=None):
+            """
+            Stop on SIGINT, unless stopping already (L{_stopOnSignal}).
+            """
+            self._stopOnSignal("SIGINT", number)
+
+        def sigTerm(self, number, frame=None):
+            """
+            Stop on SIGTERM, unless stopping already (L{_stopOnSignal}).
+            """
+            self._stopOnSignal("SIGTERM", number)
+
+        def _stopOnSignal(self, name, number):
+            """
+            The first stop signal stops the reactor, from its loop, and is
+            the one twistd and twist end with (C{_exitSignal}); one that
+            comes once a signal or C{stop()} began the shutdown is only
+            logged: the shutdown goes on as it was, its drain included.
+            """
+            if self._stopSignalled or self._stopped:
+                log.info("Received {signal}, already shutting down.",
+                         signal=name)
+                return
+            self._stopSignalled = True
+            log.info("Received {signal}, shutting down.", signal=name)
+            self._exitSignal = number
+            self.callFromThread(self._stopOnce)
+
+        def _stopOnce(self):
+            # stop() raises when something stopped the reactor meanwhile
+            if not self._stopped:
+                self.stop()
 else:
     #: where there is no C{epoll}, there is no node reactor
     NodeReactor = None

@@ -7,11 +7,13 @@ with C{--reactor=cocaine} (C{twisted/plugins/cocaine_reactor.py}).
 
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
 
 from twisted.internet import main
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactor
 from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -153,6 +155,94 @@ class NodeReactorTests(SynchronousTestCase):
         self.assertIsNone(self.reactor.doIteration(0))
         poller.errno = errno.EBADF
         self.assertRaises(OSError, self.reactor.doIteration, 0)
+
+
+class StopSignalTests(SynchronousTestCase):
+    """
+    A stop signal stops the node's reactor once: one that comes while it
+    is stopping (its services drain) or has stopped is logged, not
+    answered with a second C{stop()} and its C{ReactorNotRunning}.
+    """
+
+    if NodeReactor is None:
+        skip = "no epoll here"
+
+    def setUp(self):
+        self.reactor = NodeReactor()
+        self.addCleanup(NodeReactorTests.closeReactor, self)
+        self.events = []
+        self.patch(cocaine.reactor, "log",
+                   Logger(observer=self.events.append))
+
+    def said(self):
+        return [event["log_format"].format(**event) for event in self.events]
+
+    def test_secondSignalDuringDrain(self):
+        """
+        A SIGTERM seconds into a drain that a first SIGTERM began is
+        logged; the drain goes on and the reactor stops once, with the
+        first signal to end the process with.
+        """
+        reactor = self.reactor
+        drained = Deferred()
+        reactor.addSystemEventTrigger("before", "shutdown", lambda: drained)
+        reactor.callWhenRunning(reactor.sigTerm, signal.SIGTERM)
+        reactor.callLater(0.05, reactor.sigTerm, signal.SIGTERM)
+        reactor.callLater(0.1, reactor.sigInt, signal.SIGINT)
+        reactor.callLater(0.15, drained.callback, None)
+        # no handlers: the signals are these calls
+        reactor.run(installSignalHandlers=False)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(self.said(), [
+            "Received SIGTERM, shutting down.",
+            "Received SIGTERM, already shutting down.",
+            "Received SIGINT, already shutting down."])
+        self.assertEqual(reactor._exitSignal, signal.SIGTERM)
+
+    def test_inQuickSuccession(self):
+        """
+        Two signals before the loop took the first: one stop.
+        """
+        reactor = self.reactor
+        reactor.startRunning(installSignalHandlers=False)
+        reactor.sigInt(signal.SIGINT)
+        reactor.sigTerm(signal.SIGTERM)
+        reactor.runUntilCurrent()
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertTrue(reactor._stopped)
+        self.assertEqual(self.said(), [
+            "Received SIGINT, shutting down.",
+            "Received SIGTERM, already shutting down."])
+        self.assertEqual(reactor._exitSignal, signal.SIGINT)
+
+    def test_afterStop(self):
+        """
+        A signal once the reactor was stopped by other means (the node's
+        own stop after a failed start) is only logged, and does not choose
+        the exit.
+        """
+        reactor = self.reactor
+        reactor.startRunning(installSignalHandlers=False)
+        reactor.stop()
+        reactor.sigTerm(signal.SIGTERM)
+        reactor.runUntilCurrent()
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(self.said(),
+                         ["Received SIGTERM, already shutting down."])
+        self.assertIsNone(reactor._exitSignal)
+
+    def test_stoppedMeanwhile(self):
+        """
+        A first signal whose stop finds the reactor stopped by other means
+        before the loop took it does not stop it again.
+        """
+        reactor = self.reactor
+        reactor.startRunning(installSignalHandlers=False)
+        reactor.sigTerm(signal.SIGTERM)
+        reactor.stop()
+        reactor.runUntilCurrent()
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(self.said(), ["Received SIGTERM, shutting down."])
 
 
 class FailingPoller:

@@ -15,12 +15,14 @@ import time
 import msgpack
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
 from cocaine.client import Locator, Service
 from cocaine.errors import (
     InvalidName, KeyNotFound, ServiceNotAvailable)
-from tests.integration.node import Node, environment, twistdCommand
+from tests.integration.node import (
+    ROOT, Node, environment, twistdCommand)
 
 
 class _NodeTestCase(TestCase):
@@ -392,6 +394,43 @@ class LifecycleTests(TestCase):
         self.assertIn(status, (0, -signal.SIGTERM))
         self.assertLess(seconds, 5)
         self.assertIn("Server Shut Down", node.log())
+
+    async def test_secondSigtermDuringDrain(self):
+        """
+        A SIGTERM while the node drains an app's requests, a first SIGTERM
+        having begun the shutdown, is logged, not answered with a second
+        stop and its C{ReactorNotRunning} traceback; the shutdown goes on
+        as the first began it, the request answered.
+        """
+        from cocaine.reactor import NodeReactor
+        if NodeReactor is None:
+            raise SkipTest("no epoll here: Twisted's reactor stops twice")
+        node = Node(self.mktemp(), {
+            "network": {"locator": 0},
+            "services": {"logging": {"type": "logging"},
+                         "node": {"type": "node", "args": {"local": {
+                             "echo": {"path": os.path.join(
+                                 ROOT, "examples", "apps", "echo")}}}}}})
+        node.start()
+        self.addCleanup(node.stop)
+        locator = Locator(reactor, [("127.0.0.1", node.port)], timeout=20)
+        self.addCleanup(locator.disconnect)
+        echo = Service("echo", locator, timeout=30)
+        self.addCleanup(echo.disconnect)
+        slow = await echo.enqueue("slow")
+        slow.write(b"1500")
+        await deferLater(reactor, 0.3)
+        process = node.process
+        process.send_signal(signal.SIGTERM)
+        await deferLater(reactor, 0.5)
+        process.send_signal(signal.SIGTERM)
+        self.assertEqual([chunk async for chunk in slow], [b"done"])
+        status = await deferToThread(process.wait, 30)
+        self.assertIn(status, (0, -signal.SIGTERM))
+        log = node.log()
+        self.assertEqual(log.count("Received SIGTERM, shutting down."), 1)
+        self.assertIn("Received SIGTERM, already shutting down.", log)
+        self.assertNotIn("Traceback", log)
 
     def runnerNode(self, *runner):
         """
