@@ -21,6 +21,7 @@ import sys
 import uuid as _uuid
 
 from twisted.application.service import IService, Service
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 
 from cocaine.auth.guard import buildGuard
@@ -179,7 +180,12 @@ class CocaineService(OrderedMultiService):
     def _exit(self, status):
         self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow,
                                             status)
-        self._reactor.stop()
+        try:
+            self._reactor.stop()
+        except ReactorNotRunning:
+            # stopping already (a SIGTERM came while it started): the
+            # trigger above still ends the process with the status
+            pass
 
 
 def _exitNow(status):

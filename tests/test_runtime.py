@@ -9,6 +9,7 @@ import os
 import sys
 
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
@@ -389,6 +390,37 @@ class RuntimeTests(SynchronousTestCase):
         self.assertEqual(root.context.registry.names(), [])
         self.assertNotIn("running", " ".join(
             e["log_format"] for e in events))
+
+    def test_startFailureWhileStopping(self):
+        """
+        A start that fails once the reactor is stopping (a SIGTERM came
+        while the node started) does not stop it a second time, which
+        would raise C{ReactorNotRunning} into the start's Deferred; the
+        process still exits with 1 after shutdown.
+        """
+        from cocaine.runtime import _exitNow
+
+        class StoppingReactor(FakeReactor):
+            def stop(self):
+                if self.hasStopped:
+                    raise ReactorNotRunning("Can't stop reactor that isn't "
+                                            "running.")
+                FakeReactor.stop(self)
+        reactor = StoppingReactor()
+        root = buildRuntime(reactor, self.config())
+        starting = Deferred()
+        RecordingService("slow", [], startResult=starting).setServiceParent(
+            root)
+        reactor.running = True
+        started = root.startService()
+        reactor.stop()
+        reactor.running = True  # still, while the services stop
+        starting.errback(StartupError("slow: backend unreachable"))
+        self.assertEqual(self.stderr.getvalue(), "cocaine: could not start: "
+                         "slow: backend unreachable\n")
+        self.assertIsNone(self.successResultOf(started))
+        self.assertEqual(reactor.triggers["after"]["shutdown"],
+                         [(_exitNow, (1,), {})])
 
     def test_runningLogged(self):
         """
