@@ -9,10 +9,12 @@ or C{signingKey} is never shown); nothing is left for the components to
 refuse with a Python message once they start.
 """
 
+import inspect
 import ipaddress
 import math
 
 from cocaine.config import ConfigError, checkInteger, checkKeys, describe
+from cocaine.mesh.discovery import DiscoveryOptions
 
 __all__ = ["SEGMENTATION", "DISCOVERY", "checkMesh"]
 
@@ -32,6 +34,10 @@ _SECONDS = {"helloInterval": False, "checkInterval": False,
 
 #: What discovery reaches beyond this host with; at most one of them.
 _REACH = ("broadcast", "multicast", "unicast")
+
+#: The discovery options' defaults.
+_DEFAULTS = {name: parameter.default for name, parameter in
+             inspect.signature(DiscoveryOptions).parameters.items()}
 
 
 def checkMesh(path, value):
@@ -59,13 +65,19 @@ def checkMesh(path, value):
     for key, zero in _SECONDS.items():
         if key in value:
             _seconds(where(key), value[key], zero)
-    checkInterval = value.get("checkInterval", 4.0)
-    nodeTimeout = value.get("nodeTimeout", 5.0)
+    checkInterval = value.get("checkInterval", _DEFAULTS["checkInterval"])
+    nodeTimeout = value.get("nodeTimeout", _DEFAULTS["nodeTimeout"])
     if nodeTimeout < checkInterval:
-        raise ConfigError(where("nodeTimeout"), "must be at least "
-                          "checkInterval ({}), got {}".format(
-                              describe(checkInterval),
-                              describe(nodeTimeout)))
+        # the one of the two that was given, nodeTimeout if both were
+        if "nodeTimeout" in value:
+            raise ConfigError(where("nodeTimeout"), "must be at least "
+                              "checkInterval ({}), got {}".format(
+                                  describe(checkInterval),
+                                  describe(nodeTimeout)))
+        raise ConfigError(where("checkInterval"), "must be at most "
+                          "nodeTimeout ({}), got {}".format(
+                              describe(nodeTimeout),
+                              describe(checkInterval)))
     reach = [key for key in _REACH if value.get(key) is not None]
     if len(reach) > 1:
         raise ConfigError(path, "choose one of broadcast, multicast and "

@@ -57,6 +57,8 @@ REFUSALS = [
      "nodeTimeout: must be at least checkInterval (4.0), got 3"),
     ({"checkInterval": 10, "nodeTimeout": 6},
      "nodeTimeout: must be at least checkInterval (10), got 6"),
+    ({"checkInterval": 6},
+     "checkInterval: must be at most nodeTimeout (5.0), got 6"),
     ({"broadcast": "lan"}, 'broadcast: must be an IPv4 address, got "lan"'),
     ({"broadcast": 255}, "broadcast: must be an IPv4 address, got 255"),
     ({"address": "::1"}, 'address: must be an IPv4 address, got "::1"'),
