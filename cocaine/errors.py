@@ -446,6 +446,28 @@ class ProtocolViolation(Exception):
     """
 
 
+class ChannelClosed(Exception):
+    """
+    Nothing more will be read from a client channel: the one exception
+    both client SDKs raise for it, so that C{except ChannelClosed} reads
+    the same in either. L{cocaine.client} (and L{cocaine.rpc.client},
+    L{cocaine.rpc.receivers}) export it for the Twisted SDK,
+    L{cocaine.worker} (and L{cocaine.worker.channel}) for the worker SDK's
+    service client: each name is this class.
+
+    Both raise it from a read of a channel its caller abandoned
+    (C{abandon()}), a read that was waiting included. The Twisted SDK
+    raises it too from a read after the service closed the stream (its
+    C{async for} ends there), where the worker SDK's read gives L{None}
+    instead and an abandoned channel must not pass for one that ended.
+    Cocaine 0.12's Python framework (C{cocaine} 0.12.14.5) raises its
+    C{cocaine.exceptions.ChokeEvent} from a read after the close.
+
+    Local to the client, never sent: like any exception that is not a
+    L{CocaineError}, L{toWire} makes it an uncaught error.
+    """
+
+
 class FramingError(Exception):
     """
     A value on the stream that is not a message; the connection must close.

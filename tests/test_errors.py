@@ -261,3 +261,34 @@ class BackendUnavailableWireTests(SynchronousTestCase):
         self.assertIs(type(back), BackendUnavailable)
         self.assertEqual((back.category, back.code, back.message),
                          (1, errno.ECONNREFUSED, "redis://h:1/0 down"))
+
+
+class ChannelClosedTests(SynchronousTestCase):
+    """
+    L{errors.ChannelClosed} is the one "nothing more to read" of both
+    client SDKs.
+    """
+
+    def test_bothSDKsRaiseIt(self):
+        """
+        Every name the SDKs export it under is the class of
+        L{cocaine.errors}, so one C{except} catches either SDK's.
+        """
+        from cocaine import client, worker
+        from cocaine.client import blocking
+        from cocaine.rpc import client as rpcClient, receivers
+        from cocaine.worker import channel, service
+        for module in (client, blocking, rpcClient, receivers, worker,
+                       service, channel):
+            self.assertIs(module.ChannelClosed, errors.ChannelClosed,
+                          module.__name__)
+
+    def test_local(self):
+        """
+        It is not a wire error: sent, it is an uncaught one, as before it
+        had a home here.
+        """
+        self.assertFalse(issubclass(errors.ChannelClosed,
+                                    errors.CocaineError))
+        self.assertEqual(toWire(errors.ChannelClosed("abandoned")),
+                         [[7, 7], "uncaught error: ChannelClosed"])

@@ -13,13 +13,17 @@ abandoned): what the service still sends for it is then dropped as it
 comes, as for any channel the connection does not know, rather than
 kept for a read that will never come (an endless stream kept that way
 grew without bound).
+
+L{ChannelClosed}, which a read raises once the stream has ended or was
+abandoned, is L{cocaine.errors.ChannelClosed}, the worker SDK's too.
 """
 
 from collections import deque
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from cocaine.errors import NotConnected, ProtocolViolation, fromWire
+from cocaine.errors import (
+    ChannelClosed, NotConnected, ProtocolViolation, fromWire)
 from cocaine.protocol.client import (
     CLIENT_GONE, ChannelState, primitiveReply, unwrap)
 from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
@@ -33,12 +37,6 @@ __all__ = ["Channel", "ChannelClosed"]
 _STREAM_WRITE = STREAMING.idOf("write")
 _STREAM_ERROR = STREAMING.idOf("error")
 _STREAM_CLOSE = STREAMING.idOf("close")
-
-
-class ChannelClosed(Exception):
-    """
-    The service closed the stream: there is nothing more to read.
-    """
 
 
 class Channel(ChannelState):

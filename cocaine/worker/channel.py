@@ -3,24 +3,19 @@
 The streams of the worker SDK's service client (L{cocaine.worker.service}):
 a L{Channel} for a streaming method's replies, read and written like a
 session's streams and given up with L{Channel.abandon}, and the one
-value of a plain call.
+value of a plain call. L{ChannelClosed}, which a read of an abandoned
+channel raises, is L{cocaine.errors.ChannelClosed}, the Twisted client
+SDK's too.
 """
 
 from collections import deque
 
-from cocaine.errors import NotConnected
+from cocaine.errors import ChannelClosed, NotConnected
 from cocaine.protocol.client import (
     CLIENT_GONE, ChannelState, primitiveReply, unwrap)
 from cocaine.worker.flow import waitForArrival
 
 __all__ = ["Channel", "ChannelClosed"]
-
-
-class ChannelClosed(Exception):
-    """
-    The channel was abandoned (L{Channel.abandon}): nothing more will be
-    read from it.
-    """
 
 
 class Channel(ChannelState):
