@@ -66,6 +66,23 @@ def _closeAll(budget=3.0):
         pass
 
 
+def _dropped(reactor, channel):
+    """
+    The finalizer of a L{BlockingChannel} the program let go of, in the
+    thread that dropped it (or ran the collector): a channel that has not
+    ended is abandoned in the reactor's thread.
+
+    Nothing is asked of a reactor that has stopped: it would never run
+    the call, and the channel goes with it. Nor at interpreter exit: a
+    C{weakref.finalize} whose C{atexit} is false runs nothing once the
+    exit hooks have begun, when the reactor's daemon thread and the
+    channel go with the process. Anything else this raises is a fault,
+    reported by Python as for any finalizer, not swallowed.
+    """
+    if not channel.done and reactor.running:
+        reactor.callFromThread(channel.abandon)
+
+
 class BlockingChannel:
     """
     A L{Channel} used from a plain thread.
@@ -79,24 +96,15 @@ class BlockingChannel:
     def __init__(self, reactor, channel):
         self._reactor = reactor
         self._channel = channel
+        # holds the reactor and the channel, not this facade; runs
+        # nothing at interpreter exit (see _dropped)
+        weakref.finalize(self, _dropped, reactor, channel).atexit = False
 
     def abandon(self):
         """
         Read nothing more (L{Channel.abandon}).
         """
         self._call("abandon")
-
-    def __del__(self):
-        channel = getattr(self, "_channel", None)
-        if channel is None or channel.done:
-            return
-        try:
-            if self._reactor.running:
-                self._reactor.callFromThread(channel.abandon)
-        except Exception:
-            # the interpreter or the reactor is going away: so is the
-            # channel
-            pass
 
     def _call(self, method, *args):
         return blockingCallFromThread(

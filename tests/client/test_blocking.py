@@ -4,6 +4,10 @@ reactor's thread, with a fake reactor and channel (the facade against a
 real node is in L{tests.client.test_service}).
 """
 
+import gc
+import sys
+import weakref
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.client import blocking
@@ -75,13 +79,38 @@ class BlockingChannelTests(SynchronousTestCase):
         BlockingChannel(self.reactor, self.channel)
         self.assertEqual(self.reactor.calls, [])
 
-    def test_reactorGone(self):
+    def test_interpreterExiting(self):
         """
-        A reactor that cannot take the call (the interpreter is exiting)
-        is no error.
+        Nothing is asked of the reactor once the interpreter is exiting
+        (C{weakref.finalize}'s exit hook has run): the channel goes with
+        the process.
+        """
+        self.patch(weakref.finalize, "_shutdown", True)
+        BlockingChannel(self.reactor, self.channel)
+        self.assertEqual(self.reactor.calls, [])
+
+    def test_faultReported(self):
+        """
+        A reactor that fails to take the call is a fault Python reports
+        (C{sys.unraisablehook}), not one swallowed.
         """
         def refuse(f, *args):
             raise RuntimeError("the waker is closed")
         self.reactor.callFromThread = refuse
+        reported = []
+        self.patch(sys, "unraisablehook", reported.append)
         BlockingChannel(self.reactor, self.channel)
+        self.assertEqual([type(r.exc_value) for r in reported],
+                         [RuntimeError])
         self.assertEqual(self.channel.abandoned, 0)
+
+    def test_collected(self):
+        """
+        A channel dropped in a reference cycle is abandoned when the
+        collector frees it.
+        """
+        channel = BlockingChannel(self.reactor, self.channel)
+        channel.cycle = channel
+        del channel
+        gc.collect()
+        self.assertEqual(self.reactor.calls, [(self.channel.abandon, ())])
