@@ -108,6 +108,9 @@ class ChannelState:
         be received).
     """
 
+    # slotted, so a subclass may be (the Twisted SDK's channel receiver)
+    __slots__ = ("id", "_upstream", "_dispatch", "done")
+
     def __init__(self, channelId, upstream, dispatch):
         """
         @param upstream: the root message's upstream protocol, or

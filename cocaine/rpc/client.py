@@ -9,6 +9,8 @@ opens a L{Channel} that reads the service's stream and sends the client's
 (the receivers are in L{cocaine.rpc.receivers}).
 """
 
+from collections import deque
+
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint, TCP6ClientEndpoint, UNIXClientEndpoint,
@@ -72,6 +74,9 @@ class ClientProtocol(Protocol):
         self._pack = Encoder().pack
         self._next = 1
         self._receivers = {}
+        #: the receivers of the channels their callers let go of before
+        #: their end, to abandon (L{_abandonDropped})
+        self._dropped = deque()
         #: C{{name: (id, plain)}}: the methods L{invoke} has looked up
         self._methods = {}
         self.connected = False
@@ -237,8 +242,10 @@ class ClientProtocol(Protocol):
         self._next = channel + 1
         ch = Channel(self, channel, message.upstream or PRIMITIVE,
                      message.dispatch)
-        if not ch.done:
-            self._receivers[channel] = ch
+        core = ch._core
+        if not core.done:
+            # the receiver, not the Channel: its caller's to let go of
+            self._receivers[channel] = core
         if headers is None and self.authorization is None:
             writes.write(self.transport, self._pack([channel, mtype, args]))
         else:
@@ -254,6 +261,8 @@ class ClientProtocol(Protocol):
                           "{reason}", service=self.name, reason=str(e))
             self.transport.abortConnection()
             return
+        if self._dropped:
+            self._abandonDropped()
         receivers = self._receivers
         count = 0
         for channel, mtype, args, headers in messages:
@@ -267,6 +276,17 @@ class ClientProtocol(Protocol):
                     # it while the rest of this read is handled
                     count = 0
                     writes.flush()
+
+    def _abandonDropped(self):
+        """
+        Abandon the channels whose callers let go of them before their
+        end (L{cocaine.rpc.receivers.Channel}'s finalizer queues their
+        receivers here, from any thread, at any point: this runs where
+        abandoning is safe, before anything more is read for them).
+        """
+        dropped = self._dropped
+        while dropped:
+            dropped.popleft().abandon()
 
     def notifyLost(self):
         """
@@ -282,6 +302,8 @@ class ClientProtocol(Protocol):
     def connectionLost(self, reason):
         self.connected = False
         receivers, self._receivers = self._receivers, {}
+        # nothing left to abandon: the connection forgets every channel
+        self._dropped.clear()
         text = reason.getErrorMessage() if reason is not None else "closed"
         for receiver in receivers.values():
             receiver._lost(text)

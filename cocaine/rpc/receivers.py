@@ -2,15 +2,17 @@
 """
 What receives a service's messages on one client channel (the
 connection's receivers, L{cocaine.rpc.client.ClientProtocol}): a
-L{Channel} for a stream either way, L{_Primitive} for a plain call's
-value, L{_Request} for a whole streaming request and its answer. Each
-has C{_receive(mtype, args)}, true when the channel is done, and
+L{_ChannelCore} for a stream either way (the connection's side of the
+L{Channel} its caller holds), L{_Primitive} for a plain call's value,
+L{_Request} for a whole streaming request and its answer. Each has
+C{_receive(mtype, args)}, true when the channel is done, and
 C{_lost(reason)}.
 
 A receiver nobody will read any more leaves the connection's receivers
-at once (a cancelled call or request; a L{Channel} its caller
-abandoned): what the service still sends for it is then dropped as it
-comes, as for any channel the connection does not know, rather than
+(a cancelled call or request, at once; a L{Channel} its caller
+abandoned, at once, or let go of, before the connection handles what it
+next receives): what the service still sends for it is then dropped as
+it comes, as for any channel the connection does not know, rather than
 kept for a read that will never come (an endless stream kept that way
 grew without bound).
 
@@ -39,25 +41,32 @@ _STREAM_ERROR = STREAMING.idOf("error")
 _STREAM_CLOSE = STREAMING.idOf("close")
 
 
-class Channel(ChannelState):
-    """
-    One open channel on a client connection.
+#: The queue of a channel its caller let go of: what it is given goes
+#: nowhere.
+_NOWHERE = deque(maxlen=0)
 
-    Reading: L{read} gives the next chunk or value, raises the service's
-    error as an exception and L{ChannelClosed} after C{close}; C{async for}
-    iterates chunks until close; L{collect} gives every chunk at once.
-    Writing: L{send} (or L{write}, L{close}, L{error}) follows the
-    message's dispatch protocol (L{cocaine.protocol.client.ChannelState}
-    keeps both protocols). A caller that stops reading before the end
-    calls L{abandon}: until then (or until the connection closes) what
-    the service sends is kept for it.
+
+class _ChannelCore(ChannelState):
+    """
+    What the connection holds of one open L{Channel} (its receiver):
+    both protocols' state, what waits to be read, the reads waiting and
+    L{Channel.collect}'s gathering. The caller holds the L{Channel}, and
+    the connection never does, so a channel its caller lets go of is
+    freed and its finalizer abandons this (L{_dropped}).
+
+    @ivar done: whether the service's side has ended, or the channel was
+        abandoned.
     """
 
-    #: C{(chunks, deferred)} while L{collect} gathers the stream
-    _collector = None
+    # slotted: this and its Channel cost less to make than the one
+    # object with a __dict__ they replace
+    __slots__ = ("_connection", "_queue", "_waiting", "_collector")
 
     def __init__(self, connection, channelId, upstream, dispatch):
         # ChannelState.__init__'s fields, set here: a call fewer per call
+        #: C{(chunks, deferred)} while L{Channel.collect} gathers the
+        #: stream
+        self._collector = None
         self.id = channelId
         self._upstream = upstream
         self._dispatch = dispatch
@@ -65,45 +74,6 @@ class Channel(ChannelState):
         self._connection = connection
         self._queue = deque()
         self._waiting = deque()
-
-    # -- sending -----------------------------------------------------------
-
-    def send(self, name, *args):
-        """
-        Send message C{name} of the current dispatch protocol.
-
-        @raise ProtocolViolation: the protocol has no such message now.
-        """
-        # args, a tuple, packs as an array: no list made per message
-        connection = self._connection
-        writes.write(connection.transport, connection._pack(
-            [self.id, self._nextDispatch(name), args]))
-
-    def write(self, *args):
-        """
-        Send a chunk of the request stream.
-        """
-        # a streaming request (an app's enqueue) without _nextDispatch
-        index = (_STREAM_WRITE if self._dispatch is STREAMING
-                 else self._nextDispatch("write"))
-        connection = self._connection
-        writes.write(connection.transport, connection._pack(
-            [self.id, index, args]))
-
-    def close(self):
-        """
-        End the request stream.
-        """
-        if self._dispatch is STREAMING:
-            index = _STREAM_CLOSE
-            self._dispatch = TERMINAL
-        else:
-            index = self._nextDispatch("close")
-        connection = self._connection
-        writes.write(connection.transport, connection._pack(
-            [self.id, index, []]))
-
-    # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
         protocol = self._upstream
@@ -147,8 +117,8 @@ class Channel(ChannelState):
 
     def _gather(self, event):
         """
-        One event of the stream L{collect} gathers: a chunk is kept, the
-        end fires its Deferred.
+        One event of the stream L{Channel.collect} gathers: a chunk is
+        kept, the end fires its Deferred.
         """
         name, args = event
         chunks, d = self._collector
@@ -184,6 +154,136 @@ class Channel(ChannelState):
 
     def abandon(self):
         """
+        L{Channel.abandon}: leave the receivers, drop what waits, end an
+        open request stream with L{CLIENT_GONE}, fail what still reads.
+        """
+        connection = self._connection
+        self._leave(connection._receivers)
+        self._queue.clear()
+        index = self._errorIndex()
+        if index is not None and connection.connected:
+            writes.write(connection.transport, connection._pack(
+                [self.id, index, CLIENT_GONE]))
+        collector, self._collector = self._collector, None
+        if collector is not None:
+            collector[1].errback(ChannelClosed(
+                "channel {} abandoned before its end".format(self.id)))
+        self._release(("close", []))
+
+    def _dropped(self):
+        """
+        Its L{Channel} was freed before the end: its caller let go of it
+        (L{Channel.__del__}). Nothing can read what waits, so it is
+        dropped now, and the connection abandons the channel before it
+        reads anything more (L{cocaine.rpc.client.ClientProtocol}).
+
+        A finalizer runs in the thread that let go (the blocking facade's
+        caller's) or at any point the collector runs, in the middle of
+        the connection's own code too: this only sets an attribute and
+        appends to a deque, each one step under the GIL. No read or
+        L{Channel.collect} waits here (each holds the L{Channel}), so
+        nobody is called back.
+        """
+        # what waits goes, and what comes before the connection abandons
+        # it goes nowhere
+        self._queue = _NOWHERE
+        connection = self._connection
+        if connection.connected:
+            connection._dropped.append(self)
+
+
+class Channel:
+    """
+    One open channel on a client connection.
+
+    Reading: L{read} gives the next chunk or value, raises the service's
+    error as an exception and L{ChannelClosed} after C{close}; C{async for}
+    iterates chunks until close; L{collect} gives every chunk at once.
+    Writing: L{send} (or L{write}, L{close}, L{error}) follows the
+    message's dispatch protocol (L{cocaine.protocol.client.ChannelState}
+    keeps both protocols). A caller that stops reading before the end
+    calls L{abandon}, or lets go of the channel: until then (or until the
+    connection closes) what the service sends is kept for it.
+
+    A channel its caller let go of before its end, with no read or
+    L{collect} waiting on it (each holds it), is abandoned as if
+    L{abandon} were called: what waits is dropped when it is freed, and
+    the connection forgets it, and sends an open request stream's
+    "client disconnected", before it handles what it next receives.
+    Nothing can read it any more, so nothing more is kept for it.
+
+    @ivar id: the channel id.
+    """
+
+    __slots__ = ("_core", "id")
+
+    def __init__(self, connection, channelId, upstream, dispatch):
+        self._core = _ChannelCore(connection, channelId, upstream, dispatch)
+        self.id = channelId
+
+    @property
+    def done(self):
+        """
+        Whether the service's side has ended (nothing more will be
+        received), or the channel was abandoned.
+        """
+        return self._core.done
+
+    def __del__(self):
+        core = self._core
+        if not core.done:
+            core._dropped()
+
+    # -- sending -----------------------------------------------------------
+
+    def send(self, name, *args):
+        """
+        Send message C{name} of the current dispatch protocol.
+
+        @raise ProtocolViolation: the protocol has no such message now.
+        """
+        # args, a tuple, packs as an array: no list made per message
+        core = self._core
+        connection = core._connection
+        writes.write(connection.transport, connection._pack(
+            [core.id, core._nextDispatch(name), args]))
+
+    def write(self, *args):
+        """
+        Send a chunk of the request stream.
+        """
+        # a streaming request (an app's enqueue) without _nextDispatch
+        core = self._core
+        index = (_STREAM_WRITE if core._dispatch is STREAMING
+                 else core._nextDispatch("write"))
+        connection = core._connection
+        writes.write(connection.transport, connection._pack(
+            [core.id, index, args]))
+
+    def close(self):
+        """
+        End the request stream.
+        """
+        core = self._core
+        if core._dispatch is STREAMING:
+            index = _STREAM_CLOSE
+            core._dispatch = TERMINAL
+        else:
+            index = core._nextDispatch("close")
+        connection = core._connection
+        writes.write(connection.transport, connection._pack(
+            [core.id, index, []]))
+
+    def error(self, category, code, message=""):
+        """
+        End the request stream with an error.
+        """
+        self.send("error", [category, code], message)
+
+    # -- receiving ---------------------------------------------------------
+
+    def abandon(self):
+        """
         Nothing more will be read from this channel: its caller gave it up
         before the end (its own client went away, or it read what it
         wanted of an endless stream). What waits unread is dropped, and so
@@ -200,18 +300,7 @@ class Channel(ChannelState):
         ends, and is dropped as it comes. Abandoning twice, or a channel
         that has ended, does no harm.
         """
-        connection = self._connection
-        self._leave(connection._receivers)
-        self._queue.clear()
-        index = self._errorIndex()
-        if index is not None and connection.connected:
-            writes.write(connection.transport, connection._pack(
-                [self.id, index, CLIENT_GONE]))
-        collector, self._collector = self._collector, None
-        if collector is not None:
-            collector[1].errback(ChannelClosed(
-                "channel {} abandoned before its end".format(self.id)))
-        self._release(("close", []))
+        self._core.abandon()
 
     def recv(self):
         """
@@ -220,14 +309,19 @@ class Channel(ChannelState):
 
         @return: a Deferred.
         """
-        if self._queue:
-            return succeed(self._queue.popleft())
-        if self.done and not self._waiting:
+        core = self._core
+        if core._queue:
+            return succeed(core._queue.popleft())
+        waiting = core._waiting
+        if core.done and not waiting:
             return succeed(("close", []))
-        waiting = self._waiting
-        d = Deferred(waiting.remove)
+        # its canceller holds this channel while the read waits
+        d = Deferred(self._cancelRead)
         waiting.append(d)
         return d
+
+    def _cancelRead(self, deferred):
+        self._core._waiting.remove(deferred)
 
     def collect(self):
         """
@@ -241,22 +335,24 @@ class Channel(ChannelState):
             L{read} does), failing with the service's error (the chunks
             before it are dropped).
         """
-        if self._collector is not None:
+        core = self._core
+        if core._collector is not None:
             return fail(ProtocolViolation(
                 "channel {}: collect() is already gathering".format(self.id)))
+        # its canceller holds this channel while it gathers
         d = Deferred(self._stopCollecting)
-        self._collector = ([], d)
+        core._collector = ([], d)
         # what was read before the call, then what arrives, the same way
-        queue = self._queue
-        while queue and self._collector is not None:
-            self._gather(queue.popleft())
-        if self._collector is not None and self.done:
+        queue = core._queue
+        while queue and core._collector is not None:
+            core._gather(queue.popleft())
+        if core._collector is not None and core.done:
             # the stream ended with a close an earlier read already took
-            self._gather(("close", []))
+            core._gather(("close", []))
         return d
 
     def _stopCollecting(self, deferred):
-        self._collector = None
+        self._core._collector = None
 
     def read(self):
         """

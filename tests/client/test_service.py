@@ -212,7 +212,7 @@ class ServiceClientTests(TestCase):
                                   {})
         # answered after the updates sent before it, on one connection
         await self.locator.resolve("extra19")
-        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(len(channel._core._queue), 0)
         with self.assertRaises(ChannelClosed):
             await channel.read()
 

@@ -5,7 +5,9 @@ hand-written replies on a L{StringTransport}.
 """
 
 import errno
+import gc
 import io
+import threading
 
 import msgpack
 from twisted.internet.defer import CancelledError, Deferred
@@ -927,11 +929,12 @@ class AbandonTests(SynchronousTestCase):
         self.app.dataReceived(pack([1, 0, [b"head"]]) + pack([1, 0, [b"a"]]))
         before = self.transport.value()
         channel.abandon()
-        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(len(channel._core._queue), 0)
         self.assertEqual(self.app._receivers, {})
         self.app.dataReceived(b"".join(
             pack([1, 0, [b"x" * 100]]) for _ in range(1000)))
-        self.assertEqual((len(channel._queue), self.app._receivers), (0, {}))
+        self.assertEqual((len(channel._core._queue), self.app._receivers),
+                         (0, {}))
         self.app.dataReceived(pack([1, 2, []]))
         self.assertEqual(self.transport.value(), before)
         self.assertTrue(channel.done)
@@ -1006,7 +1009,7 @@ class AbandonTests(SynchronousTestCase):
             + pack([2, 0, [b"z"]]) + pack([2, 2, []])
             + pack([3, 0, [b"w"]]) + pack([1, 2, []]) + pack([3, 2, []]))
         self.assertEqual(self.successResultOf(answer), [b"w"])
-        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(len(channel._core._queue), 0)
         self.assertEqual(self.app._receivers, {})
 
     def test_endedChannel(self):
@@ -1028,6 +1031,172 @@ class AbandonTests(SynchronousTestCase):
         self.assertEqual(self.transport.value(), sent)
 
 
+class DroppedTests(SynchronousTestCase):
+    """
+    A L{Channel} its caller lets go of before its end is abandoned: what
+    waits goes at once, nothing more is queued for it, and the connection
+    forgets it before it handles what it next receives. One a read, a
+    collection or a callback still holds is not.
+    """
+
+    def setUp(self):
+        self.transport = StringTransport()
+        self.app = ClientProtocol("echo", APP)
+        self.app.makeConnection(self.transport)
+
+    def sent(self):
+        return _unpackAll(self.transport.value())
+
+    def chunks(self, channel, count, size=100):
+        return b"".join(pack([channel, 0, [b"x" * size]])
+                        for _ in range(count))
+
+    def test_droppedStopsQueuing(self):
+        """
+        A channel dropped with chunks unread (and collected, as one in a
+        cycle would be) drops them, keeps none of what comes after, and
+        leaves the receivers as the next read arrives; its open request
+        stream is ended with "client disconnected", as L{Channel.abandon}
+        ends it.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.write(b"follow")
+        self.app.dataReceived(self.chunks(1, 10))
+        core = channel._core
+        self.assertEqual(len(core._queue), 10)
+        del channel
+        gc.collect()
+        self.assertEqual(len(core._queue), 0)
+        self.app.dataReceived(self.chunks(1, 1000))
+        self.assertEqual((len(core._queue), self.app._receivers), (0, {}))
+        self.assertTrue(core.done)
+        self.assertEqual(self.sent()[-1], [
+            1, 1, [[1, errno.ECONNRESET], b"client disconnected"]])
+        self.assertEqual(len(self.app._dropped), 0)
+
+    def test_droppedInTheRead(self):
+        """
+        A channel dropped by a reader of another one in the middle of a
+        read keeps nothing of the rest of that read either, and leaves
+        the receivers with the next one.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.close()
+        core = channel._core
+        held = [channel]
+        other = self.app.openNamed("enqueue", ["once"])
+        other.close()
+        other.read().addCallback(lambda _: held.clear())
+        del channel
+        self.app.dataReceived(self.chunks(1, 5) + pack([2, 0, [b"y"]])
+                              + self.chunks(1, 5))
+        self.assertEqual(len(core._queue), 0)
+        self.assertIn(1, self.app._receivers)
+        sent = self.transport.value()
+        self.app.dataReceived(self.chunks(1, 1))
+        self.assertEqual(list(self.app._receivers), [2])
+        # the request stream was closed: nothing left to tell it with
+        self.assertEqual(self.transport.value(), sent)
+
+    def test_droppedInAnotherThread(self):
+        """
+        The blocking facade's caller may let go of the last reference in
+        its own thread: only what is safe there is done there.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.close()
+        self.app.dataReceived(self.chunks(1, 3))
+        core = channel._core
+        holder = [channel]
+        del channel
+        thread = threading.Thread(target=holder.clear)
+        thread.start()
+        thread.join()
+        self.assertEqual((len(core._queue), list(self.app._dropped)),
+                         (0, [core]))
+        self.app.dataReceived(self.chunks(1, 3))
+        self.assertEqual(self.app._receivers, {})
+
+    def test_endedNotAbandoned(self):
+        """
+        A channel dropped after its end, or after its connection was
+        lost, leaves nothing to do.
+        """
+        channel = self.app.openNamed("enqueue", ["echo"])
+        channel.close()
+        self.app.dataReceived(pack([1, 0, [b"x"]]) + pack([1, 2, []]))
+        del channel
+        lost = self.app.openNamed("enqueue", ["echo"])
+        self.app.connectionLost(None)
+        del lost
+        gc.collect()
+        self.assertEqual(len(self.app._dropped), 0)
+
+    def test_lostForgetsDropped(self):
+        """
+        The connection lost, the channels dropped and not yet abandoned
+        are forgotten with the rest.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        del channel
+        gc.collect()
+        self.assertEqual(len(self.app._dropped), 1)
+        self.app.connectionLost(None)
+        self.assertEqual((len(self.app._dropped), self.app._receivers),
+                         (0, {}))
+
+    def test_waitingReadHolds(self):
+        """
+        A read waiting on a dropped channel holds it: the chunk it waits
+        for reaches it. Once it has fired nothing holds the channel (a
+        fired Deferred lets go of its canceller): the rest of the same
+        read is not kept, and the channel leaves with the next.
+        """
+        channel = self.app.openNamed("enqueue", ["tail"])
+        channel.close()
+        core = channel._core
+        read = channel.read()
+        del channel
+        gc.collect()
+        self.assertEqual(len(self.app._dropped), 0)
+        self.app.dataReceived(self.chunks(1, 3, size=1))
+        self.assertEqual(self.successResultOf(read), b"x")
+        self.assertEqual((len(core._queue), list(self.app._receivers)),
+                         (0, [1]))
+        self.app.dataReceived(self.chunks(1, 3))
+        self.assertEqual((len(core._queue), self.app._receivers), (0, {}))
+
+    def test_collectionHolds(self):
+        """
+        A L{Channel.collect} under way holds its channel until the end.
+        """
+        channel = self.app.openNamed("enqueue", ["echo"])
+        channel.close()
+        collected = channel.collect()
+        del channel
+        gc.collect()
+        self.app.dataReceived(pack([1, 0, [b"a"]]) + pack([1, 0, [b"b"]])
+                              + pack([1, 2, []]))
+        self.assertEqual(self.successResultOf(collected), [b"a", b"b"])
+        self.assertEqual(len(self.app._dropped), 0)
+
+    def test_callbackHolds(self):
+        """
+        A channel a pending callback still refers to is not abandoned:
+        what arrives meanwhile waits for its read.
+        """
+        channel = self.app.openNamed("enqueue", ["echo"])
+        channel.close()
+        later = Deferred()
+        later.addCallback(lambda _, held=channel: held.collect())
+        del channel
+        gc.collect()
+        self.app.dataReceived(pack([1, 0, [b"a"]]) + pack([1, 2, []]))
+        later.callback(None)
+        self.assertEqual(self.successResultOf(later), [b"a"])
+        self.assertEqual(len(self.app._dropped), 0)
+
+
 class AbandonOverIOTests(_IOCase):
     """
     L{Channel.abandon} against the real server.
@@ -1047,7 +1216,7 @@ class AbandonOverIOTests(_IOCase):
         for i in range(100):
             upstream.write(b"chunk")
         self.pump.flush()
-        self.assertEqual(len(channel._queue), 0)
+        self.assertEqual(len(channel._core._queue), 0)
         self.assertEqual(self.client._receivers, {})
         self.assertEqual(self.successResultOf(self.call("echo", "still")),
                          "still")
