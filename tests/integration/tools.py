@@ -7,9 +7,9 @@ for compatibility tests: C{cocaine-tool} and C{cocaine-tornado-proxy}, the
 cocaine-tools is Python 2 only, so it is installed with C{pip --target}
 by a Python 2.7 interpreter into C{$COCAINE_TOOLS_SITE}, by default
 C{~/.cache/cocaine-tests/tools-0.12.13.6}, on first use (about 10 s with
-PyPI reachable), and reused afterwards. The interpreter is
-C{$COCAINE_PYTHON2}, else C{python2.7} or C{python2} on C{PATH}, else
-a pyenv-installed 2.7.
+PyPI reachable) by one test process at a time (L{tests.locks}), and reused
+afterwards. The interpreter is C{$COCAINE_PYTHON2}, else C{python2.7} or
+C{python2} on C{PATH}, else a pyenv-installed 2.7.
 
 The tools run with C{-E -s} and an environment of their own: this
 checkout's package is also called C{cocaine} and must not shadow theirs,
@@ -23,6 +23,8 @@ import shutil
 import subprocess
 
 from twisted.trial.unittest import SkipTest
+
+from tests.locks import exclusive
 
 VERSION = "0.12.13.6"
 REQUIREMENTS = ["cocaine==0.12.14.5", "cocaine-tools==" + VERSION,
@@ -88,6 +90,18 @@ def toolsSite():
     marker = os.path.join(site, ".installed")
     if os.path.exists(marker):
         return python, site
+    # another test process may be installing them: wait, then look again
+    with exclusive(os.path.abspath(site)):
+        if not os.path.exists(marker):
+            _install(python, site, marker)
+    return python, site
+
+
+def _install(python, site, marker):
+    """
+    Install the tools into C{site} afresh with C{python}; C{marker} says
+    it is done.
+    """
     shutil.rmtree(site, ignore_errors=True)
     try:
         install = subprocess.run(
@@ -107,7 +121,6 @@ def toolsSite():
             " ".join(REQUIREMENTS), site, tail))
     with open(marker, "w") as f:
         f.write("\n".join(REQUIREMENTS) + "\n")
-    return python, site
 
 
 def environment(home):
