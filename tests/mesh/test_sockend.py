@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from tests.mesh.test_components import fakeListen
 from tests.mesh import test_interop as interop
 from tests.locks import exclusive
 from tests.mesh.npm import ensurePackage
+from tests.ports import freeUDPPort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -612,15 +612,6 @@ class CommandLineTests(SynchronousTestCase):
 # ---------------------------------------------------------------- processes
 
 
-def freePort(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 def socketioClientScript():
     """
     The socket.io 4 browser client shipped in cote's install, or L{None}.
@@ -733,7 +724,7 @@ class LoopbackProcessTests(SynchronousTestCase):
         gets its error objects and our own, and receives publications;
         the sockend serves a static page and the socket.io client script.
         """
-        discovery = str(freePort(socket.SOCK_DGRAM))
+        discovery = str(freeUDPPort())
         static = os.path.abspath(self.mktemp())
         os.makedirs(static)
         with open(os.path.join(static, "index.html"), "w") as f:
