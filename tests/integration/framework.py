@@ -15,6 +15,7 @@ import sys
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.framework_report import readSteps
+from tests.integration.node import foreignEnvironment
 from tests.locks import exclusive
 
 REQUIREMENTS = ["cocaine==0.12.14.5", "msgpack<1.0"]
@@ -49,10 +50,11 @@ def _install(venv, python, marker):
     """
     try:
         subprocess.run([sys.executable, "-m", "venv", "--clear", venv],
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, timeout=120,
+                       env=foreignEnvironment())
         subprocess.run([python, "-m", "pip", "install", "--quiet"]
                        + REQUIREMENTS, check=True, capture_output=True,
-                       timeout=300)
+                       timeout=300, env=foreignEnvironment())
     except subprocess.CalledProcessError as e:
         raise SkipTest("cannot install {} into {}: {}".format(
             " ".join(REQUIREMENTS), venv,

@@ -42,6 +42,20 @@ def environment(extraPath=()):
     return env
 
 
+def foreignEnvironment():
+    """
+    The environment for another Python than this one (a Python 2.7, the
+    0.12 framework's virtualenv) and what it starts: this one's, without
+    C{PYTHONPATH} and C{PYTHONHOME}, which name this interpreter's modules.
+    A C{trial -j} worker's C{PYTHONPATH} is the whole C{sys.path} of
+    trial's process (L{twisted.trial._dist.disttrial}): Python 2.7 does not
+    start with Python 3's standard library on it, and another virtualenv's
+    pip takes this one's packages for its own.
+    """
+    return {name: value for name, value in os.environ.items()
+            if name not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 class Node:
     """
     One node process.

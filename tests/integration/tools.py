@@ -24,6 +24,7 @@ import subprocess
 
 from twisted.trial.unittest import SkipTest
 
+from tests.integration.node import foreignEnvironment
 from tests.locks import exclusive
 
 VERSION = "0.12.13.6"
@@ -65,7 +66,8 @@ def python2():
         try:
             version = subprocess.run(
                 [candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                capture_output=True, text=True, timeout=30)
+                capture_output=True, text=True, timeout=30,
+                env=foreignEnvironment())
         except (OSError, subprocess.TimeoutExpired):
             continue
         if version.returncode == 0 and version.stdout.strip() == "(2, 7)":
@@ -108,7 +110,8 @@ def _install(python, site, marker):
             [python, "-m", "pip", "install", "--quiet",
              "--disable-pip-version-check", "--target", site]
             + REQUIREMENTS,
-            capture_output=True, text=True, timeout=300)
+            capture_output=True, text=True, timeout=300,
+            env=foreignEnvironment())
     except subprocess.TimeoutExpired:
         raise SkipTest("installing {} with {} timed out (is PyPI "
                        "reachable?)".format(" ".join(REQUIREMENTS), python))
