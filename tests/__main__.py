@@ -1,10 +1,19 @@
+# -*- test-case-name: tests.test_main -*-
 """
 Run the whole suite with trial and end with one line for CI:
 C{N passed, N failed, N skipped}.
 
     python -m tests [trial arguments]    # default: the tests package
 
-Without arguments, the tests of the compiled modules' packages run a
+Without arguments, trial runs L{jobs} worker processes at once (C{trial
+-j}), two by default: each test runs whole in one worker, the next test
+going to whichever worker is free. C{COCAINE_TEST_JOBS=1} runs them one
+after the other in trial's own process, as trial does without C{-j}; any
+other count runs that many workers. Tests that start servers take ports
+no other test process is handed (L{tests.ports}), and what tests install
+on first use is installed by one process at a time (L{tests.locks}).
+
+Without arguments, the tests of the compiled modules' packages also run a
 second time from their Python source (L{PURE_PASS}, with
 C{COCAINE_PURE_PYTHON=1}): a machine without a C compiler runs that
 source, so it is tested too. The closing line counts both runs.
@@ -18,6 +27,34 @@ import sys
 #: The packages whose tests run again from the compiled modules' Python
 #: source (see L{cocaine.compiled}).
 PURE_PASS = ["tests.protocol", "tests.rpc", "tests.engine", "tests.worker"]
+
+#: The variable that sets how many trial workers the default run has.
+JOBS = "COCAINE_TEST_JOBS"
+
+
+def jobs(environ=os.environ, cpus=os.cpu_count):
+    """
+    How many trial workers the default run has: C{$COCAINE_TEST_JOBS},
+    else two, or one on a machine with one CPU.
+
+    @param environ: the environment to read L{JOBS} from.
+    @param cpus: returns the number of CPUs, or L{None} when unknown.
+    @raise SystemExit: L{JOBS} is not a whole number of at least one.
+    """
+    value = environ.get(JOBS, "").strip()
+    if not value:
+        return max(1, min(2, cpus() or 1))
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit("{}={!r}: give the number of trial workers, 1 or "
+                         "more".format(JOBS, value))
+    return int(value)
+
+
+def jobArguments(count):
+    """
+    @return: trial's arguments for C{count} workers: none for one.
+    """
+    return [] if count == 1 else ["--jobs={}".format(count)]
 
 
 def summarize(lines):
@@ -69,11 +106,22 @@ def trial(args, env=None):
     return passed, failed, skipped
 
 
+def defaultRuns(environ=os.environ, cpus=os.cpu_count):
+    """
+    The runs without arguments: the whole suite, then L{PURE_PASS} from
+    the source, each with L{jobs} workers.
+
+    @return: a list of C{(trial arguments, environment or None)}.
+    """
+    workers = jobArguments(jobs(environ, cpus))
+    return [
+        (workers + ["tests"], None),
+        (workers + ["--temp-directory=_trial_temp_pure"] + PURE_PASS,
+         dict(environ, COCAINE_PURE_PYTHON="1"))]
+
+
 def main(argv):
-    runs = [(argv, None)] if argv else [
-        (["tests"], None),
-        (["--temp-directory=_trial_temp_pure"] + PURE_PASS,
-         dict(os.environ, COCAINE_PURE_PYTHON="1"))]
+    runs = [(argv, None)] if argv else defaultRuns()
     total = [0, 0, 0]
     for args, env in runs:
         total = [a + b for a, b in zip(total, trial(args, env))]

@@ -14,6 +14,7 @@ from cocaine.rpc.client import connect
 from cocaine.rpc.hosting import HostedService, ServerFactory
 from cocaine.storage.memory import MemoryStorage
 from cocaine.storage.service import StorageService
+from cocaine.testing import runtimeDirectory
 
 
 class UnixSocketTests(TestCase):
@@ -22,7 +23,9 @@ class UnixSocketTests(TestCase):
     """
 
     async def test_callsOverUnixSocket(self):
-        path = os.path.abspath(self.mktemp())
+        # not under trial's directory: its depth, with the checkout's and
+        # a worker's (trial -j), can pass a socket path's 107 bytes
+        path = os.path.join(runtimeDirectory(self), "storage.sock")
         hosted = HostedService("storage", StorageService(MemoryStorage()),
                                STORAGE, 1)
         port = reactor.listenUNIX(path, ServerFactory(hosted))

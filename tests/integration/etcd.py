@@ -2,8 +2,8 @@
 A real etcd for integration tests: Debian's C{etcd-server} on 127.0.0.1
 with free client and peer ports and a throwaway data directory, started
 and stopped by PID. When etcd is not installed it is installed with
-L{bench.peers.debian.aptInstall} (which keeps apt from starting the
-system service); the test skips, naming why, only when that fails.
+L{tests.locks.aptInstalled} (which keeps apt from starting the system
+service); the test skips, naming why, only when that fails.
 
 Given a C{host} and a C{namespace}, it listens on that address inside
 that network namespace (run through C{ip netns exec}; the test's own
@@ -22,6 +22,7 @@ from twisted.trial.unittest import SkipTest
 from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
 from tests.integration.servers import stopProcess, waitStarted
+from tests.locks import aptInstalled
 
 ETCD = "/usr/bin/etcd"
 
@@ -32,15 +33,13 @@ def etcdBinary():
 
     @raise SkipTest: naming why it cannot be had.
     """
-    found = shutil.which("etcd") or (ETCD if os.path.exists(ETCD) else None)
-    if found:
-        return found
-    from bench.peers.debian import AptError, aptInstall
+    from bench.peers.debian import AptError
     try:
-        aptInstall(["etcd-server"])
+        found = aptInstalled(
+            lambda: shutil.which("etcd") or (
+                ETCD if os.path.exists(ETCD) else None), ["etcd-server"])
     except AptError as e:
         raise SkipTest("etcd is not installed and cannot be: {}".format(e))
-    found = shutil.which("etcd") or (ETCD if os.path.exists(ETCD) else None)
     if not found:
         raise SkipTest("etcd-server installed but no etcd binary found")
     return found

@@ -4,7 +4,8 @@ the repository, for compatibility tests.
 
 The virtualenv lives in C{$COCAINE_FRAMEWORK_VENV}, by default
 C{~/.cache/cocaine-tests/framework-0.12.14.5}; it is created on first use
-(about 10 s with PyPI reachable) and reused afterwards.
+(about 10 s with PyPI reachable), by one test process at a time
+(L{tests.locks}), and reused afterwards.
 """
 
 import os
@@ -14,6 +15,8 @@ import sys
 from twisted.trial.unittest import SkipTest
 
 from tests.integration.framework_report import readSteps
+from tests.integration.node import foreignEnvironment
+from tests.locks import exclusive
 
 REQUIREMENTS = ["cocaine==0.12.14.5", "msgpack<1.0"]
 DEFAULT_VENV = os.path.join(os.path.expanduser("~"), ".cache",
@@ -33,12 +36,25 @@ def frameworkPython():
     marker = os.path.join(venv, ".installed")
     if os.path.exists(marker):
         return python
+    # another test process may be installing it: wait, then look again
+    with exclusive(os.path.abspath(venv)):
+        if not os.path.exists(marker):
+            _install(venv, python, marker)
+    return python
+
+
+def _install(venv, python, marker):
+    """
+    Make the virtualenv C{venv} again and install the framework into it;
+    C{marker} says it is done.
+    """
     try:
         subprocess.run([sys.executable, "-m", "venv", "--clear", venv],
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, timeout=120,
+                       env=foreignEnvironment())
         subprocess.run([python, "-m", "pip", "install", "--quiet"]
                        + REQUIREMENTS, check=True, capture_output=True,
-                       timeout=300)
+                       timeout=300, env=foreignEnvironment())
     except subprocess.CalledProcessError as e:
         raise SkipTest("cannot install {} into {}: {}".format(
             " ".join(REQUIREMENTS), venv,
@@ -49,7 +65,6 @@ def frameworkPython():
             " ".join(REQUIREMENTS)))
     with open(marker, "w") as f:
         f.write("\n".join(REQUIREMENTS) + "\n")
-    return python
 
 
 def frameworkSteps(testCase, script, *args, timeout=120):

@@ -5,51 +5,19 @@ loopback, with its own directory, config and log.
 
 import json
 import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import time
 
 from cocaine.engine.sockets import removeStale
 from tests.integration.servers import stopProcess, waitStarted
+from tests.ports import freePort  # noqa: F401 (imported from here)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 _LISTENING = re.compile(r"locator listening on [\d.:]+:(\d+)")
-
-
-def _ephemeralLow():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def freePort():
-    """
-    A TCP port on 127.0.0.1 that was free a moment ago, chosen below the
-    kernel's ephemeral range. A port the kernel hands out for port 0 can
-    be handed out again as soon as it is closed, and a node binds its own
-    services to port 0 before its locator: one of them took the locator's
-    port once (a fresh-clone CI run, 2026-12-05). No socket bound to port
-    0 gets a port below that range.
-    """
-    low = _ephemeralLow()
-    for _ in range(200):
-        port = random.randint(max(1024, low - 12000), low - 1)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def twistdCommand(*args):
@@ -72,6 +40,20 @@ def environment(extraPath=()):
                                    if env.get("PYTHONPATH") else []))
     env.pop("COCAINE_CONFIG", None)
     return env
+
+
+def foreignEnvironment():
+    """
+    The environment for another Python than this one (a Python 2.7, the
+    0.12 framework's virtualenv) and what it starts: this one's, without
+    C{PYTHONPATH} and C{PYTHONHOME}, which name this interpreter's modules.
+    A C{trial -j} worker's C{PYTHONPATH} is the whole C{sys.path} of
+    trial's process (L{twisted.trial._dist.disttrial}): Python 2.7 does not
+    start with Python 3's standard library on it, and another virtualenv's
+    pip takes this one's packages for its own.
+    """
+    return {name: value for name, value in os.environ.items()
+            if name not in ("PYTHONPATH", "PYTHONHOME")}
 
 
 class Node:

@@ -35,6 +35,7 @@ from twisted.trial.unittest import SkipTest
 from tests.integration.netns import inNamespace, netnsCall
 from tests.integration.node import freePort
 from tests.integration.servers import readLog, stopProcess, waitStarted
+from tests.locks import aptInstalled
 
 #: The role and database the tests use.
 USER = "cocaine"
@@ -48,15 +49,11 @@ def binDirectory():
 
     @raise SkipTest: naming why it cannot be had.
     """
-    found = _binDirectory()
-    if found is not None:
-        return found
-    from bench.peers.debian import AptError, aptInstall
+    from bench.peers.debian import AptError
     try:
-        aptInstall(["postgresql"])
+        found = aptInstalled(_binDirectory, ["postgresql"])
     except AptError as e:
         raise SkipTest("PostgreSQL is needed: {}".format(e))
-    found = _binDirectory()
     if found is None:
         raise SkipTest("apt-get installed postgresql but no "
                        "/usr/lib/postgresql/*/bin/postgres is there")

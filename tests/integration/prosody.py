@@ -20,6 +20,7 @@ from twisted.trial.unittest import SkipTest
 from tests.certs import CA, write
 from tests.integration.node import freePort
 from tests.integration.servers import readLog, stopProcess, waitStarted
+from tests.locks import aptInstalled
 
 CONFIG = """\
 -- a throwaway Prosody for one test (tests/integration/prosody.py)
@@ -62,16 +63,16 @@ def prosodyPaths():
 
     @raise SkipTest: naming why they cannot be had.
     """
-    paths = shutil.which("prosody"), shutil.which("prosodyctl")
-    if None not in paths:
-        return paths
-    from bench.peers.debian import AptError, aptInstall
+    from bench.peers.debian import AptError
+
+    def find():
+        paths = shutil.which("prosody"), shutil.which("prosodyctl")
+        return None if None in paths else paths
     try:
-        aptInstall(["prosody"])
+        paths = aptInstalled(find, ["prosody"])
     except AptError as e:
         raise SkipTest("prosody is needed: {}".format(e))
-    paths = shutil.which("prosody"), shutil.which("prosodyctl")
-    if None in paths:
+    if paths is None:
         raise SkipTest("apt-get installed prosody but prosody or prosodyctl "
                        "is not on PATH")
     return paths

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SkipTest
 
 from tests.integration.node import freePort
 from tests.integration.servers import readLog, stopProcess, waitStarted
+from tests.locks import aptInstalled
 
 SERVER = "redis-server"
 
@@ -26,15 +27,11 @@ def redisServer():
 
     @raise SkipTest: naming why it cannot be had.
     """
-    path = shutil.which(SERVER)
-    if path is not None:
-        return path
-    from bench.peers.debian import AptError, aptInstall
+    from bench.peers.debian import AptError
     try:
-        aptInstall(["redis-server"])
+        path = aptInstalled(lambda: shutil.which(SERVER), ["redis-server"])
     except AptError as e:
         raise SkipTest("redis-server is needed: {}".format(e))
-    path = shutil.which(SERVER)
     if path is None:
         raise SkipTest("apt-get installed redis-server but it is not on "
                        "PATH")

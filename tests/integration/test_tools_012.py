@@ -13,13 +13,15 @@ C{tool-commands.txt} in the test's working directory.
 import json
 import os
 import subprocess
+import sys
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from tests.integration.apps012 import crasherApp, frameworkApp, simpleApp
 from tests.integration.framework import frameworkPython
 from tests.integration.framework_report import readSteps
-from tests.integration.node import ROOT, Node
+from tests.integration import tools
+from tests.integration.node import ROOT, Node, foreignEnvironment
 from tests.integration.tools import Tool, toolsSite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +39,50 @@ def nodeConfig():
     return {"network": {"locator": 0}, "services": {
         "logging": {"type": "logging"}, "storage": {"type": "storage"},
         "node": {"type": "node", "args": {"drain-timeout": 3}}}}
+
+
+class ForeignEnvironmentTests(SynchronousTestCase):
+    """
+    Python 2.7 runs without this interpreter's C{PYTHONPATH}, which a
+    C{trial -j} worker sets to the whole C{sys.path} of trial's process.
+    """
+
+    def setVariable(self, name, value):
+        """
+        Set environment variable C{name} for this process and its children
+        until the test ends.
+        """
+        old = os.environ.get(name)
+        os.environ[name] = value
+
+        def restore():
+            if old is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = old
+        self.addCleanup(restore)
+
+    def test_environment(self):
+        self.setVariable("PYTHONPATH", os.pathsep.join(sys.path))
+        self.setVariable("PYTHONHOME", sys.prefix)
+        self.setVariable("COCAINE_OTHER", "kept")
+        env = foreignEnvironment()
+        self.assertEqual(env.get("COCAINE_OTHER"), "kept")
+        self.assertNotIn("PYTHONPATH", env)
+        self.assertNotIn("PYTHONHOME", env)
+
+    def test_python2(self):
+        """
+        The Python 2.7 found without it is found with it: under C{trial
+        -j} the tools' tests run, not skip for want of one.
+        """
+        python = tools.python2()
+        self.setVariable("PYTHONPATH", os.pathsep.join(sys.path))
+        try:
+            found = tools.python2()
+        except SkipTest as e:
+            self.fail("with trial -j's PYTHONPATH: {}".format(e))
+        self.assertEqual(found, python)
 
 
 class _ToolTestCase(TestCase):

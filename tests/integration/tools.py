@@ -7,9 +7,9 @@ for compatibility tests: C{cocaine-tool} and C{cocaine-tornado-proxy}, the
 cocaine-tools is Python 2 only, so it is installed with C{pip --target}
 by a Python 2.7 interpreter into C{$COCAINE_TOOLS_SITE}, by default
 C{~/.cache/cocaine-tests/tools-0.12.13.6}, on first use (about 10 s with
-PyPI reachable), and reused afterwards. The interpreter is
-C{$COCAINE_PYTHON2}, else C{python2.7} or C{python2} on C{PATH}, else
-a pyenv-installed 2.7.
+PyPI reachable) by one test process at a time (L{tests.locks}), and reused
+afterwards. The interpreter is C{$COCAINE_PYTHON2}, else C{python2.7} or
+C{python2} on C{PATH}, else a pyenv-installed 2.7.
 
 The tools run with C{-E -s} and an environment of their own: this
 checkout's package is also called C{cocaine} and must not shadow theirs,
@@ -23,6 +23,9 @@ import shutil
 import subprocess
 
 from twisted.trial.unittest import SkipTest
+
+from tests.integration.node import foreignEnvironment
+from tests.locks import exclusive
 
 VERSION = "0.12.13.6"
 REQUIREMENTS = ["cocaine==0.12.14.5", "cocaine-tools==" + VERSION,
@@ -63,7 +66,8 @@ def python2():
         try:
             version = subprocess.run(
                 [candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                capture_output=True, text=True, timeout=30)
+                capture_output=True, text=True, timeout=30,
+                env=foreignEnvironment())
         except (OSError, subprocess.TimeoutExpired):
             continue
         if version.returncode == 0 and version.stdout.strip() == "(2, 7)":
@@ -88,13 +92,26 @@ def toolsSite():
     marker = os.path.join(site, ".installed")
     if os.path.exists(marker):
         return python, site
+    # another test process may be installing them: wait, then look again
+    with exclusive(os.path.abspath(site)):
+        if not os.path.exists(marker):
+            _install(python, site, marker)
+    return python, site
+
+
+def _install(python, site, marker):
+    """
+    Install the tools into C{site} afresh with C{python}; C{marker} says
+    it is done.
+    """
     shutil.rmtree(site, ignore_errors=True)
     try:
         install = subprocess.run(
             [python, "-m", "pip", "install", "--quiet",
              "--disable-pip-version-check", "--target", site]
             + REQUIREMENTS,
-            capture_output=True, text=True, timeout=300)
+            capture_output=True, text=True, timeout=300,
+            env=foreignEnvironment())
     except subprocess.TimeoutExpired:
         raise SkipTest("installing {} with {} timed out (is PyPI "
                        "reachable?)".format(" ".join(REQUIREMENTS), python))
@@ -107,7 +124,6 @@ def toolsSite():
             " ".join(REQUIREMENTS), site, tail))
     with open(marker, "w") as f:
         f.write("\n".join(REQUIREMENTS) + "\n")
-    return python, site
 
 
 def environment(home):

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.mesh.test_interop -*-
 """
-npm packages the mesh tests need, installed outside the repository.
+npm packages the mesh tests need, installed outside the repository, by one
+test process at a time (L{tests.locks}).
 """
 
 import json
@@ -8,6 +9,8 @@ import os
 import subprocess
 
 from twisted.trial.unittest import SkipTest
+
+from tests.locks import exclusive
 
 
 def ensurePackage(prefix, name, version):
@@ -19,12 +22,30 @@ def ensurePackage(prefix, name, version):
     """
     modules = os.path.join(prefix, "node_modules")
     manifest = os.path.join(modules, name, "package.json")
-    installed = None
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            installed = json.load(f).get("version")
-    if installed == version:
-        return modules
+    # looked at only under the lock: another test process installing it
+    # writes the package's manifest before its dependencies
+    with exclusive(os.path.abspath(prefix)):
+        if _installed(manifest) != version:
+            _install(prefix, name, version, manifest)
+    return modules
+
+
+def _installed(manifest):
+    """
+    @return: the version in the package's C{manifest}, or L{None}.
+    """
+    if not os.path.exists(manifest):
+        return None
+    with open(manifest) as f:
+        return json.load(f).get("version")
+
+
+def _install(prefix, name, version, manifest):
+    """
+    C{npm install} C{name@version} under C{prefix}.
+
+    @raise SkipTest: it failed, saying why.
+    """
     os.makedirs(prefix, exist_ok=True)
     spec = "{}@{}".format(name, version)
     try:
@@ -36,4 +57,3 @@ def ensurePackage(prefix, name, version):
     if result.returncode != 0 or not os.path.exists(manifest):
         raise SkipTest("npm install {} failed: {}".format(
             spec, result.stderr.strip()[-500:]))
-    return modules

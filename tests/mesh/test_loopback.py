@@ -2,10 +2,9 @@
 """
 The default, loopback-only discovery over real sockets: components in one
 process find each other through C{127.255.255.255} on C{lo} (never beyond
-this host), on a free port so other meshes on the machine are not touched.
+this host), on a port held for them (L{tests.ports.freeUDPPort}) so other
+meshes on the machine are not touched.
 """
-
-import socket
 
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
@@ -20,15 +19,7 @@ from cocaine.mesh import (
     Subscriber,
 )
 from cocaine.mesh.discovery import LOOPBACK_BROADCAST
-
-
-def freeUDPPort():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+from tests.ports import freeUDPPort
 
 
 class LoopbackTests(TestCase):

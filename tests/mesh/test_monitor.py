@@ -21,7 +21,7 @@ from cocaine.mesh import (
 from cocaine.mesh.amp import pack
 from cocaine.mesh.monitor import plainLines, richTable
 from tests.mesh.test_components import announce, decode, make, repAd
-from tests.mesh.test_loopback import freeUDPPort
+from tests.ports import freeUDPPort
 
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,9 @@ from cocaine.mesh.sockendcli import parseArguments
 from tests.integration.netns import loopbackNamespace
 from tests.mesh.test_components import fakeListen
 from tests.mesh import test_interop as interop
+from tests.locks import exclusive
 from tests.mesh.npm import ensurePackage
+from tests.ports import freeUDPPort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -611,15 +612,6 @@ class CommandLineTests(SynchronousTestCase):
 # ---------------------------------------------------------------- processes
 
 
-def freePort(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 def socketioClientScript():
     """
     The socket.io 4 browser client shipped in cote's install, or L{None}.
@@ -732,7 +724,7 @@ class LoopbackProcessTests(SynchronousTestCase):
         gets its error objects and our own, and receives publications;
         the sockend serves a static page and the socket.io client script.
         """
-        discovery = str(freePort(socket.SOCK_DGRAM))
+        discovery = str(freeUDPPort())
         static = os.path.abspath(self.mktemp())
         os.makedirs(static)
         with open(os.path.join(static, "index.html"), "w") as f:
@@ -793,6 +785,35 @@ class LoopbackProcessTests(SynchronousTestCase):
 _browserPrepared = []
 
 
+def _installChromium():
+    """
+    C{apt-get install chromium} when L{CHROMIUM} is missing, with
+    C{apt-get update} first when that fails.
+
+    @raise SkipTest: it could not be installed, saying why.
+    """
+    if os.path.exists(CHROMIUM):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise SkipTest(
+            "{} is missing and cannot be installed here (needs root and "
+            "apt-get: apt-get install chromium)".format(CHROMIUM))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "install", "-y", "-q", "chromium"],
+                    ["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", "chromium"]):
+        try:
+            result = subprocess.run(command, capture_output=True, text=True,
+                                    timeout=900, env=env)
+        except subprocess.TimeoutExpired:
+            raise SkipTest("{} timed out".format(" ".join(command)))
+        if command[1] == "install" and result.returncode == 0:
+            break
+    if not os.path.exists(CHROMIUM):
+        raise SkipTest("apt-get install chromium failed: {}".format(
+            result.stderr.strip()[-500:]))
+
+
 def _prepareBrowser():
     """
     Make sure Debian's Chromium and playwright-core are installed.
@@ -805,26 +826,10 @@ def _prepareBrowser():
             raise _browserPrepared[0]
         return _browserPrepared[0]
     try:
-        if not os.path.exists(CHROMIUM):
-            if shutil.which("apt-get") is None or os.geteuid() != 0:
-                raise SkipTest(
-                    "{} is missing and cannot be installed here (needs root "
-                    "and apt-get: apt-get install chromium)".format(CHROMIUM))
-            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            for command in (["apt-get", "install", "-y", "-q", "chromium"],
-                            ["apt-get", "update", "-q"],
-                            ["apt-get", "install", "-y", "-q", "chromium"]):
-                try:
-                    result = subprocess.run(command, capture_output=True,
-                                            text=True,
-                                            timeout=900, env=env)
-                except subprocess.TimeoutExpired:
-                    raise SkipTest("{} timed out".format(" ".join(command)))
-                if command[1] == "install" and result.returncode == 0:
-                    break
-            if not os.path.exists(CHROMIUM):
-                raise SkipTest("apt-get install chromium failed: {}".format(
-                    result.stderr.strip()[-500:]))
+        # as L{tests.locks.aptInstalled} does: looked for and installed
+        # by one test process at a time
+        with exclusive("apt-get"):
+            _installChromium()
         modules = ensurePackage(PLAYWRIGHT_DIR, "playwright-core",
                                 PLAYWRIGHT_VERSION)
         _browserPrepared.append(modules)

@@ -29,7 +29,7 @@ from cocaine.mesh import (
 )
 from cocaine.mesh.tls import DEFAULT_HOSTNAME, MeshTLS
 from tests.certs import encryptedKey
-from tests.mesh.test_loopback import freeUDPPort
+from tests.ports import freeUDPPort
 
 
 def _name(commonName):

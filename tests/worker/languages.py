@@ -48,15 +48,14 @@ def _ensure(what, packages, missing):
     @raise SkipTest: it is missing and installing it failed.
     """
     from twisted.trial.unittest import SkipTest
-    from bench.peers.debian import AptError, aptInstall
-    lacking = missing()
-    if lacking is None:
-        return
+    from bench.peers.debian import AptError
+    from tests.locks import aptInstalled
     try:
-        aptInstall(packages)
+        if aptInstalled(lambda: missing() is None, packages):
+            return
     except AptError as error:
         raise SkipTest("{} needs {} and installing {} failed: {}".format(
-            what, lacking, " ".join(packages), error))
+            what, missing(), " ".join(packages), error))
     lacking = missing()
     if lacking is not None:
         raise SkipTest("{} needs {}, still missing after installing {}"

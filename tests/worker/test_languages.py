@@ -19,6 +19,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.worker.runtime import APPS, FakeRuntime
 from bench.peers import debian
+from tests.locks import exclusive
 from tests.worker import languages
 from tests.worker.languages import (
     buildWithMake, copyExample, ensureCpp, ensurePerl, once)
@@ -34,7 +35,8 @@ def _tail(output, lines=5):
 
 def prepareNode():
     """
-    Install the JS example's dependencies into its C{node_modules}.
+    Install the JS example's dependencies into its C{node_modules}, one
+    test process at a time (L{tests.locks}).
 
     @return: the worker's command line.
     @raise SkipTest: C{node} or C{npm} is missing, or the install failed
@@ -48,13 +50,17 @@ def prepareNode():
                            ", ".join(name for name, path in
                                      [("node", node), ("npm", npm)]
                                      if path is None)))
-    try:
-        install = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund"], cwd=JS_APP,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
-        failure = None if install.returncode == 0 else _tail(install.stdout)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        failure = str(error)
+    # the other trial worker may be installing into the same checkout
+    with exclusive(JS_APP):
+        try:
+            install = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund"], cwd=JS_APP,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=180)
+            failure = (None if install.returncode == 0
+                       else _tail(install.stdout))
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failure = str(error)
     if failure is not None:
         check = subprocess.run(
             [node, "-e", "require('@msgpack/msgpack')"], cwd=JS_APP,
