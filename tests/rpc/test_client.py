@@ -900,11 +900,10 @@ class RawReplyTests(SynchronousTestCase):
         self.assertRaises(NotConnected, client.open, 0, ["x"])
 
 
-class AbandonTests(SynchronousTestCase):
+class _AppConnection:
     """
-    L{Channel.abandon}: a channel its caller gave up keeps nothing of what
-    the service still sends, and ends an open request stream with an
-    error when its protocol has one.
+    A connection to the echo app over a L{StringTransport}, and what was
+    sent on it.
     """
 
     def setUp(self):
@@ -914,6 +913,14 @@ class AbandonTests(SynchronousTestCase):
 
     def sent(self):
         return _unpackAll(self.transport.value())
+
+
+class AbandonTests(_AppConnection, SynchronousTestCase):
+    """
+    L{Channel.abandon}: a channel its caller gave up keeps nothing of what
+    the service still sends, and ends an open request stream with an
+    error when its protocol has one.
+    """
 
     def test_dropsWhatComes(self):
         """
@@ -1031,21 +1038,13 @@ class AbandonTests(SynchronousTestCase):
         self.assertEqual(self.transport.value(), sent)
 
 
-class DroppedTests(SynchronousTestCase):
+class DroppedTests(_AppConnection, SynchronousTestCase):
     """
     A L{Channel} its caller lets go of before its end is abandoned: what
     waits goes at once, nothing more is queued for it, and the connection
     forgets it before it handles what it next receives. One a read, a
     collection or a callback still holds is not.
     """
-
-    def setUp(self):
-        self.transport = StringTransport()
-        self.app = ClientProtocol("echo", APP)
-        self.app.makeConnection(self.transport)
-
-    def sent(self):
-        return _unpackAll(self.transport.value())
 
     def chunks(self, channel, count, size=100):
         return b"".join(pack([channel, 0, [b"x" * size]])
