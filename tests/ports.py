@@ -25,8 +25,15 @@ import random
 import socket
 
 #: The sockets holding the ports handed out, bound until this process
-#: exits.
+#: exits or L{HELD} newer ones push them out.
 _held = []
+
+#: How many ports one process holds at most: the oldest is let go past
+#: that. A hold matters only until the test that asked binds its server,
+#: long done that many ports later, and a run one test after another
+#: (C{COCAINE_TEST_JOBS=1}) must stay well within a soft limit of 1,024
+#: open files.
+HELD = 128
 
 
 def _ephemeralLow():
@@ -55,6 +62,8 @@ def _hold(kind, port):
         # set once bound: the server the port is for may now share it
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     _held.append(s)
+    if len(_held) > HELD:
+        _held.pop(0).close()
     return s.getsockname()[1]
 
 

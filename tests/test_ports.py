@@ -38,6 +38,20 @@ def bindsElsewhere(port, reuse):
 
 class FreePortTests(SynchronousTestCase):
 
+    def test_heldAtMost(self):
+        """
+        A process holds at most L{ports.HELD} ports: past that the oldest
+        hold is let go, and its port can be bound elsewhere again.
+        """
+        self.patch(ports, "HELD", 3)
+        self.patch(ports, "_held", [])
+        handed = [freePort() for _ in range(4)]
+        self.assertEqual(3, len(ports._held))
+        self.assertTrue(bindsElsewhere(handed[0], reuse=False))
+        self.assertFalse(bindsElsewhere(handed[3], reuse=False))
+        for held in ports._held:
+            held.close()
+
     def test_belowEphemeral(self):
         """
         The port is below the kernel's ephemeral range, where no bind to
