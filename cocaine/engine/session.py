@@ -99,6 +99,10 @@ class Session(PacedSession):
     @ivar channel: its channel on that worker.
     @ivar enqueuedAt: when the engine took it (its stats' clock).
     @ivar machine: its L{SessionMachine}.
+    @ivar relays: the client connection's L{Upstream} that the worker's
+        chunk frames are relayed to undecoded
+        (L{cocaine.engine.connection.WorkerConnection}), while they go
+        there; L{None} when they go elsewhere or nowhere.
     """
 
     #: Once the client has its answer, nothing it still sends matters
@@ -107,7 +111,7 @@ class Session(PacedSession):
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_stall", "_run", "_held")
+                 "_toClient", "chunks", "_stall", "_run", "_held", "relays")
 
     def __init__(self, engine, event, upstream, worker=None):
         """
@@ -129,6 +133,7 @@ class Session(PacedSession):
         self._run = None
         # how this session holds its worker (cocaine.engine.pacing)
         self._held = None
+        self.relays = None
         if worker is None:
             self._pending = []
             self._toWorker = self._buffer
@@ -313,6 +318,7 @@ class Session(PacedSession):
         upstream = self.upstream
         if type(upstream) is Upstream:
             self._toClient = self._answerArgs
+            self.relays = upstream
         elif hasattr(upstream, "whenWritable"):
             self._toClient = self._answerPaced
         else:
@@ -336,6 +342,7 @@ class Session(PacedSession):
         if self._held is not None:
             self._unhold()
         self._toClient = self._toWorker = _drop
+        self.relays = None
 
     def _over(self):
         # Finished: hand inputs to the shared finished machine, which
@@ -473,6 +480,7 @@ def _done(inputs, session, mtype, args):
     if session._held is not None:
         session._unhold()
     session._toClient = session._toWorker = _drop
+    session.relays = None
     try:
         session._reply(mtype, args)
     finally:

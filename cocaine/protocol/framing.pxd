@@ -3,6 +3,8 @@
 # fields, so its per-message loop runs without the interpreter. The .py
 # stays the source and the fallback.
 
+cimport cython
+
 cdef class Decoder:
     cdef public object _unpacker
     cdef public object maxBuffer
@@ -11,3 +13,18 @@ cdef class Decoder:
     cdef public Py_ssize_t settled
     cdef public object maxObjects
     cdef public object _objects
+
+
+# The relay of chunk frames: byte loops over typed offsets.
+
+@cython.locals(size=Py_ssize_t, pos=Py_ssize_t, count=Py_ssize_t,
+               runChannel=Py_ssize_t, incomplete=bint, at=Py_ssize_t,
+               marker=int, channel=Py_ssize_t, length=Py_ssize_t,
+               end=Py_ssize_t)
+cpdef tuple chunkRun(bytes data, Py_ssize_t start, Py_ssize_t limit)
+
+@cython.locals(pos=Py_ssize_t, at=Py_ssize_t, marker=int,
+               length=Py_ssize_t, value=Py_ssize_t, frameEnd=Py_ssize_t,
+               parts=list)
+cpdef bytes rechannel(bytes data, Py_ssize_t start, Py_ssize_t end,
+                      object channel, object mtype)

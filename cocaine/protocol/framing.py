@@ -83,6 +83,13 @@ class Decoder:
             raw=raw, strict_map_key=False, use_list=True,
             max_buffer_size=maxBuffer, **limits)
 
+    def drained(self):
+        """
+        @return: whether every byte fed was parsed: no frame is begun and
+            not complete.
+        """
+        return self._unpacker.tell() == self.fed
+
     @property
     def partial(self):
         """
@@ -231,6 +238,192 @@ class Encoder:
         """
         pack = self._pack
         return b"\x93" + pack(channel) + pack(mtype) + packedArgs
+
+
+def chunkRun(data, start, limit):
+    """
+    Find the chunk frames of one channel, in a row from C{start} in
+    C{data}, without decoding them: frames C{[channel, 0, [value]]} whose
+    value is msgpack bin or str with a length field, each complete and of
+    at most C{limit} bytes. These are what an app streams, and a node
+    passes them on with only their channel changed (L{rechannel}).
+
+    @param data: L{bytes} read from a peer.
+    @param start: where a frame begins in C{data}.
+    @param limit: the largest frame to take (the decoder's C{maxBuffer}).
+    @return: C{(channel, end, count, incomplete)}: C{count} chunk frames
+        of C{channel} fill C{data[start:end]} (C{count} is 0 when the frame
+        at C{start} is not one); C{incomplete} says whether the frame at
+        C{end} is cut short by the end of C{data} while all of it there
+        is of a chunk frame (the rest of it comes with the next read).
+    """
+    size = len(data)
+    pos = start
+    count = 0
+    runChannel = -1
+    incomplete = False
+    while pos < size:
+        incomplete = True
+        if data[pos] != 0x93:
+            incomplete = False
+            break
+        at = pos + 1
+        if at >= size:
+            break
+        marker = data[at]
+        if marker < 0x80:
+            channel = marker
+            at += 1
+        elif marker == 0xcc:
+            if at + 1 >= size:
+                break
+            channel = data[at + 1]
+            at += 2
+        elif marker == 0xcd:
+            if at + 2 >= size:
+                break
+            channel = data[at + 1]
+            channel = (channel << 8) | data[at + 2]
+            at += 3
+        elif marker == 0xce:
+            if at + 4 >= size:
+                break
+            # step by step: a typed build shifts a wide integer
+            channel = data[at + 1]
+            channel = (channel << 8) | data[at + 2]
+            channel = (channel << 8) | data[at + 3]
+            channel = (channel << 8) | data[at + 4]
+            at += 5
+        else:
+            incomplete = False
+            break
+        if at < size and data[at] != 0x00:
+            incomplete = False
+            break
+        if at + 1 < size and data[at + 1] != 0x91:
+            incomplete = False
+            break
+        at += 2
+        if at >= size:
+            break
+        marker = data[at]
+        if marker == 0xc4 or marker == 0xd9:
+            if at + 1 >= size:
+                break
+            length = data[at + 1]
+            at += 2
+        elif marker == 0xc5 or marker == 0xda:
+            if at + 2 >= size:
+                break
+            length = data[at + 1]
+            length = (length << 8) | data[at + 2]
+            at += 3
+        elif marker == 0xc6 or marker == 0xdb:
+            if at + 4 >= size:
+                break
+            length = data[at + 1]
+            length = (length << 8) | data[at + 2]
+            length = (length << 8) | data[at + 3]
+            length = (length << 8) | data[at + 4]
+            at += 5
+        else:
+            incomplete = False
+            break
+        end = at + length
+        if end - pos > limit:
+            # the decoder refuses it, naming the limit
+            incomplete = False
+            break
+        if runChannel != channel:
+            if runChannel != -1:
+                # a chunk frame of another channel: the next run's
+                incomplete = False
+                break
+            runChannel = channel
+        if end > size:
+            break
+        pos = end
+        count += 1
+        incomplete = False
+    return (runChannel, pos, count, incomplete)
+
+
+def _packUint(value):
+    """
+    The msgpack bytes of a non-negative integer below 2 ** 64, in the
+    shortest form, as msgpack packs it.
+    """
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x100:
+        return bytes((0xcc, value))
+    if value < 0x10000:
+        return bytes((0xcd, value >> 8, value & 0xff))
+    if value < 0x100000000:
+        return b"\xce" + value.to_bytes(4, "big")
+    return b"\xcf" + value.to_bytes(8, "big")
+
+
+def _binHeader(length):
+    """
+    The msgpack bin header of a value of C{length} bytes, as msgpack packs
+    it.
+    """
+    if length < 0x100:
+        return bytes((0xc4, length))
+    if length < 0x10000:
+        return bytes((0xc5, length >> 8, length & 0xff))
+    return bytes((0xc6, length >> 24, (length >> 16) & 0xff,
+                  (length >> 8) & 0xff, length & 0xff))
+
+
+def rechannel(data, start, end, channel, mtype):
+    """
+    The chunk frames that L{chunkRun} found in C{data[start:end]}, with
+    their channel and type changed to C{channel} and C{mtype} and their
+    value as msgpack bin: the bytes C{Encoder} would make of them, without
+    decoding them.
+
+    @return: L{bytes}.
+    """
+    prefix = b"\x93" + _packUint(channel) + _packUint(mtype) + b"\x91"
+    parts = []
+    pos = start
+    while pos < end:
+        # past the array's marker, the channel, the type and the args'
+        # marker: the value's marker
+        marker = data[pos + 1]
+        if marker < 0x80:
+            at = pos + 4
+        elif marker == 0xcc:
+            at = pos + 5
+        elif marker == 0xcd:
+            at = pos + 6
+        else:
+            at = pos + 8
+        marker = data[at]
+        length = data[at + 1]
+        if marker == 0xc4 or marker == 0xd9:
+            value = at + 2
+        elif marker == 0xc5 or marker == 0xda:
+            length = (length << 8) | data[at + 2]
+            value = at + 3
+        else:
+            length = (length << 8) | data[at + 2]
+            length = (length << 8) | data[at + 3]
+            length = (length << 8) | data[at + 4]
+            value = at + 5
+        frameEnd = value + length
+        parts.append(prefix)
+        if marker >= 0xd9:
+            # str (an older msgpack's bytes): as bin, its length field as
+            # short as msgpack makes it
+            parts.append(_binHeader(length))
+            parts.append(data[value:frameEnd])
+        else:
+            parts.append(data[at:frameEnd])
+        pos = frameEnd
+    return b"".join(parts)
 
 
 def packValue(value):

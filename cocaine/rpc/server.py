@@ -188,6 +188,18 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
                     return
             writes.write(self.transport, data)
 
+    def sendFrames(self, data):
+        """
+        Write messages already packed (L{Upstream.writeFrames}), counted
+        against the write limit as one; a no-op once the connection is
+        broken.
+        """
+        if not self._broken:
+            if len(data) > _SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
     def sendPacked(self, channel, mtype, packedArgs):
         """
         Write one message whose args array is already packed; a no-op once

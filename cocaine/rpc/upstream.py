@@ -5,6 +5,7 @@ a handler answers on (see L{cocaine.rpc.server} for the handler contract).
 """
 
 from cocaine.errors import ProtocolViolation, toWire
+from cocaine.protocol.framing import rechannel
 from cocaine.protocol.idl import RECURRENT, TERMINAL
 
 
@@ -89,6 +90,24 @@ class Upstream:
         else:
             for args in argsLists:
                 self.send("write", *args)
+
+    def writeFrames(self, data, start, end):
+        """
+        Send the chunk frames of another connection found in
+        C{data[start:end]} (L{cocaine.protocol.framing.chunkRun}) as
+        stream chunks (C{write}) of this channel, in one write, without
+        decoding them: an app's stream relayed from its worker.
+
+        @return: whether they were sent; L{False} when the channel's
+            protocol has no stream chunk now or the channel is closed
+            (nothing was sent: decode them and send them another way).
+        """
+        index = self._chunk
+        if index is None or self.closed:
+            return False
+        self._connection.sendFrames(
+            rechannel(data, start, end, self.channel, index))
+        return True
 
     def closeAfter(self, argsLists):
         """

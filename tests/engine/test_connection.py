@@ -7,13 +7,16 @@ chunks in a row reach it together.
 
 import msgpack
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from cocaine.engine.connection import WorkerConnection, WorkerListener
 from cocaine.engine.pacing import HOLD_HEARTBEAT, HOLD_LIMIT
-from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
+from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Encoder
+from cocaine.protocol.idl import STREAMING
 from cocaine.rpc import writes
+from cocaine.rpc.upstream import Upstream
 from tests.rpc.test_writes import FakeDescriptor
 
 
@@ -97,8 +100,11 @@ class SendPerReadTests(SynchronousTestCase):
 
 class _Session:
     """
-    Records what a worker connection hands a session.
+    Records what a worker connection hands a session (decoded: it relays
+    to no client connection).
     """
+
+    relays = None
 
     def __init__(self, name, received, fail=False):
         self.name = name
@@ -329,3 +335,217 @@ class HoldTests(SynchronousTestCase):
         self.connection.holds.hold(_HeldSession())
         self.connection.connectionLost(None)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class _ClientConnection:
+    """
+    What a client connection's L{Upstream} writes to, writing bytes as
+    L{cocaine.rpc.server.ServerProtocol} does (its encoder, one write a
+    call), and recording which way they came.
+    """
+
+    def __init__(self):
+        self._pack = Encoder().pack
+        self._upstreams = {}
+        self._dispatch = {}
+        self._writeFull = False
+        self.written = []
+        self.ways = []
+
+    def sendMessage(self, channel, mtype, args):
+        self.ways.append("decoded")
+        self.written.append(self._pack([channel, mtype, args]))
+
+    def sendMessages(self, channel, mtype, argsLists, endWith=None):
+        self.ways.append("decoded")
+        self.written.append(b"".join(
+            self._pack([channel, mtype, args]) for args in argsLists) + (
+            b"" if endWith is None else self._pack([channel, endWith, []])))
+
+    def sendFrames(self, data):
+        self.ways.append("relayed")
+        self.written.append(data)
+
+
+class _RelayedSession:
+    """
+    A session answering a client connection's L{Upstream}, as
+    L{cocaine.engine.session.Session} does once a worker took it.
+    """
+
+    def __init__(self, upstream, relay=True):
+        self.upstream = upstream
+        self.relays = upstream if relay else None
+        self.paced = 0
+        self.fail = False
+
+    def _pace(self):
+        self.paced += 1
+        if self.fail:
+            raise ValueError("boom")
+
+    def chunksFromWorker(self, run):
+        self.upstream.writeChunks(run)
+
+    def endAfter(self, run, mtype, args):
+        self.upstream.closeAfter(run)
+
+    def fromWorker(self, worker, channel, mtype, args):
+        if mtype == 0:
+            self.upstream.writeArgs(args)
+        else:
+            self.upstream.close()
+
+
+class RelayTests(SynchronousTestCase):
+    """
+    A worker's chunk frames reach a client connection undecoded, with only
+    their channel changed, and the client gets the bytes decoding and
+    packing them again would give.
+    """
+
+    def connect(self, relay=True, maxMessage=DEFAULT_MAX_BUFFER):
+        self.client = _ClientConnection()
+        worker = FakeWorker(FakeDescriptor())
+        worker.sessions = {
+            2: _RelayedSession(Upstream(self.client, 7, STREAMING), relay),
+            3: _RelayedSession(Upstream(self.client, 300, STREAMING), relay)}
+        engine = FakeEngine(worker, 0)
+        engine.maxMessage = maxMessage
+        connection = WorkerConnection(engine)
+        connection.makeConnection(FakeDescriptor())
+        connection.dataReceived(msgpack.packb([1, 0, ["w"]]))
+        return connection
+
+    def stream(self):
+        """
+        A worker's reply stream for two sessions, chunks of every length
+        field, as our SDK (bin) and 0.12's msgpack (str) pack them.
+        """
+        old = msgpack.Packer(use_bin_type=False).pack
+        pack = msgpack.Packer(use_bin_type=True).pack
+        return b"".join([
+            pack([2, 0, [b""]]), pack([2, 0, [b"a" * 200]]),
+            old([2, 0, [b"b" * 40]]), old([2, 0, [b"c" * 70000]]),
+            pack([3, 0, [b"d" * 300]]), old([3, 0, [b"e"]]),
+            pack([2, 0, [b"f"]]), pack([3, 2, []]), pack([2, 0, [b"g"]]),
+            pack([2, 2, []])])
+
+    def deliver(self, relay, pieces):
+        connection = self.connect(relay)
+        data = self.stream()
+        for start in range(0, len(data), pieces):
+            connection.dataReceived(data[start:start + pieces])
+        return b"".join(self.client.written)
+
+    def test_sameBytes(self):
+        """
+        Whatever the reads' sizes, the client gets the same bytes relayed
+        as decoded: channels changed, str chunks as bin, every length
+        field as short as msgpack packs it.
+        """
+        decoded = self.deliver(False, 1 << 20)
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(decoded)
+        messages = [(m[0], m[1], [len(a) if isinstance(a, bytes) else a
+                                  for a in m[2]]) for m in unpacker]
+        self.assertEqual(messages, [
+            (7, 0, [0]), (7, 0, [200]), (7, 0, [40]), (7, 0, [70000]),
+            (300, 0, [300]), (300, 0, [1]), (7, 0, [1]), (300, 2, []),
+            (7, 0, [1]), (7, 2, [])])
+        for pieces in (1 << 20, 1, 2, 3, 7, 64, 1000, 4096, 65536):
+            self.assertEqual(self.deliver(True, pieces), decoded, pieces)
+
+    def test_relayedWhole(self):
+        """
+        A read of chunk frames is relayed in one write a run; the frames
+        after the first other one are decoded.
+        """
+        connection = self.connect()
+        connection.dataReceived(self.stream())
+        self.assertEqual(self.client.ways, [
+            "relayed", "relayed", "decoded", "decoded", "decoded",
+            "decoded"])
+
+    def test_cutShortWaits(self):
+        """
+        A chunk frame cut short by the end of a read waits for its rest:
+        nothing of it reaches the decoder or the client before.
+        """
+        connection = self.connect()
+        frame = msgpack.packb([2, 0, [b"x" * 1000]])
+        connection.dataReceived(frame[:500])
+        self.assertEqual(self.client.written, [])
+        self.assertTrue(connection._decoder.drained())
+        connection.dataReceived(frame[500:] + frame)
+        self.assertEqual(self.client.written, [
+            msgpack.packb([7, 0, [b"x" * 1000]]) * 2])
+        self.assertEqual(self.client.ways, ["relayed"])
+
+    def test_notRelaying(self):
+        """
+        A session that relays to no client connection (a driver's, the
+        gateway's, one whose client is answered) has its chunks decoded.
+        """
+        connection = self.connect(relay=False)
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]]))
+        self.assertEqual(self.client.ways, ["decoded"])
+
+    def test_closedUpstream(self):
+        """
+        An upstream that can take no chunk now has them decoded, which
+        sends nothing either.
+        """
+        connection = self.connect()
+        connection.worker.sessions[2].upstream.closed = True
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]]))
+        self.assertEqual(self.client.written, [])
+
+    def test_paced(self):
+        """
+        Each relayed run is followed by the session's pacing, as a decoded
+        one is (the client's buffer full holds the worker).
+        """
+        connection = self.connect()
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]]) * 3
+                                + msgpack.packb([3, 0, [b"y"]]))
+        self.assertEqual((connection.worker.sessions[2].paced,
+                          connection.worker.sessions[3].paced), (1, 1))
+
+    def test_failureLogged(self):
+        """
+        A relayed run that fails is logged and lost, as a decoded one is;
+        what follows still reaches its session.
+        """
+        connection = self.connect()
+        connection.worker.sessions[2].fail = True
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]])
+                                + msgpack.packb([3, 0, [b"y"]]))
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+        self.assertEqual(self.client.written, [
+            msgpack.packb([7, 0, [b"x"]]), msgpack.packb([300, 0, [b"y"]])])
+
+    def test_tooLarge(self):
+        """
+        A chunk frame larger than the connection's limit is not relayed
+        or held: the decoder refuses it, and the connection is closed.
+        """
+        connection = self.connect(maxMessage=1024)
+        transport = StringTransport()
+        connection.transport = transport
+        frame = msgpack.packb([2, 0, [b"x" * 2000]])
+        connection.dataReceived(frame[:100])
+        self.assertIsNone(connection._tail)
+        connection.dataReceived(frame[100:])
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.client.written, [])
+
+    def test_tailDroppedWithConnection(self):
+        """
+        A chunk frame begun when the connection drops is forgotten with
+        it.
+        """
+        connection = self.connect()
+        connection.dataReceived(msgpack.packb([2, 0, [b"x" * 100]])[:50])
+        connection.connectionLost(None)
+        self.assertIsNone(connection._tail)
