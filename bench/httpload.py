@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.bench.test_http -*-
+# -*- test-case-name: tests.bench.test_http,tests.bench.test_installs -*-
 """
 What the HTTP benchmarks share (L{bench.http}, L{bench.httpservers}):
 C{wrk} and uWSGI installed from Debian, the machine and the versions,
@@ -66,18 +66,25 @@ end
 MARK = "BENCH-WRK "
 
 
+def _peersFound():
+    return all(os.path.exists(path) for path in PACKAGES.values())
+
+
 def ensurePeers():
     """
     Install C{wrk}, uWSGI and its Python 3 plugin from Debian when one is
-    missing (services held stopped, L{bench.peers.debian}).
+    missing (services held stopped, L{bench.peers.debian}), holding the
+    tests' C{apt-get} lock (L{tests.locks.aptInstalled}): C{apt-get}
+    fails beside another, a test's or another benchmark's.
 
     @raise Unavailable: they are missing and cannot be installed.
     """
-    if all(os.path.exists(path) for path in PACKAGES.values()):
+    if _peersFound():
         return
-    from bench.peers.debian import AptError, aptInstall
+    from bench.peers.debian import AptError
+    from tests.locks import aptInstalled
     try:
-        aptInstall(sorted(PACKAGES))
+        aptInstalled(_peersFound, sorted(PACKAGES))
     except AptError as e:
         raise Unavailable(str(e))
     missing = [path for path in PACKAGES.values() if not os.path.exists(path)]

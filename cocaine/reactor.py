@@ -34,6 +34,7 @@ import sys
 
 from twisted.logger import Logger
 from twisted.python.reflect import qual
+from twisted.python.usage import UsageError
 
 try:
     from twisted.internet.epollreactor import EPollReactor
@@ -44,6 +45,18 @@ except ImportError:
 _REACTOR_MODULE = "twisted.internet.reactor"
 
 log = Logger()
+
+
+class NoEpoll(ImportError, UsageError):
+    """
+    C{--reactor=cocaine} where there is no C{epoll}.
+
+    An L{ImportError}, as Twisted's reactors say they cannot be used
+    here; and a L{UsageError}, so that C{twist}, which itself reports only
+    an unknown reactor name and lets anything else its reactor's
+    C{install} raises end in a traceback, reports it in one line
+    (C{twistd} reports any exception of C{install} so).
+    """
 
 
 if EPollReactor is not None:
@@ -130,14 +143,14 @@ def install():
     of twistd and twist (the reactor plugin
     C{twisted/plugins/cocaine_reactor.py} names this function).
 
-    @raise ImportError: there is no C{epoll} here (twistd says so, and
-        how to list the reactors it has).
+    @raise NoEpoll: there is no C{epoll} here (twistd and twist say so in
+        one line, naming the reactor).
     @raise twisted.internet.error.ReactorAlreadyInstalledError: a reactor
         is installed already.
     """
     if NodeReactor is None:
-        raise ImportError("cocaine.reactor.NodeReactor needs epoll, "
-                          "which this system does not have")
+        raise NoEpoll("reactor cocaine (cocaine.reactor.NodeReactor) "
+                      "needs epoll, which this system does not have")
     from twisted.internet.main import installReactor
     installReactor(NodeReactor())
 

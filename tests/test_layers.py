@@ -2,11 +2,12 @@
 The layers of ARCHITECTURE.md, held against the imports: a module imports
 only from its own layer or below, packages import each other without a
 cycle, the worker SDK stands on the protocol alone, and plugin modules stay
-thin.
+thin; and docs/architecture.md lists the same layers.
 """
 
 import ast
 import os
+import re
 import sys
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -88,6 +89,24 @@ def _part(module):
     return parts[1] if len(parts) > 1 else "cocaine"
 
 
+def _documentedLayers(path):
+    """
+    The layers as the table under C{## Layers} in C{path} lists them.
+
+    @return: C{{layer number: sorted names}}; a package's trailing C{/}
+        is dropped.
+    """
+    with open(path) as f:
+        section = f.read().partition("\n## Layers\n")[2].partition(
+            "\n## ")[0]
+    layers = {}
+    for match in re.finditer(r"^\| (\d+) \| ([^|]*) \|", section, re.M):
+        layers[int(match.group(1))] = sorted(
+            name.rstrip("/") for name in re.findall(r"`([^`]+)`",
+                                                    match.group(2)))
+    return layers
+
+
 def _edges():
     edges = {}
     for module, path in _modules("cocaine"):
@@ -105,6 +124,15 @@ class LayerTests(SynchronousTestCase):
     def test_everyPartHasALayer(self):
         parts = {_part(module) for module, _ in _modules("cocaine")}
         self.assertEqual(sorted(parts - set(LEVEL)), [])
+
+    def test_documented(self):
+        """
+        C{docs/architecture.md} lists the same layers, each with the same
+        packages and modules.
+        """
+        self.assertEqual(
+            _documentedLayers(os.path.join(ROOT, "docs", "architecture.md")),
+            {level: sorted(parts) for level, parts in enumerate(LAYERS)})
 
     def test_noUpwardImports(self):
         """

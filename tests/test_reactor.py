@@ -16,6 +16,7 @@ from twisted.internet import main
 from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactor
 from twisted.logger import Logger
+from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import cocaine.reactor
@@ -369,8 +370,62 @@ class NoEpollTests(SynchronousTestCase):
         """
         self.patch(cocaine.reactor, "NodeReactor", None)
         error = self.assertRaises(ImportError, install)
-        self.assertEqual(str(error), "cocaine.reactor.NodeReactor needs "
-                         "epoll, which this system does not have")
+        self.assertIsInstance(error, UsageError)
+        self.assertEqual(str(error), "reactor cocaine "
+                         "(cocaine.reactor.NodeReactor) needs epoll, which "
+                         "this system does not have")
+
+
+#: Run first in a fresh interpreter: there is no C{epoll} there.
+_NO_EPOLL = "import sys\nsys.modules['twisted.internet.epollreactor'] = None\n"
+
+
+def _exits(code):
+    """
+    @return: the exit status of a fresh interpreter running C{code} from
+        the project's root, and what it wrote to stdout and stderr.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+        text=True, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+class NoEpollCommandLineTests(SynchronousTestCase):
+    """
+    C{--reactor=cocaine} where there is no C{epoll} ends the command with
+    a one-line error saying why, not a traceback.
+    """
+
+    def test_twist(self):
+        """
+        C{twist} reports it as a usage error (it reports only unknown
+        reactor names by itself).
+        """
+        status, output = _exits(
+            _NO_EPOLL
+            + "from twisted.application.twist._twist import Twist\n"
+            "Twist.main(['twist', '--reactor=cocaine', 'cocaine'])\n")
+        self.assertNotIn("Traceback", output)
+        self.assertEqual(status, 64)
+        self.assertIn("Error: reactor cocaine (cocaine.reactor.NodeReactor)"
+                      " needs epoll, which this system does not have\n",
+                      output)
+
+    def test_twistd(self):
+        """
+        C{twistd} reports it too.
+        """
+        status, output = _exits(
+            _NO_EPOLL
+            + "import sys\n"
+            "sys.argv = ['twistd', '--reactor=cocaine', 'cocaine']\n"
+            "from twisted.scripts.twistd import run\n"
+            "run()\n")
+        self.assertNotIn("Traceback", output)
+        self.assertNotEqual(status, 0)
+        self.assertIn("reactor cocaine (cocaine.reactor.NodeReactor) needs "
+                      "epoll, which this system does not have", output)
 
 
 class LogReactorTests(SynchronousTestCase):

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_bench -*-
+# -*- test-case-name: tests.bench.test_installs,tests.integration.test_bench -*-
 """
 Processes of the comparison: Debian packages installed without starting
 their services, servers started and stopped by PID, CPU pinning, and the
@@ -21,15 +21,20 @@ class Unavailable(Exception):
 def aptInstall(packages, commands):
     """
     Install Debian C{packages} (services held stopped, L{bench.peers.debian})
-    unless every one of C{commands} is found.
+    unless every one of C{commands} is found, holding the tests' C{apt-get}
+    lock (L{tests.locks.aptInstalled}): C{apt-get} fails beside another, a
+    test's or another benchmark's.
 
     @raise Unavailable: when they cannot be installed.
     """
-    if all(shutil.which(command) for command in commands):
+    def found():
+        return all(shutil.which(command) for command in commands)
+    if found():
         return
-    from bench.peers.debian import AptError, aptInstall as install
+    from bench.peers.debian import AptError
+    from tests.locks import aptInstalled
     try:
-        install(packages)
+        aptInstalled(found, packages)
     except AptError as e:
         raise Unavailable(str(e))
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_bench -*-
+# -*- test-case-name: tests.bench.test_installs,tests.integration.test_bench -*-
 """
 A private RabbitMQ broker for the Nameko peer, on 127.0.0.1 only.
 
@@ -97,19 +97,26 @@ def _stopSystemService(before):
 def ensureInstalled(timeout=900):
     """
     Install Debian's C{rabbitmq-server} unless it is there, without leaving
-    the system service running.
+    the system service running, holding the tests' C{apt-get} lock
+    (L{tests.locks.exclusive}): C{apt-get} fails beside another, a test's
+    or another benchmark's.
 
     @param timeout: seconds for each apt-get command.
     @raise BrokerError: the install failed.
     """
     if installed():
         return
-    before = _systemBrokers()
-    try:
-        aptInstall(["rabbitmq-server"], timeout)
-    except AptError as e:
-        raise BrokerError(str(e))
-    _stopSystemService(before)
+    from tests.locks import exclusive
+    with exclusive("apt-get"):
+        # installed meanwhile by whoever held the lock
+        if installed():
+            return
+        before = _systemBrokers()
+        try:
+            aptInstall(["rabbitmq-server"], timeout)
+        except AptError as e:
+            raise BrokerError(str(e))
+        _stopSystemService(before)
     if not installed():
         raise BrokerError("apt-get installed rabbitmq-server but {} or {} is "
                           "missing".format(SERVER, EPMD))

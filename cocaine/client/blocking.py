@@ -14,10 +14,14 @@ of their own. Twisted programs use L{cocaine.client.service} directly.
 """
 
 import atexit
+import queue
 import threading
 import weakref
 
+from twisted.internet.defer import FirstError, gatherResults, maybeDeferred
 from twisted.internet.threads import blockingCallFromThread
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from cocaine.client.service import DEFAULT_LOCATOR, Locator, Service
 from cocaine.rpc.client import Channel, ChannelClosed
@@ -25,6 +29,7 @@ from cocaine.rpc.client import Channel, ChannelClosed
 _lock = threading.Lock()
 _thread = None
 _open = weakref.WeakSet()
+log = Logger()
 
 
 def _reactor():
@@ -44,8 +49,14 @@ def _closeAll(budget=3.0):
     """
     At interpreter exit, close every connection gracefully so what was
     sent last (a mute C{emit}, say) leaves the process before the reactor
-    thread dies with it: all at once, within C{budget} seconds in all, so
-    that Ctrl-C never leaves a program waiting on a node that went away.
+    thread dies with it: all at once, waiting C{budget} seconds at most in
+    all, so that Ctrl-C never leaves a program waiting on a node that went
+    away (nor on a reactor thread that is stuck).
+
+    It never raises: a close that fails, or a reactor that will not take
+    the call, is logged as a failure (printed on stderr by a program that
+    has not begun logging), closes still going when the budget runs out
+    as a warning, and the exit goes on.
     """
     services = list(_open)
     if not services:
@@ -53,17 +64,32 @@ def _closeAll(budget=3.0):
     reactor = services[0]._reactor
     if not reactor.running:
         return
+    ended = queue.Queue()
 
     def disconnectAll():
-        from twisted.internet.defer import gatherResults
-        d = gatherResults([service._disconnect() for service in services],
-                          consumeErrors=True)
-        d.addTimeout(budget, reactor)
-        return d
+        return gatherResults(
+            [service._disconnect() for service in services],
+            consumeErrors=True)
+
+    def start():
+        maybeDeferred(disconnectAll).addBoth(ended.put)
     try:
-        blockingCallFromThread(reactor, disconnectAll)
+        reactor.callFromThread(start)
+        result = ended.get(timeout=budget)
+    except queue.Empty:
+        log.warn("Gave up closing {count} services after {budget} s at exit:"
+                 " what was sent last may not have left",
+                 count=len(services), budget=budget)
+        return
     except Exception:
-        pass
+        log.failure("Closing {count} services at exit failed",
+                    count=len(services))
+        return
+    if isinstance(result, Failure):
+        while result.check(FirstError):
+            result = result.value.subFailure
+        log.failure("Closing {count} services at exit failed", result,
+                    count=len(services))
 
 
 def _dropped(reactor, channel):
@@ -206,7 +232,6 @@ class BlockingService:
 
         @return: a Deferred that fires once both are closed.
         """
-        from twisted.internet.defer import gatherResults
         return gatherResults([self._service.disconnect(),
                               self._locator.disconnect()])
 

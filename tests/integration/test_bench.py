@@ -14,25 +14,23 @@ import psutil
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.node import ROOT, environment
-from tests.locks import exclusive
 
 
 def installFirst(install, *errors):
     """
-    Run a benchmark's own install of its Debian peers here first, holding
-    the tests' C{apt-get} lock (L{tests.locks.aptInstalled}): run by the
-    benchmark, it takes no lock, and C{apt-get} fails beside the other
-    trial worker's. The benchmark then finds its peers installed; what
-    failed here it tries again, and says why it cannot run.
+    Run a benchmark's own install of its Debian peers here first, outside
+    the benchmark's timed run (it holds the tests' C{apt-get} lock itself,
+    L{tests.locks.aptInstalled}). The benchmark then finds its peers
+    installed; what failed here it tries again, and says why it cannot
+    run.
 
     @param install: the benchmark's install function.
     @param errors: the exceptions it raises when it cannot install.
     """
-    with exclusive("apt-get"):
-        try:
-            install()
-        except errors:
-            pass
+    try:
+        install()
+    except errors:
+        pass
 
 
 def installHttpPeers():
