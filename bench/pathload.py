@@ -40,6 +40,10 @@ Workloads, each in one process, no sockets, 16 requests a read:
     read);
   - C{client-request}: the same echo through C{Service.callApp(event,
     payload)}: the same messages, one Deferred for the exchange;
+  - C{client-stream}: the client SDK reading an app's stream of 1 KiB
+    chunks, 64 a read, a C{recv} a chunk (a "request" is a chunk);
+    C{client-consume} the same with C{Channel.consume}, as
+    C{bench.compare.loadgen}'s C{stream} reads;
   - C{client-call}: the client SDK's plain call, C{storage.read} of a
     16-byte value, the same way (the value's message per request).
 """
@@ -643,6 +647,33 @@ def clientRequest(requests):
               requests, answers)
 
 
+def clientStream(requests, consume=False):
+    """
+    The client SDK reading an app's stream a C{recv} a chunk, as
+    C{bench.compare.loadgen}'s C{stream} did, or with C{consume} (one
+    Deferred for the stream), as it does: one C{enqueue("stream")}, then
+    1 KiB chunks, 64 a read (a "request" is a chunk).
+    """
+    from cocaine.protocol.services import APP, APP_VERSION
+    app, connection = _connected("echo", APP, APP_VERSION)
+    frames = _framer()
+    opened = []
+    app.enqueue("stream").addCallback(opened.append)
+    channel = opened[0]
+    got = []
+    if consume:
+        ended = channel.consume(got.append)
+    else:
+        ended = _readUntilClose(channel, got.append)
+    chunk = b"x" * 1024
+    for first in range(0, requests, 64):
+        connection.dataReceived(frames(
+            [[channel.id, 0, [chunk]]] * min(64, requests - first)))
+    connection.dataReceived(frames([[channel.id, 2, []]]))
+    if len(got) != requests or not ended.called:
+        raise SystemExit("the stream was not read whole")
+
+
 def clientCall(requests):
     """
     The client SDK's plain call: C{storage.read} of a value.
@@ -665,7 +696,9 @@ WORKLOADS = {"app": app, "app-auth": appAuth, "frames": frames,
              "stream": stream, "storage": storage, "worker": worker,
              "worker-loop": workerLoop, "worker-echo": workerEcho,
              "worker-echo-loop": workerEchoLoop, "client-app": clientApp,
-             "client-request": clientRequest, "client-call": clientCall}
+             "client-request": clientRequest, "client-call": clientCall,
+             "client-stream": clientStream,
+             "client-consume": lambda requests: clientStream(requests, True)}
 
 if __name__ == "__main__":
     WORKLOADS[sys.argv[1]](int(sys.argv[2]))

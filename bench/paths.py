@@ -49,7 +49,8 @@ DEFAULT = ("app", "stream", "storage", "worker", "worker-loop",
 #: (they need this tree's modules: a revision from before 2026-12-05 has
 #: no C{cocaine.statemachine.constructor})
 WORKLOADS = DEFAULT + ("app-auth", "frames", "forward", "forward-machine",
-                       "forward-accounting")
+                       "forward-accounting", "client-stream",
+                       "client-consume")
 
 
 def instructions(tree, workload, requests, pure=False):

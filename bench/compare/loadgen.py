@@ -17,7 +17,10 @@ Requester's C{send} is one promise (C{--pattern channel} makes the same
 messages with the channel's calls: C{enqueue}, C{write}, C{close} and a
 C{recv} per message, six Deferreds); a C{stream} request is
 C{enqueue("stream")} with C{b"COUNT SIZE"}, then the chunks until close,
-read with a C{recv} each.
+handed to a callback as they come by C{Channel.consume}, as the floor's
+bare client hands them on (C{--stream-read recv} reads them with a
+C{recv} each, a Deferred a chunk, as it did until the eighteenth round
+of issue 17).
 
 C{relay} calls the two-hop floor (L{bench.compare.relay}) with its bare
 client: the messages of C{ours}, no SDK.
@@ -156,10 +159,13 @@ def _readUntilClose(channel, onChunk):
     return d
 
 
-async def oursTarget(reactor, host, port, appName, pattern="request"):
+async def oursTarget(reactor, host, port, appName, pattern="request",
+                     streamRead="consume"):
     """
     @param pattern: C{"request"} for L{cocaine.client.Service.callApp},
         C{"channel"} for the channel's own calls.
+    @param streamRead: C{"consume"} reads a stream with
+        C{Channel.consume}, C{"recv"} with a C{recv} a chunk.
     @return: C{(echo, stream)} callables on an app through a node.
     """
     from cocaine.client import Locator, Service
@@ -192,6 +198,8 @@ async def oursTarget(reactor, host, port, appName, pattern="request"):
         def opened(channel):
             channel.write("{} {}".format(count, size).encode())
             channel.close()
+            if streamRead == "consume":
+                return channel.consume(onChunk)
             return _readUntilClose(channel, onChunk)
         return app.enqueue("stream").addCallback(opened)
     return (request if pattern == "request" else echo), stream
@@ -201,7 +209,7 @@ async def measure(reactor, args):
     host, port = args.connect
     if args.target == "ours":
         echo, stream = await oursTarget(reactor, host, port, args.app,
-                                        args.pattern)
+                                        args.pattern, args.stream_read)
     elif args.target == "relay":
         from bench.compare.relay import relayTarget
         echo, stream = await relayTarget(reactor, host, port)
@@ -252,6 +260,10 @@ def parse(argv):
     parser.add_argument("--pattern", choices=["request", "channel"],
                         default="request",
                         help="ours: Service.callApp, or the channel's calls")
+    parser.add_argument("--stream-read", choices=["consume", "recv"],
+                        default="consume",
+                        help="ours: a stream read with Channel.consume, or "
+                        "a recv a chunk")
     parser.add_argument("--workload", choices=["echo", "stream"],
                         default="echo")
     parser.add_argument("--size", type=int, default=16)

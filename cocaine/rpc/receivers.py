@@ -23,6 +23,7 @@ abandoned, is L{cocaine.errors.ChannelClosed}, the worker SDK's too.
 from collections import deque
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
 
 from cocaine.errors import (
     ChannelClosed, NotConnected, ProtocolViolation, fromWire)
@@ -64,8 +65,10 @@ class _ChannelCore(ChannelState):
 
     def __init__(self, connection, channelId, upstream, dispatch):
         # ChannelState.__init__'s fields, set here: a call fewer per call
-        #: C{(chunks, deferred)} while L{Channel.collect} gathers the
-        #: stream
+        #: C{(add, deferred, result)} while L{Channel.collect} gathers the
+        #: stream (C{add} appends to the list C{result}) or
+        #: L{Channel.consume} hands it on (C{add} is its callable,
+        #: C{result} L{None})
         self._collector = None
         self.id = channelId
         self._upstream = upstream
@@ -82,6 +85,12 @@ class _ChannelCore(ChannelState):
             # a chunk or the close of a stream (an app's reply) without
             # _nextEvent
             if mtype == _STREAM_WRITE:
+                collector = self._collector
+                if collector is not None:
+                    # straight to collect() or consume(): every chunk of
+                    # a long stream read as it comes
+                    self._add(collector, args)
+                    return False
                 event = ("write", args)
             else:
                 event = ("close", args)
@@ -117,23 +126,39 @@ class _ChannelCore(ChannelState):
 
     def _gather(self, event):
         """
-        One event of the stream L{Channel.collect} gathers: a chunk is
-        kept, the end fires its Deferred.
+        One event of the stream L{Channel.collect} gathers or
+        L{Channel.consume} hands on: a chunk is kept or handed on, the end
+        fires the Deferred. A consumer that raises ends the reading: the
+        channel is abandoned and the Deferred fails with its exception.
         """
         name, args = event
-        chunks, d = self._collector
+        collector = self._collector
         if name == "write":
-            chunks.append(args[0] if len(args) == 1 else unwrap(args))
+            self._add(collector, args)
             return
+        d, result = collector[1], collector[2]
         self._collector = None
         if name == "error":
             d.errback(args)
         elif name == "close":
-            d.callback(chunks)
+            d.callback(result)
         else:
             d.errback(ProtocolViolation(
                 "{}: {!r} where a stream's chunk or end was expected".format(
                     self._connection.name, name)))
+
+    def _add(self, collector, args):
+        """
+        A chunk to L{Channel.collect}'s list or L{Channel.consume}'s
+        callable C{collector[0]}.
+        """
+        try:
+            collector[0](args[0] if len(args) == 1 else unwrap(args))
+        except Exception:
+            failure = Failure()
+            self._collector = None
+            self.abandon()
+            collector[1].errback(failure)
 
     def _release(self, event):
         """
@@ -335,13 +360,35 @@ class Channel:
             L{read} does), failing with the service's error (the chunks
             before it are dropped).
         """
+        chunks = []
+        return self._gatherWith(chunks.append, chunks, "collect()")
+
+    def consume(self, onChunk):
+        """
+        Hand every chunk of the service's stream to C{onChunk(chunk)} as
+        it arrives, until the service closes it: what C{async for} would
+        give, with one Deferred for the whole stream rather than one per
+        chunk (a long stream read as it comes). Reads nothing else once
+        called: use L{recv} and L{read} or this, not both.
+
+        @param onChunk: called with each chunk (unwrapped as L{read}
+            does), in the connection's read. If it raises, the channel is
+            abandoned (L{abandon}) and the Deferred fails with that
+            exception.
+        @return: a Deferred of L{None} once the stream is closed, failing
+            with the service's error.
+        """
+        return self._gatherWith(onChunk, None, "consume()")
+
+    def _gatherWith(self, add, result, call):
         core = self._core
         if core._collector is not None:
             return fail(ProtocolViolation(
-                "channel {}: collect() is already gathering".format(self.id)))
+                "channel {}: {} while already reading the whole "
+                "stream".format(self.id, call)))
         # its canceller holds this channel while it gathers
         d = Deferred(self._stopCollecting)
-        core._collector = ([], d)
+        core._collector = (add, d, result)
         # what was read before the call, then what arrives, the same way
         queue = core._queue
         while queue and core._collector is not None:

@@ -778,6 +778,89 @@ class RawReplyTests(SynchronousTestCase):
         app.dataReceived(pack([1, 0, [b"x"]]))
         self.assertEqual(self.successResultOf(channel.read()), b"x")
 
+    def test_consume(self):
+        """
+        L{Channel.consume} hands each chunk on as it arrives, those read
+        before it was called first, and fires with L{None} at the close;
+        what comes after is dropped.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        got = []
+        consumed = channel.consume(got.append)
+        self.assertEqual(got, [b"x"])
+        app.dataReceived(pack([1, 0, [b"y"]]) + pack([1, 0, [b"a", b"b"]]))
+        self.assertEqual(got, [b"x", b"y", (b"a", b"b")])
+        self.assertNoResult(consumed)
+        app.dataReceived(pack([1, 2, []]) + pack([1, 0, [b"late"]]))
+        self.assertIsNone(self.successResultOf(consumed))
+        self.assertEqual(got, [b"x", b"y", (b"a", b"b")])
+        self.assertTrue(channel.done)
+        # a stream already complete
+        done = app.openNamed("enqueue", ["echo"])
+        app.dataReceived(pack([2, 0, [b"z"]]) + pack([2, 2, []]))
+        self.assertIsNone(self.successResultOf(done.consume(got.append)))
+        self.assertEqual(got[-1], b"z")
+
+    def test_consumeError(self):
+        """
+        The service's error fails the consumption, after the chunks before
+        it were handed on; a second reader of the whole stream is
+        refused.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        got = []
+        consumed = channel.consume(got.append)
+        self.failureResultOf(channel.collect(), ProtocolViolation)
+        app.dataReceived(pack([1, 0, [b"x"]])
+                         + pack([1, 1, [[43, 9], "app error"]]))
+        self.assertEqual(got, [b"x"])
+        self.assertEqual(self.failureResultOf(
+            consumed, CocaineError).value.code, 9)
+
+    def test_consumerRaises(self):
+        """
+        A consumer that raises ends the reading: the Deferred fails with
+        its exception, the channel is abandoned (its open request stream
+        ended with "client disconnected"), and the rest of the read and
+        of the stream go nowhere; the connection reads on.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        other = app.openNamed("enqueue", ["echo"])
+        got = []
+
+        def onChunk(chunk):
+            got.append(chunk)
+            if chunk == b"bad":
+                raise ValueError(chunk)
+        consumed = channel.consume(onChunk)
+        app.dataReceived(pack([1, 0, [b"a"]]) + pack([1, 0, [b"bad"]])
+                         + pack([1, 0, [b"c"]]) + pack([2, 0, [b"o"]]))
+        self.assertEqual(got, [b"a", b"bad"])
+        self.failureResultOf(consumed, ValueError)
+        self.assertTrue(channel.done)
+        self.assertNotIn(1, app._receivers)
+        self.assertEqual(_unpackAll(self.transport.value())[-1], [
+            1, 1, [[1, errno.ECONNRESET], b"client disconnected"]])
+        self.assertEqual(self.successResultOf(other.read()), b"o")
+
+    def test_consumeCancelled(self):
+        """
+        Cancelling a consumption lets the channel be read again.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        got = []
+        consumed = channel.consume(got.append)
+        consumed.cancel()
+        self.failureResultOf(consumed, CancelledError)
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        self.assertEqual((got, self.successResultOf(channel.read())),
+                         ([], b"x"))
+
     def test_request(self):
         """
         L{ClientProtocol.request} sends the opening, each chunk and the
