@@ -36,6 +36,12 @@ class WorkerProcess(ProcessProtocol):
         self.worker.processEnded(reason.value)
 
 
+#: The most bytes of a chunk frame cut short that a worker connection
+#: holds for the next read (L{WorkerConnection._relay}); the start of a
+#: larger one is decoded.
+HELD_MAX = 65536
+
+
 class WorkerConnection(Protocol):
     """
     A worker's connection to its app's UNIX socket. The first message must
@@ -139,10 +145,13 @@ class WorkerConnection(Protocol):
                     # as a decoded run's failure: logged, the run lost
                     self._failed(worker)
                 pos = end
-            elif incomplete:
+            elif incomplete and size - pos <= HELD_MAX:
                 self._tail = data[pos:] if pos else data
                 return b""
             else:
+                # a larger frame cut short goes to the decoder, whose
+                # buffer grows in place: held here, each read would copy
+                # all of it again
                 break
         return data[pos:] if pos else data
 

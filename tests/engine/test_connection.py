@@ -11,7 +11,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.engine.connection import WorkerConnection, WorkerListener
+from cocaine.engine.connection import (
+    HELD_MAX, WorkerConnection, WorkerListener)
 from cocaine.engine.pacing import HOLD_HEARTBEAT, HOLD_LIMIT
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Encoder
 from cocaine.protocol.idl import STREAMING
@@ -481,6 +482,27 @@ class RelayTests(SynchronousTestCase):
         self.assertEqual(self.client.written, [
             msgpack.packb([7, 0, [b"x" * 1000]]) * 2])
         self.assertEqual(self.client.ways, ["relayed"])
+
+    def test_largeFrameDecoded(self):
+        """
+        A chunk frame cut short is held for the next read only while what
+        is held stays below L{HELD_MAX}: the start of a larger one goes to
+        the decoder, whose buffer grows in place (held, each read would
+        copy it whole again), and the client gets the same bytes.
+        """
+        connection = self.connect()
+        frame = msgpack.packb([2, 0, [b"x" * (3 * HELD_MAX)]])
+        held = []
+        for start in range(0, len(frame), 4096):
+            connection.dataReceived(frame[start:start + 4096])
+            held.append(len(connection._tail or b""))
+        self.assertLessEqual(max(held), HELD_MAX)
+        self.assertEqual(self.client.written, [
+            msgpack.packb([7, 0, [b"x" * (3 * HELD_MAX)]])])
+        self.assertEqual(self.client.ways, ["decoded"])
+        # and once the decoder is through it, chunks are relayed again
+        connection.dataReceived(msgpack.packb([2, 0, [b"y"]]))
+        self.assertEqual(self.client.ways, ["decoded", "relayed"])
 
     def test_notRelaying(self):
         """
