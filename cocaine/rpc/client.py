@@ -63,7 +63,13 @@ class ClientProtocol(Protocol):
     authorization = None
 
     def __init__(self, name, protocol, maxBuffer=DEFAULT_MAX_BUFFER,
-                 authorization=None):
+                 authorization=None, reactor=None):
+        """
+        @param reactor: the reactor the connection runs on, which
+            abandons the channels their callers let go of in its next
+            turn (L{_abandonSoon}); without one they are abandoned when
+            the connection next reads.
+        """
         if authorization is not None:
             self.authorization = authorization
         self.name = name
@@ -77,6 +83,8 @@ class ClientProtocol(Protocol):
         #: the receivers of the channels their callers let go of before
         #: their end, to abandon (L{_abandonDropped})
         self._dropped = deque()
+        self._reactor = reactor
+        self._abandonDue = False
         #: C{{name: (id, plain)}}: the methods L{invoke} has looked up
         self._methods = {}
         self.connected = False
@@ -277,6 +285,25 @@ class ClientProtocol(Protocol):
                     count = 0
                     writes.flush()
 
+    def _abandonSoon(self):
+        """
+        A channel's caller let go of it (L{_dropped} has its receiver):
+        abandon it in the reactor's next turn, not only before the next
+        read, which an idle connection may never do (the service would
+        wait on the open request stream meanwhile). Called from a
+        finalizer, in any thread, at any point:
+        C{reactor.callFromThread} is safe there.
+        """
+        reactor = self._reactor
+        if reactor is not None and not self._abandonDue:
+            self._abandonDue = True
+            reactor.callFromThread(self._abandonDueNow)
+
+    def _abandonDueNow(self):
+        self._abandonDue = False
+        if self.connected:
+            self._abandonDropped()
+
     def _abandonDropped(self):
         """
         Abandon the channels whose callers let go of them before their
@@ -340,4 +367,4 @@ def connect(reactor, endpoint, name, protocol, timeout=5,
         if tls is not None:
             point = tls.wrap(point, host)
     return connectProtocol(point, ClientProtocol(name, protocol, maxBuffer,
-                                                 authorization))
+                                                 authorization, reactor))

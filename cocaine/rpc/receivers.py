@@ -199,13 +199,16 @@ class _ChannelCore(ChannelState):
         """
         Its L{Channel} was freed before the end: its caller let go of it
         (L{Channel.__del__}). Nothing can read what waits, so it is
-        dropped now, and the connection abandons the channel before it
-        reads anything more (L{cocaine.rpc.client.ClientProtocol}).
+        dropped now, and the connection abandons the channel in its
+        reactor's next turn, or before it reads anything more
+        (L{cocaine.rpc.client.ClientProtocol}).
 
         A finalizer runs in the thread that let go (the blocking facade's
         caller's) or at any point the collector runs, in the middle of
-        the connection's own code too: this only sets an attribute and
-        appends to a deque, each one step under the GIL. No read or
+        the connection's own code too: this only sets an attribute,
+        appends to a deque, each one step under the GIL, and asks the
+        reactor to call back from its loop (C{callFromThread}, made for
+        any thread). No read or
         L{Channel.collect} waits here (each holds the L{Channel}), so
         nobody is called back.
         """
@@ -215,6 +218,7 @@ class _ChannelCore(ChannelState):
         connection = self._connection
         if connection.connected:
             connection._dropped.append(self)
+            connection._abandonSoon()
 
 
 class Channel:
@@ -234,7 +238,8 @@ class Channel:
     L{collect} waiting on it (each holds it), is abandoned as if
     L{abandon} were called: what waits is dropped when it is freed, and
     the connection forgets it, and sends an open request stream's
-    "client disconnected", before it handles what it next receives.
+    "client disconnected", in its reactor's next turn (or before it
+    handles what it next receives, when it was made without a reactor).
     Nothing can read it any more, so nothing more is kept for it.
 
     @ivar id: the channel id.

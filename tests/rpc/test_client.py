@@ -1121,6 +1121,24 @@ class AbandonTests(_AppConnection, SynchronousTestCase):
         self.assertEqual(self.transport.value(), sent)
 
 
+class _ThreadCalls:
+    """
+    The part of a reactor that L{ClientProtocol} asks to call back from
+    its loop: C{callFromThread}, run by L{run}.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.calls.append((f, args, kwargs))
+
+    def run(self):
+        calls, self.calls = self.calls, []
+        for f, args, kwargs in calls:
+            f(*args, **kwargs)
+
+
 class DroppedTests(_AppConnection, SynchronousTestCase):
     """
     A L{Channel} its caller lets go of before its end is abandoned: what
@@ -1178,6 +1196,40 @@ class DroppedTests(_AppConnection, SynchronousTestCase):
         self.app.dataReceived(self.chunks(1, 1))
         self.assertEqual(list(self.app._receivers), [2])
         # the request stream was closed: nothing left to tell it with
+        self.assertEqual(self.transport.value(), sent)
+
+    def test_droppedOnAnIdleConnection(self):
+        """
+        With the reactor it runs on, the connection abandons a dropped
+        channel in the reactor's next turn, though nothing more arrives:
+        a service waiting on the open request stream hears "client
+        disconnected" without the connection reading again. Only one
+        call is asked for however many channels are dropped meanwhile.
+        """
+        reactor = _ThreadCalls()
+        app = ClientProtocol("echo", APP, reactor=reactor)
+        app.makeConnection(self.transport)
+        channels = [app.openNamed("enqueue", ["tail"]) for _ in range(3)]
+        for channel in channels:
+            channel.write(b"follow")
+        cores = [channel._core for channel in channels]
+        del channel, channels
+        gc.collect()
+        self.assertEqual(len(reactor.calls), 1)
+        self.assertEqual(app._receivers.keys(), {1, 2, 3})
+        reactor.run()
+        self.assertEqual(app._receivers, {})
+        self.assertTrue(all(core.done for core in cores))
+        self.assertEqual(sorted(self.sent()[-3:]), [
+            [c, 1, [[1, errno.ECONNRESET], b"client disconnected"]]
+            for c in (1, 2, 3)])
+        # a connection lost before the reactor's turn abandons nothing
+        channel = app.openNamed("enqueue", ["tail"])
+        del channel
+        gc.collect()
+        sent = self.transport.value()
+        app.connectionLost(None)
+        reactor.run()
         self.assertEqual(self.transport.value(), sent)
 
     def test_droppedInAnotherThread(self):
