@@ -19,12 +19,15 @@ cdef class Decoder:
 
 @cython.locals(size=Py_ssize_t, pos=Py_ssize_t, count=Py_ssize_t,
                runChannel=Py_ssize_t, incomplete=bint, at=Py_ssize_t,
-               marker=int, channel=Py_ssize_t, length=Py_ssize_t,
+               marker=int, channel=Py_ssize_t, width=Py_ssize_t,
                end=Py_ssize_t)
 cpdef tuple chunkRun(bytes data, Py_ssize_t start, Py_ssize_t limit)
 
+@cython.locals(value=Py_ssize_t, index=Py_ssize_t)
+cdef Py_ssize_t _bigEndian(bytes data, Py_ssize_t at, Py_ssize_t width)
+
 @cython.locals(pos=Py_ssize_t, at=Py_ssize_t, marker=int,
-               length=Py_ssize_t, value=Py_ssize_t, frameEnd=Py_ssize_t,
+               width=Py_ssize_t, length=Py_ssize_t, frameEnd=Py_ssize_t,
                parts=list)
 cpdef bytes rechannel(bytes data, Py_ssize_t start, Py_ssize_t end,
                       object channel, object mtype)

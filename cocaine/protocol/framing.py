@@ -273,30 +273,16 @@ def chunkRun(data, start, limit):
         marker = data[at]
         if marker < 0x80:
             channel = marker
-            at += 1
-        elif marker == 0xcc:
-            if at + 1 >= size:
-                break
-            channel = data[at + 1]
-            at += 2
-        elif marker == 0xcd:
-            if at + 2 >= size:
-                break
-            channel = data[at + 1]
-            channel = (channel << 8) | data[at + 2]
-            at += 3
-        elif marker == 0xce:
-            if at + 4 >= size:
-                break
-            # step by step: a typed build shifts a wide integer
-            channel = data[at + 1]
-            channel = (channel << 8) | data[at + 2]
-            channel = (channel << 8) | data[at + 3]
-            channel = (channel << 8) | data[at + 4]
-            at += 5
+            width = 0
         else:
-            incomplete = False
-            break
+            width = _UINT_WIDTHS.get(marker, -1)
+            if width < 0:
+                incomplete = False
+                break
+            if at + width >= size:
+                break
+            channel = _bigEndian(data, at + 1, width)
+        at += 1 + width
         if at < size and data[at] != 0x00:
             incomplete = False
             break
@@ -306,30 +292,13 @@ def chunkRun(data, start, limit):
         at += 2
         if at >= size:
             break
-        marker = data[at]
-        if marker == 0xc4 or marker == 0xd9:
-            if at + 1 >= size:
-                break
-            length = data[at + 1]
-            at += 2
-        elif marker == 0xc5 or marker == 0xda:
-            if at + 2 >= size:
-                break
-            length = data[at + 1]
-            length = (length << 8) | data[at + 2]
-            at += 3
-        elif marker == 0xc6 or marker == 0xdb:
-            if at + 4 >= size:
-                break
-            length = data[at + 1]
-            length = (length << 8) | data[at + 2]
-            length = (length << 8) | data[at + 3]
-            length = (length << 8) | data[at + 4]
-            at += 5
-        else:
+        width = _LENGTH_WIDTHS.get(data[at], -1)
+        if width < 0:
             incomplete = False
             break
-        end = at + length
+        if at + width >= size:
+            break
+        end = at + 1 + width + _bigEndian(data, at + 1, width)
         if end - pos > limit:
             # the decoder refuses it, naming the limit
             incomplete = False
@@ -346,6 +315,26 @@ def chunkRun(data, start, limit):
         count += 1
         incomplete = False
     return (runChannel, pos, count, incomplete)
+
+
+#: The width of the big-endian integer after each msgpack uint marker
+#: (a channel is below 2 ** 32 here; a larger one is decoded).
+_UINT_WIDTHS = {0xcc: 1, 0xcd: 2, 0xce: 4}
+
+#: The width of the length field after each msgpack bin and str marker
+#: with one (a fixstr, whose length is in its marker, is decoded).
+_LENGTH_WIDTHS = {0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4}
+
+
+def _bigEndian(data, at, width):
+    """
+    The unsigned integer of C{width} bytes at C{at} in C{data}, most
+    significant byte first.
+    """
+    value = 0
+    for index in range(at, at + width):
+        value = (value << 8) | data[index]
+    return value
 
 
 def _packUint(value):
@@ -392,34 +381,17 @@ def rechannel(data, start, end, channel, mtype):
     while pos < end:
         # past the array's marker, the channel, the type and the args'
         # marker: the value's marker
-        marker = data[pos + 1]
-        if marker < 0x80:
-            at = pos + 4
-        elif marker == 0xcc:
-            at = pos + 5
-        elif marker == 0xcd:
-            at = pos + 6
-        else:
-            at = pos + 8
+        at = pos + 4 + _UINT_WIDTHS.get(data[pos + 1], 0)
         marker = data[at]
-        length = data[at + 1]
-        if marker == 0xc4 or marker == 0xd9:
-            value = at + 2
-        elif marker == 0xc5 or marker == 0xda:
-            length = (length << 8) | data[at + 2]
-            value = at + 3
-        else:
-            length = (length << 8) | data[at + 2]
-            length = (length << 8) | data[at + 3]
-            length = (length << 8) | data[at + 4]
-            value = at + 5
-        frameEnd = value + length
+        width = _LENGTH_WIDTHS[marker]
+        length = _bigEndian(data, at + 1, width)
+        frameEnd = at + 1 + width + length
         parts.append(prefix)
         if marker >= 0xd9:
             # str (an older msgpack's bytes): as bin, its length field as
             # short as msgpack makes it
             parts.append(_binHeader(length))
-            parts.append(data[value:frameEnd])
+            parts.append(data[at + 1 + width:frameEnd])
         else:
             parts.append(data[at:frameEnd])
         pos = frameEnd
