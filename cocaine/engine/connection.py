@@ -9,7 +9,9 @@ calls on the L{cocaine.engine.worker.Worker}.
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 
+from cocaine.compiled import isCompiled
 from cocaine.engine.pacing import WorkerHolds
+from cocaine.protocol import framing
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import Decoder, Encoder, chunkRun
 from cocaine.protocol.worker import (
@@ -36,6 +38,13 @@ class WorkerProcess(ProcessProtocol):
         self.worker.processEnded(reason.value)
 
 
+#: Whether a worker's chunk frames are relayed undecoded: where the
+#: framing codec is compiled, whose typed byte loop makes relaying a
+#: chunk a third of what decoding and packing it cost. Run from its
+#: Python source, the loop costs more than msgpack's decoder, and chunks
+#: are decoded (docs/performance.md, eighteenth round).
+RELAY = isCompiled(framing)
+
 #: The most bytes of a chunk frame cut short that a worker connection
 #: holds for the next read (L{WorkerConnection._relay}); the start of a
 #: larger one is decoded.
@@ -58,7 +67,8 @@ class WorkerConnection(Protocol):
     flight once the workers ran under C{SCHED_BATCH}: the client's CPU
     waited for the whole round (docs/performance.md, ninth round).
 
-    The chunks an app streams are relayed undecoded: a read's first
+    The chunks an app streams are relayed undecoded (where the framing
+    codec is compiled, L{RELAY}): a read's first
     frames, while they are chunks of sessions whose client is a client
     connection (L{cocaine.engine.session.Session.relays}), go to those
     connections with only their channel changed
@@ -92,8 +102,8 @@ class WorkerConnection(Protocol):
     @writes.batched
     def dataReceived(self, data):
         worker = self.worker
-        if worker is not None and (self._tail is not None
-                                   or self._decoder.drained()):
+        if worker is not None and RELAY and (self._tail is not None
+                                             or self._decoder.drained()):
             data = self._relay(worker, data)
             if not data:
                 return

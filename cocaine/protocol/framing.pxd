@@ -26,6 +26,10 @@ cpdef tuple chunkRun(bytes data, Py_ssize_t start, Py_ssize_t limit)
 @cython.locals(value=Py_ssize_t, index=Py_ssize_t)
 cdef Py_ssize_t _bigEndian(bytes data, Py_ssize_t at, Py_ssize_t width)
 
+cdef Py_ssize_t _uintWidth(int marker)
+
+cdef Py_ssize_t _lengthWidth(int marker)
+
 @cython.locals(pos=Py_ssize_t, at=Py_ssize_t, marker=int,
                width=Py_ssize_t, length=Py_ssize_t, frameEnd=Py_ssize_t,
                parts=list)

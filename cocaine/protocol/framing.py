@@ -275,7 +275,7 @@ def chunkRun(data, start, limit):
             channel = marker
             width = 0
         else:
-            width = _UINT_WIDTHS.get(marker, -1)
+            width = _uintWidth(marker)
             if width < 0:
                 incomplete = False
                 break
@@ -292,7 +292,7 @@ def chunkRun(data, start, limit):
         at += 2
         if at >= size:
             break
-        width = _LENGTH_WIDTHS.get(data[at], -1)
+        width = _lengthWidth(data[at])
         if width < 0:
             incomplete = False
             break
@@ -317,13 +317,33 @@ def chunkRun(data, start, limit):
     return (runChannel, pos, count, incomplete)
 
 
-#: The width of the big-endian integer after each msgpack uint marker
-#: (a channel is below 2 ** 32 here; a larger one is decoded).
-_UINT_WIDTHS = {0xcc: 1, 0xcd: 2, 0xce: 4}
+def _uintWidth(marker):
+    """
+    The width of the big-endian integer after a msgpack uint marker, or
+    -1 for another marker (a channel of 2 ** 32 or more is decoded).
+    """
+    if marker == 0xcc:
+        return 1
+    if marker == 0xcd:
+        return 2
+    if marker == 0xce:
+        return 4
+    return -1
 
-#: The width of the length field after each msgpack bin and str marker
-#: with one (a fixstr, whose length is in its marker, is decoded).
-_LENGTH_WIDTHS = {0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4}
+
+def _lengthWidth(marker):
+    """
+    The width of the length field after a msgpack bin or str marker, or
+    -1 for another marker (a fixstr, whose length is in its marker, is
+    decoded).
+    """
+    if marker == 0xc4 or marker == 0xd9:
+        return 1
+    if marker == 0xc5 or marker == 0xda:
+        return 2
+    if marker == 0xc6 or marker == 0xdb:
+        return 4
+    return -1
 
 
 def _bigEndian(data, at, width):
@@ -381,9 +401,10 @@ def rechannel(data, start, end, channel, mtype):
     while pos < end:
         # past the array's marker, the channel, the type and the args'
         # marker: the value's marker
-        at = pos + 4 + _UINT_WIDTHS.get(data[pos + 1], 0)
+        marker = data[pos + 1]
+        at = pos + 4 if marker < 0x80 else pos + 4 + _uintWidth(marker)
         marker = data[at]
-        width = _LENGTH_WIDTHS[marker]
+        width = _lengthWidth(marker)
         length = _bigEndian(data, at + 1, width)
         frameEnd = at + 1 + width + length
         parts.append(prefix)

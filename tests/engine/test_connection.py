@@ -11,6 +11,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine.engine import connection as connectionModule
 from cocaine.engine.connection import (
     HELD_MAX, WorkerConnection, WorkerListener)
 from cocaine.engine.pacing import HOLD_HEARTBEAT, HOLD_LIMIT
@@ -405,6 +406,10 @@ class RelayTests(SynchronousTestCase):
     packing them again would give.
     """
 
+    def setUp(self):
+        # what a compiled build does; from the Python source it decodes
+        self.patch(connectionModule, "RELAY", True)
+
     def connect(self, relay=True, maxMessage=DEFAULT_MAX_BUFFER):
         self.client = _ClientConnection()
         worker = FakeWorker(FakeDescriptor())
@@ -571,3 +576,28 @@ class RelayTests(SynchronousTestCase):
         connection.dataReceived(msgpack.packb([2, 0, [b"x" * 100]])[:50])
         connection.connectionLost(None)
         self.assertIsNone(connection._tail)
+
+
+class RelaySwitchTests(SynchronousTestCase):
+    """
+    L{cocaine.engine.connection.RELAY}: chunks are relayed where the
+    framing codec is compiled, decoded where it runs from its source.
+    """
+
+    def test_followsTheCodec(self):
+        from cocaine.compiled import isCompiled
+        from cocaine.protocol import framing
+        self.assertIs(connectionModule.RELAY, isCompiled(framing))
+
+    def test_decodedWhenOff(self):
+        """
+        With the relay off, a session that could take relayed chunks
+        gets them decoded.
+        """
+        self.patch(connectionModule, "RELAY", False)
+        tests = RelayTests()
+        connection = tests.connect()
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]]) * 2)
+        self.assertEqual(tests.client.ways, ["decoded"])
+        self.assertEqual(tests.client.written, [
+            msgpack.packb([7, 0, [b"x"]]) * 2])
