@@ -44,6 +44,7 @@ __all__ = ["Channel", "ChannelClosed", "ClientProtocol", "connect",
 #: (docs/performance.md, tenth round).
 FLUSH_EVERY = 8
 
+
 class ClientProtocol(Protocol):
     """
     One connection from a client to a service.
