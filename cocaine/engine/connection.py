@@ -11,8 +11,8 @@ from twisted.logger import Logger
 
 from cocaine.compiled import isCompiled
 from cocaine.engine.pacing import WorkerHolds
-from cocaine.protocol import framing
 from cocaine.errors import FramingError
+from cocaine.protocol import framing
 from cocaine.protocol.framing import Decoder, Encoder, chunkRun
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
@@ -75,8 +75,8 @@ class WorkerConnection(Protocol):
     (L{cocaine.protocol.framing.chunkRun}); a chunk frame cut short by
     the end of a read waits here for the next one, not in the decoder.
     The rest of a read, from its first other frame, is decoded as before.
-    A chunk costs the node a sixth of what decoding and packing it again
-    did (docs/performance.md, eighteenth round).
+    A chunk costs the node under a third of what decoding and packing it
+    again did (docs/performance.md, eighteenth round).
     """
 
     log = Logger()
