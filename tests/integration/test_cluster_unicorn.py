@@ -171,7 +171,9 @@ class UnicornDiscoveryTests(TestCase):
         self.etcd.stop()
         shutil.rmtree(os.path.join(self.etcd.directory, "data"))
         self.etcd.start()
-        self.assertEqual(registered(self.etcd), set())
+        # (not checked empty here: a node retrying every INTERVAL may
+        # register again between etcd's start and a query; the two
+        # leases in each node's log below show the data was gone)
 
         async def both():
             return await deferToThread(registered, self.etcd) == {
