@@ -137,6 +137,11 @@ class WorkerConnection(Protocol):
         pos = 0
         while pos < size:
             channel, end, count, incomplete = chunkRun(data, pos, limit)
+            if count == 1 and end < size and not incomplete:
+                # one chunk, then another message: an echo's answer and
+                # its close, which the decoder hands over together
+                # (Session.endAfter); nothing to gain here
+                break
             if count:
                 session = sessions.get(channel)
                 if session is None:

@@ -464,14 +464,30 @@ class RelayTests(SynchronousTestCase):
 
     def test_relayedWhole(self):
         """
-        A read of chunk frames is relayed in one write a run; the frames
-        after the first other one are decoded.
+        A read of chunk frames is relayed in one write a run; from a
+        single chunk followed by another message (an echo's answer and
+        its close) on, what the read holds is decoded.
         """
         connection = self.connect()
         connection.dataReceived(self.stream())
         self.assertEqual(self.client.ways, [
-            "relayed", "relayed", "decoded", "decoded", "decoded",
-            "decoded"])
+            "relayed", "decoded", "decoded", "decoded", "decoded"])
+
+    def test_echoDecoded(self):
+        """
+        An echo's answers, a chunk and the close each, are decoded, as
+        they were before the relay: the decoder hands each chunk over
+        with its close (C{Session.endAfter}).
+        """
+        connection = self.connect()
+        connection.dataReceived(
+            msgpack.packb([2, 0, [b"x"]]) + msgpack.packb([2, 2, []])
+            + msgpack.packb([3, 0, [b"y"]]) + msgpack.packb([3, 2, []]))
+        self.assertEqual(set(self.client.ways), {"decoded"})
+        # a single chunk that ends the read is relayed
+        connection = self.connect()
+        connection.dataReceived(msgpack.packb([3, 0, [b"z"]]))
+        self.assertEqual(self.client.ways, ["relayed"])
 
     def test_cutShortWaits(self):
         """
@@ -546,11 +562,12 @@ class RelayTests(SynchronousTestCase):
         """
         connection = self.connect()
         connection.worker.sessions[2].fail = True
-        connection.dataReceived(msgpack.packb([2, 0, [b"x"]])
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]]) * 2
                                 + msgpack.packb([3, 0, [b"y"]]))
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
         self.assertEqual(self.client.written, [
-            msgpack.packb([7, 0, [b"x"]]), msgpack.packb([300, 0, [b"y"]])])
+            msgpack.packb([7, 0, [b"x"]]) * 2,
+            msgpack.packb([300, 0, [b"y"]])])
 
     def test_tooLarge(self):
         """
