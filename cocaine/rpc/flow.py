@@ -1,14 +1,17 @@
-# -*- test-case-name: tests.rpc.test_limits -*-
+# -*- test-case-name: tests.rpc.test_limits,tests.rpc.test_server -*-
 """
 A server connection's limits (issue 14): peers that do not read their
 replies, idle peers, frames that arrive too slowly, too many channels.
 
-L{FlowControl} is mixed into L{cocaine.rpc.server.ServerProtocol}; it uses
-the connection's C{_limits}, C{_decoder}, C{_service}, C{_peer},
-C{_reactor} and its maps of open channels, and keeps the counters its
-methods share (C{_queued}, C{_writeFull}, C{_writable}, C{_timer},
-C{_idleFor}, C{_lastFed}, C{_lastPartial}). Nothing here runs per message
-unless the peer stops reading or a message is large.
+L{FlowControl} is mixed into L{cocaine.rpc.server.ServerProtocol}: it
+writes what the connection sends (C{sendMessage} and its kin), counting it
+against the write limit, and keeps the other limits. It uses the
+connection's C{_limits}, C{_decoder}, C{_pack}, C{_encoder}, C{_broken},
+C{_service}, C{_peer}, C{_reactor} and its maps of open channels, and
+keeps the counters its methods share (C{_queued}, C{_writeFull},
+C{_writable}, C{_timer}, C{_idleFor}, C{_lastFed}, C{_lastPartial}).
+Nothing here but the writes runs per message unless the peer stops
+reading or a message is large.
 """
 
 import errno
@@ -77,6 +80,67 @@ class FlowControl:
     The limits of one server connection (a mixin of
     L{cocaine.rpc.server.ServerProtocol}).
     """
+
+    def sendMessage(self, channel, mtype, args):
+        """
+        Write one message; a no-op once the connection is broken.
+        """
+        if not self._broken:
+            data = self._pack([channel, mtype, args])
+            if len(data) > SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
+    def sendMessages(self, channel, mtype, argsLists, endWith=None):
+        """
+        Write one message C{mtype} on C{channel} for each args list of
+        C{argsLists}, joined: one write, counted against the write limit
+        as one message; a no-op once the connection is broken.
+
+        @param endWith: the type of a message without args to write after
+            them in the same write (a stream's close), or L{None}.
+        """
+        if not self._broken:
+            pack = self._pack
+            if endWith is not None and len(argsLists) == 1:
+                # one chunk and the close: every echo-sized answer
+                data = (pack([channel, mtype, argsLists[0]])
+                        + pack([channel, endWith, []]))
+            else:
+                messages = [pack([channel, mtype, args])
+                            for args in argsLists]
+                if endWith is not None:
+                    messages.append(pack([channel, endWith, []]))
+                data = b"".join(messages)
+            if len(data) > SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
+    def sendFrames(self, data):
+        """
+        Write messages already packed (L{Upstream.writeFrames}), counted
+        against the write limit as one; a no-op once the connection is
+        broken.
+        """
+        if not self._broken:
+            if len(data) > SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
+
+    def sendPacked(self, channel, mtype, packedArgs):
+        """
+        Write one message whose args array is already packed; a no-op once
+        the connection is broken.
+        """
+        if not self._broken:
+            data = self._encoder.encodePacked(channel, mtype, packedArgs)
+            if len(data) > SMALL or self._writeFull:
+                if self._account(data):
+                    return
+            writes.write(self.transport, data)
 
     def whenWritable(self, callback):
         """

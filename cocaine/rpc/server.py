@@ -24,9 +24,9 @@ Handler contract (the one way every service is served):
     whole request), and is dropped once the answer is complete; the rest
     of the client's stream on that channel is then ignored.
 
-L{Upstream} is in L{cocaine.rpc.upstream}, the connection's limits in
-L{cocaine.rpc.flow}, who the caller is (a service with a guard) in
-L{cocaine.rpc.identity}, L{HostedService} and L{ServerFactory} in
+L{Upstream} is in L{cocaine.rpc.upstream}, the connection's writes and
+limits in L{cocaine.rpc.flow}, who the caller is (a service with a guard)
+in L{cocaine.rpc.identity}, L{HostedService} and L{ServerFactory} in
 L{cocaine.rpc.hosting}.
 """
 
@@ -150,67 +150,6 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         if period is not None and self._reactor is not None:
             self._period = period
             self._timer = self._reactor.callLater(period, self._tick)
-
-    def sendMessage(self, channel, mtype, args):
-        """
-        Write one message; a no-op once the connection is broken.
-        """
-        if not self._broken:
-            data = self._pack([channel, mtype, args])
-            if len(data) > _SMALL or self._writeFull:
-                if self._account(data):
-                    return
-            writes.write(self.transport, data)
-
-    def sendMessages(self, channel, mtype, argsLists, endWith=None):
-        """
-        Write one message C{mtype} on C{channel} for each args list of
-        C{argsLists}, joined: one write, counted against the write limit
-        as one message; a no-op once the connection is broken.
-
-        @param endWith: the type of a message without args to write after
-            them in the same write (a stream's close), or L{None}.
-        """
-        if not self._broken:
-            pack = self._pack
-            if endWith is not None and len(argsLists) == 1:
-                # one chunk and the close: every echo-sized answer
-                data = (pack([channel, mtype, argsLists[0]])
-                        + pack([channel, endWith, []]))
-            else:
-                messages = [pack([channel, mtype, args])
-                            for args in argsLists]
-                if endWith is not None:
-                    messages.append(pack([channel, endWith, []]))
-                data = b"".join(messages)
-            if len(data) > _SMALL or self._writeFull:
-                if self._account(data):
-                    return
-            writes.write(self.transport, data)
-
-    def sendFrames(self, data):
-        """
-        Write messages already packed (L{Upstream.writeFrames}), counted
-        against the write limit as one; a no-op once the connection is
-        broken.
-        """
-        if not self._broken:
-            if len(data) > _SMALL or self._writeFull:
-                if self._account(data):
-                    return
-            writes.write(self.transport, data)
-
-    def sendPacked(self, channel, mtype, packedArgs):
-        """
-        Write one message whose args array is already packed; a no-op once
-        the connection is broken.
-        """
-        if not self._broken:
-            data = self._encoder.encodePacked(channel, mtype, packedArgs)
-            if len(data) > _SMALL or self._writeFull:
-                if self._account(data):
-                    return
-            writes.write(self.transport, data)
 
     @writes.batched
     def dataReceived(self, data):
