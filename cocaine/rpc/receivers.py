@@ -382,7 +382,11 @@ class Channel:
             exception.
         @return: a Deferred of L{None} once the stream is closed, failing
             with the service's error.
+        @raise TypeError: C{onChunk} is not callable.
         """
+        if not callable(onChunk):
+            raise TypeError("consume() takes a callable for the chunks, "
+                            "not {!r}".format(onChunk))
         return self._gatherWith(onChunk, None, "consume()")
 
     def _gatherWith(self, add, result, call):

@@ -847,6 +847,18 @@ class RawReplyTests(SynchronousTestCase):
             1, 1, [[1, errno.ECONNRESET], b"client disconnected"]])
         self.assertEqual(self.successResultOf(other.read()), b"o")
 
+    def test_consumeNotCallable(self):
+        """
+        C{consume} refuses what it cannot call, naming it, before it
+        takes the stream: the channel can still be read.
+        """
+        app = self._app()
+        channel = app.openNamed("enqueue", ["echo"])
+        error = self.assertRaises(TypeError, channel.consume, [])
+        self.assertIn("[]", str(error))
+        app.dataReceived(pack([1, 0, [b"x"]]))
+        self.assertEqual(self.successResultOf(channel.read()), b"x")
+
     def test_consumeCancelled(self):
         """
         Cancelling a consumption lets the channel be read again.
