@@ -99,6 +99,15 @@ class WorkerConnection(Protocol):
         """
         writes.write(self.transport, self._pack([channel, mtype, args]))
 
+    def sendClosing(self, channel, mtype, args, endWith):
+        """
+        Write one message and a message C{endWith} without args after it
+        (a stream's close), in one write to the worker.
+        """
+        pack = self._pack
+        writes.write(self.transport, pack([channel, mtype, args])
+                     + pack([channel, endWith, []]))
+
     @writes.batched
     def dataReceived(self, data):
         worker = self.worker

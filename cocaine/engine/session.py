@@ -70,6 +70,9 @@ class SessionInputs(Protocol):
     def requestEnded(self, mtype: int, args: list) -> None:
         "The client ended its request stream (close or error)."
 
+    def requestEndedAfter(self, args: list) -> None:
+        "The client sent a chunk (its args), then closed its stream."
+
     def responseEnded(self, mtype: int, args: list) -> None:
         "The worker ended its response stream (close or error)."
 
@@ -155,6 +158,15 @@ class Session(PacedSession):
 
     def close(self):
         self.machine.requestEnded(CLOSE, [])
+
+    def writeClose(self, chunk):
+        """
+        The client's last chunk and its close, which one read brought
+        together (L{cocaine.rpc.server.ServerProtocol}): on a worker, they
+        go to it in one write; otherwise as L{write} and L{close} would go.
+        """
+        self.chunks += 1
+        self.machine.requestEndedAfter([chunk])
 
     def error(self, *args):
         self.machine.requestEnded(ERROR, list(args))
@@ -416,6 +428,12 @@ def _bufferEnd(inputs, session, mtype, args):
     session._pending.append((mtype, args))
 
 
+@_queued.upon(SessionInputs.requestEndedAfter).to(_queuedEnded)
+def _bufferLast(inputs, session, args):
+    session._pending.append((CHUNK, args))
+    session._pending.append((CLOSE, []))
+
+
 @_queued.upon(SessionInputs.assigned).to(_running)
 @_queuedEnded.upon(SessionInputs.assigned).to(_responding)
 def _start(inputs, session, worker):
@@ -465,6 +483,11 @@ def _expiredWaiting(inputs, session, seconds):
 @_running.upon(SessionInputs.requestEnded).to(_responding)
 def _endRequest(inputs, session, mtype, args):
     session.worker.send(session.channel, mtype, args)
+
+
+@_running.upon(SessionInputs.requestEndedAfter).to(_responding)
+def _endRequestAfter(inputs, session, args):
+    session.worker.sendClosing(session.channel, CHUNK, args, CLOSE)
 
 
 @_running.upon(SessionInputs.responseEnded).to(_finished)
@@ -549,17 +572,19 @@ def _lostLate(inputs, session, worker):
 # -- what no longer matters ---------------------------------------------------
 
 _ignored = {
-    _queuedEnded: [SessionInputs.requestEnded],
+    _queuedEnded: [SessionInputs.requestEnded,
+                   SessionInputs.requestEndedAfter],
     _running: [SessionInputs.fail, SessionInputs.refuse],
-    _responding: [SessionInputs.requestEnded, SessionInputs.fail,
+    _responding: [SessionInputs.requestEnded,
+                  SessionInputs.requestEndedAfter, SessionInputs.fail,
                   SessionInputs.refuse],
-    _orphaned: [SessionInputs.requestEnded, SessionInputs.clientLost,
-                SessionInputs.expired, SessionInputs.fail,
-                SessionInputs.refuse],
-    _finished: [SessionInputs.requestEnded, SessionInputs.responseEnded,
-                SessionInputs.workerLost, SessionInputs.clientLost,
-                SessionInputs.expired, SessionInputs.fail,
-                SessionInputs.refuse],
+    _orphaned: [SessionInputs.requestEnded, SessionInputs.requestEndedAfter,
+                SessionInputs.clientLost, SessionInputs.expired,
+                SessionInputs.fail, SessionInputs.refuse],
+    _finished: [SessionInputs.requestEnded, SessionInputs.requestEndedAfter,
+                SessionInputs.responseEnded, SessionInputs.workerLost,
+                SessionInputs.clientLost, SessionInputs.expired,
+                SessionInputs.fail, SessionInputs.refuse],
 }
 for _state, _inputs in _ignored.items():
     for _input in _inputs:

@@ -200,6 +200,15 @@ class Worker:
         if connection is not None:
             connection.send(channel, mtype, args)
 
+    def sendClosing(self, channel, mtype, args, endWith):
+        """
+        A message of a session's request stream and the end that followed
+        it (L{send}'s two, in one write).
+        """
+        connection = self.connection
+        if connection is not None:
+            connection.sendClosing(channel, mtype, args, endWith)
+
     def finished(self, channel):
         """
         The session on C{channel} is over on the worker's side.

@@ -170,15 +170,66 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
             # channel): messages are checked one by one only near the cap
             self._crowded = (self._openChannels() + len(messages)
                              >= self._maxChannels)
-        for channel, mtype, args, headers in messages:
+        dispatch = self._dispatch
+        count = len(messages)
+        index = 0
+        while index < count:
+            channel, mtype, args, headers = messages[index]
+            index += 1
             if self._broken:
                 return
             try:
+                if index < count and not headers:
+                    # a stream's last chunk and its close, together in
+                    # this read (every request an app client sends whole)
+                    state = dispatch.get(channel)
+                    if state is not None and self._lastChunk(
+                            channel, state, mtype, args, messages[index]):
+                        index += 1
+                        continue
                 self._receive(channel, mtype, args, headers)
             except Exception:
                 self.log.failure(
                     "{service}: unexpected failure handling a message from "
                     "{peer}", service=self._service.name, peer=self._peer)
+
+    def _lastChunk(self, channel, state, mtype, args, following):
+        """
+        Hand a dispatch target that takes them together (C{writeClose}) a
+        stream's chunk and the close that follows it in the same read, as
+        L{_continue} would hand them one after the other.
+
+        @param following: the message after the chunk.
+        @return: whether both were handled; if not, neither was.
+        """
+        protocol = state.protocol
+        if (mtype != protocol.streamWrite or following[0] != channel
+                or following[1] != protocol.streamClose or following[2]
+                or following[3]):
+            return False
+        method = getattr(state.target, "writeClose", None)
+        if method is None:
+            return False
+        asIs = protocol.messages[mtype].asIs
+        if asIs is None or not asIs[0] <= len(args) <= asIs[1]:
+            return False
+        # the close's transition (_continue's, for a target that is
+        # finishedWithUpstream, as one with writeClose must be)
+        if channel in self._upstreams:
+            state.protocol = _ENDED
+        else:
+            del self._dispatch[channel]
+        try:
+            method(*args)
+        except Exception:
+            failure = Failure()
+            self._logHandlerFailure(failure,
+                                    protocol.messages[protocol.streamClose])
+            self._abandon(channel, state)
+            upstream = self._upstreams.get(channel)
+            if upstream is not None and "error" in upstream._protocol.byName:
+                upstream.error(failure)
+        return True
 
     def _frameError(self, reason, flush=False):
         self.log.warn(

@@ -90,6 +90,20 @@ class SendPerReadTests(SynchronousTestCase):
                 msgpack.packb([2, 0, [b"a"]]) + msgpack.packb([3, 0, [b"b"]]),
                 msgpack.packb([2, 2, []])], running)
 
+    def test_sendClosing(self):
+        """
+        A message and the end that followed it leave in one send, packed
+        as two messages would be one by one.
+        """
+        connection = WorkerConnection(FakeEngine(FakeWorker(None), 0))
+        transport = FakeDescriptor()
+        connection.makeConnection(transport)
+        connection.sendClosing(7, 0, [b"last"], 2)
+        connection.send(8, 2, [])
+        self.assertEqual(transport.sent, [
+            msgpack.packb([7, 0, [b"last"]]) + msgpack.packb([7, 2, []]),
+            msgpack.packb([8, 2, []])])
+
     def test_listenerBuildsConnections(self):
         """
         L{WorkerListener} builds a L{WorkerConnection} for its engine.

@@ -56,6 +56,10 @@ class RecordingWorker:
     def send(self, channel, mtype, args):
         self.sent.append([channel, mtype, args])
 
+    def sendClosing(self, channel, mtype, args, endWith):
+        self.sent.append(("together", [channel, mtype, args],
+                          [channel, endWith, []]))
+
     def finished(self, channel):
         self.events.append(("finished", channel))
 
@@ -176,6 +180,21 @@ class QueuedTests(_SessionCase):
             [2, 1, [[43, 1], "changed my mind"]]])
         self.assertEqual(self.state(session), "responding")
 
+    def test_lastChunkAndCloseBuffered(self):
+        """
+        A chunk and the close taken together (C{writeClose}) wait as the
+        two would, and follow the invoke one by one.
+        """
+        session = self.queued()
+        session.write(b"a")
+        session.writeClose(b"b")
+        self.assertEqual((self.state(session), session.chunks),
+                         ("queuedEnded", 2))
+        session.assigned(self.worker)
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["echo"]], [2, 0, [b"a"]], [2, 0, [b"b"]], [2, 2, []]])
+        self.assertEqual(self.state(session), "responding")
+
     def test_assignedWithStreamOpen(self):
         """
         Assigned before the client closed: what it sent so far is flushed,
@@ -288,6 +307,32 @@ class RunningTests(_SessionCase):
             self.assertEqual(self.worker.sent[1:], [message])
             self.assertEqual(self.state(session), "responding")
             self.assertEqual(self.events, [])
+
+    def test_lastChunkAndClose(self):
+        """
+        On a worker, a chunk and the close taken together go to it in one
+        write; the session then waits for the answer.
+        """
+        session = self.running()
+        session.writeClose(b"all")
+        self.assertEqual(self.worker.sent[1:], [
+            ("together", [2, 0, [b"all"]], [2, 2, []])])
+        self.assertEqual((self.state(session), session.chunks),
+                         ("responding", 1))
+        self.assertEqual(self.events, [])
+
+    def test_lastChunkAndCloseWhenOrphaned(self):
+        """
+        Once the client is gone (here: its deadline passed), a chunk and
+        close taken together go nowhere, as they would one by one.
+        """
+        session = self.running()
+        session.setDeadline(self.clock, 1)
+        self.clock.advance(1)
+        sent = list(self.worker.sent)
+        session.writeClose(b"late")
+        self.assertEqual(self.worker.sent, sent)
+        self.assertEqual(self.state(session), "orphaned")
 
     def test_answerBeforeRequestEnds(self):
         """
@@ -642,6 +687,7 @@ class FinishedTests(_SessionCase):
     def everything(self, session):
         session.write(b"late")
         session.close()
+        session.writeClose(b"late")
         session.error([1, 2], "late")
         session.fromWorker(self.worker, 2, 0, [b"late"])
         session.fromWorker(self.worker, 2, 2, [])

@@ -78,6 +78,10 @@ class RecordingConnection:
     def send(self, channel, mtype, args):
         self.sent.append([channel, mtype, args])
 
+    def sendClosing(self, channel, mtype, args, endWith):
+        self.sent.append(("together", [channel, mtype, args],
+                          [channel, endWith, []]))
+
 
 class RecordingSession:
     """
@@ -650,8 +654,10 @@ class LeavingTests(_WorkerCase):
         self.leave()
         self.worker.send(self.channel, 0, [b"more"])
         self.worker.send(self.channel, 2, [])
+        self.worker.sendClosing(self.channel, 0, [b"last"], 2)
         self.assertEqual(self.connection.sent,
-                         [[2, 0, [b"more"]], [2, 2, []]])
+                         [[2, 0, [b"more"]], [2, 2, []],
+                          ("together", [2, 0, [b"last"]], [2, 2, []])])
         self.worker.received(self.channel, 0, [b"answer"])
         self.assertEqual(self.session.received, [[2, 0, [b"answer"]]])
 
@@ -659,6 +665,7 @@ class LeavingTests(_WorkerCase):
         self.leave()
         self.worker.connectionLost()
         self.worker.send(self.channel, 0, [b"more"])
+        self.worker.sendClosing(self.channel, 0, [b"last"], 2)
         self.assertEqual(self.connection.sent, [])
 
     def test_connectionLostDropsSessions(self):

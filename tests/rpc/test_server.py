@@ -1138,6 +1138,9 @@ class _AnswerCase(_Case):
             def connectionLost(self):
                 self.lost += 1
 
+        self.Target = Target
+        case = self
+
         class Impl:
             protocol = Protocol("once", [Message(
                 "ask", [Arg("x", "str")], dispatch=STREAMING,
@@ -1147,11 +1150,17 @@ class _AnswerCase(_Case):
             def ask(self, upstream, x):
                 if x == "answer now":
                     upstream.close()
-                return Target(upstream)
+                return case.target(upstream)
 
         self.connection = Connection(HostedService("once", Impl(),
                                                    Impl.protocol, 1))
         self.protocol = self.connection.protocol
+
+    def target(self, upstream):
+        """
+        @return: the dispatch target of a new channel.
+        """
+        return self.Target(upstream)
 
 
 class LingeringTests(_AnswerCase):
@@ -1257,6 +1266,103 @@ class AnsweringTests(_AnswerCase):
         self.connection.lose()
         self.assertEqual(target.lost, 1)
         self.assertEqual(self.connection.replies(), [])
+
+
+class LastChunkTests(_AnswerCase):
+    """
+    A stream's chunk and its close that arrive in one read go to a target
+    with C{writeClose} in that one call (an app's session sends them to
+    its worker together); everything about the channel is as if they had
+    come one by one.
+    """
+
+    def setUp(self):
+        _AnswerCase.setUp(self)
+        self.targets = []
+
+    def target(self, upstream):
+        target = _AnswerCase.target(self, upstream)
+        target.together = []
+
+        def writeClose(chunk):
+            if chunk == b"raise":
+                raise ZeroDivisionError("handler bug")
+            target.together.append(chunk)
+        target.writeClose = writeClose
+        self.targets.append(target)
+        return target
+
+    def test_together(self):
+        """
+        Open, chunk and close in one read: C{writeClose} once, neither
+        C{write} nor C{close}; the channel has ended the client's side
+        while the answer goes on.
+        """
+        self.connection.feed(pack([1, 0, ["later"]]) + pack([1, 0, [b"x"]])
+                             + pack([1, 2, []]))
+        [target] = self.targets
+        self.assertEqual((target.together, target.chunks, target.closed),
+                         ([b"x"], [], 0))
+        self.connection.send(1, 0, [b"too late"])
+        [reply] = self.connection.replies()
+        self.assertIn("closed by the client", reply[2][1])
+        self.assertEqual(target.lost, 1)
+
+    def test_answeredAlready(self):
+        """
+        A target whose answer is complete is forgotten at the close, as
+        L{_continue} does.
+        """
+        self.connection.feed(pack([1, 0, ["answer now"]])
+                             + pack([1, 0, [b"x"]]) + pack([1, 2, []]))
+        self.assertEqual(self.protocol._dispatch, {})
+        self.assertEqual(self.connection.replies(), [[1, 2, []]])
+
+    def test_apart(self):
+        """
+        The chunk and the close in two reads, other channels' messages
+        between them, a chunk of two values, or a close with headers or
+        args: one by one, as before.
+        """
+        cases = [
+            [pack([1, 0, [b"x"]]), pack([1, 2, []])],
+            [pack([1, 0, [b"x"]]) + pack([2, 0, ["later"]])
+             + pack([1, 2, []])],
+            [pack([1, 0, [b"x"]]) + pack([1, 2, [], [[b"k", b"v"]]])],
+        ]
+        for reads in cases:
+            self.setUp()
+            self.connection.send(1, 0, ["later"])
+            for data in reads:
+                self.connection.feed(data)
+            target = self.targets[0]
+            self.assertEqual((target.together, target.chunks, target.closed),
+                             ([], [b"x"], 1))
+
+    def test_notAChunkThenClose(self):
+        """
+        A close after a close, or a chunk after a chunk, is not taken
+        together.
+        """
+        self.connection.send(1, 0, ["later"])
+        self.connection.feed(pack([1, 0, [b"a"]]) + pack([1, 0, [b"b"]]))
+        [target] = self.targets
+        self.assertEqual((target.together, target.chunks), ([], [b"a", b"b"]))
+
+    def test_targetFails(self):
+        """
+        A C{writeClose} that raises is logged, the channel abandoned and
+        its answer ended with the error; the connection serves on.
+        """
+        self.connection.feed(pack([1, 0, ["later"]])
+                             + pack([1, 0, [b"raise"]]) + pack([1, 2, []]))
+        [target] = self.targets
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(target.lost, 1)
+        [reply] = self.connection.replies()
+        self.assertEqual(reply[:2], [1, 1])
+        self.assertNotIn(1, self.protocol._dispatch)
+        self.assertTrue(self.connection.open)
 
 
 class PackedWriteTests(_Case):
