@@ -182,11 +182,13 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
                 if index < count and not headers:
                     # a stream's last chunk and its close, together in
                     # this read (every request an app client sends whole)
-                    state = dispatch.get(channel)
-                    if state is not None and self._lastChunk(
-                            channel, state, mtype, args, messages[index]):
-                        index += 1
-                        continue
+                    following = messages[index]
+                    if following[0] == channel:
+                        state = dispatch.get(channel)
+                        if state is not None and self._lastChunk(
+                                channel, state, mtype, args, following):
+                            index += 1
+                            continue
                 self._receive(channel, mtype, args, headers)
             except Exception:
                 self.log.failure(
@@ -199,11 +201,11 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         stream's chunk and the close that follows it in the same read, as
         L{_continue} would hand them one after the other.
 
-        @param following: the message after the chunk.
+        @param following: the message after the chunk, on its channel.
         @return: whether both were handled; if not, neither was.
         """
         protocol = state.protocol
-        if (mtype != protocol.streamWrite or following[0] != channel
+        if (mtype != protocol.streamWrite
                 or following[1] != protocol.streamClose or following[2]
                 or following[3]):
             return False
