@@ -12,7 +12,7 @@ same way.
     the upstream protocol followed message by message, errors through
     L{cocaine.errors.fromWire};
   - what a channel its caller abandoned still tells the service
-    (L{ChannelState._errorIndex}, L{CLIENT_GONE});
+    (L{ChannelState._endMessage}, L{CLIENT_GONE});
   - the credentials sent (L{defaultToken}, L{authorizationHeader},
     L{openingHeaders});
   - the texts of the errors a client raises itself (L{callTimeout},
@@ -157,22 +157,32 @@ class ChannelState:
             if receivers.get(self.id) is self:
                 del receivers[self.id]
 
-    def _errorIndex(self):
+    def _endMessage(self):
         """
-        End the request stream of a channel its caller abandoned with an
-        error (L{CLIENT_GONE}), if it is open and its protocol has one;
-        once the error is sent nothing more may be. A protocol without an
-        C{error} (a chat's) is left as it is.
+        End the request stream of a channel its caller abandoned, if it is
+        open: with an error (L{CLIENT_GONE}) where its protocol has one;
+        where its only end is a C{close} without arguments (a
+        subscription's, a lock's), with that close, the one way left to
+        say the client is done. A protocol with neither (a chat's) is left
+        as it is. Once the end is sent nothing more may be.
 
-        @return: the error's message id, or L{None} for nothing to send.
+        @return: C{(message id, args)} to send, or L{None} for nothing.
         """
         dispatch = self._dispatch
-        if (dispatch is TERMINAL or dispatch is RECURRENT
-                or "error" not in dispatch.byName):
+        if dispatch is TERMINAL or dispatch is RECURRENT:
             return None
-        index = self._nextDispatch("error")
+        byName = dispatch.byName
+        if "error" in byName:
+            name, args = "error", CLIENT_GONE
+        else:
+            entry = byName.get("close")
+            if (entry is None or entry[1].dispatch is not TERMINAL
+                    or entry[1].args):
+                return None
+            name, args = "close", []
+        index = self._nextDispatch(name)
         self._dispatch = TERMINAL
-        return index
+        return index, args
 
     def send(self, name, *args):
         """

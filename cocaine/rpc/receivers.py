@@ -27,8 +27,7 @@ from twisted.python.failure import Failure
 
 from cocaine.errors import (
     ChannelClosed, NotConnected, ProtocolViolation, fromWire)
-from cocaine.protocol.client import (
-    CLIENT_GONE, ChannelState, primitiveReply, unwrap)
+from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
 from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
@@ -180,15 +179,16 @@ class _ChannelCore(ChannelState):
     def abandon(self):
         """
         L{Channel.abandon}: leave the receivers, drop what waits, end an
-        open request stream with L{CLIENT_GONE}, fail what still reads.
+        open request stream (L{ChannelState._endMessage}), fail what still
+        reads.
         """
         connection = self._connection
         self._leave(connection._receivers)
         self._queue.clear()
-        index = self._errorIndex()
-        if index is not None and connection.connected:
+        end = self._endMessage()
+        if end is not None and connection.connected:
             writes.write(connection.transport, connection._pack(
-                [self.id, index, CLIENT_GONE]))
+                [self.id, end[0], end[1]]))
         collector, self._collector = self._collector, None
         if collector is not None:
             collector[1].errback(ChannelClosed(
@@ -324,8 +324,11 @@ class Channel:
         While the request stream is open and its protocol has an C{error}
         (a streaming request, as an app's C{enqueue}), it is ended with
         L{ClientDisconnected} ("client disconnected"), as the node ends
-        its worker's when a client goes away, so the service can stop.
-        Once the request stream is closed, Cocaine 0.12's protocol has no
+        its worker's when a client goes away, so the service can stop;
+        where its only end is a C{close} without arguments (a
+        subscription to C{notifications}, C{jabber} or C{unicorn}, a
+        unicorn lock), it is ended with that C{close}: the subscription
+        ends, the lock is released. Once the request stream is closed, Cocaine 0.12's protocol has no
         message left to say it with: the service's stream runs on until it
         ends, and is dropped as it comes. Abandoning twice, or a channel
         that has ended, does no harm.

@@ -11,8 +11,7 @@ SDK's too.
 from collections import deque
 
 from cocaine.errors import ChannelClosed, NotConnected
-from cocaine.protocol.client import (
-    CLIENT_GONE, ChannelState, primitiveReply, unwrap)
+from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
 from cocaine.worker.flow import waitForArrival
 
 __all__ = ["Channel", "ChannelClosed"]
@@ -103,8 +102,11 @@ class Channel(ChannelState):
         C{error} (a streaming request, as an app's C{enqueue}), it is
         ended with L{cocaine.errors.ClientDisconnected} ("client
         disconnected"), as the node ends its worker's when a client goes
-        away, so the service can stop. Once the request stream is
-        closed, Cocaine 0.12's protocol has no message left to say it
+        away, so the service can stop; where its only end is a C{close}
+        without arguments (a subscription to C{notifications}, C{jabber}
+        or C{unicorn}, a unicorn lock), it is ended with that C{close}:
+        the subscription ends, the lock is released. Once the request
+        stream is closed, Cocaine 0.12's protocol has no message left to say it
         with: the service's stream runs on until it ends, and is dropped
         as it comes. Abandoning twice, or a channel that has ended, does
         no harm.
@@ -116,9 +118,9 @@ class Channel(ChannelState):
             self._failure = ChannelClosed(
                 "channel {} to {} was abandoned".format(
                     self.id, connection.name))
-        index = self._errorIndex()
-        if index is not None and connection.connected:
-            connection.send(self.id, index, CLIENT_GONE)
+        end = self._endMessage()
+        if end is not None and connection.connected:
+            connection.send(self.id, end[0], end[1])
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

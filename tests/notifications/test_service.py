@@ -10,6 +10,7 @@ from cocaine.errors import INVALID_ARGUMENT, CATEGORY_DISPATCH
 from cocaine.notifications.service import (
     MAX_CHANNELS, MAX_NAME, NotificationsService)
 from cocaine.protocol.notifications import NOTIFICATIONS
+from cocaine.rpc.server import ServerProtocol
 from tests.notifications._fakes import (
     CLOSE, ERROR, PUBLISH, SUBSCRIBE, WRITE, Client, hosted)
 
@@ -80,6 +81,27 @@ class LocalTests(SynchronousTestCase):
         self.assertEqual(self.service.hub.channels(), set())
         a.send(6, PUBLISH, ["news", 1])
         self.assertEqual(a.replies(), [[6, 0, [0]]])
+
+    def test_abandonedSubscriptionEnds(self):
+        """
+        A client SDK channel abandoned while subscribed ends its
+        subscription at the service (its C{close}); the connection serves
+        on.
+        """
+        from twisted.test.iosim import connectedServerAndClient
+        from cocaine.rpc.client import ClientProtocol
+        client, _, pump = connectedServerAndClient(
+            lambda: ServerProtocol(self.hosted),
+            lambda: ClientProtocol("notifications", NOTIFICATIONS))
+        channel = client.openNamed("subscribe", [["news"]])
+        pump.flush()
+        self.assertEqual(self.service.hub.count("news"), 1)
+        channel.abandon()
+        pump.flush()
+        self.assertEqual(self.service.hub.channels(), set())
+        published = client.call(PUBLISH, ["news", 1])
+        pump.flush()
+        self.assertEqual(self.successResultOf(published), 0)
 
     def test_connectionLostEndsSubscription(self):
         """

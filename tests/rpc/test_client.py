@@ -1074,6 +1074,23 @@ class AbandonTests(_AppConnection, SynchronousTestCase):
         self.assertEqual(client._receivers, {})
         chat.send("say", "still allowed")
 
+    def test_closeOnlyEndedWithClose(self):
+        """
+        A request stream whose only end is a C{close} without arguments (a
+        C{notifications} subscription's) is ended with that close, once:
+        the subscription ends at the service.
+        """
+        from cocaine.protocol.notifications import NOTIFICATIONS
+        client = ClientProtocol("notifications", NOTIFICATIONS)
+        client.makeConnection(self.transport)
+        channel = client.openNamed("subscribe", [["news"]])
+        channel.abandon()
+        channel.abandon()
+        self.assertEqual(_unpackAll(self.transport.value()), [
+            [1, 1, [[b"news"]]], [1, 0, []]])
+        self.assertRaises(ProtocolViolation, channel.close)
+        self.assertEqual(client._receivers, {})
+
     def test_waitingReadsClosed(self):
         """
         Reads waiting when the channel is abandoned fail with

@@ -479,6 +479,8 @@ CHATTY = Protocol("chatty", [
     Message("chat", [], dispatch=Protocol("chat", [
         Message("say", [], dispatch=RECURRENT)]), upstream=STREAMING),
     Message("watch", [], upstream=STREAMING),
+    Message("follow", [], dispatch=Protocol("final", [
+        Message("close", args=())]), upstream=STREAMING),
 ])
 
 
@@ -595,6 +597,29 @@ class AbandonTests(SynchronousTestCase):
         received, receivers = run(scenario())
         self.assertEqual(received, [(0, []), (1, []), (0, [])])
         self.assertEqual(receivers, {})
+
+    def test_closeOnlyEndedWithClose(self):
+        """
+        A request stream whose only end is a C{close} without arguments
+        (a subscription's) is ended with that close, once: the service
+        stops sending.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            chatty = await FakeSilent().start()
+            locator.services["chatty"] = (chatty.port, CHATTY)
+            service = Service("chatty", endpoints(locator))
+            follow = await service.follow()
+            follow.abandon()
+            follow.abandon()
+            chat = await service.chat()
+            chat.send("say")
+            # the last thing sent: what abandon sent would come before
+            while len(chatty.received) < 4:
+                await asyncio.sleep(0.001)
+            return [(c, t, a) for c, t, a, _ in chatty.received]
+        self.assertEqual(run(scenario()), [
+            (1, 2, []), (1, 0, []), (2, 0, []), (2, 0, [])])
 
     def test_waitingReadsClosed(self):
         """
