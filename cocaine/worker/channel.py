@@ -10,7 +10,7 @@ SDK's too.
 
 from collections import deque
 
-from cocaine.errors import ChannelClosed, NotConnected
+from cocaine.errors import ChannelClosed, NotConnected, ProtocolViolation
 from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
 from cocaine.worker.flow import waitForArrival
 
@@ -46,6 +46,9 @@ class Channel(ChannelState):
         self._events = deque()
         self._waiter = None
         self._failure = None
+        # consume()'s callable, while it reads; what it raised, once
+        self._consumer = None
+        self._consumerError = None
 
     # -- sending -----------------------------------------------------------
 
@@ -73,8 +76,29 @@ class Channel(ChannelState):
     # -- receiving ---------------------------------------------------------
 
     def _receive(self, mtype, args):
-        self._push(self._nextEvent(mtype, args))
+        event = self._nextEvent(mtype, args)
+        consumer = self._consumer
+        if consumer is not None and event[0] == "write":
+            # consume(): the chunk goes on in this read, not to the queue
+            args = event[1]
+            try:
+                consumer(args[0] if len(args) == 1 else unwrap(args))
+            except Exception as e:
+                self._consumerFailed(e)
+                # abandoned: it has left the connection's receivers
+                return False
+            return self.done
+        self._push(event)
         return self.done
+
+    def _consumerFailed(self, error):
+        """
+        L{consume}'s callable raised C{error}: the reading ends, the
+        channel is abandoned, and L{consume} raises C{error}.
+        """
+        self._consumer = None
+        self._consumerError = error
+        self.abandon()
 
     def _push(self, event):
         self._events.append(event)
@@ -165,6 +189,68 @@ class Channel(ChannelState):
                 raise self._failure  # abandoned while this read waited
             return None
         return unwrap(args)
+
+    async def consume(self, onChunk):
+        """
+        Hand every chunk of the service's stream to C{onChunk(chunk)} as
+        it arrives, until the service closes it: what C{async for} would
+        give, without waking this task for each chunk (a long stream read
+        as it comes, as C{cocaine.client}'s C{Channel.consume}). Reads
+        nothing else while it runs.
+
+        @param onChunk: called with each chunk (unwrapped as L{read}
+            does), in the connection's read. If it raises, the channel is
+            abandoned (L{abandon}) and C{consume} raises that exception.
+        @return: L{None} once the service closed the stream.
+        @raise cocaine.errors.CocaineError: the service's error
+            (L{cocaine.errors.NotConnected} when the connection dropped).
+        @raise ChannelClosed: the channel was abandoned.
+        @raise cocaine.errors.ProtocolViolation: the service sent a message
+            that is neither a chunk nor the stream's end.
+        @raise TypeError: C{onChunk} is not callable.
+        @raise RuntimeError: another task is already reading the channel.
+        """
+        if not callable(onChunk):
+            raise TypeError("consume() takes a callable for the chunks, "
+                            "not {!r}".format(onChunk))
+        if self._consumer is not None or self._waiter is not None:
+            raise RuntimeError("channel {}: already being read".format(
+                self.id))
+        self._consumer = onChunk
+        try:
+            while True:
+                # what was read before the call, then what the reads
+                # queue besides chunks: the end
+                events = self._events
+                while events:
+                    name, args = events.popleft()
+                    if name == "write":
+                        try:
+                            onChunk(unwrap(args))
+                        except Exception:
+                            self._consumer = None
+                            self.abandon()
+                            raise
+                    elif name == "error":
+                        self._failure = args
+                        raise args
+                    elif name == "close":
+                        if self._failure is not None:
+                            raise self._failure
+                        return None
+                    else:
+                        raise ProtocolViolation(
+                            "{}: {!r} where a stream's chunk or end was "
+                            "expected".format(self._connection.name, name))
+                if self._consumerError is not None:
+                    raise self._consumerError
+                if self._failure is not None:
+                    raise self._failure
+                if self.done:
+                    return None
+                await waitForArrival(self, None, "already being read")
+        finally:
+            self._consumer = None
 
     def __aiter__(self):
         return self

@@ -473,6 +473,119 @@ class ChannelTests(SynchronousTestCase):
         self.assertEqual(run(scenario()), b"still")
 
 
+class ConsumeTests(SynchronousTestCase):
+    """
+    L{Channel.consume}: a stream's chunks handed to a callable in the
+    connection's read, the end awaited once.
+    """
+
+    def test_chunksInOrder(self):
+        """
+        Chunks read before the call come first, then what arrives; it
+        returns at the close, after which reads give the end.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("ping")
+            channel.write(b"a")
+            first = await channel.read()
+            for chunk in (b"b", b"c", b"d"):
+                channel.write(chunk)
+            channel.close()
+            got = []
+            ended = await channel.consume(got.append)
+            return first, got, ended, await channel.read()
+        self.assertEqual(run(scenario()),
+                         (b"a", [b"b", b"c", b"d"], None, None))
+
+    def test_consumerRaises(self):
+        """
+        A callable that raises ends the reading: the channel is abandoned
+        (its open request stream ended with "client disconnected") and
+        C{consume} raises the exception.
+        """
+        async def scenario(queued):
+            locator, _, app = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            channel.write(b"boom")
+            if queued:
+                # the chunk is back before the call
+                await echoed(echo)
+
+            def onChunk(chunk):
+                raise ZeroDivisionError(chunk)
+            with self.assertRaises(ZeroDivisionError) as e:
+                await channel.consume(onChunk)
+            await echoed(echo)
+            with self.assertRaises(ChannelClosed):
+                await channel.read()
+            return (e.exception.args, [(c, t) for c, t, _, _ in app.received
+                                       if c == 1],
+                    channel.id in echo._connection._receivers)
+        for queued in (False, True):
+            self.assertEqual(run(scenario(queued)),
+                             ((b"boom",), [(1, 0), (1, 0), (1, 1)], False))
+
+    def test_serviceError(self):
+        """
+        The service's error is raised, and again by later reads.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("fail")
+            with self.assertRaises(CocaineError) as e:
+                await channel.consume(lambda chunk: None)
+            with self.assertRaises(CocaineError):
+                await channel.read()
+            return str(e.exception)
+        self.assertIn("it failed", run(scenario()))
+
+    def test_abandonedWhileConsuming(self):
+        """
+        Abandoned by another task while it waits: L{ChannelClosed}.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            got = []
+            reading = asyncio.ensure_future(channel.consume(got.append))
+            channel.write(b"x")
+            while not got:
+                await asyncio.sleep(0.001)
+            channel.abandon()
+            with self.assertRaises(ChannelClosed):
+                await reading
+            return got
+        self.assertEqual(run(scenario()), [b"x"])
+
+    def test_refusals(self):
+        """
+        Something not callable is refused, naming it; so is a second
+        reader while one consumes.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            with self.assertRaises(TypeError) as e:
+                await channel.consume("sink")
+            reading = asyncio.ensure_future(channel.consume(print))
+            await asyncio.sleep(0)
+            with self.assertRaises(RuntimeError):
+                await channel.consume(print)
+            with self.assertRaises(RuntimeError):
+                await channel.read()
+            channel.abandon()
+            with self.assertRaises(ChannelClosed):
+                await reading
+            return str(e.exception)
+        self.assertIn("'sink'", run(scenario()))
+
+
 #: A service whose C{chat} takes messages without an C{error}, and whose
 #: C{watch} takes none: an abandoned channel of either sends nothing.
 CHATTY = Protocol("chatty", [
