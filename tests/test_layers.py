@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = [
     ["cocaine", "compiled", "heap", "errors", "interfaces", "config",
      "context", "ordered", "statemachine", "observers", "reactor",
-     "backoff"],
+     "nodereactor", "backoff"],
     ["protocol"],
     ["rpc", "client"],
     ["plugins", "auth"],

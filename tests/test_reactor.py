@@ -428,6 +428,44 @@ class NoEpollCommandLineTests(SynchronousTestCase):
                       "epoll, which this system does not have", output)
 
 
+    def test_helpReactors(self):
+        """
+        C{twistd --help-reactors} lists it among the reactors not
+        available here, with the reason.
+        """
+        status, output = _exits(
+            _NO_EPOLL
+            + "import sys\n"
+            "sys.argv = ['twistd', '--help-reactors']\n"
+            "from twisted.scripts.twistd import run\n"
+            "run()\n")
+        self.assertEqual(status, 0, output)
+        [line] = [line for line in output.splitlines()
+                  if "Cocaine's node reactor" in line]
+        self.assertTrue(line.lstrip().startswith("!cocaine"), line)
+        self.assertIn("needs epoll, which this system does not have", line)
+
+
+class HelpReactorsTests(SynchronousTestCase):
+    """
+    Where there is C{epoll}, C{twistd --help-reactors} lists the node
+    reactor as available.
+    """
+
+    def test_listed(self):
+        if NodeReactor is None:
+            raise SkipTest("no epoll here")
+        status, output = _exits(
+            "import sys\n"
+            "sys.argv = ['twistd', '--help-reactors']\n"
+            "from twisted.scripts.twistd import run\n"
+            "run()\n")
+        self.assertEqual(status, 0, output)
+        [line] = [line for line in output.splitlines()
+                  if "Cocaine's node reactor" in line]
+        self.assertTrue(line.lstrip().startswith("cocaine"), line)
+
+
 class LogReactorTests(SynchronousTestCase):
     """
     L{logReactor} says at start-up which reactor runs, and how to run on
