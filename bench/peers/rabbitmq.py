@@ -44,7 +44,15 @@ AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 class BrokerError(Exception):
     """
     The broker could not be installed, started or stopped.
+
+    @ivar exited: whether it came from a process that exited as it
+        started (what a port taken meanwhile does), rather than from one
+        that never answered.
     """
+
+    def __init__(self, message, exited=False):
+        Exception.__init__(self, message)
+        self.exited = exited
 
 
 def installed():
@@ -217,17 +225,42 @@ class Broker:
         self.stop()
         return False
 
+    #: Starts tried, each on three ports picked anew, while a start
+    #: ends with a process that exited: RabbitMQ needs its ports named
+    #: (none may be 0), so a port free when picked can be taken by
+    #: another process before the broker binds it.
+    startAttempts = 3
+
     def start(self):
         """
         Start epmd, then the node, and wait until AMQP answers.
 
-        @raise BrokerError: it did not answer within C{startTimeout} or
-            exited; the message has the log's tail. Whatever was started
-            is stopped first.
+        @raise BrokerError: it did not answer within C{startTimeout}, or
+            exited at each of C{startAttempts} starts; the message has the
+            log's tail (and what the earlier starts said). Whatever was
+            started is stopped first.
         """
         if self._server is not None:
             raise BrokerError("broker already started at " + self.amqpUri)
         ensureInstalled()
+        failures = []
+        while True:
+            try:
+                self._startOnce()
+                return
+            except BrokerError as e:
+                failures.append(str(e).splitlines()[0])
+                if not e.exited or len(failures) >= self.startAttempts:
+                    if len(failures) > 1:
+                        raise BrokerError(
+                            "{}\n(starts before it, each on other ports: "
+                            "{})".format(e, "; ".join(failures[:-1])))
+                    raise
+
+    def _startOnce(self):
+        """
+        One start on three ports picked now.
+        """
         amqp, dist, epmd = freePorts(3)
         base = self._prepare("bench{}".format(amqp))
         atexit.register(self.stop)
@@ -307,12 +340,23 @@ class Broker:
                 cwd=base, env={"PATH": os.environ.get("PATH", "")},
                 preexec_fn=termWithParent)
         deadline = time.monotonic() + 10
-        while not _tcpAnswers(port):
+        while not _tcpAnswers(port) or not self._epmdStays():
             if self._epmd.poll() is not None or time.monotonic() > deadline:
+                code = self._epmd.poll()
                 raise BrokerError("epmd on 127.0.0.1:{} did not start (exit "
-                                  "{}):\n{}".format(port, self._epmd.poll(),
-                                                    _tail(log.name)))
+                                  "{}):\n{}".format(port, code,
+                                                    _tail(log.name)),
+                                  exited=code is not None)
             time.sleep(0.05)
+
+    def _epmdStays(self, grace=0.2):
+        """
+        @return: whether epmd still runs C{grace} seconds on: what answers
+            on its port may be another process's listener, and epmd then
+            exits at once.
+        """
+        time.sleep(grace)
+        return self._epmd.poll() is None
 
     def _startServer(self, base, env):
         """
@@ -341,7 +385,7 @@ class Broker:
                     "RabbitMQ on 127.0.0.1:{}: {}; logs in {}\n{}\n{}".format(
                         port, why, self.logDir,
                         _tail(os.path.join(self.logDir, "console.log")),
-                        self._nodeLogTail()))
+                        self._nodeLogTail()), exited=code is not None)
             time.sleep(0.2)
 
     def _nodeLogTail(self):
