@@ -391,6 +391,23 @@ def _exits(code):
     return done.returncode, done.stdout + done.stderr
 
 
+def _helpReactorsLine(case, first=""):
+    """
+    @param first: code a fresh interpreter runs before C{twistd
+        --help-reactors}.
+    @return: the line of that listing about the node reactor.
+    """
+    status, output = _exits(
+        first + "import sys\n"
+        "sys.argv = ['twistd', '--help-reactors']\n"
+        "from twisted.scripts.twistd import run\n"
+        "run()\n")
+    case.assertEqual(status, 0, output)
+    [line] = [line for line in output.splitlines()
+              if "Cocaine's node reactor" in line]
+    return line
+
+
 class NoEpollCommandLineTests(SynchronousTestCase):
     """
     C{--reactor=cocaine} where there is no C{epoll} ends the command with
@@ -433,15 +450,7 @@ class NoEpollCommandLineTests(SynchronousTestCase):
         C{twistd --help-reactors} lists it among the reactors not
         available here, with the reason.
         """
-        status, output = _exits(
-            _NO_EPOLL
-            + "import sys\n"
-            "sys.argv = ['twistd', '--help-reactors']\n"
-            "from twisted.scripts.twistd import run\n"
-            "run()\n")
-        self.assertEqual(status, 0, output)
-        [line] = [line for line in output.splitlines()
-                  if "Cocaine's node reactor" in line]
+        line = _helpReactorsLine(self, _NO_EPOLL)
         self.assertTrue(line.lstrip().startswith("!cocaine"), line)
         self.assertIn("needs epoll, which this system does not have", line)
 
@@ -455,14 +464,7 @@ class HelpReactorsTests(SynchronousTestCase):
     def test_listed(self):
         if NodeReactor is None:
             raise SkipTest("no epoll here")
-        status, output = _exits(
-            "import sys\n"
-            "sys.argv = ['twistd', '--help-reactors']\n"
-            "from twisted.scripts.twistd import run\n"
-            "run()\n")
-        self.assertEqual(status, 0, output)
-        [line] = [line for line in output.splitlines()
-                  if "Cocaine's node reactor" in line]
+        line = _helpReactorsLine(self)
         self.assertTrue(line.lstrip().startswith("cocaine"), line)
 
 

@@ -606,6 +606,17 @@ class FakeSilent(FakeServer):
         pass
 
 
+async def chattyService():
+    """
+    @return: a client of a L{FakeSilent} service of protocol L{CHATTY},
+        and that service.
+    """
+    locator, _, _ = await node()
+    chatty = await FakeSilent().start()
+    locator.services["chatty"] = (chatty.port, CHATTY)
+    return Service("chatty", endpoints(locator)), chatty
+
+
 async def echoed(service, chunk=b"sync"):
     """
     A chunk echoed back by the fake app on a new channel of C{service}'s
@@ -693,10 +704,7 @@ class AbandonTests(SynchronousTestCase):
         sent.
         """
         async def scenario():
-            locator, _, _ = await node()
-            chatty = await FakeSilent().start()
-            locator.services["chatty"] = (chatty.port, CHATTY)
-            service = Service("chatty", endpoints(locator))
+            service, chatty = await chattyService()
             chat = await service.chat()
             watch = await service.watch()
             chat.abandon()
@@ -718,10 +726,7 @@ class AbandonTests(SynchronousTestCase):
         stops sending.
         """
         async def scenario():
-            locator, _, _ = await node()
-            chatty = await FakeSilent().start()
-            locator.services["chatty"] = (chatty.port, CHATTY)
-            service = Service("chatty", endpoints(locator))
+            service, chatty = await chattyService()
             follow = await service.follow()
             follow.abandon()
             follow.abandon()
