@@ -16,7 +16,7 @@ from cocaine.protocol.client import (
     endpointsText, isPlainCall, methodId, notConnected, openingHeaders,
     primitiveReply, unwrap)
 from cocaine.protocol.idl import (
-    PRIMITIVE, RECURRENT, STREAMING, TERMINAL, Message, Protocol)
+    PRIMITIVE, RECURRENT, STREAMING, TERMINAL, Arg, Message, Protocol)
 from cocaine.protocol.services import APP, LOCATOR, LOGGING, STORAGE
 
 
@@ -107,24 +107,44 @@ class ChannelStateTests(SynchronousTestCase):
         An abandoned channel's request stream still open is ended with
         its protocol's C{error} (L{CLIENT_GONE}: "client disconnected",
         category 1, C{ECONNRESET}), after which nothing may be sent; a
-        closed one, or one whose protocol has no C{error}, sends nothing.
+        closed one, or one whose protocol has neither an C{error} nor a
+        C{close} without arguments, sends nothing.
         """
         self.assertEqual(CLIENT_GONE,
                          [[1, errno.ECONNRESET], "client disconnected"])
         state = ChannelState(3, STREAMING, STREAMING)
         state._nextDispatch("write")
-        self.assertEqual(state._errorIndex(), 1)
-        self.assertIsNone(state._errorIndex())
+        self.assertEqual(state._endMessage(), (1, CLIENT_GONE))
+        self.assertIsNone(state._endMessage())
         self.assertRaises(ProtocolViolation, state._nextDispatch, "close")
         closed = ChannelState(3, STREAMING, STREAMING)
         closed._nextDispatch("close")
-        self.assertIsNone(closed._errorIndex())
-        self.assertIsNone(ChannelState(3, STREAMING, TERMINAL)._errorIndex())
+        self.assertIsNone(closed._endMessage())
+        self.assertIsNone(ChannelState(3, STREAMING, TERMINAL)._endMessage())
         say = Protocol("chat", [Message("say", dispatch=RECURRENT)])
         chat = ChannelState(3, STREAMING, say)
-        self.assertIsNone(chat._errorIndex())
+        self.assertIsNone(chat._endMessage())
         self.assertEqual(chat._nextDispatch("say"), 0)
-        self.assertIsNone(ChannelState(3, STREAMING, RECURRENT)._errorIndex())
+        self.assertIsNone(
+            ChannelState(3, STREAMING, RECURRENT)._endMessage())
+
+    def test_abandonedSubscription(self):
+        """
+        A request stream whose only end is a C{close} without arguments (a
+        subscription's) is ended with that close, once; a C{close} that
+        takes arguments, or one after which the stream goes on, is not
+        sent.
+        """
+        final = Protocol("final", [Message("close", args=())])
+        state = ChannelState(3, STREAMING, final)
+        self.assertEqual(state._endMessage(), (0, []))
+        self.assertIsNone(state._endMessage())
+        self.assertRaises(ProtocolViolation, state._nextDispatch, "close")
+        for close in (Message("close", [Arg("why", "str")]),
+                      Message("close", args=(), dispatch=RECURRENT)):
+            other = ChannelState(3, STREAMING, Protocol("other", [close]))
+            self.assertIsNone(other._endMessage())
+            self.assertEqual(other._nextDispatch("close"), 0)
 
 
 class CredentialsTests(SynchronousTestCase):
