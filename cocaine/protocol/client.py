@@ -161,7 +161,7 @@ class ChannelState:
         """
         End the request stream of a channel its caller abandoned, if it is
         open: with an error (L{CLIENT_GONE}) where its protocol has one;
-        where its only end is a C{close} without arguments (a
+        where the protocol has nothing but a C{close} without arguments (a
         subscription's, a lock's), with that close, the one way left to
         say the client is done. A protocol with neither (a chat's) is left
         as it is. Once the end is sent nothing more may be.
@@ -175,9 +175,11 @@ class ChannelState:
         if "error" in byName:
             name, args = "error", CLIENT_GONE
         else:
+            # only where nothing else may be sent: a close after chunks
+            # would pass a cut request for a whole one
             entry = byName.get("close")
-            if (entry is None or entry[1].dispatch is not TERMINAL
-                    or entry[1].args):
+            if (entry is None or len(dispatch.messages) != 1
+                    or entry[1].dispatch is not TERMINAL or entry[1].args):
                 return None
             name, args = "close", []
         index = self._nextDispatch(name)

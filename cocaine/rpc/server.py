@@ -215,9 +215,9 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         asIs = protocol.messages[mtype].asIs
         if asIs is None or not asIs[0] <= len(args) <= asIs[1]:
             return False
-        # the close's transition (_continue's, for a target that is
-        # finishedWithUpstream, as one with writeClose must be)
-        if channel in self._upstreams:
+        # the close's transition (_continue's)
+        if channel in self._upstreams and getattr(
+                state.target, "finishedWithUpstream", False):
             state.protocol = _ENDED
         else:
             del self._dispatch[channel]
@@ -225,9 +225,10 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
             method(*args)
         except Exception:
             failure = Failure()
-            self._logHandlerFailure(failure,
-                                    protocol.messages[protocol.streamClose])
+            self._logHandlerFailure(failure, protocol.messages[mtype])
             self._abandon(channel, state)
+            # the close is taken: nothing more of the channel lingers
+            self._lingering.pop(channel, None)
             upstream = self._upstreams.get(channel)
             if upstream is not None and "error" in upstream._protocol.byName:
                 upstream.error(failure)

@@ -79,7 +79,11 @@ class Channel(ChannelState):
         event = self._nextEvent(mtype, args)
         consumer = self._consumer
         if consumer is not None and event[0] == "write":
-            # consume(): the chunk goes on in this read, not to the queue
+            # consume(): the chunk goes on in this read, not to the queue;
+            # whether it ended the channel is read first, since the
+            # consumer may abandon it (leaving the connection's
+            # receivers itself)
+            done = self.done
             args = event[1]
             try:
                 consumer(args[0] if len(args) == 1 else unwrap(args))
@@ -87,7 +91,7 @@ class Channel(ChannelState):
                 self._consumerFailed(e)
                 # abandoned: it has left the connection's receivers
                 return False
-            return self.done
+            return done
         self._push(event)
         return self.done
 
@@ -243,7 +247,9 @@ class Channel(ChannelState):
                             "{}: {!r} where a stream's chunk or end was "
                             "expected".format(self._connection.name, name))
                 if self._consumerError is not None:
-                    raise self._consumerError
+                    # raised once; the channel is abandoned from now on
+                    error, self._consumerError = self._consumerError, None
+                    raise error
                 if self._failure is not None:
                     raise self._failure
                 if self.done:

@@ -130,10 +130,10 @@ class ChannelStateTests(SynchronousTestCase):
 
     def test_abandonedSubscription(self):
         """
-        A request stream whose only end is a C{close} without arguments (a
-        subscription's) is ended with that close, once; a C{close} that
-        takes arguments, or one after which the stream goes on, is not
-        sent.
+        A request stream whose protocol has nothing but a C{close} without
+        arguments (a subscription's) is ended with that close, once; a
+        C{close} that takes arguments, one after which the stream goes on,
+        or one beside other messages, is not sent.
         """
         final = Protocol("final", [Message("close", args=())])
         state = ChannelState(3, STREAMING, final)
@@ -145,6 +145,12 @@ class ChannelStateTests(SynchronousTestCase):
             other = ChannelState(3, STREAMING, Protocol("other", [close]))
             self.assertIsNone(other._endMessage())
             self.assertEqual(other._nextDispatch("close"), 0)
+        # chunks and a close, no error: a close would pass a cut upload
+        # for a whole one
+        upload = ChannelState(3, STREAMING, Protocol("upload", [
+            Message("write", [Arg("chunk")], dispatch=RECURRENT),
+            Message("close", args=())]))
+        self.assertIsNone(upload._endMessage())
 
 
 class CredentialsTests(SynchronousTestCase):

@@ -1362,7 +1362,20 @@ class LastChunkTests(_AnswerCase):
         [reply] = self.connection.replies()
         self.assertEqual(reply[:2], [1, 1])
         self.assertNotIn(1, self.protocol._dispatch)
+        self.assertNotIn(1, self.protocol._lingering)
         self.assertTrue(self.connection.open)
+
+    def test_notFinishedWithUpstream(self):
+        """
+        A target that does not declare C{finishedWithUpstream} is
+        forgotten at the close, as L{_continue} forgets it.
+        """
+        self.Target.finishedWithUpstream = False
+        self.addCleanup(setattr, self.Target, "finishedWithUpstream", True)
+        self.connection.feed(pack([1, 0, ["later"]]) + pack([1, 0, [b"x"]])
+                             + pack([1, 2, []]))
+        self.assertEqual(self.targets[0].together, [b"x"])
+        self.assertNotIn(1, self.protocol._dispatch)
 
 
 class PackedWriteTests(_Case):

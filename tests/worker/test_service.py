@@ -528,6 +528,37 @@ class ConsumeTests(SynchronousTestCase):
             self.assertEqual(run(scenario(queued)),
                              ((b"boom",), [(1, 0), (1, 0), (1, 1)], False))
 
+    def test_consumerAbandons(self):
+        """
+        A callable that abandons the channel itself (it has what it
+        wanted) ends the reading with L{ChannelClosed}; the connection
+        serves on. A later C{consume} raises L{ChannelClosed} too, not
+        an earlier callable's exception.
+        """
+        async def scenario():
+            locator, _, _ = await node()
+            echo = Service("echo", endpoints(locator))
+            channel = await echo.enqueue("tail")
+            got = []
+
+            def onChunk(chunk):
+                got.append(chunk)
+                channel.abandon()
+            channel.write(b"enough")
+            with self.assertRaises(ChannelClosed):
+                await channel.consume(onChunk)
+            failing = await echo.enqueue("tail")
+            failing.write(b"boom")
+
+            def fails(chunk):
+                raise ZeroDivisionError(chunk)
+            with self.assertRaises(ZeroDivisionError):
+                await failing.consume(fails)
+            with self.assertRaises(ChannelClosed):
+                await failing.consume(fails)
+            return got, await echoed(echo), echo._connection.connected
+        self.assertEqual(run(scenario()), ([b"enough"], b"sync", True))
+
     def test_serviceError(self):
         """
         The service's error is raised, and again by later reads.
