@@ -197,9 +197,8 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
 
     def _lastChunk(self, channel, state, mtype, args, following):
         """
-        Hand a dispatch target that takes them together (C{writeClose}) a
-        stream's chunk and the close that follows it in the same read, as
-        L{_continue} would hand them one after the other.
+        Hand a target with C{writeClose} a chunk and the close after it in
+        one read, as L{_continue} would hand them one by one.
 
         @param following: the message after the chunk, on its channel.
         @return: whether both were handled; if not, neither was.
@@ -215,23 +214,13 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         asIs = protocol.messages[mtype].asIs
         if asIs is None or not asIs[0] <= len(args) <= asIs[1]:
             return False
-        # the close's transition (_continue's)
-        if channel in self._upstreams and getattr(
-                state.target, "finishedWithUpstream", False):
-            state.protocol = _ENDED
-        else:
-            del self._dispatch[channel]
+        self._clientEnded(channel, state)
         try:
             method(*args)
         except Exception:
-            failure = Failure()
-            self._logHandlerFailure(failure, protocol.messages[mtype])
-            self._abandon(channel, state)
+            self._targetFailed(channel, state, protocol.messages[mtype])
             # the close is taken: nothing more of the channel lingers
             self._lingering.pop(channel, None)
-            upstream = self._upstreams.get(channel)
-            if upstream is not None and "error" in upstream._protocol.byName:
-                upstream.error(failure)
         return True
 
     def _frameError(self, reason, flush=False):
@@ -510,13 +499,7 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         transition = message.dispatch
         if transition is not RECURRENT:
             if transition is TERMINAL:
-                if channel in self._upstreams and getattr(
-                        state.target, "finishedWithUpstream", False):
-                    # its answer goes on: it stays, to hear the client go
-                    # away, until the answer ends (_upstreamFinished)
-                    state.protocol = _ENDED
-                else:
-                    del self._dispatch[channel]
+                self._clientEnded(channel, state)
             else:
                 state.protocol = transition
         method = getattr(state.target, message.method, None)
@@ -538,12 +521,30 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         try:
             method(*values)
         except Exception:
-            failure = Failure()
-            self._logHandlerFailure(failure, message)
-            self._abandon(channel, state)
-            upstream = self._upstreams.get(channel)
-            if upstream is not None and "error" in upstream._protocol.byName:
-                upstream.error(failure)
+            self._targetFailed(channel, state, message)
+
+    def _clientEnded(self, channel, state):
+        """
+        The client ended C{channel}: a C{finishedWithUpstream} target still
+        answering stays to hear it go (L{_upstreamFinished}); others go.
+        """
+        if channel in self._upstreams and getattr(
+                state.target, "finishedWithUpstream", False):
+            state.protocol = _ENDED
+        else:
+            del self._dispatch[channel]
+
+    def _targetFailed(self, channel, state, message):
+        """
+        The target raised on C{message} (called in an C{except} block):
+        logged, the channel abandoned, its answer ended with the error.
+        """
+        failure = Failure()
+        self._logHandlerFailure(failure, message)
+        self._abandon(channel, state)
+        upstream = self._upstreams.get(channel)
+        if upstream is not None and "error" in upstream._protocol.byName:
+            upstream.error(failure)
 
     def _abandon(self, channel, state):
         """
