@@ -24,7 +24,8 @@ from twisted.logger import Logger
 from cocaine.engine.connection import WorkerListener
 from cocaine.engine import plainunix, sockets
 from cocaine.engine.pool import Pool
-from cocaine.engine.session import Session, parseDeadline
+from cocaine.engine.deadline import parseDeadline
+from cocaine.engine.session import Session
 from cocaine.engine.stats import AppStats
 from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
