@@ -444,7 +444,6 @@ class NoEpollCommandLineTests(SynchronousTestCase):
         self.assertIn("reactor cocaine (cocaine.reactor.NodeReactor) needs "
                       "epoll, which this system does not have", output)
 
-
     def test_helpReactors(self):
         """
         C{twistd --help-reactors} lists it among the reactors not

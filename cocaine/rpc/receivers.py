@@ -325,13 +325,14 @@ class Channel:
         (a streaming request, as an app's C{enqueue}), it is ended with
         L{ClientDisconnected} ("client disconnected"), as the node ends
         its worker's when a client goes away, so the service can stop;
-        where its only end is a C{close} without arguments (a
+        where its protocol has nothing but a C{close} without arguments (a
         subscription to C{notifications}, C{jabber} or C{unicorn}, a
         unicorn lock), it is ended with that C{close}: the subscription
-        ends, the lock is released. Once the request stream is closed, Cocaine 0.12's protocol has no
-        message left to say it with: the service's stream runs on until it
-        ends, and is dropped as it comes. Abandoning twice, or a channel
-        that has ended, does no harm.
+        ends, the lock is released. Once the request stream is closed,
+        Cocaine 0.12's protocol has no message left to say it with: the
+        service's stream runs on until it ends, and is dropped as it
+        comes. Abandoning twice, or a channel that has ended, does no
+        harm.
         """
         self._core.abandon()
 

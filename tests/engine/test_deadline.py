@@ -48,7 +48,6 @@ class DeadlineHeaderTests(SynchronousTestCase):
         self.assertIsNone(
             parseDeadline([(b"request_timeout", struct.pack("<Q", 0))]))
 
-
     def test_firstHeaderWins(self):
         self.assertEqual(parseDeadline([(b"request_timeout", b"2"),
                                         (b"request_timeout", b"3")]), 2.0)
