@@ -13,7 +13,8 @@ from cocaine.compiled import isCompiled
 from cocaine.engine.pacing import WorkerHolds
 from cocaine.errors import FramingError
 from cocaine.protocol import framing
-from cocaine.protocol.framing import Decoder, Encoder, chunkRun
+from cocaine.protocol.framing import (
+    Decoder, Encoder, chunkRun, packClosing, packMessage)
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
 from cocaine.rpc import writes
@@ -97,16 +98,16 @@ class WorkerConnection(Protocol):
         """
         Write one message to the worker.
         """
-        writes.write(self.transport, self._pack([channel, mtype, args]))
+        writes.write(self.transport,
+                     packMessage(self._pack, channel, mtype, args))
 
     def sendClosing(self, channel, mtype, args, endWith):
         """
         Write one message and a message C{endWith} without args after it
         (a stream's close), in one write to the worker.
         """
-        pack = self._pack
-        writes.write(self.transport, pack([channel, mtype, args])
-                     + pack([channel, endWith, []]))
+        writes.write(self.transport,
+                     packClosing(self._pack, channel, mtype, args, endWith))
 
     @writes.batched
     def dataReceived(self, data):

@@ -35,3 +35,17 @@ cdef Py_ssize_t _lengthWidth(int marker)
                parts=list)
 cpdef bytes rechannel(bytes data, Py_ssize_t start, Py_ssize_t end,
                       object channel, object mtype)
+
+# A stream's messages packed without the packer: their headers in a C
+# array.
+
+@cython.locals(count=Py_ssize_t, data=bytes)
+cpdef bytes packMessage(object pack, object channel, object mtype,
+                        object args)
+
+cpdef bytes packClosing(object pack, object channel, object mtype,
+                        object args, object endWith)
+
+@cython.locals(buf=cython.p_uchar, at=Py_ssize_t)
+cdef bytes _head(unsigned long long channel, int mtype, int kind,
+                 Py_ssize_t length)

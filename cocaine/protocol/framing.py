@@ -419,6 +419,119 @@ def rechannel(data, start, end, channel, mtype):
     return b"".join(parts)
 
 
+def packMessage(pack, channel, mtype, args):
+    """
+    The bytes of the message C{[channel, mtype, args]}, exactly as C{pack}
+    (an L{Encoder}'s) makes them. The messages of a request's and a
+    response's streams (a channel, a small type, args of one L{bytes} or
+    L{str} value or of none, in a list or a tuple) are made here without
+    the packer, their headers in a C array where this module is compiled:
+    the packer spends most of its instructions on checking the type of
+    each of the five values (docs/performance.md, twentieth round).
+    Anything else is C{pack}'s.
+
+    @param pack: the packer's C{pack}, for what is not made here.
+    """
+    if (type(channel) is int and type(mtype) is int
+            and (type(args) is list or type(args) is tuple)
+            and 0 <= channel < 0x100000000 and 0 <= mtype < 0x80):
+        count = len(args)
+        if count == 0:
+            return _head(channel, mtype, 0, 0)
+        if count == 1:
+            value = args[0]
+            # (a value longer than msgpack's longest length field is the
+            # packer's to refuse)
+            if type(value) is bytes:
+                if len(value) <= 0xffffffff:
+                    return _head(channel, mtype, 0xc4, len(value)) + value
+            elif type(value) is str:
+                try:
+                    data = value.encode("utf-8")
+                except UnicodeEncodeError:
+                    # the packer's own error, as for any other value
+                    return pack([channel, mtype, args])
+                if len(data) <= 0xffffffff:
+                    return _head(channel, mtype, 0xa0, len(data)) + data
+    return pack([channel, mtype, args])
+
+
+def packClosing(pack, channel, mtype, args, endWith):
+    """
+    The bytes of the message C{[channel, mtype, args]} and then of
+    C{[channel, endWith, []]} (a stream's last chunk and its close), as
+    L{packMessage} makes each.
+    """
+    return (packMessage(pack, channel, mtype, args)
+            + packMessage(pack, channel, endWith, []))
+
+
+#: Where L{_head} writes (its C array when compiled): one reactor thread
+#: packs, one message at a time.
+_HEAD = bytearray(16)
+
+
+def _head(channel, mtype, kind, length):
+    """
+    The start of a message C{[channel, mtype, args]}: its array's marker,
+    its channel, its type and its args array's marker, then, for args of
+    one value, that value's header.
+
+    @param channel: below C{2 ** 32}.
+    @param mtype: below C{0x80}.
+    @param kind: 0 for args of none; for one value of C{length} bytes,
+        C{0xc4} for bin, C{0xa0} for str (as msgpack packs them with
+        C{use_bin_type}, str 8 included).
+    """
+    # b"" first: the bytes of the slice, which is bytes when compiled, a
+    # bytearray when not (and bytes(...) would cost a call)
+    buf = _HEAD
+    buf[0] = 0x93
+    if channel < 0x80:
+        buf[1] = channel
+        at = 2
+    elif channel < 0x100:
+        buf[1] = 0xcc
+        buf[2] = channel
+        at = 3
+    elif channel < 0x10000:
+        buf[1] = 0xcd
+        buf[2] = channel >> 8
+        buf[3] = channel & 0xff
+        at = 4
+    else:
+        buf[1] = 0xce
+        buf[2] = channel >> 24
+        buf[3] = (channel >> 16) & 0xff
+        buf[4] = (channel >> 8) & 0xff
+        buf[5] = channel & 0xff
+        at = 6
+    buf[at] = mtype
+    if kind == 0:
+        buf[at + 1] = 0x90
+        return b"" + buf[:at + 2]
+    buf[at + 1] = 0x91
+    at += 2
+    if kind == 0xa0 and length < 0x20:
+        buf[at] = 0xa0 | length
+        return b"" + buf[:at + 1]
+    if length < 0x100:
+        buf[at] = 0xc4 if kind == 0xc4 else 0xd9
+        buf[at + 1] = length
+        return b"" + buf[:at + 2]
+    if length < 0x10000:
+        buf[at] = 0xc5 if kind == 0xc4 else 0xda
+        buf[at + 1] = length >> 8
+        buf[at + 2] = length & 0xff
+        return b"" + buf[:at + 3]
+    buf[at] = 0xc6 if kind == 0xc4 else 0xdb
+    buf[at + 1] = length >> 24
+    buf[at + 2] = (length >> 16) & 0xff
+    buf[at + 3] = (length >> 8) & 0xff
+    buf[at + 4] = length & 0xff
+    return b"" + buf[:at + 5]
+
+
 def packValue(value):
     """
     Pack one value the way the storage layout wants it (PROTOCOL.md

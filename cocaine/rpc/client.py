@@ -21,7 +21,8 @@ from twisted.logger import Logger
 from cocaine.errors import FramingError, NotConnected
 from cocaine.protocol.client import (
     isPlainCall, methodId, openingHeaders, unwrap)
-from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
+from cocaine.protocol.framing import (
+    DEFAULT_MAX_BUFFER, Decoder, Encoder, packMessage)
 from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 from cocaine.rpc.receivers import (
@@ -103,7 +104,8 @@ class ClientProtocol(Protocol):
         """
         Write one message.
         """
-        writes.write(self.transport, self._pack([channel, mtype, args]))
+        writes.write(self.transport,
+                     packMessage(self._pack, channel, mtype, args))
 
     def invoke(self, name, args):
         """
@@ -181,7 +183,7 @@ class ClientProtocol(Protocol):
         authorization = self.authorization
         if headers is None:
             if authorization is None:
-                return self._pack([channel, mtype, args])
+                return packMessage(self._pack, channel, mtype, args)
             # the credentials alone (every call of a client with a token):
             # one entry list, made once for the connection's credentials
             entries = self._credentials
@@ -192,7 +194,7 @@ class ClientProtocol(Protocol):
         entries = openingHeaders(headers, authorization)
         if entries:
             return self._pack([channel, mtype, args, entries])
-        return self._pack([channel, mtype, args])
+        return packMessage(self._pack, channel, mtype, args)
 
     def request(self, name, args, chunks):
         """
@@ -228,8 +230,8 @@ class ClientProtocol(Protocol):
         # packed first: a chunk that cannot be packed leaves nothing open
         data = [self._opening(channel, mtype, list(args))]
         for chunk in chunks:
-            data.append(pack([channel, _STREAM_WRITE, (chunk,)]))
-        data.append(pack([channel, _STREAM_CLOSE, ()]))
+            data.append(packMessage(pack, channel, _STREAM_WRITE, [chunk]))
+        data.append(packMessage(pack, channel, _STREAM_CLOSE, []))
         self._next = channel + 1
         receiver = self._receivers[channel] = _Request(
             self.name, self._receivers, channel)
@@ -256,7 +258,8 @@ class ClientProtocol(Protocol):
             # the receiver, not the Channel: its caller's to let go of
             self._receivers[channel] = core
         if headers is None and self.authorization is None:
-            writes.write(self.transport, self._pack([channel, mtype, args]))
+            writes.write(self.transport,
+                         packMessage(self._pack, channel, mtype, args))
         else:
             self._sendOpening(channel, mtype, args, headers)
         return ch

@@ -17,6 +17,7 @@ reading or a message is large.
 import errno
 
 from cocaine.errors import SystemError_
+from cocaine.protocol.framing import packClosing, packMessage
 from cocaine.rpc import writes
 
 #: Messages up to this size are counted against a connection's write
@@ -86,7 +87,7 @@ class FlowControl:
         Write one message; a no-op once the connection is broken.
         """
         if not self._broken:
-            data = self._pack([channel, mtype, args])
+            data = packMessage(self._pack, channel, mtype, args)
             if len(data) > SMALL or self._writeFull:
                 if self._account(data):
                     return
@@ -105,13 +106,13 @@ class FlowControl:
             pack = self._pack
             if endWith is not None and len(argsLists) == 1:
                 # one chunk and the close: every echo-sized answer
-                data = (pack([channel, mtype, argsLists[0]])
-                        + pack([channel, endWith, []]))
+                data = packClosing(pack, channel, mtype, argsLists[0],
+                                   endWith)
             else:
-                messages = [pack([channel, mtype, args])
+                messages = [packMessage(pack, channel, mtype, args)
                             for args in argsLists]
                 if endWith is not None:
-                    messages.append(pack([channel, endWith, []]))
+                    messages.append(packMessage(pack, channel, endWith, []))
                 data = b"".join(messages)
             if len(data) > SMALL or self._writeFull:
                 if self._account(data):

@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from cocaine.errors import (
     ChannelClosed, NotConnected, ProtocolViolation, fromWire)
 from cocaine.protocol.client import ChannelState, primitiveReply, unwrap
+from cocaine.protocol.framing import packMessage
 from cocaine.protocol.idl import PRIMITIVE, STREAMING, TERMINAL
 from cocaine.rpc import writes
 
@@ -287,8 +288,8 @@ class Channel:
         index = (_STREAM_WRITE if core._dispatch is STREAMING
                  else core._nextDispatch("write"))
         connection = core._connection
-        writes.write(connection.transport, connection._pack(
-            [core.id, index, args]))
+        writes.write(connection.transport, packMessage(
+            connection._pack, core.id, index, args))
 
     def close(self):
         """
@@ -301,8 +302,8 @@ class Channel:
         else:
             index = core._nextDispatch("close")
         connection = core._connection
-        writes.write(connection.transport, connection._pack(
-            [core.id, index, []]))
+        writes.write(connection.transport, packMessage(
+            connection._pack, core.id, index, []))
 
     def error(self, category, code, message=""):
         """

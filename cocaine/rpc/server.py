@@ -41,7 +41,8 @@ from twisted.python.failure import Failure
 
 from cocaine.errors import (
     CocaineError, FramingError, RevokedChannel, SlotNotFound, toWire)
-from cocaine.protocol.framing import DEFAULT_MAX_BUFFER, Decoder, Encoder
+from cocaine.protocol.framing import (
+    DEFAULT_MAX_BUFFER, Decoder, Encoder, packMessage)
 from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import (
     PRIMITIVE, RECURRENT, TERMINAL, Protocol as MessageProtocol)
@@ -367,14 +368,12 @@ class ServerProtocol(FlowControl, CallerIdentity, Protocol):
         try:
             if result is None:
                 result = []
-            elif type(result) is tuple:
-                result = list(result)
-            elif type(result) is not list:
+            elif type(result) is not tuple and type(result) is not list:
                 raise TypeError(
                     "{}.{} must return a tuple of values or None, not {}"
                     .format(self._service.name, message.name,
                             type(result).__name__))
-            data = self._pack([channel, 0, result])
+            data = packMessage(self._pack, channel, 0, result)
         except Exception:
             # Not a tuple, or not packable: the call must still be answered.
             self._replyFailure(Failure(), channel, message)

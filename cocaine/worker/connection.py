@@ -6,7 +6,7 @@ of one loop turn sent together, flow control for L{Response.drain}.
 
 import asyncio
 
-from cocaine.protocol.framing import Encoder
+from cocaine.protocol.framing import Encoder, packMessage
 from cocaine.worker.flow import WriteFlow
 
 
@@ -86,7 +86,7 @@ class _Connection(WriteFlow, asyncio.BufferedProtocol):
         Send C{[channel, kind, args]}: L{Worker.send} in one call fewer,
         for a session's L{Response}.
         """
-        data = self._pack((channel, kind, args))
+        data = packMessage(self._pack, channel, kind, args)
         pending = self._pending
         if pending is None:
             self._pending = [data]

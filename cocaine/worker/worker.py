@@ -19,7 +19,7 @@ from contextvars import copy_context
 
 from cocaine.errors import FramingError
 from cocaine.heap import settle
-from cocaine.protocol.framing import Decoder, Encoder
+from cocaine.protocol.framing import Decoder, Encoder, packMessage
 from cocaine.protocol.worker import (
     CLOSE, CONTROL_CHANNEL, CHUNK, ERROR, HANDSHAKE, HEARTBEAT, INVOKE,
     NO_HANDLER, TERMINATE, TERMINATING, UNCAUGHT_EXCEPTION, launched,
@@ -302,7 +302,7 @@ class Worker(ControlChannel):
         """
         connection = self._connection
         if connection is not None:
-            connection.write(self._pack((channel, kind, args)))
+            connection.write(packMessage(self._pack, channel, kind, args))
 
     async def drain(self):
         """

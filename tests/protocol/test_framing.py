@@ -635,3 +635,90 @@ class PythonSourceChunkRunTests(ChunkRunTests):
     """
 
     framing = pythonSource("cocaine.protocol.framing")
+
+
+#: Values of every msgpack length field, bin and str (str 8 included), and
+#: what L{packMessage} leaves to the packer.
+_VALUES = [b"", b"a", b"x" * 31, b"x" * 32, b"x" * 255, b"x" * 256,
+           b"x" * 65535, b"x" * 65536, "", "\u00e9t\u00e9", "s" * 31,
+           "s" * 32, "s" * 255, "s" * 256, "s" * 65535, "s" * 65536,
+           5, None, [1], {"a": 1}, bytearray(b"ba")]
+
+
+class PackMessageTests(SynchronousTestCase):
+    """
+    L{packMessage} and L{packClosing} make exactly the bytes of the
+    packer, fast for a stream's messages and by the packer otherwise.
+    """
+
+    framing = framing
+
+    def setUp(self):
+        self.pack = Encoder().pack
+
+    def assertPacked(self, channel, mtype, args):
+        """
+        C{packMessage} gives what the packer gives, as L{bytes}.
+        """
+        made = self.framing.packMessage(self.pack, channel, mtype, args)
+        self.assertIs(type(made), bytes)
+        self.assertEqual(made, self.pack([channel, mtype, args]))
+
+    def test_streamMessages(self):
+        """
+        Every channel width, small types, args of none or one value of
+        every length field, as a list or a tuple.
+        """
+        for channel in (0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 24,
+                        2 ** 32 - 1):
+            for mtype in (0, 1, 2, 127):
+                self.assertPacked(channel, mtype, [])
+                self.assertPacked(channel, mtype, ())
+                for value in _VALUES:
+                    self.assertPacked(channel, mtype, [value])
+                    self.assertPacked(channel, mtype, (value,))
+
+    def test_otherMessages(self):
+        """
+        What is not a stream's message is the packer's: a channel or type
+        out of the fast range or not an exact L{int}, args of two values
+        or not a list or tuple.
+        """
+        for channel, mtype, args in (
+                (2 ** 32, 0, [b"a"]), (2 ** 64 - 1, 1, []), (-1, 0, []),
+                (True, 0, [b"a"]), (3, 128, [b"a"]), (3, False, []),
+                (3, 0, [b"a", b"b"]), (3, 0, [[b"a"]])):
+            self.assertPacked(channel, mtype, args)
+
+    def test_packersErrors(self):
+        """
+        What the packer refuses raises the packer's error: a channel it
+        cannot pack, a value it cannot pack, text that is not UTF-8.
+        """
+        for channel, mtype, args, expected in (
+                (2 ** 64, 0, [], OverflowError),
+                (3, 0, [object()], TypeError),
+                (3, 0, ["\ud800"], UnicodeEncodeError)):
+            self.assertRaises(expected, self.pack, [channel, mtype, args])
+            self.assertRaises(expected, self.framing.packMessage, self.pack,
+                              channel, mtype, args)
+
+    def test_closing(self):
+        """
+        L{packClosing} gives the message, then its close without args.
+        """
+        for channel in (7, 300, 70000):
+            for value in (b"chunk", "text", b"x" * 300):
+                made = self.framing.packClosing(self.pack, channel, 0,
+                                                [value], 1)
+                self.assertIs(type(made), bytes)
+                self.assertEqual(made, self.pack([channel, 0, [value]])
+                                 + self.pack([channel, 1, []]))
+
+
+class PythonSourcePackMessageTests(PackMessageTests):
+    """
+    The same tests on the module's Python source.
+    """
+
+    framing = pythonSource("cocaine.protocol.framing")
