@@ -182,6 +182,10 @@ class Message:
                     where or self.name, _expected(self._required, len(spec)),
                     "" if len(spec) == 1 else "s", count))
         try:
+            if count == 1:
+                # one value (an app's enqueue: its event): one call, no
+                # map and no list of it
+                return [self._converters[0](values[0])]
             # every argument converted in C (map stops at the shorter of
             # the two, as the zip below does); an error is found and
             # named below
