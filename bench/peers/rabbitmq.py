@@ -268,11 +268,28 @@ class Broker:
             self._startEpmd(epmd, base)
             self._startServer(base, self._environment(base, amqp, dist, epmd))
             self._awaitAmqp(amqp)
-        except BaseException:
-            self.stop()
+        except BaseException as failure:
+            self._stopAfter(failure)
             raise
         self.amqpUri = "amqp://guest:guest@127.0.0.1:{}/".format(amqp)
         self._tree = self._resolveTree()
+
+    def _stopAfter(self, failure):
+        """
+        Stop what a failed start started. When that fails too, the start's
+        own error is still the one raised: a L{BrokerError} naming both
+        (and not to be retried, with processes left), or C{failure} as it
+        is (an interrupt, a bug), the stop's error as its context.
+
+        @param failure: the start's exception.
+        """
+        try:
+            self.stop()
+        except BrokerError as leftover:
+            if isinstance(failure, BrokerError):
+                raise BrokerError("{}\n(stopping what it started: {})".format(
+                    failure, leftover)) from failure
+            raise failure
 
     def _prepare(self, node):
         """

@@ -67,6 +67,62 @@ class AttemptsTests(SynchronousTestCase):
                          (1, "no AMQP answer in 90 s"))
 
 
+class _Stuck(Broker):
+    """
+    A broker whose start fails with C{failure} and whose stop then fails:
+    a process survived KILL.
+    """
+
+    def __init__(self, failure):
+        Broker.__init__(self, home="/nonexistent")
+        self.failure = failure
+        self.stops = 0
+
+    def _prepare(self, node):
+        return "/nonexistent/" + node
+
+    def _startEpmd(self, port, base):
+        raise self.failure
+
+    def stop(self):
+        self.stops += 1
+        raise BrokerError("broker processes [4242] survived KILL")
+
+
+class StopAfterFailedStartTests(SynchronousTestCase):
+    """
+    A start that fails stops what it started; a stop failing then does not
+    hide why the start failed.
+    """
+
+    def setUp(self):
+        self.patch(rabbitmq, "ensureInstalled", lambda: None)
+        self.patch(rabbitmq.atexit, "register", lambda f: None)
+
+    def test_brokerErrorNamesBoth(self):
+        """
+        The start's L{BrokerError} is raised with the stop's, and not
+        retried although the start's process exited: processes are left.
+        """
+        broker = _Stuck(BrokerError("epmd exited: address in use",
+                                    exited=True))
+        error = self.assertRaises(BrokerError, broker.start)
+        self.assertEqual(str(error), "epmd exited: address in use\n"
+                         "(stopping what it started: broker processes "
+                         "[4242] survived KILL)")
+        self.assertFalse(error.exited)
+        self.assertEqual(broker.stops, 1)
+
+    def test_otherFailureRaisedAsItIs(self):
+        """
+        Any other failure of the start (an interrupt, a bug) is raised as
+        it is, the stop's error as its context.
+        """
+        broker = _Stuck(KeyboardInterrupt())
+        error = self.assertRaises(KeyboardInterrupt, broker.start)
+        self.assertIsInstance(error.__context__, BrokerError)
+
+
 class PortTakenTests(SynchronousTestCase):
     """
     The real broker (Debian's, installed as the benchmarks install it),
