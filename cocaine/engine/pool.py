@@ -64,10 +64,6 @@ class Pool:
         measured.
     """
 
-    #: C{(writes.generation, worker)}: the worker of the last cheap
-    #: session picked in a batch
-    _lastPick = None
-
     def __init__(self, engine, reactor, isolate, locatorEndpoint, storage,
                  environ, crashlogNode=None):
         """
@@ -88,6 +84,9 @@ class Pool:
         self.crashlogs = 0
         self._gone = {}
         self._psutil = {}
+        #: C{(writes.generation, worker)}: the worker of the last cheap
+        #: session picked in a batch
+        self._lastPick = None
 
     @property
     def isolate(self):
