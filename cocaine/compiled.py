@@ -37,9 +37,9 @@ import warnings
 #: decoder: 7% fewer instructions a request in the node, 9% in a worker
 #: (docs/performance.md, sixteenth round). A C{.pxd} beside a few makes
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
-#: L{cocaine.engine.pool.Pool}): the compiled code's attribute lookups on
-#: Python objects were an eighth of the node's samples on real sockets
-#: (twentieth round).
+#: L{cocaine.engine.pool.Pool}, the worker SDK's C{Request} and
+#: C{Response}): the compiled code's attribute lookups on Python objects
+#: were an eighth of the node's samples on real sockets (twentieth round).
 MODULES = (
     "cocaine.protocol.framing", "cocaine.protocol.idl",
     "cocaine.rpc.flow", "cocaine.rpc.server", "cocaine.rpc.upstream",
