@@ -16,10 +16,11 @@ only, a debugger, or to measure what the compiled module buys
 workers.
 
 A build older than its source is not run: a listed module whose C{.py}
-file was changed after it was compiled (an edit, a checkout) runs from
-that source, with a warning that names it, until the package is built
-again (C{make install}). Otherwise an edit to, say, the server protocol
-would not be what the node and the tests run.
+file, or the C{.pxd} beside it, was changed after it was compiled (an
+edit, a checkout) runs from its Python source, with a warning that names
+the changed file, until the package is built again (C{make install}).
+Otherwise an edit to, say, the server protocol would not be what the
+node and the tests run.
 """
 
 import importlib.machinery
@@ -128,19 +129,27 @@ class StaleBuild(RuntimeWarning):
 def staleBuild(spec):
     """
     @param spec: the spec Python's own finder found for a listed module.
-    @return: the path of the module's C{.py} file when C{spec} is a
-        compiled build older than that file by more than L{STALE_AFTER}
-        seconds, else L{None}.
+    @return: the path of the module's C{.py} file, or else of the C{.pxd}
+        beside it (its declarations, compiled into the build too), when
+        C{spec} is a compiled build older than that file by more than
+        L{STALE_AFTER} seconds; else L{None}.
     """
     if not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
         return None
-    source = os.path.join(os.path.dirname(spec.origin),
-                          spec.name.rpartition(".")[2] + ".py")
+    stem = os.path.join(os.path.dirname(spec.origin),
+                        spec.name.rpartition(".")[2])
     try:
-        changed = os.stat(source).st_mtime - os.stat(spec.origin).st_mtime
+        built = os.stat(spec.origin).st_mtime
     except OSError:
         return None
-    return source if changed > STALE_AFTER else None
+    for path in (stem + ".py", stem + ".pxd"):
+        try:
+            changed = os.stat(path).st_mtime - built
+        except OSError:
+            continue
+        if changed > STALE_AFTER:
+            return path
+    return None
 
 
 class SourceFinder:
@@ -164,14 +173,15 @@ class SourceFinder:
         found = importlib.machinery.PathFinder.find_spec(name, path)
         if found is None:
             return None
-        source = staleBuild(found)
-        if source is None:
+        changed = staleBuild(found)
+        if changed is None:
             return found
         warnings.warn(
             "{}: {} changed after it was compiled; running it as Python "
             "until the package is built again (make install)".format(
-                name, source), StaleBuild, stacklevel=2)
-        return importlib.util.spec_from_file_location(name, source)
+                name, changed), StaleBuild, stacklevel=2)
+        return importlib.util.spec_from_file_location(
+            name, os.path.splitext(changed)[0] + ".py")
 
     @staticmethod
     def invalidate_caches():

@@ -224,6 +224,50 @@ class StaleBuildTests(SynchronousTestCase):
         self.assertEqual(compiled.staleBuild(self.spec(directory)),
                          os.path.join(directory, "m.py"))
 
+    def declarationsChanged(self, after):
+        """
+        A built module whose C{.pxd} was written C{after} seconds after
+        the build (its source 60 seconds before it).
+
+        @return: the directory and the C{.pxd}'s path.
+        """
+        directory = self.built(-60)
+        declarations = os.path.join(directory, "m.pxd")
+        with open(declarations, "w") as f:
+            f.write("cdef class M:\n    pass\n")
+        os.utime(declarations, (1000000 + after, 1000000 + after))
+        return directory, declarations
+
+    def test_declarationsChanged(self):
+        """
+        A C{.pxd} beside the source changed after the build (the types it
+        was compiled with) makes the build stale too, and is named.
+        """
+        directory, declarations = self.declarationsChanged(60)
+        self.assertEqual(compiled.staleBuild(self.spec(directory)),
+                         declarations)
+
+    def test_declarationsCurrent(self):
+        """
+        A C{.pxd} older than the build leaves it current.
+        """
+        directory, declarations = self.declarationsChanged(-1000)
+        self.assertIsNone(compiled.staleBuild(self.spec(directory)))
+
+    def test_finderRunsSourceForDeclarations(self):
+        """
+        A build stale by its C{.pxd} runs the module's Python source, with
+        a warning naming the C{.pxd}.
+        """
+        directory, declarations = self.declarationsChanged(60)
+        self.patch(compiled, "MODULES", ("m",))
+        self.patch(compiled.SourceFinder, "everything", False)
+        spec = compiled.SourceFinder.find_spec("m", [directory])
+        self.assertEqual(spec.origin, os.path.join(directory, "m.py"))
+        [warning] = self.flushWarnings()
+        self.assertIn("m: {} changed after it was compiled".format(
+            declarations), warning["message"])
+
     def test_notBuilt(self):
         """
         A module that was not compiled has no build to be stale.
