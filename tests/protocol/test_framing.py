@@ -715,6 +715,34 @@ class PackMessageTests(SynchronousTestCase):
                 self.assertEqual(made, self.pack([channel, 0, [value]])
                                  + self.pack([channel, 1, []]))
 
+    def test_threads(self):
+        """
+        Threads packing at once each get their own message's bytes.
+        """
+        import threading
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        self.addCleanup(sys.setswitchinterval, interval)
+        wrong = []
+
+        def packMany(channel):
+            pack = Encoder().pack
+            expected = pack([channel, 0, [b"v" * channel]])
+            for _ in range(2000):
+                made = self.framing.packMessage(pack, channel, 0,
+                                                [b"v" * channel])
+                if made != expected:
+                    wrong.append(channel)
+                    return
+
+        threads = [threading.Thread(target=packMany, args=(channel,))
+                   for channel in (5, 200, 300, 1000)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(wrong, [])
+
 
 class PythonSourcePackMessageTests(PackMessageTests):
     """
@@ -722,3 +750,10 @@ class PythonSourcePackMessageTests(PackMessageTests):
     """
 
     framing = pythonSource("cocaine.protocol.framing")
+
+    def test_ownBuffer(self):
+        """
+        Run from source, where a thread may come in between two writes to
+        the header's buffer, each call writes into a buffer of its own.
+        """
+        self.assertFalse(self.framing._HEAD_SHARED)
