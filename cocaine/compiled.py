@@ -43,8 +43,8 @@ import warnings
 #: were an eighth of the node's samples on real sockets (twentieth round).
 MODULES = (
     "cocaine.protocol.framing", "cocaine.protocol.idl",
-    "cocaine.rpc.flow", "cocaine.rpc.server", "cocaine.rpc.upstream",
-    "cocaine.rpc.writes",
+    "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.server",
+    "cocaine.rpc.upstream", "cocaine.rpc.writes",
     "cocaine.engine.connection", "cocaine.engine.pacing",
     "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.stats",
     "cocaine.worker.connection", "cocaine.worker.eager",
