@@ -16,7 +16,7 @@ from cocaine.protocol import framing
 from cocaine.protocol.framing import (
     Decoder, Encoder, chunkRun, packClosing, packMessage)
 from cocaine.protocol.worker import (
-    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, text)
+    CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, INVOKE, text)
 from cocaine.rpc import writes
 
 
@@ -108,6 +108,16 @@ class WorkerConnection(Protocol):
         """
         writes.write(self.transport,
                      packClosing(self._pack, channel, mtype, args, endWith))
+
+    def sendRequest(self, channel, event, args):
+        """
+        Write a whole request to the worker in one write: the invoke of
+        C{event}, a chunk of C{args} and the close.
+        """
+        pack = self._pack
+        writes.write(self.transport,
+                     packMessage(pack, channel, INVOKE, [event])
+                     + packClosing(pack, channel, CHUNK, args, CLOSE))
 
     @writes.batched
     def dataReceived(self, data):

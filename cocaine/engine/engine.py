@@ -200,14 +200,25 @@ class AppEngine:
         """
         return self._admit(upstream, event, headers)
 
+    def enqueueWhole(self, upstream, chunk, event, tag=None, headers=()):
+        """
+        Take a new session whose client sent its whole request at once:
+        one chunk (its args list C{chunk}) and the end of its stream
+        (L{cocaine.rpc.server}'s whole requests). A worker that takes it
+        gets the invoke, the chunk and the close in one write.
+
+        @return: the L{Session}, its request stream ended.
+        """
+        return self._admit(upstream, event, headers, chunk)
+
     # the last header list a deadline was read from, and that deadline
     _deadlineHeaders = None
     _deadline = None
 
-    def _accept(self, upstream, event, headers):
+    def _accept(self, upstream, event, headers, whole=None):
         worker = self.pool.pick(event)
         if worker is not None:
-            session = Session(self, event, upstream, worker)
+            session = Session(self, event, upstream, worker, whole)
             self.accepted += 1
             self.running.add(session)
         elif len(self.queue) >= self.profile.queueLimit:
@@ -218,7 +229,7 @@ class AppEngine:
                                                      len(self.queue))))
             return session
         else:
-            session = Session(self, event, upstream)
+            session = Session(self, event, upstream, None, whole)
             self.accepted += 1
             self.queue.append(session)
             self.pool.scale()
@@ -270,11 +281,11 @@ class AppEngine:
                           timeout=self.profile.sessionIdleTimeout)
         self._watchStalls()
 
-    def _refuseBroken(self, upstream, event, headers):
+    def _refuseBroken(self, upstream, event, headers, whole=None):
         return self._refuse(upstream, event, EngineBroken(
             "app {} is broken: {}".format(self.name, self.brokenReason)))
 
-    def _refuseStopped(self, upstream, event, headers):
+    def _refuseStopped(self, upstream, event, headers, whole=None):
         return self._refuse(upstream, event, AppNotRunning(
             "app {} is {}".format(self.name, self.state)))
 

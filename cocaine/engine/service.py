@@ -70,6 +70,9 @@ class AppService:
     def enqueue(self, upstream, event, tag=None, headers=()):
         return self.engine.enqueue(upstream, event, tag, headers)
 
+    def enqueueWhole(self, upstream, chunk, event, tag=None, headers=()):
+        return self.engine.enqueueWhole(upstream, chunk, event, tag, headers)
+
     def info(self):
         return (self.describe(),)
 

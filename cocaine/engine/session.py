@@ -94,9 +94,11 @@ class Session(PacedSession):
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
                  "_toClient", "chunks", "_stall", "_run", "_held", "relays")
 
-    def __init__(self, engine, event, upstream, worker=None):
+    def __init__(self, engine, event, upstream, worker=None, whole=None):
         """
         @param worker: the worker that takes it at once, if one can.
+        @param whole: the args of the one chunk of a client that sent its
+            whole request at once (then its stream is ended), or L{None}.
         """
         self.engine = engine
         self.event = event
@@ -115,14 +117,26 @@ class Session(PacedSession):
         # how this session holds its worker (cocaine.engine.pacing)
         self._held = None
         self.relays = None
+        if whole is None:
+            if worker is None:
+                self._pending = []
+                self._toWorker = self._buffer
+                self._toClient = _drop
+                self.machine = _newMachine(self)
+            else:
+                self._take(worker)
+                self.machine = _newMachine(self, _running)
+            return
+        self.chunks = 1
         if worker is None:
-            self._pending = []
+            self._pending = [(CHUNK, whole), (CLOSE, [])]
             self._toWorker = self._buffer
             self._toClient = _drop
-            self.machine = _newMachine(self)
+            self.machine = _newMachine(self, _queuedEnded)
         else:
-            self._take(worker)
-            self.machine = _newMachine(self, _running)
+            # the invoke, the chunk and the close in one write
+            self._take(worker, whole)
+            self.machine = _newMachine(self, _responding)
 
     def __repr__(self):
         return "<Session {!r} {}>".format(self.event,
@@ -298,9 +312,12 @@ class Session(PacedSession):
 
     # -- what the outputs do -------------------------------------------------
 
-    def _take(self, worker):
+    def _take(self, worker, whole=None):
         self.worker = worker
-        self.channel = worker.assign(self)
+        if whole is None:
+            self.channel = worker.assign(self)
+        else:
+            self.channel = worker.assign(self, whole)
         self._toWorker = self._forward
         # drivers, the HTTP gateway and the mesh bridge answer through
         # upstreams of their own, which take send (and the gateway's say

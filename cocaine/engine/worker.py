@@ -168,10 +168,14 @@ class Worker:
         self._arm("startup", self.profile.startupTimeout,
                   self.machine.startupTimedOut)
 
-    def assign(self, session):
+    def assign(self, session, whole=None):
         """
         Open a channel to this worker for C{session} (the engine only
         assigns to workers it was told are active).
+
+        @param whole: the args of the session's one chunk when its client
+            sent its whole request at once: the chunk and the close go
+            with the invoke, in one write.
 
         @return: the channel id.
         """
@@ -187,7 +191,10 @@ class Worker:
             self._events.add(session.event)
         sessions[channel] = session
         self.accepted += 1
-        self.connection.send(channel, 0, [session.event])
+        if whole is None:
+            self.connection.send(channel, 0, [session.event])
+        else:
+            self.connection.sendRequest(channel, session.event, whole)
         return channel
 
     def send(self, channel, mtype, args):

@@ -22,6 +22,9 @@ class HostedService:
     @ivar connections: the live L{ServerProtocol}s.
     @ivar guard: the L{cocaine.auth.guard.Guard}, or L{None}.
     @ivar rules: the guard's check per message id, or L{None}.
+    @ivar wholes: per message id, the handler that takes a whole request
+        (C{impl.<method>Whole}, see L{cocaine.rpc.server}) or L{None};
+        L{None} when no message has one.
     """
 
     def __init__(self, name, impl, protocol, version, guard=None):
@@ -40,6 +43,11 @@ class HostedService:
                 type(impl).__name__, ", ".join(missing)))
         self.handlers = [getattr(impl, m.method) for m in protocol.messages]
         self.where = [name + "." + m.name for m in protocol.messages]
+        wholes = [getattr(impl, m.method + "Whole", None)
+                  if getattr(m.dispatch, "streamWrite", None) is not None
+                  and getattr(m.dispatch, "streamClose", None) is not None
+                  else None for m in protocol.messages]
+        self.wholes = wholes if any(wholes) else None
         self.connections = set()
         self.guard = guard
         self.rules = None if guard is None else guard.rules(name, protocol)

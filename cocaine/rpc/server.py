@@ -23,6 +23,12 @@ Handler contract (the one way every service is served):
     stream (an app session still streaming to a client that sent its
     whole request), and is dropped once the answer is complete; the rest
     of the client's stream on that channel is then ignored.
+  - Such a message may have a second handler for a whole request:
+    C{impl.<method>Whole(upstream, chunk, *args)}. When the opening, one
+    C{write} (its args list is C{chunk}) and the C{close} of the
+    client's stream come in one read (every request an app client sends
+    whole), it is called instead of C{<method>}, with the target's
+    C{write} and C{close} taken as done: one call where there were three.
 
 L{Upstream} is in L{cocaine.rpc.upstream}, the channels after their
 opening message in L{cocaine.rpc.channels}, the connection's writes and
@@ -48,7 +54,7 @@ from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL
 from cocaine.rpc import writes
 from cocaine.rpc.channels import (
-    MAX_LINGERING, ChannelDispatch, _Dispatch)
+    _ENDED, MAX_LINGERING, ChannelDispatch, _Dispatch)
 from cocaine.rpc.flow import SMALL as _SMALL, FlowControl, WritableWaiters
 from cocaine.rpc.identity import CallerIdentity
 from cocaine.rpc.limits import UNLIMITED
@@ -95,6 +101,7 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             (without one there is no timer).
         """
         self._service = service
+        self._wholes = getattr(service, "wholes", None)
         limits = limits or UNLIMITED
         self._limits = limits
         self._reactor = reactor
@@ -164,6 +171,7 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             self._crowded = (self._openChannels() + len(messages)
                              >= self._maxChannels)
         dispatch = self._dispatch
+        wholes = self._wholes
         count = len(messages)
         index = 0
         while index < count:
@@ -172,21 +180,64 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             if self._broken:
                 return
             try:
-                if index < count and not headers:
-                    # a stream's last chunk and its close, together in
-                    # this read (every request an app client sends whole)
+                if index < count:
                     following = messages[index]
                     if following[0] == channel:
                         state = dispatch.get(channel)
-                        if state is not None and self._lastChunk(
-                                channel, state, mtype, args, following):
-                            index += 1
+                        if state is not None:
+                            # a stream's last chunk and its close, together
+                            # in this read
+                            if not headers and self._lastChunk(
+                                    channel, state, mtype, args, following):
+                                index += 1
+                                continue
+                        elif (index + 1 < count and wholes is not None
+                              and self._openWhole(
+                                  channel, mtype, args, headers, following,
+                                  messages[index + 1])):
+                            # an opening, its one chunk and its close: the
+                            # whole request (every one an app client sends)
+                            index += 2
                             continue
                 self._receive(channel, mtype, args, headers)
             except Exception:
                 self.log.failure(
                     "{service}: unexpected failure handling a message from "
                     "{peer}", service=self._service.name, peer=self._peer)
+
+    def _openWhole(self, channel, mtype, args, headers, chunk, close):
+        """
+        Open a new channel whose one chunk and close came in the same read
+        as its opening, with the handler that takes the whole request
+        (L{HostedService.wholes}).
+
+        @param chunk: the message after the opening, on its channel.
+        @param close: the message after C{chunk}.
+        @return: whether the three were handled (if the opening was
+            refused, the chunk and the close were handled as they come);
+            if not, none was.
+        """
+        wholes = self._wholes
+        if (mtype >= len(wholes) or wholes[mtype] is None
+                or channel <= self._lastChannel or self._crowded
+                or channel in self._lingering):
+            return False
+        protocol = self._service.protocol.messages[mtype].dispatch
+        chunkArgs = chunk[2]
+        if (chunk[1] != protocol.streamWrite or chunk[3]
+                or close[0] != channel or close[1] != protocol.streamClose
+                or close[2] or close[3]):
+            return False
+        asIs = protocol.messages[chunk[1]].asIs
+        if asIs is None or not asIs[0] <= len(chunkArgs) <= asIs[1]:
+            return False
+        if headers:
+            headers = self._readHeaders(headers)
+        self._lastChannel = channel
+        if not self._open(channel, mtype, args, headers, chunkArgs):
+            self._receive(channel, chunk[1], chunkArgs, None)
+            self._receive(channel, close[1], close[2], None)
+        return True
 
     def _frameError(self, reason, flush=False):
         self.log.warn(
@@ -266,37 +317,48 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         if protocol is not TERMINAL and "error" in protocol.byName:
             self.sendMessage(channel, _ERROR, toWire(error))
 
-    def _open(self, channel, mtype, args, headers=None):
+    def _open(self, channel, mtype, args, headers=None, whole=None):
+        """
+        @param whole: the args of the one chunk of a request that came
+            whole (L{_openWhole}), or L{None}.
+        @return: whether the handler was called or will be (if not, the
+            opening was answered with an error).
+        """
         service = self._service
         messages = service.protocol.messages
         if mtype >= len(messages):
             self._dispatchError(channel, SlotNotFound(
                 "{}: no message with id {}".format(service.name, mtype)))
-            return
+            return False
         message = messages[mtype]
         try:
             values = message.convertArgs(args, service.where[mtype])
         except CocaineError as e:
             self._dispatchError(channel, e, message)
-            return
+            return False
         if service.guard is not None:
             identity = self._identify(service.guard, headers)
             try:
                 pending = service.rules[mtype](identity, values)
             except CocaineError as e:
                 self._refuse(channel, e, message, identity)
-                return
+                return False
             if pending is not None:
                 # an ACL to read first (primitive storage calls only)
                 pending.addCallbacks(
                     lambda _: self._call(channel, mtype, values, message,
-                                         headers),
+                                         headers, whole),
                     self._refuseLater, errbackArgs=(channel, message,
                                                     identity))
-                return
-        self._call(channel, mtype, values, message, headers)
+                return True
+        self._call(channel, mtype, values, message, headers, whole)
+        return True
 
-    def _call(self, channel, mtype, values, message, headers):
+    def _call(self, channel, mtype, values, message, headers, whole=None):
+        if whole is not None:
+            self._callStreaming(channel, self._wholes[mtype], values,
+                                message, headers, whole)
+            return
         handler = self._service.handlers[mtype]
         upstream = message.upstream
         if upstream is None and message.dispatch is TERMINAL:
@@ -374,12 +436,18 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             result.addErrback(self._logHandlerFailure, message)
 
     def _callStreaming(self, channel, handler, values, message,
-                       headers=None):
+                       headers=None, whole=None):
         upstream = Upstream(self, channel, message.upstream or PRIMITIVE)
         if not upstream.closed:
             self._upstreams[channel] = upstream
         try:
-            if message.headers:
+            if whole is not None:
+                if message.headers:
+                    target = handler(upstream, whole, *values,
+                                     headers=headers or [])
+                else:
+                    target = handler(upstream, whole, *values)
+            elif message.headers:
                 target = handler(upstream, *values, headers=headers or [])
             else:
                 target = handler(upstream, *values)
@@ -412,8 +480,14 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             target.addErrback(self._streamFailure, upstream, message)
             return
         if message.dispatch is not TERMINAL:
-            if upstream.closed and getattr(target, "finishedWithUpstream",
-                                           False):
+            if whole is not None:
+                # the client's stream is complete: the target stays only
+                # to hear the connection go while it answers
+                if not upstream.closed and getattr(
+                        target, "finishedWithUpstream", False):
+                    self._dispatch[channel] = _Dispatch(_ENDED, target)
+            elif upstream.closed and getattr(target, "finishedWithUpstream",
+                                             False):
                 self._linger(channel)
             else:
                 self._dispatch[channel] = _Dispatch(message.dispatch, target)

@@ -104,6 +104,19 @@ class SendPerReadTests(SynchronousTestCase):
             msgpack.packb([7, 0, [b"last"]]) + msgpack.packb([7, 2, []]),
             msgpack.packb([8, 2, []])])
 
+    def test_sendRequest(self):
+        """
+        A whole request (the invoke, one chunk and the close) leaves in one
+        send, packed as its three messages would be one by one.
+        """
+        connection = WorkerConnection(FakeEngine(FakeWorker(None), 0))
+        transport = FakeDescriptor()
+        connection.makeConnection(transport)
+        connection.sendRequest(7, "echo", [b"all"])
+        self.assertEqual(transport.sent, [
+            msgpack.packb([7, 0, ["echo"]]) + msgpack.packb([7, 0, [b"all"]])
+            + msgpack.packb([7, 2, []])])
+
     def test_listenerBuildsConnections(self):
         """
         L{WorkerListener} builds a L{WorkerConnection} for its engine.

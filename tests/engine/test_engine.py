@@ -238,14 +238,10 @@ class SessionFlowTests(_EngineCase):
                                   "client disconnected"]]])
 
 
-class ClientConnectionTests(_EngineCase):
+class _ClientConnectionCase(_EngineCase):
     """
     Native clients on the app's service (the real L{ServerProtocol} over a
-    L{StringTransport}) served by a worker (a L{WorkerConnection}): when a
-    client's connection drops, every session still answering on it is
-    told at once, once, whether or not the client had ended its request
-    stream. The worker's slot is freed when the worker ends its answer,
-    of which nothing more reaches the client.
+    L{StringTransport}) served by a worker (a L{WorkerConnection}).
     """
 
     def setUp(self):
@@ -293,6 +289,15 @@ class ClientConnectionTests(_EngineCase):
     def states(self, *sessions):
         return [s.machine.stateName() for s in sessions]
 
+
+class ClientConnectionTests(_ClientConnectionCase):
+    """
+    When a client's connection drops, every session still answering on it
+    is told at once, once, whether or not the client had ended its
+    request stream. The worker's slot is freed when the worker ends its
+    answer, of which nothing more reaches the client.
+    """
+
     def test_goneAfterWholeRequest(self):
         """
         A client that sent its whole request (invoke, chunk, close) goes
@@ -316,6 +321,28 @@ class ClientConnectionTests(_EngineCase):
         self.assertEqual(self.states(session), ["finished"])
         self.assertEqual((self.engine.stats.ok,
                           self.engine.stats.disconnected), (0, 1))
+
+    def test_wholeRequestInOneRead(self):
+        """
+        A request a client sends whole, in one read (as every app client
+        does), reaches the worker in one write: the invoke, the chunk and
+        the close; the session waits for the answer, and its end goes to
+        the client and frees the slot.
+        """
+        self.sent(self.workerTransport)
+        self.fromClient(1, [0, ["echo"]], [0, [b"all"]], [2, []])
+        [session] = self.engine.running
+        channel = session.channel
+        self.assertEqual(self.workerTransport.value(), b"".join(
+            msgpack.packb(m, use_bin_type=True) for m in (
+                [channel, 0, ["echo"]], [channel, 0, [b"all"]],
+                [channel, 2, []])))
+        self.assertEqual(self.states(session), ["responding"])
+        self.fromWorker(session, [0, [b"all"]], [2, []])
+        self.assertEqual(self.sent(self.clientTransport),
+                         [[1, 0, [b"all"]], [1, 2, []]])
+        self.assertEqual((self.engine.running, self.client._dispatch,
+                          self.engine.stats.ok), (set(), {}, 1))
 
     def test_everySessionOfTheConnection(self):
         """
@@ -345,6 +372,32 @@ class ClientConnectionTests(_EngineCase):
                                   "client disconnected"]]])
         self.assertEqual(self.worker.holds._holds, {})
         self.assertEqual(self.workerTransport.producerState, "producing")
+
+
+class QueuedClientTests(_ClientConnectionCase):
+    """
+    Clients' requests past the worker's C{concurrency} wait in the queue.
+    """
+
+    profile = {"concurrency": 1}
+
+    def test_wholeRequestsQueued(self):
+        """
+        Whole requests past the worker's concurrency wait in the queue
+        with their chunk and close, and reach the worker in order as
+        slots free up.
+        """
+        self.fromClient(1, [0, ["echo"]], [0, [b"one"]], [2, []])
+        self.fromClient(2, [0, ["echo"]], [0, [b"two"]], [2, []])
+        [queued] = self.engine.queue
+        self.assertEqual(self.states(queued), ["queuedEnded"])
+        [first] = self.engine.running
+        self.sent(self.workerTransport)
+        self.fromWorker(first, [2, []])
+        self.assertEqual(self.sent(self.workerTransport), [
+            [queued.channel, 0, ["echo"]], [queued.channel, 0, [b"two"]],
+            [queued.channel, 2, []]])
+        self.assertEqual(self.states(queued), ["responding"])
 
 
 class GroupingTests(_EngineCase):

@@ -48,8 +48,11 @@ class RecordingWorker:
         self.channel = channel
         self.sent = []
 
-    def assign(self, session):
+    def assign(self, session, whole=None):
         self.sent.append([self.channel, 0, [session.event]])
+        if whole is not None:
+            self.sent.append(("together", [self.channel, 0, whole],
+                              [self.channel, 2, []]))
         return self.channel
 
     def send(self, channel, mtype, args):
@@ -193,6 +196,36 @@ class QueuedTests(_SessionCase):
         self.assertEqual(self.worker.sent, [
             [2, 0, ["echo"]], [2, 0, [b"a"]], [2, 0, [b"b"]], [2, 2, []]])
         self.assertEqual(self.state(session), "responding")
+
+    def test_wholeQueued(self):
+        """
+        A whole request (its one chunk and the end of its stream) waits
+        as a chunk and a close would, and follows the invoke one by one.
+        """
+        session = Session(self.engine, "echo", self.upstream, None, [b"b"])
+        self.assertEqual((self.state(session), session.chunks),
+                         ("queuedEnded", 1))
+        session.assigned(self.worker)
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["echo"]], [2, 0, [b"b"]], [2, 2, []]])
+        self.assertEqual(self.state(session), "responding")
+
+    def test_wholeRunning(self):
+        """
+        A whole request on a worker goes to it with the invoke (one write,
+        L{cocaine.engine.worker.Worker.assign}); the session waits for the
+        answer and ends as any other.
+        """
+        session = Session(self.engine, "echo", self.upstream, self.worker,
+                          [b"all"])
+        self.assertEqual(self.worker.sent, [
+            [2, 0, ["echo"]], ("together", [2, 0, [b"all"]], [2, 2, []])])
+        self.assertEqual((self.state(session), session.chunks),
+                         ("responding", 1))
+        session.fromWorker(self.worker, 2, 0, [b"reply"])
+        session.fromWorker(self.worker, 2, CLOSE, [])
+        self.assertEqual(self.upstream.sent, [("write", b"reply"), ("close",)])
+        self.assertEqual(self.state(session), "finished")
 
     def test_assignedWithStreamOpen(self):
         """

@@ -82,6 +82,9 @@ class RecordingConnection:
         self.sent.append(("together", [channel, mtype, args],
                           [channel, endWith, []]))
 
+    def sendRequest(self, channel, event, args):
+        self.sent.append(("whole", channel, event, args))
+
 
 class RecordingSession:
     """
@@ -308,6 +311,20 @@ class ActiveTests(_WorkerCase):
     A handshaken worker takes sessions, answers heartbeats and watches its
     heartbeat and idle timers.
     """
+
+    def test_assignWhole(self):
+        """
+        A session whose client sent its whole request gets a channel as
+        any other; its invoke, chunk and close go in one write.
+        """
+        self.activate()
+        session = RecordingSession(self.events, "ping")
+        channel = self.worker.assign(session, [b"all"])
+        self.assertEqual(channel, 2)
+        self.assertEqual(self.connection.sent,
+                         [("whole", 2, "ping", [b"all"])])
+        self.assertEqual(self.worker.sessions, {2: session})
+        self.assertEqual((self.worker.load, self.worker.accepted), (1, 1))
 
     def test_assignOpensChannels(self):
         """
