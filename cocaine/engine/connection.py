@@ -14,7 +14,7 @@ from cocaine.engine.pacing import WorkerHolds
 from cocaine.errors import FramingError
 from cocaine.protocol import framing
 from cocaine.protocol.framing import (
-    Decoder, Encoder, chunkRun, packClosing, packMessage)
+    Decoder, Encoder, chunkRun, packClosing, packMessage, packRequest)
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, INVOKE, text)
 from cocaine.rpc import writes
@@ -114,10 +114,9 @@ class WorkerConnection(Protocol):
         Write a whole request to the worker in one write: the invoke of
         C{event}, a chunk of C{args} and the close.
         """
-        pack = self._pack
         writes.write(self.transport,
-                     packMessage(pack, channel, INVOKE, [event])
-                     + packClosing(pack, channel, CHUNK, args, CLOSE))
+                     packRequest(self._pack, channel, INVOKE, [event], CHUNK,
+                                 args, CLOSE))
 
     @writes.batched
     def dataReceived(self, data):

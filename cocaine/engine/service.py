@@ -66,12 +66,15 @@ class AppService:
         """
         self.engine = engine
         self.describe = describe or engine.info
+        # a whole request (cocaine.rpc.server) goes to the engine's own
+        # method, without a call in between: every request an app client
+        # sends is one (an engine without it takes them one by one)
+        whole = getattr(engine, "enqueueWhole", None)
+        if whole is not None:
+            self.enqueueWhole = whole
 
     def enqueue(self, upstream, event, tag=None, headers=()):
         return self.engine.enqueue(upstream, event, tag, headers)
-
-    def enqueueWhole(self, upstream, chunk, event, tag=None, headers=()):
-        return self.engine.enqueueWhole(upstream, chunk, event, tag, headers)
 
     def info(self):
         return (self.describe(),)

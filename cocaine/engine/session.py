@@ -133,8 +133,17 @@ class Session(PacedSession):
             self._toWorker = self._buffer
             self._toClient = _drop
             self.machine = _newMachine(self, _queuedEnded)
+        elif type(upstream) is Upstream:
+            # a client connection's whole request (every one an app
+            # client sends): _take inlined; the invoke, the chunk and the
+            # close go in one write
+            self.worker = worker
+            self.channel = worker.assign(self, whole)
+            self._toWorker = self._forward
+            self._toClient = self._answerArgs
+            self.relays = upstream
+            self.machine = _newMachine(self, _responding)
         else:
-            # the invoke, the chunk and the close in one write
             self._take(worker, whole)
             self.machine = _newMachine(self, _responding)
 
@@ -500,7 +509,14 @@ def _done(inputs, session, mtype, args):
     session._toClient = session._toWorker = _drop
     session.relays = None
     try:
-        session._reply(mtype, args)
+        run = session._run
+        if run is not None:
+            # the last chunks and the close, packed together (endAfter
+            # sets a run only for a close to an Upstream): _reply inlined
+            session._run = None
+            session.upstream.closeAfter(run)
+        else:
+            session._reply(mtype, args)
     finally:
         # the worker's slot is freed even when the client's upstream
         # fails (a driver's or the gateway's callback raising)

@@ -46,6 +46,10 @@ cpdef bytes packMessage(object pack, object channel, object mtype,
 cpdef bytes packClosing(object pack, object channel, object mtype,
                         object args, object endWith)
 
+cpdef bytes packRequest(object pack, object channel, object mtype,
+                        object args, object chunkType, object chunkArgs,
+                        object endWith)
+
 @cython.locals(held=bytearray, buf=cython.p_uchar, at=Py_ssize_t)
 cdef bytes _head(unsigned long long channel, int mtype, int kind,
                  Py_ssize_t length)

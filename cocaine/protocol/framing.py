@@ -466,6 +466,17 @@ def packClosing(pack, channel, mtype, args, endWith):
             + packMessage(pack, channel, endWith, []))
 
 
+def packRequest(pack, channel, mtype, args, chunkType, chunkArgs, endWith):
+    """
+    The bytes of a whole request: the message C{[channel, mtype, args]}
+    (its opening), C{[channel, chunkType, chunkArgs]} (its one chunk) and
+    C{[channel, endWith, []]} (its close), as L{packMessage} makes each.
+    """
+    return (packMessage(pack, channel, mtype, args)
+            + packMessage(pack, channel, chunkType, chunkArgs)
+            + packMessage(pack, channel, endWith, []))
+
+
 #: The buffer L{_head} writes into where this module is compiled (see
 #: there), and whether it is: a fresh C{bytearray} a call cost the
 #: compiled app path 3,000 instructions a request (five messages).

@@ -351,7 +351,11 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
                     self._refuseLater, errbackArgs=(channel, message,
                                                     identity))
                 return True
-        self._call(channel, mtype, values, message, headers, whole)
+        if whole is None:
+            self._call(channel, mtype, values, message, headers)
+        else:
+            self._callStreaming(channel, self._wholes[mtype], values,
+                                message, headers, whole)
         return True
 
     def _call(self, channel, mtype, values, message, headers, whole=None):

@@ -715,6 +715,20 @@ class PackMessageTests(SynchronousTestCase):
                 self.assertEqual(made, self.pack([channel, 0, [value]])
                                  + self.pack([channel, 1, []]))
 
+    def test_request(self):
+        """
+        L{packRequest} gives the opening, the chunk, then the close
+        without args; what it does not make itself is the packer's.
+        """
+        for channel in (7, 300, 70000):
+            for value in (b"chunk", "text", b"x" * 300, {b"k": 1}):
+                made = self.framing.packRequest(self.pack, channel, 0,
+                                                ["event"], 0, [value], 2)
+                self.assertIs(type(made), bytes)
+                self.assertEqual(made, self.pack([channel, 0, ["event"]])
+                                 + self.pack([channel, 0, [value]])
+                                 + self.pack([channel, 2, []]))
+
     def test_threads(self):
         """
         Threads packing at once each get their own message's bytes.
