@@ -14,7 +14,8 @@ from cocaine.engine.pacing import WorkerHolds
 from cocaine.errors import FramingError
 from cocaine.protocol import framing
 from cocaine.protocol.framing import (
-    Decoder, Encoder, chunkRun, packClosing, packMessage, packRequest)
+    Decoder, Encoder, chunkRun, emptyAt, packClosing, packMessage,
+    packRequest)
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, INVOKE, text)
 from cocaine.rpc import writes
@@ -75,7 +76,9 @@ class WorkerConnection(Protocol):
     connections with only their channel changed
     (L{cocaine.protocol.framing.chunkRun}); a chunk frame cut short by
     the end of a read waits here for the next one, not in the decoder.
-    The rest of a read, from its first other frame, is decoded as before.
+    So do chunks followed by their stream's close (an echo's answer), which
+    end their session (L{cocaine.engine.session.Session.endFrames}). The
+    rest of a read, from its first other frame, is decoded as before.
     A chunk costs the node under a third of what decoding and packing it
     again did (docs/performance.md, eighteenth round).
     """
@@ -156,11 +159,28 @@ class WorkerConnection(Protocol):
         pos = 0
         while pos < size:
             channel, end, count, incomplete = chunkRun(data, pos, limit)
-            if count == 1 and end < size and not incomplete:
-                # one chunk, then another message: an echo's answer and
-                # its close, which the decoder hands over together
-                # (Session.endAfter); nothing to gain here
-                break
+            if count and end < size and not incomplete:
+                # chunks, then another message: when it is the stream's
+                # close (every echo's answer ends so), the session ends
+                # with them, relayed
+                closed = emptyAt(data, end, channel, CLOSE)
+                if closed >= 0:
+                    session = sessions.get(channel)
+                    if session is None or session.relays is None:
+                        break
+                    if pos == 0:
+                        worker.heard()
+                    try:
+                        if not session.endFrames(data, pos, end):
+                            break
+                    except Exception:
+                        # as a decoded end's failure: logged
+                        self._failed(worker)
+                    pos = closed
+                    continue
+                if count == 1:
+                    # one chunk, then another message: decoded together
+                    break
             if count:
                 session = sessions.get(channel)
                 if session is None:

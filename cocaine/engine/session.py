@@ -92,7 +92,8 @@ class Session(PacedSession):
 
     __slots__ = ("engine", "event", "upstream", "worker", "channel",
                  "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_stall", "_run", "_held", "relays")
+                 "_toClient", "chunks", "_stall", "_run", "_frames", "_held",
+                 "relays")
 
     def __init__(self, engine, event, upstream, worker=None, whole=None):
         """
@@ -112,8 +113,9 @@ class Session(PacedSession):
         # the session was ended for it
         self.chunks = 0
         self._stall = None
-        # the worker's last chunks, sent with the end of its stream
-        self._run = None
+        # the worker's last chunks, sent with the end of its stream: args
+        # lists, or frames relayed undecoded
+        self._run = self._frames = None
         # how this session holds its worker (cocaine.engine.pacing)
         self._held = None
         self.relays = None
@@ -225,13 +227,34 @@ class Session(PacedSession):
             try:
                 self.machine.responseEnded(mtype, args)
             finally:
-                # taken by _reply, or not wanted in any other state
+                # taken by _done, or not wanted in any other state
                 self._run = None
             return
         try:
             self._toClient(run)
         finally:
             self.machine.responseEnded(mtype, args)
+
+    def endFrames(self, data, start, end):
+        """
+        Chunk frames of the worker's response stream in C{data[start:end]}
+        (L{cocaine.protocol.framing.chunkRun}), then its close, all in one
+        read: relayed to a client connection's upstream undecoded, with
+        the close, in one write (L{Upstream.closeAfterFrames}).
+
+        @return: whether the session took them; L{False} when they cannot
+            go to its client so (nothing was done: decode them).
+        """
+        upstream = self.relays
+        if upstream is None or not upstream.relayable:
+            return False
+        self._frames = (data, start, end)
+        try:
+            self.machine.responseEnded(CLOSE, [])
+        finally:
+            # taken by _done, or not wanted in any other state
+            self._frames = None
+        return True
 
     def workerLost(self, worker):
         """
@@ -375,14 +398,9 @@ class Session(PacedSession):
         self.engine.sessionFinished(self)
 
     def _reply(self, mtype, args):
+        # the end of the worker's stream to the client, when it came alone
+        # (with chunks before it, _done sends them together)
         upstream = self.upstream
-        run = self._run
-        if run is not None:
-            # the last chunks and the close, packed together (endAfter
-            # sets a run only for a close to an Upstream)
-            self._run = None
-            upstream.closeAfter(run)
-            return
         if mtype == CLOSE:
             if type(upstream) is Upstream:
                 upstream.close()
@@ -509,10 +527,16 @@ def _done(inputs, session, mtype, args):
     session._toClient = session._toWorker = _drop
     session.relays = None
     try:
+        frames = session._frames
         run = session._run
-        if run is not None:
+        if frames is not None:
+            # the last chunk frames and the close, relayed undecoded
+            # (endFrames)
+            session._frames = None
+            session.upstream.closeAfterFrames(*frames)
+        elif run is not None:
             # the last chunks and the close, packed together (endAfter
-            # sets a run only for a close to an Upstream): _reply inlined
+            # sets a run only for a close to an Upstream)
             session._run = None
             session.upstream.closeAfter(run)
         else:

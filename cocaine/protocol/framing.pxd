@@ -23,6 +23,10 @@ cdef class Decoder:
                end=Py_ssize_t)
 cpdef tuple chunkRun(bytes data, Py_ssize_t start, Py_ssize_t limit)
 
+@cython.locals(size=Py_ssize_t, at=Py_ssize_t, width=Py_ssize_t)
+cpdef Py_ssize_t emptyAt(bytes data, Py_ssize_t pos, Py_ssize_t channel,
+                         int mtype)
+
 @cython.locals(value=Py_ssize_t, index=Py_ssize_t)
 cdef Py_ssize_t _bigEndian(bytes data, Py_ssize_t at, Py_ssize_t width)
 

@@ -317,6 +317,42 @@ def chunkRun(data, start, limit):
     return (runChannel, pos, count, incomplete)
 
 
+def emptyAt(data, pos, channel, mtype):
+    """
+    Whether a message C{[channel, mtype, []]} (a stream's close, say) as
+    msgpack packs it begins at C{pos} in C{data}, whole, without decoding
+    it.
+
+    @param channel: below C{2 ** 32}.
+    @param mtype: below C{0x80}.
+    @return: where it ends, or -1 if it is not there.
+    """
+    size = len(data)
+    if pos >= size or data[pos] != 0x93:
+        return -1
+    at = pos + 1
+    if channel < 0x80:
+        width = 0
+    elif channel < 0x100:
+        width = 1
+    elif channel < 0x10000:
+        width = 2
+    else:
+        width = 4
+    if at + width + 2 >= size:
+        return -1
+    if width == 0:
+        if data[at] != channel:
+            return -1
+    elif (data[at] != (0xcc, 0xcd, 0, 0xce)[width - 1]
+            or _bigEndian(data, at + 1, width) != channel):
+        return -1
+    at += 1 + width
+    if data[at] != mtype or data[at + 1] != 0x90:
+        return -1
+    return at + 2
+
+
 def _uintWidth(marker):
     """
     The width of the big-endian integer after a msgpack uint marker, or
@@ -395,12 +431,24 @@ def rechannel(data, start, end, channel, mtype):
 
     @return: L{bytes}.
     """
+    pos = start
+    # past the array's marker, the channel, the type and the args' marker:
+    # the value's marker
+    marker = data[pos + 1]
+    at = pos + 4 if marker < 0x80 else pos + 4 + _uintWidth(marker)
+    marker = data[at]
+    width = _lengthWidth(marker)
+    length = _bigEndian(data, at + 1, width)
+    frameEnd = at + 1 + width + length
+    if (frameEnd == end and 0 <= channel < 0x100000000
+            and 0 <= mtype < 0x80):
+        # one frame (an echo's answer): its header as packMessage makes
+        # it (in a C array where compiled), no prefix and no join; a str
+        # value (an older msgpack's bytes) goes as bin
+        return _head(channel, mtype, 0xc4, length) + data[at + 1 + width:end]
     prefix = b"\x93" + _packUint(channel) + _packUint(mtype) + b"\x91"
     parts = []
-    pos = start
     while pos < end:
-        # past the array's marker, the channel, the type and the args'
-        # marker: the value's marker
         marker = data[pos + 1]
         at = pos + 4 if marker < 0x80 else pos + 4 + _uintWidth(marker)
         marker = data[at]

@@ -5,7 +5,7 @@ a handler answers on (see L{cocaine.rpc.server} for the handler contract).
 """
 
 from cocaine.errors import ProtocolViolation, toWire
-from cocaine.protocol.framing import rechannel
+from cocaine.protocol.framing import packMessage, rechannel
 from cocaine.protocol.idl import RECURRENT, TERMINAL
 
 
@@ -124,6 +124,34 @@ class Upstream:
             self._finish()
         else:
             self.writeChunks(argsLists)
+            self.close()
+
+    @property
+    def relayable(self):
+        """
+        Whether stream chunks can be sent now (L{writeFrames} and
+        L{closeAfterFrames} would send them).
+        """
+        return self._chunk is not None and not self.closed
+
+    def closeAfterFrames(self, data, start, end):
+        """
+        Send the chunk frames of another connection found in
+        C{data[start:end]} as L{writeFrames} does, then end the stream
+        (C{close}), in one write: an app's last chunks and its close, from
+        its worker, relayed.
+        """
+        index = self._chunk
+        close = self._protocol.streamClose
+        if index is not None and close is not None and not self.closed:
+            connection = self._connection
+            channel = self.channel
+            connection.sendFrames(
+                rechannel(data, start, end, channel, index)
+                + packMessage(connection._pack, channel, close, []))
+            self._finish()
+        else:
+            self.writeFrames(data, start, end)
             self.close()
 
     def writePacked(self, packedArgs):

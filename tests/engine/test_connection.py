@@ -416,6 +416,14 @@ class _RelayedSession:
     def chunksFromWorker(self, run):
         self.upstream.writeChunks(run)
 
+    def endFrames(self, data, start, end):
+        if self.relays is None or not self.relays.relayable:
+            return False
+        if self.fail:
+            raise ValueError("boom")
+        self.upstream.closeAfterFrames(data, start, end)
+        return True
+
     def endAfter(self, run, mtype, args):
         self.upstream.closeAfter(run)
 
@@ -500,21 +508,80 @@ class RelayTests(SynchronousTestCase):
         self.assertEqual(self.client.ways, [
             "relayed", "decoded", "decoded", "decoded", "decoded"])
 
-    def test_echoDecoded(self):
+    def echoes(self):
         """
-        An echo's answers, a chunk and the close each, are decoded, as
-        they were before the relay: the decoder hands each chunk over
-        with its close (C{Session.endAfter}).
+        Answers of both sessions: a run of chunks and its close as our
+        SDK packs them, an echo's chunk and close as 0.12's msgpack does.
         """
-        connection = self.connect()
-        connection.dataReceived(
-            msgpack.packb([2, 0, [b"x"]]) + msgpack.packb([2, 2, []])
-            + msgpack.packb([3, 0, [b"y"]]) + msgpack.packb([3, 2, []]))
+        old = msgpack.Packer(use_bin_type=False).pack
+        return (msgpack.packb([2, 0, [b"a"]]) * 3
+                + msgpack.packb([2, 2, []])
+                + old([3, 0, [b"y" * 300]]) + old([3, 2, []]))
+
+    def test_echoRelayed(self):
+        """
+        An echo's answer, a chunk and the close, is relayed with its close
+        in one write (C{Session.endFrames}); the client gets the bytes
+        decoding them would give, whatever the reads' sizes.
+        """
+        connection = self.connect(relay=False)
+        connection.dataReceived(self.echoes())
+        decoded = b"".join(self.client.written)
         self.assertEqual(set(self.client.ways), {"decoded"})
+        connection = self.connect()
+        connection.dataReceived(self.echoes())
+        self.assertEqual(self.client.ways, ["relayed"] * 2)
+        self.assertEqual(b"".join(self.client.written), decoded)
+        data = self.echoes()
+        for pieces in (1, 2, 5, 13, 64):
+            connection = self.connect()
+            for start in range(0, len(data), pieces):
+                connection.dataReceived(data[start:start + pieces])
+            self.assertEqual(b"".join(self.client.written), decoded, pieces)
+
+    def test_notItsClose(self):
+        """
+        A chunk followed by another channel's close, or by its stream's
+        error, is decoded with it.
+        """
+        for after in ([3, 2, []], [2, 1, [[1, 2], b"bad"]]):
+            connection = self.connect()
+            connection.dataReceived(msgpack.packb([2, 0, [b"x"]])
+                                    + msgpack.packb(after))
+            self.assertEqual(set(self.client.ways), {"decoded"}, after)
         # a single chunk that ends the read is relayed
         connection = self.connect()
         connection.dataReceived(msgpack.packb([3, 0, [b"z"]]))
         self.assertEqual(self.client.ways, ["relayed"])
+
+    def test_endRefused(self):
+        """
+        Chunks and a close that the session does not take (its client is
+        not a client connection, or its upstream is closed) are decoded.
+        """
+        connection = self.connect(relay=False)
+        connection.dataReceived(self.echoes())
+        self.assertEqual(set(self.client.ways), {"decoded"})
+        connection = self.connect()
+        for session in connection.worker.sessions.values():
+            session.upstream.closed = True
+        connection.dataReceived(self.echoes())
+        self.assertEqual(self.client.written, [])
+
+    def test_endFailureLogged(self):
+        """
+        A relayed end that fails is logged; what follows still reaches its
+        session.
+        """
+        connection = self.connect()
+        connection.worker.sessions[2].fail = True
+        connection.dataReceived(msgpack.packb([2, 0, [b"x"]])
+                                + msgpack.packb([2, 2, []])
+                                + msgpack.packb([3, 0, [b"y"]])
+                                + msgpack.packb([3, 2, []]))
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+        self.assertEqual(self.client.written, [
+            msgpack.packb([300, 0, [b"y"]]) + msgpack.packb([300, 2, []])])
 
     def test_cutShortWaits(self):
         """

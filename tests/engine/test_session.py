@@ -6,6 +6,8 @@ refuses anything sent after the answer ended).
 
 import errno
 
+import msgpack
+
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -79,6 +81,7 @@ class _RecordingConnection:
         self._upstreams = {}
         self._dispatch = {}
         self.waiters = []
+        self._pack = msgpack.Packer().pack
 
     def sendMessage(self, channel, mtype, args):
         self.sent.append(("message", channel, mtype, args))
@@ -97,6 +100,9 @@ class _RecordingConnection:
 
     def sendMessages(self, channel, mtype, argsLists, endWith=None):
         self.sent.append(("messages", channel, mtype, argsLists, endWith))
+
+    def sendFrames(self, data):
+        self.sent.append(("frames", data))
 
 
 class _SessionCase(SynchronousTestCase):
@@ -431,6 +437,45 @@ class RunningTests(_SessionCase):
         self.assertEqual(self.state(session), "finished")
         self.assertEqual(self.engine.stats.ok, 1)
         self.assertIn(("finished", 2), self.events)
+
+    def test_endFramesToUpstream(self):
+        """
+        The worker's last chunk frames and its close, relayed undecoded,
+        reach a client connection's L{Upstream} in one write with their
+        channel changed, and end the session as a close does.
+        """
+        connection = _RecordingConnection()
+        self.upstream = Upstream(connection, 7, STREAMING)
+        session = self.responding()
+        data = b"xx" + msgpack.packb([2, 0, [b"a"]]) + msgpack.packb(
+            [2, 2, []])
+        self.assertTrue(session.endFrames(data, 2, len(data) - 4))
+        self.assertEqual(connection.sent, [
+            ("frames", msgpack.packb([7, 0, [b"a"]])
+             + msgpack.packb([7, 2, []]))])
+        self.assertTrue(self.upstream.closed)
+        self.assertEqual(self.state(session), "finished")
+        self.assertEqual(self.engine.stats.ok, 1)
+        self.assertIn(("finished", 2), self.events)
+
+    def test_endFramesRefused(self):
+        """
+        A session whose client is not a client connection, or whose
+        upstream can send no chunk now, takes no frames and does nothing:
+        its worker's connection decodes them.
+        """
+        data = msgpack.packb([2, 0, [b"a"]]) + msgpack.packb([2, 2, []])
+        session = self.responding()
+        self.assertFalse(session.endFrames(data, 0, len(data) - 4))
+        self.assertEqual(self.upstream.sent, [])
+        self.assertEqual(self.state(session), "responding")
+        connection = _RecordingConnection()
+        self.upstream = Upstream(connection, 7, STREAMING)
+        session = self.responding()
+        self.upstream.closed = True
+        self.assertFalse(session.endFrames(data, 0, len(data) - 4))
+        self.assertEqual((connection.sent, self.state(session)),
+                         ([], "responding"))
 
     def test_endAfterWithError(self):
         """

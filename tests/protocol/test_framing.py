@@ -628,6 +628,29 @@ class ChunkRunTests(SynchronousTestCase):
             self.assertEqual(list(out), [[9, 0, [v]] for v in
                                          expected[:count]])
 
+    def test_emptyAt(self):
+        """
+        L{emptyAt} finds a message without args of one channel and type,
+        whole, at a position, for every width of the channel; another
+        channel, type, args or a message cut short is not it.
+        """
+        for channel in (0, 5, 127, 128, 255, 256, 65535, 65536,
+                        2 ** 32 - 1):
+            frame = _BIN([channel, 2, []])
+            data = b"ab" + frame + b"cd"
+            self.assertEqual(self.framing.emptyAt(data, 2, channel, 2),
+                             2 + len(frame), channel)
+            for other in (channel + 1, channel ^ 1):
+                self.assertEqual(self.framing.emptyAt(data, 2, other, 2), -1)
+            self.assertEqual(self.framing.emptyAt(data, 2, channel, 1), -1)
+            self.assertEqual(self.framing.emptyAt(data, 1, channel, 2), -1)
+            for cut in range(len(frame)):
+                self.assertEqual(self.framing.emptyAt(
+                    b"ab" + frame[:cut], 2, channel, 2), -1, (channel, cut))
+            withArgs = b"ab" + _BIN([channel, 2, [b"x"]])
+            self.assertEqual(self.framing.emptyAt(withArgs, 2, channel, 2),
+                             -1)
+
 
 class PythonSourceChunkRunTests(ChunkRunTests):
     """
