@@ -22,9 +22,11 @@ class HostedService:
     @ivar connections: the live L{ServerProtocol}s.
     @ivar guard: the L{cocaine.auth.guard.Guard}, or L{None}.
     @ivar rules: the guard's check per message id, or L{None}.
-    @ivar wholes: per message id, the handler that takes a whole request
-        (C{impl.<method>Whole}, see L{cocaine.rpc.server}) or L{None};
-        L{None} when no message has one.
+    @ivar wholes: per message id, what takes a whole request (see
+        L{cocaine.rpc.server}): C{(handler, write, close, fewest, most)},
+        the C{impl.<method>Whole} handler, the ids of the stream's
+        C{write} and C{close} and how many args a C{write} takes; or
+        L{None}. L{None} when no message has one.
     """
 
     def __init__(self, name, impl, protocol, version, guard=None):
@@ -43,10 +45,7 @@ class HostedService:
                 type(impl).__name__, ", ".join(missing)))
         self.handlers = [getattr(impl, m.method) for m in protocol.messages]
         self.where = [name + "." + m.name for m in protocol.messages]
-        wholes = [getattr(impl, m.method + "Whole", None)
-                  if getattr(m.dispatch, "streamWrite", None) is not None
-                  and getattr(m.dispatch, "streamClose", None) is not None
-                  else None for m in protocol.messages]
+        wholes = [_whole(impl, m) for m in protocol.messages]
         self.wholes = wholes if any(wholes) else None
         self.connections = set()
         self.guard = guard
@@ -58,6 +57,22 @@ class HostedService:
         """
         for connection in list(self.connections):
             connection.close()
+
+
+def _whole(impl, message):
+    """
+    @return: the entry of C{message} in L{HostedService.wholes}.
+    """
+    handler = getattr(impl, message.method + "Whole", None)
+    dispatch = message.dispatch
+    write = getattr(dispatch, "streamWrite", None)
+    close = getattr(dispatch, "streamClose", None)
+    if handler is None or write is None or close is None:
+        return None
+    asIs = dispatch.messages[write].asIs
+    if asIs is None:
+        return None
+    return (handler, write, close, asIs[0], asIs[1])
 
 
 class ServerFactory(Factory):

@@ -218,18 +218,17 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             if not, none was.
         """
         wholes = self._wholes
-        if (mtype >= len(wholes) or wholes[mtype] is None
-                or channel <= self._lastChannel or self._crowded
+        if mtype >= len(wholes):
+            return False
+        whole = wholes[mtype]
+        if (whole is None or channel <= self._lastChannel or self._crowded
                 or channel in self._lingering):
             return False
-        protocol = self._service.protocol.messages[mtype].dispatch
+        _, write, end, fewest, most = whole
         chunkArgs = chunk[2]
-        if (chunk[1] != protocol.streamWrite or chunk[3]
-                or close[0] != channel or close[1] != protocol.streamClose
-                or close[2] or close[3]):
-            return False
-        asIs = protocol.messages[chunk[1]].asIs
-        if asIs is None or not asIs[0] <= len(chunkArgs) <= asIs[1]:
+        if (chunk[1] != write or chunk[3] or close[0] != channel
+                or close[1] != end or close[2] or close[3]
+                or not fewest <= len(chunkArgs) <= most):
             return False
         if headers:
             headers = self._readHeaders(headers)
@@ -354,13 +353,13 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         if whole is None:
             self._call(channel, mtype, values, message, headers)
         else:
-            self._callStreaming(channel, self._wholes[mtype], values,
+            self._callStreaming(channel, self._wholes[mtype][0], values,
                                 message, headers, whole)
         return True
 
     def _call(self, channel, mtype, values, message, headers, whole=None):
         if whole is not None:
-            self._callStreaming(channel, self._wholes[mtype], values,
+            self._callStreaming(channel, self._wholes[mtype][0], values,
                                 message, headers, whole)
             return
         handler = self._service.handlers[mtype]

@@ -114,10 +114,12 @@ class WholeRequestTests(_Case):
     def test_wholes(self):
         """
         L{HostedService.wholes} has the C{Whole} handler of each message
-        that has one, and is L{None} for a service without any.
+        that has one, with the ids of its stream's C{write} and C{close}
+        and how many args a C{write} takes, and is L{None} for a service
+        without any.
         """
         self.assertEqual(self.service.wholes,
-                         [self.impl.askWhole, None])
+                         [(self.impl.askWhole, 0, 2, 1, 1), None])
         from tests.rpc._fakes import echoService
         self.assertIsNone(echoService().wholes)
 
