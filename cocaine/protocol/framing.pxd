@@ -50,6 +50,7 @@ cpdef bytes packMessage(object pack, object channel, object mtype,
 cpdef bytes packClosing(object pack, object channel, object mtype,
                         object args, object endWith)
 
+@cython.locals(event=bytes, value=bytes)
 cpdef bytes packRequest(object pack, object channel, object mtype,
                         object args, object chunkType, object chunkArgs,
                         object endWith)

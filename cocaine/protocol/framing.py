@@ -520,6 +520,26 @@ def packRequest(pack, channel, mtype, args, chunkType, chunkArgs, endWith):
     (its opening), C{[channel, chunkType, chunkArgs]} (its one chunk) and
     C{[channel, endWith, []]} (its close), as L{packMessage} makes each.
     """
+    if (type(channel) is int and 0 <= channel < 0x100000000
+            and type(args) is list and len(args) == 1
+            and type(args[0]) is str and type(chunkArgs) is list
+            and len(chunkArgs) == 1 and type(chunkArgs[0]) is bytes
+            and type(mtype) is int and 0 <= mtype < 0x80
+            and type(chunkType) is int and 0 <= chunkType < 0x80
+            and type(endWith) is int and 0 <= endWith < 0x80):
+        # an app's request: an event, a chunk of bytes and the close, in
+        # one join (each message on its own costs two joins more)
+        try:
+            event = args[0].encode("utf-8")
+        except UnicodeEncodeError:
+            event = None
+        value = chunkArgs[0]
+        if (event is not None and len(event) <= 0xffffffff
+                and len(value) <= 0xffffffff):
+            return b"".join((
+                _head(channel, mtype, 0xa0, len(event)), event,
+                _head(channel, chunkType, 0xc4, len(value)), value,
+                _head(channel, endWith, 0, 0)))
     return (packMessage(pack, channel, mtype, args)
             + packMessage(pack, channel, chunkType, chunkArgs)
             + packMessage(pack, channel, endWith, []))

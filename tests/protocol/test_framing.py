@@ -751,6 +751,19 @@ class PackMessageTests(SynchronousTestCase):
                 self.assertEqual(made, self.pack([channel, 0, ["event"]])
                                  + self.pack([channel, 0, [value]])
                                  + self.pack([channel, 2, []]))
+        for event in (b"bytes", "\u00e9v\u00e9nement", "e" * 300):
+            self.assertEqual(
+                self.framing.packRequest(self.pack, 2 ** 32, 0, [event], 0,
+                                         [b"v"], 2),
+                self.pack([2 ** 32, 0, [event]]) + self.pack(
+                    [2 ** 32, 0, [b"v"]]) + self.pack([2 ** 32, 2, []]))
+            self.assertEqual(
+                self.framing.packRequest(self.pack, 9, 0, [event], 0,
+                                         [b"v"], 2),
+                self.pack([9, 0, [event]]) + self.pack([9, 0, [b"v"]])
+                + self.pack([9, 2, []]))
+        self.assertRaises(UnicodeEncodeError, self.framing.packRequest,
+                          self.pack, 9, 0, ["\ud800"], 0, [b"v"], 2)
 
     def test_threads(self):
         """
