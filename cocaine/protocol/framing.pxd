@@ -36,7 +36,7 @@ cdef Py_ssize_t _lengthWidth(int marker)
 
 @cython.locals(pos=Py_ssize_t, at=Py_ssize_t, marker=int,
                width=Py_ssize_t, length=Py_ssize_t, frameEnd=Py_ssize_t,
-               parts=list)
+               parts=list, prefix=bytes)
 cpdef bytes rechannel(bytes data, Py_ssize_t start, Py_ssize_t end,
                       object channel, object mtype)
 

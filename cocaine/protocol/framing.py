@@ -431,30 +431,29 @@ def rechannel(data, start, end, channel, mtype):
 
     @return: L{bytes}.
     """
-    pos = start
-    # past the array's marker, the channel, the type and the args' marker:
-    # the value's marker
-    marker = data[pos + 1]
-    at = pos + 4 if marker < 0x80 else pos + 4 + _uintWidth(marker)
-    marker = data[at]
-    width = _lengthWidth(marker)
-    length = _bigEndian(data, at + 1, width)
-    frameEnd = at + 1 + width + length
-    if (frameEnd == end and 0 <= channel < 0x100000000
-            and 0 <= mtype < 0x80):
-        # one frame (an echo's answer): its header as packMessage makes
-        # it (in a C array where compiled), no prefix and no join; a str
-        # value (an older msgpack's bytes) goes as bin
-        return _head(channel, mtype, 0xc4, length) + data[at + 1 + width:end]
-    prefix = b"\x93" + _packUint(channel) + _packUint(mtype) + b"\x91"
+    prefix = None
     parts = []
+    pos = start
     while pos < end:
+        # past the array's marker, the channel, the type and the args'
+        # marker: the value's marker
         marker = data[pos + 1]
         at = pos + 4 if marker < 0x80 else pos + 4 + _uintWidth(marker)
         marker = data[at]
         width = _lengthWidth(marker)
         length = _bigEndian(data, at + 1, width)
         frameEnd = at + 1 + width + length
+        if prefix is None:
+            if (frameEnd == end and 0 <= channel < 0x100000000
+                    and 0 <= mtype < 0x80):
+                # one frame (an echo's answer): its header as packMessage
+                # makes it (in a C array where compiled), no prefix and
+                # no join; a str value (an older msgpack's bytes) goes as
+                # bin
+                return (_head(channel, mtype, 0xc4, length)
+                        + data[at + 1 + width:end])
+            prefix = (b"\x93" + _packUint(channel) + _packUint(mtype)
+                      + b"\x91")
         parts.append(prefix)
         if marker >= 0xd9:
             # str (an older msgpack's bytes): as bin, its length field as

@@ -159,7 +159,14 @@ class ChannelDispatch:
         if self._dispatch.get(channel) is state:
             del self._dispatch[channel]
         self._linger(channel)
-        lost = getattr(state.target, "connectionLost", None)
+        self._targetLost(state.target)
+
+    def _targetLost(self, target):
+        """
+        Tell C{target} its client is gone (C{connectionLost}, if it has
+        one); a failure there is logged.
+        """
+        lost = getattr(target, "connectionLost", None)
         if lost is not None:
             try:
                 lost()

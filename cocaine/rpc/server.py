@@ -513,13 +513,7 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         dispatch, self._dispatch = self._dispatch, {}
         upstreams, self._upstreams = self._upstreams, {}
         for state in dispatch.values():
-            lost = getattr(state.target, "connectionLost", None)
-            if lost is not None:
-                try:
-                    lost()
-                except Exception:
-                    self.log.failure("{service}: connectionLost handler",
-                                     service=self._service.name)
+            self._targetLost(state.target)
         for upstream in list(upstreams.values()):
             upstream._lost()
 
