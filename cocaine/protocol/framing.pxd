@@ -38,7 +38,7 @@ cdef Py_ssize_t _lengthWidth(int marker)
                width=Py_ssize_t, length=Py_ssize_t, frameEnd=Py_ssize_t,
                parts=list, prefix=bytes)
 cpdef bytes rechannel(bytes data, Py_ssize_t start, Py_ssize_t end,
-                      object channel, object mtype)
+                      object channel, object mtype, object endWith=*)
 
 # A stream's messages packed without the packer: their headers in a C
 # array.

@@ -422,13 +422,15 @@ def _binHeader(length):
                   (length >> 8) & 0xff, length & 0xff))
 
 
-def rechannel(data, start, end, channel, mtype):
+def rechannel(data, start, end, channel, mtype, endWith=-1):
     """
     The chunk frames that L{chunkRun} found in C{data[start:end]}, with
     their channel and type changed to C{channel} and C{mtype} and their
     value as msgpack bin: the bytes C{Encoder} would make of them, without
     decoding them.
 
+    @param endWith: the type of a message without args to make after them
+        (a stream's close, as L{packMessage} makes it), or -1 for none.
     @return: L{bytes}.
     """
     prefix = None
@@ -446,12 +448,18 @@ def rechannel(data, start, end, channel, mtype):
         if prefix is None:
             if (frameEnd == end and 0 <= channel < 0x100000000
                     and 0 <= mtype < 0x80):
-                # one frame (an echo's answer): its header as packMessage
-                # makes it (in a C array where compiled), no prefix and
-                # no join; a str value (an older msgpack's bytes) goes as
-                # bin
-                return (_head(channel, mtype, 0xc4, length)
-                        + data[at + 1 + width:end])
+                # one frame (an echo's answer): its header (and its
+                # close's) as packMessage makes it, in a C array where
+                # compiled, without a prefix; a str value (an older
+                # msgpack's bytes) goes as bin
+                if endWith < 0:
+                    return (_head(channel, mtype, 0xc4, length)
+                            + data[at + 1 + width:end])
+                if endWith < 0x80:
+                    return b"".join((
+                        _head(channel, mtype, 0xc4, length),
+                        data[at + 1 + width:end],
+                        _head(channel, endWith, 0, 0)))
             prefix = (b"\x93" + _packUint(channel) + _packUint(mtype)
                       + b"\x91")
         parts.append(prefix)
@@ -463,6 +471,9 @@ def rechannel(data, start, end, channel, mtype):
         else:
             parts.append(data[at:frameEnd])
         pos = frameEnd
+    if endWith >= 0:
+        parts.append(b"\x93" + _packUint(channel) + _packUint(endWith)
+                     + b"\x90")
     return b"".join(parts)
 
 

@@ -161,6 +161,20 @@ class ChannelDispatch:
         self._linger(channel)
         self._targetLost(state.target)
 
+    def _lateOnWhole(self, channel, upstream):
+        """
+        The client sent more on the channel of a whole request still
+        answering: as for a channel whose client closed its stream, the
+        target hears it as the client going away, the answer ends with
+        the error, and what else comes on the channel is dropped.
+        """
+        target, upstream.target = upstream.target, None
+        self._linger(channel)
+        self._targetLost(target)
+        self._dispatchError(channel, RevokedChannel(
+            "{}: channel {} was closed by the client".format(
+                self._service.name, channel)))
+
     def _targetLost(self, target):
         """
         Tell C{target} its client is gone (C{connectionLost}, if it has

@@ -29,6 +29,10 @@ Handler contract (the one way every service is served):
     client's stream come in one read (every request an app client sends
     whole), it is called instead of C{<method>}, with the target's
     C{write} and C{close} taken as done: one call where there were three.
+    Its target hears C{connectionLost()} if the connection drops before
+    its answer is complete, or if the client sends more on the channel
+    (which is answered with an error), as a C{finishedWithUpstream}
+    target would after the client's close.
 
 L{Upstream} is in L{cocaine.rpc.upstream}, the channels after their
 opening message in L{cocaine.rpc.channels}, the connection's writes and
@@ -53,8 +57,7 @@ from cocaine.protocol.framing import (
 from cocaine.protocol.headers import HeaderError, HeaderTable, isLiteral
 from cocaine.protocol.idl import PRIMITIVE, TERMINAL
 from cocaine.rpc import writes
-from cocaine.rpc.channels import (
-    _ENDED, MAX_LINGERING, ChannelDispatch, _Dispatch)
+from cocaine.rpc.channels import MAX_LINGERING, ChannelDispatch, _Dispatch
 from cocaine.rpc.flow import SMALL as _SMALL, FlowControl, WritableWaiters
 from cocaine.rpc.identity import CallerIdentity
 from cocaine.rpc.limits import UNLIMITED
@@ -262,6 +265,11 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             if mtype in (1, 2):
                 del self._lingering[channel]
         elif channel <= self._lastChannel:
+            upstream = self._upstreams.get(channel)
+            if upstream is not None and upstream.target is not None:
+                # a whole request's channel, still answering
+                self._lateOnWhole(channel, upstream)
+                return
             self._dispatchError(channel, RevokedChannel(
                 "{}: channel {} is not open (last opened: {})".format(
                     self._service.name, channel, self._lastChannel)),
@@ -484,11 +492,11 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             return
         if message.dispatch is not TERMINAL:
             if whole is not None:
-                # the client's stream is complete: the target stays only
-                # to hear the connection go while it answers
-                if not upstream.closed and getattr(
-                        target, "finishedWithUpstream", False):
-                    self._dispatch[channel] = _Dispatch(_ENDED, target)
+                # the client's stream is complete: the target stays (on
+                # its upstream) only to hear the connection go while it
+                # answers
+                if not upstream.closed:
+                    upstream.target = target
             elif upstream.closed and getattr(target, "finishedWithUpstream",
                                              False):
                 self._linger(channel)
@@ -514,7 +522,14 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         upstreams, self._upstreams = self._upstreams, {}
         for state in dispatch.values():
             self._targetLost(state.target)
-        for upstream in list(upstreams.values()):
+        upstreams = list(upstreams.values())
+        for upstream in upstreams:
+            # whole requests' targets
+            target = upstream.target
+            if target is not None:
+                upstream.target = None
+                self._targetLost(target)
+        for upstream in upstreams:
             upstream._lost()
 
 

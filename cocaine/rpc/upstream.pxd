@@ -11,3 +11,4 @@ cdef class Upstream:
     cdef public bint closed
     cdef public object _onClose
     cdef public object _chunk
+    cdef public object target

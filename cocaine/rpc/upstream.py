@@ -5,7 +5,7 @@ a handler answers on (see L{cocaine.rpc.server} for the handler contract).
 """
 
 from cocaine.errors import ProtocolViolation, toWire
-from cocaine.protocol.framing import packMessage, rechannel
+from cocaine.protocol.framing import rechannel
 from cocaine.protocol.idl import RECURRENT, TERMINAL
 
 
@@ -18,15 +18,21 @@ class Upstream:
     no-op and L{closed} is true.
 
     @ivar closed: nothing more can be sent.
+    @ivar target: the dispatch target of a whole request answering here
+        (L{cocaine.rpc.server}): its client has nothing more to send, and
+        it hears C{connectionLost()} from the server if the connection
+        drops before the answer is complete; L{None} otherwise, and once
+        the answer is complete.
     """
 
     __slots__ = ("_connection", "channel", "_protocol", "closed",
-                 "_onClose", "_chunk")
+                 "_onClose", "_chunk", "target")
 
     def __init__(self, connection, channel, protocol):
         self._connection = connection
         self.channel = channel
         self._protocol = protocol
+        self.target = None
         # the id of a stream chunk in the protocol now in force, or None
         self._chunk = protocol.streamWrite
         self.closed = protocol is TERMINAL
@@ -144,11 +150,8 @@ class Upstream:
         index = self._chunk
         close = self._protocol.streamClose
         if index is not None and close is not None and not self.closed:
-            connection = self._connection
-            channel = self.channel
-            connection.sendFrames(
-                rechannel(data, start, end, channel, index)
-                + packMessage(connection._pack, channel, close, []))
+            self._connection.sendFrames(
+                rechannel(data, start, end, self.channel, index, close))
             self._finish()
         else:
             self.writeFrames(data, start, end)
@@ -228,6 +231,7 @@ class Upstream:
 
     def _finish(self):
         self.closed = True
+        self.target = None
         connection = self._connection
         connection._upstreams.pop(self.channel, None)
         if connection._dispatch:

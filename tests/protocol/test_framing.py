@@ -628,6 +628,23 @@ class ChunkRunTests(SynchronousTestCase):
             self.assertEqual(list(out), [[9, 0, [v]] for v in
                                          expected[:count]])
 
+    def test_rechannelClosing(self):
+        """
+        With C{endWith}, L{rechannel} makes the frames, then a message of
+        that type without args, as the packer would, for one frame or
+        many and any channel.
+        """
+        frames = [_BIN([3, 0, [b"a" * 40]]), _STR([3, 0, [b"b" * 300]])]
+        for count in (1, 2):
+            data = b"".join(frames[:count])
+            for channel in (7, 300, 2 ** 32, 2 ** 40):
+                made = self.framing.rechannel(data, 0, len(data), channel, 0,
+                                              2)
+                self.assertEqual(made, b"".join(
+                    _BIN([channel, 0, [value]]) for value in
+                    (b"a" * 40, b"b" * 300)[:count])
+                    + _BIN([channel, 2, []]), (count, channel))
+
     def test_emptyAt(self):
         """
         L{emptyAt} finds a message without args of one channel and type,

@@ -147,8 +147,10 @@ class WholeRequestTests(_Case):
         """
         self.connection.feed(_whole(1, "later"))
         [target] = self.impl.targets
+        self.assertIs(target.upstream.target, target)
         target.upstream.write(b"reply")
         target.upstream.close()
+        self.assertIsNone(target.upstream.target)
         self.assertEqual(self.connection.replies(),
                          [[1, 0, [b"reply"]], [1, 2, []]])
         self.assertEqual((self.protocol._dispatch, len(
@@ -168,9 +170,9 @@ class WholeRequestTests(_Case):
         """
         A target still answering hears the connection go.
         """
-        self.connection.feed(_whole(1, "later"))
+        self.connection.feed(_whole(1, "later") + _whole(2, "answer now"))
         self.connection.transport.loseConnection()
-        self.assertEqual(self.impl.targets[0].lost, 1)
+        self.assertEqual([t.lost for t in self.impl.targets], [1, 0])
 
     def test_many(self):
         """
