@@ -5,7 +5,10 @@ Its lifecycle is one machine, L{SessionMachine}.
 
 A L{Session} is the dispatch target of an C{enqueue} channel. Until a
 worker takes it, the client's chunks are buffered; then they are forwarded
-on the worker's channel as they come. Both directions are independent: the
+on the worker's channel as they come. A request that came whole (its one
+chunk and close in the read of its opening, L{cocaine.rpc.server}) makes
+a session whose request stream has ended: the worker gets the invoke,
+the chunk and the close in one write. Both directions are independent: the
 worker may answer before the request stream is closed. Every session ends
 with close or error towards the client, exactly once.
 
