@@ -43,6 +43,7 @@ import warnings
 #: were an eighth of the node's samples on real sockets (twentieth round).
 MODULES = (
     "cocaine.protocol.framing", "cocaine.protocol.idl",
+    "cocaine.protocol.relay",
     "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.server",
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
     "cocaine.engine.connection", "cocaine.engine.pacing",

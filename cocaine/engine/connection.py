@@ -12,10 +12,10 @@ from twisted.logger import Logger
 from cocaine.compiled import isCompiled
 from cocaine.engine.pacing import WorkerHolds
 from cocaine.errors import FramingError
-from cocaine.protocol import framing
+from cocaine.protocol import relay
 from cocaine.protocol.framing import (
-    Decoder, Encoder, chunkRun, emptyAt, packClosing, packMessage,
-    packRequest)
+    Decoder, Encoder, packClosing, packMessage, packRequest)
+from cocaine.protocol.relay import chunkRun, emptyAt
 from cocaine.protocol.worker import (
     CHUNK, CLOSE, CONTROL_CHANNEL, ERROR, HANDSHAKE, INVOKE, text)
 from cocaine.rpc import writes
@@ -41,11 +41,12 @@ class WorkerProcess(ProcessProtocol):
 
 
 #: Whether a worker's chunk frames are relayed undecoded: where the
-#: framing codec is compiled, whose typed byte loop makes relaying a
+#: relay (L{cocaine.protocol.relay}) is compiled, whose typed byte loop
+#: makes relaying a
 #: chunk a third of what decoding and packing it cost. Run from its
 #: Python source, the loop costs more than msgpack's decoder, and chunks
 #: are decoded (docs/performance.md, eighteenth round).
-RELAY = isCompiled(framing)
+RELAY = isCompiled(relay)
 
 #: The most bytes of a chunk frame cut short that a worker connection
 #: holds for the next read (L{WorkerConnection._relay}); the start of a
@@ -69,12 +70,12 @@ class WorkerConnection(Protocol):
     flight once the workers ran under C{SCHED_BATCH}: the client's CPU
     waited for the whole round (docs/performance.md, ninth round).
 
-    The chunks an app streams are relayed undecoded (where the framing
-    codec is compiled, L{RELAY}): a read's first
+    The chunks an app streams are relayed undecoded (where the relay is
+    compiled, L{RELAY}): a read's first
     frames, while they are chunks of sessions whose client is a client
     connection (L{cocaine.engine.session.Session.relays}), go to those
     connections with only their channel changed
-    (L{cocaine.protocol.framing.chunkRun}); a chunk frame cut short by
+    (L{cocaine.protocol.relay.chunkRun}); a chunk frame cut short by
     the end of a read waits here for the next one, not in the decoder.
     So do chunks followed by their stream's close (an echo's answer), which
     end their session (L{cocaine.engine.session.Session.endFrames}). The

@@ -241,7 +241,7 @@ class Session(PacedSession):
     def endFrames(self, data, start, end):
         """
         Chunk frames of the worker's response stream in C{data[start:end]}
-        (L{cocaine.protocol.framing.chunkRun}), then its close, all in one
+        (L{cocaine.protocol.relay.chunkRun}), then its close, all in one
         read: relayed to a client connection's upstream undecoded, with
         the close, in one write (L{Upstream.closeAfterFrames}).
 

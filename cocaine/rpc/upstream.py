@@ -5,7 +5,7 @@ a handler answers on (see L{cocaine.rpc.server} for the handler contract).
 """
 
 from cocaine.errors import ProtocolViolation, toWire
-from cocaine.protocol.framing import rechannel
+from cocaine.protocol.relay import rechannel
 from cocaine.protocol.idl import RECURRENT, TERMINAL
 
 
@@ -100,7 +100,7 @@ class Upstream:
     def writeFrames(self, data, start, end):
         """
         Send the chunk frames of another connection found in
-        C{data[start:end]} (L{cocaine.protocol.framing.chunkRun}) as
+        C{data[start:end]} (L{cocaine.protocol.relay.chunkRun}) as
         stream chunks (C{write}) of this channel, in one write, without
         decoding them: an app's stream relayed from its worker.
 

@@ -692,13 +692,13 @@ class RelayTests(SynchronousTestCase):
 class RelaySwitchTests(SynchronousTestCase):
     """
     L{cocaine.engine.connection.RELAY}: chunks are relayed where the
-    framing codec is compiled, decoded where it runs from its source.
+    relay is compiled, decoded where it runs from its source.
     """
 
     def test_followsTheCodec(self):
         from cocaine.compiled import isCompiled
-        from cocaine.protocol import framing
-        self.assertIs(connectionModule.RELAY, isCompiled(framing))
+        from cocaine.protocol import relay
+        self.assertIs(connectionModule.RELAY, isCompiled(relay))
 
     def test_decodedWhenOff(self):
         """
