@@ -26,6 +26,7 @@ from cocaine.engine import plainunix, sockets
 from cocaine.engine.pool import Pool
 from cocaine.engine.deadline import parseDeadline
 from cocaine.engine.session import Session
+from cocaine.engine.stalls import StallSweep
 from cocaine.engine.stats import AppStats
 from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
@@ -62,7 +63,7 @@ class EngineInputs(Protocol):
         "The name of the state it is in."
 
 
-class AppEngine:
+class AppEngine(StallSweep):
     """
     @ivar name: the app's name.
     @ivar pool: its L{Pool} of workers.
@@ -247,39 +248,6 @@ class AppEngine:
         if self._stallTimer is None:
             self._watchStalls()
         return session
-
-    #: Stall sweeps per C{session-idle-timeout}: a session is ended after
-    #: between one and one and a half timeouts without a chunk.
-    STALL_SWEEPS = 2
-
-    def _watchStalls(self):
-        """
-        Arm the one stall-sweep timer of the engine (none per session, none
-        per chunk), while sessions exist.
-        """
-        timeout = self.profile.sessionIdleTimeout
-        if timeout and (self.queue or self.running):
-            self._stallTimer = self._reactor.callLater(
-                timeout / self.STALL_SWEEPS, self._sweepStalled)
-
-    def _sweepStalled(self):
-        """
-        End the sessions whose clients left their request streams open
-        without sending anything for C{session-idle-timeout}: 200 such
-        sessions would otherwise hold every worker slot and queue place of
-        the app forever (issue 14, finding 8).
-        """
-        self._stallTimer = None
-        sweeps = self.STALL_SWEEPS
-        stalled = [s for s in list(self.queue) + list(self.running)
-                   if s.requestOpen and s.sweep(sweeps)]
-        if stalled:
-            self.log.info("app {app}: ended {count} sessions whose clients "
-                          "sent nothing for {timeout:g}s "
-                          "(session-idle-timeout)", app=self.name,
-                          count=len(stalled),
-                          timeout=self.profile.sessionIdleTimeout)
-        self._watchStalls()
 
     def _refuseBroken(self, upstream, event, headers, whole=None):
         return self._refuse(upstream, event, EngineBroken(
