@@ -138,17 +138,8 @@ class Session(PacedSession, SessionAnswer):
             self._toWorker = self._buffer
             self._toClient = _drop
             self.machine = _newMachine(self, _queuedEnded)
-        elif type(upstream) is Upstream:
-            # a client connection's whole request (every one an app
-            # client sends): _take inlined; the invoke, the chunk and the
-            # close go in one write
-            self.worker = worker
-            self.channel = worker.assign(self, whole)
-            self._toWorker = self._forward
-            self._toClient = self._answerArgs
-            self.relays = upstream
-            self.machine = _newMachine(self, _responding)
         else:
+            # the invoke, the chunk and the close go in one write
             self._take(worker, whole)
             self.machine = _newMachine(self, _responding)
 
