@@ -44,7 +44,8 @@ import warnings
 MODULES = (
     "cocaine.protocol.framing", "cocaine.protocol.idl",
     "cocaine.protocol.relay",
-    "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.server",
+    "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.identity",
+    "cocaine.rpc.server",
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
     "cocaine.engine.connection", "cocaine.engine.pacing",
     "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.stats",

@@ -46,6 +46,9 @@ def _public(identity, values):
     return None
 
 
+_public.byIdentity = True
+
+
 def _allOf(results):
     """
     L{None} when every check was decided now, else a Deferred of them all.
@@ -77,6 +80,8 @@ class Guard:
             an identity (C{network.tls.client-ca} is set).
         """
         self._clock = clock
+        #: the clock's time now, for what checks an expiry on every call
+        self.seconds = clock.seconds
         self.certificates = certificates
         self.authenticator = authenticator
         self.events = events
@@ -110,7 +115,9 @@ class Guard:
         """
         The check of each message of a service, by message id: a callable
         C{rule(identity, values)} returning L{None} (allowed), a Deferred
-        (allowed when it fires) or raising a L{SecurityError}.
+        (allowed when it fires) or raising a L{SecurityError}. A rule
+        whose C{byIdentity} is true answers by the identity alone: the
+        same L{Identity} always gets the same answer.
 
         @param name: the hosted service's name (event ACLs are by name).
         @param protocol: its root protocol; its name says what it is.
@@ -137,6 +144,10 @@ class Guard:
         def authenticated(identity, values):
             if identity.anonymous:
                 raise Unauthorized(what + ": authentication required")
+        # what it answers depends on the identity alone (an Identity does
+        # not change): a connection may remember that it passed
+        # (cocaine.rpc.identity.CallerIdentity._check)
+        authenticated.byIdentity = True
         return authenticated
 
     def _eventRule(self, service, method, what):

@@ -40,28 +40,58 @@ class CallerIdentity:
         once per distinct value on this connection (again after it
         expires).
         """
-        value = None
-        if headers is self._authHeaders:
-            value = self._authValue
-        elif headers:
-            for name, headerValue in headers:
-                if name == b"authorization":
-                    value = headerValue
-                    break
-        if value is None:
-            if self._peerIdentity is None:
-                self._peerIdentity = guard.identifyPeer(self.transport)
-            return self._peerIdentity
-        if value == self._authValue:
+        if headers is not None and headers is self._authHeaders:
+            # the list the last value was found in, handed back again
             expiry = self._authExpiry
-            if expiry is None or expiry >= guard.now():
+            if expiry is None or expiry >= guard.seconds():
                 return self._authIdentity
+            value = self._authValue
+        else:
+            value = None
+            if headers:
+                for name, headerValue in headers:
+                    if name == b"authorization":
+                        value = headerValue
+                        break
+            if value is None:
+                if self._peerIdentity is None:
+                    self._peerIdentity = guard.identifyPeer(self.transport)
+                return self._peerIdentity
+            if value == self._authValue:
+                expiry = self._authExpiry
+                if expiry is None or expiry >= guard.seconds():
+                    self._authHeaders = headers
+                    return self._authIdentity
         identity, expiry = guard.identify(value)
         self._authHeaders = headers
         self._authValue = value
         self._authIdentity = identity
         self._authExpiry = expiry
         return identity
+
+    # the last rule that depends on the caller's identity alone (its
+    # C{byIdentity} is true: L{cocaine.auth.guard.Guard}'s check that the
+    # caller is authenticated) and the identity it passed for: every
+    # C{enqueue} of an app client's connection is that same check
+    _passedRule = None
+    _passedIdentity = None
+
+    def _check(self, rule, identity, values):
+        """
+        C{rule(identity, values)} (see L{cocaine.auth.guard.Guard.rules}),
+        unless it depends on the identity alone and passed for this
+        identity just before on this connection.
+
+        @return: L{None} (allowed) or a Deferred (allowed when it fires).
+        @raise cocaine.errors.SecurityError: refused.
+        """
+        if rule is self._passedRule and identity is self._passedIdentity:
+            return None
+        pending = rule(identity, values)
+        if pending is None and getattr(rule, "byIdentity", False):
+            self._passedRule = rule
+            self._passedIdentity = identity
+        return pending
 
     def _refuse(self, channel, error, message, identity):
         self._service.guard.refused(self._service.name, message.name,

@@ -346,7 +346,7 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         if service.guard is not None:
             identity = self._identify(service.guard, headers)
             try:
-                pending = service.rules[mtype](identity, values)
+                pending = self._check(service.rules[mtype], identity, values)
             except CocaineError as e:
                 self._refuse(channel, e, message, identity)
                 return False

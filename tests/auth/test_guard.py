@@ -498,6 +498,79 @@ class EnforcementTests(SynchronousTestCase):
         self.assertEqual(replies[0], [1, 0, [[]]])
         self.assertEqual(replies[1][2][0], [9, 2])
 
+    def countRule(self, service, method):
+        """
+        Count the calls of C{service}'s rule for C{method}, which keeps
+        its C{byIdentity}.
+        """
+        mtype = service.protocol.idOf(method)
+        rule = service.rules[mtype]
+        calls = []
+
+        def counted(identity, values):
+            calls.append(identity)
+            return rule(identity, values)
+        if getattr(rule, "byIdentity", False):
+            counted.byIdentity = True
+        service.rules[mtype] = counted
+        return calls
+
+    def test_identityRuleRemembered(self):
+        """
+        A rule that answers by the identity alone (an app's C{enqueue}:
+        authenticated) is asked once while the connection's caller stays
+        the same, again for another identity, and again once the
+        token expired (which refuses).
+        """
+        service = HostedService("echo", Recorder(APP), APP, 1, self.guard)
+        calls = self.countRule(service, "enqueue")
+        c = Connection(service)
+        alice = self.token(5, expiry=150)
+        for channel in (1, 2, 3):
+            c.send(channel, APP.idOf("enqueue"), ["ping"], header(alice))
+        self.assertEqual([i.uids for i in calls], [(5,)])
+        c.send(4, APP.idOf("enqueue"), ["ping"], header(self.token(6)))
+        c.send(5, APP.idOf("enqueue"), ["ping"], header(alice))
+        self.assertEqual([i.uids for i in calls], [(5,), (6,), (5,)])
+        self.assertEqual(c.replies(), [])
+        self.clock.advance(100)
+        c.send(6, APP.idOf("enqueue"), ["ping"], header(alice))
+        self.assertEqual([i.uids for i in calls], [(5,), (6,), (5,), ()])
+        self.assertEqual([(r[0], r[2][0]) for r in c.replies()],
+                         [(6, [9, 2])])
+        self.assertEqual(len(service.impl.calls), 5)
+
+    def test_otherRulesAskedEveryCall(self):
+        """
+        A rule that reads more than the identity (storage's, by
+        collection) is asked on every call.
+        """
+        service = HostedService("storage", StorageService(self.backend),
+                                STORAGE, 1, self.guard)
+        calls = self.countRule(service, "read")
+        c = Connection(service)
+        token = self.token(5)
+        for channel in (1, 2, 3):
+            c.send(channel, STORAGE.idOf("read"), ["c", "k"], header(token))
+        self.assertEqual(len(calls), 3)
+        self.assertEqual(len(self.identified), 1)
+
+    def test_byIdentity(self):
+        """
+        The guard marks the rules that answer by the identity alone: an
+        app's C{enqueue} and the public locator methods, not storage's
+        nor the event ACLs'.
+        """
+        app = self.guard.rules("echo", APP)
+        self.assertTrue(app[APP.idOf("enqueue")].byIdentity)
+        self.assertFalse(getattr(app[APP.idOf("control")], "byIdentity",
+                                 False))
+        locator = self.guard.rules("locator", LOCATOR)
+        self.assertTrue(locator[LOCATOR.idOf("resolve")].byIdentity)
+        storage = self.guard.rules("storage", STORAGE)
+        self.assertFalse(getattr(storage[STORAGE.idOf("read")],
+                                 "byIdentity", False))
+
     def test_refusedStreamIsDropped(self):
         """
         A refused streaming call answers one error and its later chunks
