@@ -66,7 +66,8 @@ class CallerIdentity:
         self._authHeaders = headers
         self._authValue = value
         self._authIdentity = identity
-        self._authExpiry = expiry
+        # a float, compared on every call with the clock's float
+        self._authExpiry = None if expiry is None else float(expiry)
         return identity
 
     # the last rule that depends on the caller's identity alone (its
