@@ -580,13 +580,22 @@ class PackMessageTests(SynchronousTestCase):
         """
         L{packClosing} gives the message, then its close without args.
         """
-        for channel in (7, 300, 70000):
-            for value in (b"chunk", "text", b"x" * 300):
-                made = self.framing.packClosing(self.pack, channel, 0,
-                                                [value], 1)
-                self.assertIs(type(made), bytes)
-                self.assertEqual(made, self.pack([channel, 0, [value]])
-                                 + self.pack([channel, 1, []]))
+        for channel in (0, 7, 127, 128, 300, 65536, 70000, 2 ** 32 - 1,
+                        2 ** 32):
+            for mtype, endWith in ((0, 1), (0, 2), (127, 127), (128, 2),
+                                   (0, 128)):
+                for value in _VALUES:
+                    for args in ([value], (value,)):
+                        made = self.framing.packClosing(
+                            self.pack, channel, mtype, args, endWith)
+                        self.assertIs(type(made), bytes)
+                        self.assertEqual(made, self.pack(
+                            [channel, mtype, list(args)]) + self.pack(
+                                [channel, endWith, []]))
+        # what is not a chunk of one value is the packer's
+        self.assertEqual(
+            self.framing.packClosing(self.pack, 7, 0, [b"a", b"b"], 1),
+            self.pack([7, 0, [b"a", b"b"]]) + self.pack([7, 1, []]))
 
     def test_request(self):
         """
