@@ -201,13 +201,14 @@ class AppEngine(StallSweep):
         """
         return self._admit(upstream, event, headers)
 
-    def enqueueWhole(self, upstream, chunk, event, tag=None, headers=()):
+    def enqueueWhole(self, upstream, chunk, headers, event, tag=None):
         """
         Take a new session whose client sent its whole request at once:
         one chunk (its args list C{chunk}) and the end of its stream
         (L{cocaine.rpc.server}'s whole requests). A worker that takes it
         gets the invoke, the chunk and the close in one write.
 
+        @param headers: the opening's decoded headers, or L{None}.
         @return: the L{Session}, its request stream ended.
         """
         return self._admit(upstream, event, headers, chunk)

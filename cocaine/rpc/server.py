@@ -24,11 +24,15 @@ Handler contract (the one way every service is served):
     whole request), and is dropped once the answer is complete; the rest
     of the client's stream on that channel is then ignored.
   - Such a message may have a second handler for a whole request:
-    C{impl.<method>Whole(upstream, chunk, *args)}. When the opening, one
-    C{write} (its args list is C{chunk}) and the C{close} of the
-    client's stream come in one read (every request an app client sends
-    whole), it is called instead of C{<method>}, with the target's
-    C{write} and C{close} taken as done: one call where there were three.
+    C{impl.<method>Whole(upstream, chunk, *args)}, or
+    C{impl.<method>Whole(upstream, chunk, headers, *args)} for a message
+    declared with headers (the decoded list, or L{None} when none came:
+    positional, as a call with a keyword costs the hot path a map). When
+    the opening, one C{write} (its args list is C{chunk}) and the
+    C{close} of the client's stream come in one read (every request an
+    app client sends whole), it is called instead of C{<method>}, with
+    the target's C{write} and C{close} taken as done: one call where
+    there were three.
     Its target hears C{connectionLost()} if the connection drops before
     its answer is complete, or if the client sends more on the channel
     (which is answered with an error), as a C{finishedWithUpstream}
@@ -353,10 +357,10 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             if pending is not None:
                 # an ACL to read first (primitive storage calls only)
                 pending.addCallbacks(
-                    lambda _: self._call(channel, mtype, values, message,
-                                         headers, whole),
-                    self._refuseLater, errbackArgs=(channel, message,
-                                                    identity))
+                    self._callAllowed, self._refuseLater,
+                    callbackArgs=(channel, mtype, values, message, headers,
+                                  whole),
+                    errbackArgs=(channel, message, identity))
                 return True
         if whole is None:
             self._call(channel, mtype, values, message, headers)
@@ -364,6 +368,12 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
             self._callStreaming(channel, self._wholes[mtype][0], values,
                                 message, headers, whole)
         return True
+
+    def _callAllowed(self, allowed, channel, mtype, values, message,
+                     headers, whole):
+        # a method, not a closure in _open: a closure's cell is made on
+        # every opening, pending or not
+        self._call(channel, mtype, values, message, headers, whole)
 
     def _call(self, channel, mtype, values, message, headers, whole=None):
         if whole is not None:
@@ -454,8 +464,7 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         try:
             if whole is not None:
                 if message.headers:
-                    target = handler(upstream, whole, *values,
-                                     headers=headers or [])
+                    target = handler(upstream, whole, headers, *values)
                 else:
                     target = handler(upstream, whole, *values)
             elif message.headers:

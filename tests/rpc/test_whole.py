@@ -45,7 +45,9 @@ class _Impl:
         Message("ask", [Arg("x", "str")], dispatch=STREAMING,
                 upstream=STREAMING),
         Message("plain", [Arg("x", "str")], dispatch=STREAMING,
-                upstream=STREAMING)])
+                upstream=STREAMING),
+        Message("tell", [Arg("x", "str")], dispatch=STREAMING,
+                upstream=STREAMING, headers=True)])
     version = 1
 
     def __init__(self):
@@ -70,6 +72,13 @@ class _Impl:
 
     def plain(self, upstream, x):
         return self._target(upstream, x)
+
+    def tell(self, upstream, x, headers):
+        return self._target(upstream, x)
+
+    def tellWhole(self, upstream, chunk, headers, x):
+        self.wholes.append((chunk, headers, x))
+        return self._target(upstream, x, chunk)
 
 
 class _Guard:
@@ -119,9 +128,24 @@ class WholeRequestTests(_Case):
         without any.
         """
         self.assertEqual(self.service.wholes,
-                         [(self.impl.askWhole, 0, 2, 1, 1), None])
+                         [(self.impl.askWhole, 0, 2, 1, 1), None,
+                          (self.impl.tellWhole, 0, 2, 1, 1)])
         from tests.rpc._fakes import echoService
         self.assertIsNone(echoService().wholes)
+
+    def test_headers(self):
+        """
+        A message declared with headers gives its C{Whole} handler the
+        opening's decoded headers after the chunk, positionally; L{None}
+        when none came.
+        """
+        self.connection.feed(
+            pack([1, 2, ["a"], [[False, b"x-trace", b"7"]]])
+            + pack([1, 0, [b"x"]]) + pack([1, 2, []]))
+        self.connection.feed(_whole(3, "b", mtype=2))
+        self.assertEqual(self.impl.wholes,
+                         [([b"x"], [(b"x-trace", b"7")], "a"),
+                          ([b"x"], None, "b")])
 
     def test_together(self):
         """
