@@ -80,8 +80,9 @@ class Guard:
             an identity (C{network.tls.client-ca} is set).
         """
         self._clock = clock
-        #: the clock's time now, for what checks an expiry on every call
-        self.seconds = clock.seconds
+        #: C{now()}: the clock's time, the clock's own bound method (a
+        #: connection checks a token's expiry with it on every call)
+        self.now = clock.seconds
         self.certificates = certificates
         self.authenticator = authenticator
         self.events = events
@@ -107,9 +108,6 @@ class Guard:
         from cocaine.auth.certificates import certificateIdentity
         from cocaine.rpc.tls import peerCertificate
         return certificateIdentity(peerCertificate(transport))
-
-    def now(self):
-        return self._clock.seconds()
 
     def rules(self, name, protocol):
         """

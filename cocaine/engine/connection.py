@@ -42,10 +42,10 @@ class WorkerProcess(ProcessProtocol):
 
 #: Whether a worker's chunk frames are relayed undecoded: where the
 #: relay (L{cocaine.protocol.relay}) is compiled, whose typed byte loop
-#: makes relaying a
-#: chunk a third of what decoding and packing it cost. Run from its
-#: Python source, the loop costs more than msgpack's decoder, and chunks
-#: are decoded (docs/performance.md, eighteenth round).
+#: makes relaying a chunk a third of what decoding and packing it cost.
+#: Run from its Python source, the loop costs more than msgpack's
+#: decoder, and chunks are decoded (docs/performance.md, eighteenth
+#: round).
 RELAY = isCompiled(relay)
 
 #: The most bytes of a chunk frame cut short that a worker connection

@@ -43,7 +43,7 @@ class CallerIdentity:
         if headers is not None and headers is self._authHeaders:
             # the list the last value was found in, handed back again
             expiry = self._authExpiry
-            if expiry is None or expiry >= guard.seconds():
+            if expiry is None or expiry >= guard.now():
                 return self._authIdentity
             value = self._authValue
         else:
@@ -59,7 +59,7 @@ class CallerIdentity:
                 return self._peerIdentity
             if value == self._authValue:
                 expiry = self._authExpiry
-                if expiry is None or expiry >= guard.seconds():
+                if expiry is None or expiry >= guard.now():
                     self._authHeaders = headers
                     return self._authIdentity
         identity, expiry = guard.identify(value)
