@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 
-from twisted.internet import main
+from twisted.internet import main, tcp
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactor
 from twisted.logger import Logger
 from twisted.python.usage import UsageError
@@ -156,6 +158,162 @@ class NodeReactorTests(SynchronousTestCase):
         self.assertIsNone(self.reactor.doIteration(0))
         poller.errno = errno.EBADF
         self.assertRaises(OSError, self.reactor.doIteration, 0)
+
+
+class Recording(Protocol):
+    """
+    A protocol that records what it reads and how its connection ended.
+    """
+
+    def __init__(self, onData=None):
+        self.data = []
+        self.lost = []
+        self.onData = onData
+
+    def dataReceived(self, data):
+        self.data.append(data)
+        if self.onData is not None:
+            self.onData()
+
+    def connectionLost(self, reason):
+        self.lost.append(reason)
+
+
+class RefusingSocket:
+    """
+    A socket whose C{recv} fails with C{errno}; the rest is a real one's.
+    """
+
+    def __init__(self, sock, errno):
+        self._sock = sock
+        self.errno = errno
+
+    def recv(self, size):
+        raise OSError(self.errno, os.strerror(self.errno))
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class PlainReadTests(SynchronousTestCase):
+    """
+    A connection that reads as TCP's (C{tcp.Connection}'s C{doRead} and
+    C{_dataReceived}: TCP's transports, the workers' plain UNIX ones) and
+    is only readable is read by the node's reactor itself, with what
+    Twisted's C{_doReadOrWrite} and C{doRead} would do.
+    """
+
+    if NodeReactor is None:
+        skip = "no epoll here"
+
+    def setUp(self):
+        self.reactor = NodeReactor()
+        self.addCleanup(NodeReactorTests.closeReactor, self)
+
+        def notHere(*args):
+            raise AssertionError("read through _doReadOrWrite")
+        self.reactor._doReadOrWrite = notHere
+
+    def connection(self, protocol):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        ours.setblocking(False)
+        connection = tcp.Connection(ours, protocol, self.reactor)
+        protocol.makeConnection(connection)
+        self.reactor.addReader(connection)
+        self.addCleanup(self.reactor.removeAll)
+        return connection, theirs
+
+    def test_read(self):
+        """
+        What the peer sent reaches the protocol in the iteration.
+        """
+        protocol = Recording()
+        connection, peer = self.connection(protocol)
+        peer.send(b"hello")
+        self.reactor.doIteration(0)
+        self.assertEqual((protocol.data, protocol.lost), ([b"hello"], []))
+        self.assertIn(connection, self.reactor.getReaders())
+
+    def test_peerClosed(self):
+        """
+        The peer's end of its stream (a readable socket that reads
+        nothing) loses the connection cleanly.
+        """
+        protocol = Recording()
+        connection, peer = self.connection(protocol)
+        peer.shutdown(socket.SHUT_WR)
+        self.reactor.doIteration(0)
+        self.assertEqual(protocol.data, [])
+        self.assertEqual(len(protocol.lost), 1)
+        protocol.lost[0].trap(ConnectionDone)
+        self.assertNotIn(connection, self.reactor.getReaders())
+
+    def test_handlerRaises(self):
+        """
+        What the protocol's C{dataReceived} raises is logged, and the
+        connection is lost with it.
+        """
+        protocol = Recording(onData=lambda: 1 / 0)
+        connection, peer = self.connection(protocol)
+        peer.send(b"x")
+        self.reactor.doIteration(0)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(len(protocol.lost), 1)
+        protocol.lost[0].trap(ZeroDivisionError)
+        self.assertNotIn(connection, self.reactor.getReaders())
+
+    def test_wouldBlock(self):
+        """
+        A read that would block reads nothing and keeps the connection.
+        """
+        protocol = Recording()
+        connection, peer = self.connection(protocol)
+        connection.socket = RefusingSocket(connection.socket,
+                                           errno.EWOULDBLOCK)
+        peer.send(b"x")
+        self.reactor.doIteration(0)
+        self.assertEqual((protocol.data, protocol.lost), ([], []))
+        self.assertIn(connection, self.reactor.getReaders())
+
+    def test_readFails(self):
+        """
+        A read that fails otherwise loses the connection (not cleanly).
+        """
+        protocol = Recording()
+        connection, peer = self.connection(protocol)
+        connection.socket = RefusingSocket(connection.socket,
+                                           errno.ECONNRESET)
+        peer.send(b"x")
+        self.reactor.doIteration(0)
+        self.assertEqual(len(protocol.lost), 1)
+        protocol.lost[0].trap(ConnectionLost)
+        self.assertNotIn(connection, self.reactor.getReaders())
+
+    def test_otherReadsThroughTwisted(self):
+        """
+        A connection that reads otherwise (a subclass with its own
+        C{doRead}), or one that is also writable, goes through Twisted's
+        C{_doReadOrWrite}.
+        """
+        handled = []
+        self.reactor._doReadOrWrite = (
+            lambda selectable, fd, event: handled.append(selectable))
+
+        class OwnRead(tcp.Connection):
+            def doRead(self):
+                pass
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        own = OwnRead(ours, Recording(), self.reactor)
+        self.reactor.addReader(own)
+        self.addCleanup(self.reactor.removeAll)
+        plain, peer = self.connection(Recording())
+        self.reactor.addWriter(plain)
+        theirs.send(b"x")
+        peer.send(b"y")
+        self.reactor.doIteration(0)
+        self.assertEqual(set(handled), {own, plain})
 
 
 class StopSignalTests(SynchronousTestCase):
