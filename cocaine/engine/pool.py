@@ -84,8 +84,8 @@ class Pool:
         self.crashlogs = 0
         self._gone = {}
         self._psutil = {}
-        #: C{(writes.generation, worker)}: the worker of the last cheap
-        #: session picked in a batch
+        #: C{(writes.batches.generation, worker)}: the worker of the last
+        #: cheap session picked in a batch
         self._lastPick = None
 
     @property
@@ -129,7 +129,7 @@ class Pool:
         if event is not None and len(self._engine.running) < GROUP_BELOW:
             cost = self.costs.get(event)
             if cost is not None and cost < CHEAP:
-                group = writes.generation
+                group = writes.batches.generation
                 last = self._lastPick
                 if group and last is not None and last[0] == group:
                     worker = last[1]

@@ -11,9 +11,11 @@ request through the node.
 Here, everything written while a batch is open (one C{dataReceived} call,
 which may answer many pipelined requests and wake other connections) is
 joined per transport and, when that transport has nothing buffered, sent
-at once with the transport's own C{writeSomeData}; whatever the socket
-does not take goes through C{transport.write} as before. Outside a batch a
-write is sent the same way at once. Transports without Twisted's
+at once with the transport's own C{writeSomeData} (or, for TCP's own,
+with what it does: a C{send} on its socket, without its two Python
+frames); whatever the socket does not take goes through
+C{transport.write} as before. Outside a batch a write is sent the same
+way at once. Transports without Twisted's
 file-descriptor buffer (test transports, TLS) just get C{write}: the
 transport's class must have C{writeSomeData}, because TLS's transport is a
 L{twisted.protocols.policies.ProtocolWrapper} whose C{__getattr__} hands
@@ -22,17 +24,40 @@ plaintext on the socket past TLS.
 """
 
 import functools
+from errno import ENOBUFS, EWOULDBLOCK
 
-_depth = 0
-_pending = {}
-_turnHeld = False
+from twisted.internet import tcp
 
-#: Which batch is open: a new number as each outermost batch opens (one
-#: read, or a turn held with L{holdForTurn}), 0 while none is, so code
-#: that runs in a batch can tell whether two calls came from the same one
-#: (L{cocaine.engine.pool.Pool.pick}).
-generation = 0
-_batches = 0
+class _Batches:
+    """
+    The open batches, one set a process (a reactor handles one read at a
+    time). Fields of one object rather than module globals: a compiled
+    module looks its globals up again after any of them changed, and
+    these changed at every read.
+
+    @ivar depth: how deep they nest (0: none is open).
+    @ivar pending: C{{transport: [bytes, ...]}} written while one is.
+    @ivar turnHeld: whether one is held for the reactor's turn
+        (L{holdForTurn}).
+    @ivar generation: which is open: a new number as each outermost batch
+        opens (one read, or a turn held with L{holdForTurn}), 0 while none
+        is, so code that runs in a batch can tell whether two calls came
+        from the same one (L{cocaine.engine.pool.Pool.pick}).
+    @ivar opened: outermost batches opened so far.
+    """
+
+    __slots__ = ("depth", "pending", "turnHeld", "generation", "opened")
+
+    def __init__(self):
+        self.depth = 0
+        self.pending = {}
+        self.turnHeld = False
+        self.generation = 0
+        self.opened = 0
+
+
+#: The process's batches.
+batches = _Batches()
 
 
 def write(transport, data):
@@ -40,10 +65,12 @@ def write(transport, data):
     Write C{data} to C{transport}, joined with the batch's other writes to
     it when a batch is open.
     """
-    if _depth:
-        chunks = _pending.get(transport)
+    batch = batches
+    if batch.depth:
+        pending = batch.pending
+        chunks = pending.get(transport)
         if chunks is None:
-            _pending[transport] = [data]
+            pending[transport] = [data]
         else:
             chunks.append(data)
     else:
@@ -54,22 +81,24 @@ def begin():
     """
     Open a batch (batches nest; the outermost one flushes).
     """
-    global _depth, generation, _batches
-    if not _depth:
-        _batches += 1
-        generation = _batches
-    _depth += 1
+    batch = batches
+    depth = batch.depth
+    if not depth:
+        opened = batch.opened + 1
+        batch.opened = batch.generation = opened
+    batch.depth = depth + 1
 
 
 def end():
     """
     Close a batch; the outermost one sends what was written in it.
     """
-    global _depth, generation
-    _depth -= 1
-    if _depth == 0:
-        generation = 0
-        if _pending:
+    batch = batches
+    depth = batch.depth - 1
+    batch.depth = depth
+    if depth == 0:
+        batch.generation = 0
+        if batch.pending:
             flush()
 
 
@@ -79,11 +108,18 @@ def flush():
     stay open. A long read's handler sends its first answers before it
     has handled the rest, so the peer starts on them meanwhile.
     """
-    if not _pending:
+    pending = batches.pending
+    if not pending:
         return
-    pending = list(_pending.items())
-    _pending.clear()
-    for transport, chunks in pending:
+    if len(pending) == 1:
+        # one peer written to (a sequential request's every read)
+        transport, chunks = pending.popitem()
+        sendNow(transport, chunks[0] if len(chunks) == 1
+                else b"".join(chunks))
+        return
+    held = list(pending.items())
+    pending.clear()
+    for transport, chunks in held:
         sendNow(transport, chunks[0] if len(chunks) == 1
                 else b"".join(chunks))
 
@@ -97,16 +133,15 @@ def holdForTurn(reactor):
     in one send per worker instead of one per message: the workers wake
     once a turn, not once a message.
     """
-    global _turnHeld
-    if not _turnHeld:
-        _turnHeld = True
+    batch = batches
+    if not batch.turnHeld:
+        batch.turnHeld = True
         begin()
         reactor.callLater(0, _endTurn)
 
 
 def _endTurn():
-    global _turnHeld
-    _turnHeld = False
+    batches.turnHeld = False
     end()
 
 
@@ -129,23 +164,65 @@ def sendNow(transport, data):
     Send C{data} now if C{transport} has nothing buffered; otherwise (or
     for what the socket does not take) leave it to C{transport.write}.
     """
-    try:
-        type(transport).writeSomeData  # not a wrapper's (see the module's docstring)
-        idle = (transport.connected and not transport.disconnecting
-                and not transport._writeDisconnected
-                and (transport.producer is None
-                     or not transport.producerPaused)
-                and not transport._tempDataBuffer
-                and len(transport.dataBuffer) == transport.offset)
-    except AttributeError:
-        idle = False
-    if idle:
-        sent = transport.writeSomeData(data)
+    kind = _kinds.get(type(transport))
+    if kind is None:
+        kind = _learnKind(type(transport))
+    if kind and (transport.connected and not transport.disconnecting
+                 and not transport._writeDisconnected
+                 and (transport.producer is None
+                      or not transport.producerPaused)
+                 and not transport._tempDataBuffer
+                 and len(transport.dataBuffer) == transport.offset):
+        if kind == _SOCKET:
+            sent = _send(transport.socket, data)
+        else:
+            sent = transport.writeSomeData(data)
         if type(sent) is int and sent >= 0:
             if sent == len(data):
                 return
             data = data[sent:]
     transport.write(data)
+
+
+#: What L{sendNow} makes of a transport's class: L{_SOCKET} for TCP's own
+#: C{writeSomeData} (TCP's transports and the workers' plain UNIX ones),
+#: whose send it makes itself; L{_OWN} for another C{writeSomeData}, which
+#: it calls; L{_WRITE} for none (a wrapper's: see the module's docstring).
+_kinds = {}
+_WRITE, _OWN, _SOCKET = 0, 1, 2
+
+
+def _learnKind(cls):
+    own = getattr(cls, "writeSomeData", None)
+    if own is None:
+        kind = _WRITE
+    elif own is tcp.Connection.writeSomeData:
+        kind = _SOCKET
+    else:
+        kind = _OWN
+    _kinds[cls] = kind
+    return kind
+
+
+def _send(sock, data):
+    """
+    Send what C{sock} takes of C{data} as TCP's C{writeSomeData} does,
+    without its Python frames (the slice it makes for Windows, the retry
+    wrapper): a sequential request through the node sends twice, and
+    those were a tenth of the node's instructions for it.
+
+    @return: the bytes sent (0 when the socket's buffer is full), or -1
+        on an error (the connection's own write finds it and closes).
+    """
+    while True:
+        try:
+            return sock.send(data)
+        except InterruptedError:
+            continue
+        except OSError as e:
+            if e.errno == EWOULDBLOCK or e.errno == ENOBUFS:
+                return 0
+            return -1
 
 
 def pendingBytes(transport):
@@ -154,7 +231,7 @@ def pendingBytes(transport):
         the open batch and those in Twisted's write buffer; L{None} for a
         transport whose buffer cannot be seen (TLS's wrapper).
     """
-    queued = sum(len(chunk) for chunk in _pending.get(transport, ()))
+    queued = sum(len(chunk) for chunk in batches.pending.get(transport, ()))
     try:
         type(transport).writeSomeData  # not a wrapper's (see above)
         queued += (len(transport.dataBuffer) - transport.offset
@@ -169,4 +246,4 @@ def discard(transport):
     Forget what the open batch holds for C{transport} (its connection was
     cut).
     """
-    _pending.pop(transport, None)
+    batches.pending.pop(transport, None)

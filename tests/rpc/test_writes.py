@@ -2,11 +2,16 @@
 Tests for L{cocaine.rpc.writes}.
 """
 
+import socket
+
+from twisted.internet import tcp, unix
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.trial.unittest import SynchronousTestCase
 
+from cocaine.engine.plainunix import PlainUNIXServer
 from cocaine.rpc import writes
 
 
@@ -125,30 +130,30 @@ class WritesTests(SynchronousTestCase):
 
     def test_generation(self):
         """
-        L{writes.generation} is a new number as each outermost batch opens
-        (a read, or a turn held), the same while batches nest in it, and
-        0 while no batch is open.
+        L{writes.batches.generation} is a new number as each outermost
+        batch opens (a read, or a turn held), the same while batches nest
+        in it, and 0 while no batch is open.
         """
-        self.assertEqual(writes.generation, 0)
+        self.assertEqual(writes.batches.generation, 0)
         writes.begin()
-        first = writes.generation
+        first = writes.batches.generation
         writes.begin()
-        self.assertEqual(writes.generation, first)
+        self.assertEqual(writes.batches.generation, first)
         writes.end()
-        self.assertEqual(writes.generation, first)
+        self.assertEqual(writes.batches.generation, first)
         writes.end()
-        self.assertEqual(writes.generation, 0)
+        self.assertEqual(writes.batches.generation, 0)
         clock = Clock()
         writes.holdForTurn(clock)
-        held = writes.generation
+        held = writes.batches.generation
         self.assertNotIn(held, (0, first))
         writes.begin()
         writes.end()
-        self.assertEqual(writes.generation, held)
+        self.assertEqual(writes.batches.generation, held)
         clock.advance(0)
-        self.assertEqual(writes.generation, 0)
+        self.assertEqual(writes.batches.generation, 0)
         writes.begin()
-        self.assertNotIn(writes.generation, (0, first, held))
+        self.assertNotIn(writes.batches.generation, (0, first, held))
         writes.end()
 
     def test_disconnectingLeftToTwisted(self):
@@ -200,3 +205,89 @@ class WritesTests(SynchronousTestCase):
         writes.write(transport, b"z")
         writes.end()
         self.assertEqual(transport.value(), b"xyz")
+
+
+class SocketDescriptor(FakeDescriptor):
+    """
+    A L{FakeDescriptor} with TCP's own C{writeSomeData} and a real socket
+    (one end of a pair): L{writes} sends on the socket itself.
+    """
+
+    writeSomeData = tcp.Connection.writeSomeData
+
+    def __init__(self, testCase):
+        FakeDescriptor.__init__(self)
+        self.socket, self.peer = socket.socketpair()
+        testCase.addCleanup(self.socket.close)
+        testCase.addCleanup(self.peer.close)
+        self.socket.setblocking(False)
+        self.peer.setblocking(False)
+
+    def received(self):
+        data = b""
+        while True:
+            try:
+                more = self.peer.recv(1 << 20)
+            except BlockingIOError:
+                return data
+            if not more:
+                return data
+            data += more
+
+
+class SocketTests(SynchronousTestCase):
+    """
+    A transport with TCP's own C{writeSomeData} (TCP's, and the workers'
+    plain UNIX ones) is sent on by L{writes.sendNow} itself, as that
+    method sends.
+    """
+
+    def test_sentOnTheSocket(self):
+        transport = SocketDescriptor(self)
+        writes.write(transport, b"abc")
+        writes.begin()
+        writes.write(transport, b"d")
+        writes.write(transport, b"e")
+        writes.end()
+        self.assertEqual(transport.received(), b"abcde")
+        self.assertEqual(transport.written, [])
+
+    def test_restBuffered(self):
+        """
+        What the socket's buffer does not take goes to C{write}, in order;
+        once the buffer is full, all of a write does.
+        """
+        transport = SocketDescriptor(self)
+        data = bytes(range(256)) * 8192
+        writes.write(transport, data)
+        self.assertEqual(len(transport.written), 1)
+        taken = len(data) - len(transport.written[0])
+        self.assertGreater(taken, 0)
+        transport._tempDataBuffer = []
+        writes.write(transport, b"more")
+        self.assertEqual(transport.written[1:], [b"more"])
+        self.assertEqual(transport.received() + transport.written[0],
+                         data)
+
+    def test_errorLeftToTwisted(self):
+        """
+        A send that fails (the peer is gone) leaves the data to C{write},
+        whose own send finds the error and loses the connection.
+        """
+        transport = SocketDescriptor(self)
+        transport.peer.close()
+        writes.write(transport, b"x")
+        self.assertEqual(transport.written, [b"x"])
+
+    def test_kinds(self):
+        """
+        TCP's transports and the workers' plain UNIX ones are sent on
+        directly; Twisted's UNIX transport (which may pass descriptors)
+        through its own C{writeSomeData}; a wrapper only gets C{write}.
+        """
+        self.assertEqual(
+            [writes._learnKind(cls) for cls in (
+                tcp.Server, tcp.Client, PlainUNIXServer, unix.Server,
+                ProtocolWrapper)],
+            [writes._SOCKET, writes._SOCKET, writes._SOCKET, writes._OWN,
+             writes._WRITE])
