@@ -263,16 +263,25 @@ class PlainReadTests(SynchronousTestCase):
         protocol.lost[0].trap(ZeroDivisionError)
         self.assertNotIn(connection, self.reactor.getReaders())
 
+    def readRefused(self, code):
+        """
+        Make a connection whose socket's C{recv} fails with error C{code},
+        make it readable and run an iteration.
+
+        @return: the connection and its protocol.
+        """
+        protocol = Recording()
+        connection, peer = self.connection(protocol)
+        connection.socket = RefusingSocket(connection.socket, code)
+        peer.send(b"x")
+        self.reactor.doIteration(0)
+        return connection, protocol
+
     def test_wouldBlock(self):
         """
         A read that would block reads nothing and keeps the connection.
         """
-        protocol = Recording()
-        connection, peer = self.connection(protocol)
-        connection.socket = RefusingSocket(connection.socket,
-                                           errno.EWOULDBLOCK)
-        peer.send(b"x")
-        self.reactor.doIteration(0)
+        connection, protocol = self.readRefused(errno.EWOULDBLOCK)
         self.assertEqual((protocol.data, protocol.lost), ([], []))
         self.assertIn(connection, self.reactor.getReaders())
 
@@ -280,12 +289,7 @@ class PlainReadTests(SynchronousTestCase):
         """
         A read that fails otherwise loses the connection (not cleanly).
         """
-        protocol = Recording()
-        connection, peer = self.connection(protocol)
-        connection.socket = RefusingSocket(connection.socket,
-                                           errno.ECONNRESET)
-        peer.send(b"x")
-        self.reactor.doIteration(0)
+        connection, protocol = self.readRefused(errno.ECONNRESET)
         self.assertEqual(len(protocol.lost), 1)
         protocol.lost[0].trap(ConnectionLost)
         self.assertNotIn(connection, self.reactor.getReaders())

@@ -199,12 +199,20 @@ class WritesTests(SynchronousTestCase):
 
     def test_otherTransportsJustWrite(self):
         transport = StringTransport()
-        writes.write(transport, b"x")
-        writes.begin()
-        writes.write(transport, b"y")
-        writes.write(transport, b"z")
-        writes.end()
+        writeAloneThenBatched(transport, b"x", b"y", b"z")
         self.assertEqual(transport.value(), b"xyz")
+
+
+def writeAloneThenBatched(transport, alone, *batched):
+    """
+    Write C{alone} to C{transport} outside a batch, then each of
+    C{batched} in one.
+    """
+    writes.write(transport, alone)
+    writes.begin()
+    for data in batched:
+        writes.write(transport, data)
+    writes.end()
 
 
 class SocketDescriptor(FakeDescriptor):
@@ -244,11 +252,7 @@ class SocketTests(SynchronousTestCase):
 
     def test_sentOnTheSocket(self):
         transport = SocketDescriptor(self)
-        writes.write(transport, b"abc")
-        writes.begin()
-        writes.write(transport, b"d")
-        writes.write(transport, b"e")
-        writes.end()
+        writeAloneThenBatched(transport, b"abc", b"d", b"e")
         self.assertEqual(transport.received(), b"abcde")
         self.assertEqual(transport.written, [])
 
