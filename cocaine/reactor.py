@@ -44,8 +44,8 @@ import sys
 from errno import EWOULDBLOCK
 
 from twisted.internet import tcp
+from twisted.internet.error import ConnectionFdescWentAway
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
-from twisted.internet.posixbase import _NO_FILEDESC
 from twisted.logger import Logger
 from twisted.python.reflect import qual
 from twisted.python.usage import UsageError
@@ -126,7 +126,9 @@ if EPollReactor is not None:
             C{_dataReceived}), in one frame instead of four.
             """
             if selectable.fileno() == -1:
-                self._disconnectSelectable(selectable, _NO_FILEDESC, False)
+                # as Twisted says it (its own instance is private)
+                self._disconnectSelectable(selectable, ConnectionFdescWentAway(
+                    "File descriptor lost"), False)
                 return
             try:
                 data = selectable.socket.recv(selectable.bufferSize)

@@ -183,6 +183,27 @@ class WritesTests(SynchronousTestCase):
         writes.write(wrapper, b"x")
         self.assertEqual((wrapper.transport.sent, wrapper.written), ([], [b"x"]))
 
+    def test_withoutBufferGetsWrite(self):
+        """
+        A transport with a C{writeSomeData} but without Twisted's buffer
+        beside it gets C{write}, as L{writes} cannot tell whether it is
+        idle.
+        """
+        class Partial:
+            def __init__(self):
+                self.written = []
+
+            def writeSomeData(self, data):
+                raise AssertionError("sent past write()")
+
+            def write(self, data):
+                self.written.append(data)
+
+        transport = Partial()
+        writes.write(transport, b"x")
+        self.assertEqual(transport.written, [b"x"])
+        self.assertIsNone(writes.pendingBytes(transport))
+
     def test_batchJoinsPerTransport(self):
         first, second = FakeDescriptor(), FakeDescriptor()
         writes.begin()
@@ -290,7 +311,7 @@ class SocketTests(SynchronousTestCase):
         through its own C{writeSomeData}; a wrapper only gets C{write}.
         """
         self.assertEqual(
-            [writes._learnKind(cls) for cls in (
+            [writes._kindOf(cls) for cls in (
                 tcp.Server, tcp.Client, PlainUNIXServer, unix.Server,
                 ProtocolWrapper)],
             [writes._SOCKET, writes._SOCKET, writes._SOCKET, writes._OWN,
