@@ -65,6 +65,22 @@ def number(value, default=0):
     return int(value)
 
 
+#: gRPC's code UNAVAILABLE, which the gateway answers with HTTP 503 while
+#: etcd stops or starts ("transport is closing") or has no leader: a
+#: moment's state, not the call's fault.
+GRPC_UNAVAILABLE = 14
+
+
+def unavailable(response, answer):
+    """
+    @param answer: the decoded JSON answer, or L{None}.
+    @return: whether C{response} says etcd cannot serve calls just now
+        (worth another try, like an endpoint that does not answer).
+    """
+    return (response.code == 503 or (isinstance(answer, dict)
+                                     and answer.get("code") == GRPC_UNAVAILABLE))
+
+
 class _QuietFactory(_HTTP11ClientFactory):
     # one connection per watch stream: not two log lines each
     noisy = False
@@ -111,17 +127,25 @@ class EtcdGateway:
 
     def _failed(self, endpoint, reason):
         """
-        Turn a transport failure into L{ConnectionLoss} and move on to
-        the next endpoint.
+        Turn a transport failure, or an answer that etcd is unavailable,
+        into L{ConnectionLoss}.
         """
         if reason.check(UnicornError):
             return reason
-        self._current = (self._current + 1) % len(self.endpoints)
         what = ("timed out after {}s".format(self.timeout)
                 if reason.check(CancelledError) else
                 reason.getErrorMessage() or type(reason.value).__name__)
-        raise ConnectionLoss("etcd at {} unreachable: {}".format(
-            endpoint, what))
+        raise self._lost(endpoint, "unreachable: " + what)
+
+    def _lost(self, endpoint, what):
+        """
+        Move on to the next endpoint: C{endpoint} is unreachable or
+        unavailable.
+
+        @return: the L{ConnectionLoss} that says so.
+        """
+        self._current = (self._current + 1) % len(self.endpoints)
+        return ConnectionLoss("etcd at {} {}".format(endpoint, what))
 
     async def call(self, path, body):
         """
@@ -154,6 +178,12 @@ class EtcdGateway:
             try:
                 answer = json.loads(content)
             except ValueError:
+                answer = None
+            if unavailable(response, answer):
+                raise self._lost(endpoint, "unavailable for {}: {}".format(
+                    path, (answer or {}).get("message")
+                    or "HTTP {}".format(response.code)))
+            if answer is None:
                 raise UnicornError("etcd at {} answered {} with non-JSON "
                                    "(HTTP {})".format(endpoint, path,
                                                       response.code))
@@ -184,6 +214,9 @@ class EtcdGateway:
         d.addErrback(lambda reason: self._failed(endpoint, reason))
 
         def opened(response):
+            if unavailable(response, None):
+                raise self._lost(endpoint, "unavailable for a watch (HTTP "
+                                 "{})".format(response.code))
             if response.code != 200:
                 raise UnicornError("etcd at {} refused a watch (HTTP {})"
                                    .format(endpoint, response.code))

@@ -1,17 +1,20 @@
 """
-Tests for L{cocaine.unicorn.gateway}'s encoding helpers and watch stream
-parsing (calls against a real etcd are in
-L{tests.integration.test_unicorn_etcd}).
+Tests for L{cocaine.unicorn.gateway}'s encoding helpers, its reading of
+the gateway's answers and watch stream parsing (calls against a real etcd
+are in L{tests.integration.test_unicorn_etcd}).
 """
 
 import json
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from cocaine.errors import ConnectionLoss
-from cocaine.unicorn.gateway import _WatchStream, b64, number, rangeEnd, unb64
+from cocaine.errors import ConnectionLoss, UnicornError
+from cocaine.unicorn.gateway import (
+    EtcdGateway, _WatchStream, b64, number, rangeEnd, unb64)
 
 
 class HelperTests(SynchronousTestCase):
@@ -93,3 +96,126 @@ class WatchStreamTests(SynchronousTestCase):
         other.cancel()
         other.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(len(self.lost), 1)
+
+
+class _Response:
+    """
+    A treq response with a code and a whole body.
+    """
+
+    def __init__(self, code, body):
+        self.code = code
+        self.body = body
+
+    def content(self):
+        return succeed(self.body)
+
+
+class _Client:
+    """
+    A treq client that answers each endpoint from its own list of
+    responses, and records the URLs posted to.
+    """
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.posted = []
+
+    def post(self, url, json, reactor, timeout, unbuffered=False):
+        self.posted.append(url)
+        return succeed(self.answers[url.split("/v3/")[0]].pop(0))
+
+
+#: What etcd's gateway answers while etcd stops ("transport is closing"),
+#: seen against etcd 3.4 during a restart.
+_CLOSING = json.dumps({"error": "transport is closing", "code": 14,
+                       "message": "transport is closing"}).encode()
+
+
+class AnswerTests(SynchronousTestCase):
+    """
+    L{EtcdGateway.call} and L{EtcdGateway.watch} tell etcd being
+    unavailable for a moment (L{ConnectionLoss}, the next endpoint tried)
+    from a call it refuses (L{UnicornError}).
+    """
+
+    first, second = "http://127.0.0.1:1", "http://127.0.0.1:2"
+
+    def gateway(self, first, second=()):
+        gateway = EtcdGateway(MemoryReactorClock(),
+                              [self.first, self.second])
+        client = _Client({self.first: list(first),
+                          self.second: list(second)})
+        gateway._client = gateway._streams = client
+        return gateway, client
+
+    def call(self, gateway, *failure):
+        """
+        @param failure: the error expected, if any.
+        @return: the answer of a C{range} call, or its failure.
+        """
+        d = Deferred.fromCoroutine(gateway.call("/v3/kv/range", {}))
+        if failure:
+            return self.failureResultOf(d, *failure).value
+        return self.successResultOf(d)
+
+    def test_unavailableTriesNext(self):
+        """
+        An answer with gRPC's UNAVAILABLE moves the call, and the calls
+        after it, to the next endpoint.
+        """
+        gateway, client = self.gateway(
+            [_Response(503, _CLOSING)], [_Response(200, b'{"kvs": []}')] * 2)
+        self.assertEqual(self.call(gateway), {"kvs": []})
+        self.assertEqual(self.call(gateway), {"kvs": []})
+        self.assertEqual([url.split("/v3/")[0] for url in client.posted],
+                         [self.first, self.second, self.second])
+
+    def test_allUnavailable(self):
+        """
+        When every endpoint is unavailable the call fails with
+        L{ConnectionLoss} naming the last one and etcd's reason, as when
+        none answers.
+        """
+        gateway, _ = self.gateway([_Response(503, _CLOSING)],
+                                  [_Response(503, b"Service Unavailable")])
+        self.assertEqual(str(self.call(gateway, ConnectionLoss)), "etcd at {} unavailable for "
+                         "/v3/kv/range: HTTP 503".format(self.second))
+        gateway, _ = self.gateway([_Response(503, _CLOSING)] * 2)
+        gateway.endpoints = [self.first]
+        self.assertIn("transport is closing",
+                      str(self.call(gateway, ConnectionLoss)))
+
+    def test_refused(self):
+        """
+        A call etcd refuses fails with L{UnicornError} at once, not
+        L{ConnectionLoss}, naming etcd's reason; no other endpoint is
+        tried.
+        """
+        refused = json.dumps({"error": "etcdserver: key is not provided",
+                              "code": 3, "message": "etcdserver: key is "
+                              "not provided"}).encode()
+        gateway, client = self.gateway([_Response(400, refused)])
+        error = self.call(gateway, UnicornError)
+        self.assertIs(type(error), UnicornError)
+        self.assertIn("key is not provided", str(error))
+        self.assertEqual(len(client.posted), 1)
+        gateway, _ = self.gateway([_Response(500, b"<html>")])
+        self.assertIn("non-JSON (HTTP 500)",
+                      str(self.call(gateway, UnicornError)))
+
+    def test_watchUnavailable(self):
+        """
+        A watch that etcd cannot open yet fails with L{ConnectionLoss}
+        (its owner resumes it later) and moves on to the next endpoint;
+        one refused otherwise fails with L{UnicornError}.
+        """
+        gateway, _ = self.gateway([_Response(503, _CLOSING)])
+        failure = self.failureResultOf(
+            gateway.watch(b"/a", b"/b", 1, None, None), ConnectionLoss)
+        self.assertIn("unavailable for a watch", str(failure.value))
+        self.assertEqual(gateway._current, 1)
+        gateway, _ = self.gateway([_Response(404, b"")])
+        failure = self.failureResultOf(
+            gateway.watch(b"/a", b"/b", 1, None, None), UnicornError)
+        self.assertNotIsInstance(failure.value, ConnectionLoss)
