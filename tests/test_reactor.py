@@ -320,6 +320,160 @@ class PlainReadTests(SynchronousTestCase):
         self.assertEqual(set(handled), {own, plain})
 
 
+class Polls:
+    """
+    A reactor's C{doIteration} that records each poll's timeout, moves the
+    reactor's clock (from 100) on by its turn's step, and stops the loop
+    after the last.
+    """
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.steps = []
+        self.raising = ()
+        self.timeouts = []
+        self.now = 100.0
+        reactor.seconds = lambda: self.now
+
+    def __call__(self, timeout):
+        turn = len(self.timeouts)
+        self.timeouts.append(timeout)
+        self.now += self.steps[turn]
+        if turn == len(self.steps) - 1:
+            self.reactor._started = False
+        if turn in self.raising:
+            raise ZeroDivisionError()
+
+
+class MainLoopTests(SynchronousTestCase):
+    """
+    The node's reactor turns as Twisted's does: timed calls run when due,
+    calls from threads at the next turn, each poll waits until the next
+    timed call (no longer than epoll allows, not at all once the reactor
+    is stopping), and an error in a turn is logged and the loop goes on.
+    """
+
+    if NodeReactor is None:
+        skip = "no epoll here"
+
+    def setUp(self):
+        self.reactor = NodeReactor()
+        self.addCleanup(NodeReactorTests.closeReactor, self)
+        self.events = []
+        self.patch(cocaine.reactor, "_loopLog",
+                   Logger(namespace="twisted.internet.base",
+                          observer=self.events.append))
+
+        self.polls = Polls(self.reactor)
+        self.reactor.doIteration = self.polls
+
+    def turns(self, steps, raising=(), running=True):
+        """
+        Run the main loop with the reactor started, for one turn a step.
+
+        @param raising: the turns whose poll raises.
+        @param running: whether the reactor is running (not stopping).
+        @return: the timeouts of the turns' polls.
+        """
+        self.polls.timeouts = []
+        self.polls.steps, self.polls.raising = steps, raising
+        self.reactor._started, self.reactor.running = True, running
+        self.reactor.mainLoop()
+        return self.polls.timeouts
+
+    def test_waitsForTheNextCall(self):
+        """
+        Each poll waits until the first timed call is due, which then
+        runs; with none left, the poll waits for ever.
+        """
+        called = []
+        self.reactor.callLater(5, called.append, "five")
+        self.assertEqual(self.turns([2, 3, 0]), [5, 3, None])
+        self.assertEqual(called, ["five"])
+
+    def test_earliestFirst(self):
+        """
+        A call made later but due sooner shortens the next wait; a
+        cancelled one still times the poll until it is due, as on
+        Twisted's reactor, and does not run.
+        """
+        called = []
+        self.reactor.callLater(10, called.append, "ten")
+        later = self.reactor.callLater(4, called.append, "four")
+        self.assertEqual(self.turns([1, 3, 6, 0]), [4, 3, 6, None])
+        self.assertEqual(called, ["four", "ten"])
+        three = self.reactor.callLater(3, called.append, "three")
+        self.assertEqual(self.turns([1]), [3])
+        three.cancel()
+        self.assertEqual(self.turns([2, 0]), [2, None])
+        self.assertEqual(called, ["four", "ten"])
+        self.assertFalse(later.active())
+
+    def test_longestWait(self):
+        """
+        A call due beyond what epoll can wait for gets the longest wait;
+        one due at once gets none.
+        """
+        self.reactor.callLater(10 ** 8, lambda: None)
+        self.assertEqual(self.turns([0, 0]), [2147483, 2147483])
+        self.reactor.callLater(1, self.reactor.callLater, 0, lambda: None)
+        self.assertEqual(self.turns([2, 0, 0]), [1, 0, 2147483])
+
+    def test_threadCall(self):
+        """
+        A call from a thread runs at the next turn.
+        """
+        called = []
+        polls = self.polls
+
+        def poll(timeout):
+            if not polls.timeouts:
+                self.reactor.callFromThread(called.append, "thread")
+            polls(timeout)
+        self.reactor.doIteration = poll
+        self.turns([0, 0])
+        self.assertEqual(called, ["thread"])
+
+    def test_stopping(self):
+        """
+        Once the reactor is no longer running (it is stopping), a poll
+        does not wait.
+        """
+        self.reactor.callLater(5, lambda: None)
+        self.assertEqual(self.turns([0, 0], running=False), [0, 0])
+
+    def test_errorLoggedLoopGoesOn(self):
+        """
+        What a turn raises is logged, critical, and the loop turns on.
+        """
+        self.assertEqual(self.turns([1, 1, 0], raising=(0,)),
+                         [None, None, None])
+        said = [(event["log_format"], event["log_level"].name,
+                 event["log_namespace"]) for event in self.events]
+        self.assertEqual(said, [
+            ("Unexpected error in main loop", "critical",
+             "twisted.internet.base"),
+            ("Main loop terminated.", "info", "twisted.internet.base")])
+        self.assertIsInstance(self.events[0]["log_failure"].value,
+                              ZeroDivisionError)
+
+    def test_run(self):
+        """
+        The real reactor runs a call when it starts and stops when told,
+        its shutdown triggers fired.
+        """
+        fired = []
+        del self.reactor.doIteration, self.reactor.seconds
+        self.reactor.callWhenRunning(self.reactor.callLater, 0.01,
+                                     self.reactor.stop)
+        self.reactor.addSystemEventTrigger("after", "shutdown",
+                                           fired.append, "shutdown")
+        self.reactor.run(installSignalHandlers=False)
+        self.assertEqual(fired, ["shutdown"])
+        self.assertIn("Main loop terminated.", [
+            event["log_format"] for event in self.events])
+
+
 class StopSignalTests(SynchronousTestCase):
     """
     A stop signal stops the node's reactor once: one that comes while it
