@@ -320,6 +320,27 @@ class PlainReadTests(SynchronousTestCase):
         self.assertEqual(set(handled), {own, plain})
 
 
+class _HearingCase(SynchronousTestCase):
+    """
+    A L{NodeReactor} of the test's own, closed after it, and what one of
+    L{cocaine.reactor}'s loggers says (C{events}).
+    """
+
+    if NodeReactor is None:
+        skip = "no epoll here"
+
+    #: the logger of L{cocaine.reactor} heard, and its namespace
+    heard = ("log", None)
+
+    def setUp(self):
+        self.reactor = NodeReactor()
+        self.addCleanup(NodeReactorTests.closeReactor, self)
+        self.events = []
+        name, namespace = self.heard
+        self.patch(cocaine.reactor, name,
+                   Logger(namespace=namespace, observer=self.events.append))
+
+
 class Polls:
     """
     A reactor's C{doIteration} that records each poll's timeout, moves the
@@ -345,7 +366,7 @@ class Polls:
             raise ZeroDivisionError()
 
 
-class MainLoopTests(SynchronousTestCase):
+class MainLoopTests(_HearingCase):
     """
     The node's reactor turns as Twisted's does: timed calls run when due,
     calls from threads at the next turn, each poll waits until the next
@@ -353,17 +374,10 @@ class MainLoopTests(SynchronousTestCase):
     is stopping), and an error in a turn is logged and the loop goes on.
     """
 
-    if NodeReactor is None:
-        skip = "no epoll here"
+    heard = ("_loopLog", "twisted.internet.base")
 
     def setUp(self):
-        self.reactor = NodeReactor()
-        self.addCleanup(NodeReactorTests.closeReactor, self)
-        self.events = []
-        self.patch(cocaine.reactor, "_loopLog",
-                   Logger(namespace="twisted.internet.base",
-                          observer=self.events.append))
-
+        _HearingCase.setUp(self)
         self.polls = Polls(self.reactor)
         self.reactor.doIteration = self.polls
 
@@ -474,22 +488,12 @@ class MainLoopTests(SynchronousTestCase):
             event["log_format"] for event in self.events])
 
 
-class StopSignalTests(SynchronousTestCase):
+class StopSignalTests(_HearingCase):
     """
     A stop signal stops the node's reactor once: one that comes while it
     is stopping (its services drain) or has stopped is logged, not
     answered with a second C{stop()} and its C{ReactorNotRunning}.
     """
-
-    if NodeReactor is None:
-        skip = "no epoll here"
-
-    def setUp(self):
-        self.reactor = NodeReactor()
-        self.addCleanup(NodeReactorTests.closeReactor, self)
-        self.events = []
-        self.patch(cocaine.reactor, "log",
-                   Logger(observer=self.events.append))
 
     def said(self):
         return [event["log_format"].format(**event) for event in self.events]
