@@ -20,7 +20,8 @@ file-descriptor buffer (test transports, TLS) just get C{write}: the
 transport's class must have C{writeSomeData}, because TLS's transport is a
 L{twisted.protocols.policies.ProtocolWrapper} whose C{__getattr__} hands
 out the TCP transport's buffer and C{writeSomeData}, which would put
-plaintext on the socket past TLS.
+plaintext on the socket past TLS. For the same reason a transport that
+C{startTLS} turned to TLS (its C{TLS} flag) gets C{write}.
 """
 
 import functools
@@ -182,7 +183,14 @@ def sendNow(transport, data):
             idle = False
         if idle:
             if kind == _SOCKET:
+                if transport.TLS:
+                    # after startTLS: only write() goes through TLS
+                    transport.write(data)
+                    return
                 sent = _send(transport.socket, data)
+            elif getattr(transport, "TLS", False):
+                transport.write(data)
+                return
             else:
                 sent = transport.writeSomeData(data)
             if type(sent) is int and sent >= 0:
@@ -193,8 +201,9 @@ def sendNow(transport, data):
 
 
 #: What L{sendNow} and L{pendingBytes} make of a transport's class:
-#: L{_SOCKET} for TCP's own C{writeSomeData} (TCP's transports and the
-#: workers' plain UNIX ones), whose send L{sendNow} makes itself; L{_OWN}
+#: L{_SOCKET} for TCP's own C{writeSomeData} and its C{TLS} flag (TCP's
+#: transports and the workers' plain UNIX ones), whose send L{sendNow}
+#: makes itself unless C{startTLS} turned the flag on; L{_OWN}
 #: for another C{writeSomeData}, which it calls; L{_WRITE} for none (a
 #: wrapper's, whose buffer is not the one to look at: see the module's
 #: docstring).
@@ -215,7 +224,8 @@ def _kindOf(cls):
     own = getattr(cls, "writeSomeData", _ABSENT)
     if own is _ABSENT:
         kind = _WRITE
-    elif own is tcp.Connection.writeSomeData:
+    elif (own is tcp.Connection.writeSomeData
+          and hasattr(cls, "TLS")):
         kind = _SOCKET
     else:
         kind = _OWN

@@ -243,6 +243,8 @@ class SocketDescriptor(FakeDescriptor):
     """
 
     writeSomeData = tcp.Connection.writeSomeData
+    # as tcp.Connection's, until startTLS
+    TLS = False
 
     def __init__(self, testCase):
         FakeDescriptor.__init__(self)
@@ -308,11 +310,33 @@ class SocketTests(SynchronousTestCase):
         """
         TCP's transports and the workers' plain UNIX ones are sent on
         directly; Twisted's UNIX transport (which may pass descriptors)
-        through its own C{writeSomeData}; a wrapper only gets C{write}.
+        through its own C{writeSomeData}, as is a class with TCP's
+        C{writeSomeData} but without its C{TLS} flag; a wrapper only gets
+        C{write}.
         """
+        class Borrowed(FakeDescriptor):
+            writeSomeData = tcp.Connection.writeSomeData
+
         self.assertEqual(
             [writes._kindOf(cls) for cls in (
                 tcp.Server, tcp.Client, PlainUNIXServer, unix.Server,
-                ProtocolWrapper)],
+                ProtocolWrapper, Borrowed)],
             [writes._SOCKET, writes._SOCKET, writes._SOCKET, writes._OWN,
-             writes._WRITE])
+             writes._WRITE, writes._OWN])
+
+    def test_afterStartTLS(self):
+        """
+        A transport that C{startTLS} turned to TLS (its C{TLS} flag) gets
+        C{write}, which encrypts: nothing goes on its socket directly,
+        whether its class sends itself or through its own
+        C{writeSomeData}.
+        """
+        transport = SocketDescriptor(self)
+        transport.TLS = True
+        writeAloneThenBatched(transport, b"abc", b"d", b"e")
+        self.assertEqual(transport.written, [b"abc", b"de"])
+        self.assertEqual(transport.received(), b"")
+        own = FakeDescriptor()
+        own.TLS = True
+        writes.write(own, b"x")
+        self.assertEqual((own.sent, own.written), ([], [b"x"]))
