@@ -73,12 +73,20 @@ GRPC_UNAVAILABLE = 14
 
 def unavailable(response, answer):
     """
-    @param answer: the decoded JSON answer, or L{None}.
+    @param answer: the decoded JSON answer (a map), or L{None}.
     @return: whether C{response} says etcd cannot serve calls just now
         (worth another try, like an endpoint that does not answer).
     """
-    return (response.code == 503 or (isinstance(answer, dict)
-                                     and answer.get("code") == GRPC_UNAVAILABLE))
+    return response.code == 503 or (
+        answer is not None and answer.get("code") == GRPC_UNAVAILABLE)
+
+
+def _discard(response):
+    """
+    Read and drop the body of a C{response} not used (a refused watch's):
+    its connection closes once the body is read, not before.
+    """
+    response.content().addErrback(lambda reason: None)
 
 
 class _QuietFactory(_HTTP11ClientFactory):
@@ -179,14 +187,16 @@ class EtcdGateway:
                 answer = json.loads(content)
             except ValueError:
                 answer = None
+            if not isinstance(answer, dict):
+                answer = None
             if unavailable(response, answer):
                 raise self._lost(endpoint, "unavailable for {}: {}".format(
                     path, (answer or {}).get("message")
                     or "HTTP {}".format(response.code)))
             if answer is None:
-                raise UnicornError("etcd at {} answered {} with non-JSON "
-                                   "(HTTP {})".format(endpoint, path,
-                                                      response.code))
+                raise UnicornError("etcd at {} answered {} with no JSON "
+                                   "map (HTTP {})".format(endpoint, path,
+                                                          response.code))
             if response.code != 200 or "error" in answer:
                 raise UnicornError("etcd at {} refused {}: {}".format(
                     endpoint, path, answer.get("message") or
@@ -214,6 +224,8 @@ class EtcdGateway:
         d.addErrback(lambda reason: self._failed(endpoint, reason))
 
         def opened(response):
+            if response.code != 200:
+                _discard(response)
             if unavailable(response, None):
                 raise self._lost(endpoint, "unavailable for a watch (HTTP "
                                  "{})".format(response.code))

@@ -100,14 +100,17 @@ class WatchStreamTests(SynchronousTestCase):
 
 class _Response:
     """
-    A treq response with a code and a whole body.
+    A treq response with a code and a whole body, which records whether
+    it was read.
     """
 
     def __init__(self, code, body):
         self.code = code
         self.body = body
+        self.read = False
 
     def content(self):
+        self.read = True
         return succeed(self.body)
 
 
@@ -200,22 +203,28 @@ class AnswerTests(SynchronousTestCase):
         self.assertIs(type(error), UnicornError)
         self.assertIn("key is not provided", str(error))
         self.assertEqual(len(client.posted), 1)
-        gateway, _ = self.gateway([_Response(500, b"<html>")])
-        self.assertIn("non-JSON (HTTP 500)",
-                      str(self.call(gateway, UnicornError)))
+        for body in (b"<html>", b"[1, 2]"):
+            gateway, _ = self.gateway([_Response(500, body)])
+            self.assertIn("no JSON map (HTTP 500)",
+                          str(self.call(gateway, UnicornError)))
 
     def test_watchUnavailable(self):
         """
         A watch that etcd cannot open yet fails with L{ConnectionLoss}
         (its owner resumes it later) and moves on to the next endpoint;
-        one refused otherwise fails with L{UnicornError}.
+        one refused otherwise fails with L{UnicornError}. Either answer's
+        body is read and dropped.
         """
-        gateway, _ = self.gateway([_Response(503, _CLOSING)])
+        closing = _Response(503, _CLOSING)
+        gateway, _ = self.gateway([closing])
         failure = self.failureResultOf(
             gateway.watch(b"/a", b"/b", 1, None, None), ConnectionLoss)
         self.assertIn("unavailable for a watch", str(failure.value))
         self.assertEqual(gateway._current, 1)
-        gateway, _ = self.gateway([_Response(404, b"")])
+        missing = _Response(404, b"")
+        gateway, _ = self.gateway([missing])
         failure = self.failureResultOf(
             gateway.watch(b"/a", b"/b", 1, None, None), UnicornError)
         self.assertNotIsInstance(failure.value, ConnectionLoss)
+        # their bodies are read, so that their connections close
+        self.assertEqual((closing.read, missing.read), (True, True))
