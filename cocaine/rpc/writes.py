@@ -260,9 +260,9 @@ def pendingBytes(transport):
         the open batch and those in Twisted's write buffer; L{None} for a
         transport whose buffer cannot be seen (TLS's wrapper).
     """
-    queued = sum(len(chunk) for chunk in batches.pending.get(transport, ()))
     if _kindOf(type(transport)) == _WRITE:
         return None
+    queued = sum(len(chunk) for chunk in batches.pending.get(transport, ()))
     try:
         queued += (len(transport.dataBuffer) - transport.offset
                    + transport._tempDataLen)
