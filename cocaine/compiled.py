@@ -31,16 +31,19 @@ import warnings
 
 #: The modules compiled when a C compiler is there (C{pyproject.toml}
 #: lists the same): the codec and the IDL, the server protocol and its
-#: writes, the app engine's per-request modules but those defining an
-#: Automat machine (Automat finds a protocol's inputs with
-#: C{inspect.isfunction}, which a compiled function is not), and the
-#: worker SDK's request path. Compiled as they are, untyped but for the
+#: writes, the app engine's per-request modules, and the worker SDK's
+#: request path. A module that defines an Automat machine keeps its
+#: input protocol in a Python module of its own (Automat finds a
+#: protocol's inputs with C{inspect.isfunction}, which a compiled
+#: function is not): L{cocaine.engine.sessioninputs}; the engine's and
+#: the worker's machines stay Python. Compiled as they are, untyped but for the
 #: decoder: 7% fewer instructions a request in the node, 9% in a worker
 #: (docs/performance.md, sixteenth round). A C{.pxd} beside a few makes
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
-#: L{cocaine.engine.pool.Pool}, the worker SDK's C{Request} and
-#: C{Response}): the compiled code's attribute lookups on Python objects
-#: were an eighth of the node's samples on real sockets (twentieth round).
+#: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session}, the
+#: worker SDK's C{Request} and C{Response}): the compiled code's attribute
+#: lookups on Python objects were an eighth of the node's samples on real
+#: sockets (twentieth round).
 MODULES = (
     "cocaine.protocol.framing", "cocaine.protocol.idl",
     "cocaine.protocol.relay",
@@ -48,7 +51,8 @@ MODULES = (
     "cocaine.rpc.server",
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
     "cocaine.engine.connection", "cocaine.engine.pacing",
-    "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.stats",
+    "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.session",
+    "cocaine.engine.stats",
     "cocaine.worker.connection", "cocaine.worker.eager",
     "cocaine.worker.flow", "cocaine.worker.stream", "cocaine.worker.worker",
 )

@@ -13,8 +13,9 @@ bounded (L{HOLD_LIMIT}), after which the client's replies are buffered
 again and it is dropped past C{write-buffer-max}, as before.
 
 L{WorkerHolds} is a worker connection's side (which sessions hold it, for
-how long, the heartbeats sent meanwhile); L{PacedSession}, mixed into
-L{cocaine.engine.session.Session}, the session's.
+how long, the heartbeats sent meanwhile); the session's side is
+L{cocaine.engine.session.Session}'s C{_pace}, C{_unhold} and
+C{holdExpired}.
 """
 
 from twisted.logger import Logger
@@ -32,11 +33,6 @@ HOLD_LIMIT = 10.0
 #: leaves when one goes unanswered for 5 s (any heartbeat it receives
 #: stops that timer, ours too).
 HOLD_HEARTBEAT = 1.0
-
-#: L{PacedSession}'s C{_held} after a hold ran out (until the client reads
-#: again), and once a hold was let go
-_EXPIRED = object()
-_FREE = object()
 
 
 class WorkerHolds:
@@ -148,53 +144,3 @@ class WorkerHolds:
             self._connection.send(CONTROL_CHANNEL, HEARTBEAT, [])
         self._keepAlive = self._reactor.callLater(HOLD_HEARTBEAT,
                                                   self._beat)
-
-
-class PacedSession:
-    """
-    A session's side of the holds (a mixin of
-    L{cocaine.engine.session.Session}). It uses the session's
-    C{upstream}, C{worker} and its C{_held} slot (the worker's
-    connection while held, L{_EXPIRED} once a hold ran out, L{_FREE} once
-    let go, L{None} while never held).
-    """
-
-    __slots__ = ()
-
-    def _pace(self):
-        """
-        After a write to the client: hold the worker if the client's
-        buffer is full and this session does not hold it yet.
-        """
-        held = self._held
-        if (held is None or held is _FREE) and not self.upstream.writable:
-            self._hold()
-
-    def _hold(self):
-        # a client that goes away meanwhile ends the session (its
-        # connectionLost, whether or not it had ended its request: see
-        # cocaine.rpc.server), which lets go
-        connection = self.worker.connection
-        if connection is None:
-            return
-        self._held = connection
-        connection.holds.hold(self)
-        self.upstream.whenWritable(self._unhold)
-
-    def _unhold(self):
-        """
-        The client read what waited for it, or the session is over: the
-        worker is read again (as far as this session goes).
-        """
-        held, self._held = self._held, _FREE
-        if held is not None and held is not _EXPIRED and held is not _FREE:
-            held.holds.release(self)
-
-    def holdExpired(self):
-        """
-        The worker's connection was left unread for this session as long
-        as it may be (L{HOLD_LIMIT}): the client's replies are buffered
-        from now on, until it reads again.
-        """
-        if self._held is not None and self._held is not _FREE:
-            self._held = _EXPIRED
