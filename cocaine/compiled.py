@@ -35,12 +35,14 @@ import warnings
 #: request path. A module that defines an Automat machine keeps its
 #: input protocol in a Python module of its own (Automat finds a
 #: protocol's inputs with C{inspect.isfunction}, which a compiled
-#: function is not): L{cocaine.engine.sessioninputs}; the engine's and
-#: the worker's machines stay Python. Compiled as they are, untyped but for the
-#: decoder: 7% fewer instructions a request in the node, 9% in a worker
+#: function is not): L{cocaine.engine.sessioninputs} and
+#: L{cocaine.engine.workerinputs}; the engine's machine stays Python.
+#: Compiled as they are, untyped but for the decoder: 7% fewer
+#: instructions a request in the node, 9% in a worker
 #: (docs/performance.md, sixteenth round). A C{.pxd} beside a few makes
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
-#: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session}, the
+#: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session},
+#: L{cocaine.engine.worker.Worker}, L{cocaine.engine.stats.AppStats}, the
 #: worker SDK's C{Request} and C{Response}): the compiled code's attribute
 #: lookups on Python objects were an eighth of the node's samples on real
 #: sockets (twentieth round).
@@ -52,7 +54,7 @@ MODULES = (
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
     "cocaine.engine.connection", "cocaine.engine.pacing",
     "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.session",
-    "cocaine.engine.stats",
+    "cocaine.engine.stats", "cocaine.engine.worker",
     "cocaine.worker.connection", "cocaine.worker.eager",
     "cocaine.worker.flow", "cocaine.worker.stream", "cocaine.worker.worker",
 )
