@@ -42,7 +42,8 @@ import warnings
 #: (docs/performance.md, sixteenth round). A C{.pxd} beside a few makes
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
 #: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session},
-#: L{cocaine.engine.worker.Worker}, L{cocaine.engine.stats.AppStats}, the
+#: L{cocaine.engine.worker.Worker}, L{cocaine.engine.stats.AppStats},
+#: the engine's L{cocaine.engine.admission.Admission}, the
 #: worker SDK's C{Request} and C{Response}): the compiled code's attribute
 #: lookups on Python objects were an eighth of the node's samples on real
 #: sockets (twentieth round).
@@ -52,7 +53,8 @@ MODULES = (
     "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.identity",
     "cocaine.rpc.server",
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
-    "cocaine.engine.connection", "cocaine.engine.pacing",
+    "cocaine.engine.admission", "cocaine.engine.connection",
+    "cocaine.engine.pacing",
     "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.session",
     "cocaine.engine.stats", "cocaine.engine.worker",
     "cocaine.worker.connection", "cocaine.worker.eager",

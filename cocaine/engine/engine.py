@@ -14,21 +14,18 @@ timeouts. C{control} pins the pool at a size.
 """
 
 import os
-from collections import deque
 from typing import Protocol
 
 from automat import TypeMachineBuilder
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
+from cocaine.engine.admission import Admission
 from cocaine.engine.connection import WorkerListener
 from cocaine.engine import plainunix, sockets
 from cocaine.engine.pool import Pool
-from cocaine.engine.deadline import parseDeadline
-from cocaine.engine.session import Session
 from cocaine.engine.stalls import StallSweep
-from cocaine.engine.stats import AppStats
-from cocaine.errors import AppNotRunning, EngineBroken, QueueFull
+from cocaine.errors import AppNotRunning, EngineBroken
 from cocaine.protocol.framing import DEFAULT_MAX_BUFFER
 from cocaine.statemachine import build, nameStates
 
@@ -63,17 +60,15 @@ class EngineInputs(Protocol):
         "The name of the state it is in."
 
 
-class AppEngine(StallSweep):
+class AppEngine(Admission, StallSweep):
     """
-    @ivar name: the app's name.
+    Its sessions (queue, running set, admission and end) are its
+    L{Admission}'s.
+
     @ivar pool: its L{Pool} of workers.
-    @ivar queue: sessions waiting for a worker.
-    @ivar running: sessions on a worker.
     @ivar machine: its L{EngineMachine}.
     @ivar monitor: C{monitor(source, field, value)} told of engine events
         and driver jobs (app monitoring), or L{None}.
-    @ivar stats: its L{AppStats}, since it was made (the node makes an
-        engine each time it starts an app).
     """
 
     #: Reads a worker connection's peer credentials from its transport
@@ -101,10 +96,8 @@ class AppEngine(StallSweep):
             (L{cocaine.protocol.crashlogs.crashlogKey}).
         @param environ: the base environment of workers (the node's).
         """
-        self._reactor = reactor
-        self.name = name
+        Admission.__init__(self, reactor, name, profile)
         self.manifest = manifest
-        self.profile = profile
         self.directory = directory
         self.runtimeDirectory = runtimeDirectory
         #: the socket workers connect to while it runs (a new private
@@ -113,16 +106,9 @@ class AppEngine(StallSweep):
         self._socketDirectory = None
         self.maxMessage = maxMessage
         self.log = Logger(namespace="cocaine.app." + name)
-        self.queue = deque()
-        self.running = set()
-        self.accepted = 0
-        self.stats = AppStats(reactor)
-        self.brokenReason = None
         self.monitor = None
         self._port = None
-        self._idleWaiters = []
         self._stopWaiters = []
-        self._stallTimer = None
         self.pool = Pool(self, reactor, isolate, locatorEndpoint, storage,
                          environ, crashlogNode=crashlogNode)
         self.machine = EngineMachine(self)
@@ -191,101 +177,7 @@ class AppEngine(StallSweep):
             size = limit
         self.machine.pin(size)
 
-    # -- sessions ----------------------------------------------------------
-
-    def enqueue(self, upstream, event, tag=None, headers=()):
-        """
-        Take a new session (the app service's C{enqueue}).
-
-        @return: the L{Session}, the target of the client's stream.
-        """
-        return self._admit(upstream, event, headers)
-
-    def enqueueWhole(self, upstream, chunk, headers, event, tag=None):
-        """
-        Take a new session whose client sent its whole request at once:
-        one chunk (its args list C{chunk}) and the end of its stream
-        (L{cocaine.rpc.server}'s whole requests). A worker that takes it
-        gets the invoke, the chunk and the close in one write.
-
-        @param headers: the opening's decoded headers, or L{None}.
-        @return: the L{Session}, its request stream ended.
-        """
-        return self._admit(upstream, event, headers, chunk)
-
-    # the last header list a deadline was read from, and that deadline
-    _deadlineHeaders = None
-    _deadline = None
-
-    def _accept(self, upstream, event, headers, whole=None):
-        worker = self.pool.pick(event)
-        if worker is not None:
-            session = Session(self, event, upstream, worker, whole)
-            self.accepted += 1
-            self.running.add(session)
-        elif len(self.queue) >= self.profile.queueLimit:
-            self._report("queue-full", depth=len(self.queue))
-            session = Session(self, event, upstream)
-            session.refuse(QueueFull("app {}: queue full ({} requests "
-                                   "waiting)".format(self.name,
-                                                     len(self.queue))))
-            return session
-        else:
-            session = Session(self, event, upstream, None, whole)
-            self.accepted += 1
-            self.queue.append(session)
-            self.pool.scale()
-        if not headers:
-            deadline = None
-        elif headers is self._deadlineHeaders:
-            # a client's literal headers, repeated: the server protocol
-            # hands back the same list (ServerProtocol._readHeaders)
-            deadline = self._deadline
-        else:
-            deadline = self._deadline = parseDeadline(headers)
-            self._deadlineHeaders = headers
-        if deadline is not None:
-            session.setDeadline(self._reactor, deadline)
-        if self._stallTimer is None:
-            self._watchStalls()
-        return session
-
-    def _refuseBroken(self, upstream, event, headers, whole=None):
-        return self._refuse(upstream, event, EngineBroken(
-            "app {} is broken: {}".format(self.name, self.brokenReason)))
-
-    def _refuseStopped(self, upstream, event, headers, whole=None):
-        return self._refuse(upstream, event, AppNotRunning(
-            "app {} is {}".format(self.name, self.state)))
-
-    def _refuse(self, upstream, event, error):
-        session = Session(self, event, upstream)
-        session.refuse(error)
-        return session
-
-    #: What enqueue does now: the machine's outputs set it.
-    _admit = _refuseStopped
-
-    def queueFull(self):
-        """
-        Whether a new session would be refused now (timers skip then).
-        """
-        return (self._admit != self._accept
-                or (len(self.queue) >= self.profile.queueLimit
-                    and self.pool.pick() is None))
-
-    def dispatchQueue(self):
-        """
-        Give waiting sessions to the workers that can take them.
-        """
-        queue = self.queue
-        while queue:
-            worker = self.pool.pick(queue[0].event)
-            if worker is None:
-                break
-            session = queue.popleft()
-            self.running.add(session)
-            session.assigned(worker)
+    # -- sessions (the rest is Admission's) ---------------------------------
 
     def workerBusyPeriod(self, seconds, served, events):
         """
@@ -293,36 +185,6 @@ class AppEngine(StallSweep):
         in C{seconds} (L{cocaine.engine.pool.Pool.busyPeriod}).
         """
         self.pool.busyPeriod(seconds, served, events)
-
-    def sessionFinished(self, session):
-        self.running.discard(session)
-        if self.queue:
-            self.dispatchQueue()
-        if self._idleWaiters and not self.running and not self.queue:
-            self._idle()
-
-    def sessionAbandoned(self, session):
-        try:
-            self.queue.remove(session)
-        except ValueError:
-            return
-        if self._idleWaiters and not self.running and not self.queue:
-            self._idle()
-
-    def failQueue(self, error):
-        """
-        Fail every waiting session with C{error}.
-        """
-        queue, self.queue = self.queue, deque()
-        for session in queue:
-            session.fail(error)
-        if self._idleWaiters and not self.running:
-            self._idle()
-
-    def _idle(self):
-        waiters, self._idleWaiters = self._idleWaiters, []
-        for waiter in waiters:
-            waiter.callback(None)
 
     def _whenIdle(self, waiter, timeout):
         if not self.running and not self.queue:
