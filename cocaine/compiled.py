@@ -43,7 +43,8 @@ import warnings
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
 #: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session},
 #: L{cocaine.engine.worker.Worker}, L{cocaine.engine.stats.AppStats},
-#: the engine's L{cocaine.engine.admission.Admission}, the
+#: the engine's L{cocaine.engine.admission.Admission}, the server
+#: connection's L{cocaine.rpc.server.ServerState}, the
 #: worker SDK's C{Request} and C{Response}): the compiled code's attribute
 #: lookups on Python objects were an eighth of the node's samples on real
 #: sockets (twentieth round).

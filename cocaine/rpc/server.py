@@ -90,8 +90,24 @@ def _learnLater(kind):
     return later
 
 
-class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
-                     Protocol):
+class ServerState:
+    """
+    The fields a server connection's own methods read on every request:
+    the first base of L{ServerProtocol}. Where this module is compiled
+    (L{cocaine.compiled}) it is an extension type (C{server.pxd}), and so
+    is L{ServerProtocol}, whose methods then read these fields as C struct
+    members. An extension type's first base must be one: the connection's
+    other bases (its mixins and Twisted's C{Protocol}) are Python classes.
+    """
+
+    __slots__ = ("_service", "_wholes", "_decoder", "_maxChannels",
+                 "_crowded", "_lastChannel", "_lingering", "_dispatch",
+                 "_upstreams", "_broken", "_literal", "_decoded",
+                 "_headers", "_pack", "_writeFull", "_inflight", "_peer")
+
+
+class ServerProtocol(ServerState, ChannelDispatch, FlowControl,
+                     CallerIdentity, Protocol):
     """
     One client connection to one service.
     """
@@ -128,6 +144,8 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
         self._encoder = Encoder()
         self._pack = self._encoder.pack
         self._headers = None
+        # the last header list of literal entries and what it decoded to
+        self._literal = self._decoded = None
         self._lastChannel = 0
         self._dispatch = {}
         self._upstreams = {}
@@ -285,10 +303,6 @@ class ServerProtocol(ChannelDispatch, FlowControl, CallerIdentity,
                 self._refuseChannel(channel, mtype)
                 return
             self._open(channel, mtype, args, headers)
-
-    # the last header list of literal entries and what it decoded to
-    _literal = None
-    _decoded = None
 
     def _readHeaders(self, headers):
         if headers == self._literal:
