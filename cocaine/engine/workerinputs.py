@@ -1,12 +1,8 @@
 # -*- test-case-name: tests.engine.test_worker -*-
 """
 What happens to a worker: the input protocol of
-L{cocaine.engine.worker.WorkerMachine}.
-
-It is a module of its own because L{cocaine.engine.worker} is compiled
-(L{cocaine.compiled}): Automat finds a protocol's inputs with
-C{inspect.isfunction}, which a compiled function is not, so the protocol
-stays Python.
+L{cocaine.engine.worker.WorkerMachine}, kept Python beside that compiled
+module for the reason L{cocaine.engine.sessioninputs} gives.
 """
 
 from typing import Protocol
