@@ -26,6 +26,7 @@ node and the tests run.
 import importlib.machinery
 import importlib.util
 import os
+import re
 import sys
 import warnings
 
@@ -41,7 +42,8 @@ import warnings
 #: instructions a request in the node, 9% in a worker
 #: (docs/performance.md, sixteenth round). A C{.pxd} beside a few makes
 #: a class an extension type (the decoder, L{cocaine.rpc.upstream.Upstream},
-#: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session},
+#: L{cocaine.engine.pool.Pool}, L{cocaine.engine.session.Session} on
+#: L{cocaine.engine.answer.SessionAnswer},
 #: L{cocaine.engine.worker.Worker}, L{cocaine.engine.stats.AppStats},
 #: the engine's L{cocaine.engine.admission.Admission}, the server
 #: connection's L{cocaine.rpc.server.ServerState}, the
@@ -54,8 +56,8 @@ MODULES = (
     "cocaine.rpc.channels", "cocaine.rpc.flow", "cocaine.rpc.identity",
     "cocaine.rpc.server",
     "cocaine.rpc.upstream", "cocaine.rpc.writes",
-    "cocaine.engine.admission", "cocaine.engine.connection",
-    "cocaine.engine.pacing",
+    "cocaine.engine.admission", "cocaine.engine.answer",
+    "cocaine.engine.connection", "cocaine.engine.pacing",
     "cocaine.engine.pool", "cocaine.engine.service", "cocaine.engine.session",
     "cocaine.engine.stats", "cocaine.engine.worker",
     "cocaine.worker.connection", "cocaine.worker.eager",
@@ -141,7 +143,9 @@ def staleBuild(spec):
     """
     @param spec: the spec Python's own finder found for a listed module.
     @return: the path of the module's C{.py} file, or else of the C{.pxd}
-        beside it (its declarations, compiled into the build too), when
+        beside it (its declarations, compiled into the build too), or of
+        a module its C{.pxd} cimports (whose types the build was compiled
+        with, and which runs from its source itself once changed), when
         C{spec} is a compiled build older than that file by more than
         L{STALE_AFTER} seconds; else L{None}.
     """
@@ -153,7 +157,7 @@ def staleBuild(spec):
         built = os.stat(spec.origin).st_mtime
     except OSError:
         return None
-    for path in (stem + ".py", stem + ".pxd"):
+    for path in _compiledFrom(stem, spec.name):
         try:
             changed = os.stat(path).st_mtime - built
         except OSError:
@@ -161,6 +165,36 @@ def staleBuild(spec):
         if changed > STALE_AFTER:
             return path
     return None
+
+
+#: A C{.pxd}'s C{from PACKAGE.MODULE cimport NAME} lines.
+_CIMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+cimport\b", re.MULTILINE)
+
+
+def _compiledFrom(stem, name):
+    """
+    @param stem: a module's path without its extension.
+    @param name: its dotted name.
+    @return: the files a build of it was compiled from: its C{.py} and
+        C{.pxd}, then those of each module its C{.pxd} cimports, in turn.
+    """
+    root = os.path.dirname(stem)
+    for _ in range(name.count(".")):
+        root = os.path.dirname(root)
+    paths, stems = [], [stem]
+    while stems:
+        stem = stems.pop(0)
+        paths += [stem + ".py", stem + ".pxd"]
+        try:
+            with open(stem + ".pxd") as declarations:
+                text = declarations.read()
+        except OSError:
+            continue
+        for other in _CIMPORT.findall(text):
+            found = os.path.join(root, *other.split("."))
+            if found + ".py" not in paths:
+                stems.append(found)
+    return paths
 
 
 class SourceFinder:

@@ -254,6 +254,40 @@ class StaleBuildTests(SynchronousTestCase):
         directory, declarations = self.declarationsChanged(-1000)
         self.assertIsNone(compiled.staleBuild(self.spec(directory)))
 
+    def cimporting(self, after):
+        """
+        A built module C{m} whose C{.pxd} cimports a type from a module
+        C{n} beside it (all three written before the build), then C{n}'s
+        source written C{after} seconds after the build.
+
+        @return: the directory and C{n}'s source path.
+        """
+        directory, declarations = self.declarationsChanged(-1000)
+        with open(declarations, "w") as f:
+            f.write("from n cimport N\n\ncdef class M(N):\n    pass\n")
+        os.utime(declarations, (1000000 - 1000, 1000000 - 1000))
+        other = os.path.join(directory, "n.py")
+        with open(other, "w") as f:
+            f.write("class N:\n    pass\n")
+        os.utime(other, (1000000 + after, 1000000 + after))
+        return directory, other
+
+    def test_cimportedChanged(self):
+        """
+        A module the C{.pxd} cimports, changed after the build, makes the
+        build stale too (that module runs from its source then, and the
+        build's type no longer matches it), and is named.
+        """
+        directory, other = self.cimporting(60)
+        self.assertEqual(compiled.staleBuild(self.spec(directory)), other)
+
+    def test_cimportedCurrent(self):
+        """
+        A cimported module older than the build leaves it current.
+        """
+        directory, other = self.cimporting(-60)
+        self.assertIsNone(compiled.staleBuild(self.spec(directory)))
+
     def test_finderRunsSourceForDeclarations(self):
         """
         A build stale by its C{.pxd} runs the module's Python source, with

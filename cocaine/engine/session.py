@@ -21,27 +21,24 @@ rare events are inputs. The outputs that end the session towards the
 client also count how it ended in the engine's
 L{cocaine.engine.stats.AppStats}, once.
 
-The worker's answer reaches the client through the session too
-(L{Session.fromWorker} and its kin, called by the worker's connection):
-a client connection's upstream takes a run of chunks in one write, or the
-frames undecoded with the close. While that client's buffer is full the
-session holds its worker (L{cocaine.engine.pacing}).
+The worker's answer reaches the client through the session's base,
+L{cocaine.engine.answer.SessionAnswer}, which also holds its fields.
 
 This module is compiled (L{cocaine.compiled}) and L{Session} is an
-extension type there (C{session.pxd}): its fields are C struct members in
-its own methods and in the outputs of the transitions every request
-takes, which name it as their C{session}'s type. A request's whole path
-through the session then runs no bytecode: its Python version was 8% of
-the node's instructions a request at 64 in flight (docs/performance.md,
-twenty-fifth round). The input protocol, L{SessionInputs}, is Python
-(L{cocaine.engine.sessioninputs}).
+extension type there (C{session.pxd}, on its base's C{answer.pxd}): its
+fields are C struct members in its own methods and in the outputs of the
+transitions every request takes, which name it as their C{session}'s
+type. A request's whole path through the session then runs no bytecode:
+its Python version was 8% of the node's instructions a request at 64 in
+flight (docs/performance.md, twenty-fifth round). The input protocol,
+L{SessionInputs}, is Python (L{cocaine.engine.sessioninputs}).
 """
 
 from automat import TypeMachineBuilder
 
+from cocaine.engine.answer import SessionAnswer
 from cocaine.engine.sessioninputs import SessionInputs
-from cocaine.errors import (ClientDisconnected, DeadlineExpired, WorkerLost,
-                            fromWire, toWire)
+from cocaine.errors import ClientDisconnected, DeadlineExpired, toWire
 from cocaine.protocol.worker import CHUNK, CLOSE, ERROR
 from cocaine.rpc.upstream import Upstream
 from cocaine.statemachine import build, constructor, nameStates
@@ -53,36 +50,19 @@ def _drop(*args):
     """
 
 
-#: A session's C{_held} after its hold on the worker ran out (until the
-#: client reads again), and once the hold was let go
-_EXPIRED = object()
-_FREE = object()
-
-
-class Session:
+class Session(SessionAnswer):
     """
-    @ivar event: the app event the client asked for.
-    @ivar worker: the worker serving it, once assigned.
-    @ivar channel: its channel on that worker.
-    @ivar enqueuedAt: when the engine took it (its stats' clock).
+    One request to an app: its fields, and the worker's answer to it, are
+    its L{SessionAnswer}'s.
+
     @ivar machine: its L{SessionMachine}.
-    @ivar relays: the client connection's L{Upstream} that the worker's
-        chunk frames are relayed to undecoded
-        (L{cocaine.engine.connection.WorkerConnection}), while they go
-        there; L{None} when they go elsewhere or nowhere.
-    @ivar _held: how it holds its worker: the worker's connection while
-        held, L{_EXPIRED} once a hold ran out, L{_FREE} once let go,
-        L{None} while never held.
     """
 
     #: Once the client has its answer, nothing it still sends matters
     #: (see L{cocaine.rpc.server}).
     finishedWithUpstream = True
 
-    __slots__ = ("engine", "event", "upstream", "worker", "channel",
-                 "_pending", "_deadline", "enqueuedAt", "machine", "_toWorker",
-                 "_toClient", "chunks", "_stall", "_run", "_frames", "_held",
-                 "relays")
+    __slots__ = ()
 
     def __init__(self, engine, event, upstream, worker=None, whole=None):
         """
@@ -294,163 +274,6 @@ class Session:
         return DeadlineExpired("app {}: request {!r} not answered within "
                                "{:g}s".format(self.engine.name, self.event,
                                               seconds))
-
-
-    # -- the worker's answer, from its connection ----------------------------
-
-    def fromWorker(self, worker, channel, mtype, args):
-        """
-        A message of the worker's response stream.
-        """
-        if mtype == CHUNK:
-            self._toClient((args,))
-        elif mtype == CLOSE or mtype == ERROR:
-            self.machine.responseEnded(mtype, args)
-
-    def chunksFromWorker(self, run):
-        """
-        Chunks of the worker's response stream that came in a row: a list
-        of their args lists, each of one value. A client connection's
-        upstream takes them in one write.
-        """
-        self._toClient(run)
-
-    def endAfter(self, run, mtype, args):
-        """
-        Chunks of the worker's response stream that came in a row (as for
-        L{chunksFromWorker}), then its end, all in one read (the end of
-        every request that one read answers whole). When the end is a
-        close and the client is a client connection, the chunks and the
-        close are packed together (L{Upstream.closeAfter}): five Python
-        calls fewer than the chunks and the end one after the other,
-        which is what any other end or upstream gets; the end is handled
-        even when sending the chunks fails.
-
-        @param run: the chunks' args lists, each of one value.
-        @param mtype: the end: L{CLOSE} or L{ERROR}.
-        @param args: the end's args.
-        """
-        if mtype == CLOSE and type(self.upstream) is Upstream:
-            self._run = run
-            try:
-                self.machine.responseEnded(mtype, args)
-            finally:
-                # taken by _done, or not wanted in any other state
-                self._run = None
-            return
-        try:
-            self._toClient(run)
-        finally:
-            self.machine.responseEnded(mtype, args)
-
-    def endFrames(self, data, start, end):
-        """
-        Chunk frames of the worker's response stream in C{data[start:end]}
-        (L{cocaine.protocol.relay.chunkRun}), then its close, all in one
-        read: relayed to a client connection's upstream undecoded, with
-        the close, in one write (L{Upstream.closeAfterFrames}).
-
-        @return: whether the session took them; L{False} when they cannot
-            go to its client so (nothing was done: decode them).
-        """
-        upstream = self.relays
-        if upstream is None or not upstream.relayable:
-            return False
-        self._frames = (data, start, end)
-        try:
-            self.machine.responseEnded(CLOSE, [])
-        finally:
-            # taken by _done, or not wanted in any other state
-            self._frames = None
-        return True
-
-    # -- where the worker's chunks go (chosen by the machine's outputs) ------
-
-    def _answer(self, run):
-        # a chunk each, even when the worker sent its write without one
-        send = self.upstream.send
-        for args in run:
-            send("write", args[0] if args else b"")
-
-    def _answerArgs(self, run):
-        # a client connection's upstream (the hot path of every chunk an
-        # app streams): the worker's args lists go on as they are, a run
-        # of them in one write
-        upstream = self.upstream
-        if len(run) > 1:
-            upstream.writeChunks(run)
-        elif len(run[0]) == 1:
-            upstream.writeArgs(run[0])
-        else:
-            self._answer(run)
-        # the client's buffer full: the worker waits for it
-        self._pace()
-
-    def _answerPaced(self, run):
-        # an upstream that says whether its client reads (the HTTP
-        # gateway's)
-        self._answer(run)
-        self._pace()
-
-    # -- the end of the answer ------------------------------------------------
-
-    def _reply(self, mtype, args):
-        # the end of the worker's stream to the client, when it came alone
-        # (with chunks before it, _done sends them together)
-        upstream = self.upstream
-        if mtype == CLOSE:
-            if type(upstream) is Upstream:
-                upstream.close()
-            else:
-                upstream.send("close")
-        else:
-            upstream.send("error", *toWire(fromWire(args)))
-
-    def _lost(self, worker):
-        self.upstream.error(WorkerLost(
-            "app {}: the worker serving {!r} was lost ({})".format(
-                self.engine.name, self.event, worker.reason or "unknown")))
-
-    # -- holding the worker while the client does not read --------------------
-    # (cocaine.engine.pacing: the worker connection's side)
-
-    def _pace(self):
-        """
-        After a write to the client: hold the worker if the client's
-        buffer is full and this session does not hold it yet.
-        """
-        held = self._held
-        if (held is None or held is _FREE) and not self.upstream.writable:
-            self._hold()
-
-    def _hold(self):
-        # a client that goes away meanwhile ends the session (its
-        # connectionLost, whether or not it had ended its request: see
-        # cocaine.rpc.server), which lets go
-        connection = self.worker.connection
-        if connection is None:
-            return
-        self._held = connection
-        connection.holds.hold(self)
-        self.upstream.whenWritable(self._unhold)
-
-    def _unhold(self):
-        """
-        The client read what waited for it, or the session is over: the
-        worker is read again (as far as this session goes).
-        """
-        held, self._held = self._held, _FREE
-        if held is not None and held is not _EXPIRED and held is not _FREE:
-            held.holds.release(self)
-
-    def holdExpired(self):
-        """
-        The worker's connection was left unread for this session as long
-        as it may be (L{HOLD_LIMIT}): the client's replies are buffered
-        from now on, until it reads again.
-        """
-        if self._held is not None and self._held is not _FREE:
-            self._held = _EXPIRED
 
 
 _builder = TypeMachineBuilder(SessionInputs, Session)
