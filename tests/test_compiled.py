@@ -224,19 +224,28 @@ class StaleBuildTests(SynchronousTestCase):
         self.assertEqual(compiled.staleBuild(self.spec(directory)),
                          os.path.join(directory, "m.py"))
 
-    def declarationsChanged(self, after):
+    def written(self, directory, name, text, after):
         """
-        A built module whose C{.pxd} was written C{after} seconds after
-        the build (its source 60 seconds before it).
+        Write C{name} in C{directory}, dated C{after} seconds after the
+        pretend build.
+
+        @return: its path.
+        """
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.utime(path, (1000000 + after, 1000000 + after))
+        return path
+
+    def declarationsChanged(self, after, text="cdef class M:\n    pass\n"):
+        """
+        A built module whose C{.pxd} (C{text}) was written C{after}
+        seconds after the build (its source 60 seconds before it).
 
         @return: the directory and the C{.pxd}'s path.
         """
         directory = self.built(-60)
-        declarations = os.path.join(directory, "m.pxd")
-        with open(declarations, "w") as f:
-            f.write("cdef class M:\n    pass\n")
-        os.utime(declarations, (1000000 + after, 1000000 + after))
-        return directory, declarations
+        return directory, self.written(directory, "m.pxd", text, after)
 
     def test_declarationsChanged(self):
         """
@@ -262,15 +271,10 @@ class StaleBuildTests(SynchronousTestCase):
 
         @return: the directory and C{n}'s source path.
         """
-        directory, declarations = self.declarationsChanged(-1000)
-        with open(declarations, "w") as f:
-            f.write("from n cimport N\n\ncdef class M(N):\n    pass\n")
-        os.utime(declarations, (1000000 - 1000, 1000000 - 1000))
-        other = os.path.join(directory, "n.py")
-        with open(other, "w") as f:
-            f.write("class N:\n    pass\n")
-        os.utime(other, (1000000 + after, 1000000 + after))
-        return directory, other
+        directory, _ = self.declarationsChanged(
+            -1000, "from n cimport N\n\ncdef class M(N):\n    pass\n")
+        return directory, self.written(directory, "n.py",
+                                       "class N:\n    pass\n", after)
 
     def test_cimportedChanged(self):
         """
