@@ -13,6 +13,7 @@ cdef class Decoder:
     cdef public Py_ssize_t settled
     cdef public object maxObjects
     cdef public object _objects
+    cdef Py_ssize_t _checks
 
 
 # A stream's messages packed without the packer: their headers in a C

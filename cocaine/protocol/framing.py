@@ -28,6 +28,11 @@ DEFAULT_MAX_CONTAINER = None
 #: hold more values than bytes).
 CAREFUL_BYTES = 64 * 1024
 
+#: A read of at most this many messages is followed by one whose messages
+#: are each followed by a look at whether the read is used up (see
+#: L{Decoder.feed}).
+ENDS_CHECKED = 4
+
 
 class Decoder:
     """
@@ -52,7 +57,7 @@ class Decoder:
     """
 
     __slots__ = ("_unpacker", "maxBuffer", "fed", "frameStart", "settled",
-                 "maxObjects", "_objects")
+                 "maxObjects", "_objects", "_checks")
 
     def __init__(self, maxBuffer=DEFAULT_MAX_BUFFER, raw=True,
                  maxContainer=DEFAULT_MAX_CONTAINER, maxObjects=None):
@@ -75,6 +80,7 @@ class Decoder:
         self.fed = 0
         self.frameStart = 0
         self.settled = 0
+        self._checks = ENDS_CHECKED
         limits = {}
         if maxContainer is not None:
             limits = {"max_array_len": maxContainer,
@@ -123,6 +129,13 @@ class Decoder:
         messages = []
         append = messages.append
         try:
+            # msgpack ends an iteration with StopIteration, which its
+            # compiled code builds with a traceback: ~2,300 instructions,
+            # more than a message's parse. Where reads bring few messages,
+            # as when a client waits for each answer, the position ends
+            # the loop instead (~200 instructions a look); where they
+            # bring many, the looks would cost more than they save.
+            checks = self._checks
             for value in unpacker:
                 # a well-formed message checked inline (a function call
                 # per message shows on the node's hot path); anything else
@@ -140,6 +153,10 @@ class Decoder:
                             and type(mtype) is int and type(args) is list
                             and channel >= 0 and mtype >= 0):
                         append((channel, mtype, args, headers))
+                        if checks:
+                            checks -= 1
+                            if unpacker.tell() == fed:
+                                break
                         continue
                 append(checkMessage(value))
         except FramingError as e:
@@ -155,6 +172,7 @@ class Decoder:
         except Exception as e:
             raise FramingError("undecodable bytes ({})".format(
                 type(e).__name__), messages)
+        self._checks = ENDS_CHECKED if len(messages) <= ENDS_CHECKED else 0
         if messages:
             self.frameStart = start
             self.settled = fed

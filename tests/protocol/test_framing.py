@@ -14,8 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from cocaine.compiled import pythonSource
 from cocaine.errors import FramingError
 from cocaine.protocol.framing import (
-    DEFAULT_MAX_BUFFER, Decoder, Encoder, checkMessage, packValue,
-    unpackValue)
+    DEFAULT_MAX_BUFFER, ENDS_CHECKED, Decoder, Encoder, checkMessage,
+    packValue, unpackValue)
 from cocaine.protocol import framing
 
 #: The deterministic Hypothesis profile of this project.
@@ -166,6 +166,43 @@ class DecoderTests(SynchronousTestCase):
         self.assertEqual(decoder.feed(first + second + third[:2]),
                          [(1, 0, [], None), (2, 0, [1], None)])
         self.assertEqual(decoder.feed(third[2:]), [(3, 0, [2], None)])
+
+    def test_fewThenMany(self):
+        """
+        Reads of few messages and reads of many, in any order on one
+        decoder, each give all the messages they finish and keep a frame
+        they begin: the end of a read is found by position or by msgpack
+        alike (up to and past C{ENDS_CHECKED} messages a read).
+        """
+        frames = [pack([n, 0, [n]]) for n in range(1, 40)]
+        decoder = Decoder()
+        decoded = []
+        at = 0
+        for count in (1, 2, ENDS_CHECKED, ENDS_CHECKED + 1, 1, 9, 3, 1):
+            chunk = b"".join(frames[at:at + count])
+            at += count
+            # each read also begins the next frame, finished by the next
+            decoded.extend(decoder.feed(chunk[2:] if decoded else chunk))
+            decoded.extend(decoder.feed(frames[at][:2]))
+        decoded.extend(decoder.feed(frames[at][2:]))
+        self.assertEqual(decoded, [(n, 0, [n], None)
+                                   for n in range(1, at + 2)])
+        self.assertTrue(decoder.drained())
+
+    def test_garbageAfterMessages(self):
+        """
+        Garbage after any number of valid messages in one chunk is a
+        framing error that carries the messages before it.
+        """
+        for count in (1, ENDS_CHECKED, ENDS_CHECKED + 3):
+            decoder = Decoder()
+            if count > ENDS_CHECKED:
+                # a read of many first, so the next is not looked at
+                decoder.feed(pack([9, 0, []]) * count)
+            error = self.assertRaises(
+                FramingError, decoder.feed,
+                pack([1, 0, []]) * count + b"\xc1")
+            self.assertEqual(error.messages, [(1, 0, [], None)] * count)
 
     def test_largestChannel(self):
         """
