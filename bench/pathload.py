@@ -9,7 +9,8 @@ Standalone on purpose: it imports only C{cocaine}, and copes with the
 module layout of older revisions (so a revision from before a refactor is
 measured with the same code).
 
-Workloads, each in one process, no sockets, 16 requests a read:
+Workloads, each in one process, no sockets, 16 requests a read (or
+C{PATHLOAD_BATCH} of them: 1 is a client that waits for each answer):
   - C{app}: a client's C{enqueue}, chunk and close through the server
     protocol into an app's engine, and the worker's answer back;
   - C{frames}: only the app workload's reads made, nothing served
@@ -68,7 +69,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-BATCH = 16
+#: requests a read (see the module's docstring)
+BATCH = int(os.environ.get("PATHLOAD_BATCH", "16"))
 PAYLOAD = b"0123456789abcdef"
 
 
