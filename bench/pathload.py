@@ -69,8 +69,27 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+
+
+def _batch(environ):
+    """
+    @return: the requests a read C{PATHLOAD_BATCH} in C{environ} asks
+        for, 16 when it is not set.
+    @raise SystemExit: it is not a whole number of at least 1.
+    """
+    text = environ.get("PATHLOAD_BATCH", "16")
+    try:
+        batch = int(text)
+    except ValueError:
+        batch = 0
+    if batch < 1:
+        raise SystemExit("PATHLOAD_BATCH: a whole number of requests a "
+                         "read, at least 1, not {!r}".format(text))
+    return batch
+
+
 #: requests a read (see the module's docstring)
-BATCH = int(os.environ.get("PATHLOAD_BATCH", "16"))
+BATCH = _batch(os.environ)
 PAYLOAD = b"0123456789abcdef"
 
 

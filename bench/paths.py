@@ -61,6 +61,8 @@ def instructions(tree, workload, requests, pure=False):
     """
     env = dict(os.environ, PYTHONPATH=tree)
     env[ENV_PURE] = "1" if pure else "0"
+    # the figures are of 16 requests a read, whatever the shell set
+    env.pop("PATHLOAD_BATCH", None)
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, LOAD, workload, str(requests)],

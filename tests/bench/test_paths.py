@@ -169,3 +169,32 @@ class PureTests(SynchronousTestCase):
         runs, output = self.switches(["--against", "HEAD"])
         self.assertEqual(runs, [True, True])
         self.assertIn("both revisions from their Python source", output)
+
+
+class BatchTests(SynchronousTestCase):
+    """
+    C{PATHLOAD_BATCH} sets the requests a read of L{pathload}'s workloads.
+    """
+
+    def test_default(self):
+        """
+        Unset, a read carries 16 requests.
+        """
+        self.assertEqual(pathload._batch({}), 16)
+
+    def test_set(self):
+        """
+        A whole number of at least 1 is taken.
+        """
+        self.assertEqual(pathload._batch({"PATHLOAD_BATCH": "1"}), 1)
+
+    def test_bad(self):
+        """
+        Anything else stops the workload with a message naming the
+        variable and the value.
+        """
+        for text in ("abc", "0", "-3", "1.5"):
+            error = self.assertRaises(SystemExit, pathload._batch,
+                                      {"PATHLOAD_BATCH": text})
+            self.assertIn("PATHLOAD_BATCH", str(error))
+            self.assertIn(repr(text), str(error))
